@@ -1,0 +1,1 @@
+//! Drover core (filled in below).

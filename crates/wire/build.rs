@@ -1,0 +1,27 @@
+//! Compiles Drover's own Mesos v1 `.proto` definitions with prost and a vendored protoc,
+//! so a plain `cargo build` needs nothing from the system package manager.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "proto/mesos/v1/mesos.proto",
+    "proto/mesos/v1/scheduler/scheduler.proto",
+    "proto/mesos/v1/executor/executor.proto",
+    "proto/mesos/v1/master/master.proto",
+    "proto/mesos/v1/agent/agent.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(PathBuf::from(protoc));
+    // Deterministic iteration order everywhere (the decision core forbids HashMap).
+    config.btree_map(["."]);
+    for proto in PROTOS {
+        println!("cargo:rerun-if-changed={proto}");
+    }
+    prost_reflect_build::Builder::new()
+        .descriptor_pool("crate::DESCRIPTOR_POOL")
+        .compile_protos_with_config(config, PROTOS, &["proto"])?;
+    Ok(())
+}
