@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "proto/mesos/v1/executor/executor.proto",
     "proto/mesos/v1/master/master.proto",
     "proto/mesos/v1/agent/agent.proto",
+    "proto/drover/internal.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
