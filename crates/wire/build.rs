@@ -1,8 +1,6 @@
 //! Compiles Drover's own Mesos v1 `.proto` definitions with prost and a vendored protoc,
 //! so a plain `cargo build` needs nothing from the system package manager.
 
-use std::path::PathBuf;
-
 const PROTOS: &[&str] = &[
     "proto/mesos/v1/mesos.proto",
     "proto/mesos/v1/scheduler/scheduler.proto",
@@ -15,7 +13,7 @@ const PROTOS: &[&str] = &[
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     let mut config = prost_build::Config::new();
-    config.protoc_executable(PathBuf::from(protoc));
+    config.protoc_executable(protoc);
     // Deterministic iteration order everywhere (the decision core forbids HashMap).
     config.btree_map(["."]);
     for proto in PROTOS {

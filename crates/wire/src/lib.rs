@@ -8,6 +8,10 @@ use std::sync::LazyLock;
 
 use prost_reflect::DescriptorPool;
 
+pub mod codec;
+pub mod json;
+pub mod recordio;
+
 /// Descriptors of every message in Drover's `.proto` files, for the reflective JSON mapping.
 pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(
@@ -16,25 +20,41 @@ pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     .expect("the descriptor set embedded at build time is valid")
 });
 
-/// `mesos.v1`: the public Mesos v1 types, and the per-API packages beneath it.
-#[allow(missing_docs, clippy::all, missing_debug_implementations)]
-pub mod v1 {
-    include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
+/// The `mesos` protobuf packages. Modules mirror package names because prost's generated code
+/// refers across packages by relative paths.
+pub mod mesos {
+    /// `mesos.v1`: the public Mesos v1 types, and the per-API packages beneath it.
+    #[allow(missing_docs, clippy::all, missing_debug_implementations)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
 
-    /// `mesos.v1.scheduler`: the Scheduler HTTP API's calls and events.
-    pub mod scheduler {
-        include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
-    }
-    /// `mesos.v1.executor`: the Executor HTTP API's calls and events.
-    pub mod executor {
-        include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
-    }
-    /// `mesos.v1.master`: the master's Operator HTTP API.
-    pub mod master {
-        include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
-    }
-    /// `mesos.v1.agent`: the agent's Operator HTTP API.
-    pub mod agent {
-        include!(concat!(env!("OUT_DIR"), "/mesos.v1.agent.rs"));
+        /// `mesos.v1.scheduler`: the Scheduler HTTP API's calls and events.
+        pub mod scheduler {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
+        }
+        /// `mesos.v1.executor`: the Executor HTTP API's calls and events.
+        pub mod executor {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
+        }
+        /// `mesos.v1.master`: the master's Operator HTTP API.
+        pub mod master {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+        }
+        /// `mesos.v1.agent`: the agent's Operator HTTP API.
+        pub mod agent {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.agent.rs"));
+        }
     }
 }
+
+/// The `drover` protobuf packages.
+pub mod drover {
+    /// `drover.internal`: Drover's own protocol between agents and the master.
+    #[allow(missing_docs, clippy::all, missing_debug_implementations)]
+    pub mod internal {
+        include!(concat!(env!("OUT_DIR"), "/drover.internal.rs"));
+    }
+}
+
+pub use drover::internal;
+pub use mesos::v1;

@@ -1,0 +1,628 @@
+//! Mesos resource arithmetic over `Vec<v1::Resource>`: scalars, ranges and sets, adding,
+//! subtracting and containment, the `--resources` text syntax, and the flattened summaries the
+//! legacy `/state` JSON shows. Master (offers, allocation) and agent (its totals, what tasks
+//! use) compute with this one module so they can never disagree on what "fits" means.
+//!
+//! Two resources are "the same kind" when their name, type, reservation role, disk, revocable,
+//! shared and provider fields agree; `allocation_info` is deliberately ignored, because a task
+//! launched from a MULTI_ROLE offer carries it while the agent's totals do not. Scalars are
+//! rounded to three decimal places, as Mesos' fixed-point `Value::Scalar` arithmetic does, so
+//! `0.1 + 0.2 - 0.3` is exactly zero and nothing is ever slightly negative.
+
+use std::collections::BTreeSet;
+
+use drover_wire::v1;
+use drover_wire::v1::value::{Range, Ranges, Scalar, Set, Type as ValueType};
+
+/// Rounds a scalar to Mesos' precision (three decimal digits).
+pub fn round_scalar(value: f64) -> f64 {
+    if !value.is_finite() {
+        return 0.0;
+    }
+    (value * 1000.0).round() / 1000.0
+}
+
+/// The default role of unreserved resources.
+pub const DEFAULT_ROLE: &str = "*";
+
+/// The role a resource is reserved for, or `*` if it is unreserved. Refined reservations
+/// (`reservations`) win over the legacy `role` field.
+pub fn reservation_role(resource: &v1::Resource) -> &str {
+    if let Some(last) = resource.reservations.last() {
+        return last.role.as_deref().unwrap_or(DEFAULT_ROLE);
+    }
+    #[allow(deprecated)]
+    resource.role.as_deref().unwrap_or(DEFAULT_ROLE)
+}
+
+/// Whether the resource is reserved for some role (statically or dynamically).
+pub fn is_reserved(resource: &v1::Resource) -> bool {
+    reservation_role(resource) != DEFAULT_ROLE
+}
+
+/// Whether the resource only exists because the agent checkpointed it: a persistent volume or
+/// a dynamic reservation. A master that does not know such a resource answers a launch using
+/// it with `REASON_RESOURCES_UNKNOWN`.
+pub fn is_checkpointed(resource: &v1::Resource) -> bool {
+    let persistent = resource
+        .disk
+        .as_ref()
+        .is_some_and(|disk| disk.persistence.is_some());
+    let dynamic = resource.reservations.iter().any(|r| {
+        r.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32)
+    });
+    persistent || dynamic
+}
+
+/// The identity of a resource without its value: two resources with equal keys add up.
+fn same_kind(a: &v1::Resource, b: &v1::Resource) -> bool {
+    a.name == b.name
+        && a.r#type == b.r#type
+        && reservation_role(a) == reservation_role(b)
+        && a.disk == b.disk
+        && a.revocable.is_some() == b.revocable.is_some()
+        && a.shared.is_some() == b.shared.is_some()
+        && a.provider_id == b.provider_id
+}
+
+fn value_type(resource: &v1::Resource) -> Option<ValueType> {
+    ValueType::try_from(resource.r#type).ok()
+}
+
+/// Sorted, merged, non-overlapping ranges.
+fn normalize_ranges(ranges: &[Range]) -> Vec<Range> {
+    let mut sorted: Vec<(u64, u64)> = ranges
+        .iter()
+        .filter(|r| r.begin <= r.end)
+        .map(|r| (r.begin, r.end))
+        .collect();
+    sorted.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(sorted.len());
+    for (begin, end) in sorted {
+        match merged.last_mut() {
+            Some(last) if begin <= last.1.saturating_add(1) => last.1 = last.1.max(end),
+            _ => merged.push((begin, end)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(begin, end)| Range { begin, end })
+        .collect()
+}
+
+fn subtract_ranges(left: &[Range], right: &[Range]) -> Vec<Range> {
+    let mut out: Vec<Range> = normalize_ranges(left);
+    for cut in normalize_ranges(right) {
+        let mut next = Vec::with_capacity(out.len() + 1);
+        for r in out {
+            if cut.end < r.begin || cut.begin > r.end {
+                next.push(r);
+                continue;
+            }
+            if cut.begin > r.begin {
+                next.push(Range {
+                    begin: r.begin,
+                    end: cut.begin - 1,
+                });
+            }
+            if cut.end < r.end {
+                next.push(Range {
+                    begin: cut.end + 1,
+                    end: r.end,
+                });
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+fn ranges_contain(outer: &[Range], inner: &[Range]) -> bool {
+    let outer = normalize_ranges(outer);
+    normalize_ranges(inner)
+        .iter()
+        .all(|i| outer.iter().any(|o| o.begin <= i.begin && i.end <= o.end))
+}
+
+fn ranges_of(resource: &v1::Resource) -> &[Range] {
+    resource
+        .ranges
+        .as_ref()
+        .map(|r| r.range.as_slice())
+        .unwrap_or(&[])
+}
+
+fn items_of(resource: &v1::Resource) -> BTreeSet<String> {
+    resource
+        .set
+        .as_ref()
+        .map(|s| s.item.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn scalar_of(resource: &v1::Resource) -> f64 {
+    resource.scalar.map(|s| round_scalar(s.value)).unwrap_or(0.0)
+}
+
+/// Whether a resource holds nothing (zero scalar, no ranges, no items).
+pub fn is_empty(resource: &v1::Resource) -> bool {
+    match value_type(resource) {
+        Some(ValueType::Scalar) => scalar_of(resource) <= 0.0,
+        Some(ValueType::Ranges) => normalize_ranges(ranges_of(resource)).is_empty(),
+        Some(ValueType::Set) => items_of(resource).is_empty(),
+        _ => true,
+    }
+}
+
+/// Why a resource is not a valid quantity.
+pub fn validate(resource: &v1::Resource) -> Result<(), String> {
+    if resource.name.is_empty() {
+        return Err("resource name must not be empty".into());
+    }
+    match value_type(resource) {
+        Some(ValueType::Scalar) => match resource.scalar {
+            Some(Scalar { value }) if value.is_finite() && value >= 0.0 => Ok(()),
+            Some(Scalar { value }) => Err(format!(
+                "resource '{}' has an invalid scalar value {value}",
+                resource.name
+            )),
+            None => Err(format!("resource '{}' is SCALAR but has no scalar", resource.name)),
+        },
+        Some(ValueType::Ranges) => match &resource.ranges {
+            Some(ranges) if ranges.range.iter().all(|r| r.begin <= r.end) => Ok(()),
+            Some(_) => Err(format!(
+                "resource '{}' has a range whose begin exceeds its end",
+                resource.name
+            )),
+            None => Err(format!("resource '{}' is RANGES but has no ranges", resource.name)),
+        },
+        Some(ValueType::Set) => match &resource.set {
+            Some(_) => Ok(()),
+            None => Err(format!("resource '{}' is SET but has no set", resource.name)),
+        },
+        _ => Err(format!(
+            "resource '{}' has an unsupported type (only SCALAR, RANGES and SET)",
+            resource.name
+        )),
+    }
+}
+
+/// Combines two resources of the same kind.
+fn merge_into(into: &mut v1::Resource, other: &v1::Resource) {
+    match value_type(into) {
+        Some(ValueType::Scalar) => {
+            into.scalar = Some(Scalar {
+                value: round_scalar(scalar_of(into) + scalar_of(other)),
+            });
+        }
+        Some(ValueType::Ranges) => {
+            let mut all = ranges_of(into).to_vec();
+            all.extend_from_slice(ranges_of(other));
+            into.ranges = Some(Ranges {
+                range: normalize_ranges(&all),
+            });
+        }
+        Some(ValueType::Set) => {
+            let mut items = items_of(into);
+            items.extend(items_of(other));
+            into.set = Some(Set {
+                item: items.into_iter().collect(),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Normalizes a list: resources of the same kind merged (in first-seen order), empty ones
+/// and invalid ones dropped, ranges merged, set items sorted.
+pub fn normalize(resources: &[v1::Resource]) -> Vec<v1::Resource> {
+    let mut out: Vec<v1::Resource> = Vec::new();
+    for r in resources {
+        if validate(r).is_err() {
+            continue;
+        }
+        match out.iter_mut().find(|o| same_kind(o, r)) {
+            Some(existing) => merge_into(existing, r),
+            None => {
+                let mut fresh = r.clone();
+                // Re-merging into an empty copy normalizes ranges, sets and rounding.
+                match value_type(&fresh) {
+                    Some(ValueType::Scalar) => {
+                        fresh.scalar = Some(Scalar {
+                            value: scalar_of(r),
+                        })
+                    }
+                    Some(ValueType::Ranges) => {
+                        fresh.ranges = Some(Ranges {
+                            range: normalize_ranges(ranges_of(r)),
+                        })
+                    }
+                    Some(ValueType::Set) => {
+                        fresh.set = Some(Set {
+                            item: items_of(r).into_iter().collect(),
+                        })
+                    }
+                    _ => {}
+                }
+                out.push(fresh);
+            }
+        }
+    }
+    out.retain(|r| !is_empty(r));
+    out
+}
+
+/// `left + right`, normalized.
+pub fn add(left: &[v1::Resource], right: &[v1::Resource]) -> Vec<v1::Resource> {
+    let mut all = left.to_vec();
+    all.extend_from_slice(right);
+    normalize(&all)
+}
+
+/// `left - right`, normalized, saturating at zero: what `right` has beyond `left` is ignored,
+/// so the result is never negative.
+pub fn subtract(left: &[v1::Resource], right: &[v1::Resource]) -> Vec<v1::Resource> {
+    let mut out = normalize(left);
+    for cut in normalize(right) {
+        let Some(r) = out.iter_mut().find(|o| same_kind(o, &cut)) else {
+            continue;
+        };
+        match value_type(r) {
+            Some(ValueType::Scalar) => {
+                let value = round_scalar(scalar_of(r) - scalar_of(&cut)).max(0.0);
+                r.scalar = Some(Scalar { value });
+            }
+            Some(ValueType::Ranges) => {
+                r.ranges = Some(Ranges {
+                    range: subtract_ranges(ranges_of(r), ranges_of(&cut)),
+                });
+            }
+            Some(ValueType::Set) => {
+                let remove = items_of(&cut);
+                let items: Vec<String> = items_of(r)
+                    .into_iter()
+                    .filter(|i| !remove.contains(i))
+                    .collect();
+                r.set = Some(Set { item: items });
+            }
+            _ => {}
+        }
+    }
+    out.retain(|r| !is_empty(r));
+    out
+}
+
+/// Whether `outer` holds at least everything in `inner`.
+pub fn contains(outer: &[v1::Resource], inner: &[v1::Resource]) -> bool {
+    let outer = normalize(outer);
+    normalize(inner).iter().all(|need| {
+        outer.iter().any(|have| {
+            same_kind(have, need)
+                && match value_type(need) {
+                    Some(ValueType::Scalar) => scalar_of(have) >= scalar_of(need),
+                    Some(ValueType::Ranges) => ranges_contain(ranges_of(have), ranges_of(need)),
+                    Some(ValueType::Set) => items_of(need).is_subset(&items_of(have)),
+                    _ => false,
+                }
+        })
+    })
+}
+
+/// The total of the scalar resource `name` (every role), e.g. `scalar(&r, "cpus")`.
+pub fn scalar(resources: &[v1::Resource], name: &str) -> f64 {
+    round_scalar(
+        resources
+            .iter()
+            .filter(|r| r.name == name && value_type(r) == Some(ValueType::Scalar))
+            .map(scalar_of)
+            .sum(),
+    )
+}
+
+/// Every range of the resource `name` (normally `ports`), merged.
+pub fn ranges(resources: &[v1::Resource], name: &str) -> Vec<Range> {
+    let all: Vec<Range> = resources
+        .iter()
+        .filter(|r| r.name == name)
+        .flat_map(|r| ranges_of(r).iter().copied())
+        .collect();
+    normalize_ranges(&all)
+}
+
+/// Mesos' text form of ranges: `[31000-31005, 32000-32001]`.
+pub fn format_ranges(ranges: &[Range]) -> String {
+    let parts: Vec<String> = normalize_ranges(ranges)
+        .iter()
+        .map(|r| format!("{}-{}", r.begin, r.end))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Mesos' text form of a set: `{a, b}`.
+fn format_set(items: &BTreeSet<String>) -> String {
+    let parts: Vec<&str> = items.iter().map(String::as_str).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Returns the resources with `allocation_info.role` set to `role` (what an offer carries).
+pub fn allocate(resources: &[v1::Resource], role: &str) -> Vec<v1::Resource> {
+    resources
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.allocation_info = Some(v1::resource::AllocationInfo {
+                role: Some(role.to_owned()),
+            });
+            r
+        })
+        .collect()
+}
+
+/// Returns the resources without `allocation_info` (for frameworks that are not MULTI_ROLE).
+pub fn unallocate(resources: &[v1::Resource]) -> Vec<v1::Resource> {
+    resources
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.allocation_info = None;
+            r
+        })
+        .collect()
+}
+
+/// One value of a flattened summary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SummaryValue {
+    /// A scalar total.
+    Number(f64),
+    /// Ranges or a set, in Mesos' text form.
+    Text(String),
+}
+
+/// The flattened form legacy endpoints show, e.g. `{"cpus":0.5,"gpus":0.0,"mem":256.0,
+/// "disk":0.0,"ports":"[31000-31005]"}`: `cpus`, `gpus`, `mem` and `disk` always present,
+/// ranges and sets as text, revocable resources suffixed `_revocable`.
+pub fn summary(resources: &[v1::Resource]) -> Vec<(String, SummaryValue)> {
+    let mut out: Vec<(String, SummaryValue)> = ["cpus", "gpus", "mem", "disk"]
+        .iter()
+        .map(|name| ((*name).to_owned(), SummaryValue::Number(0.0)))
+        .collect();
+    let resources = normalize(resources);
+    // Merge across roles first: the summary is per name.
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for r in &resources {
+        let key = (r.name.clone(), r.revocable.is_some());
+        if !names.contains(&key) {
+            names.push(key);
+        }
+    }
+    for (name, revocable) in names {
+        let of_name: Vec<&v1::Resource> = resources
+            .iter()
+            .filter(|r| r.name == name && r.revocable.is_some() == revocable)
+            .collect();
+        let key = if revocable {
+            format!("{name}_revocable")
+        } else {
+            name.clone()
+        };
+        let value = match of_name.first().and_then(|r| value_type(r)) {
+            Some(ValueType::Scalar) => SummaryValue::Number(round_scalar(
+                of_name.iter().map(|r| scalar_of(r)).sum(),
+            )),
+            Some(ValueType::Ranges) => {
+                let all: Vec<Range> = of_name
+                    .iter()
+                    .flat_map(|r| ranges_of(r).iter().copied())
+                    .collect();
+                SummaryValue::Text(format_ranges(&all))
+            }
+            Some(ValueType::Set) => {
+                let items: BTreeSet<String> = of_name.iter().flat_map(|r| items_of(r)).collect();
+                SummaryValue::Text(format_set(&items))
+            }
+            _ => continue,
+        };
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => out.push((key, value)),
+        }
+    }
+    out
+}
+
+/// Why a `--resources` text could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A scalar resource (unreserved).
+pub fn scalar_resource(name: &str, value: f64) -> v1::Resource {
+    v1::Resource {
+        name: name.to_owned(),
+        r#type: ValueType::Scalar as i32,
+        scalar: Some(Scalar {
+            value: round_scalar(value),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A ranges resource (unreserved), from inclusive `(begin, end)` pairs.
+pub fn ranges_resource(name: &str, ranges: &[(u64, u64)]) -> v1::Resource {
+    v1::Resource {
+        name: name.to_owned(),
+        r#type: ValueType::Ranges as i32,
+        ranges: Some(Ranges {
+            range: ranges
+                .iter()
+                .map(|&(begin, end)| Range { begin, end })
+                .collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A set resource (unreserved).
+pub fn set_resource(name: &str, items: &[&str]) -> v1::Resource {
+    v1::Resource {
+        name: name.to_owned(),
+        r#type: ValueType::Set as i32,
+        set: Some(Set {
+            item: items.iter().map(|s| (*s).to_owned()).collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Parses Mesos' `--resources` text form: `name(role):value` entries separated by `;`, where a
+/// value is a number (scalar), `[a-b, c-d]` (ranges) or `{x, y}` (set), e.g.
+/// `cpus:2;mem:1024;disk:4096;ports:[31000-32000]`. A role other than `*` is a static
+/// reservation. The JSON array form (`[{"name":"cpus",...}]`) is protobuf JSON and is parsed by
+/// the daemons with `drover_wire::json`; this function refuses it with a message saying so.
+pub fn parse(text: &str) -> Result<Vec<v1::Resource>, ParseError> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('[') {
+        return Err(ParseError(
+            "the JSON form of resources must be parsed with drover_wire::json".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for entry in trimmed.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let (key, value) = entry.split_once(':').ok_or_else(|| {
+            ParseError(format!("bad resource '{entry}': expected 'name:value'"))
+        })?;
+        let key = key.trim();
+        let value = value.trim();
+        let (name, role) = match key.split_once('(') {
+            Some((name, rest)) => {
+                let role = rest.strip_suffix(')').ok_or_else(|| {
+                    ParseError(format!("bad resource '{entry}': missing ')' after the role"))
+                })?;
+                (name.trim(), role.trim())
+            }
+            None => (key, DEFAULT_ROLE),
+        };
+        if name.is_empty() {
+            return Err(ParseError(format!("bad resource '{entry}': empty name")));
+        }
+        let mut resource = if let Some(inner) = value.strip_prefix('[') {
+            let inner = inner.strip_suffix(']').ok_or_else(|| {
+                ParseError(format!("bad resource '{entry}': missing ']' in ranges"))
+            })?;
+            let mut pairs = Vec::new();
+            for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (b, e) = part.split_once('-').unwrap_or((part, part));
+                let begin: u64 = b.trim().parse().map_err(|_| {
+                    ParseError(format!("bad range '{part}' in resource '{name}'"))
+                })?;
+                let end: u64 = e.trim().parse().map_err(|_| {
+                    ParseError(format!("bad range '{part}' in resource '{name}'"))
+                })?;
+                if begin > end {
+                    return Err(ParseError(format!(
+                        "bad range '{part}' in resource '{name}': begin exceeds end"
+                    )));
+                }
+                pairs.push((begin, end));
+            }
+            ranges_resource(name, &pairs)
+        } else if let Some(inner) = value.strip_prefix('{') {
+            let inner = inner.strip_suffix('}').ok_or_else(|| {
+                ParseError(format!("bad resource '{entry}': missing '}}' in set"))
+            })?;
+            let items: Vec<&str> = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            set_resource(name, &items)
+        } else {
+            let number: f64 = value.parse().map_err(|_| {
+                ParseError(format!("bad value '{value}' for resource '{name}'"))
+            })?;
+            if !number.is_finite() || number < 0.0 {
+                return Err(ParseError(format!(
+                    "bad value '{value}' for resource '{name}': must be a non-negative number"
+                )));
+            }
+            scalar_resource(name, number)
+        };
+        if role != DEFAULT_ROLE {
+            resource.reservations.push(v1::resource::ReservationInfo {
+                r#type: Some(v1::resource::reservation_info::Type::Static as i32),
+                role: Some(role.to_owned()),
+                ..Default::default()
+            });
+        }
+        out.push(resource);
+    }
+    Ok(out)
+}
+
+/// The names of the scalar kinds DRF shares are computed over.
+pub const DRF_SCALARS: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
+
+/// The dominant share of `allocated` within `total`: the largest fraction over the scalar
+/// kinds the cluster has at all.
+pub fn dominant_share(allocated: &[v1::Resource], total: &[v1::Resource]) -> f64 {
+    DRF_SCALARS
+        .iter()
+        .filter_map(|name| {
+            let total = scalar(total, name);
+            (total > 0.0).then(|| scalar(allocated, name) / total)
+        })
+        .fold(0.0, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_flag_syntax() {
+        let r = parse("cpus:2;mem:1024;disk:4096;ports:[31000-32000]").unwrap();
+        assert_eq!(scalar(&r, "cpus"), 2.0);
+        assert_eq!(scalar(&r, "mem"), 1024.0);
+        assert_eq!(format_ranges(&ranges(&r, "ports")), "[31000-32000]");
+        let r = parse("cpus(web):1; gpus:{a, b}").unwrap();
+        assert_eq!(reservation_role(&r[0]), "web");
+        assert!(parse("cpus:-1").is_err());
+        assert!(parse("cpus").is_err());
+        assert!(parse("ports:[5-1]").is_err());
+    }
+
+    #[test]
+    fn subtracting_ports_splits_ranges() {
+        let total = parse("ports:[31000-31010]").unwrap();
+        let used = parse("ports:[31005-31005]").unwrap();
+        let left = subtract(&total, &used);
+        assert_eq!(format_ranges(&ranges(&left, "ports")), "[31000-31004, 31006-31010]");
+        assert!(contains(&total, &used));
+        assert!(!contains(&left, &used));
+    }
+
+    #[test]
+    fn summary_is_flat() {
+        let r = parse("cpus:0.5;mem:256;ports:[31000-31005]").unwrap();
+        let s = summary(&r);
+        assert_eq!(s[0], ("cpus".into(), SummaryValue::Number(0.5)));
+        assert_eq!(s[1], ("gpus".into(), SummaryValue::Number(0.0)));
+        assert!(s.contains(&("ports".into(), SummaryValue::Text("[31000-31005]".into()))));
+    }
+
+    #[test]
+    fn fixed_point_has_no_drift() {
+        let a = parse("cpus:0.1").unwrap();
+        let b = parse("cpus:0.2").unwrap();
+        let c = parse("cpus:0.3").unwrap();
+        assert!(subtract(&add(&a, &b), &c).is_empty());
+    }
+}
