@@ -8,5 +8,8 @@
 //! It depends only on `drover-wire` (for the Mesos message types it reasons about) and never
 //! encodes or decodes bytes.
 
+pub mod agent;
 pub mod marathon;
+pub mod master;
+pub mod resources;
 pub mod task;

@@ -48,9 +48,10 @@ pub fn is_checkpointed(resource: &v1::Resource) -> bool {
         .disk
         .as_ref()
         .is_some_and(|disk| disk.persistence.is_some());
-    let dynamic = resource.reservations.iter().any(|r| {
-        r.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32)
-    });
+    let dynamic = resource
+        .reservations
+        .iter()
+        .any(|r| r.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32));
     persistent || dynamic
 }
 
@@ -141,7 +142,10 @@ fn items_of(resource: &v1::Resource) -> BTreeSet<String> {
 }
 
 fn scalar_of(resource: &v1::Resource) -> f64 {
-    resource.scalar.map(|s| round_scalar(s.value)).unwrap_or(0.0)
+    resource
+        .scalar
+        .map(|s| round_scalar(s.value))
+        .unwrap_or(0.0)
 }
 
 /// Whether a resource holds nothing (zero scalar, no ranges, no items).
@@ -166,7 +170,10 @@ pub fn validate(resource: &v1::Resource) -> Result<(), String> {
                 "resource '{}' has an invalid scalar value {value}",
                 resource.name
             )),
-            None => Err(format!("resource '{}' is SCALAR but has no scalar", resource.name)),
+            None => Err(format!(
+                "resource '{}' is SCALAR but has no scalar",
+                resource.name
+            )),
         },
         Some(ValueType::Ranges) => match &resource.ranges {
             Some(ranges) if ranges.range.iter().all(|r| r.begin <= r.end) => Ok(()),
@@ -174,11 +181,17 @@ pub fn validate(resource: &v1::Resource) -> Result<(), String> {
                 "resource '{}' has a range whose begin exceeds its end",
                 resource.name
             )),
-            None => Err(format!("resource '{}' is RANGES but has no ranges", resource.name)),
+            None => Err(format!(
+                "resource '{}' is RANGES but has no ranges",
+                resource.name
+            )),
         },
         Some(ValueType::Set) => match &resource.set {
             Some(_) => Ok(()),
-            None => Err(format!("resource '{}' is SET but has no set", resource.name)),
+            None => Err(format!(
+                "resource '{}' is SET but has no set",
+                resource.name
+            )),
         },
         _ => Err(format!(
             "resource '{}' has an unsupported type (only SCALAR, RANGES and SET)",
@@ -407,9 +420,9 @@ pub fn summary(resources: &[v1::Resource]) -> Vec<(String, SummaryValue)> {
             name.clone()
         };
         let value = match of_name.first().and_then(|r| value_type(r)) {
-            Some(ValueType::Scalar) => SummaryValue::Number(round_scalar(
-                of_name.iter().map(|r| scalar_of(r)).sum(),
-            )),
+            Some(ValueType::Scalar) => {
+                SummaryValue::Number(round_scalar(of_name.iter().map(|r| scalar_of(r)).sum()))
+            }
             Some(ValueType::Ranges) => {
                 let all: Vec<Range> = of_name
                     .iter()
@@ -496,15 +509,17 @@ pub fn parse(text: &str) -> Result<Vec<v1::Resource>, ParseError> {
     }
     let mut out = Vec::new();
     for entry in trimmed.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-        let (key, value) = entry.split_once(':').ok_or_else(|| {
-            ParseError(format!("bad resource '{entry}': expected 'name:value'"))
-        })?;
+        let (key, value) = entry
+            .split_once(':')
+            .ok_or_else(|| ParseError(format!("bad resource '{entry}': expected 'name:value'")))?;
         let key = key.trim();
         let value = value.trim();
         let (name, role) = match key.split_once('(') {
             Some((name, rest)) => {
                 let role = rest.strip_suffix(')').ok_or_else(|| {
-                    ParseError(format!("bad resource '{entry}': missing ')' after the role"))
+                    ParseError(format!(
+                        "bad resource '{entry}': missing ')' after the role"
+                    ))
                 })?;
                 (name.trim(), role.trim())
             }
@@ -513,48 +528,49 @@ pub fn parse(text: &str) -> Result<Vec<v1::Resource>, ParseError> {
         if name.is_empty() {
             return Err(ParseError(format!("bad resource '{entry}': empty name")));
         }
-        let mut resource = if let Some(inner) = value.strip_prefix('[') {
-            let inner = inner.strip_suffix(']').ok_or_else(|| {
-                ParseError(format!("bad resource '{entry}': missing ']' in ranges"))
-            })?;
-            let mut pairs = Vec::new();
-            for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (b, e) = part.split_once('-').unwrap_or((part, part));
-                let begin: u64 = b.trim().parse().map_err(|_| {
-                    ParseError(format!("bad range '{part}' in resource '{name}'"))
+        let mut resource =
+            if let Some(inner) = value.strip_prefix('[') {
+                let inner = inner.strip_suffix(']').ok_or_else(|| {
+                    ParseError(format!("bad resource '{entry}': missing ']' in ranges"))
                 })?;
-                let end: u64 = e.trim().parse().map_err(|_| {
-                    ParseError(format!("bad range '{part}' in resource '{name}'"))
+                let mut pairs = Vec::new();
+                for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let (b, e) = part.split_once('-').unwrap_or((part, part));
+                    let begin: u64 = b.trim().parse().map_err(|_| {
+                        ParseError(format!("bad range '{part}' in resource '{name}'"))
+                    })?;
+                    let end: u64 = e.trim().parse().map_err(|_| {
+                        ParseError(format!("bad range '{part}' in resource '{name}'"))
+                    })?;
+                    if begin > end {
+                        return Err(ParseError(format!(
+                            "bad range '{part}' in resource '{name}': begin exceeds end"
+                        )));
+                    }
+                    pairs.push((begin, end));
+                }
+                ranges_resource(name, &pairs)
+            } else if let Some(inner) = value.strip_prefix('{') {
+                let inner = inner.strip_suffix('}').ok_or_else(|| {
+                    ParseError(format!("bad resource '{entry}': missing '}}' in set"))
                 })?;
-                if begin > end {
+                let items: Vec<&str> = inner
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                set_resource(name, &items)
+            } else {
+                let number: f64 = value.parse().map_err(|_| {
+                    ParseError(format!("bad value '{value}' for resource '{name}'"))
+                })?;
+                if !number.is_finite() || number < 0.0 {
                     return Err(ParseError(format!(
-                        "bad range '{part}' in resource '{name}': begin exceeds end"
+                        "bad value '{value}' for resource '{name}': must be a non-negative number"
                     )));
                 }
-                pairs.push((begin, end));
-            }
-            ranges_resource(name, &pairs)
-        } else if let Some(inner) = value.strip_prefix('{') {
-            let inner = inner.strip_suffix('}').ok_or_else(|| {
-                ParseError(format!("bad resource '{entry}': missing '}}' in set"))
-            })?;
-            let items: Vec<&str> = inner
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .collect();
-            set_resource(name, &items)
-        } else {
-            let number: f64 = value.parse().map_err(|_| {
-                ParseError(format!("bad value '{value}' for resource '{name}'"))
-            })?;
-            if !number.is_finite() || number < 0.0 {
-                return Err(ParseError(format!(
-                    "bad value '{value}' for resource '{name}': must be a non-negative number"
-                )));
-            }
-            scalar_resource(name, number)
-        };
+                scalar_resource(name, number)
+            };
         if role != DEFAULT_ROLE {
             resource.reservations.push(v1::resource::ReservationInfo {
                 r#type: Some(v1::resource::reservation_info::Type::Static as i32),
@@ -565,6 +581,28 @@ pub fn parse(text: &str) -> Result<Vec<v1::Resource>, ParseError> {
         out.push(resource);
     }
     Ok(out)
+}
+
+/// A human-readable list, as Mesos prints resources in messages:
+/// `cpus(*):0.5; mem(*):128; ports(*):[31000-31000]`.
+pub fn display(resources: &[v1::Resource]) -> String {
+    let parts: Vec<String> = normalize(resources)
+        .iter()
+        .map(|r| {
+            let value = match value_type(r) {
+                Some(ValueType::Scalar) => format!("{}", scalar_of(r)),
+                Some(ValueType::Ranges) => format_ranges(ranges_of(r)),
+                Some(ValueType::Set) => format_set(&items_of(r)),
+                _ => String::new(),
+            };
+            format!("{}({}):{value}", r.name, reservation_role(r))
+        })
+        .collect();
+    if parts.is_empty() {
+        "{}".to_owned()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// The names of the scalar kinds DRF shares are computed over.
@@ -604,7 +642,10 @@ mod tests {
         let total = parse("ports:[31000-31010]").unwrap();
         let used = parse("ports:[31005-31005]").unwrap();
         let left = subtract(&total, &used);
-        assert_eq!(format_ranges(&ranges(&left, "ports")), "[31000-31004, 31006-31010]");
+        assert_eq!(
+            format_ranges(&ranges(&left, "ports")),
+            "[31000-31004, 31006-31010]"
+        );
         assert!(contains(&total, &used));
         assert!(!contains(&left, &used));
     }

@@ -7,10 +7,20 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogFlags {
     /// Log level: ERROR, WARNING, INFO or DEBUG (Mesos' spelling). `RUST_LOG` overrides it.
-    #[arg(long = "logging_level", env = "MESOS_LOGGING_LEVEL", default_value = "INFO", global = true)]
+    #[arg(
+        long = "logging_level",
+        env = "MESOS_LOGGING_LEVEL",
+        default_value = "INFO",
+        global = true
+    )]
     pub level: String,
     /// Log format: `text` for people, `json` for machines.
-    #[arg(long = "log_format", env = "DROVER_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long = "log_format",
+        env = "DROVER_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub format: String,
 }
 

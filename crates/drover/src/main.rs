@@ -20,12 +20,19 @@ enum Command {
     Master(drover_master::Flags),
     /// Run the Marathon-compatible service scheduler (REST API v2).
     Marathon(drover_marathon::Flags),
+    /// Run the Mesos-compatible agent (launches tasks; Executor API v1).
+    Agent(drover_agent::Flags),
+    /// Run the built-in command executor (started by the agent, not by hand).
+    Executor(drover_executor::Flags),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.logging);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("drover: cannot start the async runtime: {error}");
@@ -36,6 +43,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Master(flags) => drover_master::run(flags, shutdown_signal()).await,
             Command::Marathon(flags) => drover_marathon::run(flags, shutdown_signal()).await,
+            Command::Agent(flags) => drover_agent::run(flags, shutdown_signal()).await,
+            Command::Executor(flags) => drover_executor::run(flags, shutdown_signal()).await,
         }
     });
     match result {

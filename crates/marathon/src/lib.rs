@@ -1,13 +1,149 @@
-//! `drover marathon`: the Marathon-compatible scheduler. Being built (issue 5).
+//! `drover marathon`: the Marathon-compatible service scheduler. It owns the REST API v2 and
+//! the SSE event stream ([`api`], [`sse`]), the actor around drover-core's Marathon state
+//! machine ([`driver`]), persistence in drover-store ([`storage`]) and the link to the Mesos
+//! master ([`mesos`]). Decisions live in `drover_core::marathon`; nothing here decides.
+//!
+//! It must never depend on the master's or agent's crates: it talks to the master only through
+//! the Scheduler HTTP API v1.
 
-/// Flags of `drover marathon`.
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod driver;
+pub mod error;
+pub mod events;
+pub mod json;
+pub mod mesos;
+pub mod sse;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use drover_core::marathon::scheduler::{Config, Scheduler};
+use drover_store::{RedbStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Flags of `drover marathon` (Marathon's spellings; each also read from `MARATHON_<FLAG>`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct Flags {}
+pub struct Flags {
+    /// HOST:PORT of the Mesos master. Without it the API runs but nothing is launched.
+    #[arg(long = "master", env = "MARATHON_MASTER")]
+    pub master: Option<String>,
+    /// Port of the REST API.
+    #[arg(long = "http_port", env = "MARATHON_HTTP_PORT", default_value_t = 8080)]
+    pub http_port: u16,
+    /// Hostname advertised to Mesos and clients.
+    #[arg(
+        long = "hostname",
+        env = "MARATHON_HOSTNAME",
+        default_value = "localhost"
+    )]
+    pub hostname: String,
+    /// Framework name registered with Mesos.
+    #[arg(
+        long = "framework_name",
+        env = "MARATHON_FRAMEWORK_NAME",
+        default_value = "marathon"
+    )]
+    pub framework_name: String,
+    /// Milliseconds a task may stay staging before it is killed.
+    #[arg(
+        long = "task_launch_timeout",
+        env = "MARATHON_TASK_LAUNCH_TIMEOUT",
+        default_value_t = 300_000
+    )]
+    pub task_launch_timeout: u64,
+    /// Milliseconds between reconciliations.
+    #[arg(
+        long = "reconciliation_interval",
+        env = "MARATHON_RECONCILIATION_INTERVAL",
+        default_value_t = 600_000
+    )]
+    pub reconciliation_interval: u64,
+    /// Directory of the embedded store.
+    #[arg(
+        long = "work_dir",
+        env = "MARATHON_WORK_DIR",
+        default_value = "./marathon-work"
+    )]
+    pub work_dir: PathBuf,
+}
 
 /// Runs the scheduler until `shutdown` resolves.
 pub async fn run(
-    _flags: Flags,
-    _shutdown: impl std::future::Future<Output = ()> + Send,
+    flags: Flags,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("drover marathon is not built yet")
+    let listener = TcpListener::bind(("0.0.0.0", flags.http_port))
+        .await
+        .with_context(|| format!("bind the API port {}", flags.http_port))?;
+    serve(flags, listener, shutdown).await
+}
+
+/// Runs the scheduler on an already bound listener (tests bind port 0).
+pub async fn serve(
+    flags: Flags,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&flags.work_dir)
+        .with_context(|| format!("create work dir {}", flags.work_dir.display()))?;
+    let store: Arc<dyn Store> =
+        Arc::new(RedbStore::open(&flags.work_dir).context("open the marathon store")?);
+    let restored = storage::load(&store).context("load marathon state")?;
+    let framework_id = restored.framework_id.clone();
+    let config = Config {
+        task_launch_timeout_ms: flags.task_launch_timeout,
+        reconciliation_interval_ms: flags.reconciliation_interval,
+        ..Config::default()
+    };
+    let scheduler = Scheduler::restore(config, Box::new(driver::RandomIds), restored);
+    let port = listener.local_addr()?.port();
+    let events = events::EventBus::new();
+    let (tx, rx) = mpsc::channel(driver::INBOX_MAX);
+    let mesos_tx = match &flags.master {
+        Some(master) => Some(mesos::spawn(mesos::Link {
+            master: master.clone(),
+            framework_name: flags.framework_name.clone(),
+            hostname: flags.hostname.clone(),
+            framework_id,
+            webui_url: format!("http://{}:{port}", flags.hostname),
+            inbox: tx.clone(),
+        })),
+        None => None,
+    };
+    let api = api::Api {
+        tx: tx.clone(),
+        events: events.clone(),
+        info: Arc::new(api::Info {
+            leader: format!("{}:{port}", flags.hostname),
+            hostname: flags.hostname.clone(),
+            http_port: port,
+            framework_name: flags.framework_name.clone(),
+            master: flags.master.clone().unwrap_or_default(),
+            task_launch_timeout_ms: flags.task_launch_timeout,
+            reconciliation_interval_ms: flags.reconciliation_interval,
+        }),
+    };
+    let app = api::router(api)
+        .layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let mut actor = tokio::spawn(driver::run(scheduler, store, events, rx, mesos_tx));
+    tracing::info!(port, "marathon api listening");
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let result = tokio::select! {
+        result = server => result.context("serve the API"),
+        result = &mut actor => match result {
+            Ok(result) => result.context("scheduler actor stopped"),
+            Err(e) => Err(anyhow::anyhow!("scheduler actor panicked: {e}")),
+        },
+    };
+    // Stop the actor and wait for it, so the store is closed when this returns.
+    actor.abort();
+    let _ = actor.await;
+    result
 }

@@ -1,13 +1,124 @@
-//! `drover master`: the Mesos-compatible master daemon. Being built (issue 3).
+//! `drover master`: the Mesos-compatible master daemon, the I/O driver around
+//! `drover_core::master`. It owns the HTTP server, the registry store under `--work_dir`
+//! (namespace `master`) and the single task that runs the core.
+//!
+//! # HTTP surface
+//!
+//! - Scheduler API v1: `POST /api/v1/scheduler` and `/master/api/v1/scheduler` (and any path
+//!   below them), JSON or protobuf, RecordIO event streams with `Mesos-Stream-Id`.
+//! - Operator API v1: `POST /api/v1` and any other path below it (pymesos uses
+//!   `/api/v1/operator`), also under `/master/api/v1`.
+//! - Legacy GETs: `/master/state` (`/state`, `/state.json`, `/master/state.json`),
+//!   `/master/health`, `/health`, `/version`, `/master/redirect`, `/metrics/snapshot`,
+//!   `/master/slaves`, `/master/frameworks`, `/master/tasks`, `/master/flags`.
+//! - Drover's agent protocol: `POST /drover/internal/agent` (see below).
+//!
+//! # The agent protocol (`drover.internal.AgentCall` / `AgentEvent`)
+//!
+//! Bodies are `application/x-protobuf` or `application/json` (Mesos' JSON mapping), chosen by
+//! `Content-Type`; the session stream uses the `Accept` encoding (JSON if absent).
+//!
+//! 1. The agent POSTs `REGISTER` (no id) or `REREGISTER` (`agent_info.id` set, with every task,
+//!    executor and framework it still knows). The answer is `200` with a RecordIO stream of
+//!    `AgentEvent`s and a `Mesos-Stream-Id` header: the session. The first event is
+//!    `REGISTERED`/`REREGISTERED` (agent id, master info, `ping_timeout_seconds`,
+//!    `max_ping_timeouts`). A gone agent gets `SHUTDOWN` and the stream ends. Malformed
+//!    registrations get `400` before any stream.
+//! 2. Every later call (`STATUS_UPDATE`, `PONG`, `EXECUTOR_EXITED`, `UNREGISTER`,
+//!    `FRAMEWORK_MESSAGE`) is its own POST to the same path with `agent_id` set and the
+//!    session's `Mesos-Stream-Id` header; the answer is `202`. `403` means the master does not
+//!    consider the agent connected (it must reregister); `400` a bad call or stale stream id.
+//! 3. Events the agent must handle on its session: `RUN_TASK` (a task, or an executor plus a
+//!    task group), `KILL_TASK`, `ACKNOWLEDGE` (forward to its status update manager),
+//!    `UPDATE_FRAMEWORK` (resend pending updates of that framework now), `SHUTDOWN_FRAMEWORK`,
+//!    `SHUTDOWN_EXECUTOR`, `PING` (answer with a `PONG` call echoing `sequence`), `SHUTDOWN`
+//!    (marked gone: kill everything, exit, do not reregister), `RECONCILE_TASKS` (tasks the
+//!    master has that the agent did not report: answer each with a reliable TASK_DROPPED or
+//!    TASK_LOST, REASON_RECONCILIATION), `FRAMEWORK_MESSAGE`.
+//! 4. Health: the master pings every `--agent_ping_timeout`; after
+//!    `--max_agent_ping_timeouts` unanswered pings the agent is marked unreachable and its
+//!    session closed. If the stream breaks (either side restarts), the agent reregisters with
+//!    backoff within `--agent_reregister_timeout`.
+//!
+//! Status updates carry `latest_state` (the agent's newest state of the task) and the uuid of
+//! the update being delivered; the master forwards them to the framework if it is connected
+//! and otherwise drops them (the agent retries).
 
-/// Flags of `drover master`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Flags {}
+pub mod driver;
+pub mod flags;
+pub mod legacy;
+pub mod operator;
+pub mod persist;
+pub mod routes;
 
-/// Runs the master until `shutdown` resolves.
+use std::sync::Arc;
+
+use anyhow::Context;
+use drover_core::master::Master;
+use drover_store::{RedbStore, Store};
+
+pub use flags::Flags;
+
+/// Runs the master until `shutdown` resolves: binds `--ip:--port`, then serves.
 pub async fn run(
-    _flags: Flags,
-    _shutdown: impl std::future::Future<Output = ()> + Send,
+    flags: Flags,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("drover master is not built yet")
+    let address = std::net::SocketAddr::new(flags.ip, flags.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    run_on(listener, flags, shutdown).await
+}
+
+/// Runs the master on an already bound listener (tests bind port 0 and read the port back).
+pub async fn run_on(
+    listener: tokio::net::TcpListener,
+    flags: Flags,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let port = listener
+        .local_addr()
+        .context("cannot read the listening address")?
+        .port();
+    let work_dir = flags.work_dir.clone();
+    let store = tokio::task::spawn_blocking(move || RedbStore::open(&work_dir))
+        .await
+        .context("opening the registry failed")?
+        .with_context(|| format!("cannot open the registry in {}", flags.work_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let loaded = store.clone();
+    let registry = tokio::task::spawn_blocking(move || persist::load(loaded.as_ref()))
+        .await
+        .context("reading the registry failed")?
+        .context("cannot read the registry")?;
+    tracing::info!(
+        master_id = %registry.master_id,
+        agents = registry.agents.len(),
+        frameworks = registry.frameworks.len(),
+        port,
+        "master recovered its registry"
+    );
+    let master = Master::new(flags.config(port), registry, driver::now_ms());
+    let (handle, commands) = driver::channel();
+    let state = routes::AppState {
+        handle,
+        flags: Arc::new(flags),
+        port,
+    };
+    let app = routes::router(state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let result = driver::run(master, store, commands, shutdown).await;
+    let _ = stop_tx.send(true);
+    // Open streams never end on their own; do not wait for them.
+    server.abort();
+    result
 }

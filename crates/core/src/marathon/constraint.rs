@@ -79,9 +79,11 @@ impl Constraint {
             "MAX_PER" => Operator::MaxPer,
             "IS" => Operator::Is,
             _ => {
-                return Err("Constraint operator must be one of the following UNIQUE, CLUSTER, \
+                return Err(
+                    "Constraint operator must be one of the following UNIQUE, CLUSTER, \
                             GROUP_BY, LIKE, MAX_PER, UNLIKE or IS"
-                    .to_owned());
+                        .to_owned(),
+                );
             }
         };
         let value = parts.get(2).cloned();
@@ -249,11 +251,27 @@ mod tests {
 
     #[test]
     fn parse_errors_have_marathon_messages() {
-        assert!(parse(&["hostname", "UNIQUE", "x"]).unwrap_err().contains("UNIQUE"));
-        assert!(parse(&["hostname", "FOO"]).unwrap_err().contains("operator must be one of"));
+        assert!(
+            parse(&["hostname", "UNIQUE", "x"])
+                .unwrap_err()
+                .contains("UNIQUE")
+        );
+        assert!(
+            parse(&["hostname", "FOO"])
+                .unwrap_err()
+                .contains("operator must be one of")
+        );
         assert!(parse(&["a", "MAX_PER"]).unwrap_err().contains("MAX_PER"));
-        assert!(parse(&["a", "GROUP_BY", "x"]).unwrap_err().contains("GROUP BY"));
-        assert!(parse(&["a", "LIKE", "("]).unwrap_err().contains("regular expression"));
+        assert!(
+            parse(&["a", "GROUP_BY", "x"])
+                .unwrap_err()
+                .contains("GROUP BY")
+        );
+        assert!(
+            parse(&["a", "LIKE", "("])
+                .unwrap_err()
+                .contains("regular expression")
+        );
         assert!(parse(&["a", "unique"]).is_ok());
     }
 

@@ -1,5 +1,20 @@
-//! The Marathon scheduler's decisions. For now: how a Mesos task status becomes a Marathon
-//! condition and what the scheduler does about it (seed 2), and the unreachable strategy.
+//! The Marathon scheduler's decisions, pure and synchronous: app definitions and their
+//! validation, instances, deployments, the launch queue with backoff, offer matching with
+//! constraints, the reactions to Mesos status updates (seed 2, via [`condition`]), unreachable
+//! timers ([`unreachable`]), health results, and the [`scheduler::Scheduler`] state machine that
+//! ties them together.
 
+pub mod app;
+pub mod backoff;
 pub mod condition;
+pub mod constraint;
+pub mod deployment;
+pub mod event;
+pub mod instance;
+pub mod offer;
+pub mod path;
+pub mod scheduler;
+pub mod time;
 pub mod unreachable;
+
+pub use time::{parse_timestamp, timestamp};

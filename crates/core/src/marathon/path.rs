@@ -140,7 +140,10 @@ mod tests {
         let root = PathId::root();
         assert_eq!(PathId::parse("web", &root).unwrap().as_str(), "/web");
         assert_eq!(PathId::parse("/a/b/../c", &root).unwrap().as_str(), "/a/c");
-        assert_eq!(PathId::parse("/prod/web", &root).unwrap().safe(), "prod_web");
+        assert_eq!(
+            PathId::parse("/prod/web", &root).unwrap().safe(),
+            "prod_web"
+        );
         assert!(PathId::parse("/Bad_Id", &root).is_err());
         assert!(PathId::parse_app_id("/a/restart").is_err());
         assert!(PathId::parse_app_id("/").is_err());

@@ -393,7 +393,12 @@ pub fn is_allowed(
         row.emitter.source() == source
             && row.reason_for(partition_aware) == reason
             && match row.state {
-                StateRule::Current => state != TaskState::TaskStaging,
+                // Reconciliation reports a task the master just accepted as TASK_STAGING
+                // (spec §1.1: STAGING is visible through reconciliation); no other row
+                // re-sends it.
+                StateRule::Current => {
+                    state != TaskState::TaskStaging || row.trigger == Trigger::ReconcileKnownTask
+                }
                 StateRule::Fixed { .. } => row.state_for(partition_aware, state) == state,
             }
     })

@@ -1,0 +1,579 @@
+//! Starting a container's first process: `clone(2)`, then async-signal-safe set-up in the child,
+//! then `execve`.
+//!
+//! Why not `std::process::Command` with `pre_exec`:
+//!
+//! * A pid namespace needs `clone(CLONE_NEWPID)`: `unshare(CLONE_NEWPID)` in `pre_exec` would
+//!   only put the exec'ed program's *children* into the namespace, and the namespace's init
+//!   must be a process of ours (see below), not the task.
+//! * The child must join its cgroups before exec, so that nothing it allocates or forks escapes
+//!   accounting. The `cgroup.procs` files are opened in the parent; the child only `write`s
+//!   "0" ("the writing process") into each, one async-signal-safe syscall per controller. The
+//!   alternative, the parent writing the child's pid after spawn, races with the task's first
+//!   fork and charges its first allocations to the agent's cgroup.
+//! * `clone(CLONE_PIDFD)` gives a pidfd atomically, so waiting and signalling can never hit a
+//!   recycled pid.
+//! * Like `posix_spawn`, a child that execs right away shares the agent's memory until it does
+//!   (`CLONE_VM | CLONE_VFORK`), which `pre_exec` rules out.
+//!
+//! In pid-namespace mode the clone child is pid 1 of the new namespace and stays a tiny init
+//! (no exec): it forks the task, forwards every signal it receives to all processes of the
+//! namespace, reaps orphans, and exits when the task exits, after writing the task's raw wait
+//! status into a pipe for the agent. The kernel then SIGKILLs whatever is left in the namespace.
+//! Without it the task itself would be pid 1, which the kernel shields from every signal it has
+//! no handler for, so a plain `sleep` would ignore SIGTERM.
+//!
+//! Rules for the child code, which runs in a copy of a multi-threaded process: no allocation, no
+//! locks, no panics; only thin syscall wrappers of `libc` (or `syscall` itself where glibc's
+//! wrapper takes locks, as for the credential calls), on data prepared by the parent.
+
+use std::ffi::{CString, c_char, c_int, c_long};
+use std::fmt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use nix::errno::Errno;
+
+/// The step of the child's set-up that failed, reported through the exec-status pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum SpawnStage {
+    /// `setsid`.
+    Setsid = 1,
+    /// Writing to a `cgroup.procs` file.
+    JoinCgroup = 2,
+    /// `dup2` of stdin/stdout/stderr.
+    Stdio = 3,
+    /// `chdir` into the sandbox.
+    Chdir = 4,
+    /// `setgroups`.
+    Setgroups = 5,
+    /// `setgid`.
+    Setgid = 6,
+    /// `setuid`.
+    Setuid = 7,
+    /// `execve`.
+    Exec = 8,
+    /// The namespace init's `fork` of the task.
+    Fork = 9,
+}
+
+impl SpawnStage {
+    fn from_u32(n: u32) -> Option<Self> {
+        use SpawnStage::*;
+        [
+            Setsid, JoinCgroup, Stdio, Chdir, Setgroups, Setgid, Setuid, Exec, Fork,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == n)
+    }
+}
+
+impl fmt::Display for SpawnStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpawnStage::Setsid => "setsid",
+            SpawnStage::JoinCgroup => "joining cgroup",
+            SpawnStage::Stdio => "redirecting stdio",
+            SpawnStage::Chdir => "chdir to sandbox",
+            SpawnStage::Setgroups => "setgroups",
+            SpawnStage::Setgid => "setgid",
+            SpawnStage::Setuid => "setuid",
+            SpawnStage::Exec => "exec",
+            SpawnStage::Fork => "fork of the task by the namespace init",
+        })
+    }
+}
+
+/// Ids the child switches to after joining its cgroups and namespace (which need root).
+#[derive(Debug)]
+pub(crate) struct ChildUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// Everything the child needs, prepared by the parent so the child need not allocate.
+#[derive(Debug)]
+pub(crate) struct SpawnPlan {
+    pub program: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub cwd: CString,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+    pub cgroup_procs: Vec<OwnedFd>,
+    pub user: Option<ChildUser>,
+    pub pid_namespace: bool,
+}
+
+/// A started container process.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    /// Host pid of the first process (the namespace init in pid-namespace mode).
+    pub pid: i32,
+    /// From `CLONE_PIDFD`; `None` on kernels older than 5.2.
+    pub pidfd: Option<OwnedFd>,
+    /// Pid-namespace mode: read end of the pipe the init writes the task's wait status into.
+    pub status_pipe: Option<OwnedFd>,
+}
+
+#[derive(Debug)]
+pub(crate) enum SpawnError {
+    /// The child reported a failed step.
+    Child { stage: SpawnStage, errno: Errno },
+    /// The parent could not create pipes or clone.
+    Parent(std::io::Error),
+}
+
+/// What the child code reads: raw pointers into the parent's (copied) memory.
+struct ChildCtx<'a> {
+    program: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    cwd: *const c_char,
+    stdio: [RawFd; 3],
+    cgroup_procs: &'a [RawFd],
+    user: Option<&'a ChildUser>,
+    err_w: RawFd,
+    status_w: RawFd,
+    pid_namespace: bool,
+}
+
+/// The child must never see descriptors 0-2 as its sources (a daemon may run with stdio
+/// closed, so `open` can return them); move such a descriptor above 2.
+fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    let raw = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    Ok(owned(raw))
+}
+
+#[allow(unsafe_code)]
+fn owned(raw: RawFd) -> OwnedFd {
+    // SAFETY: `raw` was just returned by a successful fcntl/clone/pipe call and nothing else
+    // owns it.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+/// `clone(2)` without a new stack: the child continues on a copy of this stack, like `fork`.
+/// glibc's `fork()` cannot add `CLONE_NEWPID`/`CLONE_PIDFD`, and its `clone()` wrapper needs a
+/// separate stack and a callback; the raw syscall keeps the fork semantics.
+#[allow(unsafe_code)]
+fn raw_clone(flags: c_int, pidfd: *mut c_int) -> c_long {
+    // SAFETY: with a null stack pointer clone behaves like fork: the child gets a private copy
+    // of the address space and returns here. The arguments are (flags, stack, parent_tid,
+    // child_tid / tls) on x86_64 and aarch64 alike; only parent_tid is used (for the pidfd),
+    // and it points to a live c_int. The callers' children only run async-signal-safe code.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as c_long,
+            0 as c_long,
+            pidfd,
+            0 as c_long,
+            0 as c_long,
+        )
+    }
+}
+
+/// Starts the child; returns its pid (in the parent only: the child never returns).
+///
+/// A task that execs right away is started like `posix_spawn` does it: `CLONE_VM |
+/// CLONE_VFORK` on a separate stack, so the agent's page tables are not copied and torn down
+/// again for every launch (measured: about a quarter of a bare launch). The calling thread is
+/// suspended until the child has exec'ed or exited, which the exec-status pipe waits for anyway.
+/// The namespace init never execs, so it needs memory of its own: a fork-style clone.
+fn start_child(ctx: &ChildCtx<'_>, flags: c_int, pidfd: *mut c_int) -> c_long {
+    if ctx.pid_namespace {
+        let pid = raw_clone(flags, pidfd);
+        if pid == 0 {
+            child_main(ctx);
+        }
+        pid
+    } else {
+        clone_vfork(ctx, flags, pidfd)
+    }
+}
+
+/// Stack of the vfork-style child, which runs only the set-up code below and then execs.
+const VFORK_STACK_BYTES: usize = 128 * 1024;
+
+#[allow(unsafe_code)]
+fn clone_vfork(ctx: &ChildCtx<'_>, flags: c_int, pidfd: *mut c_int) -> c_long {
+    extern "C" fn entry(arg: *mut libc::c_void) -> c_int {
+        // SAFETY: `arg` is the `&ChildCtx` passed below; it outlives the child's use of it
+        // because the parent stays suspended (CLONE_VFORK) until the child execs or exits.
+        let ctx = unsafe { &*(arg as *const ChildCtx<'_>) };
+        child_main(ctx)
+    }
+    let mut stack: Vec<u8> = Vec::with_capacity(VFORK_STACK_BYTES);
+    // Stacks grow down on every architecture Linux runs us on; the top must be 16-aligned.
+    let top = stack.as_mut_ptr().wrapping_add(VFORK_STACK_BYTES);
+    let top = top.wrapping_sub(top as usize % 16);
+    // SAFETY: glibc's clone runs `entry` on `stack` in a child sharing our memory; we are
+    // suspended until it execs or exits, so `stack` and `ctx` stay alive and untouched by us.
+    // Without CLONE_SIGHAND the child's signal dispositions are its own copy, so resetting
+    // them does not affect the agent. The child writes only to its own stack, the errno of
+    // its (borrowed) thread slot, and file descriptors.
+    let pid = unsafe {
+        libc::clone(
+            entry,
+            top.cast(),
+            flags | libc::CLONE_VM | libc::CLONE_VFORK,
+            ctx as *const ChildCtx<'_> as *mut libc::c_void,
+            pidfd,
+        )
+    };
+    drop(stack);
+    pid as c_long
+}
+
+/// Blocks every signal in the calling thread; returns the previous mask.
+#[allow(unsafe_code)]
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigfillset initialises it and pthread_sigmask only reads
+    // `all` and writes `old`, both valid for the call.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+#[allow(unsafe_code)]
+fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: `old` is the mask pthread_sigmask returned earlier.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, old, ptr::null_mut());
+    }
+}
+
+/// Clones the child described by `plan` and waits until it has exec'ed the task (or failed).
+pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
+    let parent_err = SpawnError::Parent;
+    let pipe = || -> std::io::Result<(OwnedFd, OwnedFd)> {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        Ok((above_stdio(r)?, above_stdio(w)?))
+    };
+    // Exec-status pipe: the child writes (stage, errno) on failure; a successful execve closes
+    // the close-on-exec write end, so the parent reads EOF.
+    let (err_r, err_w) = pipe().map_err(parent_err)?;
+    let (status_r, status_w) = if plan.pid_namespace {
+        let (r, w) = pipe().map_err(parent_err)?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    let stdio = [&plan.stdin, &plan.stdout, &plan.stderr];
+    let mut stdio_fds = [0; 3];
+    let mut moved = Vec::new();
+    for (slot, fd) in stdio_fds.iter_mut().zip(stdio) {
+        if fd.as_raw_fd() > 2 {
+            *slot = fd.as_raw_fd();
+        } else {
+            let dup = above_stdio(fd.try_clone().map_err(parent_err)?).map_err(parent_err)?;
+            *slot = dup.as_raw_fd();
+            moved.push(dup);
+        }
+    }
+    let argv: Vec<*const c_char> = plan
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain([ptr::null()])
+        .collect();
+    let envp: Vec<*const c_char> = plan
+        .envp
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain([ptr::null()])
+        .collect();
+    let cgroup_procs: Vec<RawFd> = plan.cgroup_procs.iter().map(|fd| fd.as_raw_fd()).collect();
+    let ctx = ChildCtx {
+        program: plan.program.as_ptr(),
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        cwd: plan.cwd.as_ptr(),
+        stdio: stdio_fds,
+        cgroup_procs: &cgroup_procs,
+        user: plan.user.as_ref(),
+        err_w: err_w.as_raw_fd(),
+        status_w: status_w.as_ref().map_or(-1, |w| w.as_raw_fd()),
+        pid_namespace: plan.pid_namespace,
+    };
+
+    let mut flags = libc::SIGCHLD | libc::CLONE_PIDFD;
+    if plan.pid_namespace {
+        flags |= libc::CLONE_NEWPID;
+    }
+    // With every signal blocked across clone, none of the agent's handlers (tokio's, say) can
+    // run in the child before it resets them to the defaults.
+    let old_mask = block_all_signals();
+    let mut pidfd: c_int = -1;
+    let mut pid = start_child(&ctx, flags, &mut pidfd);
+    if pid < 0 && Errno::last() == Errno::EINVAL {
+        // Kernels before 5.2 do not know CLONE_PIDFD; the caller falls back to polling.
+        pidfd = -1;
+        pid = start_child(&ctx, flags & !libc::CLONE_PIDFD, ptr::null_mut());
+    }
+    let clone_errno = Errno::last();
+    restore_signals(&old_mask);
+    if pid < 0 {
+        return Err(SpawnError::Parent(std::io::Error::from(clone_errno)));
+    }
+    let pid = pid as i32;
+    let pidfd = (pidfd >= 0).then(|| owned(pidfd));
+    // Our copies of the write ends must go, or the reads below would never see EOF.
+    drop(err_w);
+    drop(status_w);
+    drop(moved);
+
+    let mut report = [0u8; 8];
+    let mut filled = 0;
+    while filled < report.len() {
+        match nix::unistd::read(&err_r, &mut report[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(SpawnError::Parent(e.into())),
+        }
+    }
+    if filled == 0 {
+        return Ok(Spawned {
+            pid,
+            pidfd,
+            status_pipe: status_r,
+        });
+    }
+    // The child failed and is exiting: reap it so no zombie is left behind.
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    let stage_raw = u32::from_ne_bytes([report[0], report[1], report[2], report[3]]);
+    let errno = i32::from_ne_bytes([report[4], report[5], report[6], report[7]]);
+    let stage = SpawnStage::from_u32(stage_raw).unwrap_or(SpawnStage::Exec);
+    Err(SpawnError::Child {
+        stage,
+        errno: Errno::from_raw(errno),
+    })
+}
+
+/// Tries `clone(CLONE_NEWPID)` with a child that exits at once.
+pub(crate) fn probe_pid_namespace() -> Result<(), Errno> {
+    let old_mask = block_all_signals();
+    let pid = raw_clone(libc::SIGCHLD | libc::CLONE_NEWPID, ptr::null_mut());
+    if pid == 0 {
+        exit_now(0);
+    }
+    let errno = Errno::last();
+    restore_signals(&old_mask);
+    if pid < 0 {
+        return Err(errno);
+    }
+    nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None).map(|_| ())
+}
+
+// ---- Child side: async-signal-safe only, never returns. ----
+
+#[allow(unsafe_code)]
+fn exit_now(code: c_int) -> ! {
+    // SAFETY: _exit is async-signal-safe and skips atexit handlers and stdio flushing, which
+    // belong to the parent.
+    unsafe { libc::_exit(code) }
+}
+
+/// Reports `stage` and the current errno to the parent and exits.
+#[allow(unsafe_code)]
+fn fail(ctx: &ChildCtx<'_>, stage: SpawnStage) -> ! {
+    let errno = Errno::last_raw();
+    let mut report = [0u8; 8];
+    report[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
+    report[4..].copy_from_slice(&errno.to_ne_bytes());
+    // SAFETY: write(2) on a descriptor we own with an 8-byte stack buffer. Pipe writes of at
+    // most PIPE_BUF bytes are atomic, so the parent sees all 8 bytes or none.
+    unsafe {
+        libc::write(ctx.err_w, report.as_ptr().cast(), report.len());
+    }
+    exit_now(127)
+}
+
+#[allow(unsafe_code)]
+fn child_main(ctx: &ChildCtx<'_>) -> ! {
+    // SAFETY (whole function): we are the single thread of a fresh copy of the parent; every
+    // call below is a raw syscall wrapper on memory prepared by the parent (C strings, fd
+    // numbers, stack buffers), which stays valid in our copy.
+    unsafe {
+        // Handlers installed by the agent must not run here, and ignored signals must not stay
+        // ignored in the task (Rust ignores SIGPIPE). 1..=64 covers Linux's signals; glibc
+        // refuses 32 and 33, which it reserves, and the kernel SIGKILL/SIGSTOP.
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut dfl.sa_mask);
+        for sig in 1..=64 {
+            libc::sigaction(sig, &dfl, ptr::null_mut());
+        }
+        // Own session and process group: the tree can be signalled as a group, and it has no
+        // controlling terminal of the agent's.
+        if libc::setsid() < 0 {
+            fail(ctx, SpawnStage::Setsid);
+        }
+        for &fd in ctx.cgroup_procs {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(ctx, SpawnStage::JoinCgroup);
+            }
+        }
+        for (target, &source) in ctx.stdio.iter().enumerate() {
+            if libc::dup2(source, target as c_int) < 0 {
+                fail(ctx, SpawnStage::Stdio);
+            }
+        }
+    }
+    if ctx.pid_namespace {
+        run_init(ctx)
+    } else {
+        exec_task(ctx)
+    }
+}
+
+/// Changes directory and user, unblocks signals and execs the task.
+#[allow(unsafe_code)]
+fn exec_task(ctx: &ChildCtx<'_>) -> ! {
+    // SAFETY: as in `child_main`; the groups slice and C strings belong to the parent's plan.
+    unsafe {
+        if libc::chdir(ctx.cwd) < 0 {
+            fail(ctx, SpawnStage::Chdir);
+        }
+        // Raw syscalls, not glibc's setgroups/setgid/setuid: in a multi-threaded program those
+        // broadcast the change to every thread (SIGSETXID) under glibc's thread-list lock, and
+        // in a clone of such a program that lock or a thread's state may have been copied
+        // mid-update: the child deadlocks (seen here about once in 60 test runs). The kernel
+        // calls change the calling thread only, which is all a single-threaded child has.
+        if let Some(user) = ctx.user {
+            if libc::syscall(libc::SYS_setgroups, user.groups.len(), user.groups.as_ptr()) < 0 {
+                fail(ctx, SpawnStage::Setgroups);
+            }
+            if libc::syscall(libc::SYS_setgid, user.gid) < 0 {
+                fail(ctx, SpawnStage::Setgid);
+            }
+            if libc::syscall(libc::SYS_setuid, user.uid) < 0 {
+                fail(ctx, SpawnStage::Setuid);
+            }
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut());
+        libc::execve(ctx.program, ctx.argv, ctx.envp);
+    }
+    fail(ctx, SpawnStage::Exec)
+}
+
+/// Closes every descriptor from 3 up except the two in `keep` (the init never execs, so
+/// close-on-exec does not help: without this it would hold the agent's listening sockets and
+/// files open for as long as the task runs, even across an agent restart).
+#[allow(unsafe_code)]
+fn close_fds_except(keep: [RawFd; 2]) {
+    let [mut a, mut b] = keep;
+    if a > b {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let close_range = |lo: RawFd, hi: RawFd| {
+        if lo > hi {
+            return;
+        }
+        // SAFETY: close_range(2) only closes descriptors of this process; on kernels before
+        // 5.9 we fall back to closing one by one up to a bound.
+        unsafe {
+            if libc::syscall(
+                libc::SYS_close_range,
+                lo as libc::c_uint,
+                hi as libc::c_uint,
+                0,
+            ) < 0
+            {
+                for fd in lo..=hi.min(65_535) {
+                    libc::close(fd);
+                }
+            }
+        }
+    };
+    let mut low = 3;
+    for k in [a, b] {
+        if k >= low {
+            close_range(low, k - 1);
+            low = k + 1;
+        }
+    }
+    close_range(low, RawFd::MAX);
+}
+
+/// Pid 1 of the container's namespace: forks the task, forwards signals, reaps, and exits with
+/// the task (the kernel then kills everything left in the namespace).
+#[allow(unsafe_code)]
+fn run_init(ctx: &ChildCtx<'_>) -> ! {
+    close_fds_except([ctx.err_w, ctx.status_w]);
+    let task = raw_clone(libc::SIGCHLD, ptr::null_mut());
+    if task < 0 {
+        fail(ctx, SpawnStage::Fork);
+    }
+    if task == 0 {
+        exec_task(ctx);
+    }
+    let task = task as libc::pid_t;
+    // SAFETY (rest of the function): raw syscalls on our own descriptors, stack buffers and
+    // a C string literal; still single-threaded and allocation-free.
+    unsafe {
+        libc::close(ctx.err_w);
+        // The init is a copy of the agent, so its resident set counts the agent's pages, and
+        // the memcg OOM killer might pick it over the real culprit. Exempt it; the task forked
+        // above kept the agent's setting. Best effort: it needs CAP_SYS_RESOURCE. If the init
+        // is picked anyway, the whole namespace dies, which is what Mesos does on an OOM too,
+        // and the cgroup's oom_kill counter still reports it as an OOM.
+        let adj = libc::open(
+            c"/proc/self/oom_score_adj".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
+        if adj >= 0 {
+            libc::write(adj, b"-1000".as_ptr().cast(), 5);
+            libc::close(adj);
+        }
+        // All signals are still blocked (inherited from the parent's mask), so they queue up
+        // for sigwaitinfo, including a SIGCHLD that arrived before this point.
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        loop {
+            let sig = libc::sigwaitinfo(&all, ptr::null_mut());
+            if sig < 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                // To every process of the namespace except ourselves: the whole tree.
+                libc::kill(-1, sig);
+                continue;
+            }
+            loop {
+                let mut status: c_int = 0;
+                let reaped = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if reaped <= 0 {
+                    break;
+                }
+                if reaped == task {
+                    let bytes = status.to_ne_bytes();
+                    libc::write(ctx.status_w, bytes.as_ptr().cast(), bytes.len());
+                    // Our own exit status mirrors the task's as far as an exit code can
+                    // (pid 1 cannot kill itself with a signal); the pipe has the exact one.
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else if libc::WIFSIGNALED(status) {
+                        128 + libc::WTERMSIG(status)
+                    } else {
+                        255
+                    };
+                    exit_now(code);
+                }
+            }
+        }
+    }
+}

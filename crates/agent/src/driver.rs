@@ -1,0 +1,634 @@
+//! The driver: one tokio task that owns the agent core, carries out its effects in the
+//! project's order (commit checkpoints, then act), and owns the containers and executor
+//! streams. Everything else talks to it over one bounded channel.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use drover_core::agent::{
+    Agent, CallError, ConnId, ContainerId, Effect, Input, LaunchSpec, RequestId, Snapshot,
+};
+use drover_core::task::emission::Trigger;
+use drover_store::{Store, WriteBatch};
+use drover_wire::codec::Encoding;
+use drover_wire::{internal, v1};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::checkpoint;
+use crate::containerizer::{
+    self, CommandSpec, Container, ContainerSpec, Containerizer, IsolationFlags, Limits,
+};
+
+/// How many inputs one step takes from the channel at most (one commit covers them all).
+const MAX_BATCH: usize = 512;
+
+/// Why an Executor API call was not accepted.
+#[derive(Debug, Clone)]
+pub enum CallRefusal {
+    /// The core refused it.
+    Call(CallError),
+    /// The agent is still recovering (503).
+    Recovering,
+}
+
+/// A message to the driver.
+// Moved once through the channel; boxing the large input would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Msg {
+    /// An input for the core.
+    Input(Input),
+    /// An Executor API call; SUBSCRIBE brings its stream.
+    ExecutorCall {
+        /// The call.
+        call: v1::executor::Call,
+        /// The SUBSCRIBE stream and its encoding.
+        stream: Option<(mpsc::Sender<Bytes>, Encoding)>,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), CallRefusal>>,
+    },
+    /// The master session wants the REGISTER/REREGISTER call.
+    RegistrationCall(oneshot::Sender<internal::AgentCall>),
+    /// A container started.
+    Launched {
+        /// Its id.
+        container_id: ContainerId,
+        /// Its handle.
+        container: Arc<Container>,
+        /// Disk quota in bytes (0: none).
+        disk_quota_bytes: u64,
+    },
+    /// Time to measure sandboxes.
+    DiskWatch,
+}
+
+/// What the driver shares with the HTTP handlers.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    /// Messages to the driver.
+    pub tx: mpsc::Sender<Msg>,
+    /// The latest snapshot of the core.
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// Container handles, for GET_CONTAINERS.
+    pub containers: watch::Receiver<Arc<BTreeMap<ContainerId, Arc<Container>>>>,
+}
+
+/// Settings of the driver.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ip:port` executors reach the agent at.
+    pub endpoint: String,
+    /// The sandbox root.
+    pub work_dir: PathBuf,
+    /// `--gc_delay`.
+    pub gc_delay: Duration,
+    /// Isolation containers ask for.
+    pub isolation: IsolationFlags,
+    /// `--enforce_container_disk_quota`.
+    pub enforce_disk_quota: bool,
+    /// Grace of the executor shutdown, as stout text for the executor's environment.
+    pub shutdown_grace_text: String,
+    /// `--executor_reregistration_timeout`, as text.
+    pub reregistration_timeout_text: String,
+}
+
+struct ContainerEntry {
+    container: Arc<Container>,
+    disk_quota_bytes: u64,
+}
+
+/// The driver's state.
+pub struct Driver {
+    core: Agent,
+    store: Arc<dyn Store>,
+    containerizer: Arc<Containerizer>,
+    settings: Settings,
+    tx: mpsc::Sender<Msg>,
+    started: Instant,
+    conns: BTreeMap<ConnId, (mpsc::Sender<Bytes>, Encoding)>,
+    next_conn: u64,
+    replies: BTreeMap<RequestId, oneshot::Sender<Result<(), CallRefusal>>>,
+    next_request: u64,
+    containers: BTreeMap<ContainerId, ContainerEntry>,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    containers_tx: watch::Sender<Arc<BTreeMap<ContainerId, Arc<Container>>>>,
+    to_master: mpsc::Sender<internal::AgentCall>,
+    session_start: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+/// What [`Driver::new`] hands back to `run`.
+#[derive(Debug)]
+pub struct Parts {
+    /// For HTTP handlers and helpers.
+    pub handle: Handle,
+    /// Where the master session reads the calls to send.
+    pub to_master_rx: mpsc::Receiver<internal::AgentCall>,
+    /// Fires when recovery is complete and the session may start.
+    pub session_start: oneshot::Receiver<()>,
+}
+
+impl Driver {
+    /// A driver around `core` (not yet recovered).
+    pub fn new(
+        core: Agent,
+        store: Arc<dyn Store>,
+        containerizer: Arc<Containerizer>,
+        settings: Settings,
+    ) -> (Driver, mpsc::Receiver<Msg>, Parts) {
+        let (tx, rx) = mpsc::channel(4096);
+        let (snapshot_tx, snapshot) = watch::channel(Arc::new(core.snapshot()));
+        let (containers_tx, containers) = watch::channel(Arc::new(BTreeMap::new()));
+        let (to_master, to_master_rx) = mpsc::channel(4096);
+        let (session_tx, session_start) = oneshot::channel();
+        let driver = Driver {
+            core,
+            store,
+            containerizer,
+            settings,
+            tx: tx.clone(),
+            started: Instant::now(),
+            conns: BTreeMap::new(),
+            next_conn: 0,
+            replies: BTreeMap::new(),
+            next_request: 0,
+            containers: BTreeMap::new(),
+            snapshot_tx,
+            containers_tx,
+            to_master,
+            session_start: Some(session_tx),
+        };
+        let parts = Parts {
+            handle: Handle {
+                tx,
+                snapshot,
+                containers,
+            },
+            to_master_rx,
+            session_start,
+        };
+        (driver, rx, parts)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Re-attaches to checkpointed containers and feeds the core its recovered state.
+    pub async fn recover(&mut self, boot_id: &str) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || checkpoint::load(store.as_ref())).await??;
+        let rebooted = loaded.boot_id.as_deref().is_some_and(|b| b != boot_id);
+        let mut recovered = loaded.recovered;
+        recovered.rebooted = rebooted;
+        let mut alive_ids = Vec::new();
+        for cp in loaded.containers {
+            let id = ContainerId(cp.container_id.as_str().to_owned());
+            if rebooted {
+                continue;
+            }
+            match self.containerizer.recover(cp) {
+                Ok(container) if !container.has_exited() => {
+                    alive_ids.push(id.clone());
+                    self.adopt(id, Arc::new(container), 0);
+                }
+                Ok(container) => {
+                    // Dead while we were away: clean its cgroups up.
+                    tokio::spawn(async move {
+                        let _ = container.destroy().await;
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(container_id = %id, error = %error, "re-attaching container")
+                }
+            }
+        }
+        for executor in &mut recovered.executors {
+            executor.alive = alive_ids.contains(&executor.container_id);
+        }
+        // Cgroups no checkpoint accounts for belong to executors of non-checkpointing
+        // frameworks (or to a crash mid-launch): nothing will claim them.
+        for orphan in self.containerizer.cgroup_container_ids() {
+            if !alive_ids.iter().any(|id| id.as_str() == orphan.as_str()) {
+                tracing::info!(container_id = %orphan, "destroying orphan container");
+                let _ = self.containerizer.destroy_orphan(&orphan).await;
+            }
+        }
+        if rebooted {
+            tracing::info!("the host rebooted since the last run: no executor is re-adopted");
+        }
+        self.step(vec![Input::Recover(recovered)]).await;
+        // The new boot id is recorded with the next agent checkpoint; record it now so a
+        // second restart in this boot is not taken for a reboot.
+        if let Some(agent_id) = self.core.agent_id().map(str::to_owned) {
+            let mut batch = WriteBatch::new();
+            checkpoint::apply(
+                &mut batch,
+                &drover_core::agent::CheckpointOp::Agent {
+                    agent_id,
+                    boot_id: boot_id.to_owned(),
+                },
+            );
+            self.commit(batch).await;
+        }
+        Ok(())
+    }
+
+    /// Runs until `rx` closes.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        loop {
+            let deadline = self.core.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(t) => {
+                        let now = self.now_ms();
+                        tokio::time::sleep(Duration::from_millis(t.saturating_sub(now))).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let mut msgs = Vec::new();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => msgs.push(msg),
+                    None => return,
+                },
+                _ = sleep => {}
+            }
+            while msgs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(msg) => msgs.push(msg),
+                    Err(_) => break,
+                }
+            }
+            let mut inputs = vec![Input::Tick];
+            for msg in msgs {
+                self.prepare(msg, &mut inputs);
+            }
+            self.step(inputs).await;
+        }
+    }
+
+    /// Turns a message into core inputs (or handles it directly).
+    fn prepare(&mut self, msg: Msg, inputs: &mut Vec<Input>) {
+        match msg {
+            Msg::Input(input) => inputs.push(input),
+            Msg::RegistrationCall(reply) => {
+                let _ = reply.send(self.core.registration_call(env!("CARGO_PKG_VERSION")));
+            }
+            Msg::Launched {
+                container_id,
+                container,
+                disk_quota_bytes,
+            } => {
+                let mut batch = WriteBatch::new();
+                checkpoint::put_container(&mut batch, container.checkpoint());
+                // Small and rare next to status updates; a failure only costs the
+                // re-attach after a restart.
+                if let Err(error) = self.store.commit(batch) {
+                    tracing::error!(container_id = %container_id, error = %error, "checkpointing container");
+                }
+                self.adopt(container_id.clone(), container, disk_quota_bytes);
+                inputs.push(Input::ContainerLaunched(container_id));
+            }
+            Msg::ExecutorCall {
+                call,
+                stream,
+                reply,
+            } => {
+                let subscribe = call.r#type == Some(v1::executor::call::Type::Subscribe as i32);
+                if !subscribe && !self.core.is_recovered() {
+                    let _ = reply.send(Err(CallRefusal::Recovering));
+                    return;
+                }
+                if let Some(update) = &call.update {
+                    self.check_oom_before_terminal(&call, &update.status, inputs);
+                }
+                self.next_request += 1;
+                let request = RequestId(self.next_request);
+                self.replies.insert(request, reply);
+                let conn = stream.map(|(sender, encoding)| {
+                    self.next_conn += 1;
+                    let conn = ConnId(self.next_conn);
+                    let watcher = sender.clone();
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        watcher.closed().await;
+                        let _ = tx.send(Msg::Input(Input::ExecutorDisconnected(conn))).await;
+                    });
+                    self.conns.insert(conn, (sender, encoding));
+                    conn
+                });
+                inputs.push(Input::ExecutorCall {
+                    request,
+                    conn,
+                    call,
+                });
+            }
+            Msg::DiskWatch => self.watch_disks(),
+        }
+    }
+
+    /// A terminal update from an executor whose container's memory cgroup saw an OOM kill:
+    /// the limitation is reported first, so the task ends with the memory reason rather
+    /// than the executor's plain failure (spec §10's race).
+    fn check_oom_before_terminal(
+        &self,
+        call: &v1::executor::Call,
+        status: &v1::TaskStatus,
+        inputs: &mut Vec<Input>,
+    ) {
+        let terminal = drover_core::task::TaskState::try_from(status.state)
+            .is_ok_and(drover_core::task::state::is_terminal);
+        if !terminal {
+            return;
+        }
+        let snapshot = self.core.snapshot();
+        let container_id = snapshot
+            .frameworks
+            .iter()
+            .filter(|f| f.info.id.as_ref().map(|i| &i.value) == Some(&call.framework_id.value))
+            .flat_map(|f| f.executors.iter())
+            .find(|e| e.info.executor_id == call.executor_id)
+            .map(|e| ContainerId(e.container_id.clone()));
+        let Some(container_id) = container_id else {
+            return;
+        };
+        let Some(entry) = self.containers.get(&container_id) else {
+            return;
+        };
+        let stats = entry.container.stats();
+        if stats.oom_kills.unwrap_or(0) > 0 {
+            let mb = |b: Option<u64>| {
+                b.map_or("unknown".to_owned(), |b| format!("{}MB", b / (1024 * 1024)))
+            };
+            inputs.push(Input::ContainerLimited {
+                container_id,
+                trigger: Trigger::ContainerLimitationMemory,
+                message: format!(
+                    "Memory limit exceeded: Requested: {} Maximum Used: {}",
+                    mb(stats.mem_limit_bytes),
+                    mb(stats.mem_max_usage_bytes)
+                ),
+            });
+        }
+    }
+
+    fn watch_disks(&self) {
+        if !self.settings.enforce_disk_quota {
+            return;
+        }
+        for (id, entry) in &self.containers {
+            if entry.disk_quota_bytes == 0 {
+                continue;
+            }
+            let container = entry.container.clone();
+            let quota = entry.disk_quota_bytes;
+            let tx = self.tx.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let Ok(used) = container.sandbox_usage_bytes().await else {
+                    return;
+                };
+                if used > quota {
+                    let message = format!(
+                        "Disk usage ({}MB) exceeds quota ({}MB)",
+                        used / (1024 * 1024),
+                        quota / (1024 * 1024)
+                    );
+                    let _ = tx
+                        .send(Msg::Input(Input::ContainerLimited {
+                            container_id: id,
+                            trigger: Trigger::ContainerLimitationDisk,
+                            message,
+                        }))
+                        .await;
+                }
+            });
+        }
+    }
+
+    /// Keeps a container's handle and reports its end (after destroying what is left).
+    fn adopt(&mut self, id: ContainerId, container: Arc<Container>, disk_quota_bytes: u64) {
+        self.containers.insert(
+            id.clone(),
+            ContainerEntry {
+                container: container.clone(),
+                disk_quota_bytes,
+            },
+        );
+        self.publish_containers();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let termination = container.wait().await;
+            if let Err(error) = container.destroy().await {
+                tracing::warn!(container_id = %id, error = %error, "destroying container");
+            }
+            let _ = tx
+                .send(Msg::Input(Input::ContainerTerminated {
+                    container_id: id,
+                    message: termination.message,
+                    oom_killed: termination.oom_killed,
+                }))
+                .await;
+        });
+    }
+
+    fn publish_containers(&self) {
+        let map = self
+            .containers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.container.clone()))
+            .collect();
+        self.containers_tx.send_replace(Arc::new(map));
+    }
+
+    /// One step: the core decides on every input, the checkpoints commit together, then the
+    /// other effects run.
+    async fn step(&mut self, inputs: Vec<Input>) {
+        let now = self.now_ms();
+        let mut effects = Vec::new();
+        for input in inputs {
+            if let Input::ContainerTerminated { container_id, .. } = &input {
+                self.containers.remove(container_id);
+                self.publish_containers();
+            }
+            effects.extend(self.core.handle(now, input));
+        }
+        let mut batch = WriteBatch::new();
+        for effect in &effects {
+            if let Effect::Checkpoint(op) = effect {
+                checkpoint::apply(&mut batch, op);
+            }
+        }
+        if !batch.is_empty() {
+            self.commit(batch).await;
+        }
+        for effect in effects {
+            self.execute(effect);
+        }
+        self.snapshot_tx
+            .send_replace(Arc::new(self.core.snapshot()));
+    }
+
+    async fn commit(&self, batch: WriteBatch) {
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.commit(batch)).await;
+        match result {
+            Ok(Ok(_)) => {}
+            // Acting on state that is not durable would break the restart guarantees; an
+            // agent that cannot write its checkpoints must stop.
+            Ok(Err(error)) => panic!("committing agent checkpoints failed: {error}"),
+            Err(error) => panic!("checkpoint commit task failed: {error}"),
+        }
+    }
+
+    fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::Checkpoint(_) => {}
+            Effect::Launch(spec) => self.launch(spec),
+            Effect::Kill {
+                container_id,
+                grace_ms,
+            } => {
+                let grace = Duration::from_millis(grace_ms);
+                match self.containers.get(&container_id) {
+                    Some(entry) => {
+                        let container = entry.container.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = container.kill(grace).await {
+                                tracing::warn!(error = %error, "killing container");
+                            }
+                        });
+                    }
+                    None => {
+                        let containerizer = self.containerizer.clone();
+                        if let Ok(id) = containerizer::ContainerId::new(container_id.0) {
+                            tokio::spawn(async move {
+                                let _ = containerizer.destroy_orphan(&id).await;
+                            });
+                        }
+                    }
+                }
+            }
+            Effect::ToMaster(call) => {
+                if self.to_master.try_send(call).is_err() {
+                    // The update manager resends; other calls are best effort.
+                    tracing::warn!("master call queue full; dropping a call");
+                }
+            }
+            Effect::ToExecutor { conn, event } => {
+                if let Some((sender, encoding)) = self.conns.get(&conn) {
+                    let bytes = drover_http::server::encode_message(&event, *encoding);
+                    if sender.try_send(bytes).is_err() {
+                        tracing::warn!(conn = conn.0, "executor stream full or closed; closing it");
+                        self.conns.remove(&conn);
+                    }
+                }
+            }
+            Effect::CloseExecutor(conn) => {
+                self.conns.remove(&conn);
+            }
+            Effect::Reply { request, result } => {
+                if let Some(reply) = self.replies.remove(&request) {
+                    let _ = reply.send(result.map_err(CallRefusal::Call));
+                }
+            }
+            Effect::GcSandbox { directory } => {
+                let delay = self.settings.gc_delay;
+                let work_dir = self.settings.work_dir.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let path = PathBuf::from(&directory);
+                    // Only sandboxes below the work dir are ever removed.
+                    if path.starts_with(&work_dir)
+                        && path != work_dir
+                        && let Err(error) = tokio::fs::remove_dir_all(&path).await
+                    {
+                        tracing::warn!(directory, error = %error, "removing sandbox");
+                    }
+                });
+            }
+            Effect::StartMasterSession => {
+                if let Some(start) = self.session_start.take() {
+                    let _ = start.send(());
+                }
+            }
+        }
+    }
+
+    fn launch(&mut self, spec: LaunchSpec) {
+        let containerizer = self.containerizer.clone();
+        let tx = self.tx.clone();
+        let env = crate::env::executor_environment(
+            &spec,
+            &self.settings,
+            self.core.agent_id().unwrap_or(""),
+        );
+        let isolation = self.settings.isolation;
+        tokio::spawn(async move {
+            let container_id = spec.container_id.clone();
+            let failed = |message: String| {
+                Msg::Input(Input::ContainerLaunchFailed {
+                    container_id: container_id.clone(),
+                    message,
+                })
+            };
+            let command = spec.executor_info.command.clone().unwrap_or_default();
+            let command = if command.shell.unwrap_or(true) {
+                CommandSpec::Shell(command.value.unwrap_or_default())
+            } else {
+                CommandSpec::Argv {
+                    value: command.value.unwrap_or_default(),
+                    arguments: command.arguments,
+                }
+            };
+            let id = match containerizer::ContainerId::new(container_id.0.clone()) {
+                Ok(id) => id,
+                Err(error) => {
+                    let _ = tx.send(failed(error.to_string())).await;
+                    return;
+                }
+            };
+            let disk_quota_bytes = (spec.disk_mb * 1024.0 * 1024.0) as u64;
+            let container_spec = ContainerSpec {
+                container_id: id,
+                sandbox_dir: PathBuf::from(&spec.directory),
+                command,
+                env,
+                user: spec.user.clone(),
+                limits: Limits {
+                    cpus: spec.cpus,
+                    mem_mb: spec.mem_mb as u64,
+                    disk_mb: spec.disk_mb as u64,
+                    max_pids: None,
+                },
+                isolation,
+            };
+            match containerizer.launch(container_spec).await {
+                Ok(container) => {
+                    let _ = tx
+                        .send(Msg::Launched {
+                            container_id,
+                            container: Arc::new(container),
+                            disk_quota_bytes,
+                        })
+                        .await;
+                }
+                Err(error) => {
+                    let message = format!("{:#}", anyhow::Error::new(error));
+                    let _ = tx.send(failed(message)).await;
+                }
+            }
+        });
+    }
+}

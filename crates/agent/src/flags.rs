@@ -1,0 +1,200 @@
+//! `drover agent`'s flags, with Mesos' spellings, defaults, duration syntax and `MESOS_*`
+//! environment variables.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parses stout's duration text: a number and one of `ns, us, ms, secs, mins, hrs, days,
+/// weeks` (`5secs`, `1mins`, `1500ms`, `2.5secs`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| {
+            format!("duration '{text}' needs a unit (ns, us, ms, secs, mins, hrs, days, weeks)")
+        })?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("bad number in duration '{text}'"))?;
+    let nanos_per = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "secs" => 1e9,
+        "mins" => 60e9,
+        "hrs" => 3600e9,
+        "days" => 86400e9,
+        "weeks" => 604800e9,
+        _ => return Err(format!("unknown unit '{unit}' in duration '{text}'")),
+    };
+    Ok(Duration::from_nanos((value * nanos_per) as u64))
+}
+
+/// Formats a duration as stout does: the largest unit that gives a whole number.
+pub fn format_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    for (unit, per) in [
+        ("weeks", 604_800_000_000_000u128),
+        ("days", 86_400_000_000_000),
+        ("hrs", 3_600_000_000_000),
+        ("mins", 60_000_000_000),
+        ("secs", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ] {
+        if ns >= per && ns.is_multiple_of(per) {
+            return format!("{}{unit}", ns / per);
+        }
+    }
+    format!("{ns}ns")
+}
+
+/// Flags of `drover agent`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// The master, `host:port`.
+    #[arg(long = "master", env = "MESOS_MASTER")]
+    pub master: String,
+    /// IP address to listen on and to advertise.
+    #[arg(long = "ip", env = "MESOS_IP", default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Port to listen on.
+    #[arg(long = "port", env = "MESOS_PORT", default_value_t = 5051)]
+    pub port: u16,
+    /// Where sandboxes and checkpoints live.
+    #[arg(long = "work_dir", env = "MESOS_WORK_DIR")]
+    pub work_dir: PathBuf,
+    /// Total resources, Mesos syntax (`cpus:2;mem:1024;disk:4096;ports:[31000-32000]`);
+    /// detected from the machine when absent.
+    #[arg(long = "resources", env = "MESOS_RESOURCES")]
+    pub resources: Option<String>,
+    /// Attributes, `name:value;name:value`.
+    #[arg(long = "attributes", env = "MESOS_ATTRIBUTES")]
+    pub attributes: Option<String>,
+    /// Hostname to advertise.
+    #[arg(long = "hostname", env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// How long an executor may take to subscribe.
+    #[arg(long = "executor_registration_timeout", env = "MESOS_EXECUTOR_REGISTRATION_TIMEOUT", default_value = "1mins", value_parser = parse_duration)]
+    pub executor_registration_timeout: Duration,
+    /// How long executors may take to resubscribe after an agent restart (at most 15secs).
+    #[arg(long = "executor_reregistration_timeout", env = "MESOS_EXECUTOR_REREGISTRATION_TIMEOUT", default_value = "2secs", value_parser = parse_duration)]
+    pub executor_reregistration_timeout: Duration,
+    /// Grace between SHUTDOWN and the kill of an executor.
+    #[arg(long = "executor_shutdown_grace_period", env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
+    pub executor_shutdown_grace_period: Duration,
+    /// How long finished sandboxes are kept.
+    #[arg(long = "gc_delay", env = "MESOS_GC_DELAY", default_value = "1weeks", value_parser = parse_duration)]
+    pub gc_delay: Duration,
+    /// Isolation: `cgroups/cpu,cgroups/mem,namespaces/pid,disk/du` (Mesos names) or `posix`
+    /// / `none` for plain processes.
+    #[arg(
+        long = "isolation",
+        env = "MESOS_ISOLATION",
+        default_value = "cgroups/cpu,cgroups/mem,namespaces/pid,disk/du"
+    )]
+    pub isolation: String,
+    /// Hard CPU limits (CFS quota) besides shares.
+    #[arg(long = "cgroups_enable_cfs", env = "MESOS_CGROUPS_ENABLE_CFS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cgroups_enable_cfs: bool,
+    /// Cgroup under each controller root that holds the containers.
+    #[arg(
+        long = "cgroups_root",
+        env = "MESOS_CGROUPS_ROOT",
+        default_value = "drover"
+    )]
+    pub cgroups_root: String,
+    /// How often sandboxes are measured against their disk quota.
+    #[arg(long = "container_disk_watch_interval", env = "MESOS_CONTAINER_DISK_WATCH_INTERVAL", default_value = "15secs", value_parser = parse_duration)]
+    pub container_disk_watch_interval: Duration,
+    /// Kill containers whose sandbox outgrows their disk.
+    #[arg(long = "enforce_container_disk_quota", env = "MESOS_ENFORCE_CONTAINER_DISK_QUOTA", default_value_t = false, action = clap::ArgAction::Set)]
+    pub enforce_container_disk_quota: bool,
+    /// Base of the random registration backoff (`[0, factor·2^n]`, at most 1 min).
+    #[arg(long = "registration_backoff_factor", env = "MESOS_REGISTRATION_BACKOFF_FACTOR", default_value = "1secs", value_parser = parse_duration)]
+    pub registration_backoff_factor: Duration,
+    /// Directory holding the `drover` binary that runs the command executor (default: this
+    /// process's own binary).
+    #[arg(long = "launcher_dir", env = "MESOS_LAUNCHER_DIR")]
+    pub launcher_dir: Option<PathBuf>,
+    /// This host's boot id; read from `/proc/sys/kernel/random/boot_id` when absent (tests set
+    /// it to simulate a reboot).
+    #[arg(long = "boot_id", env = "DROVER_BOOT_ID")]
+    pub boot_id: Option<String>,
+}
+
+impl Flags {
+    /// The flags as `(name, value)` text, for GET_FLAGS and `/state`.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let d = |x: Duration| format_duration(x);
+        let mut out = vec![
+            ("master".to_owned(), self.master.clone()),
+            ("ip".to_owned(), self.ip.to_string()),
+            ("port".to_owned(), self.port.to_string()),
+            ("work_dir".to_owned(), self.work_dir.display().to_string()),
+            (
+                "executor_registration_timeout".to_owned(),
+                d(self.executor_registration_timeout),
+            ),
+            (
+                "executor_reregistration_timeout".to_owned(),
+                d(self.executor_reregistration_timeout),
+            ),
+            (
+                "executor_shutdown_grace_period".to_owned(),
+                d(self.executor_shutdown_grace_period),
+            ),
+            ("gc_delay".to_owned(), d(self.gc_delay)),
+            ("isolation".to_owned(), self.isolation.clone()),
+            (
+                "cgroups_enable_cfs".to_owned(),
+                self.cgroups_enable_cfs.to_string(),
+            ),
+            ("cgroups_root".to_owned(), self.cgroups_root.clone()),
+            (
+                "container_disk_watch_interval".to_owned(),
+                d(self.container_disk_watch_interval),
+            ),
+            (
+                "enforce_container_disk_quota".to_owned(),
+                self.enforce_container_disk_quota.to_string(),
+            ),
+            (
+                "registration_backoff_factor".to_owned(),
+                d(self.registration_backoff_factor),
+            ),
+        ];
+        for (name, value) in [
+            ("resources", &self.resources),
+            ("attributes", &self.attributes),
+            ("hostname", &self.hostname),
+        ] {
+            if let Some(value) = value {
+                out.push((name.to_owned(), value.clone()));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip_in_stout_syntax() {
+        assert_eq!(parse_duration("1mins").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("2secs").unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_duration("15").is_err());
+        assert_eq!(format_duration(Duration::from_secs(60)), "1mins");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(604800)), "1weeks");
+    }
+}

@@ -1,0 +1,507 @@
+//! The agent's HTTP endpoints: the Executor API (`/api/v1/executor`), the operator API
+//! (`/api/v1`: GET_HEALTH, GET_STATE, GET_CONTAINERS, GET_FLAGS), `/state`, `/health`,
+//! `/metrics/snapshot`, and Mesos' `/files/{browse,read,download}` over the sandboxes.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use drover_core::agent::{CallError, Snapshot};
+use drover_http::server::{self as hs, HttpError, MAX_BODY_BYTES};
+use drover_wire::v1;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::driver::{CallRefusal, Handle, Msg};
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The driver.
+    pub driver: Handle,
+    /// Flags as text.
+    pub flags: Arc<Vec<(String, String)>>,
+    /// The sandbox root; `/files` never leaves it.
+    pub work_dir: PathBuf,
+    /// `ip:port`.
+    pub endpoint: String,
+    /// When the agent started.
+    pub started: Instant,
+    /// Wall-clock start, seconds since the epoch.
+    pub start_time: f64,
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/executor", post(executor_api))
+        .route("/api/v1", post(operator_api))
+        .route("/state", get(state_json))
+        .route("/slave(1)/state", get(state_json))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/metrics/snapshot", get(metrics))
+        .route("/files/browse", get(files_browse))
+        .route("/files/read", get(files_read))
+        .route("/files/download", get(files_download))
+        .with_state(state)
+}
+
+async fn executor_api(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let encoding = hs::request_encoding(&headers)?;
+    let body = hs::read_body(body, MAX_BODY_BYTES).await?;
+    let call: v1::executor::Call = hs::decode_body(&body, encoding)?;
+    let kind = call
+        .r#type
+        .and_then(|t| v1::executor::call::Type::try_from(t).ok());
+    if kind == Some(v1::executor::call::Type::Heartbeat) {
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    let subscribe = kind == Some(v1::executor::call::Type::Subscribe);
+    let (stream, events) = if subscribe {
+        let accept = hs::response_encoding(&headers)?;
+        let (tx, rx) = hs::stream_channel(1024);
+        (Some((tx, accept)), Some((rx, accept)))
+    } else {
+        (None, None)
+    };
+    let (reply, answer) = oneshot::channel();
+    state
+        .driver
+        .tx
+        .send(Msg::ExecutorCall {
+            call,
+            stream,
+            reply,
+        })
+        .await
+        .map_err(|_| HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "Agent is shutting down"))?;
+    let result = answer
+        .await
+        .map_err(|_| HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "Agent is shutting down"))?;
+    match result {
+        Ok(()) => match events {
+            Some((rx, accept)) => Ok(hs::recordio_response(accept, rx, &[])),
+            None => Ok(StatusCode::ACCEPTED.into_response()),
+        },
+        Err(CallRefusal::Recovering) => Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Agent has not finished recovery",
+        )),
+        Err(CallRefusal::Call(error)) => {
+            let status = match error {
+                CallError::NotSubscribed => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err(HttpError::new(status, error.to_string()))
+        }
+    }
+}
+
+async fn operator_api(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    use v1::agent::call::Type as C;
+    use v1::agent::response::Type as R;
+    let encoding = hs::request_encoding(&headers)?;
+    let accept = hs::response_encoding(&headers)?;
+    let body = hs::read_body(body, MAX_BODY_BYTES).await?;
+    let call: v1::agent::Call = hs::decode_body(&body, encoding)?;
+    let snapshot = state.driver.snapshot.borrow().clone();
+    let mut response = v1::agent::Response::default();
+    match call.r#type.and_then(|t| C::try_from(t).ok()) {
+        Some(C::GetHealth) => {
+            response.r#type = Some(R::GetHealth as i32);
+            response.get_health = Some(v1::agent::response::GetHealth { healthy: true });
+        }
+        Some(C::GetFlags) => {
+            response.r#type = Some(R::GetFlags as i32);
+            response.get_flags = Some(v1::agent::response::GetFlags {
+                flags: state
+                    .flags
+                    .iter()
+                    .map(|(name, value)| v1::Flag {
+                        name: name.clone(),
+                        value: Some(value.clone()),
+                    })
+                    .collect(),
+            });
+        }
+        Some(C::GetState) => {
+            response.r#type = Some(R::GetState as i32);
+            response.get_state = Some(get_state(&snapshot));
+        }
+        Some(C::GetContainers) => {
+            response.r#type = Some(R::GetContainers as i32);
+            let containers = state.driver.containers.borrow().clone();
+            let mut list = Vec::new();
+            for framework in &snapshot.frameworks {
+                for executor in &framework.executors {
+                    let stats = containers
+                        .iter()
+                        .find(|(id, _)| id.0 == executor.container_id)
+                        .map(|(_, c)| c.stats());
+                    list.push(v1::agent::response::get_containers::Container {
+                        framework_id: framework.info.id.clone(),
+                        executor_id: Some(executor.info.executor_id.clone()),
+                        executor_name: executor.info.name.clone(),
+                        container_id: v1::ContainerId {
+                            value: executor.container_id.clone(),
+                            parent: None,
+                        },
+                        container_status: None,
+                        resource_statistics: stats.map(|s| v1::ResourceStatistics {
+                            timestamp: 0.0,
+                            cpus_user_time_secs: s.cpu_user_secs,
+                            cpus_system_time_secs: s.cpu_system_secs,
+                            mem_rss_bytes: s.mem_rss_bytes,
+                            mem_total_bytes: s.mem_usage_bytes,
+                            mem_limit_bytes: s.mem_limit_bytes,
+                            ..Default::default()
+                        }),
+                    });
+                }
+            }
+            response.get_containers = Some(v1::agent::response::GetContainers { containers: list });
+        }
+        _ => {
+            return Err(HttpError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "Only GET_HEALTH, GET_FLAGS, GET_STATE and GET_CONTAINERS are implemented",
+            ));
+        }
+    }
+    Ok(hs::message_response(&response, accept))
+}
+
+fn get_state(snapshot: &Snapshot) -> v1::agent::response::GetState {
+    use v1::agent::response::{
+        GetExecutors, GetFrameworks, GetTasks, get_executors, get_frameworks,
+    };
+    let mut tasks = GetTasks::default();
+    let mut executors = GetExecutors::default();
+    let mut frameworks = GetFrameworks::default();
+    for framework in &snapshot.frameworks {
+        frameworks.frameworks.push(get_frameworks::Framework {
+            framework_info: framework.info.clone(),
+        });
+        for executor in &framework.executors {
+            executors.executors.push(get_executors::Executor {
+                executor_info: executor.info.clone(),
+            });
+            for task in &executor.tasks {
+                if drover_core::task::TaskState::try_from(task.state)
+                    .is_ok_and(drover_core::task::state::is_terminal)
+                {
+                    tasks.terminated_tasks.push(task.clone());
+                } else {
+                    tasks.launched_tasks.push(task.clone());
+                }
+            }
+            tasks
+                .queued_tasks
+                .extend(executor.queued_tasks.iter().cloned());
+            tasks
+                .completed_tasks
+                .extend(executor.completed_tasks.iter().cloned());
+        }
+    }
+    v1::agent::response::GetState {
+        get_tasks: Some(tasks),
+        get_executors: Some(executors),
+        get_frameworks: Some(frameworks),
+    }
+}
+
+fn to_json<M: prost_reflect::ReflectMessage>(m: &M) -> Value {
+    drover_wire::json::to_json_value(m)
+}
+
+async fn state_json(State(state): State<AppState>) -> Response {
+    let s = state.driver.snapshot.borrow().clone();
+    let info = &s.agent_info;
+    let frameworks: Vec<Value> = s
+        .frameworks
+        .iter()
+        .map(|f| {
+            let executors: Vec<Value> = f
+                .executors
+                .iter()
+                .map(|e| {
+                    json!({
+                        "id": e.info.executor_id.value,
+                        "name": e.info.name.clone().unwrap_or_default(),
+                        "container": e.container_id,
+                        "directory": e.directory,
+                        "resources": summary(&e.info.resources),
+                        "tasks": e.tasks.iter().map(task_json).collect::<Vec<_>>(),
+                        "queued_tasks": e.queued_tasks.iter().map(task_json).collect::<Vec<_>>(),
+                        "completed_tasks": e.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "id": f.info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+                "name": f.info.name,
+                "user": f.info.user,
+                "checkpoint": f.info.checkpoint.unwrap_or(false),
+                "executors": executors,
+                "completed_executors": [],
+            })
+        })
+        .collect();
+    let attributes: serde_json::Map<String, Value> = info
+        .attributes
+        .iter()
+        .map(|a| {
+            (
+                a.name.clone(),
+                to_json(a)
+                    .get("text")
+                    .and_then(|t| t.get("value"))
+                    .cloned()
+                    .or_else(|| {
+                        to_json(a)
+                            .get("scalar")
+                            .and_then(|t| t.get("value"))
+                            .cloned()
+                    })
+                    .unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let body = json!({
+        "version": "1.11.0",
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "",
+        "start_time": state.start_time,
+        "id": info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+        "pid": format!("slave(1)@{}", state.endpoint),
+        "hostname": info.hostname,
+        "resources": summary(&info.resources),
+        "attributes": attributes,
+        "master_hostname": "",
+        "flags": state.flags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<String, Value>>(),
+        "frameworks": frameworks,
+        "completed_frameworks": [],
+    });
+    axum::Json(body).into_response()
+}
+
+fn task_json(t: &v1::Task) -> Value {
+    json!({
+        "id": t.task_id.value,
+        "name": t.name,
+        "framework_id": t.framework_id.value,
+        "executor_id": t.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
+        "slave_id": t.agent_id.value,
+        "state": v1::TaskState::try_from(t.state).map(|s| s.as_str_name()).unwrap_or("TASK_STAGING"),
+        "resources": summary(&t.resources),
+        "statuses": t.statuses.iter().map(to_json).collect::<Vec<_>>(),
+    })
+}
+
+fn summary(resources: &[v1::Resource]) -> Value {
+    let mut out = serde_json::Map::new();
+    for name in ["cpus", "gpus", "mem", "disk"] {
+        out.insert(
+            name.into(),
+            json!(drover_core::agent::model::scalar(resources, name)),
+        );
+    }
+    for r in resources {
+        if let Some(ranges) = &r.ranges {
+            let text = ranges
+                .range
+                .iter()
+                .map(|x| format!("{}-{}", x.begin, x.end))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.insert(r.name.clone(), json!(format!("[{text}]")));
+        }
+    }
+    Value::Object(out)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let s = state.driver.snapshot.borrow().clone();
+    let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    let mut executors = 0u64;
+    for f in &s.frameworks {
+        for e in &f.executors {
+            executors += 1;
+            for t in e.tasks.iter().chain(e.queued_tasks.iter()) {
+                let name = v1::TaskState::try_from(t.state)
+                    .map(|s| s.as_str_name())
+                    .unwrap_or("TASK_STAGING");
+                *counts.entry(name).or_default() += 1;
+            }
+        }
+    }
+    let mut body = serde_json::Map::new();
+    for state_name in [
+        "staging", "starting", "running", "killing", "finished", "failed", "killed", "lost",
+    ] {
+        let key = format!("TASK_{}", state_name.to_uppercase());
+        body.insert(
+            format!("slave/tasks_{state_name}"),
+            json!(counts.get(key.as_str()).copied().unwrap_or(0) as f64),
+        );
+    }
+    body.insert(
+        "slave/registered".into(),
+        json!(if s.registered { 1.0 } else { 0.0 }),
+    );
+    body.insert(
+        "slave/uptime_secs".into(),
+        json!(state.started.elapsed().as_secs_f64()),
+    );
+    body.insert("slave/executors_running".into(), json!(executors as f64));
+    body.insert(
+        "slave/frameworks_active".into(),
+        json!(s.frameworks.len() as f64),
+    );
+    body.insert(
+        "slave/status_updates_pending".into(),
+        json!(s.pending_updates as f64),
+    );
+    axum::Json(Value::Object(body)).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FileQuery {
+    path: String,
+    offset: Option<i64>,
+    length: Option<i64>,
+}
+
+/// Resolves a `/files` path inside the work dir; anything leaving it is refused (404, as
+/// Mesos answers for paths it does not serve).
+fn resolve(work_dir: &Path, path: &str) -> Result<PathBuf, HttpError> {
+    let not_found = || {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("No file or directory '{path}'"),
+        )
+    };
+    let candidate = Path::new(path);
+    if candidate
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return Err(not_found());
+    }
+    let full = if candidate.is_absolute() {
+        candidate.to_path_buf()
+    } else {
+        work_dir.join(candidate)
+    };
+    let real = std::fs::canonicalize(&full).map_err(|_| not_found())?;
+    let root = std::fs::canonicalize(work_dir).map_err(|_| not_found())?;
+    if !real.starts_with(&root) {
+        return Err(not_found());
+    }
+    Ok(real)
+}
+
+async fn files_browse(
+    State(state): State<AppState>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, HttpError> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = resolve(&state.work_dir, &q.path)?;
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("Cannot browse '{}': {e}", q.path),
+        )
+    })?;
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        out.push(json!({
+            "path": entry.path().display().to_string(),
+            "nlink": meta.nlink(),
+            "size": meta.len(),
+            "mtime": meta.mtime(),
+            "mode": format!("{:o}", meta.mode()),
+            "uid": meta.uid().to_string(),
+            "gid": meta.gid().to_string(),
+        }));
+    }
+    Ok(axum::Json(Value::Array(out)).into_response())
+}
+
+async fn files_read(
+    State(state): State<AppState>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, HttpError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = resolve(&state.work_dir, &q.path)?;
+    let mut file = std::fs::File::open(&path).map_err(|e| {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("Cannot read '{}': {e}", q.path),
+        )
+    })?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let offset = q.offset.unwrap_or(-1);
+    if offset < 0 {
+        // Mesos: without an offset (or -1) the answer is the file's size and no data.
+        return Ok(axum::Json(json!({"data": "", "offset": size})).into_response());
+    }
+    let offset = (offset as u64).min(size);
+    let length = q
+        .length
+        .filter(|l| *l >= 0)
+        .map_or(size - offset, |l| (l as u64).min(size - offset));
+    let length = length.min(16 * 1024 * 1024);
+    let mut data = vec![0; length as usize];
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut data))
+        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(
+        axum::Json(json!({"data": String::from_utf8_lossy(&data), "offset": offset}))
+            .into_response(),
+    )
+}
+
+async fn files_download(
+    State(state): State<AppState>,
+    Query(q): Query<FileQuery>,
+) -> Result<Response, HttpError> {
+    let path = resolve(&state.work_dir, &q.path)?;
+    let data = tokio::fs::read(&path).await.map_err(|e| {
+        HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("Cannot download '{}': {e}", q.path),
+        )
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut response = (StatusCode::OK, data).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("attachment; filename={name}")) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

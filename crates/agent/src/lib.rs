@@ -1,0 +1,15 @@
+//! The agent daemon: the containerizer now, the agent driver later.
+pub mod containerizer;
+
+// The agent driver (issue 4): flags, checkpoints, the driver actor, the master session, the
+// HTTP endpoints and start-up.
+pub mod checkpoint;
+pub mod driver;
+pub mod env;
+pub mod flags;
+pub mod http;
+pub mod master;
+mod run;
+
+pub use flags::Flags;
+pub use run::run;

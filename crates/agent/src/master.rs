@@ -1,0 +1,201 @@
+//! The session with the master (Drover's internal protocol, `drover.internal`): REGISTER or
+//! REREGISTER as a streaming POST, events from the stream into the driver, later calls as
+//! separate POSTs with the session's `Mesos-Stream-Id`; reconnect after any break with
+//! Mesos' random backoff `[0, factor·2^n]` capped at one minute.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use drover_core::agent::{ExecutorId, FrameworkId, Input, TaskId};
+use drover_http::client::Client;
+use drover_wire::codec::APPLICATION_PROTOBUF;
+use drover_wire::internal;
+use drover_wire::internal::agent_event::Type as EventType;
+use prost::Message;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::driver::Msg;
+
+/// Where the master serves Drover's agent protocol.
+pub const AGENT_PATH: &str = "/drover/internal/agent";
+const HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", APPLICATION_PROTOBUF),
+    ("Accept", APPLICATION_PROTOBUF),
+];
+
+/// Runs the session forever: registration, the event stream, and the calls the driver sends.
+pub async fn run(
+    master: String,
+    backoff_factor: Duration,
+    driver: mpsc::Sender<Msg>,
+    mut calls: mpsc::Receiver<internal::AgentCall>,
+) {
+    let url = format!("http://{master}{AGENT_PATH}");
+    let client = Client::new();
+    let stream_id: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    {
+        // Calls go out concurrently with the event stream; without a session they are
+        // dropped (the status update manager resends after reregistration).
+        let (client, url, stream_id) = (client.clone(), url.clone(), stream_id.clone());
+        tokio::spawn(async move {
+            while let Some(call) = calls.recv().await {
+                let id = stream_id.lock().expect("not poisoned").clone();
+                let Some(id) = id else { continue };
+                let mut headers = HEADERS.to_vec();
+                headers.push(("Mesos-Stream-Id", id.as_str()));
+                let body = Bytes::from(call.encode_to_vec());
+                match client.post(&url, &headers, body).await {
+                    Ok(r) if r.status.is_success() => {}
+                    Ok(r) => {
+                        tracing::debug!(status = %r.status, body = %r.text(), "master refused a call")
+                    }
+                    Err(error) => tracing::debug!(error = %error, "sending a call to the master"),
+                }
+            }
+        });
+    }
+    let mut attempt: u32 = 0;
+    loop {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        if driver.send(Msg::RegistrationCall(reply_tx)).await.is_err() {
+            return;
+        }
+        let Ok(call) = reply_rx.await else { return };
+        let body = Bytes::from(call.encode_to_vec());
+        match client
+            .post_stream(&url, HEADERS, body, 64 * 1024 * 1024)
+            .await
+        {
+            Ok(mut response) => {
+                *stream_id.lock().expect("not poisoned") = response.header("Mesos-Stream-Id");
+                while let Some(record) = response.records.next().await {
+                    let Ok(record) = record else { break };
+                    let Ok(event) = internal::AgentEvent::decode(record) else {
+                        tracing::warn!("undecodable event from the master");
+                        continue;
+                    };
+                    if event.r#type == Some(EventType::Ping as i32) {
+                        let pong = internal::AgentCall {
+                            r#type: Some(internal::agent_call::Type::Pong as i32),
+                            agent_id: None,
+                            pong: Some(internal::agent_call::Pong {
+                                sequence: event.ping.and_then(|p| p.sequence),
+                            }),
+                            ..Default::default()
+                        };
+                        let (client, url, id) = (
+                            client.clone(),
+                            url.clone(),
+                            response.header("Mesos-Stream-Id"),
+                        );
+                        tokio::spawn(async move {
+                            let mut headers = HEADERS.to_vec();
+                            if let Some(id) = id.as_deref() {
+                                headers.push(("Mesos-Stream-Id", id));
+                            }
+                            let _ = client
+                                .post(&url, &headers, Bytes::from(pong.encode_to_vec()))
+                                .await;
+                        });
+                        continue;
+                    }
+                    if let Some(input) = to_input(event, &mut attempt)
+                        && driver.send(Msg::Input(input)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                *stream_id.lock().expect("not poisoned") = None;
+                tracing::info!("session with the master ended");
+                if driver.send(Msg::Input(Input::Disconnected)).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::info!(error = %error, "registering with the master failed");
+            }
+        }
+        // Jitter from a fresh v4 uuid: the driver's only randomness source.
+        let cap =
+            (backoff_factor * 2u32.saturating_pow(attempt.min(16))).min(Duration::from_secs(60));
+        let random = u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        let wait = Duration::from_nanos(random % (cap.as_nanos() as u64).max(1));
+        attempt = attempt.saturating_add(1);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
+    let kind = event.r#type.and_then(|t| EventType::try_from(t).ok())?;
+    Some(match kind {
+        EventType::Registered | EventType::Reregistered => {
+            *attempt = 0;
+            let registered = event.registered.or(event.reregistered)?;
+            tracing::info!(agent_id = %registered.agent_id.value, "registered with the master");
+            Input::Registered {
+                agent_id: registered.agent_id.value,
+            }
+        }
+        EventType::RunTask => Input::RunTask(event.run_task?),
+        EventType::KillTask => {
+            let k = event.kill_task?;
+            Input::KillTask {
+                framework_id: FrameworkId(k.framework_id.value),
+                task_id: TaskId(k.task_id.value),
+                kill_policy: k.kill_policy,
+            }
+        }
+        EventType::Acknowledge => {
+            let a = event.acknowledge?;
+            Input::Acknowledge {
+                framework_id: FrameworkId(a.framework_id.value),
+                task_id: TaskId(a.task_id.value),
+                uuid: a.uuid,
+            }
+        }
+        EventType::UpdateFramework => {
+            Input::UpdateFramework(event.update_framework?.framework_info)
+        }
+        EventType::ShutdownFramework => {
+            Input::ShutdownFramework(FrameworkId(event.shutdown_framework?.framework_id.value))
+        }
+        EventType::ShutdownExecutor => {
+            let s = event.shutdown_executor?;
+            Input::ShutdownExecutor {
+                framework_id: FrameworkId(s.framework_id.value),
+                executor_id: ExecutorId(s.executor_id.value),
+            }
+        }
+        EventType::ReconcileTasks => Input::ReconcileTasks(
+            event
+                .reconcile_tasks?
+                .tasks
+                .into_iter()
+                .map(|e| (FrameworkId(e.framework_id.value), TaskId(e.task_id.value)))
+                .collect(),
+        ),
+        EventType::FrameworkMessage => {
+            let m = event.framework_message?;
+            Input::FrameworkMessage {
+                framework_id: FrameworkId(m.framework_id.value),
+                executor_id: ExecutorId(m.executor_id.value),
+                data: m.data,
+            }
+        }
+        EventType::Ping => return None,
+        EventType::Shutdown => {
+            tracing::warn!(message = ?event.shutdown.and_then(|s| s.message), "the master shut this agent down");
+            return None;
+        }
+        EventType::Error => {
+            tracing::warn!(message = ?event.error.map(|e| e.message), "the master refused the session");
+            return None;
+        }
+        EventType::Unknown => return None,
+    })
+}

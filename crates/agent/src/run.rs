@@ -1,0 +1,242 @@
+//! `drover agent` start-up: flags → resources and isolation, the checkpoint store, recovery,
+//! the HTTP server, the master session and the driver, until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use drover_core::agent::{Agent, Config};
+use drover_wire::v1;
+
+use crate::containerizer::{Containerizer, ContainerizerConfig, Isolation, IsolationFlags};
+use crate::driver::{Driver, Msg, Settings};
+use crate::flags::{Flags, format_duration};
+use crate::http::{AppState, router};
+
+/// Runs the agent until `shutdown` resolves.
+pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&flags.work_dir)
+        .with_context(|| format!("creating work dir {}", flags.work_dir.display()))?;
+    let work_dir = std::fs::canonicalize(&flags.work_dir).context("resolving work dir")?;
+    let listener = tokio::net::TcpListener::bind((flags.ip, flags.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", flags.ip, flags.port))?;
+    let port = listener.local_addr()?.port();
+    let endpoint = format!("{}:{port}", flags.ip);
+
+    let resources = match &flags.resources {
+        Some(text) => {
+            drover_core::resources::parse(text).map_err(|e| anyhow::anyhow!("--resources: {e}"))?
+        }
+        None => detect_resources(&work_dir),
+    };
+    let attributes = parse_attributes(flags.attributes.as_deref().unwrap_or(""));
+    let hostname = flags
+        .hostname
+        .clone()
+        .or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .map(|h| h.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| flags.ip.to_string());
+    let boot_id = match &flags.boot_id {
+        Some(id) => id.clone(),
+        None => std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default(),
+    };
+    let launcher = match &flags.launcher_dir {
+        Some(dir) => dir.join("drover"),
+        None => std::env::current_exe().context("locating the drover binary")?,
+    };
+
+    let plain = matches!(
+        flags.isolation.as_str(),
+        "posix" | "none" | "posix/cpu,posix/mem"
+    );
+    let isolation = if plain {
+        Isolation::none("--isolation asks for plain processes")
+    } else {
+        Isolation::detect()
+    };
+    let containerizer = Containerizer::new(
+        isolation,
+        ContainerizerConfig {
+            cgroup_parent: flags.cgroups_root.clone().into(),
+        },
+    );
+    // Said once, at start: which isolation containers get and, for what is off, why.
+    tracing::info!("{}", containerizer.isolation().summary());
+    let isolation_flags = IsolationFlags {
+        cgroups: !plain && flags.isolation.contains("cgroups"),
+        cfs: flags.cgroups_enable_cfs,
+        pid_namespace: !plain && flags.isolation.contains("namespaces/pid"),
+    };
+
+    let store_dir = work_dir.join("meta");
+    std::fs::create_dir_all(&store_dir)?;
+    let store: Arc<dyn drover_store::Store> = Arc::new(
+        drover_store::RedbStore::open(&store_dir).context("opening the checkpoint store")?,
+    );
+
+    let config = Config {
+        work_dir: work_dir.display().to_string(),
+        launcher: launcher.display().to_string(),
+        executor_registration_timeout_ms: flags.executor_registration_timeout.as_millis() as u64,
+        executor_reregistration_timeout_ms: flags
+            .executor_reregistration_timeout
+            .min(Duration::from_secs(15))
+            .as_millis() as u64,
+        executor_shutdown_grace_ms: flags.executor_shutdown_grace_period.as_millis() as u64,
+        agent_info: v1::AgentInfo {
+            hostname,
+            port: Some(i32::from(port)),
+            resources,
+            attributes,
+            ..Default::default()
+        },
+        boot_id: boot_id.clone(),
+    };
+    let seed = *uuid::Uuid::new_v4().as_bytes();
+    let settings = Settings {
+        endpoint: endpoint.clone(),
+        work_dir: work_dir.clone(),
+        gc_delay: flags.gc_delay,
+        isolation: isolation_flags,
+        enforce_disk_quota: flags.enforce_container_disk_quota,
+        shutdown_grace_text: format_duration(flags.executor_shutdown_grace_period),
+        reregistration_timeout_text: format_duration(flags.executor_reregistration_timeout),
+    };
+    let (mut driver, rx, parts) = Driver::new(
+        Agent::new(config, seed),
+        store,
+        Arc::new(containerizer),
+        settings,
+    );
+
+    let state = AppState {
+        driver: parts.handle.clone(),
+        flags: Arc::new(flags.to_pairs()),
+        work_dir: work_dir.clone(),
+        endpoint: endpoint.clone(),
+        started: Instant::now(),
+        start_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default(),
+    };
+    let app = router(state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(endpoint, "agent listening");
+
+    // Executors of the previous run resubscribe to the server, so it runs during recovery.
+    driver
+        .recover(&boot_id)
+        .await
+        .context("recovering checkpoints")?;
+    let driver_task = tokio::spawn(driver.run(rx));
+
+    let tx = parts.handle.tx.clone();
+    let master = flags.master.clone();
+    let backoff = flags.registration_backoff_factor;
+    let to_master = parts.to_master_rx;
+    let session_start = parts.session_start;
+    let session = tokio::spawn(async move {
+        if session_start.await.is_ok() {
+            crate::master::run(master, backoff, tx, to_master).await;
+        }
+    });
+    let watch_tx = parts.handle.tx.clone();
+    let interval = flags
+        .container_disk_watch_interval
+        .max(Duration::from_millis(10));
+    let watcher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            if watch_tx.send(Msg::DiskWatch).await.is_err() {
+                return;
+            }
+        }
+    });
+
+    shutdown.await;
+    tracing::info!("agent shutting down; tasks keep running");
+    session.abort();
+    watcher.abort();
+    let _ = stop_tx.send(true);
+    driver_task.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    Ok(())
+}
+
+/// The machine's resources when `--resources` is absent: all cores, memory less 1 GB
+/// (or half, on small hosts) as Mesos does, the work dir's disk less 5 GB (or half), and
+/// Mesos' default port range.
+fn detect_resources(work_dir: &std::path::Path) -> Vec<v1::Resource> {
+    use drover_core::resources::{ranges_resource, scalar_resource};
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let mem_total_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(1024.0, |kb| kb / 1024.0);
+    let mem = if mem_total_mb > 2048.0 {
+        mem_total_mb - 1024.0
+    } else {
+        mem_total_mb / 2.0
+    };
+    let disk_total_mb = nix::sys::statvfs::statvfs(work_dir)
+        .map(|s| s.blocks() as f64 * s.fragment_size() as f64 / (1024.0 * 1024.0))
+        .unwrap_or(10240.0);
+    let disk = if disk_total_mb > 10240.0 {
+        disk_total_mb - 5120.0
+    } else {
+        disk_total_mb / 2.0
+    };
+    vec![
+        scalar_resource("cpus", cpus),
+        scalar_resource("mem", mem.floor()),
+        scalar_resource("disk", disk.floor()),
+        ranges_resource("ports", &[(31000, 32000)]),
+    ]
+}
+
+/// `--attributes`: `name:value;…`, numbers as scalars, everything else as text.
+fn parse_attributes(text: &str) -> Vec<v1::Attribute> {
+    text.split(';')
+        .filter_map(|pair| pair.split_once(':'))
+        .map(|(name, value)| {
+            let mut a = v1::Attribute {
+                name: name.trim().to_owned(),
+                ..Default::default()
+            };
+            match value.trim().parse::<f64>() {
+                Ok(n) => {
+                    a.r#type = v1::value::Type::Scalar as i32;
+                    a.scalar = Some(v1::value::Scalar { value: n });
+                }
+                Err(_) => {
+                    a.r#type = v1::value::Type::Text as i32;
+                    a.text = Some(v1::value::Text {
+                        value: value.trim().to_owned(),
+                    });
+                }
+            }
+            a
+        })
+        .collect()
+}

@@ -1,0 +1,169 @@
+//! Read-only views of the agent for the state endpoints and for reregistration.
+
+use drover_wire::internal;
+use drover_wire::v1;
+
+use super::Agent;
+use super::model::ExecutorState;
+
+/// One executor as the state endpoints show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutorView {
+    /// Its info.
+    pub info: v1::ExecutorInfo,
+    /// Its container id.
+    pub container_id: String,
+    /// Its sandbox.
+    pub directory: String,
+    /// Live tasks (not yet delivered ones included).
+    pub tasks: Vec<v1::Task>,
+    /// Tasks not delivered yet.
+    pub queued_tasks: Vec<v1::Task>,
+    /// Completed tasks.
+    pub completed_tasks: Vec<v1::Task>,
+    /// Whether it is subscribed.
+    pub running: bool,
+}
+
+/// One framework as the state endpoints show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameworkView {
+    /// Its info.
+    pub info: v1::FrameworkInfo,
+    /// Its executors.
+    pub executors: Vec<ExecutorView>,
+}
+
+/// Everything the state endpoints show.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// The agent's info with id.
+    pub agent_info: v1::AgentInfo,
+    /// Whether the agent is registered with a master.
+    pub registered: bool,
+    /// Whether recovery is complete.
+    pub recovered: bool,
+    /// Frameworks.
+    pub frameworks: Vec<FrameworkView>,
+    /// Unacknowledged status updates, all streams.
+    pub pending_updates: usize,
+}
+
+impl Agent {
+    /// A snapshot for the state endpoints.
+    pub fn snapshot(&self) -> Snapshot {
+        let agent_id = self.agent_id_or_empty();
+        let frameworks = self
+            .frameworks
+            .iter()
+            .map(|(framework_id, framework)| FrameworkView {
+                info: framework.info.clone(),
+                executors: framework
+                    .executors
+                    .iter()
+                    .map(|(executor_id, e)| {
+                        let v1_task = |t: &super::Task| {
+                            t.to_v1(framework_id.as_str(), Some(executor_id.as_str()), &agent_id)
+                        };
+                        ExecutorView {
+                            info: e.info.clone(),
+                            container_id: e.container_id.0.clone(),
+                            directory: e.directory.clone(),
+                            tasks: e
+                                .tasks
+                                .values()
+                                .filter(|t| t.delivered)
+                                .map(v1_task)
+                                .collect(),
+                            queued_tasks: e
+                                .tasks
+                                .values()
+                                .filter(|t| !t.delivered)
+                                .map(v1_task)
+                                .collect(),
+                            completed_tasks: e.completed.clone(),
+                            running: e.state == ExecutorState::Running,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Snapshot {
+            agent_info: self.agent_info(),
+            registered: self.registered,
+            recovered: self.is_recovered(),
+            frameworks,
+            pending_updates: self.sum.streams().map(|(_, s)| s.pending().count()).sum(),
+        }
+    }
+
+    /// The REGISTER (no agent id yet) or REREGISTER call for a new session with the master.
+    pub fn registration_call(&self, version: &str) -> internal::AgentCall {
+        let agent_info = self.agent_info();
+        let capabilities = vec![v1::agent_info::Capability {
+            r#type: Some(v1::agent_info::capability::Type::MultiRole as i32),
+        }];
+        match &self.agent_id {
+            None => internal::AgentCall {
+                r#type: Some(internal::agent_call::Type::Register as i32),
+                register: Some(internal::agent_call::Register {
+                    agent_info,
+                    version: Some(version.to_owned()),
+                    boot_id: Some(self.config.boot_id.clone()),
+                    capabilities,
+                }),
+                ..Default::default()
+            },
+            Some(agent_id) => {
+                let mut tasks = Vec::new();
+                let mut executors = Vec::new();
+                let mut frameworks = Vec::new();
+                for (framework_id, framework) in &self.frameworks {
+                    frameworks.push(framework.info.clone());
+                    for (executor_id, executor) in &framework.executors {
+                        if !executor.command_executor {
+                            executors.push(executor.info.clone());
+                        }
+                        for task in executor.tasks.values() {
+                            let mut t = task.to_v1(
+                                framework_id.as_str(),
+                                Some(executor_id.as_str()),
+                                agent_id,
+                            );
+                            if let Some(head) = self
+                                .sum
+                                .stream(
+                                    framework_id,
+                                    &super::TaskId(task.info.task_id.value.clone()),
+                                )
+                                .and_then(|s| s.pending().next())
+                            {
+                                // The master reconciles with what the framework has been
+                                // told, not with what the agent knows (spec §1.6).
+                                t.status_update_state = Some(head.status.state);
+                                t.status_update_uuid = head.status.uuid.clone();
+                            }
+                            tasks.push(t);
+                        }
+                    }
+                }
+                internal::AgentCall {
+                    r#type: Some(internal::agent_call::Type::Reregister as i32),
+                    agent_id: Some(v1::AgentId {
+                        value: agent_id.clone(),
+                    }),
+                    reregister: Some(internal::agent_call::Reregister {
+                        agent_info,
+                        version: Some(version.to_owned()),
+                        boot_id: Some(self.config.boot_id.clone()),
+                        capabilities,
+                        tasks,
+                        executors,
+                        frameworks,
+                    }),
+                    ..Default::default()
+                }
+            }
+        }
+    }
+}

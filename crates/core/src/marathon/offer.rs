@@ -1,0 +1,427 @@
+//! Offer matching: whether an offer can hold one more instance of an app (resources, roles,
+//! host ports, constraints), what it consumes, and the Mesos `TaskInfo` that launches it.
+//!
+//! Resource arithmetic is kept private and minimal here (scalars and port ranges); it will move
+//! to `drover_core::resources` once that exists.
+
+use std::collections::BTreeMap;
+
+use drover_wire::v1;
+
+use super::app::{AppSpec, HealthProtocol};
+use super::constraint::{AgentView, format_scalar};
+
+/// Why an offer could not take an instance, named as Marathon's `/v2/queue` reject summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RejectReason {
+    /// No resource of an accepted role.
+    UnfulfilledRole,
+    /// A constraint said no.
+    UnfulfilledConstraint,
+    /// Not enough CPUs.
+    InsufficientCpus,
+    /// Not enough memory.
+    InsufficientMemory,
+    /// Not enough disk.
+    InsufficientDisk,
+    /// Not enough GPUs.
+    InsufficientGpus,
+    /// The ports asked for are not offered.
+    InsufficientPorts,
+}
+
+impl RejectReason {
+    /// Every reason, in the order `/v2/queue` lists them.
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::UnfulfilledRole,
+        RejectReason::UnfulfilledConstraint,
+        RejectReason::InsufficientCpus,
+        RejectReason::InsufficientMemory,
+        RejectReason::InsufficientDisk,
+        RejectReason::InsufficientGpus,
+        RejectReason::InsufficientPorts,
+    ];
+
+    /// Marathon's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::UnfulfilledRole => "UnfulfilledRole",
+            RejectReason::UnfulfilledConstraint => "UnfulfilledConstraint",
+            RejectReason::InsufficientCpus => "InsufficientCpus",
+            RejectReason::InsufficientMemory => "InsufficientMemory",
+            RejectReason::InsufficientDisk => "InsufficientDisk",
+            RejectReason::InsufficientGpus => "InsufficientGpus",
+            RejectReason::InsufficientPorts => "InsufficientPorts",
+        }
+    }
+}
+
+/// The role a resource is allocated or reserved to, for `acceptedResourceRoles`. The
+/// deprecated `role` field is still read: pre-reservation-refinement agents set only it.
+#[allow(deprecated)]
+fn resource_role(resource: &v1::Resource) -> String {
+    resource
+        .reservations
+        .last()
+        .and_then(|r| r.role.clone())
+        .or_else(|| resource.role.clone())
+        .unwrap_or_else(|| "*".to_owned())
+}
+
+/// What is left of an offer while instances are placed on it.
+#[derive(Debug, Clone)]
+pub struct OfferPool {
+    resources: Vec<v1::Resource>,
+    /// The agent as constraints see it.
+    pub agent: AgentView,
+}
+
+impl OfferPool {
+    /// Starts from everything the offer holds.
+    pub fn new(offer: &v1::Offer) -> Self {
+        OfferPool {
+            resources: offer.resources.clone(),
+            agent: agent_view(offer),
+        }
+    }
+
+    fn accepted<'a>(&'a self, app: &'a AppSpec, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.resources.iter().enumerate().filter_map(move |(i, r)| {
+            let ok = r.name == name
+                && r.disk.is_none()
+                && r.revocable.is_none()
+                && app
+                    .accepted_resource_roles
+                    .as_ref()
+                    .is_none_or(|roles| roles.contains(&resource_role(r)));
+            ok.then_some(i)
+        })
+    }
+
+    fn scalar_available(&self, app: &AppSpec, name: &str) -> f64 {
+        self.accepted(app, name)
+            .map(|i| self.resources[i].scalar.as_ref().map_or(0.0, |s| s.value))
+            .sum()
+    }
+
+    fn ports_available(&self, app: &AppSpec) -> Vec<(usize, u64)> {
+        let mut ports = Vec::new();
+        for i in self.accepted(app, "ports") {
+            for range in self.resources[i].ranges.iter().flat_map(|r| r.range.iter()) {
+                // Bound the walk: a range like 0-2^64 must not make us enumerate it.
+                let end = range.end.min(range.begin.saturating_add(65_536));
+                for port in range.begin..=end {
+                    ports.push((i, port));
+                }
+            }
+        }
+        ports
+    }
+
+    /// Tries to take one instance of `app`; on success returns the resources to launch it with
+    /// and the host ports, and removes them from the pool.
+    pub fn take(&mut self, app: &AppSpec) -> Result<(Vec<v1::Resource>, Vec<u32>), RejectReason> {
+        const EPSILON: f64 = 1e-9;
+        let any_role = ["cpus", "mem"]
+            .iter()
+            .any(|name| self.accepted(app, name).next().is_some());
+        if !any_role {
+            return Err(RejectReason::UnfulfilledRole);
+        }
+        for (name, wanted, reason) in [
+            ("cpus", app.cpus, RejectReason::InsufficientCpus),
+            ("mem", app.mem, RejectReason::InsufficientMemory),
+            ("disk", app.disk, RejectReason::InsufficientDisk),
+            ("gpus", f64::from(app.gpus), RejectReason::InsufficientGpus),
+        ] {
+            if wanted > 0.0 && self.scalar_available(app, name) + EPSILON < wanted {
+                return Err(reason);
+            }
+        }
+        let available = self.ports_available(app);
+        let mut chosen: Vec<(usize, u64)> = Vec::new();
+        for definition in &app.port_definitions {
+            let pick = if app.require_ports && definition.port != 0 {
+                available
+                    .iter()
+                    .find(|(_, p)| *p == u64::from(definition.port))
+                    .copied()
+            } else {
+                available
+                    .iter()
+                    .find(|(_, p)| !chosen.iter().any(|(_, c)| c == p))
+                    .copied()
+            };
+            match pick {
+                Some(port) if !chosen.contains(&port) => chosen.push(port),
+                _ => return Err(RejectReason::InsufficientPorts),
+            }
+        }
+        let mut consumed = Vec::new();
+        for (name, wanted) in [
+            ("cpus", app.cpus),
+            ("mem", app.mem),
+            ("disk", app.disk),
+            ("gpus", f64::from(app.gpus)),
+        ] {
+            let mut left = wanted;
+            let indices: Vec<usize> = self.accepted(app, name).collect();
+            for i in indices {
+                if left <= EPSILON {
+                    break;
+                }
+                let resource = &mut self.resources[i];
+                let have = resource.scalar.as_ref().map_or(0.0, |s| s.value);
+                let take = have.min(left);
+                if take <= 0.0 {
+                    continue;
+                }
+                let mut piece = resource.clone();
+                piece.scalar = Some(v1::value::Scalar { value: take });
+                consumed.push(piece);
+                resource.scalar = Some(v1::value::Scalar { value: have - take });
+                left -= take;
+            }
+        }
+        for (i, port) in &chosen {
+            let mut piece = self.resources[*i].clone();
+            piece.ranges = Some(v1::value::Ranges {
+                range: vec![v1::value::Range {
+                    begin: *port,
+                    end: *port,
+                }],
+            });
+            consumed.push(piece);
+            remove_port(&mut self.resources[*i], *port);
+        }
+        Ok((consumed, chosen.iter().map(|(_, p)| *p as u32).collect()))
+    }
+}
+
+fn remove_port(resource: &mut v1::Resource, port: u64) {
+    let Some(ranges) = resource.ranges.as_mut() else {
+        return;
+    };
+    let mut next = Vec::new();
+    for range in ranges.range.drain(..) {
+        if port < range.begin || port > range.end {
+            next.push(range);
+            continue;
+        }
+        if range.begin < port {
+            next.push(v1::value::Range {
+                begin: range.begin,
+                end: port - 1,
+            });
+        }
+        if port < range.end {
+            next.push(v1::value::Range {
+                begin: port + 1,
+                end: range.end,
+            });
+        }
+    }
+    ranges.range = next;
+}
+
+/// What constraints see of an offer's agent.
+pub fn agent_view(offer: &v1::Offer) -> AgentView {
+    let fault = offer.domain.as_ref().and_then(|d| d.fault_domain.as_ref());
+    let mut attributes = BTreeMap::new();
+    for attribute in &offer.attributes {
+        let value = if let Some(text) = &attribute.text {
+            text.value.clone()
+        } else if let Some(scalar) = &attribute.scalar {
+            format_scalar(scalar.value)
+        } else if let Some(ranges) = &attribute.ranges {
+            let mut parts: Vec<_> = ranges.range.iter().map(|r| (r.begin, r.end)).collect();
+            parts.sort();
+            let parts: Vec<_> = parts.iter().map(|(b, e)| format!("{b}-{e}")).collect();
+            format!("[{}]", parts.join(","))
+        } else if let Some(set) = &attribute.set {
+            let mut items = set.item.clone();
+            items.sort();
+            format!("{{{}}}", items.join(","))
+        } else {
+            continue;
+        };
+        attributes.insert(attribute.name.clone(), value);
+    }
+    AgentView {
+        hostname: offer.hostname.clone(),
+        region: fault.map(|f| f.region.name.clone()),
+        zone: fault.map(|f| f.zone.name.clone()),
+        attributes,
+    }
+}
+
+fn variable(name: &str, value: &str) -> v1::environment::Variable {
+    v1::environment::Variable {
+        name: name.to_owned(),
+        r#type: None,
+        value: Some(value.to_owned()),
+        secret: None,
+    }
+}
+
+/// Builds the `TaskInfo` for an instance's task: command or arguments, environment (the app's
+/// plus `PORT0…`, `PORTS`, `HOST`, `MARATHON_APP_ID`, …), fetch URIs, labels, kill policy and
+/// the executor-side health check.
+pub fn task_info(
+    app: &AppSpec,
+    task_id: &str,
+    agent_id: &str,
+    host: &str,
+    resources: Vec<v1::Resource>,
+    host_ports: &[u32],
+) -> v1::TaskInfo {
+    let mut env: BTreeMap<String, String> = app.env.clone();
+    let mut set = |k: &str, v: String| {
+        env.insert(k.to_owned(), v);
+    };
+    set("MARATHON_APP_ID", app.id.to_string());
+    set("MARATHON_APP_VERSION", super::timestamp(app.version_ms));
+    set("MARATHON_APP_RESOURCE_CPUS", app.cpus.to_string());
+    set("MARATHON_APP_RESOURCE_MEM", app.mem.to_string());
+    set("MARATHON_APP_RESOURCE_DISK", app.disk.to_string());
+    set("MARATHON_APP_RESOURCE_GPUS", app.gpus.to_string());
+    set(
+        "MARATHON_APP_LABELS",
+        app.labels.keys().cloned().collect::<Vec<_>>().join(" "),
+    );
+    set("MESOS_TASK_ID", task_id.to_owned());
+    set("HOST", host.to_owned());
+    if let Some(user) = &app.user {
+        set("MARATHON_APP_USER", user.clone());
+    }
+    let ports: Vec<String> = host_ports.iter().map(u32::to_string).collect();
+    for (i, port) in ports.iter().enumerate() {
+        set(&format!("PORT{i}"), port.clone());
+        if let Some(name) = app.port_definitions.get(i).and_then(|d| d.name.as_ref()) {
+            set(
+                &format!("PORT_{}", name.to_ascii_uppercase().replace('-', "_")),
+                port.clone(),
+            );
+        }
+        if let Some(definition) = app.port_definitions.get(i)
+            && definition.port != 0
+        {
+            set(&format!("PORT_{}", definition.port), port.clone());
+        }
+    }
+    if let Some(first) = ports.first() {
+        set("PORT", first.clone());
+    }
+    set("PORTS", ports.join(","));
+    let (shell, value, arguments) = match &app.cmd {
+        Some(cmd) => (true, cmd.clone(), Vec::new()),
+        None => (
+            false,
+            app.args.first().cloned().unwrap_or_default(),
+            app.args.clone(),
+        ),
+    };
+    let command = v1::CommandInfo {
+        uris: app
+            .fetch
+            .iter()
+            .map(|f| v1::command_info::Uri {
+                value: f.uri.clone(),
+                executable: Some(f.executable),
+                extract: Some(f.extract),
+                cache: Some(f.cache),
+                output_file: f.dest_path.clone(),
+            })
+            .collect(),
+        environment: Some(v1::Environment {
+            variables: env.iter().map(|(k, v)| variable(k, v)).collect(),
+        }),
+        shell: Some(shell),
+        value: Some(value),
+        arguments,
+        user: app.user.clone(),
+    };
+    let labels = (!app.labels.is_empty()).then(|| v1::Labels {
+        labels: app
+            .labels
+            .iter()
+            .map(|(k, v)| v1::Label {
+                key: k.clone(),
+                value: Some(v.clone()),
+            })
+            .collect(),
+    });
+    v1::TaskInfo {
+        name: app.id.safe(),
+        task_id: v1::TaskId {
+            value: task_id.to_owned(),
+        },
+        agent_id: v1::AgentId {
+            value: agent_id.to_owned(),
+        },
+        resources,
+        command: Some(command),
+        health_check: mesos_health_check(app, host_ports),
+        kill_policy: app.task_kill_grace_period_seconds.map(|s| v1::KillPolicy {
+            grace_period: Some(v1::DurationInfo {
+                nanoseconds: i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+            }),
+        }),
+        labels,
+        ..Default::default()
+    }
+}
+
+/// The executor-side health check of an app, if it has one.
+fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthCheck> {
+    use v1::health_check::Type;
+    let check = app.health_checks.iter().find(|c| c.protocol.is_mesos())?;
+    let port = check.port.or_else(|| {
+        host_ports
+            .get(check.port_index.unwrap_or(0) as usize)
+            .copied()
+    });
+    let mut health = v1::HealthCheck {
+        delay_seconds: Some(f64::from(check.delay_seconds)),
+        interval_seconds: Some(f64::from(check.interval_seconds)),
+        timeout_seconds: Some(f64::from(check.timeout_seconds)),
+        consecutive_failures: Some(check.max_consecutive_failures),
+        grace_period_seconds: Some(f64::from(check.grace_period_seconds)),
+        ..Default::default()
+    };
+    match check.protocol {
+        HealthProtocol::Command => {
+            health.r#type = Some(Type::Command as i32);
+            health.command = Some(v1::CommandInfo {
+                shell: Some(true),
+                value: check.command.clone(),
+                ..Default::default()
+            });
+        }
+        HealthProtocol::MesosTcp => {
+            health.r#type = Some(Type::Tcp as i32);
+            health.tcp = Some(v1::health_check::TcpCheckInfo {
+                protocol: None,
+                port: port.unwrap_or(0),
+            });
+        }
+        _ => {
+            health.r#type = Some(Type::Http as i32);
+            health.http = Some(v1::health_check::HttpCheckInfo {
+                protocol: None,
+                scheme: Some(
+                    if check.protocol == HealthProtocol::MesosHttps {
+                        "https"
+                    } else {
+                        "http"
+                    }
+                    .to_owned(),
+                ),
+                port: port.unwrap_or(0),
+                path: Some(check.path.clone().unwrap_or_else(|| "/".to_owned())),
+                statuses: Vec::new(),
+            });
+        }
+    }
+    Some(health)
+}

@@ -1,0 +1,613 @@
+//! The scheduler state machine: `Scheduler::handle(now_ms, Input) -> Vec<Effect>`. It owns
+//! apps and their versions, instances, deployments, launch delays and offer statistics; the
+//! driver feeds it API commands, Mesos events, health results and timer ticks, and carries out
+//! the effects (persist first, then reply and send).
+
+mod commands;
+mod converge;
+mod offers;
+mod status;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use drover_wire::v1;
+
+pub use commands::{Command, CommandError, KillTarget, Reply};
+
+use super::app::AppSpec;
+use super::backoff::LaunchDelay;
+use super::condition::{Condition, Goal};
+use super::deployment::Deployment;
+use super::event::Event;
+use super::instance::Instance;
+use super::offer::RejectReason;
+use super::path::PathId;
+use crate::task::TaskState;
+
+/// The kill target of one task id (the app is taken from the id), for tests and callers that
+/// only have a task id.
+pub fn commands_target(task_id: &str) -> KillTarget {
+    KillTarget::Tasks(vec![task_id.to_owned()])
+}
+
+/// Tunables (Marathon's flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--task_launch_timeout`: a task still staging after this long is killed.
+    pub task_launch_timeout_ms: u64,
+    /// `--reconciliation_interval`.
+    pub reconciliation_interval_ms: u64,
+    /// How often a kill that did not take effect is repeated.
+    pub kill_retry_ms: u64,
+    /// Most instances launched from one offer.
+    pub max_instances_per_offer: usize,
+    /// How long a declined offer is not offered again while we still want offers.
+    pub decline_refuse_seconds: f64,
+    /// How long a declined offer is not offered again when we want nothing.
+    pub idle_refuse_seconds: f64,
+    /// Versions kept per app.
+    pub max_versions: usize,
+    /// Most deployments running at once.
+    pub max_running_deployments: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            task_launch_timeout_ms: 300_000,
+            reconciliation_interval_ms: 600_000,
+            kill_retry_ms: 30_000,
+            max_instances_per_offer: 100,
+            decline_refuse_seconds: 5.0,
+            idle_refuse_seconds: 120.0,
+            max_versions: 50,
+            max_running_deployments: 100,
+        }
+    }
+}
+
+/// Where new identifiers (instance uuids, deployment ids) come from. The driver uses random
+/// UUIDs; tests and the simulator use a deterministic source.
+pub trait IdSource: Send + fmt::Debug {
+    /// A fresh, unique id.
+    fn next_id(&mut self) -> String;
+}
+
+/// Deterministic ids `00000000-0000-0000-0000-000000000001`, … for tests and simulation.
+#[derive(Debug, Default)]
+pub struct SequentialIds(pub u64);
+
+impl IdSource for SequentialIds {
+    fn next_id(&mut self) -> String {
+        self.0 += 1;
+        format!("00000000-0000-0000-0000-{:012x}", self.0)
+    }
+}
+
+/// Something the scheduler is told.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// An API command; answered by [`Effect::Reply`].
+    Command(Command),
+    /// The framework subscribed (or resubscribed) with this id.
+    Subscribed {
+        /// Framework id assigned or confirmed by the master.
+        framework_id: String,
+    },
+    /// The connection to the master was lost.
+    Disconnected,
+    /// Offers arrived.
+    Offers(Vec<v1::Offer>),
+    /// A task status update arrived.
+    Update(v1::TaskStatus),
+    /// A scheduler-run health check finished.
+    HealthResult {
+        /// Instance checked.
+        instance_id: String,
+        /// Index of the check in the app's `healthChecks`.
+        check_index: usize,
+        /// Passed?
+        alive: bool,
+        /// Why it failed.
+        cause: Option<String>,
+    },
+    /// A timer from [`Scheduler::next_deadline`] may have expired.
+    Tick,
+}
+
+/// What changed and must be written to the store before anything else of the step happens.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// The app's current definition (absent: deleted, with all its versions).
+    App(PathId),
+    /// One stored version of an app.
+    AppVersion(PathId, u64),
+    /// An instance (absent: expunged).
+    Instance(String),
+    /// A deployment (absent: finished or cancelled).
+    Deployment(String),
+    /// The framework id.
+    FrameworkId,
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Write this state (read it from the scheduler's views) before anything else.
+    Persist(Change),
+    /// Answer the command of this step.
+    Reply(Result<Reply, CommandError>),
+    /// Accept an offer, launching these tasks.
+    Launch {
+        /// Offer used.
+        offer_id: String,
+        /// Agent of the offer.
+        agent_id: String,
+        /// Tasks to launch.
+        tasks: Vec<v1::TaskInfo>,
+    },
+    /// Decline offers.
+    Decline {
+        /// Offers declined.
+        offer_ids: Vec<String>,
+        /// Filter duration.
+        refuse_seconds: f64,
+    },
+    /// Kill a task.
+    Kill {
+        /// Task id.
+        task_id: String,
+        /// Agent id, if known.
+        agent_id: Option<String>,
+    },
+    /// Acknowledge a status update.
+    Acknowledge {
+        /// Agent id.
+        agent_id: String,
+        /// Task id.
+        task_id: String,
+        /// The update's uuid.
+        uuid: Vec<u8>,
+    },
+    /// Reconcile: explicitly these tasks, then implicitly (empty list) all.
+    Reconcile {
+        /// (task id, agent id).
+        tasks: Vec<(String, Option<String>)>,
+    },
+    /// Ask for offers again (clears filters).
+    Revive,
+    /// Stop sending offers.
+    Suppress,
+    /// Publish an event on the event bus.
+    Publish(Event),
+}
+
+/// The last failure of an app's tasks, as `lastTaskFailure` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskFailure {
+    /// App id.
+    pub app_id: PathId,
+    /// Agent hostname.
+    pub host: String,
+    /// Status message.
+    pub message: String,
+    /// Mesos state.
+    pub state: TaskState,
+    /// Task id.
+    pub task_id: String,
+    /// Instance id.
+    pub instance_id: String,
+    /// When.
+    pub timestamp_ms: u64,
+    /// App version of the task.
+    pub version_ms: u64,
+    /// Agent id.
+    pub slave_id: String,
+}
+
+/// Per-app offer statistics for `/v2/queue`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferStats {
+    /// Offers looked at.
+    pub processed: u64,
+    /// Offers that launched nothing of this app.
+    pub unused: u64,
+    /// Last offer that launched nothing.
+    pub last_unused_at_ms: Option<u64>,
+    /// Last offer that launched something.
+    pub last_used_at_ms: Option<u64>,
+    /// Per reason: (declined for it, processed).
+    pub rejects: BTreeMap<RejectReason, u64>,
+}
+
+/// A launch-queue entry as `/v2/queue` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEntry {
+    /// App id.
+    pub app_id: PathId,
+    /// Instances still to launch.
+    pub count: usize,
+    /// Milliseconds of backoff left (0 when waiting for offers).
+    pub delay_left_ms: u64,
+    /// When the oldest waiting instance was scheduled.
+    pub since_ms: u64,
+    /// Offer statistics.
+    pub stats: OfferStats,
+    /// Why nothing launches, in words.
+    pub reason: String,
+}
+
+/// What the store held, to rebuild the scheduler after a restart.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Framework id, if one was assigned.
+    pub framework_id: Option<String>,
+    /// Current app definitions.
+    pub apps: Vec<AppSpec>,
+    /// Stored versions.
+    pub versions: Vec<AppSpec>,
+    /// Instances.
+    pub instances: Vec<Instance>,
+    /// Deployments.
+    pub deployments: Vec<Deployment>,
+}
+
+/// The Marathon scheduler's state.
+#[derive(Debug)]
+pub struct Scheduler {
+    config: Config,
+    ids: Box<dyn IdSource>,
+    framework_id: Option<String>,
+    subscribed: bool,
+    apps: BTreeMap<PathId, AppSpec>,
+    versions: BTreeMap<PathId, BTreeMap<u64, AppSpec>>,
+    instances: BTreeMap<String, Instance>,
+    deployments: BTreeMap<String, Deployment>,
+    delays: BTreeMap<PathId, LaunchDelay>,
+    stats: BTreeMap<PathId, OfferStats>,
+    failures: BTreeMap<PathId, TaskFailure>,
+    next_reconcile_ms: Option<u64>,
+    /// Whether we last told the master we want offers (`None`: not told since subscribing).
+    offers_wanted: Option<bool>,
+    last_version_ms: u64,
+    effects: Vec<Effect>,
+}
+
+impl Scheduler {
+    /// An empty scheduler.
+    pub fn new(config: Config, ids: Box<dyn IdSource>) -> Self {
+        Scheduler::restore(config, ids, Restored::default())
+    }
+
+    /// A scheduler rebuilt from stored state. Deployments resume where their state says.
+    pub fn restore(config: Config, ids: Box<dyn IdSource>, restored: Restored) -> Self {
+        let mut scheduler = Scheduler {
+            config,
+            ids,
+            framework_id: restored.framework_id,
+            subscribed: false,
+            apps: BTreeMap::new(),
+            versions: BTreeMap::new(),
+            instances: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+            delays: BTreeMap::new(),
+            stats: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            next_reconcile_ms: None,
+            offers_wanted: None,
+            last_version_ms: 0,
+            effects: Vec::new(),
+        };
+        for app in restored.versions {
+            scheduler.last_version_ms = scheduler.last_version_ms.max(app.version_ms);
+            scheduler
+                .versions
+                .entry(app.id.clone())
+                .or_default()
+                .insert(app.version_ms, app);
+        }
+        for app in restored.apps {
+            scheduler.last_version_ms = scheduler.last_version_ms.max(app.version_ms);
+            scheduler
+                .versions
+                .entry(app.id.clone())
+                .or_default()
+                .insert(app.version_ms, app.clone());
+            scheduler.apps.insert(app.id.clone(), app);
+        }
+        for instance in restored.instances {
+            scheduler.instances.insert(instance.id.clone(), instance);
+        }
+        for deployment in restored.deployments {
+            scheduler.last_version_ms = scheduler.last_version_ms.max(deployment.version_ms);
+            scheduler
+                .deployments
+                .insert(deployment.id.clone(), deployment);
+        }
+        scheduler
+    }
+
+    /// Handles one input at `now_ms` (milliseconds since the epoch on the driver's clock) and
+    /// returns what to do, `Persist` effects first.
+    pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Effect> {
+        match input {
+            Input::Command(command) => {
+                let reply = self.command(now_ms, command);
+                self.effects.push(Effect::Reply(reply));
+            }
+            Input::Subscribed { framework_id } => self.subscribed(now_ms, framework_id),
+            Input::Disconnected => {
+                self.subscribed = false;
+                self.next_reconcile_ms = None;
+                self.offers_wanted = None;
+            }
+            Input::Offers(offers) => self.offers(now_ms, offers),
+            Input::Update(status) => self.update(now_ms, status),
+            Input::HealthResult {
+                instance_id,
+                check_index,
+                alive,
+                cause,
+            } => self.health_result(now_ms, &instance_id, check_index, alive, cause),
+            Input::Tick => {}
+        }
+        self.converge(now_ms);
+        let mut effects = std::mem::take(&mut self.effects);
+        // Persist first (stable, so the rest keeps its order); duplicates are dropped.
+        effects.sort_by_key(|e| !matches!(e, Effect::Persist(_)));
+        let mut seen = std::collections::BTreeSet::new();
+        effects.retain(|e| match e {
+            Effect::Persist(change) => seen.insert(change.clone()),
+            _ => true,
+        });
+        effects
+    }
+
+    fn subscribed(&mut self, now_ms: u64, framework_id: String) {
+        if self.framework_id.as_deref() != Some(framework_id.as_str()) {
+            self.framework_id = Some(framework_id);
+            self.effects.push(Effect::Persist(Change::FrameworkId));
+        }
+        self.subscribed = true;
+        self.offers_wanted = None;
+        self.reconcile(now_ms);
+    }
+
+    fn reconcile(&mut self, now_ms: u64) {
+        let tasks = self
+            .instances
+            .values()
+            .filter(|i| i.has_task() && !i.condition.is_terminal())
+            .map(|i| {
+                (
+                    i.task_id(),
+                    i.placement.as_ref().map(|p| p.agent_id.clone()),
+                )
+            })
+            .collect();
+        self.effects.push(Effect::Reconcile { tasks });
+        self.next_reconcile_ms =
+            Some(now_ms.saturating_add(self.config.reconciliation_interval_ms));
+    }
+
+    /// The earliest time at which [`Input::Tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let mut deadlines: Vec<u64> = Vec::new();
+        deadlines.extend(self.next_reconcile_ms);
+        for instance in self.instances.values() {
+            let strategy = self
+                .apps
+                .get(&instance.app_id)
+                .map(|a| a.unreachable_strategy)
+                .unwrap_or_default();
+            if let Some(since) = instance.unreachable_since_ms
+                && let super::unreachable::UnreachableStrategy::Enabled {
+                    inactive_after_seconds,
+                    expunge_after_seconds,
+                } = strategy
+            {
+                let limit_s = match instance.condition {
+                    Condition::Unreachable => Some(inactive_after_seconds),
+                    Condition::UnreachableInactive => Some(expunge_after_seconds),
+                    _ => None,
+                };
+                deadlines.extend(limit_s.map(|s| since.saturating_add(s.saturating_mul(1000))));
+            }
+            if matches!(
+                instance.condition,
+                Condition::Provisioned | Condition::Staging | Condition::Starting
+            ) && let Some(staged) = instance.staged_at_ms
+                && instance.kill_sent_ms.is_none()
+            {
+                deadlines.push(staged.saturating_add(self.config.task_launch_timeout_ms));
+            }
+            if let Some(sent) = instance.kill_sent_ms
+                && instance.condition.is_active()
+            {
+                deadlines.push(sent.saturating_add(self.config.kill_retry_ms));
+            }
+        }
+        for (app_id, delay) in &self.delays {
+            if let Some(app) = self.apps.get(app_id) {
+                deadlines.push(delay.deadline_ms());
+                deadlines.push(
+                    delay
+                        .deadline_ms()
+                        .saturating_add(app.max_launch_delay_seconds.saturating_mul(1000)),
+                );
+            }
+        }
+        deadlines.into_iter().min()
+    }
+
+    // ---- read-only views for the API ------------------------------------------------------
+
+    /// The framework id, once assigned.
+    pub fn framework_id(&self) -> Option<&str> {
+        self.framework_id.as_deref()
+    }
+
+    /// Whether the framework is subscribed.
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed
+    }
+
+    /// Current app definitions, by id.
+    pub fn apps(&self) -> &BTreeMap<PathId, AppSpec> {
+        &self.apps
+    }
+
+    /// One app.
+    pub fn app(&self, id: &PathId) -> Option<&AppSpec> {
+        self.apps.get(id)
+    }
+
+    /// Stored versions of an app, oldest first.
+    pub fn versions(&self, id: &PathId) -> impl Iterator<Item = &AppSpec> {
+        self.versions.get(id).into_iter().flat_map(|v| v.values())
+    }
+
+    /// All instances by id.
+    pub fn instances(&self) -> &BTreeMap<String, Instance> {
+        &self.instances
+    }
+
+    /// Instances of one app.
+    pub fn instances_of<'a>(&'a self, id: &'a PathId) -> impl Iterator<Item = &'a Instance> + 'a {
+        self.instances.values().filter(move |i| &i.app_id == id)
+    }
+
+    /// Running deployments, oldest first.
+    pub fn deployments(&self) -> Vec<&Deployment> {
+        let mut all: Vec<_> = self.deployments.values().collect();
+        all.sort_by(|a, b| a.version_ms.cmp(&b.version_ms).then(a.id.cmp(&b.id)));
+        all
+    }
+
+    /// One deployment.
+    pub fn deployment(&self, id: &str) -> Option<&Deployment> {
+        self.deployments.get(id)
+    }
+
+    /// Ids of the deployments affecting an app.
+    pub fn deployments_of(&self, id: &PathId) -> Vec<String> {
+        self.deployments()
+            .into_iter()
+            .filter(|d| d.affected_apps.contains(id))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// The last task failure of an app.
+    pub fn last_failure(&self, id: &PathId) -> Option<&TaskFailure> {
+        self.failures.get(id)
+    }
+
+    /// The launch queue at `now_ms`.
+    pub fn queue(&self, now_ms: u64) -> Vec<QueueEntry> {
+        let mut entries = Vec::new();
+        for app in self.apps.values() {
+            let waiting: Vec<&Instance> = self
+                .instances_of(&app.id)
+                .filter(|i| i.goal == Goal::Running && i.condition == Condition::Scheduled)
+                .collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let delay_left_ms = self
+                .delays
+                .get(&app.id)
+                .map_or(0, |d| d.deadline_ms().saturating_sub(now_ms));
+            let stats = self.stats.get(&app.id).cloned().unwrap_or_default();
+            let reason = if delay_left_ms > 0 {
+                format!("launch delayed by backoff for {} more ms", delay_left_ms)
+            } else if !self.subscribed {
+                "not subscribed to the master".to_owned()
+            } else if let Some((reason, _)) = stats.rejects.iter().max_by_key(|(_, n)| **n) {
+                format!(
+                    "waiting for a matching offer; offers were rejected mostly for {}",
+                    reason.name()
+                )
+            } else {
+                "waiting for offers".to_owned()
+            };
+            entries.push(QueueEntry {
+                app_id: app.id.clone(),
+                count: waiting.len(),
+                delay_left_ms,
+                since_ms: waiting.iter().map(|i| i.since_ms).min().unwrap_or(now_ms),
+                stats,
+                reason,
+            });
+        }
+        entries
+    }
+
+    /// Checks the state's invariants; panics with the violated rule. Tests call it after every
+    /// step.
+    pub fn check_invariants(&self) {
+        for (id, instance) in &self.instances {
+            assert_eq!(id, &instance.id, "instance keyed by its id");
+            assert!(
+                instance.goal == Goal::Decommissioned || self.apps.contains_key(&instance.app_id),
+                "instance {id} with goal Running belongs to an existing app"
+            );
+            assert!(
+                !(instance.goal == Goal::Running && instance.condition.is_terminal()),
+                "terminal instance {id} with goal Running was not expunged"
+            );
+            assert!(
+                instance.condition == Condition::Scheduled || instance.placement.is_some(),
+                "launched instance {id} has a placement"
+            );
+        }
+        for (id, deployment) in &self.deployments {
+            assert!(
+                deployment.current_step < deployment.steps.len(),
+                "deployment {id} past its last step is removed"
+            );
+        }
+        for (id, app) in &self.apps {
+            assert_eq!(id, &app.id, "app keyed by its id");
+            assert!(
+                self.versions
+                    .get(id)
+                    .is_some_and(|v| v.contains_key(&app.version_ms)),
+                "current version of {id} is stored"
+            );
+        }
+    }
+
+    fn publish(&mut self, event: Event) {
+        self.effects.push(Effect::Publish(event));
+    }
+
+    fn persist(&mut self, change: Change) {
+        self.effects.push(Effect::Persist(change));
+    }
+
+    fn next_version(&mut self, now_ms: u64) -> u64 {
+        self.last_version_ms = now_ms.max(self.last_version_ms + 1);
+        self.last_version_ms
+    }
+
+    fn instance_changed(&mut self, instance_id: &str) {
+        if let Some(i) = self.instances.get(instance_id) {
+            let event = instance_changed_event(i);
+            self.publish(event);
+        }
+        self.persist(Change::Instance(instance_id.to_owned()));
+    }
+}
+
+fn instance_changed_event(i: &Instance) -> Event {
+    Event::InstanceChanged {
+        instance_id: i.id.clone(),
+        condition: i.condition,
+        run_spec_id: i.app_id.clone(),
+        agent_id: i.placement.as_ref().map(|p| p.agent_id.clone()),
+        host: i.placement.as_ref().map(|p| p.agent.hostname.clone()),
+        run_spec_version_ms: i.app_version_ms,
+    }
+}

@@ -1,0 +1,426 @@
+//! Status updates (seed 2, line by line, through `condition::reaction`), unreachable phases,
+//! health results, and the kill/decommission/expunge primitives they share.
+
+use drover_wire::v1;
+
+use super::{Change, Effect, Scheduler, TaskFailure};
+use crate::marathon::backoff;
+use crate::marathon::condition::{Condition, Goal, Reaction, condition_of, reaction};
+use crate::marathon::event::Event;
+use crate::marathon::instance::parse_task_id;
+use crate::marathon::path::PathId;
+use crate::marathon::unreachable::UnreachablePhase;
+use crate::task::{Reason, TaskState};
+
+/// Conditions whose arrival records the app's `lastTaskFailure`.
+fn is_failure(condition: Condition) -> bool {
+    matches!(
+        condition,
+        Condition::Failed
+            | Condition::Error
+            | Condition::Dropped
+            | Condition::Gone
+            | Condition::Unknown
+    )
+}
+
+impl Scheduler {
+    pub(super) fn update(&mut self, now_ms: u64, status: v1::TaskStatus) {
+        let task_id = status.task_id.value.clone();
+        let agent_id = status.agent_id.as_ref().map(|a| a.value.clone());
+        self.apply_update(now_ms, &status);
+        // Acknowledge after the state is written: the driver persists before sending.
+        if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), agent_id) {
+            self.effects.push(Effect::Acknowledge {
+                agent_id,
+                task_id,
+                uuid,
+            });
+        }
+    }
+
+    fn apply_update(&mut self, now_ms: u64, status: &v1::TaskStatus) {
+        let Ok(state) = TaskState::try_from(status.state) else {
+            return;
+        };
+        let task_id = status.task_id.value.as_str();
+        let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
+        let condition = condition_of(state, reason, status.message.as_deref());
+        let agent_id = status.agent_id.as_ref().map(|a| a.value.clone());
+        let known = parse_task_id(task_id).and_then(|(instance_id, incarnation)| {
+            self.instances
+                .get(instance_id)
+                .map(|i| (i.id.clone(), incarnation == i.incarnation))
+        });
+        let Some((instance_id, current_task)) = known else {
+            // A task we do not know: forget it if it is over, kill it if it runs.
+            if condition.is_terminal() || condition == Condition::Unreachable {
+                let parsed = parse_task_id(task_id);
+                self.publish(Event::UnknownInstanceTerminated {
+                    instance_id: parsed.map_or(task_id, |(i, _)| i).to_owned(),
+                    run_spec_id: parsed.and_then(|(i, _)| app_of_instance(i)),
+                    condition,
+                });
+            } else if condition.is_active() {
+                self.effects.push(Effect::Kill {
+                    task_id: task_id.to_owned(),
+                    agent_id,
+                });
+            }
+            return;
+        };
+        if !current_task {
+            if !condition.is_terminal() {
+                self.effects.push(Effect::Kill {
+                    task_id: task_id.to_owned(),
+                    agent_id,
+                });
+            }
+            return;
+        }
+        let Some(instance) = self.instances.get_mut(&instance_id) else {
+            return;
+        };
+        // No terminal-to-anything transitions (Mesos sends TASK_LOST after killing a task that
+        // already finished).
+        if instance.condition.is_terminal() {
+            return;
+        }
+        let previous = instance.condition;
+        let previous_state = instance.mesos_state;
+        let healthy_before = instance.mesos_healthy;
+        instance.mesos_state = Some(state);
+        instance.message = status.message.clone();
+        let ips: Vec<String> = status
+            .container_status
+            .iter()
+            .flat_map(|c| c.network_infos.iter())
+            .flat_map(|n| n.ip_addresses.iter())
+            .filter_map(|ip| ip.ip_address.clone())
+            .collect();
+        if !ips.is_empty() {
+            instance.ip_addresses = ips;
+        }
+        if status.healthy.is_some() {
+            instance.mesos_healthy = status.healthy;
+        }
+        if condition == Condition::Running && instance.started_at_ms.is_none() {
+            instance.started_at_ms = Some(now_ms);
+        }
+        let goal = instance.goal;
+        let changed_state = previous_state != Some(state);
+        let health_flip = status.healthy.is_some() && status.healthy != healthy_before;
+        match reaction(condition, goal) {
+            Reaction::Record => {
+                if previous != condition
+                    && !(condition == Condition::Unreachable
+                        && previous == Condition::UnreachableInactive)
+                {
+                    instance.condition = condition;
+                    instance.since_ms = now_ms;
+                }
+                if condition == Condition::Unreachable {
+                    instance
+                        .unreachable_since_ms
+                        .get_or_insert(unreachable_since(status, now_ms));
+                } else {
+                    instance.unreachable_since_ms = None;
+                }
+            }
+            Reaction::StartReplacement => {
+                if !matches!(
+                    previous,
+                    Condition::Unreachable | Condition::UnreachableInactive
+                ) {
+                    instance.condition = Condition::Unreachable;
+                    instance.since_ms = now_ms;
+                }
+                instance
+                    .unreachable_since_ms
+                    .get_or_insert(unreachable_since(status, now_ms));
+            }
+            Reaction::ExpungeAndReplace { .. } | Reaction::Expunge => {
+                instance.condition = condition;
+                instance.since_ms = now_ms;
+            }
+        }
+        let instance = instance.clone();
+        if changed_state {
+            self.publish(status_event(&instance, state));
+        }
+        if health_flip && let Some(alive) = status.healthy {
+            self.publish(Event::HealthStatusChanged {
+                app_id: instance.app_id.clone(),
+                instance_id: instance.id.clone(),
+                version_ms: instance.app_version_ms,
+                alive,
+            });
+        }
+        self.persist(Change::Instance(instance_id.clone()));
+        if previous != instance.condition {
+            self.instance_changed(&instance_id);
+        }
+        match reaction(condition, goal) {
+            Reaction::ExpungeAndReplace { backoff } => {
+                if backoff && let Some(app) = self.apps.get(&instance.app_id) {
+                    let delay = backoff::increase(
+                        self.delays.get(&app.id).copied(),
+                        now_ms,
+                        app.backoff_seconds,
+                        app.backoff_factor,
+                        app.max_launch_delay_seconds,
+                    );
+                    self.delays.insert(app.id.clone(), delay);
+                }
+                if is_failure(condition) {
+                    self.record_failure(now_ms, &instance_id, state);
+                }
+                // The replacement is started by the scale check of this step.
+                self.expunge(&instance_id);
+            }
+            Reaction::Expunge => self.expunge(&instance_id),
+            Reaction::StartReplacement | Reaction::Record => {
+                self.unreachable_phase(now_ms, &instance_id);
+            }
+        }
+    }
+
+    /// Moves an unreachable instance along its app's strategy: inactive (a replacement starts
+    /// because it no longer counts), then Unknown and expunged. Runs on updates and on timers.
+    pub(super) fn unreachable_phase(&mut self, now_ms: u64, instance_id: &str) {
+        let Some(instance) = self.instances.get(instance_id) else {
+            return;
+        };
+        let Some(since) = instance.unreachable_since_ms else {
+            return;
+        };
+        if !matches!(
+            instance.condition,
+            Condition::Unreachable | Condition::UnreachableInactive
+        ) {
+            return;
+        }
+        let strategy = self
+            .apps
+            .get(&instance.app_id)
+            .map(|a| a.unreachable_strategy)
+            .unwrap_or_default();
+        match strategy.phase(since, now_ms) {
+            UnreachablePhase::Unreachable => {}
+            UnreachablePhase::Inactive => {
+                if instance.condition != Condition::UnreachableInactive {
+                    if let Some(i) = self.instances.get_mut(instance_id) {
+                        i.condition = Condition::UnreachableInactive;
+                        i.since_ms = now_ms;
+                    }
+                    self.instance_changed(instance_id);
+                }
+            }
+            UnreachablePhase::Expunge => {
+                if let Some(i) = self.instances.get_mut(instance_id) {
+                    i.condition = Condition::Unknown;
+                    i.since_ms = now_ms;
+                }
+                self.instance_changed(instance_id);
+                self.expunge(instance_id);
+            }
+        }
+    }
+
+    fn record_failure(&mut self, now_ms: u64, instance_id: &str, state: TaskState) {
+        let Some(i) = self.instances.get(instance_id) else {
+            return;
+        };
+        let failure = TaskFailure {
+            app_id: i.app_id.clone(),
+            host: i
+                .placement
+                .as_ref()
+                .map(|p| p.agent.hostname.clone())
+                .unwrap_or_default(),
+            message: i.message.clone().unwrap_or_default(),
+            state,
+            task_id: i.task_id(),
+            instance_id: i.id.clone(),
+            timestamp_ms: now_ms,
+            version_ms: i.app_version_ms,
+            slave_id: i
+                .placement
+                .as_ref()
+                .map(|p| p.agent_id.clone())
+                .unwrap_or_default(),
+        };
+        if self.apps.contains_key(&failure.app_id) {
+            self.failures.insert(failure.app_id.clone(), failure);
+        }
+    }
+
+    /// Sets an instance's goal to Decommissioned (it will be killed and then expunged).
+    pub(super) fn decommission(&mut self, instance_id: &str) {
+        if let Some(i) = self.instances.get_mut(instance_id)
+            && i.goal != Goal::Decommissioned
+        {
+            i.goal = Goal::Decommissioned;
+            self.instance_changed(instance_id);
+        }
+    }
+
+    /// Sends a kill for the instance's task, if it has one that may be alive.
+    pub(super) fn kill(&mut self, now_ms: u64, instance_id: &str) {
+        let Some(i) = self.instances.get_mut(instance_id) else {
+            return;
+        };
+        if !i.has_task() || i.condition.is_terminal() {
+            return;
+        }
+        i.kill_sent_ms = Some(now_ms);
+        let effect = Effect::Kill {
+            task_id: i.task_id(),
+            agent_id: i.placement.as_ref().map(|p| p.agent_id.clone()),
+        };
+        self.effects.push(effect);
+        self.persist(Change::Instance(instance_id.to_owned()));
+    }
+
+    /// Forgets an instance.
+    pub(super) fn expunge(&mut self, instance_id: &str) {
+        if self.instances.remove(instance_id).is_some() {
+            self.persist(Change::Instance(instance_id.to_owned()));
+        }
+    }
+
+    pub(super) fn health_result(
+        &mut self,
+        now_ms: u64,
+        instance_id: &str,
+        check_index: usize,
+        alive: bool,
+        cause: Option<String>,
+    ) {
+        let Some(instance) = self.instances.get(instance_id) else {
+            return;
+        };
+        let Some(app) = self.apps.get(&instance.app_id) else {
+            return;
+        };
+        let Some(check) = app.health_checks.get(check_index).cloned() else {
+            return;
+        };
+        if instance.condition != Condition::Running {
+            return;
+        }
+        let checks = app.health_checks.len();
+        let Some(instance) = self.instances.get_mut(instance_id) else {
+            return;
+        };
+        if instance.health.len() != checks {
+            instance.health.resize(checks, Default::default());
+        }
+        let was_alive = instance.health[check_index].alive();
+        let result = &mut instance.health[check_index];
+        if alive {
+            result.consecutive_failures = 0;
+            result.first_success_ms.get_or_insert(now_ms);
+            result.last_success_ms = Some(now_ms);
+        } else {
+            // Inside the grace period and before the first success, failures do not count.
+            let running_since = instance.started_at_ms.unwrap_or(instance.since_ms);
+            let grace_ms = u64::from(check.grace_period_seconds) * 1000;
+            if result.first_success_ms.is_none() && now_ms < running_since + grace_ms {
+                return;
+            }
+            let failures_before = result.consecutive_failures;
+            result.consecutive_failures += 1;
+            result.last_failure_ms = Some(now_ms);
+            result.last_failure_cause = cause.clone();
+            let instance = instance.clone();
+            self.publish(Event::FailedHealthCheck {
+                app_id: instance.app_id.clone(),
+                instance_id: instance.id.clone(),
+                check_index,
+            });
+            // Marathon counts before incrementing: the kill comes on failure max + 1.
+            if check.max_consecutive_failures > 0
+                && failures_before >= check.max_consecutive_failures
+                && instance.kill_sent_ms.is_none()
+            {
+                self.publish(Event::UnhealthyInstanceKill {
+                    app_id: instance.app_id.clone(),
+                    task_id: instance.task_id(),
+                    instance_id: instance.id.clone(),
+                    version_ms: instance.app_version_ms,
+                    reason: cause.unwrap_or_default(),
+                    host: instance
+                        .placement
+                        .as_ref()
+                        .map(|p| p.agent.hostname.clone())
+                        .unwrap_or_default(),
+                    slave_id: instance
+                        .placement
+                        .as_ref()
+                        .map(|p| p.agent_id.clone())
+                        .unwrap_or_default(),
+                });
+                self.record_failure(now_ms, instance_id, TaskState::TaskKilled);
+                self.kill(now_ms, instance_id);
+            }
+        }
+        let Some(instance) = self.instances.get(instance_id) else {
+            return;
+        };
+        let now_alive = instance.health[check_index].alive();
+        if now_alive != was_alive {
+            let event = Event::HealthStatusChanged {
+                app_id: instance.app_id.clone(),
+                instance_id: instance.id.clone(),
+                version_ms: instance.app_version_ms,
+                alive: now_alive,
+            };
+            self.publish(event);
+        }
+    }
+}
+
+/// When an unreachable task became unreachable: the status' `unreachable_time`, else its
+/// timestamp, else now.
+fn unreachable_since(status: &v1::TaskStatus, now_ms: u64) -> u64 {
+    if let Some(time) = &status.unreachable_time {
+        return u64::try_from(time.nanoseconds / 1_000_000).unwrap_or(now_ms);
+    }
+    match status.timestamp {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => (seconds * 1000.0) as u64,
+        _ => now_ms,
+    }
+}
+
+/// The app id encoded in an instance id, best effort (`prod_web` → `/prod/web`).
+fn app_of_instance(instance_id: &str) -> Option<PathId> {
+    let safe = instance_id.split(".instance-").next()?;
+    PathId::parse_app_id(&format!("/{}", safe.replace('_', "/"))).ok()
+}
+
+fn status_event(instance: &crate::marathon::instance::Instance, state: TaskState) -> Event {
+    Event::StatusUpdate {
+        slave_id: instance
+            .placement
+            .as_ref()
+            .map(|p| p.agent_id.clone())
+            .unwrap_or_default(),
+        task_id: instance.task_id(),
+        task_status: state,
+        message: instance.message.clone().unwrap_or_default(),
+        app_id: instance.app_id.clone(),
+        host: instance
+            .placement
+            .as_ref()
+            .map(|p| p.agent.hostname.clone())
+            .unwrap_or_default(),
+        ip_addresses: instance.ip_addresses.clone(),
+        ports: instance
+            .placement
+            .as_ref()
+            .map(|p| p.host_ports.clone())
+            .unwrap_or_default(),
+        version_ms: instance.app_version_ms,
+    }
+}

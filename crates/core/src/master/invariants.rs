@@ -1,0 +1,166 @@
+//! The master's invariants, checked after every step in tests and the simulator: resources are
+//! never over-allocated on an agent, offers and live tasks only point at live agents, the
+//! registry mirror agrees with memory, terminal tasks never change (except Mesos' documented
+//! TASK_LOST resurrection), and every update the master generates is one the emission table
+//! allows for that kind of framework.
+
+use std::collections::BTreeMap;
+
+use drover_wire::v1::scheduler::event::Type as EventType;
+
+use super::{AgentStatus, Effect, Master};
+use crate::resources;
+use crate::task::emission::is_allowed;
+use crate::task::state::is_terminal;
+use crate::task::{Reason, Source, TaskState};
+
+/// The state of every task the master holds, by (framework id, task id).
+pub type TaskStates = BTreeMap<(String, String), TaskState>;
+
+impl Master {
+    /// Checks the invariants that hold between steps.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (id, agent) in &self.agents {
+            let held = resources::add(&self.agent_used(id), &self.agent_offered(id));
+            if !resources::contains(&agent.info.resources, &held) {
+                return Err(format!(
+                    "agent {id} over-allocated: holds {} of {}",
+                    resources::display(&held),
+                    resources::display(&agent.info.resources)
+                ));
+            }
+            if !self.registry.agents.contains_key(id) {
+                return Err(format!("agent {id} is in memory but not in the registry"));
+            }
+        }
+        for id in self.registry.agents.keys() {
+            if !self.agents.contains_key(id) {
+                return Err(format!("agent {id} is in the registry but not in memory"));
+            }
+        }
+        for (offer_id, offer) in &self.offers {
+            let agent_ok = self
+                .agents
+                .get(&offer.offer.agent_id.value)
+                .is_some_and(|a| a.status == AgentStatus::Connected);
+            let fw_ok = self
+                .frameworks
+                .get(&offer.offer.framework_id.value)
+                .is_some_and(|f| f.connected());
+            if !agent_ok || !fw_ok {
+                return Err(format!("offer {offer_id} outlived its agent or framework"));
+            }
+        }
+        for (fw_id, fw) in &self.frameworks {
+            if fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
+                return Err(format!("framework {fw_id} keeps too many completed tasks"));
+            }
+            for (task_id, entry) in &fw.tasks {
+                if !self.agents.contains_key(&entry.task.agent_id.value) {
+                    return Err(format!(
+                        "live task {task_id} of {fw_id} is on agent {} the master does not hold",
+                        entry.task.agent_id.value
+                    ));
+                }
+                if entry.state() == TaskState::TaskUnknown {
+                    return Err(format!("task {task_id} is stored as TASK_UNKNOWN"));
+                }
+                if entry.history.len() > self.config.max_status_history.max(1) {
+                    return Err(format!("task {task_id} history is unbounded"));
+                }
+            }
+            if self.registry.removed_frameworks.contains(fw_id) {
+                return Err(format!("removed framework {fw_id} is still known"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of every live and unreachable task.
+    pub fn task_states(&self) -> TaskStates {
+        let mut out = TaskStates::new();
+        for (fw_id, fw) in &self.frameworks {
+            for (task_id, entry) in fw.tasks.iter().chain(fw.unreachable_tasks.iter()) {
+                out.insert((fw_id.clone(), task_id.clone()), entry.state());
+            }
+        }
+        out
+    }
+
+    /// Checks one step: `before` are the task states before it, `effects` what it emitted.
+    pub fn check_step(&self, before: &TaskStates, effects: &[Effect]) -> Result<(), String> {
+        let resurrected: Vec<String> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::ToScheduler { event, .. } => event.update.as_ref(),
+                _ => None,
+            })
+            .filter(|u| u.status.reason == Some(Reason::AgentReregistered as i32))
+            .map(|u| u.status.task_id.value.clone())
+            .collect();
+        for (key, after) in self.task_states() {
+            if let Some(&was) = before.get(&key)
+                && is_terminal(was)
+                && was != after
+                && !resurrected.contains(&key.1)
+            {
+                return Err(format!(
+                    "terminal task {}/{} changed from {} to {}",
+                    key.0,
+                    key.1,
+                    was.as_str_name(),
+                    after.as_str_name()
+                ));
+            }
+        }
+        for effect in effects {
+            let Effect::ToScheduler { conn, event } = effect else {
+                continue;
+            };
+            if event.r#type != Some(EventType::Update as i32) {
+                continue;
+            }
+            let Some(update) = &event.update else {
+                return Err("UPDATE event without an update".into());
+            };
+            let status = &update.status;
+            // Reliable updates must name their agent (schedulers ACK with it); only
+            // reconciliation answers about tasks nobody knows may lack one.
+            let reconciliation = status.reason == Some(Reason::Reconciliation as i32);
+            if status.agent_id.is_none() && (status.uuid.is_some() || !reconciliation) {
+                return Err(format!(
+                    "update for {} has no agent_id",
+                    status.task_id.value
+                ));
+            }
+            if status.source != Some(Source::Master as i32) {
+                continue;
+            }
+            if status.uuid.is_some() {
+                return Err("a master-generated update carries a uuid".into());
+            }
+            let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging);
+            let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
+            let pa = self
+                .frameworks
+                .values()
+                .find(|f| f.conn == Some(*conn))
+                .map(|f| f.partition_aware);
+            let allowed = match pa {
+                Some(pa) => is_allowed(state, reason, Source::Master, pa),
+                None => {
+                    is_allowed(state, reason, Source::Master, true)
+                        || is_allowed(state, reason, Source::Master, false)
+                }
+            };
+            if !allowed {
+                return Err(format!(
+                    "master emitted ({}, {:?}) which the table does not allow",
+                    state.as_str_name(),
+                    reason
+                ));
+            }
+        }
+        Ok(())
+    }
+}

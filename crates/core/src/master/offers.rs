@@ -1,0 +1,304 @@
+//! Offers and allocation: what each agent has free, the DRF allocator (the framework role with
+//! the lowest dominant share gets the next agent), `refuse_seconds` filters, `--offer_timeout`,
+//! RESCIND, REVIVE and SUPPRESS.
+//!
+//! Like Mesos' hierarchical allocator, one allocation gives all of an agent's free resources
+//! (unreserved plus those reserved for the role) to one framework role as one offer, and
+//! resources count as allocated to that framework until the offer is used, declined or
+//! rescinded.
+
+use drover_wire::v1;
+use drover_wire::v1::scheduler;
+use drover_wire::v1::scheduler::event::Type as EventType;
+
+use super::registry::OFFER_ID_BLOCK;
+use super::{AgentStatus, Effect, Master, Offer, scheduler_event};
+use crate::resources;
+use crate::task::state::releases_resources;
+
+/// Mesos' minimum allocatable resources: an agent with less than this free is not offered.
+const MIN_CPUS: f64 = 0.01;
+const MIN_MEM_MB: f64 = 32.0;
+
+impl Master {
+    /// What tasks (that still hold resources) and executors use on an agent.
+    pub fn agent_used(&self, agent_id: &str) -> Vec<v1::Resource> {
+        let mut used = Vec::new();
+        for fw in self.frameworks.values() {
+            for entry in fw.tasks.values() {
+                if entry.task.agent_id.value == agent_id && !releases_resources(entry.state()) {
+                    used.extend(resources::unallocate(&entry.task.resources));
+                }
+            }
+        }
+        if let Some(agent) = self.agents.get(agent_id) {
+            for executor in agent.executors.values() {
+                used.extend(executor.resources.iter().cloned());
+            }
+        }
+        resources::normalize(&used)
+    }
+
+    /// What outstanding offers hold on an agent.
+    pub fn agent_offered(&self, agent_id: &str) -> Vec<v1::Resource> {
+        let offered: Vec<v1::Resource> = self
+            .offers
+            .values()
+            .filter(|o| o.offer.agent_id.value == agent_id)
+            .flat_map(|o| resources::unallocate(&o.offer.resources))
+            .collect();
+        resources::normalize(&offered)
+    }
+
+    /// What a framework holds: its tasks' resources (while they hold them) and its offers.
+    pub fn framework_allocated(&self, framework_id: &str) -> Vec<v1::Resource> {
+        let mut all = Vec::new();
+        if let Some(fw) = self.frameworks.get(framework_id) {
+            for entry in fw.tasks.values() {
+                if !releases_resources(entry.state()) {
+                    all.extend(resources::unallocate(&entry.task.resources));
+                }
+            }
+        }
+        all.extend(
+            self.offers
+                .values()
+                .filter(|o| o.offer.framework_id.value == framework_id)
+                .flat_map(|o| resources::unallocate(&o.offer.resources)),
+        );
+        resources::normalize(&all)
+    }
+
+    /// What is free on an agent: totals minus used minus offered.
+    pub fn agent_available(&self, agent_id: &str) -> Vec<v1::Resource> {
+        let Some(agent) = self.agents.get(agent_id) else {
+            return Vec::new();
+        };
+        let free = resources::subtract(&agent.info.resources, &self.agent_used(agent_id));
+        resources::subtract(&free, &self.agent_offered(agent_id))
+    }
+
+    /// Runs the allocator: every connected agent's free resources go, as one offer, to the
+    /// unfiltered, unsuppressed framework role with the lowest dominant share.
+    pub(super) fn allocate(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
+        self.allocation_dirty = false;
+        self.next_allocation_ms = now_ms + self.config.allocation_interval_ms.max(1);
+        self.filters.retain(|f| f.until_ms > now_ms);
+        let cluster_total: Vec<v1::Resource> = resources::normalize(
+            &self
+                .agents
+                .values()
+                .filter(|a| a.status == AgentStatus::Connected)
+                .flat_map(|a| a.info.resources.iter().cloned())
+                .collect::<Vec<_>>(),
+        );
+        let agent_ids: Vec<String> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.status == AgentStatus::Connected && !a.removal_pending)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for agent_id in agent_ids {
+            let available = self.agent_available(&agent_id);
+            if resources::scalar(&available, "cpus") < MIN_CPUS
+                && resources::scalar(&available, "mem") < MIN_MEM_MB
+            {
+                continue;
+            }
+            // Candidates in DRF order; ties go to the lower framework id, then role.
+            let mut candidates: Vec<(f64, String, String)> = Vec::new();
+            for (fw_id, fw) in &self.frameworks {
+                if !fw.connected() {
+                    continue;
+                }
+                let share =
+                    resources::dominant_share(&self.framework_allocated(fw_id), &cluster_total);
+                for role in fw.roles() {
+                    if !fw.suppressed_roles.contains(&role) {
+                        candidates.push((share, fw_id.clone(), role));
+                    }
+                }
+            }
+            candidates.sort_by(|a, b| {
+                a.0.total_cmp(&b.0)
+                    .then_with(|| a.1.cmp(&b.1))
+                    .then_with(|| a.2.cmp(&b.2))
+            });
+            for (_, fw_id, role) in candidates {
+                let offerable: Vec<v1::Resource> = available
+                    .iter()
+                    .filter(|r| {
+                        let reserved = resources::reservation_role(r);
+                        reserved == resources::DEFAULT_ROLE || reserved == role
+                    })
+                    .cloned()
+                    .collect();
+                if offerable.is_empty() {
+                    continue;
+                }
+                let filtered = self.filters.iter().any(|f| {
+                    f.framework_id == fw_id
+                        && f.role == role
+                        && f.agent_id == agent_id
+                        && resources::contains(&f.resources, &offerable)
+                });
+                if filtered {
+                    continue;
+                }
+                self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable, out);
+                break;
+            }
+        }
+    }
+
+    fn make_offer(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        role: &str,
+        agent_id: &str,
+        offerable: Vec<v1::Resource>,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.next_offer >= self.registry.offers_reserved {
+            self.registry.offers_reserved = self.next_offer + OFFER_ID_BLOCK;
+            self.persist_counters(out);
+        }
+        let offer_id = format!("{}-O{}", self.registry.master_id, self.next_offer);
+        self.next_offer += 1;
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        let executor_ids = agent
+            .executors
+            .keys()
+            .filter(|(fw, _)| fw == framework_id)
+            .map(|(_, e)| v1::ExecutorId { value: e.clone() })
+            .collect();
+        let offer = v1::Offer {
+            id: v1::OfferId {
+                value: offer_id.clone(),
+            },
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            agent_id: v1::AgentId {
+                value: agent_id.into(),
+            },
+            hostname: agent.info.hostname.clone(),
+            url: Some(v1::Url {
+                scheme: "http".into(),
+                address: v1::Address {
+                    hostname: Some(agent.info.hostname.clone()),
+                    ip: None,
+                    port: agent.info.port.unwrap_or(5051),
+                },
+                path: Some("/slave(1)".into()),
+                ..Default::default()
+            }),
+            domain: agent.info.domain.clone(),
+            resources: resources::allocate(&offerable, role),
+            attributes: agent.info.attributes.clone(),
+            executor_ids,
+            unavailability: None,
+            allocation_info: Some(v1::resource::AllocationInfo {
+                role: Some(role.into()),
+            }),
+        };
+        self.offers.insert(
+            offer_id,
+            Offer {
+                offer: offer.clone(),
+                role: role.into(),
+                expires_ms: self.config.offer_timeout_ms.map(|t| now_ms + t),
+            },
+        );
+        self.counters.offers_made += 1;
+        let multi_role = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.has_capability(v1::framework_info::capability::Type::MultiRole));
+        let mut sent = offer;
+        if !multi_role {
+            sent.allocation_info = None;
+            sent.resources = resources::unallocate(&sent.resources);
+        }
+        let mut event = scheduler_event(EventType::Offers);
+        event.offers = Some(scheduler::event::Offers { offers: vec![sent] });
+        self.send_to_framework(framework_id, event, out);
+    }
+
+    /// Takes an offer back; with `notify`, the framework gets RESCIND (if connected).
+    pub(super) fn rescind_offer(&mut self, offer_id: &str, notify: bool, out: &mut Vec<Effect>) {
+        let Some(offer) = self.offers.remove(offer_id) else {
+            return;
+        };
+        self.counters.offers_rescinded += 1;
+        self.allocation_dirty = true;
+        if notify {
+            let mut event = scheduler_event(EventType::Rescind);
+            event.rescind = Some(scheduler::event::Rescind {
+                offer_id: offer.offer.id.clone(),
+            });
+            self.send_to_framework(&offer.offer.framework_id.value, event, out);
+        }
+    }
+
+    /// Rescinds every offer of an agent (it disconnected, became unreachable, was removed).
+    pub(super) fn rescind_agent_offers(&mut self, agent_id: &str, out: &mut Vec<Effect>) {
+        let ids: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.offer.agent_id.value == agent_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.rescind_offer(&id, true, out);
+        }
+        self.filters.retain(|f| f.agent_id != agent_id);
+    }
+
+    pub(super) fn tick_offers(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
+        let expired: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.expires_ms.is_some_and(|t| now_ms >= t))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.rescind_offer(&id, true, out);
+        }
+    }
+
+    fn roles_or_all(&self, framework_id: &str, roles: &[String]) -> Vec<String> {
+        if roles.is_empty() {
+            self.frameworks
+                .get(framework_id)
+                .map(|f| f.roles())
+                .unwrap_or_default()
+        } else {
+            roles.to_vec()
+        }
+    }
+
+    /// REVIVE: unsuppress the roles (all if none given) and drop their filters.
+    pub(super) fn revive(&mut self, framework_id: &str, roles: &[String]) {
+        let roles = self.roles_or_all(framework_id, roles);
+        if let Some(fw) = self.frameworks.get_mut(framework_id) {
+            for role in &roles {
+                fw.suppressed_roles.remove(role);
+            }
+        }
+        self.filters
+            .retain(|f| !(f.framework_id == framework_id && roles.contains(&f.role)));
+        self.allocation_dirty = true;
+    }
+
+    /// SUPPRESS: no more offers for the roles (all if none given); outstanding offers stay.
+    pub(super) fn suppress(&mut self, framework_id: &str, roles: &[String]) {
+        let roles = self.roles_or_all(framework_id, roles);
+        if let Some(fw) = self.frameworks.get_mut(framework_id) {
+            fw.suppressed_roles.extend(roles);
+        }
+    }
+}

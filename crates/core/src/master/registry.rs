@@ -1,0 +1,141 @@
+//! What the master persists, and the operations that change it. This goes beyond Mesos'
+//! registry (which kept only agents): frameworks and removed framework ids are kept too, so a
+//! restarted master can answer and resubscribe them, and the id counters are kept so no id
+//! is ever handed out twice. Tasks are not persisted: they come back when agents reregister.
+//!
+//! The driver maps each [`RegistryOp`] onto store keys (it owns the encoding); the core keeps
+//! an in-memory mirror through [`Registry::apply`], and recovery rebuilds a [`Registry`] from
+//! the store.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use drover_wire::v1;
+
+/// Offer ids are reserved in blocks of this size, so allocation does not write the registry
+/// for every offer while ids still never repeat across restarts.
+pub const OFFER_ID_BLOCK: u64 = 1000;
+
+/// An agent marked unreachable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreachableAgent {
+    /// Its last known info.
+    pub info: v1::AgentInfo,
+    /// When it was marked (ms since the epoch).
+    pub time_ms: u64,
+}
+
+/// The persisted state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Registry {
+    /// The master id (a uuid the driver creates once).
+    pub master_id: String,
+    /// Next framework number (`<master-id>-NNNN`).
+    pub next_framework: u64,
+    /// Next agent number (`<master-id>-S<n>`).
+    pub next_agent: u64,
+    /// Offer numbers below this are reserved by an earlier incarnation or this one.
+    pub offers_reserved: u64,
+    /// Admitted agents.
+    pub agents: BTreeMap<String, v1::AgentInfo>,
+    /// Unreachable agents.
+    pub unreachable: BTreeMap<String, UnreachableAgent>,
+    /// Agents marked gone, with the time (ms).
+    pub gone: BTreeMap<String, u64>,
+    /// Known frameworks (info with id).
+    pub frameworks: BTreeMap<String, v1::FrameworkInfo>,
+    /// Ids of removed frameworks: they can never subscribe again.
+    pub removed_frameworks: BTreeSet<String>,
+}
+
+/// One change to the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegistryOp {
+    /// New values of the id counters.
+    Counters {
+        next_framework: u64,
+        next_agent: u64,
+        offers_reserved: u64,
+    },
+    /// Admit (or readmit, or update) an agent; it is no longer unreachable.
+    AdmitAgent(v1::AgentInfo),
+    /// Move an admitted agent to the unreachable list.
+    MarkUnreachable { info: v1::AgentInfo, time_ms: u64 },
+    /// Mark an agent gone (from admitted or unreachable).
+    MarkGone { agent_id: String, time_ms: u64 },
+    /// Forget an admitted agent (it unregistered, or another agent took its address).
+    RemoveAgent { agent_id: String },
+    /// Add or update a framework.
+    PutFramework(v1::FrameworkInfo),
+    /// Remove a framework for good.
+    RemoveFramework { framework_id: String },
+}
+
+impl Registry {
+    /// A fresh registry for a new master id.
+    pub fn new(master_id: impl Into<String>) -> Registry {
+        Registry {
+            master_id: master_id.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Applies an operation.
+    pub fn apply(&mut self, op: &RegistryOp) {
+        match op {
+            RegistryOp::Counters {
+                next_framework,
+                next_agent,
+                offers_reserved,
+            } => {
+                self.next_framework = *next_framework;
+                self.next_agent = *next_agent;
+                self.offers_reserved = *offers_reserved;
+            }
+            RegistryOp::AdmitAgent(info) => {
+                let id = agent_id_of(info);
+                self.unreachable.remove(&id);
+                self.agents.insert(id, info.clone());
+            }
+            RegistryOp::MarkUnreachable { info, time_ms } => {
+                let id = agent_id_of(info);
+                self.agents.remove(&id);
+                self.unreachable.insert(
+                    id,
+                    UnreachableAgent {
+                        info: info.clone(),
+                        time_ms: *time_ms,
+                    },
+                );
+            }
+            RegistryOp::MarkGone { agent_id, time_ms } => {
+                self.agents.remove(agent_id);
+                self.unreachable.remove(agent_id);
+                self.gone.insert(agent_id.clone(), *time_ms);
+            }
+            RegistryOp::RemoveAgent { agent_id } => {
+                self.agents.remove(agent_id);
+                self.unreachable.remove(agent_id);
+            }
+            RegistryOp::PutFramework(info) => {
+                let id = info
+                    .id
+                    .as_ref()
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default();
+                self.frameworks.insert(id, info.clone());
+            }
+            RegistryOp::RemoveFramework { framework_id } => {
+                self.frameworks.remove(framework_id);
+                self.removed_frameworks.insert(framework_id.clone());
+            }
+        }
+    }
+}
+
+/// The id of an agent info (empty if unset).
+pub fn agent_id_of(info: &v1::AgentInfo) -> String {
+    info.id
+        .as_ref()
+        .map(|i| i.value.clone())
+        .unwrap_or_default()
+}

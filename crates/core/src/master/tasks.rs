@@ -1,0 +1,886 @@
+//! Tasks: ACCEPT with LAUNCH and LAUNCH_GROUP (offer checks, validation, authorization hook,
+//! resource checks), master-generated status updates through the emission table, status
+//! updates from agents, KILL, SHUTDOWN, ACKNOWLEDGE and MESSAGE.
+
+use std::collections::BTreeSet;
+
+use drover_wire::internal::agent_event::Type as AgentEventType;
+use drover_wire::internal::{agent_call, agent_event};
+use drover_wire::v1;
+use drover_wire::v1::master::event::Type as OperatorEventType;
+use drover_wire::v1::offer::operation::Type as OpType;
+use drover_wire::v1::scheduler;
+use drover_wire::v1::scheduler::event::Type as EventType;
+
+use super::validation;
+use super::{
+    AgentStatus, Effect, Filter, HistoryEntry, Master, TaskEntry, agent_event, operator_event,
+    scheduler_event, seconds, time_info,
+};
+use crate::resources;
+use crate::task::emission::{Trigger, emission};
+use crate::task::state::is_terminal;
+use crate::task::transition;
+use crate::task::{Reason, Source, TaskState};
+
+/// Records a status on a task: Mesos' `statuses` keep one entry per consecutive state (the
+/// latest), with `data` cleared; the history keeps every update, bounded.
+pub(super) fn record_status(
+    entry: &mut TaskEntry,
+    status: &v1::TaskStatus,
+    now_ms: u64,
+    max_history: usize,
+) {
+    let mut stored = status.clone();
+    stored.data = None;
+    match entry.task.statuses.last_mut() {
+        Some(last) if last.state == stored.state => *last = stored,
+        _ => entry.task.statuses.push(stored),
+    }
+    entry.history.push_back(HistoryEntry {
+        state: TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging),
+        reason: status.reason.and_then(|r| Reason::try_from(r).ok()),
+        source: status.source.and_then(|s| Source::try_from(s).ok()),
+        message: status.message.clone(),
+        timestamp_ms: now_ms,
+        healthy: status.healthy,
+    });
+    while entry.history.len() > max_history.max(1) {
+        entry.history.pop_front();
+    }
+}
+
+fn update_event(status: v1::TaskStatus) -> scheduler::Event {
+    let mut event = scheduler_event(EventType::Update);
+    event.update = Some(scheduler::event::Update { status });
+    event
+}
+
+impl Master {
+    /// Emits a master-generated update for a task the master holds (live or unreachable),
+    /// from the table row of `trigger`, and applies it to the task.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn master_update(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        task_id: &str,
+        trigger: Trigger,
+        detail: Option<&str>,
+        unreachable_time_ms: Option<u64>,
+        out: &mut Vec<Effect>,
+    ) {
+        let max_history = self.config.max_status_history;
+        let Some(fw) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let pa = fw.partition_aware;
+        let conn = fw.conn;
+        let entry = match fw.tasks.get_mut(task_id) {
+            Some(entry) => entry,
+            None => match fw.unreachable_tasks.get_mut(task_id) {
+                Some(entry) => entry,
+                None => return,
+            },
+        };
+        let current = entry.state();
+        let mut status = emission(trigger).status(task_id, pa, current, detail);
+        status.agent_id = Some(entry.task.agent_id.clone());
+        status.executor_id = entry.task.executor_id.clone();
+        status.timestamp = Some(seconds(now_ms));
+        status.unreachable_time = unreachable_time_ms.map(time_info);
+        if let Some(last) = entry.task.statuses.last() {
+            status.healthy = last.healthy;
+            status.check_status = last.check_status;
+            status.container_status = last.container_status.clone();
+        }
+        let new_state = TaskState::try_from(status.state).unwrap_or(current);
+        let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
+        if transition::check(current, new_state, reason).is_ok() {
+            entry.task.state = status.state;
+        }
+        entry.task.status_update_state = Some(status.state);
+        entry.task.status_update_uuid = None;
+        if unreachable_time_ms.is_some() {
+            entry.unreachable_time_ms = unreachable_time_ms;
+        }
+        record_status(entry, &status, now_ms, max_history);
+        let state = entry.task.state;
+        let mut op = operator_event(OperatorEventType::TaskUpdated);
+        op.task_updated = Some(v1::master::event::TaskUpdated {
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            status: status.clone(),
+            state,
+        });
+        out.push(Effect::ToOperators(Box::new(op)));
+        if let Some(conn) = conn {
+            out.push(Effect::ToScheduler {
+                conn,
+                event: Box::new(update_event(status)),
+            });
+        }
+    }
+
+    /// Answers a launch that never became a task (invalid, unauthorized, bad offers): the
+    /// update goes to the framework, and the task is recorded as completed with its history
+    /// so an operator can see why it never ran (beyond Mesos, which forgets it).
+    fn launch_refused(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        task: &v1::TaskInfo,
+        trigger: Trigger,
+        detail: &str,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(fw) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let pa = fw.partition_aware;
+        let mut status = emission(trigger).status(
+            &task.task_id.value,
+            pa,
+            TaskState::TaskStaging,
+            Some(detail),
+        );
+        status.agent_id = Some(task.agent_id.clone());
+        status.executor_id = task.executor.as_ref().map(|e| e.executor_id.clone());
+        status.timestamp = Some(seconds(now_ms));
+        let mut entry = TaskEntry {
+            task: self.new_task(framework_id, task, None),
+            role: String::new(),
+            history: Default::default(),
+            unreachable_time_ms: None,
+            executor: task.executor.clone(),
+        };
+        entry.task.state = status.state;
+        entry.task.status_update_state = Some(status.state);
+        record_status(&mut entry, &status, now_ms, self.config.max_status_history);
+        self.push_completed(framework_id, entry);
+        self.send_to_framework(framework_id, update_event(status), out);
+    }
+
+    fn new_task(
+        &self,
+        framework_id: &str,
+        info: &v1::TaskInfo,
+        group_executor: Option<&v1::ExecutorInfo>,
+    ) -> v1::Task {
+        let user = info
+            .command
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .or_else(|| {
+                self.frameworks
+                    .get(framework_id)
+                    .map(|f| f.info.user.clone())
+            });
+        v1::Task {
+            name: info.name.clone(),
+            task_id: info.task_id.clone(),
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            executor_id: info
+                .executor
+                .as_ref()
+                .or(group_executor)
+                .map(|e| e.executor_id.clone()),
+            agent_id: info.agent_id.clone(),
+            state: TaskState::TaskStaging as i32,
+            resources: info.resources.clone(),
+            statuses: Vec::new(),
+            status_update_state: None,
+            status_update_uuid: None,
+            labels: info.labels.clone(),
+            discovery: info.discovery.clone(),
+            container: info.container.clone(),
+            health_check: info.health_check.clone(),
+            kill_policy: info.kill_policy,
+            user,
+            limits: info.limits.clone(),
+        }
+    }
+
+    /// ACCEPT (and DECLINE, which is an ACCEPT without operations).
+    pub(super) fn accept(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        accept: scheduler::call::Accept,
+        out: &mut Vec<Effect>,
+    ) {
+        // Every task any LAUNCH or LAUNCH_GROUP names, for the all-or-nothing refusals.
+        let all_tasks: Vec<v1::TaskInfo> = accept
+            .operations
+            .iter()
+            .flat_map(|op| {
+                let mut tasks = Vec::new();
+                if let Some(launch) = &op.launch {
+                    tasks.extend(launch.task_infos.iter().cloned());
+                }
+                if let Some(group) = &op.launch_group {
+                    tasks.extend(group.task_group.tasks.iter().cloned());
+                }
+                tasks
+            })
+            .collect();
+        let mut offered: Vec<v1::Resource> = Vec::new();
+        let mut agent_id: Option<String> = None;
+        let mut role: Option<String> = None;
+        let mut error: Option<String> = None;
+        let mut seen = BTreeSet::new();
+        if accept.offer_ids.is_empty() && !all_tasks.is_empty() {
+            error = Some("No offers specified".into());
+        }
+        for offer_id in &accept.offer_ids {
+            if !seen.insert(offer_id.value.clone()) {
+                error.get_or_insert(format!("Offer {} appears more than once", offer_id.value));
+                continue;
+            }
+            let Some(offer) = self.offers.get(&offer_id.value) else {
+                error.get_or_insert(format!("Offer {} is no longer valid", offer_id.value));
+                continue;
+            };
+            if offer.offer.framework_id.value != framework_id {
+                error.get_or_insert(format!(
+                    "Offer {} has invalid framework {} while framework {framework_id} is \
+                     expected",
+                    offer_id.value, offer.offer.framework_id.value
+                ));
+                continue;
+            }
+            match &agent_id {
+                Some(a) if *a != offer.offer.agent_id.value => {
+                    error.get_or_insert("Aggregated offers must belong to one single agent".into());
+                }
+                _ => agent_id = Some(offer.offer.agent_id.value.clone()),
+            }
+            match &role {
+                Some(r) if *r != offer.role => {
+                    error.get_or_insert(
+                        "Aggregated offers must be allocated to the same role".into(),
+                    );
+                }
+                _ => role = Some(offer.role.clone()),
+            }
+        }
+        // Every valid offer of this framework named in the call is used up, even on error,
+        // and its resources go back to the pool.
+        for offer_id in &accept.offer_ids {
+            if let Some(offer) = self.offers.get(&offer_id.value)
+                && offer.offer.framework_id.value == framework_id
+            {
+                let offer = self.offers.remove(&offer_id.value);
+                if let Some(offer) = offer {
+                    offered = resources::add(&offered, &offer.offer.resources);
+                }
+            }
+        }
+        self.allocation_dirty = true;
+        if let Some(error) = error {
+            for task in &all_tasks {
+                self.launch_refused(
+                    now_ms,
+                    framework_id,
+                    task,
+                    Trigger::LaunchWithInvalidOffers,
+                    &error,
+                    out,
+                );
+            }
+            return;
+        }
+        let (Some(agent_id), Some(role)) = (agent_id, role) else {
+            return;
+        };
+        let agent_state = self.agents.get(&agent_id).map(|a| a.status);
+        let refusal = match agent_state {
+            None => Some((
+                Trigger::LaunchOnRemovedAgent,
+                format!("Agent {agent_id} was removed"),
+            )),
+            Some(AgentStatus::Connected) => None,
+            Some(_) => Some((
+                Trigger::LaunchOnDisconnectedAgent,
+                format!("Agent {agent_id} is disconnected"),
+            )),
+        };
+        if let Some((trigger, detail)) = refusal {
+            for task in &all_tasks {
+                self.launch_refused(now_ms, framework_id, task, trigger, &detail, out);
+            }
+            return;
+        }
+        let mut remaining = offered.clone();
+        for op in accept.operations {
+            let kind = op.r#type.and_then(|t| OpType::try_from(t).ok());
+            match kind {
+                Some(OpType::Launch) => {
+                    for task in op.launch.map(|l| l.task_infos).unwrap_or_default() {
+                        self.launch_one(
+                            now_ms,
+                            framework_id,
+                            &agent_id,
+                            &role,
+                            task,
+                            &mut remaining,
+                            out,
+                        );
+                    }
+                }
+                Some(OpType::LaunchGroup) => {
+                    if let Some(group) = op.launch_group {
+                        self.launch_group(
+                            now_ms,
+                            framework_id,
+                            &agent_id,
+                            &role,
+                            group,
+                            &mut remaining,
+                            out,
+                        );
+                    }
+                }
+                // Reservations, volumes and disks are not supported yet; Mesos would answer
+                // them with operation feedback, which Drover does not implement.
+                _ => {}
+            }
+        }
+        let refuse_ms = validation::refuse_ms(accept.filters.as_ref());
+        let unused = resources::unallocate(&remaining);
+        if refuse_ms > 0 && !unused.is_empty() {
+            self.filters.push(Filter {
+                framework_id: framework_id.into(),
+                role,
+                agent_id,
+                resources: unused,
+                until_ms: now_ms.saturating_add(refuse_ms),
+            });
+        }
+    }
+
+    fn authorize_launch(&self, framework_id: &str) -> Result<(), String> {
+        let principal = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.info.principal.clone());
+        match principal {
+            Some(p) if self.config.launch_denied_principals.contains(&p) => {
+                Err(format!("Principal '{p}' is not authorized to launch tasks"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn known_task_ids(&self, framework_id: &str) -> BTreeSet<String> {
+        self.frameworks
+            .get(framework_id)
+            .map(|f| {
+                f.tasks
+                    .keys()
+                    .chain(f.unreachable_tasks.keys())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// What a task needs from the offer: its resources plus its executor's, if the executor
+    /// is not already running on the agent.
+    fn needed(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        task: &v1::TaskInfo,
+        executor: Option<&v1::ExecutorInfo>,
+    ) -> Vec<v1::Resource> {
+        let mut needed = resources::normalize(&task.resources);
+        if let Some(executor) = executor.or(task.executor.as_ref()) {
+            let key = (framework_id.to_owned(), executor.executor_id.value.clone());
+            let running = self
+                .agents
+                .get(agent_id)
+                .is_some_and(|a| a.executors.contains_key(&key));
+            if !running {
+                needed = resources::add(&needed, &executor.resources);
+            }
+        }
+        needed
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn launch_one(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        agent_id: &str,
+        role: &str,
+        task: v1::TaskInfo,
+        remaining: &mut Vec<v1::Resource>,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Err(e) = self.authorize_launch(framework_id) {
+            self.launch_refused(
+                now_ms,
+                framework_id,
+                &task,
+                Trigger::LaunchUnauthorized,
+                &e,
+                out,
+            );
+            return;
+        }
+        let known = self.known_task_ids(framework_id);
+        if let Err(e) = validation::validate_task(&task, agent_id, &known) {
+            self.launch_refused(now_ms, framework_id, &task, Trigger::LaunchInvalid, &e, out);
+            return;
+        }
+        let needed = self.needed(framework_id, agent_id, &task, None);
+        if let Err((trigger, e)) = self.check_fits(agent_id, &needed, remaining) {
+            self.launch_refused(now_ms, framework_id, &task, trigger, &e, out);
+            return;
+        }
+        *remaining = resources::subtract(remaining, &needed);
+        self.add_task(
+            framework_id,
+            agent_id,
+            role,
+            &task,
+            task.executor.clone(),
+            None,
+            out,
+        );
+        let mut run = agent_event(AgentEventType::RunTask);
+        run.run_task = Some(agent_event::RunTask {
+            framework_info: self.frameworks[framework_id].info.clone(),
+            task: Some(task),
+            executor: None,
+            task_group: None,
+        });
+        self.send_to_agent(agent_id, run, out);
+    }
+
+    /// Checks that `needed` fits the offers' remaining resources; checkpointed resources the
+    /// agent does not have at all are `REASON_RESOURCES_UNKNOWN`.
+    fn check_fits(
+        &self,
+        agent_id: &str,
+        needed: &[v1::Resource],
+        remaining: &[v1::Resource],
+    ) -> Result<(), (Trigger, String)> {
+        let checkpointed: Vec<v1::Resource> = needed
+            .iter()
+            .filter(|r| resources::is_checkpointed(r))
+            .cloned()
+            .collect();
+        let total = self
+            .agents
+            .get(agent_id)
+            .map(|a| a.info.resources.clone())
+            .unwrap_or_default();
+        if !checkpointed.is_empty() && !resources::contains(&total, &checkpointed) {
+            return Err((
+                Trigger::LaunchWithUnknownResources,
+                format!(
+                    "Task uses checkpointed resources {} that agent {agent_id} does not have",
+                    resources::display(&checkpointed)
+                ),
+            ));
+        }
+        if !resources::contains(remaining, needed) {
+            return Err((
+                Trigger::LaunchInvalid,
+                format!(
+                    "Task uses more resources {} than available {}",
+                    resources::display(needed),
+                    resources::display(remaining)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn launch_group(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        agent_id: &str,
+        role: &str,
+        group: v1::offer::operation::LaunchGroup,
+        remaining: &mut Vec<v1::Resource>,
+        out: &mut Vec<Effect>,
+    ) {
+        let executor = group.executor;
+        let tasks = group.task_group.tasks.clone();
+        let refuse =
+            |master: &mut Master, trigger: Trigger, detail: &str, out: &mut Vec<Effect>| {
+                for task in &tasks {
+                    master.launch_refused(now_ms, framework_id, task, trigger, detail, out);
+                }
+            };
+        if let Err(e) = self.authorize_launch(framework_id) {
+            refuse(self, Trigger::LaunchGroupUnauthorized, &e, out);
+            return;
+        }
+        if let Err(e) = validation::validate_task_group(&executor, &group.task_group) {
+            refuse(self, Trigger::LaunchGroupInvalid, &e, out);
+            return;
+        }
+        let known = self.known_task_ids(framework_id);
+        let mut needed: Vec<v1::Resource> = Vec::new();
+        for (i, task) in tasks.iter().enumerate() {
+            // Members are checked as command-less tasks: the group's executor runs them.
+            let mut as_task = task.clone();
+            if as_task.command.is_none() {
+                as_task.command = Some(v1::CommandInfo::default());
+            }
+            if let Err(e) = validation::validate_task(&as_task, agent_id, &known) {
+                refuse(
+                    self,
+                    Trigger::LaunchGroupInvalid,
+                    &format!("Task '{}' is invalid: {e}", task.task_id.value),
+                    out,
+                );
+                return;
+            }
+            let with_executor = if i == 0 { Some(&executor) } else { None };
+            let mut n = resources::normalize(&task.resources);
+            if let Some(executor) = with_executor {
+                n = self.needed(framework_id, agent_id, task, Some(executor));
+            }
+            needed = resources::add(&needed, &n);
+        }
+        if let Err((trigger, e)) = self.check_fits(agent_id, &needed, remaining) {
+            let trigger = if trigger == Trigger::LaunchInvalid {
+                Trigger::LaunchGroupInvalid
+            } else {
+                trigger
+            };
+            refuse(self, trigger, &e, out);
+            return;
+        }
+        *remaining = resources::subtract(remaining, &needed);
+        for task in &tasks {
+            self.add_task(
+                framework_id,
+                agent_id,
+                role,
+                task,
+                Some(executor.clone()),
+                Some(&executor),
+                out,
+            );
+        }
+        let mut run = agent_event(AgentEventType::RunTask);
+        run.run_task = Some(agent_event::RunTask {
+            framework_info: self.frameworks[framework_id].info.clone(),
+            task: None,
+            executor: Some(executor),
+            task_group: Some(group.task_group),
+        });
+        self.send_to_agent(agent_id, run, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_task(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        role: &str,
+        info: &v1::TaskInfo,
+        executor: Option<v1::ExecutorInfo>,
+        group_executor: Option<&v1::ExecutorInfo>,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut task = self.new_task(framework_id, info, group_executor);
+        task.resources = resources::allocate(&resources::normalize(&info.resources), role);
+        if let Some(executor) = &executor
+            && let Some(agent) = self.agents.get_mut(agent_id)
+        {
+            agent
+                .executors
+                .entry((framework_id.to_owned(), executor.executor_id.value.clone()))
+                .or_insert_with(|| {
+                    let mut e = executor.clone();
+                    e.framework_id = Some(v1::FrameworkId {
+                        value: framework_id.into(),
+                    });
+                    e
+                });
+        }
+        let entry = TaskEntry {
+            task,
+            role: role.into(),
+            history: Default::default(),
+            unreachable_time_ms: None,
+            executor,
+        };
+        let mut added = operator_event(OperatorEventType::TaskAdded);
+        added.task_added = Some(v1::master::event::TaskAdded {
+            task: entry.task.clone(),
+        });
+        out.push(Effect::ToOperators(Box::new(added)));
+        if let Some(fw) = self.frameworks.get_mut(framework_id) {
+            fw.tasks.insert(info.task_id.value.clone(), entry);
+        }
+    }
+
+    pub(super) fn send_to_agent(
+        &self,
+        agent_id: &str,
+        event: drover_wire::internal::AgentEvent,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Some(conn) = self.agents.get(agent_id).and_then(|a| a.conn) {
+            out.push(Effect::ToAgent {
+                conn,
+                event: Box::new(event),
+            });
+        }
+    }
+
+    /// Moves a live task to the completed list.
+    pub(super) fn complete_task(&mut self, framework_id: &str, task_id: &str) {
+        if let Some(entry) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.tasks.remove(task_id))
+        {
+            self.push_completed(framework_id, entry);
+        }
+    }
+
+    pub(super) fn push_completed(&mut self, framework_id: &str, entry: TaskEntry) {
+        let max = self.config.max_completed_tasks_per_framework;
+        if let Some(fw) = self.frameworks.get_mut(framework_id) {
+            fw.completed_tasks.push_back(entry);
+            while fw.completed_tasks.len() > max {
+                fw.completed_tasks.pop_front();
+            }
+        }
+    }
+
+    /// A status update from an agent's update manager: forwarded to the framework if it is
+    /// connected (the agent retries otherwise), and applied to the master's task.
+    pub(super) fn agent_status_update(
+        &mut self,
+        now_ms: u64,
+        agent_id: &str,
+        update: agent_call::StatusUpdate,
+        out: &mut Vec<Effect>,
+    ) {
+        let framework_id = update.framework_id.value.clone();
+        let mut status = update.status;
+        status.agent_id = Some(v1::AgentId {
+            value: agent_id.into(),
+        });
+        if status.timestamp.is_none() {
+            status.timestamp = Some(seconds(now_ms));
+        }
+        let max_history = self.config.max_status_history;
+        let Some(fw) = self.frameworks.get_mut(&framework_id) else {
+            self.counters.invalid_status_updates += 1;
+            return;
+        };
+        let conn = fw.conn;
+        let task_id = status.task_id.value.clone();
+        let mut operator = None;
+        match fw.tasks.get_mut(&task_id) {
+            Some(entry) if entry.task.agent_id.value == agent_id => {
+                let current = entry.state();
+                let latest = update
+                    .latest_state
+                    .and_then(|s| TaskState::try_from(s).ok())
+                    .unwrap_or_else(|| TaskState::try_from(status.state).unwrap_or(current));
+                let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
+                if latest != TaskState::TaskStaging
+                    && transition::check(current, latest, reason).is_ok()
+                {
+                    entry.task.state = latest as i32;
+                }
+                let previous_status_state = entry.task.statuses.last().map(|s| s.state);
+                entry.task.status_update_state = Some(status.state);
+                entry.task.status_update_uuid = status.uuid.clone();
+                record_status(entry, &status, now_ms, max_history);
+                let health_news = matches!(
+                    reason,
+                    Some(Reason::TaskHealthCheckStatusUpdated | Reason::TaskCheckStatusUpdated)
+                );
+                if previous_status_state != Some(status.state) || health_news {
+                    let mut op = operator_event(OperatorEventType::TaskUpdated);
+                    op.task_updated = Some(v1::master::event::TaskUpdated {
+                        framework_id: v1::FrameworkId {
+                            value: framework_id.clone(),
+                        },
+                        status: status.clone(),
+                        state: entry.task.state,
+                    });
+                    operator = Some(op);
+                }
+                self.counters.valid_status_updates += 1;
+            }
+            _ => self.counters.invalid_status_updates += 1,
+        }
+        if let Some(op) = operator {
+            out.push(Effect::ToOperators(Box::new(op)));
+        }
+        if let Some(conn) = conn {
+            out.push(Effect::ToScheduler {
+                conn,
+                event: Box::new(update_event(status)),
+            });
+        }
+        self.allocation_dirty = true;
+    }
+
+    /// KILL: unknown tasks are answered like explicit reconciliation; a kill for a task on a
+    /// disconnected agent is remembered and re-sent when it reregisters (and a task that was
+    /// still STAGING there is reported KILLED/REASON_TASK_KILLED_DURING_LAUNCH at once, since
+    /// the launch may never have reached the agent).
+    pub(super) fn kill(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        kill: scheduler::call::Kill,
+        out: &mut Vec<Effect>,
+    ) {
+        let task_id = kill.task_id.value.clone();
+        let Some(entry) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(&task_id))
+        else {
+            let query = scheduler::call::reconcile::Task {
+                task_id: kill.task_id,
+                agent_id: kill.agent_id,
+            };
+            self.reconcile(now_ms, framework_id, &[query], out);
+            return;
+        };
+        let agent_id = entry.task.agent_id.value.clone();
+        if kill.agent_id.as_ref().is_some_and(|a| a.value != agent_id) {
+            return;
+        }
+        let staging = entry.state() == TaskState::TaskStaging;
+        let connected = self
+            .agents
+            .get(&agent_id)
+            .is_some_and(|a| a.status == AgentStatus::Connected);
+        if connected {
+            let mut event = agent_event(AgentEventType::KillTask);
+            event.kill_task = Some(agent_event::KillTask {
+                framework_id: v1::FrameworkId {
+                    value: framework_id.into(),
+                },
+                task_id: kill.task_id,
+                kill_policy: kill.kill_policy,
+            });
+            self.send_to_agent(&agent_id, event, out);
+            return;
+        }
+        if let Some(agent) = self.agents.get_mut(&agent_id) {
+            agent
+                .pending_kills
+                .insert((framework_id.to_owned(), task_id.clone()));
+        }
+        if staging {
+            self.master_update(
+                now_ms,
+                framework_id,
+                &task_id,
+                Trigger::KilledBeforeAgent,
+                None,
+                None,
+                out,
+            );
+            self.complete_task(framework_id, &task_id);
+            self.allocation_dirty = true;
+        }
+    }
+
+    pub(super) fn shutdown_executor(
+        &mut self,
+        framework_id: &str,
+        shutdown: scheduler::call::Shutdown,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut event = agent_event(AgentEventType::ShutdownExecutor);
+        event.shutdown_executor = Some(agent_event::ShutdownExecutor {
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            executor_id: shutdown.executor_id,
+        });
+        self.send_to_agent(&shutdown.agent_id.value, event, out);
+    }
+
+    /// ACKNOWLEDGE: removes a terminal task whose current update it matches, and forwards the
+    /// acknowledgement to the agent's update manager. Unknown or disconnected agents: dropped.
+    pub(super) fn acknowledge(
+        &mut self,
+        framework_id: &str,
+        ack: scheduler::call::Acknowledge,
+        out: &mut Vec<Effect>,
+    ) {
+        let agent_id = ack.agent_id.value.clone();
+        let connected = self
+            .agents
+            .get(&agent_id)
+            .is_some_and(|a| a.status == AgentStatus::Connected);
+        if !connected {
+            return;
+        }
+        let task_id = ack.task_id.value.clone();
+        let done = match self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(&task_id))
+        {
+            Some(entry) => {
+                entry.task.status_update_uuid.as_deref() == Some(ack.uuid.as_slice())
+                    && entry
+                        .task
+                        .status_update_state
+                        .and_then(|s| TaskState::try_from(s).ok())
+                        .is_some_and(is_terminal)
+            }
+            None => {
+                self.counters.invalid_status_update_acknowledgements += 1;
+                false
+            }
+        };
+        if done {
+            self.complete_task(framework_id, &task_id);
+        }
+        let mut event = agent_event(AgentEventType::Acknowledge);
+        event.acknowledge = Some(agent_event::Acknowledge {
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            task_id: ack.task_id,
+            uuid: ack.uuid,
+        });
+        self.send_to_agent(&agent_id, event, out);
+    }
+
+    pub(super) fn framework_message(
+        &mut self,
+        framework_id: &str,
+        message: scheduler::call::Message,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut event = agent_event(AgentEventType::FrameworkMessage);
+        event.framework_message = Some(agent_event::FrameworkMessage {
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            executor_id: message.executor_id,
+            data: message.data,
+        });
+        self.send_to_agent(&message.agent_id.value, event, out);
+    }
+}

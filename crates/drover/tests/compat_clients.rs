@@ -1,0 +1,35 @@
+//! Real third-party clients from PyPI against a real Drover cluster: pymesos 0.3.15 as a Mesos
+//! framework, and marathon-python 0.13.0 against the Marathon-compatible scheduler.
+
+mod support;
+
+use support::{Cluster, run_python};
+
+/// pymesos subscribes, receives offers, launches tasks on a `drover agent`, receives and
+/// acknowledges their updates, reconciles and kills.
+#[test]
+fn pymesos_scheduler_launches_reconciles_and_kills() {
+    let cluster = Cluster::start(false);
+    let output = run_python(
+        &cluster,
+        "pymesos_scheduler.py",
+        &[format!("127.0.0.1:{}", cluster.master_port)],
+    );
+    eprintln!("{output}");
+    assert!(
+        output.contains("update echo-task TASK_FINISHED"),
+        "{output}"
+    );
+    assert!(output.contains("update sleep-task TASK_KILLED"), "{output}");
+}
+
+/// marathon-python drives every endpoint it has that Drover serves.
+#[test]
+fn marathon_python_client_drives_the_rest_api() {
+    let cluster = Cluster::start(true);
+    run_python(
+        &cluster,
+        "marathon_client.py",
+        &[format!("http://127.0.0.1:{}", cluster.marathon_port)],
+    );
+}

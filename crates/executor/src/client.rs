@@ -1,0 +1,97 @@
+//! A minimal Executor HTTP API client: protobuf calls to `POST /api/v1/executor` and the
+//! SUBSCRIBE response read as a RecordIO stream of events.
+
+use bytes::Bytes;
+use drover_wire::recordio;
+use drover_wire::v1::executor::{Call, Event};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// Talks to one agent.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    url: String,
+}
+
+impl Client {
+    /// A client for the agent at `endpoint` (`host:port`, as in `MESOS_AGENT_ENDPOINT`).
+    pub fn new(endpoint: &str) -> Self {
+        let http = HyperClient::builder(TokioExecutor::new()).build_http();
+        Self {
+            http,
+            url: format!("http://{endpoint}/api/v1/executor"),
+        }
+    }
+
+    async fn post(&self, call: &Call) -> anyhow::Result<hyper::Response<Incoming>> {
+        let request = hyper::Request::post(&self.url)
+            .header(hyper::header::CONTENT_TYPE, PROTOBUF)
+            .header(hyper::header::ACCEPT, PROTOBUF)
+            .body(Full::new(Bytes::from(call.encode_to_vec())))?;
+        Ok(self.http.request(request).await?)
+    }
+
+    /// Sends a non-streaming call; fails unless the agent answers 2xx.
+    pub async fn send(&self, call: &Call) -> anyhow::Result<()> {
+        let response = self.post(call).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            anyhow::bail!(
+                "agent answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends SUBSCRIBE and returns the event stream.
+    pub async fn subscribe(&self, call: &Call) -> anyhow::Result<EventStream> {
+        let response = self.post(call).await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.into_body().collect().await?.to_bytes();
+            anyhow::bail!(
+                "SUBSCRIBE refused with {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(EventStream {
+            body: response.into_body(),
+            decoder: recordio::Decoder::default(),
+            ready: std::collections::VecDeque::new(),
+        })
+    }
+}
+
+/// The events of one SUBSCRIBE response.
+#[derive(Debug)]
+pub struct EventStream {
+    body: Incoming,
+    decoder: recordio::Decoder,
+    ready: std::collections::VecDeque<Bytes>,
+}
+
+impl EventStream {
+    /// The next event; `None` when the agent closed the stream.
+    pub async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if let Some(record) = self.ready.pop_front() {
+                return Ok(Some(Event::decode(record)?));
+            }
+            let Some(frame) = self.body.frame().await else {
+                return Ok(None);
+            };
+            if let Ok(data) = frame?.into_data() {
+                self.ready.extend(self.decoder.feed(&data)?);
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Health checks and generalized checks (spec §8): probes (HTTP, TCP, COMMAND) run on a timer
+//! by a background task, and the pure rules that turn results into status updates and kills.
+
+use std::time::Duration;
+
+use drover_wire::v1;
+use tokio::sync::mpsc;
+
+/// What a probe looks at.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// `sh -c <command>` (or argv), healthy on exit 0.
+    Command(v1::CommandInfo),
+    /// GET `http://127.0.0.1:<port><path>`, healthy on 200–399.
+    Http { port: u32, path: String },
+    /// Connect to 127.0.0.1:port.
+    Tcp { port: u32 },
+}
+
+/// One probe result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit code of a command probe (`None`: timed out or could not run).
+    Command(Option<i32>),
+    /// HTTP status (`None`: timed out or failed).
+    Http(Option<u16>),
+    /// Whether the TCP connect succeeded (`None`: timed out).
+    Tcp(Option<bool>),
+}
+
+impl Outcome {
+    /// Healthy by Mesos' rules.
+    pub fn healthy(self) -> bool {
+        match self {
+            Outcome::Command(code) => code == Some(0),
+            Outcome::Http(code) => code.is_some_and(|c| (200..400).contains(&c)),
+            Outcome::Tcp(ok) => ok == Some(true),
+        }
+    }
+
+    /// The `CheckStatusInfo` a check reports.
+    pub fn check_status(self) -> v1::CheckStatusInfo {
+        let mut s = v1::CheckStatusInfo::default();
+        match self {
+            Outcome::Command(code) => {
+                s.r#type = Some(v1::check_info::Type::Command as i32);
+                s.command = Some(v1::check_status_info::Command { exit_code: code });
+            }
+            Outcome::Http(code) => {
+                s.r#type = Some(v1::check_info::Type::Http as i32);
+                s.http = Some(v1::check_status_info::Http {
+                    status_code: code.map(u32::from),
+                });
+            }
+            Outcome::Tcp(ok) => {
+                s.r#type = Some(v1::check_info::Type::Tcp as i32);
+                s.tcp = Some(v1::check_status_info::Tcp { succeeded: ok });
+            }
+        }
+        s
+    }
+}
+
+/// Timing of a probe, with Mesos' defaults filled in.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Before the first probe (default 15 s).
+    pub delay: Duration,
+    /// Between probes (default 10 s).
+    pub interval: Duration,
+    /// Per probe (default 20 s).
+    pub timeout: Duration,
+}
+
+fn secs(value: Option<f64>, default: f64) -> Duration {
+    Duration::from_secs_f64(value.filter(|v| *v >= 0.0).unwrap_or(default))
+}
+
+/// The probe and timing of a `HealthCheck`; `None` if it names nothing runnable.
+pub fn from_health_check(hc: &v1::HealthCheck) -> Option<(Probe, Timing)> {
+    let timing = Timing {
+        delay: secs(hc.delay_seconds, 15.0),
+        interval: secs(hc.interval_seconds, 10.0),
+        timeout: secs(hc.timeout_seconds, 20.0),
+    };
+    let probe = if let Some(http) = &hc.http {
+        Probe::Http {
+            port: http.port,
+            path: http.path.clone().unwrap_or_else(|| "/".to_owned()),
+        }
+    } else if let Some(tcp) = &hc.tcp {
+        Probe::Tcp { port: tcp.port }
+    } else {
+        Probe::Command(hc.command.clone()?)
+    };
+    Some((probe, timing))
+}
+
+/// The probe and timing of a `CheckInfo`.
+pub fn from_check(check: &v1::CheckInfo) -> Option<(Probe, Timing)> {
+    let timing = Timing {
+        delay: secs(check.delay_seconds, 15.0),
+        interval: secs(check.interval_seconds, 10.0),
+        timeout: secs(check.timeout_seconds, 20.0),
+    };
+    let probe = if let Some(http) = &check.http {
+        Probe::Http {
+            port: http.port,
+            path: http.path.clone().unwrap_or_else(|| "/".to_owned()),
+        }
+    } else if let Some(tcp) = &check.tcp {
+        Probe::Tcp { port: tcp.port }
+    } else {
+        Probe::Command(check.command.as_ref()?.command.clone())
+    };
+    Some((probe, timing))
+}
+
+/// Runs `probe` on its schedule until the receiver is dropped, sending `(tag, outcome)`.
+pub fn spawn_prober(
+    tag: &'static str,
+    probe: Probe,
+    timing: Timing,
+    env: Vec<(String, String)>,
+    tx: mpsc::Sender<(&'static str, Outcome)>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(timing.delay).await;
+        loop {
+            let outcome = run_probe(&probe, timing.timeout, &env).await;
+            if tx.send((tag, outcome)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(timing.interval).await;
+        }
+    })
+}
+
+async fn run_probe(probe: &Probe, timeout: Duration, env: &[(String, String)]) -> Outcome {
+    match probe {
+        Probe::Tcp { port } => {
+            let connect = tokio::net::TcpStream::connect(("127.0.0.1", *port as u16));
+            Outcome::Tcp(
+                tokio::time::timeout(timeout, connect)
+                    .await
+                    .ok()
+                    .map(|r| r.is_ok()),
+            )
+        }
+        Probe::Http { port, path } => {
+            let get = http_get(*port, path);
+            Outcome::Http(tokio::time::timeout(timeout, get).await.ok().flatten())
+        }
+        Probe::Command(command) => {
+            let mut cmd = crate::task::command(command, env);
+            cmd.kill_on_drop(true)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            let run = async { cmd.status().await.ok().and_then(|s| s.code()) };
+            Outcome::Command(tokio::time::timeout(timeout, run).await.ok().flatten())
+        }
+    }
+}
+
+async fn http_get(port: u32, path: &str) -> Option<u16> {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    let uri: hyper::Uri = format!("http://127.0.0.1:{port}{path}").parse().ok()?;
+    let response = client.get(uri).await.ok()?;
+    let status = response.status().as_u16();
+    let _ = response.into_body().collect().await;
+    Some(status)
+}
+
+/// Mesos' `HealthChecker` rules, without timers.
+#[derive(Debug, Clone)]
+pub struct HealthState {
+    grace: Duration,
+    max_failures: u32,
+    started: tokio::time::Instant,
+    succeeded_once: bool,
+    consecutive_failures: u32,
+    last: Option<bool>,
+}
+
+/// What a health result asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthAction {
+    /// Nothing to report.
+    None,
+    /// Send a RUNNING update with this `healthy`.
+    Report(bool),
+    /// Report unhealthy and kill the task (consecutive failures reached).
+    ReportAndKill,
+}
+
+impl HealthState {
+    /// Rules of a `HealthCheck` (grace default 10 s, 3 consecutive failures).
+    pub fn new(hc: &v1::HealthCheck) -> Self {
+        Self {
+            grace: secs(hc.grace_period_seconds, 10.0),
+            max_failures: hc.consecutive_failures.unwrap_or(3).max(1),
+            started: tokio::time::Instant::now(),
+            succeeded_once: false,
+            consecutive_failures: 0,
+            last: None,
+        }
+    }
+
+    /// Decides on one probe result.
+    pub fn observe(&mut self, healthy: bool) -> HealthAction {
+        if healthy {
+            self.succeeded_once = true;
+            self.consecutive_failures = 0;
+            let changed = self.last != Some(true);
+            self.last = Some(true);
+            return if changed {
+                HealthAction::Report(true)
+            } else {
+                HealthAction::None
+            };
+        }
+        // Failures while initializing within the grace period do not count.
+        if !self.succeeded_once && self.started.elapsed() < self.grace {
+            return HealthAction::None;
+        }
+        self.consecutive_failures += 1;
+        self.last = Some(false);
+        if self.consecutive_failures >= self.max_failures {
+            HealthAction::ReportAndKill
+        } else {
+            HealthAction::Report(false)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Turning a task's `CommandInfo` into a process: `/bin/sh -c` or argv, the executor's
+//! environment plus the task's, in its own process group so a kill reaches the whole tree.
+
+use drover_wire::v1;
+
+/// The command for `info` with `env` (the task's complete environment).
+pub fn command(info: &v1::CommandInfo, env: &[(String, String)]) -> tokio::process::Command {
+    let value = info.value.clone().unwrap_or_default();
+    let mut cmd = if info.shell.unwrap_or(true) {
+        let mut c = tokio::process::Command::new("/bin/sh");
+        c.arg("-c").arg(value);
+        c
+    } else {
+        let mut c = tokio::process::Command::new(&value);
+        // Mesos passes `arguments` as the complete argv, argv[0] included.
+        if let Some((first, rest)) = info.arguments.split_first() {
+            c.arg0(first).args(rest);
+        }
+        c
+    };
+    cmd.env_clear();
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
+/// The task's environment: the executor's own (what the agent set, spec §4.4) and the
+/// task's `CommandInfo.environment` on top.
+pub fn environment(info: &v1::CommandInfo) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(extra) = &info.environment {
+        for var in &extra.variables {
+            let value = var.value.clone().unwrap_or_default();
+            env.retain(|(k, _)| k != &var.name);
+            env.push((var.name.clone(), value));
+        }
+    }
+    env
+}
+
+/// Mesos' message for how the command ended.
+pub fn exit_message(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("Command exited with status {code}"),
+        (None, Some(signal)) => {
+            let name = nix::sys::signal::Signal::try_from(signal)
+                .map(|s| signal_text(s).to_owned())
+                .unwrap_or_else(|_| format!("Unknown signal {signal}"));
+            format!("Command terminated with signal {name}")
+        }
+        _ => "Command terminated".to_owned(),
+    }
+}
+
+fn signal_text(signal: nix::sys::signal::Signal) -> &'static str {
+    use nix::sys::signal::Signal::*;
+    match signal {
+        SIGKILL => "Killed",
+        SIGTERM => "Terminated",
+        SIGINT => "Interrupt",
+        SIGHUP => "Hangup",
+        SIGSEGV => "Segmentation fault",
+        SIGABRT => "Aborted",
+        SIGQUIT => "Quit",
+        SIGPIPE => "Broken pipe",
+        SIGBUS => "Bus error",
+        SIGFPE => "Floating point exception",
+        SIGILL => "Illegal instruction",
+        _ => signal.as_str(),
+    }
+}

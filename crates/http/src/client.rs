@@ -1,0 +1,350 @@
+//! A small HTTP/1.1 client for daemons on hyper-util: [`Client::post`] for calls answered with
+//! one body, [`Client::post_stream`] for subscriptions answered with a RecordIO stream
+//! (`SUBSCRIBE` to a master, an agent's session), and [`Client::get`].
+//!
+//! Every response body is bounded: whole bodies by [`Client::max_body_bytes`], stream records
+//! by the `max_record_bytes` given to `post_stream`. Connections are pooled per host.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), drover_http::ClientError> {
+//! use drover_http::Client;
+//! let client = Client::new();
+//! let mut stream = client
+//!     .post_stream(
+//!         "http://127.0.0.1:5050/api/v1/scheduler",
+//!         &[("Content-Type", "application/json")],
+//!         br#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n"}}}"#
+//!             .to_vec()
+//!             .into(),
+//!         1 << 20,
+//!     )
+//!     .await?;
+//! let stream_id = stream.header("Mesos-Stream-Id");
+//! while let Some(record) = stream.records.next().await {
+//!     let _event_json = record?;
+//! }
+//! # let _ = stream_id;
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use drover_wire::recordio::Decoder;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL or a header could not be used.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Connecting or sending failed.
+    #[error("request to {url} failed: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// No answer in time.
+    #[error("request to {url} timed out after {timeout:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// A stream was refused with a non-2xx status.
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: StatusCode,
+        /// The body text (truncated).
+        body: String,
+    },
+    /// The response body was larger than allowed.
+    #[error("response body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Reading the body failed, or its RecordIO framing was broken.
+    #[error("reading the response failed: {0}")]
+    Body(String),
+}
+
+/// A whole response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The body as (lossy) text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A streamed (RecordIO) response.
+#[derive(Debug)]
+pub struct StreamResponse {
+    /// The status (always 2xx).
+    pub status: StatusCode,
+    /// The headers (e.g. `Mesos-Stream-Id`).
+    pub headers: HeaderMap,
+    /// The records, in order.
+    pub records: RecordStream,
+}
+
+impl StreamResponse {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// The records of a RecordIO response body.
+#[derive(Debug)]
+pub struct RecordStream {
+    body: Incoming,
+    decoder: Decoder,
+    ready: VecDeque<Bytes>,
+    done: bool,
+}
+
+impl RecordStream {
+    /// The next record; `None` when the stream ended cleanly. A truncated or misframed stream
+    /// ends with an error.
+    pub async fn next(&mut self) -> Option<Result<Bytes, ClientError>> {
+        loop {
+            if let Some(record) = self.ready.pop_front() {
+                return Some(Ok(record));
+            }
+            if self.done {
+                return None;
+            }
+            match self.body.frame().await {
+                None => {
+                    self.done = true;
+                    return match self.decoder.finish() {
+                        Ok(()) => None,
+                        Err(e) => Some(Err(ClientError::Body(e.to_string()))),
+                    };
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(ClientError::Body(e.to_string())));
+                }
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    match self.decoder.feed(&data) {
+                        Ok(records) => self.ready.extend(records),
+                        Err(e) => {
+                            self.done = true;
+                            return Some(Err(ClientError::Body(e.to_string())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A pooled HTTP/1.1 client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: HyperClient<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+    max_body_bytes: usize,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with a 30 s timeout for non-streaming requests and a 16 MiB body limit.
+    pub fn new() -> Client {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Client {
+            inner: HyperClient::builder(TokioExecutor::new()).build(connector),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: crate::MAX_BODY_BYTES,
+        }
+    }
+
+    /// Sets the timeout of [`Client::post`] and [`Client::get`] (streams have none: they last
+    /// as long as the peer keeps them open).
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest whole body accepted.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    fn request(
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .body(Full::new(body))
+            .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+            request.headers_mut().append(name, value);
+        }
+        Ok(request)
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<Incoming>, ClientError> {
+        self.inner
+            .request(request)
+            .await
+            .map_err(|e| ClientError::Transport {
+                url: url.to_owned(),
+                reason: error_chain(&e),
+            })
+    }
+
+    async fn whole(
+        &self,
+        url: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response, ClientError> {
+        let limit = self.max_body_bytes;
+        let work = async {
+            let response = self.send(url, request).await?;
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        ClientError::BodyTooLarge { limit }
+                    } else {
+                        ClientError::Body(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok(Response {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                url: url.to_owned(),
+                timeout: self.timeout,
+            })?
+    }
+
+    /// POSTs `body` and returns the whole response, whatever its status.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Response, ClientError> {
+        let request = Self::request(Method::POST, url, headers, body)?;
+        self.whole(url, request).await
+    }
+
+    /// GETs `url` and returns the whole response, whatever its status.
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, ClientError> {
+        let request = Self::request(Method::GET, url, headers, Bytes::new())?;
+        self.whole(url, request).await
+    }
+
+    /// POSTs `body` and, on a 2xx answer, returns its headers and its RecordIO records;
+    /// otherwise [`ClientError::Status`] with the body text. Connecting and receiving the
+    /// headers are bounded by the client's timeout; the stream itself is not.
+    pub async fn post_stream(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        max_record_bytes: usize,
+    ) -> Result<StreamResponse, ClientError> {
+        let request = Self::request(Method::POST, url, headers, body)?;
+        let response = tokio::time::timeout(self.timeout, self.send(url, request))
+            .await
+            .map_err(|_| ClientError::Timeout {
+                url: url.to_owned(),
+                timeout: self.timeout,
+            })??;
+        let (parts, body) = response.into_parts();
+        if !parts.status.is_success() {
+            let text = http_body_util::Limited::new(body, 64 * 1024)
+                .collect()
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                .unwrap_or_default();
+            return Err(ClientError::Status {
+                url: url.to_owned(),
+                status: parts.status,
+                body: text,
+            });
+        }
+        Ok(StreamResponse {
+            status: parts.status,
+            headers: parts.headers,
+            records: RecordStream {
+                body,
+                decoder: Decoder::new(max_record_bytes),
+                ready: VecDeque::new(),
+                done: false,
+            },
+        })
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

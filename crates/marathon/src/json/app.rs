@@ -1,0 +1,658 @@
+//! App definitions in Marathon's JSON: reading a request body into an [`AppSpec`] (every
+//! problem collected with its path; partial updates merge onto the current definition) and
+//! rendering an [`AppSpec`] back as Marathon writes it (defaults materialized, empty
+//! collections omitted).
+
+use std::collections::BTreeMap;
+
+use drover_core::marathon::app::{
+    self, AppSpec, FetchUri, HealthCheck, HealthProtocol, KillSelection, PortDefinition, Violation,
+};
+use drover_core::marathon::constraint::Constraint;
+use drover_core::marathon::path::PathId;
+use drover_core::marathon::timestamp;
+use drover_core::marathon::unreachable::UnreachableStrategy;
+use serde_json::{Map, Value, json};
+
+use super::read::Reader;
+
+/// How a body is read.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'a> {
+    /// A full definition (POST, or PUT of an absent app, or `partialUpdate=false`).
+    Full,
+    /// Only the fields present change, on top of this definition.
+    Merge(&'a AppSpec),
+    /// A definition written by this server (the store): version fields are read too.
+    Stored,
+}
+
+/// Fields kept verbatim and echoed back; the scheduler does not interpret them.
+const OPAQUE: [&str; 6] = [
+    "container",
+    "networks",
+    "readinessChecks",
+    "secrets",
+    "residency",
+    "ipAddress",
+];
+
+const SECONDS_MAX: u64 = 10 * 365 * 24 * 3600;
+
+/// Reads an app definition. `id` overrides the body's id (PUT to `/v2/apps/{id}`). Returns the
+/// definition or every problem, type errors and semantic ones together.
+pub fn parse_app(
+    body: &Value,
+    id: Option<&PathId>,
+    mode: Mode<'_>,
+) -> Result<AppSpec, Vec<Violation>> {
+    let mut r = Reader::default();
+    let Value::Object(obj) = body else {
+        return Err(vec![Violation::new("/", "error.expected.jsobject")]);
+    };
+    let raw_id = r.string(obj, "id", "");
+    let id = match (id, &raw_id, mode) {
+        (Some(id), _, _) => Some(id.clone()),
+        (None, _, Mode::Merge(base)) => Some(base.id.clone()),
+        (None, Some(raw), _) => match PathId::parse_app_id(raw) {
+            Ok(id) => Some(id),
+            Err(problems) => {
+                for p in problems {
+                    r.error("/id", p);
+                }
+                None
+            }
+        },
+        (None, None, _) => {
+            r.error("/id", "error.path.missing");
+            None
+        }
+    };
+    let mut app = match mode {
+        Mode::Merge(base) => base.clone(),
+        _ => AppSpec::new(id.clone().unwrap_or_else(PathId::root)),
+    };
+    if let Some(id) = &id {
+        app.id = id.clone();
+    }
+    let p = "";
+    if obj.contains_key("cmd") {
+        app.cmd = r.string(obj, "cmd", p);
+    }
+    if obj.contains_key("args") {
+        app.args = r.strings(obj, "args", p).unwrap_or_default();
+    }
+    if let (Mode::Merge(_), true, false) = (mode, obj.contains_key("cmd"), obj.contains_key("args"))
+    {
+        app.args.clear();
+    }
+    if let (Mode::Merge(_), false, true) = (mode, obj.contains_key("cmd"), obj.contains_key("args"))
+    {
+        app.cmd = None;
+    }
+    if obj.contains_key("user") {
+        app.user = r.string(obj, "user", p);
+    }
+    for (key, slot) in [
+        ("cpus", &mut app.cpus),
+        ("mem", &mut app.mem),
+        ("disk", &mut app.disk),
+    ] {
+        if let Some(v) = r.number(obj, key, p) {
+            *slot = v;
+        }
+    }
+    if let Some(v) = r.count(obj, "gpus", p, 1024) {
+        app.gpus = v as u32;
+    }
+    if let Some(v) = r.count(obj, "instances", p, u64::from(app::INSTANCES_MAX)) {
+        app.instances = v as u32;
+    }
+    if let Some(env) = r.object(obj, "env", p) {
+        app.env = BTreeMap::new();
+        for (k, v) in env {
+            match v {
+                Value::String(s) => {
+                    app.env.insert(k.clone(), s.clone());
+                }
+                Value::Object(o) if o.contains_key("secret") => {
+                    r.error(&format!("/env/{k}"), "secrets are not supported");
+                }
+                _ => r.error(&format!("/env/{k}"), "error.expected.jsstring"),
+            }
+        }
+    }
+    if let Some(labels) = r.string_map(obj, "labels", p) {
+        app.labels = labels;
+    }
+    if let Some(constraints) = r.array(obj, "constraints", p) {
+        app.constraints = Vec::new();
+        for (i, c) in constraints.iter().enumerate() {
+            let path = format!("/constraints({i})");
+            let parts: Option<Vec<String>> = c
+                .as_array()
+                .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect());
+            match parts {
+                None => r.error(&path, "error.expected.jsarray of strings"),
+                Some(parts) => match Constraint::parse(&parts) {
+                    Ok(c) => app.constraints.push(c),
+                    Err(message) => r.error(&path, message),
+                },
+            }
+        }
+    }
+    read_ports(&mut r, obj, &mut app);
+    if let Some(v) = r.boolean(obj, "requirePorts", p) {
+        app.require_ports = v;
+    }
+    if let Some(checks) = r.array(obj, "healthChecks", p) {
+        app.health_checks = checks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| read_health_check(&mut r, c, &format!("/healthChecks({i})")))
+            .collect();
+    }
+    read_fetch(&mut r, obj, &mut app);
+    if let Some(us) = r.object(obj, "upgradeStrategy", p) {
+        let path = "/upgradeStrategy";
+        if let Some(v) = r.number(us, "minimumHealthCapacity", path) {
+            app.upgrade_strategy.minimum_health_capacity = v;
+        }
+        if let Some(v) = r.number(us, "maximumOverCapacity", path) {
+            app.upgrade_strategy.maximum_over_capacity = v;
+        }
+    }
+    if let Some(v) = r.count(obj, "backoffSeconds", p, SECONDS_MAX) {
+        app.backoff_seconds = v;
+    }
+    if let Some(v) = r.number(obj, "backoffFactor", p) {
+        app.backoff_factor = v;
+    }
+    if let Some(v) = r.count(obj, "maxLaunchDelaySeconds", p, SECONDS_MAX) {
+        app.max_launch_delay_seconds = v;
+    }
+    match obj.get("unreachableStrategy") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "disabled" => {
+            app.unreachable_strategy = UnreachableStrategy::Disabled;
+        }
+        Some(Value::Object(o)) => {
+            let path = "/unreachableStrategy";
+            let inactive = r.count(o, "inactiveAfterSeconds", path, SECONDS_MAX);
+            let expunge = r.count(o, "expungeAfterSeconds", path, SECONDS_MAX);
+            let (default_inactive, default_expunge) = match app.unreachable_strategy {
+                UnreachableStrategy::Enabled {
+                    inactive_after_seconds,
+                    expunge_after_seconds,
+                } => (inactive_after_seconds, expunge_after_seconds),
+                UnreachableStrategy::Disabled => (
+                    drover_core::marathon::unreachable::DEFAULT_INACTIVE_AFTER_SECONDS,
+                    drover_core::marathon::unreachable::DEFAULT_EXPUNGE_AFTER_SECONDS,
+                ),
+            };
+            app.unreachable_strategy = UnreachableStrategy::Enabled {
+                inactive_after_seconds: inactive.unwrap_or(default_inactive),
+                expunge_after_seconds: expunge.unwrap_or(default_expunge),
+            };
+        }
+        Some(_) => r.error(
+            "/unreachableStrategy",
+            "must be \"disabled\" or an object with inactiveAfterSeconds and expungeAfterSeconds",
+        ),
+    }
+    match r.string(obj, "killSelection", p).as_deref() {
+        None => {}
+        Some("YOUNGEST_FIRST") => app.kill_selection = KillSelection::YoungestFirst,
+        Some("OLDEST_FIRST") => app.kill_selection = KillSelection::OldestFirst,
+        Some(_) => r.error("/killSelection", "must be YOUNGEST_FIRST or OLDEST_FIRST"),
+    }
+    if obj.contains_key("taskKillGracePeriodSeconds") {
+        app.task_kill_grace_period_seconds =
+            r.count(obj, "taskKillGracePeriodSeconds", p, SECONDS_MAX);
+    }
+    if obj.contains_key("acceptedResourceRoles") {
+        app.accepted_resource_roles = r.strings(obj, "acceptedResourceRoles", p);
+    }
+    if let Some(role) = r.string(obj, "role", p) {
+        app.role = role;
+    }
+    if let Some(executor) = r.string(obj, "executor", p) {
+        app.executor = executor;
+    }
+    if let Some(deps) = r.strings(obj, "dependencies", p) {
+        app.dependencies = Vec::new();
+        for (i, d) in deps.iter().enumerate() {
+            match PathId::parse(d, &app.id.parent()) {
+                Ok(d) => app.dependencies.push(d),
+                Err(problems) => {
+                    for m in problems {
+                        r.error(&format!("/dependencies({i})"), m);
+                    }
+                }
+            }
+        }
+    }
+    for key in OPAQUE {
+        match obj.get(key) {
+            None => {}
+            Some(Value::Null) => {
+                app.opaque.remove(key);
+            }
+            Some(v) => {
+                app.opaque.insert(key.to_owned(), v.to_string());
+            }
+        }
+    }
+    app.needs_container = app
+        .opaque
+        .get("container")
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .is_some_and(|c| needs_container(&c, &mut r));
+    if let Mode::Stored = mode {
+        let version = |key: &str, v: Option<&Value>| {
+            v.and_then(|v| v.get(key).or(Some(v)))
+                .and_then(Value::as_str)
+                .and_then(drover_core::marathon::parse_timestamp)
+        };
+        app.version_ms = version("version", obj.get("version")).unwrap_or(0);
+        let info = obj.get("versionInfo");
+        app.last_scaling_at_ms = info
+            .and_then(|i| i.get("lastScalingAt"))
+            .and_then(Value::as_str)
+            .and_then(drover_core::marathon::parse_timestamp)
+            .unwrap_or(app.version_ms);
+        app.last_config_change_at_ms = info
+            .and_then(|i| i.get("lastConfigChangeAt"))
+            .and_then(Value::as_str)
+            .and_then(drover_core::marathon::parse_timestamp)
+            .unwrap_or(app.version_ms);
+    }
+    let mut problems = r.errors;
+    if problems.is_empty() {
+        problems = app::validate(&app);
+    }
+    if problems.is_empty() {
+        Ok(app)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Whether a `container` object asks for an image (Docker, or an image on the Mesos
+/// containerizer); records shape errors of the fields older clients send.
+fn needs_container(container: &Value, r: &mut Reader) -> bool {
+    let Some(obj) = container.as_object() else {
+        r.error("/container", "error.expected.jsobject");
+        return false;
+    };
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("DOCKER");
+    if !matches!(kind, "DOCKER" | "MESOS") {
+        r.error("/container/type", "must be DOCKER or MESOS");
+    }
+    kind == "DOCKER" || obj.get("docker").is_some_and(|d| !d.is_null()) || obj.get("appc").is_some()
+}
+
+fn read_ports(r: &mut Reader, obj: &Map<String, Value>, app: &mut AppSpec) {
+    if obj.contains_key("ports") && obj.contains_key("portDefinitions") {
+        r.error("/", "You cannot specify both ports and port definitions");
+        return;
+    }
+    if let Some(ports) = r.array(obj, "ports", "") {
+        app.port_definitions = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            match port.as_u64() {
+                Some(port) => app.port_definitions.push(PortDefinition {
+                    port: port.min(u64::from(u32::MAX)) as u32,
+                    protocol: "tcp".into(),
+                    name: None,
+                    labels: BTreeMap::new(),
+                }),
+                None => r.error(&format!("/ports({i})"), "error.expected.jsnumber"),
+            }
+        }
+    }
+    if let Some(definitions) = r.array(obj, "portDefinitions", "") {
+        app.port_definitions = Vec::new();
+        for (i, d) in definitions.iter().enumerate() {
+            let path = format!("/portDefinitions({i})");
+            let Some(d) = d.as_object() else {
+                r.error(&path, "error.expected.jsobject");
+                continue;
+            };
+            let port = r.count(d, "port", &path, u64::from(u32::MAX)).unwrap_or(0) as u32;
+            let protocol = r
+                .string(d, "protocol", &path)
+                .unwrap_or_else(|| "tcp".into());
+            let name = r.string(d, "name", &path);
+            let labels = r.string_map(d, "labels", &path).unwrap_or_default();
+            app.port_definitions.push(PortDefinition {
+                port,
+                protocol,
+                name,
+                labels,
+            });
+        }
+    }
+}
+
+fn read_fetch(r: &mut Reader, obj: &Map<String, Value>, app: &mut AppSpec) {
+    if obj.contains_key("uris") && obj.contains_key("fetch") {
+        r.error("/", "You cannot specify both uris and fetch fields");
+        return;
+    }
+    if let Some(uris) = r.strings(obj, "uris", "") {
+        app.fetch = uris
+            .into_iter()
+            .map(|uri| FetchUri {
+                extract: is_archive(&uri),
+                uri,
+                executable: false,
+                cache: false,
+                dest_path: None,
+            })
+            .collect();
+    }
+    if let Some(fetch) = r.array(obj, "fetch", "") {
+        app.fetch = Vec::new();
+        for (i, f) in fetch.iter().enumerate() {
+            let path = format!("/fetch({i})");
+            let Some(f) = f.as_object() else {
+                r.error(&path, "error.expected.jsobject");
+                continue;
+            };
+            let Some(uri) = r.string(f, "uri", &path) else {
+                r.error(&format!("{path}/uri"), "error.path.missing");
+                continue;
+            };
+            app.fetch.push(FetchUri {
+                extract: r.boolean(f, "extract", &path).unwrap_or(true),
+                executable: r.boolean(f, "executable", &path).unwrap_or(false),
+                cache: r.boolean(f, "cache", &path).unwrap_or(false),
+                dest_path: r.string(f, "destPath", &path),
+                uri,
+            });
+        }
+    }
+}
+
+fn is_archive(uri: &str) -> bool {
+    [
+        ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip",
+    ]
+    .iter()
+    .any(|ext| uri.ends_with(ext))
+}
+
+fn read_health_check(r: &mut Reader, value: &Value, path: &str) -> Option<HealthCheck> {
+    let Some(obj) = value.as_object() else {
+        r.error(path, "error.expected.jsobject");
+        return None;
+    };
+    let protocol_name = r
+        .string(obj, "protocol", path)
+        .unwrap_or_else(|| "HTTP".into());
+    let Some(protocol) = HealthProtocol::parse(&protocol_name) else {
+        r.error(
+            &format!("{path}/protocol"),
+            "must be one of HTTP, HTTPS, TCP, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP, COMMAND",
+        );
+        return None;
+    };
+    let mut check = HealthCheck::new(protocol);
+    check.path = r.string(obj, "path", path);
+    check.port_index = r.count(obj, "portIndex", path, 1024).map(|v| v as u32);
+    check.port = r.count(obj, "port", path, 65535).map(|v| v as u32);
+    if let Some(command) = r.object(obj, "command", path) {
+        check.command = r.string(command, "value", &format!("{path}/command"));
+    }
+    let secs = |r: &mut Reader, key: &str, slot: &mut u32| {
+        if let Some(v) = r.count(obj, key, path, SECONDS_MAX) {
+            *slot = v as u32;
+        }
+    };
+    secs(r, "gracePeriodSeconds", &mut check.grace_period_seconds);
+    secs(r, "intervalSeconds", &mut check.interval_seconds);
+    secs(r, "timeoutSeconds", &mut check.timeout_seconds);
+    secs(
+        r,
+        "maxConsecutiveFailures",
+        &mut check.max_consecutive_failures,
+    );
+    secs(r, "delaySeconds", &mut check.delay_seconds);
+    if let Some(v) = r.boolean(obj, "ignoreHttp1xx", path) {
+        check.ignore_http1xx = v;
+    }
+    Some(check)
+}
+
+fn health_check_json(check: &HealthCheck, app: &AppSpec) -> Value {
+    let mut obj = Map::new();
+    obj.insert(
+        "gracePeriodSeconds".into(),
+        json!(check.grace_period_seconds),
+    );
+    obj.insert("intervalSeconds".into(), json!(check.interval_seconds));
+    obj.insert(
+        "maxConsecutiveFailures".into(),
+        json!(check.max_consecutive_failures),
+    );
+    if let Some(port) = check.port {
+        obj.insert("port".into(), json!(port));
+    } else if check.protocol != HealthProtocol::Command {
+        // Marathon normalizes a missing port to portIndex 0 when the app has ports.
+        let index = check
+            .port_index
+            .or((!app.port_definitions.is_empty()).then_some(0));
+        if let Some(index) = index {
+            obj.insert("portIndex".into(), json!(index));
+        }
+    }
+    obj.insert("timeoutSeconds".into(), json!(check.timeout_seconds));
+    if check.protocol.is_mesos() {
+        obj.insert("delaySeconds".into(), json!(check.delay_seconds));
+    }
+    obj.insert("protocol".into(), json!(check.protocol.name()));
+    if let Some(path) = &check.path {
+        obj.insert("path".into(), json!(path));
+    } else if matches!(
+        check.protocol,
+        HealthProtocol::Http
+            | HealthProtocol::Https
+            | HealthProtocol::MesosHttp
+            | HealthProtocol::MesosHttps
+    ) {
+        obj.insert("path".into(), json!("/"));
+    }
+    if let Some(command) = &check.command {
+        obj.insert("command".into(), json!({ "value": command }));
+    }
+    if matches!(check.protocol, HealthProtocol::Http | HealthProtocol::Https) {
+        obj.insert("ignoreHttp1xx".into(), json!(check.ignore_http1xx));
+    }
+    Value::Object(obj)
+}
+
+/// Renders an app definition as Marathon does (`GET /v2/apps/{id}/versions/{v}`, and the
+/// base of AppInfo).
+pub fn app_json(app: &AppSpec) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("id".into(), json!(app.id.as_str()));
+    o.insert("backoffFactor".into(), json!(app.backoff_factor));
+    o.insert("backoffSeconds".into(), json!(app.backoff_seconds));
+    if let Some(cmd) = &app.cmd {
+        o.insert("cmd".into(), json!(cmd));
+    }
+    if !app.args.is_empty() {
+        o.insert("args".into(), json!(app.args));
+    }
+    if !app.constraints.is_empty() {
+        let parts: Vec<Vec<String>> = app.constraints.iter().map(Constraint::to_parts).collect();
+        o.insert("constraints".into(), json!(parts));
+    }
+    let opaque = |key: &str| {
+        app.opaque
+            .get(key)
+            .and_then(|v| serde_json::from_str::<Value>(v).ok())
+    };
+    if let Some(container) = opaque("container") {
+        o.insert("container".into(), container);
+    }
+    o.insert("cpus".into(), json!(app.cpus));
+    if !app.dependencies.is_empty() {
+        let deps: Vec<&str> = app.dependencies.iter().map(PathId::as_str).collect();
+        o.insert("dependencies".into(), json!(deps));
+    }
+    o.insert("disk".into(), json!(app.disk));
+    if !app.env.is_empty() {
+        o.insert("env".into(), json!(app.env));
+    }
+    o.insert("executor".into(), json!(app.executor));
+    if !app.fetch.is_empty() {
+        let fetch: Vec<Value> = app
+            .fetch
+            .iter()
+            .map(|f| {
+                let mut v = json!({"uri": f.uri, "extract": f.extract, "executable": f.executable, "cache": f.cache});
+                if let Some(dest) = &f.dest_path {
+                    v["destPath"] = json!(dest);
+                }
+                v
+            })
+            .collect();
+        o.insert("fetch".into(), json!(fetch));
+    }
+    if !app.health_checks.is_empty() {
+        let checks: Vec<Value> = app
+            .health_checks
+            .iter()
+            .map(|c| health_check_json(c, app))
+            .collect();
+        o.insert("healthChecks".into(), json!(checks));
+    }
+    o.insert("instances".into(), json!(app.instances));
+    o.insert("labels".into(), json!(app.labels));
+    o.insert(
+        "maxLaunchDelaySeconds".into(),
+        json!(app.max_launch_delay_seconds),
+    );
+    o.insert("mem".into(), json!(app.mem));
+    o.insert("gpus".into(), json!(app.gpus));
+    o.insert(
+        "networks".into(),
+        opaque("networks").unwrap_or_else(|| json!([{"mode": "host"}])),
+    );
+    let ports: Vec<Value> = app
+        .port_definitions
+        .iter()
+        .map(|p| {
+            let mut v = json!({"port": p.port, "protocol": p.protocol});
+            if let Some(name) = &p.name {
+                v["name"] = json!(name);
+            }
+            if !p.labels.is_empty() {
+                v["labels"] = json!(p.labels);
+            }
+            v
+        })
+        .collect();
+    o.insert("portDefinitions".into(), json!(ports));
+    o.insert("requirePorts".into(), json!(app.require_ports));
+    o.insert(
+        "upgradeStrategy".into(),
+        json!({
+            "maximumOverCapacity": app.upgrade_strategy.maximum_over_capacity,
+            "minimumHealthCapacity": app.upgrade_strategy.minimum_health_capacity,
+        }),
+    );
+    if let Some(user) = &app.user {
+        o.insert("user".into(), json!(user));
+    }
+    o.insert("version".into(), json!(timestamp(app.version_ms)));
+    o.insert(
+        "versionInfo".into(),
+        json!({
+            "lastScalingAt": timestamp(app.last_scaling_at_ms),
+            "lastConfigChangeAt": timestamp(app.last_config_change_at_ms),
+        }),
+    );
+    o.insert("killSelection".into(), json!(app.kill_selection.name()));
+    o.insert(
+        "unreachableStrategy".into(),
+        match app.unreachable_strategy {
+            UnreachableStrategy::Disabled => json!("disabled"),
+            UnreachableStrategy::Enabled {
+                inactive_after_seconds,
+                expunge_after_seconds,
+            } => json!({
+                "inactiveAfterSeconds": inactive_after_seconds,
+                "expungeAfterSeconds": expunge_after_seconds,
+            }),
+        },
+    );
+    o.insert("role".into(), json!(app.role));
+    if let Some(roles) = &app.accepted_resource_roles {
+        o.insert("acceptedResourceRoles".into(), json!(roles));
+    }
+    if let Some(grace) = app.task_kill_grace_period_seconds {
+        o.insert("taskKillGracePeriodSeconds".into(), json!(grace));
+    }
+    for key in ["readinessChecks", "secrets", "residency", "ipAddress"] {
+        if let Some(v) = opaque(key) {
+            o.insert(key.into(), v);
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_minimal_app_and_renders_defaults() {
+        let app = parse_app(&json!({"id": "web", "cmd": "sleep 1"}), None, Mode::Full).unwrap();
+        let out = app_json(&app);
+        assert_eq!(out["id"], "/web");
+        assert_eq!(out["backoffFactor"], 1.15);
+        assert_eq!(out["maxLaunchDelaySeconds"], 300);
+        assert_eq!(out["portDefinitions"][0]["port"], 0);
+        assert_eq!(out["unreachableStrategy"]["expungeAfterSeconds"], 900);
+        assert!(out.get("args").is_none(), "empty args omitted");
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let body = json!({"id": "/Bad_Id", "cmd": 5, "instances": -1, "cpus": "x",
+                          "constraints": [["hostname", "FOO"]]});
+        let problems = parse_app(&body, None, Mode::Full).unwrap_err();
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        for path in ["/id", "/cmd", "/instances", "/cpus", "/constraints(0)"] {
+            assert!(paths.contains(&path), "{path} in {paths:?}");
+        }
+    }
+
+    #[test]
+    fn merge_changes_only_given_fields() {
+        let base = parse_app(
+            &json!({"id": "web", "cmd": "sleep 1", "mem": 64}),
+            None,
+            Mode::Full,
+        )
+        .unwrap();
+        let merged = parse_app(&json!({"instances": 4}), None, Mode::Merge(&base)).unwrap();
+        assert_eq!(merged.instances, 4);
+        assert_eq!(merged.mem, 64.0);
+        assert_eq!(merged.cmd.as_deref(), Some("sleep 1"));
+    }
+
+    #[test]
+    fn docker_apps_are_refused_with_a_reason() {
+        let body = json!({"id": "web", "container": {"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE"}}});
+        let problems = parse_app(&body, None, Mode::Full).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == "/container" && p.message.contains("not supported"))
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! Marathon's response shapes built from the scheduler's views: AppInfo, Task, deployments,
+//! queue items and events (spec §4, §5; only keys marathon-python 0.13 accepts).
+
+use drover_core::marathon::app::AppSpec;
+use drover_core::marathon::condition::Condition;
+use drover_core::marathon::deployment::{Deployment, PlanView};
+use drover_core::marathon::event::Event;
+use drover_core::marathon::instance::Instance;
+use drover_core::marathon::offer::RejectReason;
+use drover_core::marathon::scheduler::{QueueEntry, Scheduler, TaskFailure};
+use drover_core::marathon::timestamp;
+use drover_core::task::names::state_name;
+use serde_json::{Map, Value, json};
+
+use super::app::app_json;
+
+/// What AppInfo embeds beyond counts and deployments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Embed {
+    /// `tasks`.
+    pub tasks: bool,
+    /// `lastTaskFailure`.
+    pub last_task_failure: bool,
+}
+
+/// AppInfo: the definition plus counts, deployments and requested embeds.
+pub fn app_info(s: &Scheduler, app: &AppSpec, embed: Embed) -> Value {
+    let mut o = app_json(app);
+    let instances: Vec<&Instance> = s.instances_of(&app.id).collect();
+    let launched: Vec<&&Instance> = instances.iter().filter(|i| i.has_task()).collect();
+    let staged = launched
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.condition,
+                Condition::Provisioned | Condition::Staging | Condition::Starting
+            )
+        })
+        .count();
+    let running = launched
+        .iter()
+        .filter(|i| i.condition == Condition::Running)
+        .count();
+    let healthy = launched
+        .iter()
+        .filter(|i| i.healthy() == Some(true))
+        .count();
+    let unhealthy = launched
+        .iter()
+        .filter(|i| i.healthy() == Some(false))
+        .count();
+    o.insert("tasksStaged".into(), json!(staged));
+    o.insert("tasksRunning".into(), json!(running));
+    o.insert("tasksHealthy".into(), json!(healthy));
+    o.insert("tasksUnhealthy".into(), json!(unhealthy));
+    let deployments: Vec<Value> = s
+        .deployments_of(&app.id)
+        .into_iter()
+        .map(|id| json!({ "id": id }))
+        .collect();
+    o.insert("deployments".into(), json!(deployments));
+    if embed.tasks {
+        let tasks: Vec<Value> = instances
+            .iter()
+            .filter(|i| i.has_task())
+            .map(|i| task_json(i, None))
+            .collect();
+        o.insert("tasks".into(), json!(tasks));
+    }
+    if embed.last_task_failure
+        && let Some(failure) = s.last_failure(&app.id)
+    {
+        o.insert("lastTaskFailure".into(), failure_json(failure));
+    }
+    Value::Object(o)
+}
+
+fn failure_json(f: &TaskFailure) -> Value {
+    json!({
+        "appId": f.app_id.as_str(),
+        "host": f.host,
+        "message": f.message,
+        "state": state_name(f.state),
+        "taskId": f.task_id,
+        "instanceId": f.instance_id,
+        "timestamp": timestamp(f.timestamp_ms),
+        "version": timestamp(f.version_ms),
+        "slaveId": f.slave_id,
+    })
+}
+
+/// A task (`/v2/apps/{id}/tasks`, `/v2/tasks`); `service_ports` only on `/v2/tasks`.
+pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
+    let placement = i.placement.as_ref();
+    let mut o = Map::new();
+    o.insert("id".into(), json!(i.task_id()));
+    o.insert("appId".into(), json!(i.app_id.as_str()));
+    o.insert(
+        "host".into(),
+        json!(placement.map(|p| p.agent.hostname.as_str()).unwrap_or("")),
+    );
+    o.insert(
+        "slaveId".into(),
+        json!(placement.map(|p| p.agent_id.as_str()).unwrap_or("")),
+    );
+    o.insert("state".into(), json!(i.state_name()));
+    if i.condition.is_active() {
+        if let Some(staged) = i.staged_at_ms {
+            o.insert("stagedAt".into(), json!(timestamp(staged)));
+        }
+        if let Some(started) = i.started_at_ms {
+            o.insert("startedAt".into(), json!(timestamp(started)));
+        }
+        o.insert("version".into(), json!(timestamp(i.app_version_ms)));
+        o.insert(
+            "ports".into(),
+            json!(placement.map(|p| p.host_ports.clone()).unwrap_or_default()),
+        );
+    }
+    let service_ports: Vec<u32> = app
+        .map(|a| a.port_definitions.iter().map(|p| p.port).collect())
+        .unwrap_or_default();
+    o.insert("servicePorts".into(), json!(service_ports));
+    let ips: Vec<Value> = i
+        .ip_addresses
+        .iter()
+        .map(|ip| {
+            let protocol = if ip.contains(':') { "IPv6" } else { "IPv4" };
+            json!({"ipAddress": ip, "protocol": protocol})
+        })
+        .collect();
+    o.insert("ipAddresses".into(), json!(ips));
+    let mut results: Vec<Value> = i
+        .health
+        .iter()
+        .map(|h| {
+            let mut r = json!({
+                "alive": h.alive(),
+                "consecutiveFailures": h.consecutive_failures,
+                "instanceId": i.id,
+            });
+            if let Some(t) = h.first_success_ms {
+                r["firstSuccess"] = json!(timestamp(t));
+            }
+            if let Some(t) = h.last_success_ms {
+                r["lastSuccess"] = json!(timestamp(t));
+            }
+            if let Some(t) = h.last_failure_ms {
+                r["lastFailure"] = json!(timestamp(t));
+            }
+            if let Some(c) = &h.last_failure_cause {
+                r["lastFailureCause"] = json!(c);
+            }
+            r
+        })
+        .collect();
+    if let Some(alive) = i.mesos_healthy {
+        results.push(json!({"alive": alive, "consecutiveFailures": 0, "instanceId": i.id}));
+    }
+    o.insert("healthCheckResults".into(), json!(results));
+    o.insert("localVolumes".into(), json!([]));
+    o.insert("role".into(), json!(app.map_or("*", |a| a.role.as_str())));
+    Value::Object(o)
+}
+
+fn actions_json(plan: &PlanView, step: usize) -> Vec<Value> {
+    plan.steps
+        .get(step)
+        .map(|actions| {
+            actions
+                .iter()
+                .map(|a| json!({"action": a.kind.name(), "app": a.app.as_str()}))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn plan_json(plan: &PlanView) -> Value {
+    let steps: Vec<Value> = (0..plan.steps.len())
+        .map(|i| json!({"actions": actions_json(plan, i)}))
+        .collect();
+    json!({
+        "id": plan.id,
+        "version": timestamp(plan.version_ms),
+        "steps": steps,
+        // Legacy clients (marathon-python 0.13) build models from these; real 1.8+ omits them
+        // and crashes those clients.
+        "original": {},
+        "target": {},
+    })
+}
+
+/// A deployment as `GET /v2/deployments` lists it. `explain` adds why each current action
+/// waits (an opt-in extension; marathon-python rejects unknown keys).
+pub fn deployment_json(d: &Deployment, explain: bool) -> Value {
+    let plan = d.view();
+    let current: Vec<Value> = d.steps[d.current_step]
+        .iter()
+        .map(|a| {
+            let mut v = json!({"action": a.kind.name(), "app": a.app.as_str(), "readinessCheckResults": []});
+            if explain && let Some(reason) = d.waiting.get(&a.app) {
+                v["waitingFor"] = json!(reason);
+            }
+            v
+        })
+        .collect();
+    let steps: Vec<Value> = (0..plan.steps.len())
+        .map(|i| json!({"actions": actions_json(&plan, i)}))
+        .collect();
+    let affected: Vec<&str> = d.affected_apps.iter().map(|a| a.as_str()).collect();
+    json!({
+        "id": d.id,
+        "version": timestamp(d.version_ms),
+        "affectedApps": affected,
+        "affectedPods": [],
+        "steps": steps,
+        "currentActions": current,
+        "currentStep": d.current_step + 1,
+        "totalSteps": d.steps.len(),
+    })
+}
+
+/// A `/v2/queue` item. No `role` key: marathon-python 0.13 rejects it.
+pub fn queue_json(s: &Scheduler, entry: &QueueEntry, explain: bool) -> Value {
+    let reject = |_: ()| -> Vec<Value> {
+        RejectReason::ALL
+            .iter()
+            .map(|r| {
+                json!({
+                    "reason": r.name(),
+                    "declined": entry.stats.rejects.get(r).copied().unwrap_or(0),
+                    "processed": entry.stats.processed,
+                })
+            })
+            .collect()
+    };
+    let mut summary = json!({
+        "processedOffersCount": entry.stats.processed,
+        "unusedOffersCount": entry.stats.unused,
+        "rejectSummaryLastOffers": reject(()),
+        "rejectSummaryLaunchAttempt": reject(()),
+    });
+    if let Some(t) = entry.stats.last_unused_at_ms {
+        summary["lastUnusedOfferAt"] = json!(timestamp(t));
+    }
+    if let Some(t) = entry.stats.last_used_at_ms {
+        summary["lastUsedOfferAt"] = json!(timestamp(t));
+    }
+    let app = s
+        .app(&entry.app_id)
+        .map(|a| Value::Object(app_json(a)))
+        .unwrap_or(Value::Null);
+    let mut item = json!({
+        "count": entry.count,
+        "delay": {
+            "timeLeftSeconds": entry.delay_left_ms.div_ceil(1000),
+            "overdue": entry.delay_left_ms == 0,
+        },
+        "since": timestamp(entry.since_ms),
+        "processedOffersSummary": summary,
+        "app": app,
+    });
+    if explain {
+        item["waitingFor"] = json!(entry.reason);
+    }
+    item
+}
+
+/// An event's JSON (`eventType` and `timestamp` included).
+pub fn event_json(event: &Event, now_ms: u64) -> Value {
+    let mut v = match event {
+        Event::StatusUpdate {
+            slave_id,
+            task_id,
+            task_status,
+            message,
+            app_id,
+            host,
+            ip_addresses,
+            ports,
+            version_ms,
+        } => json!({
+            "slaveId": slave_id,
+            "taskId": task_id,
+            "taskStatus": state_name(*task_status),
+            "message": message,
+            "appId": app_id.as_str(),
+            "host": host,
+            "ipAddresses": ip_addresses.iter().map(|ip| json!({"ipAddress": ip, "protocol": "IPv4"})).collect::<Vec<_>>(),
+            "ports": ports,
+            "version": timestamp(*version_ms),
+        }),
+        Event::InstanceChanged {
+            instance_id,
+            condition,
+            run_spec_id,
+            agent_id,
+            host,
+            run_spec_version_ms,
+        } => {
+            let mut v = json!({
+                "instanceId": instance_id,
+                "condition": condition.name(),
+                "runSpecId": run_spec_id.as_str(),
+                "runSpecVersion": timestamp(*run_spec_version_ms),
+            });
+            if let Some(a) = agent_id {
+                v["agentId"] = json!(a);
+            }
+            if let Some(h) = host {
+                v["host"] = json!(h);
+            }
+            v
+        }
+        Event::UnknownInstanceTerminated {
+            instance_id,
+            run_spec_id,
+            condition,
+        } => json!({
+            "instanceId": instance_id,
+            "runSpecId": run_spec_id.as_ref().map(|r| r.as_str()),
+            "condition": condition.name(),
+        }),
+        Event::HealthStatusChanged {
+            app_id,
+            instance_id,
+            version_ms,
+            alive,
+        } => json!({
+            "appId": app_id.as_str(),
+            "instanceId": instance_id,
+            "version": timestamp(*version_ms),
+            "alive": alive,
+        }),
+        Event::FailedHealthCheck {
+            app_id,
+            instance_id,
+            check_index,
+        } => json!({
+            "appId": app_id.as_str(),
+            "taskId": instance_id,
+            "healthCheck": {"index": check_index},
+        }),
+        Event::UnhealthyInstanceKill {
+            app_id,
+            task_id,
+            instance_id,
+            version_ms,
+            reason,
+            host,
+            slave_id,
+        } => json!({
+            "appId": app_id.as_str(),
+            "taskId": task_id,
+            "instanceId": instance_id,
+            "version": timestamp(*version_ms),
+            "reason": reason,
+            "host": host,
+            "slaveId": slave_id,
+        }),
+        Event::DeploymentInfo { plan, step } | Event::DeploymentStepSuccess { plan, step } => {
+            json!({
+                "plan": plan_json(plan),
+                "currentStep": {"actions": actions_json(plan, *step)},
+            })
+        }
+        Event::DeploymentSuccess { plan } => json!({"id": plan.id, "plan": plan_json(plan)}),
+        Event::DeploymentFailed { plan, reason } => {
+            json!({"id": plan.id, "plan": plan_json(plan), "reason": reason})
+        }
+        Event::AppTerminated { app_id } => json!({"appId": app_id.as_str()}),
+    };
+    v["eventType"] = json!(event.event_type());
+    v["timestamp"] = json!(timestamp(now_ms));
+    v
+}

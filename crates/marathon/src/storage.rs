@@ -1,0 +1,307 @@
+//! The scheduler's state in drover-store (namespace `marathon`): apps and their versions as
+//! app JSON, instances with goal and condition, deployments, the framework id. Written before
+//! the API answers or anything is sent; read back on start.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use drover_core::marathon::condition::{Condition, Goal};
+use drover_core::marathon::constraint::AgentView;
+use drover_core::marathon::deployment::{Action, ActionKind, Deployment};
+use drover_core::marathon::instance::{Instance, Placement};
+use drover_core::marathon::path::PathId;
+use drover_core::marathon::scheduler::{Change, Restored, Scheduler};
+use drover_core::task::names::{parse_state, state_name};
+use drover_store::{Store, WriteBatch};
+use serde_json::{Value, json};
+
+use crate::json::app::{Mode, app_json, parse_app};
+
+/// The store namespace of everything Marathon keeps.
+pub const NAMESPACE: &str = "marathon";
+
+fn app_key(id: &PathId) -> String {
+    format!("app/{id}")
+}
+
+// `@` cannot occur in an app id, so `version/<id>@` never prefixes another app's versions.
+fn version_prefix(id: &PathId) -> String {
+    format!("version/{id}@")
+}
+
+fn version_key(id: &PathId, version_ms: u64) -> String {
+    format!("{}{version_ms:020}", version_prefix(id))
+}
+
+/// Adds the writes for `changes` (reading current values from `s`) to `batch`.
+pub fn write(
+    store: &dyn Store,
+    s: &Scheduler,
+    changes: &[Change],
+    batch: &mut WriteBatch,
+) -> anyhow::Result<()> {
+    for change in changes {
+        match change {
+            Change::App(id) => match s.app(id) {
+                Some(app) => {
+                    batch.put(
+                        NAMESPACE,
+                        app_key(id),
+                        Value::Object(app_json(app)).to_string(),
+                    );
+                }
+                None => {
+                    batch.delete(NAMESPACE, app_key(id));
+                    for (key, _) in store.scan(NAMESPACE, version_prefix(id).as_bytes())? {
+                        batch.delete(NAMESPACE, key);
+                    }
+                }
+            },
+            Change::AppVersion(id, version) => {
+                match s.versions(id).find(|a| a.version_ms == *version) {
+                    Some(app) => {
+                        batch.put(
+                            NAMESPACE,
+                            version_key(id, *version),
+                            Value::Object(app_json(app)).to_string(),
+                        );
+                    }
+                    None => {
+                        batch.delete(NAMESPACE, version_key(id, *version));
+                    }
+                }
+            }
+            Change::Instance(id) => match s.instances().get(id) {
+                Some(i) => {
+                    batch.put(
+                        NAMESPACE,
+                        format!("instance/{id}"),
+                        instance_json(i).to_string(),
+                    );
+                }
+                None => {
+                    batch.delete(NAMESPACE, format!("instance/{id}"));
+                }
+            },
+            Change::Deployment(id) => match s.deployment(id) {
+                Some(d) => {
+                    batch.put(
+                        NAMESPACE,
+                        format!("deployment/{id}"),
+                        deployment_json(d).to_string(),
+                    );
+                }
+                None => {
+                    batch.delete(NAMESPACE, format!("deployment/{id}"));
+                }
+            },
+            Change::FrameworkId => {
+                if let Some(id) = s.framework_id() {
+                    batch.put(NAMESPACE, "framework-id", id.as_bytes().to_vec());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads everything back.
+pub fn load(store: &Arc<dyn Store>) -> anyhow::Result<Restored> {
+    let mut restored = Restored {
+        framework_id: store
+            .get(NAMESPACE, b"framework-id")?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ..Restored::default()
+    };
+    let parse = |bytes: &[u8]| -> anyhow::Result<Value> {
+        serde_json::from_slice(bytes).context("decode stored marathon record")
+    };
+    let app = |v: &Value| {
+        parse_app(v, None, Mode::Stored)
+            .map_err(|e| anyhow::anyhow!("stored app does not validate: {e:?}"))
+    };
+    for (_, bytes) in store.scan(NAMESPACE, b"app/")? {
+        restored.apps.push(app(&parse(&bytes)?)?);
+    }
+    for (_, bytes) in store.scan(NAMESPACE, b"version/")? {
+        restored.versions.push(app(&parse(&bytes)?)?);
+    }
+    for (_, bytes) in store.scan(NAMESPACE, b"instance/")? {
+        restored
+            .instances
+            .push(parse_instance(&parse(&bytes)?).context("decode instance")?);
+    }
+    for (_, bytes) in store.scan(NAMESPACE, b"deployment/")? {
+        restored
+            .deployments
+            .push(parse_deployment(&parse(&bytes)?).context("decode deployment")?);
+    }
+    Ok(restored)
+}
+
+fn condition_from(name: &str) -> Condition {
+    use Condition::*;
+    [
+        Scheduled,
+        Provisioned,
+        Staging,
+        Starting,
+        Running,
+        Killing,
+        Finished,
+        Failed,
+        Error,
+        Killed,
+        Dropped,
+        Gone,
+        Unreachable,
+        UnreachableInactive,
+        Unknown,
+    ]
+    .into_iter()
+    .find(|c| c.name() == name)
+    .unwrap_or(Unknown)
+}
+
+fn instance_json(i: &Instance) -> Value {
+    json!({
+        "id": i.id,
+        "appId": i.app_id.as_str(),
+        "incarnation": i.incarnation,
+        "goal": match i.goal { Goal::Running => "Running", Goal::Decommissioned => "Decommissioned" },
+        "condition": i.condition.name(),
+        "since": i.since_ms,
+        "appVersion": i.app_version_ms,
+        "config": i.config_ms,
+        "placement": i.placement.as_ref().map(|p| json!({
+            "agentId": p.agent_id,
+            "hostname": p.agent.hostname,
+            "region": p.agent.region,
+            "zone": p.agent.zone,
+            "attributes": p.agent.attributes,
+            "hostPorts": p.host_ports,
+        })),
+        "stagedAt": i.staged_at_ms,
+        "startedAt": i.started_at_ms,
+        "mesosState": i.mesos_state.map(state_name),
+        "message": i.message,
+        "unreachableSince": i.unreachable_since_ms,
+        "mesosHealthy": i.mesos_healthy,
+        "killSent": i.kill_sent_ms,
+        "ipAddresses": i.ip_addresses,
+    })
+}
+
+fn parse_instance(v: &Value) -> Option<Instance> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    let n = |k: &str| v.get(k).and_then(Value::as_u64);
+    let placement = v
+        .get("placement")
+        .filter(|p| !p.is_null())
+        .map(|p| Placement {
+            agent_id: p["agentId"].as_str().unwrap_or_default().to_owned(),
+            agent: AgentView {
+                hostname: p["hostname"].as_str().unwrap_or_default().to_owned(),
+                region: p["region"].as_str().map(str::to_owned),
+                zone: p["zone"].as_str().map(str::to_owned),
+                attributes: serde_json::from_value(p["attributes"].clone()).unwrap_or_default(),
+            },
+            host_ports: serde_json::from_value(p["hostPorts"].clone()).unwrap_or_default(),
+        });
+    Some(Instance {
+        id: s("id")?.to_owned(),
+        app_id: PathId::parse_app_id(s("appId")?).ok()?,
+        incarnation: n("incarnation")? as u32,
+        goal: if s("goal")? == "Running" {
+            Goal::Running
+        } else {
+            Goal::Decommissioned
+        },
+        condition: condition_from(s("condition")?),
+        since_ms: n("since")?,
+        app_version_ms: n("appVersion")?,
+        config_ms: n("config")?,
+        placement,
+        staged_at_ms: n("stagedAt"),
+        started_at_ms: n("startedAt"),
+        mesos_state: s("mesosState").and_then(parse_state),
+        message: s("message").map(str::to_owned),
+        unreachable_since_ms: n("unreachableSince"),
+        mesos_healthy: v.get("mesosHealthy").and_then(Value::as_bool),
+        health: Vec::new(),
+        kill_sent_ms: n("killSent"),
+        ip_addresses: serde_json::from_value(v["ipAddresses"].clone()).unwrap_or_default(),
+    })
+}
+
+fn deployment_json(d: &Deployment) -> Value {
+    let steps: Vec<Vec<Value>> = d
+        .steps
+        .iter()
+        .map(|s| {
+            s.iter()
+                .map(|a| json!({"action": a.kind.name(), "app": a.app.as_str()}))
+                .collect()
+        })
+        .collect();
+    let originals: serde_json::Map<String, Value> = d
+        .originals
+        .iter()
+        .map(|(id, app)| {
+            (
+                id.to_string(),
+                app.as_ref()
+                    .map_or(Value::Null, |a| Value::Object(app_json(a))),
+            )
+        })
+        .collect();
+    json!({
+        "id": d.id,
+        "version": d.version_ms,
+        "affectedApps": d.affected_apps.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "steps": steps,
+        "currentStep": d.current_step,
+        "originals": originals,
+    })
+}
+
+fn parse_deployment(v: &Value) -> Option<Deployment> {
+    let steps = v["steps"]
+        .as_array()?
+        .iter()
+        .map(|s| {
+            s.as_array()?
+                .iter()
+                .map(|a| {
+                    Some(Action {
+                        kind: ActionKind::parse(a["action"].as_str()?)?,
+                        app: PathId::parse_app_id(a["app"].as_str()?).ok()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let mut originals = std::collections::BTreeMap::new();
+    for (id, app) in v["originals"].as_object()? {
+        let id = PathId::parse_app_id(id).ok()?;
+        let app = if app.is_null() {
+            None
+        } else {
+            parse_app(app, None, Mode::Stored).ok()
+        };
+        originals.insert(id, app);
+    }
+    Some(Deployment {
+        id: v["id"].as_str()?.to_owned(),
+        version_ms: v["version"].as_u64()?,
+        affected_apps: v["affectedApps"]
+            .as_array()?
+            .iter()
+            .filter_map(|a| PathId::parse_app_id(a.as_str()?).ok())
+            .collect(),
+        current_step: (v["currentStep"].as_u64()? as usize).min(steps.len().saturating_sub(1)),
+        steps,
+        originals,
+        waiting: Default::default(),
+    })
+}

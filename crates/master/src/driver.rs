@@ -1,0 +1,468 @@
+//! The driver: one tokio task owning the [`Master`] core. HTTP handlers send [`Command`]s
+//! over a bounded channel; the driver drains a batch, runs it through the core, commits every
+//! registry write of the batch in one store transaction, and only after the commit returns
+//! sends replies and events (persist before you reply or act). A failed commit stops the
+//! master (fail-stop; it recovers from the registry on restart).
+//!
+//! Streams (scheduler subscriptions, agent sessions, operator subscriptions) are bounded
+//! channels; a reader that cannot keep up is disconnected, and the core is told the stream
+//! closed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use axum::response::Response;
+use bytes::Bytes;
+use drover_core::master::{Conn, Effect, Input, Master, Reply};
+use drover_http::StreamSender;
+use drover_store::{Store, WriteBatch};
+use drover_wire::codec::Encoding;
+use drover_wire::v1::master as operator;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::persist;
+
+/// Capacity of the command channel from HTTP handlers to the driver.
+pub const COMMAND_CAPACITY: usize = 4096;
+/// Events buffered per stream before the reader counts as too slow and is disconnected.
+pub const STREAM_CAPACITY: usize = 1024;
+/// Most commands run in one batch (one store transaction).
+const MAX_BATCH: usize = 512;
+/// Operator SUBSCRIBE streams kept (`--max_operator_event_stream_subscribers`).
+const MAX_OPERATOR_SUBSCRIBERS: usize = 1000;
+/// Heartbeat interval of operator streams.
+const OPERATOR_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Which kind of stream a connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A scheduler subscription.
+    Scheduler,
+    /// An agent session.
+    Agent,
+    /// An operator subscription.
+    Operator,
+}
+
+/// A stream the driver writes to.
+#[derive(Debug)]
+pub struct StreamHandle {
+    /// Where encoded events go.
+    pub tx: StreamSender,
+    /// Their encoding.
+    pub encoding: Encoding,
+}
+
+/// A read-only job run against the core between inputs; its answer is sent after the batch's
+/// commit, like every reply.
+pub type ReadFn = Box<dyn FnOnce(&Master, u64) -> Response + Send>;
+
+/// A message to the driver.
+pub enum Command {
+    /// An input for the core; `reply` gets the core's answer, `stream` is registered under the
+    /// input's connection before the core runs.
+    Input {
+        input: Box<Input>,
+        reply: Option<oneshot::Sender<Reply>>,
+        stream: Option<(Conn, StreamKind, StreamHandle)>,
+    },
+    /// A read.
+    Read {
+        read: ReadFn,
+        reply: oneshot::Sender<Response>,
+    },
+    /// A new operator subscription: SUBSCRIBED is built from the state at this point.
+    OperatorSubscribe { conn: Conn, stream: StreamHandle },
+    /// A stream's reader went away.
+    Closed { conn: Conn, kind: StreamKind },
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Input { input, .. } => f.debug_tuple("Input").field(input).finish(),
+            Command::Read { .. } => f.write_str("Read"),
+            Command::OperatorSubscribe { conn, .. } => {
+                f.debug_tuple("OperatorSubscribe").field(conn).finish()
+            }
+            Command::Closed { conn, kind } => {
+                f.debug_tuple("Closed").field(conn).field(kind).finish()
+            }
+        }
+    }
+}
+
+/// What handlers hold: the command channel and the connection counter.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Command>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl Handle {
+    /// A fresh connection number.
+    pub fn next_conn(&self) -> Conn {
+        Conn(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Sends a command; fails only when the driver has stopped.
+    pub async fn send(&self, command: Command) -> Result<(), ()> {
+        self.tx.send(command).await.map_err(|_| ())
+    }
+
+    /// Runs an input and waits for the core's reply (`None` if the driver stopped).
+    pub async fn call(
+        &self,
+        input: Input,
+        stream: Option<(Conn, StreamKind, StreamHandle)>,
+    ) -> Option<Reply> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Input {
+            input: Box::new(input),
+            reply: Some(reply),
+            stream,
+        })
+        .await
+        .ok()?;
+        rx.await.ok()
+    }
+
+    /// Runs a read and waits for its response (`None` if the driver stopped).
+    pub async fn read(
+        &self,
+        read: impl FnOnce(&Master, u64) -> Response + Send + 'static,
+    ) -> Option<Response> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Read {
+            read: Box::new(read),
+            reply,
+        })
+        .await
+        .ok()?;
+        rx.await.ok()
+    }
+
+    /// A guard that tells the driver when a stream's reader is gone (dropped with the body).
+    pub fn close_guard(&self, conn: Conn, kind: StreamKind) -> CloseGuard {
+        CloseGuard {
+            conn,
+            kind,
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// Tells the driver, when dropped, that a stream's reader went away.
+#[derive(Debug)]
+pub struct CloseGuard {
+    conn: Conn,
+    kind: StreamKind,
+    tx: mpsc::Sender<Command>,
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        let tx = self.tx.clone();
+        let command = Command::Closed {
+            conn: self.conn,
+            kind: self.kind,
+        };
+        // Drop cannot await; a runtime is always present where bodies are dropped.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = tx.send(command).await;
+            });
+        }
+    }
+}
+
+/// Something to do after the batch's commit, in order.
+enum Outgoing {
+    Effect(Effect),
+    Read(oneshot::Sender<Response>, Response),
+    OperatorSubscribed(Conn, StreamHandle, Box<operator::Event>),
+}
+
+/// The driver's state.
+struct Driver {
+    master: Master,
+    store: Arc<dyn Store>,
+    streams: BTreeMap<Conn, (StreamKind, StreamHandle)>,
+    operators: Vec<(Conn, StreamHandle)>,
+    replies: BTreeMap<Conn, oneshot::Sender<Reply>>,
+    /// Streams the driver dropped itself (slow readers): the core hears of them next batch.
+    dropped: Vec<(Conn, StreamKind)>,
+    next_operator_heartbeat: tokio::time::Instant,
+}
+
+/// Creates the command channel and the handle handlers use.
+pub fn channel() -> (Handle, mpsc::Receiver<Command>) {
+    let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
+    (
+        Handle {
+            tx,
+            next_conn: Arc::new(AtomicU64::new(1)),
+        },
+        rx,
+    )
+}
+
+/// Runs the driver until `shutdown` resolves or a commit fails.
+pub async fn run(
+    master: Master,
+    store: Arc<dyn Store>,
+    mut commands: mpsc::Receiver<Command>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut driver = Driver {
+        master,
+        store,
+        streams: BTreeMap::new(),
+        operators: Vec::new(),
+        replies: BTreeMap::new(),
+        dropped: Vec::new(),
+        next_operator_heartbeat: tokio::time::Instant::now() + OPERATOR_HEARTBEAT,
+    };
+    tokio::pin!(shutdown);
+    loop {
+        let deadline = driver.next_wakeup();
+        let mut batch = Vec::new();
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            command = commands.recv() => match command {
+                Some(command) => {
+                    batch.push(command);
+                    while batch.len() < MAX_BATCH {
+                        match commands.try_recv() {
+                            Ok(command) => batch.push(command),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                None => return Ok(()),
+            },
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        driver.step(batch).await?;
+    }
+}
+
+impl Driver {
+    fn next_wakeup(&self) -> tokio::time::Instant {
+        let now_wall = now_ms();
+        let core = self
+            .master
+            .next_deadline()
+            .map(|d| d.saturating_sub(now_wall))
+            .unwrap_or(1000)
+            .min(1000);
+        let mut at = tokio::time::Instant::now() + Duration::from_millis(core.max(1));
+        if !self.dropped.is_empty() {
+            at = tokio::time::Instant::now();
+        }
+        at.min(self.next_operator_heartbeat)
+    }
+
+    async fn step(&mut self, batch: Vec<Command>) -> anyhow::Result<()> {
+        let now = now_ms();
+        let mut outgoing: Vec<Outgoing> = Vec::new();
+        let run = |master: &mut Master, input: Input, outgoing: &mut Vec<Outgoing>| {
+            outgoing.extend(master.handle(now, input).into_iter().map(Outgoing::Effect));
+        };
+        for (conn, kind) in std::mem::take(&mut self.dropped) {
+            if let Some(input) = closed_input(conn, kind) {
+                run(&mut self.master, input, &mut outgoing);
+            }
+        }
+        for command in batch {
+            match command {
+                Command::Input {
+                    input,
+                    reply,
+                    stream,
+                } => {
+                    if let Some((conn, kind, handle)) = stream {
+                        self.streams.insert(conn, (kind, handle));
+                    }
+                    if let Some(reply) = reply {
+                        self.replies.insert(input_conn(&input), reply);
+                    }
+                    run(&mut self.master, *input, &mut outgoing);
+                }
+                Command::Read { read, reply } => {
+                    let response = read(&self.master, now);
+                    outgoing.push(Outgoing::Read(reply, response));
+                }
+                Command::OperatorSubscribe { conn, stream } => {
+                    let mut event = operator::Event {
+                        r#type: Some(operator::event::Type::Subscribed as i32),
+                        ..Default::default()
+                    };
+                    event.subscribed = Some(operator::event::Subscribed {
+                        get_state: Some(self.master.get_state()),
+                        heartbeat_interval_seconds: Some(OPERATOR_HEARTBEAT.as_secs_f64()),
+                    });
+                    outgoing.push(Outgoing::OperatorSubscribed(conn, stream, Box::new(event)));
+                }
+                Command::Closed { conn, kind } => {
+                    if kind == StreamKind::Operator {
+                        self.operators.retain(|(c, _)| *c != conn);
+                    } else {
+                        self.streams.remove(&conn);
+                        if let Some(input) = closed_input(conn, kind) {
+                            run(&mut self.master, input, &mut outgoing);
+                        }
+                    }
+                }
+            }
+        }
+        if self
+            .master
+            .next_deadline()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            run(&mut self.master, Input::Tick, &mut outgoing);
+        }
+        let batch = registry_batch(&outgoing);
+        commit(&self.store, batch).await?;
+        for item in outgoing {
+            match item {
+                Outgoing::Effect(effect) => self.apply(effect),
+                Outgoing::Read(reply, response) => {
+                    let _ = reply.send(response);
+                }
+                Outgoing::OperatorSubscribed(conn, stream, event) => {
+                    if stream
+                        .tx
+                        .try_send(drover_http::encode_message(&*event, stream.encoding))
+                        .is_ok()
+                    {
+                        self.operators.push((conn, stream));
+                        if self.operators.len() > MAX_OPERATOR_SUBSCRIBERS {
+                            self.operators.remove(0);
+                        }
+                    }
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= self.next_operator_heartbeat {
+            self.next_operator_heartbeat = tokio::time::Instant::now() + OPERATOR_HEARTBEAT;
+            let event = operator::Event {
+                r#type: Some(operator::event::Type::Heartbeat as i32),
+                ..Default::default()
+            };
+            self.publish(&event);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Persist(_) => {}
+            Effect::Reply { req, reply } => {
+                if let Some(tx) = self.replies.remove(&req) {
+                    let _ = tx.send(reply);
+                }
+                // A refused subscription never becomes a stream.
+            }
+            Effect::ToScheduler { conn, event } => self.send(conn, &*event),
+            Effect::ToAgent { conn, event } => self.send(conn, &*event),
+            Effect::CloseScheduler { conn } | Effect::CloseAgent { conn } => {
+                self.streams.remove(&conn);
+            }
+            Effect::ToOperators(event) => self.publish(&event),
+        }
+    }
+
+    fn send<M: prost_reflect::ReflectMessage>(&mut self, conn: Conn, event: &M) {
+        let Some((kind, handle)) = self.streams.get(&conn) else {
+            return;
+        };
+        let payload = drover_http::encode_message(event, handle.encoding);
+        if handle.tx.try_send(payload).is_err() {
+            // Full (a reader that cannot keep up) or closed: drop the stream; the core hears
+            // of it at the start of the next batch.
+            let kind = *kind;
+            self.streams.remove(&conn);
+            self.dropped.push((conn, kind));
+            tracing::warn!(
+                conn = conn.0,
+                ?kind,
+                "stream reader too slow or gone; disconnected"
+            );
+        }
+    }
+
+    fn publish(&mut self, event: &operator::Event) {
+        let mut json: Option<Bytes> = None;
+        let mut protobuf: Option<Bytes> = None;
+        self.operators.retain(|(_, handle)| {
+            let payload = match handle.encoding {
+                Encoding::Json => json
+                    .get_or_insert_with(|| drover_http::encode_message(event, Encoding::Json))
+                    .clone(),
+                Encoding::Protobuf => protobuf
+                    .get_or_insert_with(|| drover_http::encode_message(event, Encoding::Protobuf))
+                    .clone(),
+            };
+            handle.tx.try_send(payload).is_ok()
+        });
+    }
+}
+
+/// Every registry write of a batch, in order.
+fn registry_batch(outgoing: &[Outgoing]) -> WriteBatch {
+    let mut batch = WriteBatch::new();
+    for item in outgoing {
+        if let Outgoing::Effect(Effect::Persist(op)) = item {
+            persist::write(op, &mut batch);
+        }
+    }
+    batch
+}
+
+/// Commits one batch durably (off the async threads: it fsyncs).
+async fn commit(store: &Arc<dyn Store>, batch: WriteBatch) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.commit(batch))
+        .await
+        .context("the registry commit task failed")?
+        .context("cannot commit to the registry; stopping (restart recovers from it)")?;
+    Ok(())
+}
+
+fn closed_input(conn: Conn, kind: StreamKind) -> Option<Input> {
+    match kind {
+        StreamKind::Scheduler => Some(Input::SchedulerClosed { conn }),
+        StreamKind::Agent => Some(Input::AgentClosed { conn }),
+        StreamKind::Operator => None,
+    }
+}
+
+fn input_conn(input: &Input) -> Conn {
+    match input {
+        Input::Subscribe { conn, .. }
+        | Input::AgentSubscribe { conn, .. }
+        | Input::SchedulerClosed { conn }
+        | Input::AgentClosed { conn } => *conn,
+        Input::SchedulerCall { req, .. }
+        | Input::AgentCall { req, .. }
+        | Input::MarkAgentGone { req, .. }
+        | Input::Teardown { req, .. } => *req,
+        Input::Tick => Conn(0),
+    }
+}

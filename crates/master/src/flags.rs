@@ -1,0 +1,282 @@
+//! The master's flags, with Mesos' spellings (`--agent_ping_timeout`), defaults, duration
+//! syntax (`15secs`, `10mins`, `1500ms`, `2hrs`, `1days`, `1weeks`) and `MESOS_*` environment
+//! variables, and their translation into the core's [`Config`].
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use drover_core::master::{Config, RateLimit};
+
+/// Flags of `drover master`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// IP address to listen on. Mesos defaults to the host's address; Drover defaults to
+    /// loopback so a bare `drover master` is never exposed by accident.
+    #[arg(long = "ip", env = "MESOS_IP", default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Port to listen on.
+    #[arg(long = "port", env = "MESOS_PORT", default_value_t = 5050)]
+    pub port: u16,
+    /// Hostname advertised to frameworks and agents (default: the `--ip` address).
+    #[arg(long = "hostname", env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// Directory of the master's registry (created if missing).
+    #[arg(
+        long = "work_dir",
+        env = "MESOS_WORK_DIR",
+        default_value = "/var/lib/drover/master"
+    )]
+    pub work_dir: PathBuf,
+    /// Time between pings to an agent; a ping unanswered for this long counts as missed.
+    #[arg(long = "agent_ping_timeout", env = "MESOS_AGENT_PING_TIMEOUT", default_value = "15secs", value_parser = parse_duration)]
+    pub agent_ping_timeout: Duration,
+    /// Missed pings after which an agent is marked unreachable.
+    #[arg(
+        long = "max_agent_ping_timeouts",
+        env = "MESOS_MAX_AGENT_PING_TIMEOUTS",
+        default_value_t = 5
+    )]
+    pub max_agent_ping_timeouts: u32,
+    /// Time a disconnected agent (or one known before a master restart) has to reregister.
+    #[arg(long = "agent_reregister_timeout", env = "MESOS_AGENT_REREGISTER_TIMEOUT", default_value = "10mins", value_parser = parse_duration)]
+    pub agent_reregister_timeout: Duration,
+    /// Rate at which agents may be marked unreachable, e.g. `1/10mins` (default: unlimited).
+    #[arg(long = "agent_removal_rate_limit", env = "MESOS_AGENT_REMOVAL_RATE_LIMIT", value_parser = parse_rate)]
+    pub agent_removal_rate_limit: Option<RateLimit>,
+    /// Time after which an unused offer is rescinded (default: never).
+    #[arg(long = "offer_timeout", env = "MESOS_OFFER_TIMEOUT", value_parser = parse_duration)]
+    pub offer_timeout: Option<Duration>,
+    /// Time between allocation runs.
+    #[arg(long = "allocation_interval", env = "MESOS_ALLOCATION_INTERVAL", default_value = "1secs", value_parser = parse_duration)]
+    pub allocation_interval: Duration,
+    /// Completed tasks kept per framework.
+    #[arg(
+        long = "max_completed_tasks_per_framework",
+        env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_completed_tasks_per_framework: usize,
+    /// Removed frameworks kept in memory for the state endpoints.
+    #[arg(
+        long = "max_completed_frameworks",
+        env = "MESOS_MAX_COMPLETED_FRAMEWORKS",
+        default_value_t = 50
+    )]
+    pub max_completed_frameworks: usize,
+}
+
+impl Flags {
+    /// The flags with every default (as parsed from an empty command line).
+    pub fn defaults() -> Flags {
+        Flags {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            port: 5050,
+            hostname: None,
+            work_dir: PathBuf::from("/var/lib/drover/master"),
+            agent_ping_timeout: Duration::from_secs(15),
+            max_agent_ping_timeouts: 5,
+            agent_reregister_timeout: Duration::from_secs(600),
+            agent_removal_rate_limit: None,
+            offer_timeout: None,
+            allocation_interval: Duration::from_secs(1),
+            max_completed_tasks_per_framework: 1000,
+            max_completed_frameworks: 50,
+        }
+    }
+
+    /// The advertised hostname.
+    pub fn advertised_hostname(&self) -> String {
+        self.hostname.clone().unwrap_or_else(|| self.ip.to_string())
+    }
+
+    /// The core configuration for a master listening on `port`.
+    pub fn config(&self, port: u16) -> Config {
+        let mut config = Config::default();
+        let hostname = self.advertised_hostname();
+        let ip = match self.ip {
+            // Mesos' quirk: the IPv4 address in network byte order, read as a native uint32.
+            IpAddr::V4(v4) => u32::from_le_bytes(v4.octets()),
+            IpAddr::V6(_) => 0,
+        };
+        config.master_info.ip = ip;
+        config.master_info.port = u32::from(port);
+        config.master_info.pid = Some(format!("master@{}:{port}", self.ip));
+        config.master_info.hostname = Some(hostname.clone());
+        config.master_info.address = Some(drover_wire::v1::Address {
+            hostname: Some(hostname),
+            ip: Some(self.ip.to_string()),
+            port: i32::from(port),
+        });
+        config.agent_ping_timeout_ms = millis(self.agent_ping_timeout);
+        config.max_agent_ping_timeouts = self.max_agent_ping_timeouts;
+        config.agent_reregister_timeout_ms = millis(self.agent_reregister_timeout);
+        config.agent_removal_rate_limit = self.agent_removal_rate_limit;
+        config.offer_timeout_ms = self.offer_timeout.map(millis);
+        config.allocation_interval_ms = millis(self.allocation_interval).max(1);
+        config.max_completed_tasks_per_framework = self.max_completed_tasks_per_framework;
+        config.max_completed_frameworks = self.max_completed_frameworks;
+        config
+    }
+
+    /// The flags as GET_FLAGS and `/master/flags` show them (Mesos' text forms).
+    pub fn as_pairs(&self, port: u16) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("ip".to_owned(), self.ip.to_string()),
+            ("port".to_owned(), port.to_string()),
+            ("hostname".to_owned(), self.advertised_hostname()),
+            ("work_dir".to_owned(), self.work_dir.display().to_string()),
+            (
+                "agent_ping_timeout".to_owned(),
+                format_duration(self.agent_ping_timeout),
+            ),
+            (
+                "max_agent_ping_timeouts".to_owned(),
+                self.max_agent_ping_timeouts.to_string(),
+            ),
+            (
+                "agent_reregister_timeout".to_owned(),
+                format_duration(self.agent_reregister_timeout),
+            ),
+            (
+                "allocation_interval".to_owned(),
+                format_duration(self.allocation_interval),
+            ),
+            (
+                "max_completed_tasks_per_framework".to_owned(),
+                self.max_completed_tasks_per_framework.to_string(),
+            ),
+            (
+                "max_completed_frameworks".to_owned(),
+                self.max_completed_frameworks.to_string(),
+            ),
+        ];
+        if let Some(limit) = self.agent_removal_rate_limit {
+            out.push((
+                "agent_removal_rate_limit".to_owned(),
+                format!(
+                    "{}/{}",
+                    limit.permits,
+                    format_duration(Duration::from_millis(limit.per_ms))
+                ),
+            ));
+        }
+        if let Some(timeout) = self.offer_timeout {
+            out.push(("offer_timeout".to_owned(), format_duration(timeout)));
+        }
+        out.sort();
+        out
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Parses Mesos' duration syntax: a number (may be fractional) followed by one of `ns`, `us`,
+/// `ms`, `secs`, `mins`, `hrs`, `days`, `weeks`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("invalid duration '{text}': missing unit (e.g. 15secs)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration '{text}': '{number}' is not a number"))?;
+    let nanos_per_unit: f64 = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "secs" => 1e9,
+        "mins" => 60e9,
+        "hrs" => 3600e9,
+        "days" => 86400e9,
+        "weeks" => 604800e9,
+        _ => {
+            return Err(format!(
+                "invalid duration '{text}': unknown unit '{unit}' (use ns, us, ms, secs, mins, \
+                 hrs, days or weeks)"
+            ));
+        }
+    };
+    let nanos = value * nanos_per_unit;
+    if !nanos.is_finite() || nanos < 0.0 || nanos > u64::MAX as f64 {
+        return Err(format!("invalid duration '{text}': out of range"));
+    }
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+/// Formats a duration as Mesos does: the largest unit that gives a whole number.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    let units: [(&str, u128); 8] = [
+        ("weeks", 604_800_000_000_000),
+        ("days", 86_400_000_000_000),
+        ("hrs", 3_600_000_000_000),
+        ("mins", 60_000_000_000),
+        ("secs", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ];
+    for (name, size) in units {
+        if nanos >= size && nanos.is_multiple_of(size) {
+            return format!("{}{name}", nanos / size);
+        }
+    }
+    "0ns".to_owned()
+}
+
+/// Parses a rate like `1/10mins` (permits per duration).
+pub fn parse_rate(text: &str) -> Result<RateLimit, String> {
+    let (permits, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("invalid rate '{text}': expected e.g. 1/10mins"))?;
+    let permits: u32 = permits
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid rate '{text}': '{permits}' is not a whole number"))?;
+    if permits == 0 {
+        return Err(format!("invalid rate '{text}': permits must be positive"));
+    }
+    let per = parse_duration(per)?;
+    if per.is_zero() {
+        return Err(format!(
+            "invalid rate '{text}': the period must be positive"
+        ));
+    }
+    Ok(RateLimit {
+        permits,
+        per_ms: millis(per),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip_mesos_syntax() {
+        assert_eq!(parse_duration("15secs"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("10mins"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2hrs"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1days"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1weeks"), Ok(Duration::from_secs(604800)));
+        assert_eq!(parse_duration("0.5secs"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("15parsecs").is_err());
+        assert_eq!(format_duration(Duration::from_secs(15)), "15secs");
+        assert_eq!(format_duration(Duration::from_secs(600)), "10mins");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn rates_parse() {
+        let r = parse_rate("1/10mins").unwrap();
+        assert_eq!((r.permits, r.per_ms), (1, 600_000));
+        assert!(parse_rate("0/1secs").is_err());
+        assert!(parse_rate("x").is_err());
+    }
+}

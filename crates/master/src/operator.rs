@@ -1,0 +1,239 @@
+//! The Operator API v1 (`POST /api/v1`, and any path below it, as libprocess routes it, so
+//! pymesos' `/api/v1/operator` works). `Accept` chooses the response encoding for every call.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use drover_core::master::{Input, MESOS_VERSION};
+use drover_http::{
+    HttpError, MAX_BODY_BYTES, decode_body, message_response, read_body, recordio_response,
+    request_encoding, response_encoding, stream_channel,
+};
+use drover_wire::v1;
+use drover_wire::v1::master::call::Type as CallType;
+use drover_wire::v1::master::response::Type as ResponseType;
+use drover_wire::v1::master::{self as operator, response};
+
+use crate::driver::{Command, STREAM_CAPACITY, StreamHandle, StreamKind};
+use crate::routes::{AppState, driver_gone, guarded, reply_response};
+
+fn respond(kind: ResponseType) -> operator::Response {
+    operator::Response {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    }
+}
+
+/// The version info Drover reports (Mesos' API version, so clients gate features right).
+pub fn version_info() -> v1::VersionInfo {
+    v1::VersionInfo {
+        version: MESOS_VERSION.into(),
+        build_date: Some("2024-01-01 00:00:00".into()),
+        build_time: Some(1_704_067_200.0),
+        build_user: Some("drover".into()),
+        git_sha: None,
+        git_branch: None,
+        git_tag: None,
+    }
+}
+
+/// `POST /api/v1`.
+pub async fn operator_api(State(state): State<AppState>, request: Request) -> Response {
+    if request.method() != Method::POST {
+        return HttpError::method_not_allowed(&Method::POST, request.method()).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let encoding = match request_encoding(&parts.headers) {
+        Ok(e) => e,
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match read_body(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let call: operator::Call = match decode_body(&bytes, encoding) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(kind) = call.r#type.and_then(|t| CallType::try_from(t).ok()) else {
+        return HttpError::bad_request(
+            "Failed to validate master::Call: Expecting 'type' to be present",
+        )
+        .into_response();
+    };
+    let accept = match response_encoding(&parts.headers) {
+        Ok(e) => e,
+        Err(e) => return e.into_response(),
+    };
+    let read = |f: fn(&drover_core::master::Master, u64) -> operator::Response| {
+        let handle = state.handle.clone();
+        async move {
+            handle
+                .read(move |master, now| message_response(&f(master, now), accept))
+                .await
+                .unwrap_or_else(driver_gone)
+        }
+    };
+    match kind {
+        CallType::GetHealth => {
+            let mut r = respond(ResponseType::GetHealth);
+            r.get_health = Some(response::GetHealth { healthy: true });
+            message_response(&r, accept)
+        }
+        CallType::GetVersion => {
+            let mut r = respond(ResponseType::GetVersion);
+            r.get_version = Some(response::GetVersion {
+                version_info: version_info(),
+            });
+            message_response(&r, accept)
+        }
+        CallType::GetFlags => {
+            let mut r = respond(ResponseType::GetFlags);
+            r.get_flags = Some(response::GetFlags {
+                flags: state
+                    .flags
+                    .as_pairs(state.port)
+                    .into_iter()
+                    .map(|(name, value)| v1::Flag {
+                        name,
+                        value: Some(value),
+                    })
+                    .collect(),
+            });
+            message_response(&r, accept)
+        }
+        CallType::GetMetrics => {
+            read(|m, now| {
+                let mut r = respond(ResponseType::GetMetrics);
+                r.get_metrics = Some(response::GetMetrics {
+                    metrics: m
+                        .metrics(now)
+                        .into_iter()
+                        .map(|(name, value)| v1::Metric {
+                            name,
+                            value: Some(value),
+                        })
+                        .collect(),
+                });
+                r
+            })
+            .await
+        }
+        CallType::GetState => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetState);
+                r.get_state = Some(m.get_state());
+                r
+            })
+            .await
+        }
+        CallType::GetAgents => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetAgents);
+                r.get_agents = Some(m.get_agents());
+                r
+            })
+            .await
+        }
+        CallType::GetFrameworks => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetFrameworks);
+                r.get_frameworks = Some(m.get_frameworks());
+                r
+            })
+            .await
+        }
+        CallType::GetTasks => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetTasks);
+                r.get_tasks = Some(m.get_tasks());
+                r
+            })
+            .await
+        }
+        CallType::GetExecutors => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetExecutors);
+                r.get_executors = Some(m.get_executors());
+                r
+            })
+            .await
+        }
+        CallType::GetMaster => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetMaster);
+                r.get_master = Some(m.get_master());
+                r
+            })
+            .await
+        }
+        CallType::Subscribe => {
+            let conn = state.handle.next_conn();
+            let (tx, rx) = stream_channel(STREAM_CAPACITY);
+            let stream = StreamHandle {
+                tx,
+                encoding: accept,
+            };
+            if state
+                .handle
+                .send(Command::OperatorSubscribe { conn, stream })
+                .await
+                .is_err()
+            {
+                return driver_gone();
+            }
+            let guard = state.handle.close_guard(conn, StreamKind::Operator);
+            let rx = guarded(rx, guard);
+            let none: [(HeaderName, HeaderValue); 0] = [];
+            recordio_response(accept, rx, &none)
+        }
+        CallType::MarkAgentGone => {
+            let Some(gone) = call.mark_agent_gone else {
+                return HttpError::bad_request(
+                    "Failed to validate master::Call: Expecting 'mark_agent_gone' to be present",
+                )
+                .into_response();
+            };
+            let req = state.handle.next_conn();
+            let reply = state
+                .handle
+                .call(
+                    Input::MarkAgentGone {
+                        req,
+                        agent_id: gone.agent_id.value,
+                    },
+                    None,
+                )
+                .await;
+            reply_response(reply, accept)
+        }
+        CallType::Teardown => {
+            let Some(teardown) = call.teardown else {
+                return HttpError::bad_request(
+                    "Failed to validate master::Call: Expecting 'teardown' to be present",
+                )
+                .into_response();
+            };
+            let req = state.handle.next_conn();
+            let reply = state
+                .handle
+                .call(
+                    Input::Teardown {
+                        req,
+                        framework_id: teardown.framework_id.value,
+                    },
+                    None,
+                )
+                .await;
+            reply_response(reply, accept)
+        }
+        other => HttpError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "Operator call {} is not implemented by Drover",
+                other.as_str_name()
+            ),
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,155 @@
+//! The registry on disk: how each [`RegistryOp`] becomes store writes in the `master`
+//! namespace, and how a [`Registry`] is read back on start.
+//!
+//! Keys: `meta/master_id` (text), `meta/counters` (three big-endian u64: next framework, next
+//! agent, offers reserved), `agent/<id>` (AgentInfo protobuf), `unreachable/<id>` (8-byte
+//! big-endian time in ms, then AgentInfo protobuf), `gone/<id>` (8-byte time),
+//! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (empty).
+
+use anyhow::{Context, bail};
+use drover_core::master::registry::{Registry, RegistryOp, UnreachableAgent};
+use drover_store::{Store, WriteBatch};
+use drover_wire::v1;
+use prost::Message;
+
+/// The store namespace of the master.
+pub const NAMESPACE: &str = "master";
+
+const MASTER_ID: &str = "meta/master_id";
+const COUNTERS: &str = "meta/counters";
+
+/// Adds the writes of one operation to a batch.
+pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
+    match op {
+        RegistryOp::Counters {
+            next_framework,
+            next_agent,
+            offers_reserved,
+        } => {
+            let mut value = Vec::with_capacity(24);
+            value.extend_from_slice(&next_framework.to_be_bytes());
+            value.extend_from_slice(&next_agent.to_be_bytes());
+            value.extend_from_slice(&offers_reserved.to_be_bytes());
+            batch.put(NAMESPACE, COUNTERS, value);
+        }
+        RegistryOp::AdmitAgent(info) => {
+            let id = agent_id(info);
+            batch.delete(NAMESPACE, format!("unreachable/{id}"));
+            batch.put(NAMESPACE, format!("agent/{id}"), info.encode_to_vec());
+        }
+        RegistryOp::MarkUnreachable { info, time_ms } => {
+            let id = agent_id(info);
+            let mut value = time_ms.to_be_bytes().to_vec();
+            value.extend(info.encode_to_vec());
+            batch.delete(NAMESPACE, format!("agent/{id}"));
+            batch.put(NAMESPACE, format!("unreachable/{id}"), value);
+        }
+        RegistryOp::MarkGone { agent_id, time_ms } => {
+            batch.delete(NAMESPACE, format!("agent/{agent_id}"));
+            batch.delete(NAMESPACE, format!("unreachable/{agent_id}"));
+            batch.put(
+                NAMESPACE,
+                format!("gone/{agent_id}"),
+                time_ms.to_be_bytes().to_vec(),
+            );
+        }
+        RegistryOp::RemoveAgent { agent_id } => {
+            batch.delete(NAMESPACE, format!("agent/{agent_id}"));
+            batch.delete(NAMESPACE, format!("unreachable/{agent_id}"));
+        }
+        RegistryOp::PutFramework(info) => {
+            let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
+            batch.put(NAMESPACE, format!("framework/{id}"), info.encode_to_vec());
+        }
+        RegistryOp::RemoveFramework { framework_id } => {
+            batch.delete(NAMESPACE, format!("framework/{framework_id}"));
+            batch.put(
+                NAMESPACE,
+                format!("removed_framework/{framework_id}"),
+                Vec::new(),
+            );
+        }
+    }
+}
+
+fn agent_id(info: &v1::AgentInfo) -> &str {
+    info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("")
+}
+
+fn key_suffix<'a>(key: &'a [u8], prefix: &str) -> anyhow::Result<&'a str> {
+    let key = std::str::from_utf8(key).context("registry key is not UTF-8")?;
+    Ok(key.strip_prefix(prefix).unwrap_or(key))
+}
+
+fn time_prefix(value: &[u8]) -> anyhow::Result<(u64, &[u8])> {
+    if value.len() < 8 {
+        bail!("registry value is too short for its timestamp");
+    }
+    let (time, rest) = value.split_at(8);
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(time);
+    Ok((u64::from_be_bytes(bytes), rest))
+}
+
+/// Reads the registry; a store without one gets a new master id, written before returning.
+pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
+    let master_id = match store.get(NAMESPACE, MASTER_ID.as_bytes())? {
+        Some(bytes) => {
+            String::from_utf8(bytes).context("master id in the registry is not UTF-8")?
+        }
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let mut batch = WriteBatch::new();
+            batch.put(NAMESPACE, MASTER_ID, id.clone().into_bytes());
+            store
+                .commit(batch)
+                .context("cannot write the new master id to the registry")?;
+            id
+        }
+    };
+    let mut registry = Registry::new(master_id);
+    if let Some(bytes) = store.get(NAMESPACE, COUNTERS.as_bytes())? {
+        if bytes.len() != 24 {
+            bail!("registry counters are corrupt ({} bytes)", bytes.len());
+        }
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_be_bytes(b)
+        };
+        registry.next_framework = word(0);
+        registry.next_agent = word(1);
+        registry.offers_reserved = word(2);
+    }
+    for (key, value) in store.scan(NAMESPACE, b"agent/")? {
+        let id = key_suffix(&key, "agent/")?.to_owned();
+        let info = v1::AgentInfo::decode(value.as_slice())
+            .with_context(|| format!("agent {id} in the registry is corrupt"))?;
+        registry.agents.insert(id, info);
+    }
+    for (key, value) in store.scan(NAMESPACE, b"unreachable/")? {
+        let id = key_suffix(&key, "unreachable/")?.to_owned();
+        let (time_ms, rest) = time_prefix(&value)?;
+        let info = v1::AgentInfo::decode(rest)
+            .with_context(|| format!("unreachable agent {id} in the registry is corrupt"))?;
+        registry
+            .unreachable
+            .insert(id, UnreachableAgent { info, time_ms });
+    }
+    for (key, value) in store.scan(NAMESPACE, b"gone/")? {
+        let id = key_suffix(&key, "gone/")?.to_owned();
+        let (time_ms, _) = time_prefix(&value)?;
+        registry.gone.insert(id, time_ms);
+    }
+    for (key, value) in store.scan(NAMESPACE, b"framework/")? {
+        let id = key_suffix(&key, "framework/")?.to_owned();
+        let info = v1::FrameworkInfo::decode(value.as_slice())
+            .with_context(|| format!("framework {id} in the registry is corrupt"))?;
+        registry.frameworks.insert(id, info);
+    }
+    for (key, _) in store.scan(NAMESPACE, b"removed_framework/")? {
+        let id = key_suffix(&key, "removed_framework/")?.to_owned();
+        registry.removed_frameworks.insert(id);
+    }
+    Ok(registry)
+}

@@ -1,0 +1,246 @@
+//! The HTTP surface: the Scheduler API (`/api/v1/scheduler`), the agent protocol
+//! (`/drover/internal/agent`), the Operator API (`/api/v1` and any path below it), and the
+//! legacy GET endpoints. Handlers check what HTTP decides (method, media types, body, stream
+//! headers) in Mesos' order, then hand the call to the driver and turn its reply into a
+//! response.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use drover_core::master::validation::{CALL_INVALID_PREFIX, validate_call};
+use drover_core::master::{Conn, Input, Reply};
+use drover_http::{
+    HttpError, MAX_BODY_BYTES, STREAM_ID_HEADER, decode_body, header_text, read_body,
+    recordio_response, request_encoding, response_encoding, stream_channel,
+};
+use drover_wire::codec::Encoding;
+use drover_wire::internal::AgentCall;
+use drover_wire::internal::agent_call::Type as AgentCallType;
+use drover_wire::v1::scheduler;
+
+use crate::Flags;
+use crate::driver::{Handle, STREAM_CAPACITY, StreamHandle, StreamKind};
+use crate::{legacy, operator};
+
+/// The path of Drover's internal agent protocol.
+pub const AGENT_PATH: &str = "/drover/internal/agent";
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The driver.
+    pub handle: Handle,
+    /// The flags the master runs with.
+    pub flags: Arc<Flags>,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+/// The master's router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/scheduler", any(scheduler_api))
+        .route("/api/v1/scheduler/{*rest}", any(scheduler_api))
+        .route("/master/api/v1/scheduler", any(scheduler_api))
+        .route("/master/api/v1/scheduler/{*rest}", any(scheduler_api))
+        .route(AGENT_PATH, any(agent_api))
+        .route("/api/v1", any(operator::operator_api))
+        .route("/api/v1/{*rest}", any(operator::operator_api))
+        .route("/master/api/v1", any(operator::operator_api))
+        .route("/master/api/v1/{*rest}", any(operator::operator_api))
+        .merge(legacy::routes())
+        .fallback(|| async { HttpError::new(StatusCode::NOT_FOUND, "Not found") })
+        .with_state(state)
+}
+
+/// Turns a core reply for a non-stream request into a response.
+pub fn reply_response(reply: Option<Reply>, encoding: Encoding) -> Response {
+    match reply {
+        None => driver_gone(),
+        Some(Reply::Accepted) => StatusCode::ACCEPTED.into_response(),
+        Some(Reply::Ok) | Some(Reply::Stream) => StatusCode::OK.into_response(),
+        Some(Reply::Response(message)) => drover_http::message_response(&*message, encoding),
+        Some(Reply::Error { status, message }) => HttpError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message,
+        )
+        .into_response(),
+    }
+}
+
+/// 503 while the driver is not running (stopping, or failed).
+pub fn driver_gone() -> Response {
+    HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "Master is not running").into_response()
+}
+
+/// A streamed answer: registers `kind` stream `conn`, runs `input`, and returns either the
+/// RecordIO stream (with `Mesos-Stream-Id`) or the refusal.
+async fn open_stream(
+    state: &AppState,
+    conn: Conn,
+    kind: StreamKind,
+    stream_id: String,
+    encoding: Encoding,
+    input: Input,
+) -> Response {
+    let (tx, rx) = stream_channel(STREAM_CAPACITY);
+    let reply = state
+        .handle
+        .call(input, Some((conn, kind, StreamHandle { tx, encoding })))
+        .await;
+    match reply {
+        Some(Reply::Stream) => {
+            let guard = state.handle.close_guard(conn, kind);
+            let header = (
+                HeaderName::from_static("mesos-stream-id"),
+                HeaderValue::from_str(&stream_id).unwrap_or(HeaderValue::from_static("")),
+            );
+            // The guard lives as long as the body: when the client goes, the driver hears.
+            let rx = guarded(rx, guard);
+            recordio_response(encoding, rx, &[header])
+        }
+        other => reply_response(other, encoding),
+    }
+}
+
+/// Re-wraps a receiver so a guard is dropped together with it.
+pub(crate) fn guarded(
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    guard: crate::driver::CloseGuard,
+) -> tokio::sync::mpsc::Receiver<bytes::Bytes> {
+    let (tx, out) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let _guard = guard;
+        loop {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(item) => {
+                        if tx.send(item).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tx.closed() => break,
+            }
+        }
+    });
+    out
+}
+
+async fn decode_request<M: prost_reflect::ReflectMessage + Default>(
+    request: Request,
+) -> Result<(M, axum::http::HeaderMap), HttpError> {
+    if request.method() != Method::POST {
+        return Err(HttpError::method_not_allowed(
+            &Method::POST,
+            request.method(),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let encoding = request_encoding(&parts.headers)?;
+    let bytes = read_body(body, MAX_BODY_BYTES).await?;
+    let message = decode_body::<M>(&bytes, encoding)?;
+    Ok((message, parts.headers))
+}
+
+/// `POST /api/v1/scheduler`.
+pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> Response {
+    let (call, headers) = match decode_request::<scheduler::Call>(request).await {
+        Ok(decoded) => decoded,
+        Err(e) => return e.into_response(),
+    };
+    let kind = match validate_call(&call) {
+        Ok(kind) => kind,
+        Err(e) => {
+            return HttpError::bad_request(format!("{CALL_INVALID_PREFIX}{e}")).into_response();
+        }
+    };
+    let stream_id = header_text(&headers, STREAM_ID_HEADER);
+    if kind == scheduler::call::Type::Subscribe {
+        if stream_id.is_some() {
+            return HttpError::bad_request(
+                "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+            )
+            .into_response();
+        }
+        let encoding = match response_encoding(&headers) {
+            Ok(encoding) => encoding,
+            Err(e) => return e.into_response(),
+        };
+        let conn = state.handle.next_conn();
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let input = Input::Subscribe {
+            conn,
+            stream_id: stream_id.clone(),
+            call,
+        };
+        return open_stream(
+            &state,
+            conn,
+            StreamKind::Scheduler,
+            stream_id,
+            encoding,
+            input,
+        )
+        .await;
+    }
+    let req = state.handle.next_conn();
+    let reply = state
+        .handle
+        .call(
+            Input::SchedulerCall {
+                req,
+                stream_id,
+                call,
+            },
+            None,
+        )
+        .await;
+    reply_response(reply, Encoding::Json)
+}
+
+/// `POST /drover/internal/agent`.
+pub async fn agent_api(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let (call, headers) = match decode_request::<AgentCall>(request).await {
+        Ok(decoded) => decoded,
+        Err(e) => return e.into_response(),
+    };
+    let kind = call.r#type.and_then(|t| AgentCallType::try_from(t).ok());
+    if matches!(
+        kind,
+        Some(AgentCallType::Register | AgentCallType::Reregister)
+    ) {
+        let encoding = match response_encoding(&headers) {
+            Ok(encoding) => encoding,
+            Err(e) => return e.into_response(),
+        };
+        let conn = state.handle.next_conn();
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let input = Input::AgentSubscribe {
+            conn,
+            stream_id: stream_id.clone(),
+            call,
+        };
+        return open_stream(&state, conn, StreamKind::Agent, stream_id, encoding, input).await;
+    }
+    let req = state.handle.next_conn();
+    let stream_id = header_text(&headers, STREAM_ID_HEADER);
+    let reply = state
+        .handle
+        .call(
+            Input::AgentCall {
+                req,
+                stream_id,
+                call,
+            },
+            None,
+        )
+        .await;
+    reply_response(reply, Encoding::Json)
+}

@@ -1,0 +1,712 @@
+//! The master over real HTTP on a free port: a JSON framework client (RecordIO SUBSCRIBE
+//! stream, stream ids, Mesos' status codes) and a scripted agent speaking the internal
+//! protocol; launches, updates and acknowledgements end to end; master-side updates for both
+//! framework kinds; and a master stopped and restarted from the same work dir.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use drover_http::{Client, RecordStream};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+struct Master {
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Master {
+    async fn start(work_dir: &std::path::Path, extra: &[&str]) -> Result<Master> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let mut args = vec![
+            "test",
+            "--work_dir",
+            work_dir.to_str().context("utf-8 path")?,
+        ];
+        args.extend_from_slice(extra);
+        let flags = parse_flags(&args);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(drover_master::run_on(listener, flags, async move {
+            let _ = stopped.await;
+        }));
+        let master = Master {
+            url: format!("http://127.0.0.1:{port}"),
+            stop: Some(stop),
+            task,
+        };
+        let client = Client::new();
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            if let Ok(r) = client.get(&format!("{}/health", master.url), &[]).await
+                && r.status == 200
+            {
+                return Ok(master);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("master did not become healthy");
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn stop(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await??;
+        Ok(())
+    }
+}
+
+fn parse_flags(args: &[&str]) -> drover_master::Flags {
+    use clap::{Args, FromArgMatches};
+    let command = drover_master::Flags::augment_args(clap::Command::new("test"));
+    let matches = command.get_matches_from(args);
+    drover_master::Flags::from_arg_matches(&matches).expect("flags parse")
+}
+
+/// A framework speaking JSON over HTTP.
+struct Framework {
+    url: String,
+    client: Client,
+    id: String,
+    stream_id: String,
+    events: RecordStream,
+}
+
+const JSON: &[(&str, &str)] = &[("Content-Type", "application/json")];
+
+impl Framework {
+    async fn subscribe(master: &str, info: Value) -> Result<Framework> {
+        let url = format!("{master}/api/v1/scheduler");
+        let client = Client::new();
+        let mut call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}});
+        if let Some(id) = info.get("id") {
+            call["framework_id"] = id.clone();
+        }
+        let mut response = client
+            .post_stream(
+                &url,
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Accept", "application/json"),
+                    ("Connection", "close"),
+                ],
+                call.to_string().into(),
+                1 << 20,
+            )
+            .await?;
+        assert_eq!(
+            response.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        let stream_id = response
+            .header("Mesos-Stream-Id")
+            .context("Mesos-Stream-Id")?;
+        assert_eq!(stream_id.len(), 36);
+        let first = next_json(&mut response.records).await?;
+        if first["type"] == "ERROR" {
+            bail!("subscription refused: {first}");
+        }
+        assert_eq!(first["type"], "SUBSCRIBED", "{first}");
+        let id = first["subscribed"]["framework_id"]["value"]
+            .as_str()
+            .context("id")?
+            .to_owned();
+        assert_eq!(first["subscribed"]["heartbeat_interval_seconds"], 15.0);
+        let second = next_json(&mut response.records).await?;
+        assert_eq!(second["type"], "HEARTBEAT");
+        Ok(Framework {
+            url,
+            client,
+            id,
+            stream_id,
+            events: response.records,
+        })
+    }
+
+    async fn call(&self, mut call: Value) -> Result<(u16, String)> {
+        call["framework_id"] = json!({"value": self.id});
+        let r = self
+            .client
+            .post(
+                &self.url,
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Mesos-Stream-Id", &self.stream_id),
+                ],
+                call.to_string().into(),
+            )
+            .await?;
+        Ok((r.status.as_u16(), r.text()))
+    }
+
+    /// The next event of `kind` (skipping heartbeats and others).
+    async fn next(&mut self, kind: &str) -> Result<Value> {
+        loop {
+            let event = next_json(&mut self.events).await?;
+            if event["type"] == kind {
+                return Ok(event);
+            }
+        }
+    }
+}
+
+async fn next_json(records: &mut RecordStream) -> Result<Value> {
+    let record = tokio::time::timeout(DEADLINE, records.next())
+        .await
+        .context("timed out waiting for an event")?
+        .context("stream ended")??;
+    assert!(record.is_ascii(), "events are ASCII-safe JSON");
+    assert!(!record.contains(&b'\n'), "events are compact");
+    Ok(serde_json::from_slice(&record)?)
+}
+
+/// A scripted agent speaking the internal protocol (JSON).
+struct Agent {
+    url: String,
+    client: Client,
+    id: String,
+    stream_id: String,
+    events: RecordStream,
+}
+
+impl Agent {
+    async fn open(master: &str, call: Value) -> Result<(Agent, Value)> {
+        let url = format!("{master}/drover/internal/agent");
+        let client = Client::new();
+        let mut response = client
+            .post_stream(&url, JSON, call.to_string().into(), 1 << 20)
+            .await?;
+        let stream_id = response.header("Mesos-Stream-Id").context("stream id")?;
+        let first = next_json(&mut response.records).await?;
+        let id = first["registered"]["agent_id"]["value"]
+            .as_str()
+            .or_else(|| first["reregistered"]["agent_id"]["value"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((
+            Agent {
+                url,
+                client,
+                id,
+                stream_id,
+                events: response.records,
+            },
+            first,
+        ))
+    }
+
+    async fn register(master: &str) -> Result<Agent> {
+        let call = json!({"type": "REGISTER", "register": {"agent_info": agent_info(None), "version": "1.11.0"}});
+        let (agent, first) = Agent::open(master, call).await?;
+        assert_eq!(first["type"], "REGISTERED", "{first}");
+        Ok(agent)
+    }
+
+    async fn reregister(master: &str, id: &str, tasks: Value) -> Result<(Agent, Value)> {
+        let call = json!({"type": "REREGISTER", "agent_id": {"value": id}, "reregister": {"agent_info": agent_info(Some(id)), "version": "1.11.0", "tasks": tasks}});
+        Agent::open(master, call).await
+    }
+
+    async fn call(&self, mut call: Value) -> Result<u16> {
+        call["agent_id"] = json!({"value": self.id});
+        let r = self
+            .client
+            .post(
+                &self.url,
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Mesos-Stream-Id", &self.stream_id),
+                ],
+                call.to_string().into(),
+            )
+            .await?;
+        Ok(r.status.as_u16())
+    }
+
+    async fn next(&mut self, kind: &str) -> Result<Value> {
+        loop {
+            let event = next_json(&mut self.events).await?;
+            if event["type"] == kind {
+                return Ok(event);
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        framework_id: &str,
+        task_id: &str,
+        state: &str,
+        uuid_b64: &str,
+    ) -> Result<u16> {
+        self.call(json!({
+            "type": "STATUS_UPDATE",
+            "status_update": {
+                "framework_id": {"value": framework_id},
+                "status": {"task_id": {"value": task_id}, "state": state, "source": "SOURCE_EXECUTOR", "uuid": uuid_b64},
+                "latest_state": state
+            }
+        }))
+        .await
+    }
+}
+
+fn agent_info(id: Option<&str>) -> Value {
+    let mut info = json!({
+        "hostname": "localhost",
+        "port": 5051,
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 4.0}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 4096.0}},
+            {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31000, "end": 31010}]}}
+        ]
+    });
+    if let Some(id) = id {
+        info["id"] = json!({"value": id});
+    }
+    info
+}
+
+fn framework_info(pa: bool) -> Value {
+    let mut caps = vec![json!({"type": "MULTI_ROLE"})];
+    if pa {
+        caps.push(json!({"type": "PARTITION_AWARE"}));
+    }
+    json!({"user": "root", "name": "http-test", "failover_timeout": 3600.0, "checkpoint": true, "roles": ["*"], "capabilities": caps})
+}
+
+fn launch(offer: &Value, task_id: &str, cpus: f64) -> Value {
+    json!({
+        "type": "ACCEPT",
+        "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [{
+                "name": task_id,
+                "task_id": {"value": task_id},
+                "agent_id": offer["agent_id"],
+                "resources": [
+                    {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}, "allocation_info": {"role": "*"}},
+                    {"name": "mem", "type": "SCALAR", "scalar": {"value": 64.0}, "allocation_info": {"role": "*"}}
+                ],
+                "command": {"value": "sleep 100"}
+            }]}}],
+            "filters": {"refuse_seconds": 0.0}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_status_codes_follow_mesos() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let master = Master::start(dir.path(), &[]).await?;
+    let client = Client::new();
+    let url = format!("{}/api/v1/scheduler", master.url);
+    let subscribe =
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}})
+            .to_string();
+    // 405: GET.
+    assert_eq!(client.get(&url, &[]).await?.status, 405);
+    // 400: no Content-Type.
+    let r = client.post(&url, &[], subscribe.clone().into()).await?;
+    assert_eq!(
+        (r.status.as_u16(), r.text()),
+        (400, "Expecting 'Content-Type' to be present".to_owned())
+    );
+    // 415: wrong Content-Type.
+    assert_eq!(
+        client
+            .post(
+                &url,
+                &[("Content-Type", "text/plain")],
+                subscribe.clone().into()
+            )
+            .await?
+            .status,
+        415
+    );
+    // 400: malformed JSON, and JSON that is not a Call.
+    let r = client.post(&url, JSON, "{".into()).await?;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().starts_with("Failed to parse body into JSON"),
+        "{}",
+        r.text()
+    );
+    let r = client
+        .post(
+            &url,
+            JSON,
+            r#"{"type":"SUBSCRIBE","framework_id":"abc"}"#.into(),
+        )
+        .await?;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text()
+            .contains("Not expecting a JSON string for field 'framework_id'"),
+        "{}",
+        r.text()
+    );
+    // 406: SUBSCRIBE accepting neither encoding.
+    let r = client
+        .post(
+            &url,
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "text/html"),
+            ],
+            subscribe.clone().into(),
+        )
+        .await?;
+    assert_eq!(r.status, 406);
+    // 400: SUBSCRIBE with a stream id.
+    let r = client
+        .post(
+            &url,
+            &[
+                ("Content-Type", "application/json"),
+                ("Mesos-Stream-Id", "x"),
+            ],
+            subscribe.clone().into(),
+        )
+        .await?;
+    assert_eq!(r.status, 400);
+    // 400: unknown framework; 403 after the framework disconnects.
+    let r = client
+        .post(
+            &url,
+            JSON,
+            json!({"type": "REVIVE", "framework_id": {"value": "nope"}})
+                .to_string()
+                .into(),
+        )
+        .await?;
+    assert_eq!(
+        (r.status.as_u16(), r.text()),
+        (400, "Framework cannot be found".to_owned())
+    );
+    let fw = Framework::subscribe(
+        &master.url,
+        json!({"user": "u", "name": "n", "failover_timeout": 600.0}),
+    )
+    .await?;
+    assert_eq!(fw.call(json!({"type": "REVIVE"})).await?.0, 202);
+    // 400: missing or wrong stream id.
+    let r = client
+        .post(
+            &url,
+            JSON,
+            json!({"type": "REVIVE", "framework_id": {"value": fw.id}})
+                .to_string()
+                .into(),
+        )
+        .await?;
+    assert_eq!(r.status, 400);
+    let r = client
+        .post(
+            &url,
+            &[
+                ("Content-Type", "application/json"),
+                ("Mesos-Stream-Id", "00000000-0000-0000-0000-000000000000"),
+            ],
+            json!({"type": "REVIVE", "framework_id": {"value": fw.id}})
+                .to_string()
+                .into(),
+        )
+        .await?;
+    assert_eq!(r.status, 400);
+    let Framework {
+        id,
+        stream_id,
+        events,
+        ..
+    } = fw;
+    drop(events);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let r = client
+            .post(
+                &url,
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Mesos-Stream-Id", &stream_id),
+                ],
+                json!({"type": "REVIVE", "framework_id": {"value": id}})
+                    .to_string()
+                    .into(),
+            )
+            .await?;
+        if r.status == 403 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "framework never seen as disconnected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Legacy endpoints.
+    let v: Value = serde_json::from_slice(
+        &client
+            .get(&format!("{}/version", master.url), &[])
+            .await?
+            .body,
+    )?;
+    assert_eq!(v["version"], "1.11.0");
+    let r = client
+        .get(&format!("{}/master/redirect", master.url), &[])
+        .await?;
+    assert_eq!(r.status, 307);
+    assert!(r.headers["location"].to_str()?.starts_with("//"));
+    let m: Value = serde_json::from_slice(
+        &client
+            .get(&format!("{}/metrics/snapshot", master.url), &[])
+            .await?
+            .body,
+    )?;
+    assert_eq!(m["master/elected"], 1.0);
+    // Operator API through pymesos' path.
+    let r = client
+        .post(
+            &format!("{}/api/v1/operator", master.url),
+            JSON,
+            r#"{"type":"GET_HEALTH"}"#.into(),
+        )
+        .await?;
+    let v: Value = serde_json::from_slice(&r.body)?;
+    assert_eq!(
+        v,
+        json!({"type": "GET_HEALTH", "get_health": {"healthy": true}})
+    );
+    master.stop().await
+}
+
+/// Launches a task through HTTP and runs it on the scripted agent: (framework, agent).
+async fn running(master: &Master, pa: bool, task_id: &str) -> Result<(Framework, Agent)> {
+    let mut agent = Agent::register(&master.url).await?;
+    let mut fw = Framework::subscribe(&master.url, framework_info(pa)).await?;
+    let offers = fw.next("OFFERS").await?;
+    let offer = offers["offers"]["offers"][0].clone();
+    assert_eq!(offer["agent_id"]["value"], agent.id.as_str());
+    assert_eq!(fw.call(launch(&offer, task_id, 1.0)).await?.0, 202);
+    let run = agent.next("RUN_TASK").await?;
+    assert_eq!(run["run_task"]["task"]["task_id"]["value"], task_id);
+    assert_eq!(
+        agent
+            .update(&fw.id, task_id, "TASK_RUNNING", "AAAAAAAAAAAAAAAAAAAAAA==")
+            .await?,
+        202
+    );
+    let update = fw.next("UPDATE").await?;
+    let status = &update["update"]["status"];
+    assert_eq!(status["state"], "TASK_RUNNING");
+    assert_eq!(status["uuid"], "AAAAAAAAAAAAAAAAAAAAAA==");
+    assert_eq!(
+        status["agent_id"]["value"],
+        agent.id.as_str(),
+        "reliable updates carry agent_id"
+    );
+    let ack = json!({"type": "ACKNOWLEDGE", "acknowledge": {"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}});
+    assert_eq!(fw.call(ack).await?.0, 202);
+    let acked = agent.next("ACKNOWLEDGE").await?;
+    assert_eq!(acked["acknowledge"]["task_id"]["value"], task_id);
+    Ok((fw, agent))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_side_updates_end_to_end_for_both_kinds() -> Result<()> {
+    for pa in [true, false] {
+        let dir = tempfile::tempdir()?;
+        let master = Master::start(dir.path(), &[]).await?;
+        let (mut fw, mut agent) = running(&master, pa, "web").await?;
+        // REASON_TASK_INVALID: more cpus than offered.
+        let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        assert_eq!(fw.call(launch(&offer, "huge", 99.0)).await?.0, 202);
+        let status = fw.next("UPDATE").await?["update"]["status"].clone();
+        assert_eq!(
+            (status["state"].as_str(), status["reason"].as_str()),
+            (Some("TASK_ERROR"), Some("REASON_TASK_INVALID"))
+        );
+        assert_eq!(status["source"], "SOURCE_MASTER");
+        assert!(status.get("uuid").is_none(), "master updates carry no uuid");
+        // REASON_INVALID_OFFERS: the same offer again.
+        assert_eq!(fw.call(launch(&offer, "again", 1.0)).await?.0, 202);
+        let status = fw.next("UPDATE").await?["update"]["status"].clone();
+        assert_eq!(
+            status["state"],
+            if pa { "TASK_DROPPED" } else { "TASK_LOST" }
+        );
+        assert_eq!(status["reason"], "REASON_INVALID_OFFERS");
+        // REASON_RECONCILIATION (explicit) and TASK_UNKNOWN for an unknown agent.
+        let call = json!({"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": "web"}}, {"task_id": {"value": "ghost"}, "agent_id": {"value": "nope-S1"}}]}});
+        assert_eq!(fw.call(call).await?.0, 202);
+        let a = fw.next("UPDATE").await?["update"]["status"].clone();
+        assert_eq!(
+            (a["state"].as_str(), a["reason"].as_str()),
+            (Some("TASK_RUNNING"), Some("REASON_RECONCILIATION"))
+        );
+        let b = fw.next("UPDATE").await?["update"]["status"].clone();
+        assert_eq!(b["state"], if pa { "TASK_UNKNOWN" } else { "TASK_LOST" });
+        // TASK_GONE_BY_OPERATOR via the operator API; the agent is told to shut down.
+        let client = Client::new();
+        let gone = json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent.id}}}).to_string();
+        let r = client
+            .post(&format!("{}/api/v1", master.url), JSON, gone.clone().into())
+            .await?;
+        assert_eq!(r.status, 200);
+        let status = fw.next("UPDATE").await?["update"]["status"].clone();
+        if pa {
+            assert_eq!(
+                (status["state"].as_str(), status["reason"].as_str()),
+                (
+                    Some("TASK_GONE_BY_OPERATOR"),
+                    Some("REASON_AGENT_REMOVED_BY_OPERATOR")
+                )
+            );
+        } else {
+            assert_eq!(
+                (status["state"].as_str(), status["reason"].as_str()),
+                (Some("TASK_LOST"), Some("REASON_AGENT_REMOVED"))
+            );
+        }
+        agent.next("SHUTDOWN").await?;
+        assert_eq!(
+            client
+                .post(&format!("{}/api/v1", master.url), JSON, gone.into())
+                .await?
+                .status,
+            200,
+            "idempotent"
+        );
+        // The history shows why the task ended.
+        let state: Value = serde_json::from_slice(
+            &client
+                .get(&format!("{}/master/state", master.url), &[])
+                .await?
+                .body,
+        )?;
+        let done = &state["frameworks"][0]["completed_tasks"];
+        let web = done
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "web")
+            .expect("web completed");
+        let history: Vec<&str> = web["status_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(history.first(), Some(&"TASK_RUNNING"));
+        assert_eq!(web["resources"]["cpus"], 1.0);
+        master.stop().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_link_break_loses_tasks_of_frameworks_that_do_not_checkpoint() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let master = Master::start(dir.path(), &[]).await?;
+    let agent = Agent::register(&master.url).await?;
+    let mut info = framework_info(false);
+    info["checkpoint"] = json!(false);
+    let mut fw = Framework::subscribe(&master.url, info).await?;
+    let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+    fw.call(launch(&offer, "t", 1.0)).await?;
+    drop(agent);
+    let status = fw.next("UPDATE").await?["update"]["status"].clone();
+    assert_eq!(
+        (status["state"].as_str(), status["reason"].as_str()),
+        (Some("TASK_LOST"), Some("REASON_AGENT_DISCONNECTED"))
+    );
+    master.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_master_keeps_agents_and_frameworks() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let master = Master::start(dir.path(), &[]).await?;
+    let (fw, agent) = running(&master, true, "db").await?;
+    let (fw_id, agent_id) = (fw.id.clone(), agent.id.clone());
+    drop((fw, agent));
+    master.stop().await?;
+
+    let master = Master::start(dir.path(), &[]).await?;
+    let client = Client::new();
+    let agents: Value = serde_json::from_slice(
+        &client
+            .post(
+                &format!("{}/api/v1", master.url),
+                JSON,
+                r#"{"type":"GET_AGENTS"}"#.into(),
+            )
+            .await?
+            .body,
+    )?;
+    assert_eq!(
+        agents["get_agents"]["recovered_agents"][0]["id"]["value"],
+        agent_id.as_str()
+    );
+    // The framework resubscribes with its id; reconciliation is silent until the agent is back.
+    let mut info = framework_info(true);
+    info["id"] = json!({"value": fw_id});
+    let mut fw = Framework::subscribe(&master.url, info.clone()).await?;
+    assert_eq!(fw.id, fw_id);
+    let reconcile =
+        json!({"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": "db"}}]}});
+    assert_eq!(fw.call(reconcile.clone()).await?.0, 202);
+    let task = json!([{"name": "db", "task_id": {"value": "db"}, "framework_id": {"value": fw_id}, "agent_id": {"value": agent_id}, "state": "TASK_RUNNING",
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.0}}]}]);
+    let (_agent, first) = Agent::reregister(&master.url, &agent_id, task).await?;
+    assert_eq!(first["type"], "REREGISTERED", "{first}");
+    assert_eq!(fw.call(reconcile).await?.0, 202);
+    let status = fw.next("UPDATE").await?["update"]["status"].clone();
+    assert_eq!(
+        status["task_id"]["value"], "db",
+        "the first answer is the one after reregistration"
+    );
+    assert_eq!(
+        (status["state"].as_str(), status["reason"].as_str()),
+        (Some("TASK_RUNNING"), Some("REASON_RECONCILIATION"))
+    );
+    // A second framework gets a fresh id.
+    let other = Framework::subscribe(&master.url, framework_info(false)).await?;
+    assert!(other.id.ends_with("-0001"), "{}", other.id);
+    master.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwritable_work_dir_is_one_clear_error() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let flags = parse_flags(&["test", "--work_dir", file.to_str().unwrap()]);
+    let err = drover_master::run_on(listener, flags, std::future::pending())
+        .await
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains("cannot open the registry"), "{text}");
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port().to_string();
+    let flags = parse_flags(&[
+        "test",
+        "--work_dir",
+        dir.path().to_str().unwrap(),
+        "--port",
+        &port,
+    ]);
+    let err = drover_master::run(flags, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("cannot listen on"), "{err:#}");
+    Ok(())
+}
