@@ -69,16 +69,25 @@ pub async fn run(
         {
             Ok(mut response) => {
                 *stream_id.lock().expect("not poisoned") = response.header("Mesos-Stream-Id");
+                // The id this session registered under: the master refuses calls without it,
+                // a PONG included (without it every agent was marked unreachable after
+                // ping timeout × max pings, however healthy).
+                let mut agent_id: Option<drover_wire::v1::AgentId> = None;
                 while let Some(record) = response.records.next().await {
                     let Ok(record) = record else { break };
                     let Ok(event) = internal::AgentEvent::decode(record) else {
                         tracing::warn!("undecodable event from the master");
                         continue;
                     };
+                    if let Some(registered) =
+                        event.registered.as_ref().or(event.reregistered.as_ref())
+                    {
+                        agent_id = Some(registered.agent_id.clone());
+                    }
                     if event.r#type == Some(EventType::Ping as i32) {
                         let pong = internal::AgentCall {
                             r#type: Some(internal::agent_call::Type::Pong as i32),
-                            agent_id: None,
+                            agent_id: agent_id.clone(),
                             pong: Some(internal::agent_call::Pong {
                                 sequence: event.ping.and_then(|p| p.sequence),
                             }),

@@ -886,6 +886,14 @@ async fn no_isolation_still_launches() {
     container.destroy().await.unwrap();
 }
 
+/// The driver shares handles between tasks (one waits while another kills).
+#[test]
+fn container_handle_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Container>();
+    assert_send_sync::<Containerizer>();
+}
+
 /// Container ids must be safe cgroup path components.
 #[test]
 fn container_ids_are_validated() {

@@ -1,33 +1,83 @@
-//! The `drover` binary: every daemon and the CLI as subcommands of one executable.
+//! The `drover` binary: every daemon, `drover dev` (all of them in one process) and the CLI as
+//! subcommands of one executable.
+//!
+//! Exit codes are part of the interface: 0 success, 1 the operation failed (or a daemon stopped
+//! with an error), 2 usage (bad flags, bad config file), 3 a daemon could not be reached.
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+mod cli;
+mod config;
+mod dev;
 mod logging;
 
 /// Drover: a cluster manager compatible with Apache Mesos and Marathon.
+///
+/// `drover dev` runs a one-node cluster on this machine; the other commands run one daemon
+/// each, or talk to a running cluster through its public HTTP APIs.
 #[derive(Debug, Parser)]
-#[command(name = "drover", version, about)]
+#[command(name = "drover", version, about, long_about)]
 struct Cli {
+    /// TOML file of flag values for the command (keys are flag names without dashes, e.g.
+    /// `port = 5050`, optionally under a `[master]`/`[agent]`/`[dev]`… table). Flags given on
+    /// the command line or in the environment win over the file. The CLI commands also read
+    /// `$XDG_CONFIG_HOME/drover/config.toml` (default `~/.config/drover/config.toml`).
+    #[arg(long = "config", global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     logging: logging::LogFlags,
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once per process: boxing the big flag structs would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a one-node cluster on this machine: master, agent and scheduler in one process.
+    Dev(dev::DevFlags),
     /// Run the Mesos-compatible master (Scheduler API v1, Operator API v1).
     Master(drover_master::Flags),
     /// Run the Marathon-compatible service scheduler (REST API v2).
     Marathon(drover_marathon::Flags),
-    /// Run the Mesos-compatible agent (launches tasks; Executor API v1).
-    Agent(drover_agent::Flags),
+    /// Run the Mesos-compatible agent (`drover agent --master … --work_dir …`), or list, show
+    /// and mark agents gone (`drover agent list|show|mark-gone`).
+    Agent(cli::agent::AgentArgs),
     /// Run the built-in command executor (started by the agent, not by hand).
     Executor(drover_executor::Flags),
+    /// Deploy, inspect, scale, restart and remove Marathon apps.
+    App(cli::app::AppArgs),
+    /// List, inspect, kill tasks and read their logs.
+    Task(cli::task::TaskArgs),
+    /// List the frameworks registered with the master.
+    Framework(cli::framework::FrameworkArgs),
+    /// Tail the scheduler's event stream (`/v2/events`) or the master's (operator SUBSCRIBE).
+    Events(cli::events::EventsArgs),
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    // Config-file values become ordinary flags before clap sees them, so that validation,
+    // precedence (command line > environment > file > default) and errors are clap's own.
+    let argv = match config::apply(&command, argv) {
+        Ok(argv) => argv,
+        Err(message) => {
+            eprintln!("drover: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let matches = match command.try_get_matches_from(argv) {
+        Ok(matches) => matches,
+        // clap prints usage errors (exit 2) and --help/--version (exit 0) itself.
+        Err(error) => error.exit(),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     logging::init(&cli.logging);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -36,29 +86,55 @@ fn main() -> std::process::ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("drover: cannot start the async runtime: {error}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
+    let daemon = runtime.block_on(async move {
         match cli.command {
-            Command::Master(flags) => drover_master::run(flags, shutdown_signal()).await,
-            Command::Marathon(flags) => drover_marathon::run(flags, shutdown_signal()).await,
-            Command::Agent(flags) => drover_agent::run(flags, shutdown_signal()).await,
-            Command::Executor(flags) => drover_executor::run(flags, shutdown_signal()).await,
+            Command::Dev(flags) => Outcome::Daemon(dev::run(flags).await),
+            Command::Master(flags) => {
+                Outcome::Daemon(drover_master::run(flags, shutdown_signal()).await)
+            }
+            Command::Marathon(flags) => {
+                Outcome::Daemon(drover_marathon::run(flags, shutdown_signal()).await)
+            }
+            Command::Agent(args) => match args.into_daemon() {
+                Ok(flags) => Outcome::Daemon(drover_agent::run(flags, shutdown_signal()).await),
+                Err(command) => Outcome::Client(command.run().await),
+            },
+            Command::Executor(flags) => {
+                Outcome::Daemon(drover_executor::run(flags, shutdown_signal()).await)
+            }
+            Command::App(args) => Outcome::Client(args.run().await),
+            Command::Task(args) => Outcome::Client(args.run().await),
+            Command::Framework(args) => Outcome::Client(args.run().await),
+            Command::Events(args) => Outcome::Client(args.run().await),
         }
     });
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
+    // Streams (`task logs --follow`, `events`) may leave reads pending; do not wait for them.
+    runtime.shutdown_background();
+    match daemon {
+        Outcome::Daemon(Ok(())) | Outcome::Client(Ok(())) => ExitCode::SUCCESS,
+        Outcome::Daemon(Err(error)) => {
             // One clear line, never a backtrace: the chain of contexts says what failed.
             eprintln!("drover: {error:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
+        }
+        Outcome::Client(Err(error)) => {
+            eprintln!("drover: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }
 
+/// How a command ended: daemons report `anyhow` errors, CLI commands typed ones with exit codes.
+enum Outcome {
+    Daemon(anyhow::Result<()>),
+    Client(Result<(), cli::CliError>),
+}
+
 /// Resolves on Ctrl-C or SIGTERM, so daemons stop in order with nothing half-written.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

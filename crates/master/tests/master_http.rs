@@ -76,6 +76,7 @@ struct Framework {
     id: String,
     stream_id: String,
     events: RecordStream,
+    seen: Vec<Value>,
 }
 
 const JSON: &[(&str, &str)] = &[("Content-Type", "application/json")];
@@ -126,6 +127,7 @@ impl Framework {
             id,
             stream_id,
             events: response.records,
+            seen: Vec::new(),
         })
     }
 
@@ -145,13 +147,26 @@ impl Framework {
         Ok((r.status.as_u16(), r.text()))
     }
 
-    /// The next event of `kind` (skipping heartbeats and others).
+    /// The next event of `kind`; other events are kept for later calls (heartbeats dropped).
     async fn next(&mut self, kind: &str) -> Result<Value> {
-        loop {
-            let event = next_json(&mut self.events).await?;
-            if event["type"] == kind {
-                return Ok(event);
-            }
+        next_of(&mut self.events, &mut self.seen, kind).await
+    }
+}
+
+async fn next_of(events: &mut RecordStream, seen: &mut Vec<Value>, kind: &str) -> Result<Value> {
+    if let Some(i) = seen.iter().position(|e| e["type"] == kind) {
+        return Ok(seen.remove(i));
+    }
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let event = tokio::time::timeout_at(deadline, next_json(events))
+            .await
+            .with_context(|| format!("timed out waiting for {kind}"))??;
+        if event["type"] == kind {
+            return Ok(event);
+        }
+        if event["type"] != "HEARTBEAT" {
+            seen.push(event);
         }
     }
 }
@@ -173,6 +188,7 @@ struct Agent {
     id: String,
     stream_id: String,
     events: RecordStream,
+    seen: Vec<Value>,
 }
 
 impl Agent {
@@ -196,6 +212,7 @@ impl Agent {
                 id,
                 stream_id,
                 events: response.records,
+                seen: Vec::new(),
             },
             first,
         ))
@@ -230,12 +247,7 @@ impl Agent {
     }
 
     async fn next(&mut self, kind: &str) -> Result<Value> {
-        loop {
-            let event = next_json(&mut self.events).await?;
-            if event["type"] == kind {
-                return Ok(event);
-            }
-        }
+        next_of(&mut self.events, &mut self.seen, kind).await
     }
 
     async fn update(

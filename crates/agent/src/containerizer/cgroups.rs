@@ -553,6 +553,90 @@ mod tests {
         assert_eq!(shares_to_weight(1), 1);
     }
 
+    fn fake_cgroup(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        dir
+    }
+
+    fn paths_in(version: CgroupVersion, dir: &Path) -> CgroupPaths {
+        let d = Some(dir.to_path_buf());
+        CgroupPaths {
+            version,
+            memory: d.clone(),
+            cpu: d.clone(),
+            cpuacct: d.clone(),
+            pids: d,
+        }
+    }
+
+    /// v2 limits go to memory.max, memory.swap.max, cpu.weight, cpu.max and pids.max (this CI
+    /// host has no v2 controllers, so a fake cgroup directory stands in).
+    #[test]
+    fn v2_limits_are_written() {
+        let names = [
+            "memory.max",
+            "memory.swap.max",
+            "cpu.weight",
+            "cpu.max",
+            "pids.max",
+        ];
+        let dir = fake_cgroup(&names.map(|n| (n, "")));
+        let paths = paths_in(CgroupVersion::V2, dir.path());
+        let limits = Limits {
+            cpus: 1.5,
+            mem_mb: 64,
+            disk_mb: 0,
+            max_pids: Some(100),
+        };
+        apply_limits(&paths, &limits, true).unwrap();
+        let read = |name| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(read("memory.max"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.swap.max"), "0");
+        assert_eq!(read("cpu.weight"), shares_to_weight(1536).to_string());
+        assert_eq!(read("cpu.max"), "150000 100000");
+        assert_eq!(read("pids.max"), "100");
+    }
+
+    /// v2 OOM kills come from memory.events; peak usage from memory.peak.
+    #[test]
+    fn v2_oom_and_peak() {
+        let dir = fake_cgroup(&[
+            (
+                "memory.events",
+                "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n",
+            ),
+            ("memory.peak", "33554432\n"),
+        ]);
+        let paths = paths_in(CgroupVersion::V2, dir.path());
+        assert!(oom_killed(&paths, false));
+        assert_eq!(max_memory_usage(&paths), Some(32 << 20));
+    }
+
+    /// Old v1 kernels have no oom_kill line: a SIGKILL in a cgroup that hit its limit counts
+    /// as OOM, any other end does not.
+    #[test]
+    fn v1_oom_without_counter_falls_back_to_failcnt() {
+        let dir = fake_cgroup(&[
+            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"),
+            ("memory.failcnt", "7\n"),
+        ]);
+        let paths = paths_in(CgroupVersion::V1, dir.path());
+        assert!(oom_killed(&paths, true));
+        assert!(!oom_killed(&paths, false));
+        std::fs::write(
+            dir.path().join("memory.oom_control"),
+            "oom_kill_disable 0\noom_kill 0\n",
+        )
+        .unwrap();
+        assert!(
+            !oom_killed(&paths, true),
+            "the counter, when present, decides"
+        );
+    }
+
     /// Parents must be relative paths without `..`.
     #[test]
     fn parent_must_stay_below_root() {

@@ -6,8 +6,8 @@
 //!
 //! 1. [`Containerizer::launch`] creates the sandbox (with Mesos' `stdout` and `stderr` files), a
 //!    cgroup per controller with the limits, and the first process. The child joins its cgroups
-//!    *before* it execs (see [`spawn`](self) for how), runs in its own session and process group
-//!    and, if available, as the init of its own pid namespace behind a tiny forwarding init.
+//!    *before* it execs (the private `spawn` module explains how), runs in its own session and
+//!    process group and, if available, in its own pid namespace behind a tiny forwarding init.
 //! 2. [`Container::wait`] reports a [`Termination`]: exit code or signal, and whether the kernel's
 //!    OOM killer acted in the container's memory cgroup.
 //! 3. [`Container::kill`] sends SIGTERM to the whole tree and SIGKILL after the grace period.
@@ -281,6 +281,11 @@ impl Containerizer {
     }
 
     /// Launches a container. Returns once the task's program has been exec'ed (or failed to).
+    ///
+    /// Must run inside a tokio runtime with I/O enabled (the exit watch is a registered pidfd).
+    /// The work happens on the blocking pool; if this future is dropped early the launch still
+    /// completes there and the container runs unwatched, findable through
+    /// [`cgroup_container_ids`](Self::cgroup_container_ids) when it has cgroups.
     pub async fn launch(&self, spec: ContainerSpec) -> Result<Container, LaunchError> {
         let use_cgroups = spec.isolation.cgroups && self.isolation.cgroup_version().is_some();
         let pid_namespace = spec.isolation.pid_namespace && self.isolation.pid_namespace().is_ok();

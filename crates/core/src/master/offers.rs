@@ -7,6 +7,8 @@
 //! resources count as allocated to that framework until the offer is used, declined or
 //! rescinded.
 
+use std::collections::BTreeMap;
+
 use drover_wire::v1;
 use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::event::Type as EventType;
@@ -80,10 +82,33 @@ impl Master {
 
     /// Runs the allocator: every connected agent's free resources go, as one offer, to the
     /// unfiltered, unsuppressed framework role with the lowest dominant share.
+    ///
+    /// One pass costs O(tasks + offers + agents × log frameworks): what each agent uses and
+    /// has offered, and what each framework holds, are gathered in one scan (in the same
+    /// order [`Master::agent_available`] and [`Master::framework_allocated`] use), and the
+    /// candidates stay sorted, only the framework that got an offer moving (issue 8).
     pub(super) fn allocate(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         self.allocation_dirty = false;
         self.next_allocation_ms = now_ms + self.config.allocation_interval_ms.max(1);
         self.filters.retain(|f| f.until_ms > now_ms);
+        // Candidates: connected frameworks' unsuppressed roles. None: nothing to do.
+        let eligible: Vec<(String, Vec<String>)> = self
+            .frameworks
+            .iter()
+            .filter(|(_, fw)| fw.connected())
+            .map(|(id, fw)| {
+                let roles: Vec<String> = fw
+                    .roles()
+                    .into_iter()
+                    .filter(|role| !fw.suppressed_roles.contains(role))
+                    .collect();
+                (id.clone(), roles)
+            })
+            .filter(|(_, roles)| !roles.is_empty())
+            .collect();
+        if eligible.is_empty() {
+            return;
+        }
         let cluster_total: Vec<v1::Resource> = resources::normalize(
             &self
                 .agents
@@ -92,44 +117,81 @@ impl Master {
                 .flat_map(|a| a.info.resources.iter().cloned())
                 .collect::<Vec<_>>(),
         );
-        let agent_ids: Vec<String> = self
-            .agents
+        // One scan over tasks and offers.
+        let mut used: BTreeMap<&str, Vec<v1::Resource>> = BTreeMap::new();
+        let mut held: BTreeMap<&str, Vec<v1::Resource>> = BTreeMap::new();
+        for (fw_id, fw) in &self.frameworks {
+            for entry in fw.tasks.values() {
+                if !releases_resources(entry.state()) {
+                    let r = resources::unallocate(&entry.task.resources);
+                    used.entry(entry.task.agent_id.value.as_str())
+                        .or_default()
+                        .extend(r.iter().cloned());
+                    held.entry(fw_id.as_str()).or_default().extend(r);
+                }
+            }
+        }
+        let mut offered: BTreeMap<&str, Vec<v1::Resource>> = BTreeMap::new();
+        for o in self.offers.values() {
+            let r = resources::unallocate(&o.offer.resources);
+            offered
+                .entry(o.offer.agent_id.value.as_str())
+                .or_default()
+                .extend(r.iter().cloned());
+            held.entry(o.offer.framework_id.value.as_str())
+                .or_default()
+                .extend(r);
+        }
+        let mut available_by_agent: Vec<(String, Vec<v1::Resource>)> = Vec::new();
+        for (id, agent) in &self.agents {
+            if agent.status != AgentStatus::Connected || agent.removal_pending {
+                continue;
+            }
+            let mut agent_used = used.remove(id.as_str()).unwrap_or_default();
+            for executor in agent.executors.values() {
+                agent_used.extend(executor.resources.iter().cloned());
+            }
+            let free =
+                resources::subtract(&agent.info.resources, &resources::normalize(&agent_used));
+            let agent_offered =
+                resources::normalize(&offered.remove(id.as_str()).unwrap_or_default());
+            available_by_agent.push((id.clone(), resources::subtract(&free, &agent_offered)));
+        }
+        let mut allocated: BTreeMap<String, Vec<v1::Resource>> = eligible
             .iter()
-            .filter(|(_, a)| a.status == AgentStatus::Connected && !a.removal_pending)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| {
+                let r = resources::normalize(held.get(id.as_str()).map_or(&[][..], |v| &v[..]));
+                (id.clone(), r)
+            })
             .collect();
-        for agent_id in agent_ids {
-            let available = self.agent_available(&agent_id);
+        drop(held);
+        // Candidates in DRF order; ties go to the lower framework id, then role.
+        let order = |a: &(f64, String, String), b: &(f64, String, String)| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| a.1.cmp(&b.1))
+                .then_with(|| a.2.cmp(&b.2))
+        };
+        let mut candidates: Vec<(f64, String, String)> = Vec::new();
+        for (fw_id, roles) in &eligible {
+            let share = resources::dominant_share(&allocated[fw_id], &cluster_total);
+            for role in roles {
+                candidates.push((share, fw_id.clone(), role.clone()));
+            }
+        }
+        candidates.sort_by(order);
+        for (agent_id, available) in available_by_agent {
             if resources::scalar(&available, "cpus") < MIN_CPUS
                 && resources::scalar(&available, "mem") < MIN_MEM_MB
             {
                 continue;
             }
-            // Candidates in DRF order; ties go to the lower framework id, then role.
-            let mut candidates: Vec<(f64, String, String)> = Vec::new();
-            for (fw_id, fw) in &self.frameworks {
-                if !fw.connected() {
-                    continue;
-                }
-                let share =
-                    resources::dominant_share(&self.framework_allocated(fw_id), &cluster_total);
-                for role in fw.roles() {
-                    if !fw.suppressed_roles.contains(&role) {
-                        candidates.push((share, fw_id.clone(), role));
-                    }
-                }
-            }
-            candidates.sort_by(|a, b| {
-                a.0.total_cmp(&b.0)
-                    .then_with(|| a.1.cmp(&b.1))
-                    .then_with(|| a.2.cmp(&b.2))
-            });
-            for (_, fw_id, role) in candidates {
+            let mut winner: Option<(String, Vec<v1::Resource>)> = None;
+            for (_, fw_id, role) in &candidates {
                 let offerable: Vec<v1::Resource> = available
                     .iter()
                     .filter(|r| {
                         let reserved = resources::reservation_role(r);
-                        reserved == resources::DEFAULT_ROLE || reserved == role
+                        reserved == resources::DEFAULT_ROLE || reserved == *role
                     })
                     .cloned()
                     .collect();
@@ -137,16 +199,42 @@ impl Master {
                     continue;
                 }
                 let filtered = self.filters.iter().any(|f| {
-                    f.framework_id == fw_id
-                        && f.role == role
+                    f.framework_id == *fw_id
+                        && f.role == *role
                         && f.agent_id == agent_id
                         && resources::contains(&f.resources, &offerable)
                 });
                 if filtered {
                     continue;
                 }
+                let (fw_id, role) = (fw_id.clone(), role.clone());
+                let offer_id = format!("{}-O{}", self.registry.master_id, self.next_offer);
                 self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable, out);
+                if let Some(offer) = self.offers.get(&offer_id) {
+                    let made = resources::unallocate(&offer.offer.resources);
+                    winner = Some((fw_id, made));
+                }
                 break;
+            }
+            // The winner's share grew: move its roles to their new places.
+            if let Some((fw_id, made)) = winner {
+                let entry = allocated.entry(fw_id.clone()).or_default();
+                let mut all = std::mem::take(entry);
+                all.extend(made);
+                *entry = resources::normalize(&all);
+                let share = resources::dominant_share(entry, &cluster_total);
+                let moved: Vec<(f64, String, String)> = candidates
+                    .iter()
+                    .filter(|c| c.1 == fw_id)
+                    .map(|c| (share, c.1.clone(), c.2.clone()))
+                    .collect();
+                candidates.retain(|c| c.1 != fw_id);
+                for c in moved {
+                    let at = candidates
+                        .binary_search_by(|probe| order(probe, &c))
+                        .unwrap_or_else(|i| i);
+                    candidates.insert(at, c);
+                }
             }
         }
     }

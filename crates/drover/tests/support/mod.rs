@@ -48,9 +48,53 @@ impl Daemon {
         Daemon { name, child, log }
     }
 
+    /// Starts `drover <args>` appending to an existing log (a restart keeps the first run's
+    /// output for failure messages).
+    pub fn start_appending(name: &'static str, log_dir: &Path, args: &[String]) -> Daemon {
+        let log = log_dir.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open log file");
+        let child = Command::new(DROVER)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("clone log handle"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|error| panic!("start {DROVER} {args:?}: {error}"));
+        Daemon { name, child, log }
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`, …) to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Pauses the daemon (SIGSTOP): it keeps its sockets but answers nothing.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Resumes a paused daemon (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// What the daemon logged so far (for failure messages).
@@ -156,34 +200,250 @@ pub struct Cluster {
     pub master: Daemon,
     pub agent: Daemon,
     pub marathon: Option<Daemon>,
+    /// Agents started after the first (`Options::agents`, [`Cluster::add_agent`]).
+    pub more_agents: Vec<(u16, Daemon)>,
+    /// Extra flags of every `drover master` start (kept for restarts).
+    pub master_flags: Vec<String>,
+    /// Extra flags of every `drover agent` start (kept for restarts).
+    pub agent_flags: Vec<String>,
+}
+
+/// What [`Cluster::start_with`] starts.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Agents to start (at least one is always started).
+    pub agents: usize,
+    /// Whether to start `drover marathon` too.
+    pub marathon: bool,
+    /// Extra `drover master` flags, e.g. `--agent_ping_timeout=1secs`.
+    pub master_flags: Vec<String>,
+    /// Extra `drover agent` flags for every agent.
+    pub agent_flags: Vec<String>,
 }
 
 impl Cluster {
     /// Starts a master and an agent and waits until the agent is registered.
     pub fn start(with_marathon: bool) -> Cluster {
+        Cluster::start_with(Options {
+            agents: 1,
+            marathon: with_marathon,
+            ..Options::default()
+        })
+    }
+
+    /// Starts a master with `options.agents` agents (each with its own work dir), waits until
+    /// all are registered, then starts the scheduler if asked.
+    pub fn start_with(options: Options) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let master_port = free_port();
         let agent_port = free_port();
         let marathon_port = free_port();
-        let master = Daemon::start("master", dir.path(), &master_args(dir.path(), master_port));
+        let mut args = master_args(dir.path(), master_port);
+        args.extend(options.master_flags.iter().cloned());
+        let master = Daemon::start("master", dir.path(), &args);
+        let mut args = agent_args(dir.path(), master_port, agent_port);
+        args.extend(options.agent_flags.iter().cloned());
         let mut cluster = Cluster {
             master_port,
             agent_port,
             marathon_port,
-            agent: Daemon::start(
-                "agent",
-                dir.path(),
-                &agent_args(dir.path(), master_port, agent_port),
-            ),
+            agent: Daemon::start("agent", dir.path(), &args),
             master,
             marathon: None,
+            more_agents: Vec::new(),
+            master_flags: options.master_flags,
+            agent_flags: options.agent_flags,
             dir,
         };
-        cluster.wait_for_agents(1);
-        if with_marathon {
+        for _ in 1..options.agents {
+            cluster.spawn_agent();
+        }
+        cluster.wait_for_agents(options.agents.max(1));
+        if options.marathon {
             cluster.start_marathon();
         }
         cluster
+    }
+
+    /// Log-file names of agents 1.. (`Daemon::name` is `'static`).
+    const AGENT_NAMES: [&'static str; 8] = [
+        "agent", "agent1", "agent2", "agent3", "agent4", "agent5", "agent6", "agent7",
+    ];
+
+    /// Arguments of agent `index`: its own port and work dir.
+    fn agent_args_at(&self, index: usize, port: u16) -> Vec<String> {
+        let mut args = agent_args(self.dir.path(), self.master_port, port);
+        if index > 0 {
+            let work_dir = self.dir.path().join(Self::AGENT_NAMES[index]);
+            for arg in args.iter_mut().filter(|a| a.starts_with("--work_dir=")) {
+                *arg = format!("--work_dir={}", work_dir.display());
+            }
+        }
+        args.extend(self.agent_flags.iter().cloned());
+        args
+    }
+
+    fn spawn_agent(&mut self) -> usize {
+        let index = self.more_agents.len() + 1;
+        assert!(index < Self::AGENT_NAMES.len(), "too many agents");
+        let port = free_port();
+        let args = self.agent_args_at(index, port);
+        let daemon = Daemon::start(Self::AGENT_NAMES[index], self.dir.path(), &args);
+        self.more_agents.push((port, daemon));
+        index
+    }
+
+    /// Starts one more agent and waits until the master lists it; returns its index.
+    pub fn add_agent(&mut self) -> usize {
+        let index = self.spawn_agent();
+        let port = self.agent_port_at(index);
+        let master_port = self.master_port;
+        wait_until("the new agent to register", READY_TIMEOUT, || {
+            agent_id_on(master_port, port).is_some()
+        });
+        index
+    }
+
+    /// Number of agents started so far.
+    pub fn agent_count(&self) -> usize {
+        1 + self.more_agents.len()
+    }
+
+    /// The port of agent `index` (0 is [`Cluster::agent`]).
+    pub fn agent_port_at(&self, index: usize) -> u16 {
+        if index == 0 {
+            self.agent_port
+        } else {
+            self.more_agents[index - 1].0
+        }
+    }
+
+    /// The process of agent `index`.
+    pub fn agent_at(&mut self, index: usize) -> &mut Daemon {
+        if index == 0 {
+            &mut self.agent
+        } else {
+            &mut self.more_agents[index - 1].1
+        }
+    }
+
+    /// The index of the agent the master knows as `agent_id`.
+    pub fn agent_index(&self, agent_id: &str) -> usize {
+        let slaves = self.master_json("/master/slaves");
+        let port = slaves["slaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(slaves["recovered_slaves"].as_array().into_iter().flatten())
+            .find(|s| s["id"] == agent_id)
+            .and_then(|s| s["port"].as_u64())
+            .unwrap_or_else(|| panic!("agent {agent_id} unknown to the master: {slaves}"));
+        (0..self.agent_count())
+            .find(|&i| u64::from(self.agent_port_at(i)) == port)
+            .expect("an agent of this cluster")
+    }
+
+    /// The agent id the master gave agent `index`.
+    pub fn agent_id(&self, index: usize) -> String {
+        agent_id_on(self.master_port, self.agent_port_at(index))
+            .unwrap_or_else(|| panic!("agent {index} is not registered"))
+    }
+
+    /// SIGKILLs agent `index` and starts it again on the same port and work dir (recovery).
+    pub fn restart_agent(&mut self, index: usize) {
+        self.agent_at(index).kill();
+        self.start_agent_again(index);
+    }
+
+    /// Starts agent `index` again (after [`Daemon::kill`]) on the same port and work dir.
+    pub fn start_agent_again(&mut self, index: usize) {
+        self.start_agent_again_with(index, &[]);
+    }
+
+    /// Like [`Cluster::start_agent_again`], with extra flags for this run (`--boot_id=…`).
+    pub fn start_agent_again_with(&mut self, index: usize, extra: &[&str]) {
+        let port = self.agent_port_at(index);
+        let mut args = self.agent_args_at(index, port);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let name = Self::AGENT_NAMES[index];
+        *self.agent_at(index) = Daemon::start_appending(name, self.dir.path(), &args);
+    }
+
+    /// Starts the master again (after [`Daemon::kill`]) on the same port and work dir.
+    pub fn start_master_again(&mut self) {
+        let mut args = master_args(self.dir.path(), self.master_port);
+        args.extend(self.master_flags.iter().cloned());
+        self.master = Daemon::start_appending("master", self.dir.path(), &args);
+        let port = self.master_port;
+        wait_until("the restarted master to answer", READY_TIMEOUT, || {
+            http_get(port, "/health").is_some()
+        });
+    }
+
+    /// Polls `condition` until it holds; on timeout panics with what the master knows of its
+    /// tasks and every daemon's log.
+    pub fn wait_for(&self, what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if condition() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "timed out waiting for {what}\n/master/tasks: {}\n{}",
+            http_get(self.master_port, "/master/tasks")
+                .map(|(_, body)| body)
+                .unwrap_or_default(),
+            self.logs()
+        );
+    }
+
+    /// GET on the master, parsed as JSON (panics if it does not answer 200 with JSON).
+    pub fn master_json(&self, path: &str) -> serde_json::Value {
+        get_json(self.master_port, path)
+            .unwrap_or_else(|| panic!("GET {path} on the master failed\n{}", self.logs()))
+    }
+
+    /// POSTs an Operator API v1 call (JSON) to the master: (status, body).
+    pub fn operator(&self, call: &serde_json::Value) -> (u16, String) {
+        http_request(
+            self.master_port,
+            "POST",
+            "/api/v1",
+            Some(&call.to_string()),
+            "application/json",
+        )
+        .expect("the master answers /api/v1")
+    }
+
+    /// A request to the scheduler's REST API: (status, body as JSON or `Null`).
+    pub fn marathon_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let body = body.map(|b| b.to_string());
+        let (status, text) = http_request(
+            self.marathon_port,
+            method,
+            path,
+            body.as_deref(),
+            "application/json",
+        )
+        .unwrap_or_else(|| panic!("{method} {path}: marathon did not answer"));
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// GET on the scheduler's REST API; panics unless 200.
+    pub fn marathon_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.marathon_request("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {body}\n{}", self.logs());
+        body
     }
 
     /// Starts (or restarts) the scheduler and waits for `/ping`.
@@ -231,11 +491,79 @@ impl Cluster {
             self.master.log(),
             self.agent.log()
         );
+        for (_, agent) in &self.more_agents {
+            logs.push_str(&format!("--- {} ---\n{}\n", agent.name, agent.log()));
+        }
         if let Some(marathon) = &self.marathon {
             logs.push_str(&format!("--- marathon ---\n{}\n", marathon.log()));
         }
         logs
     }
+}
+
+impl Drop for Cluster {
+    /// Kills the daemons, then every process still working inside the cluster's directory
+    /// (executors and tasks that outlived their agent), so no test leaves processes behind.
+    fn drop(&mut self) {
+        if let Some(marathon) = &mut self.marathon {
+            marathon.kill();
+        }
+        self.master.kill();
+        self.agent.kill();
+        for (_, agent) in &mut self.more_agents {
+            agent.kill();
+        }
+        kill_processes_under(self.dir.path());
+        for index in 0..self.agent_count() {
+            remove_cgroups(&cgroups_root(self.agent_port_at(index)));
+        }
+    }
+}
+
+/// Pids of the processes whose working directory lies under `dir` (this one excluded).
+pub fn processes_under(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
+            (pid != me && cwd.starts_with(dir)).then_some(pid)
+        })
+        .collect()
+}
+
+/// SIGKILLs every process whose working directory lies under `dir` (by pid, one by one).
+pub fn kill_processes_under(dir: &Path) {
+    for pid in processes_under(dir) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// GET parsed as JSON, if the daemon answered 200 with JSON.
+pub fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    let (status, body) = http_get(port, path)?;
+    if status != 200 {
+        return None;
+    }
+    serde_json::from_str(&body).ok()
+}
+
+/// The id the master on `master_port` gave the active agent listening on `agent_port`.
+pub fn agent_id_on(master_port: u16, agent_port: u16) -> Option<String> {
+    let slaves = get_json(master_port, "/master/slaves")?;
+    slaves["slaves"]
+        .as_array()?
+        .iter()
+        .find(|s| s["port"].as_u64() == Some(u64::from(agent_port)) && s["active"] == true)
+        .and_then(|s| s["id"].as_str())
+        .map(str::to_owned)
 }
 
 /// Arguments of `drover master` for a test cluster.
@@ -257,7 +585,55 @@ pub fn agent_args(dir: &Path, master_port: u16, port: u16) -> Vec<String> {
         format!("--port={port}"),
         format!("--work_dir={}", dir.join("agent").display()),
         "--resources=cpus:2;mem:2048;disk:4096;ports:[31000-31999]".to_owned(),
+        format!("--cgroups_root={}", cgroups_root(port)),
     ]
+}
+
+/// The cgroup an agent of a test cluster keeps its containers under: its own, so that an
+/// agent starting elsewhere on this host (another test, another agent of this cluster) never
+/// takes its containers for orphans and destroys them, as it would under a shared root.
+pub fn cgroups_root(agent_port: u16) -> String {
+    format!("drover-test-{agent_port}")
+}
+
+/// Kills what is left in an agent's cgroups (by pid) and removes them, in every hierarchy.
+pub fn remove_cgroups(root: &str) {
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for hierarchy in hierarchies.flatten() {
+        let Ok(path) = hierarchy.path().canonicalize() else {
+            continue;
+        };
+        if seen.insert(path.clone()) && path.join(root).is_dir() {
+            remove_cgroup_tree(&path.join(root));
+        }
+    }
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(children) = std::fs::read_dir(dir) {
+        for child in children.flatten() {
+            if child.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&child.path());
+            }
+        }
+    }
+    for _ in 0..100 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.split_whitespace() {
+            let _ = Command::new("kill")
+                .args(["-KILL", pid])
+                .stderr(Stdio::null())
+                .status();
+        }
+        if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+            return;
+        }
+        // Killed processes take a moment to leave their cgroup.
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The Python interpreter of the virtualenv that `scripts/setup` prepares.
@@ -309,4 +685,322 @@ pub fn run_python(cluster: &Cluster, script: &str, args: &[String]) -> String {
         cluster.logs()
     );
     output
+}
+
+/// Lines a background reader collected, shared with the test.
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A Mesos framework under the test's control: `tests/python/framework.py` (pymesos) as a
+/// child process. The test sends it commands on stdin (`launch`, `reconcile`, `kill`, …) and
+/// reads what it observed from its stdout (`registered <id>`, `update <json>`, …). Killed when
+/// dropped.
+#[derive(Debug)]
+pub struct Framework {
+    pub name: String,
+    child: Child,
+    stdin: std::process::ChildStdin,
+    lines: Lines,
+    log: PathBuf,
+}
+
+impl Framework {
+    /// Starts `framework.py` against the cluster's master. `args` are the script's options
+    /// (`--partition-aware`, `--checkpoint`, `--framework-id=ID`).
+    pub fn start(cluster: &Cluster, name: &str, args: &[&str]) -> Framework {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/framework.py");
+        let log = cluster.dir.path().join(format!("{name}.framework.log"));
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("framework log");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .arg(format!("127.0.0.1:{}", cluster.master_port))
+            .arg(format!("--name={name}"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start framework.py");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines: Lines = Default::default();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Framework {
+            name: name.to_owned(),
+            child,
+            stdin,
+            lines,
+            log,
+        }
+    }
+
+    /// Sends one command line to the script.
+    pub fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}")
+            .and_then(|()| self.stdin.flush())
+            .unwrap_or_else(|e| panic!("{}: send {command:?}: {e}\n{}", self.name, self.output()));
+    }
+
+    /// Everything the script printed so far, and its log.
+    pub fn output(&self) -> String {
+        format!(
+            "--- {} stdout ---\n{}\n--- {} log ---\n{}",
+            self.name,
+            self.lines.lock().expect("lines").join("\n"),
+            self.name,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+
+    /// Every line printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// Waits for a printed line that satisfies `predicate` and returns it.
+    pub fn wait_line(&mut self, what: &str, predicate: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(line) = self.lines().into_iter().find(|l| predicate(l)) {
+                return line;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{}: exited ({status}) before {what}\n{}",
+                    self.name,
+                    self.output()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: timed out waiting for {what}\n{}",
+                self.name,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the framework is subscribed; returns its framework id.
+    pub fn wait_registered(&mut self) -> String {
+        let line = self.wait_line("SUBSCRIBED", |l| l.starts_with("registered "));
+        line["registered ".len()..].trim().to_owned()
+    }
+
+    /// How many times the framework was (re)subscribed so far.
+    pub fn subscriptions(&self) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| l.starts_with("registered ") || l.starts_with("reregistered "))
+            .count()
+    }
+
+    /// Every status update received so far, as JSON (`task_id`, `state`, `reason`, `source`,
+    /// `uuid` (bool), `agent_id`, `message`, `unreachable_time` (bool)).
+    pub fn updates(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| l.strip_prefix("update "))
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect()
+    }
+
+    /// Updates for one task.
+    pub fn updates_of(&self, task_id: &str) -> Vec<serde_json::Value> {
+        self.updates()
+            .into_iter()
+            .filter(|u| u["task_id"] == task_id)
+            .collect()
+    }
+
+    /// Waits for an update of `task_id` in `state` (and with `reason`, if given).
+    pub fn wait_update(
+        &mut self,
+        task_id: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) -> serde_json::Value {
+        let what = format!("{task_id} {state} {reason:?}");
+        let line = self.wait_line(&what, |l| {
+            l.strip_prefix("update ")
+                .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+                .is_some_and(|u| {
+                    u["task_id"] == task_id
+                        && u["state"] == state
+                        && reason.is_none_or(|r| u["reason"] == r)
+                })
+        });
+        serde_json::from_str(&line["update ".len()..]).expect("update json")
+    }
+
+    /// Launches a command task (cpus 0.1, mem 32) on agent `agent_id` (`*`: any agent).
+    pub fn launch(&mut self, task_id: &str, agent_id: &str, command: &str) {
+        self.send(&format!("launch {task_id} {agent_id} {command}"));
+    }
+}
+
+impl Drop for Framework {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Marathon's `/v2/events` as a test sees it: a background reader keeps every event (the
+/// `data` JSON, which carries `eventType`) in arrival order.
+#[derive(Debug)]
+pub struct EventStream {
+    events: Lines,
+}
+
+impl EventStream {
+    /// Subscribes to the scheduler's event stream and waits until it is attached.
+    pub fn open(port: u16) -> EventStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect /v2/events");
+        let request = format!(
+            "GET /v2/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("send request");
+        let events: Lines = Default::default();
+        let sink = events.clone();
+        std::thread::spawn(move || read_sse(stream, &sink));
+        let stream = EventStream { events };
+        stream.wait("event_stream_attached", |e| {
+            e["eventType"] == "event_stream_attached"
+        });
+        stream
+    }
+
+    /// Every event so far.
+    pub fn all(&self) -> Vec<serde_json::Value> {
+        self.events
+            .lock()
+            .expect("events")
+            .iter()
+            .filter_map(|data| serde_json::from_str(data).ok())
+            .collect()
+    }
+
+    /// Events satisfying `predicate`.
+    pub fn matching(
+        &self,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        self.all().into_iter().filter(|e| predicate(e)).collect()
+    }
+
+    /// Waits for an event satisfying `predicate`; returns the first one.
+    pub fn wait(
+        &self,
+        what: &str,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(event) = self.all().into_iter().find(|e| predicate(e)) {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for event {what}; events so far:\n{}",
+                self.all()
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for a `status_update_event` of `app_id` in `state` (other than `except` tasks);
+    /// returns it.
+    pub fn wait_status(&self, app_id: &str, state: &str, except: &[&str]) -> serde_json::Value {
+        self.wait(&format!("{app_id} {state}"), |e| {
+            e["eventType"] == "status_update_event"
+                && e["appId"] == app_id
+                && e["taskStatus"] == state
+                && !except.iter().any(|t| e["taskId"] == *t)
+        })
+    }
+
+    /// The `status_update_event`s of one task, in order.
+    pub fn states_of(&self, task_id: &str) -> Vec<String> {
+        self.matching(|e| e["eventType"] == "status_update_event" && e["taskId"] == task_id)
+            .iter()
+            .filter_map(|e| e["taskStatus"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Reads an SSE response (chunked or not) and stores each event's `data`.
+fn read_sse(stream: TcpStream, sink: &Lines) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = String::new();
+    let mut chunked = false;
+    // Head.
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line
+            .to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+        {
+            chunked = true;
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut pending = String::new();
+    let mut data = String::new();
+    loop {
+        let mut piece = Vec::new();
+        if chunked {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let Ok(size) = usize::from_str_radix(line.trim(), 16) else {
+                return;
+            };
+            if size == 0 {
+                return;
+            }
+            piece.resize(size + 2, 0);
+            if reader.read_exact(&mut piece).is_err() {
+                return;
+            }
+            piece.truncate(size);
+        } else {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            piece.extend_from_slice(line.as_bytes());
+        }
+        pending.push_str(&String::from_utf8_lossy(&piece));
+        while let Some(end) = pending.find('\n') {
+            let text: String = pending.drain(..=end).collect();
+            let text = text.trim_end_matches(['\r', '\n']);
+            if let Some(rest) = text.strip_prefix("data:") {
+                data.push_str(rest.trim_start());
+            } else if text.is_empty() && !data.is_empty() {
+                sink.lock().expect("events").push(std::mem::take(&mut data));
+            }
+        }
+    }
 }

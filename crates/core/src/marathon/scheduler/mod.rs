@@ -271,6 +271,9 @@ pub struct Scheduler {
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,
     last_version_ms: u64,
+    /// The time of the latest input, so [`Scheduler::next_deadline`] never reports a launch
+    /// delay that already ended (the driver would otherwise spin on it until it expires).
+    last_input_ms: u64,
     effects: Vec<Effect>,
 }
 
@@ -297,6 +300,7 @@ impl Scheduler {
             next_reconcile_ms: None,
             offers_wanted: None,
             last_version_ms: 0,
+            last_input_ms: 0,
             effects: Vec::new(),
         };
         for app in restored.versions {
@@ -331,6 +335,7 @@ impl Scheduler {
     /// Handles one input at `now_ms` (milliseconds since the epoch on the driver's clock) and
     /// returns what to do, `Persist` effects first.
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Effect> {
+        self.last_input_ms = self.last_input_ms.max(now_ms);
         match input {
             Input::Command(command) => {
                 let reply = self.command(now_ms, command);
@@ -430,7 +435,9 @@ impl Scheduler {
         }
         for (app_id, delay) in &self.delays {
             if let Some(app) = self.apps.get(app_id) {
-                deadlines.push(delay.deadline_ms());
+                if delay.deadline_ms() > self.last_input_ms {
+                    deadlines.push(delay.deadline_ms());
+                }
                 deadlines.push(
                     delay
                         .deadline_ms()

@@ -1,0 +1,349 @@
+//! A minimal Mesos framework for the benchmarks, speaking the Scheduler HTTP API v1 in
+//! protobuf: it subscribes, launches a planned number of small command tasks into the offers
+//! it gets (many per ACCEPT), acknowledges every update, records agent→framework latency of
+//! `TASK_RUNNING` updates when asked, and sends explicit reconciliation requests.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use drover_http::Client;
+use drover_wire::codec::APPLICATION_PROTOBUF;
+use drover_wire::v1;
+use drover_wire::v1::scheduler::{Call, Event, call, event};
+use prost::Message;
+use tokio::sync::Semaphore;
+
+use crate::simagent::now_secs;
+
+/// Counters the benchmarks read.
+#[derive(Debug, Default)]
+pub struct FwCounters {
+    /// Tasks put into ACCEPT calls.
+    pub launched: AtomicU64,
+    /// `TASK_RUNNING` updates received.
+    pub running: AtomicU64,
+    /// Updates received.
+    pub updates: AtomicU64,
+    /// Answers to reconciliation (`REASON_RECONCILIATION`).
+    pub reconciled: AtomicU64,
+    /// Calls that failed.
+    pub errors: AtomicU64,
+}
+
+struct Plan {
+    remaining: usize,
+    per_offer: usize,
+    next: u64,
+    launched: Vec<(String, String)>,
+}
+
+struct Shared {
+    client: Client,
+    url: String,
+    stream_id: String,
+    framework_id: String,
+    calls: Semaphore,
+    counters: FwCounters,
+    plan: Mutex<Plan>,
+    record: AtomicBool,
+    latencies: Mutex<Vec<f64>>,
+}
+
+/// A subscribed framework; dropping it closes the subscription.
+pub struct BenchFramework {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for BenchFramework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BenchFramework")
+            .field("id", &self.shared.framework_id)
+            .finish()
+    }
+}
+
+impl Drop for BenchFramework {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", APPLICATION_PROTOBUF),
+    ("Accept", APPLICATION_PROTOBUF),
+];
+
+impl BenchFramework {
+    /// Subscribes to `master` and will launch `tasks` tasks, up to `per_offer` per offer.
+    pub async fn subscribe(
+        master: &str,
+        tasks: usize,
+        per_offer: usize,
+    ) -> anyhow::Result<BenchFramework> {
+        let client = Client::new().with_timeout(Duration::from_secs(120));
+        let url = format!("http://{master}/api/v1/scheduler");
+        let subscribe = Call {
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: v1::FrameworkInfo {
+                    user: "root".into(),
+                    name: "drover-bench".into(),
+                    failover_timeout: Some(3600.0),
+                    capabilities: vec![v1::framework_info::Capability {
+                        r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
+                    }],
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut stream = client
+            .post_stream(
+                &url,
+                HEADERS,
+                Bytes::from(subscribe.encode_to_vec()),
+                256 * 1024 * 1024,
+            )
+            .await
+            .context("subscribing")?;
+        let stream_id = stream
+            .header("Mesos-Stream-Id")
+            .context("no Mesos-Stream-Id")?;
+        let first = stream
+            .records
+            .next()
+            .await
+            .context("stream ended before SUBSCRIBED")??;
+        let subscribed = Event::decode(first)?
+            .subscribed
+            .context("first event is not SUBSCRIBED")?;
+        let shared = Arc::new(Shared {
+            client,
+            url,
+            stream_id,
+            framework_id: subscribed.framework_id.value,
+            calls: Semaphore::new(48),
+            counters: FwCounters::default(),
+            plan: Mutex::new(Plan {
+                remaining: tasks,
+                per_offer: per_offer.max(1),
+                next: 0,
+                launched: Vec::with_capacity(tasks),
+            }),
+            record: AtomicBool::new(false),
+            latencies: Mutex::new(Vec::new()),
+        });
+        let reader = shared.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(record)) = stream.records.next().await {
+                if let Ok(event) = Event::decode(record) {
+                    reader.event(event);
+                }
+            }
+        });
+        Ok(BenchFramework { shared, task })
+    }
+
+    /// The framework id.
+    pub fn id(&self) -> &str {
+        &self.shared.framework_id
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &FwCounters {
+        &self.shared.counters
+    }
+
+    /// (task id, agent id) of every task launched so far.
+    pub fn launched(&self) -> Vec<(String, String)> {
+        self.shared
+            .plan
+            .lock()
+            .expect("not poisoned")
+            .launched
+            .clone()
+    }
+
+    /// Starts (true) or stops recording the latency of `TASK_RUNNING` updates.
+    pub fn record_latency(&self, on: bool) {
+        if on {
+            self.shared.latencies.lock().expect("not poisoned").clear();
+        }
+        self.shared.record.store(on, Ordering::Relaxed);
+    }
+
+    /// The recorded latencies in seconds.
+    pub fn latencies(&self) -> Vec<f64> {
+        self.shared.latencies.lock().expect("not poisoned").clone()
+    }
+
+    /// Sends one RECONCILE call naming `tasks`.
+    pub async fn reconcile(&self, tasks: &[(String, String)]) -> anyhow::Result<()> {
+        let call = Call {
+            r#type: Some(call::Type::Reconcile as i32),
+            reconcile: Some(call::Reconcile {
+                tasks: tasks
+                    .iter()
+                    .map(|(task, agent)| call::reconcile::Task {
+                        task_id: v1::TaskId {
+                            value: task.clone(),
+                        },
+                        agent_id: Some(v1::AgentId {
+                            value: agent.clone(),
+                        }),
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        };
+        let response = self.shared.send(call).await?;
+        anyhow::ensure!(
+            response.status.is_success(),
+            "RECONCILE answered {}: {}",
+            response.status,
+            response.text()
+        );
+        Ok(())
+    }
+}
+
+impl Shared {
+    async fn send(&self, mut call: Call) -> anyhow::Result<drover_http::client::Response> {
+        call.framework_id = Some(v1::FrameworkId {
+            value: self.framework_id.clone(),
+        });
+        let mut headers = HEADERS.to_vec();
+        headers.push(("Mesos-Stream-Id", self.stream_id.as_str()));
+        let _permit = self.calls.acquire().await?;
+        Ok(self
+            .client
+            .post(&self.url, &headers, Bytes::from(call.encode_to_vec()))
+            .await?)
+    }
+
+    fn spawn_send(self: &Arc<Self>, call: Call) {
+        let shared = self.clone();
+        tokio::spawn(async move {
+            match shared.send(call).await {
+                Ok(r) if r.status.is_success() => {}
+                _ => {
+                    shared.counters.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    fn event(self: &Arc<Self>, event: Event) {
+        let kind = event.r#type.and_then(|t| event::Type::try_from(t).ok());
+        match kind {
+            Some(event::Type::Offers) => {
+                for offer in event.offers.map(|o| o.offers).unwrap_or_default() {
+                    self.offer(offer);
+                }
+            }
+            Some(event::Type::Update) => {
+                let Some(update) = event.update else { return };
+                let status = update.status;
+                let counters = &self.counters;
+                counters.updates.fetch_add(1, Ordering::Relaxed);
+                if status.reason == Some(v1::task_status::Reason::Reconciliation as i32) {
+                    counters.reconciled.fetch_add(1, Ordering::Relaxed);
+                }
+                if status.state == v1::TaskState::TaskRunning as i32 {
+                    counters.running.fetch_add(1, Ordering::Relaxed);
+                    if self.record.load(Ordering::Relaxed)
+                        && let Some(sent) = status.timestamp
+                    {
+                        let latency = (now_secs() - sent).max(0.0);
+                        self.latencies.lock().expect("not poisoned").push(latency);
+                    }
+                }
+                if let (Some(uuid), Some(agent_id)) = (status.uuid, status.agent_id) {
+                    self.spawn_send(Call {
+                        r#type: Some(call::Type::Acknowledge as i32),
+                        acknowledge: Some(call::Acknowledge {
+                            agent_id,
+                            task_id: status.task_id,
+                            uuid,
+                        }),
+                        ..Default::default()
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn offer(self: &Arc<Self>, offer: v1::Offer) {
+        let cpus = drover_core::resources::scalar(&offer.resources, "cpus");
+        let mem = drover_core::resources::scalar(&offer.resources, "mem");
+        let fit = ((cpus / 0.01).floor() as usize).min(mem as usize);
+        let tasks: Vec<v1::TaskInfo> = {
+            let mut plan = self.plan.lock().expect("not poisoned");
+            let n = plan.remaining.min(plan.per_offer).min(fit);
+            plan.remaining -= n;
+            (0..n)
+                .map(|_| {
+                    plan.next += 1;
+                    let task_id = format!("bench-{}", plan.next);
+                    plan.launched
+                        .push((task_id.clone(), offer.agent_id.value.clone()));
+                    task_info(&task_id, &offer.agent_id)
+                })
+                .collect()
+        };
+        let offer_ids = vec![offer.id];
+        if tasks.is_empty() {
+            self.spawn_send(Call {
+                r#type: Some(call::Type::Decline as i32),
+                decline: Some(call::Decline {
+                    offer_ids,
+                    filters: Some(v1::Filters {
+                        refuse_seconds: Some(3600.0),
+                    }),
+                }),
+                ..Default::default()
+            });
+            return;
+        }
+        self.counters
+            .launched
+            .fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        self.spawn_send(Call {
+            r#type: Some(call::Type::Accept as i32),
+            accept: Some(call::Accept {
+                offer_ids,
+                operations: vec![v1::offer::Operation {
+                    r#type: Some(v1::offer::operation::Type::Launch as i32),
+                    launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                    ..Default::default()
+                }],
+                filters: Some(v1::Filters {
+                    refuse_seconds: Some(0.0),
+                }),
+            }),
+            ..Default::default()
+        });
+    }
+}
+
+fn task_info(task_id: &str, agent_id: &v1::AgentId) -> v1::TaskInfo {
+    v1::TaskInfo {
+        name: task_id.to_owned(),
+        task_id: v1::TaskId {
+            value: task_id.to_owned(),
+        },
+        agent_id: agent_id.clone(),
+        resources: drover_core::resources::parse("cpus:0.01;mem:1").unwrap_or_default(),
+        command: Some(v1::CommandInfo {
+            value: Some("sleep 1000".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

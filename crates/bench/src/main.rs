@@ -1,0 +1,155 @@
+//! `drover-bench`: runs the scale scenarios and prints one line per goal (figure, goal,
+//! anchor, ratio). `cargo run --release -p drover-bench -- [--quick|--tiny] [--only G1,G4]`.
+//! The hidden `daemon` subcommand is how the harness starts the master and Marathon under
+//! test as child processes.
+
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use drover_bench::procs::{DaemonKind, run_daemon};
+use drover_bench::report::Line;
+use drover_bench::scenarios::{self, Ctx, Sizes};
+
+/// Drover's benchmarks against the anchors of anchors.md (goals G1–G10).
+#[derive(Debug, Parser)]
+#[command(name = "drover-bench")]
+struct Cli {
+    /// CI sizes (every scenario, well under two minutes in release).
+    #[arg(long)]
+    quick: bool,
+    /// Smallest sizes (the smoke test).
+    #[arg(long)]
+    tiny: bool,
+    /// Only these goals, comma-separated (G1,G2,…; G5 and G10 come with G1, G6 and G8).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one daemon under test (used by the harness itself).
+    #[command(hide = true, subcommand)]
+    Daemon(DaemonKind),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Daemon(kind)) = cli.command {
+        return match run_daemon(kind) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("daemon: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let sizes = if cli.tiny {
+        Sizes::tiny()
+    } else if cli.quick {
+        Sizes::quick()
+    } else {
+        Sizes::full()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("drover-bench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let failed = runtime.block_on(run(sizes, cli.only));
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
+/// Runs the selected scenarios; returns how many failed.
+async fn run(sizes: Sizes, only: Vec<String>) -> usize {
+    let dir = match tempfile::Builder::new().prefix("drover-bench-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("drover-bench: temp dir: {e}");
+            return 1;
+        }
+    };
+    let ctx = Ctx {
+        sizes: sizes.clone(),
+        dir: dir.path().to_owned(),
+        http: drover_bench::http::Http::new(),
+    };
+    let wanted = |goal: &str| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(goal));
+    println!(
+        "drover-bench {} run, {} cores, load {}",
+        sizes.mode,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let start = Instant::now();
+    let mut failed = 0;
+    let mut report = |name: &str, result: anyhow::Result<Vec<Line>>, t: Instant| match result {
+        Ok(lines) => {
+            for l in lines {
+                println!("{}", l.render());
+            }
+            eprintln!("  ({name} took {:.1} s)", t.elapsed().as_secs_f64());
+        }
+        Err(e) => {
+            failed += 1;
+            println!("{name:<7} FAILED: {e:#}");
+        }
+    };
+    if wanted("G1") || wanted("G5") || wanted("G10") {
+        let t = Instant::now();
+        report("G1", scenarios::g1_marathon(&ctx).await, t);
+    }
+    if wanted("G2") {
+        let t = Instant::now();
+        let ctx2 = &ctx;
+        let result = tokio::task::block_in_place(|| scenarios::g2_allocation(ctx2));
+        report("G2", result, t);
+    }
+    if wanted("G3") {
+        let t = Instant::now();
+        report("G3", scenarios::g3_launches(&ctx).await, t);
+    }
+    if wanted("G4") {
+        let t = Instant::now();
+        report("G4", scenarios::g4_updates(&ctx).await, t);
+    }
+    if wanted("G6") || wanted("G5") {
+        let t = Instant::now();
+        report("G6", scenarios::g6_failover(&ctx).await, t);
+    }
+    if wanted("G7") {
+        let t = Instant::now();
+        report("G7", Ok(scenarios::g7_agent_restart(&ctx)), t);
+    }
+    if wanted("G8") || wanted("G10") || wanted("G5") {
+        let t = Instant::now();
+        report("G8", scenarios::g8_reconcile(&ctx).await, t);
+    }
+    if wanted("G9") {
+        let t = Instant::now();
+        report("G9", scenarios::g9_replacement(&ctx).await, t);
+    }
+    println!(
+        "total {:.1} s, {failed} scenario(s) failed",
+        start.elapsed().as_secs_f64()
+    );
+    drop(ctx);
+    drop(dir);
+    failed
+}

@@ -1,0 +1,549 @@
+//! `drover dev`: a one-node cluster on this machine in one process — the master, an agent and
+//! the Marathon-compatible scheduler on loopback, each the real daemon (`run` with its own
+//! shutdown signal) on one tokio runtime, with their stores and the sandboxes under one work
+//! dir. Stopping (Ctrl-C or SIGTERM) goes in dependency order: the scheduler first (so it does
+//! not react to what follows), then the tasks (killed unless `--keep_tasks_running`), the agent,
+//! and the master last. Every store commits atomically, so nothing is left half-written, and a
+//! restart finds the apps, the framework id and (if left running) the tasks where they were.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, FromArgMatches};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cli::{Service, fmt_number, number, text};
+
+/// How long start-up may take before `drover dev` gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long each daemon may take to stop.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long task processes get between SIGTERM and SIGKILL when `drover dev` stops.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// Flags of `drover dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevFlags {
+    /// Directory of the master's registry, the scheduler's store and the agent's checkpoints
+    /// and sandboxes [default: $XDG_DATA_HOME/drover/dev, else ~/.local/share/drover/dev].
+    #[arg(long = "work_dir", env = "DROVER_DEV_WORK_DIR", value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Port of the master (Mesos' Scheduler and Operator APIs, `/master/state`).
+    #[arg(
+        long = "master_port",
+        env = "DROVER_DEV_MASTER_PORT",
+        default_value_t = 5050
+    )]
+    pub master_port: u16,
+    /// Port of the agent (`/state`, `/files`, the Executor API).
+    #[arg(
+        long = "agent_port",
+        env = "DROVER_DEV_AGENT_PORT",
+        default_value_t = 5051
+    )]
+    pub agent_port: u16,
+    /// Port of the Marathon-compatible scheduler (REST API v2, `/v2/events`).
+    #[arg(
+        long = "marathon_port",
+        env = "DROVER_DEV_MARATHON_PORT",
+        default_value_t = 8080
+    )]
+    pub marathon_port: u16,
+    /// What the agent offers, in Mesos syntax (`cpus:2;mem:2048;disk:4096;ports:[31000-31999]`)
+    /// [default: detected from this machine].
+    #[arg(
+        long = "resources",
+        env = "DROVER_DEV_RESOURCES",
+        value_name = "RESOURCES"
+    )]
+    pub resources: Option<String>,
+    /// Isolation of the tasks (the agent's `--isolation`: Mesos names, or `posix` for plain
+    /// processes). What this machine can enable is printed at start.
+    #[arg(
+        long = "isolation",
+        env = "DROVER_DEV_ISOLATION",
+        default_value = "cgroups/cpu,cgroups/mem,namespaces/pid,disk/du"
+    )]
+    pub isolation: String,
+    /// Leave the tasks running when `drover dev` stops; the next `drover dev` takes them back.
+    /// By default they are killed.
+    #[arg(long = "keep_tasks_running", env = "DROVER_DEV_KEEP_TASKS_RUNNING")]
+    pub keep_tasks_running: bool,
+}
+
+/// One daemon running on the shared runtime.
+struct Daemon {
+    name: &'static str,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+    finished: bool,
+}
+
+impl Daemon {
+    fn spawn<F>(name: &'static str, start: impl FnOnce(ShutdownFuture) -> F) -> Daemon
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown: ShutdownFuture = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        Daemon {
+            name,
+            stop: Some(stop),
+            task: tokio::spawn(start(shutdown)),
+            finished: false,
+        }
+    }
+
+    /// Signals the daemon to stop and waits for it.
+    async fn stop(&mut self) -> anyhow::Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = tokio::time::timeout(STOP_TIMEOUT, &mut self.task).await;
+        self.finished = true;
+        match result {
+            Ok(Ok(result)) => result.with_context(|| format!("the {} failed", self.name)),
+            Ok(Err(join)) => Err(anyhow!("the {} crashed: {join}", self.name)),
+            Err(_) => {
+                self.task.abort();
+                Err(anyhow!(
+                    "the {} did not stop within {}s",
+                    self.name,
+                    STOP_TIMEOUT.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// Waits until the daemon ends by itself (an error: daemons run until told to stop).
+    async fn ended(&mut self) -> anyhow::Error {
+        if self.finished {
+            return std::future::pending().await;
+        }
+        let result = (&mut self.task).await;
+        self.finished = true;
+        match result {
+            Ok(Ok(())) => anyhow!("the {} stopped unexpectedly", self.name),
+            Ok(Err(error)) => error.context(format!("the {} stopped", self.name)),
+            Err(join) => anyhow!("the {} crashed: {join}", self.name),
+        }
+    }
+}
+
+type ShutdownFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Ctrl-C and SIGTERM, registered before anything starts so that no signal is lost.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Runs the cluster until Ctrl-C or SIGTERM.
+pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
+    let mut signals = Signals::new()?;
+    let work_dir = prepare_work_dir(flags.work_dir.clone())?;
+    println!("drover dev: work dir {}", work_dir.display());
+
+    // Take the ports before starting anything, so that a port in use is one clear error.
+    let master_listener = bind(flags.master_port, "master", "--master_port").await?;
+    drop(bind(flags.agent_port, "agent", "--agent_port").await?);
+    let marathon_listener = bind(flags.marathon_port, "scheduler", "--marathon_port").await?;
+    let master_port = master_listener.local_addr()?.port();
+    let marathon_port = marathon_listener.local_addr()?.port();
+    let master_address = format!("127.0.0.1:{master_port}");
+
+    let master_flags: drover_master::Flags = daemon_flags(
+        "master",
+        vec![
+            "--ip=127.0.0.1".into(),
+            format!("--port={master_port}"),
+            format!("--work_dir={}", work_dir.join("master").display()),
+        ],
+    )?;
+    let mut agent_args = vec![
+        format!("--master={master_address}"),
+        "--ip=127.0.0.1".into(),
+        format!("--port={}", flags.agent_port),
+        format!("--work_dir={}", work_dir.join("agent").display()),
+        format!("--isolation={}", flags.isolation),
+        // Its own cgroup root: an agent destroys the containers it finds under its root that
+        // it does not know, and those of another agent on this machine are not its own.
+        format!("--cgroups_root=drover-dev-{}", flags.agent_port),
+    ];
+    if let Some(resources) = &flags.resources {
+        agent_args.push(format!("--resources={resources}"));
+    }
+    if let Some(dir) = launcher_dir() {
+        agent_args.push(format!("--launcher_dir={}", dir.display()));
+    }
+    let agent_flags: drover_agent::Flags = daemon_flags("agent", agent_args)?;
+    let marathon_flags: drover_marathon::Flags = daemon_flags(
+        "marathon",
+        vec![
+            format!("--master={master_address}"),
+            format!("--http_port={marathon_port}"),
+            format!("--work_dir={}", work_dir.join("marathon").display()),
+        ],
+    )?;
+    let framework_name = marathon_flags.framework_name.clone();
+
+    let mut master = Daemon::spawn("master", move |stop| {
+        drover_master::run_on(master_listener, master_flags, stop)
+    });
+    let mut agent = Daemon::spawn("agent", move |stop| drover_agent::run(agent_flags, stop));
+    let mut marathon = Daemon::spawn("scheduler", move |stop| {
+        drover_marathon::serve(marathon_flags, marathon_listener, stop)
+    });
+
+    let master_api = Service::new("master", &master_address, "", "");
+    let ready = tokio::select! {
+        ready = wait_ready(&master_api, flags.agent_port, marathon_port, &framework_name) => Some(ready),
+        error = master.ended() => Some(Err(error)),
+        error = agent.ended() => Some(Err(error)),
+        error = marathon.ended() => Some(Err(error)),
+        _ = signals.recv() => None,
+    };
+    let ready = match ready {
+        Some(Ok(ready)) => ready,
+        Some(Err(error)) => {
+            let _ = stop_all(&mut marathon, &mut agent, &mut master, &flags, &work_dir).await;
+            return Err(error);
+        }
+        None => return stop_all(&mut marathon, &mut agent, &mut master, &flags, &work_dir).await,
+    };
+    print_banner(&flags, &work_dir, master_port, marathon_port, &ready);
+
+    let failure = tokio::select! {
+        error = master.ended() => Some(error),
+        error = agent.ended() => Some(error),
+        error = marathon.ended() => Some(error),
+        _ = signals.recv() => None,
+    };
+    // A second Ctrl-C while stopping means "now": the stores' commits are atomic, so even this
+    // leaves nothing half-written.
+    tokio::spawn(async move {
+        signals.recv().await;
+        eprintln!("drover dev: stopping now");
+        std::process::exit(130);
+    });
+    let stopped = stop_all(&mut marathon, &mut agent, &mut master, &flags, &work_dir).await;
+    match failure {
+        Some(error) => Err(error),
+        None => stopped,
+    }
+}
+
+/// What start-up learned, for the banner.
+struct Ready {
+    resources: Value,
+    framework_id: String,
+}
+
+/// Waits until the agent is registered, the scheduler answers and its framework is subscribed.
+async fn wait_ready(
+    master: &Service,
+    agent_port: u16,
+    marathon_port: u16,
+    framework_name: &str,
+) -> anyhow::Result<Ready> {
+    let marathon = Service::new("scheduler", &format!("127.0.0.1:{marathon_port}"), "", "");
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    let mut waiting_for = "the master";
+    loop {
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "the cluster did not start within {}s (still waiting for {waiting_for}); the log \
+                 above says why",
+                START_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(state) = master.get("/master/state").await else {
+            continue;
+        };
+        waiting_for = "the agent to register";
+        let Some(agent) = crate::cli::array(&state, "slaves").iter().find(|a| {
+            number(a, "port") as u16 == agent_port
+                && a.get("active").and_then(Value::as_bool) == Some(true)
+        }) else {
+            continue;
+        };
+        waiting_for = "the scheduler";
+        if !matches!(marathon.call(hyper::Method::GET, "/ping", None).await, Ok((status, _)) if status.is_success())
+        {
+            continue;
+        }
+        waiting_for = "the scheduler to subscribe to the master";
+        let Some(framework) = crate::cli::array(&state, "frameworks").iter().find(|f| {
+            text(f, "name") == framework_name
+                && f.get("connected").and_then(Value::as_bool) == Some(true)
+        }) else {
+            continue;
+        };
+        return Ok(Ready {
+            resources: agent.get("resources").cloned().unwrap_or(Value::Null),
+            framework_id: text(framework, "id").to_owned(),
+        });
+    }
+}
+
+fn print_banner(
+    flags: &DevFlags,
+    work_dir: &Path,
+    master_port: u16,
+    marathon_port: u16,
+    ready: &Ready,
+) {
+    let r = &ready.resources;
+    let mut offers = format!(
+        "cpus {}, mem {} MB, disk {} MB",
+        fmt_number(number(r, "cpus")),
+        fmt_number(number(r, "mem")),
+        fmt_number(number(r, "disk"))
+    );
+    if let Some(ports) = r.get("ports").and_then(Value::as_str) {
+        offers.push_str(&format!(", ports {ports}"));
+    }
+    let plain = matches!(
+        flags.isolation.as_str(),
+        "posix" | "none" | "posix/cpu,posix/mem"
+    );
+    let isolation = if plain {
+        "off: --isolation asks for plain processes".to_owned()
+    } else {
+        // The agent probes the same way and logs the same summary.
+        let summary = drover_agent::containerizer::Isolation::detect().summary();
+        summary
+            .strip_prefix("isolation: ")
+            .or_else(|| summary.strip_prefix("isolation "))
+            .unwrap_or(&summary)
+            .to_owned()
+    };
+    let tasks = if flags.keep_tasks_running {
+        "left running"
+    } else {
+        "killed (--keep_tasks_running leaves them running)"
+    };
+    println!(
+        "\nDrover is running: a one-node cluster on this machine.\n\n  \
+         master     http://127.0.0.1:{master_port}   Mesos Scheduler/Operator API v1, /master/state\n  \
+         agent      http://127.0.0.1:{}   offers {offers}\n  \
+         scheduler  http://127.0.0.1:{marathon_port}   Marathon REST API v2, /v2/events (framework id {})\n  \
+         isolation  {isolation}\n  \
+         work dir   {}\n\n\
+         Try `drover app add examples/hello.json` (the README has a five-minute tour).\n\
+         Ctrl-C stops everything; tasks are {tasks}.",
+        flags.agent_port,
+        ready.framework_id,
+        work_dir.display(),
+    );
+}
+
+/// Stops the daemons in dependency order; the first error is returned, but every daemon is
+/// stopped regardless.
+async fn stop_all(
+    marathon: &mut Daemon,
+    agent: &mut Daemon,
+    master: &mut Daemon,
+    flags: &DevFlags,
+    work_dir: &Path,
+) -> anyhow::Result<()> {
+    println!("drover dev: stopping the scheduler");
+    let mut result = marathon.stop().await;
+    if !flags.keep_tasks_running {
+        let killed = kill_tasks(&work_dir.join("agent"), flags.agent_port).await;
+        if killed > 0 {
+            println!("drover dev: killed {killed} task process(es)");
+        }
+    }
+    println!("drover dev: stopping the agent");
+    result = result.and(agent.stop().await);
+    println!("drover dev: stopping the master");
+    result = result.and(master.stop().await);
+    if result.is_ok() {
+        println!("drover dev: stopped");
+    }
+    result
+}
+
+/// Kills every process of the agent's containers (SIGTERM, then SIGKILL after a grace) while
+/// the agent still runs, so that it records how its tasks ended before it stops.
+///
+/// A container's processes are recognized by their working directory inside the agent's
+/// sandboxes, which also covers containers of a previous run taken back after a restart (they
+/// are not our children). Returns how many processes were signalled.
+async fn kill_tasks(agent_dir: &Path, agent_port: u16) -> usize {
+    let Ok(root) = std::fs::canonicalize(agent_dir.join("slaves")) else {
+        return 0;
+    };
+    let victims = sandbox_processes(&root);
+    if victims.is_empty() {
+        return 0;
+    }
+    signal_all(&victims, nix::sys::signal::Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + KILL_GRACE;
+    while tokio::time::Instant::now() < deadline && !sandbox_processes(&root).is_empty() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = sandbox_processes(&root);
+    signal_all(&left, nix::sys::signal::Signal::SIGKILL);
+    // Give the agent a moment to see the containers end and checkpoint the tasks' states.
+    let agent = Service::new("agent", &format!("127.0.0.1:{agent_port}"), "", "");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        let settled = agent.get("/state").await.is_ok_and(|state| {
+            crate::cli::array(&state, "frameworks")
+                .iter()
+                .flat_map(|f| crate::cli::array(f, "executors"))
+                .flat_map(|e| crate::cli::array(e, "tasks"))
+                .all(|t| crate::cli::is_terminal(text(t, "state")))
+        });
+        if settled && sandbox_processes(&root).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    victims.len()
+}
+
+fn signal_all(pids: &[i32], signal: nix::sys::signal::Signal) {
+    for pid in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), signal);
+    }
+}
+
+/// Live (not zombie) processes whose working directory is under `root`.
+fn sandbox_processes(root: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(root))
+        })
+        .filter(|pid| {
+            // A zombie is dead already; its parent (the agent, or init) reaps it.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .is_some_and(|state| state != "Z" && state != "X")
+            })
+        })
+        .collect()
+}
+
+/// The work dir: created if missing and checked to be writable, as an absolute path.
+fn prepare_work_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match flag {
+        Some(dir) => dir,
+        None => {
+            let data = std::env::var_os("XDG_DATA_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| crate::config::home().map(|h| h.join(".local").join("share")))
+                .ok_or_else(|| {
+                    anyhow!("cannot choose a work dir ($HOME is not set): pass --work_dir DIR")
+                })?;
+            data.join("drover").join("dev")
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        anyhow!(
+            "cannot create the work dir {}: {}: pass a writable --work_dir",
+            dir.display(),
+            io_reason(&e)
+        )
+    })?;
+    let probe = dir.join(".drover-write-test");
+    std::fs::write(&probe, b"").map_err(|e| {
+        anyhow!(
+            "the work dir {} is not writable: {}: pass a writable --work_dir",
+            dir.display(),
+            io_reason(&e)
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    std::fs::canonicalize(&dir).with_context(|| format!("cannot resolve {}", dir.display()))
+}
+
+fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_owned()
+}
+
+/// Binds a loopback port, with an error that says what to do when it is taken.
+async fn bind(port: u16, what: &str, flag: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => anyhow!(
+                "port {port} (the {what}) is already in use: is another `drover dev` (or a Mesos \
+                 {what}) running? Stop it, or choose another port with {flag}"
+            ),
+            _ => anyhow!("cannot listen on {address} (the {what}): {}", io_reason(&e)),
+        })
+}
+
+/// Builds a daemon's flags the way its own command line would, so that every default (and its
+/// `MESOS_*`/`MARATHON_*` environment variable) applies to what `drover dev` does not set.
+fn daemon_flags<T: Args + FromArgMatches>(
+    name: &'static str,
+    args: Vec<String>,
+) -> anyhow::Result<T> {
+    let command = T::augment_args(clap::Command::new(name).no_binary_name(true));
+    let matches = command.try_get_matches_from(args).map_err(|e| {
+        anyhow!(
+            "invalid {name} settings: {}",
+            e.to_string().lines().next().unwrap_or("")
+        )
+    })?;
+    T::from_arg_matches(&matches).map_err(|e| {
+        anyhow!(
+            "invalid {name} settings: {}",
+            e.to_string().lines().next().unwrap_or("")
+        )
+    })
+}
+
+/// The directory of this binary, for the agent to launch `drover executor` from.
+///
+/// The agent would use `current_exe` itself, but once `cargo build` replaces the binary of a
+/// running `cargo run -- dev`, Linux reports it as `…/drover (deleted)`; the directory still
+/// holds the (new) `drover`, so launching by directory keeps working.
+fn launcher_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let text = exe.to_string_lossy();
+    let exe = PathBuf::from(text.strip_suffix(" (deleted)").unwrap_or(&text));
+    (exe.file_name()? == "drover").then(|| exe.parent().map(Path::to_path_buf))?
+}

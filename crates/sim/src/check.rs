@@ -1,0 +1,312 @@
+//! The invariants. Some are checked as things happen (every update a framework receives,
+//! every agent step, every master step, every Marathon commit); the end-of-run ones
+//! (convergence, nothing lost) run after the last fault healed and the bound passed.
+
+use std::collections::BTreeMap;
+
+use drover_core::agent::Agent;
+use drover_core::agent::model::scalar;
+use drover_core::marathon::condition::{Condition, Goal};
+use drover_core::marathon::path::PathId;
+use drover_core::marathon::scheduler::{CommandError, Reply, Scheduler};
+use drover_core::task::emission::is_allowed;
+use drover_core::task::state::is_terminal;
+use drover_core::task::transition;
+use drover_core::task::{Reason, Source, TaskState};
+use drover_wire::v1;
+
+use crate::disk::MarathonDisk;
+use crate::net::Fw;
+use crate::world::{AGENT_RESOURCES, World};
+
+/// What a framework has seen of one task.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    /// Latest state.
+    pub state: TaskState,
+    /// Updates received.
+    pub updates: u32,
+}
+
+/// Running bookkeeping and the first violation found.
+#[derive(Debug, Default)]
+pub struct Checker {
+    /// The first violation (the run stops on it).
+    pub violation: Option<String>,
+    /// Per framework and task: what it saw.
+    pub seen: BTreeMap<(Fw, String), Seen>,
+    /// Tasks each framework asked to launch.
+    pub launched: BTreeMap<(Fw, String), ()>,
+    /// Apps whose creation or update Marathon acknowledged, with the instance count.
+    pub acked_apps: BTreeMap<PathId, u32>,
+    /// Which master slot acted in each epoch.
+    pub acting: BTreeMap<u64, usize>,
+    /// Updates delivered to frameworks.
+    pub updates: u64,
+}
+
+impl Checker {
+    /// Records a violation (the first one wins).
+    pub fn fail(&mut self, message: String) {
+        if self.violation.is_none() {
+            self.violation = Some(message);
+        }
+    }
+
+    /// A framework asked for a task.
+    pub fn launched(&mut self, fw: Fw, task_id: &str) {
+        self.launched.insert((fw, task_id.to_owned()), ());
+    }
+
+    /// A master sent something in `epoch`: one acting master per epoch.
+    pub fn acted(&mut self, epoch: u64, slot: usize) {
+        let first = *self.acting.entry(epoch).or_insert(slot);
+        if first != slot {
+            self.fail(format!(
+                "two acting masters in epoch {epoch}: slots {first} and {slot}"
+            ));
+        }
+    }
+
+    /// A framework received an update: allowed by the emission table for its kind, and no
+    /// step backwards in the task's life (duplicates allowed).
+    pub fn observe(&mut self, fw: Fw, status: &v1::TaskStatus, _now: u64) {
+        self.updates += 1;
+        let partition_aware = fw == Fw::Marathon;
+        let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown);
+        let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
+        let Some(source) = status.source.and_then(|s| Source::try_from(s).ok()) else {
+            self.fail(format!(
+                "{fw:?}: update for {} without a source",
+                status.task_id.value
+            ));
+            return;
+        };
+        if !is_allowed(state, reason, source, partition_aware) {
+            self.fail(format!(
+                "{fw:?}: ({state:?}, {reason:?}, {source:?}) for {} is not in the emission table",
+                status.task_id.value
+            ));
+        }
+        let key = (fw, status.task_id.value.clone());
+        let Some(seen) = self.seen.get_mut(&key) else {
+            self.seen.insert(key, Seen { state, updates: 1 });
+            return;
+        };
+        seen.updates += 1;
+        let from = seen.state;
+        let reconciliation = reason == Some(Reason::Reconciliation);
+        let ok = if state == TaskState::TaskStaging {
+            from == TaskState::TaskStaging
+        } else if state == TaskState::TaskUnknown || state == TaskState::TaskGone {
+            // The master answers for a task it no longer knows (forgotten after its terminal
+            // acknowledgement, or on an agent marked gone).
+            true
+        } else if reconciliation && is_terminal(from) {
+            // A reconciliation answer may be stale, but never brings a finished task back.
+            is_terminal(state)
+        } else {
+            transition::check(from, state, reason).is_ok()
+        };
+        if !ok {
+            let message = format!(
+                "{fw:?}: task {} went {from:?} -> {state:?} ({reason:?}, {source:?})",
+                status.task_id.value
+            );
+            self.fail(message);
+            return;
+        }
+        if !(reconciliation && is_terminal(from)) && state != TaskState::TaskUnknown {
+            seen.state = state;
+        }
+    }
+
+    /// Marathon answered an operator command; a success is an acknowledgement.
+    pub fn operator_reply(&mut self, reply: &Result<Reply, CommandError>, s: Option<&Scheduler>) {
+        if let (Ok(Reply::Deployment { .. }), Some(s)) = (reply, s) {
+            for app in s.apps().values() {
+                self.acked_apps.insert(app.id.clone(), app.instances);
+            }
+        }
+    }
+}
+
+/// No acknowledged app is missing from Marathon's store.
+pub fn acknowledged_apps(c: &mut Checker, disk: &MarathonDisk) {
+    let missing = c
+        .acked_apps
+        .keys()
+        .find(|id| !disk.apps.contains_key(*id))
+        .cloned();
+    if let Some(id) = missing {
+        c.fail(format!(
+            "acknowledged app {id} is gone from Marathon's store"
+        ));
+    }
+}
+
+/// Resources in use on an agent never exceed its totals.
+pub fn agent_resources(c: &mut Checker, i: usize, core: &Agent) {
+    let total = drover_core::resources::parse(AGENT_RESOURCES).expect("valid");
+    for name in ["cpus", "mem"] {
+        let limit = scalar(&total, name);
+        let mut used = 0.0;
+        for f in core.frameworks().values() {
+            for e in f.executors.values() {
+                if e.state == drover_core::agent::ExecutorState::Terminated {
+                    continue;
+                }
+                used += scalar(&e.info.resources, name);
+                for t in e.live_tasks() {
+                    used += scalar(&t.info.resources, name);
+                }
+            }
+        }
+        if used > limit + 1e-6 {
+            c.fail(format!("agent {i} over-allocated: {name} {used} > {limit}"));
+        }
+    }
+}
+
+fn app_of(task_id: &str, apps: &BTreeMap<PathId, u32>) -> Option<PathId> {
+    apps.keys()
+        .find(|id| {
+            let name = id.to_string();
+            let safe = name.trim_start_matches('/').replace('/', "_");
+            task_id.starts_with(&format!("{safe}.instance-"))
+        })
+        .cloned()
+}
+
+/// After the bound: every acknowledged app runs exactly its instance count, both in
+/// Marathon's view and on the agents, and no Marathon task runs that no instance owns.
+pub fn converged(w: &World) -> Result<(), String> {
+    let s = w.scheduler().ok_or("Marathon is not running")?;
+    if !s.is_subscribed() {
+        return Err("Marathon is not subscribed".into());
+    }
+    let (marathon_id, _) = w.framework_ids();
+    let apps = &w.checker.acked_apps;
+    let mut on_agents: BTreeMap<PathId, usize> = BTreeMap::new();
+    for (i, fid, tid, state) in w.agent_tasks() {
+        if Some(&fid) != marathon_id.as_ref() || is_terminal(state) {
+            continue;
+        }
+        let owned = s.instances().values().any(|inst| inst.task_id() == tid);
+        if !owned {
+            return Err(format!(
+                "task {tid} runs on agent {i} but no instance owns it"
+            ));
+        }
+        if let Some(app) = app_of(&tid, apps) {
+            *on_agents.entry(app).or_default() += 1;
+        }
+    }
+    for (id, want) in apps {
+        let app = s
+            .app(id)
+            .ok_or_else(|| format!("acknowledged app {id} is gone"))?;
+        let want = (*want).max(app.instances) as usize;
+        let running = s
+            .instances_of(id)
+            .filter(|i| i.goal == Goal::Running && i.condition == Condition::Running)
+            .count();
+        let live = on_agents.get(id).copied().unwrap_or(0);
+        if running != want || live != want {
+            return Err(format!(
+                "app {id}: wants {want}, Marathon sees {running} running, agents run {live}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// At the end: every status update reached its framework. What each framework last saw of
+/// a task equals the agent's state, and every task a framework believes live is live on an
+/// agent.
+pub fn nothing_lost(w: &World) -> Result<(), String> {
+    w.updates_drained()?;
+    let (marathon_id, plain_id) = w.framework_ids();
+    let fw_of = |fid: &str| {
+        if Some(fid) == marathon_id.as_deref() {
+            Some(Fw::Marathon)
+        } else if Some(fid) == plain_id.as_deref() {
+            Some(Fw::Plain)
+        } else {
+            None
+        }
+    };
+    let mut live: BTreeMap<(Fw, String), TaskState> = BTreeMap::new();
+    for (i, fid, tid, state) in w.agent_tasks() {
+        let Some(fw) = fw_of(&fid) else { continue };
+        let seen = w.checker.seen.get(&(fw, tid.clone()));
+        match seen {
+            Some(seen) if seen.state == state => {}
+            Some(seen) => {
+                return Err(format!(
+                    "{fw:?}: task {tid} on agent {i} is {state:?} but the framework last saw {:?}",
+                    seen.state
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{fw:?}: task {tid} on agent {i} is {state:?}; the framework never heard of it"
+                ));
+            }
+        }
+        live.insert((fw, tid), state);
+    }
+    for ((fw, tid), seen) in &w.checker.seen {
+        if !is_terminal(seen.state)
+            && seen.state != TaskState::TaskUnreachable
+            && !live.contains_key(&(*fw, tid.clone()))
+        {
+            return Err(format!(
+                "{fw:?}: believes task {tid} is {:?}, but no agent runs it",
+                seen.state
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// While no fault is active: no app runs more copies than it asked for, plus the instances
+/// Marathon is still killing.
+pub fn copies_within_policy(w: &World) -> Result<(), String> {
+    let Some(s) = w.scheduler() else {
+        return Ok(());
+    };
+    let (marathon_id, _) = w.framework_ids();
+    let apps = &w.checker.acked_apps;
+    let mut on_agents: BTreeMap<PathId, usize> = BTreeMap::new();
+    for (_, fid, tid, state) in w.agent_tasks() {
+        if Some(&fid) != marathon_id.as_ref() || is_terminal(state) {
+            continue;
+        }
+        if let Some(app) = app_of(&tid, apps) {
+            *on_agents.entry(app).or_default() += 1;
+        }
+    }
+    for (id, live) in on_agents {
+        let Some(app) = s.app(&id) else { continue };
+        let leaving = s
+            .instances_of(&id)
+            .filter(|i| {
+                i.goal != Goal::Running
+                    || matches!(
+                        i.condition,
+                        Condition::Killing
+                            | Condition::Unreachable
+                            | Condition::UnreachableInactive
+                    )
+            })
+            .count();
+        let allowed = app.instances as usize + leaving;
+        if live > allowed {
+            return Err(format!(
+                "app {id} runs {live} copies; its policy allows {allowed}"
+            ));
+        }
+    }
+    Ok(())
+}
