@@ -1,7 +1,11 @@
 //! The session with the master (Drover's internal protocol, `drover.internal`): REGISTER or
 //! REREGISTER as a streaming POST, events from the stream into the driver, later calls as
 //! separate POSTs with the session's `Mesos-Stream-Id`; reconnect after any break with
-//! Mesos' random backoff `[0, factor·2^n]` capped at one minute.
+//! Mesos' random backoff `[0, factor·2^n]` capped at one minute. A session on which nothing
+//! (not even a PING) arrives for [`MASTER_PING_TIMEOUT`] is dropped and registration starts
+//! again, as Mesos' agent re-detects the master after its ping timeout: without it, an agent
+//! whose master went silent (a partition that ate the stream's end) stayed on a dead session
+//! forever, its status updates unacknowledged.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,6 +23,8 @@ use crate::driver::Msg;
 
 /// Where the master serves Drover's agent protocol.
 pub const AGENT_PATH: &str = "/drover/internal/agent";
+/// Mesos' `DEFAULT_MASTER_PING_TIMEOUT`: agent ping timeout (15 s) × max ping timeouts (5).
+pub const MASTER_PING_TIMEOUT: Duration = Duration::from_secs(75);
 const HEADERS: &[(&str, &str)] = &[
     ("Content-Type", APPLICATION_PROTOBUF),
     ("Accept", APPLICATION_PROTOBUF),
@@ -73,7 +79,18 @@ pub async fn run(
                 // a PONG included (without it every agent was marked unreachable after
                 // ping timeout × max pings, however healthy).
                 let mut agent_id: Option<drover_wire::v1::AgentId> = None;
-                while let Some(record) = response.records.next().await {
+                let silence = MASTER_PING_TIMEOUT;
+                loop {
+                    let next = tokio::time::timeout(silence, response.records.next()).await;
+                    let Ok(Some(record)) = next else {
+                        if next.is_err() {
+                            tracing::warn!(
+                                        timeout = ?silence,
+                                "no PING from the master; re-detecting"
+                            );
+                        }
+                        break;
+                    };
                     let Ok(record) = record else { break };
                     let Ok(event) = internal::AgentEvent::decode(record) else {
                         tracing::warn!("undecodable event from the master");
@@ -185,7 +202,14 @@ fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
                 .reconcile_tasks?
                 .tasks
                 .into_iter()
-                .map(|e| (FrameworkId(e.framework_id.value), TaskId(e.task_id.value)))
+                .map(|e| {
+                    let partition_aware = e.partition_aware.unwrap_or(false);
+                    (
+                        FrameworkId(e.framework_id.value),
+                        TaskId(e.task_id.value),
+                        partition_aware,
+                    )
+                })
                 .collect(),
         ),
         EventType::FrameworkMessage => {

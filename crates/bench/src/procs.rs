@@ -107,7 +107,7 @@ impl Drop for Daemon {
     }
 }
 
-fn replace_port(args: &mut Vec<String>, port: u16) {
+fn replace_port(args: &mut [String], port: u16) {
     for arg in args.iter_mut() {
         for flag in ["--port=", "--http_port="] {
             if arg.starts_with(flag) {
@@ -162,6 +162,13 @@ pub fn marathon_args(master: &str, work_dir: &Path) -> Vec<String> {
 pub fn run_daemon(kind: DaemonKind) -> anyhow::Result<()> {
     // Die with the harness even if it is SIGKILLed itself.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    // Warnings (a disconnected slow reader, a failed commit) go to the run's daemons.log.
+    let filter = std::env::var("DROVER_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -280,6 +280,7 @@ fn master_task_unknown_to_agent_is_reconciliation() {
     let effects = h.step(Input::ReconcileTasks(vec![(
         FrameworkId("fw".into()),
         TaskId("nope".into()),
+        false,
     )]));
     expect_one(
         &effects,

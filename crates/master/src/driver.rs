@@ -29,6 +29,11 @@ use crate::persist;
 pub const COMMAND_CAPACITY: usize = 4096;
 /// Events buffered per stream before the reader counts as too slow and is disconnected.
 pub const STREAM_CAPACITY: usize = 1024;
+/// The same for scheduler subscriptions, which get bursts: one RECONCILE of 100,000 tasks is
+/// answered with 100,000 updates at once, and a 100,000-instance launch sends as many
+/// STARTING/RUNNING updates in a few seconds (issue 8). The channel allocates only what is
+/// queued, so a large bound costs nothing while the reader keeps up.
+pub const SCHEDULER_STREAM_CAPACITY: usize = 1 << 18;
 /// Most commands run in one batch (one store transaction).
 const MAX_BATCH: usize = 512;
 /// Operator SUBSCRIBE streams kept (`--max_operator_event_stream_subscribers`).

@@ -24,7 +24,7 @@ use drover_wire::internal::agent_call::Type as AgentCallType;
 use drover_wire::v1::scheduler;
 
 use crate::Flags;
-use crate::driver::{Handle, STREAM_CAPACITY, StreamHandle, StreamKind};
+use crate::driver::{Handle, SCHEDULER_STREAM_CAPACITY, STREAM_CAPACITY, StreamHandle, StreamKind};
 use crate::{legacy, operator};
 
 /// The path of Drover's internal agent protocol.
@@ -88,7 +88,11 @@ async fn open_stream(
     encoding: Encoding,
     input: Input,
 ) -> Response {
-    let (tx, rx) = stream_channel(STREAM_CAPACITY);
+    let capacity = match kind {
+        StreamKind::Scheduler => SCHEDULER_STREAM_CAPACITY,
+        StreamKind::Agent | StreamKind::Operator => STREAM_CAPACITY,
+    };
+    let (tx, rx) = stream_channel(capacity);
     let reply = state
         .handle
         .call(input, Some((conn, kind, StreamHandle { tx, encoding })))

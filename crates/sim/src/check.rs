@@ -26,6 +26,8 @@ pub struct Seen {
     pub state: TaskState,
     /// Updates received.
     pub updates: u32,
+    /// The latest state is a TASK_LOST the master generated when it removed the agent.
+    pub lost_with_agent: bool,
 }
 
 /// Running bookkeeping and the first violation found.
@@ -90,7 +92,14 @@ impl Checker {
         }
         let key = (fw, status.task_id.value.clone());
         let Some(seen) = self.seen.get_mut(&key) else {
-            self.seen.insert(key, Seen { state, updates: 1 });
+            self.seen.insert(
+                key,
+                Seen {
+                    state,
+                    updates: 1,
+                    lost_with_agent: false,
+                },
+            );
             return;
         };
         seen.updates += 1;
@@ -105,6 +114,22 @@ impl Checker {
         } else if reconciliation && is_terminal(from) {
             // A reconciliation answer may be stale, but never brings a finished task back.
             is_terminal(state)
+        } else if reason == Some(Reason::AgentReregistered)
+            && source == Source::Master
+            && is_terminal(from)
+        {
+            // The spec's one way out of a terminal state: the agent returned with the task
+            // (e.g. the master had answered a kill before the launch reached the agent, and
+            // had forgotten the task; the agent then reports it failed).
+            true
+        } else if seen.lost_with_agent {
+            // A non-partition-aware framework was told TASK_LOST when its agent was removed;
+            // when the agent returns, the master announces the task with
+            // REASON_AGENT_REREGISTERED, but only to a subscribed framework. One that was
+            // resubscribing then hears of the task next from the agent's own updates (or
+            // reconciliation): the same path, with the announcement missed.
+            transition::check(from, state, Some(Reason::AgentReregistered)).is_ok()
+                || transition::check(from, state, reason).is_ok()
         } else {
             transition::check(from, state, reason).is_ok()
         };
@@ -118,6 +143,10 @@ impl Checker {
         }
         if !(reconciliation && is_terminal(from)) && state != TaskState::TaskUnknown {
             seen.state = state;
+            seen.lost_with_agent = !partition_aware
+                && state == TaskState::TaskLost
+                && source == Source::Master
+                && reason == Some(Reason::AgentRemoved);
         }
     }
 
@@ -270,8 +299,23 @@ pub fn nothing_lost(w: &World) -> Result<(), String> {
     Ok(())
 }
 
+/// How long after an agent (re)registers with the leader a copy that Marathon no longer
+/// tracks may keep running: the master reports the agent's tasks at once on reregistration,
+/// Marathon kills an unknown task when it hears of it (a lost KILL is retried after
+/// `kill_retry_ms`, 10 s), and the executor's kill grace is 5 s. Two kill attempts, the
+/// grace and delivery: 30 s.
+pub const UNKNOWN_COPY_KILL_WINDOW_MS: u64 = 30_000;
+
 /// While no fault is active: no app runs more copies than it asked for, plus the instances
 /// Marathon is still killing.
+///
+/// The exact bound, per app: `instances + leaving`, where `leaving` counts the instances
+/// whose goal is not Running or which are Killing, Unreachable or UnreachableInactive.
+/// Copies that Marathon has no instance for (it expunged the instance after
+/// `expungeAfterSeconds` while the agent was away, or never learnt of the task) are not
+/// counted while their agent has no session with the leading master, nor for
+/// [`UNKNOWN_COPY_KILL_WINDOW_MS`] after it (re)registered: Marathon cannot kill a copy it
+/// has not heard of, and hears of it only when the returning agent's tasks are reported.
 pub fn copies_within_policy(w: &World) -> Result<(), String> {
     let Some(s) = w.scheduler() else {
         return Ok(());
@@ -279,8 +323,15 @@ pub fn copies_within_policy(w: &World) -> Result<(), String> {
     let (marathon_id, _) = w.framework_ids();
     let apps = &w.checker.acked_apps;
     let mut on_agents: BTreeMap<PathId, usize> = BTreeMap::new();
-    for (_, fid, tid, state) in w.agent_tasks() {
+    for (i, fid, tid, state) in w.agent_tasks() {
         if Some(&fid) != marathon_id.as_ref() || is_terminal(state) {
+            continue;
+        }
+        let owned = s.instances().values().any(|inst| inst.task_id() == tid);
+        let unheard = w
+            .agent_session_age(i)
+            .is_none_or(|age| age < UNKNOWN_COPY_KILL_WINDOW_MS);
+        if !owned && unheard {
             continue;
         }
         if let Some(app) = app_of(&tid, apps) {

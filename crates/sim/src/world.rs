@@ -5,7 +5,7 @@
 //! Each process wrapper does what its daemon's driver does, in the same order: run the core
 //! on an input, commit the step's writes to the process's disk, then carry out the other
 //! effects (send, launch, kill, reply). Sessions follow the real clients: the agent's
-//! `master.rs` (random backoff, pongs, no master-silence timeout), the scheduler client
+//! `master.rs` (random backoff, pongs, a master-silence timeout), the scheduler client
 //! (heartbeat-based detection, local TASK_DROPPED for an ACCEPT that cannot be sent), and the
 //! built-in command executor (SUBSCRIBE with unacknowledged updates, retried while the agent
 //! is away).
@@ -36,6 +36,11 @@ use crate::scenario::{Fault, OperatorOp, Plan};
 pub const T0: u64 = 1_700_000_000_000;
 /// How long a client waits for a SUBSCRIBE/REGISTER answer (the HTTP client's timeout).
 const REQUEST_TIMEOUT_MS: u64 = 20_000;
+/// How long an agent waits without a PING before it drops the session and re-detects the
+/// master: Mesos' `DEFAULT_MASTER_PING_TIMEOUT` (15 s × 5), as the real driver
+/// (`crates/agent/src/master.rs`) does. (With 15 s, the master's own window here, seeds
+/// 1000201 and 1000801 find more: see FINDINGS.md.)
+const MASTER_PING_TIMEOUT_MS: u64 = 75_000;
 /// Resources of every simulated agent.
 pub const AGENT_RESOURCES: &str = "cpus:4;mem:4096;disk:10000;ports:[31000-32000]";
 
@@ -54,6 +59,8 @@ enum Ev {
 enum Local {
     Reconnect,
     SubscribeTimeout(Conn),
+    /// The agent's master-silence timer for a session.
+    MasterPingTimeout(Conn),
     RequestFailed {
         conn: Conn,
         accept: Option<Box<scheduler::Call>>,
@@ -119,6 +126,10 @@ struct AgentProc {
     started: bool,
     exec_conns: BTreeMap<u64, String>,
     requests: BTreeMap<u64, (String, bool)>,
+    /// When the session counts as lost without another PING (or any event).
+    ping_deadline: u64,
+    /// When the current session's (re)registration was answered.
+    connected_at: u64,
 }
 
 /// A simulated executor process (the built-in command executor's behaviour).
@@ -643,6 +654,24 @@ impl World {
         self.trace(|| format!("local {node:?} {}", local_name(&local)));
         match (node, local) {
             (NodeId::Agent(i), Local::Reconnect) => self.agent_connect(i),
+            (NodeId::Agent(i), Local::MasterPingTimeout(c)) => {
+                let Some(p) = self.hosts[i].proc.as_ref() else {
+                    return;
+                };
+                if !matches!(p.sess, Sess::Connected { conn, .. } if conn == c) {
+                    return;
+                }
+                if self.now >= p.ping_deadline {
+                    self.trace(|| format!("agent {i}: no PING from the master; re-detecting"));
+                    self.agent_session_lost(i);
+                } else {
+                    let (at, inc) = (p.ping_deadline, p.inc);
+                    self.push(
+                        at,
+                        Ev::Proc(NodeId::Agent(i), inc, Local::MasterPingTimeout(c)),
+                    );
+                }
+            }
             (
                 NodeId::Agent(i),
                 Local::SubscribeTimeout(c) | Local::RequestFailed { conn: c, .. },
@@ -667,21 +696,29 @@ impl World {
                 };
                 match local {
                     Local::Reconnect => self.client_connect(fw),
+                    // The HTTP client's timeout bounds connecting and the response headers;
+                    // the event stream itself has none (`drover_http::Client::post_stream`).
                     Local::SubscribeTimeout(c)
-                        if self.client(fw).is_some_and(|cl| cl.sess.conn() == Some(c)) =>
+                        if self.client(fw).is_some_and(
+                            |cl| matches!(cl.sess, Sess::Connecting { conn, .. } if conn == c),
+                        ) =>
                     {
                         self.client_lost(fw, "subscribe timed out");
                     }
-                    Local::RequestFailed { conn, accept } => {
+                    // The real client sends calls inside the session and ends it on a
+                    // failed call, answering an ACCEPT locally first. A call of a session
+                    // that has since been replaced was abandoned with it: the framework has
+                    // resubscribed and reconciles (a local TASK_DROPPED now could follow
+                    // newer news of the task, e.g. TASK_GONE).
+                    Local::RequestFailed { conn, accept }
+                        if self
+                            .client(fw)
+                            .is_some_and(|cl| cl.sess.conn() == Some(conn)) =>
+                    {
                         if let Some(call) = accept {
                             self.accept_undeliverable(fw, &call);
                         }
-                        if self
-                            .client(fw)
-                            .is_some_and(|cl| cl.sess.conn() == Some(conn))
-                        {
-                            self.client_lost(fw, "request failed");
-                        }
+                        self.client_lost(fw, "request failed");
                     }
                     Local::FrameworkUpdate(status) => self.framework_update(fw, *status, true),
                     _ => {}
@@ -929,6 +966,8 @@ impl World {
             started: false,
             exec_conns: BTreeMap::new(),
             requests: BTreeMap::new(),
+            ping_deadline: 0,
+            connected_at: 0,
         });
         self.trace(|| format!("agent {i} starts (rebooted={})", recovered.rebooted));
         self.agent_step(i, agent::Input::Recover(recovered));
@@ -1026,6 +1065,13 @@ impl World {
                             stream_id: format!("a{}", conn.0),
                             slot,
                         };
+                        p.ping_deadline = self.now + MASTER_PING_TIMEOUT_MS;
+                        p.connected_at = self.now;
+                        let (at, inc) = (p.ping_deadline, p.inc);
+                        self.push(
+                            at,
+                            Ev::Proc(NodeId::Agent(i), inc, Local::MasterPingTimeout(conn)),
+                        );
                     } else {
                         self.agent_session_lost(i);
                     }
@@ -1046,6 +1092,7 @@ impl World {
                 if c != conn {
                     return;
                 }
+                p.ping_deadline = self.now + MASTER_PING_TIMEOUT_MS;
                 let stream_id = stream_id.clone();
                 if event.r#type == Some(agent_event::Type::Ping as i32) {
                     // The master refuses a PONG without `agent_id` (400); the first seed
@@ -2042,6 +2089,10 @@ impl World {
                 self.crash_mid_step.insert(n);
             }
             Fault::Restart(n) => {
+                // A crash armed for the node's next step that has not happened by the time
+                // the plan restarts it is disarmed: the fault window is over (a crash after
+                // the heal would leave the node down with nothing to restart it).
+                self.crash_mid_step.remove(&n);
                 if self.proc_inc(n).is_some() {
                     return;
                 }
@@ -2187,6 +2238,18 @@ impl World {
         out
     }
 
+    /// How long agent `i` has been (re)registered with the current leader; `None` when it
+    /// has no session with the leader (the leader cannot have reported its tasks yet).
+    pub fn agent_session_age(&self, i: usize) -> Option<u64> {
+        let p = self.hosts[i].proc.as_ref()?;
+        match p.sess {
+            Sess::Connected { slot, .. } if slot == self.leader => {
+                Some(self.now.saturating_sub(p.connected_at))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether every agent's status update streams are empty (all updates acknowledged).
     pub fn updates_drained(&self) -> Result<(), String> {
         for (i, h) in self.hosts.iter().enumerate() {
@@ -2316,7 +2379,14 @@ fn agent_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<agent::
                 .reconcile_tasks?
                 .tasks
                 .into_iter()
-                .map(|e| (FrameworkId(e.framework_id.value), TaskId(e.task_id.value)))
+                .map(|e| {
+                    let partition_aware = e.partition_aware.unwrap_or(false);
+                    (
+                        FrameworkId(e.framework_id.value),
+                        TaskId(e.task_id.value),
+                        partition_aware,
+                    )
+                })
                 .collect(),
         ),
         Type::FrameworkMessage => {
@@ -2335,6 +2405,7 @@ fn local_name(l: &Local) -> String {
     match l {
         Local::Reconnect => "reconnect".into(),
         Local::SubscribeTimeout(c) => format!("subscribe-timeout c{}", c.0),
+        Local::MasterPingTimeout(c) => format!("master-ping-timeout c{}", c.0),
         Local::RequestFailed { conn, .. } => format!("request-failed c{}", conn.0),
         Local::AgentInput(i) => format!("input {}", input_name(i)),
         Local::FrameworkUpdate(s) => format!("local-update {}", s.task_id.value),

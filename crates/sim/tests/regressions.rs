@@ -61,3 +61,62 @@ fn regression_agent_restart_after_host_reboot_launch_delay_deadline_in_the_past(
         "next deadline {next} is not after now {now}: the driver would spin"
     );
 }
+
+/// Replays one seed of a named scenario (or of the random mix) and expects it to pass.
+fn replay(seed: u64, scenario: &str) {
+    let plan = if scenario == "random" {
+        drover_sim::random_plan(seed)
+    } else {
+        drover_sim::plan(scenario, seed).expect("known scenario")
+    };
+    if let Err(e) = drover_sim::run(seed, &plan, false) {
+        panic!("{e}");
+    }
+}
+
+/// Found by `agent_partition_past_timeout` (seed 2; also `registry_write_fails`,
+/// `netsplit_of_a_client_for_30s`, `health_checks_fail_while_unreachable_write_pending`):
+/// the partition ate the end of the agent's stream, and the agent, which had no
+/// master-silence timer, stayed on the dead session after the heal, its TASK_FINISHED for a
+/// plain framework's task never acknowledged. The agent now re-detects the master after
+/// 75 s without a PING (Mesos' `DEFAULT_MASTER_PING_TIMEOUT`), in the simulator and in
+/// `crates/agent/src/master.rs`.
+#[test]
+fn regression_agent_partition_past_timeout_agent_redetects_a_silent_master() {
+    replay(2, "agent_partition_past_timeout");
+    replay(2, "netsplit_of_a_client_for_30s");
+}
+
+/// Found by the random search (seed 1000093: `agent_partition_past_timeout` +
+/// `scheduler_abdicates_mid_deployment`): when an unreachable agent reregistered, the master
+/// announced the task's latest state (TASK_RUNNING, REASON_AGENT_REREGISTERED) and the agent
+/// then resent its older unacknowledged TASK_STARTING: RUNNING → STARTING at the framework
+/// (the lead's KILLED → KILLING is the same bug). The master now announces the oldest
+/// unacknowledged state the agent reports (`master/tasks.rs`, `master_update`).
+#[test]
+fn regression_agent_partition_past_timeout_reregistration_announces_oldest_unacked_state() {
+    replay(1_000_093, "random");
+}
+
+/// Found by the random search (seed 1000306: `one_way_partition_master_to_scheduler` +
+/// `health_checks_fail_while_unreachable_write_pending`): an agent returned while the plain
+/// framework was disconnected, so the master's REASON_AGENT_REREGISTERED update for a task
+/// it had reported TASK_LOST went to no scheduler stream, and the master's own step check
+/// called the LOST → FINISHED change a resurrection without that path. The check now also
+/// sees the operators' TASK_UPDATED (`master/invariants.rs`).
+#[test]
+fn regression_health_checks_fail_while_unreachable_write_pending_reregistered_while_framework_away()
+{
+    replay(1_000_306, "random");
+}
+
+/// Found by the random search (seed 1000468: `master_failover_while_agent_partitioned` +
+/// `health_checks_fail_while_unreachable_write_pending`): a reregistering agent that did not
+/// know Marathon answered the master's reconciliation of a Marathon task it never got with
+/// TASK_LOST, which a PARTITION_AWARE framework must never see. The master now says whether
+/// the framework is partition-aware in each `ReconcileTasks` entry
+/// (`drover.internal`, `master/agents.rs`, `agent/launch.rs`).
+#[test]
+fn regression_master_failover_while_agent_partitioned_unknown_framework_gets_task_dropped() {
+    replay(1_000_468, "random");
+}

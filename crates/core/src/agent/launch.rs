@@ -532,19 +532,20 @@ impl Agent {
     pub(super) fn reconcile_tasks(
         &mut self,
         now_ms: u64,
-        tasks: Vec<(FrameworkId, TaskId)>,
+        tasks: Vec<(FrameworkId, TaskId, bool)>,
         out: &mut Vec<Effect>,
     ) {
-        for (framework_id, task_id) in tasks {
+        for (framework_id, task_id, partition_aware) in tasks {
             let known = self.find_task(&framework_id, &task_id).is_some()
                 || self.sum.stream(&framework_id, &task_id).is_some();
             if !known {
-                self.generate(
+                self.generate_for(
                     now_ms,
                     &framework_id,
                     &task_id,
                     Trigger::TaskUnknownToAgent,
                     None,
+                    partition_aware,
                     out,
                 );
             }

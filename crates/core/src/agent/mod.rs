@@ -109,8 +109,10 @@ pub enum Input {
         /// The executor.
         executor_id: ExecutorId,
     },
-    /// The master's tasks on this agent (agent-side reconciliation after reregistration).
-    ReconcileTasks(Vec<(FrameworkId, TaskId)>),
+    /// The master's tasks on this agent (agent-side reconciliation after reregistration),
+    /// each with whether the master knows its framework as PARTITION_AWARE (used when this
+    /// agent does not know the framework).
+    ReconcileTasks(Vec<(FrameworkId, TaskId, bool)>),
     /// Scheduler → executor message.
     FrameworkMessage {
         /// The framework.
@@ -549,12 +551,29 @@ impl Agent {
         detail: Option<&str>,
         out: &mut Vec<Effect>,
     ) {
+        self.generate_for(now_ms, framework_id, task_id, trigger, detail, false, out);
+    }
+
+    /// [`Agent::generate`], with the framework's partition awareness when this agent does
+    /// not know the framework.
+    #[allow(clippy::too_many_arguments)]
+    fn generate_for(
+        &mut self,
+        now_ms: u64,
+        framework_id: &FrameworkId,
+        task_id: &TaskId,
+        trigger: Trigger,
+        detail: Option<&str>,
+        partition_aware_if_unknown: bool,
+        out: &mut Vec<Effect>,
+    ) {
         let framework = self.frameworks.get(framework_id);
         if framework.is_some_and(|f| f.terminating) {
             // Mesos sends nothing for a framework being torn down.
             return;
         }
-        let partition_aware = framework.is_some_and(Framework::partition_aware);
+        let partition_aware =
+            framework.map_or(partition_aware_if_unknown, Framework::partition_aware);
         let found = self.find_task(framework_id, task_id);
         let current = found.map_or(TaskState::TaskStaging, |(_, _, t)| t.state);
         let executor_id = found.map(|(e, _, _)| e.clone());

@@ -363,6 +363,7 @@ impl Master {
                         task_id: v1::TaskId {
                             value: task_id.clone(),
                         },
+                        partition_aware: Some(fw.partition_aware),
                     });
                 }
             }

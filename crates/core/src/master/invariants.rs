@@ -92,11 +92,14 @@ impl Master {
         let resurrected: Vec<String> = effects
             .iter()
             .filter_map(|e| match e {
-                Effect::ToScheduler { event, .. } => event.update.as_ref(),
+                Effect::ToScheduler { event, .. } => event.update.as_ref().map(|u| &u.status),
+                // The operators' TASK_UPDATED carries the same status, and is emitted even
+                // when the framework is disconnected (it reconciles later).
+                Effect::ToOperators(event) => event.task_updated.as_ref().map(|u| &u.status),
                 _ => None,
             })
-            .filter(|u| u.status.reason == Some(Reason::AgentReregistered as i32))
-            .map(|u| u.status.task_id.value.clone())
+            .filter(|status| status.reason == Some(Reason::AgentReregistered as i32))
+            .map(|status| status.task_id.value.clone())
             .collect();
         for (key, after) in self.task_states() {
             if let Some(&was) = before.get(&key)

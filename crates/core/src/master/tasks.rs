@@ -84,7 +84,18 @@ impl Master {
             },
         };
         let current = entry.state();
-        let mut status = emission(trigger).status(task_id, pa, current, detail);
+        // A returning agent resends its unacknowledged updates, oldest first, right after
+        // reregistering: announcing its latest state instead would put that state before
+        // the older ones (KILLED, then the resent KILLING). Announce what the framework is
+        // being told (the oldest unacknowledged update), as reconciliation does.
+        // A terminal state the master kept (the agent's report could not change it) is
+        // announced as it is.
+        let head = entry.reported_state();
+        let pending_head = trigger == Trigger::AgentReregistered
+            && entry.task.status_update_uuid.is_some()
+            && !(is_terminal(current) && is_terminal(head) && head != current);
+        let announced = if pending_head { head } else { current };
+        let mut status = emission(trigger).status(task_id, pa, announced, detail);
         status.agent_id = Some(entry.task.agent_id.clone());
         status.executor_id = entry.task.executor_id.clone();
         status.timestamp = Some(seconds(now_ms));
@@ -99,8 +110,10 @@ impl Master {
         if transition::check(current, new_state, reason).is_ok() {
             entry.task.state = status.state;
         }
-        entry.task.status_update_state = Some(status.state);
-        entry.task.status_update_uuid = None;
+        if !pending_head {
+            entry.task.status_update_state = Some(status.state);
+            entry.task.status_update_uuid = None;
+        }
         if unreachable_time_ms.is_some() {
             entry.unreachable_time_ms = unreachable_time_ms;
         }
