@@ -5,51 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Parses stout's duration text: a number and one of `ns, us, ms, secs, mins, hrs, days,
-/// weeks` (`5secs`, `1mins`, `1500ms`, `2.5secs`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| {
-            format!("duration '{text}' needs a unit (ns, us, ms, secs, mins, hrs, days, weeks)")
-        })?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("bad number in duration '{text}'"))?;
-    let nanos_per = match unit {
-        "ns" => 1.0,
-        "us" => 1e3,
-        "ms" => 1e6,
-        "secs" => 1e9,
-        "mins" => 60e9,
-        "hrs" => 3600e9,
-        "days" => 86400e9,
-        "weeks" => 604800e9,
-        _ => return Err(format!("unknown unit '{unit}' in duration '{text}'")),
-    };
-    Ok(Duration::from_nanos((value * nanos_per) as u64))
-}
-
-/// Formats a duration as stout does: the largest unit that gives a whole number.
-pub fn format_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    for (unit, per) in [
-        ("weeks", 604_800_000_000_000u128),
-        ("days", 86_400_000_000_000),
-        ("hrs", 3_600_000_000_000),
-        ("mins", 60_000_000_000),
-        ("secs", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-    ] {
-        if ns >= per && ns.is_multiple_of(per) {
-            return format!("{}{unit}", ns / per);
-        }
-    }
-    format!("{ns}ns")
-}
+pub use drover_wire::duration::{format as format_duration, parse as parse_duration};
 
 /// Flags of `drover agent`.
 #[derive(Debug, Clone, clap::Args)]

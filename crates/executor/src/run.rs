@@ -44,22 +44,7 @@ fn env_duration(name: &str, default: Duration) -> Duration {
 
 /// Parses stout's duration text (`5secs`, `15mins`, `1500ms`, `2.5secs`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let nanos_per = match unit {
-        "ns" => 1.0,
-        "us" => 1e3,
-        "ms" => 1e6,
-        "secs" => 1e9,
-        "mins" => 60e9,
-        "hrs" => 3600e9,
-        "days" => 86400e9,
-        "weeks" => 604800e9,
-        _ => return None,
-    };
-    Some(Duration::from_nanos((value * nanos_per) as u64))
+    drover_wire::duration::parse(text).ok()
 }
 
 impl Env {

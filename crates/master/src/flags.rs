@@ -173,60 +173,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Parses Mesos' duration syntax: a number (may be fractional) followed by one of `ns`, `us`,
-/// `ms`, `secs`, `mins`, `hrs`, `days`, `weeks`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("invalid duration '{text}': missing unit (e.g. 15secs)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration '{text}': '{number}' is not a number"))?;
-    let nanos_per_unit: f64 = match unit {
-        "ns" => 1.0,
-        "us" => 1e3,
-        "ms" => 1e6,
-        "secs" => 1e9,
-        "mins" => 60e9,
-        "hrs" => 3600e9,
-        "days" => 86400e9,
-        "weeks" => 604800e9,
-        _ => {
-            return Err(format!(
-                "invalid duration '{text}': unknown unit '{unit}' (use ns, us, ms, secs, mins, \
-                 hrs, days or weeks)"
-            ));
-        }
-    };
-    let nanos = value * nanos_per_unit;
-    if !nanos.is_finite() || nanos < 0.0 || nanos > u64::MAX as f64 {
-        return Err(format!("invalid duration '{text}': out of range"));
-    }
-    Ok(Duration::from_nanos(nanos as u64))
-}
-
-/// Formats a duration as Mesos does: the largest unit that gives a whole number.
-pub fn format_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    let units: [(&str, u128); 8] = [
-        ("weeks", 604_800_000_000_000),
-        ("days", 86_400_000_000_000),
-        ("hrs", 3_600_000_000_000),
-        ("mins", 60_000_000_000),
-        ("secs", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ];
-    for (name, size) in units {
-        if nanos >= size && nanos.is_multiple_of(size) {
-            return format!("{}{name}", nanos / size);
-        }
-    }
-    "0ns".to_owned()
-}
+pub use drover_wire::duration::{format as format_duration, parse as parse_duration};
 
 /// Parses a rate like `1/10mins` (permits per duration).
 pub fn parse_rate(text: &str) -> Result<RateLimit, String> {
