@@ -105,7 +105,17 @@ impl HealthProtocol {
         })
     }
 
-    /// Whether the executor on the agent runs it (the result arrives in status updates).
+    /// Whether the executor on the agent runs it. Marathon ran `HTTP`, `HTTPS` and `TCP` checks
+    /// from the scheduler; Drover has no scheduler-side prober, so the executor runs those too,
+    /// against the task's host port with the same timing rules, and the result arrives in
+    /// status updates like a `MESOS_*` check's. Without this an app's HTTP check would never
+    /// be probed and unhealthy tasks never replaced.
+    pub fn runs_on_executor(self) -> bool {
+        true
+    }
+
+    /// Whether Marathon calls it a Mesos check (`MESOS_*`, `COMMAND`): this decides the JSON
+    /// shape and the one-Mesos-check validation rule, not who runs it.
     pub fn is_mesos(self) -> bool {
         matches!(
             self,
@@ -308,11 +318,6 @@ impl AppSpec {
             app
         };
         strip(self) != strip(target)
-    }
-
-    /// Whether any health check is one the scheduler itself runs.
-    pub fn has_marathon_health_checks(&self) -> bool {
-        self.health_checks.iter().any(|c| !c.protocol.is_mesos())
     }
 }
 

@@ -375,7 +375,10 @@ pub fn task_info(
 /// The executor-side health check of an app, if it has one.
 fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthCheck> {
     use v1::health_check::Type;
-    let check = app.health_checks.iter().find(|c| c.protocol.is_mesos())?;
+    let check = app
+        .health_checks
+        .iter()
+        .find(|c| c.protocol.runs_on_executor())?;
     let port = check.port.or_else(|| {
         host_ports
             .get(check.port_index.unwrap_or(0) as usize)
@@ -398,7 +401,7 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
                 ..Default::default()
             });
         }
-        HealthProtocol::MesosTcp => {
+        HealthProtocol::MesosTcp | HealthProtocol::Tcp => {
             health.r#type = Some(Type::Tcp as i32);
             health.tcp = Some(v1::health_check::TcpCheckInfo {
                 protocol: None,
@@ -410,7 +413,10 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
             health.http = Some(v1::health_check::HttpCheckInfo {
                 protocol: None,
                 scheme: Some(
-                    if check.protocol == HealthProtocol::MesosHttps {
+                    if matches!(
+                        check.protocol,
+                        HealthProtocol::MesosHttps | HealthProtocol::Https
+                    ) {
                         "https"
                     } else {
                         "http"
@@ -424,4 +430,33 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
         }
     }
     Some(health)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marathon::app::{HealthCheck, HealthProtocol};
+    use crate::marathon::path::PathId;
+
+    /// Marathon's scheduler-side `HTTP` and `TCP` checks reach the task as executor-run checks
+    /// on the task's host port, so they are probed and their failures kill the task.
+    #[test]
+    fn http_and_tcp_checks_are_run_by_the_executor_on_the_host_port() {
+        for (protocol, kind) in [
+            (HealthProtocol::Http, v1::health_check::Type::Http),
+            (HealthProtocol::Tcp, v1::health_check::Type::Tcp),
+            (HealthProtocol::MesosHttp, v1::health_check::Type::Http),
+        ] {
+            let mut app = AppSpec::new(PathId::parse("/web", &PathId::root()).expect("valid id"));
+            app.health_checks = vec![HealthCheck::new(protocol)];
+            let task = task_info(&app, "t", "a", "h", Vec::new(), &[31005]);
+            let check = task.health_check.expect("the executor runs the check");
+            assert_eq!(check.r#type, Some(kind as i32), "{protocol:?}");
+            let port = check
+                .http
+                .map(|http| http.port)
+                .or(check.tcp.map(|tcp| tcp.port));
+            assert_eq!(port, Some(31005), "{protocol:?}");
+        }
+    }
 }

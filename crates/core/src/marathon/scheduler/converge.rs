@@ -128,7 +128,10 @@ impl Scheduler {
             return;
         };
         let checks = !app.health_checks.is_empty();
-        let mesos_check = app.health_checks.iter().any(|c| c.protocol.is_mesos());
+        let mesos_check = app
+            .health_checks
+            .iter()
+            .any(|c| c.protocol.runs_on_executor());
         let ready = |i: &Instance| i.is_ready(checks, mesos_check);
         let config = app.last_config_change_at_ms;
         let (mut new, mut old): (Vec<Instance>, Vec<Instance>) = self
@@ -266,7 +269,10 @@ impl Scheduler {
             ActionKind::ScaleApplication | ActionKind::RestartApplication => {
                 let app = self.apps.get(app_id)?;
                 let checks = !app.health_checks.is_empty();
-                let mesos_check = app.health_checks.iter().any(|c| c.protocol.is_mesos());
+                let mesos_check = app
+                    .health_checks
+                    .iter()
+                    .any(|c| c.protocol.runs_on_executor());
                 let current: Vec<&Instance> = self
                     .instances_of(app_id)
                     .filter(|i| i.goal == Goal::Running)
