@@ -17,11 +17,30 @@ pub const DROVER: &str = env!("CARGO_BIN_EXE_drover");
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A port nobody listens on right now.
+///
+/// Chosen below Linux's ephemeral range (32768 and up): a port from that range can be taken, in
+/// the moment between this check and the daemon's bind, as the local port of any outgoing
+/// connection on the machine — and parallel tests make many. Each test process starts at its
+/// own offset (from its pid) and walks forward, so concurrent tests rarely try the same port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("bind an ephemeral port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(7_919)) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        let port = (LOW + offset) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
 /// A child process that is killed when dropped.
@@ -456,9 +475,18 @@ impl Cluster {
         ];
         self.marathon = Some(Daemon::start("marathon", self.dir.path(), &args));
         let port = self.marathon_port;
-        wait_until("marathon /ping", READY_TIMEOUT, || {
-            http_get(port, "/ping").is_some_and(|(status, _)| status == 200)
-        });
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while http_get(port, "/ping").is_none_or(|(status, _)| status != 200) {
+            if let Some(marathon) = self.marathon.as_mut() {
+                marathon.assert_alive();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "marathon did not answer /ping on port {port}.\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until the master lists `count` active agents.
