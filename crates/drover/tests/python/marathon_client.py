@@ -69,7 +69,7 @@ def main():
     print("app", app.id, app.instances, app.tasks_running, flush=True)
 
     client.scale_app(APP, instances=2)
-    wait_for("2 running tasks", lambda: len(running_tasks()) == 2)
+    wait_for("2 running tasks", lambda: len(running_tasks()) == 2 and not client.list_deployments())
 
     victim = running_tasks()[0].id
     client.kill_task(APP, victim)
@@ -77,8 +77,10 @@ def main():
              and victim not in [t.id for t in running_tasks()])
 
     client.kill_task(APP, running_tasks()[0].id, scale=True)
+    # Killing with scale=true starts a scale deployment, and Marathon refuses a restart (409) while
+    # one is under way, so wait for it to finish as a real client must.
     wait_for("scaled down to 1", lambda: client.get_app(APP).instances == 1
-             and len(running_tasks()) == 1)
+             and len(running_tasks()) == 1 and not client.list_deployments())
 
     before = running_tasks()[0].id
     client.restart_app(APP)
