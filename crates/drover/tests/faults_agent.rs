@@ -9,9 +9,6 @@ use support::{Cluster, Framework};
 /// RUNNING, and killable through the recovered executor) and the task that finished while the
 /// agent was down has its TASK_FINISHED delivered reliably.
 #[test]
-#[ignore = "open bug: in 2 of 3 clean CI runs the TASK_FINISHED of the task that ended while the \
-            agent was down never arrived; see the session note. The agent-level restart test \
-            (crates/agent/tests) still covers recovery."]
 fn agent_sigkill_and_restart_keeps_tasks_running_and_delivers_their_updates() {
     let mut cluster = Cluster::start(false);
     let agent_id = cluster.agent_id(0);

@@ -13,6 +13,40 @@ use prost::Message;
 
 const PROTOBUF: &str = "application/x-protobuf";
 
+/// Why a call did not reach the agent or was refused.
+#[derive(Debug)]
+pub enum SendError {
+    /// No answer: the agent is down or restarting, or the connection broke.
+    Unreachable(anyhow::Error),
+    /// The agent answered with an error status.
+    Refused {
+        status: hyper::StatusCode,
+        body: String,
+    },
+}
+
+impl SendError {
+    /// Whether sending the same call later may succeed: the agent was unreachable, or it is
+    /// still recovering after a restart (Mesos answers 503 to every call but SUBSCRIBE then).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SendError::Unreachable(_) => true,
+            SendError::Refused { status, .. } => *status == hyper::StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Unreachable(error) => write!(f, "agent unreachable: {error:#}"),
+            SendError::Refused { status, body } => write!(f, "agent answered {status}: {body}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
 /// Talks to one agent.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -39,15 +73,20 @@ impl Client {
     }
 
     /// Sends a non-streaming call; fails unless the agent answers 2xx.
-    pub async fn send(&self, call: &Call) -> anyhow::Result<()> {
-        let response = self.post(call).await?;
+    pub async fn send(&self, call: &Call) -> Result<(), SendError> {
+        let response = self.post(call).await.map_err(SendError::Unreachable)?;
         let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| SendError::Unreachable(e.into()))?
+            .to_bytes();
         if !status.is_success() {
-            anyhow::bail!(
-                "agent answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
+            return Err(SendError::Refused {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
         }
         Ok(())
     }

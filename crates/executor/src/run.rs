@@ -16,6 +16,8 @@ use crate::task;
 
 /// How long the executor waits for the acknowledgement of its terminal update (Mesos: 60 s).
 const TERMINAL_ACK_WAIT: Duration = Duration::from_secs(60);
+/// First delay before unacknowledged updates are sent again after a transient failure.
+const RESEND_FIRST: Duration = Duration::from_millis(100);
 /// Mesos' default kill grace of the command executor.
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 
@@ -84,6 +86,10 @@ struct Executor {
     pgid: Option<i32>,
     last_status: Option<v1::TaskStatus>,
     unacked: Vec<v1::TaskStatus>,
+    /// When to send `unacked` again: an UPDATE failed transiently (the agent restarting, or
+    /// answering 503 while it recovers) and no new SUBSCRIBE will carry it.
+    resend_at: Option<Instant>,
+    resend_backoff: Duration,
     killing: Option<KillCause>,
     kill_deadline: Option<Instant>,
     max_completion: Option<Instant>,
@@ -111,6 +117,8 @@ pub async fn run(
         pgid: None,
         last_status: None,
         unacked: Vec::new(),
+        resend_at: None,
+        resend_backoff: RESEND_FIRST,
         killing: None,
         kill_deadline: None,
         max_completion: None,
@@ -155,6 +163,7 @@ pub async fn run(
                 ex.max_completion = None;
                 ex.kill(KillCause::MaxCompletion, Duration::ZERO).await;
             }
+            _ = sleep_until(ex.resend_at) => ex.resend_unacked().await,
             _ = sleep_until(ex.terminal_deadline) => return Ok(()),
             Some((tag, outcome)) = probe_rx.recv() => ex.on_probe(tag, outcome).await,
             _ = &mut shutdown => {
@@ -217,7 +226,12 @@ impl Executor {
                     .collect(),
             });
             match self.client.subscribe(&call).await {
-                Ok(stream) => return Ok(stream),
+                Ok(stream) => {
+                    // The SUBSCRIBE carried every unacknowledged update.
+                    self.resend_at = None;
+                    self.resend_backoff = RESEND_FIRST;
+                    return Ok(stream);
+                }
                 Err(error) => {
                     if started.elapsed() > self.env.recovery_timeout {
                         self.kill_now();
@@ -557,12 +571,45 @@ impl Executor {
         edit(&mut status);
         self.last_status = Some(status.clone());
         self.unacked.push(status.clone());
+        if self.resend_at.is_none() {
+            // Otherwise an earlier update is waiting to be resent, and this one goes after it.
+            self.send_update(status).await;
+        }
+    }
+
+    /// Sends one UPDATE. On a transient failure it stays in `unacked` and is sent again
+    /// after a backoff (or with the next SUBSCRIBE, whichever comes first): a restarted agent
+    /// answers 503 until its recovery is over, after this executor has already resubscribed.
+    async fn send_update(&mut self, status: v1::TaskStatus) -> bool {
         let mut call = self.call(call::Type::Update);
         call.update = Some(call::Update { status });
-        if let Err(error) = self.client.send(&call).await {
-            // Kept in `unacked`: resent with the next SUBSCRIBE.
-            tracing::warn!(error = %format!("{error:#}"), "sending update failed");
+        match self.client.send(&call).await {
+            Ok(()) => true,
+            Err(error) if error.is_transient() => {
+                tracing::info!(%error, "sending update failed; will send it again");
+                self.resend_at = Some(Instant::now() + self.resend_backoff);
+                self.resend_backoff =
+                    (self.resend_backoff * 2).min(self.env.backoff_max.max(RESEND_FIRST));
+                false
+            }
+            Err(error) => {
+                // The agent refused it for good (a malformed or illegal update): resending
+                // cannot help.
+                tracing::warn!(%error, "update refused");
+                true
+            }
         }
+    }
+
+    /// Sends every unacknowledged update again, in order, until one fails.
+    async fn resend_unacked(&mut self) {
+        self.resend_at = None;
+        for status in self.unacked.clone() {
+            if !self.send_update(status).await {
+                return;
+            }
+        }
+        self.resend_backoff = RESEND_FIRST;
     }
 }
 

@@ -58,7 +58,7 @@ impl Daemon {
         let file = std::fs::File::create(&log).expect("create log file");
         let child = Command::new(DROVER)
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", daemon_log_filter())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone log handle"))
             .stderr(file)
@@ -78,7 +78,7 @@ impl Daemon {
             .expect("open log file");
         let child = Command::new(DROVER)
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", daemon_log_filter())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone log handle"))
             .stderr(file)
@@ -729,6 +729,8 @@ pub struct Framework {
     stdin: std::process::ChildStdin,
     lines: Lines,
     log: PathBuf,
+    /// The cluster's directory: its daemons' logs go into failure messages too.
+    cluster_dir: PathBuf,
 }
 
 impl Framework {
@@ -769,6 +771,7 @@ impl Framework {
             stdin,
             lines,
             log,
+            cluster_dir: cluster.dir.path().to_owned(),
         }
     }
 
@@ -779,15 +782,42 @@ impl Framework {
             .unwrap_or_else(|e| panic!("{}: send {command:?}: {e}\n{}", self.name, self.output()));
     }
 
-    /// Everything the script printed so far, and its log.
+    /// Everything the script printed so far, its log, and the cluster's daemon logs.
     pub fn output(&self) -> String {
-        format!(
+        let mut output = format!(
             "--- {} stdout ---\n{}\n--- {} log ---\n{}",
             self.name,
             self.lines.lock().expect("lines").join("\n"),
             self.name,
             std::fs::read_to_string(&self.log).unwrap_or_default()
-        )
+        );
+        let mut daemon_logs: Vec<PathBuf> = std::fs::read_dir(&self.cluster_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension().is_some_and(|e| e == "log")
+                    && !path.to_string_lossy().ends_with(".framework.log")
+            })
+            .collect();
+        daemon_logs.sort();
+        for path in daemon_logs {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            output.push_str(&format!("\n--- {name} ---\n{text}"));
+        }
+        for path in sandbox_stderr_files(&self.cluster_dir) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            output.push_str(&format!(
+                "\n--- {} (last 40 lines) ---\n{}",
+                path.display(),
+                tail.join("\n")
+            ));
+        }
+        output
     }
 
     /// Every line printed so far.
@@ -1031,4 +1061,31 @@ fn read_sse(stream: TcpStream, sink: &Lines) {
             }
         }
     }
+}
+
+/// The daemons' log filter: `info`, or `DROVER_TEST_LOG` when a developer chasing a failure
+/// wants more (`DROVER_TEST_LOG=drover_agent=debug,info`).
+fn daemon_log_filter() -> String {
+    std::env::var("DROVER_TEST_LOG").unwrap_or_else(|_| "info".to_owned())
+}
+
+/// Every sandbox's `stderr` under `dir` (executors log there), for failure messages.
+fn sandbox_stderr_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry
+                .file_type()
+                .is_ok_and(|t| t.is_dir() && !t.is_symlink())
+            {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|n| n == "stderr") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
 }
