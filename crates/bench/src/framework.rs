@@ -93,6 +93,8 @@ impl BenchFramework {
                     user: "root".into(),
                     name: "drover-bench".into(),
                     failover_timeout: Some(3600.0),
+                    // As Marathon does: its tasks outlive an agent restart (G7).
+                    checkpoint: Some(true),
                     capabilities: vec![v1::framework_info::Capability {
                         r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
                     }],
@@ -205,6 +207,24 @@ impl BenchFramework {
         anyhow::ensure!(
             response.status.is_success(),
             "RECONCILE answered {}: {}",
+            response.status,
+            response.text()
+        );
+        Ok(())
+    }
+}
+
+impl BenchFramework {
+    /// Sends TEARDOWN: the master kills every task of the framework and forgets it.
+    pub async fn teardown(&self) -> anyhow::Result<()> {
+        let call = Call {
+            r#type: Some(call::Type::Teardown as i32),
+            ..Default::default()
+        };
+        let response = self.shared.send(call).await?;
+        anyhow::ensure!(
+            response.status.is_success(),
+            "TEARDOWN answered {}: {}",
             response.status,
             response.text()
         );

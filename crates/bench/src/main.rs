@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use drover_bench::procs::{DaemonKind, run_daemon};
+use drover_bench::procs::{DaemonKind, run_daemon, run_executor};
 use drover_bench::report::Line;
 use drover_bench::scenarios::{self, Ctx, Sizes};
 
@@ -35,12 +35,19 @@ enum Command {
     /// Runs one daemon under test (used by the harness itself).
     #[command(hide = true, subcommand)]
     Daemon(DaemonKind),
+    /// The command executor, for the agent the harness starts (G7).
+    #[command(hide = true)]
+    Executor(drover_executor::Flags),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Daemon(kind)) = cli.command {
-        return match run_daemon(kind) {
+    if let Some(command) = cli.command {
+        let result = match command {
+            Command::Daemon(kind) => run_daemon(kind),
+            Command::Executor(flags) => run_executor(flags),
+        };
+        return match result {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("daemon: {e:#}");
@@ -144,7 +151,7 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
     }
     if wanted("G7") {
         let t = Instant::now();
-        report("G7", Ok(scenarios::g7_agent_restart(&ctx)), t);
+        report("G7", scenarios::g7_agent_restart(&ctx).await, t);
     }
     if wanted("G8") || wanted("G10") || wanted("G5") {
         let t = Instant::now();

@@ -1,6 +1,7 @@
 //! Daemons under test as child processes: the bench binary re-executes itself with a hidden
-//! `daemon master|marathon` subcommand that runs `drover_master::run_on` or
-//! `drover_marathon::serve`, exactly the code `drover master|marathon` runs. Each child binds
+//! `daemon master|marathon|agent` subcommand that runs `drover_master::run_on`,
+//! `drover_marathon::serve` or `drover_agent::run`, exactly the code `drover master|marathon|
+//! agent` runs (the agent's command executors are this binary's hidden `executor`). Each child binds
 //! a free port and prints it; it dies with the harness (`PR_SET_PDEATHSIG`), and every
 //! [`Daemon`] is SIGKILLed and reaped when dropped, so nothing outlives a run, even on panic.
 
@@ -187,6 +188,12 @@ pub fn run_daemon(kind: DaemonKind) -> anyhow::Result<()> {
                 announce(listener.local_addr()?.port());
                 drover_marathon::serve(flags, listener, std::future::pending()).await
             }
+            DaemonKind::Agent(flags) => {
+                // The agent binds its `--port` itself (the harness picked a free one); callers
+                // wait for it to register before using it.
+                announce(flags.port);
+                drover_agent::run(flags, std::future::pending()).await
+            }
         }
     })
 }
@@ -205,6 +212,45 @@ pub enum DaemonKind {
     Master(drover_master::Flags),
     /// `drover marathon`.
     Marathon(drover_marathon::Flags),
+    /// `drover agent`.
+    Agent(drover_agent::Flags),
+}
+
+/// The hidden `executor` subcommand's body: the built-in command executor, as `drover
+/// executor` runs it (an agent started by the harness launches `<this binary> executor`).
+pub fn run_executor(flags: drover_executor::Flags) -> anyhow::Result<()> {
+    let filter = std::env::var("DROVER_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(drover_executor::run(flags, std::future::pending()))
+}
+
+/// A free loopback port (bound and released; the caller binds it next).
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Pids of the processes whose working directory lies under `dir` (the executors and tasks a
+/// real agent started there).
+pub fn processes_under(dir: &Path) -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
+            (pid != me && cwd.starts_with(dir)).then_some(pid)
+        })
+        .collect()
 }
 
 /// Polls `probe` every 10 ms until it returns true or `limit` passes.

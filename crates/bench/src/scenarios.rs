@@ -35,6 +35,8 @@ pub struct Sizes {
     pub g2_frameworks: usize,
     /// G3: launches per mode.
     pub g3_launches: usize,
+    /// G7: real tasks (each with its command executor) on the agent that restarts.
+    pub g7_tasks: usize,
     /// G4: tasks cycling updates.
     pub g4_tasks: usize,
     /// G4: agents.
@@ -73,6 +75,7 @@ impl Sizes {
             g2_agents: 10_000,
             g2_frameworks: 1_000,
             g3_launches: 1_000,
+            g7_tasks: 1000,
             g4_tasks: 5_000,
             g4_agents: 100,
             g4_secs: 10.0,
@@ -113,6 +116,7 @@ impl Sizes {
             g2_agents: 2_000,
             g2_frameworks: 200,
             g3_launches: 200,
+            g7_tasks: 100,
             g4_tasks: 1_000,
             g4_agents: 20,
             g4_secs: 3.0,
@@ -138,6 +142,7 @@ impl Sizes {
             g2_agents: 200,
             g2_frameworks: 20,
             g3_launches: 20,
+            g7_tasks: 10,
             g4_tasks: 100,
             g4_agents: 5,
             g4_secs: 1.0,
@@ -885,18 +890,145 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     ])
 }
 
-/// G7: not driven by this harness yet (needs a real agent with many executor processes).
-pub fn g7_agent_restart(_ctx: &Ctx) -> Vec<Line> {
-    vec![line(
+/// G7: a real agent with `g7_tasks` running tasks (each a real command executor and its
+/// process, in cgroups) is SIGKILLed and started again on the same work dir; the time until it
+/// has re-attached every executor and re-registered with the master, with every task still
+/// RUNNING.
+pub async fn g7_agent_restart(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
+    let n = ctx.sizes.g7_tasks;
+    let master = ctx.master("g7-master", &[])?;
+    let work_dir = ctx.sub("g7-agent");
+    let port = crate::procs::free_port()?;
+    let cgroups_root = format!("drover-bench-g7-{}", std::process::id());
+    let args = vec![
+        format!("--master={}", master.addr()),
+        "--ip=127.0.0.1".to_owned(),
+        format!("--port={port}"),
+        format!("--work_dir={}", work_dir.display()),
+        // Room for every task and its executor's Mesos overhead (0.1 cpus, 32 MB each).
+        format!("--resources=cpus:{};mem:{}", n + 10, 64 * n + 1024),
+        format!("--cgroups_root={cgroups_root}"),
+    ];
+    let mut agent = Daemon::start("agent", &args, &ctx.log())?;
+    let metrics = format!("http://127.0.0.1:{port}/metrics/snapshot");
+    let agent_metric = |name: &'static str| {
+        let (http, url) = (ctx.http.clone(), metrics.clone());
+        async move {
+            let (status, body) = http.get(&url).await.ok()?;
+            let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            (status == 200).then(|| value[name].as_f64())?
+        }
+    };
+    wait_until(Duration::from_secs(60), "the agent to register", || async {
+        agent_metric("slave/registered").await == Some(1.0)
+    })
+    .await?;
+    let result = async {
+        let fw = BenchFramework::subscribe(&master.addr(), n, n).await?;
+        let launch_limit = Duration::from_secs(120 + n as u64 / 5);
+        wait_counter(
+            &fw.counters().running,
+            n as u64,
+            launch_limit,
+            "G7 tasks RUNNING",
+        )
+        .await?;
+        let updates_before = Counters::get(&fw.counters().updates);
+        let executors = executor_pids(&work_dir);
+        let t0 = Instant::now();
+        agent.kill();
+        agent.restart()?;
+        wait_until(
+            Duration::from_secs(120),
+            "the agent to re-register",
+            || async { agent_metric("slave/registered").await == Some(1.0) },
+        )
+        .await?;
+        let reregistered = t0.elapsed();
+        let running = agent_metric("slave/tasks_running").await.unwrap_or(-1.0);
+        anyhow::ensure!(
+            running == n as f64,
+            "{running} of {n} tasks RUNNING after the restart"
+        );
+        let survivors = executors
+            .iter()
+            .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+            .count();
+        anyhow::ensure!(
+            survivors == executors.len(),
+            "{} of {} executors died across the restart",
+            executors.len() - survivors,
+            executors.len()
+        );
+        let updates = Counters::get(&fw.counters().updates) - updates_before;
+        fw.teardown().await?;
+        wait_until(
+            Duration::from_secs(120),
+            "the torn-down tasks to end",
+            || async { agent_metric("slave/executors_running").await == Some(0.0) },
+        )
+        .await?;
+        Ok((reregistered, executors.len(), updates))
+    }
+    .await;
+    agent.kill();
+    // Whatever the teardown did not end (after a failure) goes now, with its cgroups.
+    for pid in crate::procs::processes_under(&work_dir) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    remove_cgroups(&cgroups_root);
+    let (reregistered, executors, updates) = result?;
+    Ok(vec![line(
         "G7",
-        "agent restart with running tasks: not measured",
-        0.0,
+        "agent restart: SIGKILL -> executors re-attached, re-registered",
+        reregistered.as_secs_f64(),
         "s",
-        None,
-        Better::None,
+        Some(1.0),
+        Better::Lower,
         "Mesos waits >= executor_reregistration_timeout 2 s (M13)",
-        "see BENCHMARKS.md".into(),
-    )]
+        format!("{n} tasks, {executors} live executors kept; {updates} updates during the restart"),
+    )])
+}
+
+/// Pids of the command executors running under an agent's work dir (their cwd is a sandbox
+/// and their command line says `executor`).
+fn executor_pids(work_dir: &Path) -> Vec<u32> {
+    crate::procs::processes_under(work_dir)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline
+                    .split(|b| *b == 0)
+                    .any(|arg| arg == b"executor".as_slice())
+            })
+        })
+        .collect()
+}
+
+/// Removes a cgroup subtree named `root` in every mounted hierarchy, deepest first (a
+/// non-empty cgroup cannot be removed).
+fn remove_cgroups(root: &str) {
+    fn remove_tree(dir: &Path) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = hierarchy.path().join(root);
+        if path.is_dir() {
+            remove_tree(&path);
+        }
+    }
 }
 
 /// G9: time from cutting an agent off until Marathon's replacements are RUNNING.
