@@ -114,6 +114,8 @@ pub struct Driver {
     next_request: u64,
     containers: BTreeMap<ContainerId, ContainerEntry>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    /// When `snapshot_tx` last got a fresh snapshot.
+    published_at: Instant,
     containers_tx: watch::Sender<Arc<BTreeMap<ContainerId, Arc<Container>>>>,
     to_master: mpsc::Sender<internal::AgentCall>,
     session_start: Option<oneshot::Sender<()>>,
@@ -124,6 +126,9 @@ impl std::fmt::Debug for Driver {
         f.debug_struct("Driver").finish_non_exhaustive()
     }
 }
+
+/// The oldest a published snapshot gets while inputs keep arriving.
+const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(100);
 
 /// What [`Driver::new`] hands back to `run`.
 #[derive(Debug)]
@@ -162,6 +167,7 @@ impl Driver {
             next_request: 0,
             containers: BTreeMap::new(),
             snapshot_tx,
+            published_at: Instant::now(),
             containers_tx,
             to_master,
             session_start: Some(session_tx),
@@ -227,6 +233,7 @@ impl Driver {
             tracing::info!("the host rebooted since the last run: no executor is re-adopted");
         }
         self.step(vec![Input::Recover(recovered)]).await;
+        self.publish_snapshot();
         // The new boot id is recorded with the next agent checkpoint; record it now so a
         // second restart in this boot is not taken for a reboot.
         if let Some(agent_id) = self.core.agent_id().map(str::to_owned) {
@@ -275,7 +282,20 @@ impl Driver {
                 self.prepare(msg, &mut inputs);
             }
             self.step(inputs).await;
+            // A snapshot copies every task: rebuilt once a burst of inputs is drained (and at
+            // least every SNAPSHOT_MAX_AGE during a long one), not after every step. A
+            // thousand executors resubscribing after a restart made it O(tasks²).
+            if rx.is_empty() || self.published_at.elapsed() >= SNAPSHOT_MAX_AGE {
+                self.publish_snapshot();
+            }
         }
+    }
+
+    /// Publishes the core's current state to readers (`/state`, metrics, the operator API).
+    fn publish_snapshot(&mut self) {
+        self.snapshot_tx
+            .send_replace(Arc::new(self.core.snapshot()));
+        self.published_at = Instant::now();
     }
 
     /// Turns a message into core inputs (or handles it directly).
@@ -352,14 +372,10 @@ impl Driver {
         if !terminal {
             return;
         }
-        let snapshot = self.core.snapshot();
-        let container_id = snapshot
-            .frameworks
-            .iter()
-            .filter(|f| f.info.id.as_ref().map(|i| &i.value) == Some(&call.framework_id.value))
-            .flat_map(|f| f.executors.iter())
-            .find(|e| e.info.executor_id == call.executor_id)
-            .map(|e| ContainerId(e.container_id.clone()));
+        let container_id = self
+            .core
+            .executor_container(&call.framework_id.value, &call.executor_id.value)
+            .map(|id| ContainerId(id.to_owned()));
         let Some(container_id) = container_id else {
             return;
         };
@@ -476,8 +492,6 @@ impl Driver {
         for effect in effects {
             self.execute(effect);
         }
-        self.snapshot_tx
-            .send_replace(Arc::new(self.core.snapshot()));
     }
 
     async fn commit(&self, batch: WriteBatch) {
@@ -560,6 +574,7 @@ impl Driver {
             }
             Effect::StartMasterSession => {
                 if let Some(start) = self.session_start.take() {
+                    tracing::info!("recovery done; registering with the master");
                     let _ = start.send(());
                 }
             }

@@ -22,6 +22,8 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let listener = tokio::net::TcpListener::bind((flags.ip, flags.port))
         .await
         .with_context(|| format!("listening on {}:{}", flags.ip, flags.port))?;
+    // Every executor reconnects at once after a restart.
+    drover_http::listen::raise_backlog(&listener);
     let port = listener.local_addr()?.port();
     let endpoint = format!("{}:{port}", flags.ip);
 

@@ -972,14 +972,28 @@ pub async fn g7_agent_restart(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     }
     .await;
     agent.kill();
-    // Whatever the teardown did not end (after a failure) goes now, with its cgroups.
-    for pid in crate::procs::processes_under(&work_dir) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    remove_cgroups(&cgroups_root);
+    // Whatever the teardown did not end (after a failure) goes now, then its cgroups (a
+    // cgroup can only be removed once the kernel has torn its processes down).
+    let _ = wait_until(
+        Duration::from_secs(30),
+        "the agent's processes to end",
+        || {
+            let left = crate::procs::processes_under(&work_dir);
+            for pid in &left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            async move { left.is_empty() }
+        },
+    )
+    .await;
+    let _ = wait_until(Duration::from_secs(10), "the agent's cgroups to go", || {
+        let gone = remove_cgroups(&cgroups_root);
+        async move { gone }
+    })
+    .await;
     let (reregistered, executors, updates) = result?;
     Ok(vec![line(
         "G7",
@@ -1009,8 +1023,8 @@ fn executor_pids(work_dir: &Path) -> Vec<u32> {
 }
 
 /// Removes a cgroup subtree named `root` in every mounted hierarchy, deepest first (a
-/// non-empty cgroup cannot be removed).
-fn remove_cgroups(root: &str) {
+/// non-empty cgroup cannot be removed); true when none is left.
+fn remove_cgroups(root: &str) -> bool {
     fn remove_tree(dir: &Path) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -1019,6 +1033,7 @@ fn remove_cgroups(root: &str) {
         }
         let _ = std::fs::remove_dir(dir);
     }
+    let mut all_gone = true;
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
@@ -1027,8 +1042,10 @@ fn remove_cgroups(root: &str) {
         let path = hierarchy.path().join(root);
         if path.is_dir() {
             remove_tree(&path);
+            all_gone &= !path.exists();
         }
     }
+    all_gone
 }
 
 /// G9: time from cutting an agent off until Marathon's replacements are RUNNING.

@@ -204,10 +204,20 @@ impl Executor {
         }
     }
 
-    /// SUBSCRIBE, retried with backoff up to the recovery timeout.
+    /// SUBSCRIBE, retried with backoff up to the recovery timeout. The agent is local and a
+    /// refused connection costs next to nothing, so retries stay frequent (25 ms doubling to
+    /// at most 250 ms, or `MESOS_SUBSCRIPTION_BACKOFF_MAX` if lower): a restarted agent waits
+    /// for every recovered executor before it re-registers, so the slowest retry sets its
+    /// recovery time. Each executor offsets its retries by a share of the delay derived from
+    /// its pid, so a thousand of them do not arrive in one burst.
     async fn resubscribe(&mut self) -> anyhow::Result<EventStream> {
         let started = Instant::now();
-        let mut backoff = Duration::from_millis(100);
+        let cap = self
+            .env
+            .backoff_max
+            .clamp(Duration::from_millis(25), Duration::from_millis(250));
+        let mut backoff = Duration::from_millis(25);
+        let phase = f64::from(std::process::id() % 97) / 97.0 / 2.0;
         loop {
             let mut call = self.call(call::Type::Subscribe);
             call.subscribe = Some(call::Subscribe {
@@ -238,9 +248,8 @@ impl Executor {
                         anyhow::bail!("could not subscribe within the recovery timeout: {error:#}");
                     }
                     tracing::debug!(error = %format!("{error:#}"), "subscribe failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff =
-                        (backoff * 2).min(self.env.backoff_max.max(Duration::from_millis(100)));
+                    tokio::time::sleep(backoff.mul_f64(1.0 + phase)).await;
+                    backoff = (backoff * 2).min(cap);
                 }
             }
         }

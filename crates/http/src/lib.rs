@@ -9,6 +9,7 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod client;
+pub mod listen;
 pub mod server;
 
 pub use client::{Client, ClientError, RecordStream, StreamResponse};

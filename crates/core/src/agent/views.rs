@@ -50,6 +50,16 @@ pub struct Snapshot {
 }
 
 impl Agent {
+    /// The container of an executor, if the agent knows it (a lookup, not a snapshot: the
+    /// driver asks on every terminal update).
+    pub fn executor_container(&self, framework_id: &str, executor_id: &str) -> Option<&str> {
+        self.frameworks
+            .get(&super::FrameworkId(framework_id.to_owned()))?
+            .executors
+            .get(&super::ExecutorId(executor_id.to_owned()))
+            .map(|e| e.container_id.0.as_str())
+    }
+
     /// A snapshot for the state endpoints.
     pub fn snapshot(&self) -> Snapshot {
         let agent_id = self.agent_id_or_empty();
