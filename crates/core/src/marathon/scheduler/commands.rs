@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{Change, Scheduler};
 use crate::marathon::app::{self, AppSpec, Violation};
-use crate::marathon::condition::{Condition, Goal};
+use crate::marathon::condition::Condition;
 use crate::marathon::deployment::{Action, ActionKind, Deployment, plan_steps};
 use crate::marathon::event::Event;
 use crate::marathon::instance::Instance;
@@ -161,9 +161,7 @@ impl Scheduler {
                 force,
             } => self.kill_tasks(now_ms, target, scale, wipe, force),
             Command::ResetDelay { app_id } => {
-                let queued = self
-                    .instances_of(&app_id)
-                    .any(|i| i.goal == Goal::Running && i.condition == Condition::Scheduled);
+                let queued = self.instances.queued_count(&app_id) > 0;
                 if !self.apps.contains_key(&app_id) || !queued {
                     return Err(CommandError::NotFound(format!(
                         "Application {app_id} not found in tasks queue."
@@ -200,6 +198,7 @@ impl Scheduler {
     }
 
     pub(super) fn drop_deployment(&mut self, id: &str, reason: &str) {
+        self.touch_deployment(id);
         if let Some(deployment) = self.deployments.remove(id) {
             self.publish(Event::DeploymentFailed {
                 plan: deployment.view(),
@@ -271,6 +270,7 @@ impl Scheduler {
         for oldest in dropped {
             self.persist(Change::AppVersion(id.clone(), oldest));
         }
+        self.instances.set_app(&id, Some(&app));
         self.apps.insert(id.clone(), app);
         self.persist(Change::App(id));
     }
@@ -341,6 +341,7 @@ impl Scheduler {
             step: 0,
         });
         self.deployments.insert(id.clone(), deployment);
+        self.touch_deployment(&id);
         self.persist(Change::Deployment(id.clone()));
         id
     }
@@ -349,6 +350,7 @@ impl Scheduler {
     /// decommissioned by the next convergence.
     fn remove_app(&mut self, id: &PathId) {
         self.apps.remove(id);
+        self.instances.set_app(id, None);
         self.versions.remove(id);
         self.delays.remove(id);
         self.stats.remove(id);
@@ -401,7 +403,7 @@ impl Scheduler {
             KillTarget::Tasks(ids) => ids
                 .iter()
                 .filter_map(|t| crate::marathon::instance::parse_task_id(t))
-                .filter(|(instance, _)| self.instances.contains_key(*instance))
+                .filter(|(instance, _)| self.instances.contains(instance))
                 .map(|(instance, _)| instance.to_owned())
                 .collect(),
         };

@@ -1,9 +1,13 @@
-//! After every input: expire timers, move deployments along, bring each app to its wanted
-//! instances (scale checks and rolling restarts), kill what is decommissioned, and tell the
-//! master whether offers are wanted.
+//! After every input: run the timers that are due, move deployments along, bring each touched
+//! app to its wanted instances (scale checks and rolling restarts), kill what is
+//! decommissioned, and tell the master whether offers are wanted. Due timers come from the
+//! timer index and touched apps from the dirty set (`index.rs`), so an input costs what it
+//! touches; a timer still fires at the first input at or after its deadline, as when every
+//! instance was checked on every input.
+
+use std::collections::BTreeSet;
 
 use super::{Effect, Scheduler};
-use crate::marathon::app::AppSpec;
 use crate::marathon::backoff;
 use crate::marathon::condition::{Condition, Goal};
 use crate::marathon::deployment::{ActionKind, restart_bounds};
@@ -12,24 +16,35 @@ use crate::marathon::instance::{Instance, kill_order};
 use crate::marathon::path::PathId;
 
 impl Scheduler {
+    /// Brings the touched apps to their wanted instances. Only apps marked dirty since the
+    /// last convergence (their instances, definition or deployments changed) are looked at:
+    /// an untouched app is already converged, and its scale check or restart round would do
+    /// nothing.
     pub(super) fn converge(&mut self, now_ms: u64) {
         self.timers(now_ms);
-        // Orphans: instances of apps that no longer exist are decommissioned.
-        let orphans: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.goal == Goal::Running && !self.apps.contains_key(&i.app_id))
+        let mut dirty = self.instances.take_dirty();
+        if self.full_scan {
+            dirty.extend(self.instances.app_ids().cloned());
+        }
+        // Orphans: instances of apps that no longer exist are decommissioned (in id order).
+        let orphans: BTreeSet<String> = dirty
+            .iter()
+            .filter(|id| !self.apps.contains_key(*id))
+            .flat_map(|id| self.instances.of_app(id))
+            .filter(|i| i.goal == Goal::Running)
             .map(|i| i.id.clone())
             .collect();
         for id in orphans {
             self.decommission(&id);
         }
-        let app_ids: Vec<PathId> = self.apps.keys().cloned().collect();
-        for app_id in app_ids {
-            if self.restarting(&app_id) {
-                self.rolling(now_ms, &app_id);
+        for app_id in &dirty {
+            if !self.apps.contains_key(app_id) {
+                continue;
+            }
+            if self.restarting(app_id) {
+                self.rolling(now_ms, app_id);
             } else {
-                self.scale(now_ms, &app_id);
+                self.scale(now_ms, app_id);
             }
         }
         self.kill_decommissioned(now_ms);
@@ -37,11 +52,17 @@ impl Scheduler {
         self.want_offers(now_ms);
     }
 
+    /// Time-driven work: reconciliation, and the instances whose timers are due (unreachable
+    /// phases, launch timeouts, kill retries), found in the timer index; expired launch delays.
     fn timers(&mut self, now_ms: u64) {
         if self.subscribed && self.next_reconcile_ms.is_some_and(|t| t <= now_ms) {
             self.reconcile(now_ms);
         }
-        let ids: Vec<String> = self.instances.keys().cloned().collect();
+        let ids: Vec<String> = if self.full_scan {
+            self.instances.all().keys().cloned().collect()
+        } else {
+            self.instances.due(now_ms)
+        };
         for id in ids {
             self.unreachable_phase(now_ms, &id);
             let Some(i) = self.instances.get(&id) else {
@@ -75,6 +96,16 @@ impl Scheduler {
         }
     }
 
+    /// Marks the apps of a deployment for convergence: whether they scale or roll depends on
+    /// its current step.
+    pub(super) fn touch_deployment(&mut self, deployment_id: &str) {
+        if let Some(d) = self.deployments.get(deployment_id) {
+            for app in &d.affected_apps {
+                self.instances.touch(app);
+            }
+        }
+    }
+
     /// Whether the app's part of a running deployment's current step is a restart.
     fn restarting(&self, app_id: &PathId) -> bool {
         self.deployments.values().any(|d| {
@@ -84,49 +115,68 @@ impl Scheduler {
         })
     }
 
-    fn schedule_new(&mut self, now_ms: u64, app: &AppSpec) {
+    fn schedule_new(&mut self, now_ms: u64, app_id: &PathId, version_ms: u64, config_ms: u64) {
         let uuid = self.ids.next_id();
-        let instance = Instance::scheduled(
-            &app.id,
-            &uuid,
-            app.version_ms,
-            app.last_config_change_at_ms,
-            now_ms,
-        );
+        let instance = Instance::scheduled(app_id, &uuid, version_ms, config_ms, now_ms);
         let id = instance.id.clone();
-        self.instances.insert(id.clone(), instance);
+        self.instances.insert(instance);
         self.instance_changed(&id);
     }
 
     /// Marathon's scale check: start what is missing, decommission the surplus in kill order
-    /// (which is also how a returning unreachable instance's surplus is removed).
+    /// (which is also how a returning unreachable instance's surplus is removed). The count
+    /// comes from the index; only a surplus looks at the instances.
     fn scale(&mut self, now_ms: u64, app_id: &PathId) {
-        let Some(app) = self.apps.get(app_id).cloned() else {
+        let Some(app) = self.apps.get(app_id) else {
             return;
         };
-        let mut counting: Vec<Instance> = self
-            .instances_of(app_id)
-            .filter(|i| i.counts())
-            .cloned()
-            .collect();
         let target = app.instances as usize;
-        for _ in counting.len()..target {
-            self.schedule_new(now_ms, &app);
-        }
-        if counting.len() > target {
-            counting.sort_by(|a, b| kill_order(a, b, app.kill_selection));
-            let surplus = counting.len() - target;
-            for victim in counting.iter().take(surplus) {
-                self.decommission(&victim.id);
+        let counting = self.instances.tally(app_id).counting;
+        if counting < target {
+            let (version_ms, config_ms) = (app.version_ms, app.last_config_change_at_ms);
+            for _ in counting..target {
+                self.schedule_new(now_ms, app_id, version_ms, config_ms);
+            }
+        } else if counting > target {
+            let selection = app.kill_selection;
+            let mut counted: Vec<&Instance> = self
+                .instances
+                .of_app(app_id)
+                .filter(|i| i.counts())
+                .collect();
+            counted.sort_by(|a, b| kill_order(a, b, selection));
+            let victims: Vec<String> = counted
+                .iter()
+                .take(counting - target)
+                .map(|i| i.id.clone())
+                .collect();
+            for victim in victims {
+                self.decommission(&victim);
             }
         }
     }
 
-    /// One round of a rolling restart under the app's `upgradeStrategy`.
+    /// One round of a rolling restart under the app's `upgradeStrategy`. The index's counts
+    /// decide whether anything is to be killed; only then are the instances sorted.
     fn rolling(&mut self, now_ms: u64, app_id: &PathId) {
-        let Some(app) = self.apps.get(app_id).cloned() else {
+        let Some(app) = self.apps.get(app_id) else {
             return;
         };
+        if !self.full_scan && !self.rolling_kills(app_id) {
+            // Nothing to decommission: only starts, which the counts alone decide.
+            let t = self.instances.tally(app_id);
+            let (n, version_ms, config) =
+                (app.instances, app.version_ms, app.last_config_change_at_ms);
+            let (_, max_capacity) = restart_bounds(n, app.upgrade_strategy, t.ready as u32);
+            let old_left = (t.counting - t.counting_current) as u32;
+            let dying_old = t.dying_old as u32;
+            let mut started = (t.counting_current as u32).min(n);
+            while started < n && started + old_left + dying_old < max_capacity {
+                self.schedule_new(now_ms, app_id, version_ms, config);
+                started += 1;
+            }
+            return;
+        }
         let checks = !app.health_checks.is_empty();
         let mesos_check = app
             .health_checks
@@ -134,23 +184,29 @@ impl Scheduler {
             .any(|c| c.protocol.runs_on_executor());
         let ready = |i: &Instance| i.is_ready(checks, mesos_check);
         let config = app.last_config_change_at_ms;
-        let (mut new, mut old): (Vec<Instance>, Vec<Instance>) = self
-            .instances_of(app_id)
+        let (n, strategy, selection, version_ms) = (
+            app.instances,
+            app.upgrade_strategy,
+            app.kill_selection,
+            app.version_ms,
+        );
+        let (mut new, mut old): (Vec<&Instance>, Vec<&Instance>) = self
+            .instances
+            .of_app(app_id)
             .filter(|i| i.counts())
-            .cloned()
             .partition(|i| i.config_ms == config);
-        let n = app.instances;
         let healthy_new = new.iter().filter(|i| ready(i)).count() as u32;
         let healthy_old = old.iter().filter(|i| ready(i)).count() as u32;
         let mut healthy = healthy_new + healthy_old;
-        let (min_healthy, max_capacity) = restart_bounds(n, app.upgrade_strategy, healthy);
+        let (min_healthy, max_capacity) = restart_bounds(n, strategy, healthy);
         // Old instances that are not healthy go first; a healthy one only while enough stay.
         old.sort_by(|a, b| {
             ready(a)
                 .cmp(&ready(b))
-                .then_with(|| kill_order(a, b, app.kill_selection))
+                .then_with(|| kill_order(a, b, selection))
         });
         let mut old_left = old.len() as u32;
+        let mut old_victims = Vec::new();
         for instance in &old {
             if ready(instance) {
                 if healthy.saturating_sub(1) < min_healthy {
@@ -158,40 +214,79 @@ impl Scheduler {
                 }
                 healthy -= 1;
             }
-            self.decommission(&instance.id);
+            old_victims.push(instance.id.clone());
             old_left -= 1;
+        }
+        let mut new_victims = Vec::new();
+        if new.len() as u32 > n {
+            new.sort_by(|a, b| kill_order(a, b, selection));
+            new_victims.extend(
+                new.iter()
+                    .take(new.len() - n as usize)
+                    .map(|i| i.id.clone()),
+            );
+        }
+        let new_len = new.len() as u32;
+        for id in &old_victims {
+            self.decommission(id);
         }
         // Old instances still dying count toward the capacity.
         let dying_old = self
-            .instances_of(app_id)
+            .instances
+            .of_app(app_id)
             .filter(|i| {
                 i.goal == Goal::Decommissioned && i.config_ms != config && i.condition.is_active()
             })
             .count() as u32;
-        if new.len() as u32 > n {
-            new.sort_by(|a, b| kill_order(a, b, app.kill_selection));
-            for victim in new.iter().take(new.len() - n as usize) {
-                self.decommission(&victim.id);
-            }
+        for id in &new_victims {
+            self.decommission(id);
         }
-        let mut started = (new.len() as u32).min(n);
+        let mut started = new_len.min(n);
         while started < n && started + old_left + dying_old < max_capacity {
-            self.schedule_new(now_ms, &app);
+            self.schedule_new(now_ms, app_id, version_ms, config);
             started += 1;
         }
     }
 
+    /// Kills decommissioned instances that may still run and forgets the others (the index
+    /// keeps those that still need one of the two).
+    /// Whether a round of [`Scheduler::rolling`] would decommission anything: an old instance
+    /// that is not ready, a ready old one while enough stay healthy, or new ones beyond
+    /// `instances`. Counts only.
+    fn rolling_kills(&self, app_id: &PathId) -> bool {
+        let Some(app) = self.apps.get(app_id) else {
+            return false;
+        };
+        let t = self.instances.tally(app_id);
+        let n = app.instances;
+        let healthy = t.ready as u32;
+        let (min_healthy, _) = restart_bounds(n, app.upgrade_strategy, healthy);
+        let old = t.counting - t.counting_current;
+        let ready_old = t.ready - t.ready_current;
+        let unready_old = old - ready_old;
+        unready_old > 0
+            || (ready_old > 0 && healthy.saturating_sub(1) >= min_healthy)
+            || t.counting_current as u32 > n
+    }
+
     fn kill_decommissioned(&mut self, now_ms: u64) {
-        let ids: Vec<(String, bool, bool)> = self
-            .instances
-            .values()
-            .filter(|i| i.goal == Goal::Decommissioned)
-            .map(|i| {
-                (
-                    i.id.clone(),
-                    i.has_task() && !i.condition.is_terminal(),
-                    i.kill_sent_ms.is_some(),
-                )
+        let ids: Vec<String> = if self.full_scan {
+            self.instances
+                .all()
+                .values()
+                .filter(|i| i.goal == Goal::Decommissioned)
+                .map(|i| i.id.clone())
+                .collect()
+        } else {
+            self.instances.pending_kill()
+        };
+        let ids: Vec<(String, bool, bool)> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let i = self.instances.get(&id)?;
+                let alive = i.has_task() && !i.condition.is_terminal();
+                let kill_sent = i.kill_sent_ms.is_some();
+                Some((id, alive, kill_sent))
             })
             .collect();
         for (id, alive, kill_sent) in ids {
@@ -235,6 +330,7 @@ impl Scheduler {
                 }
                 self.publish(Event::DeploymentStepSuccess { plan, step });
                 self.persist(super::Change::Deployment(id.clone()));
+                self.touch_deployment(&id);
                 if finished {
                     if let Some(deployment) = self.deployments.remove(&id) {
                         let mut plan = deployment.view();
@@ -254,54 +350,39 @@ impl Scheduler {
         }
     }
 
-    /// `None` when the action is complete; otherwise why it waits.
+    /// `None` when the action is complete; otherwise why it waits. Counts come from the
+    /// index, so this costs the same for an app of one instance or of thousands.
     fn action_waits(&self, now_ms: u64, kind: ActionKind, app_id: &PathId) -> Option<String> {
-        let dying = self
-            .instances_of(app_id)
-            .filter(|i| i.goal == Goal::Decommissioned)
-            .count();
+        let tally = self.instances.tally(app_id);
+        let dying = tally.decommissioned;
         match kind {
             ActionKind::StartApplication => None,
             ActionKind::StopApplication => {
-                let left = self.instances_of(app_id).count();
+                let left = tally.total;
                 (left > 0).then(|| format!("waiting for {left} instances to be killed"))
             }
             ActionKind::ScaleApplication | ActionKind::RestartApplication => {
                 let app = self.apps.get(app_id)?;
                 let checks = !app.health_checks.is_empty();
-                let mesos_check = app
-                    .health_checks
-                    .iter()
-                    .any(|c| c.protocol.runs_on_executor());
-                let current: Vec<&Instance> = self
-                    .instances_of(app_id)
-                    .filter(|i| i.goal == Goal::Running)
-                    .collect();
-                let ready = current
-                    .iter()
-                    .filter(|i| {
-                        i.is_ready(checks, mesos_check)
-                            && (kind == ActionKind::ScaleApplication
-                                || i.config_ms == app.last_config_change_at_ms)
-                    })
-                    .count();
+                let current = tally.total - tally.decommissioned;
+                let ready = if kind == ActionKind::ScaleApplication {
+                    tally.ready
+                } else {
+                    tally.ready_current
+                };
                 let wanted = app.instances as usize;
-                if ready == wanted && current.len() == wanted && dying == 0 {
+                if ready == wanted && current == wanted && dying == 0 {
                     return None;
                 }
                 if dying > 0 && ready >= wanted {
                     return Some(format!("waiting for {dying} instances to be killed"));
                 }
-                let queued = current
-                    .iter()
-                    .filter(|i| i.condition == Condition::Scheduled)
-                    .count();
+                let queued = self.instances.queued_count(app_id);
                 if queued > 0 {
-                    let entry = self.queue(now_ms).into_iter().find(|e| &e.app_id == app_id);
-                    let why = entry.map(|e| e.reason).unwrap_or_default();
+                    let why = self.queue_reason(app_id, now_ms);
                     return Some(format!("{queued} instances not launched: {why}"));
                 }
-                let starting = current.len().saturating_sub(ready);
+                let starting = current.saturating_sub(ready);
                 Some(if checks {
                     format!("waiting for {starting} instances to be running and healthy")
                 } else {
@@ -315,11 +396,8 @@ impl Scheduler {
         if !self.subscribed {
             return;
         }
-        let want = self.apps.values().any(|app| {
-            !self.delays.get(&app.id).is_some_and(|d| d.blocks(now_ms))
-                && self
-                    .instances_of(&app.id)
-                    .any(|i| i.goal == Goal::Running && i.condition == Condition::Scheduled)
+        let want = self.instances.queued_apps().iter().any(|id| {
+            self.apps.contains_key(id) && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
         });
         if self.offers_wanted != Some(want) {
             self.offers_wanted = Some(want);

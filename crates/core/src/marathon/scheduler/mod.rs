@@ -5,6 +5,9 @@
 
 mod commands;
 mod converge;
+#[cfg(test)]
+mod equivalence_tests;
+mod index;
 mod offers;
 mod status;
 
@@ -24,6 +27,7 @@ use super::instance::Instance;
 use super::offer::RejectReason;
 use super::path::PathId;
 use crate::task::TaskState;
+use index::{Instances, TimerConfig};
 
 /// The kill target of one task id (the app is taken from the id), for tests and callers that
 /// only have a task id.
@@ -262,7 +266,7 @@ pub struct Scheduler {
     subscribed: bool,
     apps: BTreeMap<PathId, AppSpec>,
     versions: BTreeMap<PathId, BTreeMap<u64, AppSpec>>,
-    instances: BTreeMap<String, Instance>,
+    instances: Instances,
     deployments: BTreeMap<String, Deployment>,
     delays: BTreeMap<PathId, LaunchDelay>,
     stats: BTreeMap<PathId, OfferStats>,
@@ -275,6 +279,9 @@ pub struct Scheduler {
     /// delay that already ended (the driver would otherwise spin on it until it expires).
     last_input_ms: u64,
     effects: Vec<Effect>,
+    /// Converge every app and run every instance's timers on each input instead of only the
+    /// touched apps and due timers: the reference the indexes are tested against.
+    full_scan: bool,
 }
 
 impl Scheduler {
@@ -285,6 +292,10 @@ impl Scheduler {
 
     /// A scheduler rebuilt from stored state. Deployments resume where their state says.
     pub fn restore(config: Config, ids: Box<dyn IdSource>, restored: Restored) -> Self {
+        let timers = TimerConfig {
+            launch_timeout_ms: config.task_launch_timeout_ms,
+            kill_retry_ms: config.kill_retry_ms,
+        };
         let mut scheduler = Scheduler {
             config,
             ids,
@@ -292,7 +303,7 @@ impl Scheduler {
             subscribed: false,
             apps: BTreeMap::new(),
             versions: BTreeMap::new(),
-            instances: BTreeMap::new(),
+            instances: Instances::new(timers),
             deployments: BTreeMap::new(),
             delays: BTreeMap::new(),
             stats: BTreeMap::new(),
@@ -302,6 +313,7 @@ impl Scheduler {
             last_version_ms: 0,
             last_input_ms: 0,
             effects: Vec::new(),
+            full_scan: false,
         };
         for app in restored.versions {
             scheduler.last_version_ms = scheduler.last_version_ms.max(app.version_ms);
@@ -318,10 +330,11 @@ impl Scheduler {
                 .entry(app.id.clone())
                 .or_default()
                 .insert(app.version_ms, app.clone());
+            scheduler.instances.set_app(&app.id, Some(&app));
             scheduler.apps.insert(app.id.clone(), app);
         }
         for instance in restored.instances {
-            scheduler.instances.insert(instance.id.clone(), instance);
+            scheduler.instances.insert(instance);
         }
         for deployment in restored.deployments {
             scheduler.last_version_ms = scheduler.last_version_ms.max(deployment.version_ms);
@@ -382,6 +395,7 @@ impl Scheduler {
     fn reconcile(&mut self, now_ms: u64) {
         let tasks = self
             .instances
+            .all()
             .values()
             .filter(|i| i.has_task() && !i.condition.is_terminal())
             .map(|i| {
@@ -400,39 +414,8 @@ impl Scheduler {
     pub fn next_deadline(&self) -> Option<u64> {
         let mut deadlines: Vec<u64> = Vec::new();
         deadlines.extend(self.next_reconcile_ms);
-        for instance in self.instances.values() {
-            let strategy = self
-                .apps
-                .get(&instance.app_id)
-                .map(|a| a.unreachable_strategy)
-                .unwrap_or_default();
-            if let Some(since) = instance.unreachable_since_ms
-                && let super::unreachable::UnreachableStrategy::Enabled {
-                    inactive_after_seconds,
-                    expunge_after_seconds,
-                } = strategy
-            {
-                let limit_s = match instance.condition {
-                    Condition::Unreachable => Some(inactive_after_seconds),
-                    Condition::UnreachableInactive => Some(expunge_after_seconds),
-                    _ => None,
-                };
-                deadlines.extend(limit_s.map(|s| since.saturating_add(s.saturating_mul(1000))));
-            }
-            if matches!(
-                instance.condition,
-                Condition::Provisioned | Condition::Staging | Condition::Starting
-            ) && let Some(staged) = instance.staged_at_ms
-                && instance.kill_sent_ms.is_none()
-            {
-                deadlines.push(staged.saturating_add(self.config.task_launch_timeout_ms));
-            }
-            if let Some(sent) = instance.kill_sent_ms
-                && instance.condition.is_active()
-            {
-                deadlines.push(sent.saturating_add(self.config.kill_retry_ms));
-            }
-        }
+        // Unreachable phases, launch timeouts and kill retries, kept in a timer index.
+        deadlines.extend(self.instances.next_timer());
         for (app_id, delay) in &self.delays {
             if let Some(app) = self.apps.get(app_id) {
                 if delay.deadline_ms() > self.last_input_ms {
@@ -477,12 +460,12 @@ impl Scheduler {
 
     /// All instances by id.
     pub fn instances(&self) -> &BTreeMap<String, Instance> {
-        &self.instances
+        self.instances.all()
     }
 
     /// Instances of one app.
     pub fn instances_of<'a>(&'a self, id: &'a PathId) -> impl Iterator<Item = &'a Instance> + 'a {
-        self.instances.values().filter(move |i| &i.app_id == id)
+        self.instances.of_app(id)
     }
 
     /// Running deployments, oldest first.
@@ -513,48 +496,60 @@ impl Scheduler {
 
     /// The launch queue at `now_ms`.
     pub fn queue(&self, now_ms: u64) -> Vec<QueueEntry> {
+        // Only apps with queued instances have an entry; the index keeps them in id order.
         let mut entries = Vec::new();
-        for app in self.apps.values() {
-            let waiting: Vec<&Instance> = self
-                .instances_of(&app.id)
-                .filter(|i| i.goal == Goal::Running && i.condition == Condition::Scheduled)
-                .collect();
-            if waiting.is_empty() {
+        for app_id in self.instances.queued_apps() {
+            if !self.apps.contains_key(app_id) {
                 continue;
             }
-            let delay_left_ms = self
-                .delays
-                .get(&app.id)
-                .map_or(0, |d| d.deadline_ms().saturating_sub(now_ms));
-            let stats = self.stats.get(&app.id).cloned().unwrap_or_default();
-            let reason = if delay_left_ms > 0 {
-                format!("launch delayed by backoff for {} more ms", delay_left_ms)
-            } else if !self.subscribed {
-                "not subscribed to the master".to_owned()
-            } else if let Some((reason, _)) = stats.rejects.iter().max_by_key(|(_, n)| **n) {
-                format!(
-                    "waiting for a matching offer; offers were rejected mostly for {}",
-                    reason.name()
-                )
-            } else {
-                "waiting for offers".to_owned()
-            };
+            let count = self.instances.queued_count(app_id);
+            let since_ms = self
+                .instances
+                .queued_of(app_id)
+                .map(|i| i.since_ms)
+                .min()
+                .unwrap_or(now_ms);
+            let stats = self.stats.get(app_id).cloned().unwrap_or_default();
             entries.push(QueueEntry {
-                app_id: app.id.clone(),
-                count: waiting.len(),
-                delay_left_ms,
-                since_ms: waiting.iter().map(|i| i.since_ms).min().unwrap_or(now_ms),
+                app_id: app_id.clone(),
+                count,
+                delay_left_ms: self.delay_left_ms(app_id, now_ms),
+                since_ms,
+                reason: self.queue_reason(app_id, now_ms),
                 stats,
-                reason,
             });
         }
         entries
     }
 
+    fn delay_left_ms(&self, app_id: &PathId, now_ms: u64) -> u64 {
+        self.delays
+            .get(app_id)
+            .map_or(0, |d| d.deadline_ms().saturating_sub(now_ms))
+    }
+
+    /// Why an app's queued instances do not launch, in words.
+    fn queue_reason(&self, app_id: &PathId, now_ms: u64) -> String {
+        let delay_left_ms = self.delay_left_ms(app_id, now_ms);
+        let rejects = self.stats.get(app_id).map(|s| &s.rejects);
+        if delay_left_ms > 0 {
+            format!("launch delayed by backoff for {} more ms", delay_left_ms)
+        } else if !self.subscribed {
+            "not subscribed to the master".to_owned()
+        } else if let Some((reason, _)) = rejects.and_then(|r| r.iter().max_by_key(|(_, n)| **n)) {
+            format!(
+                "waiting for a matching offer; offers were rejected mostly for {}",
+                reason.name()
+            )
+        } else {
+            "waiting for offers".to_owned()
+        }
+    }
+
     /// Checks the state's invariants; panics with the violated rule. Tests call it after every
     /// step.
     pub fn check_invariants(&self) {
-        for (id, instance) in &self.instances {
+        for (id, instance) in self.instances.all() {
             assert_eq!(id, &instance.id, "instance keyed by its id");
             assert!(
                 instance.goal == Goal::Decommissioned || self.apps.contains_key(&instance.app_id),
@@ -584,6 +579,14 @@ impl Scheduler {
                 "current version of {id} is stored"
             );
         }
+        self.instances.check(&self.apps);
+    }
+
+    /// Converges every app and checks every instance's timers on each input (the reference
+    /// behaviour the indexes must reproduce).
+    #[cfg(test)]
+    pub(crate) fn set_full_scan(&mut self, on: bool) {
+        self.full_scan = on;
     }
 
     fn publish(&mut self, event: Event) {

@@ -37,10 +37,19 @@ impl Scheduler {
         }
     }
 
+    /// Places queued instances on one offer. Only apps with queued instances are looked at
+    /// (the index keeps them, in id order, as the app map would give them), and only their
+    /// queued instances, front first, until the offer or the per-offer limit runs out.
     fn match_offer(&mut self, now_ms: u64, offer: &v1::Offer) -> Vec<v1::TaskInfo> {
         let mut pool = OfferPool::new(offer);
         let mut tasks = Vec::new();
-        let app_ids: Vec<PathId> = self.apps.keys().cloned().collect();
+        let app_ids: Vec<PathId> = self
+            .instances
+            .queued_apps()
+            .iter()
+            .filter(|id| self.apps.contains_key(*id))
+            .cloned()
+            .collect();
         for app_id in app_ids {
             if tasks.len() >= self.config.max_instances_per_offer {
                 break;
@@ -48,31 +57,32 @@ impl Scheduler {
             let Some(app) = self.apps.get(&app_id).cloned() else {
                 continue;
             };
-            let waiting: Vec<String> = self
-                .instances_of(&app_id)
-                .filter(|i| i.goal == Goal::Running && i.condition == Condition::Scheduled)
-                .map(|i| i.id.clone())
-                .collect();
-            if waiting.is_empty() || self.delays.get(&app_id).is_some_and(|d| d.blocks(now_ms)) {
+            if self.instances.queued_count(&app_id) == 0
+                || self.delays.get(&app_id).is_some_and(|d| d.blocks(now_ms))
+            {
                 continue;
             }
+            // What each constraint sees of the app's placed instances; grows with each
+            // placement of this offer (the order does not matter to any operator).
+            let mut placed: Vec<Vec<Option<String>>> = app
+                .constraints
+                .iter()
+                .map(|c| {
+                    self.instances
+                        .of_app(&app_id)
+                        .filter(|i| i.goal == Goal::Running && i.condition.is_active())
+                        .filter_map(|i| i.placement.as_ref())
+                        .map(|p| p.agent.field(&c.field))
+                        .collect()
+                })
+                .collect();
             let mut used = false;
             let mut reject = None;
-            for instance_id in waiting {
+            // Each placement takes the instance out of the queue, so the next one is first.
+            while let Some(instance_id) = self.instances.first_queued(&app_id).map(str::to_owned) {
                 if tasks.len() >= self.config.max_instances_per_offer {
                     break;
                 }
-                let placed: Vec<Vec<Option<String>>> = app
-                    .constraints
-                    .iter()
-                    .map(|c| {
-                        self.instances_of(&app_id)
-                            .filter(|i| i.goal == Goal::Running && i.condition.is_active())
-                            .filter_map(|i| i.placement.as_ref())
-                            .map(|p| p.agent.field(&c.field))
-                            .collect()
-                    })
-                    .collect();
                 if !app
                     .constraints
                     .iter()
@@ -89,20 +99,26 @@ impl Scheduler {
                         break;
                     }
                 };
-                let Some(instance) = self.instances.get_mut(&instance_id) else {
-                    continue;
-                };
-                instance.condition = Condition::Provisioned;
-                instance.since_ms = now_ms;
-                instance.staged_at_ms = Some(now_ms);
-                instance.app_version_ms = app.version_ms;
-                instance.config_ms = app.last_config_change_at_ms;
-                instance.placement = Some(Placement {
+                let placement = Placement {
                     agent_id: offer.agent_id.value.clone(),
                     agent: pool.agent.clone(),
                     host_ports: host_ports.clone(),
+                };
+                for (c, placed) in app.constraints.iter().zip(&mut placed) {
+                    placed.push(placement.agent.field(&c.field));
+                }
+                let task_id = self.instances.modify(&instance_id, |instance| {
+                    instance.condition = Condition::Provisioned;
+                    instance.since_ms = now_ms;
+                    instance.staged_at_ms = Some(now_ms);
+                    instance.app_version_ms = app.version_ms;
+                    instance.config_ms = app.last_config_change_at_ms;
+                    instance.placement = Some(placement);
+                    instance.task_id()
                 });
-                let task_id = instance.task_id();
+                let Some(task_id) = task_id else {
+                    break;
+                };
                 tasks.push(task_info(
                     &app,
                     &task_id,

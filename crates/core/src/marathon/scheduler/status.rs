@@ -78,19 +78,6 @@ impl Scheduler {
             }
             return;
         }
-        let Some(instance) = self.instances.get_mut(&instance_id) else {
-            return;
-        };
-        // No terminal-to-anything transitions (Mesos sends TASK_LOST after killing a task that
-        // already finished).
-        if instance.condition.is_terminal() {
-            return;
-        }
-        let previous = instance.condition;
-        let previous_state = instance.mesos_state;
-        let healthy_before = instance.mesos_healthy;
-        instance.mesos_state = Some(state);
-        instance.message = status.message.clone();
         let ips: Vec<String> = status
             .container_status
             .iter()
@@ -98,71 +85,97 @@ impl Scheduler {
             .flat_map(|n| n.ip_addresses.iter())
             .filter_map(|ip| ip.ip_address.clone())
             .collect();
-        if !ips.is_empty() {
-            instance.ip_addresses = ips;
-        }
-        if status.healthy.is_some() {
-            instance.mesos_healthy = status.healthy;
-        }
-        if condition == Condition::Running && instance.started_at_ms.is_none() {
-            instance.started_at_ms = Some(now_ms);
-        }
-        let goal = instance.goal;
-        let changed_state = previous_state != Some(state);
-        let health_flip = status.healthy.is_some() && status.healthy != healthy_before;
-        match reaction(condition, goal) {
-            Reaction::Record => {
-                if previous != condition
-                    && !(condition == Condition::Unreachable
-                        && previous == Condition::UnreachableInactive)
-                {
-                    instance.condition = condition;
-                    instance.since_ms = now_ms;
+        let applied = self.instances.modify(&instance_id, |instance| {
+            // No terminal-to-anything transitions (Mesos sends TASK_LOST after killing a task
+            // that already finished).
+            if instance.condition.is_terminal() {
+                return None;
+            }
+            let previous = instance.condition;
+            let previous_state = instance.mesos_state;
+            let healthy_before = instance.mesos_healthy;
+            instance.mesos_state = Some(state);
+            instance.message.clone_from(&status.message);
+            if !ips.is_empty() {
+                instance.ip_addresses = ips;
+            }
+            if status.healthy.is_some() {
+                instance.mesos_healthy = status.healthy;
+            }
+            if condition == Condition::Running && instance.started_at_ms.is_none() {
+                instance.started_at_ms = Some(now_ms);
+            }
+            let goal = instance.goal;
+            let changed_state = previous_state != Some(state);
+            let health_flip = status.healthy.is_some() && status.healthy != healthy_before;
+            match reaction(condition, goal) {
+                Reaction::Record => {
+                    if previous != condition
+                        && !(condition == Condition::Unreachable
+                            && previous == Condition::UnreachableInactive)
+                    {
+                        instance.condition = condition;
+                        instance.since_ms = now_ms;
+                    }
+                    if condition == Condition::Unreachable {
+                        instance
+                            .unreachable_since_ms
+                            .get_or_insert(unreachable_since(status, now_ms));
+                    } else {
+                        instance.unreachable_since_ms = None;
+                    }
                 }
-                if condition == Condition::Unreachable {
+                Reaction::StartReplacement => {
+                    if !matches!(
+                        previous,
+                        Condition::Unreachable | Condition::UnreachableInactive
+                    ) {
+                        instance.condition = Condition::Unreachable;
+                        instance.since_ms = now_ms;
+                    }
                     instance
                         .unreachable_since_ms
                         .get_or_insert(unreachable_since(status, now_ms));
-                } else {
-                    instance.unreachable_since_ms = None;
                 }
-            }
-            Reaction::StartReplacement => {
-                if !matches!(
-                    previous,
-                    Condition::Unreachable | Condition::UnreachableInactive
-                ) {
-                    instance.condition = Condition::Unreachable;
+                Reaction::ExpungeAndReplace { .. } | Reaction::Expunge => {
+                    instance.condition = condition;
                     instance.since_ms = now_ms;
                 }
-                instance
-                    .unreachable_since_ms
-                    .get_or_insert(unreachable_since(status, now_ms));
             }
-            Reaction::ExpungeAndReplace { .. } | Reaction::Expunge => {
-                instance.condition = condition;
-                instance.since_ms = now_ms;
-            }
-        }
-        let instance = instance.clone();
-        if changed_state {
-            self.publish(status_event(&instance, state));
-        }
-        if health_flip && let Some(alive) = status.healthy {
-            self.publish(Event::HealthStatusChanged {
+            Some((previous, goal, changed_state, health_flip))
+        });
+        let Some(Some((previous, goal, changed_state, health_flip))) = applied else {
+            return;
+        };
+        // Events are built from the instance in place (no copy of it).
+        let Some(instance) = self.instances.get(&instance_id) else {
+            return;
+        };
+        let app_id = instance.app_id.clone();
+        let now_changed = previous != instance.condition;
+        let state_event = changed_state.then(|| status_event(instance, state));
+        let health_event = match status.healthy {
+            Some(alive) if health_flip => Some(Event::HealthStatusChanged {
                 app_id: instance.app_id.clone(),
                 instance_id: instance.id.clone(),
                 version_ms: instance.app_version_ms,
                 alive,
-            });
+            }),
+            _ => None,
+        };
+        if let Some(event) = state_event {
+            self.publish(event);
+        }
+        if let Some(event) = health_event {
+            self.publish(event);
         }
         self.persist(Change::Instance(instance_id.clone()));
-        if previous != instance.condition {
+        if now_changed {
             self.instance_changed(&instance_id);
         }
         match reaction(condition, goal) {
             Reaction::ExpungeAndReplace { backoff } => {
-                if backoff && let Some(app) = self.apps.get(&instance.app_id) {
+                if backoff && let Some(app) = self.apps.get(&app_id) {
                     let delay = backoff::increase(
                         self.delays.get(&app.id).copied(),
                         now_ms,
@@ -209,18 +222,18 @@ impl Scheduler {
             UnreachablePhase::Unreachable => {}
             UnreachablePhase::Inactive => {
                 if instance.condition != Condition::UnreachableInactive {
-                    if let Some(i) = self.instances.get_mut(instance_id) {
+                    self.instances.modify(instance_id, |i| {
                         i.condition = Condition::UnreachableInactive;
                         i.since_ms = now_ms;
-                    }
+                    });
                     self.instance_changed(instance_id);
                 }
             }
             UnreachablePhase::Expunge => {
-                if let Some(i) = self.instances.get_mut(instance_id) {
+                self.instances.modify(instance_id, |i| {
                     i.condition = Condition::Unknown;
                     i.since_ms = now_ms;
-                }
+                });
                 self.instance_changed(instance_id);
                 self.expunge(instance_id);
             }
@@ -257,27 +270,31 @@ impl Scheduler {
 
     /// Sets an instance's goal to Decommissioned (it will be killed and then expunged).
     pub(super) fn decommission(&mut self, instance_id: &str) {
-        if let Some(i) = self.instances.get_mut(instance_id)
-            && i.goal != Goal::Decommissioned
+        if self
+            .instances
+            .get(instance_id)
+            .is_some_and(|i| i.goal != Goal::Decommissioned)
         {
-            i.goal = Goal::Decommissioned;
+            self.instances
+                .modify(instance_id, |i| i.goal = Goal::Decommissioned);
             self.instance_changed(instance_id);
         }
     }
 
     /// Sends a kill for the instance's task, if it has one that may be alive.
     pub(super) fn kill(&mut self, now_ms: u64, instance_id: &str) {
-        let Some(i) = self.instances.get_mut(instance_id) else {
+        let Some(i) = self.instances.get(instance_id) else {
             return;
         };
         if !i.has_task() || i.condition.is_terminal() {
             return;
         }
-        i.kill_sent_ms = Some(now_ms);
         let effect = Effect::Kill {
             task_id: i.task_id(),
             agent_id: i.placement.as_ref().map(|p| p.agent_id.clone()),
         };
+        self.instances
+            .modify(instance_id, |i| i.kill_sent_ms = Some(now_ms));
         self.effects.push(effect);
         self.persist(Change::Instance(instance_id.to_owned()));
     }
@@ -310,57 +327,66 @@ impl Scheduler {
             return;
         }
         let checks = app.health_checks.len();
-        let Some(instance) = self.instances.get_mut(instance_id) else {
-            return;
-        };
-        if instance.health.len() != checks {
-            instance.health.resize(checks, Default::default());
-        }
-        let was_alive = instance.health[check_index].alive();
-        let result = &mut instance.health[check_index];
-        if alive {
-            result.consecutive_failures = 0;
-            result.first_success_ms.get_or_insert(now_ms);
-            result.last_success_ms = Some(now_ms);
-        } else {
-            // Inside the grace period and before the first success, failures do not count.
+        // (alive before, failures before the increment), or `None` inside the grace period.
+        let counted = self.instances.modify(instance_id, |instance| {
+            if instance.health.len() != checks {
+                instance.health.resize(checks, Default::default());
+            }
+            let was_alive = instance.health[check_index].alive();
             let running_since = instance.started_at_ms.unwrap_or(instance.since_ms);
+            let result = &mut instance.health[check_index];
+            if alive {
+                result.consecutive_failures = 0;
+                result.first_success_ms.get_or_insert(now_ms);
+                result.last_success_ms = Some(now_ms);
+                return Some((was_alive, None));
+            }
+            // Inside the grace period and before the first success, failures do not count.
             let grace_ms = u64::from(check.grace_period_seconds) * 1000;
             if result.first_success_ms.is_none() && now_ms < running_since + grace_ms {
-                return;
+                return None;
             }
             let failures_before = result.consecutive_failures;
             result.consecutive_failures += 1;
             result.last_failure_ms = Some(now_ms);
-            result.last_failure_cause = cause.clone();
-            let instance = instance.clone();
-            self.publish(Event::FailedHealthCheck {
+            result.last_failure_cause.clone_from(&cause);
+            Some((was_alive, Some(failures_before)))
+        });
+        let Some(Some((was_alive, failed))) = counted else {
+            return;
+        };
+        if let Some(failures_before) = failed
+            && let Some(instance) = self.instances.get(instance_id)
+        {
+            let failed_event = Event::FailedHealthCheck {
                 app_id: instance.app_id.clone(),
                 instance_id: instance.id.clone(),
                 check_index,
-            });
+            };
             // Marathon counts before incrementing: the kill comes on failure max + 1.
-            if check.max_consecutive_failures > 0
+            let kill_event = (check.max_consecutive_failures > 0
                 && failures_before >= check.max_consecutive_failures
-                && instance.kill_sent_ms.is_none()
-            {
-                self.publish(Event::UnhealthyInstanceKill {
-                    app_id: instance.app_id.clone(),
-                    task_id: instance.task_id(),
-                    instance_id: instance.id.clone(),
-                    version_ms: instance.app_version_ms,
-                    reason: cause.unwrap_or_default(),
-                    host: instance
-                        .placement
-                        .as_ref()
-                        .map(|p| p.agent.hostname.clone())
-                        .unwrap_or_default(),
-                    slave_id: instance
-                        .placement
-                        .as_ref()
-                        .map(|p| p.agent_id.clone())
-                        .unwrap_or_default(),
-                });
+                && instance.kill_sent_ms.is_none())
+            .then(|| Event::UnhealthyInstanceKill {
+                app_id: instance.app_id.clone(),
+                task_id: instance.task_id(),
+                instance_id: instance.id.clone(),
+                version_ms: instance.app_version_ms,
+                reason: cause.unwrap_or_default(),
+                host: instance
+                    .placement
+                    .as_ref()
+                    .map(|p| p.agent.hostname.clone())
+                    .unwrap_or_default(),
+                slave_id: instance
+                    .placement
+                    .as_ref()
+                    .map(|p| p.agent_id.clone())
+                    .unwrap_or_default(),
+            });
+            self.publish(failed_event);
+            if let Some(kill_event) = kill_event {
+                self.publish(kill_event);
                 self.record_failure(now_ms, instance_id, TaskState::TaskKilled);
                 self.kill(now_ms, instance_id);
             }
