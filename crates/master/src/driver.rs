@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use axum::response::Response;
 use bytes::Bytes;
 use drover_core::master::{Conn, Effect, Input, Master, Reply};
 use drover_http::StreamSender;
@@ -69,9 +68,12 @@ pub struct StreamHandle {
     pub encoding: Encoding,
 }
 
-/// A read-only job run against the core between inputs; its answer is sent after the batch's
-/// commit, like every reply.
-pub type ReadFn = Box<dyn FnOnce(&Master, u64) -> Response + Send>;
+/// A read-only job run against the core between inputs. It returns the delivery of its
+/// answer, which runs after the batch's commit, like every reply.
+pub type ReadFn = Box<dyn FnOnce(&Master, u64) -> Deliver + Send>;
+
+/// Sends a read's answer to its waiting handler.
+pub type Deliver = Box<dyn FnOnce() + Send>;
 
 /// A message to the driver.
 pub enum Command {
@@ -83,10 +85,7 @@ pub enum Command {
         stream: Option<(Conn, StreamKind, StreamHandle)>,
     },
     /// A read.
-    Read {
-        read: ReadFn,
-        reply: oneshot::Sender<Response>,
-    },
+    Read { read: ReadFn },
     /// A new operator subscription: SUBSCRIBED is built from the state at this point.
     OperatorSubscribe { conn: Conn, stream: StreamHandle },
     /// A stream's reader went away.
@@ -143,18 +142,22 @@ impl Handle {
         rx.await.ok()
     }
 
-    /// Runs a read and waits for its response (`None` if the driver stopped).
-    pub async fn read(
+    /// Runs a read on the driver task and waits for its answer (`None` if the driver
+    /// stopped). The driver waits while it runs, so a read should only gather what it needs
+    /// and leave encoding to the caller (issue 8: `/master/state` of 10,000 tasks used to be
+    /// serialized inside the master loop).
+    pub async fn read<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&Master, u64) -> Response + Send + 'static,
-    ) -> Option<Response> {
+        read: impl FnOnce(&Master, u64) -> T + Send + 'static,
+    ) -> Option<T> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Read {
-            read: Box::new(read),
-            reply,
-        })
-        .await
-        .ok()?;
+        let read: ReadFn = Box::new(move |master, now| {
+            let answer = read(master, now);
+            Box::new(move || {
+                let _ = reply.send(answer);
+            })
+        });
+        self.send(Command::Read { read }).await.ok()?;
         rx.await.ok()
     }
 
@@ -193,9 +196,11 @@ impl Drop for CloseGuard {
 }
 
 /// Something to do after the batch's commit, in order.
+// Nearly every item is an effect; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Outgoing {
     Effect(Effect),
-    Read(oneshot::Sender<Response>, Response),
+    Read(Deliver),
     OperatorSubscribed(Conn, StreamHandle, Box<operator::Event>),
 }
 
@@ -283,7 +288,12 @@ impl Driver {
         let now = now_ms();
         let mut outgoing: Vec<Outgoing> = Vec::new();
         let run = |master: &mut Master, input: Input, outgoing: &mut Vec<Outgoing>| {
-            outgoing.extend(master.handle(now, input).into_iter().map(Outgoing::Effect));
+            outgoing.extend(
+                master
+                    .handle_deferred(now, input)
+                    .into_iter()
+                    .map(Outgoing::Effect),
+            );
         };
         for (conn, kind) in std::mem::take(&mut self.dropped) {
             if let Some(input) = closed_input(conn, kind) {
@@ -305,9 +315,8 @@ impl Driver {
                     }
                     run(&mut self.master, *input, &mut outgoing);
                 }
-                Command::Read { read, reply } => {
-                    let response = read(&self.master, now);
-                    outgoing.push(Outgoing::Read(reply, response));
+                Command::Read { read } => {
+                    outgoing.push(Outgoing::Read(read(&self.master, now)));
                 }
                 Command::OperatorSubscribe { conn, stream } => {
                     let mut event = operator::Event {
@@ -339,14 +348,21 @@ impl Driver {
         {
             run(&mut self.master, Input::Tick, &mut outgoing);
         }
+        // One allocation pass for the whole batch (issue 8): a burst of ACCEPTs, DECLINEs or
+        // registrations costs one pass, not one each. Its effects (offers, and the persisted
+        // offer-id counters) join the batch, so they are committed before anything leaves.
+        outgoing.extend(
+            self.master
+                .allocate_pending(now)
+                .into_iter()
+                .map(Outgoing::Effect),
+        );
         let batch = registry_batch(&outgoing);
         commit(&self.store, batch).await?;
         for item in outgoing {
             match item {
                 Outgoing::Effect(effect) => self.apply(effect),
-                Outgoing::Read(reply, response) => {
-                    let _ = reply.send(response);
-                }
+                Outgoing::Read(deliver) => deliver(),
                 Outgoing::OperatorSubscribed(conn, stream, event) => {
                     if stream
                         .tx

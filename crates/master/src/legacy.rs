@@ -42,6 +42,22 @@ pub fn routes() -> Router<AppState> {
         .route("/flags", get(flags))
 }
 
+/// Encodes a read's answer off the async threads (and off the driver task: the read only
+/// built the tree). A `/master/state` of 10,000 tasks is megabytes of JSON.
+async fn encode_json(value: Option<Value>) -> Response {
+    let Some(value) = value else {
+        return driver_gone();
+    };
+    render_json(move || value).await
+}
+
+/// Builds a tree and encodes it on the blocking pool, off the driver and the async threads.
+async fn render_json(build: impl FnOnce() -> Value + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(move || json_response(&build()))
+        .await
+        .unwrap_or_else(|_| driver_gone())
+}
+
 fn json_response(value: &Value) -> Response {
     let text = drover_http::ascii_json(value.to_string());
     let mut response = (StatusCode::OK, text).into_response();
@@ -103,38 +119,39 @@ fn flags_object(state: &AppState) -> Value {
 
 async fn state(State(state): State<AppState>) -> Response {
     let flags = flags_object(&state);
-    state
-        .handle
-        .read(move |master, _| json_response(&state_json(master, flags)))
-        .await
-        .unwrap_or_else(driver_gone)
+    // The driver only clones its state (a fraction of the cost of building the tree); the
+    // tree is built and encoded off the master loop (issue 8, G10).
+    let Some(snapshot) = state.handle.read(|master, _| master.clone()).await else {
+        return driver_gone();
+    };
+    render_json(move || state_json(&snapshot, flags)).await
 }
 
 async fn slaves(State(state): State<AppState>) -> Response {
-    state
+    let value = state
         .handle
         .read(|master, _| {
-            json_response(&json!({
+            json!({
                 "slaves": slaves_json(master, false),
                 "recovered_slaves": slaves_json(master, true),
-            }))
+            })
         })
-        .await
-        .unwrap_or_else(driver_gone)
+        .await;
+    encode_json(value).await
 }
 
 async fn frameworks(State(state): State<AppState>) -> Response {
-    state
-        .handle
-        .read(|master, _| {
-            json_response(&json!({
-                "frameworks": master.frameworks().values().map(|f| framework_json(master, f)).collect::<Vec<_>>(),
-                "completed_frameworks": master.completed_frameworks().iter().map(|f| framework_json(master, f)).collect::<Vec<_>>(),
-                "unregistered_frameworks": [],
-            }))
+    let Some(master) = state.handle.read(|master, _| master.clone()).await else {
+        return driver_gone();
+    };
+    render_json(move || {
+        json!({
+            "frameworks": master.frameworks().values().map(|f| framework_json(&master, f)).collect::<Vec<_>>(),
+            "completed_frameworks": master.completed_frameworks().iter().map(|f| framework_json(&master, f)).collect::<Vec<_>>(),
+            "unregistered_frameworks": [],
         })
-        .await
-        .unwrap_or_else(driver_gone)
+    })
+    .await
 }
 
 /// Query of `/master/tasks`.
@@ -148,7 +165,7 @@ pub struct TasksQuery {
 }
 
 async fn tasks(State(state): State<AppState>, Query(query): Query<TasksQuery>) -> Response {
-    state
+    let value = state
         .handle
         .read(move |master, _| {
             let mut tasks: Vec<(&str, &TaskEntry)> = master
@@ -175,10 +192,10 @@ async fn tasks(State(state): State<AppState>, Query(query): Query<TasksQuery>) -
                 .take(limit)
                 .map(|(_, e)| task_json(e))
                 .collect();
-            json_response(&json!({ "tasks": list }))
+            json!({ "tasks": list })
         })
-        .await
-        .unwrap_or_else(driver_gone)
+        .await;
+    encode_json(value).await
 }
 
 fn first_time(entry: &TaskEntry) -> f64 {
@@ -255,6 +272,8 @@ fn slaves_json(master: &Master, recovered: bool) -> Vec<Value> {
                 };
                 attributes.insert(attr.name.clone(), value);
             }
+            // Both O(tasks or offers on this agent), through the core's per-agent indexes
+            // (issue 8: they were scans of every task and offer, per agent).
             let used = master.agent_used(id);
             let offered = master.agent_offered(id);
             let unreserved: Vec<v1::Resource> = a

@@ -81,6 +81,8 @@ pub async fn run_on(
         .local_addr()
         .context("cannot read the listening address")?
         .port();
+    // After a master restart every agent reconnects at once.
+    drover_http::listen::raise_backlog(&listener);
     let work_dir = flags.work_dir.clone();
     let store = tokio::task::spawn_blocking(move || RedbStore::open(&work_dir))
         .await

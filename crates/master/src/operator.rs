@@ -68,10 +68,12 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
     let read = |f: fn(&drover_core::master::Master, u64) -> operator::Response| {
         let handle = state.handle.clone();
         async move {
-            handle
-                .read(move |master, now| message_response(&f(master, now), accept))
-                .await
-                .unwrap_or_else(driver_gone)
+            // The driver builds the message; encoding it (megabytes for GET_STATE at scale)
+            // happens here, off the master loop.
+            match handle.read(f).await {
+                Some(response) => message_response(&response, accept),
+                None => driver_gone(),
+            }
         }
     };
     match kind {

@@ -14,6 +14,7 @@ use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
 use super::registry::agent_id_of;
+use super::timers::Timer;
 use super::validation::validate_id;
 use super::{
     Agent, AgentStatus, Conn, Effect, Framework, Master, PingState, RegistryOp, Reply, TaskEntry,
@@ -153,6 +154,7 @@ impl Master {
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         let agent = self.new_agent(now_ms, conn, stream_id, report);
         self.agents.insert(id.clone(), agent);
+        self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.send_registered(&id, AgentEventType::Registered, out);
         self.announce_agent(&id, out);
         self.allocation_dirty = true;
@@ -241,13 +243,14 @@ impl Master {
     fn adopt_task(&mut self, reported: &v1::Task, out: &mut Vec<Effect>) {
         let fw_id = reported.framework_id.value.clone();
         let task_id = reported.task_id.value.clone();
-        let Some(fw) = self.frameworks.get_mut(&fw_id) else {
+        if !self.frameworks.contains_key(&fw_id) {
             return;
-        };
-        let previous = fw
-            .tasks
-            .remove(&task_id)
-            .or_else(|| fw.unreachable_tasks.remove(&task_id));
+        }
+        let previous = self.remove_live_task(&fw_id, &task_id).or_else(|| {
+            self.frameworks
+                .get_mut(&fw_id)
+                .and_then(|fw| fw.unreachable_tasks.remove(&task_id))
+        });
         let role = reported
             .resources
             .iter()
@@ -281,9 +284,7 @@ impl Master {
             });
             out.push(Effect::ToOperators(Box::new(event)));
         }
-        if let Some(fw) = self.frameworks.get_mut(&fw_id) {
-            fw.tasks.insert(task_id, entry);
-        }
+        self.insert_live_task(&fw_id, task_id, entry);
     }
 
     fn adopt_executors(&mut self, agent_id: &str, executors: &[v1::ExecutorInfo]) {
@@ -334,6 +335,7 @@ impl Master {
             ..Default::default()
         };
         let pending_kills = std::mem::take(&mut agent.pending_kills);
+        self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         self.send_registered(&id, AgentEventType::Reregistered, out);
         let mut shutdown: BTreeSet<String> = BTreeSet::new();
@@ -350,23 +352,23 @@ impl Master {
         self.adopt_executors(&id, &report.executors);
         // Tasks the master has on this agent that the agent lacks: the agent answers them
         // with TASK_DROPPED/TASK_LOST and REASON_RECONCILIATION (agent-side reconciliation).
+        // The index lists them in the order of a scan of every framework's tasks.
         let mut missing = Vec::new();
-        for (fw_id, fw) in &self.frameworks {
-            for (task_id, entry) in &fw.tasks {
-                if entry.task.agent_id.value == id
-                    && !reported_ids.contains(&(fw_id.clone(), task_id.clone()))
-                {
-                    missing.push(drover_wire::internal::agent_event::reconcile_tasks::Entry {
-                        framework_id: v1::FrameworkId {
-                            value: fw_id.clone(),
-                        },
-                        task_id: v1::TaskId {
-                            value: task_id.clone(),
-                        },
-                        partition_aware: Some(fw.partition_aware),
-                    });
-                }
+        for key in self.agent_tasks.on_agent(&id) {
+            if reported_ids.contains(key) {
+                continue;
             }
+            let (fw_id, task_id) = key;
+            let partition_aware = self.frameworks.get(fw_id).map(|f| f.partition_aware);
+            missing.push(drover_wire::internal::agent_event::reconcile_tasks::Entry {
+                framework_id: v1::FrameworkId {
+                    value: fw_id.clone(),
+                },
+                task_id: v1::TaskId {
+                    value: task_id.clone(),
+                },
+                partition_aware,
+            });
         }
         if !missing.is_empty() {
             let mut event = agent_event(AgentEventType::ReconcileTasks);
@@ -424,6 +426,7 @@ impl Master {
         let mut agent = self.new_agent(now_ms, conn, stream_id, report);
         agent.reregistered_time_ms = Some(now_ms);
         self.agents.insert(id.clone(), agent);
+        self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.send_registered(&id, AgentEventType::Reregistered, out);
         let detail = if was_unreachable {
             None
@@ -629,11 +632,13 @@ impl Master {
             return;
         };
         if let Some(agent) = self.agents.get_mut(&id) {
+            let deadline = now_ms + self.config.agent_reregister_timeout_ms;
             agent.status = AgentStatus::Disconnected;
             agent.conn = None;
             agent.stream_id = None;
             agent.ping = PingState::default();
-            agent.reregister_deadline_ms = Some(now_ms + self.config.agent_reregister_timeout_ms);
+            agent.reregister_deadline_ms = Some(deadline);
+            self.arm(deadline, Timer::AgentReregister(id.clone()));
         }
         self.rescind_agent_offers(&id, out);
         let fw_ids: Vec<String> = self
@@ -667,24 +672,21 @@ impl Master {
     }
 
     fn tasks_on_agent(&self, framework_id: &str, agent_id: &str) -> Vec<String> {
-        self.frameworks
-            .get(framework_id)
-            .map(|f| {
-                f.tasks
-                    .iter()
-                    .filter(|(_, e)| e.task.agent_id.value == agent_id)
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.agent_tasks.of_framework(agent_id, framework_id)
     }
 
-    pub(super) fn tick_agents(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
+    /// Runs the agents' due deadlines; `due` (from the timer index) holds every agent whose
+    /// reregistration deadline or ping is due, in id order.
+    pub(super) fn tick_agents(
+        &mut self,
+        now_ms: u64,
+        due: BTreeSet<String>,
+        out: &mut Vec<Effect>,
+    ) {
         let max = self.config.max_agent_ping_timeouts.max(1);
         let timeout = self.config.agent_ping_timeout_ms.max(1);
         let mut overdue = Vec::new();
-        let ids: Vec<String> = self.agents.keys().cloned().collect();
-        for id in ids {
+        for id in due {
             let Some(agent) = self.agents.get_mut(&id) else {
                 continue;
             };
@@ -715,6 +717,7 @@ impl Master {
                     event: Box::new(event),
                 });
             }
+            self.arm(now_ms + timeout, Timer::AgentPing(id));
         }
         for id in overdue {
             self.schedule_unreachable(now_ms, &id, out);
@@ -812,8 +815,8 @@ impl Master {
                     Some(now_ms),
                     out,
                 );
-                if let Some(fw) = self.frameworks.get_mut(&fw_id)
-                    && let Some(entry) = fw.tasks.remove(&task_id)
+                if let Some(entry) = self.remove_live_task(&fw_id, &task_id)
+                    && let Some(fw) = self.frameworks.get_mut(&fw_id)
                 {
                     fw.unreachable_tasks.insert(task_id, entry);
                 }

@@ -11,6 +11,7 @@ use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::call::Type as CallType;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
+use super::timers::Timer;
 use super::validation::{self, CALL_INVALID_PREFIX};
 use super::{
     Conn, Effect, Framework, Master, RegistryOp, Reply, agent_event, operator_event,
@@ -162,6 +163,10 @@ impl Master {
         fw.unregistered_time_ms = None;
         fw.suppressed_roles = subscribe.suppressed_roles.iter().cloned().collect();
         fw.next_heartbeat_ms = Some(now_ms + self.config.heartbeat_interval_ms);
+        self.arm(
+            now_ms + self.config.heartbeat_interval_ms,
+            Timer::FrameworkHeartbeat(id.clone()),
+        );
         let mut subscribed = scheduler_event(EventType::Subscribed);
         subscribed.subscribed = Some(scheduler::event::Subscribed {
             framework_id: v1::FrameworkId { value: id.clone() },
@@ -429,6 +434,10 @@ impl Master {
             fw.next_heartbeat_ms = None;
             fw.unregistered_time_ms = Some(now_ms);
             fw.failover_deadline_ms = Some(now_ms.saturating_add(timeout_ms));
+            self.arm(
+                now_ms.saturating_add(timeout_ms),
+                Timer::FrameworkFailover(id.clone()),
+            );
         }
         let offers: Vec<String> = self
             .offers
@@ -447,10 +456,21 @@ impl Master {
         self.allocation_dirty = true;
     }
 
-    pub(super) fn tick_frameworks(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
+    /// Runs the frameworks' due deadlines; `due` (from the timer index) holds every framework
+    /// whose heartbeat or failover deadline is due, in id order.
+    pub(super) fn tick_frameworks(
+        &mut self,
+        now_ms: u64,
+        due: BTreeSet<String>,
+        out: &mut Vec<Effect>,
+    ) {
         let interval = self.config.heartbeat_interval_ms;
         let mut expired = Vec::new();
-        for (id, fw) in &mut self.frameworks {
+        for id in due {
+            let Some(fw) = self.frameworks.get_mut(&id) else {
+                continue;
+            };
+            let mut rearm = false;
             if let (Some(conn), Some(due)) = (fw.conn, fw.next_heartbeat_ms)
                 && now_ms >= due
             {
@@ -459,9 +479,13 @@ impl Master {
                     event: Box::new(scheduler_event(EventType::Heartbeat)),
                 });
                 fw.next_heartbeat_ms = Some(now_ms + interval);
+                rearm = true;
             }
             if fw.failover_deadline_ms.is_some_and(|d| now_ms >= d) && fw.conn.is_none() {
                 expired.push(id.clone());
+            }
+            if rearm {
+                self.arm(now_ms + interval, Timer::FrameworkHeartbeat(id));
             }
         }
         for id in expired {
@@ -541,6 +565,11 @@ impl Master {
             out,
         );
         if let Some(mut fw) = self.frameworks.remove(id) {
+            // Every live task was completed above; keep the index exact regardless.
+            for (task_id, entry) in &fw.tasks {
+                self.agent_tasks
+                    .remove(&entry.task.agent_id.value, id, task_id);
+            }
             fw.failover_deadline_ms = None;
             fw.next_heartbeat_ms = None;
             fw.unregistered_time_ms.get_or_insert(now_ms);

@@ -51,6 +51,21 @@ impl Master {
                 return Err(format!("offer {offer_id} outlived its agent or framework"));
             }
         }
+        self.check_timers()?;
+        self.check_agent_offers()?;
+        if self.next_deadline() != self.next_deadline_by_scan() {
+            return Err(format!(
+                "next deadline {:?} from the timer index, {:?} by a scan",
+                self.next_deadline(),
+                self.next_deadline_by_scan()
+            ));
+        }
+        let scanned = super::task_index::AgentTasks::scan(
+            self.frameworks.iter().map(|(id, fw)| (id, &fw.tasks)),
+        );
+        if scanned != self.agent_tasks {
+            return Err("the live-task index by agent disagrees with the frameworks' tasks".into());
+        }
         for (fw_id, fw) in &self.frameworks {
             if fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
                 return Err(format!("framework {fw_id} keeps too many completed tasks"));

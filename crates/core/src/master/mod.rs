@@ -4,7 +4,10 @@
 //! The driver (`drover-master`) owns one [`Master`], feeds it [`Input`]s with the wall-clock
 //! time, carries out the returned [`Effect`]s in order (every [`Effect::Persist`] of a batch
 //! is committed before any reply or event leaves), and calls [`Master::handle`] with
-//! [`Input::Tick`] whenever [`Master::next_deadline`] passes. Nothing here reads a clock, does
+//! [`Input::Tick`] whenever [`Master::next_deadline`] passes. The daemon's driver feeds a
+//! whole batch through [`Master::handle_deferred`] and then runs one allocation pass with
+//! [`Master::allocate_pending`] (Mesos batches allocation likewise); the simulator and the
+//! tests use [`Master::handle`], which allocates after each input. Nothing here reads a clock, does
 //! I/O, draws randomness or iterates a hash map, so the same inputs always give the same
 //! effects; the tests drive it with a virtual clock.
 //!
@@ -12,7 +15,8 @@
 //! failover, removal), [`agents`] (registration, health, unreachable, gone), [`offers`]
 //! (offers, filters, DRF allocation), [`tasks`] (launch, status updates, kill, acknowledge),
 //! [`reconcile`] (spec §2.7), [`validation`] (calls and task infos), [`view`] (read-only
-//! answers for GET endpoints and metrics), [`invariants`].
+//! answers for GET endpoints and metrics), [`invariants`]; indexes that keep per-input work
+//! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
 pub mod agents;
 pub mod frameworks;
@@ -20,7 +24,9 @@ pub mod invariants;
 pub mod offers;
 pub mod reconcile;
 pub mod registry;
+pub mod task_index;
 pub mod tasks;
+pub mod timers;
 pub mod validation;
 pub mod view;
 
@@ -454,8 +460,9 @@ pub struct Counters {
     pub offers_rescinded: u64,
 }
 
-/// The master.
-#[derive(Debug)]
+/// The master. `Clone` lets a driver hand a snapshot to a reader that renders a large view
+/// (`/master/state`) off its loop.
+#[derive(Debug, Clone)]
 pub struct Master {
     config: Config,
     registry: Registry,
@@ -471,6 +478,12 @@ pub struct Master {
     allocation_dirty: bool,
     next_offer: u64,
     counters: Counters,
+    /// Live tasks by agent ([`task_index`]).
+    agent_tasks: task_index::AgentTasks,
+    /// Outstanding offer ids by agent id, in step with `offers` ([`Master::take_offer`]).
+    agent_offers: BTreeMap<String, BTreeSet<String>>,
+    /// Deadlines in time order ([`timers`]).
+    timers: timers::Timers,
 }
 
 impl Master {
@@ -506,7 +519,7 @@ impl Master {
             frameworks.insert(id.clone(), Framework::recovered(info.clone()));
         }
         let next_offer = registry.offers_reserved;
-        Master {
+        let mut master = Master {
             next_allocation_ms: now_ms,
             start_ms: now_ms,
             config,
@@ -521,11 +534,39 @@ impl Master {
             allocation_dirty: false,
             next_offer,
             counters: Counters::default(),
+            agent_tasks: task_index::AgentTasks::default(),
+            agent_offers: BTreeMap::new(),
+            timers: timers::Timers::default(),
+        };
+        let recovered: Vec<(String, Option<u64>)> = master
+            .agents
+            .iter()
+            .map(|(id, a)| (id.clone(), a.reregister_deadline_ms))
+            .collect();
+        for (id, at) in recovered {
+            if let Some(at) = at {
+                master.arm(at, timers::Timer::AgentReregister(id));
+            }
         }
+        master
     }
 
-    /// Decides on one input at `now_ms` (ms since the epoch).
+    /// Decides on one input at `now_ms` (ms since the epoch), then runs the allocator if the
+    /// input dirtied allocation: one pass per input. The simulator and the tests use this;
+    /// the driver batches with [`Master::handle_deferred`] and [`Master::allocate_pending`].
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Effect> {
+        let mut out = self.handle_deferred(now_ms, input);
+        out.extend(self.allocate_pending(now_ms));
+        out
+    }
+
+    /// Decides on one input at `now_ms` without running the allocator: the caller must call
+    /// [`Master::allocate_pending`] after a batch of inputs (before carrying out its effects,
+    /// so the offers' persisted counters join the batch's commit). A pass costs
+    /// O(tasks + offers + agents), so one per batch instead of one per ACCEPT, DECLINE or
+    /// registration turns a burst of n calls from n passes into a few, as Mesos batches
+    /// allocation (`--allocation_interval`).
+    pub fn handle_deferred(&mut self, now_ms: u64, input: Input) -> Vec<Effect> {
         let mut out = Vec::new();
         match input {
             Input::Subscribe {
@@ -565,36 +606,61 @@ impl Master {
             }
             Input::Tick => self.tick(now_ms, &mut out),
         }
+        self.prune_timers();
+        out
+    }
+
+    /// Runs one allocation pass if an input since the last pass dirtied allocation (or the
+    /// allocation interval passed at a tick); otherwise returns nothing.
+    pub fn allocate_pending(&mut self, now_ms: u64) -> Vec<Effect> {
+        let mut out = Vec::new();
         if self.allocation_dirty {
             self.allocate(now_ms, &mut out);
+            self.prune_timers();
         }
         out
     }
 
-    /// When the driver must call [`Master::handle`] with [`Input::Tick`] next.
+    /// Whether an allocation pass is owed ([`Master::allocate_pending`] would run one).
+    pub fn allocation_pending(&self) -> bool {
+        self.allocation_dirty
+    }
+
+    /// When the driver must call [`Master::handle`] with [`Input::Tick`] next: the earliest of
+    /// the allocation interval, the removal limiter and the [`timers`] index (O(log n)).
     pub fn next_deadline(&self) -> Option<u64> {
-        let mut deadlines: Vec<u64> = vec![self.next_allocation_ms];
-        for fw in self.frameworks.values() {
-            deadlines.extend(fw.failover_deadline_ms);
-            deadlines.extend(fw.next_heartbeat_ms);
-        }
-        for agent in self.agents.values() {
-            deadlines.extend(agent.reregister_deadline_ms);
-            if agent.status == AgentStatus::Connected {
-                deadlines.push(agent.ping.next_ping_ms);
-            }
-        }
+        let mut next = self.next_allocation_ms;
         if !self.removal_queue.is_empty() {
-            deadlines.push(self.next_removal_ms);
+            next = next.min(self.next_removal_ms);
         }
-        deadlines.extend(self.offers.values().filter_map(|o| o.expires_ms));
-        deadlines.into_iter().min()
+        if let Some(at) = self.first_timer() {
+            next = next.min(at);
+        }
+        Some(next)
+    }
+
+    /// [`Master::next_deadline`] by a scan of every agent, framework and offer (the
+    /// definition the index must agree with; for the invariant check and tests).
+    pub fn next_deadline_by_scan(&self) -> Option<u64> {
+        let mut next = self.next_allocation_ms;
+        if !self.removal_queue.is_empty() {
+            next = next.min(self.next_removal_ms);
+        }
+        if let Some(at) = self.deadlines_by_scan().into_values().min() {
+            next = next.min(at);
+        }
+        Some(next)
     }
 
     fn tick(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
-        self.tick_frameworks(now_ms, out);
-        self.tick_agents(now_ms, out);
-        self.tick_offers(now_ms, out);
+        // Only the entities with a due deadline can act; they are visited in id order, as a
+        // scan would visit them. Each group is read just before it runs, as the scans did.
+        let due = self.due_timers(now_ms).frameworks;
+        self.tick_frameworks(now_ms, due, out);
+        let due = self.due_timers(now_ms).agents;
+        self.tick_agents(now_ms, due, out);
+        let due = self.due_timers(now_ms).offers;
+        self.tick_offers(now_ms, due, out);
         if now_ms >= self.next_allocation_ms {
             self.allocation_dirty = true;
         }

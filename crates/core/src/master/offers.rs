@@ -7,13 +7,14 @@
 //! resources count as allocated to that framework until the offer is used, declined or
 //! rescinded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use drover_wire::v1;
 use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
 use super::registry::OFFER_ID_BLOCK;
+use super::timers::Timer;
 use super::{AgentStatus, Effect, Master, Offer, scheduler_event};
 use crate::resources;
 use crate::task::state::releases_resources;
@@ -23,14 +24,19 @@ const MIN_CPUS: f64 = 0.01;
 const MIN_MEM_MB: f64 = 32.0;
 
 impl Master {
-    /// What tasks (that still hold resources) and executors use on an agent.
+    /// What tasks (that still hold resources) and executors use on an agent. O(tasks on the
+    /// agent): the live-task index visits them in the order a scan of every framework would.
     pub fn agent_used(&self, agent_id: &str) -> Vec<v1::Resource> {
         let mut used = Vec::new();
-        for fw in self.frameworks.values() {
-            for entry in fw.tasks.values() {
-                if entry.task.agent_id.value == agent_id && !releases_resources(entry.state()) {
-                    used.extend(resources::unallocate(&entry.task.resources));
-                }
+        for (fw_id, task_id) in self.agent_tasks.on_agent(agent_id) {
+            let entry = self
+                .frameworks
+                .get(fw_id)
+                .and_then(|f| f.tasks.get(task_id));
+            if let Some(entry) = entry
+                && !releases_resources(entry.state())
+            {
+                used.extend(resources::unallocate(&entry.task.resources));
             }
         }
         if let Some(agent) = self.agents.get(agent_id) {
@@ -41,15 +47,53 @@ impl Master {
         resources::normalize(&used)
     }
 
-    /// What outstanding offers hold on an agent.
+    /// What outstanding offers hold on an agent. O(offers on the agent): the per-agent index
+    /// lists them in id order, as a scan of every offer would.
     pub fn agent_offered(&self, agent_id: &str) -> Vec<v1::Resource> {
         let offered: Vec<v1::Resource> = self
-            .offers
-            .values()
-            .filter(|o| o.offer.agent_id.value == agent_id)
+            .agent_offer_ids(agent_id)
+            .filter_map(|id| self.offers.get(id))
             .flat_map(|o| resources::unallocate(&o.offer.resources))
             .collect();
         resources::normalize(&offered)
+    }
+
+    /// The ids of an agent's outstanding offers, in id order.
+    pub fn agent_offer_ids(&self, agent_id: &str) -> impl Iterator<Item = &String> {
+        self.agent_offers.get(agent_id).into_iter().flatten()
+    }
+
+    /// Removes an outstanding offer (and its entry in the per-agent index).
+    pub(super) fn take_offer(&mut self, offer_id: &str) -> Option<Offer> {
+        let offer = self.offers.remove(offer_id)?;
+        let agent_id = &offer.offer.agent_id.value;
+        if let Some(ids) = self.agent_offers.get_mut(agent_id) {
+            ids.remove(offer_id);
+            if ids.is_empty() {
+                self.agent_offers.remove(agent_id);
+            }
+        }
+        Some(offer)
+    }
+
+    /// The per-agent offer index a scan of the offers builds (for the invariant check).
+    pub(super) fn agent_offers_by_scan(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut index: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (id, offer) in &self.offers {
+            index
+                .entry(offer.offer.agent_id.value.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        index
+    }
+
+    /// Checks the per-agent offer index against a scan.
+    pub(super) fn check_agent_offers(&self) -> Result<(), String> {
+        if self.agent_offers_by_scan() != self.agent_offers {
+            return Err("the offer index by agent disagrees with the offers".into());
+        }
+        Ok(())
     }
 
     /// What a framework holds: its tasks' resources (while they hold them) and its offers.
@@ -293,12 +337,20 @@ impl Master {
                 role: Some(role.into()),
             }),
         };
+        let expires_ms = self.config.offer_timeout_ms.map(|t| now_ms + t);
+        if let Some(at) = expires_ms {
+            self.arm(at, Timer::OfferExpiry(offer_id.clone()));
+        }
+        self.agent_offers
+            .entry(agent_id.to_owned())
+            .or_default()
+            .insert(offer_id.clone());
         self.offers.insert(
             offer_id,
             Offer {
                 offer: offer.clone(),
                 role: role.into(),
-                expires_ms: self.config.offer_timeout_ms.map(|t| now_ms + t),
+                expires_ms,
             },
         );
         self.counters.offers_made += 1;
@@ -318,7 +370,7 @@ impl Master {
 
     /// Takes an offer back; with `notify`, the framework gets RESCIND (if connected).
     pub(super) fn rescind_offer(&mut self, offer_id: &str, notify: bool, out: &mut Vec<Effect>) {
-        let Some(offer) = self.offers.remove(offer_id) else {
+        let Some(offer) = self.take_offer(offer_id) else {
             return;
         };
         self.counters.offers_rescinded += 1;
@@ -334,25 +386,20 @@ impl Master {
 
     /// Rescinds every offer of an agent (it disconnected, became unreachable, was removed).
     pub(super) fn rescind_agent_offers(&mut self, agent_id: &str, out: &mut Vec<Effect>) {
-        let ids: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| o.offer.agent_id.value == agent_id)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids: Vec<String> = self.agent_offer_ids(agent_id).cloned().collect();
         for id in ids {
             self.rescind_offer(&id, true, out);
         }
         self.filters.retain(|f| f.agent_id != agent_id);
     }
 
-    pub(super) fn tick_offers(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
-        let expired: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| o.expires_ms.is_some_and(|t| now_ms >= t))
-            .map(|(id, _)| id.clone())
-            .collect();
+    /// Rescinds the expired offers; `expired` (from the timer index) is in id order.
+    pub(super) fn tick_offers(
+        &mut self,
+        _now_ms: u64,
+        expired: BTreeSet<String>,
+        out: &mut Vec<Effect>,
+    ) {
         for id in expired {
             self.rescind_offer(&id, true, out);
         }

@@ -286,7 +286,7 @@ impl Master {
             if let Some(offer) = self.offers.get(&offer_id.value)
                 && offer.offer.framework_id.value == framework_id
             {
-                let offer = self.offers.remove(&offer_id.value);
+                let offer = self.take_offer(&offer_id.value);
                 if let Some(offer) = offer {
                     offered = resources::add(&offered, &offer.offer.resources);
                 }
@@ -388,17 +388,11 @@ impl Master {
         }
     }
 
-    fn known_task_ids(&self, framework_id: &str) -> BTreeSet<String> {
-        self.frameworks
-            .get(framework_id)
-            .map(|f| {
-                f.tasks
-                    .keys()
-                    .chain(f.unreachable_tasks.keys())
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Whether the framework already has a live or unreachable task with this id.
+    fn task_id_known(&self, framework_id: &str, task_id: &str) -> bool {
+        self.frameworks.get(framework_id).is_some_and(|f| {
+            f.tasks.contains_key(task_id) || f.unreachable_tasks.contains_key(task_id)
+        })
     }
 
     /// What a task needs from the offer: its resources plus its executor's, if the executor
@@ -446,7 +440,7 @@ impl Master {
             );
             return;
         }
-        let known = self.known_task_ids(framework_id);
+        let known = |id: &str| self.task_id_known(framework_id, id);
         if let Err(e) = validation::validate_task(&task, agent_id, &known) {
             self.launch_refused(now_ms, framework_id, &task, Trigger::LaunchInvalid, &e, out);
             return;
@@ -543,7 +537,7 @@ impl Master {
             refuse(self, Trigger::LaunchGroupInvalid, &e, out);
             return;
         }
-        let known = self.known_task_ids(framework_id);
+        let known = |id: &str| self.task_id_known(framework_id, id);
         let mut needed: Vec<v1::Resource> = Vec::new();
         for (i, task) in tasks.iter().enumerate() {
             // Members are checked as command-less tasks: the group's executor runs them.
@@ -637,9 +631,7 @@ impl Master {
             task: entry.task.clone(),
         });
         out.push(Effect::ToOperators(Box::new(added)));
-        if let Some(fw) = self.frameworks.get_mut(framework_id) {
-            fw.tasks.insert(info.task_id.value.clone(), entry);
-        }
+        self.insert_live_task(framework_id, info.task_id.value.clone(), entry);
     }
 
     pub(super) fn send_to_agent(
@@ -658,11 +650,7 @@ impl Master {
 
     /// Moves a live task to the completed list.
     pub(super) fn complete_task(&mut self, framework_id: &str, task_id: &str) {
-        if let Some(entry) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.tasks.remove(task_id))
-        {
+        if let Some(entry) = self.remove_live_task(framework_id, task_id) {
             self.push_completed(framework_id, entry);
         }
     }
