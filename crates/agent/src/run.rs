@@ -111,10 +111,11 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         shutdown_grace_text: format_duration(flags.executor_shutdown_grace_period),
         reregistration_timeout_text: format_duration(flags.executor_reregistration_timeout),
     };
+    let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
         Agent::new(config, seed),
         store,
-        Arc::new(containerizer),
+        containerizer.clone(),
         settings,
     );
 
@@ -178,7 +179,19 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let _ = stop_tx.send(true);
     driver_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    remove_empty_cgroup_root(&containerizer, &flags.cgroups_root);
     Ok(())
+}
+
+/// Removes the agent's cgroup root in every hierarchy if no container is left in it (a
+/// non-empty cgroup cannot be removed, so running tasks keep theirs), so a clean stop leaves
+/// nothing behind.
+fn remove_empty_cgroup_root(containerizer: &Containerizer, cgroups_root: &str) {
+    for controller in crate::containerizer::Controller::ALL {
+        if let Ok(hierarchy) = containerizer.isolation().controller(controller) {
+            let _ = std::fs::remove_dir(hierarchy.join(cgroups_root));
+        }
+    }
 }
 
 /// The machine's resources when `--resources` is absent: all cores, memory less 1 GB

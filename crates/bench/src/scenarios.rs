@@ -439,7 +439,7 @@ pub fn g2_allocation(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     let t_setup = Instant::now();
     for i in 0..agents {
         let c = next_conn();
-        master.handle(
+        master.handle_deferred(
             now,
             Input::AgentSubscribe {
                 conn: c,
@@ -463,7 +463,7 @@ pub fn g2_allocation(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     }
     for i in 0..frameworks {
         let c = next_conn();
-        master.handle(
+        master.handle_deferred(
             now,
             Input::Subscribe {
                 conn: c,
@@ -483,6 +483,8 @@ pub fn g2_allocation(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
             },
         );
     }
+    // As the master's driver does with a batch of inputs: one pass after all of them.
+    master.allocate_pending(now);
     let setup = t_setup.elapsed();
     // Every offer made so far expires: the tick rescinds them all and runs one pass with every
     // agent free and every framework eligible.

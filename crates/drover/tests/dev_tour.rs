@@ -192,6 +192,16 @@ fn fresh_ports() -> Ports {
 }
 
 /// Processes whose working directory is inside `dir` (tasks run in their sandboxes).
+/// The cgroups called `name` at the top of any hierarchy (v1) or of the unified one (v2).
+fn cgroup_dirs_named(name: &str) -> Vec<std::path::PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut candidates = vec![root.join(name)];
+    for hierarchy in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        candidates.push(hierarchy.path().join(name));
+    }
+    candidates.into_iter().filter(|p| p.is_dir()).collect()
+}
+
 fn processes_under(dir: &Path) -> Vec<i32> {
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     std::fs::read_dir("/proc")
@@ -340,6 +350,8 @@ fn readme_tour_then_restart_keeps_apps_and_framework() {
         processes_under(&d.join("work")).is_empty(),
         "task processes survived drover dev"
     );
+    let cgroups = cgroup_dirs_named(&format!("drover-dev-{}", ports.agent));
+    assert!(cgroups.is_empty(), "drover dev left cgroups: {cgroups:?}");
     drop(dev);
 
     // Restart: the app and the framework id are still there, and its tasks come back.
