@@ -10,7 +10,17 @@
 //! frameworks) or `TASK_LOST`, source `SOURCE_MASTER`, reason `REASON_MASTER_DISCONNECTED`
 //! (`drover_core::task::emission`, trigger `AcceptWhileMasterDisconnected`), so the framework
 //! can relaunch instead of waiting forever.
+//!
+//! Calls are pipelined: up to [`Config::calls_in_flight_max`] POSTs run at once over the
+//! shared connection pool, in an order that keeps what Mesos and a framework rely on (see
+//! [`Order`]): calls about the same task (its `ACCEPT`, `KILL`, `ACKNOWLEDGE`s, an explicit
+//! `RECONCILE`) reach the master one after the other in the order they were sent; `REVIVE`,
+//! `SUPPRESS`, `RECONCILE`, `TEARDOWN` and any other call without a task are barriers: they
+//! start only once every earlier call has been answered, and no later call starts before they
+//! are answered. Calls about different tasks (and `DECLINE`s of different offers) may overtake
+//! each other.
 
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,6 +38,13 @@ pub const CALLS_MAX: usize = 4096;
 pub const EVENTS_MAX: usize = 4096;
 /// Largest accepted event record.
 pub const RECORD_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Default number of calls in flight at once ([`Config::calls_in_flight_max`]).
+pub const CALLS_IN_FLIGHT_MAX: usize = 32;
+/// Calls taken off the channel but held back by their order (a bound on the client's own
+/// queue; the channel itself holds [`CALLS_MAX`]).
+pub const CALLS_WAITING_MAX: usize = 1024;
+/// How long a lost session waits for its calls in flight before answering them locally.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(1);
 
 /// How the client connects.
 #[derive(Debug, Clone)]
@@ -42,6 +59,8 @@ pub struct Config {
     pub backoff_min: Duration,
     /// Largest reconnect delay.
     pub backoff_max: Duration,
+    /// Calls POSTed at once (at least 1; 1 sends them one at a time, in order).
+    pub calls_in_flight_max: usize,
 }
 
 impl Config {
@@ -53,6 +72,7 @@ impl Config {
             missed_heartbeats_max: 5,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            calls_in_flight_max: CALLS_IN_FLIGHT_MAX,
         }
     }
 
@@ -174,19 +194,20 @@ async fn session(
         Err(e) => return Session::Lost(e.to_string()),
     };
     let stream_id = stream.header("Mesos-Stream-Id").unwrap_or_default();
+    let mut flight = Flight::new(client.clone(), url, stream_id, config.calls_in_flight_max);
     let mut heartbeat = Duration::from_secs(15);
     let mut deadline = Instant::now() + heartbeat * config.missed_heartbeats_max;
     loop {
         tokio::select! {
             record = stream.records.next() => {
                 let bytes = match record {
-                    None => return Session::Lost("event stream ended".into()),
-                    Some(Err(e)) => return Session::Lost(e.to_string()),
+                    None => return flight.lose("event stream ended".into(), config, events).await,
+                    Some(Err(e)) => return flight.lose(e.to_string(), config, events).await,
                     Some(Ok(b)) => b,
                 };
                 deadline = Instant::now() + heartbeat * config.missed_heartbeats_max;
                 let Ok(event) = Event::decode(bytes) else {
-                    return Session::Lost("undecodable event".into());
+                    return flight.lose("undecodable event".into(), config, events).await;
                 };
                 match event.r#type.and_then(|t| event::Type::try_from(t).ok()) {
                     Some(event::Type::Subscribed) => {
@@ -206,7 +227,7 @@ async fn session(
                     Some(event::Type::Heartbeat) => {}
                     Some(event::Type::Error) => {
                         let message = event.error.map(|e| e.message).unwrap_or_default();
-                        return Session::Lost(format!("master error: {message}"));
+                        return flight.lose(format!("master error: {message}"), config, events).await;
                     }
                     _ => {
                         if events.send(ClientEvent::Event(Box::new(event))).await.is_err() {
@@ -216,27 +237,292 @@ async fn session(
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
-                return Session::Lost("missed heartbeats".into());
+                return flight.lose("missed heartbeats".into(), config, events).await;
             }
-            call = calls.recv() => {
-                let Some(mut call) = call else { return Session::Stop };
-                call.framework_id = config.framework_info.id.clone();
-                let headers = [
-                    ("Content-Type", PROTOBUF),
-                    ("Accept", PROTOBUF),
-                    ("Mesos-Stream-Id", stream_id.as_str()),
-                ];
-                let sent = client.post(&url, &headers, Bytes::from(call.encode_to_vec())).await;
-                match sent {
-                    Ok(r) if r.status.is_success() => {}
-                    Ok(r) => tracing::warn!(status = %r.status, body = %r.text(), "call refused"),
-                    Err(e) => {
-                        drop_while_disconnected(config, &call, events).await;
-                        return Session::Lost(e.to_string());
+            call = calls.recv(), if flight.waiting.len() < CALLS_WAITING_MAX => {
+                let Some(call) = call else {
+                    // The framework is gone: deliver what it sent, then stop.
+                    flight.finish(config, events).await;
+                    return Session::Stop;
+                };
+                flight.push(call, config);
+                while flight.waiting.len() < CALLS_WAITING_MAX
+                    && let Ok(call) = calls.try_recv()
+                {
+                    flight.push(call, config);
+                }
+                flight.dispatch();
+            }
+            Some(done) = flight.running.join_next_with_id(), if !flight.running.is_empty() => {
+                if let Err(reason) = flight.complete(done, config, events).await {
+                    return flight.lose(reason, config, events).await;
+                }
+                flight.dispatch();
+            }
+        }
+    }
+}
+
+/// How a call is ordered against the others (see the crate's documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Order {
+    /// Starts after every earlier call is answered; later calls start after it is answered.
+    Barrier,
+    /// Starts after every earlier call sharing one of these keys (task ids, or offer ids for
+    /// calls without tasks) is answered, and after every earlier barrier.
+    Keys(Vec<String>),
+}
+
+/// The ordering keys of a call.
+pub fn order(call: &Call) -> Order {
+    let kind = call.r#type.and_then(|t| call::Type::try_from(t).ok());
+    match kind {
+        Some(call::Type::Acknowledge) => match &call.acknowledge {
+            Some(a) => Order::Keys(vec![a.task_id.value.clone()]),
+            None => Order::Barrier,
+        },
+        Some(call::Type::Kill) => match &call.kill {
+            Some(k) => Order::Keys(vec![k.task_id.value.clone()]),
+            None => Order::Barrier,
+        },
+        Some(call::Type::Accept) => match &call.accept {
+            Some(accept) => {
+                let mut keys: Vec<String> = accept
+                    .operations
+                    .iter()
+                    .flat_map(|op| {
+                        let launch = op.launch.iter().flat_map(|l| l.task_infos.iter());
+                        let group = op
+                            .launch_group
+                            .iter()
+                            .flat_map(|g| g.task_group.tasks.iter());
+                        launch.chain(group)
+                    })
+                    .map(|t| t.task_id.value.clone())
+                    .collect();
+                // Operations without tasks (reservations, volumes) keep their order.
+                let taskless = accept
+                    .operations
+                    .iter()
+                    .any(|op| op.launch.is_none() && op.launch_group.is_none());
+                if taskless || keys.is_empty() {
+                    return Order::Barrier;
+                }
+                keys.sort_unstable();
+                keys.dedup();
+                Order::Keys(keys)
+            }
+            None => Order::Barrier,
+        },
+        Some(call::Type::Decline) => match &call.decline {
+            Some(d) if !d.offer_ids.is_empty() => Order::Keys(
+                d.offer_ids
+                    .iter()
+                    .map(|o| format!("offer:{}", o.value))
+                    .collect(),
+            ),
+            _ => Order::Barrier,
+        },
+        _ => Order::Barrier,
+    }
+}
+
+/// What a POST came back with.
+type Sent = Result<drover_http::client::Response, drover_http::ClientError>;
+
+/// A call taken off the channel.
+#[derive(Debug)]
+struct Queued {
+    call: Call,
+    order: Order,
+}
+
+/// The calls of one session: those waiting for their turn and those in flight.
+#[derive(Debug)]
+struct Flight {
+    client: drover_http::Client,
+    url: String,
+    stream_id: String,
+    max: usize,
+    waiting: VecDeque<Queued>,
+    running: tokio::task::JoinSet<Sent>,
+    started: HashMap<tokio::task::Id, Queued>,
+    /// Keys of the calls in flight, with how many hold each.
+    busy: HashMap<String, usize>,
+    barrier_running: bool,
+}
+
+impl Flight {
+    fn new(client: drover_http::Client, url: String, stream_id: String, max: usize) -> Flight {
+        Flight {
+            client,
+            url,
+            stream_id,
+            max: max.max(1),
+            waiting: VecDeque::new(),
+            running: tokio::task::JoinSet::new(),
+            started: HashMap::new(),
+            busy: HashMap::new(),
+            barrier_running: false,
+        }
+    }
+
+    fn push(&mut self, mut call: Call, config: &Config) {
+        call.framework_id = config.framework_info.id.clone();
+        let order = order(&call);
+        self.waiting.push_back(Queued { call, order });
+    }
+
+    /// Starts every waiting call whose turn has come, oldest first.
+    fn dispatch(&mut self) {
+        if self.barrier_running {
+            return;
+        }
+        let mut blocked: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < self.waiting.len() && self.running.len() < self.max {
+            match &self.waiting[i].order {
+                Order::Barrier => {
+                    if i == 0 && self.running.is_empty() {
+                        let queued = self.waiting.pop_front().expect("index 0 exists");
+                        self.barrier_running = true;
+                        self.start(queued);
+                    }
+                    return;
+                }
+                Order::Keys(keys) => {
+                    let free = keys
+                        .iter()
+                        .all(|k| !self.busy.contains_key(k) && !blocked.contains(k));
+                    if free {
+                        let queued = self.waiting.remove(i).expect("index exists");
+                        for k in keys_of(&queued.order) {
+                            *self.busy.entry(k.clone()).or_default() += 1;
+                        }
+                        self.start(queued);
+                    } else {
+                        blocked.extend(keys.iter().cloned());
+                        i += 1;
                     }
                 }
             }
         }
+    }
+
+    fn start(&mut self, queued: Queued) {
+        let client = self.client.clone();
+        let url = self.url.clone();
+        let stream_id = self.stream_id.clone();
+        let body = Bytes::from(queued.call.encode_to_vec());
+        let handle = self.running.spawn(async move {
+            let headers = [
+                ("Content-Type", PROTOBUF),
+                ("Accept", PROTOBUF),
+                ("Mesos-Stream-Id", stream_id.as_str()),
+            ];
+            client.post(&url, &headers, body).await
+        });
+        self.started.insert(handle.id(), queued);
+    }
+
+    fn release(&mut self, queued: &Queued) {
+        match &queued.order {
+            Order::Barrier => self.barrier_running = false,
+            Order::Keys(keys) => {
+                for k in keys {
+                    if let Some(n) = self.busy.get_mut(k) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.busy.remove(k);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles a finished call as the client always has: a refusal is logged, a transport
+    /// error answers the call's launches locally and ends the session (`Err`).
+    async fn complete(
+        &mut self,
+        done: Result<(tokio::task::Id, Sent), tokio::task::JoinError>,
+        config: &Config,
+        events: &mpsc::Sender<ClientEvent>,
+    ) -> Result<(), String> {
+        let (id, sent) = match done {
+            Ok((id, sent)) => (id, Some(sent)),
+            Err(e) => (e.id(), None),
+        };
+        let Some(queued) = self.started.remove(&id) else {
+            return Ok(());
+        };
+        self.release(&queued);
+        let Some(sent) = sent else {
+            // The call's task panicked or was cancelled: its delivery is unknown.
+            drop_while_disconnected(config, &queued.call, events).await;
+            return Err("call task failed".into());
+        };
+        match sent {
+            Ok(r) if r.status.is_success() => Ok(()),
+            Ok(r) => {
+                tracing::warn!(status = %r.status, body = %r.text(), "call refused");
+                Ok(())
+            }
+            Err(e) => {
+                drop_while_disconnected(config, &queued.call, events).await;
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Ends a lost session: calls in flight get [`IN_FLIGHT_GRACE`] to be answered; the rest,
+    /// and the calls still waiting, are answered locally like calls made while disconnected.
+    async fn lose(
+        mut self,
+        reason: String,
+        config: &Config,
+        events: &mpsc::Sender<ClientEvent>,
+    ) -> Session {
+        let until = Instant::now() + IN_FLIGHT_GRACE;
+        while !self.running.is_empty() {
+            match tokio::time::timeout_at(until, self.running.join_next_with_id()).await {
+                Ok(Some(done)) => {
+                    let _ = self.complete(done, config, events).await;
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.running.abort_all();
+        let mut undelivered: Vec<Queued> = self.started.drain().map(|(_, q)| q).collect();
+        undelivered.extend(self.waiting.drain(..));
+        for queued in undelivered {
+            if !drop_while_disconnected(config, &queued.call, events).await {
+                return Session::Stop;
+            }
+        }
+        Session::Lost(reason)
+    }
+
+    /// Delivers every call still waiting or in flight (the framework has stopped sending).
+    async fn finish(&mut self, config: &Config, events: &mpsc::Sender<ClientEvent>) {
+        loop {
+            self.dispatch();
+            let Some(done) = self.running.join_next_with_id().await else {
+                return;
+            };
+            if self.complete(done, config, events).await.is_err() {
+                for queued in self.waiting.drain(..) {
+                    drop_while_disconnected(config, &queued.call, events).await;
+                }
+            }
+        }
+    }
+}
+
+fn keys_of(order: &Order) -> &[String] {
+    match order {
+        Order::Barrier => &[],
+        Order::Keys(keys) => keys,
     }
 }
 
