@@ -14,6 +14,8 @@ use drover_core::resources::{self, SummaryValue};
 use drover_core::task::names::{reason_name, source_name, state_name};
 use drover_wire::json::to_json_value;
 use drover_wire::v1;
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::operator::version_info;
@@ -42,24 +44,31 @@ pub fn routes() -> Router<AppState> {
         .route("/flags", get(flags))
 }
 
-/// Encodes a read's answer off the async threads (and off the driver task: the read only
-/// built the tree). A `/master/state` of 10,000 tasks is megabytes of JSON.
-async fn encode_json(value: Option<Value>) -> Response {
-    let Some(value) = value else {
-        return driver_gone();
-    };
-    render_json(move || value).await
-}
-
-/// Builds a tree and encodes it on the blocking pool, off the driver and the async threads.
-async fn render_json(build: impl FnOnce() -> Value + Send + 'static) -> Response {
-    tokio::task::spawn_blocking(move || json_response(&build()))
+/// Renders a document on the blocking pool, off the driver and the async threads. A
+/// `/master/state` of 100,000 tasks is tens of megabytes of JSON.
+async fn render_json<T: Serialize + Send + 'static>(document: T) -> Response {
+    tokio::task::spawn_blocking(move || bytes_response(to_json_bytes(&document)))
         .await
         .unwrap_or_else(|_| driver_gone())
 }
 
+/// Writes a document straight to JSON text, as `serde_json::Value::to_string` would have
+/// written the same tree (issue 8, G10: the tree cost more than the text).
+fn to_json_bytes(document: &impl Serialize) -> Vec<u8> {
+    // Our documents only have string keys, so serde_json cannot fail on them.
+    serde_json::to_vec(document).unwrap_or_default()
+}
+
 fn json_response(value: &Value) -> Response {
-    let text = drover_http::ascii_json(value.to_string());
+    bytes_response(to_json_bytes(value))
+}
+
+fn bytes_response(bytes: Vec<u8>) -> Response {
+    // serde_json writes UTF-8; ascii_json only copies when there is non-ASCII text.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => drover_http::ascii_json(text),
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    };
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -119,39 +128,35 @@ fn flags_object(state: &AppState) -> Value {
 
 async fn state(State(state): State<AppState>) -> Response {
     let flags = flags_object(&state);
-    // The driver only clones its state (a fraction of the cost of building the tree); the
-    // tree is built and encoded off the master loop (issue 8, G10).
+    // The driver only clones its state; the document is written off the master loop (issue 8,
+    // G10).
     let Some(snapshot) = state.handle.read(|master, _| master.clone()).await else {
         return driver_gone();
     };
-    render_json(move || state_json(&snapshot, flags)).await
+    render_json(OwnedState {
+        master: snapshot,
+        flags,
+    })
+    .await
 }
 
 async fn slaves(State(state): State<AppState>) -> Response {
-    let value = state
+    // O(agents + their tasks and offers): written on the loop, cheaper than a clone.
+    let Some(bytes) = state
         .handle
-        .read(|master, _| {
-            json!({
-                "slaves": slaves_json(master, false),
-                "recovered_slaves": slaves_json(master, true),
-            })
-        })
-        .await;
-    encode_json(value).await
+        .read(|master, _| to_json_bytes(&SlavesDoc(master)))
+        .await
+    else {
+        return driver_gone();
+    };
+    bytes_response(bytes)
 }
 
 async fn frameworks(State(state): State<AppState>) -> Response {
     let Some(master) = state.handle.read(|master, _| master.clone()).await else {
         return driver_gone();
     };
-    render_json(move || {
-        json!({
-            "frameworks": master.frameworks().values().map(|f| framework_json(&master, f)).collect::<Vec<_>>(),
-            "completed_frameworks": master.completed_frameworks().iter().map(|f| framework_json(&master, f)).collect::<Vec<_>>(),
-            "unregistered_frameworks": [],
-        })
-    })
-    .await
+    render_json(OwnedFrameworks(master)).await
 }
 
 /// Query of `/master/tasks`.
@@ -165,7 +170,7 @@ pub struct TasksQuery {
 }
 
 async fn tasks(State(state): State<AppState>, Query(query): Query<TasksQuery>) -> Response {
-    let value = state
+    let bytes = state
         .handle
         .read(move |master, _| {
             let mut tasks: Vec<(&str, &TaskEntry)> = master
@@ -186,16 +191,19 @@ async fn tasks(State(state): State<AppState>, Query(query): Query<TasksQuery>) -
             }
             let offset = query.offset.unwrap_or(0);
             let limit = query.limit.unwrap_or(100);
-            let list: Vec<Value> = tasks
+            let list: Vec<TaskDoc<'_>> = tasks
                 .into_iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(_, e)| task_json(e))
+                .map(|(_, e)| TaskDoc(e))
                 .collect();
-            json!({ "tasks": list })
+            to_json_bytes(&TasksDoc(list))
         })
         .await;
-    encode_json(value).await
+    match bytes {
+        Some(bytes) => bytes_response(bytes),
+        None => driver_gone(),
+    }
 }
 
 fn first_time(entry: &TaskEntry) -> f64 {
@@ -206,287 +214,541 @@ fn first_time(entry: &TaskEntry) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// A flattened resource summary (`{"cpus":0.5,"gpus":0.0,"mem":256.0,...}`).
-pub fn summary_json(list: &[v1::Resource]) -> Value {
-    let mut map = Map::new();
-    for (name, value) in resources::summary(list) {
-        let value = match value {
-            SummaryValue::Number(n) => json!(n),
-            SummaryValue::Text(t) => Value::String(t),
-        };
-        map.insert(name, value);
+// ---------------------------------------------------------------------------------------------
+// The documents, written straight to JSON text. Each `Serialize` writes exactly what
+// `serde_json::Value::to_string` wrote for the tree these endpoints used to build (same keys,
+// same order, same numbers: `serde_json` with `preserve_order`); `tests/legacy_render.rs`
+// holds the old tree builders and checks the bytes are identical.
+// ---------------------------------------------------------------------------------------------
+
+/// `/master/state` for a snapshot the document owns (it moves to the blocking pool).
+struct OwnedState {
+    master: Master,
+    flags: Value,
+}
+
+impl Serialize for OwnedState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StateDoc {
+            master: &self.master,
+            flags: &self.flags,
+        }
+        .serialize(serializer)
     }
-    Value::Object(map)
 }
 
-fn state_json(master: &Master, flags: Value) -> Value {
-    let info = master.master_info();
-    let agents = master.agents();
-    let activated = agents
-        .values()
-        .filter(|a| a.status == AgentStatus::Connected)
-        .count();
-    let deactivated = agents
-        .values()
-        .filter(|a| a.status == AgentStatus::Disconnected)
-        .count();
-    let v = version_info();
-    json!({
-        "version": v.version,
-        "build_date": v.build_date,
-        "build_time": v.build_time,
-        "build_user": v.build_user,
-        "start_time": seconds(master.start_ms()),
-        "elected_time": seconds(master.start_ms()),
-        "id": info.id,
-        "pid": info.pid,
-        "hostname": info.hostname,
-        "capabilities": [],
-        "activated_slaves": activated,
-        "deactivated_slaves": deactivated,
-        "unreachable_slaves": master.registry().unreachable.len(),
-        "leader": info.pid,
-        "leader_info": to_json_value(info),
-        "flags": flags,
-        "slaves": slaves_json(master, false),
-        "recovered_slaves": slaves_json(master, true),
-        "frameworks": master.frameworks().values().map(|f| framework_json(master, f)).collect::<Vec<_>>(),
-        "completed_frameworks": master.completed_frameworks().iter().map(|f| framework_json(master, f)).collect::<Vec<_>>(),
-        "orphan_tasks": [],
-        "unregistered_frameworks": [],
-    })
+/// `/master/frameworks` for a snapshot the document owns.
+struct OwnedFrameworks(Master);
+
+impl Serialize for OwnedFrameworks {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        FrameworksDoc(&self.0).serialize(serializer)
+    }
 }
 
-fn slaves_json(master: &Master, recovered: bool) -> Vec<Value> {
-    master
-        .agents()
-        .iter()
-        .filter(|(_, a)| (a.status == AgentStatus::Recovered) == recovered)
-        .map(|(id, a)| {
-            let mut attributes = Map::new();
-            for attr in &a.info.attributes {
-                let value = match (&attr.text, &attr.scalar) {
-                    (Some(text), _) => Value::String(text.value.clone()),
-                    (_, Some(scalar)) => json!(scalar.value),
-                    _ => Value::Null,
-                };
-                attributes.insert(attr.name.clone(), value);
-            }
-            // Both O(tasks or offers on this agent), through the core's per-agent indexes
-            // (issue 8: they were scans of every task and offer, per agent).
-            let used = master.agent_used(id);
-            let offered = master.agent_offered(id);
-            let unreserved: Vec<v1::Resource> = a
-                .info
-                .resources
+/// Writes `/master/state` for `master` with these `flags` (the `/master/flags` object).
+pub fn render_state(master: &Master, flags: &Value) -> Vec<u8> {
+    to_json_bytes(&StateDoc { master, flags })
+}
+
+/// Writes `/master/slaves` for `master`.
+pub fn render_slaves(master: &Master) -> Vec<u8> {
+    to_json_bytes(&SlavesDoc(master))
+}
+
+/// Writes `/master/frameworks` for `master`.
+pub fn render_frameworks(master: &Master) -> Vec<u8> {
+    to_json_bytes(&FrameworksDoc(master))
+}
+
+/// `/master/tasks`.
+struct TasksDoc<'a>(Vec<TaskDoc<'a>>);
+
+impl Serialize for TasksDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("tasks", &self.0)?;
+        map.end()
+    }
+}
+
+/// `/master/frameworks`.
+struct FrameworksDoc<'a>(&'a Master);
+
+impl Serialize for FrameworksDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let master = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("frameworks", &Frameworks(master, false))?;
+        map.serialize_entry("completed_frameworks", &Frameworks(master, true))?;
+        map.serialize_entry("unregistered_frameworks", &Empty)?;
+        map.end()
+    }
+}
+
+/// `/master/slaves`.
+struct SlavesDoc<'a>(&'a Master);
+
+impl Serialize for SlavesDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("slaves", &Agents(self.0, false))?;
+        map.serialize_entry("recovered_slaves", &Agents(self.0, true))?;
+        map.end()
+    }
+}
+
+/// `/master/state`.
+struct StateDoc<'a> {
+    master: &'a Master,
+    flags: &'a Value,
+}
+
+impl Serialize for StateDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let master = self.master;
+        let info = master.master_info();
+        let agents = master.agents();
+        let activated = agents
+            .values()
+            .filter(|a| a.status == AgentStatus::Connected)
+            .count();
+        let deactivated = agents
+            .values()
+            .filter(|a| a.status == AgentStatus::Disconnected)
+            .count();
+        let v = version_info();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("version", &v.version)?;
+        map.serialize_entry("build_date", &v.build_date)?;
+        map.serialize_entry("build_time", &v.build_time)?;
+        map.serialize_entry("build_user", &v.build_user)?;
+        map.serialize_entry("start_time", &seconds(master.start_ms()))?;
+        map.serialize_entry("elected_time", &seconds(master.start_ms()))?;
+        map.serialize_entry("id", &info.id)?;
+        map.serialize_entry("pid", &info.pid)?;
+        map.serialize_entry("hostname", &info.hostname)?;
+        map.serialize_entry("capabilities", &Empty)?;
+        map.serialize_entry("activated_slaves", &activated)?;
+        map.serialize_entry("deactivated_slaves", &deactivated)?;
+        map.serialize_entry("unreachable_slaves", &master.registry().unreachable.len())?;
+        map.serialize_entry("leader", &info.pid)?;
+        map.serialize_entry("leader_info", &to_json_value(info))?;
+        map.serialize_entry("flags", self.flags)?;
+        map.serialize_entry("slaves", &Agents(master, false))?;
+        map.serialize_entry("recovered_slaves", &Agents(master, true))?;
+        map.serialize_entry("frameworks", &Frameworks(master, false))?;
+        map.serialize_entry("completed_frameworks", &Frameworks(master, true))?;
+        map.serialize_entry("orphan_tasks", &Empty)?;
+        map.serialize_entry("unregistered_frameworks", &Empty)?;
+        map.end()
+    }
+}
+
+/// `[]`.
+struct Empty;
+
+impl Serialize for Empty {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_seq(Some(0))?.end()
+    }
+}
+
+/// `{}`.
+struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
+/// Writes `entries` as an object the way a `serde_json::Map` built by inserting them in
+/// order would hold them: a repeated key keeps its first position and takes the last value.
+fn serialize_object<S: Serializer, V: Serialize>(
+    serializer: S,
+    entries: &[(String, V)],
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(None)?;
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if entries[..i].iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let last = entries[i..]
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map_or(value, |(_, v)| v);
+        map.serialize_entry(key, last)?;
+    }
+    map.end()
+}
+
+/// A flattened resource summary (`{"cpus":0.5,"gpus":0.0,"mem":256.0,...}`).
+struct Summary<'a>(&'a [v1::Resource]);
+
+impl Serialize for Summary<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries: Vec<(String, SummaryNumber)> = resources::summary(self.0)
+            .into_iter()
+            .map(|(name, value)| (name, SummaryNumber(value)))
+            .collect();
+        serialize_object(serializer, &entries)
+    }
+}
+
+struct SummaryNumber(SummaryValue);
+
+impl Serialize for SummaryNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            SummaryValue::Number(n) => serializer.serialize_f64(*n),
+            SummaryValue::Text(t) => serializer.serialize_str(t),
+        }
+    }
+}
+
+/// A flattened resource summary as a tree (`{"cpus":0.5,"gpus":0.0,"mem":256.0,...}`).
+pub fn summary_json(list: &[v1::Resource]) -> Value {
+    serde_json::to_value(Summary(list)).unwrap_or_default()
+}
+
+/// The registered (or, with `true`, recovered) agents.
+struct Agents<'a>(&'a Master, bool);
+
+impl Serialize for Agents<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Agents(master, recovered) = *self;
+        serializer.collect_seq(
+            master
+                .agents()
                 .iter()
-                .filter(|r| !resources::is_reserved(r))
-                .cloned()
-                .collect();
-            let mut object = json!({
-                "id": id,
-                "hostname": a.info.hostname,
-                "port": a.info.port.unwrap_or(5051),
-                "attributes": attributes,
-                "pid": format!("slave(1)@{}:{}", a.info.hostname, a.info.port.unwrap_or(5051)),
-                "registered_time": seconds(a.registered_time_ms),
-                "resources": summary_json(&a.info.resources),
-                "used_resources": summary_json(&used),
-                "offered_resources": summary_json(&offered),
-                "reserved_resources": {},
-                "unreserved_resources": summary_json(&unreserved),
-                "active": a.status == AgentStatus::Connected,
-                "deactivated": a.status != AgentStatus::Connected,
-                "version": a.version,
-                "capabilities": a.capabilities.iter().filter_map(|c| c.r#type.and_then(|t| v1::agent_info::capability::Type::try_from(t).ok())).map(|t| t.as_str_name()).collect::<Vec<_>>(),
-            });
-            if let (Some(t), Some(map)) = (a.reregistered_time_ms, object.as_object_mut()) {
-                map.insert("reregistered_time".into(), json!(seconds(t)));
-            }
-            object
-        })
-        .collect()
+                .filter(|(_, a)| (a.status == AgentStatus::Recovered) == recovered)
+                .map(|(id, agent)| AgentDoc { master, id, agent }),
+        )
+    }
 }
 
-fn framework_json(master: &Master, fw: &Framework) -> Value {
-    let id = fw.id();
-    let used: Vec<v1::Resource> = fw
-        .tasks
-        .values()
-        .filter(|e| !drover_core::task::state::releases_resources(e.state()))
-        .flat_map(|e| e.task.resources.clone())
-        .collect();
-    let offers: Vec<&drover_core::master::Offer> = master
-        .offers()
-        .values()
-        .filter(|o| o.offer.framework_id.value == id)
-        .collect();
-    let offered: Vec<v1::Resource> = offers
-        .iter()
-        .flat_map(|o| o.offer.resources.clone())
-        .collect();
-    let capabilities: Vec<&str> = fw
-        .info
-        .capabilities
-        .iter()
-        .filter_map(|c| {
-            c.r#type
-                .and_then(|t| v1::framework_info::capability::Type::try_from(t).ok())
-        })
-        .map(|t| t.as_str_name())
-        .collect();
-    let executors: Vec<Value> = master
-        .agents()
-        .iter()
-        .flat_map(|(agent_id, a)| {
-            a.executors
-                .iter()
-                .filter(|((f, _), _)| f == id)
-                .map(move |(_, e)| {
-                    let mut v = to_json_value(e);
-                    if let Some(map) = v.as_object_mut() {
-                        map.insert("slave_id".into(), json!(agent_id));
-                    }
-                    v
-                })
-        })
-        .collect();
-    let mut object = json!({
-        "id": id,
-        "name": fw.info.name,
-        "used_resources": summary_json(&used),
-        "offered_resources": summary_json(&offered),
-        "capabilities": capabilities,
-        "hostname": fw.info.hostname.clone().unwrap_or_default(),
-        "webui_url": fw.info.webui_url.clone().unwrap_or_default(),
-        "active": fw.connected(),
-        "connected": fw.connected(),
-        "recovered": fw.recovered,
-        "user": fw.info.user,
-        "failover_timeout": fw.info.failover_timeout.unwrap_or(0.0),
-        "checkpoint": fw.info.checkpoint.unwrap_or(false),
-        "registered_time": fw.registered_time_ms.map(seconds).unwrap_or(0.0),
-        "unregistered_time": fw.unregistered_time_ms.map(seconds).unwrap_or(0.0),
-        "resources": summary_json(&used),
-        "tasks": fw.tasks.values().map(task_json).collect::<Vec<_>>(),
-        "unreachable_tasks": fw.unreachable_tasks.values().map(task_json).collect::<Vec<_>>(),
-        "completed_tasks": fw.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
-        "offers": offers.iter().map(|o| {
-            json!({
-                "id": o.offer.id.value,
-                "framework_id": o.offer.framework_id.value,
-                "slave_id": o.offer.agent_id.value,
-                "resources": summary_json(&o.offer.resources),
+struct AgentDoc<'a> {
+    master: &'a Master,
+    id: &'a String,
+    agent: &'a drover_core::master::Agent,
+}
+
+impl Serialize for AgentDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (master, id, a) = (self.master, self.id, self.agent);
+        let mut attributes = Map::new();
+        for attr in &a.info.attributes {
+            let value = match (&attr.text, &attr.scalar) {
+                (Some(text), _) => Value::String(text.value.clone()),
+                (_, Some(scalar)) => json!(scalar.value),
+                _ => Value::Null,
+            };
+            attributes.insert(attr.name.clone(), value);
+        }
+        // Both O(tasks or offers on this agent), through the core's per-agent indexes
+        // (issue 8: they were scans of every task and offer, per agent).
+        let used = master.agent_used(id);
+        let offered = master.agent_offered(id);
+        let unreserved: Vec<v1::Resource> = a
+            .info
+            .resources
+            .iter()
+            .filter(|r| !resources::is_reserved(r))
+            .cloned()
+            .collect();
+        let port = a.info.port.unwrap_or(5051);
+        let capabilities: Vec<&str> = a
+            .capabilities
+            .iter()
+            .filter_map(|c| {
+                c.r#type
+                    .and_then(|t| v1::agent_info::capability::Type::try_from(t).ok())
             })
-        }).collect::<Vec<_>>(),
-        "executors": executors,
-    });
-    if let Some(map) = object.as_object_mut() {
+            .map(|t| t.as_str_name())
+            .collect();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", id)?;
+        map.serialize_entry("hostname", &a.info.hostname)?;
+        map.serialize_entry("port", &port)?;
+        map.serialize_entry("attributes", &attributes)?;
+        map.serialize_entry("pid", &format!("slave(1)@{}:{}", a.info.hostname, port))?;
+        map.serialize_entry("registered_time", &seconds(a.registered_time_ms))?;
+        map.serialize_entry("resources", &Summary(&a.info.resources))?;
+        map.serialize_entry("used_resources", &Summary(&used))?;
+        map.serialize_entry("offered_resources", &Summary(&offered))?;
+        map.serialize_entry("reserved_resources", &EmptyObject)?;
+        map.serialize_entry("unreserved_resources", &Summary(&unreserved))?;
+        map.serialize_entry("active", &(a.status == AgentStatus::Connected))?;
+        map.serialize_entry("deactivated", &(a.status != AgentStatus::Connected))?;
+        map.serialize_entry("version", &a.version)?;
+        map.serialize_entry("capabilities", &capabilities)?;
+        if let Some(t) = a.reregistered_time_ms {
+            map.serialize_entry("reregistered_time", &seconds(t))?;
+        }
+        map.end()
+    }
+}
+
+/// The active (or, with `true`, completed) frameworks.
+struct Frameworks<'a>(&'a Master, bool);
+
+impl Serialize for Frameworks<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Frameworks(master, completed) = *self;
+        if completed {
+            serializer.collect_seq(
+                master
+                    .completed_frameworks()
+                    .iter()
+                    .map(|fw| FrameworkDoc { master, fw }),
+            )
+        } else {
+            serializer.collect_seq(
+                master
+                    .frameworks()
+                    .values()
+                    .map(|fw| FrameworkDoc { master, fw }),
+            )
+        }
+    }
+}
+
+struct FrameworkDoc<'a> {
+    master: &'a Master,
+    fw: &'a Framework,
+}
+
+impl Serialize for FrameworkDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (master, fw) = (self.master, self.fw);
+        let id = fw.id();
+        let used: Vec<v1::Resource> = fw
+            .tasks
+            .values()
+            .filter(|e| !drover_core::task::state::releases_resources(e.state()))
+            .flat_map(|e| e.task.resources.iter().cloned())
+            .collect();
+        let offers: Vec<&drover_core::master::Offer> = master
+            .offers()
+            .values()
+            .filter(|o| o.offer.framework_id.value == id)
+            .collect();
+        let offered: Vec<v1::Resource> = offers
+            .iter()
+            .flat_map(|o| o.offer.resources.iter().cloned())
+            .collect();
+        let capabilities: Vec<&str> = fw
+            .info
+            .capabilities
+            .iter()
+            .filter_map(|c| {
+                c.r#type
+                    .and_then(|t| v1::framework_info::capability::Type::try_from(t).ok())
+            })
+            .map(|t| t.as_str_name())
+            .collect();
+        let executors: Vec<Value> = master
+            .agents()
+            .iter()
+            .flat_map(|(agent_id, a)| {
+                a.executors
+                    .iter()
+                    .filter(|((f, _), _)| f == id)
+                    .map(move |(_, e)| {
+                        let mut v = to_json_value(e);
+                        if let Some(map) = v.as_object_mut() {
+                            map.insert("slave_id".into(), json!(agent_id));
+                        }
+                        v
+                    })
+            })
+            .collect();
+        let used_summary = Summary(&used);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", id)?;
+        map.serialize_entry("name", &fw.info.name)?;
+        map.serialize_entry("used_resources", &used_summary)?;
+        map.serialize_entry("offered_resources", &Summary(&offered))?;
+        map.serialize_entry("capabilities", &capabilities)?;
+        map.serialize_entry("hostname", fw.info.hostname.as_deref().unwrap_or_default())?;
+        map.serialize_entry(
+            "webui_url",
+            fw.info.webui_url.as_deref().unwrap_or_default(),
+        )?;
+        map.serialize_entry("active", &fw.connected())?;
+        map.serialize_entry("connected", &fw.connected())?;
+        map.serialize_entry("recovered", &fw.recovered)?;
+        map.serialize_entry("user", &fw.info.user)?;
+        map.serialize_entry("failover_timeout", &fw.info.failover_timeout.unwrap_or(0.0))?;
+        map.serialize_entry("checkpoint", &fw.info.checkpoint.unwrap_or(false))?;
+        map.serialize_entry(
+            "registered_time",
+            &fw.registered_time_ms.map(seconds).unwrap_or(0.0),
+        )?;
+        map.serialize_entry(
+            "unregistered_time",
+            &fw.unregistered_time_ms.map(seconds).unwrap_or(0.0),
+        )?;
+        map.serialize_entry("resources", &used_summary)?;
+        map.serialize_entry("tasks", &Seq(|| fw.tasks.values().map(TaskDoc)))?;
+        map.serialize_entry(
+            "unreachable_tasks",
+            &Seq(|| fw.unreachable_tasks.values().map(TaskDoc)),
+        )?;
+        map.serialize_entry(
+            "completed_tasks",
+            &Seq(|| fw.completed_tasks.iter().map(TaskDoc)),
+        )?;
+        map.serialize_entry("offers", &Seq(|| offers.iter().map(|o| OfferDoc(o))))?;
+        map.serialize_entry("executors", &executors)?;
         if let Some(p) = &fw.info.principal {
-            map.insert("principal".into(), json!(p));
+            map.serialize_entry("principal", p)?;
         }
         if let Some(t) = fw.reregistered_time_ms {
-            map.insert("reregistered_time".into(), json!(seconds(t)));
+            map.serialize_entry("reregistered_time", &seconds(t))?;
         }
         if fw.has_capability(v1::framework_info::capability::Type::MultiRole) {
-            map.insert("roles".into(), json!(fw.info.roles));
+            map.serialize_entry("roles", &fw.info.roles)?;
         } else {
-            map.insert(
-                "role".into(),
-                json!(fw.roles().first().cloned().unwrap_or_else(|| "*".into())),
-            );
+            let role = fw.roles().first().cloned().unwrap_or_else(|| "*".into());
+            map.serialize_entry("role", &role)?;
         }
         if let Some(labels) = &fw.info.labels {
-            map.insert("labels".into(), to_json_value(labels)["labels"].clone());
+            map.serialize_entry("labels", &to_json_value(labels)["labels"])?;
         }
+        map.end()
     }
-    object
+}
+
+/// A JSON array of whatever the closure's iterator yields (written without collecting).
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
+struct OfferDoc<'a>(&'a drover_core::master::Offer);
+
+impl Serialize for OfferDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let offer = &self.0.offer;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &offer.id.value)?;
+        map.serialize_entry("framework_id", &offer.framework_id.value)?;
+        map.serialize_entry("slave_id", &offer.agent_id.value)?;
+        map.serialize_entry("resources", &Summary(&offer.resources))?;
+        map.end()
+    }
 }
 
 /// A task in the legacy shape, with Drover's `status_history`.
-pub fn task_json(entry: &TaskEntry) -> Value {
-    let task = &entry.task;
-    let statuses: Vec<Value> = task
-        .statuses
-        .iter()
-        .map(|s| {
-            let mut v = json!({
-                "state": v1::TaskState::try_from(s.state).map(state_name).unwrap_or("TASK_STAGING"),
-                "timestamp": s.timestamp.unwrap_or(0.0),
-            });
-            if let Some(map) = v.as_object_mut() {
-                if let Some(h) = s.healthy {
-                    map.insert("healthy".into(), json!(h));
-                }
-                if let Some(c) = &s.container_status {
-                    map.insert("container_status".into(), to_json_value(c));
-                }
-                if let Some(l) = &s.labels {
-                    map.insert("labels".into(), to_json_value(l)["labels"].clone());
-                }
-            }
-            v
-        })
-        .collect();
-    let history: Vec<Value> = entry
-        .history
-        .iter()
-        .map(|h| {
-            let mut v = json!({
-                "state": state_name(h.state),
-                "timestamp": seconds(h.timestamp_ms),
-            });
-            if let Some(map) = v.as_object_mut() {
-                if let Some(r) = h.reason {
-                    map.insert("reason".into(), json!(reason_name(r)));
-                }
-                if let Some(s) = h.source {
-                    map.insert("source".into(), json!(source_name(s)));
-                }
-                if let Some(m) = &h.message {
-                    map.insert("message".into(), json!(m));
-                }
-                if let Some(healthy) = h.healthy {
-                    map.insert("healthy".into(), json!(healthy));
-                }
-            }
-            v
-        })
-        .collect();
-    let mut object = json!({
-        "id": task.task_id.value,
-        "name": task.name,
-        "framework_id": task.framework_id.value,
-        "executor_id": task.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
-        "slave_id": task.agent_id.value,
-        "state": v1::TaskState::try_from(task.state).map(state_name).unwrap_or("TASK_STAGING"),
-        "resources": summary_json(&task.resources),
-        "role": entry.role,
-        "statuses": statuses,
-        "status_history": history,
-    });
-    if let Some(map) = object.as_object_mut() {
+struct TaskDoc<'a>(&'a TaskEntry);
+
+impl Serialize for TaskDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entry = self.0;
+        let task = &entry.task;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &task.task_id.value)?;
+        map.serialize_entry("name", &task.name)?;
+        map.serialize_entry("framework_id", &task.framework_id.value)?;
+        map.serialize_entry(
+            "executor_id",
+            task.executor_id
+                .as_ref()
+                .map(|e| e.value.as_str())
+                .unwrap_or_default(),
+        )?;
+        map.serialize_entry("slave_id", &task.agent_id.value)?;
+        map.serialize_entry("state", task_state_name(task.state))?;
+        map.serialize_entry("resources", &Summary(&task.resources))?;
+        map.serialize_entry("role", &entry.role)?;
+        map.serialize_entry("statuses", &Seq(|| task.statuses.iter().map(StatusDoc)))?;
+        map.serialize_entry(
+            "status_history",
+            &Seq(|| entry.history.iter().map(HistoryDoc)),
+        )?;
         if let Some(u) = &task.user {
-            map.insert("user".into(), json!(u));
+            map.serialize_entry("user", u)?;
         }
         if let Some(l) = &task.labels {
-            map.insert("labels".into(), to_json_value(l)["labels"].clone());
+            map.serialize_entry("labels", &to_json_value(l)["labels"])?;
         }
         if let Some(h) = &task.health_check {
-            map.insert("health_check".into(), to_json_value(h));
+            map.serialize_entry("health_check", &to_json_value(h))?;
         }
         if let Some(d) = &task.discovery {
-            map.insert("discovery".into(), to_json_value(d));
+            map.serialize_entry("discovery", &to_json_value(d))?;
         }
         if let Some(c) = &task.container {
-            map.insert("container".into(), to_json_value(c));
+            map.serialize_entry("container", &to_json_value(c))?;
         }
         if let Some(t) = entry.unreachable_time_ms {
-            map.insert(
-                "unreachable_time".into(),
-                json!({"nanoseconds": t.saturating_mul(1_000_000)}),
-            );
+            map.serialize_entry(
+                "unreachable_time",
+                &json!({"nanoseconds": t.saturating_mul(1_000_000)}),
+            )?;
         }
+        map.end()
     }
-    object
+}
+
+fn task_state_name(state: i32) -> &'static str {
+    v1::TaskState::try_from(state)
+        .map(state_name)
+        .unwrap_or("TASK_STAGING")
+}
+
+struct StatusDoc<'a>(&'a v1::TaskStatus);
+
+impl Serialize for StatusDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let s = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("state", task_state_name(s.state))?;
+        map.serialize_entry("timestamp", &s.timestamp.unwrap_or(0.0))?;
+        if let Some(h) = s.healthy {
+            map.serialize_entry("healthy", &h)?;
+        }
+        if let Some(c) = &s.container_status {
+            map.serialize_entry("container_status", &to_json_value(c))?;
+        }
+        if let Some(l) = &s.labels {
+            map.serialize_entry("labels", &to_json_value(l)["labels"])?;
+        }
+        map.end()
+    }
+}
+
+struct HistoryDoc<'a>(&'a drover_core::master::HistoryEntry);
+
+impl Serialize for HistoryDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("state", state_name(h.state))?;
+        map.serialize_entry("timestamp", &seconds(h.timestamp_ms))?;
+        if let Some(r) = h.reason {
+            map.serialize_entry("reason", reason_name(r))?;
+        }
+        if let Some(s) = h.source {
+            map.serialize_entry("source", source_name(s))?;
+        }
+        if let Some(m) = &h.message {
+            map.serialize_entry("message", m)?;
+        }
+        if let Some(healthy) = h.healthy {
+            map.serialize_entry("healthy", &healthy)?;
+        }
+        map.end()
+    }
 }

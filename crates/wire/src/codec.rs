@@ -184,15 +184,21 @@ pub fn decode<M: ReflectMessage + Default>(
             let protobuf_error = || DecodeError::Protobuf {
                 message: message_name.clone(),
             };
-            // prost fills absent required fields with defaults, so check them on a dynamic
-            // decode first: protobuf's C++ `ParseFromString` refuses such bodies.
+            let message = M::decode(body).map_err(|_| protobuf_error())?;
+            // prost fills absent required fields with defaults, and protobuf's C++
+            // `ParseFromString` refuses such bodies. A scan of the bytes proves the common
+            // case complete without a second decode (issue 8, G6); anything it cannot prove
+            // gets the exact check on a dynamic decode.
+            if crate::required::certainly_complete(&descriptor, body) {
+                return Ok(message);
+            }
             let dynamic = DynamicMessage::decode(descriptor, body).map_err(|_| protobuf_error())?;
             let mut missing = Vec::new();
             json::find_missing_required(&dynamic, "", &mut missing);
             if !missing.is_empty() {
                 return Err(protobuf_error());
             }
-            M::decode(body).map_err(|_| protobuf_error())
+            Ok(message)
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod codec;
 pub mod duration;
 pub mod json;
 pub mod recordio;
+mod required;
 
 /// Descriptors of every message in Drover's `.proto` files, for the reflective JSON mapping.
 pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
