@@ -159,17 +159,22 @@ pub fn marathon_args(master: &str, work_dir: &Path) -> Vec<String> {
     ]
 }
 
-/// The hidden `daemon` subcommand's body: runs one daemon in this process until killed.
-pub fn run_daemon(kind: DaemonKind) -> anyhow::Result<()> {
-    // Die with the harness even if it is SIGKILLed itself.
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    // Warnings (a disconnected slow reader, a failed commit) go to the run's daemons.log.
+/// Warnings (a disconnected slow reader, a failed commit) go to stderr, which is the run's
+/// daemons.log for daemons and the sandbox's stderr for executors; `DROVER_BENCH_LOG` says more.
+fn init_logging() {
     let filter = std::env::var("DROVER_BENCH_LOG").unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+}
+
+/// The hidden `daemon` subcommand's body: runs one daemon in this process until killed.
+pub fn run_daemon(kind: DaemonKind) -> anyhow::Result<()> {
+    // Die with the harness even if it is SIGKILLed itself.
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -219,12 +224,7 @@ pub enum DaemonKind {
 /// The hidden `executor` subcommand's body: the built-in command executor, as `drover
 /// executor` runs it (an agent started by the harness launches `<this binary> executor`).
 pub fn run_executor(flags: drover_executor::Flags) -> anyhow::Result<()> {
-    let filter = std::env::var("DROVER_BENCH_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+    init_logging();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?

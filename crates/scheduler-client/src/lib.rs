@@ -287,17 +287,7 @@ pub fn order(call: &Call) -> Order {
         },
         Some(call::Type::Accept) => match &call.accept {
             Some(accept) => {
-                let mut keys: Vec<String> = accept
-                    .operations
-                    .iter()
-                    .flat_map(|op| {
-                        let launch = op.launch.iter().flat_map(|l| l.task_infos.iter());
-                        let group = op
-                            .launch_group
-                            .iter()
-                            .flat_map(|g| g.task_group.tasks.iter());
-                        launch.chain(group)
-                    })
+                let mut keys: Vec<String> = launched_tasks(accept)
                     .map(|t| t.task_id.value.clone())
                     .collect();
                 // Operations without tasks (reservations, volumes) keep their order.
@@ -551,6 +541,18 @@ async fn drop_while_disconnected(
     true
 }
 
+/// Every task an `ACCEPT` launches (LAUNCH and LAUNCH_GROUP operations).
+fn launched_tasks(accept: &call::Accept) -> impl Iterator<Item = &v1::TaskInfo> {
+    accept.operations.iter().flat_map(|op| {
+        let launch = op.launch.iter().flat_map(|l| l.task_infos.iter());
+        let group = op
+            .launch_group
+            .iter()
+            .flat_map(|g| g.task_group.tasks.iter());
+        launch.chain(group)
+    })
+}
+
 /// The local updates for the tasks of an `ACCEPT` that could not reach the master
 /// (`REASON_MASTER_DISCONNECTED`).
 pub fn undeliverable_launch_updates(call: &Call, partition_aware: bool) -> Vec<v1::TaskStatus> {
@@ -558,17 +560,7 @@ pub fn undeliverable_launch_updates(call: &Call, partition_aware: bool) -> Vec<v
     let Some(accept) = &call.accept else {
         return Vec::new();
     };
-    accept
-        .operations
-        .iter()
-        .flat_map(|op| {
-            let launch = op.launch.iter().flat_map(|l| l.task_infos.iter());
-            let group = op
-                .launch_group
-                .iter()
-                .flat_map(|g| g.task_group.tasks.iter());
-            launch.chain(group)
-        })
+    launched_tasks(accept)
         .map(|task| {
             let mut status = row.status(
                 &task.task_id.value,
