@@ -135,12 +135,6 @@ fn app(index: usize, instances: u32, variant: u8) -> AppSpec {
 }
 
 fn offer(seq: u64, agent: u8, cpus: u8) -> v1::Offer {
-    let scalar = |name: &str, value: f64| v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
     v1::Offer {
         id: v1::OfferId {
             value: format!("o-{seq}"),
@@ -152,22 +146,10 @@ fn offer(seq: u64, agent: u8, cpus: u8) -> v1::Offer {
             value: format!("agent-{agent}"),
         },
         hostname: format!("agent-{agent}.example"),
-        resources: vec![
-            scalar("cpus", f64::from(cpus)),
-            scalar("mem", 4096.0),
-            scalar("disk", 1000.0),
-            v1::Resource {
-                name: "ports".into(),
-                r#type: v1::value::Type::Ranges as i32,
-                ranges: Some(v1::value::Ranges {
-                    range: vec![v1::value::Range {
-                        begin: 31000,
-                        end: 32000,
-                    }],
-                }),
-                ..Default::default()
-            },
-        ],
+        resources: crate::resources::parse(&format!(
+            "cpus:{cpus};mem:4096;disk:1000;ports:[31000-32000]"
+        ))
+        .expect("valid resources"),
         ..Default::default()
     }
 }
