@@ -70,6 +70,11 @@ fn value_type(resource: &v1::Resource) -> Option<ValueType> {
     ValueType::try_from(resource.r#type).ok()
 }
 
+/// Whether the resource is a SCALAR (cpus, mem, disk, gpus, …).
+pub fn is_scalar(resource: &v1::Resource) -> bool {
+    value_type(resource) == Some(ValueType::Scalar)
+}
+
 /// Sorted, merged, non-overlapping ranges.
 fn normalize_ranges(ranges: &[Range]) -> Vec<Range> {
     let mut sorted: Vec<(u64, u64)> = ranges

@@ -18,6 +18,7 @@ use super::{
     scheduler_event,
 };
 use crate::task::emission::Trigger;
+use crate::task::state::releases_resources;
 
 impl Framework {
     /// A framework known from the registry (or an agent), not yet resubscribed.
@@ -569,6 +570,10 @@ impl Master {
             for (task_id, entry) in &fw.tasks {
                 self.agent_tasks
                     .remove(&entry.task.agent_id.value, id, task_id);
+                if !releases_resources(entry.state()) {
+                    self.ledger
+                        .release_task(&entry.task.agent_id.value, id, &entry.task.resources);
+                }
             }
             fw.failover_deadline_ms = None;
             fw.next_heartbeat_ms = None;

@@ -21,6 +21,7 @@
 pub mod agents;
 pub mod frameworks;
 pub mod invariants;
+pub mod ledger;
 pub mod offers;
 pub mod reconcile;
 pub mod registry;
@@ -484,6 +485,8 @@ pub struct Master {
     agent_offers: BTreeMap<String, BTreeSet<String>>,
     /// Deadlines in time order ([`timers`]).
     timers: timers::Timers,
+    /// What is allocated, by agent and by framework ([`ledger`]).
+    ledger: ledger::Ledger,
 }
 
 impl Master {
@@ -537,6 +540,7 @@ impl Master {
             agent_tasks: task_index::AgentTasks::default(),
             agent_offers: BTreeMap::new(),
             timers: timers::Timers::default(),
+            ledger: ledger::Ledger::default(),
         };
         let recovered: Vec<(String, Option<u64>)> = master
             .agents

@@ -17,45 +17,31 @@ use super::registry::OFFER_ID_BLOCK;
 use super::timers::Timer;
 use super::{AgentStatus, Effect, Master, Offer, scheduler_event};
 use crate::resources;
-use crate::task::state::releases_resources;
 
 /// Mesos' minimum allocatable resources: an agent with less than this free is not offered.
 const MIN_CPUS: f64 = 0.01;
 const MIN_MEM_MB: f64 = 32.0;
 
 impl Master {
-    /// What tasks (that still hold resources) and executors use on an agent. O(tasks on the
-    /// agent): the live-task index visits them in the order a scan of every framework would.
+    /// What tasks (that still hold resources) and executors use on an agent: the ledger's
+    /// sum plus the agent's executors.
     pub fn agent_used(&self, agent_id: &str) -> Vec<v1::Resource> {
-        let mut used = Vec::new();
-        for (fw_id, task_id) in self.agent_tasks.on_agent(agent_id) {
-            let entry = self
-                .frameworks
-                .get(fw_id)
-                .and_then(|f| f.tasks.get(task_id));
-            if let Some(entry) = entry
-                && !releases_resources(entry.state())
-            {
-                used.extend(resources::unallocate(&entry.task.resources));
+        let tasks = self.ledger.used_by_tasks(agent_id);
+        match self.agents.get(agent_id) {
+            Some(agent) if !agent.executors.is_empty() => {
+                let mut used = tasks.to_vec();
+                for executor in agent.executors.values() {
+                    used.extend(executor.resources.iter().cloned());
+                }
+                resources::normalize(&used)
             }
+            _ => tasks.to_vec(),
         }
-        if let Some(agent) = self.agents.get(agent_id) {
-            for executor in agent.executors.values() {
-                used.extend(executor.resources.iter().cloned());
-            }
-        }
-        resources::normalize(&used)
     }
 
-    /// What outstanding offers hold on an agent. O(offers on the agent): the per-agent index
-    /// lists them in id order, as a scan of every offer would.
+    /// What outstanding offers hold on an agent (the ledger's sum).
     pub fn agent_offered(&self, agent_id: &str) -> Vec<v1::Resource> {
-        let offered: Vec<v1::Resource> = self
-            .agent_offer_ids(agent_id)
-            .filter_map(|id| self.offers.get(id))
-            .flat_map(|o| resources::unallocate(&o.offer.resources))
-            .collect();
-        resources::normalize(&offered)
+        self.ledger.offered(agent_id).to_vec()
     }
 
     /// The ids of an agent's outstanding offers, in id order.
@@ -67,6 +53,11 @@ impl Master {
     pub(super) fn take_offer(&mut self, offer_id: &str) -> Option<Offer> {
         let offer = self.offers.remove(offer_id)?;
         let agent_id = &offer.offer.agent_id.value;
+        self.ledger.release_offer(
+            agent_id,
+            &offer.offer.framework_id.value,
+            &offer.offer.resources,
+        );
         if let Some(ids) = self.agent_offers.get_mut(agent_id) {
             ids.remove(offer_id);
             if ids.is_empty() {
@@ -96,23 +87,10 @@ impl Master {
         Ok(())
     }
 
-    /// What a framework holds: its tasks' resources (while they hold them) and its offers.
+    /// The scalar resources a framework holds (what DRF counts): its tasks' (while they hold
+    /// them) and its offers'.
     pub fn framework_allocated(&self, framework_id: &str) -> Vec<v1::Resource> {
-        let mut all = Vec::new();
-        if let Some(fw) = self.frameworks.get(framework_id) {
-            for entry in fw.tasks.values() {
-                if !releases_resources(entry.state()) {
-                    all.extend(resources::unallocate(&entry.task.resources));
-                }
-            }
-        }
-        all.extend(
-            self.offers
-                .values()
-                .filter(|o| o.offer.framework_id.value == framework_id)
-                .flat_map(|o| resources::unallocate(&o.offer.resources)),
-        );
-        resources::normalize(&all)
+        self.ledger.held_by(framework_id).to_vec()
     }
 
     /// What is free on an agent: totals minus used minus offered.
@@ -127,10 +105,10 @@ impl Master {
     /// Runs the allocator: every connected agent's free resources go, as one offer, to the
     /// unfiltered, unsuppressed framework role with the lowest dominant share.
     ///
-    /// One pass costs O(tasks + offers + agents × log frameworks): what each agent uses and
-    /// has offered, and what each framework holds, are gathered in one scan (in the same
-    /// order [`Master::agent_available`] and [`Master::framework_allocated`] use), and the
-    /// candidates stay sorted, only the framework that got an offer moving (issue 8).
+    /// One pass costs O(agents × log frameworks + frameworks): what each agent uses and has
+    /// offered, and what each framework holds, come from the [`super::ledger`]'s running
+    /// sums, and the candidates stay sorted, only the framework that got an offer moving
+    /// (issue 8).
     pub(super) fn allocate(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         self.allocation_dirty = false;
         self.next_allocation_ms = now_ms + self.config.allocation_interval_ms.max(1);
@@ -161,54 +139,19 @@ impl Master {
                 .flat_map(|a| a.info.resources.iter().cloned())
                 .collect::<Vec<_>>(),
         );
-        // One scan over tasks and offers.
-        let mut used: BTreeMap<&str, Vec<v1::Resource>> = BTreeMap::new();
-        let mut held: BTreeMap<&str, Vec<v1::Resource>> = BTreeMap::new();
-        for (fw_id, fw) in &self.frameworks {
-            for entry in fw.tasks.values() {
-                if !releases_resources(entry.state()) {
-                    let r = resources::unallocate(&entry.task.resources);
-                    used.entry(entry.task.agent_id.value.as_str())
-                        .or_default()
-                        .extend(r.iter().cloned());
-                    held.entry(fw_id.as_str()).or_default().extend(r);
-                }
-            }
-        }
-        let mut offered: BTreeMap<&str, Vec<v1::Resource>> = BTreeMap::new();
-        for o in self.offers.values() {
-            let r = resources::unallocate(&o.offer.resources);
-            offered
-                .entry(o.offer.agent_id.value.as_str())
-                .or_default()
-                .extend(r.iter().cloned());
-            held.entry(o.offer.framework_id.value.as_str())
-                .or_default()
-                .extend(r);
-        }
         let mut available_by_agent: Vec<(String, Vec<v1::Resource>)> = Vec::new();
         for (id, agent) in &self.agents {
             if agent.status != AgentStatus::Connected || agent.removal_pending {
                 continue;
             }
-            let mut agent_used = used.remove(id.as_str()).unwrap_or_default();
-            for executor in agent.executors.values() {
-                agent_used.extend(executor.resources.iter().cloned());
-            }
-            let free =
-                resources::subtract(&agent.info.resources, &resources::normalize(&agent_used));
-            let agent_offered =
-                resources::normalize(&offered.remove(id.as_str()).unwrap_or_default());
-            available_by_agent.push((id.clone(), resources::subtract(&free, &agent_offered)));
+            let free = resources::subtract(&agent.info.resources, &self.agent_used(id));
+            let available = resources::subtract(&free, self.ledger.offered(id));
+            available_by_agent.push((id.clone(), available));
         }
         let mut allocated: BTreeMap<String, Vec<v1::Resource>> = eligible
             .iter()
-            .map(|(id, _)| {
-                let r = resources::normalize(held.get(id.as_str()).map_or(&[][..], |v| &v[..]));
-                (id.clone(), r)
-            })
+            .map(|(id, _)| (id.clone(), self.ledger.held_by(id).to_vec()))
             .collect();
-        drop(held);
         // Candidates in DRF order; ties go to the lower framework id, then role.
         let order = |a: &(f64, String, String), b: &(f64, String, String)| {
             a.0.total_cmp(&b.0)
@@ -345,6 +288,8 @@ impl Master {
             .entry(agent_id.to_owned())
             .or_default()
             .insert(offer_id.clone());
+        self.ledger
+            .hold_offer(agent_id, framework_id, &offer.resources);
         self.offers.insert(
             offer_id,
             Offer {

@@ -5,11 +5,12 @@
 //! each of them O(tasks), so re-admitting 10,000 agents × 10 tasks after a master restart cost
 //! O(agents × tasks) (issue 8, G6). The index is kept exactly in step with `Framework::tasks`
 //! by [`Master::insert_live_task`] and [`Master::remove_live_task`], the only two places that
-//! change that map; [`Master::check_invariants`] compares it with a full scan.
+//! change that map (they keep the [`super::ledger`] sums too); [`Master::check_invariants`] compares it with a full scan.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Master, TaskEntry};
+use crate::task::state::releases_resources;
 
 /// (framework id, task id) pairs by agent id. Iteration order is framework id, then task id:
 /// the order of a scan of `Master::frameworks` and their `tasks`, so answers do not change.
@@ -79,9 +80,20 @@ impl Master {
             return;
         };
         let agent_id = entry.task.agent_id.value.clone();
+        if !releases_resources(entry.state()) {
+            self.ledger
+                .hold_task(&agent_id, framework_id, &entry.task.resources);
+        }
         if let Some(old) = fw.tasks.insert(task_id.clone(), entry) {
             self.agent_tasks
                 .remove(&old.task.agent_id.value, framework_id, &task_id);
+            if !releases_resources(old.state()) {
+                self.ledger.release_task(
+                    &old.task.agent_id.value,
+                    framework_id,
+                    &old.task.resources,
+                );
+            }
         }
         self.agent_tasks.insert(&agent_id, framework_id, &task_id);
     }
@@ -99,6 +111,13 @@ impl Master {
             .remove(task_id)?;
         self.agent_tasks
             .remove(&entry.task.agent_id.value, framework_id, task_id);
+        if !releases_resources(entry.state()) {
+            self.ledger.release_task(
+                &entry.task.agent_id.value,
+                framework_id,
+                &entry.task.resources,
+            );
+        }
         Some(entry)
     }
 

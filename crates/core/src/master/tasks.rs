@@ -76,10 +76,11 @@ impl Master {
         };
         let pa = fw.partition_aware;
         let conn = fw.conn;
-        let entry = match fw.tasks.get_mut(task_id) {
-            Some(entry) => entry,
+        // Only live tasks count in the ledger; unreachable ones already released theirs.
+        let (entry, live) = match fw.tasks.get_mut(task_id) {
+            Some(entry) => (entry, true),
             None => match fw.unreachable_tasks.get_mut(task_id) {
-                Some(entry) => entry,
+                Some(entry) => (entry, false),
                 None => return,
             },
         };
@@ -109,6 +110,10 @@ impl Master {
         let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
         if transition::check(current, new_state, reason).is_ok() {
             entry.task.state = status.state;
+            if live {
+                self.ledger
+                    .task_state_changed(&entry.task, current, new_state);
+            }
         }
         if !pending_head {
             entry.task.status_update_state = Some(status.state);
@@ -706,6 +711,7 @@ impl Master {
                     && transition::check(current, latest, reason).is_ok()
                 {
                     entry.task.state = latest as i32;
+                    self.ledger.task_state_changed(&entry.task, current, latest);
                 }
                 let previous_status_state = entry.task.statuses.last().map(|s| s.state);
                 entry.task.status_update_state = Some(status.state);
