@@ -592,10 +592,10 @@ impl Serialize for FrameworkDoc<'_> {
             &fw.unregistered_time_ms.map(seconds).unwrap_or(0.0),
         )?;
         map.serialize_entry("resources", &used_summary)?;
-        map.serialize_entry("tasks", &Seq(|| fw.tasks.values().map(TaskDoc)))?;
+        map.serialize_entry("tasks", &Seq(|| fw.tasks.values().map(|e| TaskDoc(e))))?;
         map.serialize_entry(
             "unreachable_tasks",
-            &Seq(|| fw.unreachable_tasks.values().map(TaskDoc)),
+            &Seq(|| fw.unreachable_tasks.values().map(|e| TaskDoc(e))),
         )?;
         map.serialize_entry(
             "completed_tasks",

@@ -312,8 +312,8 @@ fn framework_json(master: &Master, fw: &Framework) -> Value {
         "registered_time": fw.registered_time_ms.map(seconds).unwrap_or(0.0),
         "unregistered_time": fw.unregistered_time_ms.map(seconds).unwrap_or(0.0),
         "resources": summary_json(&used),
-        "tasks": fw.tasks.values().map(task_json).collect::<Vec<_>>(),
-        "unreachable_tasks": fw.unreachable_tasks.values().map(task_json).collect::<Vec<_>>(),
+        "tasks": fw.tasks.values().map(|e| task_json(e)).collect::<Vec<_>>(),
+        "unreachable_tasks": fw.unreachable_tasks.values().map(|e| task_json(e)).collect::<Vec<_>>(),
         "completed_tasks": fw.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
         "offers": offers.iter().map(|o| {
             json!({

@@ -4,6 +4,7 @@
 //! MARK_AGENT_GONE (spec §6).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use drover_wire::internal::agent_call::Type as CallType;
 use drover_wire::internal::agent_event::Type as AgentEventType;
@@ -250,6 +251,7 @@ impl Master {
             self.frameworks
                 .get_mut(&fw_id)
                 .and_then(|fw| fw.unreachable_tasks.remove(&task_id))
+                .map(Arc::unwrap_or_clone)
         });
         let role = reported
             .resources
@@ -473,7 +475,7 @@ impl Master {
                     .get_mut(&fw_id)
                     .and_then(|f| f.unreachable_tasks.remove(&task_id))
                 {
-                    self.push_completed(&fw_id, entry);
+                    self.push_completed(&fw_id, Arc::unwrap_or_clone(entry));
                 }
             }
         }
@@ -818,7 +820,7 @@ impl Master {
                 if let Some(entry) = self.remove_live_task(&fw_id, &task_id)
                     && let Some(fw) = self.frameworks.get_mut(&fw_id)
                 {
-                    fw.unreachable_tasks.insert(task_id, entry);
+                    fw.unreachable_tasks.insert(task_id, Arc::new(entry));
                 }
             }
         }
@@ -956,7 +958,7 @@ impl Master {
                         .get_mut(&fw_id)
                         .and_then(|f| f.unreachable_tasks.remove(&task_id))
                     {
-                        self.push_completed(&fw_id, entry);
+                        self.push_completed(&fw_id, Arc::unwrap_or_clone(entry));
                     }
                 }
             }

@@ -32,6 +32,7 @@ pub mod validation;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use drover_wire::internal::{AgentCall, AgentEvent};
 use drover_wire::v1;
@@ -290,9 +291,11 @@ pub struct Framework {
     /// Roles it asked not to get offers for.
     pub suppressed_roles: BTreeSet<String>,
     /// Live tasks (non-terminal, and terminal until the terminal update is acknowledged).
-    pub tasks: BTreeMap<String, TaskEntry>,
+    /// Shared so that a snapshot of the master (what `/master/state` renders off the loop)
+    /// copies pointers, not tasks; a change copies the one entry a snapshot still holds.
+    pub tasks: BTreeMap<String, Arc<TaskEntry>>,
     /// Tasks on unreachable agents.
-    pub unreachable_tasks: BTreeMap<String, TaskEntry>,
+    pub unreachable_tasks: BTreeMap<String, Arc<TaskEntry>>,
     /// Finished tasks, oldest first, bounded.
     pub completed_tasks: VecDeque<TaskEntry>,
 }

@@ -8,6 +8,7 @@
 //! change that map (they keep the [`super::ledger`] sums too); [`Master::check_invariants`] compares it with a full scan.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::{Master, TaskEntry};
 use crate::task::state::releases_resources;
@@ -56,7 +57,7 @@ impl AgentTasks {
 
     /// The index a full scan of the frameworks would build (for the invariant check).
     pub fn scan<'a>(
-        frameworks: impl Iterator<Item = (&'a String, &'a BTreeMap<String, TaskEntry>)>,
+        frameworks: impl Iterator<Item = (&'a String, &'a BTreeMap<String, Arc<TaskEntry>>)>,
     ) -> AgentTasks {
         let mut index = AgentTasks::default();
         for (fw_id, tasks) in frameworks {
@@ -84,7 +85,7 @@ impl Master {
             self.ledger
                 .hold_task(&agent_id, framework_id, &entry.task.resources);
         }
-        if let Some(old) = fw.tasks.insert(task_id.clone(), entry) {
+        if let Some(old) = fw.tasks.insert(task_id.clone(), Arc::new(entry)) {
             self.agent_tasks
                 .remove(&old.task.agent_id.value, framework_id, &task_id);
             if !releases_resources(old.state()) {
@@ -118,7 +119,7 @@ impl Master {
                 &entry.task.resources,
             );
         }
-        Some(entry)
+        Some(Arc::unwrap_or_clone(entry))
     }
 
     /// The live-task index, for views and checks.

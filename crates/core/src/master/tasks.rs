@@ -3,6 +3,7 @@
 //! updates from agents, KILL, SHUTDOWN, ACKNOWLEDGE and MESSAGE.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use drover_wire::internal::agent_event::Type as AgentEventType;
 use drover_wire::internal::{agent_call, agent_event};
@@ -78,9 +79,9 @@ impl Master {
         let conn = fw.conn;
         // Only live tasks count in the ledger; unreachable ones already released theirs.
         let (entry, live) = match fw.tasks.get_mut(task_id) {
-            Some(entry) => (entry, true),
+            Some(entry) => (Arc::make_mut(entry), true),
             None => match fw.unreachable_tasks.get_mut(task_id) {
-                Some(entry) => (entry, false),
+                Some(entry) => (Arc::make_mut(entry), false),
                 None => return,
             },
         };
@@ -699,7 +700,7 @@ impl Master {
         // change what is free; STARTING and RUNNING updates need no allocation pass (at
         // 100,000 tasks one pass per update was the launch bottleneck, issue 8).
         let mut frees_resources = true;
-        match fw.tasks.get_mut(&task_id) {
+        match fw.tasks.get_mut(&task_id).map(Arc::make_mut) {
             Some(entry) if entry.task.agent_id.value == agent_id => {
                 let current = entry.state();
                 let latest = update

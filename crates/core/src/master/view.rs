@@ -124,9 +124,9 @@ impl Master {
             .values()
             .chain(self.completed_frameworks.iter())
         {
-            out.tasks.extend(fw.tasks.values().map(task_of));
+            out.tasks.extend(fw.tasks.values().map(|e| task_of(e)));
             out.unreachable_tasks
-                .extend(fw.unreachable_tasks.values().map(task_of));
+                .extend(fw.unreachable_tasks.values().map(|e| task_of(e)));
             out.completed_tasks
                 .extend(fw.completed_tasks.iter().map(task_of));
         }
@@ -176,11 +176,11 @@ impl Master {
             .chain(self.completed_frameworks.iter())
         {
             let id = fw.id();
-            out.extend(fw.tasks.values().map(|e| (id, e, "live")));
+            out.extend(fw.tasks.values().map(|e| (id, &**e, "live")));
             out.extend(
                 fw.unreachable_tasks
                     .values()
-                    .map(|e| (id, e, "unreachable")),
+                    .map(|e| (id, &**e, "unreachable")),
             );
             out.extend(fw.completed_tasks.iter().map(|e| (id, e, "completed")));
         }
