@@ -516,6 +516,48 @@ fn acknowledging_a_terminal_update_completes_the_task() {
     assert_eq!(history, vec![TaskRunning, TaskFinished]);
 }
 
+/// Found by the simulator (random seed 1000848): each agent call is its own request, so a
+/// retry of an update the framework already acknowledged can reach the master after the
+/// next update; forwarding it showed the framework RUNNING, then STARTING.
+#[test]
+fn a_late_copy_of_an_acknowledged_update_is_acknowledged_again_not_forwarded() {
+    let mut sim = Sim::new();
+    let (fw, agent, _) = sim.running_task(true, true);
+    let ack = |uuid: u8| scheduler::Call {
+        r#type: Some(scheduler::call::Type::Acknowledge as i32),
+        acknowledge: Some(scheduler::call::Acknowledge {
+            agent_id: v1::AgentId {
+                value: agent.clone(),
+            },
+            task_id: v1::TaskId { value: "t1".into() },
+            uuid: vec![uuid; 16],
+        }),
+        ..Default::default()
+    };
+    let (reply, _) = sim.call(&fw, ack(1));
+    assert_eq!(reply, Reply::Accepted);
+    // The next update, then a late copy of the acknowledged RUNNING (uuid 1).
+    let effects = sim.agent_update(&agent, &fw.id, "t1", TaskFinished, 2);
+    assert_eq!(updates(&effects, fw.conn).len(), 1);
+    let effects = sim.agent_update(&agent, &fw.id, "t1", TaskRunning, 1);
+    assert!(
+        updates(&effects, fw.conn).is_empty(),
+        "the stale copy is not forwarded"
+    );
+    let (agent_conn, _) = sim.agent_sessions[&agent].clone();
+    let acks: Vec<_> = agent_events(&effects, agent_conn)
+        .into_iter()
+        .filter_map(|e| e.acknowledge)
+        .collect();
+    assert_eq!(acks.len(), 1, "the agent hears the acknowledgement again");
+    assert_eq!(acks[0].uuid, vec![1; 16]);
+    let entry = &sim.m.frameworks()[&fw.id].tasks["t1"];
+    assert_eq!(entry.state(), TaskFinished, "the task's state did not go back");
+    // A copy of the update still being delivered (not yet acknowledged) is forwarded.
+    let effects = sim.agent_update(&agent, &fw.id, "t1", TaskFinished, 2);
+    assert_eq!(updates(&effects, fw.conn).len(), 1);
+}
+
 #[test]
 fn kill_of_an_unknown_task_is_answered_like_reconciliation() {
     let mut sim = Sim::new();

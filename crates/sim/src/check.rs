@@ -111,6 +111,15 @@ impl Checker {
             // The master answers for a task it no longer knows (forgotten after its terminal
             // acknowledgement, or on an agent marked gone).
             true
+        } else if reason == Some(Reason::MasterDisconnected)
+            && matches!(from, TaskState::TaskGone | TaskState::TaskDropped)
+            && is_terminal(state)
+        {
+            // The scheduler client's own answer for an ACCEPT it could not deliver may come
+            // after the master's answer for the task it never received (TASK_GONE on
+            // reconciliation while the call was lost in flight): both say the launch did not
+            // happen, from two sources nothing orders, as with Mesos' driver.
+            true
         } else if reconciliation && is_terminal(from) {
             // A reconciliation answer may be stale, but never brings a finished task back.
             is_terminal(state)
@@ -141,7 +150,11 @@ impl Checker {
             self.fail(message);
             return;
         }
-        if !(reconciliation && is_terminal(from)) && state != TaskState::TaskUnknown {
+        let second_answer = is_terminal(from) && reason == Some(Reason::MasterDisconnected);
+        if !(reconciliation && is_terminal(from))
+            && !second_answer
+            && state != TaskState::TaskUnknown
+        {
             seen.state = state;
             seen.lost_with_agent = !partition_aware
                 && state == TaskState::TaskLost

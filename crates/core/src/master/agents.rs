@@ -265,6 +265,7 @@ impl Master {
             history: Default::default(),
             unreachable_time_ms: None,
             executor: None,
+            acked_uuids: Vec::new(),
         });
         let reported_state = TaskState::try_from(reported.state).unwrap_or(TaskState::TaskStaging);
         let current = entry.state();

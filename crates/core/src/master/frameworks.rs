@@ -135,13 +135,17 @@ impl Master {
                 out.push(Effect::CloseScheduler { conn: old_conn });
             }
         }
-        // Offers never survive a (re)subscription: take back what the old session held.
-        let stale: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| o.offer.framework_id.value == id)
-            .map(|(oid, _)| oid.clone())
-            .collect();
+        // Offers never survive a (re)subscription: take back what the old session held (a
+        // new framework holds none, and the scan is O(offers)).
+        let stale: Vec<String> = if existed {
+            self.offers
+                .iter()
+                .filter(|(_, o)| o.offer.framework_id.value == id)
+                .map(|(oid, _)| oid.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         for offer_id in stale {
             self.rescind_offer(&offer_id, false, out);
         }

@@ -247,7 +247,17 @@ pub struct TaskEntry {
     pub unreachable_time_ms: Option<u64>,
     /// The executor the task runs under, for custom executors and task groups.
     pub executor: Option<v1::ExecutorInfo>,
+    /// The (16-byte) uuids of the task's last updates the framework acknowledged, newest
+    /// last, at most [`ACKED_UUIDS_KEPT`]. An agent's retransmission of one of them that
+    /// arrives late (each agent call is its own HTTP request, so a retry can overtake or
+    /// trail the next update) is stale: forwarding it would show the framework an older
+    /// state after a newer one (found by the simulator). It is dropped and its
+    /// acknowledgement sent to the agent again instead.
+    pub acked_uuids: Vec<[u8; 16]>,
 }
+
+/// How many acknowledged update uuids a task remembers.
+pub const ACKED_UUIDS_KEPT: usize = 4;
 
 impl TaskEntry {
     /// The task's latest state.

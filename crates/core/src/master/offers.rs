@@ -18,6 +18,30 @@ use super::timers::Timer;
 use super::{AgentStatus, Effect, Master, Offer, scheduler_event};
 use crate::resources;
 
+/// A dominant share, ordered by `f64::total_cmp` so it can key a sorted set.
+#[derive(Debug, Clone, Copy)]
+struct Share(f64);
+
+impl PartialEq for Share {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0).is_eq()
+    }
+}
+
+impl Eq for Share {}
+
+impl PartialOrd for Share {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Share {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
 /// Mesos' minimum allocatable resources: an agent with less than this free is not offered.
 const MIN_CPUS: f64 = 0.01;
 const MIN_MEM_MB: f64 = 32.0;
@@ -119,11 +143,13 @@ impl Master {
             .iter()
             .filter(|(_, fw)| fw.connected())
             .map(|(id, fw)| {
-                let roles: Vec<String> = fw
+                let mut roles: Vec<String> = fw
                     .roles()
                     .into_iter()
                     .filter(|role| !fw.suppressed_roles.contains(role))
                     .collect();
+                roles.sort();
+                roles.dedup();
                 (id.clone(), roles)
             })
             .filter(|(_, roles)| !roles.is_empty())
@@ -148,36 +174,38 @@ impl Master {
             let available = resources::subtract(&free, self.ledger.offered(id));
             available_by_agent.push((id.clone(), available));
         }
-        let mut allocated: BTreeMap<String, Vec<v1::Resource>> = eligible
+        // What each eligible framework holds (scalars), by its index in `eligible`.
+        let mut allocated: Vec<Vec<v1::Resource>> = eligible
             .iter()
-            .map(|(id, _)| (id.clone(), self.ledger.held_by(id).to_vec()))
+            .map(|(id, _)| self.ledger.held_by(id).to_vec())
             .collect();
-        // Candidates in DRF order; ties go to the lower framework id, then role.
-        let order = |a: &(f64, String, String), b: &(f64, String, String)| {
-            a.0.total_cmp(&b.0)
-                .then_with(|| a.1.cmp(&b.1))
-                .then_with(|| a.2.cmp(&b.2))
-        };
-        let mut candidates: Vec<(f64, String, String)> = Vec::new();
-        for (fw_id, roles) in &eligible {
-            let share = resources::dominant_share(&allocated[fw_id], &cluster_total);
-            for role in roles {
-                candidates.push((share, fw_id.clone(), role.clone()));
+        // Candidates in DRF order: (share, framework index, role). `eligible` is in framework
+        // id order and each role list is sorted, so ties go to the lower framework id, then
+        // role. Moving the framework that got an offer is O(its roles × log candidates),
+        // not a scan of every candidate per agent (issue 8, G2).
+        let mut candidates: BTreeSet<(Share, usize, usize)> = BTreeSet::new();
+        let mut shares: Vec<Share> = Vec::with_capacity(eligible.len());
+        for (i, (_, roles)) in eligible.iter().enumerate() {
+            let share = Share(resources::dominant_share(&allocated[i], &cluster_total));
+            shares.push(share);
+            for r in 0..roles.len() {
+                candidates.insert((share, i, r));
             }
         }
-        candidates.sort_by(order);
         for (agent_id, available) in available_by_agent {
             if resources::scalar(&available, "cpus") < MIN_CPUS
                 && resources::scalar(&available, "mem") < MIN_MEM_MB
             {
                 continue;
             }
-            let mut winner: Option<(String, Vec<v1::Resource>)> = None;
-            for (_, fw_id, role) in &candidates {
+            let mut winner: Option<(usize, Vec<v1::Resource>)> = None;
+            for &(_, i, r) in &candidates {
+                let (fw_id, roles) = &eligible[i];
+                let role = &roles[r];
                 let offerable: Vec<v1::Resource> = available
                     .iter()
-                    .filter(|r| {
-                        let reserved = resources::reservation_role(r);
+                    .filter(|res| {
+                        let reserved = resources::reservation_role(res);
                         reserved == resources::DEFAULT_ROLE || reserved == *role
                     })
                     .cloned()
@@ -194,38 +222,30 @@ impl Master {
                 if filtered {
                     continue;
                 }
-                let (fw_id, role) = (fw_id.clone(), role.clone());
-                let offer_id = format!("{}-O{}", self.registry.master_id, self.next_offer);
-                self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable, out);
-                if let Some(offer) = self.offers.get(&offer_id) {
-                    let made = resources::unallocate(&offer.offer.resources);
-                    winner = Some((fw_id, made));
+                let made: Vec<v1::Resource> = offerable
+                    .iter()
+                    .filter(|res| resources::is_scalar(res))
+                    .cloned()
+                    .collect();
+                if self.make_offer(now_ms, fw_id, role, &agent_id, offerable, out) {
+                    winner = Some((i, made));
                 }
                 break;
             }
             // The winner's share grew: move its roles to their new places.
-            if let Some((fw_id, made)) = winner {
-                let entry = allocated.entry(fw_id.clone()).or_default();
-                let mut all = std::mem::take(entry);
-                all.extend(made);
-                *entry = resources::normalize(&all);
-                let share = resources::dominant_share(entry, &cluster_total);
-                let moved: Vec<(f64, String, String)> = candidates
-                    .iter()
-                    .filter(|c| c.1 == fw_id)
-                    .map(|c| (share, c.1.clone(), c.2.clone()))
-                    .collect();
-                candidates.retain(|c| c.1 != fw_id);
-                for c in moved {
-                    let at = candidates
-                        .binary_search_by(|probe| order(probe, &c))
-                        .unwrap_or_else(|i| i);
-                    candidates.insert(at, c);
+            if let Some((i, made)) = winner {
+                allocated[i] = resources::add(&allocated[i], &made);
+                let share = Share(resources::dominant_share(&allocated[i], &cluster_total));
+                for r in 0..eligible[i].1.len() {
+                    candidates.remove(&(shares[i], i, r));
+                    candidates.insert((share, i, r));
                 }
+                shares[i] = share;
             }
         }
     }
 
+    /// Makes an offer of `offerable`; false if the agent is gone.
     fn make_offer(
         &mut self,
         now_ms: u64,
@@ -234,7 +254,7 @@ impl Master {
         agent_id: &str,
         offerable: Vec<v1::Resource>,
         out: &mut Vec<Effect>,
-    ) {
+    ) -> bool {
         if self.next_offer >= self.registry.offers_reserved {
             self.registry.offers_reserved = self.next_offer + OFFER_ID_BLOCK;
             self.persist_counters(out);
@@ -242,7 +262,7 @@ impl Master {
         let offer_id = format!("{}-O{}", self.registry.master_id, self.next_offer);
         self.next_offer += 1;
         let Some(agent) = self.agents.get(agent_id) else {
-            return;
+            return false;
         };
         let executor_ids = agent
             .executors
@@ -311,6 +331,7 @@ impl Master {
         let mut event = scheduler_event(EventType::Offers);
         event.offers = Some(scheduler::event::Offers { offers: vec![sent] });
         self.send_to_framework(framework_id, event, out);
+        true
     }
 
     /// Takes an offer back; with `notify`, the framework gets RESCIND (if connected).

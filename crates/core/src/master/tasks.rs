@@ -15,8 +15,8 @@ use drover_wire::v1::scheduler::event::Type as EventType;
 
 use super::validation;
 use super::{
-    AgentStatus, Effect, Filter, HistoryEntry, Master, TaskEntry, agent_event, operator_event,
-    scheduler_event, seconds, time_info,
+    ACKED_UUIDS_KEPT, AgentStatus, Effect, Filter, HistoryEntry, Master, TaskEntry, agent_event,
+    operator_event, scheduler_event, seconds, time_info,
 };
 use crate::resources;
 use crate::task::emission::{Trigger, emission};
@@ -173,6 +173,7 @@ impl Master {
             history: Default::default(),
             unreachable_time_ms: None,
             executor: task.executor.clone(),
+            acked_uuids: Vec::new(),
         };
         entry.task.state = status.state;
         entry.task.status_update_state = Some(status.state);
@@ -631,6 +632,7 @@ impl Master {
             history: Default::default(),
             unreachable_time_ms: None,
             executor,
+            acked_uuids: Vec::new(),
         };
         let mut added = operator_event(OperatorEventType::TaskAdded);
         added.task_added = Some(v1::master::event::TaskAdded {
@@ -689,6 +691,11 @@ impl Master {
             status.timestamp = Some(seconds(now_ms));
         }
         let max_history = self.config.max_status_history;
+        if self.is_stale_update(&framework_id, agent_id, &status) {
+            // Acknowledged already: the agent missed that, or this is a late copy.
+            self.send_acknowledgement(agent_id, &framework_id, &status, out);
+            return;
+        }
         let Some(fw) = self.frameworks.get_mut(&framework_id) else {
             self.counters.invalid_status_updates += 1;
             return;
@@ -868,6 +875,19 @@ impl Master {
                 false
             }
         };
+        if let Ok(uuid) = <[u8; 16]>::try_from(ack.uuid.as_slice())
+            && let Some(entry) = self
+                .frameworks
+                .get_mut(framework_id)
+                .and_then(|f| f.tasks.get_mut(&task_id))
+                .map(Arc::make_mut)
+            && !entry.acked_uuids.contains(&uuid)
+        {
+            if entry.acked_uuids.len() >= ACKED_UUIDS_KEPT {
+                entry.acked_uuids.remove(0);
+            }
+            entry.acked_uuids.push(uuid);
+        }
         if done {
             self.complete_task(framework_id, &task_id);
         }
@@ -880,6 +900,41 @@ impl Master {
             uuid: ack.uuid,
         });
         self.send_to_agent(&agent_id, event, out);
+    }
+
+    /// Whether an agent's update is one the framework already acknowledged for that live
+    /// task ([`TaskEntry::acked_uuids`]).
+    fn is_stale_update(&self, framework_id: &str, agent_id: &str, status: &v1::TaskStatus) -> bool {
+        let Some(uuid) = status
+            .uuid
+            .as_deref()
+            .and_then(|u| <[u8; 16]>::try_from(u).ok())
+        else {
+            return false;
+        };
+        self.frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(&status.task_id.value))
+            .is_some_and(|e| e.task.agent_id.value == agent_id && e.acked_uuids.contains(&uuid))
+    }
+
+    /// Sends the agent the acknowledgement of an update again.
+    fn send_acknowledgement(
+        &self,
+        agent_id: &str,
+        framework_id: &str,
+        status: &v1::TaskStatus,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut event = agent_event(AgentEventType::Acknowledge);
+        event.acknowledge = Some(agent_event::Acknowledge {
+            framework_id: v1::FrameworkId {
+                value: framework_id.into(),
+            },
+            task_id: status.task_id.clone(),
+            uuid: status.uuid.clone().unwrap_or_default(),
+        });
+        self.send_to_agent(agent_id, event, out);
     }
 
     pub(super) fn framework_message(
