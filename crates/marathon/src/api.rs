@@ -23,7 +23,8 @@ use crate::driver::Msg;
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::json::app::{Mode, app_json, parse_app};
-use crate::json::render::{Embed, app_info, deployment_json, queue_json, task_json};
+use crate::json::render::{Embed, app_info, deployment_json, queue_json, task_json, to_value};
+use crate::json::view::{AppInfo, Context, One, to_bytes};
 
 /// Largest accepted request body.
 pub const BODY_MAX: usize = 1024 * 1024;
@@ -204,6 +205,30 @@ fn decode(s: &str) -> String {
 
 fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+/// What `GET /v2/apps/{id}` and `/v2/apps/{group}/*` embed.
+const EMBED_ALL: Embed = Embed {
+    tasks: true,
+    last_task_failure: true,
+};
+
+/// A guess of one app's share of a listing (an app without tasks is ~650 bytes), to size the
+/// buffer once.
+const LISTING_BYTES_PER_APP: usize = 1024;
+
+/// A JSON body written by [`to_bytes`], sent as `axum::Json` sends its own.
+fn bytes_response(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> ApiResult {
+    let body = body.map_err(|e| ApiError::Unavailable(format!("cannot render: {e}")))?;
+    Ok((
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 fn deployment_result(status: StatusCode, id: &str, version_ms: u64) -> Response {
@@ -397,9 +422,13 @@ async fn apps_root(
             let cmd = q.get("cmd").map(str::to_lowercase);
             let id = q.get("id").map(str::to_lowercase);
             let label = q.get("label").map(str::to_owned);
-            let apps = api
+            // Written to text on the scheduler's loop, straight from its state: the views
+            // borrow it, and cloning 10,000 definitions to write them elsewhere costs more.
+            let body = api
                 .read(move |s, _| {
-                    s.apps()
+                    let context = Context::all(s);
+                    let apps: Vec<AppInfo> = s
+                        .apps()
                         .values()
                         .filter(|a| {
                             cmd.as_ref().is_none_or(|c| {
@@ -411,34 +440,28 @@ async fn apps_root(
                                 .is_none_or(|i| a.id.as_str().to_lowercase().contains(i))
                         })
                         .filter(|a| label.as_ref().is_none_or(|l| label_matches(l, &a.labels)))
-                        .map(|a| app_info(s, a, embed))
-                        .collect::<Vec<_>>()
+                        .map(|a| AppInfo::new(&context, a, embed))
+                        .collect();
+                    to_bytes(&One("apps", &apps), LISTING_BYTES_PER_APP * apps.len())
                 })
                 .await?;
-            Ok(json_response(StatusCode::OK, json!({"apps": apps})))
+            bytes_response(StatusCode::OK, body)
         }
         Method::POST => {
             let value = parse_body(&body)?;
             let app = parse_app(&value, None, Mode::Full).map_err(ApiError::Invalid)?;
             let force = q.flag("force", false);
+            let created = app.id.clone();
             let reply = api.command(Command::CreateApp { app, force }).await?;
             let Reply::Deployment { id, .. } = reply else {
                 return Err(ApiError::Unavailable("unexpected reply".into()));
             };
-            let deployment = id.clone();
+            // Looked up by id: finding the app whose deployments include this one asked every
+            // app for its deployments, O(apps × deployments) on the loop for each POST.
             let (info, app_value) = api
                 .read(move |s, _| {
-                    let app = s
-                        .apps()
-                        .values()
-                        .find(|a| s.deployments_of(&a.id).contains(&deployment))
-                        .cloned();
-                    app.map(|a| {
-                        (
-                            app_info(s, &a, Embed::default()),
-                            Value::Object(app_json(&a)),
-                        )
-                    })
+                    s.app(&created)
+                        .map(|a| (app_info(s, a, Embed::default()), Value::Object(app_json(a))))
                 })
                 .await?
                 .ok_or_else(|| ApiError::Unavailable("app vanished".into()))?;
@@ -592,44 +615,33 @@ async fn apps_path(
             if let Some(group) = raw.strip_suffix("/*") {
                 let group = PathId::parse(group, &PathId::root())
                     .map_err(|_| ApiError::NotFound("Group does not exist".into()))?;
-                let apps = api
+                let body = api
                     .read(move |s, _| {
-                        s.apps()
+                        let context = Context::all(s);
+                        let apps: Vec<AppInfo> = s
+                            .apps()
                             .values()
                             .filter(|a| a.id.is_within(&group))
-                            .map(|a| {
-                                app_info(
-                                    s,
-                                    a,
-                                    Embed {
-                                        tasks: true,
-                                        last_task_failure: true,
-                                    },
-                                )
-                            })
-                            .collect::<Vec<_>>()
+                            .map(|a| AppInfo::new(&context, a, EMBED_ALL))
+                            .collect();
+                        to_bytes(&One("*", &apps), LISTING_BYTES_PER_APP * apps.len())
                     })
                     .await?;
-                return Ok(json_response(StatusCode::OK, json!({"*": apps})));
+                return bytes_response(StatusCode::OK, body);
             }
             let id = app_id(&raw)?;
             let lookup = id.clone();
-            let app = api
+            let body = api
                 .read(move |s, _| {
+                    let context = Context::of_app(s, &lookup);
                     s.app(&lookup).map(|a| {
-                        app_info(
-                            s,
-                            a,
-                            Embed {
-                                tasks: true,
-                                last_task_failure: true,
-                            },
-                        )
+                        let info = AppInfo::new(&context, a, EMBED_ALL);
+                        to_bytes(&One("app", &info), LISTING_BYTES_PER_APP)
                     })
                 })
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("App '{id}' does not exist")))?;
-            Ok(json_response(StatusCode::OK, json!({"app": app})))
+            bytes_response(StatusCode::OK, body)
         }
         (AppPath::App(raw), m @ (Method::PUT | Method::PATCH)) => {
             let id = PathId::parse_app_id(&raw).map_err(|e| {
@@ -855,7 +867,9 @@ async fn groups(State(api): State<Api>, id: Option<Path<String>>) -> ApiResult {
     let group = PathId::parse(&raw, &PathId::root())
         .map_err(|_| ApiError::NotFound(format!("Group '/{raw}' does not exist")))?;
     let lookup = group.clone();
-    let value = api.read(move |s, _| group_json(s, &lookup)).await?;
+    let value = api
+        .read(move |s, _| group_json(&Context::all(s), &lookup))
+        .await?;
     match value {
         Some(v) => Ok(json_response(StatusCode::OK, v)),
         None if group.is_root() => Ok(json_response(
@@ -869,7 +883,8 @@ async fn groups(State(api): State<Api>, id: Option<Path<String>>) -> ApiResult {
 }
 
 /// A group and its subgroups, derived from app ids.
-fn group_json(s: &Scheduler, group: &PathId) -> Option<Value> {
+fn group_json(context: &Context<'_>, group: &PathId) -> Option<Value> {
+    let s = context.scheduler();
     let members: Vec<&AppSpec> = s
         .apps()
         .values()
@@ -881,7 +896,7 @@ fn group_json(s: &Scheduler, group: &PathId) -> Option<Value> {
     let apps: Vec<Value> = members
         .iter()
         .filter(|a| &a.id.parent() == group)
-        .map(|a| app_info(s, a, Embed::default()))
+        .map(|a| to_value(&AppInfo::new(context, a, Embed::default())))
         .collect();
     let mut children: BTreeSet<PathId> = BTreeSet::new();
     for a in &members {
@@ -894,7 +909,10 @@ fn group_json(s: &Scheduler, group: &PathId) -> Option<Value> {
             p = p.parent();
         }
     }
-    let groups: Vec<Value> = children.iter().filter_map(|c| group_json(s, c)).collect();
+    let groups: Vec<Value> = children
+        .iter()
+        .filter_map(|c| group_json(context, c))
+        .collect();
     let version = members.iter().map(|a| a.version_ms).max().unwrap_or(0);
     Some(json!({
         "id": group.as_str(), "apps": apps, "groups": groups, "pods": [], "dependencies": [],

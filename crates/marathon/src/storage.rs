@@ -16,6 +16,7 @@ use drover_store::{Store, WriteBatch};
 use serde_json::{Value, json};
 
 use crate::json::app::{Mode, app_json, parse_app};
+use crate::json::view::{AppDef, to_bytes};
 
 /// The store namespace of everything Marathon keeps.
 pub const NAMESPACE: &str = "marathon";
@@ -44,11 +45,7 @@ pub fn write(
         match change {
             Change::App(id) => match s.app(id) {
                 Some(app) => {
-                    batch.put(
-                        NAMESPACE,
-                        app_key(id),
-                        Value::Object(app_json(app)).to_string(),
-                    );
+                    batch.put(NAMESPACE, app_key(id), to_bytes(&AppDef(app), 1024)?);
                 }
                 None => {
                     batch.delete(NAMESPACE, app_key(id));
@@ -63,7 +60,7 @@ pub fn write(
                         batch.put(
                             NAMESPACE,
                             version_key(id, *version),
-                            Value::Object(app_json(app)).to_string(),
+                            to_bytes(&AppDef(app), 1024)?,
                         );
                     }
                     None => {

@@ -150,11 +150,11 @@ impl Checker {
             self.fail(message);
             return;
         }
-        let second_answer = is_terminal(from) && reason == Some(Reason::MasterDisconnected);
-        if !(reconciliation && is_terminal(from))
-            && !second_answer
-            && state != TaskState::TaskUnknown
-        {
+        // A stale reconciliation answer, or the client's second answer, does not replace
+        // the terminal state seen first.
+        let keep_first =
+            (reconciliation || reason == Some(Reason::MasterDisconnected)) && is_terminal(from);
+        if !keep_first && state != TaskState::TaskUnknown {
             seen.state = state;
             seen.lost_with_agent = !partition_aware
                 && state == TaskState::TaskLost

@@ -10,11 +10,11 @@ use drover_core::marathon::app::{
 };
 use drover_core::marathon::constraint::Constraint;
 use drover_core::marathon::path::PathId;
-use drover_core::marathon::timestamp;
 use drover_core::marathon::unreachable::UnreachableStrategy;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::read::Reader;
+use super::view::AppDef;
 
 /// How a body is read.
 #[derive(Debug, Clone, Copy)]
@@ -425,187 +425,19 @@ fn read_health_check(r: &mut Reader, value: &Value, path: &str) -> Option<Health
     Some(check)
 }
 
-fn health_check_json(check: &HealthCheck, app: &AppSpec) -> Value {
-    let mut obj = Map::new();
-    obj.insert(
-        "gracePeriodSeconds".into(),
-        json!(check.grace_period_seconds),
-    );
-    obj.insert("intervalSeconds".into(), json!(check.interval_seconds));
-    obj.insert(
-        "maxConsecutiveFailures".into(),
-        json!(check.max_consecutive_failures),
-    );
-    if let Some(port) = check.port {
-        obj.insert("port".into(), json!(port));
-    } else if check.protocol != HealthProtocol::Command {
-        // Marathon normalizes a missing port to portIndex 0 when the app has ports.
-        let index = check
-            .port_index
-            .or((!app.port_definitions.is_empty()).then_some(0));
-        if let Some(index) = index {
-            obj.insert("portIndex".into(), json!(index));
-        }
-    }
-    obj.insert("timeoutSeconds".into(), json!(check.timeout_seconds));
-    if check.protocol.is_mesos() {
-        obj.insert("delaySeconds".into(), json!(check.delay_seconds));
-    }
-    obj.insert("protocol".into(), json!(check.protocol.name()));
-    if let Some(path) = &check.path {
-        obj.insert("path".into(), json!(path));
-    } else if matches!(
-        check.protocol,
-        HealthProtocol::Http
-            | HealthProtocol::Https
-            | HealthProtocol::MesosHttp
-            | HealthProtocol::MesosHttps
-    ) {
-        obj.insert("path".into(), json!("/"));
-    }
-    if let Some(command) = &check.command {
-        obj.insert("command".into(), json!({ "value": command }));
-    }
-    if matches!(check.protocol, HealthProtocol::Http | HealthProtocol::Https) {
-        obj.insert("ignoreHttp1xx".into(), json!(check.ignore_http1xx));
-    }
-    Value::Object(obj)
-}
-
 /// Renders an app definition as Marathon does (`GET /v2/apps/{id}/versions/{v}`, and the
-/// base of AppInfo).
+/// base of AppInfo), as a `Value` map; [`AppDef`] writes the same text directly.
 pub fn app_json(app: &AppSpec) -> Map<String, Value> {
-    let mut o = Map::new();
-    o.insert("id".into(), json!(app.id.as_str()));
-    o.insert("backoffFactor".into(), json!(app.backoff_factor));
-    o.insert("backoffSeconds".into(), json!(app.backoff_seconds));
-    if let Some(cmd) = &app.cmd {
-        o.insert("cmd".into(), json!(cmd));
+    match super::render::to_value(&AppDef(app)) {
+        Value::Object(o) => o,
+        _ => Map::new(),
     }
-    if !app.args.is_empty() {
-        o.insert("args".into(), json!(app.args));
-    }
-    if !app.constraints.is_empty() {
-        let parts: Vec<Vec<String>> = app.constraints.iter().map(Constraint::to_parts).collect();
-        o.insert("constraints".into(), json!(parts));
-    }
-    let opaque = |key: &str| {
-        app.opaque
-            .get(key)
-            .and_then(|v| serde_json::from_str::<Value>(v).ok())
-    };
-    if let Some(container) = opaque("container") {
-        o.insert("container".into(), container);
-    }
-    o.insert("cpus".into(), json!(app.cpus));
-    if !app.dependencies.is_empty() {
-        let deps: Vec<&str> = app.dependencies.iter().map(PathId::as_str).collect();
-        o.insert("dependencies".into(), json!(deps));
-    }
-    o.insert("disk".into(), json!(app.disk));
-    if !app.env.is_empty() {
-        o.insert("env".into(), json!(app.env));
-    }
-    o.insert("executor".into(), json!(app.executor));
-    if !app.fetch.is_empty() {
-        let fetch: Vec<Value> = app
-            .fetch
-            .iter()
-            .map(|f| {
-                let mut v = json!({"uri": f.uri, "extract": f.extract, "executable": f.executable, "cache": f.cache});
-                if let Some(dest) = &f.dest_path {
-                    v["destPath"] = json!(dest);
-                }
-                v
-            })
-            .collect();
-        o.insert("fetch".into(), json!(fetch));
-    }
-    if !app.health_checks.is_empty() {
-        let checks: Vec<Value> = app
-            .health_checks
-            .iter()
-            .map(|c| health_check_json(c, app))
-            .collect();
-        o.insert("healthChecks".into(), json!(checks));
-    }
-    o.insert("instances".into(), json!(app.instances));
-    o.insert("labels".into(), json!(app.labels));
-    o.insert(
-        "maxLaunchDelaySeconds".into(),
-        json!(app.max_launch_delay_seconds),
-    );
-    o.insert("mem".into(), json!(app.mem));
-    o.insert("gpus".into(), json!(app.gpus));
-    o.insert(
-        "networks".into(),
-        opaque("networks").unwrap_or_else(|| json!([{"mode": "host"}])),
-    );
-    let ports: Vec<Value> = app
-        .port_definitions
-        .iter()
-        .map(|p| {
-            let mut v = json!({"port": p.port, "protocol": p.protocol});
-            if let Some(name) = &p.name {
-                v["name"] = json!(name);
-            }
-            if !p.labels.is_empty() {
-                v["labels"] = json!(p.labels);
-            }
-            v
-        })
-        .collect();
-    o.insert("portDefinitions".into(), json!(ports));
-    o.insert("requirePorts".into(), json!(app.require_ports));
-    o.insert(
-        "upgradeStrategy".into(),
-        json!({
-            "maximumOverCapacity": app.upgrade_strategy.maximum_over_capacity,
-            "minimumHealthCapacity": app.upgrade_strategy.minimum_health_capacity,
-        }),
-    );
-    if let Some(user) = &app.user {
-        o.insert("user".into(), json!(user));
-    }
-    o.insert("version".into(), json!(timestamp(app.version_ms)));
-    o.insert(
-        "versionInfo".into(),
-        json!({
-            "lastScalingAt": timestamp(app.last_scaling_at_ms),
-            "lastConfigChangeAt": timestamp(app.last_config_change_at_ms),
-        }),
-    );
-    o.insert("killSelection".into(), json!(app.kill_selection.name()));
-    o.insert(
-        "unreachableStrategy".into(),
-        match app.unreachable_strategy {
-            UnreachableStrategy::Disabled => json!("disabled"),
-            UnreachableStrategy::Enabled {
-                inactive_after_seconds,
-                expunge_after_seconds,
-            } => json!({
-                "inactiveAfterSeconds": inactive_after_seconds,
-                "expungeAfterSeconds": expunge_after_seconds,
-            }),
-        },
-    );
-    o.insert("role".into(), json!(app.role));
-    if let Some(roles) = &app.accepted_resource_roles {
-        o.insert("acceptedResourceRoles".into(), json!(roles));
-    }
-    if let Some(grace) = app.task_kill_grace_period_seconds {
-        o.insert("taskKillGracePeriodSeconds".into(), json!(grace));
-    }
-    for key in ["readinessChecks", "secrets", "residency", "ipAddress"] {
-        if let Some(v) = opaque(key) {
-            o.insert(key.into(), v);
-        }
-    }
-    o
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -2,5 +2,11 @@
 //! response and event shapes.
 
 pub mod app;
+#[cfg(test)]
+mod equivalence_tests;
 pub mod read;
+#[cfg(test)]
+mod reference;
 pub mod render;
+pub mod stamp;
+pub mod view;

@@ -2,17 +2,17 @@
 //! queue items and events (spec §4, §5; only keys marathon-python 0.13 accepts).
 
 use drover_core::marathon::app::AppSpec;
-use drover_core::marathon::condition::Condition;
 use drover_core::marathon::deployment::{Deployment, PlanView};
 use drover_core::marathon::event::Event;
 use drover_core::marathon::instance::Instance;
 use drover_core::marathon::offer::RejectReason;
-use drover_core::marathon::scheduler::{QueueEntry, Scheduler, TaskFailure};
+use drover_core::marathon::scheduler::{QueueEntry, Scheduler};
 use drover_core::marathon::timestamp;
 use drover_core::task::names::state_name;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::app::app_json;
+use super::view::{AppInfo, Context, Task};
 
 /// What AppInfo embeds beyond counts and deployments.
 #[derive(Debug, Clone, Copy, Default)]
@@ -23,144 +23,21 @@ pub struct Embed {
     pub last_task_failure: bool,
 }
 
-/// AppInfo: the definition plus counts, deployments and requested embeds.
+/// AppInfo as a `Value`, for responses that nest it in a larger `Value` (groups, the POST
+/// reply); listings write [`AppInfo`] straight to text instead.
 pub fn app_info(s: &Scheduler, app: &AppSpec, embed: Embed) -> Value {
-    let mut o = app_json(app);
-    let instances: Vec<&Instance> = s.instances_of(&app.id).collect();
-    let launched: Vec<&&Instance> = instances.iter().filter(|i| i.has_task()).collect();
-    let staged = launched
-        .iter()
-        .filter(|i| {
-            matches!(
-                i.condition,
-                Condition::Provisioned | Condition::Staging | Condition::Starting
-            )
-        })
-        .count();
-    let running = launched
-        .iter()
-        .filter(|i| i.condition == Condition::Running)
-        .count();
-    let healthy = launched
-        .iter()
-        .filter(|i| i.healthy() == Some(true))
-        .count();
-    let unhealthy = launched
-        .iter()
-        .filter(|i| i.healthy() == Some(false))
-        .count();
-    o.insert("tasksStaged".into(), json!(staged));
-    o.insert("tasksRunning".into(), json!(running));
-    o.insert("tasksHealthy".into(), json!(healthy));
-    o.insert("tasksUnhealthy".into(), json!(unhealthy));
-    let deployments: Vec<Value> = s
-        .deployments_of(&app.id)
-        .into_iter()
-        .map(|id| json!({ "id": id }))
-        .collect();
-    o.insert("deployments".into(), json!(deployments));
-    if embed.tasks {
-        let tasks: Vec<Value> = instances
-            .iter()
-            .filter(|i| i.has_task())
-            .map(|i| task_json(i, None))
-            .collect();
-        o.insert("tasks".into(), json!(tasks));
-    }
-    if embed.last_task_failure
-        && let Some(failure) = s.last_failure(&app.id)
-    {
-        o.insert("lastTaskFailure".into(), failure_json(failure));
-    }
-    Value::Object(o)
-}
-
-fn failure_json(f: &TaskFailure) -> Value {
-    json!({
-        "appId": f.app_id.as_str(),
-        "host": f.host,
-        "message": f.message,
-        "state": state_name(f.state),
-        "taskId": f.task_id,
-        "instanceId": f.instance_id,
-        "timestamp": timestamp(f.timestamp_ms),
-        "version": timestamp(f.version_ms),
-        "slaveId": f.slave_id,
-    })
+    to_value(&AppInfo::new(&Context::of_app(s, &app.id), app, embed))
 }
 
 /// A task (`/v2/apps/{id}/tasks`, `/v2/tasks`); `service_ports` only on `/v2/tasks`.
 pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
-    let placement = i.placement.as_ref();
-    let mut o = Map::new();
-    o.insert("id".into(), json!(i.task_id()));
-    o.insert("appId".into(), json!(i.app_id.as_str()));
-    o.insert(
-        "host".into(),
-        json!(placement.map(|p| p.agent.hostname.as_str()).unwrap_or("")),
-    );
-    o.insert(
-        "slaveId".into(),
-        json!(placement.map(|p| p.agent_id.as_str()).unwrap_or("")),
-    );
-    o.insert("state".into(), json!(i.state_name()));
-    if i.condition.is_active() {
-        if let Some(staged) = i.staged_at_ms {
-            o.insert("stagedAt".into(), json!(timestamp(staged)));
-        }
-        if let Some(started) = i.started_at_ms {
-            o.insert("startedAt".into(), json!(timestamp(started)));
-        }
-        o.insert("version".into(), json!(timestamp(i.app_version_ms)));
-        o.insert(
-            "ports".into(),
-            json!(placement.map(|p| p.host_ports.clone()).unwrap_or_default()),
-        );
-    }
-    let service_ports: Vec<u32> = app
-        .map(|a| a.port_definitions.iter().map(|p| p.port).collect())
-        .unwrap_or_default();
-    o.insert("servicePorts".into(), json!(service_ports));
-    let ips: Vec<Value> = i
-        .ip_addresses
-        .iter()
-        .map(|ip| {
-            let protocol = if ip.contains(':') { "IPv6" } else { "IPv4" };
-            json!({"ipAddress": ip, "protocol": protocol})
-        })
-        .collect();
-    o.insert("ipAddresses".into(), json!(ips));
-    let mut results: Vec<Value> = i
-        .health
-        .iter()
-        .map(|h| {
-            let mut r = json!({
-                "alive": h.alive(),
-                "consecutiveFailures": h.consecutive_failures,
-                "instanceId": i.id,
-            });
-            if let Some(t) = h.first_success_ms {
-                r["firstSuccess"] = json!(timestamp(t));
-            }
-            if let Some(t) = h.last_success_ms {
-                r["lastSuccess"] = json!(timestamp(t));
-            }
-            if let Some(t) = h.last_failure_ms {
-                r["lastFailure"] = json!(timestamp(t));
-            }
-            if let Some(c) = &h.last_failure_cause {
-                r["lastFailureCause"] = json!(c);
-            }
-            r
-        })
-        .collect();
-    if let Some(alive) = i.mesos_healthy {
-        results.push(json!({"alive": alive, "consecutiveFailures": 0, "instanceId": i.id}));
-    }
-    o.insert("healthCheckResults".into(), json!(results));
-    o.insert("localVolumes".into(), json!([]));
-    o.insert("role".into(), json!(app.map_or("*", |a| a.role.as_str())));
-    Value::Object(o)
+    to_value(&Task::new(i, app))
+}
+
+/// A view as a `Value` (key order kept: serde_json's `preserve_order` is on).
+pub(crate) fn to_value(view: &impl serde::Serialize) -> Value {
+    // The views hold only strings, numbers, booleans and parsed JSON: nothing that can fail.
+    serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
 fn actions_json(plan: &PlanView, step: usize) -> Vec<Value> {
