@@ -345,13 +345,13 @@ fn check_resources_unknown(pa: bool) {
     let (mut sim, fw, agent, offer) = offered(pa, Config::default());
     let mut t = task("vol", &agent, "cpus:1;mem:64");
     let mut volume = resources::scalar_resource("disk", 10.0);
-    volume.disk = Some(v1::resource::DiskInfo {
+    volume.disk = Some(Box::new(v1::resource::DiskInfo {
         persistence: Some(v1::resource::disk_info::Persistence {
             id: "v1".into(),
             principal: None,
         }),
         ..Default::default()
-    });
+    }));
     t.resources.push(volume);
     let effects = sim.accept(&fw, &[&offer], vec![t]);
     let state = if pa { TaskDropped } else { TaskLost };

@@ -73,10 +73,10 @@ fn populated() -> Sim {
                     name: Some("svc".into()),
                     ..Default::default()
                 });
-                t.container = Some(v1::ContainerInfo {
+                t.container = Some(Box::new(v1::ContainerInfo {
                     r#type: v1::container_info::Type::Mesos as i32,
                     ..Default::default()
-                });
+                }));
                 if let Some(c) = t.command.as_mut() {
                     c.user = Some("nobody".into());
                 }
