@@ -552,7 +552,11 @@ fn a_late_copy_of_an_acknowledged_update_is_acknowledged_again_not_forwarded() {
     assert_eq!(acks.len(), 1, "the agent hears the acknowledgement again");
     assert_eq!(acks[0].uuid, vec![1; 16]);
     let entry = &sim.m.frameworks()[&fw.id].tasks["t1"];
-    assert_eq!(entry.state(), TaskFinished, "the task's state did not go back");
+    assert_eq!(
+        entry.state(),
+        TaskFinished,
+        "the task's state did not go back"
+    );
     // A copy of the update still being delivered (not yet acknowledged) is forwarded.
     let effects = sim.agent_update(&agent, &fw.id, "t1", TaskFinished, 2);
     assert_eq!(updates(&effects, fw.conn).len(), 1);

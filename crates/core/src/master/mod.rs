@@ -245,8 +245,9 @@ pub struct TaskEntry {
     pub history: VecDeque<HistoryEntry>,
     /// When the task became unreachable, if it is.
     pub unreachable_time_ms: Option<u64>,
-    /// The executor the task runs under, for custom executors and task groups.
-    pub executor: Option<v1::ExecutorInfo>,
+    /// The executor the task runs under, for custom executors and task groups (boxed: most
+    /// tasks have none, and an `ExecutorInfo` is ~480 bytes inline).
+    pub executor: Option<Box<v1::ExecutorInfo>>,
     /// The (16-byte) uuids of the task's last updates the framework acknowledged, newest
     /// last, at most [`ACKED_UUIDS_KEPT`]. An agent's retransmission of one of them that
     /// arrives late (each agent call is its own HTTP request, so a retry can overtake or
