@@ -6,6 +6,10 @@
 //! again, as Mesos' agent re-detects the master after its ping timeout: without it, an agent
 //! whose master went silent (a partition that ate the stream's end) stayed on a dead session
 //! forever, its status updates unacknowledged.
+//!
+//! Calls go out one at a time; status updates that queue up meanwhile travel together in one
+//! `STATUS_UPDATES` call (issue 8, G4: a POST per update was most of the pipeline's cost). A
+//! master that refuses the batched call (one older than it) gets them one by one.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +19,7 @@ use drover_core::agent::{ExecutorId, FrameworkId, Input, TaskId};
 use drover_http::client::Client;
 use drover_wire::codec::APPLICATION_PROTOBUF;
 use drover_wire::internal;
+use drover_wire::internal::agent_call::Type as CallType;
 use drover_wire::internal::agent_event::Type as EventType;
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +30,8 @@ use crate::driver::Msg;
 pub const AGENT_PATH: &str = "/drover/internal/agent";
 /// Mesos' `DEFAULT_MASTER_PING_TIMEOUT`: agent ping timeout (15 s) × max ping timeouts (5).
 pub const MASTER_PING_TIMEOUT: Duration = Duration::from_secs(75);
+/// Status updates in one call at most.
+const MAX_UPDATES_PER_CALL: usize = 1000;
 const HEADERS: &[(&str, &str)] = &[
     ("Content-Type", APPLICATION_PROTOBUF),
     ("Accept", APPLICATION_PROTOBUF),
@@ -46,17 +53,24 @@ pub async fn run(
         let (client, url, stream_id) = (client.clone(), url.clone(), stream_id.clone());
         tokio::spawn(async move {
             while let Some(call) = calls.recv().await {
+                let mut queued = vec![call];
+                while queued.len() < MAX_UPDATES_PER_CALL {
+                    match calls.try_recv() {
+                        Ok(call) => queued.push(call),
+                        Err(_) => break,
+                    }
+                }
                 let id = stream_id.lock().expect("not poisoned").clone();
                 let Some(id) = id else { continue };
                 let mut headers = HEADERS.to_vec();
                 headers.push(("Mesos-Stream-Id", id.as_str()));
-                let body = Bytes::from(call.encode_to_vec());
-                match client.post(&url, &headers, body).await {
-                    Ok(r) if r.status.is_success() => {}
-                    Ok(r) => {
-                        tracing::debug!(status = %r.status, body = %r.text(), "master refused a call")
+                for call in coalesce(queued) {
+                    let refused = send(&client, &url, &headers, &call).await;
+                    if refused && call.r#type == Some(CallType::StatusUpdates as i32) {
+                        for single in split(call) {
+                            send(&client, &url, &headers, &single).await;
+                        }
                     }
-                    Err(error) => tracing::debug!(error = %error, "sending a call to the master"),
                 }
             }
         });
@@ -156,6 +170,86 @@ pub async fn run(
     }
 }
 
+/// POSTs one call; true if the master answered it with 400 (a call it does not understand).
+async fn send(
+    client: &Client,
+    url: &str,
+    headers: &[(&str, &str)],
+    call: &internal::AgentCall,
+) -> bool {
+    let body = Bytes::from(call.encode_to_vec());
+    match client.post(url, headers, body).await {
+        Ok(r) if r.status.is_success() => false,
+        Ok(r) => {
+            tracing::debug!(status = %r.status, body = %r.text(), "master refused a call");
+            r.status.as_u16() == 400
+        }
+        Err(error) => {
+            tracing::debug!(error = %error, "sending a call to the master");
+            false
+        }
+    }
+}
+
+/// Joins each run of consecutive `STATUS_UPDATE` calls into one `STATUS_UPDATES` call; every
+/// other call keeps its place, and a lone update stays a `STATUS_UPDATE`.
+fn coalesce(calls: Vec<internal::AgentCall>) -> Vec<internal::AgentCall> {
+    let mut out: Vec<internal::AgentCall> = Vec::with_capacity(calls.len());
+    let mut run: Vec<internal::agent_call::StatusUpdate> = Vec::new();
+    let mut run_agent: Option<drover_wire::v1::AgentId> = None;
+    let flush = |out: &mut Vec<internal::AgentCall>,
+                 run: &mut Vec<internal::agent_call::StatusUpdate>,
+                 agent_id: Option<drover_wire::v1::AgentId>| {
+        let mut updates = std::mem::take(run);
+        let call = match updates.len() {
+            0 => return,
+            1 => internal::AgentCall {
+                r#type: Some(CallType::StatusUpdate as i32),
+                agent_id,
+                status_update: updates.pop(),
+                ..Default::default()
+            },
+            _ => internal::AgentCall {
+                r#type: Some(CallType::StatusUpdates as i32),
+                agent_id,
+                status_updates: updates,
+                ..Default::default()
+            },
+        };
+        out.push(call);
+    };
+    for call in calls {
+        let is_update = call.r#type == Some(CallType::StatusUpdate as i32);
+        if is_update && (run.is_empty() || run_agent == call.agent_id) {
+            run_agent = call.agent_id.clone();
+            run.extend(call.status_update);
+            continue;
+        }
+        flush(&mut out, &mut run, run_agent.take());
+        if is_update {
+            run_agent = call.agent_id.clone();
+            run.extend(call.status_update);
+        } else {
+            out.push(call);
+        }
+    }
+    flush(&mut out, &mut run, run_agent);
+    out
+}
+
+/// A `STATUS_UPDATES` call as the `STATUS_UPDATE` calls it joined.
+fn split(call: internal::AgentCall) -> Vec<internal::AgentCall> {
+    call.status_updates
+        .into_iter()
+        .map(|update| internal::AgentCall {
+            r#type: Some(CallType::StatusUpdate as i32),
+            agent_id: call.agent_id.clone(),
+            status_update: Some(update),
+            ..Default::default()
+        })
+        .collect()
+}
+
 fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
     let kind = event.r#type.and_then(|t| EventType::try_from(t).ok())?;
     Some(match kind {
@@ -231,4 +325,88 @@ fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
         }
         EventType::Unknown => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_wire::v1;
+
+    fn update(task: &str) -> internal::AgentCall {
+        internal::AgentCall {
+            r#type: Some(CallType::StatusUpdate as i32),
+            agent_id: Some(v1::AgentId { value: "a1".into() }),
+            status_update: Some(internal::agent_call::StatusUpdate {
+                framework_id: v1::FrameworkId { value: "f".into() },
+                status: v1::TaskStatus {
+                    task_id: v1::TaskId { value: task.into() },
+                    ..Default::default()
+                },
+                latest_state: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn pong() -> internal::AgentCall {
+        internal::AgentCall {
+            r#type: Some(CallType::Pong as i32),
+            agent_id: Some(v1::AgentId { value: "a1".into() }),
+            ..Default::default()
+        }
+    }
+
+    /// (type, task ids) of each call.
+    fn shape(calls: &[internal::AgentCall]) -> Vec<(i32, Vec<String>)> {
+        calls
+            .iter()
+            .map(|c| {
+                let tasks = c
+                    .status_update
+                    .iter()
+                    .chain(&c.status_updates)
+                    .map(|u| u.status.task_id.value.clone())
+                    .collect();
+                (c.r#type.unwrap_or_default(), tasks)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_of_updates_are_joined_and_other_calls_keep_their_place() {
+        let calls = vec![
+            update("a"),
+            update("b"),
+            pong(),
+            update("c"),
+            pong(),
+            update("d"),
+            update("e"),
+            update("f"),
+        ];
+        let (one, many, pong) = (
+            CallType::StatusUpdate as i32,
+            CallType::StatusUpdates as i32,
+            CallType::Pong as i32,
+        );
+        let s = |ids: &[&str]| ids.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            shape(&coalesce(calls)),
+            vec![
+                (many, s(&["a", "b"])),
+                (pong, vec![]),
+                (one, s(&["c"])),
+                (pong, vec![]),
+                (many, s(&["d", "e", "f"])),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_splits_back_into_the_calls_it_joined() {
+        let calls = vec![update("a"), update("b"), update("c")];
+        let joined = coalesce(calls.clone());
+        assert_eq!(joined.len(), 1);
+        assert_eq!(split(joined.into_iter().next().expect("one call")), calls);
+    }
 }

@@ -663,10 +663,24 @@ pub async fn g4_updates(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let acked0 = Counters::get(&counters.updates_acked);
+    let master_pid = master.pid().context("master not running")?;
+    let cpu0 = (cpu_secs(master_pid), cpu_secs(std::process::id()));
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(s.g4_secs)).await;
     let acked = Counters::get(&counters.updates_acked) - acked0;
     let throughput = acked as f64 / t0.elapsed().as_secs_f64();
+    // CPU per update, per process: on a shared box the throughput moves with everyone
+    // else's load, the cost of an update much less.
+    let per_update = |before: anyhow::Result<f64>, after: anyhow::Result<f64>| match (before, after)
+    {
+        (Ok(b), Ok(a)) if acked > 0 => format!("{:.0} us", (a - b) / acked as f64 * 1e6),
+        _ => "?".to_owned(),
+    };
+    let cpu = format!(
+        "CPU per update: master {}, bench (agents + framework) {}",
+        per_update(cpu0.0, cpu_secs(master_pid)),
+        per_update(cpu0.1, cpu_secs(std::process::id())),
+    );
     fleet.set_churn(false);
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Latency at a fixed rate.
@@ -707,7 +721,7 @@ pub async fn g4_updates(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
             Better::Higher,
             "none published (Mesos libprocess bench); Marathon capped bursts at ~1,000 (MA3)",
             format!(
-                "{} tasks cycling, {} agents, {:.0} s",
+                "{} tasks cycling, {} agents, {:.0} s; {cpu}",
                 s.g4_tasks, s.g4_agents, s.g4_secs
             ),
         ),
@@ -722,6 +736,19 @@ pub async fn g4_updates(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
             format!("asked {rate}/s ({sent} emitted), delivered {achieved:.0}/s, p50 {p50:.2} ms"),
         ),
     ])
+}
+
+/// CPU time (user + system, every thread) a process has used, from `/proc/<pid>/stat`.
+fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let rest = stat.rsplit_once(')').context("malformed stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, in USER_HZ ticks (100 a second on Linux).
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(i - 3).context("short stat")?.parse::<f64>()?)
+    };
+    Ok((ticks(14)? + ticks(15)?) / 100.0)
 }
 
 /// G5 (master per task), G8 (explicit reconciliation) and G10 (`/master/state`) on one

@@ -7,7 +7,9 @@
 //! updates a real agent's command executor would send, `TASK_STARTING` then `TASK_RUNNING`,
 //! each with a fresh uuid and `SOURCE_EXECUTOR`, and sends them one at a time per task like the
 //! status update manager: the next only after the head is acknowledged, the head again every
-//! 10 s until it is. `PING` gets a `PONG`, `KILL_TASK` and `SHUTDOWN_FRAMEWORK` a `TASK_KILLED`,
+//! 10 s until it is. Like the real agent, an agent has one call of status updates in flight at
+//! a time; whatever becomes ready meanwhile goes in its next call (`STATUS_UPDATES` when there
+//! are several). `PING` gets a `PONG`, `KILL_TASK` and `SHUTDOWN_FRAMEWORK` a `TASK_KILLED`,
 //! `UPDATE_FRAMEWORK` a resend of the pending heads. A broken session is re-established with
 //! Mesos' random backoff `[0, factor·2^n]`.
 //!
@@ -30,12 +32,14 @@ use drover_wire::internal::agent_event::Type as EventType;
 use drover_wire::internal::{AgentCall, AgentEvent, agent_call};
 use drover_wire::v1;
 use prost::Message;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Where the master serves the agent protocol.
 pub const AGENT_PATH: &str = "/drover/internal/agent";
 /// The status update manager's first retry interval (as the real agent).
 pub const RETRY: Duration = Duration::from_secs(10);
+/// Most status updates in one call.
+const MAX_UPDATES_PER_CALL: usize = 1000;
 const HEADERS: &[(&str, &str)] = &[
     ("Content-Type", APPLICATION_PROTOBUF),
     ("Accept", APPLICATION_PROTOBUF),
@@ -204,6 +208,8 @@ impl Fleet {
                 cut: false,
                 gone: false,
                 next_uuid: 0,
+                outbox: Vec::new(),
+                in_flight: None,
             };
             fleet.tasks.spawn(agent.run(rx));
             fleet.agents.push(AgentHandle { control: tx, id });
@@ -263,6 +269,10 @@ struct SimAgent {
     cut: bool,
     gone: bool,
     next_uuid: u64,
+    /// Status updates waiting for the call in flight to finish.
+    outbox: Vec<agent_call::StatusUpdate>,
+    /// Completes when the agent's call of status updates has been answered.
+    in_flight: Option<oneshot::Receiver<()>>,
 }
 
 /// Seconds since the epoch, as `TaskStatus.timestamp` carries them.
@@ -312,12 +322,18 @@ impl SimAgent {
                         _ = tick.tick() => if !self.cut {
                             self.retry_due();
                         },
+                        _ = call_done(&mut self.in_flight) => self.in_flight = None,
                     }
                     if self.gone {
                         return;
                     }
+                    self.flush();
                 }
                 self.stream_id = None;
+                // Whatever was not sent is resent after reregistration, and a call still in
+                // flight belongs to the old session.
+                self.outbox.clear();
+                self.in_flight = None;
                 self.shared
                     .counters
                     .sessions_ended
@@ -523,7 +539,7 @@ impl SimAgent {
                     }),
                     ..Default::default()
                 };
-                self.post(pong);
+                self.post(pong, None);
             }
             EventType::Shutdown => self.gone = true,
             _ => {}
@@ -577,23 +593,51 @@ impl SimAgent {
             return;
         };
         task.sent_at = Some(Instant::now());
-        let call = AgentCall {
-            r#type: Some(agent_call::Type::StatusUpdate as i32),
-            agent_id: self.id.clone().map(|value| v1::AgentId { value }),
-            status_update: Some(agent_call::StatusUpdate {
-                framework_id: v1::FrameworkId {
-                    value: task.framework_id.clone(),
-                },
-                status: head.clone(),
-                latest_state: Some(task.state as i32),
-            }),
-            ..Default::default()
-        };
+        self.outbox.push(agent_call::StatusUpdate {
+            framework_id: v1::FrameworkId {
+                value: task.framework_id.clone(),
+            },
+            status: head.clone(),
+            latest_state: Some(task.state as i32),
+        });
         self.shared
             .counters
             .updates_sent
             .fetch_add(1, Ordering::Relaxed);
-        self.post(call);
+    }
+
+    /// Sends the queued status updates in one call, unless a call is still in flight (its
+    /// answer flushes again).
+    fn flush(&mut self) {
+        if self.cut
+            || self.in_flight.is_some()
+            || self.outbox.is_empty()
+            || self.stream_id.is_none()
+        {
+            return;
+        }
+        let rest = self
+            .outbox
+            .split_off(self.outbox.len().min(MAX_UPDATES_PER_CALL));
+        let mut updates = std::mem::replace(&mut self.outbox, rest);
+        let call = if updates.len() == 1 {
+            AgentCall {
+                r#type: Some(agent_call::Type::StatusUpdate as i32),
+                agent_id: self.agent_id(),
+                status_update: updates.pop(),
+                ..Default::default()
+            }
+        } else {
+            AgentCall {
+                r#type: Some(agent_call::Type::StatusUpdates as i32),
+                agent_id: self.agent_id(),
+                status_updates: updates,
+                ..Default::default()
+            }
+        };
+        let (done, in_flight) = oneshot::channel();
+        self.in_flight = Some(in_flight);
+        self.post(call, Some(done));
     }
 
     fn acknowledge(&mut self, task_id: &str, uuid: &[u8]) {
@@ -673,7 +717,7 @@ impl SimAgent {
         }
     }
 
-    fn post(&self, call: AgentCall) {
+    fn post(&self, call: AgentCall, done: Option<oneshot::Sender<()>>) {
         let shared = self.shared.clone();
         let stream_id = self.stream_id.clone();
         let body = Bytes::from(call.encode_to_vec());
@@ -691,6 +735,19 @@ impl SimAgent {
                     shared.counters.post_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
         });
+    }
+}
+
+/// Resolves when the call in flight is answered; never while there is none.
+async fn call_done(in_flight: &mut Option<oneshot::Receiver<()>>) {
+    match in_flight {
+        Some(done) => {
+            let _ = done.await;
+        }
+        None => std::future::pending().await,
     }
 }

@@ -142,6 +142,20 @@ impl Handle {
         rx.await.ok()
     }
 
+    /// Queues an input without waiting: the receiver gets the core's reply (`None` if the
+    /// driver stopped). Inputs submitted one after another run in that order.
+    pub async fn submit(&self, input: Input) -> Option<oneshot::Receiver<Reply>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Input {
+            input: Box::new(input),
+            reply: Some(reply),
+            stream: None,
+        })
+        .await
+        .ok()?;
+        Some(rx)
+    }
+
     /// Runs a read on the driver task and waits for its answer (`None` if the driver
     /// stopped). The driver waits while it runs, so a read should only gather what it needs
     /// and leave encoding to the caller (issue 8: `/master/state` of 10,000 tasks used to be

@@ -28,6 +28,9 @@
 //!    `FRAMEWORK_MESSAGE`) is its own POST to the same path with `agent_id` set and the
 //!    session's `Mesos-Stream-Id` header; the answer is `202`. `403` means the master does not
 //!    consider the agent connected (it must reregister); `400` a bad call or stale stream id.
+//!    `STATUS_UPDATES` carries several status updates in one POST; the master handles them in
+//!    order exactly as that many `STATUS_UPDATE` calls and answers `202` if it accepted all,
+//!    else the first refusal.
 //! 3. Events the agent must handle on its session: `RUN_TASK` (a task, or an executor plus a
 //!    task group), `KILL_TASK`, `ACKNOWLEDGE` (forward to its status update manager),
 //!    `UPDATE_FRAMEWORK` (resend pending updates of that framework now), `SHUTDOWN_FRAMEWORK`,
@@ -50,6 +53,7 @@ pub mod legacy;
 pub mod operator;
 pub mod persist;
 pub mod routes;
+pub mod stream_body;
 
 use std::sync::Arc;
 
@@ -111,6 +115,13 @@ pub async fn run_on(
     let app = routes::router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
+    // Streams write one small record after another; with Nagle's algorithm each record
+    // behind an unacknowledged one waits for the peer's (possibly delayed) ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -6,8 +6,8 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use drover_core::master::{Input, MESOS_VERSION};
 use drover_http::{
-    HttpError, MAX_BODY_BYTES, decode_body, message_response, read_body, recordio_response,
-    request_encoding, response_encoding, stream_channel,
+    HttpError, MAX_BODY_BYTES, decode_body, message_response, read_body, request_encoding,
+    response_encoding, stream_channel,
 };
 use drover_wire::v1;
 use drover_wire::v1::master::call::Type as CallType;
@@ -15,7 +15,7 @@ use drover_wire::v1::master::response::Type as ResponseType;
 use drover_wire::v1::master::{self as operator, response};
 
 use crate::driver::{Command, STREAM_CAPACITY, StreamHandle, StreamKind};
-use crate::routes::{AppState, driver_gone, guarded, reply_response};
+use crate::routes::{AppState, driver_gone, reply_response};
 
 fn respond(kind: ResponseType) -> operator::Response {
     operator::Response {
@@ -185,9 +185,8 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 return driver_gone();
             }
             let guard = state.handle.close_guard(conn, StreamKind::Operator);
-            let rx = guarded(rx, guard);
             let none: [(HeaderName, HeaderValue); 0] = [];
-            recordio_response(accept, rx, &none)
+            crate::stream_body::response(accept, rx, guard, &none)
         }
         CallType::MarkAgentGone => {
             let Some(gone) = call.mark_agent_gone else {

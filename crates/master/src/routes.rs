@@ -16,7 +16,7 @@ use drover_core::master::validation::{CALL_INVALID_PREFIX, validate_call};
 use drover_core::master::{Conn, Input, Reply};
 use drover_http::{
     HttpError, MAX_BODY_BYTES, STREAM_ID_HEADER, decode_body, header_text, read_body,
-    recordio_response, request_encoding, response_encoding, stream_channel,
+    request_encoding, response_encoding, stream_channel,
 };
 use drover_wire::codec::Encoding;
 use drover_wire::internal::AgentCall;
@@ -25,7 +25,7 @@ use drover_wire::v1::scheduler;
 
 use crate::Flags;
 use crate::driver::{Handle, SCHEDULER_STREAM_CAPACITY, STREAM_CAPACITY, StreamHandle, StreamKind};
-use crate::{legacy, operator};
+use crate::{legacy, operator, stream_body};
 
 /// The path of Drover's internal agent protocol.
 pub const AGENT_PATH: &str = "/drover/internal/agent";
@@ -105,36 +105,10 @@ async fn open_stream(
                 HeaderValue::from_str(&stream_id).unwrap_or(HeaderValue::from_static("")),
             );
             // The guard lives as long as the body: when the client goes, the driver hears.
-            let rx = guarded(rx, guard);
-            recordio_response(encoding, rx, &[header])
+            stream_body::response(encoding, rx, guard, &[header])
         }
         other => reply_response(other, encoding),
     }
-}
-
-/// Re-wraps a receiver so a guard is dropped together with it.
-pub(crate) fn guarded(
-    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-    guard: crate::driver::CloseGuard,
-) -> tokio::sync::mpsc::Receiver<bytes::Bytes> {
-    let (tx, out) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(async move {
-        let _guard = guard;
-        loop {
-            tokio::select! {
-                item = rx.recv() => match item {
-                    Some(item) => {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
-                    None => break,
-                },
-                _ = tx.closed() => break,
-            }
-        }
-    });
-    out
 }
 
 async fn decode_request<M: prost_reflect::ReflectMessage + Default>(
@@ -233,8 +207,11 @@ pub async fn agent_api(State(state): State<AppState>, request: Request<Body>) ->
         };
         return open_stream(&state, conn, StreamKind::Agent, stream_id, encoding, input).await;
     }
-    let req = state.handle.next_conn();
     let stream_id = header_text(&headers, STREAM_ID_HEADER);
+    if kind == Some(AgentCallType::StatusUpdates) {
+        return status_updates(&state, stream_id, call).await;
+    }
+    let req = state.handle.next_conn();
     let reply = state
         .handle
         .call(
@@ -247,4 +224,42 @@ pub async fn agent_api(State(state): State<AppState>, request: Request<Body>) ->
         )
         .await;
     reply_response(reply, Encoding::Json)
+}
+
+/// `STATUS_UPDATES`: each update becomes the `STATUS_UPDATE` call the agent could have sent on
+/// its own, so the core checks and applies every one exactly as before, in the batch's order,
+/// and they are queued together so they share driver batches (issue 8, G4: one POST per
+/// update was most of the pipeline's cost). The answer is `202` when the core accepted them
+/// all, otherwise its first refusal; updates that were accepted stay applied, and the agent's
+/// update manager resends whatever is not acknowledged, as for a lost call.
+async fn status_updates(state: &AppState, stream_id: Option<String>, call: AgentCall) -> Response {
+    if call.status_updates.is_empty() {
+        return HttpError::bad_request("Expecting 'status_updates' to be present").into_response();
+    }
+    let mut replies = Vec::with_capacity(call.status_updates.len());
+    for update in call.status_updates {
+        let single = AgentCall {
+            r#type: Some(AgentCallType::StatusUpdate as i32),
+            agent_id: call.agent_id.clone(),
+            status_update: Some(update),
+            ..Default::default()
+        };
+        let input = Input::AgentCall {
+            req: state.handle.next_conn(),
+            stream_id: stream_id.clone(),
+            call: single,
+        };
+        match state.handle.submit(input).await {
+            Some(reply) => replies.push(reply),
+            None => return driver_gone(),
+        }
+    }
+    for reply in replies {
+        match reply.await {
+            Ok(Reply::Accepted | Reply::Ok) => {}
+            Ok(refused) => return reply_response(Some(refused), Encoding::Json),
+            Err(_) => return driver_gone(),
+        }
+    }
+    StatusCode::ACCEPTED.into_response()
 }

@@ -622,6 +622,71 @@ async fn master_side_updates_end_to_end_for_both_kinds() -> Result<()> {
     Ok(())
 }
 
+/// STATUS_UPDATES (issue 8): the updates of one call reach the framework in order and change
+/// the master's task exactly as that many STATUS_UPDATE calls would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_status_updates_are_handled_in_order_as_single_ones() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let master = Master::start(dir.path(), &[]).await?;
+    let (mut fw, agent) = running(&master, true, "web").await?;
+    let framework_id = fw.id.clone();
+    let update = |state: &str, uuid: &str| {
+        json!({
+            "framework_id": {"value": framework_id},
+            "status": {"task_id": {"value": "web"}, "state": state, "source": "SOURCE_EXECUTOR", "uuid": uuid},
+            "latest_state": "TASK_FINISHED"
+        })
+    };
+    let call = json!({"type": "STATUS_UPDATES", "status_updates": [
+        update("TASK_RUNNING", "AQAAAAAAAAAAAAAAAAAAAA=="),
+        update("TASK_FINISHED", "AgAAAAAAAAAAAAAAAAAAAA==")
+    ]});
+    assert_eq!(agent.call(call).await?, 202);
+    let first = fw.next("UPDATE").await?["update"]["status"].clone();
+    let second = fw.next("UPDATE").await?["update"]["status"].clone();
+    assert_eq!(
+        (first["state"].as_str(), first["uuid"].as_str()),
+        (Some("TASK_RUNNING"), Some("AQAAAAAAAAAAAAAAAAAAAA=="))
+    );
+    assert_eq!(
+        (second["state"].as_str(), second["uuid"].as_str()),
+        (Some("TASK_FINISHED"), Some("AgAAAAAAAAAAAAAAAAAAAA=="))
+    );
+    assert_eq!(second["agent_id"]["value"], agent.id.as_str());
+    let state: Value = serde_json::from_slice(
+        &Client::new()
+            .get(&format!("{}/master/state", master.url), &[])
+            .await?
+            .body,
+    )?;
+    // Terminal but not yet acknowledged: still listed, in its new state (as in Mesos).
+    let web = &state["frameworks"][0]["tasks"][0];
+    assert_eq!(
+        (web["id"].as_str(), web["state"].as_str()),
+        (Some("web"), Some("TASK_FINISHED"))
+    );
+    // A batch refused as a whole answers like the single call would.
+    assert_eq!(agent.call(json!({"type": "STATUS_UPDATES"})).await?, 400);
+    let mut stale = json!({"type": "STATUS_UPDATES", "status_updates": [update("TASK_RUNNING", "AwAAAAAAAAAAAAAAAAAAAA==")]});
+    stale["agent_id"] = json!({"value": "nope-S9"});
+    let r = agent
+        .client
+        .post(
+            &agent.url,
+            &[
+                ("Content-Type", "application/json"),
+                ("Mesos-Stream-Id", &agent.stream_id),
+            ],
+            stale.to_string().into(),
+        )
+        .await?;
+    assert_eq!(
+        (r.status.as_u16(), r.text().as_str()),
+        (403, "Agent is not registered")
+    );
+    master.stop().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_link_break_loses_tasks_of_frameworks_that_do_not_checkpoint() -> Result<()> {
     let dir = tempfile::tempdir()?;
