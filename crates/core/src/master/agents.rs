@@ -241,7 +241,7 @@ impl Master {
     }
 
     /// Adds or refreshes the master's record of a task an agent reports.
-    fn adopt_task(&mut self, reported: &v1::Task, out: &mut Vec<Effect>) {
+    fn adopt_task(&mut self, reported: v1::Task, out: &mut Vec<Effect>) {
         let fw_id = reported.framework_id.value.clone();
         let task_id = reported.task_id.value.clone();
         if !self.frameworks.contains_key(&fw_id) {
@@ -253,32 +253,43 @@ impl Master {
                 .and_then(|fw| fw.unreachable_tasks.remove(&task_id))
                 .map(Arc::unwrap_or_clone)
         });
-        let role = reported
-            .resources
-            .iter()
-            .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
-            .unwrap_or_else(|| resources::DEFAULT_ROLE.into());
         let is_new = previous.is_none();
-        let mut entry = previous.unwrap_or_else(|| TaskEntry {
-            task: reported.clone(),
-            role,
-            history: Default::default(),
-            unreachable_time_ms: None,
-            executor: None,
-            acked_uuids: Vec::new(),
-        });
-        let reported_state = TaskState::try_from(reported.state).unwrap_or(TaskState::TaskStaging);
-        let current = entry.state();
-        if transition::check(current, reported_state, Some(Reason::AgentReregistered)).is_ok()
-            || reported_state == TaskState::TaskStaging
-        {
-            entry.task.state = reported.state;
-        }
-        entry.task.status_update_state = reported.status_update_state;
-        entry.task.status_update_uuid = reported.status_update_uuid.clone();
-        if !reported.statuses.is_empty() {
-            entry.task.statuses = reported.statuses.clone();
-        }
+        // A task new to the master is the agent's report, moved in (after a master restart
+        // every task is new: copying each was a large part of re-admitting 10,000 agents).
+        let mut entry = match previous {
+            Some(mut entry) => {
+                let reported_state =
+                    TaskState::try_from(reported.state).unwrap_or(TaskState::TaskStaging);
+                let current = entry.state();
+                if transition::check(current, reported_state, Some(Reason::AgentReregistered))
+                    .is_ok()
+                    || reported_state == TaskState::TaskStaging
+                {
+                    entry.task.state = reported.state;
+                }
+                entry.task.status_update_state = reported.status_update_state;
+                entry.task.status_update_uuid = reported.status_update_uuid;
+                if !reported.statuses.is_empty() {
+                    entry.task.statuses = reported.statuses;
+                }
+                entry
+            }
+            None => {
+                let role = reported
+                    .resources
+                    .iter()
+                    .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
+                    .unwrap_or_else(|| resources::DEFAULT_ROLE.into());
+                TaskEntry {
+                    task: reported,
+                    role,
+                    history: Default::default(),
+                    unreachable_time_ms: None,
+                    executor: None,
+                    acked_uuids: Vec::new(),
+                }
+            }
+        };
         entry.unreachable_time_ms = None;
         if is_new {
             let mut event = operator_event(OperatorEventType::TaskAdded);
@@ -311,7 +322,7 @@ impl Master {
         now_ms: u64,
         conn: Conn,
         stream_id: String,
-        report: Report,
+        mut report: Report,
         status: AgentStatus,
         out: &mut Vec<Effect>,
     ) {
@@ -343,7 +354,7 @@ impl Master {
         self.send_registered(&id, AgentEventType::Reregistered, out);
         let mut shutdown: BTreeSet<String> = BTreeSet::new();
         let mut reported_ids: BTreeSet<(String, String)> = BTreeSet::new();
-        for task in &report.tasks {
+        for task in std::mem::take(&mut report.tasks) {
             let fw_id = task.framework_id.value.clone();
             if !self.ensure_framework(&fw_id, &report.frameworks, out) {
                 shutdown.insert(fw_id);
@@ -417,13 +428,13 @@ impl Master {
         now_ms: u64,
         conn: Conn,
         stream_id: String,
-        report: Report,
+        mut report: Report,
         out: &mut Vec<Effect>,
     ) {
         let id = agent_id_of(&report.info);
         let was_unreachable = self.registry.unreachable.contains_key(&id);
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
-        let tasks = report.tasks.clone();
+        let tasks = std::mem::take(&mut report.tasks);
         let executors = report.executors.clone();
         let frameworks = report.frameworks.clone();
         let mut agent = self.new_agent(now_ms, conn, stream_id, report);
@@ -438,18 +449,19 @@ impl Master {
         };
         let mut shutdown = BTreeSet::new();
         let mut reported: BTreeSet<(String, String)> = BTreeSet::new();
-        for task in &tasks {
+        for task in tasks {
             let fw_id = task.framework_id.value.clone();
             if !self.ensure_framework(&fw_id, &frameworks, out) {
                 shutdown.insert(fw_id);
                 continue;
             }
-            reported.insert((fw_id.clone(), task.task_id.value.clone()));
+            let task_id = task.task_id.value.clone();
+            reported.insert((fw_id.clone(), task_id.clone()));
             self.adopt_task(task, out);
             self.master_update(
                 now_ms,
                 &fw_id,
-                &task.task_id.value,
+                &task_id,
                 Trigger::AgentReregistered,
                 detail,
                 None,
