@@ -466,7 +466,7 @@ async fn apps_root(
                 .await?
                 .ok_or_else(|| ApiError::Unavailable("app vanished".into()))?;
             api.events
-                .publish("api_post_event", &api_post_event(&addr, &uri, app_value));
+                .publish("api_post_event", api_post_event(&addr, &uri, app_value));
             let location = format!("/v2/apps{}", info["id"].as_str().unwrap_or(""));
             let mut r = json_response(StatusCode::CREATED, info);
             if let Ok(v) = HeaderValue::from_str(&location) {
@@ -665,7 +665,7 @@ async fn apps_path(
                 return Err(ApiError::Unavailable("unexpected reply".into()));
             };
             api.events
-                .publish("api_post_event", &api_post_event(&addr, &uri, app_value));
+                .publish("api_post_event", api_post_event(&addr, &uri, app_value));
             let status = if created {
                 StatusCode::CREATED
             } else {

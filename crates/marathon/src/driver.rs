@@ -12,7 +12,6 @@ use drover_store::{Store, WriteBatch};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::events::EventBus;
-use crate::json::render::event_json;
 use crate::storage;
 
 /// Inputs queued for the actor; bounds memory under load.
@@ -118,7 +117,7 @@ pub async fn run(
             .iter()
             .flat_map(|(effects, _)| effects.iter())
             .filter_map(|e| match e {
-                Effect::Persist(c) => Some(c.clone()),
+                Effect::Persist(c) => Some(c),
                 _ => None,
             })
             .collect();
@@ -137,7 +136,7 @@ pub async fn run(
                         }
                     }
                     Effect::Publish(event) => {
-                        events.publish(event.event_type(), &event_json(&event, now));
+                        events.publish_event(event, now);
                     }
                     other => {
                         if let Some(mesos) = &mesos

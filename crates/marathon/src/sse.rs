@@ -29,7 +29,7 @@ impl Drop for Detach {
     fn drop(&mut self) {
         self.events.publish(
             "event_stream_detached",
-            &json!({"remoteAddress": self.remote, "eventType": "event_stream_detached", "timestamp": timestamp(now_ms())}),
+            json!({"remoteAddress": self.remote, "eventType": "event_stream_detached", "timestamp": timestamp(now_ms())}),
         );
     }
 }
@@ -61,7 +61,7 @@ pub async fn events(
     let remote = addr.ip().to_string();
     api.events.publish(
         "event_stream_attached",
-        &json!({"remoteAddress": remote, "eventType": "event_stream_attached", "timestamp": timestamp(now_ms())}),
+        json!({"remoteAddress": remote, "eventType": "event_stream_attached", "timestamp": timestamp(now_ms())}),
     );
     let guard = Detach {
         events: api.events.clone(),
@@ -73,7 +73,7 @@ pub async fn events(
         let mut sent_up_to = 0;
         for e in missed {
             sent_up_to = e.id;
-            if wanted(&e.event_type) && tx.send(e.frame).await.is_err() {
+            if wanted(e.event_type) && tx.send(e.frame()).await.is_err() {
                 return;
             }
         }
@@ -84,7 +84,7 @@ pub async fn events(
                 received = live.recv() => match received {
                     Ok(e) if e.id <= sent_up_to => {}
                     Ok(e) => {
-                        if wanted(&e.event_type) && tx.send(e.frame).await.is_err() {
+                        if wanted(e.event_type) && tx.send(e.frame()).await.is_err() {
                             return;
                         }
                     }

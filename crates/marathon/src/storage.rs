@@ -35,13 +35,27 @@ fn version_key(id: &PathId, version_ms: u64) -> String {
 }
 
 /// Adds the writes for `changes` (reading current values from `s`) to `batch`.
+///
+/// An instance, deployment or the framework id named more than once is written once: each
+/// write stores the current value, so later copies would put the same bytes under the same
+/// key (app and version changes, whose deletes and puts can touch each other's keys, are
+/// written as listed).
 pub fn write(
     store: &dyn Store,
     s: &Scheduler,
-    changes: &[Change],
+    changes: &[&Change],
     batch: &mut WriteBatch,
 ) -> anyhow::Result<()> {
-    for change in changes {
+    let mut seen: std::collections::BTreeSet<&Change> = std::collections::BTreeSet::new();
+    let mut buf = Vec::with_capacity(512);
+    for &change in changes {
+        if matches!(
+            change,
+            Change::Instance(_) | Change::Deployment(_) | Change::FrameworkId
+        ) && !seen.insert(change)
+        {
+            continue;
+        }
         match change {
             Change::App(id) => match s.app(id) {
                 Some(app) => {
@@ -70,11 +84,9 @@ pub fn write(
             }
             Change::Instance(id) => match s.instances().get(id) {
                 Some(i) => {
-                    batch.put(
-                        NAMESPACE,
-                        format!("instance/{id}"),
-                        instance_json(i).to_string(),
-                    );
+                    buf.clear();
+                    serde_json::to_writer(&mut buf, &InstanceRecord::of(i))?;
+                    batch.put(NAMESPACE, format!("instance/{id}"), buf.clone());
                 }
                 None => {
                     batch.delete(NAMESPACE, format!("instance/{id}"));
@@ -160,6 +172,86 @@ fn condition_from(name: &str) -> Condition {
     .unwrap_or(Unknown)
 }
 
+/// An instance as stored: the same bytes as [`instance_json`]'s rendering (same keys in the
+/// same order), written without building a `serde_json::Value`.
+#[derive(serde::Serialize)]
+struct InstanceRecord<'a> {
+    id: &'a str,
+    #[serde(rename = "appId")]
+    app_id: &'a str,
+    incarnation: u32,
+    goal: &'static str,
+    condition: &'static str,
+    since: u64,
+    #[serde(rename = "appVersion")]
+    app_version: u64,
+    config: u64,
+    placement: Option<PlacementRecord<'a>>,
+    #[serde(rename = "stagedAt")]
+    staged_at: Option<u64>,
+    #[serde(rename = "startedAt")]
+    started_at: Option<u64>,
+    #[serde(rename = "mesosState")]
+    mesos_state: Option<&'static str>,
+    message: Option<&'a str>,
+    #[serde(rename = "unreachableSince")]
+    unreachable_since: Option<u64>,
+    #[serde(rename = "mesosHealthy")]
+    mesos_healthy: Option<bool>,
+    #[serde(rename = "killSent")]
+    kill_sent: Option<u64>,
+    #[serde(rename = "ipAddresses")]
+    ip_addresses: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct PlacementRecord<'a> {
+    #[serde(rename = "agentId")]
+    agent_id: &'a str,
+    hostname: &'a str,
+    region: Option<&'a str>,
+    zone: Option<&'a str>,
+    attributes: &'a std::collections::BTreeMap<String, String>,
+    #[serde(rename = "hostPorts")]
+    host_ports: &'a [u32],
+}
+
+impl<'a> InstanceRecord<'a> {
+    fn of(i: &'a Instance) -> Self {
+        InstanceRecord {
+            id: &i.id,
+            app_id: i.app_id.as_str(),
+            incarnation: i.incarnation,
+            goal: match i.goal {
+                Goal::Running => "Running",
+                Goal::Decommissioned => "Decommissioned",
+            },
+            condition: i.condition.name(),
+            since: i.since_ms,
+            app_version: i.app_version_ms,
+            config: i.config_ms,
+            placement: i.placement.as_ref().map(|p| PlacementRecord {
+                agent_id: &p.agent_id,
+                hostname: &p.agent.hostname,
+                region: p.agent.region.as_deref(),
+                zone: p.agent.zone.as_deref(),
+                attributes: &p.agent.attributes,
+                host_ports: &p.host_ports,
+            }),
+            staged_at: i.staged_at_ms,
+            started_at: i.started_at_ms,
+            mesos_state: i.mesos_state.map(state_name),
+            message: i.message.as_deref(),
+            unreachable_since: i.unreachable_since_ms,
+            mesos_healthy: i.mesos_healthy,
+            kill_sent: i.kill_sent_ms,
+            ip_addresses: &i.ip_addresses,
+        }
+    }
+}
+
+/// The stored instance as a JSON value (the reference [`InstanceRecord`] is checked against).
+#[cfg(test)]
 fn instance_json(i: &Instance) -> Value {
     json!({
         "id": i.id,
@@ -301,4 +393,49 @@ fn parse_deployment(v: &Value) -> Option<Deployment> {
         originals,
         waiting: Default::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_core::task::TaskState;
+
+    fn record(i: &Instance) -> String {
+        serde_json::to_string(&InstanceRecord::of(i)).unwrap()
+    }
+
+    #[test]
+    fn instance_record_is_byte_identical_to_the_value_rendering() {
+        let app = PathId::parse_app_id("/prod/web").unwrap();
+        let mut i = Instance::scheduled(&app, "0f6c-\"q\"", 7, 5, 1_000);
+        assert_eq!(record(&i), instance_json(&i).to_string());
+        i.placement = Some(Placement {
+            agent_id: "agent-1".into(),
+            agent: AgentView {
+                hostname: "host\\1".into(),
+                region: Some("eu".into()),
+                zone: None,
+                attributes: [
+                    ("rack".to_owned(), "r1".to_owned()),
+                    ("a".to_owned(), "é\n".to_owned()),
+                ]
+                .into_iter()
+                .collect(),
+            },
+            host_ports: vec![31000, 31001],
+        });
+        i.goal = Goal::Decommissioned;
+        i.condition = Condition::Running;
+        i.staged_at_ms = Some(1_001);
+        i.started_at_ms = Some(1_002);
+        i.mesos_state = Some(TaskState::TaskRunning);
+        i.message = Some("started \u{1}".into());
+        i.unreachable_since_ms = Some(3);
+        i.mesos_healthy = Some(false);
+        i.kill_sent_ms = Some(u64::MAX);
+        i.ip_addresses = vec!["10.0.0.1".into(), "::1".into()];
+        assert_eq!(record(&i), instance_json(&i).to_string());
+        let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
+        assert_eq!(parsed, i);
+    }
 }
