@@ -16,5 +16,5 @@ pub use client::{Client, ClientError, RecordStream, StreamResponse};
 pub use server::{
     HttpError, MAX_BODY_BYTES, STREAM_ID_HEADER, StreamSender, ascii_json, decode_body,
     encode_message, header_text, message_response, read_body, recordio_response, request_encoding,
-    response_encoding, stream_channel,
+    response_encoding, stream_channel, streaming_response,
 };

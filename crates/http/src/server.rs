@@ -153,7 +153,16 @@ pub fn recordio_response(
 ) -> Response {
     let stream = ReceiverStream::new(events)
         .map(|payload| Ok::<Bytes, std::convert::Infallible>(recordio::encode(&payload)));
-    let mut response = Response::new(Body::from_stream(stream));
+    streaming_response(encoding, Body::from_stream(stream), headers)
+}
+
+/// A `200 OK` with a streamed `body`, `Content-Type` = `encoding` and the extra `headers`.
+pub fn streaming_response(
+    encoding: Encoding,
+    body: Body,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Response {
+    let mut response = Response::new(body);
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static(encoding.media_type()),

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use axum::http::header::{HeaderName, HeaderValue};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use drover_wire::codec::Encoding;
@@ -36,15 +36,7 @@ pub fn response(
         events,
         _guard: guard,
     };
-    let mut response = Response::new(Body::from_stream(stream));
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(encoding.media_type()),
-    );
-    for (name, value) in headers {
-        response.headers_mut().insert(name.clone(), value.clone());
-    }
-    response
+    drover_http::streaming_response(encoding, Body::from_stream(stream), headers)
 }
 
 struct Records {
