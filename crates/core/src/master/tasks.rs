@@ -698,7 +698,13 @@ impl Master {
         let max_history = self.config.max_status_history;
         if self.is_stale_update(&framework_id, agent_id, &status) {
             // Acknowledged already: the agent missed that, or this is a late copy.
-            self.send_acknowledgement(agent_id, &framework_id, &status, out);
+            self.send_acknowledgement(
+                agent_id,
+                &framework_id,
+                status.task_id,
+                status.uuid.unwrap_or_default(),
+                out,
+            );
             return;
         }
         let Some(fw) = self.frameworks.get_mut(&framework_id) else {
@@ -896,15 +902,7 @@ impl Master {
         if done {
             self.complete_task(framework_id, &task_id);
         }
-        let mut event = agent_event(AgentEventType::Acknowledge);
-        event.acknowledge = Some(agent_event::Acknowledge {
-            framework_id: v1::FrameworkId {
-                value: framework_id.into(),
-            },
-            task_id: ack.task_id,
-            uuid: ack.uuid,
-        });
-        self.send_to_agent(&agent_id, event, out);
+        self.send_acknowledgement(&agent_id, framework_id, ack.task_id, ack.uuid, out);
     }
 
     /// Whether an agent's update is one the framework already acknowledged for that live
@@ -923,12 +921,13 @@ impl Master {
             .is_some_and(|e| e.task.agent_id.value == agent_id && e.acked_uuids.contains(&uuid))
     }
 
-    /// Sends the agent the acknowledgement of an update again.
+    /// Sends the agent the acknowledgement of a task's update.
     fn send_acknowledgement(
         &self,
         agent_id: &str,
         framework_id: &str,
-        status: &v1::TaskStatus,
+        task_id: v1::TaskId,
+        uuid: Vec<u8>,
         out: &mut Vec<Effect>,
     ) {
         let mut event = agent_event(AgentEventType::Acknowledge);
@@ -936,8 +935,8 @@ impl Master {
             framework_id: v1::FrameworkId {
                 value: framework_id.into(),
             },
-            task_id: status.task_id.clone(),
-            uuid: status.uuid.clone().unwrap_or_default(),
+            task_id,
+            uuid,
         });
         self.send_to_agent(agent_id, event, out);
     }
