@@ -93,6 +93,8 @@ pub struct Settings {
     pub shutdown_grace_text: String,
     /// `--executor_reregistration_timeout`, as text.
     pub reregistration_timeout_text: String,
+    /// Brings `CommandInfo.uris` into the sandbox before the executor starts.
+    pub fetcher: Arc<crate::fetcher::Fetcher>,
 }
 
 struct ContainerEntry {
@@ -590,6 +592,8 @@ impl Driver {
             self.core.agent_id().unwrap_or(""),
         );
         let isolation = self.settings.isolation;
+        let fetcher = self.settings.fetcher.clone();
+        let enforce_disk_quota = self.settings.enforce_disk_quota;
         tokio::spawn(async move {
             let container_id = spec.container_id.clone();
             let failed = |message: String| {
@@ -615,6 +619,11 @@ impl Driver {
                 }
             };
             let disk_quota_bytes = (spec.disk_mb * 1024.0 * 1024.0) as u64;
+            let quota = (enforce_disk_quota && disk_quota_bytes > 0).then_some(disk_quota_bytes);
+            if let Err(message) = fetch(&fetcher, &spec, quota).await {
+                let _ = tx.send(failed(message)).await;
+                return;
+            }
             let container_spec = ContainerSpec {
                 container_id: id,
                 sandbox_dir: PathBuf::from(&spec.directory),
@@ -646,4 +655,42 @@ impl Driver {
             }
         });
     }
+}
+
+/// Runs the fetcher for a launch's URIs (the executor's; for a command task the core copied the
+/// task's there, as Mesos did) into the sandbox, as the task's user.
+async fn fetch(
+    fetcher: &crate::fetcher::Fetcher,
+    spec: &LaunchSpec,
+    quota_bytes: Option<u64>,
+) -> Result<(), String> {
+    let uris = match &spec.executor_info.command {
+        Some(command) if !command.uris.is_empty() => &command.uris,
+        _ => return Ok(()),
+    };
+    let owner = match spec.user.clone() {
+        Some(user) => {
+            let info = tokio::task::spawn_blocking(move || containerizer::lookup_user(&user))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+            Some(crate::fetcher::Owner {
+                uid: info.uid,
+                gid: info.gid,
+                groups: info.groups,
+            })
+        }
+        None => None,
+    };
+    let sandbox = PathBuf::from(&spec.directory);
+    fetcher
+        .fetch(crate::fetcher::FetchRequest {
+            uris,
+            sandbox: &sandbox,
+            user: spec.user.as_deref(),
+            owner: owner.as_ref(),
+            quota_bytes,
+        })
+        .await
+        .map_err(|e| e.to_string())
 }

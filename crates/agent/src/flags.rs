@@ -75,10 +75,68 @@ pub struct Flags {
     /// process's own binary).
     #[arg(long = "launcher_dir", env = "MESOS_LAUNCHER_DIR")]
     pub launcher_dir: Option<PathBuf>,
+    /// The fetcher cache's directory (default: `<work_dir>/fetch`); emptied at every start.
+    #[arg(long = "fetcher_cache_dir", env = "MESOS_FETCHER_CACHE_DIR")]
+    pub fetcher_cache_dir: Option<PathBuf>,
+    /// The fetcher cache's size (`2GB`, `512MB`, ...); least recently used entries are
+    /// evicted beyond it. `0B` turns caching off.
+    #[arg(long = "fetcher_cache_size", env = "MESOS_FETCHER_CACHE_SIZE", default_value = "2GB", value_parser = parse_bytes)]
+    pub fetcher_cache_size: u64,
+    /// Drover's bound on what one fetched URI (and what its archive extracts to) may write;
+    /// a task's enforced disk quota bounds it further.
+    #[arg(long = "fetcher_max_size", env = "DROVER_FETCHER_MAX_SIZE", default_value = "10GB", value_parser = parse_bytes)]
+    pub fetcher_max_size: u64,
+    /// Drover's bound on how long one URI's download may take.
+    #[arg(long = "fetcher_timeout", env = "DROVER_FETCHER_TIMEOUT", default_value = "10mins", value_parser = parse_duration)]
+    pub fetcher_timeout: Duration,
+    /// NOT SUPPORTED (Mesos' stall detection of downloads): refused if given; Drover bounds a
+    /// download's total time with --fetcher_timeout instead.
+    #[arg(long = "fetcher_stall_timeout", env = "MESOS_FETCHER_STALL_TIMEOUT", value_parser = unsupported_stall_timeout)]
+    pub fetcher_stall_timeout: Option<String>,
+    /// NOT SUPPORTED (Mesos fetched hdfs://, s3:// and other schemes through Hadoop): refused
+    /// if given; the fetcher supports http, https, file and absolute paths.
+    #[arg(long = "hadoop_home", env = "MESOS_HADOOP_HOME", value_parser = unsupported_hadoop_home)]
+    pub hadoop_home: Option<String>,
     /// This host's boot id; read from `/proc/sys/kernel/random/boot_id` when absent (tests set
     /// it to simulate a reboot).
     #[arg(long = "boot_id", env = "DROVER_BOOT_ID")]
     pub boot_id: Option<String>,
+}
+
+fn unsupported_stall_timeout(_: &str) -> Result<String, String> {
+    Err("--fetcher_stall_timeout is not supported by Drover; use --fetcher_timeout".to_owned())
+}
+
+fn unsupported_hadoop_home(_: &str) -> Result<String, String> {
+    Err("--hadoop_home is not supported by Drover: the fetcher has no Hadoop client (http, https, file and absolute paths only)".to_owned())
+}
+
+/// Parses a byte size in Mesos' syntax: a non-negative integer followed by `B`, `KB`, `MB`,
+/// `GB` or `TB` (powers of 1024).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{text}' has no unit (B, KB, MB, GB, TB)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a byte size"))?;
+    let shift = match unit {
+        "B" => 0,
+        "KB" => 10,
+        "MB" => 20,
+        "GB" => 30,
+        "TB" => 40,
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}' (B, KB, MB, GB, TB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 impl Flags {
@@ -118,6 +176,15 @@ impl Flags {
                 self.enforce_container_disk_quota.to_string(),
             ),
             (
+                "fetcher_cache_size".to_owned(),
+                format!("{}B", self.fetcher_cache_size),
+            ),
+            (
+                "fetcher_max_size".to_owned(),
+                format!("{}B", self.fetcher_max_size),
+            ),
+            ("fetcher_timeout".to_owned(), d(self.fetcher_timeout)),
+            (
                 "registration_backoff_factor".to_owned(),
                 d(self.registration_backoff_factor),
             ),
@@ -130,6 +197,9 @@ impl Flags {
             if let Some(value) = value {
                 out.push((name.to_owned(), value.clone()));
             }
+        }
+        if let Some(dir) = &self.fetcher_cache_dir {
+            out.push(("fetcher_cache_dir".to_owned(), dir.display().to_string()));
         }
         out.sort();
         out
@@ -152,5 +222,15 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(60)), "1mins");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(604800)), "1weeks");
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("2GB").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("512MB").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("0B").unwrap(), 0);
+        assert!(parse_bytes("12").is_err());
+        assert!(parse_bytes("1PB").is_err());
+        assert!(parse_bytes("MB").is_err());
     }
 }

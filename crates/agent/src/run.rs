@@ -102,6 +102,16 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         boot_id: boot_id.clone(),
     };
     let seed = *uuid::Uuid::new_v4().as_bytes();
+    let fetcher = crate::fetcher::Fetcher::new(crate::fetcher::FetcherConfig {
+        cache_dir: flags
+            .fetcher_cache_dir
+            .clone()
+            .unwrap_or_else(|| work_dir.join("fetch")),
+        cache_size_bytes: flags.fetcher_cache_size,
+        max_size_bytes: flags.fetcher_max_size,
+        timeout: flags.fetcher_timeout,
+    })
+    .context("setting up the fetcher")?;
     let settings = Settings {
         endpoint: endpoint.clone(),
         work_dir: work_dir.clone(),
@@ -110,6 +120,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         enforce_disk_quota: flags.enforce_container_disk_quota,
         shutdown_grace_text: format_duration(flags.executor_shutdown_grace_period),
         reregistration_timeout_text: format_duration(flags.executor_reregistration_timeout),
+        fetcher: Arc::new(fetcher),
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(

@@ -273,6 +273,13 @@ impl Agent {
                 value: Some(self.config.launcher.clone()),
                 arguments: vec![self.config.launcher.clone(), "executor".to_owned()],
                 user: task.command.as_ref().and_then(|c| c.user.clone()),
+                // The task's URIs are fetched into the executor's sandbox, as Mesos' agent
+                // copied them into the command executor's CommandInfo.
+                uris: task
+                    .command
+                    .as_ref()
+                    .map(|c| c.uris.clone())
+                    .unwrap_or_default(),
                 ..Default::default()
             }),
             resources: vec![
