@@ -190,9 +190,15 @@ fn untar(reader: impl Read, dest: &Path, limit: u64) -> Result<u64, ExtractError
             return Err(ExtractError::Quota { limit });
         }
         // `unpack_in` also refuses to write through a symlink that leads out of `dest`.
-        let unpacked = entry.unpack_in(dest).map_err(|e| ExtractError::Write {
-            path: dest.join(&path),
-            source: e,
+        let unpacked = entry.unpack_in(dest).map_err(|e| match e.kind() {
+            // The archive ran out or failed to decompress in the middle of an entry.
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::InvalidData
+            | io::ErrorKind::InvalidInput => ExtractError::Corrupt(chain(&e)),
+            _ => ExtractError::Write {
+                path: dest.join(&path),
+                source: e,
+            },
         })?;
         if !unpacked {
             return Err(ExtractError::Unsafe(format!(
@@ -267,6 +273,18 @@ fn unzip(archive: &Path, dest: &Path, limit: u64) -> Result<u64, ExtractError> {
         fs::set_permissions(&out, fs::Permissions::from_mode(mode)).map_err(write_err)?;
     }
     Ok(written)
+}
+
+/// An error and its causes, outermost first (tar's "failed to unpack" hides the cause).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// `x.gz` is decompressed to `x` beside it, as `gunzip` did for Mesos.
