@@ -341,6 +341,11 @@ fn read_fetch(r: &mut Reader, obj: &Map<String, Value>, app: &mut AppSpec) {
         return;
     }
     if let Some(uris) = r.strings(obj, "uris", "") {
+        for (i, uri) in uris.iter().enumerate() {
+            if let Err(message) = check_fetch_uri(uri) {
+                r.error(&format!("/uris({i})"), message);
+            }
+        }
         app.fetch = uris
             .into_iter()
             .map(|uri| FetchUri {
@@ -364,15 +369,61 @@ fn read_fetch(r: &mut Reader, obj: &Map<String, Value>, app: &mut AppSpec) {
                 r.error(&format!("{path}/uri"), "error.path.missing");
                 continue;
             };
+            if let Err(message) = check_fetch_uri(&uri) {
+                r.error(&format!("{path}/uri"), message);
+            }
+            let dest_path = r.string(f, "destPath", &path);
+            if let Some(dest) = &dest_path
+                && !is_inside_sandbox(dest)
+            {
+                r.error(
+                    &format!("{path}/destPath"),
+                    "destPath must be a relative path inside the sandbox (no '..')",
+                );
+            }
             app.fetch.push(FetchUri {
                 extract: r.boolean(f, "extract", &path).unwrap_or(true),
                 executable: r.boolean(f, "executable", &path).unwrap_or(false),
                 cache: r.boolean(f, "cache", &path).unwrap_or(false),
-                dest_path: r.string(f, "destPath", &path),
+                dest_path,
                 uri,
             });
         }
     }
+}
+
+/// The URIs the agent's fetcher can fetch: http, https, file and absolute paths. Anything else
+/// (hdfs, s3, ... which Mesos fetched through Hadoop) is refused here rather than accepted and
+/// failed at every launch.
+fn check_fetch_uri(uri: &str) -> Result<(), String> {
+    if uri.starts_with('/') {
+        return Ok(());
+    }
+    match uri.split_once("://") {
+        Some((scheme, rest))
+            if ["http", "https", "file"]
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(scheme))
+                && !rest.is_empty() =>
+        {
+            Ok(())
+        }
+        Some((scheme, _))
+            if !["http", "https", "file"]
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(scheme)) =>
+        {
+            Err(format!(
+                "unsupported URI scheme '{scheme}': the fetcher supports http, https, file and absolute paths"
+            ))
+        }
+        _ => Err("URI must be an absolute path or an http, https or file URI".to_owned()),
+    }
+}
+
+/// A destPath stays inside the sandbox: relative, without `..`.
+fn is_inside_sandbox(path: &str) -> bool {
+    !path.is_empty() && !path.starts_with('/') && path.split('/').all(|part| part != "..")
 }
 
 fn is_archive(uri: &str) -> bool {
@@ -486,5 +537,34 @@ mod tests {
                 .iter()
                 .any(|p| p.path == "/container" && p.message.contains("not supported"))
         );
+    }
+
+    #[test]
+    fn fetch_uris_the_agent_cannot_fetch_are_refused() {
+        let body = json!({"id": "web", "cmd": "ls", "fetch": [
+            {"uri": "https://h/a.tgz", "destPath": "lib/a.tgz"},
+            {"uri": "hdfs://nn/a.tgz"},
+            {"uri": "relative/a.tgz"},
+            {"uri": "/opt/a.tgz", "destPath": "../a.tgz"}
+        ]});
+        let problems = parse_app(&body, None, Mode::Full).unwrap_err();
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/fetch(1)/uri", "/fetch(2)/uri", "/fetch(3)/destPath"]
+        );
+        assert!(
+            problems[0]
+                .message
+                .contains("unsupported URI scheme 'hdfs'")
+        );
+        let legacy = json!({"id": "web", "cmd": "ls", "uris": ["http://h/x.zip", "s3://b/x"]});
+        let problems = parse_app(&legacy, None, Mode::Full).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "/uris(1)");
+        let ok = json!({"id": "web", "cmd": "ls", "uris": ["http://h/x.zip", "file:///opt/y", "/opt/z"]});
+        let app = parse_app(&ok, None, Mode::Full).unwrap();
+        assert_eq!(app.fetch.len(), 3);
+        assert!(app.fetch[0].extract && !app.fetch[1].extract);
     }
 }
