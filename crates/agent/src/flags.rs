@@ -225,6 +225,33 @@ mod tests {
     }
 
     #[test]
+    fn unsupported_mesos_flags_are_refused_by_name() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        use clap::Parser as _;
+        let base = ["agent", "--master=m:5050", "--work_dir=/w"];
+        let ok = Cli::try_parse_from(base).unwrap();
+        assert_eq!(ok.flags.fetcher_cache_size, 2 << 30);
+        for (flag, name) in [
+            (
+                "--hadoop_home=/opt/hadoop",
+                "--hadoop_home is not supported",
+            ),
+            (
+                "--fetcher_stall_timeout=1mins",
+                "--fetcher_stall_timeout is not supported",
+            ),
+        ] {
+            let args = base.iter().copied().chain([flag]);
+            let err = Cli::try_parse_from(args).err().expect(flag).to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
     fn byte_sizes() {
         assert_eq!(parse_bytes("2GB").unwrap(), 2 << 30);
         assert_eq!(parse_bytes("512MB").unwrap(), 512 << 20);
