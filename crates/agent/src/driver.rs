@@ -3,7 +3,7 @@
 //! streams. Everything else talks to it over one bounded channel.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,6 +115,9 @@ pub struct Driver {
     replies: BTreeMap<RequestId, oneshot::Sender<Result<(), CallRefusal>>>,
     next_request: u64,
     containers: BTreeMap<ContainerId, ContainerEntry>,
+    /// Launches still before their container exists (fetching, spawning): a kill meanwhile
+    /// cancels the fetch through this sender.
+    launching: BTreeMap<ContainerId, oneshot::Sender<()>>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     /// When `snapshot_tx` last got a fresh snapshot.
     published_at: Instant,
@@ -168,6 +171,7 @@ impl Driver {
             replies: BTreeMap::new(),
             next_request: 0,
             containers: BTreeMap::new(),
+            launching: BTreeMap::new(),
             snapshot_tx,
             published_at: Instant::now(),
             containers_tx,
@@ -303,7 +307,12 @@ impl Driver {
     /// Turns a message into core inputs (or handles it directly).
     fn prepare(&mut self, msg: Msg, inputs: &mut Vec<Input>) {
         match msg {
-            Msg::Input(input) => inputs.push(input),
+            Msg::Input(input) => {
+                if let Input::ContainerLaunchFailed { container_id, .. } = &input {
+                    self.launching.remove(container_id);
+                }
+                inputs.push(input);
+            }
             Msg::RegistrationCall(reply) => {
                 let _ = reply.send(self.core.registration_call(env!("CARGO_PKG_VERSION")));
             }
@@ -319,6 +328,7 @@ impl Driver {
                 if let Err(error) = self.store.commit(batch) {
                     tracing::error!(container_id = %container_id, error = %error, "checkpointing container");
                 }
+                self.launching.remove(&container_id);
                 self.adopt(container_id.clone(), container, disk_quota_bytes);
                 inputs.push(Input::ContainerLaunched(container_id));
             }
@@ -527,6 +537,11 @@ impl Driver {
                         });
                     }
                     None => {
+                        // Still fetching: stop the download; the launch then fails and
+                        // nothing starts.
+                        if let Some(cancel) = self.launching.remove(&container_id) {
+                            let _ = cancel.send(());
+                        }
                         let containerizer = self.containerizer.clone();
                         if let Ok(id) = containerizer::ContainerId::new(container_id.0) {
                             tokio::spawn(async move {
@@ -593,6 +608,8 @@ impl Driver {
         );
         let isolation = self.settings.isolation;
         let fetcher = self.settings.fetcher.clone();
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        self.launching.insert(spec.container_id.clone(), cancel_tx);
         let enforce_disk_quota = self.settings.enforce_disk_quota;
         tokio::spawn(async move {
             let container_id = spec.container_id.clone();
@@ -620,7 +637,16 @@ impl Driver {
             };
             let disk_quota_bytes = (spec.disk_mb * 1024.0 * 1024.0) as u64;
             let quota = (enforce_disk_quota && disk_quota_bytes > 0).then_some(disk_quota_bytes);
-            if let Err(message) = fetch(&fetcher, &spec, quota).await {
+            let fetched = tokio::select! {
+                fetched = fetch(&fetcher, &spec, quota) => fetched,
+                // Only an explicit kill cancels (a dropped sender means the launch moved on).
+                Ok(()) = cancel_rx => {
+                    let message = "the container was killed while fetching".to_owned();
+                    crate::fetcher::report(Path::new(&spec.directory), &message).await;
+                    Err(message)
+                }
+            };
+            if let Err(message) = fetched {
                 let _ = tx.send(failed(message)).await;
                 return;
             }

@@ -123,3 +123,52 @@ async fn failed_fetch_is_container_launch_failed_naming_the_uri() {
         .wait_state("after", TaskState::TaskFinished, LONG)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_during_a_fetch_cancels_the_download() {
+    // A server that accepts the request and never answers: the fetch hangs until killed.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(1);
+    let (closed_tx, mut closed) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let _ = accepted_tx.send(()).await;
+        let mut buf = [0u8; 4096];
+        // Read until the client goes away (EOF or reset).
+        while matches!(conn.read(&mut buf).await, Ok(n) if n > 0) {}
+        let _ = closed_tx.send(()).await;
+    });
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(&master, &[]);
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    let framework = framework("fw", false, false);
+    let url = format!("http://127.0.0.1:{port}/slow.bin");
+    master
+        .run_task(
+            &framework,
+            task_with_uris("slow", "true", vec![uri(url, false)]),
+        )
+        .await;
+    tokio::time::timeout(LONG, accepted.recv())
+        .await
+        .expect("the fetch started");
+    master.kill_task("fw", "slow", None).await;
+    master.wait_state("slow", TaskState::TaskKilled, LONG).await;
+    tokio::time::timeout(LONG, closed.recv())
+        .await
+        .expect("the download was cancelled, not left to run to --fetcher_timeout");
+    // The executor never started: its sandbox holds only the fetcher's report.
+    let sandbox = agent.sandbox("slow").unwrap();
+    let stderr = std::fs::read_to_string(sandbox.join("stderr")).unwrap();
+    assert!(stderr.contains("killed while fetching"), "{stderr}");
+    assert!(
+        !master
+            .updates()
+            .iter()
+            .any(|s| s.task_id.value == "slow" && s.state == TaskState::TaskRunning as i32)
+    );
+}

@@ -71,6 +71,22 @@ impl Drop for Pinned {
     }
 }
 
+struct FillGuard<'a> {
+    cache: &'a Cache,
+    key: &'a Key,
+    path: &'a Path,
+    armed: bool,
+}
+
+impl Drop for FillGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(self.path);
+            self.cache.lock().filling.remove(self.key);
+        }
+    }
+}
+
 impl Cache {
     /// A cache in `dir` holding at most `capacity` bytes; whatever `dir` held is removed.
     pub fn new(dir: PathBuf, capacity: u64) -> std::io::Result<Cache> {
@@ -115,7 +131,17 @@ impl Cache {
             state.next_file += 1;
             self.dir.join(format!("{}", state.next_file))
         };
+        // If this future is dropped mid-download (the launch was killed), the partial file and
+        // the fill lock must not outlive it.
+        let mut guard = FillGuard {
+            cache: self,
+            key: &key,
+            path: &path,
+            armed: true,
+        };
         let result = fill(path.clone()).await;
+        guard.armed = false;
+        drop(guard);
         let mut state = self.lock();
         state.filling.remove(&key);
         let size = match result {
@@ -250,6 +276,28 @@ mod tests {
         drop(big);
         assert!(!path.exists());
         assert_eq!(cache.used(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_fill_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(Cache::new(dir.path().join("c"), 1000).unwrap());
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let stuck = cache.get(key("k"), |path| async move {
+            std::fs::write(&path, b"partial")?;
+            let _ = started_tx.send(());
+            std::future::pending::<()>().await;
+            Ok::<_, std::io::Error>(7)
+        });
+        tokio::select! {
+            _ = stuck => unreachable!("the fill never ends"),
+            _ = started_rx => {}
+        }
+        assert_eq!(std::fs::read_dir(dir.path().join("c")).unwrap().count(), 0);
+        assert!(cache.lock().filling.is_empty());
+        let fills = AtomicU32::new(0);
+        assert!(!put(&cache, "k", 10, &fills).await.hit);
+        assert_eq!(cache.used(), 10);
     }
 
     #[tokio::test]

@@ -250,6 +250,17 @@ impl Fetcher {
     }
 }
 
+/// Appends a line to a sandbox's `stderr` as the fetcher reports (for a fetch the launch path
+/// cancelled, which cannot report itself).
+pub async fn report(sandbox: &Path, text: &str) {
+    let (stderr, line) = (sandbox.join("stderr"), format!("[fetcher] {text}\n"));
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::OpenOptions::new().append(true).open(stderr)?;
+        file.write_all(line.as_bytes())
+    })
+    .await;
+}
+
 fn sandbox_error(sandbox: &Path, cause: String) -> FetchError {
     FetchError {
         uri: String::new(),
