@@ -75,7 +75,8 @@ pub struct Flags {
     /// process's own binary).
     #[arg(long = "launcher_dir", env = "MESOS_LAUNCHER_DIR")]
     pub launcher_dir: Option<PathBuf>,
-    /// The fetcher cache's directory (default: `<work_dir>/fetch`); emptied at every start.
+    /// The fetcher cache's directory (default: `<work_dir>/fetch`); the entries an earlier
+    /// start left there are removed.
     #[arg(long = "fetcher_cache_dir", env = "MESOS_FETCHER_CACHE_DIR")]
     pub fetcher_cache_dir: Option<PathBuf>,
     /// The fetcher cache's size (`2GB`, `512MB`, ...); least recently used entries are

@@ -88,12 +88,21 @@ impl Drop for FillGuard<'_> {
 }
 
 impl Cache {
-    /// A cache in `dir` holding at most `capacity` bytes; whatever `dir` held is removed.
+    /// A cache in `dir` holding at most `capacity` bytes; the entries an earlier agent left
+    /// there are removed. Only the cache's own files (numbered names) are touched, so a
+    /// `--fetcher_cache_dir` pointing at a shared directory loses nothing else.
     pub fn new(dir: PathBuf, capacity: u64) -> std::io::Result<Cache> {
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
         std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let ours = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if ours && entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
         Ok(Cache {
             dir,
             capacity,
@@ -276,6 +285,16 @@ mod tests {
         drop(big);
         assert!(!path.exists());
         assert_eq!(cache.used(), 100);
+    }
+
+    #[test]
+    fn start_removes_only_old_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("17"), b"old entry").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"someone else's").unwrap();
+        let _cache = Cache::new(dir.path().to_path_buf(), 10).unwrap();
+        assert!(!dir.path().join("17").exists());
+        assert!(dir.path().join("notes.txt").exists());
     }
 
     #[tokio::test]
