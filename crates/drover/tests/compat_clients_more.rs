@@ -57,8 +57,8 @@ fn run_node(cluster: &Cluster, script: &str, args: &[String]) -> String {
         std::thread::sleep(Duration::from_millis(100));
     };
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let passed = status.is_some_and(|status| status.success())
-        && output.lines().any(|line| line == "OK");
+    let passed =
+        status.is_some_and(|status| status.success()) && output.lines().any(|line| line == "OK");
     assert!(
         passed,
         "{script} failed ({}):\n{output}\n{}",
