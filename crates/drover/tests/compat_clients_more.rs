@@ -35,10 +35,11 @@ fn run_node(cluster: &Cluster, script: &str, args: &[String]) -> String {
     let dir = node_clients();
     let log_path = cluster.dir.path().join(format!("{script}.log"));
     let log = File::create(&log_path).expect("create the client's log");
+    // In the cluster's temp dir: mesos-framework writes a log file into its working directory.
     let mut child = Command::new("node")
-        .arg(script)
+        .arg(dir.join(script))
         .args(args)
-        .current_dir(&dir)
+        .current_dir(cluster.dir.path())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone the log"))
         .stderr(log)

@@ -17,6 +17,7 @@ const DEADLINE_MS = 90000;
 const errors = [];
 const updates = []; // { taskId, state, reason, source, uuid }
 let subscribed = null;
+let tornDown = false; // after TEARDOWN the master ends the stream, which the library reports
 
 function fail(why) {
   console.log("FAIL: " + why);
@@ -57,7 +58,11 @@ const scheduler = new Scheduler({
   port: port,
   frameworkName: "mesos-framework-compat",
   frameworkFailoverTimeout: 60,
-  logging: { level: "warn" },
+  // The library's default (10 s without a byte on the stream means the master is gone) is
+  // shorter than Mesos' 15 s heartbeat interval; deployments raise it, as here.
+  masterConnectionTimeout: 60,
+  // The library also logs to a file: into the working directory (the test's temp dir).
+  logging: { level: "warn", path: process.cwd(), fileName: "mesos-framework.log" },
   // Killed tasks are relaunched too, so that a kill shows the whole relaunch path.
   restartStates: ["TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_KILLED"],
   tasks: {
@@ -79,7 +84,7 @@ const scheduler = new Scheduler({
 scheduler.on("error", (error) => {
   const message = error && error.message ? error.message : String(error);
   console.log("error " + message);
-  errors.push(message);
+  if (!tornDown) errors.push(message);
 });
 scheduler.on("subscribed", (info) => {
   console.log("subscribed " + info.frameworkId);
@@ -99,9 +104,14 @@ scheduler.on("update", (update) => {
   console.log("update " + JSON.stringify(entry));
 });
 
+// The library names its task ids `<framework name>.<task name>-<serial>.<uuid>`.
+function isOf(taskId, task) {
+  return taskId.includes("." + task + "-");
+}
+
 function runningIds(prefix) {
   const ended = new Set(updates.filter((u) => !["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"].includes(u.state)).map((u) => u.taskId));
-  return [...new Set(updates.filter((u) => u.state === "TASK_RUNNING" && u.taskId.startsWith(prefix) && !ended.has(u.taskId)).map((u) => u.taskId))];
+  return [...new Set(updates.filter((u) => u.state === "TASK_RUNNING" && isOf(u.taskId, prefix) && !ended.has(u.taskId)).map((u) => u.taskId))];
 }
 
 async function main() {
@@ -110,7 +120,7 @@ async function main() {
   const frameworkId = subscribed.frameworkId;
 
   await waitFor("two sleepers running", () => runningIds("sleeper").length === 2);
-  await waitFor("the greeter finished", () => updates.some((u) => u.taskId.startsWith("greeter") && u.state === "TASK_FINISHED"));
+  await waitFor("the greeter finished", () => updates.some((u) => isOf(u.taskId, "greeter") && u.state === "TASK_FINISHED"));
   const running = updates.find((u) => u.state === "TASK_RUNNING");
   if (running.source !== "SOURCE_EXECUTOR" || !running.uuid) fail("RUNNING should come from the executor with a uuid");
 
@@ -138,6 +148,7 @@ async function main() {
     updates.some((u) => u.taskId === survivor && u.state === "TASK_RUNNING" && u.reason === "REASON_RECONCILIATION" && u.source === "SOURCE_MASTER" && !u.uuid));
 
   // TEARDOWN ends the framework and its tasks.
+  tornDown = true;
   scheduler.teardown();
   await waitFor("the framework removed", async () => {
     const state = await masterState();
