@@ -14,12 +14,14 @@
 //!
 //! Module map: [`net`] (links, partitions, streams), [`disk`] (what each process persists),
 //! [`world`] (processes, the loop, faults), [`check`] (the invariants), [`scenario`] (the 22
-//! G11 scenarios, the random mix and the runner).
+//! G11 scenarios, the random mix and the runner), [`sweep`] (seed sweeps and where fresh
+//! seeds come from).
 
 pub mod check;
 pub mod disk;
 pub mod net;
 pub mod scenario;
+pub mod sweep;
 pub mod world;
 
 pub use scenario::{Outcome, Plan, SCENARIOS, plan, random_plan, run};

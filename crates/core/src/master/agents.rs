@@ -389,7 +389,13 @@ impl Master {
             event.reconcile_tasks = Some(agent_event::ReconcileTasks { tasks: missing });
             self.send_to_agent(&id, event, out);
         }
+        // Kills the agent missed while away, for the tasks it still runs (as Mesos'
+        // `killedTasks`): one it never received was answered TASK_KILLED already, and a kill
+        // would make the agent answer it a second time (TASK_DROPPED after TASK_KILLED).
         for (fw_id, task_id) in pending_kills {
+            if !reported_ids.contains(&(fw_id.clone(), task_id.clone())) {
+                continue;
+            }
             let mut event = agent_event(AgentEventType::KillTask);
             event.kill_task = Some(agent_event::KillTask {
                 framework_id: v1::FrameworkId { value: fw_id },

@@ -19,7 +19,7 @@ use super::{
     scheduler_event,
 };
 use crate::task::emission::Trigger;
-use crate::task::state::releases_resources;
+use crate::task::state::{is_terminal, releases_resources};
 
 impl Framework {
     /// A framework known from the registry (or an agent), not yet resubscribed.
@@ -526,17 +526,25 @@ impl Master {
             fw.conn = None;
             fw.stream_id = None;
         }
-        let task_ids: Vec<String> = self.frameworks[id].tasks.keys().cloned().collect();
-        for task_id in task_ids {
-            self.master_update(
-                now_ms,
-                id,
-                &task_id,
-                Trigger::FrameworkRemoved,
-                None,
-                None,
-                out,
-            );
+        let task_ids: Vec<(String, bool)> = self.frameworks[id]
+            .tasks
+            .iter()
+            .map(|(task_id, entry)| (task_id.clone(), is_terminal(entry.state())))
+            .collect();
+        for (task_id, terminal) in task_ids {
+            // Terminal is terminal: a task whose terminal update awaits acknowledgement keeps
+            // it (Mesos' removeFramework only kills the tasks not yet terminal).
+            if !terminal {
+                self.master_update(
+                    now_ms,
+                    id,
+                    &task_id,
+                    Trigger::FrameworkRemoved,
+                    None,
+                    None,
+                    out,
+                );
+            }
             self.complete_task(id, &task_id);
         }
         let unreachable: Vec<String> = self.frameworks[id]

@@ -1,0 +1,151 @@
+//! Terminal is terminal in the master: removing a framework never appends a status after a
+//! terminal one (issue 12, item 15: a task whose terminal update is still unacknowledged keeps
+//! that state and history; only live tasks become TASK_KILLED/REASON_FRAMEWORK_REMOVED), and a
+//! kill answered while the agent was away reaches the agent only if it still runs the task.
+
+mod master_common;
+
+use drover_core::master::Reply;
+use drover_wire::v1;
+use drover_wire::v1::TaskState::*;
+use drover_wire::v1::scheduler;
+use drover_wire::v1::task_status::Reason;
+use master_common::*;
+
+fn teardown(sim: &mut Sim, fw: &Fw) {
+    let (reply, _) = sim.call(
+        fw,
+        scheduler::Call {
+            r#type: Some(scheduler::call::Type::Teardown as i32),
+            ..Default::default()
+        },
+    );
+    assert_eq!(reply, Reply::Accepted);
+}
+
+fn terminal_then_teardown(state: v1::TaskState) {
+    let mut sim = Sim::new();
+    let (fw, agent, task) = sim.running_task(false, true);
+    // The terminal update reaches the framework but is not acknowledged.
+    let effects = sim.agent_update(&agent, &fw.id, &task, state, 2);
+    assert_eq!(updates(&effects, fw.conn)[0].state, state as i32);
+    teardown(&mut sim, &fw);
+    let tasks = sim.m.get_tasks();
+    let done = tasks
+        .completed_tasks
+        .iter()
+        .find(|t| t.task_id.value == task)
+        .expect("completed");
+    assert_eq!(done.state, state as i32, "terminal is terminal");
+    let terminal: Vec<i32> = done
+        .statuses
+        .iter()
+        .map(|s| s.state)
+        .filter(|s| {
+            [TaskLost, TaskFinished, TaskKilled, TaskFailed]
+                .contains(&v1::TaskState::try_from(*s).unwrap())
+        })
+        .collect();
+    assert_eq!(
+        terminal,
+        vec![state as i32],
+        "one terminal status: {:?}",
+        done.statuses
+    );
+}
+
+#[test]
+fn teardown_keeps_an_unacknowledged_task_lost() {
+    terminal_then_teardown(TaskLost);
+}
+
+#[test]
+fn teardown_keeps_an_unacknowledged_task_finished() {
+    terminal_then_teardown(TaskFinished);
+}
+
+/// The live task beside it is still killed with REASON_FRAMEWORK_REMOVED.
+#[test]
+fn teardown_still_kills_live_tasks() {
+    let mut sim = Sim::new();
+    let (fw, _, task) = sim.running_task(true, true);
+    teardown(&mut sim, &fw);
+    let tasks = sim.m.get_tasks();
+    let done = tasks
+        .completed_tasks
+        .iter()
+        .find(|t| t.task_id.value == task)
+        .expect("completed");
+    assert_eq!(done.state, TaskKilled as i32);
+    assert_eq!(
+        done.statuses.last().and_then(|s| s.reason),
+        Some(Reason::FrameworkRemoved as i32)
+    );
+}
+
+/// A kill the master answered while the task's agent was away (TASK_KILLED,
+/// REASON_TASK_KILLED_DURING_LAUNCH) is re-sent when the agent returns still running the
+/// task, and only then: an agent that never got the launch would answer the kill with a
+/// second terminal update (found by the simulator, seed 7000633).
+#[test]
+fn kill_while_agent_away_is_resent_only_for_a_task_the_agent_reports() {
+    for reports in [false, true] {
+        let mut sim = Sim::new();
+        let (agent, _) = sim.register_agent("cpus:4;mem:4096");
+        let (fw, effects) = sim.subscribe(true, true, 3600.0);
+        let offer = offers(&effects, fw.conn).pop().expect("an offer");
+        sim.accept(
+            &fw,
+            &[&offer.id.value],
+            vec![task("t1", &agent, "cpus:1;mem:64")],
+        );
+        sim.close_agent(&agent);
+        let (_, effects) = sim.call(
+            &fw,
+            scheduler::Call {
+                r#type: Some(scheduler::call::Type::Kill as i32),
+                kill: Some(scheduler::call::Kill {
+                    task_id: v1::TaskId { value: "t1".into() },
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        assert_master_update(
+            &updates(&effects, fw.conn)[0],
+            TaskKilled,
+            Reason::TaskKilledDuringLaunch,
+        );
+        let tasks = if reports {
+            vec![v1::Task {
+                name: "t1".into(),
+                task_id: v1::TaskId { value: "t1".into() },
+                framework_id: v1::FrameworkId {
+                    value: fw.id.clone(),
+                },
+                agent_id: v1::AgentId {
+                    value: agent.clone(),
+                },
+                state: TaskRunning as i32,
+                ..Default::default()
+            }]
+        } else {
+            vec![]
+        };
+        let mut info = framework_info(true);
+        info.id = Some(v1::FrameworkId {
+            value: fw.id.clone(),
+        });
+        let (conn, effects) = sim.reregister_agent(&agent, "cpus:4;mem:4096", tasks, vec![info]);
+        let kills: Vec<String> = agent_events(&effects, conn)
+            .iter()
+            .filter_map(|e| e.kill_task.as_ref().map(|k| k.task_id.value.clone()))
+            .collect();
+        let expected = if reports {
+            vec!["t1".to_owned()]
+        } else {
+            vec![]
+        };
+        assert_eq!(kills, expected, "agent reports the task: {reports}");
+    }
+}
