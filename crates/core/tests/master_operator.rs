@@ -82,8 +82,13 @@ fn deactivated_agent_gets_no_offers_until_reactivated_and_survives_restart() {
     let restarted = sim.restart(1000);
     assert!(restarted.m.agent_deactivated(&agent));
 
-    assert_eq!(deactivate(&mut sim, &agent, false), Reply::Ok);
-    let effects = sim.advance(2_000);
+    let req = sim.conn();
+    let mut effects = sim.step(drover_core::master::Input::ReactivateAgent {
+        req,
+        agent_id: agent.clone(),
+    });
+    assert_eq!(reply_of(&effects, req), Reply::Ok);
+    effects.extend(sim.advance(2_000));
     assert_eq!(offers(&effects, fw.conn).len(), 1, "offers again");
     assert_eq!(sim.m.agent_view(&agent).unwrap().deactivated, Some(false));
 

@@ -233,7 +233,19 @@ async fn roles_and_operations() -> Result<()> {
     let ops = master.ok(json!({"type": "GET_OPERATIONS"})).await?;
     assert_eq!(ops["type"], "GET_OPERATIONS");
     assert_eq!(ops["get_operations"], json!({}), "no operations exist");
-    let _ = master.get("/master/state").await?;
+    let legacy = master.get("/master/roles").await?;
+    let web = legacy["roles"]
+        .as_array()
+        .and_then(|roles| roles.iter().find(|r| r["name"] == "web"))
+        .cloned()
+        .with_context(|| format!("{legacy}"))?;
+    assert_eq!(web["frameworks"], json!([fw_id]));
+    assert_eq!(web["weight"], 1.0);
+    // The agent's whole 4 cpus are offered to `web`, nothing runs yet.
+    assert_eq!(web["offered"]["cpus"], 4.0, "{web}");
+    assert_eq!(web["allocated"]["cpus"], 0.0, "{web}");
+    assert_eq!(web["resources"]["cpus"], 4.0, "{web}");
+    assert_eq!(master.get("/master/roles.json").await?, legacy);
     master.stop().await
 }
 

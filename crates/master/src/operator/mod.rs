@@ -16,6 +16,7 @@ use drover_wire::v1::master::{self as operator, response};
 
 pub mod files;
 pub mod logging;
+pub mod roles_json;
 
 use std::time::Duration;
 
