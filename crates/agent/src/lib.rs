@@ -6,6 +6,7 @@ pub mod containerizer;
 pub mod checkpoint;
 pub mod driver;
 pub mod env;
+pub mod files_api;
 pub mod flags;
 pub mod http;
 pub mod master;
