@@ -67,6 +67,8 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         )
         .into_response();
     };
+    // At debug, so SET_LOGGING_LEVEL has something to show for an operator's own calls.
+    tracing::debug!(call = kind.as_str_name(), "operator call");
     let accept = match response_encoding(&parts.headers) {
         Ok(e) => e,
         Err(e) => return e.into_response(),
