@@ -175,10 +175,25 @@ async fn operator_api(
             }
             response.get_containers = Some(v1::agent::response::GetContainers { containers: list });
         }
+        Some(C::ReadFile) => {
+            let Some(read) = call.read_file else {
+                return Err(HttpError::bad_request(
+                    "Failed to validate agent::Call: Expecting 'read_file' to be present",
+                ));
+            };
+            let work_dir = state.work_dir.clone();
+            let (size, data) = tokio::task::spawn_blocking(move || {
+                crate::files_api::read_file(&work_dir, &read.path, read.offset, read.length)
+            })
+            .await
+            .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+            response.r#type = Some(R::ReadFile as i32);
+            response.read_file = Some(v1::agent::response::ReadFile { size, data });
+        }
         _ => {
             return Err(HttpError::new(
                 StatusCode::NOT_IMPLEMENTED,
-                "Only GET_HEALTH, GET_FLAGS, GET_STATE and GET_CONTAINERS are implemented",
+                "Only GET_HEALTH, GET_FLAGS, GET_STATE, GET_CONTAINERS and READ_FILE are implemented",
             ));
         }
     }
@@ -389,7 +404,7 @@ struct FileQuery {
 
 /// Resolves a `/files` path inside the work dir; anything leaving it is refused (404, as
 /// Mesos answers for paths it does not serve).
-fn resolve(work_dir: &Path, path: &str) -> Result<PathBuf, HttpError> {
+pub(crate) fn resolve(work_dir: &Path, path: &str) -> Result<PathBuf, HttpError> {
     let not_found = || {
         HttpError::new(
             StatusCode::NOT_FOUND,

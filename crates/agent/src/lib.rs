@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod driver;
 pub mod env;
 pub mod fetcher;
+pub mod files_api;
 pub mod flags;
 pub mod http;
 pub mod master;

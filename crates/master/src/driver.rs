@@ -497,6 +497,8 @@ fn input_conn(input: &Input) -> Conn {
         Input::SchedulerCall { req, .. }
         | Input::AgentCall { req, .. }
         | Input::MarkAgentGone { req, .. }
+        | Input::DeactivateAgent { req, .. }
+        | Input::ReactivateAgent { req, .. }
         | Input::Teardown { req, .. } => *req,
         Input::Tick => Conn(0),
     }

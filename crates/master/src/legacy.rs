@@ -480,8 +480,16 @@ impl Serialize for AgentDoc<'_> {
         map.serialize_entry("offered_resources", &Summary(&offered))?;
         map.serialize_entry("reserved_resources", &EmptyObject)?;
         map.serialize_entry("unreserved_resources", &Summary(&unreserved))?;
-        map.serialize_entry("active", &(a.status == AgentStatus::Connected))?;
-        map.serialize_entry("deactivated", &(a.status != AgentStatus::Connected))?;
+        // An operator's DEACTIVATE_AGENT counts as Mesos counted it (operator module).
+        let operator_deactivated = master.agent_deactivated(id);
+        map.serialize_entry(
+            "active",
+            &(a.status == AgentStatus::Connected && !operator_deactivated),
+        )?;
+        map.serialize_entry(
+            "deactivated",
+            &(a.status != AgentStatus::Connected || operator_deactivated),
+        )?;
         map.serialize_entry("version", &a.version)?;
         map.serialize_entry("capabilities", &capabilities)?;
         if let Some(t) = a.reregistered_time_ms {

@@ -4,7 +4,8 @@
 //! Keys: `meta/master_id` (text), `meta/counters` (three big-endian u64: next framework, next
 //! agent, offers reserved), `agent/<id>` (AgentInfo protobuf), `unreachable/<id>` (8-byte
 //! big-endian time in ms, then AgentInfo protobuf), `gone/<id>` (8-byte time),
-//! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (empty).
+//! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (empty),
+//! `deactivated/<id>` (empty).
 
 use anyhow::{Context, bail};
 use drover_core::master::registry::{Registry, RegistryOp, UnreachableAgent};
@@ -47,6 +48,7 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
         RegistryOp::MarkGone { agent_id, time_ms } => {
             batch.delete(NAMESPACE, format!("agent/{agent_id}"));
             batch.delete(NAMESPACE, format!("unreachable/{agent_id}"));
+            batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
             batch.put(
                 NAMESPACE,
                 format!("gone/{agent_id}"),
@@ -56,6 +58,13 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
         RegistryOp::RemoveAgent { agent_id } => {
             batch.delete(NAMESPACE, format!("agent/{agent_id}"));
             batch.delete(NAMESPACE, format!("unreachable/{agent_id}"));
+            batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
+        }
+        RegistryOp::DeactivateAgent { agent_id } => {
+            batch.put(NAMESPACE, format!("deactivated/{agent_id}"), Vec::new());
+        }
+        RegistryOp::ReactivateAgent { agent_id } => {
+            batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
         }
         RegistryOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
@@ -150,6 +159,10 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
     for (key, _) in store.scan(NAMESPACE, b"removed_framework/")? {
         let id = key_suffix(&key, "removed_framework/")?.to_owned();
         registry.removed_frameworks.insert(id);
+    }
+    for (key, _) in store.scan(NAMESPACE, b"deactivated/")? {
+        let id = key_suffix(&key, "deactivated/")?.to_owned();
+        registry.deactivated.insert(id);
     }
     Ok(registry)
 }

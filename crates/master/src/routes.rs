@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use drover_core::master::validation::{CALL_INVALID_PREFIX, validate_call};
 use drover_core::master::{Conn, Input, Reply};
 use drover_http::{
@@ -53,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/{*rest}", any(operator::operator_api))
         .route("/master/api/v1", any(operator::operator_api))
         .route("/master/api/v1/{*rest}", any(operator::operator_api))
+        .route("/master/roles", get(operator::roles_json::roles))
+        .route("/master/roles.json", get(operator::roles_json::roles))
+        .route("/roles", get(operator::roles_json::roles))
+        .route("/roles.json", get(operator::roles_json::roles))
         .merge(legacy::routes())
         .fallback(|| async { HttpError::new(StatusCode::NOT_FOUND, "Not found") })
         .with_state(state)

@@ -42,7 +42,11 @@ impl Master {
             let agent_ok = self
                 .agents
                 .get(&offer.offer.agent_id.value)
-                .is_some_and(|a| a.status == AgentStatus::Connected);
+                .is_some_and(|a| a.status == AgentStatus::Connected)
+                && !self
+                    .registry
+                    .deactivated
+                    .contains(&offer.offer.agent_id.value);
             let fw_ok = self
                 .frameworks
                 .get(&offer.offer.framework_id.value)

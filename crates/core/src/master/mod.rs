@@ -15,9 +15,11 @@
 //! failover, removal), [`agents`] (registration, health, unreachable, gone), [`offers`]
 //! (offers, filters, DRF allocation), [`tasks`] (launch, status updates, kill, acknowledge),
 //! [`reconcile`] (spec §2.7), [`validation`] (calls and task infos), [`view`] (read-only
-//! answers for GET endpoints and metrics), [`invariants`]; indexes that keep per-input work
+//! answers for GET endpoints and metrics), [`roles`] (GET_ROLES), [`activation`] (operator
+//! DEACTIVATE/REACTIVATE_AGENT), [`invariants`]; indexes that keep per-input work
 //! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
+pub mod activation;
 pub mod agents;
 pub mod frameworks;
 pub mod invariants;
@@ -25,6 +27,7 @@ pub mod ledger;
 pub mod offers;
 pub mod reconcile;
 pub mod registry;
+pub mod roles;
 pub mod task_index;
 pub mod tasks;
 pub mod timers;
@@ -162,6 +165,10 @@ pub enum Input {
     AgentClosed { conn: Conn },
     /// Operator MARK_AGENT_GONE.
     MarkAgentGone { req: Conn, agent_id: String },
+    /// Operator DEACTIVATE_AGENT: the agent gets no offers until reactivated.
+    DeactivateAgent { req: Conn, agent_id: String },
+    /// Operator REACTIVATE_AGENT.
+    ReactivateAgent { req: Conn, agent_id: String },
     /// Operator TEARDOWN (and legacy `/master/teardown`).
     Teardown { req: Conn, framework_id: String },
     /// Time passed: run whatever timers are due.
@@ -611,6 +618,14 @@ impl Master {
             Input::AgentClosed { conn } => self.agent_closed(now_ms, conn, &mut out),
             Input::MarkAgentGone { req, agent_id } => {
                 let reply = self.mark_gone(now_ms, &agent_id, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
+            Input::DeactivateAgent { req, agent_id } => {
+                let reply = self.deactivate_agent(&agent_id, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
+            Input::ReactivateAgent { req, agent_id } => {
+                let reply = self.reactivate_agent(&agent_id, &mut out);
                 out.push(Effect::Reply { req, reply });
             }
             Input::Teardown { req, framework_id } => {

@@ -167,7 +167,10 @@ impl Master {
         );
         let mut available_by_agent: Vec<(String, Vec<v1::Resource>)> = Vec::new();
         for (id, agent) in &self.agents {
-            if agent.status != AgentStatus::Connected || agent.removal_pending {
+            if agent.status != AgentStatus::Connected
+                || agent.removal_pending
+                || self.registry.deactivated.contains(id)
+            {
                 continue;
             }
             let free = resources::subtract(&agent.info.resources, &self.agent_used(id));

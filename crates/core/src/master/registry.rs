@@ -45,6 +45,8 @@ pub struct Registry {
     pub frameworks: BTreeMap<String, v1::FrameworkInfo>,
     /// Ids of removed frameworks: they can never subscribe again.
     pub removed_frameworks: BTreeSet<String>,
+    /// Agents an operator deactivated (DEACTIVATE_AGENT): no offers until reactivated.
+    pub deactivated: BTreeSet<String>,
 }
 
 /// One change to the registry.
@@ -68,6 +70,10 @@ pub enum RegistryOp {
     PutFramework(v1::FrameworkInfo),
     /// Remove a framework for good.
     RemoveFramework { framework_id: String },
+    /// An operator deactivated an agent.
+    DeactivateAgent { agent_id: String },
+    /// An operator reactivated an agent.
+    ReactivateAgent { agent_id: String },
 }
 
 impl Registry {
@@ -111,10 +117,18 @@ impl Registry {
                 self.agents.remove(agent_id);
                 self.unreachable.remove(agent_id);
                 self.gone.insert(agent_id.clone(), *time_ms);
+                self.deactivated.remove(agent_id);
             }
             RegistryOp::RemoveAgent { agent_id } => {
                 self.agents.remove(agent_id);
                 self.unreachable.remove(agent_id);
+                self.deactivated.remove(agent_id);
+            }
+            RegistryOp::DeactivateAgent { agent_id } => {
+                self.deactivated.insert(agent_id.clone());
+            }
+            RegistryOp::ReactivateAgent { agent_id } => {
+                self.deactivated.remove(agent_id);
             }
             RegistryOp::PutFramework(info) => {
                 let id = info

@@ -62,10 +62,11 @@ impl Master {
     /// The operator view of one admitted agent.
     pub fn agent_view(&self, agent_id: &str) -> Option<response::get_agents::Agent> {
         let agent = self.agents.get(agent_id)?;
+        let deactivated = self.registry.deactivated.contains(agent_id);
         Some(response::get_agents::Agent {
             agent_info: agent.info.clone(),
-            active: agent.status == AgentStatus::Connected,
-            deactivated: Some(agent.status != AgentStatus::Connected),
+            active: agent.status == AgentStatus::Connected && !deactivated,
+            deactivated: Some(agent.status != AgentStatus::Connected || deactivated),
             version: agent.version.clone(),
             pid: Some(format!(
                 "slave(1)@{}:{}",

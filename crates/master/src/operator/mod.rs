@@ -14,6 +14,12 @@ use drover_wire::v1::master::call::Type as CallType;
 use drover_wire::v1::master::response::Type as ResponseType;
 use drover_wire::v1::master::{self as operator, response};
 
+pub mod files;
+pub mod logging;
+pub mod roles_json;
+
+use std::time::Duration;
+
 use crate::driver::{Command, STREAM_CAPACITY, StreamHandle, StreamKind};
 use crate::routes::{AppState, driver_gone, reply_response};
 
@@ -61,6 +67,8 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         )
         .into_response();
     };
+    // At debug, so SET_LOGGING_LEVEL has something to show for an operator's own calls.
+    tracing::debug!(call = kind.as_str_name(), "operator call");
     let accept = match response_encoding(&parts.headers) {
         Ok(e) => e,
         Err(e) => return e.into_response(),
@@ -169,6 +177,84 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             })
             .await
         }
+        CallType::GetLoggingLevel => {
+            let mut r = respond(ResponseType::GetLoggingLevel);
+            r.get_logging_level = Some(response::GetLoggingLevel {
+                level: logging::level(),
+            });
+            message_response(&r, accept)
+        }
+        CallType::SetLoggingLevel => {
+            let Some(set) = call.set_logging_level else {
+                return HttpError::bad_request(
+                    "Failed to validate master::Call: Expecting 'set_logging_level' to be present",
+                )
+                .into_response();
+            };
+            let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
+                return HttpError::bad_request(
+                    "Failed to validate master::Call: 'set_logging_level.duration' must not be negative",
+                )
+                .into_response();
+            };
+            let duration = Duration::from_nanos(nanos);
+            if duration > logging::MAX_DURATION {
+                return HttpError::bad_request(format!(
+                    "Failed to validate master::Call: 'set_logging_level.duration' must be at most {} seconds",
+                    logging::MAX_DURATION.as_secs()
+                ))
+                .into_response();
+            }
+            match logging::set(set.level, duration) {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(error) => HttpError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Failed to set logging level: {error}"),
+                )
+                .into_response(),
+            }
+        }
+        CallType::GetRoles => {
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetRoles);
+                r.get_roles = Some(response::GetRoles {
+                    roles: m.get_roles(),
+                });
+                r
+            })
+            .await
+        }
+        CallType::GetOperations => {
+            // Operations are the offer operations an operator or framework asked for with
+            // feedback (RESERVE, CREATE, ... with an id) and those of resource providers.
+            // Drover refuses every one of those (RESERVE_RESOURCES and the volume calls are
+            // not implemented), so there never is one to list: the empty list is the truth.
+            let mut r = respond(ResponseType::GetOperations);
+            r.get_operations = Some(response::GetOperations::default());
+            message_response(&r, accept)
+        }
+        CallType::ReadFile => {
+            let Some(read) = call.read_file else {
+                return HttpError::bad_request(
+                    "Failed to validate master::Call: Expecting 'read_file' to be present",
+                )
+                .into_response();
+            };
+            let answer = tokio::task::spawn_blocking(move || {
+                files::read_file(&read.path, read.offset, read.length)
+            })
+            .await;
+            match answer {
+                Ok(Ok((size, data))) => {
+                    let mut r = respond(ResponseType::ReadFile);
+                    r.read_file = Some(response::ReadFile { size, data });
+                    message_response(&r, accept)
+                }
+                Ok(Err(error)) => error.into_response(),
+                Err(error) => HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+                    .into_response(),
+            }
+        }
         CallType::Subscribe => {
             let conn = state.handle.next_conn();
             let (tx, rx) = stream_channel(STREAM_CAPACITY);
@@ -206,6 +292,33 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                     None,
                 )
                 .await;
+            reply_response(reply, accept)
+        }
+        CallType::DeactivateAgent | CallType::ReactivateAgent => {
+            let (agent_id, field) = if kind == CallType::DeactivateAgent {
+                (
+                    call.deactivate_agent.map(|d| d.agent_id.value),
+                    "deactivate_agent",
+                )
+            } else {
+                (
+                    call.reactivate_agent.map(|r| r.agent_id.value),
+                    "reactivate_agent",
+                )
+            };
+            let Some(agent_id) = agent_id else {
+                return HttpError::bad_request(format!(
+                    "Failed to validate master::Call: Expecting '{field}' to be present"
+                ))
+                .into_response();
+            };
+            let req = state.handle.next_conn();
+            let input = if kind == CallType::DeactivateAgent {
+                Input::DeactivateAgent { req, agent_id }
+            } else {
+                Input::ReactivateAgent { req, agent_id }
+            };
+            let reply = state.handle.call(input, None).await;
             reply_response(reply, accept)
         }
         CallType::Teardown => {

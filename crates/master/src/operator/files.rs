@@ -1,0 +1,57 @@
+//! The master's READ_FILE: the only file a Mesos master served was its own log, attached as
+//! `/master/log` when it ran with `--log_dir`. Offsets and lengths follow `/files/read`: an
+//! offset past the end gives no bytes, a missing length reads to the end (bounded).
+
+use std::io::{Read, Seek, SeekFrom};
+
+use axum::http::StatusCode;
+use drover_http::HttpError;
+
+use super::logging;
+
+/// The virtual path of the master's log.
+pub const LOG_PATH: &str = "/master/log";
+
+/// Most bytes one READ_FILE returns.
+pub const MAX_READ: u64 = 16 * 1024 * 1024;
+
+/// Reads `length` bytes (to the end if `None`) at `offset` of `path`; returns the file's size
+/// and the bytes.
+pub fn read_file(
+    path: &str,
+    offset: u64,
+    length: Option<u64>,
+) -> Result<(u64, Vec<u8>), HttpError> {
+    if path.trim_end_matches('/') != LOG_PATH {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("No file or directory '{path}' (the master serves only '{LOG_PATH}')"),
+        ));
+    }
+    let Some(file_path) = logging::log_file() else {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "No file or directory '{path}': the master runs without --log_dir, so it keeps no log file"
+            ),
+        ));
+    };
+    let mut file = std::fs::File::open(file_path)
+        .map_err(|e| HttpError::new(StatusCode::NOT_FOUND, format!("Cannot read '{path}': {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let offset = offset.min(size);
+    let length = length
+        .unwrap_or(size - offset)
+        .min(size - offset)
+        .min(MAX_READ);
+    let mut data = vec![0; usize::try_from(length).unwrap_or(0)];
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut data))
+        .map_err(|e| {
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Cannot read '{path}': {e}"),
+            )
+        })?;
+    Ok((size, data))
+}

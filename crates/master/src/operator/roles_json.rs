@@ -1,0 +1,39 @@
+//! The legacy `/master/roles` and `/master/roles.json`: Mesos' JSON rendering of the roles
+//! (`{"roles": [{"name", "weight", "frameworks": [ids], "resources", "allocated",
+//! "offered"}]}`, resources as flattened summaries).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use drover_core::master::Master;
+use serde_json::{Value, json};
+
+use crate::legacy::summary_json;
+use crate::routes::{AppState, driver_gone};
+
+fn render(master: &Master) -> Value {
+    let roles: Vec<Value> = master
+        .role_views()
+        .into_iter()
+        .map(|r| {
+            let total = drover_core::resources::add(&r.allocated, &r.offered);
+            json!({
+                "name": r.name,
+                "weight": r.weight,
+                "frameworks": r.frameworks,
+                "resources": summary_json(&total),
+                "allocated": summary_json(&r.allocated),
+                "offered": summary_json(&r.offered),
+            })
+        })
+        .collect();
+    json!({ "roles": roles })
+}
+
+/// `GET /master/roles` (and `.json`).
+pub async fn roles(State(state): State<AppState>) -> Response {
+    match state.handle.read(|m, _| render(m)).await {
+        Some(body) => Json(body).into_response(),
+        None => driver_gone(),
+    }
+}
