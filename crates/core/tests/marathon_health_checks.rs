@@ -1,9 +1,14 @@
 //! The Mesos `HealthCheck` Drover's Marathon puts into a TaskInfo, field by field against what
 //! Marathon 1.10's `MesosHealthCheck.toMesos` (and its own HTTP/TCP checker's timing) does.
 
+mod marathon_support;
+
 use drover_core::marathon::app::{AppSpec, HealthCheck, HealthProtocol};
+use drover_core::marathon::event::Event;
 use drover_core::marathon::offer::task_info;
 use drover_core::marathon::path::PathId;
+use drover_core::marathon::scheduler::{Effect, Input};
+use drover_core::task::TaskState;
 use drover_wire::v1;
 
 fn app_with(check: HealthCheck) -> AppSpec {
@@ -83,4 +88,36 @@ fn a_check_without_a_port_is_not_built() {
     let mut hc = HealthCheck::new(HealthProtocol::MesosHttp);
     hc.port_index = Some(3);
     assert!(built(hc, &[31000]).is_none());
+}
+
+/// A health flip reported by the executor is published per check
+/// (`health_status_changed_event`) and for the instance (`instance_health_changed_event`).
+#[test]
+fn a_health_flip_publishes_the_instance_level_event() {
+    let mut h = marathon_support::Harness::new();
+    let mut app = marathon_support::app("/web", 1);
+    app.health_checks = vec![HealthCheck::new(HealthProtocol::MesosHttp)];
+    h.create(app);
+    let tasks = h.offer("agent-1");
+    let task = tasks[0].task_id.value.clone();
+    h.update(&task, TaskState::TaskRunning);
+    for (healthy, expected) in [(true, true), (false, false)] {
+        let mut status = marathon_support::status(&task, TaskState::TaskRunning, None, None);
+        status.healthy = Some(healthy);
+        status.uuid = Some(vec![u8::from(healthy) + 7]);
+        let effects = h.step(Input::Update(status));
+        let types = marathon_support::event_types(&effects);
+        let per_check = types
+            .iter()
+            .position(|t| *t == "health_status_changed_event");
+        let instance = types
+            .iter()
+            .position(|t| *t == "instance_health_changed_event");
+        assert!(per_check.is_some() && instance > per_check, "{types:?}");
+        let flag = effects.iter().find_map(|e| match e {
+            Effect::Publish(Event::InstanceHealthChanged { healthy, .. }) => Some(*healthy),
+            _ => None,
+        });
+        assert_eq!(flag, Some(expected));
+    }
 }
