@@ -167,3 +167,40 @@ async fn deleting_an_app_during_its_deployment_needs_force() {
     assert_eq!(r.status, 404, "{:?}", r.body);
     server.shutdown().await;
 }
+
+/// `port: 0` becomes a service port from 10000 up, shown in the app, unique across apps, and
+/// still the app's after a restart of the scheduler.
+#[tokio::test]
+async fn service_ports_are_assigned_shown_and_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let a = server.addr.clone();
+    let r = call(&a, "POST", "/v2/apps", Some(APP)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["portDefinitions"][0]["port"], 10_000, "{:?}", r.body);
+    server.shutdown().await;
+
+    let server = start(dir.path()).await;
+    let a = server.addr.clone();
+    let r = call(&a, "GET", "/v2/apps/web", None).await;
+    assert_eq!(r.body["app"]["portDefinitions"][0]["port"], 10_000);
+    let r = call(
+        &a,
+        "POST",
+        "/v2/apps",
+        Some(r#"{"id":"api","cmd":"sleep 3600","portDefinitions":[{"port":0},{"port":0}]}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let ports: Vec<&serde_json::Value> = r.body["portDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["port"])
+        .collect();
+    assert_eq!(
+        ports,
+        [&serde_json::json!(10_001), &serde_json::json!(10_002)]
+    );
+    server.shutdown().await;
+}

@@ -44,7 +44,7 @@ pub fn assign(
                 }
                 if next >= max {
                     return Err(Violation::new(
-                        &format!("/portDefinitions({i})/port"),
+                        format!("/portDefinitions({i})/port"),
                         format!(
                             "All service ports in the range [{min}, {max}) are in use \
                              (--local_port_min/--local_port_max)"
