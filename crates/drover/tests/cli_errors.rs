@@ -204,3 +204,41 @@ fn config_files_set_daemon_flags() {
         &format!("port {port} (the agent) is already in use"),
     );
 }
+
+/// Scaling an app that does not exist says so (Marathon's 404), instead of PUT creating it and
+/// answering a 422 about `cmd`; and nothing is created.
+#[test]
+fn scaling_a_missing_app_says_it_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut marathon = support::Daemon::start(
+        "marathon",
+        dir.path(),
+        &[
+            "marathon".to_owned(),
+            format!("--http_port={port}"),
+            format!("--work_dir={}", dir.path().join("marathon").display()),
+        ],
+    );
+    support::wait_until("marathon answers /ping", Duration::from_secs(60), || {
+        marathon.assert_alive();
+        support::http_get(port, "/ping").is_some_and(|(status, _)| status == 200)
+    });
+    let output = drover(
+        dir.path(),
+        &[
+            "app",
+            "scale",
+            "nosuchapp",
+            "2",
+            "--marathon",
+            &format!("127.0.0.1:{port}"),
+        ],
+        &[],
+    );
+    fails(&output, 1, "App '/nosuchapp' does not exist");
+    let (status, body) = support::http_get(port, "/v2/apps").expect("apps");
+    assert_eq!(status, 200);
+    assert!(!body.contains("nosuchapp"), "{body}");
+    marathon.kill();
+}

@@ -95,28 +95,39 @@ impl Api {
 /// The router with every route.
 pub fn router(api: Api) -> Router {
     let leader = api.info.leader.clone();
-    Router::new()
-        .route("/ping", get(ping))
-        .route("/metrics", get(metrics))
-        .route("/v2/info", get(info))
-        .route("/v2/leader", get(leader_get).delete(leader_delete))
-        .route("/v2/apps", any(apps_root))
+    let mut router = Router::new();
+    // Each collection path also answers with a trailing slash, as Marathon's (Jersey's) did:
+    // deploy tools send `PUT /v2/apps/` for bulk updates.
+    for (path, route) in [
+        ("/ping", get(ping)),
+        ("/metrics", get(metrics)),
+        ("/v2/info", get(info)),
+        ("/v2/leader", get(leader_get).delete(leader_delete)),
+        ("/v2/apps", any(apps_root)),
+        ("/v2/tasks", get(tasks_list)),
+        ("/v2/tasks/delete", post(tasks_delete)),
+        ("/v2/groups", get(groups)),
+        ("/v2/deployments", get(deployments_list)),
+        ("/v2/queue", get(queue_list)),
+        ("/v2/events", get(crate::sse::events)),
+    ] {
+        router = router
+            .route(path, route.clone())
+            .route(&format!("{path}/"), route);
+    }
+    router
         .route("/v2/apps/{*rest}", any(apps_path))
-        .route("/v2/tasks", get(tasks_list))
-        .route("/v2/tasks/delete", post(tasks_delete))
-        .route("/v2/groups", get(groups))
         .route("/v2/groups/{*id}", get(groups))
-        .route("/v2/deployments", get(deployments_list))
         .route("/v2/deployments/{id}", delete(deployment_delete))
-        .route("/v2/queue", get(queue_list))
         .route("/v2/queue/{*rest}", delete(queue_delay))
-        .route("/v2/events", get(crate::sse::events))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
                 axum::Json(json!({"message": "URI not found"})),
             )
         })
+        .layer(axum::middleware::from_fn(crate::framing::require_json))
+        .layer(axum::middleware::from_fn(crate::framing::json_errors))
         .layer(axum::middleware::map_response(move |mut r: Response| {
             let leader = leader.clone();
             async move {

@@ -12,6 +12,7 @@ pub mod api;
 pub mod driver;
 pub mod error;
 pub mod events;
+pub mod framing;
 pub mod json;
 pub mod mesos;
 pub mod sse;
@@ -71,6 +72,20 @@ pub struct Flags {
         default_value = "./marathon-work"
     )]
     pub work_dir: PathBuf,
+    /// Lowest service port given to a `portDefinitions[].port` of 0.
+    #[arg(
+        long = "local_port_min",
+        env = "MARATHON_LOCAL_PORT_MIN",
+        default_value_t = 10_000
+    )]
+    pub local_port_min: u32,
+    /// Service ports are below this one.
+    #[arg(
+        long = "local_port_max",
+        env = "MARATHON_LOCAL_PORT_MAX",
+        default_value_t = 20_000
+    )]
+    pub local_port_max: u32,
 }
 
 /// Runs the scheduler until `shutdown` resolves.
@@ -90,6 +105,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if flags.local_port_min >= flags.local_port_max || flags.local_port_max > 65_536 {
+        anyhow::bail!(
+            "--local_port_min ({}) must be below --local_port_max ({}), which is at most 65536",
+            flags.local_port_min,
+            flags.local_port_max
+        );
+    }
     std::fs::create_dir_all(&flags.work_dir)
         .with_context(|| format!("create work dir {}", flags.work_dir.display()))?;
     let store: Arc<dyn Store> =
@@ -99,6 +121,7 @@ pub async fn serve(
     let config = Config {
         task_launch_timeout_ms: flags.task_launch_timeout,
         reconciliation_interval_ms: flags.reconciliation_interval,
+        service_port_range: (flags.local_port_min, flags.local_port_max),
         ..Config::default()
     };
     let scheduler = Scheduler::restore(config, Box::new(driver::RandomIds), restored);

@@ -3,102 +3,14 @@
 //! conflicts, deployments, queue, info, leader, ping, the SSE stream with Last-Event-ID replay,
 //! and state surviving a restart.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{call, start};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-struct Server {
-    addr: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn start(dir: &std::path::Path) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let flags = drover_marathon::Flags {
-        master: None,
-        http_port: 0,
-        hostname: "127.0.0.1".into(),
-        framework_name: "marathon".into(),
-        task_launch_timeout: 300_000,
-        reconciliation_interval: 600_000,
-        work_dir: dir.to_path_buf(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(drover_marathon::serve(flags, listener, async move {
-        let _ = stopped.await;
-    }));
-    Server {
-        addr,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Server {
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("server stops")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-struct Resp {
-    status: u16,
-    headers: String,
-    body: Value,
-}
-
-/// One HTTP/1.1 request with `Connection: close`.
-async fn call(addr: &str, method: &str, path: &str, body: Option<&str>) -> Resp {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    let rest = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_owned()
-    };
-    Resp {
-        status,
-        headers: head.to_owned(),
-        body: serde_json::from_str(&rest).unwrap_or(Value::String(rest)),
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
-}
+use tokio::net::TcpStream;
 
 const MARATHON_PYTHON_APP_KEYS: &[&str] = &[
     "acceptedResourceRoles",

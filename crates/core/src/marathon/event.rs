@@ -65,6 +65,18 @@ pub enum Event {
         /// New health.
         alive: bool,
     },
+    /// `instance_health_changed_event`: the instance as a whole turned healthy or unhealthy
+    /// (Marathon sends it beside `health_status_changed_event`, which is per check).
+    InstanceHealthChanged {
+        /// App id (Marathon's `runSpecId`).
+        app_id: PathId,
+        /// Instance id.
+        instance_id: String,
+        /// App version (`runSpecVersion`).
+        version_ms: u64,
+        /// New health.
+        healthy: bool,
+    },
     /// `failed_health_check_event`.
     FailedHealthCheck {
         /// App id.
@@ -117,6 +129,14 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// `group_change_success`: a change of the group holding an app was stored and its
+    /// deployment started.
+    GroupChangeSuccess {
+        /// The changed group (an app's parent).
+        group_id: PathId,
+        /// The new version.
+        version_ms: u64,
+    },
     /// `app_terminated_event`: an app's instances are all gone after its deletion.
     AppTerminated {
         /// App id.
@@ -132,12 +152,14 @@ impl Event {
             Event::InstanceChanged { .. } => "instance_changed_event",
             Event::UnknownInstanceTerminated { .. } => "unknown_instance_terminated_event",
             Event::HealthStatusChanged { .. } => "health_status_changed_event",
+            Event::InstanceHealthChanged { .. } => "instance_health_changed_event",
             Event::FailedHealthCheck { .. } => "failed_health_check_event",
             Event::UnhealthyInstanceKill { .. } => "unhealthy_instance_kill_event",
             Event::DeploymentInfo { .. } => "deployment_info",
             Event::DeploymentStepSuccess { .. } => "deployment_step_success",
             Event::DeploymentSuccess { .. } => "deployment_success",
             Event::DeploymentFailed { .. } => "deployment_failed",
+            Event::GroupChangeSuccess { .. } => "group_change_success",
             Event::AppTerminated { .. } => "app_terminated_event",
         }
     }

@@ -14,6 +14,7 @@ pub mod instance;
 pub mod offer;
 pub mod path;
 pub mod scheduler;
+pub mod service_ports;
 pub mod time;
 pub mod unreachable;
 

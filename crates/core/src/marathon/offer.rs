@@ -372,7 +372,11 @@ pub fn task_info(
     }
 }
 
-/// The executor-side health check of an app, if it has one.
+/// Marathon's `HealthCheck.DefaultFirstHealthCheckAfter`: the first probe of its own checks.
+const MARATHON_FIRST_CHECK_AFTER_SECONDS: u32 = 5;
+
+/// The executor-side health check of an app, if it has one, built as Marathon 1.10's
+/// `MesosHealthCheck.toMesos` builds it.
 fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthCheck> {
     use v1::health_check::Type;
     let check = app
@@ -384,8 +388,23 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
             .get(check.port_index.unwrap_or(0) as usize)
             .copied()
     });
+    // Marathon 1.10 passes `delaySeconds` only for the checks Mesos runs (MESOS_*, COMMAND).
+    // Its own HTTP/HTTPS/TCP checks start probing after min(interval, 5 s) and ignore
+    // `delaySeconds`; Drover hands those to the executor too, so they get that first delay.
+    let delay = if !check.protocol.is_mesos() {
+        check
+            .interval_seconds
+            .min(MARATHON_FIRST_CHECK_AFTER_SECONDS)
+    } else {
+        check.delay_seconds
+    };
+    // Without a port (no host port at that index) Marathon builds no HTTP/TCP check at all.
+    if port.is_none() && check.protocol != HealthProtocol::Command {
+        return None;
+    }
+    let port = port.unwrap_or(0);
     let mut health = v1::HealthCheck {
-        delay_seconds: Some(f64::from(check.delay_seconds)),
+        delay_seconds: Some(f64::from(delay)),
         interval_seconds: Some(f64::from(check.interval_seconds)),
         timeout_seconds: Some(f64::from(check.timeout_seconds)),
         consecutive_failures: Some(check.max_consecutive_failures),
@@ -404,14 +423,14 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
         HealthProtocol::MesosTcp | HealthProtocol::Tcp => {
             health.r#type = Some(Type::Tcp as i32);
             health.tcp = Some(v1::health_check::TcpCheckInfo {
-                protocol: None,
-                port: port.unwrap_or(0),
+                protocol: Some(v1::network_info::Protocol::IPv4 as i32),
+                port,
             });
         }
         _ => {
             health.r#type = Some(Type::Http as i32);
             health.http = Some(v1::health_check::HttpCheckInfo {
-                protocol: None,
+                protocol: Some(v1::network_info::Protocol::IPv4 as i32),
                 scheme: Some(
                     if matches!(
                         check.protocol,
@@ -423,8 +442,9 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
                     }
                     .to_owned(),
                 ),
-                port: port.unwrap_or(0),
-                path: Some(check.path.clone().unwrap_or_else(|| "/".to_owned())),
+                port,
+                // Marathon sets the path only when the app gives one (Mesos then probes `/`).
+                path: check.path.clone(),
                 statuses: Vec::new(),
             });
         }

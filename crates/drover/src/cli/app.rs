@@ -167,7 +167,9 @@ impl AppArgs {
                 Change {
                     app: app_path(&id),
                     verb: "scale",
-                    method: Method::PUT,
+                    // PATCH never creates: scaling an app that does not exist is a 404 that
+                    // says so, where PUT would try to create it and complain about `cmd`.
+                    method: Method::PATCH,
                     path: format!("/v2/apps{}{}", app_path(&id), force_query(&follow)),
                     body: Some(json!({ "instances": instances })),
                 }
@@ -471,6 +473,31 @@ impl Change {
     }
 }
 
+/// The progress of a deployment from the app's counts. With health checks, a step only ends
+/// when the new tasks are healthy, so the line says it is waiting for them rather than
+/// showing every task running and nothing moving.
+fn progress_text(app: &Value) -> String {
+    let running = number(app, "tasksRunning");
+    let instances = number(app, "instances");
+    let mut line = format!("{}/{} running", fmt_number(running), fmt_number(instances));
+    let checked = app
+        .get("healthChecks")
+        .and_then(Value::as_array)
+        .is_some_and(|checks| !checks.is_empty());
+    if checked {
+        let healthy = number(app, "tasksHealthy");
+        line.push_str(&format!(
+            ", {}/{} healthy",
+            fmt_number(healthy),
+            fmt_number(instances)
+        ));
+        if running > healthy {
+            line.push_str(" (waiting for health checks)");
+        }
+    }
+    line
+}
+
 /// Follows one deployment through the event stream.
 struct Follower<'a> {
     endpoints: &'a Endpoints,
@@ -585,14 +612,7 @@ impl Follower<'_> {
             .get(&format!("/v2/apps{}", self.app))
             .await
         {
-            Ok(answer) => {
-                let app = answer.get("app").unwrap_or(&Value::Null);
-                format!(
-                    "{}/{} running",
-                    fmt_number(number(app, "tasksRunning")),
-                    fmt_number(number(app, "instances"))
-                )
-            }
+            Ok(answer) => progress_text(answer.get("app").unwrap_or(&Value::Null)),
             Err(_) => "waiting".to_owned(),
         }
     }
@@ -659,5 +679,26 @@ impl Follower<'_> {
             self.app,
             self.app,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_when_a_deployment_waits_on_health_checks() {
+        let app = json!({"instances": 2, "tasksRunning": 2, "tasksHealthy": 1,
+                         "healthChecks": [{"protocol": "MESOS_HTTP"}]});
+        assert_eq!(
+            progress_text(&app),
+            "2/2 running, 1/2 healthy (waiting for health checks)"
+        );
+        let app = json!({"instances": 2, "tasksRunning": 2, "tasksHealthy": 2,
+                         "healthChecks": [{"protocol": "MESOS_HTTP"}]});
+        assert_eq!(progress_text(&app), "2/2 running, 2/2 healthy");
+        let app = json!({"instances": 2, "tasksRunning": 1, "tasksHealthy": 0,
+                         "healthChecks": []});
+        assert_eq!(progress_text(&app), "1/2 running");
     }
 }

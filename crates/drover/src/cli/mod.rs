@@ -226,14 +226,27 @@ pub fn resolve_id<'a>(
     matches.dedup();
     match matches.as_slice() {
         [one] => Ok((*one).to_owned()),
-        [] => Err(CliError::Failed(format!(
-            "no {what} '{wanted}' (list them with `drover {what} list`)"
-        ))),
-        many => Err(CliError::Failed(format!(
-            "'{wanted}' matches {} {what}s ({}, …): give more of the id",
-            many.len(),
-            many[..many.len().min(3)].join(", ")
-        ))),
+        [] => {
+            // Finished tasks are listed only with `--all`, and an id the user copied from
+            // yesterday's output is most often one of those.
+            let list = if what == "task" {
+                "drover task list --all".to_owned()
+            } else {
+                format!("drover {what} list")
+            };
+            Err(CliError::Failed(format!(
+                "no {what} '{wanted}' (list them with `{list}`)"
+            )))
+        }
+        many => {
+            const SHOWN: usize = 3;
+            let more = if many.len() > SHOWN { ", …" } else { "" };
+            Err(CliError::Failed(format!(
+                "'{wanted}' matches {} {what}s ({}{more}): give more of the id",
+                many.len(),
+                many[..many.len().min(SHOWN)].join(", ")
+            )))
+        }
     }
 }
 
@@ -265,5 +278,40 @@ mod tests {
         );
         assert!(resolve_id("task", "web", ids.into_iter()).is_err());
         assert!(resolve_id("task", "x", ids.into_iter()).is_err());
+    }
+
+    fn message(result: CliResult<String>) -> String {
+        match result {
+            Err(CliError::Failed(m)) => m,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    /// Finished tasks only show with `--all`, so the hint after an unknown task id names it.
+    #[test]
+    fn an_unknown_task_id_hints_at_list_all() {
+        let m = message(resolve_id("task", "x", ["web.1"].into_iter()));
+        assert!(m.contains("`drover task list --all`"), "{m}");
+        let m = message(resolve_id("agent", "x", ["a1"].into_iter()));
+        assert!(m.contains("`drover agent list`"), "{m}");
+    }
+
+    /// `…` means "and more": only when some matches are left out of the list.
+    #[test]
+    fn an_ambiguous_prefix_lists_matches_with_an_ellipsis_only_when_some_are_left_out() {
+        let m = message(resolve_id("task", "web", ["web.1", "web.2"].into_iter()));
+        assert_eq!(
+            m,
+            "'web' matches 2 tasks (web.1, web.2): give more of the id"
+        );
+        let m = message(resolve_id(
+            "task",
+            "web",
+            ["web.1", "web.2", "web.3", "web.4"].into_iter(),
+        ));
+        assert_eq!(
+            m,
+            "'web' matches 4 tasks (web.1, web.2, web.3, …): give more of the id"
+        );
     }
 }

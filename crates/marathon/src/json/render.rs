@@ -209,6 +209,24 @@ pub fn event_json(event: &Event, now_ms: u64) -> Value {
             "version": timestamp(*version_ms),
             "alive": alive,
         }),
+        Event::GroupChangeSuccess {
+            group_id,
+            version_ms,
+        } => json!({
+            "groupId": group_id.as_str(),
+            "version": timestamp(*version_ms),
+        }),
+        Event::InstanceHealthChanged {
+            app_id,
+            instance_id,
+            version_ms,
+            healthy,
+        } => json!({
+            "instanceId": instance_id,
+            "runSpecId": app_id.as_str(),
+            "runSpecVersion": timestamp(*version_ms),
+            "healthy": healthy,
+        }),
         Event::FailedHealthCheck {
             app_id,
             instance_id,

@@ -2,7 +2,7 @@
 //! reset a launch delay, cancel a deployment. Each either changes state and starts a
 //! deployment, or is refused with the error Marathon gives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Change, Scheduler};
 use crate::marathon::app::{self, AppSpec, Violation};
@@ -11,6 +11,7 @@ use crate::marathon::deployment::{Action, ActionKind, Deployment, plan_steps};
 use crate::marathon::event::Event;
 use crate::marathon::instance::Instance;
 use crate::marathon::path::PathId;
+use crate::marathon::service_ports;
 
 /// Which tasks a kill command addresses.
 #[derive(Debug, Clone)]
@@ -219,8 +220,23 @@ impl Scheduler {
         if !problems.is_empty() {
             return Err(CommandError::Invalid(problems));
         }
-        self.check_locks(std::slice::from_ref(&app.id), force)?;
         let original = self.apps.get(&app.id).cloned();
+        // Assigned before the lock check, so a refused request cancels nothing.
+        let taken: BTreeSet<u32> = self
+            .apps
+            .values()
+            .filter(|other| other.id != app.id)
+            .flat_map(|other| other.port_definitions.iter().map(|d| d.port))
+            .filter(|port| *port != 0)
+            .collect();
+        service_ports::assign(
+            &mut app,
+            original.as_ref(),
+            &taken,
+            self.config.service_port_range,
+        )
+        .map_err(|v| CommandError::Invalid(vec![v]))?;
+        self.check_locks(std::slice::from_ref(&app.id), force)?;
         let version = self.next_version(now_ms);
         app.version_ms = version;
         app.last_scaling_at_ms = version;
@@ -284,6 +300,10 @@ impl Scheduler {
         changes: Vec<(PathId, Option<AppSpec>, bool)>,
         kind: Option<ActionKind>,
     ) -> String {
+        // Marathon changes the group holding the app and says so once the plan is started.
+        let group = changes
+            .first()
+            .map_or_else(PathId::root, |(id, _, _)| id.parent());
         let mut originals: Originals = BTreeMap::new();
         let mut stops = Vec::new();
         let mut starts = Vec::new();
@@ -330,16 +350,22 @@ impl Scheduler {
             originals,
             waiting: BTreeMap::new(),
         };
+        let changed = Event::GroupChangeSuccess {
+            group_id: group,
+            version_ms,
+        };
         if deployment.steps.is_empty() {
             self.publish(Event::DeploymentSuccess {
                 plan: deployment.view(),
             });
+            self.publish(changed);
             return id;
         }
         self.publish(Event::DeploymentInfo {
             plan: deployment.view(),
             step: 0,
         });
+        self.publish(changed);
         self.deployments.insert(id.clone(), deployment);
         self.touch_deployment(&id);
         self.persist(Change::Deployment(id.clone()));

@@ -54,6 +54,8 @@ pub struct Config {
     pub max_versions: usize,
     /// Most deployments running at once.
     pub max_running_deployments: usize,
+    /// `--local_port_min`, `--local_port_max`: where service ports come from (half-open).
+    pub service_port_range: (u32, u32),
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             idle_refuse_seconds: 120.0,
             max_versions: 50,
             max_running_deployments: 100,
+            service_port_range: crate::marathon::service_ports::DEFAULT_RANGE,
         }
     }
 }
@@ -590,7 +593,28 @@ impl Scheduler {
     }
 
     fn publish(&mut self, event: Event) {
+        // Marathon follows each health flip of an instance with the instance-level event.
+        let instance_level = match &event {
+            Event::HealthStatusChanged {
+                app_id,
+                instance_id,
+                version_ms,
+                ..
+            } => self
+                .instances
+                .get(instance_id)
+                .map(|i| Event::InstanceHealthChanged {
+                    app_id: app_id.clone(),
+                    instance_id: instance_id.clone(),
+                    version_ms: *version_ms,
+                    healthy: i.mesos_healthy != Some(false) && i.health.iter().all(|h| h.alive()),
+                }),
+            _ => None,
+        };
         self.effects.push(Effect::Publish(event));
+        if let Some(event) = instance_level {
+            self.effects.push(Effect::Publish(event));
+        }
     }
 
     fn persist(&mut self, change: Change) {
