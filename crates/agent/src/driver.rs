@@ -108,6 +108,10 @@ pub struct Driver {
     settings: Settings,
     tx: mpsc::Sender<Msg>,
     started: Instant,
+    /// Wall-clock ms since the epoch at `started`: the core's clock is this plus the monotonic
+    /// time since, so the statuses it stamps carry Unix time (as Mesos' do) while its timers
+    /// never jump with the wall clock.
+    epoch_at_start_ms: u64,
     conns: BTreeMap<ConnId, (mpsc::Sender<Bytes>, Encoding)>,
     next_conn: u64,
     replies: BTreeMap<RequestId, oneshot::Sender<Result<(), CallRefusal>>>,
@@ -161,6 +165,9 @@ impl Driver {
             settings,
             tx: tx.clone(),
             started: Instant::now(),
+            epoch_at_start_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             conns: BTreeMap::new(),
             next_conn: 0,
             replies: BTreeMap::new(),
@@ -185,7 +192,7 @@ impl Driver {
     }
 
     fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.epoch_at_start_ms + self.started.elapsed().as_millis() as u64
     }
 
     /// Re-attaches to checkpointed containers and feeds the core its recovered state.

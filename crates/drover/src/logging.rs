@@ -34,8 +34,12 @@ pub fn init(flags: &LogFlags) {
         _ => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // Colour codes only for a person at a terminal: in a log file or a pipe they are noise
+    // that every grep and log shipper has to strip.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if flags.format == "json" {
         builder.json().init();

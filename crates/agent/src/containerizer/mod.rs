@@ -387,6 +387,9 @@ fn prepare_and_spawn(
                 groups: u.groups.clone(),
             }),
             pid_namespace,
+            // The init is a copy of the agent: without its own title `ps` and `pgrep -f
+            // 'drover agent'` would list one more "agent" per running task.
+            title: cstring(format!("drover-init {}", spec.container_id.as_str()))?,
         };
         spawn::spawn(&plan).map_err(|e| match e {
             spawn::SpawnError::Child { stage, errno } => LaunchError::Spawn {
