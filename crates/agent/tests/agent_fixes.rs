@@ -88,7 +88,7 @@ async fn container_settings_the_agent_cannot_honour_are_refused_by_name() {
         volumes: vec![v1::Volume {
             container_path: "/data".into(),
             host_path: Some("/tmp".into()),
-            mode: Some(v1::volume::Mode::Rw as i32),
+            mode: v1::volume::Mode::Rw as i32,
             ..Default::default()
         }],
         ..Default::default()

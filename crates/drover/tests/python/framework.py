@@ -104,6 +104,7 @@ class Driven(Scheduler):
             agent_id=update.get("agent_id", {}).get("value"),
             message=update.get("message"),
             unreachable_time="unreachable_time" in update,
+            timestamp=update.get("timestamp"),
         ), sort_keys=True))
 
     def slaveLost(self, driver, agent_id):
