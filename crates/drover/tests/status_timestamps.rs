@@ -27,7 +27,9 @@ fn a_real_updates_timestamp_is_unix_time() {
     let after = epoch_seconds();
     let in_range = |t: f64| t >= before - 1.0 && t <= after + 1.0;
 
-    let stamp = running["timestamp"].as_f64().expect("UPDATE carries a timestamp");
+    let stamp = running["timestamp"]
+        .as_f64()
+        .expect("UPDATE carries a timestamp");
     assert!(
         in_range(stamp),
         "UPDATE stamped {stamp}, not in [{before}, {after}]: {running}"
@@ -51,6 +53,35 @@ fn a_real_updates_timestamp_is_unix_time() {
             "/master/state status stamped {stamp}, not in [{before}, {after}]: {task}"
         );
     }
-    framework.send("kill stamped");
-    framework.wait_update("stamped", "TASK_KILLED", None);
+    // An update the agent generates itself (its executor died under it): the one main
+    // stamped with seconds since the agent's start.
+    support::kill_processes_under(cluster.dir.path());
+    let failed = framework.wait_update("stamped", "TASK_FAILED", None);
+    assert_eq!(failed["source"], "SOURCE_AGENT", "{failed}");
+    let after = epoch_seconds();
+    let stamp = failed["timestamp"]
+        .as_f64()
+        .expect("UPDATE carries a timestamp");
+    assert!(
+        stamp >= before - 1.0 && stamp <= after + 1.0,
+        "the agent's UPDATE stamped {stamp}, not in [{before}, {after}]: {failed}"
+    );
+    let state = cluster.master_json("/master/state");
+    let task = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["completed_tasks"].as_array().into_iter().flatten())
+        .find(|t| t["id"] == "stamped")
+        .unwrap_or_else(|| panic!("no completed task in /master/state: {state}"))
+        .clone();
+    let last = task["statuses"]
+        .as_array()
+        .and_then(|s| s.last())
+        .unwrap_or_else(|| panic!("statuses: {task}"));
+    let stamp = last["timestamp"].as_f64().expect("timestamp");
+    assert!(
+        stamp >= before - 1.0 && stamp <= after + 1.0,
+        "/master/state: the agent's status stamped {stamp}: {task}"
+    );
 }

@@ -8,7 +8,7 @@ Printed lines:
   registered <framework id>          (first SUBSCRIBED; "reregistered <id>" afterwards)
   disconnected
   update <json>                      task_id, state, reason, source, uuid (bool), agent_id,
-                                     message, unreachable_time (bool)
+                                     message, unreachable_time (bool), timestamp
   failure <agent id>                 FAILURE without an executor id
   error <message>
 
