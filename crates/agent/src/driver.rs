@@ -232,6 +232,19 @@ impl Driver {
         // frameworks (or to a crash mid-launch): nothing will claim them.
         for orphan in self.containerizer.cgroup_container_ids() {
             if !alive_ids.iter().any(|id| id.as_str() == orphan.as_str()) {
+                if !self
+                    .containerizer
+                    .owned_by(&orphan, &self.settings.work_dir)
+                {
+                    // Recovery runs once per process, so this is said once per container.
+                    tracing::warn!(
+                        container_id = %orphan,
+                        "a container under this agent's cgroup root runs outside its work \
+                         dir: another agent's (give each agent its own --cgroups_root); left \
+                         alone"
+                    );
+                    continue;
+                }
                 tracing::info!(container_id = %orphan, "destroying orphan container");
                 let _ = self.containerizer.destroy_orphan(&orphan).await;
             }

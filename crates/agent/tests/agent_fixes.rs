@@ -251,3 +251,70 @@ async fn an_agent_marked_gone_stops_its_tasks_and_exits() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_leaves_another_agents_containers_alone() {
+    // Two agents on one machine with the same --cgroups_root: the second one's recovery must
+    // not take the first one's containers for its own orphans and destroy them.
+    assert!(is_root(), "cgroups need root (CI runs as root)");
+    let master_a = FakeMaster::start(true).await;
+    let a = AgentProcess::start(&master_a, &[]);
+    master_a
+        .wait_for("registration of A", LONG, |m| m.has_session())
+        .await;
+    master_a
+        .run_task(
+            &framework("fw", false, false),
+            shell_task("kept", "sleep 600", 64.0),
+        )
+        .await;
+    master_a
+        .wait_state("kept", TaskState::TaskRunning, LONG)
+        .await;
+    let container = a
+        .sandbox("kept")
+        .expect("sandbox")
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let cgroup = ["memory", "unified", ""]
+        .iter()
+        .map(|c| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(&a.cgroups_root)
+                .join(&container)
+        })
+        .find(|p| p.exists())
+        .expect("the task's cgroup");
+
+    // B starts once on its own root, then again on A's: that start's recovery scans A's root.
+    let master_b = FakeMaster::start(true).await;
+    let mut b = AgentProcess::start(&master_b, &[]);
+    master_b
+        .wait_for("registration of B", LONG, |m| m.has_session())
+        .await;
+    b.sigkill();
+    let own_root = std::mem::replace(&mut b.cgroups_root, a.cgroups_root.clone());
+    b.spawn(&[]);
+    // Orphans are destroyed during recovery, before the agent registers again.
+    master_b
+        .wait_for("B to register again", LONG, |m| {
+            m.registrations().len() >= 2
+        })
+        .await;
+    assert!(cgroup.exists(), "B destroyed A's container {container}");
+    let needle = format!("MESOS_DIRECTORY={}", a.work_dir.display());
+    assert!(!pids_with_env(&needle).is_empty(), "A's task was killed");
+    assert!(
+        !master_a.updates().iter().any(|s| s.task_id.value == "kept"
+            && s.state != TaskState::TaskRunning as i32
+            && s.state != TaskState::TaskStarting as i32),
+        "A's task ended: {:?}",
+        master_a.updates()
+    );
+    // B's drop must not sweep A's root either.
+    b.sigkill();
+    b.cgroups_root = own_root;
+}
