@@ -110,6 +110,10 @@ pub struct Driver {
     settings: Settings,
     tx: mpsc::Sender<Msg>,
     started: Instant,
+    /// Wall-clock ms since the epoch at `started`: the core's clock is this plus the monotonic
+    /// time since, so the statuses it stamps carry Unix time (as Mesos' do) while its timers
+    /// never jump with the wall clock.
+    epoch_at_start_ms: u64,
     conns: BTreeMap<ConnId, (mpsc::Sender<Bytes>, Encoding)>,
     next_conn: u64,
     replies: BTreeMap<RequestId, oneshot::Sender<Result<(), CallRefusal>>>,
@@ -166,6 +170,9 @@ impl Driver {
             settings,
             tx: tx.clone(),
             started: Instant::now(),
+            epoch_at_start_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             conns: BTreeMap::new(),
             next_conn: 0,
             replies: BTreeMap::new(),
@@ -191,7 +198,7 @@ impl Driver {
     }
 
     fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.epoch_at_start_ms + self.started.elapsed().as_millis() as u64
     }
 
     /// Re-attaches to checkpointed containers and feeds the core its recovered state.
@@ -231,6 +238,19 @@ impl Driver {
         // frameworks (or to a crash mid-launch): nothing will claim them.
         for orphan in self.containerizer.cgroup_container_ids() {
             if !alive_ids.iter().any(|id| id.as_str() == orphan.as_str()) {
+                if !self
+                    .containerizer
+                    .owned_by(&orphan, &self.settings.work_dir)
+                {
+                    // Recovery runs once per process, so this is said once per container.
+                    tracing::warn!(
+                        container_id = %orphan,
+                        "a container under this agent's cgroup root runs outside its work \
+                         dir: another agent's (give each agent its own --cgroups_root); left \
+                         alone"
+                    );
+                    continue;
+                }
                 tracing::info!(container_id = %orphan, "destroying orphan container");
                 let _ = self.containerizer.destroy_orphan(&orphan).await;
             }

@@ -102,6 +102,10 @@ pub struct Flags {
     /// it to simulate a reboot).
     #[arg(long = "boot_id", env = "DROVER_BOOT_ID")]
     pub boot_id: Option<String>,
+    /// On a clean stop (SIGTERM/SIGINT), leave the tasks running for the next start to
+    /// recover (Mesos' agent does); `false` kills them first, each reported TASK_KILLED.
+    #[arg(long = "keep_tasks_running", env = "DROVER_KEEP_TASKS_RUNNING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub keep_tasks_running: bool,
 }
 
 fn unsupported_stall_timeout(_: &str) -> Result<String, String> {
@@ -149,6 +153,10 @@ impl Flags {
             ("ip".to_owned(), self.ip.to_string()),
             ("port".to_owned(), self.port.to_string()),
             ("work_dir".to_owned(), self.work_dir.display().to_string()),
+            (
+                "keep_tasks_running".to_owned(),
+                self.keep_tasks_running.to_string(),
+            ),
             (
                 "executor_registration_timeout".to_owned(),
                 d(self.executor_registration_timeout),

@@ -37,13 +37,15 @@ const HEADERS: &[(&str, &str)] = &[
     ("Accept", APPLICATION_PROTOBUF),
 ];
 
-/// Runs the session forever: registration, the event stream, and the calls the driver sends.
+/// Runs the session: registration, the event stream, and the calls the driver sends, until
+/// the master shuts this agent down (it was marked gone): then returns the master's message,
+/// since registering again can never succeed.
 pub async fn run(
     master: String,
     backoff_factor: Duration,
     driver: mpsc::Sender<Msg>,
     mut calls: mpsc::Receiver<internal::AgentCall>,
-) {
+) -> Option<String> {
     let url = format!("http://{master}{AGENT_PATH}");
     let client = Client::new();
     let stream_id: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
@@ -79,9 +81,11 @@ pub async fn run(
     loop {
         let (reply_tx, reply_rx) = oneshot::channel();
         if driver.send(Msg::RegistrationCall(reply_tx)).await.is_err() {
-            return;
+            return None;
         }
-        let Ok(call) = reply_rx.await else { return };
+        let Ok(call) = reply_rx.await else {
+            return None;
+        };
         let body = Bytes::from(call.encode_to_vec());
         match client
             .post_stream(&url, HEADERS, body, 64 * 1024 * 1024)
@@ -140,16 +144,21 @@ pub async fn run(
                         });
                         continue;
                     }
+                    if event.r#type == Some(EventType::Shutdown as i32) {
+                        *stream_id.lock().expect("not poisoned") = None;
+                        let message = event.shutdown.and_then(|s| s.message).unwrap_or_default();
+                        return Some(message);
+                    }
                     if let Some(input) = to_input(event, &mut attempt)
                         && driver.send(Msg::Input(input)).await.is_err()
                     {
-                        return;
+                        return None;
                     }
                 }
                 *stream_id.lock().expect("not poisoned") = None;
                 tracing::info!("session with the master ended");
                 if driver.send(Msg::Input(Input::Disconnected)).await.is_err() {
-                    return;
+                    return None;
                 }
             }
             Err(error) => {
@@ -315,10 +324,8 @@ fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
             }
         }
         EventType::Ping => return None,
-        EventType::Shutdown => {
-            tracing::warn!(message = ?event.shutdown.and_then(|s| s.message), "the master shut this agent down");
-            return None;
-        }
+        // Handled by the session loop, which ends the session for good.
+        EventType::Shutdown => return None,
         EventType::Error => {
             tracing::warn!(message = ?event.error.map(|e| e.message), "the master refused the session");
             return None;

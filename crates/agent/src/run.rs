@@ -165,9 +165,11 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let backoff = flags.registration_backoff_factor;
     let to_master = parts.to_master_rx;
     let session_start = parts.session_start;
-    let session = tokio::spawn(async move {
+    let mut session = tokio::spawn(async move {
         if session_start.await.is_ok() {
-            crate::master::run(master, backoff, tx, to_master).await;
+            crate::master::run(master, backoff, tx, to_master).await
+        } else {
+            None
         }
     });
     let watch_tx = parts.handle.tx.clone();
@@ -183,15 +185,95 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         }
     });
 
-    shutdown.await;
-    tracing::info!("agent shutting down; tasks keep running");
+    let gone = tokio::select! {
+        _ = shutdown => None,
+        Ok(Some(message)) = &mut session => Some(message),
+    };
+    if let Some(message) = &gone {
+        // Mesos' agent does the same on the master's SHUTDOWN: its id is gone for good, so
+        // registering again would be refused forever, and its tasks are no longer the
+        // cluster's.
+        tracing::error!(
+            message,
+            "the master shut this agent down (it was marked gone); stopping its tasks and exiting"
+        );
+        let grace = flags.executor_shutdown_grace_period + Duration::from_secs(10);
+        stop_all_tasks(&parts.handle, grace).await;
+    } else if flags.keep_tasks_running {
+        tracing::info!("agent shutting down; tasks keep running");
+    } else {
+        tracing::info!("agent shutting down; killing its tasks (--keep_tasks_running=false)");
+        let grace = flags.executor_shutdown_grace_period + Duration::from_secs(10);
+        kill_all_tasks(&parts.handle, grace).await;
+    }
     session.abort();
     watcher.abort();
     let _ = stop_tx.send(true);
     driver_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     remove_empty_cgroup_root(&containerizer, &flags.cgroups_root);
-    Ok(())
+    match gone {
+        Some(message) => Err(anyhow::anyhow!(
+            "the master shut this agent down: {message}"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Kills every live task as its framework's KILL would (each ends TASK_KILLED, the operator
+/// having stopped it), then waits, up to `within`, until no container is left.
+async fn kill_all_tasks(handle: &crate::driver::Handle, within: Duration) {
+    let tasks: Vec<(String, String)> = handle
+        .snapshot
+        .borrow()
+        .frameworks
+        .iter()
+        .flat_map(|f| {
+            let framework = f.info.id.as_ref().map(|id| id.value.clone());
+            f.executors
+                .iter()
+                .flat_map(|e| e.tasks.iter().chain(&e.queued_tasks))
+                .filter_map(move |t| Some((framework.clone()?, t.task_id.value.clone())))
+        })
+        .collect();
+    if tasks.is_empty() {
+        return;
+    }
+    for (framework_id, task_id) in tasks {
+        let input = drover_core::agent::Input::KillTask {
+            framework_id: drover_core::agent::FrameworkId(framework_id),
+            task_id: drover_core::agent::TaskId(task_id),
+            kill_policy: None,
+        };
+        if handle.tx.send(Msg::Input(input)).await.is_err() {
+            return;
+        }
+    }
+    // The updates are checkpointed before they are sent: one the master has not received
+    // yet is resent by the next start, as any unacknowledged update is.
+    let mut containers = handle.containers.clone();
+    let _ = tokio::time::timeout(within, containers.wait_for(|c| c.is_empty())).await;
+}
+
+/// Shuts down every framework's executors (their tasks are killed) and waits, up to `within`,
+/// until no container is left.
+async fn stop_all_tasks(handle: &crate::driver::Handle, within: Duration) {
+    let frameworks: Vec<String> = handle
+        .snapshot
+        .borrow()
+        .frameworks
+        .iter()
+        .filter_map(|f| f.info.id.as_ref().map(|id| id.value.clone()))
+        .collect();
+    for id in frameworks {
+        let input =
+            drover_core::agent::Input::ShutdownFramework(drover_core::agent::FrameworkId(id));
+        if handle.tx.send(Msg::Input(input)).await.is_err() {
+            return;
+        }
+    }
+    let mut containers = handle.containers.clone();
+    let _ = tokio::time::timeout(within, containers.wait_for(|c| c.is_empty())).await;
 }
 
 /// Removes the agent's cgroup root in every hierarchy if no container is left in it (a

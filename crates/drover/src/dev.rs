@@ -20,10 +20,9 @@ use crate::cli::{Service, fmt_number, number, text};
 
 /// How long start-up may take before `drover dev` gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long each daemon may take to stop.
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long task processes get between SIGTERM and SIGKILL when `drover dev` stops.
-const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long each daemon may take to stop (the agent kills its tasks first, each with its
+/// kill grace, waiting up to its executor shutdown grace + 10 s).
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Flags of `drover dev`.
 #[derive(Debug, Clone, clap::Args)]
@@ -195,6 +194,9 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
         // Its own cgroup root: an agent destroys the containers it finds under its root that
         // it does not know, and those of another agent on this machine are not its own.
         format!("--cgroups_root=drover-dev-{}", flags.agent_port),
+        // Unless told otherwise the agent kills the tasks when it stops, through each task's
+        // own kill path, so they end TASK_KILLED (the operator stopped them), not FAILED.
+        format!("--keep_tasks_running={}", flags.keep_tasks_running),
     ];
     if let Some(resources) = &flags.resources {
         agent_args.push(format!("--resources={resources}"));
@@ -232,10 +234,10 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
     let ready = match ready {
         Some(Ok(ready)) => ready,
         Some(Err(error)) => {
-            let _ = stop_all(&mut marathon, &mut agent, &mut master, &flags, &work_dir).await;
+            let _ = stop_all(&mut marathon, &mut agent, &mut master, &flags).await;
             return Err(error);
         }
-        None => return stop_all(&mut marathon, &mut agent, &mut master, &flags, &work_dir).await,
+        None => return stop_all(&mut marathon, &mut agent, &mut master, &flags).await,
     };
     print_banner(&flags, &work_dir, master_port, marathon_port, &ready);
 
@@ -252,7 +254,7 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
         eprintln!("drover dev: stopping now");
         std::process::exit(130);
     });
-    let stopped = stop_all(&mut marathon, &mut agent, &mut master, &flags, &work_dir).await;
+    let stopped = stop_all(&mut marathon, &mut agent, &mut master, &flags).await;
     match failure {
         Some(error) => Err(error),
         None => stopped,
@@ -372,17 +374,14 @@ async fn stop_all(
     agent: &mut Daemon,
     master: &mut Daemon,
     flags: &DevFlags,
-    work_dir: &Path,
 ) -> anyhow::Result<()> {
     println!("drover dev: stopping the scheduler");
     let mut result = marathon.stop().await;
-    if !flags.keep_tasks_running {
-        let killed = kill_tasks(&work_dir.join("agent"), flags.agent_port).await;
-        if killed > 0 {
-            println!("drover dev: killed {killed} task process(es)");
-        }
+    if flags.keep_tasks_running {
+        println!("drover dev: stopping the agent (tasks keep running)");
+    } else {
+        println!("drover dev: stopping the agent and killing its tasks");
     }
-    println!("drover dev: stopping the agent");
     result = result.and(agent.stop().await);
     println!("drover dev: stopping the master");
     result = result.and(master.stop().await);
@@ -390,76 +389,6 @@ async fn stop_all(
         println!("drover dev: stopped");
     }
     result
-}
-
-/// Kills every process of the agent's containers (SIGTERM, then SIGKILL after a grace) while
-/// the agent still runs, so that it records how its tasks ended before it stops.
-///
-/// A container's processes are recognized by their working directory inside the agent's
-/// sandboxes, which also covers containers of a previous run taken back after a restart (they
-/// are not our children). Returns how many processes were signalled.
-async fn kill_tasks(agent_dir: &Path, agent_port: u16) -> usize {
-    let Ok(root) = std::fs::canonicalize(agent_dir.join("slaves")) else {
-        return 0;
-    };
-    let victims = sandbox_processes(&root);
-    if victims.is_empty() {
-        return 0;
-    }
-    signal_all(&victims, nix::sys::signal::Signal::SIGTERM);
-    let deadline = tokio::time::Instant::now() + KILL_GRACE;
-    while tokio::time::Instant::now() < deadline && !sandbox_processes(&root).is_empty() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let left = sandbox_processes(&root);
-    signal_all(&left, nix::sys::signal::Signal::SIGKILL);
-    // Give the agent a moment to see the containers end and checkpoint the tasks' states.
-    let agent = Service::new("agent", &format!("127.0.0.1:{agent_port}"), "", "");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline {
-        let settled = agent.get("/state").await.is_ok_and(|state| {
-            crate::cli::array(&state, "frameworks")
-                .iter()
-                .flat_map(|f| crate::cli::array(f, "executors"))
-                .flat_map(|e| crate::cli::array(e, "tasks"))
-                .all(|t| crate::cli::is_terminal(text(t, "state")))
-        });
-        if settled && sandbox_processes(&root).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    victims.len()
-}
-
-fn signal_all(pids: &[i32], signal: nix::sys::signal::Signal) {
-    for pid in pids {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), signal);
-    }
-}
-
-/// Live (not zombie) processes whose working directory is under `root`.
-fn sandbox_processes(root: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let me = std::process::id() as i32;
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(root))
-        })
-        .filter(|pid| {
-            // A zombie is dead already; its parent (the agent, or init) reaps it.
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().next())
-                    .is_some_and(|state| state != "Z" && state != "X")
-            })
-        })
-        .collect()
 }
 
 /// The work dir: created if missing and checked to be writable, as an absolute path.

@@ -78,9 +78,12 @@ pub fn init(flags: &LogFlags) {
         }
         None => BoxMakeWriter::new(std::io::stderr),
     };
+    // Colour codes only for a person at a terminal: in a log file or a pipe they are noise
+    // that every grep and log shipper has to strip.
+    let ansi = flags.log_dir.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(flags.log_dir.is_none())
+        .with_ansi(ansi)
         .with_writer(writer);
     // The operator API's SET_LOGGING_LEVEL raises the verbosity for a while through a
     // reload handle (Mesos toggled glog's `--v`).

@@ -391,3 +391,40 @@ fn keep_tasks_running_survives_a_restart() {
     assert_eq!(dev.terminate(), 0, "{}", dev.output());
     assert!(processes_under(&d.join("work")).is_empty());
 }
+
+#[test]
+fn a_clean_stop_ends_tasks_killed_not_failed() {
+    // Issue 12, items 18 and 21: tasks killed because the operator stopped the cluster are
+    // TASK_KILLED and no failure of the app; the log says nothing about tasks that keep
+    // running, and carries no colour codes into a file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _sweep = Sweep(dir.path().join("work"));
+    let d = dir.path();
+    let ports = fresh_ports();
+    let mut dev = Dev::start(d, ports, &[]);
+    ok(d, ports, "drover app add examples/hello.json");
+    let before = running_tasks(d, ports, "hello.");
+    assert_eq!(before.len(), 1);
+    assert_eq!(dev.terminate(), 0, "{}", dev.output());
+    let output = dev.output();
+    assert!(!output.contains("tasks keep running"), "{output}");
+    assert!(
+        !output.contains('\u{1b}'),
+        "colour codes in a log file: {output}"
+    );
+    assert!(processes_under(&d.join("work")).is_empty());
+    drop(dev);
+
+    let mut dev = Dev::start(d, ports, &[]);
+    let task = &before[0];
+    wait_until("the stopped task shown as killed", DEADLINE, || {
+        drover(d, ports, &format!("drover task show {task}"))
+            .stdout
+            .contains("TASK_KILLED")
+    });
+    let out = ok(d, ports, &format!("drover task show {task}"));
+    assert!(!out.contains("TASK_FAILED"), "{out}");
+    let out = ok(d, ports, "drover app show hello");
+    assert!(!out.contains("Last task failure"), "{out}");
+    assert_eq!(dev.terminate(), 0, "{}", dev.output());
+}

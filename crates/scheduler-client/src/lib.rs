@@ -569,6 +569,13 @@ pub fn undeliverable_launch_updates(call: &Call, partition_aware: bool) -> Vec<v
                 None,
             );
             status.agent_id = Some(task.agent_id.clone());
+            // Stamped like every other update: Unix seconds (Mesos' driver stamps its local
+            // updates with the wall clock too).
+            status.timestamp = Some(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+            );
             status
         })
         .collect()
@@ -700,5 +707,21 @@ mod tests {
         );
         let updates = undeliverable_launch_updates(&call, false);
         assert_eq!(updates[0].state, TaskState::TaskLost as i32);
+    }
+
+    #[test]
+    fn local_updates_are_stamped_with_unix_time() {
+        let task = v1::TaskInfo {
+            task_id: v1::TaskId { value: "t1".into() },
+            agent_id: v1::AgentId { value: "a1".into() },
+            ..Default::default()
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let updates = undeliverable_launch_updates(&calls::launch("o1", vec![task]), true);
+        let stamp = updates[0].timestamp.expect("stamped");
+        assert!((stamp - now).abs() < 60.0, "stamped {stamp}, now {now}");
     }
 }

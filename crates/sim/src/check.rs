@@ -71,9 +71,21 @@ impl Checker {
     }
 
     /// A framework received an update: allowed by the emission table for its kind, and no
-    /// step backwards in the task's life (duplicates allowed).
-    pub fn observe(&mut self, fw: Fw, status: &v1::TaskStatus, _now: u64) {
+    /// step backwards in the task's life (duplicates allowed); stamped with Unix time.
+    pub fn observe(&mut self, fw: Fw, status: &v1::TaskStatus, now: u64) {
         self.updates += 1;
+        // Every emitter stamps wall-clock seconds since the epoch, as Mesos does; a clock
+        // since some process's start (values like 0.017) is what this catches. A retried
+        // update keeps its first stamp, so it may be old, but never from the future and
+        // never older than the run.
+        let now_s = now as f64 / 1000.0;
+        match status.timestamp {
+            Some(t) if t <= now_s + 0.001 && t >= now_s - 86_400.0 => {}
+            other => self.fail(format!(
+                "{fw:?}: update for {} stamped {other:?}, not Unix seconds near {now_s}",
+                status.task_id.value
+            )),
+        }
         let partition_aware = fw == Fw::Marathon;
         let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown);
         let reason = status.reason.and_then(|r| Reason::try_from(r).ok());

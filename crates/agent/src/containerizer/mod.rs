@@ -322,6 +322,26 @@ impl Containerizer {
             .collect()
     }
 
+    /// Whether the container under our cgroup root is this agent's to destroy: another agent
+    /// on this machine with the same `--cgroups_root` keeps its containers there too. A
+    /// container's processes work in their sandbox, below the owning agent's work dir (whose
+    /// `slaves/<agent id>/` names the agent), so that is the mark; an empty cgroup is no one's
+    /// work and may go.
+    pub fn owned_by(&self, id: &ContainerId, work_dir: &Path) -> bool {
+        let paths = cgroups::paths_for(&self.isolation, &self.parent, id.as_str());
+        let pids: Vec<String> = paths
+            .dirs()
+            .into_iter()
+            .filter_map(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
+            .flat_map(|procs| procs.lines().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        let cwds: Vec<PathBuf> = pids
+            .iter()
+            .filter_map(|pid| std::fs::read_link(format!("/proc/{}/cwd", pid.trim())).ok())
+            .collect();
+        cwds.is_empty() || cwds.iter().any(|cwd| cwd.starts_with(work_dir))
+    }
+
     /// Kills whatever runs in an orphan's cgroups and removes them.
     pub async fn destroy_orphan(&self, id: &ContainerId) -> std::io::Result<()> {
         let paths = cgroups::paths_for(&self.isolation, &self.parent, id.as_str());
@@ -387,6 +407,9 @@ fn prepare_and_spawn(
                 groups: u.groups.clone(),
             }),
             pid_namespace,
+            // The init is a copy of the agent: without its own title `ps` and `pgrep -f
+            // 'drover agent'` would list one more "agent" per running task.
+            title: cstring(format!("drover-init {}", spec.container_id.as_str()))?,
         };
         spawn::spawn(&plan).map_err(|e| match e {
             spawn::SpawnError::Child { stage, errno } => LaunchError::Spawn {

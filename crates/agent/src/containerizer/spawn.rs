@@ -106,6 +106,8 @@ pub(crate) struct SpawnPlan {
     pub cgroup_procs: Vec<OwnedFd>,
     pub user: Option<ChildUser>,
     pub pid_namespace: bool,
+    /// Pid-namespace mode: the init's command line as `ps` shows it (`drover-init <id>`).
+    pub title: CString,
 }
 
 /// A started container process.
@@ -139,6 +141,24 @@ struct ChildCtx<'a> {
     err_w: RawFd,
     status_w: RawFd,
     pid_namespace: bool,
+    title: &'a [u8],
+    args_area: Option<(usize, usize)>,
+}
+
+/// Where this process's command line lives (`arg_start`, `arg_end` of `/proc/self/stat`):
+/// the namespace init, a memory copy of the agent, overwrites its copy there to take its own
+/// title. Read once, in the parent (the child must not allocate).
+fn args_area() -> Option<(usize, usize)> {
+    static AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *AREA.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the parenthesized command name start at field 3 (`state`); arg_start
+        // and arg_end are fields 48 and 49.
+        let mut rest = stat.rsplit_once(')')?.1.split_whitespace().skip(48 - 3);
+        let start = rest.next()?.parse::<usize>().ok()?;
+        let end = rest.next()?.parse::<usize>().ok()?;
+        (start != 0 && end > start).then_some((start, end))
+    })
 }
 
 /// The child must never see descriptors 0-2 as its sources (a daemon may run with stdio
@@ -305,6 +325,12 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
         err_w: err_w.as_raw_fd(),
         status_w: status_w.as_ref().map_or(-1, |w| w.as_raw_fd()),
         pid_namespace: plan.pid_namespace,
+        title: plan.title.as_bytes(),
+        args_area: if plan.pid_namespace {
+            args_area()
+        } else {
+            None
+        },
     };
 
     let mut flags = libc::SIGCHLD | libc::CLONE_PIDFD;
@@ -509,6 +535,34 @@ fn close_fds_except(keep: [RawFd; 2]) {
     close_range(low, RawFd::MAX);
 }
 
+/// Gives the init its own name (`comm`, as `ps -o comm` and `pgrep` show it) and command line
+/// (as `ps -f` and `pgrep -f` show it): the words separated by NULs, the rest of the area
+/// zeroed, so the kernel reports the whole area as the arguments. Only memory writes and a
+/// `prctl`: async-signal-safe.
+#[allow(unsafe_code)]
+fn set_title(ctx: &ChildCtx<'_>) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, a literal here.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"drover-init".as_ptr());
+    }
+    let Some((start, end)) = ctx.args_area else {
+        return;
+    };
+    let len = end - start;
+    // SAFETY: [start, end) is this process's own argument area (from /proc/self/stat, read
+    // by the parent whose memory this process is a private copy of); nothing in the init
+    // reads it afterwards.
+    let area = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len) };
+    for (i, byte) in area.iter_mut().enumerate() {
+        *byte = match ctx.title.get(i) {
+            // Arguments are NUL-separated: "drover-init\0<id>".
+            Some(b' ') => 0,
+            Some(b) if i + 1 < len => *b,
+            _ => 0,
+        };
+    }
+}
+
 /// Pid 1 of the container's namespace: forks the task, forwards signals, reaps, and exits with
 /// the task (the kernel then kills everything left in the namespace).
 #[allow(unsafe_code)]
@@ -522,6 +576,7 @@ fn run_init(ctx: &ChildCtx<'_>) -> ! {
         exec_task(ctx);
     }
     let task = task as libc::pid_t;
+    set_title(ctx);
     // SAFETY (rest of the function): raw syscalls on our own descriptors, stack buffers and
     // a C string literal; still single-threaded and allocation-free.
     unsafe {

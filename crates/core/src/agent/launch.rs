@@ -87,6 +87,20 @@ impl Agent {
             return;
         }
 
+        // A container setting this agent cannot honour is refused by name: running the
+        // command on the host instead would be running something other than what was asked.
+        if let Some(detail) = super::container::refusal(&task, &executor_info) {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::ContainerLaunchFailed,
+                &detail,
+                out,
+            );
+            return;
+        }
+
         let existing_state = self
             .frameworks
             .get(&framework_id)

@@ -13,6 +13,7 @@
 //! Every update the agent generates itself comes from the emission table
 //! ([`crate::task::emission`]), never from a state spelled at the call site.
 
+pub mod container;
 mod executor_api;
 pub mod ids;
 mod launch;

@@ -8,7 +8,7 @@ Printed lines:
   registered <framework id>          (first SUBSCRIBED; "reregistered <id>" afterwards)
   disconnected
   update <json>                      task_id, state, reason, source, uuid (bool), agent_id,
-                                     message, unreachable_time (bool)
+                                     message, unreachable_time (bool), timestamp
   failure <agent id>                 FAILURE without an executor id
   error <message>
 
@@ -104,6 +104,7 @@ class Driven(Scheduler):
             agent_id=update.get("agent_id", {}).get("value"),
             message=update.get("message"),
             unreachable_time="unreachable_time" in update,
+            timestamp=update.get("timestamp"),
         ), sort_keys=True))
 
     def slaveLost(self, driver, agent_id):

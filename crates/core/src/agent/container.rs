@@ -1,0 +1,135 @@
+//! Which `ContainerInfo` settings this agent can honour: a task (or executor) asking for one it
+//! cannot (an image, Docker, volumes, a hostname, networks, …) is refused by the field's name
+//! rather than run on the host as something other than what was asked.
+
+use drover_wire::v1;
+
+/// The first field of `container` this agent cannot honour, named as a framework spells it
+/// (`container.mesos.image`), with why; `None` when the container can run as asked.
+///
+/// What is honoured: `type: MESOS` without an image (the agent's own process isolation), and
+/// `linux_info.share_cgroups: true` (which is what happens anyway).
+pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
+    use v1::container_info::Type;
+    let kind = Type::try_from(container.r#type).ok();
+    let field = if kind == Some(Type::Docker) || container.docker.is_some() {
+        Some((
+            "container.docker",
+            "the Docker containerizer is not supported",
+        ))
+    } else if kind != Some(Type::Mesos) {
+        Some(("container.type", "only type MESOS is supported"))
+    } else if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
+        Some((
+            "container.mesos.image",
+            "container images are not supported yet; the task would run in the host's \
+             root filesystem",
+        ))
+    } else if !container.volumes.is_empty() {
+        Some(("container.volumes", "volumes are not supported"))
+    } else if container.hostname.is_some() {
+        Some((
+            "container.hostname",
+            "a container hostname needs a UTS namespace, which this agent does not create",
+        ))
+    } else if !container.network_infos.is_empty() {
+        Some((
+            "container.network_infos",
+            "container networks are not supported; tasks use the host's network",
+        ))
+    } else if container.linux_info.as_ref().is_some_and(|l| {
+        let honoured = v1::LinuxInfo {
+            share_cgroups: l.share_cgroups.filter(|share| *share),
+            ..Default::default()
+        };
+        *l != honoured
+    }) {
+        Some((
+            "container.linux_info",
+            "capabilities, seccomp, IPC and PID namespace settings are not supported",
+        ))
+    } else if container.rlimit_info.is_some() {
+        Some(("container.rlimit_info", "resource limits are not supported"))
+    } else if container.tty_info.is_some() {
+        Some(("container.tty_info", "a TTY is not supported"))
+    } else {
+        None
+    };
+    field.map(|(name, why)| format!("Unsupported {name}: {why}"))
+}
+
+/// [`unsupported`] for a task and the executor it would run under.
+pub fn refusal(task: &v1::TaskInfo, executor: &v1::ExecutorInfo) -> Option<String> {
+    task.container
+        .as_deref()
+        .and_then(unsupported)
+        .or_else(|| executor.container.as_deref().and_then(unsupported))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mesos() -> v1::ContainerInfo {
+        v1::ContainerInfo {
+            r#type: v1::container_info::Type::Mesos as i32,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_plain_mesos_container_is_honoured() {
+        assert_eq!(unsupported(&mesos()), None);
+        let mut shared = mesos();
+        shared.linux_info = Some(v1::LinuxInfo {
+            share_cgroups: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(unsupported(&shared), None);
+    }
+
+    #[test]
+    fn each_field_that_cannot_take_effect_is_named() {
+        let mut image = mesos();
+        image.mesos = Some(v1::container_info::MesosInfo {
+            image: Some(v1::Image {
+                r#type: v1::image::Type::Docker as i32,
+                docker: Some(v1::image::Docker {
+                    name: "alpine".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        });
+        assert!(
+            unsupported(&image)
+                .unwrap()
+                .contains("container.mesos.image")
+        );
+
+        let docker = v1::ContainerInfo {
+            r#type: v1::container_info::Type::Docker as i32,
+            ..Default::default()
+        };
+        assert!(unsupported(&docker).unwrap().contains("container.docker"));
+
+        let mut volumes = mesos();
+        volumes.volumes.push(v1::Volume::default());
+        assert!(unsupported(&volumes).unwrap().contains("container.volumes"));
+
+        let mut hostname = mesos();
+        hostname.hostname = Some("h".into());
+        assert!(
+            unsupported(&hostname)
+                .unwrap()
+                .contains("container.hostname")
+        );
+
+        let mut pid = mesos();
+        pid.linux_info = Some(v1::LinuxInfo {
+            share_pid_namespace: Some(true),
+            ..Default::default()
+        });
+        assert!(unsupported(&pid).unwrap().contains("container.linux_info"));
+    }
+}
