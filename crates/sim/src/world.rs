@@ -1775,6 +1775,8 @@ impl World {
                 None,
             );
             status.agent_id = Some(task.agent_id.clone());
+            // As the real client does (drover-scheduler-client stamps its local updates).
+            status.timestamp = Some(self.now as f64 / 1000.0);
             self.push(
                 self.now,
                 Ev::Proc(fw.node(), inc, Local::FrameworkUpdate(Box::new(status))),
