@@ -120,3 +120,16 @@ fn regression_health_checks_fail_while_unreachable_write_pending_reregistered_wh
 fn regression_master_failover_while_agent_partitioned_unknown_framework_gets_task_dropped() {
     replay(1_000_468, "random");
 }
+
+/// Found by the fresh range (seeds 7000633: `agent_restart_after_host_reboot` +
+/// `duplicate_and_reordered_updates_and_acks`, and 7003904): Marathon killed a task whose
+/// RunTask died with its rebooting agent; the master answered TASK_KILLED
+/// (REASON_TASK_KILLED_DURING_LAUNCH) and re-sent the kill when the agent returned without
+/// the task, which answered it with TASK_DROPPED: a second terminal state. The master now
+/// re-sends such kills only for tasks the returning agent reports, as Mesos' `killedTasks`
+/// (`master/agents.rs`; core test `master_terminal.rs`).
+#[test]
+fn regression_agent_restart_after_host_reboot_no_kill_for_a_task_the_agent_never_got() {
+    replay(7_000_633, "random");
+    replay(7_003_904, "random");
+}
