@@ -2,16 +2,18 @@
 //! for a wall-time budget, each failure written with its replay line to a file as it is found,
 //! progress and the final seeds/s and simulated hours on stdout.
 //!
-//! `sim-sweep --secs N --out FILE [--base SEED]`; without `--base` the seeds start at a base
-//! taken from the clock (printed, so the run can be repeated).
+//! `sim-sweep --secs N --out FILE [--base SEED | --commit SHA]`; `--commit` starts at the
+//! commit's own window (`sweep::fresh_base`), so a failure reproduces from the commit alone;
+//! with neither, the seeds start at a base taken from the clock (printed, so the run can be
+//! repeated).
 
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use drover_sim::sweep::{FRESH_OFFSET, sweep};
+use drover_sim::sweep::{FRESH_OFFSET, fresh_base, sweep};
 
 fn usage(message: &str) -> ! {
-    eprintln!("sim-sweep: {message}\nusage: sim-sweep --secs N --out FILE [--base SEED]");
+    eprintln!("sim-sweep: {message}\nusage: sim-sweep --secs N --out FILE [--base SEED | --commit SHA]");
     std::process::exit(2);
 }
 
@@ -38,6 +40,12 @@ fn main() {
                         .parse::<u64>()
                         .unwrap_or_else(|_| usage("--base is a u64 seed")),
                 )
+            }
+            "--commit" => {
+                let commit = value();
+                base = Some(fresh_base(&commit).unwrap_or_else(|| {
+                    usage(&format!("--commit {commit:?} is not a full commit id"))
+                }))
             }
             other => usage(&format!("unknown argument {other}")),
         }
