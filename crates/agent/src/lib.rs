@@ -8,6 +8,7 @@ pub mod driver;
 pub mod env;
 pub mod flags;
 pub mod http;
+pub mod http_legacy;
 pub mod master;
 mod run;
 
