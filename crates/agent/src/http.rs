@@ -1,6 +1,8 @@
 //! The agent's HTTP endpoints: the Executor API (`/api/v1/executor`), the operator API
 //! (`/api/v1`: GET_HEALTH, GET_STATE, GET_CONTAINERS, GET_FLAGS), `/state`, `/health`,
-//! `/metrics/snapshot`, and Mesos' `/files/{browse,read,download}` over the sandboxes.
+//! `/metrics/snapshot`, and Mesos' `/files/{browse,read,download}` over the sandboxes (each also
+//! under Mesos' `.json` and `/slave(1)/` aliases); the other legacy endpoints are in
+//! `http_legacy`.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +21,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::driver::{CallRefusal, Handle, Msg};
+
+/// The Mesos version the agent's documents report (the protocol version Drover speaks).
+pub const MESOS_VERSION: &str = "1.11.0";
 
 /// What handlers share.
 #[derive(Debug, Clone)]
@@ -43,12 +48,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/executor", post(executor_api))
         .route("/api/v1", post(operator_api))
         .route("/state", get(state_json))
+        .route("/state.json", get(state_json))
         .route("/slave(1)/state", get(state_json))
+        .route("/slave(1)/state.json", get(state_json))
         .route("/health", get(|| async { StatusCode::OK }))
+        .route("/slave(1)/health", get(|| async { StatusCode::OK }))
         .route("/metrics/snapshot", get(metrics))
         .route("/files/browse", get(files_browse))
+        .route("/files/browse.json", get(files_browse))
         .route("/files/read", get(files_read))
+        .route("/files/read.json", get(files_read))
         .route("/files/download", get(files_download))
+        .route("/files/download.json", get(files_download))
+        .merge(crate::http_legacy::routes())
         .with_state(state)
 }
 
@@ -246,36 +258,9 @@ fn to_json<M: prost_reflect::ReflectMessage>(m: &M) -> Value {
 async fn state_json(State(state): State<AppState>) -> Response {
     let s = state.driver.snapshot.borrow().clone();
     let info = &s.agent_info;
-    let frameworks: Vec<Value> = s
-        .frameworks
-        .iter()
-        .map(|f| {
-            let executors: Vec<Value> = f
-                .executors
-                .iter()
-                .map(|e| {
-                    json!({
-                        "id": e.info.executor_id.value,
-                        "name": e.info.name.clone().unwrap_or_default(),
-                        "container": e.container_id,
-                        "directory": e.directory,
-                        "resources": summary(&e.info.resources),
-                        "tasks": e.tasks.iter().map(task_json).collect::<Vec<_>>(),
-                        "queued_tasks": e.queued_tasks.iter().map(task_json).collect::<Vec<_>>(),
-                        "completed_tasks": e.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            json!({
-                "id": f.info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
-                "name": f.info.name,
-                "user": f.info.user,
-                "checkpoint": f.info.checkpoint.unwrap_or(false),
-                "executors": executors,
-                "completed_executors": [],
-            })
-        })
-        .collect();
+    let frameworks: Vec<Value> = s.frameworks.iter().map(framework_json).collect();
+    let completed_frameworks: Vec<Value> =
+        s.completed_frameworks.iter().map(framework_json).collect();
     let attributes: serde_json::Map<String, Value> = info
         .attributes
         .iter()
@@ -297,7 +282,7 @@ async fn state_json(State(state): State<AppState>) -> Response {
         })
         .collect();
     let body = json!({
-        "version": "1.11.0",
+        "version": MESOS_VERSION,
         "build_date": "",
         "build_time": 0,
         "build_user": "",
@@ -310,9 +295,35 @@ async fn state_json(State(state): State<AppState>) -> Response {
         "master_hostname": "",
         "flags": state.flags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<String, Value>>(),
         "frameworks": frameworks,
-        "completed_frameworks": [],
+        "completed_frameworks": completed_frameworks,
     });
     axum::Json(body).into_response()
+}
+
+/// A framework in `/state`: its live executors and the ended ones Mesos keeps showing
+/// (with their sandbox directories), both bounded by the core.
+fn framework_json(f: &drover_core::agent::FrameworkView) -> Value {
+    json!({
+        "id": f.info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+        "name": f.info.name,
+        "user": f.info.user,
+        "checkpoint": f.info.checkpoint.unwrap_or(false),
+        "executors": f.executors.iter().map(executor_json).collect::<Vec<_>>(),
+        "completed_executors": f.completed_executors.iter().map(executor_json).collect::<Vec<_>>(),
+    })
+}
+
+fn executor_json(e: &drover_core::agent::ExecutorView) -> Value {
+    json!({
+        "id": e.info.executor_id.value,
+        "name": e.info.name.clone().unwrap_or_default(),
+        "container": e.container_id,
+        "directory": e.directory,
+        "resources": summary(&e.info.resources),
+        "tasks": e.tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "queued_tasks": e.queued_tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "completed_tasks": e.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+    })
 }
 
 fn task_json(t: &v1::Task) -> Value {
@@ -465,6 +476,13 @@ async fn files_read(
 ) -> Result<Response, HttpError> {
     use std::io::{Read, Seek, SeekFrom};
     let path = resolve(&state.work_dir, &q.path)?;
+    if path.is_dir() {
+        // Mesos answers 400 here; reading a directory's bytes is an error of the request.
+        return Err(HttpError::bad_request(format!(
+            "Cannot read '{}': it is a directory (browse it with /files/browse)",
+            q.path
+        )));
+    }
     let mut file = std::fs::File::open(&path).map_err(|e| {
         HttpError::new(
             StatusCode::NOT_FOUND,
@@ -498,6 +516,12 @@ async fn files_download(
     Query(q): Query<FileQuery>,
 ) -> Result<Response, HttpError> {
     let path = resolve(&state.work_dir, &q.path)?;
+    if path.is_dir() {
+        return Err(HttpError::bad_request(format!(
+            "Cannot download '{}': it is a directory",
+            q.path
+        )));
+    }
     let data = tokio::fs::read(&path).await.map_err(|e| {
         HttpError::new(
             StatusCode::NOT_FOUND,

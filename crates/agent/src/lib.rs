@@ -10,6 +10,7 @@ pub mod fetcher;
 pub mod files_api;
 pub mod flags;
 pub mod http;
+pub mod http_legacy;
 pub mod master;
 mod run;
 

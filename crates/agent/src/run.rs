@@ -145,7 +145,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             })

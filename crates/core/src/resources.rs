@@ -14,6 +14,11 @@ use std::collections::BTreeSet;
 use drover_wire::v1;
 use drover_wire::v1::value::{Range, Ranges, Scalar, Set, Type as ValueType};
 
+/// The largest scalar a resource may hold: Mesos keeps a scalar as a 64-bit count of
+/// thousandths, so nothing above `i64::MAX / 1000` can be represented (issue 12: `mem: 1e308`
+/// rounded to infinity, then to 0, and the master accepted it). Validation refuses more.
+pub const MAX_SCALAR: f64 = (i64::MAX / 1000) as f64;
+
 /// Rounds a scalar to Mesos' precision (three decimal digits).
 pub fn round_scalar(value: f64) -> f64 {
     if !value.is_finite() {
@@ -170,6 +175,11 @@ pub fn validate(resource: &v1::Resource) -> Result<(), String> {
     }
     match value_type(resource) {
         Some(ValueType::Scalar) => match resource.scalar {
+            Some(Scalar { value }) if value.is_finite() && value > MAX_SCALAR => Err(format!(
+                "resource '{}' has a scalar value {value} beyond the largest one Mesos \
+                 represents ({MAX_SCALAR})",
+                resource.name
+            )),
             Some(Scalar { value }) if value.is_finite() && value >= 0.0 => Ok(()),
             Some(Scalar { value }) => Err(format!(
                 "resource '{}' has an invalid scalar value {value}",
@@ -662,6 +672,22 @@ mod tests {
         assert_eq!(s[0], ("cpus".into(), SummaryValue::Number(0.5)));
         assert_eq!(s[1], ("gpus".into(), SummaryValue::Number(0.0)));
         assert!(s.contains(&("ports".into(), SummaryValue::Text("[31000-31005]".into()))));
+    }
+
+    #[test]
+    fn scalars_beyond_mesos_fixed_point_are_refused_not_rounded_to_zero() {
+        let mem = |value: f64| v1::Resource {
+            name: "mem".into(),
+            r#type: ValueType::Scalar as i32,
+            scalar: Some(Scalar { value }),
+            ..Default::default()
+        };
+        let err = validate(&mem(1e308)).expect_err("1e308 is refused");
+        assert!(err.contains("'mem'") && err.contains("beyond"), "{err}");
+        assert!(validate(&mem(MAX_SCALAR * 2.0)).is_err());
+        assert!(validate(&mem(MAX_SCALAR)).is_ok());
+        assert!(round_scalar(MAX_SCALAR).is_finite());
+        assert!(validate(&mem(4096.0)).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod listen;
+pub mod paths;
 pub mod server;
 
 pub use client::{Client, ClientError, RecordStream, StreamResponse};

@@ -2,7 +2,8 @@
 //! `/master/state.json`) in Mesos' hand-rendered shape (spec §7.3) plus each task's
 //! `status_history` (beyond Mesos), `/master/health`, `/health`, `/version`,
 //! `/master/redirect`, `/metrics/snapshot`, `/master/slaves`, `/master/frameworks`,
-//! `/master/tasks`, `/master/flags`.
+//! `/master/tasks` (also `.json`), `/master/flags`, with their query parameters parsed as
+//! Mesos parses them.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -18,6 +19,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value, json};
 
+use crate::legacy_extra::ExecutorDoc;
 use crate::operator::version_info;
 use crate::routes::{AppState, driver_gone};
 
@@ -40,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/frameworks", get(frameworks))
         .route("/master/tasks", get(tasks))
         .route("/tasks", get(tasks))
+        .route("/master/tasks.json", get(tasks))
+        .route("/tasks.json", get(tasks))
         .route("/master/flags", get(flags))
         .route("/flags", get(flags))
 }
@@ -140,11 +144,13 @@ async fn state(State(state): State<AppState>) -> Response {
     .await
 }
 
-async fn slaves(State(state): State<AppState>) -> Response {
+async fn slaves(State(state): State<AppState>, Query(query): Query<RawQuery>) -> Response {
+    // Mesos 1.x: `slave_id` picks one agent (none matching: empty lists).
+    let only = query.get("slave_id").cloned();
     // O(agents + their tasks and offers): written on the loop, cheaper than a clone.
     let Some(bytes) = state
         .handle
-        .read(|master, _| to_json_bytes(&SlavesDoc(master)))
+        .read(move |master, _| to_json_bytes(&SlavesDoc(master, only.as_deref())))
         .await
     else {
         return driver_gone();
@@ -152,24 +158,38 @@ async fn slaves(State(state): State<AppState>) -> Response {
     bytes_response(bytes)
 }
 
-async fn frameworks(State(state): State<AppState>) -> Response {
+async fn frameworks(State(state): State<AppState>, Query(query): Query<RawQuery>) -> Response {
+    // Mesos 1.x: `framework_id` picks one framework (none matching: empty lists).
+    let only = query.get("framework_id").cloned();
     let Some(master) = state.handle.read(|master, _| master.clone()).await else {
         return driver_gone();
     };
-    render_json(OwnedFrameworks(master)).await
+    render_json(OwnedFrameworks(master, only)).await
 }
 
-/// Query of `/master/tasks`.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct TasksQuery {
-    limit: Option<usize>,
-    offset: Option<usize>,
-    order: Option<String>,
-    framework_id: Option<String>,
-    task_id: Option<String>,
+/// The query parameters a legacy endpoint was given (raw text: each is parsed as Mesos does).
+pub type RawQuery = std::collections::HashMap<String, String>;
+
+/// A numeric query parameter as libprocess' `numify<int>` reads it: a malformed or
+/// out-of-range value counts as absent (Mesos then uses its default), never a 400.
+pub fn query_int(query: &RawQuery, name: &str) -> Option<i32> {
+    query.get(name).and_then(|v| v.parse::<i32>().ok())
 }
 
-async fn tasks(State(state): State<AppState>, Query(query): Query<TasksQuery>) -> Response {
+/// The int Mesos casts to `size_t` for `limit`/`offset`: a negative value wraps to a huge
+/// one, so `limit=-1` means no limit and `offset=-1` skips everything.
+pub fn as_size(value: i32) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+async fn tasks(State(state): State<AppState>, Query(query): Query<RawQuery>) -> Response {
+    // Mesos: limit defaults to 100, offset to 0; the order is ascending only for `asc`
+    // (anything else, or nothing, is descending).
+    let limit = query_int(&query, "limit").map_or(100, as_size);
+    let offset = query_int(&query, "offset").map_or(0, as_size);
+    let ascending = query.get("order").map(String::as_str) == Some("asc");
+    let framework_id = query.get("framework_id").cloned();
+    let task_id = query.get("task_id").cloned();
     let bytes = state
         .handle
         .read(move |master, _| {
@@ -177,20 +197,15 @@ async fn tasks(State(state): State<AppState>, Query(query): Query<TasksQuery>) -
                 .task_entries()
                 .into_iter()
                 .filter(|(fw, e, _)| {
-                    query.framework_id.as_deref().is_none_or(|f| f == *fw)
-                        && query
-                            .task_id
-                            .as_deref()
-                            .is_none_or(|t| t == e.task.task_id.value)
+                    framework_id.as_deref().is_none_or(|f| f == *fw)
+                        && task_id.as_deref().is_none_or(|t| t == e.task.task_id.value)
                 })
                 .map(|(fw, e, _)| (fw, e))
                 .collect();
             tasks.sort_by(|a, b| first_time(a.1).total_cmp(&first_time(b.1)));
-            if query.order.as_deref() == Some("desc") {
+            if !ascending {
                 tasks.reverse();
             }
-            let offset = query.offset.unwrap_or(0);
-            let limit = query.limit.unwrap_or(100);
             let list: Vec<TaskDoc<'_>> = tasks
                 .into_iter()
                 .skip(offset)
@@ -238,11 +253,11 @@ impl Serialize for OwnedState {
 }
 
 /// `/master/frameworks` for a snapshot the document owns.
-struct OwnedFrameworks(Master);
+struct OwnedFrameworks(Master, Option<String>);
 
 impl Serialize for OwnedFrameworks {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        FrameworksDoc(&self.0).serialize(serializer)
+        FrameworksDoc(&self.0, self.1.as_deref()).serialize(serializer)
     }
 }
 
@@ -253,12 +268,12 @@ pub fn render_state(master: &Master, flags: &Value) -> Vec<u8> {
 
 /// Writes `/master/slaves` for `master`.
 pub fn render_slaves(master: &Master) -> Vec<u8> {
-    to_json_bytes(&SlavesDoc(master))
+    to_json_bytes(&SlavesDoc(master, None))
 }
 
 /// Writes `/master/frameworks` for `master`.
 pub fn render_frameworks(master: &Master) -> Vec<u8> {
-    to_json_bytes(&FrameworksDoc(master))
+    to_json_bytes(&FrameworksDoc(master, None))
 }
 
 /// `/master/tasks`.
@@ -273,27 +288,27 @@ impl Serialize for TasksDoc<'_> {
 }
 
 /// `/master/frameworks`.
-struct FrameworksDoc<'a>(&'a Master);
+struct FrameworksDoc<'a>(&'a Master, Option<&'a str>);
 
 impl Serialize for FrameworksDoc<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let master = self.0;
+        let (master, only) = (self.0, self.1);
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("frameworks", &Frameworks(master, false))?;
-        map.serialize_entry("completed_frameworks", &Frameworks(master, true))?;
+        map.serialize_entry("frameworks", &Frameworks(master, false, only))?;
+        map.serialize_entry("completed_frameworks", &Frameworks(master, true, only))?;
         map.serialize_entry("unregistered_frameworks", &Empty)?;
         map.end()
     }
 }
 
 /// `/master/slaves`.
-struct SlavesDoc<'a>(&'a Master);
+struct SlavesDoc<'a>(&'a Master, Option<&'a str>);
 
 impl Serialize for SlavesDoc<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("slaves", &Agents(self.0, false))?;
-        map.serialize_entry("recovered_slaves", &Agents(self.0, true))?;
+        map.serialize_entry("slaves", &Agents(self.0, false, self.1))?;
+        map.serialize_entry("recovered_slaves", &Agents(self.0, true, self.1))?;
         map.end()
     }
 }
@@ -335,10 +350,10 @@ impl Serialize for StateDoc<'_> {
         map.serialize_entry("leader", &info.pid)?;
         map.serialize_entry("leader_info", &to_json_value(info))?;
         map.serialize_entry("flags", self.flags)?;
-        map.serialize_entry("slaves", &Agents(master, false))?;
-        map.serialize_entry("recovered_slaves", &Agents(master, true))?;
-        map.serialize_entry("frameworks", &Frameworks(master, false))?;
-        map.serialize_entry("completed_frameworks", &Frameworks(master, true))?;
+        map.serialize_entry("slaves", &Agents(master, false, None))?;
+        map.serialize_entry("recovered_slaves", &Agents(master, true, None))?;
+        map.serialize_entry("frameworks", &Frameworks(master, false, None))?;
+        map.serialize_entry("completed_frameworks", &Frameworks(master, true, None))?;
         map.serialize_entry("orphan_tasks", &Empty)?;
         map.serialize_entry("unregistered_frameworks", &Empty)?;
         map.end()
@@ -385,7 +400,7 @@ fn serialize_object<S: Serializer, V: Serialize>(
 }
 
 /// A flattened resource summary (`{"cpus":0.5,"gpus":0.0,"mem":256.0,...}`).
-struct Summary<'a>(&'a [v1::Resource]);
+pub(crate) struct Summary<'a>(pub(crate) &'a [v1::Resource]);
 
 impl Serialize for Summary<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -414,16 +429,17 @@ pub fn summary_json(list: &[v1::Resource]) -> Value {
 }
 
 /// The registered (or, with `true`, recovered) agents.
-struct Agents<'a>(&'a Master, bool);
+struct Agents<'a>(&'a Master, bool, Option<&'a str>);
 
 impl Serialize for Agents<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Agents(master, recovered) = *self;
+        let Agents(master, recovered, only) = *self;
         serializer.collect_seq(
             master
                 .agents()
                 .iter()
                 .filter(|(_, a)| (a.status == AgentStatus::Recovered) == recovered)
+                .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
                 .map(|(id, agent)| AgentDoc { master, id, agent }),
         )
     }
@@ -500,16 +516,17 @@ impl Serialize for AgentDoc<'_> {
 }
 
 /// The active (or, with `true`, completed) frameworks.
-struct Frameworks<'a>(&'a Master, bool);
+struct Frameworks<'a>(&'a Master, bool, Option<&'a str>);
 
 impl Serialize for Frameworks<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Frameworks(master, completed) = *self;
+        let Frameworks(master, completed, only) = *self;
         if completed {
             serializer.collect_seq(
                 master
                     .completed_frameworks()
                     .iter()
+                    .filter(|fw| only.is_none_or(|o| o == fw.id()))
                     .map(|fw| FrameworkDoc { master, fw }),
             )
         } else {
@@ -517,6 +534,7 @@ impl Serialize for Frameworks<'_> {
                 master
                     .frameworks()
                     .values()
+                    .filter(|fw| only.is_none_or(|o| o == fw.id()))
                     .map(|fw| FrameworkDoc { master, fw }),
             )
         }
@@ -557,20 +575,14 @@ impl Serialize for FrameworkDoc<'_> {
             })
             .map(|t| t.as_str_name())
             .collect();
-        let executors: Vec<Value> = master
+        let executors: Vec<ExecutorDoc<'_>> = master
             .agents()
             .iter()
             .flat_map(|(agent_id, a)| {
                 a.executors
                     .iter()
                     .filter(|((f, _), _)| f == id)
-                    .map(move |(_, e)| {
-                        let mut v = to_json_value(e);
-                        if let Some(map) = v.as_object_mut() {
-                            map.insert("slave_id".into(), json!(agent_id));
-                        }
-                        v
-                    })
+                    .map(move |(_, info)| ExecutorDoc { agent_id, info })
             })
             .collect();
         let used_summary = Summary(&used);

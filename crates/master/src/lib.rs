@@ -50,6 +50,7 @@
 pub mod driver;
 pub mod flags;
 pub mod legacy;
+pub mod legacy_extra;
 pub mod operator;
 pub mod persist;
 pub mod routes;
@@ -123,7 +124,7 @@ pub async fn run_on(
         }
     });
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })

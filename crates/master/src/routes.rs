@@ -25,7 +25,7 @@ use drover_wire::v1::scheduler;
 
 use crate::Flags;
 use crate::driver::{Handle, SCHEDULER_STREAM_CAPACITY, STREAM_CAPACITY, StreamHandle, StreamKind};
-use crate::{legacy, operator, stream_body};
+use crate::{legacy, legacy_extra, operator, stream_body};
 
 /// The path of Drover's internal agent protocol.
 pub const AGENT_PATH: &str = "/drover/internal/agent";
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/roles", get(operator::roles_json::roles))
         .route("/roles.json", get(operator::roles_json::roles))
         .merge(legacy::routes())
+        .merge(legacy_extra::routes())
         .fallback(|| async { HttpError::new(StatusCode::NOT_FOUND, "Not found") })
         .with_state(state)
 }

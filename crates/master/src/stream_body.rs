@@ -1,12 +1,14 @@
 //! The body of the master's event streams (scheduler subscriptions, agent sessions, operator
-//! subscriptions): RecordIO records read straight from the driver's bounded channel, every
-//! record already queued joined into one chunk, and a [`CloseGuard`] that lives exactly as
-//! long as the body, so the driver hears when the reader goes.
+//! subscriptions): RecordIO records read straight from the driver's bounded channel, each record
+//! its own HTTP chunk, and a [`CloseGuard`] that lives exactly as long as the body, so the
+//! driver hears when the reader goes.
 //!
-//! Issue 8 (G4): the body used to be fed by a forwarding task through a channel of one, so
-//! hyper saw one record at a time and wrote (and chunk-framed) each on its own; at 10,000
-//! updates a second that was a task wake-up and a `writev` per event on both the framework's
-//! and the agents' streams.
+//! One record per chunk is what Mesos writes, and clients that parse chunk by chunk depend on it
+//! (issue 12: a JavaScript framework library lost SUBSCRIBED and OFFERS when several records
+//! shared a chunk). Throughput is kept by hyper, not by joining records: while the body answers
+//! `Ready`, hyper keeps polling it and queues the encoded chunks (up to 16 per `writev`), so a
+//! burst of records still leaves in one socket write (issue 8, G4: that was the cost of a
+//! forwarding task that let hyper see one record at a time).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,15 +16,12 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::http::header::{HeaderName, HeaderValue};
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use drover_wire::codec::Encoding;
 use drover_wire::recordio;
 use tokio::sync::mpsc;
 
 use crate::driver::CloseGuard;
-
-/// Records joined into one chunk at most (a burst beyond it goes out in several).
-const MAX_CHUNK_BYTES: usize = 256 * 1024;
 
 /// A `200 OK` streaming each payload from `events` as one RecordIO record, with
 /// `Content-Type` = `encoding` and the extra `headers`; `guard` is dropped with the body.
@@ -48,22 +47,11 @@ impl futures::Stream for Records {
     type Item = Result<Bytes, std::convert::Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let first = match self.events.poll_recv(cx) {
-            Poll::Ready(Some(first)) => first,
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => return Poll::Pending,
-        };
-        let mut chunk = BytesMut::with_capacity(first.len() + 16);
-        recordio::encode_into(&first, &mut chunk);
-        // Whatever else is queued now goes in the same chunk; the end of the channel, if it
-        // comes, is seen on the next poll (a closed, drained receiver keeps answering None).
-        while chunk.len() < MAX_CHUNK_BYTES {
-            match self.events.try_recv() {
-                Ok(next) => recordio::encode_into(&next, &mut chunk),
-                Err(_) => break,
-            }
+        match self.events.poll_recv(cx) {
+            Poll::Ready(Some(payload)) => Poll::Ready(Some(Ok(recordio::encode(&payload)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
-        Poll::Ready(Some(Ok(chunk.freeze())))
     }
 }
 
@@ -73,7 +61,7 @@ mod tests {
     use futures::StreamExt;
 
     #[tokio::test]
-    async fn queued_records_share_a_chunk_and_keep_their_framing_and_order() {
+    async fn each_queued_record_is_its_own_chunk_in_order() {
         let (handle, mut commands) = crate::driver::channel();
         let guard = handle.close_guard(
             drover_core::master::Conn(7),
@@ -87,8 +75,10 @@ mod tests {
             events: rx,
             _guard: guard,
         };
-        let chunk = records.next().await.expect("a chunk").expect("infallible");
-        assert_eq!(&chunk[..], b"1\na2\nbc3\ndef");
+        for framed in [&b"1\na"[..], b"2\nbc", b"3\ndef"] {
+            let chunk = records.next().await.expect("a chunk").expect("infallible");
+            assert_eq!(&chunk[..], framed);
+        }
         tx.send(Bytes::from("g")).await.expect("open");
         drop(tx);
         let chunk = records.next().await.expect("a chunk").expect("infallible");

@@ -287,10 +287,40 @@ fn framework_json(master: &Master, fw: &Framework) -> Value {
                 .iter()
                 .filter(|((f, _), _)| f == id)
                 .map(move |(_, e)| {
-                    let mut v = to_json_value(e);
-                    if let Some(map) = v.as_object_mut() {
-                        map.insert("slave_id".into(), json!(agent_id));
+                    // Issue 12: Mesos' json(ExecutorInfo) shape replaced the protobuf JSON.
+                    let command = e.command.clone().unwrap_or_default();
+                    let mut c = Map::new();
+                    if let Some(shell) = command.shell {
+                        c.insert("shell".into(), json!(shell));
                     }
+                    if let Some(value) = &command.value {
+                        c.insert("value".into(), json!(value));
+                    }
+                    c.insert("argv".into(), json!(command.arguments));
+                    if let Some(env) = &command.environment {
+                        c.insert("environment".into(), to_json_value(env));
+                    }
+                    let uris: Vec<Value> = command
+                        .uris
+                        .iter()
+                        .map(|u| json!({"value": u.value, "executable": u.executable.unwrap_or(false)}))
+                        .collect();
+                    c.insert("uris".into(), json!(uris));
+                    let mut v = json!({
+                        "executor_id": e.executor_id.value,
+                        "name": e.name.clone().unwrap_or_default(),
+                        "framework_id": e.framework_id.as_ref().map(|f| f.value.clone()).unwrap_or_default(),
+                        "command": c,
+                        "resources": summary_json(&e.resources),
+                    });
+                    let map = v.as_object_mut().expect("an object");
+                    if let Some(labels) = &e.labels {
+                        map.insert("labels".into(), to_json_value(labels)["labels"].clone());
+                    }
+                    if let Some(kind) = e.r#type.and_then(|t| v1::executor_info::Type::try_from(t).ok()) {
+                        map.insert("type".into(), json!(kind.as_str_name()));
+                    }
+                    map.insert("slave_id".into(), json!(agent_id));
                     v
                 })
         })

@@ -55,6 +55,7 @@ impl Agent {
                 info: framework_info.clone(),
                 executors: BTreeMap::new(),
                 terminating: false,
+                completed_executors: Default::default(),
             });
         if framework.terminating {
             return;

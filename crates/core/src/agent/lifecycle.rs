@@ -89,7 +89,10 @@ impl Agent {
             Some(l) => (l.trigger, l.message.clone()),
             None => (Trigger::ExecutorTerminated, message.to_owned()),
         };
-        if !executor.command_executor && !executor.is_ending() {
+        // Every custom executor's end is reported, a requested shutdown's too: the master lists
+        // an executor until it hears it is gone (Mesos' agent sends `ExitedExecutorMessage`
+        // for every executor but a generated command executor).
+        if !executor.command_executor && executor.state != ExecutorState::Terminated {
             out.push(Effect::ToMaster(internal::AgentCall {
                 r#type: Some(internal::agent_call::Type::ExecutorExited as i32),
                 agent_id: self.agent_id.clone().map(|value| v1::AgentId { value }),
@@ -322,6 +325,15 @@ impl Agent {
             .executors
             .remove(executor_id)
             .expect("checked above");
+        let agent_id = self.agent_id.clone().unwrap_or_default();
+        framework.completed_executors.push_back(executor.view(
+            framework_id,
+            executor_id,
+            &agent_id,
+        ));
+        while framework.completed_executors.len() > super::MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK {
+            framework.completed_executors.pop_front();
+        }
         self.containers.remove(&executor.container_id);
         if checkpoint {
             out.push(Effect::Checkpoint(CheckpointOp::RemoveExecutor {
@@ -346,6 +358,14 @@ impl Agent {
             return;
         }
         let framework = self.frameworks.remove(framework_id).expect("checked");
+        self.completed_frameworks.push_back(super::FrameworkView {
+            info: framework.info.clone(),
+            executors: Vec::new(),
+            completed_executors: framework.completed_executors.iter().cloned().collect(),
+        });
+        while self.completed_frameworks.len() > super::MAX_COMPLETED_FRAMEWORKS {
+            self.completed_frameworks.pop_front();
+        }
         if framework.checkpoint() {
             out.push(Effect::Checkpoint(CheckpointOp::RemoveFramework(
                 framework_id.clone(),

@@ -44,6 +44,12 @@ pub const COMMAND_EXECUTOR_CPUS: f64 = 0.1;
 pub const COMMAND_EXECUTOR_MEM_MB: f64 = 32.0;
 /// How many completed tasks an executor remembers for the state endpoints.
 pub const MAX_COMPLETED_TASKS_PER_EXECUTOR: usize = 200;
+/// How many ended executors a framework remembers for `/state` (Mesos'
+/// `--max_completed_executors_per_framework` default).
+pub const MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK: usize = 150;
+/// How many ended frameworks the agent remembers for `/state` (Mesos'
+/// `MAX_COMPLETED_FRAMEWORKS`).
+pub const MAX_COMPLETED_FRAMEWORKS: usize = 50;
 
 /// Settings fixed for the agent process's lifetime.
 #[derive(Debug, Clone)]
@@ -331,6 +337,9 @@ pub struct Agent {
     recovering: Option<u64>,
     recovered: bool,
     frameworks: BTreeMap<FrameworkId, Framework>,
+    /// Frameworks with nothing left on this agent, for `/state`, newest last, bounded by
+    /// [`MAX_COMPLETED_FRAMEWORKS`] (memory only: Mesos' agent forgets them on restart too).
+    completed_frameworks: std::collections::VecDeque<FrameworkView>,
     containers: BTreeMap<ContainerId, (FrameworkId, ExecutorId)>,
     sum: sum::StatusUpdateManager,
     uuids: UuidSource,
@@ -346,6 +355,7 @@ impl Agent {
             recovering: None,
             recovered: false,
             frameworks: BTreeMap::new(),
+            completed_frameworks: Default::default(),
             containers: BTreeMap::new(),
             sum: sum::StatusUpdateManager::new(),
             uuids: UuidSource::new(uuid_seed),

@@ -18,6 +18,9 @@ pub struct Framework {
     pub executors: BTreeMap<ExecutorId, Executor>,
     /// SHUTDOWN_FRAMEWORK arrived: executors are being shut down and no update is generated.
     pub terminating: bool,
+    /// Executors that ended, as the state endpoints show them (with their sandboxes), newest
+    /// last, at most [`super::MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK`].
+    pub completed_executors: std::collections::VecDeque<super::views::ExecutorView>,
 }
 
 impl Framework {

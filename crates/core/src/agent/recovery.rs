@@ -69,6 +69,7 @@ impl Agent {
                     info,
                     executors: BTreeMap::new(),
                     terminating: false,
+                    completed_executors: Default::default(),
                 },
             );
         }

@@ -32,6 +32,8 @@ pub struct FrameworkView {
     pub info: v1::FrameworkInfo,
     /// Its executors.
     pub executors: Vec<ExecutorView>,
+    /// Its executors that ended (bounded), with their sandboxes.
+    pub completed_executors: Vec<ExecutorView>,
 }
 
 /// Everything the state endpoints show.
@@ -45,8 +47,42 @@ pub struct Snapshot {
     pub recovered: bool,
     /// Frameworks.
     pub frameworks: Vec<FrameworkView>,
+    /// Frameworks with nothing left on the agent (bounded).
+    pub completed_frameworks: Vec<FrameworkView>,
     /// Unacknowledged status updates, all streams.
     pub pending_updates: usize,
+}
+
+impl super::Executor {
+    /// This executor as the state endpoints show it.
+    pub fn view(
+        &self,
+        framework_id: &super::FrameworkId,
+        executor_id: &super::ExecutorId,
+        agent_id: &str,
+    ) -> ExecutorView {
+        let v1_task =
+            |t: &super::Task| t.to_v1(framework_id.as_str(), Some(executor_id.as_str()), agent_id);
+        ExecutorView {
+            info: self.info.clone(),
+            container_id: self.container_id.0.clone(),
+            directory: self.directory.clone(),
+            tasks: self
+                .tasks
+                .values()
+                .filter(|t| t.delivered)
+                .map(v1_task)
+                .collect(),
+            queued_tasks: self
+                .tasks
+                .values()
+                .filter(|t| !t.delivered)
+                .map(v1_task)
+                .collect(),
+            completed_tasks: self.completed.clone(),
+            running: self.state == ExecutorState::Running,
+        }
+    }
 }
 
 impl Agent {
@@ -71,31 +107,9 @@ impl Agent {
                 executors: framework
                     .executors
                     .iter()
-                    .map(|(executor_id, e)| {
-                        let v1_task = |t: &super::Task| {
-                            t.to_v1(framework_id.as_str(), Some(executor_id.as_str()), &agent_id)
-                        };
-                        ExecutorView {
-                            info: e.info.clone(),
-                            container_id: e.container_id.0.clone(),
-                            directory: e.directory.clone(),
-                            tasks: e
-                                .tasks
-                                .values()
-                                .filter(|t| t.delivered)
-                                .map(v1_task)
-                                .collect(),
-                            queued_tasks: e
-                                .tasks
-                                .values()
-                                .filter(|t| !t.delivered)
-                                .map(v1_task)
-                                .collect(),
-                            completed_tasks: e.completed.clone(),
-                            running: e.state == ExecutorState::Running,
-                        }
-                    })
+                    .map(|(executor_id, e)| e.view(framework_id, executor_id, &agent_id))
                     .collect(),
+                completed_executors: framework.completed_executors.iter().cloned().collect(),
             })
             .collect();
         Snapshot {
@@ -103,6 +117,7 @@ impl Agent {
             registered: self.registered,
             recovered: self.is_recovered(),
             frameworks,
+            completed_frameworks: self.completed_frameworks.iter().cloned().collect(),
             pending_updates: self.sum.streams().map(|(_, s)| s.pending().count()).sum(),
         }
     }
