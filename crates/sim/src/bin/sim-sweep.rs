@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use drover_sim::sweep::{FRESH_OFFSET, fresh_base, sweep};
 
 fn usage(message: &str) -> ! {
-    eprintln!("sim-sweep: {message}\nusage: sim-sweep --secs N --out FILE [--base SEED | --commit SHA]");
+    eprintln!(
+        "sim-sweep: {message}\nusage: sim-sweep --secs N --out FILE [--base SEED | --commit SHA]"
+    );
     std::process::exit(2);
 }
 
