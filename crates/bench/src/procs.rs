@@ -197,7 +197,7 @@ pub fn run_daemon(kind: DaemonKind) -> anyhow::Result<()> {
                 // The agent binds its `--port` itself (the harness picked a free one); callers
                 // wait for it to register before using it.
                 announce(flags.port);
-                drover_agent::run(flags, std::future::pending()).await
+                drover_agent::run(*flags, std::future::pending()).await
             }
         }
     })
@@ -217,8 +217,8 @@ pub enum DaemonKind {
     Master(drover_master::Flags),
     /// `drover marathon`.
     Marathon(drover_marathon::Flags),
-    /// `drover agent`.
-    Agent(drover_agent::Flags),
+    /// `drover agent` (boxed: the agent's flags are far larger than the others').
+    Agent(Box<drover_agent::Flags>),
 }
 
 /// The hidden `executor` subcommand's body: the built-in command executor, as `drover
