@@ -97,7 +97,10 @@ fn mesos_framework_js_scheduler_launches_relaunches_and_tears_down() {
         "mesos_framework_scheduler.js",
         &["127.0.0.1".to_owned(), cluster.master_port.to_string()],
     );
-    assert!(output.contains("replaced sleeper"), "{output}");
+    assert!(
+        output.contains("replaced mesos-framework-compat.sleeper-"),
+        "{output}"
+    );
 }
 
 /// marathon-node drives an app through its whole life and reads every list it has.
