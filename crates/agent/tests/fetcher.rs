@@ -297,6 +297,25 @@ async fn archives_never_write_outside_the_sandbox() {
             }
         }
     }
+    // The same chain in an archive that then turns out corrupt: the failed extraction must
+    // still remove the escaping link (the agent, as root, appends to files in the sandbox).
+    let mut bytes = tar_of(&[], &[("s", "."), ("s/t", "..")]);
+    bytes.truncate(bytes.len() - 1024);
+    let mut bad = [0x41u8; 512];
+    bad[148..156].copy_from_slice(b"0000000\0");
+    bytes.extend_from_slice(&bad);
+    server.put("chain-then-corrupt.tar", bytes);
+    let sandbox = tmp.path().join("sb").join("chain-then-corrupt");
+    let err = fetch(&f, &[uri(&server.url("chain-then-corrupt.tar"))], &sandbox)
+        .await
+        .unwrap_err();
+    assert!(err.contains("chain-then-corrupt.tar"), "{err}");
+    let root = std::fs::canonicalize(&sandbox).unwrap();
+    for entry in walk(&sandbox) {
+        if let Ok(real) = std::fs::canonicalize(&entry) {
+            assert!(real.starts_with(&root), "left behind: {}", entry.display());
+        }
+    }
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -2,7 +2,8 @@
 //! local file, each bounded in size and time.
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -145,8 +146,26 @@ async fn local(
     let dest = dest.to_path_buf();
     let owner = owner.cloned();
     tokio::task::spawn_blocking(move || {
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| DownloadError::Local(format!("{}: {e}", path.display())))?;
+        let local_err = |e: io::Error| DownloadError::Local(format!("{}: {e}", path.display()));
+        // The agent is root: check and copy the *same* file. Resolve the path once, open the
+        // result without following a final symlink, and verify through the open descriptor
+        // that the file opened is the one resolved, so a task user who swaps a symlink into
+        // the path between the check and the copy gets an error, not a root-only file.
+        let real = std::fs::canonicalize(&path).map_err(local_err)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(&real)
+            .map_err(local_err)?;
+        let opened =
+            std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(local_err)?;
+        if opened != real {
+            return Err(DownloadError::Local(format!(
+                "{} changed while it was being fetched",
+                path.display()
+            )));
+        }
+        let meta = file.metadata().map_err(local_err)?;
         if !meta.is_file() {
             return Err(DownloadError::Local(format!(
                 "{} is not a regular file",
@@ -154,7 +173,7 @@ async fn local(
             )));
         }
         if let Some(owner) = &owner
-            && !readable_by(&path, owner)
+            && !readable_by(&real, &meta, owner)
         {
             return Err(DownloadError::Local(format!(
                 "{}: permission denied for uid {}",
@@ -165,24 +184,33 @@ async fn local(
         if meta.len() > limit {
             return Err(DownloadError::Quota { limit });
         }
-        std::fs::copy(&path, &dest).map_err(|source| DownloadError::Write {
+        let write_err = |source| DownloadError::Write {
             path: dest.display().to_string(),
             source,
-        })
+        };
+        let mut out = std::fs::File::create(&dest).map_err(write_err)?;
+        // Bounded even if the file grows after the size check.
+        let copied = io::copy(
+            &mut io::Read::take(&file, limit.saturating_add(1)),
+            &mut out,
+        )
+        .map_err(write_err)?;
+        if copied > limit {
+            return Err(DownloadError::Quota { limit });
+        }
+        Ok(copied)
     })
     .await
     .map_err(|e| DownloadError::Local(e.to_string()))?
 }
 
-/// Whether `owner` could read `path`: search permission on every directory above it and read
-/// permission on the file itself (root reads everything).
-fn readable_by(path: &Path, owner: &Owner) -> bool {
+/// Whether `owner` may read the file at `real` (a resolved path) whose metadata, read from the
+/// open descriptor, is `file`: search permission on every directory above it and read
+/// permission on the file itself.
+fn readable_by(real: &Path, file: &std::fs::Metadata, owner: &Owner) -> bool {
     if owner.uid == 0 {
         return true;
     }
-    let Ok(real) = std::fs::canonicalize(path) else {
-        return false;
-    };
     let allowed = |meta: &std::fs::Metadata, bit: u32| {
         let mode = meta.mode();
         if meta.uid() == owner.uid {
@@ -197,5 +225,5 @@ fn readable_by(path: &Path, owner: &Owner) -> bool {
         .ancestors()
         .skip(1)
         .all(|dir| std::fs::metadata(dir).is_ok_and(|m| allowed(&m, 0o1)));
-    dirs_ok && std::fs::metadata(&real).is_ok_and(|m| allowed(&m, 0o4))
+    dirs_ok && allowed(file, 0o4)
 }

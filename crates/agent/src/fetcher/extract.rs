@@ -87,8 +87,12 @@ pub fn extract(kind: Kind, archive: &Path, dest: &Path, limit: u64) -> Result<u6
         ),
         Kind::Zip => unzip(archive, dest, limit),
         Kind::Gz => gunzip(reader, archive, dest, limit),
-    }?;
-    check_symlinks(dest)?;
+    };
+    // The symlink pass runs whether or not extraction finished: an archive that fails half way
+    // must not leave an escaping link behind for the agent (root) to follow later.
+    let links = check_symlinks(dest);
+    let written = written?;
+    links?;
     Ok(written)
 }
 
@@ -258,7 +262,11 @@ fn unzip(archive: &Path, dest: &Path, limit: u64) -> Result<u64, ExtractError> {
             .open(&out)
             .map_err(write_err)?;
         let remaining = limit - written;
-        let copied = io::copy(&mut (&mut entry).take(remaining + 1), &mut file).map_err(|e| {
+        let copied = io::copy(
+            &mut (&mut entry).take(remaining.saturating_add(1)),
+            &mut file,
+        )
+        .map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
                 ExtractError::Corrupt(format!("entry '{name}': {e}"))
             } else {
@@ -318,7 +326,7 @@ fn gunzip(
         .mode(0o644)
         .open(&out)
         .map_err(write_err)?;
-    let mut decoder = flate2::bufread::MultiGzDecoder::new(reader).take(limit + 1);
+    let mut decoder = flate2::bufread::MultiGzDecoder::new(reader).take(limit.saturating_add(1));
     let copied = io::copy(&mut decoder, &mut file).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
             ExtractError::Corrupt(e.to_string())

@@ -11,6 +11,7 @@ mod extract;
 mod source;
 
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -255,7 +256,11 @@ impl Fetcher {
 pub async fn report(sandbox: &Path, text: &str) {
     let (stderr, line) = (sandbox.join("stderr"), format!("[fetcher] {text}\n"));
     let _ = tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::OpenOptions::new().append(true).open(stderr)?;
+        // Never through a link: the agent is root and the sandbox is the task's.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(stderr)?;
         file.write_all(line.as_bytes())
     })
     .await;
@@ -286,6 +291,7 @@ fn prepare_sandbox(sandbox: &Path, owner: Option<&Owner>) -> std::io::Result<Log
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&stderr)?;
     if let Some(owner) = owner {
         std::os::unix::fs::chown(sandbox, Some(owner.uid), Some(owner.gid))?;
