@@ -2,16 +2,12 @@
 //! `/files/read` (paths inside the work dir only; a directory is a 400, a missing file a
 //! 404), answered as `{size, data}` with the raw bytes, as Mesos' v1 agent API did.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use axum::http::StatusCode;
 use drover_http::server::HttpError;
 
-/// Most bytes one READ_FILE returns (as `/files/read`).
-pub const MAX_READ: u64 = 16 * 1024 * 1024;
-
-/// Reads `length` bytes (to the end if `None`, bounded by [`MAX_READ`]) at `offset` of the
+/// Reads `length` bytes (to the end if `None`, bounded by `drover_http::file_range::MAX_READ`) at `offset` of the
 /// file at `path` (resolved inside `work_dir`); returns the file's size and the bytes. An
 /// offset at or past the end gives no bytes, as Mesos did.
 pub fn read_file(
@@ -27,24 +23,7 @@ pub fn read_file(
             format!("Cannot read '{path}': it is a directory"),
         ));
     }
-    let mut file = std::fs::File::open(&real)
-        .map_err(|e| HttpError::new(StatusCode::NOT_FOUND, format!("Cannot read '{path}': {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let offset = offset.min(size);
-    let length = length
-        .unwrap_or(size - offset)
-        .min(size - offset)
-        .min(MAX_READ);
-    let mut data = vec![0; usize::try_from(length).unwrap_or(0)];
-    file.seek(SeekFrom::Start(offset))
-        .and_then(|_| file.read_exact(&mut data))
-        .map_err(|e| {
-            HttpError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("Cannot read '{path}': {e}"),
-            )
-        })?;
-    Ok((size, data))
+    drover_http::file_range::read_range(&real, path, offset, length)
 }
 
 #[cfg(test)]

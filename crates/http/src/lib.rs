@@ -9,6 +9,7 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod client;
+pub mod file_range;
 pub mod listen;
 pub mod paths;
 pub mod server;

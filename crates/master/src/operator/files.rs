@@ -2,8 +2,6 @@
 //! `/master/log` when it ran with `--log_dir`. Offsets and lengths follow `/files/read`: an
 //! offset past the end gives no bytes, a missing length reads to the end (bounded).
 
-use std::io::{Read, Seek, SeekFrom};
-
 use axum::http::StatusCode;
 use drover_http::HttpError;
 
@@ -11,9 +9,6 @@ use super::logging;
 
 /// The virtual path of the master's log.
 pub const LOG_PATH: &str = "/master/log";
-
-/// Most bytes one READ_FILE returns.
-pub const MAX_READ: u64 = 16 * 1024 * 1024;
 
 /// Reads `length` bytes (to the end if `None`) at `offset` of `path`; returns the file's size
 /// and the bytes.
@@ -36,22 +31,5 @@ pub fn read_file(
             ),
         ));
     };
-    let mut file = std::fs::File::open(file_path)
-        .map_err(|e| HttpError::new(StatusCode::NOT_FOUND, format!("Cannot read '{path}': {e}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let offset = offset.min(size);
-    let length = length
-        .unwrap_or(size - offset)
-        .min(size - offset)
-        .min(MAX_READ);
-    let mut data = vec![0; usize::try_from(length).unwrap_or(0)];
-    file.seek(SeekFrom::Start(offset))
-        .and_then(|_| file.read_exact(&mut data))
-        .map_err(|e| {
-            HttpError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("Cannot read '{path}': {e}"),
-            )
-        })?;
-    Ok((size, data))
+    drover_http::file_range::read_range(file_path, path, offset, length)
 }
