@@ -5,9 +5,11 @@
 //! agent, offers reserved), `agent/<id>` (AgentInfo protobuf), `unreachable/<id>` (8-byte
 //! big-endian time in ms, then AgentInfo protobuf), `gone/<id>` (8-byte time),
 //! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (empty),
-//! `deactivated/<id>` (empty).
+//! `deactivated/<id>` (empty), `quota/<role>` (QuotaConfig protobuf, as Mesos' registry
+//! kept quota configs).
 
 use anyhow::{Context, bail};
+use drover_core::master::quota::Quota;
 use drover_core::master::registry::{Registry, RegistryOp, UnreachableAgent};
 use drover_store::{Store, WriteBatch};
 use drover_wire::v1;
@@ -65,6 +67,16 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
         }
         RegistryOp::ReactivateAgent { agent_id } => {
             batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
+        }
+        RegistryOp::UpdateQuota(changes) => {
+            for (role, quota) in changes {
+                let key = format!("quota/{role}");
+                if quota.is_default() {
+                    batch.delete(NAMESPACE, key);
+                } else {
+                    batch.put(NAMESPACE, key, quota.to_config(role).encode_to_vec());
+                }
+            }
         }
         RegistryOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
@@ -163,6 +175,12 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
     for (key, _) in store.scan(NAMESPACE, b"deactivated/")? {
         let id = key_suffix(&key, "deactivated/")?.to_owned();
         registry.deactivated.insert(id);
+    }
+    for (key, value) in store.scan(NAMESPACE, b"quota/")? {
+        let role = key_suffix(&key, "quota/")?.to_owned();
+        let config = v1::quota::QuotaConfig::decode(value.as_slice())
+            .with_context(|| format!("the quota of role {role} in the registry is corrupt"))?;
+        registry.quotas.insert(role, Quota::from_config(&config));
     }
     Ok(registry)
 }

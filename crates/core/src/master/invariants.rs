@@ -58,6 +58,7 @@ impl Master {
         self.check_timers()?;
         self.check_agent_offers()?;
         self.check_ledger()?;
+        self.check_quota_limits()?;
         if self.next_deadline() != self.next_deadline_by_scan() {
             return Err(format!(
                 "next deadline {:?} from the timer index, {:?} by a scan",

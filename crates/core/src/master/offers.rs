@@ -13,6 +13,7 @@ use drover_wire::v1;
 use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
+use super::quota_alloc::QuotaPass;
 use super::registry::OFFER_ID_BLOCK;
 use super::timers::Timer;
 use super::{AgentStatus, Effect, Master, Offer, scheduler_event};
@@ -195,48 +196,93 @@ impl Master {
                 candidates.insert((share, i, r));
             }
         }
-        for (agent_id, available) in available_by_agent {
-            if resources::scalar(&available, "cpus") < MIN_CPUS
-                && resources::scalar(&available, "mem") < MIN_MEM_MB
-            {
-                continue;
-            }
-            let mut winner: Option<(usize, Vec<v1::Resource>)> = None;
-            for &(_, i, r) in &candidates {
-                let (fw_id, roles) = &eligible[i];
-                let role = &roles[r];
-                let offerable: Vec<v1::Resource> = available
-                    .iter()
-                    .filter(|res| {
-                        let reserved = resources::reservation_role(res);
-                        reserved == resources::DEFAULT_ROLE || reserved == *role
-                    })
-                    .cloned()
-                    .collect();
-                if offerable.is_empty() {
-                    continue;
+        // Quota: guarantees first, headroom held back, limits trimmed ([`super::quota_alloc`]).
+        let mut quota = QuotaPass::new(self, &available_by_agent);
+        for (agent_id, mut available) in available_by_agent {
+            // Without quota an agent goes whole to one framework role; quota can trim an
+            // offer, and what is left goes to the next candidate, each framework at most once.
+            let mut served: Vec<usize> = Vec::new();
+            loop {
+                if resources::scalar(&available, "cpus") < MIN_CPUS
+                    && resources::scalar(&available, "mem") < MIN_MEM_MB
+                {
+                    break;
                 }
-                let filtered = self.filters.iter().any(|f| {
-                    f.framework_id == *fw_id
-                        && f.role == *role
-                        && f.agent_id == agent_id
-                        && resources::contains(&f.resources, &offerable)
-                });
-                if filtered {
-                    continue;
+                let guarantee_stage = quota.as_ref().is_some_and(QuotaPass::any_unmet);
+                let stages: &[bool] = if guarantee_stage {
+                    &[true, false]
+                } else {
+                    &[false]
+                };
+                let mut winner: Option<(usize, String, Vec<v1::Resource>)> = None;
+                'stages: for &guarantees_only in stages {
+                    for &(_, i, r) in &candidates {
+                        if served.contains(&i) {
+                            continue;
+                        }
+                        let (fw_id, roles) = &eligible[i];
+                        let role = &roles[r];
+                        if guarantees_only && !quota.as_ref().is_some_and(|q| q.unmet(role)) {
+                            continue;
+                        }
+                        let mut offerable: Vec<v1::Resource> = available
+                            .iter()
+                            .filter(|res| {
+                                let reserved = resources::reservation_role(res);
+                                reserved == resources::DEFAULT_ROLE || reserved == *role
+                            })
+                            .cloned()
+                            .collect();
+                        if let Some(q) = &quota {
+                            let before = offerable.clone();
+                            offerable = q.trim(role, offerable);
+                            if offerable != before
+                                && resources::scalar(&offerable, "cpus") < MIN_CPUS
+                                && resources::scalar(&offerable, "mem") < MIN_MEM_MB
+                            {
+                                continue;
+                            }
+                        }
+                        if offerable.is_empty()
+                            || (guarantees_only
+                                && !quota
+                                    .as_ref()
+                                    .is_some_and(|q| q.advances_guarantee(role, &offerable)))
+                        {
+                            continue;
+                        }
+                        let filtered = self.filters.iter().any(|f| {
+                            f.framework_id == *fw_id
+                                && f.role == *role
+                                && f.agent_id == agent_id
+                                && resources::contains(&f.resources, &offerable)
+                        });
+                        if filtered {
+                            continue;
+                        }
+                        let fw_id = fw_id.clone();
+                        let role = role.clone();
+                        if self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable.clone(), out)
+                        {
+                            winner = Some((i, role, offerable));
+                        }
+                        break 'stages;
+                    }
                 }
-                let made: Vec<v1::Resource> = offerable
+                // The winner's share grew: move its roles to their new places.
+                let Some((i, role, offered)) = winner else {
+                    break;
+                };
+                served.push(i);
+                available = resources::subtract(&available, &offered);
+                if let Some(q) = quota.as_mut() {
+                    q.record(&role, &offered);
+                }
+                let made: Vec<v1::Resource> = offered
                     .iter()
                     .filter(|res| resources::is_scalar(res))
                     .cloned()
                     .collect();
-                if self.make_offer(now_ms, fw_id, role, &agent_id, offerable, out) {
-                    winner = Some((i, made));
-                }
-                break;
-            }
-            // The winner's share grew: move its roles to their new places.
-            if let Some((i, made)) = winner {
                 allocated[i] = resources::add(&allocated[i], &made);
                 let share = Share(resources::dominant_share(&allocated[i], &cluster_total));
                 for r in 0..eligible[i].1.len() {
@@ -244,6 +290,10 @@ impl Master {
                     candidates.insert((share, i, r));
                 }
                 shares[i] = share;
+                if quota.is_none() {
+                    // Nothing was trimmed: the agent's offerable resources are gone.
+                    break;
+                }
             }
         }
     }

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use drover_wire::v1;
 
+use super::quota::Quota;
+
 /// Offer ids are reserved in blocks of this size, so allocation does not write the registry
 /// for every offer while ids still never repeat across restarts.
 pub const OFFER_ID_BLOCK: u64 = 1000;
@@ -47,6 +49,8 @@ pub struct Registry {
     pub removed_frameworks: BTreeSet<String>,
     /// Agents an operator deactivated (DEACTIVATE_AGENT): no offers until reactivated.
     pub deactivated: BTreeSet<String>,
+    /// Roles with a non-default quota ([`super::quota`]).
+    pub quotas: BTreeMap<String, Quota>,
 }
 
 /// One change to the registry.
@@ -74,6 +78,9 @@ pub enum RegistryOp {
     DeactivateAgent { agent_id: String },
     /// An operator reactivated an agent.
     ReactivateAgent { agent_id: String },
+    /// Quota changes, applied together (UPDATE_QUOTA is all or nothing); a default quota
+    /// removes the role's entry.
+    UpdateQuota(Vec<(String, Quota)>),
 }
 
 impl Registry {
@@ -129,6 +136,15 @@ impl Registry {
             }
             RegistryOp::ReactivateAgent { agent_id } => {
                 self.deactivated.remove(agent_id);
+            }
+            RegistryOp::UpdateQuota(changes) => {
+                for (role, quota) in changes {
+                    if quota.is_default() {
+                        self.quotas.remove(role);
+                    } else {
+                        self.quotas.insert(role.clone(), quota.clone());
+                    }
+                }
             }
             RegistryOp::PutFramework(info) => {
                 let id = info

@@ -16,6 +16,7 @@ use drover_wire::v1::master::{self as operator, response};
 
 pub mod files;
 pub mod logging;
+pub mod quota;
 pub mod roles_json;
 
 use std::time::Duration;
@@ -321,6 +322,12 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             let reply = state.handle.call(input, None).await;
             reply_response(reply, accept)
         }
+        // SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos, and still served.
+        #[allow(deprecated)]
+        CallType::GetQuota
+        | CallType::UpdateQuota
+        | CallType::SetQuota
+        | CallType::RemoveQuota => quota::call(&state, kind, call, accept).await,
         CallType::Teardown => {
             let Some(teardown) = call.teardown else {
                 return HttpError::bad_request(
