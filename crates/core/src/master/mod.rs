@@ -173,10 +173,7 @@ pub enum Input {
     /// Operator REACTIVATE_AGENT.
     ReactivateAgent { req: Conn, agent_id: String },
     /// Operator GET/SET/REMOVE/UPDATE_QUOTA's changes (and legacy `/quota`).
-    Quota {
-        req: Conn,
-        call: quota::QuotaCall,
-    },
+    Quota { req: Conn, call: quota::QuotaCall },
     /// Operator TEARDOWN (and legacy `/master/teardown`).
     Teardown { req: Conn, framework_id: String },
     /// Time passed: run whatever timers are due.

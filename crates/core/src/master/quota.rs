@@ -181,7 +181,10 @@ fn check_scalar(value: f64) -> Result<(), &'static str> {
 /// Mesos' `quota::validate(QuotaConfig)`.
 pub fn validate_config(config: &QuotaConfig) -> Result<(), String> {
     validate_role(&config.role).map_err(|e| format!("Invalid 'QuotaConfig.role': {e}"))?;
-    for (field, map) in [("guarantees", &config.guarantees), ("limits", &config.limits)] {
+    for (field, map) in [
+        ("guarantees", &config.guarantees),
+        ("limits", &config.limits),
+    ] {
         for (name, s) in map {
             let (max, what) = if name == "mem" || name == "disk" {
                 (MAX_MEGABYTES, "1 exabyte")
@@ -200,7 +203,10 @@ pub fn validate_config(config: &QuotaConfig) -> Result<(), String> {
     for (field, map) in [("guarantee", &config.guarantees), ("limit", &config.limits)] {
         for (name, s) in map {
             check_scalar(s.value).map_err(|e| {
-                format!("Invalid {field} configuration {{'{name}': {}}}: {e}", s.value)
+                format!(
+                    "Invalid {field} configuration {{'{name}': {}}}: {e}",
+                    s.value
+                )
             })?;
         }
     }
@@ -463,7 +469,9 @@ impl Master {
         if !self.registry.quotas.contains_key(&role) {
             let message = match &path {
                 Some(path) => {
-                    format!("Failed to remove quota for path '{path}': Role '{role}' has no quota set")
+                    format!(
+                        "Failed to remove quota for path '{path}': Role '{role}' has no quota set"
+                    )
                 }
                 None => format!("Failed to remove quota: Role '{role}' has no quota set"),
             };
@@ -590,7 +598,9 @@ impl Master {
     pub(super) fn check_quota_limits(&self) -> Result<(), String> {
         for (role, quota) in &self.registry.quotas {
             if let Some(what) = self.role_over_limit(role, quota) {
-                return Err(format!("role {role} is offered beyond its quota limit ({what})"));
+                return Err(format!(
+                    "role {role} is offered beyond its quota limit ({what})"
+                ));
             }
         }
         Ok(())

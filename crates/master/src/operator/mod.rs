@@ -324,10 +324,9 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         }
         // SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos, and still served.
         #[allow(deprecated)]
-        CallType::GetQuota
-        | CallType::UpdateQuota
-        | CallType::SetQuota
-        | CallType::RemoveQuota => quota::call(&state, kind, call, accept).await,
+        CallType::GetQuota | CallType::UpdateQuota | CallType::SetQuota | CallType::RemoveQuota => {
+            quota::call(&state, kind, call, accept).await
+        }
         CallType::Teardown => {
             let Some(teardown) = call.teardown else {
                 return HttpError::bad_request(
