@@ -11,6 +11,7 @@
 pub mod client;
 pub mod file_range;
 pub mod listen;
+pub mod logging;
 pub mod paths;
 pub mod server;
 

@@ -171,16 +171,17 @@ impl QuotaPass {
         }
         let mut out = Vec::with_capacity(offerable.len());
         for mut r in offerable {
-            if resources::is_scalar(&r) && !resources::is_reserved(&r) {
-                if let Some(cap) = caps.get_mut(&r.name) {
-                    let value = r.scalar.as_ref().map_or(0.0, |s| s.value);
-                    let take = resources::round_scalar(value.min(*cap));
-                    *cap = resources::round_scalar(*cap - take);
-                    if take <= 0.0 {
-                        continue;
-                    }
-                    r.scalar = Some(v1::value::Scalar { value: take });
+            if resources::is_scalar(&r)
+                && !resources::is_reserved(&r)
+                && let Some(cap) = caps.get_mut(&r.name)
+            {
+                let value = r.scalar.as_ref().map_or(0.0, |s| s.value);
+                let take = resources::round_scalar(value.min(*cap));
+                *cap = resources::round_scalar(*cap - take);
+                if take <= 0.0 {
+                    continue;
                 }
+                r.scalar = Some(v1::value::Scalar { value: take });
             }
             out.push(r);
         }
