@@ -280,6 +280,23 @@ impl Master {
         }
     }
 
+    /// Mesos' quota metrics: `allocator/mesos/quota/roles/<role>/resources/<name>/guarantee`
+    /// and `.../limit`, one per configured quantity.
+    pub fn quota_metrics(&self) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        for (role, quota) in &self.registry.quotas {
+            for (kind, map) in [("guarantee", &quota.guarantees), ("limit", &quota.limits)] {
+                for (name, value) in map {
+                    out.push((
+                        format!("allocator/mesos/quota/roles/{role}/resources/{name}/{kind}"),
+                        *value,
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// What a role consumes of its quota (Mesos' `consumedQuota`): the scalars its live tasks
     /// use, plus the reservations for it on registered agents that no task or executor uses.
     pub fn quota_consumed(&self, role: &str) -> Quantities {

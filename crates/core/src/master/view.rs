@@ -294,6 +294,7 @@ impl Master {
         );
         put("messages_decline_offers", 0.0);
         put("event_queue_messages", 0.0);
+        m.extend(self.quota_metrics());
         m
     }
 }
