@@ -398,8 +398,46 @@ fn under_contention_guarantees_are_met_and_limits_never_exceeded() {
         }
     }
     let used = |role: &str| resources::scalar(sim.m.ledger().used_by_role(role), "cpus");
-    assert!(used("gold") >= 5.0, "gold's guarantee is met: {}", used("gold"));
-    assert!(used("gold") <= 7.0, "gold stays under its limit: {}", used("gold"));
+    assert!(
+        used("gold") >= 5.0,
+        "gold's guarantee is met: {}",
+        used("gold")
+    );
+    assert!(
+        used("gold") <= 7.0,
+        "gold stays under its limit: {}",
+        used("gold")
+    );
     assert!(used("capped") <= 2.0, "capped: {}", used("capped"));
-    assert_eq!(used("gold") + used("capped") + used("*"), 12.0, "the cluster is used");
+    assert_eq!(
+        used("gold") + used("capped") + used("*"),
+        12.0,
+        "the cluster is used"
+    );
+}
+
+#[test]
+fn a_quota_covers_its_subroles() {
+    let mut sim = Sim::new();
+    let (agent, _) = sim.register_agent("cpus:4;mem:4096");
+    let (reply, _) = update(&mut sim, false, vec![config("eng", "", "cpus:2")]);
+    assert_eq!(reply, Reply::Ok);
+    let (web, effects) = subscribe_role(&mut sim, "eng/web");
+    let offer = offers(&effects, web.conn).pop().expect("an offer");
+    assert_eq!(cpus(&offer), 2.0, "eng's limit holds eng/web");
+    sim.accept(
+        &web,
+        &[&offer.id.value],
+        vec![task("w1", &agent, "cpus:1.5;mem:64")],
+    );
+    // A sibling subrole shares what is left under the parent's limit.
+    let (api, _) = subscribe_role(&mut sim, "eng/api");
+    let effects = sim.advance(2_000);
+    let api_cpus: f64 = offers(&effects, api.conn).iter().map(cpus).sum();
+    let web_cpus: f64 = offers(&effects, web.conn).iter().map(cpus).sum();
+    assert!(api_cpus + web_cpus <= 0.5 + 1e-9, "{api_cpus} + {web_cpus}");
+    // The subtree's use is the parent's consumption, and a lower limit needs force.
+    assert_eq!(sim.m.quota_consumed("eng")["cpus"], 1.5);
+    let (reply, _) = update(&mut sim, false, vec![config("eng", "", "cpus:1")]);
+    expect_error(reply, 400, "is already consuming 'cpus:1.5; mem:64'");
 }

@@ -180,6 +180,30 @@ impl Ledger {
     pub fn offered_to_role(&self, role: &str) -> &[v1::Resource] {
         self.role_offered.get(role).map_or(&[], |v| &v[..])
     }
+
+    /// The scalars live tasks of `role` and of its subroles (`role/…`) use: what a quota on
+    /// `role` counts, as Mesos counted a role's subtree. O(log roles + subroles).
+    pub fn used_by_role_tree(&self, role: &str) -> Vec<v1::Resource> {
+        tree_sum(&self.role_used, role)
+    }
+
+    /// The scalars outstanding offers to `role` and its subroles hold.
+    pub fn offered_to_role_tree(&self, role: &str) -> Vec<v1::Resource> {
+        tree_sum(&self.role_offered, role)
+    }
+}
+
+/// The sum under `role` and under every key below `role/`.
+fn tree_sum(sums: &BTreeMap<String, Vec<v1::Resource>>, role: &str) -> Vec<v1::Resource> {
+    let mut out = sums.get(role).cloned().unwrap_or_default();
+    let prefix = format!("{role}/");
+    for (_, sum) in sums
+        .range(prefix.clone()..)
+        .take_while(|(key, _)| key.starts_with(&prefix))
+    {
+        out = resources::add(&out, sum);
+    }
+    out
 }
 
 /// Whether two normalized lists hold the same resources, whatever their order.

@@ -9,7 +9,9 @@
 //! Quantities are `name → value` maps of scalars (Mesos' `ResourceQuantities`). Consumption
 //! follows Mesos: what the role's live tasks use plus the reservations for it that nothing
 //! uses; offers do not count toward consumption but do count toward the limit the allocator
-//! enforces. Hierarchical roles are not supported for quota (Mesos refused them too).
+//! enforces. A quota covers the role's subtree (`eng` covers `eng/web`), as in Mesos; quota
+//! cannot be set on a nested role itself (Mesos refused that too), so every quota role is a
+//! top-level one.
 
 use std::collections::BTreeMap;
 
@@ -146,6 +148,19 @@ pub fn display(q: &Quantities) -> String {
         .map(|(name, v)| format!("{name}:{v}"))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Whether `role` is `quota_role` or one of its subroles.
+pub fn in_tree(role: &str, quota_role: &str) -> bool {
+    role == quota_role
+        || role
+            .strip_prefix(quota_role)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The top-level role of a (possibly nested) role: the one whose quota covers it.
+pub fn top_role(role: &str) -> &str {
+    role.split('/').next().unwrap_or(role)
 }
 
 /// An operator's quota call, already decoded.
@@ -300,12 +315,13 @@ impl Master {
     /// What a role consumes of its quota (Mesos' `consumedQuota`): the scalars its live tasks
     /// use, plus the reservations for it on registered agents that no task or executor uses.
     pub fn quota_consumed(&self, role: &str) -> Quantities {
-        let mut consumed = quantities(self.ledger.used_by_role(role));
+        let mut consumed = quantities(&self.ledger.used_by_role_tree(role));
         add_into(&mut consumed, &self.unallocated_reservations(role));
         consumed
     }
 
-    /// Reservations for `role` on registered agents that no task or executor uses.
+    /// Reservations for `role` (or a subrole) on registered agents that no task or executor
+    /// uses.
     fn unallocated_reservations(&self, role: &str) -> Quantities {
         let mut out = Quantities::new();
         if role == resources::DEFAULT_ROLE {
@@ -313,7 +329,7 @@ impl Master {
         }
         let reserved = |list: &[v1::Resource]| -> Vec<v1::Resource> {
             list.iter()
-                .filter(|r| resources::reservation_role(r) == role)
+                .filter(|r| in_tree(resources::reservation_role(r), role))
                 .cloned()
                 .collect()
         };
@@ -513,12 +529,15 @@ impl Master {
             return;
         }
         let mut held = self.quota_consumed(role);
-        add_into(&mut held, &quantities(self.ledger.offered_to_role(role)));
-        // Its own offers, until the limit holds.
+        add_into(
+            &mut held,
+            &quantities(&self.ledger.offered_to_role_tree(role)),
+        );
+        // Its own offers (and its subroles'), until the limit holds.
         let own: Vec<String> = self
             .offers
             .iter()
-            .filter(|(_, o)| o.role == role)
+            .filter(|(_, o)| in_tree(&o.role, role))
             .map(|(id, _)| id.clone())
             .collect();
         for id in own {
@@ -539,7 +558,7 @@ impl Master {
         let others: Vec<String> = self
             .offers
             .iter()
-            .filter(|(_, o)| o.role != role)
+            .filter(|(_, o)| !in_tree(&o.role, role))
             .map(|(id, _)| id.clone())
             .collect();
         for id in others {
@@ -577,7 +596,7 @@ impl Master {
             let ids: Vec<String> = self
                 .offers
                 .iter()
-                .filter(|(_, o)| o.role == role)
+                .filter(|(_, o)| in_tree(&o.role, &role))
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in ids {
@@ -597,11 +616,11 @@ impl Master {
     /// A limited resource the role holds offers of while its tasks and offers exceed the
     /// limit: what [`Master::check_quota_limits`] forbids.
     fn role_over_limit(&self, role: &str, quota: &Quota) -> Option<String> {
-        let offered = quantities(self.ledger.offered_to_role(role));
+        let offered = quantities(&self.ledger.offered_to_role_tree(role));
         if offered.is_empty() {
             return None;
         }
-        let mut held = quantities(self.ledger.used_by_role(role));
+        let mut held = quantities(&self.ledger.used_by_role_tree(role));
         add_into(&mut held, &offered);
         quota.limits.iter().find_map(|(name, limit)| {
             let o = offered.get(name).copied().unwrap_or(0.0);

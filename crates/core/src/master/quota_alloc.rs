@@ -9,6 +9,9 @@
 //!   (tasks, offers, and reservations for it nobody uses) beyond its limit; reservations for
 //!   the role are already counted, so offering them costs nothing.
 //!
+//! A quota covers its role's subtree: a framework role `eng/web` is served toward, and held
+//! under, the quota of `eng` (quota roles are all top-level, see [`super::quota`]).
+//!
 //! A pass without quotas builds nothing here and allocates as before. The state is the few
 //! quota roles' running consumption and the cluster's free unreserved scalars, kept up to date
 //! as the pass makes offers, so a pass stays O(agents × log frameworks + quota roles).
@@ -18,7 +21,7 @@ use std::collections::BTreeMap;
 use drover_wire::v1;
 
 use super::Master;
-use super::quota::{Quantities, Quota, add_into, quantities};
+use super::quota::{Quantities, Quota, add_into, quantities, top_role};
 use crate::resources;
 
 /// One quota role during a pass.
@@ -76,7 +79,7 @@ impl QuotaPass {
             add_into(&mut headroom, &unreserved(available));
             for r in available.iter().filter(|r| resources::is_reserved(r)) {
                 free_reserved
-                    .entry(resources::reservation_role(r))
+                    .entry(top_role(resources::reservation_role(r)))
                     .or_default()
                     .push(r.clone());
             }
@@ -86,10 +89,10 @@ impl QuotaPass {
             .quotas
             .iter()
             .map(|(role, quota)| {
-                let mut consumed = quantities(master.ledger.used_by_role(role));
+                let mut consumed = quantities(&master.ledger.used_by_role_tree(role));
                 add_into(
                     &mut consumed,
-                    &quantities(master.ledger.offered_to_role(role)),
+                    &quantities(&master.ledger.offered_to_role_tree(role)),
                 );
                 if let Some(free) = free_reserved.get(role.as_str()) {
                     add_into(&mut consumed, &quantities(free));
@@ -113,13 +116,15 @@ impl QuotaPass {
 
     /// Whether `role` has a quota whose guarantee is unmet.
     pub(super) fn unmet(&self, role: &str) -> bool {
-        self.roles.get(role).is_some_and(|s| !s.unmet().is_empty())
+        self.roles
+            .get(top_role(role))
+            .is_some_and(|s| !s.unmet().is_empty())
     }
 
     /// Whether `offerable` brings `role` closer to its unmet guarantee (stage one offers only
     /// such agents to such roles, as Mesos' first stage did).
     pub(super) fn advances_guarantee(&self, role: &str, offerable: &[v1::Resource]) -> bool {
-        let Some(state) = self.roles.get(role) else {
+        let Some(state) = self.roles.get(top_role(role)) else {
             return false;
         };
         let unmet = state.unmet();
@@ -141,7 +146,7 @@ impl QuotaPass {
     /// room and what headroom allows. Names without a cap are absent.
     fn caps(&self, role: &str) -> Quantities {
         let mut caps = Quantities::new();
-        let state = self.roles.get(role);
+        let state = self.roles.get(top_role(role));
         if let Some(state) = state {
             for (name, limit) in &state.quota.limits {
                 let used = state.consumed.get(name).copied().unwrap_or(0.0);
@@ -192,7 +197,7 @@ impl QuotaPass {
     /// reserved ones were counted already), and so much less is free.
     pub(super) fn record(&mut self, role: &str, offered: &[v1::Resource]) {
         let taken = unreserved(offered);
-        if let Some(state) = self.roles.get_mut(role) {
+        if let Some(state) = self.roles.get_mut(top_role(role)) {
             add_into(&mut state.consumed, &taken);
         }
         for (name, v) in taken {
