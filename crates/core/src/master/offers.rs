@@ -197,7 +197,16 @@ impl Master {
             }
         }
         // Quota: guarantees first, headroom held back, limits trimmed ([`super::quota_alloc`]).
+        // The first stage visits only the candidates a guarantee covers, in DRF order too.
         let mut quota = QuotaPass::new(self, &available_by_agent);
+        let mut guaranteed: BTreeSet<(Share, usize, usize)> = match &quota {
+            Some(q) => candidates
+                .iter()
+                .filter(|&&(_, i, r)| q.guaranteed(&eligible[i].1[r]))
+                .copied()
+                .collect(),
+            None => BTreeSet::new(),
+        };
         for (agent_id, mut available) in available_by_agent {
             // Without quota an agent goes whole to one framework role; quota can trim an
             // offer, and what is left goes to the next candidate, each framework at most once.
@@ -215,14 +224,32 @@ impl Master {
                     &[false]
                 };
                 let mut winner: Option<(usize, String, Vec<v1::Resource>)> = None;
+                // Roles quota left nothing to offer on this agent: the same for each of their
+                // frameworks, so each role is trimmed once, not once per framework. Roles no
+                // quota covers and with no reservation here all get the same trim: they share
+                // the key "" (no role is named that).
+                let mut nothing_for: BTreeSet<&str> = BTreeSet::new();
                 'stages: for &guarantees_only in stages {
-                    for &(_, i, r) in &candidates {
+                    let visit = if guarantees_only {
+                        &guaranteed
+                    } else {
+                        &candidates
+                    };
+                    for &(_, i, r) in visit {
                         if served.contains(&i) {
                             continue;
                         }
                         let (fw_id, roles) = &eligible[i];
                         let role = &roles[r];
                         if guarantees_only && !quota.as_ref().is_some_and(|q| q.unmet(role)) {
+                            continue;
+                        }
+                        let shared_trim = quota.as_ref().is_some_and(|q| !q.covers(role))
+                            && !available
+                                .iter()
+                                .any(|res| resources::reservation_role(res) == role.as_str());
+                        let trim_key = if shared_trim { "" } else { role.as_str() };
+                        if nothing_for.contains(trim_key) {
                             continue;
                         }
                         let mut offerable: Vec<v1::Resource> = available
@@ -240,6 +267,7 @@ impl Master {
                                 && resources::scalar(&offerable, "cpus") < MIN_CPUS
                                 && resources::scalar(&offerable, "mem") < MIN_MEM_MB
                             {
+                                nothing_for.insert(trim_key);
                                 continue;
                             }
                         }
@@ -288,6 +316,9 @@ impl Master {
                 for r in 0..eligible[i].1.len() {
                     candidates.remove(&(shares[i], i, r));
                     candidates.insert((share, i, r));
+                    if guaranteed.remove(&(shares[i], i, r)) {
+                        guaranteed.insert((share, i, r));
+                    }
                 }
                 shares[i] = share;
                 if quota.is_none() {

@@ -33,6 +33,14 @@ struct RoleState {
 }
 
 impl RoleState {
+    /// Whether the guarantee still lacks something (without building the map).
+    fn has_unmet(&self) -> bool {
+        self.quota
+            .guarantees
+            .iter()
+            .any(|(name, g)| self.consumed.get(name).copied().unwrap_or(0.0) < g - 1e-9)
+    }
+
     /// What the guarantee still lacks, per name (positive amounts only).
     fn unmet(&self) -> Quantities {
         let mut unmet = Quantities::new();
@@ -111,14 +119,26 @@ impl QuotaPass {
 
     /// Whether some role's guarantee is unmet (then the pass tries those roles first).
     pub(super) fn any_unmet(&self) -> bool {
-        self.roles.values().any(|s| !s.unmet().is_empty())
+        self.roles.values().any(RoleState::has_unmet)
     }
 
     /// Whether `role` has a quota whose guarantee is unmet.
     pub(super) fn unmet(&self, role: &str) -> bool {
         self.roles
             .get(top_role(role))
-            .is_some_and(|s| !s.unmet().is_empty())
+            .is_some_and(RoleState::has_unmet)
+    }
+
+    /// Whether a quota covers `role` (its own or its top-level role's).
+    pub(super) fn covers(&self, role: &str) -> bool {
+        self.roles.contains_key(top_role(role))
+    }
+
+    /// Whether a guarantee covers `role` (its candidates take part in the first stage).
+    pub(super) fn guaranteed(&self, role: &str) -> bool {
+        self.roles
+            .get(top_role(role))
+            .is_some_and(|s| !s.quota.guarantees.is_empty())
     }
 
     /// Whether `offerable` brings `role` closer to its unmet guarantee (stage one offers only
