@@ -441,3 +441,27 @@ fn a_quota_covers_its_subroles() {
     let (reply, _) = update(&mut sim, false, vec![config("eng", "", "cpus:1")]);
     expect_error(reply, 400, "is already consuming 'cpus:1.5; mem:64'");
 }
+
+#[test]
+fn reservations_count_as_consumed_and_are_always_offered_to_their_role() {
+    let mut sim = Sim::new();
+    sim.register_agent("cpus(dev):2;cpus:2;mem:1024");
+    assert_eq!(sim.m.quota_consumed("dev")["cpus"], 2.0, "an unused reservation");
+    let (reply, _) = update(&mut sim, false, vec![config("dev", "", "cpus:1")]);
+    expect_error(reply, 400, "is already consuming 'cpus:2'");
+    let (reply, _) = update(&mut sim, true, vec![config("dev", "", "cpus:1")]);
+    assert_eq!(reply, Reply::Ok);
+    let (dev, effects) = subscribe_role(&mut sim, "dev");
+    let offer = offers(&effects, dev.conn).pop().expect("an offer");
+    let reserved: f64 = offer
+        .resources
+        .iter()
+        .filter(|r| r.name == "cpus" && resources::is_reserved(r))
+        .map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value))
+        .sum();
+    assert_eq!(reserved, 2.0, "its reservation: {offer:?}");
+    assert_eq!(cpus(&offer), 2.0, "and no unreserved cpus beyond the limit");
+    let (other, effects) = subscribe_role(&mut sim, "*");
+    let rest = offers(&effects, other.conn).pop().expect("the rest");
+    assert_eq!(cpus(&rest), 2.0);
+}

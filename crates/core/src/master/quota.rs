@@ -163,6 +163,17 @@ pub fn top_role(role: &str) -> &str {
     role.split('/').next().unwrap_or(role)
 }
 
+/// Whether an offer holds unreserved scalars of one of `names`.
+fn breaks_limit(offer: &v1::Offer, names: &[String]) -> bool {
+    !names.is_empty()
+        && offer.resources.iter().any(|r| {
+            resources::is_scalar(r)
+                && !resources::is_reserved(r)
+                && names.contains(&r.name)
+                && r.scalar.as_ref().is_some_and(|s| s.value > 0.0)
+        })
+}
+
 /// An operator's quota call, already decoded.
 #[derive(Debug, Clone)]
 pub enum QuotaCall {
@@ -593,40 +604,60 @@ impl Master {
             .map(|(role, _)| role.clone())
             .collect();
         for role in over {
-            let ids: Vec<String> = self
-                .offers
-                .iter()
-                .filter(|(_, o)| in_tree(&o.role, &role))
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in ids {
-                let still = self
-                    .registry
-                    .quotas
-                    .get(&role)
-                    .is_some_and(|q| self.role_over_limit(&role, q).is_some());
-                if !still {
+            loop {
+                let Some(quota) = self.registry.quotas.get(&role) else {
                     break;
+                };
+                let over = self.over_limit_names(&role, quota);
+                let next = self
+                    .offers
+                    .iter()
+                    .find(|(_, o)| in_tree(&o.role, &role) && breaks_limit(&o.offer, &over))
+                    .map(|(id, _)| id.clone());
+                match next {
+                    Some(id) => self.rescind_offer(&id, true, out),
+                    None => break,
                 }
-                self.rescind_offer(&id, true, out);
             }
         }
     }
 
-    /// A limited resource the role holds offers of while its tasks and offers exceed the
-    /// limit: what [`Master::check_quota_limits`] forbids.
-    fn role_over_limit(&self, role: &str, quota: &Quota) -> Option<String> {
+    /// The limited names whose tasks and offers in the role's tree exceed the limit while
+    /// offers hold some (cheap: the ledger's sums).
+    fn over_limit_names(&self, role: &str, quota: &Quota) -> Vec<String> {
+        if quota.limits.is_empty() {
+            return Vec::new();
+        }
         let offered = quantities(&self.ledger.offered_to_role_tree(role));
         if offered.is_empty() {
-            return None;
+            return Vec::new();
         }
         let mut held = quantities(&self.ledger.used_by_role_tree(role));
         add_into(&mut held, &offered);
-        quota.limits.iter().find_map(|(name, limit)| {
-            let o = offered.get(name).copied().unwrap_or(0.0);
-            let h = held.get(name).copied().unwrap_or(0.0);
-            (o > 0.0 && h > limit + 1e-9).then(|| format!("{name}: holds {h} of limit {limit}"))
-        })
+        quota
+            .limits
+            .iter()
+            .filter(|(name, limit)| {
+                offered.get(*name).copied().unwrap_or(0.0) > 0.0
+                    && held.get(*name).copied().unwrap_or(0.0) > **limit + 1e-9
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// An offer in the role's tree of unreserved resources beyond its limit: what
+    /// [`Master::check_quota_limits`] forbids. Reservations for the role are always its to
+    /// be offered (they already count as consumed), so they never break a limit. Scans the
+    /// role's offers only when the ledger's sums show it over.
+    fn role_over_limit(&self, role: &str, quota: &Quota) -> Option<String> {
+        let over = self.over_limit_names(role, quota);
+        if over.is_empty() {
+            return None;
+        }
+        self.offers
+            .iter()
+            .find(|(_, o)| in_tree(&o.role, role) && breaks_limit(&o.offer, &over))
+            .map(|(id, _)| format!("offer {id} holds unreserved {}", over.join(", ")))
     }
 
     /// The quota invariant: no role is offered a resource beyond its limit (its tasks alone may
