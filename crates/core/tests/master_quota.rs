@@ -446,7 +446,11 @@ fn a_quota_covers_its_subroles() {
 fn reservations_count_as_consumed_and_are_always_offered_to_their_role() {
     let mut sim = Sim::new();
     sim.register_agent("cpus(dev):2;cpus:2;mem:1024");
-    assert_eq!(sim.m.quota_consumed("dev")["cpus"], 2.0, "an unused reservation");
+    assert_eq!(
+        sim.m.quota_consumed("dev")["cpus"],
+        2.0,
+        "an unused reservation"
+    );
     let (reply, _) = update(&mut sim, false, vec![config("dev", "", "cpus:1")]);
     expect_error(reply, 400, "is already consuming 'cpus:2'");
     let (reply, _) = update(&mut sim, true, vec![config("dev", "", "cpus:1")]);

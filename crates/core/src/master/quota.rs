@@ -604,10 +604,7 @@ impl Master {
             .map(|(role, _)| role.clone())
             .collect();
         for role in over {
-            loop {
-                let Some(quota) = self.registry.quotas.get(&role) else {
-                    break;
-                };
+            while let Some(quota) = self.registry.quotas.get(&role) {
                 let over = self.over_limit_names(&role, quota);
                 let next = self
                     .offers
