@@ -469,3 +469,48 @@ fn reservations_count_as_consumed_and_are_always_offered_to_their_role() {
     let rest = offers(&effects, other.conn).pop().expect("the rest");
     assert_eq!(cpus(&rest), 2.0);
 }
+
+#[test]
+fn tasks_coming_back_over_a_limit_get_the_roles_offers_rescinded() {
+    let mut sim = Sim::new();
+    sim.register_agent_at("h0", 5052, "cpus:4;mem:4096");
+    let (reply, _) = update(&mut sim, false, vec![config("dev", "", "cpus:2")]);
+    assert_eq!(reply, Reply::Ok);
+    let (dev, effects) = subscribe_role(&mut sim, "dev");
+    let offer = offers(&effects, dev.conn).pop().expect("an offer");
+    assert_eq!(cpus(&offer), 2.0);
+    // An agent the master did not know comes back running one of dev's tasks.
+    let running = v1::Task {
+        name: "back".into(),
+        task_id: v1::TaskId {
+            value: "back".into(),
+        },
+        framework_id: v1::FrameworkId {
+            value: dev.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: "M-S77".into(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        resources: resources::allocate(&resources::parse("cpus:1;mem:32").unwrap(), "dev"),
+        ..Default::default()
+    };
+    let (_, effects) = sim.reregister_agent("M-S77", "cpus:2;mem:1024", vec![running], vec![]);
+    assert_eq!(
+        resources::scalar(sim.m.ledger().used_by_role("dev"), "cpus"),
+        1.0,
+        "the task counts for dev"
+    );
+    assert!(
+        event_types(&effects, dev.conn).contains(&v1::scheduler::event::Type::Rescind),
+        "dev's offer beyond its limit is taken back"
+    );
+    let held: f64 = sim
+        .m
+        .offers()
+        .values()
+        .filter(|o| o.role == "dev")
+        .map(|o| resources::scalar(&o.offer.resources, "cpus"))
+        .sum();
+    assert!(held <= 1.0, "dev is offered at most its remaining cpu: {held}");
+}
