@@ -317,3 +317,60 @@ async fn a_guarantee_holds_resources_back_for_its_role() -> Result<()> {
     assert_eq!(offered(&offers, "mem"), 3072.0, "{offers}");
     master.stop().await
 }
+
+#[tokio::test]
+async fn quota_calls_speak_protobuf_too() -> Result<()> {
+    use drover_wire::v1::master::call::Type as CallType;
+    use drover_wire::v1::master::{Call, Response, call};
+    use drover_wire::v1::quota::QuotaConfig;
+    use prost::Message;
+    let dir = tempfile::tempdir()?;
+    let master = Master::start(dir.path(), &[]).await?;
+    let _agent = Agent::register(&master.url).await?;
+    let post = |call: Call| {
+        let url = format!("{}/api/v1", master.url);
+        async move {
+            Client::new()
+                .post(
+                    &url,
+                    &[
+                        ("Content-Type", "application/x-protobuf"),
+                        ("Accept", "application/x-protobuf"),
+                    ],
+                    call.encode_to_vec().into(),
+                )
+                .await
+        }
+    };
+    let mut limits = std::collections::BTreeMap::new();
+    limits.insert(
+        "cpus".to_owned(),
+        drover_wire::v1::value::Scalar { value: 2.0 },
+    );
+    let update = Call {
+        r#type: Some(CallType::UpdateQuota as i32),
+        update_quota: Some(call::UpdateQuota {
+            force: None,
+            quota_configs: vec![QuotaConfig {
+                role: "dev".into(),
+                guarantees: Default::default(),
+                limits,
+            }],
+        }),
+        ..Default::default()
+    };
+    let answer = post(update).await?;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
+    let answer = post(Call {
+        r#type: Some(CallType::GetQuota as i32),
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(answer.status.as_u16(), 200);
+    let response = Response::decode(answer.body.clone())?;
+    let status = response.get_quota.context("get_quota")?.status;
+    assert_eq!(status.configs.len(), 1);
+    assert_eq!(status.configs[0].role, "dev");
+    assert_eq!(status.configs[0].limits["cpus"].value, 2.0);
+    master.stop().await
+}
