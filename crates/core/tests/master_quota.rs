@@ -512,5 +512,8 @@ fn tasks_coming_back_over_a_limit_get_the_roles_offers_rescinded() {
         .filter(|o| o.role == "dev")
         .map(|o| resources::scalar(&o.offer.resources, "cpus"))
         .sum();
-    assert!(held <= 1.0, "dev is offered at most its remaining cpu: {held}");
+    assert!(
+        held <= 1.0,
+        "dev is offered at most its remaining cpu: {held}"
+    );
 }
