@@ -338,8 +338,10 @@ fn quota_survives_a_master_restart_and_shows_in_roles() {
     restarted.register_agent_at("b1", 5052, "cpus:4;mem:4096");
     let (dev, effects) = subscribe_role(&mut restarted, "dev");
     let dev_offers = offers(&effects, dev.conn);
-    assert_eq!(dev_offers.len(), 1);
-    assert_eq!(cpus(&dev_offers[0]), 2.0);
+    // Its guarantee first (one cpu), then, by DRF, up to its limit: two cpus in all.
+    assert_eq!(dev_offers.len(), 2, "{dev_offers:?}");
+    assert_eq!(cpus(&dev_offers[0]), 1.0);
+    assert_eq!(dev_offers.iter().map(cpus).sum::<f64>(), 2.0);
 }
 
 #[test]
@@ -516,4 +518,40 @@ fn tasks_coming_back_over_a_limit_get_the_roles_offers_rescinded() {
         held <= 1.0,
         "dev is offered at most its remaining cpu: {held}"
     );
+}
+
+#[test]
+fn the_guarantee_stage_serves_only_what_is_lacking_and_drf_shares_the_rest() {
+    let mut sim = Sim::new();
+    sim.register_agent("cpus:4;mem:4096");
+    let (gold, _) = subscribe_role(&mut sim, "gold");
+    let (star, _) = subscribe_role(&mut sim, "*");
+    // gold holds the whole agent; the guarantee comes later and gold declines.
+    let ids: Vec<v1::OfferId> = sim
+        .m
+        .offers()
+        .values()
+        .map(|o| o.offer.id.clone())
+        .collect();
+    let (reply, _) = update(&mut sim, false, vec![config("gold", "cpus:1;mem:512", "")]);
+    assert_eq!(reply, Reply::Ok);
+    let decline = v1::scheduler::Call {
+        r#type: Some(v1::scheduler::call::Type::Decline as i32),
+        decline: Some(v1::scheduler::call::Decline {
+            offer_ids: ids,
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(0.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let (_, mut effects) = sim.call(&gold, decline);
+    effects.extend(sim.advance(1_000));
+    let gold_cpus: f64 = offers(&effects, gold.conn).iter().map(cpus).sum();
+    let star_cpus: f64 = offers(&effects, star.conn).iter().map(cpus).sum();
+    assert_eq!(
+        gold_cpus, 1.0,
+        "the guarantee, then DRF picks the lower share"
+    );
+    assert_eq!(star_cpus, 3.0);
 }

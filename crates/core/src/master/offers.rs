@@ -209,8 +209,10 @@ impl Master {
         };
         for (agent_id, mut available) in available_by_agent {
             // Without quota an agent goes whole to one framework role; quota can trim an
-            // offer, and what is left goes to the next candidate, each framework at most once.
-            let mut served: Vec<usize> = Vec::new();
+            // offer, and what is left goes to the next candidate, each framework at most once
+            // per stage (a role served its guarantee may win more in the DRF stage, as in
+            // Mesos, as a second offer).
+            let mut served: Vec<(bool, usize)> = Vec::new();
             loop {
                 if resources::scalar(&available, "cpus") < MIN_CPUS
                     && resources::scalar(&available, "mem") < MIN_MEM_MB
@@ -223,20 +225,20 @@ impl Master {
                 } else {
                     &[false]
                 };
-                let mut winner: Option<(usize, String, Vec<v1::Resource>)> = None;
-                // Roles quota left nothing to offer on this agent: the same for each of their
-                // frameworks, so each role is trimmed once, not once per framework. Roles no
-                // quota covers and with no reservation here all get the same trim: they share
-                // the key "" (no role is named that).
-                let mut nothing_for: BTreeSet<&str> = BTreeSet::new();
+                let mut winner: Option<(bool, usize, String, Vec<v1::Resource>)> = None;
                 'stages: for &guarantees_only in stages {
+                    // Roles quota left nothing to offer on this agent in this stage: the same
+                    // for each of their frameworks, so each role is trimmed once, not once per
+                    // framework. Roles no quota covers and with no reservation here all get
+                    // the same trim: they share the key "" (no role is named that).
+                    let mut nothing_for: BTreeSet<&str> = BTreeSet::new();
                     let visit = if guarantees_only {
                         &guaranteed
                     } else {
                         &candidates
                     };
                     for &(_, i, r) in visit {
-                        if served.contains(&i) {
+                        if served.contains(&(guarantees_only, i)) {
                             continue;
                         }
                         let (fw_id, roles) = &eligible[i];
@@ -262,7 +264,7 @@ impl Master {
                             .collect();
                         if let Some(q) = &quota {
                             let before = offerable.clone();
-                            offerable = q.trim(role, offerable);
+                            offerable = q.trim(role, offerable, guarantees_only);
                             if offerable != before
                                 && resources::scalar(&offerable, "cpus") < MIN_CPUS
                                 && resources::scalar(&offerable, "mem") < MIN_MEM_MB
@@ -292,16 +294,16 @@ impl Master {
                         let role = role.clone();
                         if self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable.clone(), out)
                         {
-                            winner = Some((i, role, offerable));
+                            winner = Some((guarantees_only, i, role, offerable));
                         }
                         break 'stages;
                     }
                 }
                 // The winner's share grew: move its roles to their new places.
-                let Some((i, role, offered)) = winner else {
+                let Some((stage, i, role, offered)) = winner else {
                     break;
                 };
-                served.push(i);
+                served.push((stage, i));
                 available = resources::subtract(&available, &offered);
                 if let Some(q) = quota.as_mut() {
                     q.record(&role, &offered);

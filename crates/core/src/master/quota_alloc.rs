@@ -164,13 +164,23 @@ impl QuotaPass {
 
     /// How much of each unreserved scalar `role` may be offered now: the least of its limit's
     /// room and what headroom allows. Names without a cap are absent.
-    fn caps(&self, role: &str) -> Quantities {
+    fn caps(&self, role: &str, guarantee_stage: bool) -> Quantities {
         let mut caps = Quantities::new();
         let state = self.roles.get(top_role(role));
         if let Some(state) = state {
             for (name, limit) in &state.quota.limits {
                 let used = state.consumed.get(name).copied().unwrap_or(0.0);
                 caps.insert(name.clone(), resources::round_scalar(limit - used).max(0.0));
+            }
+            if guarantee_stage {
+                // The first stage serves what the guarantee lacks, no more of it (Mesos'
+                // stage one); what the role may have beyond waits for the DRF stage.
+                for (name, g) in &state.quota.guarantees {
+                    let used = state.consumed.get(name).copied().unwrap_or(0.0);
+                    let lack = resources::round_scalar(g - used).max(0.0);
+                    let cap = caps.entry(name.clone()).or_insert(lack);
+                    *cap = cap.min(lack);
+                }
             }
         }
         let own = state.map(RoleState::unmet).unwrap_or_default();
@@ -188,9 +198,15 @@ impl QuotaPass {
     }
 
     /// `offerable` cut down to what `role` may be offered (reserved resources and resources
-    /// without a cap pass whole).
-    pub(super) fn trim(&self, role: &str, offerable: Vec<v1::Resource>) -> Vec<v1::Resource> {
-        let mut caps = self.caps(role);
+    /// without a cap pass whole); in the guarantee stage, guaranteed resources only up to what
+    /// the guarantee lacks.
+    pub(super) fn trim(
+        &self,
+        role: &str,
+        offerable: Vec<v1::Resource>,
+        guarantee_stage: bool,
+    ) -> Vec<v1::Resource> {
+        let mut caps = self.caps(role, guarantee_stage);
         if caps.is_empty() {
             return offerable;
         }
