@@ -1,7 +1,9 @@
 //! How one allocation pass honours quota, as Mesos' hierarchical allocator did since 1.9:
 //!
 //! * **Guarantees first.** On each agent, framework roles whose guarantee is not yet met are
-//!   tried before everyone else (in DRF order among themselves).
+//!   tried before everyone else (in DRF order among themselves), and offered the guaranteed
+//!   resources only up to what the guarantee lacks; what is left on the agent then goes by DRF
+//!   to everyone (the same role included, as a second offer).
 //! * **Headroom.** Unreserved resources are held back so every unmet guarantee can still be
 //!   met: a role may take a guaranteed resource beyond its own unmet guarantee only while what
 //!   stays free in the cluster covers the other roles' unmet guarantees.
@@ -14,7 +16,10 @@
 //!
 //! A pass without quotas builds nothing here and allocates as before. The state is the few
 //! quota roles' running consumption and the cluster's free unreserved scalars, kept up to date
-//! as the pass makes offers, so a pass stays O(agents × log frameworks + quota roles).
+//! as the pass makes offers. The guarantee stage visits only the candidates a guarantee covers,
+//! and each agent trims once per role (once for all the roles no quota covers), so a pass
+//! stays near O(agents × log frameworks + quota roles); an agent whose whole remainder is held
+//! back still walks the candidate list, as an agent every framework filtered always did.
 
 use std::collections::BTreeMap;
 
