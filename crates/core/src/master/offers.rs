@@ -47,6 +47,11 @@ impl Ord for Share {
 const MIN_CPUS: f64 = 0.01;
 const MIN_MEM_MB: f64 = 32.0;
 
+/// Whether resources are worth an offer (Mesos' minimum allocatable resources).
+fn allocatable(list: &[v1::Resource]) -> bool {
+    resources::scalar(list, "cpus") >= MIN_CPUS || resources::scalar(list, "mem") >= MIN_MEM_MB
+}
+
 impl Master {
     /// What tasks (that still hold resources) and executors use on an agent: the ledger's
     /// sum plus the agent's executors.
@@ -199,13 +204,19 @@ impl Master {
         // Quota: guarantees first, headroom held back, limits trimmed ([`super::quota_alloc`]).
         // The first stage visits only the candidates a guarantee covers, in DRF order too.
         let mut quota = QuotaPass::new(self, &available_by_agent);
-        let mut guaranteed: BTreeSet<(Share, usize, usize)> = match &quota {
-            Some(q) => candidates
+        let subset = |keep: &dyn Fn(&str) -> bool| -> BTreeSet<(Share, usize, usize)> {
+            candidates
                 .iter()
-                .filter(|&&(_, i, r)| q.guaranteed(&eligible[i].1[r]))
+                .filter(|&&(_, i, r)| keep(&eligible[i].1[r]))
                 .copied()
-                .collect(),
-            None => BTreeSet::new(),
+                .collect()
+        };
+        let (mut guaranteed, mut covered) = match &quota {
+            Some(q) => (
+                subset(&|role| q.guaranteed(role)),
+                subset(&|role| q.covers(role)),
+            ),
+            None => (BTreeSet::new(), BTreeSet::new()),
         };
         for (agent_id, mut available) in available_by_agent {
             // Without quota an agent goes whole to one framework role; quota can trim an
@@ -214,9 +225,7 @@ impl Master {
             // Mesos, as a second offer).
             let mut served: Vec<(bool, usize)> = Vec::new();
             loop {
-                if resources::scalar(&available, "cpus") < MIN_CPUS
-                    && resources::scalar(&available, "mem") < MIN_MEM_MB
-                {
+                if !allocatable(&available) {
                     break;
                 }
                 let guarantee_stage = quota.as_ref().is_some_and(QuotaPass::any_unmet);
@@ -232,8 +241,18 @@ impl Master {
                     // framework. Roles no quota covers and with no reservation here all get
                     // the same trim: they share the key "" (no role is named that).
                     let mut nothing_for: BTreeSet<&str> = BTreeSet::new();
+                    // When headroom leaves nothing here for the roles no quota covers (and no
+                    // reservation makes one of them different), only covered roles can win:
+                    // visit those, not every framework.
+                    let only_covered = !guarantees_only
+                        && quota.as_ref().is_some_and(|q| {
+                            !available.iter().any(resources::is_reserved)
+                                && !allocatable(&q.trim("", available.clone(), false))
+                        });
                     let visit = if guarantees_only {
                         &guaranteed
+                    } else if only_covered {
+                        &covered
                     } else {
                         &candidates
                     };
@@ -265,10 +284,7 @@ impl Master {
                         if let Some(q) = &quota {
                             let before = offerable.clone();
                             offerable = q.trim(role, offerable, guarantees_only);
-                            if offerable != before
-                                && resources::scalar(&offerable, "cpus") < MIN_CPUS
-                                && resources::scalar(&offerable, "mem") < MIN_MEM_MB
-                            {
+                            if offerable != before && !allocatable(&offerable) {
                                 nothing_for.insert(trim_key);
                                 continue;
                             }
@@ -320,6 +336,9 @@ impl Master {
                     candidates.insert((share, i, r));
                     if guaranteed.remove(&(shares[i], i, r)) {
                         guaranteed.insert((share, i, r));
+                    }
+                    if covered.remove(&(shares[i], i, r)) {
+                        covered.insert((share, i, r));
                     }
                 }
                 shares[i] = share;
