@@ -17,9 +17,9 @@
 //! A pass without quotas builds nothing here and allocates as before. The state is the few
 //! quota roles' running consumption and the cluster's free unreserved scalars, kept up to date
 //! as the pass makes offers. The guarantee stage visits only the candidates a guarantee covers,
-//! and each agent trims once per role (once for all the roles no quota covers), so a pass
-//! stays near O(agents × log frameworks + quota roles); an agent whose whole remainder is held
-//! back still walks the candidate list, as an agent every framework filtered always did.
+//! each agent trims once per role (once for all the roles no quota covers), and an agent whose
+//! remainder headroom holds back from every uncovered role visits only the covered candidates,
+//! so a pass stays near O(agents × log frameworks + quota roles).
 
 use std::collections::BTreeMap;
 
