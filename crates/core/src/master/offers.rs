@@ -5,7 +5,9 @@
 //! Like Mesos' hierarchical allocator, one allocation gives all of an agent's free resources
 //! (unreserved plus those reserved for the role) to one framework role as one offer, and
 //! resources count as allocated to that framework until the offer is used, declined or
-//! rescinded.
+//! rescinded. With quota ([`super::quota_alloc`]) an offer can be trimmed (limits, headroom
+//! for other roles' guarantees, a guarantee stage first) and the rest of the agent goes on to
+//! the next candidates in the same pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
