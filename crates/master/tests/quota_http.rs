@@ -85,6 +85,15 @@ async fn quota_calls_validate_persist_and_survive_a_restart() -> Result<()> {
         (json!({"type": "SET_QUOTA"}), "'set_quota'"),
         (json!({"type": "REMOVE_QUOTA"}), "'remove_quota'"),
         (
+            json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [{"limits": {}}]}}),
+            "role",
+        ),
+        (
+            json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+                {"role": "dev", "limits": {"cpus": {"value": -1}}}]}}),
+            "Negative values not supported",
+        ),
+        (
             json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
                 {"role": "dev", "guarantees": {"cpus": {"value": 2}}, "limits": {"cpus": {"value": 1}}}]}}),
             "is not contained within the 'QuotaConfig.limits'",
