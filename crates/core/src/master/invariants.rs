@@ -2,7 +2,9 @@
 //! never over-allocated on an agent, offers and live tasks only point at live agents, the
 //! registry mirror agrees with memory, terminal tasks never change (except Mesos' documented
 //! TASK_LOST resurrection), and every update the master generates is one the emission table
-//! allows for that kind of framework.
+//! allows for that kind of framework; and no role is offered unreserved resources beyond its
+//! quota limit (its tasks alone may exceed a limit lowered with `force` or an agent's return,
+//! as Mesos allowed; its offers are then rescinded).
 
 use std::collections::BTreeMap;
 
