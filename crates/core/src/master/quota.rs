@@ -528,6 +528,9 @@ impl Master {
     /// Persists the changes, then rescinds offers so limits hold and guarantees can be met
     /// (best effort, as Mesos: the next allocation passes do the rest).
     fn apply_quota(&mut self, changes: Vec<(String, Quota)>, out: &mut Vec<Effect>) {
+        if changes.is_empty() {
+            return;
+        }
         self.persist(RegistryOp::UpdateQuota(changes.clone()), out);
         for (role, quota) in &changes {
             self.rescind_for_quota(role, quota, out);
