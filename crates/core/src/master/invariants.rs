@@ -74,6 +74,33 @@ impl Master {
         if scanned != self.agent_tasks {
             return Err("the live-task index by agent disagrees with the frameworks' tasks".into());
         }
+        for (fw_id, records) in &self.registry.completed {
+            // The registry is trimmed when a task completes, so it holds at most the bound
+            // (the simulator never changes the bound across a restart).
+            if records.len() > self.config.max_completed_tasks_per_framework {
+                return Err(format!(
+                    "the registry keeps {} completed tasks of {fw_id}",
+                    records.len()
+                ));
+            }
+            let shown = self
+                .frameworks
+                .get(fw_id)
+                .or_else(|| {
+                    self.completed_frameworks
+                        .iter()
+                        .find(|f| f.info.id.as_ref().is_some_and(|i| &i.value == fw_id))
+                })
+                .map(|f| f.completed_tasks.len());
+            if let Some(shown) = shown
+                && shown != records.len()
+            {
+                return Err(format!(
+                    "framework {fw_id} shows {shown} completed tasks but the registry keeps {}",
+                    records.len()
+                ));
+            }
+        }
         for (fw_id, fw) in &self.frameworks {
             if fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {
                 return Err(format!("framework {fw_id} keeps too many completed tasks"));

@@ -17,12 +17,14 @@
 //! [`reconcile`] (spec §2.7), [`validation`] (calls and task infos), [`view`] (read-only
 //! answers for GET endpoints and metrics), [`roles`] (GET_ROLES), [`activation`] (operator
 //! DEACTIVATE/REACTIVATE_AGENT), [`quota`] (the quota table and its operator calls) and
-//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`invariants`]; indexes that keep per-input work
+//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`history`] (completed
+//! tasks kept across restarts), [`invariants`]; indexes that keep per-input work
 //! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
 pub mod activation;
 pub mod agents;
 pub mod frameworks;
+pub mod history;
 pub mod invariants;
 pub mod ledger;
 pub mod offers;
@@ -320,7 +322,7 @@ pub struct Framework {
     /// Tasks on unreachable agents.
     pub unreachable_tasks: BTreeMap<String, Arc<TaskEntry>>,
     /// Finished tasks, oldest first, bounded.
-    pub completed_tasks: VecDeque<TaskEntry>,
+    pub completed_tasks: VecDeque<Arc<TaskEntry>>,
 }
 
 impl Framework {
@@ -578,6 +580,7 @@ impl Master {
                 master.arm(at, timers::Timer::AgentReregister(id));
             }
         }
+        master.restore_completed();
         master
     }
 
