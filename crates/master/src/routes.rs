@@ -59,7 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/roles.json", get(operator::roles_json::roles))
         .merge(legacy::routes())
         .merge(legacy_extra::routes())
+        .merge(drover_ui::cluster_routes())
         .fallback(|| async { HttpError::new(StatusCode::NOT_FOUND, "Not found") })
+        .layer(axum::middleware::from_fn(drover_ui::cors_read))
         .with_state(state)
 }
 

@@ -1,0 +1,155 @@
+// The UI's pure logic: routes, statuses, counts, formatters, the log-tail buffer and error
+// wording. Everything here is free of the DOM so `node --test` checks it directly.
+
+export type Route = { page: string; id?: string };
+
+/** Reads a hash route (`#/apps/%2Fweb`) into a page and an optional object id. */
+export function parseRoute(hash: string, services: boolean): Route {
+  const path = hash.replace(/^#\/?/, '');
+  if (path === '') return { page: services ? 'apps' : 'overview' };
+  const slash = path.indexOf('/');
+  if (slash < 0) return { page: path };
+  return { page: path.slice(0, slash), id: decodeURIComponent(path.slice(slash + 1)) };
+}
+
+/** The hash of a page (and object): the inverse of parseRoute. */
+export function href(page: string, id?: string): string {
+  return id === undefined ? `#/${page}` : `#/${page}/${encodeURIComponent(id)}`;
+}
+
+export type AppLike = {
+  id: string;
+  instances?: number;
+  tasksRunning?: number;
+  tasksStaged?: number;
+  tasksHealthy?: number;
+  tasksUnhealthy?: number;
+  deployments?: unknown[];
+};
+export type QueueEntry = { app?: { id: string }; delay?: { overdue?: boolean; timeLeftSeconds?: number } };
+
+/** Marathon's status words for an app, in the order the old UI decided them. */
+export function appStatus(app: AppLike, queue: QueueEntry | undefined): string {
+  if ((app.deployments?.length ?? 0) > 0) return 'deploying';
+  if (queue?.delay && queue.delay.overdue === false && (queue.delay.timeLeftSeconds ?? 0) > 0) return 'delayed';
+  if (queue) return 'waiting';
+  if ((app.instances ?? 0) === 0 && (app.tasksRunning ?? 0) === 0) return 'suspended';
+  return 'running';
+}
+
+/** Counts tasks by state (`TASK_RUNNING` → 3, …), sorted by state name. */
+export function countByState(tasks: { state: string }[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const t of tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+/** `1024` MB → `1 GB`; keeps one decimal where it matters. */
+export function formatMem(mb: number | undefined): string {
+  if (mb === undefined || Number.isNaN(mb)) return '–';
+  if (mb >= 1024) return `${trim(mb / 1024)} GB`;
+  return `${trim(mb)} MB`;
+}
+
+function trim(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+
+/** A Mesos timestamp (seconds, fractional) as an ISO time with milliseconds. */
+export function formatTime(seconds: number | undefined): string {
+  if (seconds === undefined) return '–';
+  return new Date(seconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** The seed's reason identifiers use the v0 spelling (`SLAVE`); v1 answers say `AGENT`. */
+export function reasonKey(reason: string): string {
+  return reason.replace('_AGENT_', '_SLAVE_');
+}
+
+/** The tooltip for a reason: every emission of it in the table, one per line. */
+export function reasonTooltip(table: Record<string, string[]>, reason: string | undefined): string | undefined {
+  if (!reason) return undefined;
+  const lines = table[reasonKey(reason)];
+  return lines ? `${reason}: ${lines.join('; ')}` : reason;
+}
+
+/** Text an API error answer shows: Marathon's message and each 422 detail (path: errors). */
+export function errorText(status: number, body: string): string {
+  let parsed: any;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return body.trim() ? `${status}: ${body.trim()}` : `HTTP ${status}`;
+  }
+  const lines: string[] = [];
+  if (parsed && typeof parsed.message === 'string') lines.push(parsed.message);
+  if (Array.isArray(parsed?.details)) {
+    for (const d of parsed.details) {
+      const errors = Array.isArray(d?.errors) ? d.errors.join(', ') : String(d?.errors ?? '');
+      lines.push(`${d?.path ?? '/'}: ${errors}`);
+    }
+  }
+  return lines.length ? lines.join('\n') : `HTTP ${status}`;
+}
+
+/** The editor's JSON, or the parse error in words (the text itself is kept by the caller). */
+export function parseEditor(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, error: `Invalid JSON: ${(e as Error).message}` };
+  }
+}
+
+export type Tail = { offset: number; text: string };
+
+/** Appends a `/files/read` chunk read at `chunk.offset`, keeping at most `max` characters. A
+ * chunk that does not start at our offset (the file was truncated or rotated) restarts. */
+export function appendChunk(tail: Tail, chunk: { offset: number; data: string }, max: number): Tail {
+  const text = chunk.offset === tail.offset ? tail.text + chunk.data : chunk.data;
+  const next = chunk.offset + chunk.data.length;
+  return { offset: next, text: text.length > max ? text.slice(text.length - max) : text };
+}
+
+/** Filters objects whose any named field contains the query (case-insensitive). */
+export function search<T>(items: T[], query: string, fields: (item: T) => (string | undefined)[]): T[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return items;
+  return items.filter((item) => fields(item).some((f) => f !== undefined && f.toLowerCase().includes(q)));
+}
+
+/** The rows a virtualised list draws: what is in view plus `overscan` each side. */
+export function visibleRange(scrollTop: number, viewport: number, rowHeight: number, count: number, overscan = 10): [number, number] {
+  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const last = Math.min(count, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  return [first, Math.max(first, last)];
+}
+
+/** The master's base URL from Marathon's `--master` (`host:port`, `http://…`, or `zk://…`). */
+export function masterBase(master: string | undefined, fallbackHost: string): string | undefined {
+  if (!master) return undefined;
+  if (master.startsWith('http://') || master.startsWith('https://')) return master.replace(/\/$/, '');
+  if (master.includes('://')) return undefined;
+  const hostPort = master.split(',')[0].trim();
+  const host = hostPort.startsWith('localhost') || hostPort.startsWith('127.') ? hostPort.replace(/^[^:]+/, fallbackHost) : hostPort;
+  return `http://${host}`;
+}
+
+/** An agent's `host:port` from its pid (`slave(1)@10.0.0.1:5051`) or hostname and port. */
+export function agentAddress(agent: { pid?: string; hostname?: string; port?: number }): string | undefined {
+  const at = agent.pid?.split('@')[1];
+  if (at) return at;
+  return agent.hostname && agent.port ? `${agent.hostname}:${agent.port}` : undefined;
+}
+
+/** The sandbox directory of a task in an agent's `/state`, if the agent still has it. */
+export function sandboxOf(state: any, frameworkId: string, taskId: string): string | undefined {
+  for (const f of state?.frameworks ?? []) {
+    if (f.id !== frameworkId) continue;
+    for (const e of [...(f.executors ?? []), ...(f.completed_executors ?? [])]) {
+      const all = [...(e.tasks ?? []), ...(e.queued_tasks ?? []), ...(e.completed_tasks ?? [])];
+      if (all.some((t: any) => t.id === taskId) || e.id === taskId) return e.directory;
+    }
+  }
+  return undefined;
+}
