@@ -6,7 +6,7 @@ import reasons from 'virtual:reasons';
 import { ApiError, getJson, send } from './api';
 import {
   agentAddress, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
-  parseEditor, parseRoute, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
+  parseEditor, parseRoute, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
 } from './logic';
 
 const services = location.pathname.startsWith('/ui');
@@ -160,13 +160,13 @@ function FrameworkPage({ state, id }: { state: any; id: string }) {
 // ---------------------------------------------------------------- Task story and sandbox
 
 /** A task's whole status history from the master (`status_history`), as a timeline. */
-function TaskDetail({ master, id }: { master: string; id: string }) {
+function TaskDetail({ master, id, stagedAt }: { master: string; id: string; stagedAt?: string }) {
   const [task, error] = usePoll(async () => {
     const r = await getJson(`${master}/master/tasks?task_id=${encodeURIComponent(id)}&limit=1`);
     return (r.tasks ?? []).find((t: any) => t.id === id);
   }, 1000, [master, id]);
   if (!task) return <div><h2>Task <span class="mono">{id}</span></h2><Alert text={error ?? (task === undefined ? undefined : 'Not known to the master')} /></div>;
-  const history: any[] = task.status_history ?? task.statuses ?? [];
+  const history = withStaging(task.status_history ?? task.statuses ?? [], stagedAt);
   return (
     <div>
       <h2>Task <span class="mono">{id}</span></h2>
@@ -495,6 +495,12 @@ function ClusterApp() {
   );
 }
 
+/** Marathon's launch time of a task (`stagedAt`), if the scheduler still lists it. */
+function stagedAtOf(data: Services, taskId: string): string | undefined {
+  for (const app of data.apps) for (const t of app.tasks ?? []) if (t.id === taskId) return t.stagedAt;
+  return undefined;
+}
+
 function ServicesApp() {
   const route = useHash();
   const [query, setQuery] = useState('');
@@ -503,7 +509,7 @@ function ServicesApp() {
   let page;
   if (!data) page = <Alert text={error} />;
   else if (route.page === 'app' && route.id) page = <AppPage data={data} id={route.id} master={master} />;
-  else if (route.page === 'task' && route.id) page = master ? <TaskDetail master={master} id={route.id} /> : <Alert text="The master's address is unknown" />;
+  else if (route.page === 'task' && route.id) page = master ? <TaskDetail master={master} id={route.id} stagedAt={stagedAtOf(data, route.id)} /> : <Alert text="The master's address is unknown" />;
   else if (route.page === 'deployments') page = <DeploymentsPage data={data} />;
   else if (route.page === 'queue') page = <QueuePage data={data} />;
   else page = <AppsPage data={data} query={query} />;

@@ -153,3 +153,15 @@ export function sandboxOf(state: any, frameworkId: string, taskId: string): stri
   }
   return undefined;
 }
+
+export type HistoryEntry = { state: string; timestamp?: number; source?: string; reason?: string; message?: string };
+
+/** The master records the updates a task received; a task begins in TASK_STAGING without
+ * one. When the scheduler knows the launch time (Marathon's `stagedAt`), the timeline starts
+ * there, marked as the scheduler's launch rather than as an update. */
+export function withStaging(history: HistoryEntry[], stagedAt: string | undefined): HistoryEntry[] {
+  if (!stagedAt || history[0]?.state === 'TASK_STAGING') return history;
+  const ms = Date.parse(stagedAt);
+  if (Number.isNaN(ms)) return history;
+  return [{ state: 'TASK_STAGING', timestamp: ms / 1000, message: 'launched by the scheduler' }, ...history];
+}

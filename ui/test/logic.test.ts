@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import reasons from 'virtual:reasons';
 import {
   agentAddress, appStatus, appendChunk, countByState, errorText, formatMem, href, masterBase, parseEditor,
-  parseRoute, reasonTooltip, sandboxOf, search, visibleRange,
+  parseRoute, reasonTooltip, sandboxOf, search, visibleRange, withStaging,
 } from '../src/logic';
 
 test('hash routes round-trip, ids with slashes included', () => {
@@ -83,4 +83,14 @@ test('reason tooltips come from the emission table, in either spelling', () => {
   assert.ok(reasons.REASON_SLAVE_DISCONNECTED.some((l) => l.startsWith('Master: ')));
   assert.match(reasonTooltip(reasons, 'REASON_AGENT_DISCONNECTED')!, /did not reconnect in time/);
   assert.equal(reasonTooltip(reasons, 'REASON_NOT_A_THING'), 'REASON_NOT_A_THING');
+});
+
+test('the timeline starts at the launch when the scheduler knows it', () => {
+  const h = [{ state: 'TASK_STARTING', timestamp: 2, source: 'SOURCE_EXECUTOR' }];
+  const s = withStaging(h, '1970-01-01T00:00:01.500Z');
+  assert.deepEqual(s.map((e) => e.state), ['TASK_STAGING', 'TASK_STARTING']);
+  assert.equal(s[0].timestamp, 1.5);
+  assert.equal(s[0].source, undefined);
+  assert.equal(withStaging(h, undefined), h);
+  assert.equal(withStaging([{ state: 'TASK_STAGING' }], '1970-01-01T00:00:01Z').length, 1);
 });

@@ -91,7 +91,7 @@ mod tests {
     use axum::body::Body;
     use tower::ServiceExt;
 
-    async fn get(router: Router, method: Method, path: &str) -> Response {
+    async fn call(router: Router, method: Method, path: &str) -> Response {
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -102,12 +102,17 @@ mod tests {
 
     #[tokio::test]
     async fn the_cluster_ui_is_served_at_the_root_with_its_assets() {
-        let page = get(cluster_routes(), Method::GET, "/").await;
+        let page = call(cluster_routes(), Method::GET, "/").await;
         assert_eq!(page.status(), StatusCode::OK);
-        assert!(page.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
-        let js = get(cluster_routes(), Method::GET, "/ui-assets/app.js").await;
+        assert!(
+            page.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let js = call(cluster_routes(), Method::GET, "/ui-assets/app.js").await;
         assert_eq!(js.status(), StatusCode::OK);
-        let missing = get(cluster_routes(), Method::GET, "/ui-assets/nope.js").await;
+        let missing = call(cluster_routes(), Method::GET, "/ui-assets/nope.js").await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         // The page links its assets relatively, which is what lets one page serve both mounts.
         assert!(INDEX_HTML.contains("\"ui-assets/app.js\""));
@@ -116,14 +121,19 @@ mod tests {
 
     #[tokio::test]
     async fn the_services_ui_is_served_below_ui() {
-        let redirect = get(services_routes(), Method::GET, "/ui").await;
+        let redirect = call(services_routes(), Method::GET, "/ui").await;
         assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
         assert_eq!(redirect.headers()[header::LOCATION], "/ui/");
-        let page = get(services_routes(), Method::GET, "/ui/").await;
+        let page = call(services_routes(), Method::GET, "/ui/").await;
         assert_eq!(page.status(), StatusCode::OK);
-        let css = get(services_routes(), Method::GET, "/ui/ui-assets/app.css").await;
+        let css = call(services_routes(), Method::GET, "/ui/ui-assets/app.css").await;
         assert_eq!(css.status(), StatusCode::OK);
-        assert!(css.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
+        assert!(
+            css.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/css")
+        );
     }
 
     #[tokio::test]
@@ -133,9 +143,14 @@ mod tests {
                 .route("/x", get(|| async { "ok" }).post(|| async { "ok" }))
                 .layer(axum::middleware::from_fn(cors_read))
         };
-        let read = get(router(), Method::GET, "/x").await;
+        let read = call(router(), Method::GET, "/x").await;
         assert_eq!(read.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        let write = get(router(), Method::POST, "/x").await;
-        assert!(write.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let write = call(router(), Method::POST, "/x").await;
+        assert!(
+            write
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
     }
 }
