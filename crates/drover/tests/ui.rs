@@ -422,7 +422,7 @@ fn the_web_ui_end_to_end() {
     browser.js("location.hash = '#/app/%2Fui-too-big'; return null");
     browser.wait(
         "why it waits",
-        "return (document.querySelector('[aria-label=\"Why it waits\"]')?.textContent ?? '').includes('Waiting')",
+        "return (document.querySelector('[aria-label=\"Why it waits\"]')?.textContent ?? '').includes('Waiting') && (document.querySelector('[data-test=waiting-reason]')?.textContent ?? '').includes('InsufficientCpus')",
     );
     browser.screenshot("services-waiting");
 
