@@ -334,23 +334,38 @@ function AppsPage({ data, query }: { data: Services; query: string }) {
     <div>
       <section aria-label="Apps">
         <h2>Apps ({apps.length})</h2>
-        <table>
-          <thead><tr><th>ID</th><th>Status</th><th>Running / wanted</th><th>Healthy</th><th>CPUs</th><th>Mem</th></tr></thead>
-          <tbody>
-            {apps.map((a) => (
-              <tr key={a.id} data-test="app-row" data-app={a.id}>
-                <td><a href={href('app', a.id)}>{a.id}</a></td>
-                <td data-test="app-status">{appStatus(a, queueOf(a.id))}</td>
-                <td data-test="app-count">{a.tasksRunning ?? 0} / {a.instances}</td>
-                <td>{a.tasksHealthy ?? 0}</td>
-                <td>{a.cpus}</td>
-                <td>{formatMem(a.mem)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <AppRows apps={apps} status={(a) => appStatus(a, queueOf(a.id))} />
       </section>
       <Editor />
+    </div>
+  );
+}
+
+/** The apps as a virtualised grid: 10,000 apps cost the DOM only the rows in view. */
+function AppRows({ apps, status }: { apps: any[]; status: (app: any) => string }) {
+  const [top, setTop] = useState(0);
+  const viewport = 480;
+  const [first, last] = visibleRange(top, viewport, ROW, apps.length);
+  return (
+    <div role="table" aria-label="Apps" aria-rowcount={apps.length + 1}>
+      <div role="row" class="grow ghead">
+        <span role="columnheader">ID</span><span role="columnheader">Status</span><span role="columnheader">Running / wanted</span>
+        <span role="columnheader">Healthy</span><span role="columnheader">CPUs</span><span role="columnheader">Mem</span>
+      </div>
+      <div class="vlist" style={{ height: `${Math.min(viewport, apps.length * ROW + 2)}px` }} onScroll={(e) => setTop((e.target as HTMLElement).scrollTop)}>
+        <div style={{ height: `${apps.length * ROW}px`, position: 'relative' }}>
+          {apps.slice(first, last).map((a, i) => (
+            <div role="row" class="grow vrow" key={a.id} data-test="app-row" data-app={a.id} aria-rowindex={first + i + 2} style={{ top: `${(first + i) * ROW}px` }}>
+              <span role="cell"><a href={href('app', a.id)}>{a.id}</a></span>
+              <span role="cell" data-test="app-status">{status(a)}</span>
+              <span role="cell" data-test="app-count">{a.tasksRunning ?? 0} / {a.instances}</span>
+              <span role="cell">{a.tasksHealthy ?? 0}</span>
+              <span role="cell">{a.cpus}</span>
+              <span role="cell">{formatMem(a.mem)}</span>
+            </div>
+          ))}
+        </div>
+      </div>
     </div>
   );
 }
