@@ -6,7 +6,7 @@ import reasons from 'virtual:reasons';
 import { ApiError, getJson, send } from './api';
 import {
   agentAddress, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
-  parseEditor, parseRoute, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
+  parseEditor, parseRoute, RecordIo, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
 } from './logic';
 
 const services = location.pathname.startsWith('/ui');
@@ -492,10 +492,76 @@ function Shell({ title, nav, other, query, setQuery, live, children }: any) {
   );
 }
 
+/** The master's state, reloaded when the operator API's SUBSCRIBE stream reports a change
+ * (tasks, agents, frameworks), not on a timer. Reloads are spaced by twice the time the last
+ * one took, so a busy cluster with a large state is not re-read on every event. The stream is
+ * reopened on its own when it drops. */
+function useClusterState(): [any, string | undefined, boolean] {
+  const [state, setState] = useState<any>();
+  const [error, setError] = useState<string | undefined>();
+  const [streaming, setStreaming] = useState(false);
+  useEffect(() => {
+    let live = true;
+    let timer: number | undefined;
+    let loading = false;
+    let again = false;
+    let spacing = 100;
+    const load = async () => {
+      if (loading) { again = true; return; }
+      loading = true;
+      const started = performance.now();
+      try {
+        const s = await getJson('/master/state');
+        if (live) { setState(s); setError(undefined); }
+      } catch (e) {
+        if (live) setError((e as Error).message);
+      }
+      spacing = Math.min(5000, Math.max(100, 2 * (performance.now() - started)));
+      loading = false;
+      if (again && live) { again = false; soon(); }
+    };
+    const soon = () => { if (timer === undefined) timer = setTimeout(() => { timer = undefined; load(); }, spacing) as unknown as number; };
+    let abort = new AbortController();
+    const subscribe = async () => {
+      abort = new AbortController();
+      try {
+        const response = await fetch('/api/v1', {
+          method: 'POST', signal: abort.signal,
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ type: 'SUBSCRIBE' }),
+        });
+        if (!response.ok || !response.body) throw new Error(`SUBSCRIBE answered ${response.status}`);
+        setStreaming(true);
+        load();
+        const reader = response.body.getReader();
+        const records = new RecordIo();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          for (const record of records.push(value)) {
+            const type = JSON.parse(record).type;
+            if (type !== 'HEARTBEAT' && type !== 'SUBSCRIBED') soon();
+          }
+        }
+      } catch (e) {
+        if (!live) return;
+        setError(`The master's event stream dropped (${(e as Error).message}); reconnecting`);
+      }
+      if (!live) return;
+      setStreaming(false);
+      setTimeout(subscribe, 2000);
+    };
+    load();
+    subscribe();
+    return () => { live = false; abort.abort(); clearTimeout(timer); };
+  }, []);
+  return [state, error, streaming];
+}
+
 function ClusterApp() {
   const route = useHash();
   const [query, setQuery] = useState('');
-  const [state, error] = usePoll(() => getJson('/master/state'), 2000);
+  const [state, error, streaming] = useClusterState();
   let page;
   if (route.page === 'task' && route.id) page = <TaskDetail master="" id={route.id} />;
   else if (!state) page = <Alert text={error ?? undefined} />;
@@ -503,7 +569,7 @@ function ClusterApp() {
   else if (route.page === 'framework' && route.id) page = <FrameworkPage state={state} id={route.id} />;
   else page = <Overview state={state} query={query} />;
   return (
-    <Shell title="Cluster" nav={[['overview', 'Overview']]} other={null} query={query} setQuery={setQuery} live={!error}>
+    <Shell title="Cluster" nav={[['overview', 'Overview']]} other={null} query={query} setQuery={setQuery} live={streaming}>
       {state && error && <Alert text={error} />}
       {page}
     </Shell>

@@ -165,3 +165,36 @@ export function withStaging(history: HistoryEntry[], stagedAt: string | undefine
   if (Number.isNaN(ms)) return history;
   return [{ state: 'TASK_STAGING', timestamp: ms / 1000, message: 'launched by the scheduler' }, ...history];
 }
+
+/** Splits a RecordIO byte stream (`<length>\n<record>`, Mesos' streaming format) into records
+ * as they complete. Lengths count bytes, so it works on bytes, not text. A record longer than
+ * `max` bytes, or a malformed length, is an error: the caller drops the stream. */
+export class RecordIo {
+  private buf = new Uint8Array(0);
+  private decoder = new TextDecoder();
+  constructor(private max = 64 * 1024 * 1024) {}
+
+  push(chunk: Uint8Array): string[] {
+    const joined = new Uint8Array(this.buf.length + chunk.length);
+    joined.set(this.buf);
+    joined.set(chunk, this.buf.length);
+    const out: string[] = [];
+    let at = 0;
+    for (;;) {
+      const nl = joined.indexOf(10, at);
+      if (nl < 0) {
+        if (joined.length - at > 20) throw new Error('RecordIO: a length line longer than 20 bytes');
+        break;
+      }
+      const digits = this.decoder.decode(joined.subarray(at, nl));
+      if (!/^\d+$/.test(digits)) throw new Error(`RecordIO: bad length ${JSON.stringify(digits)}`);
+      const length = Number(digits);
+      if (length > this.max) throw new Error(`RecordIO: a record of ${length} bytes is over the limit`);
+      if (joined.length < nl + 1 + length) break;
+      out.push(this.decoder.decode(joined.subarray(nl + 1, nl + 1 + length)));
+      at = nl + 1 + length;
+    }
+    this.buf = joined.slice(at);
+    return out;
+  }
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import reasons from 'virtual:reasons';
 import {
   agentAddress, appStatus, appendChunk, countByState, errorText, formatMem, href, masterBase, parseEditor,
-  parseRoute, reasonTooltip, sandboxOf, search, visibleRange, withStaging,
+  parseRoute, reasonTooltip, RecordIo, sandboxOf, search, visibleRange, withStaging,
 } from '../src/logic';
 
 test('hash routes round-trip, ids with slashes included', () => {
@@ -93,4 +93,17 @@ test('the timeline starts at the launch when the scheduler knows it', () => {
   assert.equal(s[0].source, undefined);
   assert.equal(withStaging(h, undefined), h);
   assert.equal(withStaging([{ state: 'TASK_STAGING' }], '1970-01-01T00:00:01Z').length, 1);
+});
+
+test('RecordIO records split across chunks, lengths in bytes', () => {
+  const enc = new TextEncoder();
+  const a = '{"type":"HEARTBEAT"}';
+  const b = '{"m":"é"}'; // 9 characters, 10 bytes
+  const bytes = enc.encode(`${enc.encode(a).length}\n${a}${enc.encode(b).length}\n${b}`);
+  const r = new RecordIo();
+  const out: string[] = [];
+  for (let i = 0; i < bytes.length; i += 3) out.push(...r.push(bytes.subarray(i, i + 3)));
+  assert.deepEqual(out, [a, b]);
+  assert.throws(() => new RecordIo().push(enc.encode('x1\n{}')), /bad length/);
+  assert.throws(() => new RecordIo(10).push(enc.encode('11\n')), /over the limit/);
 });

@@ -227,6 +227,14 @@ fn texts(css: &str) -> String {
     format!("[...document.querySelectorAll('{css}')].map(e => e.textContent)")
 }
 
+/// A script: true when exactly `n` rows of the task list are running `ui-e2e` tasks.
+fn running_rows_are(n: usize) -> String {
+    format!(
+        "return {}.filter(t => t.includes('ui-e2e') && t.includes('TASK_RUNNING')).length === {n}",
+        texts("[aria-label=Tasks] .vrow")
+    )
+}
+
 #[test]
 fn the_web_ui_end_to_end() {
     let cluster = Cluster::start(true);
@@ -425,6 +433,27 @@ fn the_web_ui_end_to_end() {
         "return (document.querySelector('[aria-label=\"Why it waits\"]')?.textContent ?? '').includes('Waiting') && (document.querySelector('[data-test=waiting-reason]')?.textContent ?? '').includes('InsufficientCpus')",
     );
     browser.screenshot("services-waiting");
+
+    // The cluster UI follows the operator stream: a scale-up shows without a reload. The
+    // search box narrows the task list to the app's tasks.
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "the master's stream",
+        "return document.querySelector('.live.on') !== null && document.querySelector('input[type=search]') !== null",
+    );
+    browser.js("window.__sameDocument = true; return null");
+    browser.type_into("input[type=search]", "ui-e2e");
+    browser.wait("two running ui-e2e tasks listed", &running_rows_are(2));
+    let (status, body) =
+        cluster.marathon_request("PUT", "/v2/apps/ui-e2e", Some(&json!({"instances": 3})));
+    assert_eq!(status, 200, "{body}");
+    browser.wait("three running ui-e2e tasks listed", &running_rows_are(3));
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "no reload happened"
+    );
+    browser.screenshot("cluster-overview-live");
 
     // The one failed request the browser logs is the invalid app we posted on purpose.
     let errors: Vec<String> = browser
