@@ -5,7 +5,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import reasons from 'virtual:reasons';
 import { ApiError, getJson, send } from './api';
 import {
-  agentAddress, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
+  agentAddress, appDefinition, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
   parseEditor, parseRoute, RecordIo, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
 } from './logic';
 
@@ -420,7 +420,38 @@ function AppPage({ data, id, master }: { data: Services; id: string; master?: st
         </tbody>
       </table>
       {!master && <Alert text="The master's address is unknown, so task histories cannot be shown" />}
+      <EditApp app={app} />
     </div>
+  );
+}
+
+/** Edits an app's definition in place (`PUT /v2/apps/{id}`); the API's 422 shows inline and
+ * the text is kept. The text is taken from the app when the editor opens, not on every event,
+ * so a live update never overwrites what the user types. */
+function EditApp({ app }: { app: any }) {
+  const [text, setText] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  if (text === undefined) {
+    return <button type="button" id="edit" onClick={() => setText(JSON.stringify(appDefinition(app), null, 2))}>Edit definition</button>;
+  }
+  const save = async () => {
+    const parsed = parseEditor(text);
+    if (!parsed.ok) { setError(parsed.error); return; }
+    try {
+      await send('PUT', `/v2/apps${app.id}`, parsed.value);
+      setError(undefined);
+      setText(undefined);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  return (
+    <section aria-label="Edit the app">
+      <h3>Edit {app.id}</h3>
+      <textarea aria-label="App definition JSON" id="edit-json" rows={12} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+      <div><button type="button" id="save" onClick={save}>Save</button> <button type="button" onClick={() => { setText(undefined); setError(undefined); }}>Cancel</button></div>
+      <Alert text={error} />
+    </section>
   );
 }
 

@@ -198,3 +198,15 @@ export class RecordIo {
     return out;
   }
 }
+
+/** The fields of an app (as `GET /v2/apps/{id}` shows it) that describe its state, not its
+ * definition: Marathon refuses or ignores them in a PUT, so the editor leaves them out. */
+const APP_STATUS_FIELDS = ['version', 'versionInfo', 'tasks', 'tasksRunning', 'tasksStaged', 'tasksHealthy',
+  'tasksUnhealthy', 'deployments', 'lastTaskFailure', 'readinessCheckResults', 'taskStats', 'counts'];
+
+/** An app's definition for the editor: everything but its status fields. */
+export function appDefinition(app: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(app)) if (!APP_STATUS_FIELDS.includes(k)) out[k] = v;
+  return out;
+}

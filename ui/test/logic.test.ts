@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import reasons from 'virtual:reasons';
 import {
-  agentAddress, appStatus, appendChunk, countByState, errorText, formatMem, href, masterBase, parseEditor,
+  agentAddress, appDefinition, appStatus, appendChunk, countByState, errorText, formatMem, href, masterBase, parseEditor,
   parseRoute, reasonTooltip, RecordIo, sandboxOf, search, visibleRange, withStaging,
 } from '../src/logic';
 
@@ -106,4 +106,9 @@ test('RecordIO records split across chunks, lengths in bytes', () => {
   assert.deepEqual(out, [a, b]);
   assert.throws(() => new RecordIo().push(enc.encode('x1\n{}')), /bad length/);
   assert.throws(() => new RecordIo(10).push(enc.encode('11\n')), /over the limit/);
+});
+
+test('the editor shows an app\'s definition without its status', () => {
+  const app = { id: '/a', cmd: 'x', instances: 2, tasks: [], tasksRunning: 2, version: 'v', deployments: [] };
+  assert.deepEqual(appDefinition(app), { id: '/a', cmd: 'x', instances: 2 });
 });

@@ -404,6 +404,33 @@ fn the_web_ui_end_to_end() {
     );
     browser.screenshot("services-app-replaced");
 
+    // Editing the definition: the editor opens with it, and a refused change shows the API's
+    // message inline and keeps the text.
+    browser.click("#edit");
+    browser.wait(
+        "the definition in the editor",
+        "const v = document.querySelector('#edit-json')?.value ?? ''; \
+         return v.includes('\"/ui-e2e\"') && !v.includes('tasksRunning')",
+    );
+    let bad_edit =
+        json!({"id": "/ui-e2e", "cmd": "sleep 1", "cpus": 0.1, "mem": -5, "instances": 2});
+    browser.type_into("#edit-json", &bad_edit.to_string());
+    browser.click("#save");
+    let (status, answer) = cluster.marathon_request("PUT", "/v2/apps/ui-e2e", Some(&bad_edit));
+    assert_eq!(status, 422, "{answer}");
+    browser.wait(
+        "the refused edit's message",
+        &format!(
+            "return [...document.querySelectorAll('[aria-label=\"Edit the app\"] [role=alert]')].some(a => a.textContent.includes({}))",
+            json!(answer["message"].as_str().expect("a message"))
+        ),
+    );
+    assert_eq!(
+        browser.js("return document.querySelector('#edit-json').value"),
+        bad_edit.to_string()
+    );
+    browser.screenshot("services-app-edit");
+
     // The broken example: its failure reason is shown.
     let broken: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
@@ -455,11 +482,15 @@ fn the_web_ui_end_to_end() {
     );
     browser.screenshot("cluster-overview-live");
 
-    // The one failed request the browser logs is the invalid app we posted on purpose.
+    // The failed requests the browser logs are the two refusals asked for on purpose.
+    let expected_422 = [
+        "/v2/apps - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+        "/v2/apps/ui-e2e - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+    ];
     let errors: Vec<String> = browser
         .console_errors()
         .into_iter()
-        .filter(|e| !e.ends_with("/v2/apps - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"))
+        .filter(|e| !expected_422.iter().any(|x| e.ends_with(x)))
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
