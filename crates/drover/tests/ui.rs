@@ -447,6 +447,18 @@ fn the_web_ui_end_to_end() {
         "the last task failure",
         "return (document.querySelector('[data-test=last-failure]')?.textContent ?? '').includes('TASK_FAILED')",
     );
+    let failure = cluster.marathon_json("/v2/apps/broken?embed=app.lastTaskFailure")["app"]
+        ["lastTaskFailure"]["message"]
+        .as_str()
+        .expect("the scheduler recorded a failure")
+        .to_owned();
+    browser.wait(
+        "the scheduler's failure message",
+        &format!(
+            "return (document.querySelector('[data-test=last-failure]')?.textContent ?? '').includes({})",
+            json!(failure)
+        ),
+    );
     browser.screenshot("services-broken");
 
     // A waiting app: the queue says why.
