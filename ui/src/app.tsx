@@ -284,17 +284,27 @@ function useServices(): [Services | undefined, string | undefined, boolean] {
     };
     const soon = () => { clearTimeout(pending); pending = setTimeout(load, 100) as unknown as number; };
     load();
-    // EventSource reconnects on its own; we say so while it is down and reload when it is back.
-    const events = new EventSource('/v2/events');
-    events.onopen = () => { setStreaming(true); soon(); };
-    events.onerror = () => setStreaming(false);
-    events.onmessage = soon;
-    for (const type of ['status_update_event', 'instance_changed_event', 'deployment_info', 'deployment_success',
-      'deployment_failed', 'deployment_step_success', 'api_post_event', 'app_terminated_event', 'health_status_changed_event',
-      'instance_health_changed_event', 'failed_health_check_event', 'group_change_success']) {
-      events.addEventListener(type, soon);
-    }
-    return () => { live = false; events.close(); clearTimeout(pending); };
+    // EventSource reconnects on its own after a drop, but gives up (CLOSED) when a reconnect
+    // is refused; then we open a new one. While it is down the header says so, and the lists
+    // are reloaded when it is back.
+    let events: EventSource;
+    let retry: number | undefined;
+    const connect = () => {
+      events = new EventSource('/v2/events');
+      events.onopen = () => { setStreaming(true); soon(); };
+      events.onerror = () => {
+        setStreaming(false);
+        if (events.readyState === EventSource.CLOSED && live) retry = setTimeout(connect, 2000) as unknown as number;
+      };
+      events.onmessage = soon;
+      for (const type of ['status_update_event', 'instance_changed_event', 'deployment_info', 'deployment_success',
+        'deployment_failed', 'deployment_step_success', 'api_post_event', 'app_terminated_event', 'health_status_changed_event',
+        'instance_health_changed_event', 'failed_health_check_event', 'group_change_success']) {
+        events.addEventListener(type, soon);
+      }
+    };
+    connect();
+    return () => { live = false; events.close(); clearTimeout(pending); clearTimeout(retry); };
   }, []);
   return [data, error, streaming];
 }

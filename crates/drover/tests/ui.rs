@@ -1,8 +1,9 @@
 //! The web UI end to end in a real headless Chromium (Debian's `chromium`, driven over
 //! WebDriver through `chromedriver`), against a real master, agent and scheduler: the cluster
 //! overview, deploying from the JSON editor, a 422 shown inline, scaling, a task's status
-//! history, the live log tail, a kill and its replacement, a failing app's reason and a
-//! waiting app's reason. One browser serves the whole suite; screenshots of each page go to
+//! history, the live log tail, a kill and its replacement, editing, a failing app's reason, a
+//! waiting app's reason, the cluster page following the operator stream (with the
+//! event-to-screen latency measured), and the scheduler going away and coming back. One browser serves the whole suite; screenshots of each page go to
 //! `target/ui-screenshots/`.
 
 mod support;
@@ -237,7 +238,7 @@ fn running_rows_are(n: usize) -> String {
 
 #[test]
 fn the_web_ui_end_to_end() {
-    let cluster = Cluster::start(true);
+    let mut cluster = Cluster::start(true);
     let browser = Browser::start();
     let master = format!("http://127.0.0.1:{}", cluster.master_port);
     let services = format!("http://127.0.0.1:{}/ui/", cluster.marathon_port);
@@ -530,7 +531,8 @@ fn the_web_ui_end_to_end() {
     );
     browser.screenshot("cluster-overview-live");
 
-    // The failed requests the browser logs are the two refusals asked for on purpose.
+    // Checked before the scheduler is stopped (its refused connections are logged too): the
+    // failed requests the browser logs are the two refusals asked for on purpose.
     let expected_422 = [
         "/v2/apps - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
         "/v2/apps/ui-e2e - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
@@ -541,4 +543,23 @@ fn the_web_ui_end_to_end() {
         .filter(|e| !expected_422.iter().any(|x| e.ends_with(x)))
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // The scheduler goes away: the services page says so, keeps the page, and comes back on
+    // its own when the scheduler does.
+    browser.goto(&services);
+    browser.wait("the services page live", "return document.querySelector('.live.on') !== null && document.querySelector('[data-app=\"/ui-e2e\"]') !== null");
+    browser.js("window.__sameDocument = true; return null");
+    cluster.marathon.as_mut().expect("the scheduler").kill();
+    browser.wait(
+        "the stream reported down",
+        "return document.querySelector('.live')?.textContent === 'reconnecting…'",
+    );
+    browser.screenshot("services-scheduler-down");
+    cluster.start_marathon();
+    browser.wait("the stream back", "return document.querySelector('.live.on') !== null && document.querySelector('[data-app=\"/ui-e2e\"]') !== null");
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "no reload happened"
+    );
 }
