@@ -3,8 +3,8 @@
 //! overview, deploying from the JSON editor, a 422 shown inline, scaling, a task's status
 //! history, the live log tail, a kill and its replacement, editing, a failing app's reason, a
 //! waiting app's reason, the cluster page following the operator stream (with the
-//! event-to-screen latency measured), and the scheduler going away and coming back. One browser serves the whole suite; screenshots of each page go to
-//! `target/ui-screenshots/`.
+//! event-to-screen latency measured), and the scheduler going away and coming back. One
+//! browser serves the whole suite; screenshots of each page go to `target/ui-screenshots/`.
 
 mod support;
 
