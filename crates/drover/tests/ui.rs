@@ -24,9 +24,19 @@ const DEADLINE: Duration = Duration::from_secs(90);
 /// The WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The chromedriver process, killed on drop (also when the suite fails before a session).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// chromedriver and one browser session; both end on drop.
 struct Browser {
-    driver: Child,
+    _driver: Driver,
     port: u16,
     session: String,
     _profile: tempfile::TempDir,
@@ -81,12 +91,14 @@ fn wd_request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Opti
 impl Browser {
     fn start() -> Browser {
         let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (scripts/setup installs chromium-driver)");
+        let driver = Driver(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver runs (scripts/setup installs chromium-driver)"),
+        );
         wait_until("chromedriver answers /status", DEADLINE, || {
             wd_request(port, "GET", "/status", None).is_some_and(|(s, _)| s == 200)
         });
@@ -111,7 +123,7 @@ impl Browser {
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
         std::fs::create_dir_all(&shots).expect("screenshot dir");
         Browser {
-            driver,
+            _driver: driver,
             port,
             session,
             _profile: profile,
@@ -212,14 +224,13 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Quits the browser; chromedriver itself goes when `_driver` is dropped after this.
         let _ = wd_request(
             self.port,
             "DELETE",
             &format!("/session/{}", self.session),
             None,
         );
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
