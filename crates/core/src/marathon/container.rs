@@ -442,6 +442,17 @@ mod tests {
     }
 
     #[test]
+    fn what_marathon_accepts_the_agents_checks_accept_too() {
+        // A valid app must never turn into a request every agent refuses.
+        let info = web().container_info(&[31_001]).unwrap();
+        assert_eq!(crate::agent::docker::request_problem(&info, false), None);
+        let mut named = web();
+        named.network = Network::User("a".into());
+        let info = named.container_info(&[31_001]).unwrap();
+        assert_eq!(crate::agent::docker::request_problem(&info, false), None);
+    }
+
+    #[test]
     fn network_modes_of_both_api_generations_parse() {
         assert_eq!(
             network_from_mode("host", None, "/n").unwrap(),
