@@ -78,7 +78,7 @@ impl Daemon {
                 std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
             }
         }
-        let tar = Command::new("tar")
+        let mut tar = Command::new("tar")
             .arg("-C")
             .arg(&rootfs)
             .args(["-cf", "-", "."])
@@ -89,9 +89,10 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", self.socket().display()))
             .args(["import", "-", IMAGE])
-            .stdin(tar.stdout.unwrap())
+            .stdin(tar.stdout.take().unwrap())
             .output()
             .unwrap();
+        assert!(tar.wait().unwrap().success(), "tar of the rootfs failed");
         assert!(import.status.success(), "{import:?}");
     }
 }
