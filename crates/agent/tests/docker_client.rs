@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use drover_agent::containerizer::docker::client::{DockerClient, RunSpec};
+use drover_agent::containerizer::docker::spec::{DockerTask, OWNER_LABEL, run_spec};
+use drover_wire::v1;
 
 const IMAGE: &str = "drover-test/busybox:1";
 
@@ -142,7 +144,7 @@ fn spec(name: &str, script: &str) -> RunSpec {
         entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
         cmd: Some(vec![script.into()]),
         network_mode: "host".into(),
-        labels: HashMap::from([("drover.agent".to_string(), "owner-a".to_string())]),
+        labels: HashMap::from([(OWNER_LABEL.to_string(), "owner-a".to_string())]),
         ..Default::default()
     }
 }
@@ -216,6 +218,72 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         "mounted\n"
     );
 
+    // A task's ContainerInfo through the run spec: the sandbox at MESOS_SANDBOX, a read-only
+    // volume, an `env` parameter, the agent's environment, the owner label.
+    let volume = daemon.dir.path().join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    std::fs::write(volume.join("data"), "from the host\n").unwrap();
+    let task_sandbox = daemon.dir.path().join("task-sandbox");
+    std::fs::create_dir_all(&task_sandbox).unwrap();
+    let container = v1::ContainerInfo {
+        r#type: v1::container_info::Type::Docker as i32,
+        docker: Some(v1::container_info::DockerInfo {
+            image: IMAGE.into(),
+            network: Some(v1::container_info::docker_info::Network::Host as i32),
+            parameters: vec![v1::Parameter {
+                key: "env".into(),
+                value: "FROM_PARAMETER=yes".into(),
+            }],
+            ..Default::default()
+        }),
+        volumes: vec![v1::Volume {
+            mode: v1::volume::Mode::Ro as i32,
+            container_path: "/volume".into(),
+            host_path: Some(volume.display().to_string()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let command = v1::CommandInfo {
+        value: Some(
+            "cat /volume/data; echo $FROM_PARAMETER $PORT0 > $MESOS_SANDBOX/seen; \
+             echo x > /volume/data || exit 7"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let run = run_spec(&DockerTask {
+        container_id: "spec-1",
+        container: &container,
+        command: &command,
+        env: vec![("PORT0".into(), "31000".into())],
+        sandbox: &task_sandbox,
+        cpus: 0.1,
+        mem_mb: 64.0,
+        cfs_quota: true,
+        owner: "owner-a",
+        allow_escaping: false,
+    })
+    .unwrap();
+    docker.run(&run).await.unwrap();
+    let logs = {
+        let docker = docker.clone();
+        let (out, err) = (task_sandbox.join("stdout"), task_sandbox.join("stderr"));
+        tokio::spawn(async move { docker.copy_logs("mesos-spec-1", &out, &err).await })
+    };
+    // The read-only volume refused the write.
+    assert_eq!(docker.wait("mesos-spec-1").await.unwrap().code, 7);
+    logs.await.unwrap().unwrap();
+    assert!(wait_for_text(&task_sandbox.join("stdout"), "from the host").contains("from the host"));
+    assert_eq!(
+        std::fs::read_to_string(task_sandbox.join("seen")).unwrap(),
+        "yes 31000\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(volume.join("data")).unwrap(),
+        "from the host\n"
+    );
+
     // The memory limit is enforced and an OOM kill is reported as such.
     let mut hog = spec(
         "mesos-oom",
@@ -265,16 +333,19 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
 
     // Ownership by label: another agent's container is not listed as ours.
     let mut foreign = spec("mesos-foreign", "sleep 1000");
-    foreign.labels = HashMap::from([("drover.agent".to_string(), "owner-b".to_string())]);
+    foreign.labels = HashMap::from([(OWNER_LABEL.to_string(), "owner-b".to_string())]);
     docker.run(&foreign).await.unwrap();
-    let mut ours = docker
-        .names_labelled("drover.agent", "owner-a")
-        .await
-        .unwrap();
+    let mut ours = docker.names_labelled(OWNER_LABEL, "owner-a").await.unwrap();
     ours.sort();
     assert_eq!(
         ours,
-        ["mesos-exit", "mesos-oom", "mesos-polite", "mesos-stubborn"]
+        [
+            "mesos-exit",
+            "mesos-oom",
+            "mesos-polite",
+            "mesos-spec-1",
+            "mesos-stubborn"
+        ]
     );
 
     // A second container under a taken name is refused with the daemon's message.
@@ -290,13 +361,14 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         "mesos-polite",
         "mesos-stubborn",
         "mesos-foreign",
+        "mesos-spec-1",
     ] {
         docker.remove(name).await.unwrap();
         assert!(!docker.running(name).await.unwrap());
     }
     assert!(
         docker
-            .names_labelled("drover.agent", "owner-a")
+            .names_labelled(OWNER_LABEL, "owner-a")
             .await
             .unwrap()
             .is_empty()

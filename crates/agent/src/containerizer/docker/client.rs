@@ -64,6 +64,33 @@ pub struct RunSpec {
     pub ports: Vec<PublishedPort>,
     /// `--privileged`.
     pub privileged: bool,
+    /// Docker options given as task `parameters` that the API takes as fields.
+    pub options: RunOptions,
+}
+
+/// The `docker run` options a task may pass as `parameters` (see the `spec` module).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `--user`.
+    pub user: Option<String>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+    /// `--add-host`.
+    pub extra_hosts: Vec<String>,
+    /// `--dns`.
+    pub dns: Vec<String>,
+    /// `--cap-add` (only where the agent allows escaping options).
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--pid` (only where the agent allows escaping options).
+    pub pid_mode: Option<String>,
+    /// `--ipc` (only where the agent allows escaping options).
+    pub ipc_mode: Option<String>,
 }
 
 /// How a container ended, from the daemon's inspection.
@@ -83,6 +110,10 @@ pub struct DockerClient {
     docker: Docker,
     socket: PathBuf,
     timeout: Duration,
+}
+
+fn non_empty(values: &[String]) -> Option<Vec<String>> {
+    (!values.is_empty()).then(|| values.to_vec())
 }
 
 /// The CFS period the quota is expressed against (Mesos used the kernel's default, 100 ms).
@@ -198,6 +229,8 @@ impl DockerClient {
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
             working_dir: spec.working_dir.clone(),
+            user: spec.options.user.clone(),
+            hostname: spec.options.hostname.clone(),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
             host_config: Some(HostConfig {
                 binds: Some(spec.binds.clone()),
@@ -210,6 +243,14 @@ impl DockerClient {
                 network_mode: Some(spec.network_mode.clone()),
                 port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
                 privileged: Some(spec.privileged),
+                extra_hosts: non_empty(&spec.options.extra_hosts),
+                dns: non_empty(&spec.options.dns),
+                cap_add: non_empty(&spec.options.cap_add),
+                cap_drop: non_empty(&spec.options.cap_drop),
+                readonly_rootfs: Some(spec.options.read_only),
+                init: spec.options.init.then_some(true),
+                pid_mode: spec.options.pid_mode.clone(),
+                ipc_mode: spec.options.ipc_mode.clone(),
                 ..Default::default()
             }),
             ..Default::default()

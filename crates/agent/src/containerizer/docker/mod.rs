@@ -1,4 +1,5 @@
-//! The Docker containerizer's pieces: the daemon client ([`client`]); the launch path that turns
-//! a task's `ContainerInfo` into a [`client::RunSpec`] and supervises it comes next.
+//! The Docker containerizer's pieces: the daemon client ([`client`]) and the translation of a
+//! task into the container to create ([`spec`]); the launch path that supervises it comes next.
 
 pub mod client;
+pub mod spec;
