@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use drover_agent::containerizer::ExitStatus;
 use drover_agent::containerizer::docker::client::{DockerClient, RunSpec};
 use drover_agent::containerizer::docker::spec::{DockerTask, OWNER_LABEL, run_spec};
+use drover_agent::containerizer::docker::supervise::{LaunchFailure, launch, termination};
 use drover_wire::v1;
 
 const IMAGE: &str = "drover-test/busybox:1";
@@ -265,15 +267,16 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         allow_escaping: false,
     })
     .unwrap();
-    docker.run(&run).await.unwrap();
-    let logs = {
-        let docker = docker.clone();
-        let (out, err) = (task_sandbox.join("stdout"), task_sandbox.join("stderr"));
-        tokio::spawn(async move { docker.copy_logs("mesos-spec-1", &out, &err).await })
-    };
+    launch(&docker, &run, false, None, timeout, &task_sandbox)
+        .await
+        .unwrap();
     // The read-only volume refused the write.
-    assert_eq!(docker.wait("mesos-spec-1").await.unwrap().code, 7);
-    logs.await.unwrap().unwrap();
+    let ended = termination(
+        &docker.wait("mesos-spec-1").await.unwrap(),
+        run.memory_bytes,
+    );
+    assert_eq!(ended.status, ExitStatus::Exited(7));
+    assert_eq!(ended.message, "Container exited with status 7");
     assert!(wait_for_text(&task_sandbox.join("stdout"), "from the host").contains("from the host"));
     assert_eq!(
         std::fs::read_to_string(task_sandbox.join("seen")).unwrap(),
@@ -293,6 +296,27 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
     docker.run(&hog).await.unwrap();
     let exit = docker.wait("mesos-oom").await.unwrap();
     assert!(exit.oom_killed, "{exit:?}");
+    let ended = termination(&exit, hog.memory_bytes);
+    assert!(ended.oom_killed);
+    assert!(
+        ended
+            .message
+            .starts_with("Memory limit exceeded: Requested: 16MB"),
+        "{}",
+        ended.message
+    );
+
+    // A missing image fails the launch with a message naming it (REASON_CONTAINER_LAUNCH_FAILED).
+    let mut absent = spec("mesos-absent", "true");
+    absent.image = "localhost:1/absent/image:2".into();
+    let LaunchFailure(why) = launch(&docker, &absent, false, None, timeout, &sandbox)
+        .await
+        .unwrap_err();
+    assert!(
+        why.contains("Failed to pull image 'localhost:1/absent/image:2'"),
+        "{why}"
+    );
+    assert!(!docker.running("mesos-absent").await.unwrap());
 
     // Stop: a task that exits on SIGTERM stops at once; one ignoring it is killed after the
     // grace period.
