@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use drover_agent::containerizer::ExitStatus;
 use drover_agent::containerizer::docker::client::{DockerClient, RunSpec};
 use drover_agent::containerizer::docker::spec::{DockerTask, OWNER_LABEL, run_spec};
-use drover_agent::containerizer::docker::supervise::{LaunchFailure, launch, termination};
+use drover_agent::containerizer::docker::supervise::{
+    LaunchFailure, launch, remove_orphans, termination,
+};
 use drover_wire::v1;
 
 const IMAGE: &str = "drover-test/busybox:1";
@@ -372,6 +374,27 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         ]
     );
 
+    // Orphans: after a restart only this agent's unknown `mesos-*` containers go; a known one
+    // (re-attached by name) and another agent's stay.
+    let known = std::collections::BTreeSet::from([
+        "mesos-exit".to_string(),
+        "mesos-oom".to_string(),
+        "mesos-polite".to_string(),
+        "mesos-spec-1".to_string(),
+    ]);
+    assert_eq!(
+        remove_orphans(&docker, "owner-a", &known).await.unwrap(),
+        ["mesos-stubborn"]
+    );
+    assert!(docker.running("mesos-foreign").await.unwrap());
+    assert_eq!(docker.exit("mesos-exit").await.unwrap().code, 3);
+    assert!(
+        remove_orphans(&docker, "owner-a", &known)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // A second container under a taken name is refused with the daemon's message.
     let dup = docker
         .run(&spec("mesos-foreign", "true"))
@@ -383,7 +406,6 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         "mesos-exit",
         "mesos-oom",
         "mesos-polite",
-        "mesos-stubborn",
         "mesos-foreign",
         "mesos-spec-1",
     ] {

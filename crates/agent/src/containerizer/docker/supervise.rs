@@ -50,6 +50,29 @@ pub async fn launch(
     Ok(())
 }
 
+/// After an agent restart: removes this agent's `mesos-*` containers whose names are not in
+/// `known` (the checkpointed ones), as `--docker_kill_orphans` did. Only containers carrying
+/// this agent's owner label are considered, so another agent's are never touched. The names
+/// removed, or the first daemon error.
+pub async fn remove_orphans(
+    docker: &DockerClient,
+    owner: &str,
+    known: &std::collections::BTreeSet<String>,
+) -> Result<Vec<String>, super::client::DockerError> {
+    let mut removed = Vec::new();
+    for name in docker
+        .names_labelled(super::spec::OWNER_LABEL, owner)
+        .await?
+    {
+        if name.starts_with(super::spec::NAME_PREFIX) && !known.contains(&name) {
+            docker.remove(&name).await?;
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
 /// The daemon's account of a stopped container as the agent's [`Termination`]. Docker folds a
 /// signal into the exit code (128 + n); Mesos' Docker containerizer reported the code as an
 /// exit status, and so does this.
