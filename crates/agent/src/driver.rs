@@ -774,17 +774,27 @@ mod host_network_tests {
     fn host_networked_updates_name_the_agent_ip_and_keep_a_container_own() {
         let mut status = v1::TaskStatus::default();
         fill_host_network(&mut status, "10.1.2.3:5051");
-        let infos = &status.container_status.as_ref().expect("filled").network_infos;
+        let infos = &status
+            .container_status
+            .as_ref()
+            .expect("filled")
+            .network_infos;
         assert_eq!(infos.len(), 1);
-        assert_eq!(infos[0].ip_addresses[0].ip_address.as_deref(), Some("10.1.2.3"));
+        assert_eq!(
+            infos[0].ip_addresses[0].ip_address.as_deref(),
+            Some("10.1.2.3")
+        );
 
         let mut own = status.clone();
-        own.container_status.as_mut().expect("set").network_infos[0].ip_addresses[0]
-            .ip_address = Some("172.17.0.2".into());
+        own.container_status.as_mut().expect("set").network_infos[0].ip_addresses[0].ip_address =
+            Some("172.17.0.2".into());
         fill_host_network(&mut own, "10.1.2.3:5051");
         let infos = &own.container_status.as_ref().expect("kept").network_infos;
         assert_eq!(infos.len(), 1);
-        assert_eq!(infos[0].ip_addresses[0].ip_address.as_deref(), Some("172.17.0.2"));
+        assert_eq!(
+            infos[0].ip_addresses[0].ip_address.as_deref(),
+            Some("172.17.0.2")
+        );
 
         let mut unbound = v1::TaskStatus::default();
         fill_host_network(&mut unbound, "0.0.0.0:5051");

@@ -34,20 +34,36 @@ fn host_networked_tasks_show_the_agent_ip_and_apps_embed_task_stats() {
 
     let app = cluster.marathon_json("/v2/apps/fields?embed=app.taskStats&embed=app.readiness");
     let stats = &app["app"]["taskStats"];
-    for key in ["startedAfterLastScaling", "withLatestConfig", "totalSummary"] {
-        assert_eq!(stats[key]["stats"]["counts"]["running"], 2, "{key}: {stats}");
+    for key in [
+        "startedAfterLastScaling",
+        "withLatestConfig",
+        "totalSummary",
+    ] {
+        assert_eq!(
+            stats[key]["stats"]["counts"]["running"], 2,
+            "{key}: {stats}"
+        );
         assert_eq!(stats[key]["stats"]["counts"]["staged"], 0, "{key}: {stats}");
         let life = &stats[key]["stats"]["lifeTime"];
         assert!(life["averageSeconds"].as_f64().is_some(), "{key}: {stats}");
         assert!(life["medianSeconds"].as_f64().is_some(), "{key}: {stats}");
     }
-    assert!(stats.get("withOutdatedConfig").is_none(), "no outdated tasks: {stats}");
+    assert!(
+        stats.get("withOutdatedConfig").is_none(),
+        "no outdated tasks: {stats}"
+    );
     assert_eq!(app["app"]["readinessCheckResults"], json!([]), "{app}");
 
     let listing = cluster.marathon_json("/v2/apps?embed=apps.taskStats&embed=apps.readiness");
     let listed = &listing["apps"][0];
-    assert_eq!(listed["taskStats"]["totalSummary"]["stats"]["counts"]["running"], 2, "{listed}");
+    assert_eq!(
+        listed["taskStats"]["totalSummary"]["stats"]["counts"]["running"], 2,
+        "{listed}"
+    );
     assert_eq!(listed["readinessCheckResults"], json!([]), "{listed}");
     let plain = cluster.marathon_json("/v2/apps/fields");
-    assert!(plain["app"].get("taskStats").is_none(), "only when embedded: {plain}");
+    assert!(
+        plain["app"].get("taskStats").is_none(),
+        "only when embedded: {plain}"
+    );
 }

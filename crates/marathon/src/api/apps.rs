@@ -37,8 +37,22 @@ pub(super) fn embed_of(q: &Query) -> (Embed, BTreeSet<String>) {
     let embed = Embed {
         tasks: values.contains("tasks") || values.contains("failures"),
         last_task_failure: values.contains("lastTaskFailure") || values.contains("failures"),
+        task_stats: values.contains("taskStats"),
+        readiness: values.contains("readiness"),
+        now_ms: 0,
     };
     (embed, values)
+}
+
+/// A single app's (or a group's apps') embeds: tasks and the last failure always, plus what
+/// the query asks for.
+fn with_query(q: &Query) -> Embed {
+    let (asked, _) = embed_of(q);
+    Embed {
+        task_stats: asked.task_stats,
+        readiness: asked.readiness,
+        ..EMBED_ALL
+    }
 }
 
 /// Marathon's label selector: `k`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, comma = AND.
@@ -97,14 +111,15 @@ pub(super) async fn apps_root(
     let q = Query::parse(raw.as_deref());
     match method {
         Method::GET => {
-            let (embed, _) = embed_of(&q);
+            let (mut embed, _) = embed_of(&q);
             let cmd = q.get("cmd").map(str::to_lowercase);
             let id = q.get("id").map(str::to_lowercase);
             let label = q.get("label").map(str::to_owned);
             // Written to text on the scheduler's loop, straight from its state: the views
             // borrow it, and cloning 10,000 definitions to write them elsewhere costs more.
             let body = api
-                .read(move |s, _| {
+                .read(move |s, now| {
+                    embed.now_ms = now;
                     let context = Context::all(s);
                     let apps: Vec<AppInfo> = s
                         .apps()
@@ -294,14 +309,19 @@ pub(super) async fn apps_path(
             if let Some(group) = raw.strip_suffix("/*") {
                 let group = PathId::parse(group, &PathId::root())
                     .map_err(|_| ApiError::NotFound("Group does not exist".into()))?;
+                let embed = with_query(&q);
                 let body = api
-                    .read(move |s, _| {
+                    .read(move |s, now| {
+                        let embed = Embed {
+                            now_ms: now,
+                            ..embed
+                        };
                         let context = Context::all(s);
                         let apps: Vec<AppInfo> = s
                             .apps()
                             .values()
                             .filter(|a| a.id.is_within(&group))
-                            .map(|a| AppInfo::new(&context, a, EMBED_ALL))
+                            .map(|a| AppInfo::new(&context, a, embed))
                             .collect();
                         to_bytes(&One("*", &apps), LISTING_BYTES_PER_APP * apps.len())
                     })
@@ -310,11 +330,16 @@ pub(super) async fn apps_path(
             }
             let id = app_id(&raw)?;
             let lookup = id.clone();
+            let embed = with_query(&q);
             let body = api
-                .read(move |s, _| {
+                .read(move |s, now| {
+                    let embed = Embed {
+                        now_ms: now,
+                        ..embed
+                    };
                     let context = Context::of_app(s, &lookup);
                     s.app(&lookup).map(|a| {
-                        let info = AppInfo::new(&context, a, EMBED_ALL);
+                        let info = AppInfo::new(&context, a, embed);
                         to_bytes(&One("app", &info), LISTING_BYTES_PER_APP)
                     })
                 })

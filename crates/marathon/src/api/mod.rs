@@ -228,6 +228,9 @@ pub(super) fn json_response(status: StatusCode, body: Value) -> Response {
 pub(super) const EMBED_ALL: Embed = Embed {
     tasks: true,
     last_task_failure: true,
+    task_stats: false,
+    readiness: false,
+    now_ms: 0,
 };
 
 /// A guess of one app's share of a listing (an app without tasks is ~650 bytes), to size the

@@ -21,6 +21,12 @@ pub struct Embed {
     pub tasks: bool,
     /// `lastTaskFailure`.
     pub last_task_failure: bool,
+    /// `taskStats`, measured at `now_ms`.
+    pub task_stats: bool,
+    /// `readiness`: `readinessCheckResults` (empty: readiness checks do not run yet).
+    pub readiness: bool,
+    /// The read's time, for `taskStats` lifetimes.
+    pub now_ms: u64,
 }
 
 /// AppInfo as a `Value`, for responses that nest it in a larger `Value` (groups, the POST
