@@ -22,7 +22,7 @@ impl Serialize for TaskStats<'_> {
         let app = self.app;
         let mut m = s.serialize_map(None)?;
         // A category without tasks is left out, as Marathon does.
-        let categories: [(&str, &dyn Fn(&Instance) -> bool); 4] = [
+        let categories: [(&str, &Wanted); 4] = [
             ("startedAfterLastScaling", &|i| {
                 i.app_version_ms >= app.last_scaling_at_ms
             }),
@@ -43,6 +43,9 @@ impl Serialize for TaskStats<'_> {
         m.end()
     }
 }
+
+/// Which tasks a category counts.
+type Wanted<'a> = dyn Fn(&Instance) -> bool + 'a;
 
 /// `{"stats": {...}}`.
 struct Wrapped(Stats);
@@ -98,7 +101,7 @@ impl Stats {
             lives.sort_by(f64::total_cmp);
             let n = lives.len();
             let average = lives.iter().sum::<f64>() / n as f64;
-            let median = if n % 2 == 0 {
+            let median = if n.is_multiple_of(2) {
                 (lives[n / 2 - 1] + lives[n / 2]) / 2.0
             } else {
                 lives[n / 2]
