@@ -571,7 +571,10 @@ impl Driver {
                     }
                 }
             }
-            Effect::ToMaster(call) => {
+            Effect::ToMaster(mut call) => {
+                if let Some(update) = call.status_update.as_mut() {
+                    fill_host_network(&mut update.status, &self.settings.endpoint);
+                }
                 if self.to_master.try_send(call).is_err() {
                     // The update manager resends; other calls are best effort.
                     tracing::warn!("master call queue full; dropping a call");
@@ -739,4 +742,62 @@ async fn fetch(
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+/// As Mesos' agent did: an update whose container reports no network of its own (a host-networked
+/// task) names the agent's address as the task's IP, so schedulers can show `ipAddresses`.
+fn fill_host_network(status: &mut v1::TaskStatus, endpoint: &str) {
+    let Some(ip) = endpoint
+        .rsplit_once(':')
+        .and_then(|(ip, _)| ip.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+        .filter(|ip| !ip.is_unspecified())
+    else {
+        return;
+    };
+    let container = status.container_status.get_or_insert_with(Default::default);
+    if container.network_infos.is_empty() {
+        container.network_infos.push(v1::NetworkInfo {
+            ip_addresses: vec![v1::network_info::IpAddress {
+                ip_address: Some(ip.to_string()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+    }
+}
+
+#[cfg(test)]
+mod host_network_tests {
+    use super::*;
+
+    #[test]
+    fn host_networked_updates_name_the_agent_ip_and_keep_a_container_own() {
+        let mut status = v1::TaskStatus::default();
+        fill_host_network(&mut status, "10.1.2.3:5051");
+        let infos = &status
+            .container_status
+            .as_ref()
+            .expect("filled")
+            .network_infos;
+        assert_eq!(infos.len(), 1);
+        assert_eq!(
+            infos[0].ip_addresses[0].ip_address.as_deref(),
+            Some("10.1.2.3")
+        );
+
+        let mut own = status.clone();
+        own.container_status.as_mut().expect("set").network_infos[0].ip_addresses[0].ip_address =
+            Some("172.17.0.2".into());
+        fill_host_network(&mut own, "10.1.2.3:5051");
+        let infos = &own.container_status.as_ref().expect("kept").network_infos;
+        assert_eq!(infos.len(), 1);
+        assert_eq!(
+            infos[0].ip_addresses[0].ip_address.as_deref(),
+            Some("172.17.0.2")
+        );
+
+        let mut unbound = v1::TaskStatus::default();
+        fill_host_network(&mut unbound, "0.0.0.0:5051");
+        assert!(unbound.container_status.is_none());
+    }
 }

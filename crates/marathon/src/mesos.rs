@@ -70,6 +70,19 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
             let input = match event {
                 ClientEvent::Subscribed { framework_id } => Input::Subscribed { framework_id },
                 ClientEvent::Disconnected { .. } => Input::Disconnected,
+                ClientEvent::FrameworkRemoved {
+                    framework_id,
+                    message,
+                } => {
+                    tracing::error!(
+                        framework_id = %framework_id,
+                        message = %message,
+                        "Mesos master removed framework {framework_id}; its tasks are gone: \
+                         forgetting the framework id, expunging its instances and subscribing \
+                         as a new framework"
+                    );
+                    Input::FrameworkRemoved
+                }
                 ClientEvent::Event(event) => {
                     match event.r#type.and_then(|t| event::Type::try_from(t).ok()) {
                         Some(event::Type::Offers) => {

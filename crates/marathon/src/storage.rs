@@ -105,8 +105,14 @@ pub fn write(
                 }
             },
             Change::FrameworkId => {
-                if let Some(id) = s.framework_id() {
-                    batch.put(NAMESPACE, "framework-id", id.as_bytes().to_vec());
+                match s.framework_id() {
+                    Some(id) => {
+                        batch.put(NAMESPACE, "framework-id", id.as_bytes().to_vec());
+                    }
+                    // Removed by the master: the next subscription must not name it.
+                    None => {
+                        batch.delete(NAMESPACE, "framework-id");
+                    }
                 }
             }
         }

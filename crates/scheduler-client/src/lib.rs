@@ -94,6 +94,15 @@ pub enum ClientEvent {
     },
     /// An event from the master (never `SUBSCRIBED` or `HEARTBEAT`), or a local update.
     Event(Box<Event>),
+    /// The master removed the framework (an operator's TEARDOWN, or the failover timeout ran
+    /// out): it refuses the old id for good. The client has forgotten that id and subscribes
+    /// anew as a new framework; the framework must treat every task of the old one as gone.
+    FrameworkRemoved {
+        /// The id the master no longer accepts.
+        framework_id: String,
+        /// The master's message.
+        message: String,
+    },
     /// The subscription ended; the client is reconnecting.
     Disconnected {
         /// Why.
@@ -157,6 +166,12 @@ async fn run(
             backoff = config.backoff_max;
         }
     }
+}
+
+/// Whether a master's ERROR event says the framework id is refused for good (Mesos' words for
+/// a torn-down framework, or one whose failover timeout ran out).
+fn is_removal(message: &str) -> bool {
+    message.contains("Framework has been removed")
 }
 
 enum Session {
@@ -227,6 +242,18 @@ async fn session(
                     Some(event::Type::Heartbeat) => {}
                     Some(event::Type::Error) => {
                         let message = event.error.map(|e| e.message).unwrap_or_default();
+                        if is_removal(&message)
+                            && let Some(old) = config.framework_info.id.take()
+                        {
+                            // Retrying with the old id would be refused forever.
+                            let removed = ClientEvent::FrameworkRemoved {
+                                framework_id: old.value,
+                                message: message.clone(),
+                            };
+                            if events.send(removed).await.is_err() {
+                                return Session::Stop;
+                            }
+                        }
                         return flight.lose(format!("master error: {message}"), config, events).await;
                     }
                     _ => {

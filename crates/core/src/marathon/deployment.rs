@@ -79,6 +79,22 @@ impl Deployment {
             affected_apps: self.affected_apps.clone(),
             steps: self.steps.clone(),
             current_step: self.current_step,
+            original: self.originals.values().flatten().cloned().collect(),
+            target: Vec::new(),
+        }
+    }
+
+    /// [`Deployment::view`] with the affected apps' definitions as they are now in `apps` (the
+    /// plan's target: the scheduler applies a plan's definitions when it starts).
+    pub fn view_with(&self, apps: &BTreeMap<PathId, AppSpec>) -> PlanView {
+        PlanView {
+            target: self
+                .affected_apps
+                .iter()
+                .filter_map(|id| apps.get(id))
+                .cloned()
+                .collect(),
+            ..self.view()
         }
     }
 }
@@ -96,6 +112,10 @@ pub struct PlanView {
     pub steps: Vec<Vec<Action>>,
     /// Index of the step being executed.
     pub current_step: usize,
+    /// The affected apps' definitions before the plan (absent: created by it).
+    pub original: Vec<AppSpec>,
+    /// The affected apps' definitions after it (absent: deleted by it).
+    pub target: Vec<AppSpec>,
 }
 
 /// The steps of a plan for one app going from `original` to `target` (`None` = absent).

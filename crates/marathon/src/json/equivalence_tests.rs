@@ -363,22 +363,34 @@ fn fixture(seed: u64, apps: usize) -> Scheduler {
     s
 }
 
+const NO_EXTRAS: Embed = Embed {
+    tasks: false,
+    last_task_failure: false,
+    task_stats: false,
+    readiness: false,
+    now_ms: 0,
+};
+
 const EMBEDS: [Embed; 4] = [
     Embed {
         tasks: false,
         last_task_failure: false,
+        ..NO_EXTRAS
     },
     Embed {
         tasks: true,
         last_task_failure: false,
+        ..NO_EXTRAS
     },
     Embed {
         tasks: false,
         last_task_failure: true,
+        ..NO_EXTRAS
     },
     Embed {
         tasks: true,
         last_task_failure: true,
+        ..NO_EXTRAS
     },
 ];
 

@@ -9,4 +9,5 @@ pub mod read;
 mod reference;
 pub mod render;
 pub mod stamp;
+pub mod stats;
 pub mod view;

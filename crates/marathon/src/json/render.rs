@@ -6,6 +6,7 @@ use drover_core::marathon::deployment::{Deployment, PlanView};
 use drover_core::marathon::event::Event;
 use drover_core::marathon::instance::Instance;
 use drover_core::marathon::offer::RejectReason;
+use drover_core::marathon::path::PathId;
 use drover_core::marathon::scheduler::{QueueEntry, Scheduler};
 use drover_core::marathon::timestamp;
 use drover_core::task::names::state_name;
@@ -21,6 +22,12 @@ pub struct Embed {
     pub tasks: bool,
     /// `lastTaskFailure`.
     pub last_task_failure: bool,
+    /// `taskStats`, measured at `now_ms`.
+    pub task_stats: bool,
+    /// `readiness`: `readinessCheckResults` (empty: readiness checks do not run yet).
+    pub readiness: bool,
+    /// The read's time, for `taskStats` lifetimes.
+    pub now_ms: u64,
 }
 
 /// AppInfo as a `Value`, for responses that nest it in a larger `Value` (groups, the POST
@@ -60,10 +67,50 @@ fn plan_json(plan: &PlanView) -> Value {
         "id": plan.id,
         "version": timestamp(plan.version_ms),
         "steps": steps,
-        // Legacy clients (marathon-python 0.13) build models from these; real 1.8+ omits them
-        // and crashes those clients.
-        "original": {},
-        "target": {},
+        "original": group_tree(&plan.original, &PathId::root()),
+        "target": group_tree(&plan.target, &PathId::root()),
+    })
+}
+
+/// The group `group` holding `apps` (and the subgroups their ids imply), in Marathon's group
+/// shape. Only the plan's affected apps are listed, not the whole root group Marathon wrote
+/// into every event: an event stays bounded by the plan, not by the cluster. No
+/// `enforceRole`: marathon-python 0.13's plan states reject unknown keys.
+fn group_tree(apps: &[AppSpec], group: &PathId) -> Value {
+    let within: Vec<&AppSpec> = apps.iter().filter(|a| a.id.is_within(group)).collect();
+    let direct: Vec<Value> = within
+        .iter()
+        .filter(|a| &a.id.parent() == group)
+        .map(|a| Value::Object(app_json(a)))
+        .collect();
+    let children: std::collections::BTreeSet<PathId> = within
+        .iter()
+        .filter_map(|a| {
+            let mut p = a.id.parent();
+            while &p != group && !p.is_root() {
+                if &p.parent() == group {
+                    return Some(p);
+                }
+                p = p.parent();
+            }
+            None
+        })
+        .collect();
+    let groups: Vec<Value> = children
+        .iter()
+        .map(|c| {
+            let mine: Vec<AppSpec> = within
+                .iter()
+                .filter(|a| a.id.is_within(c))
+                .map(|a| (*a).clone())
+                .collect();
+            group_tree(&mine, c)
+        })
+        .collect();
+    let version = within.iter().map(|a| a.version_ms).max().unwrap_or(0);
+    json!({
+        "id": group.as_str(), "apps": direct, "groups": groups, "pods": [],
+        "dependencies": [], "version": timestamp(version),
     })
 }
 
@@ -268,4 +315,66 @@ pub fn event_json(event: &Event, now_ms: u64) -> Value {
     v["eventType"] = json!(event.event_type());
     v["timestamp"] = json!(timestamp(now_ms));
     v
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use drover_core::marathon::deployment::{Action, ActionKind, PlanView};
+
+    use super::*;
+    use crate::json::app::{Mode, parse_app};
+
+    fn app(body: Value) -> AppSpec {
+        parse_app(&body, None, Mode::Full).expect("valid app")
+    }
+
+    #[test]
+    fn deployment_events_carry_original_and_target_group_trees() {
+        let before = app(json!({"id": "/prod/db", "cmd": "sleep 1", "instances": 1}));
+        let mut after = app(json!({"id": "/prod/db", "cmd": "sleep 1", "instances": 3}));
+        after.version_ms = 5000;
+        let web = app(json!({"id": "/web", "cmd": "sleep 2"}));
+        let plan = PlanView {
+            id: "p-1".into(),
+            version_ms: 5000,
+            affected_apps: vec![before.id.clone(), web.id.clone()],
+            steps: vec![vec![Action {
+                kind: ActionKind::ScaleApplication,
+                app: before.id.clone(),
+            }]],
+            current_step: 0,
+            original: vec![before],
+            target: vec![after, web],
+        };
+        let event = event_json(&Event::DeploymentSuccess { plan }, 6000);
+        let plan = &event["plan"];
+        assert_eq!(plan["original"]["id"], "/");
+        assert_eq!(plan["original"]["apps"], json!([]));
+        let original_prod = &plan["original"]["groups"][0];
+        assert_eq!(original_prod["id"], "/prod");
+        assert_eq!(original_prod["apps"][0]["id"], "/prod/db");
+        assert_eq!(original_prod["apps"][0]["instances"], 1);
+        let target = &plan["target"];
+        assert_eq!(target["apps"][0]["id"], "/web");
+        assert_eq!(target["groups"][0]["apps"][0]["instances"], 3);
+        assert_eq!(target["groups"][0]["version"], timestamp(5000));
+        for group in [&plan["original"], target, &target["groups"][0]] {
+            let mut keys: Vec<&str> = group
+                .as_object()
+                .expect("group")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            // Exactly what marathon-python's plan states accept.
+            assert_eq!(
+                keys,
+                ["apps", "dependencies", "groups", "id", "pods", "version"]
+            );
+        }
+        assert_eq!(
+            plan["steps"],
+            json!([{"actions": [{"action": "ScaleApplication", "app": "/prod/db"}]}])
+        );
+    }
 }

@@ -383,6 +383,17 @@ impl Serialize for AppInfo<'_> {
         {
             m.serialize_entry("lastTaskFailure", &Failure(failure))?;
         }
+        if self.embed.task_stats {
+            let stats = super::stats::TaskStats {
+                app,
+                tasks,
+                now_ms: self.embed.now_ms,
+            };
+            m.serialize_entry("taskStats", &stats)?;
+        }
+        if self.embed.readiness {
+            m.serialize_entry("readinessCheckResults", &[(); 0])?;
+        }
         m.end()
     }
 }

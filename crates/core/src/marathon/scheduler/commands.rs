@@ -202,7 +202,7 @@ impl Scheduler {
         self.touch_deployment(id);
         if let Some(deployment) = self.deployments.remove(id) {
             self.publish(Event::DeploymentFailed {
-                plan: deployment.view(),
+                plan: deployment.view_with(&self.apps),
                 reason: reason.to_owned(),
             });
             self.persist(Change::Deployment(id.to_owned()));
@@ -356,13 +356,13 @@ impl Scheduler {
         };
         if deployment.steps.is_empty() {
             self.publish(Event::DeploymentSuccess {
-                plan: deployment.view(),
+                plan: deployment.view_with(&self.apps),
             });
             self.publish(changed);
             return id;
         }
         self.publish(Event::DeploymentInfo {
-            plan: deployment.view(),
+            plan: deployment.view_with(&self.apps),
             step: 0,
         });
         self.publish(changed);

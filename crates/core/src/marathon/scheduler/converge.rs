@@ -318,7 +318,7 @@ impl Scheduler {
                 if !done {
                     break;
                 }
-                let plan = deployment.view();
+                let plan = deployment.view_with(&self.apps);
                 deployment.current_step += 1;
                 let finished = deployment.current_step >= deployment.steps.len();
                 for action in &actions {
@@ -333,14 +333,14 @@ impl Scheduler {
                 self.touch_deployment(&id);
                 if finished {
                     if let Some(deployment) = self.deployments.remove(&id) {
-                        let mut plan = deployment.view();
+                        let mut plan = deployment.view_with(&self.apps);
                         plan.current_step = step;
                         self.publish(Event::DeploymentSuccess { plan });
                     }
                     break;
                 }
                 if let Some(deployment) = self.deployments.get(&id) {
-                    let plan = deployment.view();
+                    let plan = deployment.view_with(&self.apps);
                     self.publish(Event::DeploymentInfo {
                         plan,
                         step: step + 1,

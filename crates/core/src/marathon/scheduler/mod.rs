@@ -104,6 +104,9 @@ pub enum Input {
     },
     /// The connection to the master was lost.
     Disconnected,
+    /// The master removed the framework (TEARDOWN, or its failover timeout ran out): every
+    /// task of it is gone, and the next [`Input::Subscribed`] brings a new framework id.
+    FrameworkRemoved,
     /// Offers arrived.
     Offers(Vec<v1::Offer>),
     /// A task status update arrived.
@@ -363,6 +366,7 @@ impl Scheduler {
                 self.next_reconcile_ms = None;
                 self.offers_wanted = None;
             }
+            Input::FrameworkRemoved => self.framework_removed(now_ms),
             Input::Offers(offers) => self.offers(now_ms, offers),
             Input::Update(status) => self.update(now_ms, status),
             Input::HealthResult {

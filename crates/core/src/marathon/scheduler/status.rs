@@ -198,6 +198,35 @@ impl Scheduler {
         }
     }
 
+    /// The master removed the framework: it killed the framework's tasks and will never report
+    /// on them again, so each instance with a task is Unknown to Mesos and is expunged (seed 2,
+    /// TASK_UNKNOWN); the scale check of this step schedules replacements, which launch once
+    /// the new framework subscribes. The old id is forgotten (persisted) so a restart does not
+    /// subscribe with it again.
+    pub(super) fn framework_removed(&mut self, now_ms: u64) {
+        self.subscribed = false;
+        self.next_reconcile_ms = None;
+        self.offers_wanted = None;
+        if self.framework_id.take().is_some() {
+            self.persist(Change::FrameworkId);
+        }
+        let gone: Vec<String> = self
+            .instances
+            .all()
+            .values()
+            .filter(|i| i.has_task())
+            .map(|i| i.id.clone())
+            .collect();
+        for instance_id in gone {
+            self.instances.modify(&instance_id, |i| {
+                i.condition = Condition::Unknown;
+                i.since_ms = now_ms;
+            });
+            self.instance_changed(&instance_id);
+            self.expunge(&instance_id);
+        }
+    }
+
     /// Moves an unreachable instance along its app's strategy: inactive (a replacement starts
     /// because it no longer counts), then Unknown and expunged. Runs on updates and on timers.
     pub(super) fn unreachable_phase(&mut self, now_ms: u64, instance_id: &str) {
