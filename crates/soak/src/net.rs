@@ -1,0 +1,216 @@
+//! The soak's network: a bridge in the root namespace (the master's address) and one network
+//! namespace per agent, joined to the bridge by a veth pair. Faults are plain `ip` commands:
+//! a link taken down (both ways), or a blackhole route on one side, which drops what that side
+//! sends (one way; `tc netem` is not available on every kernel, routes are). Everything created
+//! is named after this run and removed on drop, so a run leaves no namespace, link or route.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Which way a one-way cut drops packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// The agent's packets to the master are dropped (a route in the agent's namespace).
+    AgentToMaster,
+    /// The master's packets to the agent are dropped (a route in the root namespace).
+    MasterToAgent,
+}
+
+/// The bridge, the namespaces and the faults in force.
+#[derive(Debug)]
+pub struct Net {
+    tag: String,
+    bridge: String,
+    /// The bridge's (the master's) address.
+    pub master_ip: String,
+    /// Each agent's namespace name.
+    pub namespaces: Vec<String>,
+    /// Each agent's address.
+    pub agent_ips: Vec<String>,
+    subnet: String,
+    /// Per agent: link down, and the one-way cuts in force.
+    faults: Vec<(bool, Vec<Dir>)>,
+}
+
+/// Runs `ip <args>`; fails with its stderr.
+pub fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running `ip` (iproute2 is needed)")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+impl Net {
+    /// Creates the bridge and `agents` namespaces. The subnet is chosen from the pid so two
+    /// runs on one host do not meet.
+    pub fn setup(agents: usize) -> anyhow::Result<Net> {
+        let pid = std::process::id();
+        let tag = format!("{:x}", pid % 0xfffff);
+        let subnet = format!("10.{}.{}", 200 + (pid / 250) % 50, pid % 250);
+        let mut net = Net {
+            bridge: format!("dsk{tag}br"),
+            master_ip: format!("{subnet}.1"),
+            namespaces: Vec::new(),
+            agent_ips: Vec::new(),
+            faults: Vec::new(),
+            subnet,
+            tag,
+        };
+        // On any failure `net` is dropped, which removes what was created so far.
+        ip(&["link", "add", &net.bridge, "type", "bridge"])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", net.master_ip),
+            "dev",
+            &net.bridge,
+        ])?;
+        ip(&["link", "set", &net.bridge, "up"])?;
+        for i in 0..agents {
+            let ns = format!("drover-soak-{}-a{i}", net.tag);
+            let host = net.host_veth(i);
+            let inner = format!("dsk{}n{i}", net.tag);
+            let addr = format!("{}.{}", net.subnet, 11 + i);
+            ip(&["netns", "add", &ns])?;
+            net.namespaces.push(ns.clone());
+            net.agent_ips.push(addr.clone());
+            net.faults.push((false, Vec::new()));
+            ip(&["link", "add", &host, "type", "veth", "peer", "name", &inner])?;
+            ip(&["link", "set", &inner, "netns", &ns])?;
+            ip(&["link", "set", &host, "master", &net.bridge])?;
+            ip(&["link", "set", &host, "up"])?;
+            ip(&["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", &inner])?;
+            ip(&["-n", &ns, "link", "set", &inner, "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(net)
+    }
+
+    fn host_veth(&self, i: usize) -> String {
+        format!("dsk{}h{i}", self.tag)
+    }
+
+    fn inner_veth(&self, i: usize) -> String {
+        format!("dsk{}n{i}", self.tag)
+    }
+
+    /// Takes agent `i`'s link down inside its namespace: nothing passes either way.
+    pub fn link_down(&mut self, i: usize) -> anyhow::Result<()> {
+        ip(&[
+            "-n",
+            &self.namespaces[i],
+            "link",
+            "set",
+            &self.inner_veth(i),
+            "down",
+        ])?;
+        self.faults[i].0 = true;
+        Ok(())
+    }
+
+    /// Drops one direction of agent `i`'s traffic with the master.
+    pub fn cut(&mut self, i: usize, dir: Dir) -> anyhow::Result<()> {
+        if self.faults[i].1.contains(&dir) {
+            return Ok(());
+        }
+        match dir {
+            Dir::AgentToMaster => ip(&[
+                "-n",
+                &self.namespaces[i],
+                "route",
+                "add",
+                "blackhole",
+                &format!("{}/32", self.master_ip),
+            ])?,
+            Dir::MasterToAgent => ip(&[
+                "route",
+                "add",
+                "blackhole",
+                &format!("{}/32", self.agent_ips[i]),
+            ])?,
+        }
+        self.faults[i].1.push(dir);
+        Ok(())
+    }
+
+    /// Removes every fault of agent `i`.
+    pub fn heal(&mut self, i: usize) -> anyhow::Result<()> {
+        let (down, cuts) = std::mem::take(&mut self.faults[i]);
+        let mut result = Ok(());
+        if down {
+            result = result.and(ip(&[
+                "-n",
+                &self.namespaces[i],
+                "link",
+                "set",
+                &self.inner_veth(i),
+                "up",
+            ]));
+        }
+        for dir in cuts {
+            result = result.and(match dir {
+                Dir::AgentToMaster => ip(&[
+                    "-n",
+                    &self.namespaces[i],
+                    "route",
+                    "del",
+                    "blackhole",
+                    &format!("{}/32", self.master_ip),
+                ]),
+                Dir::MasterToAgent => ip(&[
+                    "route",
+                    "del",
+                    "blackhole",
+                    &format!("{}/32", self.agent_ips[i]),
+                ]),
+            });
+        }
+        result
+    }
+
+    /// Pids of every process in agent `i`'s namespace (the agent, its executors, their tasks).
+    pub fn pids_in(&self, i: usize) -> Vec<i32> {
+        Command::new("ip")
+            .args(["netns", "pids", &self.namespaces[i]])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// SIGKILLs every process in agent `i`'s namespace, as a power cut would end them.
+    pub fn kill_all_in(&self, i: usize) {
+        for pid in self.pids_in(i) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for i in 0..self.namespaces.len() {
+            let _ = self.heal(i);
+            // Processes left in a namespace would keep it (and their sockets) alive.
+            self.kill_all_in(i);
+            let _ = ip(&["link", "del", &self.host_veth(i)]);
+            let _ = ip(&["netns", "del", &self.namespaces[i]]);
+        }
+        let _ = ip(&["link", "del", &self.bridge]);
+    }
+}
