@@ -27,7 +27,12 @@ pub struct Endpoints {
     pub agents: Vec<String>,
 }
 
-const LIVE: &[&str] = &["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"];
+const LIVE: &[&str] = &[
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+];
 
 /// Live tasks the master lists: task id → (framework id, agent id, state).
 fn master_tasks(state: &Value) -> BTreeMap<String, (String, String, String)> {
@@ -126,7 +131,12 @@ pub async fn sample(http: &Http, at: &Endpoints, journal: &Journal, plain: &Plai
 }
 
 /// One convergence probe: Ok when everything agrees.
-pub async fn converged(http: &Http, at: &Endpoints, journal: &Journal, plain: &PlainView) -> anyhow::Result<()> {
+pub async fn converged(
+    http: &Http,
+    at: &Endpoints,
+    journal: &Journal,
+    plain: &PlainView,
+) -> anyhow::Result<()> {
     let state = http
         .get_json(&format!("{}/master/state", at.masters[0]))
         .await
@@ -138,7 +148,10 @@ pub async fn converged(http: &Http, at: &Endpoints, journal: &Journal, plain: &P
         .filter(|s| s["active"] == true)
         .count();
     if active != at.agents.len() {
-        bail!("{active} of {} agents active at the master", at.agents.len());
+        bail!(
+            "{active} of {} agents active at the master",
+            at.agents.len()
+        );
     }
     let at_master = master_tasks(&state);
     // What the agents run.
@@ -174,7 +187,12 @@ pub async fn converged(http: &Http, at: &Endpoints, journal: &Journal, plain: &P
     }
     // Marathon: every acknowledged app at its count, running and healthy.
     let (status, body) = http
-        .send("GET", &format!("{}/v2/deployments", at.marathon), None, Duration::from_secs(10))
+        .send(
+            "GET",
+            &format!("{}/v2/deployments", at.marathon),
+            None,
+            Duration::from_secs(10),
+        )
         .await?;
     if status != 200 || body.trim() != "[]" {
         bail!("deployments still running: {status} {body}");
@@ -263,5 +281,26 @@ pub async fn wait_converged(
             bail!("not converged after {deadline:?}: {last}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marathon_task_ids_name_their_app() {
+        assert_eq!(app_of("soak_web.6b0c7a1e"), "/soak/web");
+        assert_eq!(app_of("soak_tmp-3.instance-x._app.1"), "/soak/tmp-3");
+    }
+
+    #[test]
+    fn only_live_tasks_count_at_the_master() {
+        let state = serde_json::json!({"frameworks": [{"tasks": [
+            {"id": "a", "framework_id": "f", "slave_id": "s", "state": "TASK_RUNNING"},
+            {"id": "b", "framework_id": "f", "slave_id": "s", "state": "TASK_KILLED"},
+        ]}]});
+        let tasks = master_tasks(&state);
+        assert_eq!(tasks.keys().collect::<Vec<_>>(), vec!["a"]);
     }
 }

@@ -75,11 +75,7 @@ impl Http {
 
     /// Follows an SSE stream, calling `on_event(event_type, data)` for each event until the
     /// stream ends or fails.
-    pub async fn sse(
-        &self,
-        url: &str,
-        mut on_event: impl FnMut(&str, &str),
-    ) -> anyhow::Result<()> {
+    pub async fn sse(&self, url: &str, mut on_event: impl FnMut(&str, &str)) -> anyhow::Result<()> {
         let request = hyper::Request::builder()
             .uri(url)
             .header("Accept", "text/event-stream")

@@ -43,10 +43,11 @@ struct Inner {
     counts: BTreeMap<String, u64>,
 }
 
-
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("start", &self.start).finish()
+        f.debug_struct("Journal")
+            .field("start", &self.start)
+            .finish()
     }
 }
 
@@ -206,7 +207,9 @@ impl Journal {
         }
         s.push_str(&format!("violations: {}\n", inner.violations.len()));
         for (t, v) in &inner.violations {
-            s.push_str(&format!("\n--- at {t:.2}s: {v}\n    nemesis log around it:\n"));
+            s.push_str(&format!(
+                "\n--- at {t:.2}s: {v}\n    nemesis log around it:\n"
+            ));
             for (at, what) in inner
                 .log
                 .iter()
@@ -216,5 +219,83 @@ impl Journal {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal() -> Arc<Journal> {
+        Journal::new(Box::new(std::io::sink()))
+    }
+
+    fn status(
+        task: &str,
+        state: TaskState,
+        reason: Option<v1::task_status::Reason>,
+    ) -> v1::TaskStatus {
+        v1::TaskStatus {
+            task_id: v1::TaskId {
+                value: task.to_owned(),
+            },
+            state: state as i32,
+            source: Some(v1::task_status::Source::Executor as i32),
+            reason: reason.map(|r| r as i32),
+            timestamp: Some(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_secs_f64(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_state_after_a_terminal_one_is_a_violation_for_marathon() {
+        let j = journal();
+        j.marathon_update("soak_web.1", "TASK_STAGING");
+        j.marathon_update("soak_web.1", "TASK_RUNNING");
+        j.marathon_update("soak_web.1", "TASK_UNREACHABLE");
+        j.marathon_update("soak_web.1", "TASK_RUNNING");
+        j.marathon_update("soak_web.1", "TASK_KILLED");
+        j.marathon_update("soak_web.1", "TASK_KILLED");
+        assert_eq!(j.violation_count(), 0, "{}", j.summary());
+        j.marathon_update("soak_web.1", "TASK_DROPPED");
+        assert_eq!(j.violation_count(), 1, "{}", j.summary());
+        assert!(j.summary().contains("TASK_KILLED -> TASK_DROPPED"));
+    }
+
+    #[test]
+    fn the_plain_framework_goes_through_the_simulators_checks() {
+        let j = journal();
+        j.plain_update(&status("p1", TaskState::TaskRunning, None));
+        j.plain_update(&status("p1", TaskState::TaskFinished, None));
+        assert_eq!(j.violation_count(), 0, "{}", j.summary());
+        j.plain_update(&status("p1", TaskState::TaskRunning, None));
+        assert_eq!(j.violation_count(), 1, "{}", j.summary());
+    }
+
+    #[test]
+    fn a_violation_is_printed_with_the_nemesis_log_before_it() {
+        let j = journal();
+        j.action("SIGKILL master (restart in 1s)");
+        j.violation("something broke");
+        let s = j.summary();
+        let at = s.find("something broke").expect("the violation");
+        assert!(s[at..].contains("SIGKILL master"), "{s}");
+    }
+
+    #[test]
+    fn an_unanswered_change_allows_either_outcome_until_one_is_acknowledged() {
+        let j = journal();
+        j.app_acked("/a", Some(2), false);
+        j.app_uncertain("/a", Some(4), false);
+        let a = &j.apps()["/a"];
+        assert_eq!((a.instances, a.uncertain.clone()), (Some(2), vec![Some(4)]));
+        j.app_acked("/a", None, false);
+        let a = &j.apps()["/a"];
+        assert_eq!((a.instances, a.uncertain.len()), (None, 0));
     }
 }

@@ -192,16 +192,26 @@ async fn soak(
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !marathon.create(id, *instances, *healthy).await {
             if tokio::time::Instant::now() > deadline {
-                bail!("Marathon did not take {id}:\n{}", cluster.marathon.log_tail(20));
+                bail!(
+                    "Marathon did not take {id}:\n{}",
+                    cluster.marathon.log_tail(20)
+                );
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
-    let plain = Plain::start(cluster.master_addr.clone(), args.plain_tasks, journal.clone());
+    let plain = Plain::start(
+        cluster.master_addr.clone(),
+        args.plain_tasks,
+        journal.clone(),
+    );
     let took = check::wait_converged(&at, journal, &plain.view(), Duration::from_secs(120))
         .await
         .context("the cluster did not settle before the nemesis")?;
-    journal.action(format!("settled: initial convergence in {:.1}s", took.as_secs_f64()));
+    journal.action(format!(
+        "settled: initial convergence in {:.1}s",
+        took.as_secs_f64()
+    ));
 
     let events = tokio::spawn(marathon.clone().follow_events());
     let sampler = {
@@ -229,8 +239,7 @@ async fn soak(
     }
     nemesis.heal_all(&mut cluster);
     journal.action("nemesis stopped: everything healed; waiting for convergence");
-    let converged =
-        check::wait_converged(&at, journal, &plain.view(), args.converge_timeout).await;
+    let converged = check::wait_converged(&at, journal, &plain.view(), args.converge_timeout).await;
     let ok = match converged {
         Ok(took) => {
             journal.action(format!(
@@ -249,4 +258,19 @@ async fn soak(
     drop(plain);
     cluster.shutdown();
     Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("m").is_err());
+    }
 }

@@ -124,6 +124,13 @@ impl Marathon {
                 ));
                 false
             }
+            Err(e) if format!("{e:#}").contains("(Connect)") => {
+                // Nothing was sent: Marathon was down or paused before accepting.
+                self.journal.action(format!(
+                    "workload {what} {id} {instances:?}: not delivered ({e:#})"
+                ));
+                false
+            }
             Err(e) => {
                 self.journal.app_uncertain(id, instances, healthy);
                 self.journal.action(format!(

@@ -136,13 +136,16 @@ impl Nemesis {
         match self.rng.range(0, 15) {
             0 if !self.busy("master") => {
                 let down = self.secs(0, 5);
-                self.journal.action(format!("SIGKILL master (restart in {down:?})"));
+                self.journal
+                    .action(format!("SIGKILL master (restart in {down:?})"));
                 cluster.master.kill();
-                self.pending.push((now + down, End::Restart("master".into())));
+                self.pending
+                    .push((now + down, End::Restart("master".into())));
             }
             1 | 2 if !self.busy(&agent_name) => {
                 let down = self.secs(0, 8);
-                self.journal.action(format!("SIGKILL {agent_name} (restart in {down:?})"));
+                self.journal
+                    .action(format!("SIGKILL {agent_name} (restart in {down:?})"));
                 cluster.agents[agent].kill();
                 self.pending.push((now + down, End::Restart(agent_name)));
             }
@@ -151,7 +154,8 @@ impl Nemesis {
                     "REBOOT {agent_name}: kill everything in its namespace, new boot id"
                 ));
                 if let Err(e) = cluster.reboot_agent(agent) {
-                    self.journal.action(format!("reboot {agent_name} failed: {e:#}"));
+                    self.journal
+                        .action(format!("reboot {agent_name} failed: {e:#}"));
                 }
             }
             4 | 5 => {
@@ -164,14 +168,16 @@ impl Nemesis {
                     let pause = self.secs(1, 15);
                     let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
                     if proc.pause(true).is_ok() {
-                        self.journal.action(format!("SIGSTOP {name} (SIGCONT in {pause:?})"));
+                        self.journal
+                            .action(format!("SIGSTOP {name} (SIGCONT in {pause:?})"));
                         self.pending.push((now + pause, End::Continue(name)));
                     }
                 }
             }
             6 if !self.busy("marathon") => {
                 let down = self.secs(0, 5);
-                self.journal.action(format!("SIGKILL marathon (restart in {down:?})"));
+                self.journal
+                    .action(format!("SIGKILL marathon (restart in {down:?})"));
                 cluster.marathon.kill();
                 self.pending
                     .push((now + down, End::Restart("marathon".into())));
@@ -184,18 +190,25 @@ impl Nemesis {
                     1 => cluster.net.cut(agent, Dir::AgentToMaster),
                     _ => cluster.net.cut(agent, Dir::MasterToAgent),
                 };
-                let what = ["link down (both ways)", "drop agent->master", "drop master->agent"]
-                    [how as usize];
+                let what = [
+                    "link down (both ways)",
+                    "drop agent->master",
+                    "drop master->agent",
+                ][how as usize];
                 match result {
                     Ok(()) => {
-                        self.journal.action(format!("CUT {agent_name}: {what} (heal in {cut:?})"));
+                        self.journal
+                            .action(format!("CUT {agent_name}: {what} (heal in {cut:?})"));
                         self.pending.push((now + cut, End::Heal(agent)));
                     }
-                    Err(e) => self.journal.action(format!("cut {agent_name} failed: {e:#}")),
+                    Err(e) => self
+                        .journal
+                        .action(format!("cut {agent_name} failed: {e:#}")),
                 }
             }
             9 => {
-                self.journal.action("FAILOVER plain framework (drop its connection, resubscribe)");
+                self.journal
+                    .action("FAILOVER plain framework (drop its connection, resubscribe)");
                 plain.fail_over();
             }
             10 | 11 => {
@@ -240,5 +253,26 @@ fn end_fault(journal: &Journal, cluster: &mut Cluster, end: End) {
             Ok(()) => journal.action(format!("heal link of agent{i}")),
             Err(e) => journal.action(format!("heal link of agent{i} failed: {e:#}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_choices() {
+        let a: Vec<u64> = (0..8)
+            .scan(Rng::new(7), |r, _| Some(r.range(0, 15)))
+            .collect();
+        let b: Vec<u64> = (0..8)
+            .scan(Rng::new(7), |r, _| Some(r.range(0, 15)))
+            .collect();
+        let c: Vec<u64> = (0..8)
+            .scan(Rng::new(8), |r, _| Some(r.range(0, 15)))
+            .collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.iter().all(|v| *v <= 15));
     }
 }

@@ -88,7 +88,15 @@ impl Net {
             ip(&["link", "set", &inner, "netns", &ns])?;
             ip(&["link", "set", &host, "master", &net.bridge])?;
             ip(&["link", "set", &host, "up"])?;
-            ip(&["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", &inner])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                &inner,
+            ])?;
             ip(&["-n", &ns, "link", "set", &inner, "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
