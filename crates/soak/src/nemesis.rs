@@ -221,7 +221,7 @@ impl Nemesis {
                 if self.tmp_apps.len() < 2 {
                     self.next_tmp += 1;
                     let id = format!("/soak/tmp-{}", self.next_tmp);
-                    let healthy = self.next_tmp % 2 == 0;
+                    let healthy = self.next_tmp.is_multiple_of(2);
                     marathon.create(&id, 1, healthy).await;
                     self.tmp_apps.push(id);
                 } else {

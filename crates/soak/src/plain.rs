@@ -189,7 +189,7 @@ fn handle(
                             vec![task_info(&id, &offer.agent_id)],
                         ));
                     } else {
-                        out.push(calls::decline(&[offer.id.value.clone()], 2.0));
+                        out.push(calls::decline(std::slice::from_ref(&offer.id.value), 2.0));
                     }
                 }
             }
