@@ -59,7 +59,8 @@ impl Cluster {
         let mut agent_urls = Vec::new();
         let mut cgroup_roots = Vec::new();
         for i in 0..agents {
-            let root = format!("{}-a{i}", net.namespaces[i]);
+            // Named as the namespace, so leftovers of a killed run are found by that name.
+            let root = net.namespaces[i].clone();
             let work: PathBuf = dir.join(format!("agent{i}"));
             let ip = &net.agent_ips[i];
             procs.push(Proc::start(

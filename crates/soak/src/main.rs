@@ -136,6 +136,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .map(|d| d.as_secs())
             .unwrap_or(1)
     });
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let dir = tempfile::Builder::new().prefix("drover-soak-").tempdir()?;
     let log = std::fs::File::create(dir.path().join("soak.log"))?;
     let journal = Journal::new(Box::new(Tee(log)));
@@ -146,10 +147,17 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         exe.display(),
         dir.path().display()
     ));
+    for leftover in net::remove_leftovers() {
+        journal.action(format!("removed {leftover}, left by a run that was killed"));
+    }
     let outcome = tokio::select! {
         r = soak(&args, seed, &exe, dir.path(), &journal) => r,
         _ = tokio::signal::ctrl_c() => {
-            journal.action("interrupted: cleaning up");
+            journal.action("interrupted (SIGINT): cleaning up");
+            Ok(false)
+        }
+        _ = terminate.recv() => {
+            journal.action("terminated (SIGTERM): cleaning up");
             Ok(false)
         }
     };

@@ -49,13 +49,74 @@ pub fn ip(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The subnet (first three octets) of the run with this pid.
+fn subnet_of(pid: u32) -> String {
+    format!("10.{}.{}", 200 + (pid / 250) % 50, pid % 250)
+}
+
+/// Removes what runs that died without cleaning up (SIGKILLed) left behind: their
+/// namespaces (and everything running in them), links, blackhole routes and agents' cgroups.
+/// A run is known by its namespaces' names, which carry its pid; a run still alive is left
+/// alone. Returns the namespaces removed.
+pub fn remove_leftovers() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut removed = Vec::new();
+    for name in out.lines().filter_map(|l| l.split_whitespace().next()) {
+        let Some(rest) = name.strip_prefix("drover-soak-") else {
+            continue;
+        };
+        let Some((tag, index)) = rest.split_once("-a") else {
+            continue;
+        };
+        let Ok(pid) = u32::from_str_radix(tag, 16) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "drover-soak" {
+            continue;
+        }
+        let pids = Command::new("ip")
+            .args(["netns", "pids", name])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for p in pids
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = ip(&["link", "del", &format!("dsk{tag}h{index}")]);
+        let _ = ip(&["netns", "del", name]);
+        let _ = ip(&["link", "del", &format!("dsk{tag}br")]);
+        if let Ok(i) = index.parse::<u32>() {
+            let _ = ip(&[
+                "route",
+                "del",
+                "blackhole",
+                &format!("{}.{}/32", subnet_of(pid), 11 + i),
+            ]);
+        }
+        crate::procs::remove_cgroups(name);
+        removed.push(name.to_owned());
+    }
+    removed
+}
+
 impl Net {
     /// Creates the bridge and `agents` namespaces. The subnet is chosen from the pid so two
     /// runs on one host do not meet.
     pub fn setup(agents: usize) -> anyhow::Result<Net> {
         let pid = std::process::id();
         let tag = format!("{:x}", pid % 0xfffff);
-        let subnet = format!("10.{}.{}", 200 + (pid / 250) % 50, pid % 250);
+        let subnet = subnet_of(pid);
         let mut net = Net {
             bridge: format!("dsk{tag}br"),
             master_ip: format!("{subnet}.1"),
