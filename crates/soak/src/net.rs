@@ -283,3 +283,74 @@ impl Drop for Net {
         let _ = ip(&["link", "del", &self.bridge]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Whether a TCP connection from the root namespace to `addr` completes.
+    fn reaches(addr: &SocketAddr) -> bool {
+        TcpStream::connect_timeout(addr, Duration::from_millis(700)).is_ok()
+    }
+
+    fn wait_reaches(addr: &SocketAddr) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if reaches(addr) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The nemesis' faults really cut the link (each one way suffices for TCP to fail),
+    /// healing restores it, and dropping the network removes the namespace and the bridge.
+    /// Needs root, as the soak does (CI runs as root).
+    #[test]
+    fn cuts_block_and_heals_restore_and_nothing_is_left() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root (network namespaces), as CI has"
+        );
+        let mut net = Net::setup(1).expect("set up a namespace");
+        let ns = net.namespaces[0].clone();
+        let bridge = net.bridge.clone();
+        let addr: SocketAddr = format!("{}:18999", net.agent_ips[0]).parse().expect("addr");
+        // A listener inside the namespace, as an agent is.
+        let mut server = Command::new("ip")
+            .args(["netns", "exec", &ns, "python3", "-c"])
+            .arg(format!(
+                "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+                 s.bind(('{}',18999))\ns.listen(64)\nwhile True:\n    s.accept()[0].close()",
+                net.agent_ips[0]
+            ))
+            .spawn()
+            .expect("start a listener");
+        assert!(wait_reaches(&addr), "the namespace is reachable at first");
+        for fault in 0..3 {
+            match fault {
+                0 => net.cut(0, Dir::MasterToAgent).expect("cut"),
+                1 => net.cut(0, Dir::AgentToMaster).expect("cut"),
+                _ => net.link_down(0).expect("link down"),
+            }
+            assert!(!reaches(&addr), "fault {fault} lets a connection through");
+            net.heal(0).expect("heal");
+            assert!(wait_reaches(&addr), "fault {fault} did not heal");
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        drop(net);
+        let left = Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip");
+        assert!(!String::from_utf8_lossy(&left.stdout).contains(&ns));
+        assert!(
+            ip(&["link", "show", &bridge]).is_err(),
+            "the bridge is left"
+        );
+    }
+}
