@@ -240,7 +240,7 @@ async fn soak(
     while tokio::time::Instant::now() < end {
         nemesis.end_due(&mut cluster, tokio::time::Instant::now());
         if tokio::time::Instant::now() >= next {
-            let wait = nemesis.step(&mut cluster, &marathon, &plain).await;
+            let wait = nemesis.step(&mut cluster, &marathon, &plain);
             next = tokio::time::Instant::now() + wait;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -49,6 +49,14 @@ enum End {
     Heal(usize),
 }
 
+/// A workload change.
+#[derive(Debug)]
+enum Op {
+    Scale(String, u32),
+    Create(String, bool),
+    Delete(String),
+}
+
 /// What the nemesis is doing.
 #[derive(Debug)]
 pub struct Nemesis {
@@ -56,7 +64,7 @@ pub struct Nemesis {
     pending: Vec<(Instant, End)>,
     tmp_apps: Vec<String>,
     next_tmp: u32,
-    worker_instances: u32,
+    workload: Option<tokio::sync::mpsc::Sender<Op>>,
     journal: Arc<Journal>,
 }
 
@@ -76,7 +84,7 @@ impl Nemesis {
             pending: Vec::new(),
             tmp_apps: Vec::new(),
             next_tmp: 0,
-            worker_instances: 3,
+            workload: None,
         }
     }
 
@@ -121,14 +129,34 @@ impl Nemesis {
         }
     }
 
+    /// Hands a workload change to the workload task, which sends them one at a time: a
+    /// change to a paused Marathon waits for its answer there, not in the nemesis, whose
+    /// scheduled SIGCONT must not wait for it. When the task is still busy the change is
+    /// skipped (and logged).
+    fn submit(&mut self, marathon: &Marathon, op: Op) {
+        let tx = self.workload.get_or_insert_with(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Op>(2);
+            let marathon = marathon.clone();
+            tokio::spawn(async move {
+                while let Some(op) = rx.recv().await {
+                    match op {
+                        Op::Scale(id, n) => marathon.scale(&id, n, false).await,
+                        Op::Create(id, healthy) => marathon.create(&id, 1, healthy).await,
+                        Op::Delete(id) => marathon.delete(&id).await,
+                    };
+                }
+            });
+            tx
+        });
+        if let Err(e) = tx.try_send(op) {
+            self.journal
+                .action(format!("workload busy, skipped {:?}", e.into_inner()));
+        }
+    }
+
     /// Takes one step: a fault or a workload change. Returns how long to wait before the
     /// next step.
-    pub async fn step(
-        &mut self,
-        cluster: &mut Cluster,
-        marathon: &Marathon,
-        plain: &Plain,
-    ) -> Duration {
+    pub fn step(&mut self, cluster: &mut Cluster, marathon: &Marathon, plain: &Plain) -> Duration {
         let agents = cluster.agents.len() as u64;
         let agent = self.rng.range(0, agents - 1) as usize;
         let agent_name = format!("agent{agent}");
@@ -213,20 +241,18 @@ impl Nemesis {
             }
             10 | 11 => {
                 let n = self.rng.range(1, 4) as u32;
-                if marathon.scale("/soak/worker", n, false).await {
-                    self.worker_instances = n;
-                }
+                self.submit(marathon, Op::Scale("/soak/worker".into(), n));
             }
             12 | 13 => {
                 if self.tmp_apps.len() < 2 {
                     self.next_tmp += 1;
                     let id = format!("/soak/tmp-{}", self.next_tmp);
                     let healthy = self.next_tmp.is_multiple_of(2);
-                    marathon.create(&id, 1, healthy).await;
+                    self.submit(marathon, Op::Create(id.clone(), healthy));
                     self.tmp_apps.push(id);
                 } else {
                     let id = self.tmp_apps.remove(0);
-                    marathon.delete(&id).await;
+                    self.submit(marathon, Op::Delete(id));
                 }
             }
             _ => {}
