@@ -1,5 +1,5 @@
 //! The daemons under test as real processes of the `drover` binary: started (an agent inside
-//! its network namespace through `ip netns exec`, which execs, so the pid is the daemon's),
+//! its network namespace through `nsenter --net`, which execs, so the pid is the daemon's),
 //! SIGKILLed, SIGSTOPped and continued, restarted with the same arguments. Each daemon's
 //! stderr goes to its own log file. A dropped [`Proc`] is killed and reaped; agents' cgroups
 //! are removed by [`remove_cgroups`].
@@ -55,9 +55,14 @@ impl Proc {
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
         let mut command = match &self.netns {
+            // `nsenter --net` enters only the network namespace. `ip netns exec` would also
+            // give the daemon a mount namespace with a fresh sysfs over /sys, which hides the
+            // cgroup hierarchies: the agent would run its tasks without cgroups.
             Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(&self.exe);
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg("--")
+                    .arg(&self.exe);
                 c
             }
             None => Command::new(&self.exe),
