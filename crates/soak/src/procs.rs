@@ -1,5 +1,5 @@
 //! The daemons under test as real processes of the `drover` binary: started (an agent inside
-//! its network namespace through `nsenter --net`, which execs, so the pid is the daemon's),
+//! its network namespace through `nsenter --net`), dying with the soak (`setpriv --pdeathsig`),
 //! SIGKILLed, SIGSTOPped and continued, restarted with the same arguments. Each daemon's
 //! stderr goes to its own log file. A dropped [`Proc`] is killed and reaped; agents' cgroups
 //! are removed by [`remove_cgroups`].
@@ -54,19 +54,20 @@ impl Proc {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
-        let mut command = match &self.netns {
-            // `nsenter --net` enters only the network namespace. `ip netns exec` would also
-            // give the daemon a mount namespace with a fresh sysfs over /sys, which hides the
-            // cgroup hierarchies: the agent would run its tasks without cgroups.
-            Some(ns) => {
-                let mut c = Command::new("nsenter");
-                c.arg(format!("--net=/run/netns/{ns}"))
-                    .arg("--")
-                    .arg(&self.exe);
-                c
-            }
-            None => Command::new(&self.exe),
-        };
+        // `setpriv --pdeathsig KILL`: the daemon dies with the soak even when the soak is
+        // SIGKILLed (no unsafe `pre_exec` needed). `nsenter --net` enters only the network
+        // namespace; `ip netns exec` would also give the daemon a mount namespace with a
+        // fresh sysfs over /sys, which hides the cgroup hierarchies, and the agent would run
+        // its tasks without cgroups. Both exec, so the pid is the daemon's.
+        let mut command = Command::new("setpriv");
+        command.args(["--pdeathsig", "KILL", "--"]);
+        if let Some(ns) = &self.netns {
+            command
+                .arg("nsenter")
+                .arg(format!("--net=/run/netns/{ns}"))
+                .arg("--");
+        }
+        command.arg(&self.exe);
         let child = command
             .args(&self.args)
             .env("NO_COLOR", "1")
