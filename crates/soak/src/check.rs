@@ -61,8 +61,38 @@ fn app_of(task_id: &str) -> String {
     format!("/{}", prefix.replace('_', "/"))
 }
 
+/// How long after an agent's return its old copies may still run (the framework hears of
+/// them on reregistration and kills them; Marathon also waits for its reconciliation).
+pub const RETURN_WINDOW: Duration = Duration::from_secs(60);
+
+/// The number of disrupted agents seen in the last [`RETURN_WINDOW`].
+#[derive(Debug, Default)]
+pub struct Window(std::collections::VecDeque<(tokio::time::Instant, usize)>);
+
+impl Window {
+    /// Notes `n` disrupted agents now; returns the most seen within the window.
+    pub fn note(&mut self, n: usize) -> usize {
+        let now = tokio::time::Instant::now();
+        self.0.push_back((now, n));
+        while self
+            .0
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > RETURN_WINDOW)
+        {
+            self.0.pop_front();
+        }
+        self.0.iter().map(|(_, n)| *n).max().unwrap_or(0)
+    }
+}
+
 /// One sample of the run-time invariants.
-pub async fn sample(http: &Http, at: &Endpoints, journal: &Journal, plain: &PlainView) {
+pub async fn sample(
+    http: &Http,
+    at: &Endpoints,
+    journal: &Journal,
+    plain: &PlainView,
+    window: &mut Window,
+) {
     let mut leaders = Vec::new();
     let mut state = None;
     for m in &at.masters {
@@ -92,17 +122,19 @@ pub async fn sample(http: &Http, at: &Endpoints, journal: &Journal, plain: &Plai
             *copies.entry(app_of(&id)).or_default() += 1;
         }
     }
-    let unreachable = state["unreachable_slaves"]
-        .as_array()
-        .map_or(0, Vec::len)
-        .max(
-            state["slaves"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["active"] == false)
-                .count(),
-        );
+    // Agents the master lost touch with lately: disconnected (listed inactive) or marked
+    // unreachable (`unreachable_slaves` is a count). A task on such an agent is replaced, and
+    // when the agent returns the old copy runs beside its replacement until the framework
+    // kills it (Mesos ≥ 1.5 keeps a non-partition-aware framework's tasks on reregistration),
+    // so the allowance holds for a window after the agent is back.
+    let disrupted = state["unreachable_slaves"].as_u64().unwrap_or(0) as usize
+        + state["slaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["active"] == false)
+            .count();
+    let unreachable = window.note(disrupted);
     for (app, n) in copies {
         let Some(acked) = apps.get(&app) else {
             continue;
@@ -287,6 +319,18 @@ pub async fn wait_converged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_disrupted_agent_counts_for_the_whole_window() {
+        let mut w = Window::default();
+        assert_eq!(w.note(0), 0);
+        assert_eq!(w.note(1), 1);
+        assert_eq!(
+            w.note(0),
+            1,
+            "the agent just returned: its copies may still run"
+        );
+    }
 
     #[test]
     fn marathon_task_ids_name_their_app() {

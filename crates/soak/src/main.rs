@@ -227,8 +227,9 @@ async fn soak(
         let view = plain.view();
         tokio::spawn(async move {
             let http = http::Http::new();
+            let mut window = check::Window::default();
             loop {
-                check::sample(&http, &at, &journal, &view).await;
+                check::sample(&http, &at, &journal, &view, &mut window).await;
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         })

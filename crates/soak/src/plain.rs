@@ -2,7 +2,8 @@
 //! `drover-scheduler-client` that keeps a fixed number of `sleep` tasks running. It launches
 //! into offers while it has fewer live tasks than it wants, relaunches a task when it hears a
 //! terminal state, acknowledges every update, kills copies it no longer wants (a task it had
-//! written off that returns with its agent), and reconciles its tasks every few seconds.
+//! written off that returns with its agent), and reconciles every few seconds (its tasks
+//! explicitly, and implicitly to hear of tasks it had written off).
 //! Every update it receives goes through the journal's per-update checks. The nemesis can
 //! make it fail over: the client is dropped and a new one subscribes with the same id.
 
@@ -143,6 +144,10 @@ async fn run(
                     if !tasks.is_empty() {
                         let _ = calls_tx.send(calls::reconcile(&tasks)).await;
                     }
+                    // Implicit reconciliation too, as Mesos frameworks do: a task it had
+                    // written off that came back with its agent while this scheduler was
+                    // resubscribing is announced only once, and this is how it hears of it.
+                    let _ = calls_tx.send(calls::reconcile(&[])).await;
                     // Offers declined for a while come back sooner.
                     if live.lock().expect("not poisoned").len() < want {
                         let _ = calls_tx.send(calls::revive()).await;
