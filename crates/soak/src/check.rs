@@ -295,7 +295,8 @@ pub async fn converged(
     Ok(())
 }
 
-/// Probes until converged or `deadline` passes; returns the time it took.
+/// Probes until converged (and still so 5 s later) or `deadline` passes; returns the time
+/// until the first probe of the stable stretch.
 pub async fn wait_converged(
     at: &Endpoints,
     journal: &Arc<Journal>,
@@ -304,10 +305,23 @@ pub async fn wait_converged(
 ) -> anyhow::Result<Duration> {
     let http = Http::new();
     let start = tokio::time::Instant::now();
+    // Converged means it holds: every probe agrees for STABLE (a master just continued from
+    // SIGSTOP may still be about to time agents out).
+    const STABLE: Duration = Duration::from_secs(5);
+    let mut since: Option<Duration> = None;
     loop {
         let last = match converged(&http, at, journal, plain).await {
-            Ok(()) => return Ok(start.elapsed()),
-            Err(e) => format!("{e:#}"),
+            Ok(()) => {
+                let first = *since.get_or_insert(start.elapsed());
+                if start.elapsed() - first >= STABLE {
+                    return Ok(first);
+                }
+                String::from("converged, waiting to see it hold")
+            }
+            Err(e) => {
+                since = None;
+                format!("{e:#}")
+            }
         };
         if start.elapsed() > deadline {
             bail!("not converged after {deadline:?}: {last}");
