@@ -176,6 +176,12 @@ fn handle(
             out.push(calls::revive());
         }
         ClientEvent::Disconnected { .. } => {}
+        ClientEvent::FrameworkRemoved { .. } => {
+            // The master removed the framework (its tasks went with it); the client subscribes
+            // anew, and the new framework starts from nothing.
+            *framework_id.lock().expect("not poisoned") = None;
+            live.lock().expect("not poisoned").clear();
+        }
         ClientEvent::Event(event) => {
             if let Some(offers) = event.offers {
                 for offer in offers.offers {
