@@ -360,45 +360,6 @@ async fn size_bounds_and_disk_quota() {
     }
 }
 
-/// A cache hit larger than this launch's quota is refused before anything is copied into the
-/// sandbox (it was cached for a launch without a quota).
-#[tokio::test]
-async fn cache_hit_over_quota_is_refused_before_the_copy() {
-    let server = FileServer::start().await;
-    server.put("big.bin", vec![3u8; 2 << 20]);
-    let tmp = tempfile::tempdir().unwrap();
-    let f = fetcher(tmp.path(), 16 << 20);
-    let cached = Uri {
-        cache: Some(true),
-        ..uri(&server.url("big.bin"))
-    };
-    fetch(&f, std::slice::from_ref(&cached), &tmp.path().join("first"))
-        .await
-        .unwrap();
-    let sandbox = tmp.path().join("second");
-    let err = f
-        .fetch(FetchRequest {
-            uris: std::slice::from_ref(&cached),
-            sandbox: &sandbox,
-            user: None,
-            owner: None,
-            quota_bytes: Some(1 << 20),
-        })
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("disk quota exceeded"), "{err}");
-    assert_eq!(
-        server.requests("big.bin"),
-        1,
-        "the second launch was a cache hit"
-    );
-    assert!(
-        !sandbox.join("big.bin").exists(),
-        "nothing over quota was copied into the sandbox"
-    );
-}
-
 #[tokio::test]
 async fn files_belong_to_the_task_user() {
     if !nix::unistd::Uid::effective().is_root() {

@@ -185,23 +185,16 @@ impl Fetcher {
                 log.line(&format!("Using the cached copy of '{}'", uri.value));
             }
             let (from, to) = (pinned.path().to_path_buf(), dest.clone());
-            // The size check comes before the copy: a hit may have been cached for a task with
-            // a larger budget, and copying first would put it in this sandbox over quota.
-            let copied = tokio::task::spawn_blocking(move || {
-                let size = std::fs::metadata(&from)
-                    .map_err(|e| format!("reading the fetcher cache: {e}"))?
-                    .len();
-                if size > budget {
-                    return Err(format!(
-                        "disk quota exceeded: the artifact is larger than {budget} bytes"
-                    ));
-                }
-                std::fs::copy(&from, &to)
-                    .map_err(|e| format!("copying from the fetcher cache: {e}"))
-            })
-            .await
-            .map_err(|e| e.to_string())??;
+            let copied = tokio::task::spawn_blocking(move || std::fs::copy(from, to))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("copying from the fetcher cache: {e}"))?;
             drop(pinned);
+            if copied > budget {
+                return Err(format!(
+                    "disk quota exceeded: the artifact is larger than {budget} bytes"
+                ));
+            }
             copied
         } else {
             log.line(&format!(
