@@ -1,5 +1,6 @@
 //! The agent's HTTP endpoints: the Executor API (`/api/v1/executor`), the operator API
-//! (`/api/v1`: GET_HEALTH, GET_STATE, GET_CONTAINERS, GET_FLAGS), `/state`, `/health`,
+//! (`/api/v1`: GET_HEALTH, GET_STATE, GET_CONTAINERS, GET_FLAGS, GET/SET_LOGGING_LEVEL through
+//! the process-wide control in `drover_http::logging`, READ_FILE), `/state`, `/health`,
 //! `/metrics/snapshot`, and Mesos' `/files/{browse,read,download}` over the sandboxes (each also
 //! under Mesos' `.json` and `/slave(1)/` aliases); the other legacy endpoints are in
 //! `http_legacy`.
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/files/download", get(files_download))
         .route("/files/download.json", get(files_download))
         .merge(crate::http_legacy::routes())
+        .layer(axum::middleware::from_fn(drover_ui::cors_read))
         .with_state(state)
 }
 
@@ -130,6 +132,8 @@ async fn operator_api(
     let accept = hs::response_encoding(&headers)?;
     let body = hs::read_body(body, MAX_BODY_BYTES).await?;
     let call: v1::agent::Call = hs::decode_body(&body, encoding)?;
+    // At debug, so SET_LOGGING_LEVEL has something to show for an operator's own calls.
+    tracing::debug!(call = ?call.r#type.and_then(|t| C::try_from(t).ok()), "operator call");
     let snapshot = state.driver.snapshot.borrow().clone();
     let mut response = v1::agent::Response::default();
     match call.r#type.and_then(|t| C::try_from(t).ok()) {
@@ -187,6 +191,21 @@ async fn operator_api(
             }
             response.get_containers = Some(v1::agent::response::GetContainers { containers: list });
         }
+        Some(C::GetLoggingLevel) => {
+            response.r#type = Some(R::GetLoggingLevel as i32);
+            response.get_logging_level = Some(v1::agent::response::GetLoggingLevel {
+                level: drover_http::logging::level(),
+            });
+        }
+        Some(C::SetLoggingLevel) => {
+            let Some(set) = call.set_logging_level else {
+                return Err(HttpError::bad_request(
+                    "Failed to validate agent::Call: Expecting 'set_logging_level' to be present",
+                ));
+            };
+            drover_http::logging::set_for("agent::Call", set.level, set.duration.nanoseconds)?;
+            return Ok(StatusCode::OK.into_response());
+        }
         Some(C::ReadFile) => {
             let Some(read) = call.read_file else {
                 return Err(HttpError::bad_request(
@@ -207,7 +226,8 @@ async fn operator_api(
         _ => {
             return Err(HttpError::new(
                 StatusCode::NOT_IMPLEMENTED,
-                "Only GET_HEALTH, GET_FLAGS, GET_STATE, GET_CONTAINERS and READ_FILE are implemented",
+                "Only GET_HEALTH, GET_FLAGS, GET_STATE, GET_CONTAINERS, GET_LOGGING_LEVEL, \
+                 SET_LOGGING_LEVEL and READ_FILE are implemented",
             ));
         }
     }

@@ -361,6 +361,37 @@ async fn size_bounds_and_disk_quota() {
 }
 
 #[tokio::test]
+async fn a_cached_artifact_over_the_quota_never_lands_in_the_sandbox() {
+    let server = FileServer::start().await;
+    server.put("big.bin", vec![7u8; 2 << 20]);
+    let tmp = tempfile::tempdir().unwrap();
+    let f = fetcher(tmp.path(), 64 << 20);
+    let cached = [Uri {
+        cache: Some(true),
+        ..uri(&server.url("big.bin"))
+    }];
+    // A first launch without a quota fills the cache.
+    fetch(&f, &cached, &tmp.path().join("first")).await.unwrap();
+    let sandbox = tmp.path().join("second");
+    let err = f
+        .fetch(FetchRequest {
+            uris: &cached,
+            sandbox: &sandbox,
+            user: None,
+            owner: None,
+            quota_bytes: Some(1 << 20),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("disk quota exceeded"), "{err}");
+    assert!(
+        !sandbox.join("big.bin").exists(),
+        "the cached copy was refused before it was copied"
+    );
+}
+
+#[tokio::test]
 async fn files_belong_to_the_task_user() {
     if !nix::unistd::Uid::effective().is_root() {
         panic!("this test needs root (CI runs as root) to give files to another user");

@@ -357,6 +357,7 @@ fn print_banner(
          master     http://127.0.0.1:{master_port}   Mesos Scheduler/Operator API v1, /master/state\n  \
          agent      http://127.0.0.1:{}   offers {offers}\n  \
          scheduler  http://127.0.0.1:{marathon_port}   Marathon REST API v2, /v2/events (framework id {})\n  \
+         web UI     http://127.0.0.1:{master_port}/ (cluster)   http://127.0.0.1:{marathon_port}/ui/ (services)\n  \
          isolation  {isolation}\n  \
          work dir   {}\n\n\
          Try `drover app add examples/hello.json` (the README has a five-minute tour).\n\

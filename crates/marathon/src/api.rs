@@ -120,6 +120,7 @@ pub fn router(api: Api) -> Router {
         .route("/v2/groups/{*id}", get(groups))
         .route("/v2/deployments/{id}", delete(deployment_delete))
         .route("/v2/queue/{*rest}", delete(queue_delay))
+        .merge(drover_ui::services_routes())
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

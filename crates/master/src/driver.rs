@@ -499,6 +499,7 @@ fn input_conn(input: &Input) -> Conn {
         | Input::MarkAgentGone { req, .. }
         | Input::DeactivateAgent { req, .. }
         | Input::ReactivateAgent { req, .. }
+        | Input::Quota { req, .. }
         | Input::Teardown { req, .. } => *req,
         Input::Tick => Conn(0),
     }

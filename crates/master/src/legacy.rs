@@ -619,7 +619,7 @@ impl Serialize for FrameworkDoc<'_> {
         )?;
         map.serialize_entry(
             "completed_tasks",
-            &Seq(|| fw.completed_tasks.iter().map(TaskDoc)),
+            &Seq(|| fw.completed_tasks.iter().map(|e| TaskDoc(e))),
         )?;
         map.serialize_entry("offers", &Seq(|| offers.iter().map(|o| OfferDoc(o))))?;
         map.serialize_entry("executors", &executors)?;

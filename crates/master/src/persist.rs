@@ -4,11 +4,17 @@
 //! Keys: `meta/master_id` (text), `meta/counters` (three big-endian u64: next framework, next
 //! agent, offers reserved), `agent/<id>` (AgentInfo protobuf), `unreachable/<id>` (8-byte
 //! big-endian time in ms, then AgentInfo protobuf), `gone/<id>` (8-byte time),
-//! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (empty),
-//! `deactivated/<id>` (empty).
+//! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (its FrameworkInfo
+//! protobuf while its completed tasks are kept, else empty), `deactivated/<id>` (empty),
+//! `quota/<role>` (QuotaConfig protobuf, as Mesos' registry kept quota configs),
+//! `completed/<framework id>/<seq, 20 digits>` (a `drover.internal.CompletedTask`).
 
 use anyhow::{Context, bail};
-use drover_core::master::registry::{Registry, RegistryOp, UnreachableAgent};
+use drover_core::master::quota::Quota;
+use std::sync::Arc;
+
+use drover_core::master::history;
+use drover_core::master::registry::{CompletedRecord, Registry, RegistryOp, UnreachableAgent};
 use drover_store::{Store, WriteBatch};
 use drover_wire::v1;
 use prost::Message;
@@ -66,19 +72,49 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
         RegistryOp::ReactivateAgent { agent_id } => {
             batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
         }
+        RegistryOp::UpdateQuota(changes) => {
+            for (role, quota) in changes {
+                let key = format!("quota/{role}");
+                if quota.is_default() {
+                    batch.delete(NAMESPACE, key);
+                } else {
+                    batch.put(NAMESPACE, key, quota.to_config(role).encode_to_vec());
+                }
+            }
+        }
         RegistryOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
             batch.put(NAMESPACE, format!("framework/{id}"), info.encode_to_vec());
         }
-        RegistryOp::RemoveFramework { framework_id } => {
+        RegistryOp::RemoveFramework { framework_id, info } => {
             batch.delete(NAMESPACE, format!("framework/{framework_id}"));
             batch.put(
                 NAMESPACE,
                 format!("removed_framework/{framework_id}"),
-                Vec::new(),
+                info.as_ref().map(|i| i.encode_to_vec()).unwrap_or_default(),
             );
         }
+        RegistryOp::CompleteTask {
+            framework_id,
+            record,
+            evict,
+        } => {
+            for seq in evict {
+                batch.delete(NAMESPACE, completed_key(framework_id, *seq));
+            }
+            if let Some(record) = record {
+                batch.put(
+                    NAMESPACE,
+                    completed_key(framework_id, record.seq),
+                    history::encode(&record.entry).encode_to_vec(),
+                );
+            }
+        }
     }
+}
+
+fn completed_key(framework_id: &str, seq: u64) -> String {
+    format!("completed/{framework_id}/{seq:020}")
 }
 
 fn agent_id(info: &v1::AgentInfo) -> &str {
@@ -156,13 +192,50 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
             .with_context(|| format!("framework {id} in the registry is corrupt"))?;
         registry.frameworks.insert(id, info);
     }
-    for (key, _) in store.scan(NAMESPACE, b"removed_framework/")? {
+    let mut removed_infos = std::collections::BTreeMap::new();
+    for (key, value) in store.scan(NAMESPACE, b"removed_framework/")? {
         let id = key_suffix(&key, "removed_framework/")?.to_owned();
+        if !value.is_empty() {
+            let info = v1::FrameworkInfo::decode(value.as_slice())
+                .with_context(|| format!("removed framework {id} in the registry is corrupt"))?;
+            removed_infos.insert(id.clone(), info);
+        }
         registry.removed_frameworks.insert(id);
     }
+    for (key, value) in store.scan(NAMESPACE, b"completed/")? {
+        let rest = key_suffix(&key, "completed/")?;
+        let Some((framework_id, seq)) = rest.rsplit_once('/') else {
+            bail!("completed task key {rest:?} in the registry has no sequence number");
+        };
+        let seq: u64 = seq
+            .parse()
+            .with_context(|| format!("completed task key {rest:?} has a bad sequence number"))?;
+        let record = drover_wire::internal::CompletedTask::decode(value.as_slice())
+            .with_context(|| format!("completed task {rest} in the registry is corrupt"))?;
+        registry.next_completed_seq = registry.next_completed_seq.max(seq + 1);
+        registry
+            .completed
+            .entry(framework_id.to_owned())
+            .or_default()
+            .push_back(CompletedRecord {
+                seq,
+                entry: Arc::new(history::decode(record)),
+            });
+    }
+    for records in registry.completed.values_mut() {
+        records.make_contiguous().sort_by_key(|r| r.seq);
+    }
+    removed_infos.retain(|id, _| registry.completed.contains_key(id));
+    registry.removed_infos = removed_infos;
     for (key, _) in store.scan(NAMESPACE, b"deactivated/")? {
         let id = key_suffix(&key, "deactivated/")?.to_owned();
         registry.deactivated.insert(id);
+    }
+    for (key, value) in store.scan(NAMESPACE, b"quota/")? {
+        let role = key_suffix(&key, "quota/")?.to_owned();
+        let config = v1::quota::QuotaConfig::decode(value.as_slice())
+            .with_context(|| format!("the quota of role {role} in the registry is corrupt"))?;
+        registry.quotas.insert(role, Quota::from_config(&config));
     }
     Ok(registry)
 }

@@ -57,9 +57,15 @@ pub fn router(state: AppState) -> Router {
         .route("/master/roles.json", get(operator::roles_json::roles))
         .route("/roles", get(operator::roles_json::roles))
         .route("/roles.json", get(operator::roles_json::roles))
+        .route("/quota", any(operator::quota::legacy))
+        .route("/quota/{*role}", any(operator::quota::legacy))
+        .route("/master/quota", any(operator::quota::legacy))
+        .route("/master/quota/{*role}", any(operator::quota::legacy))
         .merge(legacy::routes())
         .merge(legacy_extra::routes())
+        .merge(drover_ui::cluster_routes())
         .fallback(|| async { HttpError::new(StatusCode::NOT_FOUND, "Not found") })
+        .layer(axum::middleware::from_fn(drover_ui::cors_read))
         .with_state(state)
 }
 

@@ -344,7 +344,7 @@ fn framework_json(master: &Master, fw: &Framework) -> Value {
         "resources": summary_json(&used),
         "tasks": fw.tasks.values().map(|e| task_json(e)).collect::<Vec<_>>(),
         "unreachable_tasks": fw.unreachable_tasks.values().map(|e| task_json(e)).collect::<Vec<_>>(),
-        "completed_tasks": fw.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "completed_tasks": fw.completed_tasks.iter().map(|e| task_json(e)).collect::<Vec<_>>(),
         "offers": offers.iter().map(|o| {
             json!({
                 "id": o.offer.id.value,

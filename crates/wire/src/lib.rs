@@ -38,6 +38,10 @@ pub mod mesos {
         pub mod executor {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
         }
+        /// `mesos.v1.quota`: the quota messages of the Operator API.
+        pub mod quota {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.quota.rs"));
+        }
         /// `mesos.v1.master`: the master's Operator HTTP API.
         pub mod master {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));

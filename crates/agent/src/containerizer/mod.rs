@@ -19,6 +19,7 @@
 mod cgroups;
 mod container;
 mod disk;
+pub mod docker;
 mod isolation;
 mod process;
 mod spawn;

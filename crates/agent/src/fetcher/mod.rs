@@ -184,17 +184,23 @@ impl Fetcher {
             if pinned.hit {
                 log.line(&format!("Using the cached copy of '{}'", uri.value));
             }
+            // The size is checked before anything is written into the sandbox: a cached
+            // artifact larger than the sandbox's budget must not land there first.
+            let size = tokio::fs::metadata(pinned.path())
+                .await
+                .map_err(|e| format!("reading the fetcher cache: {e}"))?
+                .len();
+            if size > budget {
+                return Err(format!(
+                    "disk quota exceeded: the artifact is larger than {budget} bytes"
+                ));
+            }
             let (from, to) = (pinned.path().to_path_buf(), dest.clone());
             let copied = tokio::task::spawn_blocking(move || std::fs::copy(from, to))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("copying from the fetcher cache: {e}"))?;
             drop(pinned);
-            if copied > budget {
-                return Err(format!(
-                    "disk quota exceeded: the artifact is larger than {budget} bytes"
-                ));
-            }
             copied
         } else {
             log.line(&format!(

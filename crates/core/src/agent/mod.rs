@@ -14,6 +14,7 @@
 //! ([`crate::task::emission`]), never from a state spelled at the call site.
 
 pub mod container;
+pub mod docker;
 mod executor_api;
 pub mod ids;
 mod launch;

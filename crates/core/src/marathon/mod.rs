@@ -8,6 +8,7 @@ pub mod app;
 pub mod backoff;
 pub mod condition;
 pub mod constraint;
+pub mod container;
 pub mod deployment;
 pub mod event;
 pub mod instance;

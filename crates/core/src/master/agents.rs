@@ -494,7 +494,7 @@ impl Master {
                     .get_mut(&fw_id)
                     .and_then(|f| f.unreachable_tasks.remove(&task_id))
                 {
-                    self.push_completed(&fw_id, Arc::unwrap_or_clone(entry));
+                    self.push_completed(&fw_id, Arc::unwrap_or_clone(entry), out);
                 }
             }
         }
@@ -683,7 +683,7 @@ impl Master {
                         out,
                     );
                 }
-                self.complete_task(&fw_id, &task_id);
+                self.complete_task(&fw_id, &task_id, out);
             }
             if let Some(agent) = self.agents.get_mut(&id) {
                 agent.executors.retain(|(f, _), _| *f != fw_id);
@@ -824,7 +824,7 @@ impl Master {
             for task_id in self.tasks_on_agent(&fw_id, agent_id) {
                 let state = self.frameworks[&fw_id].tasks[&task_id].state();
                 if is_terminal(state) {
-                    self.complete_task(&fw_id, &task_id);
+                    self.complete_task(&fw_id, &task_id, out);
                     continue;
                 }
                 self.master_update(
@@ -904,7 +904,7 @@ impl Master {
                 if !is_terminal(state) {
                     self.master_update(now_ms, &fw_id, &task_id, trigger, detail, None, out);
                 }
-                self.complete_task(&fw_id, &task_id);
+                self.complete_task(&fw_id, &task_id, out);
             }
         }
     }
@@ -977,7 +977,7 @@ impl Master {
                         .get_mut(&fw_id)
                         .and_then(|f| f.unreachable_tasks.remove(&task_id))
                     {
-                        self.push_completed(&fw_id, Arc::unwrap_or_clone(entry));
+                        self.push_completed(&fw_id, Arc::unwrap_or_clone(entry), out);
                     }
                 }
             }

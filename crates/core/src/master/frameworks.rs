@@ -545,7 +545,7 @@ impl Master {
                     out,
                 );
             }
-            self.complete_task(id, &task_id);
+            self.complete_task(id, &task_id, out);
         }
         let unreachable: Vec<String> = self.frameworks[id]
             .unreachable_tasks
@@ -558,7 +558,7 @@ impl Master {
                 .get_mut(id)
                 .and_then(|f| f.unreachable_tasks.remove(&task_id))
             {
-                self.push_completed(id, Arc::unwrap_or_clone(entry));
+                self.push_completed(id, Arc::unwrap_or_clone(entry), out);
             }
         }
         let mut shutdown = agent_event(AgentEventType::ShutdownFramework);
@@ -577,9 +577,11 @@ impl Master {
         if let Some(conn) = conn {
             out.push(Effect::CloseScheduler { conn });
         }
+        let info = self.frameworks.get(id).map(|f| Box::new(f.info.clone()));
         self.persist(
             RegistryOp::RemoveFramework {
                 framework_id: id.to_owned(),
+                info,
             },
             out,
         );
@@ -603,7 +605,12 @@ impl Master {
             out.push(Effect::ToOperators(Box::new(event)));
             self.completed_frameworks.push_back(fw);
             while self.completed_frameworks.len() > self.config.max_completed_frameworks {
-                self.completed_frameworks.pop_front();
+                if let Some(old) = self.completed_frameworks.pop_front() {
+                    let old_id = old.info.id.as_ref().map(|i| i.value.clone());
+                    if let Some(old_id) = old_id {
+                        self.forget_completed(&old_id, out);
+                    }
+                }
             }
         }
         self.allocation_dirty = true;

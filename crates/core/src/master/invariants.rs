@@ -2,7 +2,9 @@
 //! never over-allocated on an agent, offers and live tasks only point at live agents, the
 //! registry mirror agrees with memory, terminal tasks never change (except Mesos' documented
 //! TASK_LOST resurrection), and every update the master generates is one the emission table
-//! allows for that kind of framework.
+//! allows for that kind of framework; and no role is offered unreserved resources beyond its
+//! quota limit (its tasks alone may exceed a limit lowered with `force` or an agent's return,
+//! as Mesos allowed; its offers are then rescinded).
 
 use std::collections::BTreeMap;
 
@@ -58,6 +60,7 @@ impl Master {
         self.check_timers()?;
         self.check_agent_offers()?;
         self.check_ledger()?;
+        self.check_quota_limits()?;
         if self.next_deadline() != self.next_deadline_by_scan() {
             return Err(format!(
                 "next deadline {:?} from the timer index, {:?} by a scan",
@@ -70,6 +73,33 @@ impl Master {
         );
         if scanned != self.agent_tasks {
             return Err("the live-task index by agent disagrees with the frameworks' tasks".into());
+        }
+        for (fw_id, records) in &self.registry.completed {
+            // The registry is trimmed when a task completes, so it holds at most the bound
+            // (the simulator never changes the bound across a restart).
+            if records.len() > self.config.max_completed_tasks_per_framework {
+                return Err(format!(
+                    "the registry keeps {} completed tasks of {fw_id}",
+                    records.len()
+                ));
+            }
+            let shown = self
+                .frameworks
+                .get(fw_id)
+                .or_else(|| {
+                    self.completed_frameworks
+                        .iter()
+                        .find(|f| f.info.id.as_ref().is_some_and(|i| &i.value == fw_id))
+                })
+                .map(|f| f.completed_tasks.len());
+            if let Some(shown) = shown
+                && shown != records.len()
+            {
+                return Err(format!(
+                    "framework {fw_id} shows {shown} completed tasks but the registry keeps {}",
+                    records.len()
+                ));
+            }
         }
         for (fw_id, fw) in &self.frameworks {
             if fw.completed_tasks.len() > self.config.max_completed_tasks_per_framework {

@@ -1,5 +1,6 @@
 //! Running sums of what is allocated: per agent, what live tasks use and what outstanding
-//! offers hold; per framework, the scalars its live tasks and offers hold.
+//! offers hold; per framework, the scalars its live tasks and offers hold; per role, the
+//! scalars its live tasks use and its offers hold (what quota counts).
 //!
 //! The allocator needs these sums for every agent and eligible framework in each pass. Summing
 //! them by a scan cloned every task's resources, O(tasks) per pass: at 100,000 tasks a pass
@@ -27,6 +28,16 @@ pub struct Ledger {
     agent_used: BTreeMap<String, Vec<v1::Resource>>,
     agent_offered: BTreeMap<String, Vec<v1::Resource>>,
     framework_held: BTreeMap<String, Vec<v1::Resource>>,
+    role_used: BTreeMap<String, Vec<v1::Resource>>,
+    role_offered: BTreeMap<String, Vec<v1::Resource>>,
+}
+
+/// The role resources are allocated to (their `allocation_info`), `*` if they carry none, as
+/// a task's entry names it.
+fn allocation_role(list: &[v1::Resource]) -> &str {
+    list.iter()
+        .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.as_deref()))
+        .unwrap_or(resources::DEFAULT_ROLE)
 }
 
 /// The scalar resources of a list.
@@ -73,8 +84,10 @@ impl Ledger {
         task_resources: &[v1::Resource],
     ) {
         let r = resources::unallocate(task_resources);
+        let role = allocation_role(task_resources);
         credit(&mut self.agent_used, agent_id, &r);
         credit(&mut self.framework_held, framework_id, &scalars(&r));
+        credit(&mut self.role_used, role, &scalars(&r));
     }
 
     /// A live task no longer holds `task_resources` (it ended, became unreachable or left).
@@ -85,8 +98,10 @@ impl Ledger {
         task_resources: &[v1::Resource],
     ) {
         let r = resources::unallocate(task_resources);
+        let role = allocation_role(task_resources);
         debit(&mut self.agent_used, agent_id, &r);
         debit(&mut self.framework_held, framework_id, &scalars(&r));
+        debit(&mut self.role_used, role, &scalars(&r));
     }
 
     /// Accounts a task whose state changed from `before` to `after` (both live).
@@ -119,8 +134,10 @@ impl Ledger {
         offer_resources: &[v1::Resource],
     ) {
         let r = resources::unallocate(offer_resources);
+        let role = allocation_role(offer_resources);
         credit(&mut self.agent_offered, agent_id, &r);
         credit(&mut self.framework_held, framework_id, &scalars(&r));
+        credit(&mut self.role_offered, role, &scalars(&r));
     }
 
     /// That offer was used, declined or rescinded.
@@ -131,8 +148,10 @@ impl Ledger {
         offer_resources: &[v1::Resource],
     ) {
         let r = resources::unallocate(offer_resources);
+        let role = allocation_role(offer_resources);
         debit(&mut self.agent_offered, agent_id, &r);
         debit(&mut self.framework_held, framework_id, &scalars(&r));
+        debit(&mut self.role_offered, role, &scalars(&r));
     }
 
     /// What live tasks use on the agent (executors not included).
@@ -151,6 +170,40 @@ impl Ledger {
             .get(framework_id)
             .map_or(&[], |v| &v[..])
     }
+
+    /// The scalars live tasks allocated to `role` use.
+    pub fn used_by_role(&self, role: &str) -> &[v1::Resource] {
+        self.role_used.get(role).map_or(&[], |v| &v[..])
+    }
+
+    /// The scalars outstanding offers to `role` hold.
+    pub fn offered_to_role(&self, role: &str) -> &[v1::Resource] {
+        self.role_offered.get(role).map_or(&[], |v| &v[..])
+    }
+
+    /// The scalars live tasks of `role` and of its subroles (`role/…`) use: what a quota on
+    /// `role` counts, as Mesos counted a role's subtree. O(log roles + subroles).
+    pub fn used_by_role_tree(&self, role: &str) -> Vec<v1::Resource> {
+        tree_sum(&self.role_used, role)
+    }
+
+    /// The scalars outstanding offers to `role` and its subroles hold.
+    pub fn offered_to_role_tree(&self, role: &str) -> Vec<v1::Resource> {
+        tree_sum(&self.role_offered, role)
+    }
+}
+
+/// The sum under `role` and under every key below `role/`.
+fn tree_sum(sums: &BTreeMap<String, Vec<v1::Resource>>, role: &str) -> Vec<v1::Resource> {
+    let mut out = sums.get(role).cloned().unwrap_or_default();
+    let prefix = format!("{role}/");
+    for (_, sum) in sums
+        .range(prefix.clone()..)
+        .take_while(|(key, _)| key.starts_with(&prefix))
+    {
+        out = resources::add(&out, sum);
+    }
+    out
 }
 
 /// Whether two normalized lists hold the same resources, whatever their order.
@@ -196,6 +249,12 @@ impl Master {
                 "held by framework",
                 &self.ledger.framework_held,
                 &by_scan.framework_held,
+            ),
+            ("used by role", &self.ledger.role_used, &by_scan.role_used),
+            (
+                "offered to role",
+                &self.ledger.role_offered,
+                &by_scan.role_offered,
             ),
         ];
         for (what, kept, scanned) in pairs {

@@ -16,15 +16,20 @@
 //! (offers, filters, DRF allocation), [`tasks`] (launch, status updates, kill, acknowledge),
 //! [`reconcile`] (spec §2.7), [`validation`] (calls and task infos), [`view`] (read-only
 //! answers for GET endpoints and metrics), [`roles`] (GET_ROLES), [`activation`] (operator
-//! DEACTIVATE/REACTIVATE_AGENT), [`invariants`]; indexes that keep per-input work
+//! DEACTIVATE/REACTIVATE_AGENT), [`quota`] (the quota table and its operator calls) and
+//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`history`] (completed
+//! tasks kept across restarts), [`invariants`]; indexes that keep per-input work
 //! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
 pub mod activation;
 pub mod agents;
 pub mod frameworks;
+pub mod history;
 pub mod invariants;
 pub mod ledger;
 pub mod offers;
+pub mod quota;
+pub mod quota_alloc;
 pub mod reconcile;
 pub mod registry;
 pub mod roles;
@@ -169,6 +174,8 @@ pub enum Input {
     DeactivateAgent { req: Conn, agent_id: String },
     /// Operator REACTIVATE_AGENT.
     ReactivateAgent { req: Conn, agent_id: String },
+    /// Operator GET/SET/REMOVE/UPDATE_QUOTA's changes (and legacy `/quota`).
+    Quota { req: Conn, call: quota::QuotaCall },
     /// Operator TEARDOWN (and legacy `/master/teardown`).
     Teardown { req: Conn, framework_id: String },
     /// Time passed: run whatever timers are due.
@@ -315,7 +322,7 @@ pub struct Framework {
     /// Tasks on unreachable agents.
     pub unreachable_tasks: BTreeMap<String, Arc<TaskEntry>>,
     /// Finished tasks, oldest first, bounded.
-    pub completed_tasks: VecDeque<TaskEntry>,
+    pub completed_tasks: VecDeque<Arc<TaskEntry>>,
 }
 
 impl Framework {
@@ -573,6 +580,7 @@ impl Master {
                 master.arm(at, timers::Timer::AgentReregister(id));
             }
         }
+        master.restore_completed();
         master
     }
 
@@ -628,6 +636,10 @@ impl Master {
                 let reply = self.reactivate_agent(&agent_id, &mut out);
                 out.push(Effect::Reply { req, reply });
             }
+            Input::Quota { req, call } => {
+                let reply = self.quota_call(call, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
             Input::Teardown { req, framework_id } => {
                 let reply = if self.frameworks.contains_key(&framework_id) {
                     self.remove_framework(now_ms, &framework_id, &mut out);
@@ -647,6 +659,7 @@ impl Master {
     /// allocation interval passed at a tick); otherwise returns nothing.
     pub fn allocate_pending(&mut self, now_ms: u64) -> Vec<Effect> {
         let mut out = Vec::new();
+        self.enforce_quota_limits(&mut out);
         if self.allocation_dirty {
             self.allocate(now_ms, &mut out);
             self.prune_timers();

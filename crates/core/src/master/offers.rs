@@ -5,7 +5,9 @@
 //! Like Mesos' hierarchical allocator, one allocation gives all of an agent's free resources
 //! (unreserved plus those reserved for the role) to one framework role as one offer, and
 //! resources count as allocated to that framework until the offer is used, declined or
-//! rescinded.
+//! rescinded. With quota ([`super::quota_alloc`]) an offer can be trimmed (limits, headroom
+//! for other roles' guarantees, a guarantee stage first) and the rest of the agent goes on to
+//! the next candidates in the same pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +15,7 @@ use drover_wire::v1;
 use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
+use super::quota_alloc::QuotaPass;
 use super::registry::OFFER_ID_BLOCK;
 use super::timers::Timer;
 use super::{AgentStatus, Effect, Master, Offer, scheduler_event};
@@ -45,6 +48,11 @@ impl Ord for Share {
 /// Mesos' minimum allocatable resources: an agent with less than this free is not offered.
 const MIN_CPUS: f64 = 0.01;
 const MIN_MEM_MB: f64 = 32.0;
+
+/// Whether resources are worth an offer (Mesos' minimum allocatable resources).
+fn allocatable(list: &[v1::Resource]) -> bool {
+    resources::scalar(list, "cpus") >= MIN_CPUS || resources::scalar(list, "mem") >= MIN_MEM_MB
+}
 
 impl Master {
     /// What tasks (that still hold resources) and executors use on an agent: the ledger's
@@ -195,55 +203,151 @@ impl Master {
                 candidates.insert((share, i, r));
             }
         }
-        for (agent_id, available) in available_by_agent {
-            if resources::scalar(&available, "cpus") < MIN_CPUS
-                && resources::scalar(&available, "mem") < MIN_MEM_MB
-            {
-                continue;
-            }
-            let mut winner: Option<(usize, Vec<v1::Resource>)> = None;
-            for &(_, i, r) in &candidates {
-                let (fw_id, roles) = &eligible[i];
-                let role = &roles[r];
-                let offerable: Vec<v1::Resource> = available
-                    .iter()
-                    .filter(|res| {
-                        let reserved = resources::reservation_role(res);
-                        reserved == resources::DEFAULT_ROLE || reserved == *role
-                    })
-                    .cloned()
-                    .collect();
-                if offerable.is_empty() {
-                    continue;
+        // Quota: guarantees first, headroom held back, limits trimmed ([`super::quota_alloc`]).
+        // The first stage visits only the candidates a guarantee covers, in DRF order too.
+        let mut quota = QuotaPass::new(self, &available_by_agent);
+        let subset = |keep: &dyn Fn(&str) -> bool| -> BTreeSet<(Share, usize, usize)> {
+            candidates
+                .iter()
+                .filter(|&&(_, i, r)| keep(&eligible[i].1[r]))
+                .copied()
+                .collect()
+        };
+        let (mut guaranteed, mut covered) = match &quota {
+            Some(q) => (
+                subset(&|role| q.guaranteed(role)),
+                subset(&|role| q.covers(role)),
+            ),
+            None => (BTreeSet::new(), BTreeSet::new()),
+        };
+        for (agent_id, mut available) in available_by_agent {
+            // Without quota an agent goes whole to one framework role; quota can trim an
+            // offer, and what is left goes to the next candidate, each framework at most once
+            // per stage (a role served its guarantee may win more in the DRF stage, as in
+            // Mesos, as a second offer).
+            let mut served: Vec<(bool, usize)> = Vec::new();
+            loop {
+                if !allocatable(&available) {
+                    break;
                 }
-                let filtered = self.filters.iter().any(|f| {
-                    f.framework_id == *fw_id
-                        && f.role == *role
-                        && f.agent_id == agent_id
-                        && resources::contains(&f.resources, &offerable)
-                });
-                if filtered {
-                    continue;
+                let guarantee_stage = quota.as_ref().is_some_and(QuotaPass::any_unmet);
+                let stages: &[bool] = if guarantee_stage {
+                    &[true, false]
+                } else {
+                    &[false]
+                };
+                let mut winner: Option<(bool, usize, String, Vec<v1::Resource>)> = None;
+                'stages: for &guarantees_only in stages {
+                    // Roles quota left nothing to offer on this agent in this stage: the same
+                    // for each of their frameworks, so each role is trimmed once, not once per
+                    // framework. Roles no quota covers and with no reservation here all get
+                    // the same trim: they share the key "" (no role is named that).
+                    let mut nothing_for: BTreeSet<&str> = BTreeSet::new();
+                    // When headroom leaves nothing here for the roles no quota covers (and no
+                    // reservation makes one of them different), only covered roles can win:
+                    // visit those, not every framework.
+                    let only_covered = !guarantees_only
+                        && quota.as_ref().is_some_and(|q| {
+                            !available.iter().any(resources::is_reserved)
+                                && !allocatable(&q.trim("", available.clone(), false))
+                        });
+                    let visit = if guarantees_only {
+                        &guaranteed
+                    } else if only_covered {
+                        &covered
+                    } else {
+                        &candidates
+                    };
+                    for &(_, i, r) in visit {
+                        if served.contains(&(guarantees_only, i)) {
+                            continue;
+                        }
+                        let (fw_id, roles) = &eligible[i];
+                        let role = &roles[r];
+                        if guarantees_only && !quota.as_ref().is_some_and(|q| q.unmet(role)) {
+                            continue;
+                        }
+                        let shared_trim = quota.as_ref().is_some_and(|q| !q.covers(role))
+                            && !available
+                                .iter()
+                                .any(|res| resources::reservation_role(res) == role.as_str());
+                        let trim_key = if shared_trim { "" } else { role.as_str() };
+                        if nothing_for.contains(trim_key) {
+                            continue;
+                        }
+                        let mut offerable: Vec<v1::Resource> = available
+                            .iter()
+                            .filter(|res| {
+                                let reserved = resources::reservation_role(res);
+                                reserved == resources::DEFAULT_ROLE || reserved == *role
+                            })
+                            .cloned()
+                            .collect();
+                        if let Some(q) = &quota {
+                            let before = offerable.clone();
+                            offerable = q.trim(role, offerable, guarantees_only);
+                            if offerable != before && !allocatable(&offerable) {
+                                nothing_for.insert(trim_key);
+                                continue;
+                            }
+                        }
+                        if offerable.is_empty()
+                            || (guarantees_only
+                                && !quota
+                                    .as_ref()
+                                    .is_some_and(|q| q.advances_guarantee(role, &offerable)))
+                        {
+                            continue;
+                        }
+                        let filtered = self.filters.iter().any(|f| {
+                            f.framework_id == *fw_id
+                                && f.role == *role
+                                && f.agent_id == agent_id
+                                && resources::contains(&f.resources, &offerable)
+                        });
+                        if filtered {
+                            continue;
+                        }
+                        let fw_id = fw_id.clone();
+                        let role = role.clone();
+                        if self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable.clone(), out)
+                        {
+                            winner = Some((guarantees_only, i, role, offerable));
+                        }
+                        break 'stages;
+                    }
                 }
-                let made: Vec<v1::Resource> = offerable
+                // The winner's share grew: move its roles to their new places.
+                let Some((stage, i, role, offered)) = winner else {
+                    break;
+                };
+                served.push((stage, i));
+                available = resources::subtract(&available, &offered);
+                if let Some(q) = quota.as_mut() {
+                    q.record(&role, &offered);
+                }
+                let made: Vec<v1::Resource> = offered
                     .iter()
                     .filter(|res| resources::is_scalar(res))
                     .cloned()
                     .collect();
-                if self.make_offer(now_ms, fw_id, role, &agent_id, offerable, out) {
-                    winner = Some((i, made));
-                }
-                break;
-            }
-            // The winner's share grew: move its roles to their new places.
-            if let Some((i, made)) = winner {
                 allocated[i] = resources::add(&allocated[i], &made);
                 let share = Share(resources::dominant_share(&allocated[i], &cluster_total));
                 for r in 0..eligible[i].1.len() {
                     candidates.remove(&(shares[i], i, r));
                     candidates.insert((share, i, r));
+                    if guaranteed.remove(&(shares[i], i, r)) {
+                        guaranteed.insert((share, i, r));
+                    }
+                    if covered.remove(&(shares[i], i, r)) {
+                        covered.insert((share, i, r));
+                    }
                 }
                 shares[i] = share;
+                if quota.is_none() {
+                    // Nothing was trimmed: the agent's offerable resources are gone.
+                    break;
+                }
             }
         }
     }

@@ -1,15 +1,21 @@
 //! What the master persists, and the operations that change it. This goes beyond Mesos'
 //! registry (which kept only agents): frameworks and removed framework ids are kept too, so a
 //! restarted master can answer and resubscribe them, and the id counters are kept so no id
-//! is ever handed out twice. Tasks are not persisted: they come back when agents reregister.
+//! is ever handed out twice. Live tasks are not persisted: they come back when agents
+//! reregister. Completed tasks are (the newest of each framework, [`super::history`]): no
+//! agent reports them again, and their story must outlive a restart.
 //!
 //! The driver maps each [`RegistryOp`] onto store keys (it owns the encoding); the core keeps
 //! an in-memory mirror through [`Registry::apply`], and recovery rebuilds a [`Registry`] from
 //! the store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use drover_wire::v1;
+
+use super::TaskEntry;
+use super::quota::Quota;
 
 /// Offer ids are reserved in blocks of this size, so allocation does not write the registry
 /// for every offer while ids still never repeat across restarts.
@@ -22,6 +28,24 @@ pub struct UnreachableAgent {
     pub info: v1::AgentInfo,
     /// When it was marked (ms since the epoch).
     pub time_ms: u64,
+}
+
+/// A completed task in the registry, with its store sequence number (oldest first).
+#[derive(Debug, Clone)]
+pub struct CompletedRecord {
+    /// Its key's sequence number (`completed/<framework>/<seq>`), unique across restarts.
+    pub seq: u64,
+    /// The task, shared with the framework's completed list.
+    pub entry: Arc<TaskEntry>,
+}
+
+impl PartialEq for CompletedRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && (Arc::ptr_eq(&self.entry, &other.entry)
+                || (self.entry.task == other.entry.task
+                    && self.entry.history == other.entry.history))
+    }
 }
 
 /// The persisted state.
@@ -47,6 +71,15 @@ pub struct Registry {
     pub removed_frameworks: BTreeSet<String>,
     /// Agents an operator deactivated (DEACTIVATE_AGENT): no offers until reactivated.
     pub deactivated: BTreeSet<String>,
+    /// Roles with a non-default quota ([`super::quota`]).
+    pub quotas: BTreeMap<String, Quota>,
+    /// Completed tasks per framework, oldest first ([`super::history`]).
+    pub completed: BTreeMap<String, VecDeque<CompletedRecord>>,
+    /// The next completed task's sequence number (one above the highest stored).
+    pub next_completed_seq: u64,
+    /// The infos of removed frameworks whose completed tasks are still kept, so a restarted
+    /// master shows them among its completed frameworks by name.
+    pub removed_infos: BTreeMap<String, v1::FrameworkInfo>,
 }
 
 /// One change to the registry.
@@ -68,12 +101,24 @@ pub enum RegistryOp {
     RemoveAgent { agent_id: String },
     /// Add or update a framework.
     PutFramework(v1::FrameworkInfo),
-    /// Remove a framework for good.
-    RemoveFramework { framework_id: String },
+    /// Remove a framework for good (its info is kept while its completed tasks are).
+    RemoveFramework {
+        framework_id: String,
+        info: Option<Box<v1::FrameworkInfo>>,
+    },
+    /// Record a completed task (if any) and drop the framework's records `evict`.
+    CompleteTask {
+        framework_id: String,
+        record: Option<CompletedRecord>,
+        evict: Vec<u64>,
+    },
     /// An operator deactivated an agent.
     DeactivateAgent { agent_id: String },
     /// An operator reactivated an agent.
     ReactivateAgent { agent_id: String },
+    /// Quota changes, applied together (UPDATE_QUOTA is all or nothing); a default quota
+    /// removes the role's entry.
+    UpdateQuota(Vec<(String, Quota)>),
 }
 
 impl Registry {
@@ -130,6 +175,15 @@ impl Registry {
             RegistryOp::ReactivateAgent { agent_id } => {
                 self.deactivated.remove(agent_id);
             }
+            RegistryOp::UpdateQuota(changes) => {
+                for (role, quota) in changes {
+                    if quota.is_default() {
+                        self.quotas.remove(role);
+                    } else {
+                        self.quotas.insert(role.clone(), quota.clone());
+                    }
+                }
+            }
             RegistryOp::PutFramework(info) => {
                 let id = info
                     .id
@@ -138,9 +192,29 @@ impl Registry {
                     .unwrap_or_default();
                 self.frameworks.insert(id, info.clone());
             }
-            RegistryOp::RemoveFramework { framework_id } => {
+            RegistryOp::RemoveFramework { framework_id, info } => {
                 self.frameworks.remove(framework_id);
                 self.removed_frameworks.insert(framework_id.clone());
+                if let Some(info) = info {
+                    self.removed_infos
+                        .insert(framework_id.clone(), info.as_ref().clone());
+                }
+            }
+            RegistryOp::CompleteTask {
+                framework_id,
+                record,
+                evict,
+            } => {
+                let records = self.completed.entry(framework_id.clone()).or_default();
+                records.retain(|r| !evict.contains(&r.seq));
+                if let Some(record) = record {
+                    self.next_completed_seq = self.next_completed_seq.max(record.seq + 1);
+                    records.push_back(record.clone());
+                }
+                if records.is_empty() {
+                    self.completed.remove(framework_id);
+                    self.removed_infos.remove(framework_id);
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
 //! GET_ROLES (and `/master/roles`): the roles the master knows, as Mesos listed them: every
-//! role a framework is subscribed to or holds resources in, and `*`, each with its weight
+//! role a framework is subscribed to or holds resources in, every role with a quota, and `*`, each with its weight
 //! (Drover has no `--weights`/UPDATE_WEIGHTS, so every weight is Mesos' default 1.0), its
 //! frameworks, and the resources allocated (to live tasks) and offered to it.
 
@@ -42,6 +42,9 @@ impl Master {
             })
         }
         entry(&mut roles, "*");
+        for role in self.registry.quotas.keys() {
+            entry(&mut roles, role);
+        }
         for (id, fw) in &self.frameworks {
             for role in fw.roles() {
                 entry(&mut roles, &role).frameworks.push(id.clone());

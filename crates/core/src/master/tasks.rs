@@ -183,7 +183,7 @@ impl Master {
         entry.task.state = status.state;
         entry.task.status_update_state = Some(status.state);
         record_status(&mut entry, &status, now_ms, self.config.max_status_history);
-        self.push_completed(framework_id, entry);
+        self.push_completed(framework_id, entry, out);
         self.send_to_framework(framework_id, update_event(status), out);
     }
 
@@ -661,23 +661,6 @@ impl Master {
         }
     }
 
-    /// Moves a live task to the completed list.
-    pub(super) fn complete_task(&mut self, framework_id: &str, task_id: &str) {
-        if let Some(entry) = self.remove_live_task(framework_id, task_id) {
-            self.push_completed(framework_id, entry);
-        }
-    }
-
-    pub(super) fn push_completed(&mut self, framework_id: &str, entry: TaskEntry) {
-        let max = self.config.max_completed_tasks_per_framework;
-        if let Some(fw) = self.frameworks.get_mut(framework_id) {
-            fw.completed_tasks.push_back(entry);
-            while fw.completed_tasks.len() > max {
-                fw.completed_tasks.pop_front();
-            }
-        }
-    }
-
     /// A status update from an agent's update manager: forwarded to the framework if it is
     /// connected (the agent retries otherwise), and applied to the master's task.
     pub(super) fn agent_status_update(
@@ -830,7 +813,7 @@ impl Master {
                 None,
                 out,
             );
-            self.complete_task(framework_id, &task_id);
+            self.complete_task(framework_id, &task_id, out);
             self.allocation_dirty = true;
         }
     }
@@ -900,7 +883,7 @@ impl Master {
             entry.acked_uuids.push(uuid);
         }
         if done {
-            self.complete_task(framework_id, &task_id);
+            self.complete_task(framework_id, &task_id, out);
         }
         self.send_acknowledgement(&agent_id, framework_id, ack.task_id, ack.uuid, out);
     }

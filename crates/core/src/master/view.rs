@@ -129,7 +129,7 @@ impl Master {
             out.unreachable_tasks
                 .extend(fw.unreachable_tasks.values().map(|e| task_of(e)));
             out.completed_tasks
-                .extend(fw.completed_tasks.iter().map(task_of));
+                .extend(fw.completed_tasks.iter().map(|e| task_of(e)));
         }
         out
     }
@@ -183,7 +183,7 @@ impl Master {
                     .values()
                     .map(|e| (id, &**e, "unreachable")),
             );
-            out.extend(fw.completed_tasks.iter().map(|e| (id, e, "completed")));
+            out.extend(fw.completed_tasks.iter().map(|e| (id, &**e, "completed")));
         }
         out
     }
@@ -294,6 +294,7 @@ impl Master {
         );
         put("messages_decline_offers", 0.0);
         put("event_queue_messages", 0.0);
+        m.extend(self.quota_metrics());
         m
     }
 }

@@ -16,9 +16,8 @@ use drover_wire::v1::master::{self as operator, response};
 
 pub mod files;
 pub mod logging;
+pub mod quota;
 pub mod roles_json;
-
-use std::time::Duration;
 
 use crate::driver::{Command, STREAM_CAPACITY, StreamHandle, StreamKind};
 use crate::routes::{AppState, driver_gone, reply_response};
@@ -191,27 +190,9 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 )
                 .into_response();
             };
-            let Ok(nanos) = u64::try_from(set.duration.nanoseconds) else {
-                return HttpError::bad_request(
-                    "Failed to validate master::Call: 'set_logging_level.duration' must not be negative",
-                )
-                .into_response();
-            };
-            let duration = Duration::from_nanos(nanos);
-            if duration > logging::MAX_DURATION {
-                return HttpError::bad_request(format!(
-                    "Failed to validate master::Call: 'set_logging_level.duration' must be at most {} seconds",
-                    logging::MAX_DURATION.as_secs()
-                ))
-                .into_response();
-            }
-            match logging::set(set.level, duration) {
+            match logging::set_for("master::Call", set.level, set.duration.nanoseconds) {
                 Ok(()) => StatusCode::OK.into_response(),
-                Err(error) => HttpError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("Failed to set logging level: {error}"),
-                )
-                .into_response(),
+                Err(error) => error.into_response(),
             }
         }
         CallType::GetRoles => {
@@ -320,6 +301,11 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             };
             let reply = state.handle.call(input, None).await;
             reply_response(reply, accept)
+        }
+        // SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos, and still served.
+        #[allow(deprecated)]
+        CallType::GetQuota | CallType::UpdateQuota | CallType::SetQuota | CallType::RemoveQuota => {
+            quota::call(&state, kind, call, accept).await
         }
         CallType::Teardown => {
             let Some(teardown) = call.teardown else {

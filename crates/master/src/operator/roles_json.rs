@@ -1,6 +1,7 @@
 //! The legacy `/master/roles` and `/master/roles.json`: Mesos' JSON rendering of the roles
 //! (`{"roles": [{"name", "weight", "frameworks": [ids], "resources", "allocated",
-//! "offered"}]}`, resources as flattened summaries).
+//! "offered", "quota"}]}`, resources as flattened summaries; `quota` as Mesos 1.9+ showed it:
+//! `{"role", "guarantee", "limit", "consumed"}`, each a name → value object).
 
 use axum::Json;
 use axum::extract::State;
@@ -17,6 +18,7 @@ fn render(master: &Master) -> Value {
         .into_iter()
         .map(|r| {
             let total = drover_core::resources::add(&r.allocated, &r.offered);
+            let quota = master.quotas().get(&r.name).cloned().unwrap_or_default();
             json!({
                 "name": r.name,
                 "weight": r.weight,
@@ -24,6 +26,12 @@ fn render(master: &Master) -> Value {
                 "resources": summary_json(&total),
                 "allocated": summary_json(&r.allocated),
                 "offered": summary_json(&r.offered),
+                "quota": {
+                    "role": r.name,
+                    "guarantee": quota.guarantees,
+                    "limit": quota.limits,
+                    "consumed": master.quota_consumed(&r.name),
+                },
             })
         })
         .collect();

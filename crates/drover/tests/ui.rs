@@ -1,0 +1,576 @@
+//! The web UI end to end in a real headless Chromium (Debian's `chromium`, driven over
+//! WebDriver through `chromedriver`), against a real master, agent and scheduler: the cluster
+//! overview, deploying from the JSON editor, a 422 shown inline, scaling, a task's status
+//! history, the live log tail, a kill and its replacement, editing, a failing app's reason, a
+//! waiting app's reason, the cluster page following the operator stream (with the
+//! event-to-screen latency measured), and the scheduler going away and coming back. One
+//! browser serves the whole suite; screenshots of each page go to `target/ui-screenshots/`.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use support::{Cluster, free_port, wait_until};
+
+/// Generous: a loaded 2-core machine may be slow; waits end as soon as they are met.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// The WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// The chromedriver process, killed on drop (also when the suite fails before a session).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver and one browser session; both end on drop.
+struct Browser {
+    _driver: Driver,
+    port: u16,
+    session: String,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+/// One JSON request to chromedriver with a long read timeout (starting a browser on a busy
+/// machine takes a while): (status, JSON body).
+fn wd_request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .ok()?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    // chromedriver may keep the connection open despite `Connection: close`: read the head,
+    // then exactly Content-Length bytes.
+    let mut response = Vec::new();
+    let mut byte = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut byte).ok()?;
+        if n == 0 {
+            return None;
+        }
+        response.extend_from_slice(&byte[..n]);
+    };
+    let head = String::from_utf8_lossy(&response[..head_end]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    while response.len() < head_end + length {
+        let n = stream.read(&mut byte).ok()?;
+        if n == 0 {
+            return None;
+        }
+        response.extend_from_slice(&byte[..n]);
+    }
+    let body = &response[head_end..head_end + length];
+    Some((status, serde_json::from_slice(body).unwrap_or(Value::Null)))
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = free_port();
+        let driver = Driver(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver runs (scripts/setup installs chromium-driver)"),
+        );
+        wait_until("chromedriver answers /status", DEADLINE, || {
+            wd_request(port, "GET", "/status", None).is_some_and(|(s, _)| s == 200)
+        });
+        let profile = tempfile::tempdir().expect("temp dir");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-background-networking", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.path().display())],
+            },
+        }}});
+        let (status, body) =
+            wd_request(port, "POST", "/session", Some(&caps)).expect("chromedriver answers");
+        assert_eq!(status, 200, "new session: {body}");
+        let session = body["value"]["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        Browser {
+            _driver: driver,
+            port,
+            session,
+            _profile: profile,
+            shots,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        let (status, reply) = wd_request(self.port, method, &path, body.as_ref())
+            .unwrap_or_else(|| panic!("chromedriver did not answer {method} {path}"));
+        assert_eq!(status, 200, "{method} {path}: {reply}");
+        reply["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    /// Runs `script` (a function body) in the page and returns its value.
+    fn js(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Waits until `script` returns true in the page; the panic shows the page's text.
+    fn wait(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if self.js(script) == Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.screenshot(&format!("failed-{}", what.replace(' ', "-")));
+        panic!(
+            "timed out waiting for {what}; page text:\n{}",
+            self.js("return document.body.innerText")
+        );
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    /// Replaces a field's text by typing it, as a user would.
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        // Select all and delete: fires the input events `clear` does not.
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": "\u{E009}a\u{E017}" })),
+        );
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    fn screenshot(&self, name: &str) {
+        let data = self.call("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap_or(""))
+            .expect("a base64 screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// The browser console's errors since the last call.
+    fn console_errors(&self) -> Vec<String> {
+        let logs = self.call("POST", "/se/log", Some(json!({ "type": "browser" })));
+        logs.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["level"] == "SEVERE")
+            .map(|l| l["message"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Quits the browser; chromedriver itself goes when `_driver` is dropped after this.
+        let _ = wd_request(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
+    }
+}
+
+/// The text of the elements matching `css`, as a JS expression.
+fn texts(css: &str) -> String {
+    format!("[...document.querySelectorAll('{css}')].map(e => e.textContent)")
+}
+
+/// A script: true when exactly `n` rows of the task list are running `ui-e2e` tasks.
+fn running_rows_are(n: usize) -> String {
+    format!(
+        "return {}.filter(t => t.includes('ui-e2e') && t.includes('TASK_RUNNING')).length === {n}",
+        texts("[aria-label=Tasks] .vrow")
+    )
+}
+
+#[test]
+fn the_web_ui_end_to_end() {
+    let mut cluster = Cluster::start(true);
+    let browser = Browser::start();
+    let master = format!("http://127.0.0.1:{}", cluster.master_port);
+    let services = format!("http://127.0.0.1:{}/ui/", cluster.marathon_port);
+    let agent_id = cluster.agent_id(0);
+
+    // The cluster overview lists the agent.
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "the agent on the overview",
+        &format!(
+            "return {}.some(t => t.includes('{agent_id}'))",
+            texts("[data-test=agent-row]")
+        ),
+    );
+    browser.screenshot("cluster-overview");
+
+    // The services UI: the event stream is open.
+    browser.goto(&services);
+    browser.wait("the live stream and the editor", "return document.querySelector('.live.on') !== null && document.querySelector('#app-json') !== null");
+    browser.js("window.__sameDocument = true; return null");
+
+    // Invalid JSON: said in words, the text kept.
+    browser.type_into("#app-json", "{\"id\": ");
+    browser.click("#deploy");
+    browser.wait("the JSON error", "return (document.querySelector('[role=alert]')?.textContent ?? '').startsWith('Invalid JSON')");
+    assert_eq!(
+        browser.js("return document.querySelector('#app-json').value"),
+        "{\"id\": "
+    );
+
+    // An invalid app: the API's own 422 message and details, inline; the text kept.
+    let invalid = json!({"id": "/ui-invalid", "cmd": "sleep 1", "cpus": -1, "mem": 32});
+    browser.type_into("#app-json", &invalid.to_string());
+    browser.click("#deploy");
+    let (status, answer) = cluster.marathon_request("POST", "/v2/apps", Some(&invalid));
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["message"].as_str().expect("a message").to_owned();
+    let detail_path = answer["details"][0]["path"]
+        .as_str()
+        .expect("a detail")
+        .to_owned();
+    browser.wait(
+        "the 422 message inline",
+        &format!(
+            "const t = document.querySelector('[role=alert]')?.textContent ?? ''; \
+             return t.includes({}) && t.includes({})",
+            json!(message),
+            json!(format!("{detail_path}: "))
+        ),
+    );
+    assert_eq!(
+        browser.js("return document.querySelector('#app-json').value"),
+        invalid.to_string()
+    );
+    browser.screenshot("services-invalid-app");
+
+    // Deploy from the editor; it reaches running without a reload.
+    let app = json!({"id": "/ui-e2e", "cpus": 0.1, "mem": 32, "instances": 1,
+        "cmd": "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.3; done"});
+    browser.type_into("#app-json", &app.to_string());
+    browser.click("#deploy");
+    browser.wait(
+        "/ui-e2e running 1 / 1",
+        "const r = document.querySelector('[data-app=\"/ui-e2e\"]'); \
+         return !!r && r.querySelector('[data-test=app-status]').textContent === 'running' \
+           && r.querySelector('[data-test=app-count]').textContent === '1 / 1'",
+    );
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "no reload happened"
+    );
+    browser.screenshot("services-apps");
+
+    // Scale to 2 from the app page.
+    browser.js("location.hash = '#/app/%2Fui-e2e'; return null");
+    browser.wait(
+        "the app page",
+        "return document.querySelector('#scale') !== null",
+    );
+    browser.type_into("#scale-count", "2");
+    browser.click("#scale");
+    browser.wait(
+        "two running instances",
+        &format!(
+            "return {}.filter(t => t.includes('TASK_RUNNING')).length === 2",
+            texts("[data-test=instance-row]")
+        ),
+    );
+    assert_eq!(
+        cluster.marathon_json("/v2/apps/ui-e2e")["app"]["instances"],
+        2
+    );
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "no reload happened"
+    );
+    browser.screenshot("services-app");
+
+    // A task's whole history, as the master keeps it, with sources.
+    let task_id =
+        browser.js("return document.querySelector('[data-test=instance-row] a').textContent");
+    let task_id = task_id.as_str().expect("a task id").to_owned();
+    browser.js(&format!(
+        "location.hash = '#/task/' + encodeURIComponent('{task_id}'); return null"
+    ));
+    browser.wait(
+        "the history",
+        "return document.querySelectorAll('[data-test=history-entry] .state').length >= 3",
+    );
+    let shown: Vec<String> = serde_json::from_value(browser.js(&format!(
+        "return {}.map(s => s.trim())",
+        texts("[data-test=history-entry] .state")
+    )))
+    .expect("states");
+    assert_eq!(
+        shown,
+        ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"],
+        "the timeline"
+    );
+    let sources: Vec<String> = serde_json::from_value(browser.js(&format!(
+        "return {}",
+        texts("[data-test=history-entry] .source")
+    )))
+    .expect("sources");
+    let tasks = cluster.master_json(&format!("/master/tasks?task_id={task_id}"));
+    let expected: Vec<String> = tasks["tasks"][0]["status_history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .filter_map(|h| h["source"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!sources.is_empty(), "sources are shown");
+    assert_eq!(sources, expected, "the sources the master recorded");
+
+    // The log tail follows stdout: new lines arrive.
+    browser.wait(
+        "the log tail",
+        "return document.querySelector('[data-test=log]')?.textContent.includes('tick-') === true",
+    );
+    let first = browser.js("const m = document.querySelector('[data-test=log]').textContent.match(/tick-(\\d+)\\n?$/m); return m ? Number(m[1]) : -1");
+    let first = first.as_i64().expect("a tick");
+    browser.wait(
+        "newer log lines",
+        &format!("return [...document.querySelector('[data-test=log]').textContent.matchAll(/tick-(\\d+)/g)].some(m => Number(m[1]) > {first} + 3)"),
+    );
+    browser.screenshot("task-detail");
+
+    // Kill it from the app page: a replacement appears.
+    browser.js("location.hash = '#/app/%2Fui-e2e'; return null");
+    browser.wait(
+        "the app page again",
+        "return document.querySelectorAll('[data-test=instance-row]').length === 2",
+    );
+    browser.click(&format!("button[aria-label=\"Kill {task_id}\"]"));
+    browser.wait(
+        "a replacement instance",
+        &format!(
+            "const t = {}; return t.length === 2 && !t.some(x => x.includes('{task_id}')) \
+             && t.every(x => x.includes('TASK_RUNNING'))",
+            texts("[data-test=instance-row]")
+        ),
+    );
+    browser.screenshot("services-app-replaced");
+
+    // Editing the definition: the editor opens with it, and a refused change shows the API's
+    // message inline and keeps the text.
+    browser.click("#edit");
+    browser.wait(
+        "the definition in the editor",
+        "const v = document.querySelector('#edit-json')?.value ?? ''; \
+         return v.includes('\"/ui-e2e\"') && !v.includes('tasksRunning')",
+    );
+    let bad_edit =
+        json!({"id": "/ui-e2e", "cmd": "sleep 1", "cpus": 0.1, "mem": -5, "instances": 2});
+    browser.type_into("#edit-json", &bad_edit.to_string());
+    browser.click("#save");
+    let (status, answer) = cluster.marathon_request("PUT", "/v2/apps/ui-e2e", Some(&bad_edit));
+    assert_eq!(status, 422, "{answer}");
+    browser.wait(
+        "the refused edit's message",
+        &format!(
+            "return [...document.querySelectorAll('[aria-label=\"Edit the app\"] [role=alert]')].some(a => a.textContent.includes({}))",
+            json!(answer["message"].as_str().expect("a message"))
+        ),
+    );
+    assert_eq!(
+        browser.js("return document.querySelector('#edit-json').value"),
+        bad_edit.to_string()
+    );
+    browser.screenshot("services-app-edit");
+
+    // The broken example: its failure reason is shown.
+    let broken: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/broken.json"
+        ))
+        .expect("examples/broken.json"),
+    )
+    .expect("JSON");
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&broken));
+    assert_eq!(status, 201, "{body}");
+    browser.js("location.hash = '#/app/%2Fbroken'; return null");
+    browser.wait(
+        "the last task failure",
+        "return (document.querySelector('[data-test=last-failure]')?.textContent ?? '').includes('TASK_FAILED')",
+    );
+    let failure = cluster.marathon_json("/v2/apps/broken?embed=app.lastTaskFailure")["app"]
+        ["lastTaskFailure"]["message"]
+        .as_str()
+        .expect("the scheduler recorded a failure")
+        .to_owned();
+    browser.wait(
+        "the scheduler's failure message",
+        &format!(
+            "return (document.querySelector('[data-test=last-failure]')?.textContent ?? '').includes({})",
+            json!(failure)
+        ),
+    );
+    browser.screenshot("services-broken");
+
+    // A waiting app: the queue says why.
+    let big =
+        json!({"id": "/ui-too-big", "cmd": "sleep 100", "cpus": 1000, "mem": 32, "instances": 1});
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&big));
+    assert_eq!(status, 201, "{body}");
+    browser.js("location.hash = '#/app/%2Fui-too-big'; return null");
+    browser.wait(
+        "why it waits",
+        "return (document.querySelector('[aria-label=\"Why it waits\"]')?.textContent ?? '').includes('Waiting') && (document.querySelector('[data-test=waiting-reason]')?.textContent ?? '').includes('InsufficientCpus')",
+    );
+    browser.screenshot("services-waiting");
+
+    // The cluster UI follows the operator stream: a scale-up shows without a reload. The
+    // search box narrows the task list to the app's tasks.
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "the master's stream",
+        "return document.querySelector('.live.on') !== null && document.querySelector('input[type=search]') !== null",
+    );
+    browser.js("window.__sameDocument = true; return null");
+    browser.type_into("input[type=search]", "ui-e2e");
+    browser.wait("two running ui-e2e tasks listed", &running_rows_are(2));
+    // Event-to-screen latency: the page notes the wall-clock time at which it first shows a
+    // third running task; the master's history says when that task's TASK_RUNNING arrived.
+    browser.js(&format!(
+        "const check = new Function({}); \
+         const seen = new MutationObserver(() => {{ if (check() && !window.__shownAt) window.__shownAt = Date.now(); }}); \
+         seen.observe(document.body, {{ subtree: true, childList: true, characterData: true }}); return null",
+        json!(running_rows_are(3))
+    ));
+    let (status, body) =
+        cluster.marathon_request("PUT", "/v2/apps/ui-e2e", Some(&json!({"instances": 3})));
+    assert_eq!(status, 200, "{body}");
+    browser.wait("three running ui-e2e tasks listed", &running_rows_are(3));
+    let shown_ms = browser
+        .js("return window.__shownAt ?? null")
+        .as_f64()
+        .expect("the page saw the third task");
+    let tasks = cluster.master_json("/master/tasks?limit=1000");
+    let running_at = tasks["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| {
+            t["id"].as_str().is_some_and(|id| id.starts_with("ui-e2e"))
+                && t["state"] == "TASK_RUNNING"
+        })
+        .filter_map(|t| {
+            t["status_history"]
+                .as_array()?
+                .iter()
+                .find(|h| h["state"] == "TASK_RUNNING")?["timestamp"]
+                .as_f64()
+        })
+        .fold(f64::MIN, f64::max);
+    let latency_ms = shown_ms - running_at * 1000.0;
+    println!("event-to-screen latency: {latency_ms:.0} ms");
+    // The goal is 500 ms; the bound here leaves room for a loaded CI machine.
+    assert!(
+        latency_ms < 3000.0,
+        "the update took {latency_ms:.0} ms to show"
+    );
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "no reload happened"
+    );
+    browser.screenshot("cluster-overview-live");
+
+    // Checked before the scheduler is stopped (its refused connections are logged too): the
+    // failed requests the browser logs are the two refusals asked for on purpose.
+    let expected_422 = [
+        "/v2/apps - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+        "/v2/apps/ui-e2e - Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
+    ];
+    let errors: Vec<String> = browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !expected_422.iter().any(|x| e.ends_with(x)))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // The scheduler goes away: the services page says so, keeps the page, and comes back on
+    // its own when the scheduler does.
+    browser.goto(&services);
+    browser.wait("the services page live", "return document.querySelector('.live.on') !== null && document.querySelector('[data-app=\"/ui-e2e\"]') !== null");
+    browser.js("window.__sameDocument = true; return null");
+    cluster.marathon.as_mut().expect("the scheduler").kill();
+    browser.wait(
+        "the stream reported down",
+        "return document.querySelector('.live')?.textContent === 'reconnecting…'",
+    );
+    browser.screenshot("services-scheduler-down");
+    cluster.start_marathon();
+    browser.wait("the stream back", "return document.querySelector('.live.on') !== null && document.querySelector('[data-app=\"/ui-e2e\"]') !== null");
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "no reload happened"
+    );
+}

@@ -1,0 +1,156 @@
+//! The web UI, embedded: serves the single-page app built from `ui/` (its committed
+//! `ui/dist/`), at `/` on the master (the cluster UI) and at `/ui/` on the scheduler (the
+//! services UI, Marathon's path), plus the read-only CORS header that lets the services UI
+//! read the master's and the agents' GET endpoints from the scheduler's origin.
+//!
+//! The bundle is compiled in with `include_str!`, so a fresh clone serves the UI with no npm
+//! step; `scripts/test` checks that the committed bundle is what `ui/`'s build produces.
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+/// The page; its asset links are relative (`ui-assets/…`), so one page serves both mounts.
+pub const INDEX_HTML: &str = include_str!("../../../ui/dist/index.html");
+/// The bundled application.
+pub const APP_JS: &str = include_str!("../../../ui/dist/app.js");
+/// The stylesheet.
+pub const APP_CSS: &str = include_str!("../../../ui/dist/app.css");
+
+/// The folder of the UI's assets below its mount point. No Mesos or Marathon path starts
+/// with it, so it collides with nothing either daemon serves.
+pub const ASSETS: &str = "ui-assets";
+
+/// The master's routes: the cluster UI at `/` and its assets under `/ui-assets/`.
+pub fn cluster_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(index))
+        .route("/ui-assets/{file}", get(asset))
+}
+
+/// The scheduler's routes: the services UI at `/ui/` (`/ui` redirects there, so relative
+/// asset links resolve) and its assets under `/ui/ui-assets/`.
+pub fn services_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+        .route("/ui/", get(index))
+        .route("/ui/ui-assets/{file}", get(asset))
+}
+
+async fn index() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The page names the bundle without a hash; never let a browser keep an old one.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        INDEX_HTML,
+    )
+        .into_response()
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "No such UI asset").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Adds `Access-Control-Allow-Origin: *` to the answers of GET and HEAD requests, so the
+/// services UI (served by the scheduler, another origin) can read the master's task history
+/// and an agent's sandbox. Mesos had no CORS; this is the minimal read-only form: no
+/// credentials are allowed across origins, and writes (which need a preflight for JSON) are
+/// never opened to another origin.
+pub async fn cors_read(request: Request, next: Next) -> Response {
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let mut response = next.run(request).await;
+    if read {
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    async fn call(router: Router, method: Method, path: &str) -> Response {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        router.oneshot(request).await.expect("infallible")
+    }
+
+    #[tokio::test]
+    async fn the_cluster_ui_is_served_at_the_root_with_its_assets() {
+        let page = call(cluster_routes(), Method::GET, "/").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(
+            page.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let js = call(cluster_routes(), Method::GET, "/ui-assets/app.js").await;
+        assert_eq!(js.status(), StatusCode::OK);
+        let missing = call(cluster_routes(), Method::GET, "/ui-assets/nope.js").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        // The page links its assets relatively, which is what lets one page serve both mounts.
+        assert!(INDEX_HTML.contains("\"ui-assets/app.js\""));
+        assert!(INDEX_HTML.contains("\"ui-assets/app.css\""));
+    }
+
+    #[tokio::test]
+    async fn the_services_ui_is_served_below_ui() {
+        let redirect = call(services_routes(), Method::GET, "/ui").await;
+        assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(redirect.headers()[header::LOCATION], "/ui/");
+        let page = call(services_routes(), Method::GET, "/ui/").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let css = call(services_routes(), Method::GET, "/ui/ui-assets/app.css").await;
+        assert_eq!(css.status(), StatusCode::OK);
+        assert!(
+            css.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/css")
+        );
+    }
+
+    #[tokio::test]
+    async fn cors_is_granted_to_reads_only() {
+        let router = || {
+            Router::new()
+                .route("/x", get(|| async { "ok" }).post(|| async { "ok" }))
+                .layer(axum::middleware::from_fn(cors_read))
+        };
+        let read = call(router(), Method::GET, "/x").await;
+        assert_eq!(read.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let write = call(router(), Method::POST, "/x").await;
+        assert!(
+            write
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,4 @@
+declare module 'virtual:reasons' {
+  const table: Record<string, string[]>;
+  export default table;
+}
