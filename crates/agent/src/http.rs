@@ -5,7 +5,7 @@
 //! under Mesos' `.json` and `/slave(1)/` aliases); the other legacy endpoints are in
 //! `http_legacy`.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ pub struct AppState {
     pub driver: Handle,
     /// Flags as text.
     pub flags: Arc<Vec<(String, String)>>,
-    /// The sandbox root; `/files` never leaves it.
+    /// The work dir; `/files` serves only the executor sandboxes under it.
     pub work_dir: PathBuf,
     /// `ip:port`.
     pub endpoint: String,
@@ -213,7 +213,9 @@ async fn operator_api(
                 ));
             };
             let work_dir = state.work_dir.clone();
+            let permit = crate::files_api::read_permit()?;
             let (size, data) = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 crate::files_api::read_file(&work_dir, &read.path, read.offset, read.length)
             })
             .await
@@ -433,33 +435,11 @@ struct FileQuery {
     length: Option<i64>,
 }
 
-/// Resolves a `/files` path inside the work dir; anything leaving it is refused (404, as
-/// Mesos answers for paths it does not serve).
+/// Resolves a `/files` path to a file inside an executor sandbox (see
+/// `files_api::resolve_in_sandbox`); anything else is a 404, as Mesos answers for a path it
+/// has not attached.
 pub(crate) fn resolve(work_dir: &Path, path: &str) -> Result<PathBuf, HttpError> {
-    let not_found = || {
-        HttpError::new(
-            StatusCode::NOT_FOUND,
-            format!("No file or directory '{path}'"),
-        )
-    };
-    let candidate = Path::new(path);
-    if candidate
-        .components()
-        .any(|c| matches!(c, Component::ParentDir))
-    {
-        return Err(not_found());
-    }
-    let full = if candidate.is_absolute() {
-        candidate.to_path_buf()
-    } else {
-        work_dir.join(candidate)
-    };
-    let real = std::fs::canonicalize(&full).map_err(|_| not_found())?;
-    let root = std::fs::canonicalize(work_dir).map_err(|_| not_found())?;
-    if !real.starts_with(&root) {
-        return Err(not_found());
-    }
-    Ok(real)
+    crate::files_api::resolve_in_sandbox(work_dir, path)
 }
 
 async fn files_browse(
@@ -495,6 +475,7 @@ async fn files_read(
     Query(q): Query<FileQuery>,
 ) -> Result<Response, HttpError> {
     use std::io::{Read, Seek, SeekFrom};
+    let _permit = crate::files_api::read_permit()?;
     let path = resolve(&state.work_dir, &q.path)?;
     if path.is_dir() {
         // Mesos answers 400 here; reading a directory's bytes is an error of the request.
@@ -535,6 +516,7 @@ async fn files_download(
     State(state): State<AppState>,
     Query(q): Query<FileQuery>,
 ) -> Result<Response, HttpError> {
+    let _permit = crate::files_api::read_permit()?;
     let path = resolve(&state.work_dir, &q.path)?;
     if path.is_dir() {
         return Err(HttpError::bad_request(format!(

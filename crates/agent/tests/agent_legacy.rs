@@ -171,4 +171,28 @@ async fn legacy_endpoints_answer_as_mesos_agents_did() {
         assert_eq!(status, 400, "{path}: {body}");
         assert!(body.contains("directory"), "{path}: {body}");
     }
+    // Only sandboxes are attached: the agent's own store under meta/ (and the work dir
+    // itself) are 404s on every file endpoint, as Mesos answered for a path it never attached.
+    let store = std::fs::read_dir(agent.work_dir.join("meta"))
+        .expect("the agent's meta dir")
+        .flatten()
+        .find(|e| e.path().is_file())
+        .expect("a store file under meta/")
+        .path();
+    for target in [store, agent.work_dir.join("meta"), agent.work_dir.clone()] {
+        for path in [
+            "/files/read",
+            "/files/read.json",
+            "/files/download",
+            "/files/browse",
+            "/files/browse.json",
+        ] {
+            let (status, body) = get(
+                &agent,
+                &format!("{path}?path={}&offset=0", target.display()),
+            )
+            .await;
+            assert_eq!(status, 404, "{path} {}: {body}", target.display());
+        }
+    }
 }

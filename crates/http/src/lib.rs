@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod file_range;
+pub mod guard;
 pub mod listen;
 pub mod logging;
 pub mod paths;

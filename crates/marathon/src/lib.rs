@@ -37,6 +37,14 @@ pub struct Flags {
     /// Port of the REST API.
     #[arg(long = "http_port", env = "MARATHON_HTTP_PORT", default_value_t = 8080)]
     pub http_port: u16,
+    /// Address the REST API binds (Marathon's `--http_address`): loopback unless told
+    /// otherwise, so an unauthenticated API is not reachable from other hosts by default.
+    #[arg(
+        long = "http_address",
+        env = "MARATHON_HTTP_ADDRESS",
+        default_value = "127.0.0.1"
+    )]
+    pub http_address: std::net::IpAddr,
     /// Hostname advertised to Mesos and clients.
     #[arg(
         long = "hostname",
@@ -93,9 +101,21 @@ pub async fn run(
     flags: Flags,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(("0.0.0.0", flags.http_port))
+    if !flags.http_address.is_loopback() {
+        // Drover's Marathon API has no authentication: say so once when it is exposed.
+        tracing::warn!(
+            address = %flags.http_address,
+            "the Marathon API listens on a non-loopback address without authentication; anyone who can reach it can run tasks"
+        );
+    }
+    let listener = TcpListener::bind((flags.http_address, flags.http_port))
         .await
-        .with_context(|| format!("bind the API port {}", flags.http_port))?;
+        .with_context(|| {
+            format!(
+                "bind the API address {}:{}",
+                flags.http_address, flags.http_port
+            )
+        })?;
     serve(flags, listener, shutdown).await
 }
 

@@ -123,6 +123,8 @@ pub async fn run_on(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
+    // Idle and half-open clients are bounded: a connection cap and a header deadline.
+    let listener = drover_http::guard::Guarded::new(listener, Default::default());
     let server = tokio::spawn(async move {
         axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
             .with_graceful_shutdown(async move {

@@ -20,6 +20,7 @@ pub async fn start(dir: &std::path::Path) -> Server {
     let flags = drover_marathon::Flags {
         master: None,
         http_port: 0,
+        http_address: std::net::Ipv4Addr::LOCALHOST.into(),
         hostname: "127.0.0.1".into(),
         framework_name: "marathon".into(),
         task_launch_timeout: 300_000,
