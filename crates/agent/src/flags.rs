@@ -106,6 +106,14 @@ pub struct Flags {
     /// recover (Mesos' agent does); `false` kills them first, each reported TASK_KILLED.
     #[arg(long = "keep_tasks_running", env = "DROVER_KEEP_TASKS_RUNNING", default_value_t = true, action = clap::ArgAction::Set)]
     pub keep_tasks_running: bool,
+    /// Open HTTP connections accepted at once (executor subscriptions count); beyond it a new
+    /// connection is closed at once (Drover's; Mesos had no bound).
+    #[arg(long = "max_connections", env = "MESOS_MAX_CONNECTIONS", default_value_t = drover_http::guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Time a client has to send its first request's header before it is disconnected
+    /// (Drover's; bounds half-open and slow clients).
+    #[arg(long = "http_header_read_timeout", env = "MESOS_HTTP_HEADER_READ_TIMEOUT", default_value = "30secs", value_parser = parse_duration)]
+    pub http_header_read_timeout: Duration,
 }
 
 fn unsupported_stall_timeout(_: &str) -> Result<String, String> {
@@ -145,6 +153,14 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 impl Flags {
+    /// The bounds of the HTTP listener.
+    pub fn http_limits(&self) -> drover_http::guard::Limits {
+        drover_http::guard::Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: self.http_header_read_timeout,
+        }
+    }
+
     /// The flags as `(name, value)` text, for GET_FLAGS and `/state`.
     pub fn to_pairs(&self) -> Vec<(String, String)> {
         let d = |x: Duration| format_duration(x);
@@ -196,6 +212,14 @@ impl Flags {
             (
                 "registration_backoff_factor".to_owned(),
                 d(self.registration_backoff_factor),
+            ),
+            (
+                "max_connections".to_owned(),
+                self.max_connections.to_string(),
+            ),
+            (
+                "http_header_read_timeout".to_owned(),
+                d(self.http_header_read_timeout),
             ),
         ];
         for (name, value) in [

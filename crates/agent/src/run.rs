@@ -142,11 +142,12 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
             .unwrap_or_default(),
     };
     let app = router(state);
+    let http_limits = flags.http_limits();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         // Idle and half-open clients are bounded: a connection cap and a header deadline.
-        let listener = drover_http::guard::Guarded::new(listener, Default::default());
+        let listener = drover_http::guard::Guarded::new(listener, http_limits);
         axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|s| *s).await;

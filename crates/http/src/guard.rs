@@ -13,9 +13,10 @@ use std::time::Duration;
 use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Open connections a daemon accepts at once by default (each costs a task and buffers; the
-/// file-descriptor limit is usually higher).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 8_192;
+/// Open connections a daemon accepts at once by default (each costs a task and buffers). High
+/// enough for a master with tens of thousands of agents, each holding a session stream and a
+/// connection for its calls; `--max_connections` changes it.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 
 /// How long a client has to send its first request's header by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);

@@ -64,6 +64,14 @@ pub struct Flags {
         default_value_t = 50
     )]
     pub max_completed_frameworks: usize,
+    /// Open HTTP connections accepted at once (subscriptions and agent sessions count);
+    /// beyond it a new connection is closed at once (Drover's; Mesos had no bound).
+    #[arg(long = "max_connections", env = "MESOS_MAX_CONNECTIONS", default_value_t = drover_http::guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Time a client has to send its first request's header before it is disconnected
+    /// (Drover's; bounds half-open and slow clients).
+    #[arg(long = "http_header_read_timeout", env = "MESOS_HTTP_HEADER_READ_TIMEOUT", default_value = "30secs", value_parser = parse_duration)]
+    pub http_header_read_timeout: Duration,
 }
 
 impl Flags {
@@ -82,6 +90,16 @@ impl Flags {
             allocation_interval: Duration::from_secs(1),
             max_completed_tasks_per_framework: 1000,
             max_completed_frameworks: 50,
+            max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
+            http_header_read_timeout: drover_http::guard::DEFAULT_HEADER_READ_TIMEOUT,
+        }
+    }
+
+    /// The bounds of the HTTP listener.
+    pub fn http_limits(&self) -> drover_http::guard::Limits {
+        drover_http::guard::Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: self.http_header_read_timeout,
         }
     }
 
@@ -149,6 +167,14 @@ impl Flags {
             (
                 "max_completed_frameworks".to_owned(),
                 self.max_completed_frameworks.to_string(),
+            ),
+            (
+                "max_connections".to_owned(),
+                self.max_connections.to_string(),
+            ),
+            (
+                "http_header_read_timeout".to_owned(),
+                format_duration(self.http_header_read_timeout),
             ),
         ];
         if let Some(limit) = self.agent_removal_rate_limit {

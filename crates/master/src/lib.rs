@@ -89,6 +89,7 @@ pub async fn run_on(
     // After a master restart every agent reconnects at once.
     drover_http::listen::raise_backlog(&listener);
     let work_dir = flags.work_dir.clone();
+    let http_limits = flags.http_limits();
     let store = tokio::task::spawn_blocking(move || RedbStore::open(&work_dir))
         .await
         .context("opening the registry failed")?
@@ -124,7 +125,7 @@ pub async fn run_on(
         }
     });
     // Idle and half-open clients are bounded: a connection cap and a header deadline.
-    let listener = drover_http::guard::Guarded::new(listener, Default::default());
+    let listener = drover_http::guard::Guarded::new(listener, http_limits);
     let server = tokio::spawn(async move {
         axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
             .with_graceful_shutdown(async move {

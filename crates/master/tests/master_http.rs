@@ -454,3 +454,52 @@ async fn unwritable_work_dir_is_one_clear_error() -> Result<()> {
     assert!(format!("{err:#}").contains("cannot listen on"), "{err:#}");
     Ok(())
 }
+
+/// `--max_connections` and `--http_header_read_timeout` reach the listener's bounds (issue 14
+/// item 1): over the cap a new connection is closed at once while the first is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_flag_bounds_the_listener() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let flags = parse_flags(&[
+        "test",
+        "--max_connections",
+        "1",
+        "--http_header_read_timeout",
+        "2secs",
+    ]);
+    let limits = flags.http_limits();
+    assert_eq!(limits.max_connections, 1);
+    assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+    let dir = tempfile::tempdir()?;
+    let master = Master::start(dir.path(), &["--max_connections", "1"]).await?;
+    let addr = master.url.trim_start_matches("http://").to_owned();
+    // The start-up probe's connection may linger a moment as keep-alive and hold the one slot:
+    // retry until a connection is served, then hold it open...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 64];
+    let held = loop {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await?;
+        let _ = conn
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let n = tokio::time::timeout(Duration::from_secs(60), conn.read(&mut buf))
+            .await?
+            .unwrap_or(0);
+        if buf[..n].starts_with(b"HTTP/1.1 200") {
+            break conn;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never served");
+        tokio::task::yield_now().await;
+    };
+    // ...and a second, closed without an answer while the first is open.
+    let mut second = tokio::net::TcpStream::connect(&addr).await?;
+    let _ = second
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let n = tokio::time::timeout(Duration::from_secs(60), second.read(&mut buf))
+        .await?
+        .unwrap_or(0);
+    assert_eq!(n, 0, "over the cap: closed, not served");
+    drop((held, second));
+    master.stop().await
+}
