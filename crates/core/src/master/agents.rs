@@ -83,6 +83,23 @@ impl Master {
             return;
         }
         report.info.resources = resources::normalize(&report.info.resources);
+        if self.machine_down(&report.info.hostname) {
+            // Mesos refuses agents of a DOWN machine until the operator brings it up.
+            out.push(Effect::Reply {
+                req: conn,
+                reply: Reply::Stream,
+            });
+            let mut event = agent_event(AgentEventType::Shutdown);
+            event.shutdown = Some(agent_event::Shutdown {
+                message: Some("Agent attempted to register while its machine is DOWN".into()),
+            });
+            out.push(Effect::ToAgent {
+                conn,
+                event: Box::new(event),
+            });
+            out.push(Effect::CloseAgent { conn });
+            return;
+        }
         if kind == Some(CallType::Register) {
             report.info.id = None;
             out.push(Effect::Reply {
@@ -860,6 +877,18 @@ impl Master {
         why: &str,
         out: &mut Vec<Effect>,
     ) {
+        self.remove_agent_with(now_ms, agent_id, Trigger::AgentRemoved, why, out);
+    }
+
+    /// Removes an agent outright, its live tasks updated by `trigger`'s row.
+    pub(super) fn remove_agent_with(
+        &mut self,
+        now_ms: u64,
+        agent_id: &str,
+        trigger: Trigger,
+        why: &str,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(conn) = self.agents.get(agent_id).map(|a| a.conn) else {
             return;
         };
@@ -870,7 +899,7 @@ impl Master {
             out,
         );
         self.rescind_agent_offers(agent_id, out);
-        self.lose_tasks(now_ms, agent_id, Trigger::AgentRemoved, Some(why), out);
+        self.lose_tasks(now_ms, agent_id, trigger, Some(why), out);
         if let Some(conn) = conn {
             out.push(Effect::CloseAgent { conn });
         }

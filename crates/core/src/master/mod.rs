@@ -22,9 +22,12 @@
 
 pub mod activation;
 pub mod agents;
+pub mod drain;
 pub mod frameworks;
 pub mod invariants;
+pub mod inverse;
 pub mod ledger;
+pub mod maintenance;
 pub mod offers;
 pub mod quota;
 pub mod quota_alloc;
@@ -174,6 +177,17 @@ pub enum Input {
     ReactivateAgent { req: Conn, agent_id: String },
     /// Operator GET/SET/REMOVE/UPDATE_QUOTA's changes (and legacy `/quota`).
     Quota { req: Conn, call: quota::QuotaCall },
+    /// A maintenance call ([`maintenance`]).
+    Maintenance {
+        req: Conn,
+        call: maintenance::MaintenanceCall,
+    },
+    /// DRAIN_AGENT ([`drain`]).
+    DrainAgent {
+        req: Conn,
+        agent_id: String,
+        config: v1::DrainConfig,
+    },
     /// Operator TEARDOWN (and legacy `/master/teardown`).
     Teardown { req: Conn, framework_id: String },
     /// Time passed: run whatever timers are due.
@@ -513,6 +527,8 @@ pub struct Master {
     timers: timers::Timers,
     /// What is allocated, by agent and by framework ([`ledger`]).
     ledger: ledger::Ledger,
+    /// Inverse offers and the answers to them ([`inverse`]).
+    inverse: inverse::InverseOffers,
 }
 
 impl Master {
@@ -567,6 +583,7 @@ impl Master {
             agent_offers: BTreeMap::new(),
             timers: timers::Timers::default(),
             ledger: ledger::Ledger::default(),
+            inverse: inverse::InverseOffers::default(),
         };
         let recovered: Vec<(String, Option<u64>)> = master
             .agents
@@ -637,6 +654,18 @@ impl Master {
                 let reply = self.quota_call(call, &mut out);
                 out.push(Effect::Reply { req, reply });
             }
+            Input::Maintenance { req, call } => {
+                let reply = self.maintenance_call(now_ms, call, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
+            Input::DrainAgent {
+                req,
+                agent_id,
+                config,
+            } => {
+                let reply = self.drain_agent(now_ms, &agent_id, config, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
             Input::Teardown { req, framework_id } => {
                 let reply = if self.frameworks.contains_key(&framework_id) {
                     self.remove_framework(now_ms, &framework_id, &mut out);
@@ -657,7 +686,9 @@ impl Master {
     pub fn allocate_pending(&mut self, now_ms: u64) -> Vec<Effect> {
         let mut out = Vec::new();
         self.enforce_quota_limits(&mut out);
+        self.advance_drains(now_ms, &mut out);
         if self.allocation_dirty {
+            self.revise_inverse_offers(now_ms, &mut out);
             self.allocate(now_ms, &mut out);
             self.prune_timers();
         }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use drover_wire::v1;
 
+use super::maintenance::Maintenance;
 use super::quota::Quota;
 
 /// Offer ids are reserved in blocks of this size, so allocation does not write the registry
@@ -51,6 +52,10 @@ pub struct Registry {
     pub deactivated: BTreeSet<String>,
     /// Roles with a non-default quota ([`super::quota`]).
     pub quotas: BTreeMap<String, Quota>,
+    /// The maintenance schedule and the DOWN machines ([`super::maintenance`]).
+    pub maintenance: Maintenance,
+    /// Agents being drained or drained (DRAIN_AGENT, [`super::drain`]).
+    pub drains: BTreeMap<String, v1::DrainInfo>,
 }
 
 /// One change to the registry.
@@ -81,6 +86,15 @@ pub enum RegistryOp {
     /// Quota changes, applied together (UPDATE_QUOTA is all or nothing); a default quota
     /// removes the role's entry.
     UpdateQuota(Vec<(String, Quota)>),
+    /// The whole maintenance state, replaced.
+    Maintenance(Maintenance),
+    /// An agent's drain started or advanced.
+    PutDrain {
+        agent_id: String,
+        info: v1::DrainInfo,
+    },
+    /// An agent's drain ended (REACTIVATE_AGENT).
+    EndDrain { agent_id: String },
 }
 
 impl Registry {
@@ -125,11 +139,13 @@ impl Registry {
                 self.unreachable.remove(agent_id);
                 self.gone.insert(agent_id.clone(), *time_ms);
                 self.deactivated.remove(agent_id);
+                self.drains.remove(agent_id);
             }
             RegistryOp::RemoveAgent { agent_id } => {
                 self.agents.remove(agent_id);
                 self.unreachable.remove(agent_id);
                 self.deactivated.remove(agent_id);
+                self.drains.remove(agent_id);
             }
             RegistryOp::DeactivateAgent { agent_id } => {
                 self.deactivated.insert(agent_id.clone());
@@ -145,6 +161,13 @@ impl Registry {
                         self.quotas.insert(role.clone(), quota.clone());
                     }
                 }
+            }
+            RegistryOp::Maintenance(m) => self.maintenance = m.clone(),
+            RegistryOp::PutDrain { agent_id, info } => {
+                self.drains.insert(agent_id.clone(), info.clone());
+            }
+            RegistryOp::EndDrain { agent_id } => {
+                self.drains.remove(agent_id);
             }
             RegistryOp::PutFramework(info) => {
                 let id = info
