@@ -48,7 +48,7 @@ impl Master {
         }
         let info = v1::DrainInfo {
             state: v1::DrainState::Draining as i32,
-            config: config.clone(),
+            config,
         };
         self.persist(
             RegistryOp::PutDrain {
@@ -69,7 +69,7 @@ impl Master {
         let Some(drain) = self.registry.drains.get(agent_id) else {
             return;
         };
-        let cap = drain.config.max_grace_period.clone();
+        let cap = drain.config.max_grace_period;
         let tasks: Vec<(String, String)> = self.agent_tasks.on_agent(agent_id).cloned().collect();
         for (fw_id, task_id) in tasks {
             let Some(entry) = self
@@ -79,7 +79,7 @@ impl Master {
             else {
                 continue;
             };
-            let own = entry.task.kill_policy.clone();
+            let own = entry.task.kill_policy;
             let kill_policy = match &cap {
                 None => own,
                 Some(cap) => {
@@ -122,7 +122,7 @@ impl Master {
                         .get(*id)
                         .is_some_and(|a| a.status == AgentStatus::Connected)
             })
-            .map(|(id, d)| (id.clone(), d.clone()))
+            .map(|(id, d)| (id.clone(), *d))
             .collect();
         for (agent_id, mut info) in done {
             info.state = v1::DrainState::Drained as i32;

@@ -140,12 +140,7 @@ impl Master {
                             .is_some_and(|a| &a.value == agent_id)
                 });
                 if connected && !answered && !pending {
-                    owed.push((
-                        fw_id,
-                        agent_id.clone(),
-                        machine.clone(),
-                        unavailability.clone(),
-                    ));
+                    owed.push((fw_id, agent_id.clone(), machine.clone(), *unavailability));
                 }
             }
         }

@@ -212,7 +212,7 @@ impl Master {
     pub fn agent_unavailability(&self, agent_id: &str) -> Option<v1::Unavailability> {
         let agent = self.agents.get(agent_id)?;
         let (_, unavailability) = self.registry.maintenance.machine_of(&agent.info.hostname)?;
-        Some(unavailability.clone())
+        Some(*unavailability)
     }
 
     /// Whether an agent called `hostname` is on a DOWN machine (it may not register).

@@ -164,7 +164,7 @@ impl Registry {
             }
             RegistryOp::Maintenance(m) => self.maintenance = m.clone(),
             RegistryOp::PutDrain { agent_id, info } => {
-                self.drains.insert(agent_id.clone(), info.clone());
+                self.drains.insert(agent_id.clone(), *info);
             }
             RegistryOp::EndDrain { agent_id } => {
                 self.drains.remove(agent_id);
