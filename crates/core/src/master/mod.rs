@@ -17,7 +17,9 @@
 //! [`reconcile`] (spec §2.7), [`validation`] (calls and task infos), [`view`] (read-only
 //! answers for GET endpoints and metrics), [`roles`] (GET_ROLES), [`activation`] (operator
 //! DEACTIVATE/REACTIVATE_AGENT), [`quota`] (the quota table and its operator calls) and
-//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`invariants`]; indexes that keep per-input work
+//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`maintenance`] (the
+//! schedule and machine modes), [`inverse`] (inverse offers), [`drain`] (DRAIN_AGENT),
+//! [`invariants`]; indexes that keep per-input work
 //! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
 pub mod activation;
