@@ -427,3 +427,46 @@ fn drain_without_tasks_is_drained_and_reactivate_ends_it() {
     assert!(sim.m.agent_drain(&agent).is_none());
     assert!(!sim.m.agent_deactivated(&agent));
 }
+
+#[test]
+fn a_drain_survives_a_restart_and_kills_reported_tasks_again() {
+    let mut sim = Sim::new();
+    let (fw, agent, task) = sim.running_task(true, true);
+    let (reply, _) = drain(&mut sim, &agent, Some(2), false);
+    assert_eq!(reply, Reply::Ok);
+    let mut sim = sim.restart(1000);
+    assert_eq!(
+        sim.m.agent_drain(&agent).unwrap().state,
+        v1::DrainState::Draining as i32
+    );
+    let reported = v1::Task {
+        name: task.clone(),
+        task_id: v1::TaskId {
+            value: task.clone(),
+        },
+        framework_id: v1::FrameworkId {
+            value: fw.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: agent.clone(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        resources: drover_core::resources::parse("cpus:1;mem:128").unwrap(),
+        ..Default::default()
+    };
+    let (conn, effects) = sim.reregister_agent(
+        &agent,
+        "cpus:4;mem:4096;ports:[31000-31010]",
+        vec![reported],
+        vec![framework_info(true)],
+    );
+    let kill = agent_events(&effects, conn)
+        .into_iter()
+        .find_map(|e| e.kill_task)
+        .expect("the reported task is killed again");
+    assert_eq!(kill.task_id.value, task);
+    assert_eq!(
+        kill.kill_policy.unwrap().grace_period.unwrap().nanoseconds,
+        2_000_000_000
+    );
+}
