@@ -6,6 +6,7 @@ const PROTOS: &[&str] = &[
     "proto/mesos/v1/scheduler/scheduler.proto",
     "proto/mesos/v1/executor/executor.proto",
     "proto/mesos/v1/quota/quota.proto",
+    "proto/mesos/v1/maintenance/maintenance.proto",
     "proto/mesos/v1/master/master.proto",
     "proto/mesos/v1/agent/agent.proto",
     "proto/drover/internal.proto",

@@ -500,6 +500,8 @@ fn input_conn(input: &Input) -> Conn {
         | Input::DeactivateAgent { req, .. }
         | Input::ReactivateAgent { req, .. }
         | Input::Quota { req, .. }
+        | Input::Maintenance { req, .. }
+        | Input::DrainAgent { req, .. }
         | Input::Teardown { req, .. } => *req,
         Input::Tick => Conn(0),
     }

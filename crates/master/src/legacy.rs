@@ -506,6 +506,9 @@ impl Serialize for AgentDoc<'_> {
             "deactivated",
             &(a.status != AgentStatus::Connected || operator_deactivated),
         )?;
+        if let Some(drain) = master.agent_drain(id) {
+            map.serialize_entry("drain_info", &drover_wire::json::to_json_value(drain))?;
+        }
         map.serialize_entry("version", &a.version)?;
         map.serialize_entry("capabilities", &capabilities)?;
         if let Some(t) = a.reregistered_time_ms {

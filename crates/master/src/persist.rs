@@ -7,9 +7,12 @@
 //! `framework/<id>` (FrameworkInfo protobuf), `removed_framework/<id>` (its FrameworkInfo
 //! protobuf while its completed tasks are kept, else empty), `deactivated/<id>` (empty),
 //! `quota/<role>` (QuotaConfig protobuf, as Mesos' registry kept quota configs),
-//! `completed/<framework id>/<seq, 20 digits>` (a `drover.internal.CompletedTask`).
+//! `completed/<framework id>/<seq, 20 digits>` (a `drover.internal.CompletedTask`),
+//! `maintenance/schedule` (maintenance Schedule protobuf), `maintenance/down` (MachineIDs
+//! protobuf), `drain/<id>` (DrainInfo protobuf).
 
 use anyhow::{Context, bail};
+use drover_core::master::maintenance;
 use drover_core::master::quota::Quota;
 use std::sync::Arc;
 
@@ -24,6 +27,8 @@ pub const NAMESPACE: &str = "master";
 
 const MASTER_ID: &str = "meta/master_id";
 const COUNTERS: &str = "meta/counters";
+const SCHEDULE: &str = "maintenance/schedule";
+const DOWN: &str = "maintenance/down";
 
 /// Adds the writes of one operation to a batch.
 pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
@@ -55,6 +60,7 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
             batch.delete(NAMESPACE, format!("agent/{agent_id}"));
             batch.delete(NAMESPACE, format!("unreachable/{agent_id}"));
             batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
+            batch.delete(NAMESPACE, format!("drain/{agent_id}"));
             batch.put(
                 NAMESPACE,
                 format!("gone/{agent_id}"),
@@ -65,12 +71,14 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
             batch.delete(NAMESPACE, format!("agent/{agent_id}"));
             batch.delete(NAMESPACE, format!("unreachable/{agent_id}"));
             batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
+            batch.delete(NAMESPACE, format!("drain/{agent_id}"));
         }
         RegistryOp::DeactivateAgent { agent_id } => {
             batch.put(NAMESPACE, format!("deactivated/{agent_id}"), Vec::new());
         }
         RegistryOp::ReactivateAgent { agent_id } => {
             batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
+            batch.delete(NAMESPACE, format!("drain/{agent_id}"));
         }
         RegistryOp::UpdateQuota(changes) => {
             for (role, quota) in changes {
@@ -81,6 +89,19 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
                     batch.put(NAMESPACE, key, quota.to_config(role).encode_to_vec());
                 }
             }
+        }
+        RegistryOp::Maintenance(m) => {
+            batch.put(NAMESPACE, SCHEDULE, m.schedule.encode_to_vec());
+            let down = v1::MachineIDs {
+                values: m.down.iter().map(maintenance::machine_id).collect(),
+            };
+            batch.put(NAMESPACE, DOWN, down.encode_to_vec());
+        }
+        RegistryOp::PutDrain { agent_id, info } => {
+            batch.put(NAMESPACE, format!("drain/{agent_id}"), info.encode_to_vec());
+        }
+        RegistryOp::EndDrain { agent_id } => {
+            batch.delete(NAMESPACE, format!("drain/{agent_id}"));
         }
         RegistryOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
@@ -236,6 +257,21 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
         let config = v1::quota::QuotaConfig::decode(value.as_slice())
             .with_context(|| format!("the quota of role {role} in the registry is corrupt"))?;
         registry.quotas.insert(role, Quota::from_config(&config));
+    }
+    if let Some(bytes) = store.get(NAMESPACE, SCHEDULE.as_bytes())? {
+        registry.maintenance.schedule = v1::maintenance::Schedule::decode(bytes.as_slice())
+            .context("the maintenance schedule in the registry is corrupt")?;
+    }
+    if let Some(bytes) = store.get(NAMESPACE, DOWN.as_bytes())? {
+        let down = v1::MachineIDs::decode(bytes.as_slice())
+            .context("the DOWN machines in the registry are corrupt")?;
+        registry.maintenance.down = down.values.iter().map(maintenance::key).collect();
+    }
+    for (key, value) in store.scan(NAMESPACE, b"drain/")? {
+        let id = key_suffix(&key, "drain/")?.to_owned();
+        let info = v1::DrainInfo::decode(value.as_slice())
+            .with_context(|| format!("the drain of agent {id} in the registry is corrupt"))?;
+        registry.drains.insert(id, info);
     }
     Ok(registry)
 }

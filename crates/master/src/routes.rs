@@ -57,6 +57,29 @@ pub fn router(state: AppState) -> Router {
         .route("/master/roles.json", get(operator::roles_json::roles))
         .route("/roles", get(operator::roles_json::roles))
         .route("/roles.json", get(operator::roles_json::roles))
+        .route(
+            "/maintenance/schedule",
+            any(operator::maintenance::legacy_schedule),
+        )
+        .route(
+            "/master/maintenance/schedule",
+            any(operator::maintenance::legacy_schedule),
+        )
+        .route(
+            "/maintenance/status",
+            any(operator::maintenance::legacy_status),
+        )
+        .route(
+            "/master/maintenance/status",
+            any(operator::maintenance::legacy_status),
+        )
+        .route("/machine/down", any(operator::maintenance::legacy_down))
+        .route(
+            "/master/machine/down",
+            any(operator::maintenance::legacy_down),
+        )
+        .route("/machine/up", any(operator::maintenance::legacy_up))
+        .route("/master/machine/up", any(operator::maintenance::legacy_up))
         .route("/quota", any(operator::quota::legacy))
         .route("/quota/{*role}", any(operator::quota::legacy))
         .route("/master/quota", any(operator::quota::legacy))

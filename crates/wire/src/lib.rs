@@ -38,6 +38,10 @@ pub mod mesos {
         pub mod executor {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
         }
+        /// `mesos.v1.maintenance`: maintenance schedules and cluster status.
+        pub mod maintenance {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.maintenance.rs"));
+        }
         /// `mesos.v1.quota`: the quota messages of the Operator API.
         pub mod quota {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.quota.rs"));

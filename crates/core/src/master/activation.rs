@@ -40,6 +40,7 @@ impl Master {
             );
             self.allocation_dirty = true;
         }
+        self.end_drain(agent_id, out);
         Reply::Ok
     }
 }

@@ -83,6 +83,23 @@ impl Master {
             return;
         }
         report.info.resources = resources::normalize(&report.info.resources);
+        if self.machine_down(&report.info.hostname) {
+            // Mesos refuses agents of a DOWN machine until the operator brings it up.
+            out.push(Effect::Reply {
+                req: conn,
+                reply: Reply::Stream,
+            });
+            let mut event = agent_event(AgentEventType::Shutdown);
+            event.shutdown = Some(agent_event::Shutdown {
+                message: Some("Agent attempted to register while its machine is DOWN".into()),
+            });
+            out.push(Effect::ToAgent {
+                conn,
+                event: Box::new(event),
+            });
+            out.push(Effect::CloseAgent { conn });
+            return;
+        }
         if kind == Some(CallType::Register) {
             report.info.id = None;
             out.push(Effect::Reply {
@@ -120,6 +137,8 @@ impl Master {
             Some(status) => self.reregister_known(now_ms, conn, stream_id, report, status, out),
             None => self.reregister_returning(now_ms, conn, stream_id, report, out),
         }
+        // A drain outlives a master restart: tasks the agent still reports are killed again.
+        self.kill_for_drain(now_ms, &id, out);
     }
 
     fn register(
@@ -860,6 +879,18 @@ impl Master {
         why: &str,
         out: &mut Vec<Effect>,
     ) {
+        self.remove_agent_with(now_ms, agent_id, Trigger::AgentRemoved, why, out);
+    }
+
+    /// Removes an agent outright, its live tasks updated by `trigger`'s row.
+    pub(super) fn remove_agent_with(
+        &mut self,
+        now_ms: u64,
+        agent_id: &str,
+        trigger: Trigger,
+        why: &str,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(conn) = self.agents.get(agent_id).map(|a| a.conn) else {
             return;
         };
@@ -870,7 +901,7 @@ impl Master {
             out,
         );
         self.rescind_agent_offers(agent_id, out);
-        self.lose_tasks(now_ms, agent_id, Trigger::AgentRemoved, Some(why), out);
+        self.lose_tasks(now_ms, agent_id, trigger, Some(why), out);
         if let Some(conn) = conn {
             out.push(Effect::CloseAgent { conn });
         }

@@ -360,8 +360,18 @@ impl Master {
                 };
                 self.update_framework(framework_id, update, out)
             }
-            // REQUEST, inverse offers and operation feedback: accepted and ignored, as the
-            // built-in allocator does; Drover has no maintenance or operations yet.
+            CallType::AcceptInverseOffers | CallType::DeclineInverseOffers => {
+                let accept = kind == CallType::AcceptInverseOffers;
+                let ids = if accept {
+                    call.accept_inverse_offers.map(|a| a.inverse_offer_ids)
+                } else {
+                    call.decline_inverse_offers.map(|d| d.inverse_offer_ids)
+                };
+                self.answer_inverse_offers(now_ms, framework_id, &ids.unwrap_or_default(), accept);
+                Reply::Accepted
+            }
+            // REQUEST and operation feedback: accepted and ignored, as the built-in allocator
+            // does; Drover has no operations.
             _ => Reply::Accepted,
         }
     }

@@ -17,16 +17,21 @@
 //! [`reconcile`] (spec §2.7), [`validation`] (calls and task infos), [`view`] (read-only
 //! answers for GET endpoints and metrics), [`roles`] (GET_ROLES), [`activation`] (operator
 //! DEACTIVATE/REACTIVATE_AGENT), [`quota`] (the quota table and its operator calls) and
-//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`history`] (completed
-//! tasks kept across restarts), [`invariants`]; indexes that keep per-input work
+//! [`quota_alloc`] (how the allocator honours guarantees and limits), [`maintenance`] (the
+//! schedule and machine modes), [`inverse`] (inverse offers), [`drain`] (DRAIN_AGENT),
+//! [`history`] (completed tasks kept across restarts), [`invariants`]; indexes that keep
+//! per-input work
 //! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
 pub mod activation;
 pub mod agents;
+pub mod drain;
 pub mod frameworks;
 pub mod history;
 pub mod invariants;
+pub mod inverse;
 pub mod ledger;
+pub mod maintenance;
 pub mod offers;
 pub mod quota;
 pub mod quota_alloc;
@@ -176,6 +181,17 @@ pub enum Input {
     ReactivateAgent { req: Conn, agent_id: String },
     /// Operator GET/SET/REMOVE/UPDATE_QUOTA's changes (and legacy `/quota`).
     Quota { req: Conn, call: quota::QuotaCall },
+    /// A maintenance call ([`maintenance`]).
+    Maintenance {
+        req: Conn,
+        call: maintenance::MaintenanceCall,
+    },
+    /// DRAIN_AGENT ([`drain`]).
+    DrainAgent {
+        req: Conn,
+        agent_id: String,
+        config: v1::DrainConfig,
+    },
     /// Operator TEARDOWN (and legacy `/master/teardown`).
     Teardown { req: Conn, framework_id: String },
     /// Time passed: run whatever timers are due.
@@ -515,6 +531,8 @@ pub struct Master {
     timers: timers::Timers,
     /// What is allocated, by agent and by framework ([`ledger`]).
     ledger: ledger::Ledger,
+    /// Inverse offers and the answers to them ([`inverse`]).
+    inverse: inverse::InverseOffers,
 }
 
 impl Master {
@@ -569,6 +587,7 @@ impl Master {
             agent_offers: BTreeMap::new(),
             timers: timers::Timers::default(),
             ledger: ledger::Ledger::default(),
+            inverse: inverse::InverseOffers::default(),
         };
         let recovered: Vec<(String, Option<u64>)> = master
             .agents
@@ -640,6 +659,18 @@ impl Master {
                 let reply = self.quota_call(call, &mut out);
                 out.push(Effect::Reply { req, reply });
             }
+            Input::Maintenance { req, call } => {
+                let reply = self.maintenance_call(now_ms, call, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
+            Input::DrainAgent {
+                req,
+                agent_id,
+                config,
+            } => {
+                let reply = self.drain_agent(now_ms, &agent_id, config, &mut out);
+                out.push(Effect::Reply { req, reply });
+            }
             Input::Teardown { req, framework_id } => {
                 let reply = if self.frameworks.contains_key(&framework_id) {
                     self.remove_framework(now_ms, &framework_id, &mut out);
@@ -660,7 +691,9 @@ impl Master {
     pub fn allocate_pending(&mut self, now_ms: u64) -> Vec<Effect> {
         let mut out = Vec::new();
         self.enforce_quota_limits(&mut out);
+        self.advance_drains(now_ms, &mut out);
         if self.allocation_dirty {
+            self.revise_inverse_offers(now_ms, &mut out);
             self.allocate(now_ms, &mut out);
             self.prune_timers();
         }

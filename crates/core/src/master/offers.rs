@@ -368,6 +368,7 @@ impl Master {
         }
         let offer_id = format!("{}-O{}", self.registry.master_id, self.next_offer);
         self.next_offer += 1;
+        let unavailability = self.agent_unavailability(agent_id);
         let Some(agent) = self.agents.get(agent_id) else {
             return false;
         };
@@ -402,7 +403,7 @@ impl Master {
             resources: resources::allocate(&offerable, role),
             attributes: agent.info.attributes.clone(),
             executor_ids,
-            unavailability: None,
+            unavailability,
             allocation_info: Some(v1::resource::AllocationInfo {
                 role: Some(role.into()),
             }),

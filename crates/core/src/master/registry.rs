@@ -15,6 +15,7 @@ use std::sync::Arc;
 use drover_wire::v1;
 
 use super::TaskEntry;
+use super::maintenance::Maintenance;
 use super::quota::Quota;
 
 /// Offer ids are reserved in blocks of this size, so allocation does not write the registry
@@ -80,6 +81,10 @@ pub struct Registry {
     /// The infos of removed frameworks whose completed tasks are still kept, so a restarted
     /// master shows them among its completed frameworks by name.
     pub removed_infos: BTreeMap<String, v1::FrameworkInfo>,
+    /// The maintenance schedule and the DOWN machines ([`super::maintenance`]).
+    pub maintenance: Maintenance,
+    /// Agents being drained or drained (DRAIN_AGENT, [`super::drain`]).
+    pub drains: BTreeMap<String, v1::DrainInfo>,
 }
 
 /// One change to the registry.
@@ -119,6 +124,15 @@ pub enum RegistryOp {
     /// Quota changes, applied together (UPDATE_QUOTA is all or nothing); a default quota
     /// removes the role's entry.
     UpdateQuota(Vec<(String, Quota)>),
+    /// The whole maintenance state, replaced.
+    Maintenance(Maintenance),
+    /// An agent's drain started or advanced.
+    PutDrain {
+        agent_id: String,
+        info: v1::DrainInfo,
+    },
+    /// An agent's drain ended (REACTIVATE_AGENT).
+    EndDrain { agent_id: String },
 }
 
 impl Registry {
@@ -163,11 +177,13 @@ impl Registry {
                 self.unreachable.remove(agent_id);
                 self.gone.insert(agent_id.clone(), *time_ms);
                 self.deactivated.remove(agent_id);
+                self.drains.remove(agent_id);
             }
             RegistryOp::RemoveAgent { agent_id } => {
                 self.agents.remove(agent_id);
                 self.unreachable.remove(agent_id);
                 self.deactivated.remove(agent_id);
+                self.drains.remove(agent_id);
             }
             RegistryOp::DeactivateAgent { agent_id } => {
                 self.deactivated.insert(agent_id.clone());
@@ -183,6 +199,13 @@ impl Registry {
                         self.quotas.insert(role.clone(), quota.clone());
                     }
                 }
+            }
+            RegistryOp::Maintenance(m) => self.maintenance = m.clone(),
+            RegistryOp::PutDrain { agent_id, info } => {
+                self.drains.insert(agent_id.clone(), *info);
+            }
+            RegistryOp::EndDrain { agent_id } => {
+                self.drains.remove(agent_id);
             }
             RegistryOp::PutFramework(info) => {
                 let id = info

@@ -52,7 +52,7 @@ impl Master {
             reregistered_time: fw.reregistered_time_ms.map(time_info),
             unregistered_time: fw.unregistered_time_ms.map(time_info),
             offers,
-            inverse_offers: Vec::new(),
+            inverse_offers: self.framework_inverse_offers(id),
             allocated_resources: resources::normalize(&allocated),
             offered_resources: resources::normalize(&offered),
             offer_constraints: None,
@@ -80,7 +80,7 @@ impl Master {
             offered_resources: self.agent_offered(agent_id),
             capabilities: agent.capabilities.clone(),
             resource_providers: Vec::new(),
-            drain_info: None,
+            drain_info: self.registry.drains.get(agent_id).cloned(),
             estimated_drain_start_time: None,
         })
     }

@@ -94,6 +94,10 @@ class Driven(Scheduler):
     def offerRescinded(self, driver, offer_id):
         pass
 
+    def inverseOffers(self, driver, offers):
+        for offer in offers:
+            out("inverse", offer.id.value, offer.get("agent_id", {}).get("value"))
+
     def statusUpdate(self, driver, update):
         out("update", json.dumps(dict(
             task_id=update.task_id.value,
@@ -146,6 +150,12 @@ def commands(driver, scheduler):
             driver.reconcileTasks([])
         elif verb == "kill":
             driver.killTask(dict(value=words[1]))
+        elif verb in ("accept_inverse", "decline_inverse"):
+            ids = [dict(value=words[1])]
+            if verb == "accept_inverse":
+                driver.acceptInverseOffers(ids)
+            else:
+                driver.declineInverseOffer(ids)
         elif verb == "exit":
             break
         else:

@@ -16,6 +16,7 @@ use drover_wire::v1::master::{self as operator, response};
 
 pub mod files;
 pub mod logging;
+pub mod maintenance;
 pub mod quota;
 pub mod roles_json;
 
@@ -307,6 +308,12 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         CallType::GetQuota | CallType::UpdateQuota | CallType::SetQuota | CallType::RemoveQuota => {
             quota::call(&state, kind, call, accept).await
         }
+        CallType::GetMaintenanceSchedule
+        | CallType::GetMaintenanceStatus
+        | CallType::UpdateMaintenanceSchedule
+        | CallType::StartMaintenance
+        | CallType::StopMaintenance
+        | CallType::DrainAgent => maintenance::call(&state, kind, call, accept).await,
         CallType::Teardown => {
             let Some(teardown) = call.teardown else {
                 return HttpError::bad_request(
