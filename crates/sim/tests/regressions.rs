@@ -133,3 +133,15 @@ fn regression_agent_restart_after_host_reboot_no_kill_for_a_task_the_agent_never
     replay(7_000_633, "random");
     replay(7_003_904, "random");
 }
+
+/// Found by the fresh range (seed 7002058: `health_checks_fail_while_unreachable_write_pending`
+/// + `spurious_reregistration`): a stale reregistration of a connected agent, overtaken by its
+/// task's TASK_FINISHED, reached the master after the freed resources were offered and used
+/// again; the master adopted the finished task as live and held its resources twice (agent
+/// over-allocated, cpus 4.1 of 4). As Mesos' `reconcileKnownSlave`, the master no longer
+/// adopts tasks it does not hold from an agent it has admitted; only a recovered agent's
+/// (after a master restart) are adopted (`master/agents.rs`).
+#[test]
+fn regression_spurious_reregistration_does_not_resurrect_a_finished_task() {
+    replay(7_002_058, "random");
+}
