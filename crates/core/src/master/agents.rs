@@ -361,6 +361,9 @@ impl Master {
                 continue;
             }
             let key = (fw_id, task.task_id.value.clone());
+            // Every reported task counts as reported, adopted or not: a kill the master
+            // answered while the agent was away is re-sent for it below.
+            reported_ids.insert(key.clone());
             // An agent this master admitted runs only tasks this master gave it (or adopted
             // when it first came back): one the master no longer holds has ended here, and
             // the report is stale (a reregistration overtaken by the task's terminal update).
@@ -370,7 +373,6 @@ impl Master {
             if status != AgentStatus::Recovered && !self.agent_tasks.holds(&id, &key) {
                 continue;
             }
-            reported_ids.insert(key);
             self.adopt_task(task, out);
         }
         self.adopt_executors(&id, &report.executors);
