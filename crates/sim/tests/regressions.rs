@@ -140,8 +140,12 @@ fn regression_agent_restart_after_host_reboot_no_kill_for_a_task_the_agent_never
 /// again; the master adopted the finished task as live and held its resources twice (agent
 /// over-allocated, cpus 4.1 of 4). As Mesos' `reconcileKnownSlave`, the master no longer
 /// adopts tasks it does not hold from an agent it has admitted; only a recovered agent's
-/// (after a master restart) are adopted (`master/agents.rs`).
+/// (after a master restart) are adopted (`master/agents.rs`). The same cause made seed
+/// 5255168728427388280 (`health_checks_fail_while_unreachable_write_pending` +
+/// `scheduler_abdicates_mid_deployment`) show the plain framework FINISHED → RUNNING: the
+/// resurrected task's older update reached it after its terminal one.
 #[test]
 fn regression_spurious_reregistration_does_not_resurrect_a_finished_task() {
     replay(7_002_058, "random");
+    replay(5_255_168_728_427_388_280, "random");
 }
