@@ -149,3 +149,19 @@ fn regression_spurious_reregistration_does_not_resurrect_a_finished_task() {
     replay(7_002_058, "random");
     replay(5_255_168_728_427_388_280, "random");
 }
+
+/// Found by the fresh range (seed 7000413: `spurious_reregistration` +
+/// `run_task_dropped_then_agent_unreachable` + `master_failover_while_agent_partitioned`;
+/// and 5255168728427388604): a RunTask was dropped, the master failed over, and the plain
+/// framework's one reconciliation after resubscribing reached the new master while the
+/// agent had not yet reregistered, so (as in Mesos) it got no answer for the task and
+/// believed TASK_STAGING forever. The checker was right and the master too: Mesos'
+/// reconciliation guide requires a framework to retry explicit reconciliation until
+/// answered, and the simulator's plain framework did not. It now re-asks every 30 s about
+/// the non-terminal tasks a master has told it of (`src/world.rs`, `plain_reconcile`); the
+/// master then answers TASK_LOST (REASON_RECONCILIATION) for the task no agent has.
+#[test]
+fn regression_plain_framework_retries_reconciliation_after_a_failover() {
+    replay(7_000_413, "random");
+    replay(5_255_168_728_427_388_604, "random");
+}
