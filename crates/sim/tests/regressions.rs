@@ -135,15 +135,15 @@ fn regression_agent_restart_after_host_reboot_no_kill_for_a_task_the_agent_never
 }
 
 /// Found by the fresh range (seed 7002058: `health_checks_fail_while_unreachable_write_pending`
-/// + `spurious_reregistration`): a stale reregistration of a connected agent, overtaken by its
-/// task's TASK_FINISHED, reached the master after the freed resources were offered and used
-/// again; the master adopted the finished task as live and held its resources twice (agent
-/// over-allocated, cpus 4.1 of 4). As Mesos' `reconcileKnownSlave`, the master no longer
-/// adopts tasks it does not hold from an agent it has admitted; only a recovered agent's
-/// (after a master restart) are adopted (`master/agents.rs`). The same cause made seed
-/// 5255168728427388280 (`health_checks_fail_while_unreachable_write_pending` +
-/// `scheduler_abdicates_mid_deployment`) show the plain framework FINISHED → RUNNING: the
-/// resurrected task's older update reached it after its terminal one.
+/// and `spurious_reregistration`): a stale reregistration of a connected agent, overtaken by
+/// its task's TASK_FINISHED, reached the master after the freed resources were offered and
+/// used again; the master adopted the finished task as live and held its resources twice
+/// (agent over-allocated, cpus 4.1 of 4). As Mesos' `reconcileKnownSlave`, the master no
+/// longer adopts tasks it does not hold from an agent it has admitted; only a recovered
+/// agent's (after a master restart) are adopted (`master/agents.rs`). Seed
+/// 5255168728427388280 (`health_checks_fail_while_unreachable_write_pending` and
+/// `scheduler_abdicates_mid_deployment`: the plain framework saw FINISHED → RUNNING) failed
+/// before this fix and passes with it; its trace was not studied further.
 #[test]
 fn regression_spurious_reregistration_does_not_resurrect_a_finished_task() {
     replay(7_002_058, "random");
