@@ -149,3 +149,57 @@ fn kill_while_agent_away_is_resent_only_for_a_task_the_agent_reports() {
         assert_eq!(kills, expected, "agent reports the task: {reports}");
     }
 }
+
+/// A stale reregistration of an agent the master admitted, overtaken by its task's
+/// acknowledged TASK_FINISHED, does not bring the finished task back as live (Mesos'
+/// `reconcileKnownSlave` adopts nothing): adopting it held the task's resources a second
+/// time once they were offered again (found by the simulator, seed 7002058).
+#[test]
+fn stale_reregistration_does_not_resurrect_an_acknowledged_finished_task() {
+    let mut sim = Sim::new();
+    let (fw, agent, t1) = sim.running_task(true, true);
+    sim.agent_update(&agent, &fw.id, &t1, TaskFinished, 2);
+    sim.call(
+        &fw,
+        scheduler::Call {
+            r#type: Some(scheduler::call::Type::Acknowledge as i32),
+            acknowledge: Some(scheduler::call::Acknowledge {
+                agent_id: v1::AgentId {
+                    value: agent.clone(),
+                },
+                task_id: v1::TaskId { value: t1.clone() },
+                uuid: vec![2; 16],
+            }),
+            ..Default::default()
+        },
+    );
+    let key = (fw.id.clone(), t1.clone());
+    assert_ne!(sim.m.task_states().get(&key), Some(&TaskRunning));
+    let stale = v1::Task {
+        name: t1.clone(),
+        task_id: v1::TaskId { value: t1.clone() },
+        framework_id: v1::FrameworkId {
+            value: fw.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: agent.clone(),
+        },
+        state: TaskRunning as i32,
+        ..Default::default()
+    };
+    let mut info = framework_info(true);
+    info.id = Some(v1::FrameworkId {
+        value: fw.id.clone(),
+    });
+    sim.reregister_agent(
+        &agent,
+        "cpus:4;mem:4096;ports:[31000-31010]",
+        vec![stale],
+        vec![info],
+    );
+    assert_ne!(
+        sim.m.task_states().get(&key),
+        Some(&TaskRunning),
+        "the finished task came back as live"
+    );
+}

@@ -36,6 +36,11 @@ use crate::scenario::{Fault, OperatorOp, Plan};
 pub const T0: u64 = 1_700_000_000_000;
 /// How long a client waits for a SUBSCRIBE/REGISTER answer (the HTTP client's timeout).
 const REQUEST_TIMEOUT_MS: u64 = 20_000;
+/// How often the plain framework re-asks about its non-terminal tasks. As Mesos'
+/// reconciliation guide requires of a framework, it retries explicit reconciliation: the
+/// master does not answer for a task on an agent that has not yet reregistered after a
+/// failover, so one question at subscription can go unanswered for good.
+const PLAIN_RECONCILE_MS: u64 = 30_000;
 /// How long an agent waits without a PING before it drops the session and re-detects the
 /// master: Mesos' `DEFAULT_MASTER_PING_TIMEOUT` (15 s × 5), as the real driver
 /// (`crates/agent/src/master.rs`) does. (With 15 s, the master's own window here, seeds
@@ -61,6 +66,8 @@ enum Local {
     SubscribeTimeout(Conn),
     /// The agent's master-silence timer for a session.
     MasterPingTimeout(Conn),
+    /// The plain framework's periodic explicit reconciliation for a session.
+    Reconcile(Conn),
     RequestFailed {
         conn: Conn,
         accept: Option<Box<scheduler::Call>>,
@@ -181,6 +188,11 @@ struct PlainProc {
     paused: bool,
     client: Client,
     tasks: BTreeMap<String, TaskState>,
+    /// Tasks some master has told the framework about. The periodic reconciliation asks
+    /// only about these: an ACCEPT may still be on its way (HTTP calls on separate
+    /// connections overtake one another, and a paused master holds them), and the master
+    /// rightly answers TASK_LOST for a task it has not heard of.
+    heard: BTreeSet<String>,
 }
 
 /// Ids for a restarted scheduler that never repeat an earlier incarnation's.
@@ -721,6 +733,14 @@ impl World {
                         self.client_lost(fw, "request failed");
                     }
                     Local::FrameworkUpdate(status) => self.framework_update(fw, *status, true),
+                    Local::Reconcile(conn)
+                        if fw == Fw::Plain
+                            && self.client(fw).is_some_and(|cl| {
+                                matches!(cl.sess, Sess::Connected { conn: c, .. } if c == conn)
+                            }) =>
+                    {
+                        self.plain_reconcile(conn, false);
+                    }
                     _ => {}
                 }
             }
@@ -1588,6 +1608,7 @@ impl World {
             paused: false,
             client: new_client(info),
             tasks: BTreeMap::new(),
+            heard: BTreeSet::new(),
         });
         self.client_connect(Fw::Plain);
     }
@@ -1789,23 +1810,35 @@ impl World {
             Fw::Marathon => self.marathon_step(msched::Input::Subscribed { framework_id }),
             Fw::Plain => {
                 self.plain_fw_id = Some(framework_id);
-                let known: Vec<(String, Option<String>)> = self
-                    .plain
-                    .as_ref()
-                    .map(|p| {
-                        p.tasks
-                            .iter()
-                            .filter(|(_, s)| !is_terminal(**s))
-                            .map(|(t, _)| (t.clone(), None))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if !known.is_empty() {
-                    self.client_call(Fw::Plain, reconcile_call(&known));
+                if let Some(conn) = self.client(Fw::Plain).and_then(|c| c.sess.conn()) {
+                    self.plain_reconcile(conn, true);
                 }
                 self.client_call(Fw::Plain, reconcile_call(&[]));
             }
         }
+    }
+
+    /// Asks the master about each of the plain framework's non-terminal tasks, and again
+    /// after `PLAIN_RECONCILE_MS` while the session `conn` lives. At subscription it asks
+    /// about every one (the old session's calls were abandoned with it); later only about
+    /// those a master has told it of.
+    fn plain_reconcile(&mut self, conn: Conn, all: bool) {
+        let Some(p) = self.plain.as_ref() else {
+            return;
+        };
+        let inc = p.inc;
+        let known: Vec<(String, Option<String>)> = p
+            .tasks
+            .iter()
+            .filter(|(_, s)| !is_terminal(**s))
+            .filter(|(t, _)| all || p.heard.contains(*t))
+            .map(|(t, _)| (t.clone(), None))
+            .collect();
+        if !known.is_empty() {
+            self.client_call(Fw::Plain, reconcile_call(&known));
+        }
+        let at = self.now + PLAIN_RECONCILE_MS;
+        self.push(at, Ev::Proc(NodeId::Plain, inc, Local::Reconcile(conn)));
     }
 
     fn framework_offers(&mut self, fw: Fw, offers: Vec<v1::Offer>) {
@@ -1887,6 +1920,9 @@ impl World {
                 let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging);
                 if let Some(p) = self.plain.as_mut() {
                     p.tasks.insert(status.task_id.value.clone(), state);
+                    if !local {
+                        p.heard.insert(status.task_id.value.clone());
+                    }
                 }
                 if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone())
                 {
@@ -2408,6 +2444,7 @@ fn local_name(l: &Local) -> String {
         Local::Reconnect => "reconnect".into(),
         Local::SubscribeTimeout(c) => format!("subscribe-timeout c{}", c.0),
         Local::MasterPingTimeout(c) => format!("master-ping-timeout c{}", c.0),
+        Local::Reconcile(c) => format!("reconcile c{}", c.0),
         Local::RequestFailed { conn, .. } => format!("request-failed c{}", conn.0),
         Local::AgentInput(i) => format!("input {}", input_name(i)),
         Local::FrameworkUpdate(s) => format!("local-update {}", s.task_id.value),

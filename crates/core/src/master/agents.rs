@@ -379,7 +379,19 @@ impl Master {
                 shutdown.insert(fw_id);
                 continue;
             }
-            reported_ids.insert((fw_id, task.task_id.value.clone()));
+            let key = (fw_id, task.task_id.value.clone());
+            // Every reported task counts as reported, adopted or not: a kill the master
+            // answered while the agent was away is re-sent for it below.
+            reported_ids.insert(key.clone());
+            // An agent this master admitted runs only tasks this master gave it (or adopted
+            // when it first came back): one the master no longer holds has ended here, and
+            // the report is stale (a reregistration overtaken by the task's terminal update).
+            // Adopting it would resurrect a terminal task and count its resources twice
+            // once they are offered again. As Mesos' `reconcileKnownSlave`, only a recovered
+            // agent's (after a master restart) unknown tasks are adopted.
+            if status != AgentStatus::Recovered && !self.agent_tasks.holds(&id, &key) {
+                continue;
+            }
             self.adopt_task(task, out);
         }
         self.adopt_executors(&id, &report.executors);

@@ -39,6 +39,13 @@ impl AgentTasks {
         }
     }
 
+    /// Whether the agent holds the live task (framework id, task id).
+    pub fn holds(&self, agent_id: &str, key: &(String, String)) -> bool {
+        self.by_agent
+            .get(agent_id)
+            .is_some_and(|set| set.contains(key))
+    }
+
     /// Every (framework id, task id) live on the agent, by framework id then task id.
     pub fn on_agent(&self, agent_id: &str) -> impl Iterator<Item = &(String, String)> {
         self.by_agent.get(agent_id).into_iter().flatten()
