@@ -421,8 +421,16 @@ async fn locate_sandbox(
         return Err(last_error.unwrap_or_else(|| CliError::Unreachable("no agent".into())));
     };
     let task_id = text(task, "id");
-    for framework in array(&agent_state, "frameworks") {
-        for executor in array(framework, "executors") {
+    // Live and completed frameworks, running and exited executors: the agent keeps a finished
+    // task's executor (with its sandbox directory) among `completed_executors`.
+    let frameworks = array(&agent_state, "frameworks")
+        .into_iter()
+        .chain(array(&agent_state, "completed_frameworks"));
+    for framework in frameworks {
+        let executors = array(framework, "executors")
+            .into_iter()
+            .chain(array(framework, "completed_executors"));
+        for executor in executors {
             let has = ["tasks", "queued_tasks", "completed_tasks"]
                 .iter()
                 .flat_map(|k| array(executor, k))
