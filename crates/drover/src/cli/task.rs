@@ -424,11 +424,11 @@ async fn locate_sandbox(
     // Live and completed frameworks, running and exited executors: the agent keeps a finished
     // task's executor (with its sandbox directory) among `completed_executors`.
     let frameworks = array(&agent_state, "frameworks")
-        .into_iter()
+        .iter()
         .chain(array(&agent_state, "completed_frameworks"));
     for framework in frameworks {
         let executors = array(framework, "executors")
-            .into_iter()
+            .iter()
             .chain(array(framework, "completed_executors"));
         for executor in executors {
             let has = ["tasks", "queued_tasks", "completed_tasks"]
