@@ -239,29 +239,41 @@ async fn handle(shared: Arc<Mutex<Shared>>, headers: HeaderMap, body: Body) -> R
                 .insert("Content-Type", "application/x-protobuf".parse().unwrap());
             response
         }
-        Some(T::StatusUpdate) => {
+        Some(T::StatusUpdate | T::StatusUpdates) => {
             assert_eq!(
                 headers.get("Mesos-Stream-Id").and_then(|v| v.to_str().ok()),
                 Some("stream-1")
             );
-            let update = call.status_update.clone().unwrap();
+            // The agent joins updates that are ready together into one STATUS_UPDATES call;
+            // each is recorded and acknowledged on its own, as the master does.
+            let updates: Vec<_> = call
+                .status_update
+                .clone()
+                .into_iter()
+                .chain(call.status_updates.clone())
+                .collect();
             let (auto_ack, session) = {
                 let mut s = shared.lock().unwrap();
-                s.updates.push(update.status.clone());
+                s.updates.extend(updates.iter().map(|u| u.status.clone()));
                 s.calls.push(call);
                 (s.auto_ack, s.session.clone())
             };
-            if auto_ack && let (Some(session), Some(uuid)) = (session, update.status.uuid.clone()) {
-                let ack = internal::AgentEvent {
-                    r#type: Some(EventType::Acknowledge as i32),
-                    acknowledge: Some(internal::agent_event::Acknowledge {
-                        framework_id: update.framework_id,
-                        task_id: update.status.task_id,
-                        uuid,
-                    }),
-                    ..Default::default()
-                };
-                let _ = session.send(Bytes::from(ack.encode_to_vec())).await;
+            for update in updates {
+                if auto_ack
+                    && let (Some(session), Some(uuid)) =
+                        (session.clone(), update.status.uuid.clone())
+                {
+                    let ack = internal::AgentEvent {
+                        r#type: Some(EventType::Acknowledge as i32),
+                        acknowledge: Some(internal::agent_event::Acknowledge {
+                            framework_id: update.framework_id,
+                            task_id: update.status.task_id,
+                            uuid,
+                        }),
+                        ..Default::default()
+                    };
+                    let _ = session.send(Bytes::from(ack.encode_to_vec())).await;
+                }
             }
             StatusCode::ACCEPTED.into_response()
         }
