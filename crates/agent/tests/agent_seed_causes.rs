@@ -1,0 +1,312 @@
+//! Seed rows the agent emits on its own, produced by their real causes against the built
+//! `drover agent` and a scripted master (issue 18 item 3): a task bigger than the agent
+//! (REASON_INVALID_OFFERS), a second task with a live task's id (REASON_TASK_INVALID), a kill
+//! for a task the agent never got (REASON_EXECUTOR_TERMINATED), an unknown user and a missing
+//! executor program (REASON_CONTAINER_LAUNCH_FAILED), a task past its `max_completion_time`
+//! (REASON_MAX_COMPLETION_TIME_REACHED) and agent-side reconciliation of a task the agent does
+//! not know (REASON_RECONCILIATION). Each row's partition-aware variant is checked where it
+//! differs. `SEEDS.md` names these tests.
+
+mod support;
+
+use drover_wire::internal::{self, agent_event::Type as EventType};
+use drover_wire::v1;
+use drover_wire::v1::TaskState;
+use drover_wire::v1::task_status::{Reason, Source};
+use support::*;
+
+fn partition_aware(id: &str) -> v1::FrameworkInfo {
+    let mut info = framework(id, false, false);
+    info.capabilities.push(v1::framework_info::Capability {
+        r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
+    });
+    info
+}
+
+/// Asserts the (state, reason, source) of an update and returns its message.
+fn assert_update(
+    status: &v1::TaskStatus,
+    state: TaskState,
+    reason: Reason,
+    source: Source,
+) -> String {
+    assert_eq!(
+        (status.state, status.reason, status.source),
+        (state as i32, Some(reason as i32), Some(source as i32)),
+        "{status:#?}"
+    );
+    status.message.clone().unwrap_or_default()
+}
+
+async fn started() -> (FakeMaster, AgentProcess) {
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(&master, &[]);
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    (master, agent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_bigger_than_the_agent_is_invalid_offers_dropped_or_lost() {
+    // The master checks offers, so only a launch that slipped past it reaches this check: the
+    // agent refuses what it cannot hold instead of over-committing the machine.
+    let (master, agent) = started().await;
+    master
+        .run_task(
+            &framework("plain", false, false),
+            shell_task("huge", "true", 1e9),
+        )
+        .await;
+    master
+        .run_task(&partition_aware("pa"), shell_task("huge-pa", "true", 1e9))
+        .await;
+    let lost = master.wait_state("huge", TaskState::TaskLost, LONG).await;
+    let message = assert_update(
+        &lost,
+        TaskState::TaskLost,
+        Reason::InvalidOffers,
+        Source::Agent,
+    );
+    assert!(
+        message.contains("more resources than the agent has"),
+        "{message}"
+    );
+    let dropped = master
+        .wait_state("huge-pa", TaskState::TaskDropped, LONG)
+        .await;
+    assert_update(
+        &dropped,
+        TaskState::TaskDropped,
+        Reason::InvalidOffers,
+        Source::Agent,
+    );
+    assert!(lost.uuid.is_some(), "agent updates are reliable");
+    for id in ["huge", "huge-pa"] {
+        assert!(agent.sandbox(id).is_none(), "{id} got a sandbox");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_task_with_a_live_tasks_id_is_task_invalid_and_the_first_runs_on() {
+    let (master, _agent) = started().await;
+    let fw = partition_aware("fw");
+    master
+        .run_task(&fw, shell_task("twin", "sleep 600", 32.0))
+        .await;
+    master
+        .wait_state("twin", TaskState::TaskRunning, LONG)
+        .await;
+    master.run_task(&fw, shell_task("twin", "true", 32.0)).await;
+    let dropped = master
+        .wait_state("twin", TaskState::TaskDropped, LONG)
+        .await;
+    let message = assert_update(
+        &dropped,
+        TaskState::TaskDropped,
+        Reason::TaskInvalid,
+        Source::Agent,
+    );
+    assert!(message.contains("already running"), "{message}");
+    // The live task is untouched: a kill still reaches it and ends it KILLED.
+    master.kill_task("fw", "twin", None).await;
+    master.wait_state("twin", TaskState::TaskKilled, LONG).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_for_a_task_the_agent_never_got_is_executor_terminated() {
+    let (master, _agent) = started().await;
+    // The agent learns both frameworks (and whether they are partition-aware) from a live task
+    // each; a framework with nothing left on the agent is forgotten there.
+    master
+        .run_task(
+            &framework("plain", false, false),
+            shell_task("known", "sleep 600", 32.0),
+        )
+        .await;
+    master
+        .run_task(
+            &partition_aware("pa"),
+            shell_task("known-pa", "sleep 600", 32.0),
+        )
+        .await;
+    master
+        .wait_state("known", TaskState::TaskRunning, LONG)
+        .await;
+    master
+        .wait_state("known-pa", TaskState::TaskRunning, LONG)
+        .await;
+    master.kill_task("plain", "never-sent", None).await;
+    master.kill_task("pa", "never-sent-pa", None).await;
+    let lost = master
+        .wait_state("never-sent", TaskState::TaskLost, LONG)
+        .await;
+    assert_update(
+        &lost,
+        TaskState::TaskLost,
+        Reason::ExecutorTerminated,
+        Source::Agent,
+    );
+    let dropped = master
+        .wait_state("never-sent-pa", TaskState::TaskDropped, LONG)
+        .await;
+    assert_update(
+        &dropped,
+        TaskState::TaskDropped,
+        Reason::ExecutorTerminated,
+        Source::Agent,
+    );
+}
+
+/// A task run by a custom executor whose command is `argv[0]` with no shell.
+fn custom_executor_task(id: &str, program: &str, user: Option<&str>) -> v1::TaskInfo {
+    let mut task = shell_task(id, "", 32.0);
+    task.command = None;
+    task.executor = Some(v1::ExecutorInfo {
+        executor_id: v1::ExecutorId {
+            value: format!("executor-{id}"),
+        },
+        command: Some(v1::CommandInfo {
+            value: Some(program.into()),
+            shell: Some(false),
+            user: user.map(str::to_owned),
+            ..Default::default()
+        }),
+        resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+        ..Default::default()
+    });
+    task
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_user_or_a_missing_executor_program_is_container_launch_failed() {
+    let (master, agent) = started().await;
+    let fw = framework("fw", false, false);
+    let mut task = shell_task("nobody-here", "true", 32.0);
+    task.command.as_mut().expect("command").user = Some("no-such-user-drover".into());
+    master.run_task(&fw, task).await;
+    master
+        .run_task(
+            &fw,
+            custom_executor_task("no-program", "/no/such/program-drover", None),
+        )
+        .await;
+    for (id, needle) in [
+        ("nobody-here", "no-such-user-drover"),
+        ("no-program", "/no/such/program-drover"),
+    ] {
+        let failed = master.wait_state(id, TaskState::TaskFailed, LONG).await;
+        let message = assert_update(
+            &failed,
+            TaskState::TaskFailed,
+            Reason::ContainerLaunchFailed,
+            Source::Agent,
+        );
+        assert!(message.contains(needle), "{id}: {message}");
+        assert!(
+            !master
+                .updates()
+                .iter()
+                .any(|s| s.task_id.value == id && s.state == TaskState::TaskRunning as i32),
+            "{id} ran"
+        );
+    }
+    // The agent is fine afterwards.
+    master
+        .run_task(&fw, shell_task("after", "true", 32.0))
+        .await;
+    master
+        .wait_state("after", TaskState::TaskFinished, LONG)
+        .await;
+    drop(agent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_past_its_max_completion_time_fails_from_the_executor() {
+    let (master, _agent) = started().await;
+    let mut task = shell_task("bounded", "sleep 600", 32.0);
+    task.max_completion_time = Some(v1::DurationInfo {
+        nanoseconds: 1_000_000_000,
+    });
+    let started_at = std::time::Instant::now();
+    master.run_task(&framework("fw", false, false), task).await;
+    master
+        .wait_state("bounded", TaskState::TaskRunning, LONG)
+        .await;
+    let failed = master
+        .wait_state("bounded", TaskState::TaskFailed, LONG)
+        .await;
+    assert!(
+        started_at.elapsed() >= std::time::Duration::from_secs(1),
+        "not before its time"
+    );
+    assert_update(
+        &failed,
+        TaskState::TaskFailed,
+        Reason::MaxCompletionTimeReached,
+        Source::Executor,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciling_a_task_the_agent_does_not_know_is_dropped_or_lost() {
+    let (master, _agent) = started().await;
+    master
+        .run_task(
+            &framework("fw", false, false),
+            shell_task("real", "sleep 600", 32.0),
+        )
+        .await;
+    master
+        .wait_state("real", TaskState::TaskRunning, LONG)
+        .await;
+    let entry = |framework: &str, task: &str, partition_aware: bool| {
+        internal::agent_event::reconcile_tasks::Entry {
+            framework_id: v1::FrameworkId {
+                value: framework.into(),
+            },
+            task_id: v1::TaskId { value: task.into() },
+            partition_aware: Some(partition_aware),
+        }
+    };
+    master
+        .send(internal::AgentEvent {
+            r#type: Some(EventType::ReconcileTasks as i32),
+            reconcile_tasks: Some(internal::agent_event::ReconcileTasks {
+                tasks: vec![
+                    entry("fw", "real", false),
+                    entry("fw", "phantom", false),
+                    entry("other-pa", "phantom-pa", true),
+                ],
+            }),
+            ..Default::default()
+        })
+        .await;
+    let lost = master
+        .wait_state("phantom", TaskState::TaskLost, LONG)
+        .await;
+    assert_update(
+        &lost,
+        TaskState::TaskLost,
+        Reason::Reconciliation,
+        Source::Agent,
+    );
+    let dropped = master
+        .wait_state("phantom-pa", TaskState::TaskDropped, LONG)
+        .await;
+    assert_update(
+        &dropped,
+        TaskState::TaskDropped,
+        Reason::Reconciliation,
+        Source::Agent,
+    );
+    // A task the agent runs is left alone: no update about it beyond its own.
+    assert!(
+        !master
+            .updates()
+            .iter()
+            .any(|s| s.task_id.value == "real" && s.reason == Some(Reason::Reconciliation as i32)),
+        "{:#?}",
+        master.updates()
+    );
+}
