@@ -92,6 +92,23 @@ fn task_failed_is_expunged_and_replaced_by_a_new_instance_with_backoff() {
     let app = cluster.marathon_json("/v2/apps/failing?embed=app.lastTaskFailure")["app"].clone();
     assert_eq!(app["lastTaskFailure"]["state"], "TASK_FAILED", "{app}");
     assert_eq!(app["lastTaskFailure"]["taskId"], first_id.as_str(), "{app}");
+    // Seed 2: "you can consult the Marathon logs for these messages".
+    let log = cluster.marathon.as_ref().expect("marathon").log();
+    let line = log
+        .lines()
+        .find(|l| {
+            l.contains("instance condition") && l.contains(&first_id) && l.contains("TASK_FAILED")
+        })
+        .unwrap_or_else(|| panic!("no log line for the failure of {first_id}:\n{log}"));
+    for field in [
+        "app_id=\"/failing\"",
+        "status_message=\"Command exited with status 1\"",
+        "condition=\"Failed\"",
+        "previous=\"Running\"",
+        "reaction=\"expunged; a replacement is launched after",
+    ] {
+        assert!(line.contains(field), "{field} missing from: {line}");
+    }
 }
 
 /// TASK_FINISHED => Finished: a service that exits 0 is restarted (a new task; the finish

@@ -138,6 +138,7 @@ pub async fn run(
                     Effect::Publish(event) => {
                         events.publish_event(event, now);
                     }
+                    Effect::Log(line) => log_condition(&line),
                     other => {
                         if let Some(mesos) = &mesos
                             && mesos.try_send(MesosCall::Effect(other)).is_err()
@@ -154,4 +155,23 @@ pub async fn run(
             read(&scheduler, now);
         }
     }
+}
+
+/// Seed 2's "consult the Marathon logs": one info line per task status handled, with the
+/// instance it concerns, what Mesos said and what the scheduler did.
+fn log_condition(line: &drover_core::marathon::scheduler::ConditionLog) {
+    tracing::info!(
+        target: "drover_marathon::conditions",
+        app_id = line.app_id.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+        instance_id = line.instance_id.as_deref().unwrap_or_default(),
+        task_id = %line.task_id,
+        state = line.state.as_str_name(),
+        reason = line.reason.map(|r| r.as_str_name()).unwrap_or_default(),
+        source = line.source.map(|s| s.as_str_name()).unwrap_or_default(),
+        status_message = line.message.as_deref().unwrap_or_default(),
+        previous = line.previous.map(|c| c.name()).unwrap_or_default(),
+        condition = line.condition.name(),
+        reaction = line.reaction,
+        "instance condition"
+    );
 }

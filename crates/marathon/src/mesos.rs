@@ -126,7 +126,9 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
                 }
                 Effect::Revive => calls::revive(),
                 Effect::Suppress => calls::suppress(),
-                Effect::Persist(_) | Effect::Reply(_) | Effect::Publish(_) => continue,
+                Effect::Persist(_) | Effect::Reply(_) | Effect::Publish(_) | Effect::Log(_) => {
+                    continue;
+                }
             };
             if client.send(call).await.is_err() {
                 return;

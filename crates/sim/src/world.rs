@@ -1974,7 +1974,9 @@ impl World {
         crate::check::acknowledged_apps(&mut self.checker, &self.marathon_disk);
         for effect in effects {
             let call = match effect {
-                msched::Effect::Persist(_) | msched::Effect::Publish(_) => None,
+                msched::Effect::Persist(_)
+                | msched::Effect::Publish(_)
+                | msched::Effect::Log(_) => None,
                 msched::Effect::Reply(reply) => {
                     self.checker
                         .operator_reply(&reply, self.marathon.as_ref().map(|m| &m.core));

@@ -191,6 +191,35 @@ pub enum Effect {
     Suppress,
     /// Publish an event on the event bus.
     Publish(Event),
+    /// Write this line to the scheduler's log at info (seed 2: "you can consult the Marathon
+    /// logs for these messages"). Decided here so every driver logs the same thing.
+    Log(ConditionLog),
+}
+
+/// One task status the scheduler handled: what arrived and what it did about it, as the
+/// scheduler's log records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionLog {
+    /// App of the instance, when the task id names one this scheduler knows.
+    pub app_id: Option<PathId>,
+    /// Instance id, when the task id parses.
+    pub instance_id: Option<String>,
+    /// Mesos task id.
+    pub task_id: String,
+    /// Mesos state of the update.
+    pub state: TaskState,
+    /// Mesos reason, if any.
+    pub reason: Option<crate::task::Reason>,
+    /// Mesos source, if any.
+    pub source: Option<crate::task::Source>,
+    /// The update's message, if any.
+    pub message: Option<String>,
+    /// Condition the instance had before (None for a task no instance owns).
+    pub previous: Option<Condition>,
+    /// Condition the update maps to (seed 2's `case TASK_… => …`).
+    pub condition: Condition,
+    /// What the scheduler did, in words.
+    pub reaction: &'static str,
 }
 
 /// The last failure of an app's tasks, as `lastTaskFailure` shows it.

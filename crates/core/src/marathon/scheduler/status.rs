@@ -3,7 +3,7 @@
 
 use drover_wire::v1;
 
-use super::{Change, Effect, Scheduler, TaskFailure};
+use super::{Change, ConditionLog, Effect, Scheduler, TaskFailure};
 use crate::marathon::backoff;
 use crate::marathon::condition::{Condition, Goal, Reaction, condition_of, reaction};
 use crate::marathon::event::Event;
@@ -39,6 +39,32 @@ impl Scheduler {
         }
     }
 
+    /// Records, for the scheduler's log, one handled status and the reaction to it.
+    fn log_condition(
+        &mut self,
+        status: &v1::TaskStatus,
+        condition: Condition,
+        app_id: Option<PathId>,
+        instance_id: Option<String>,
+        previous: Option<Condition>,
+        reaction: &'static str,
+    ) {
+        self.effects.push(Effect::Log(ConditionLog {
+            app_id,
+            instance_id,
+            task_id: status.task_id.value.clone(),
+            state: TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown),
+            reason: status.reason.and_then(|r| Reason::try_from(r).ok()),
+            source: status
+                .source
+                .and_then(|s| crate::task::Source::try_from(s).ok()),
+            message: status.message.clone(),
+            previous,
+            condition,
+            reaction,
+        }));
+    }
+
     fn apply_update(&mut self, now_ms: u64, status: &v1::TaskStatus) {
         let Ok(state) = TaskState::try_from(status.state) else {
             return;
@@ -54,8 +80,23 @@ impl Scheduler {
         });
         let Some((instance_id, current_task)) = known else {
             // A task we do not know: forget it if it is over, kill it if it runs.
+            let parsed = parse_task_id(task_id);
+            let what = if condition.is_terminal() || condition == Condition::Unreachable {
+                "unknown instance: forgotten"
+            } else if condition.is_active() {
+                "unknown instance: killed"
+            } else {
+                "unknown instance: ignored"
+            };
+            self.log_condition(
+                status,
+                condition,
+                parsed.and_then(|(i, _)| app_of_instance(i)),
+                parsed.map(|(i, _)| i.to_owned()),
+                None,
+                what,
+            );
             if condition.is_terminal() || condition == Condition::Unreachable {
-                let parsed = parse_task_id(task_id);
                 self.publish(Event::UnknownInstanceTerminated {
                     instance_id: parsed.map_or(task_id, |(i, _)| i).to_owned(),
                     run_spec_id: parsed.and_then(|(i, _)| app_of_instance(i)),
@@ -70,6 +111,20 @@ impl Scheduler {
             return;
         };
         if !current_task {
+            let app_id = self.instances.get(&instance_id).map(|i| i.app_id.clone());
+            let what = if condition.is_terminal() {
+                "task of a replaced incarnation: ignored"
+            } else {
+                "task of a replaced incarnation: killed"
+            };
+            self.log_condition(
+                status,
+                condition,
+                app_id,
+                Some(instance_id.clone()),
+                None,
+                what,
+            );
             if !condition.is_terminal() {
                 self.effects.push(Effect::Kill {
                     task_id: task_id.to_owned(),
@@ -145,6 +200,17 @@ impl Scheduler {
             Some((previous, goal, changed_state, health_flip))
         });
         let Some(Some((previous, goal, changed_state, health_flip))) = applied else {
+            if let Some(instance) = self.instances.get(&instance_id) {
+                let (app_id, previous) = (instance.app_id.clone(), instance.condition);
+                self.log_condition(
+                    status,
+                    condition,
+                    Some(app_id),
+                    Some(instance_id),
+                    Some(previous),
+                    "ignored: the instance already reached a terminal condition",
+                );
+            }
             return;
         };
         // Events are built from the instance in place (no copy of it).
@@ -173,6 +239,25 @@ impl Scheduler {
         if now_changed {
             self.instance_changed(&instance_id);
         }
+        let what = match reaction(condition, goal) {
+            Reaction::Record => "recorded",
+            Reaction::StartReplacement => {
+                "kept (it may come back); a replacement follows the unreachable strategy"
+            }
+            Reaction::ExpungeAndReplace { backoff: true } => {
+                "expunged; a replacement is launched after the app's launch delay, which grows"
+            }
+            Reaction::ExpungeAndReplace { backoff: false } => "expunged; a replacement is launched",
+            Reaction::Expunge => "expunged (the instance was being decommissioned)",
+        };
+        self.log_condition(
+            status,
+            condition,
+            Some(app_id.clone()),
+            Some(instance_id.clone()),
+            Some(previous),
+            what,
+        );
         match reaction(condition, goal) {
             Reaction::ExpungeAndReplace { backoff } => {
                 if backoff && let Some(app) = self.apps.get(&app_id) {
