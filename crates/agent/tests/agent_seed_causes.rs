@@ -2,9 +2,8 @@
 //! `drover agent` and a scripted master (issue 18 item 3): a task bigger than the agent
 //! (REASON_INVALID_OFFERS), a second task with a live task's id (REASON_TASK_INVALID), a kill
 //! for a task the agent never got (REASON_EXECUTOR_TERMINATED), an unknown user and a missing
-//! executor program (REASON_CONTAINER_LAUNCH_FAILED), a task past its `max_completion_time`
-//! (REASON_MAX_COMPLETION_TIME_REACHED) and agent-side reconciliation of a task the agent does
-//! not know (REASON_RECONCILIATION). Each row's partition-aware variant is checked where it
+//! executor program (REASON_CONTAINER_LAUNCH_FAILED) and agent-side reconciliation of a task
+//! the agent does not know (REASON_RECONCILIATION). Each row's partition-aware variant is checked where it
 //! differs. `SEEDS.md` names these tests.
 
 mod support;
@@ -219,33 +218,6 @@ async fn an_unknown_user_or_a_missing_executor_program_is_container_launch_faile
         .wait_state("after", TaskState::TaskFinished, LONG)
         .await;
     drop(agent);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_past_its_max_completion_time_fails_from_the_executor() {
-    let (master, _agent) = started().await;
-    let mut task = shell_task("bounded", "sleep 600", 32.0);
-    task.max_completion_time = Some(v1::DurationInfo {
-        nanoseconds: 1_000_000_000,
-    });
-    let started_at = std::time::Instant::now();
-    master.run_task(&framework("fw", false, false), task).await;
-    master
-        .wait_state("bounded", TaskState::TaskRunning, LONG)
-        .await;
-    let failed = master
-        .wait_state("bounded", TaskState::TaskFailed, LONG)
-        .await;
-    assert!(
-        started_at.elapsed() >= std::time::Duration::from_secs(1),
-        "not before its time"
-    );
-    assert_update(
-        &failed,
-        TaskState::TaskFailed,
-        Reason::MaxCompletionTimeReached,
-        Source::Executor,
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
