@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use drover_core::task::emission::{Trigger, emission};
 use drover_wire::v1;
 use drover_wire::v1::executor::{Call, Event, call, event};
 use nix::sys::signal::{Signal, killpg};
@@ -401,10 +402,11 @@ impl Executor {
                 .and_then(|s| s.check_status.as_ref())
                 != Some(&status);
             if changed {
+                let row = emission(Trigger::CheckStatusChanged);
                 self.send(
-                    v1::TaskState::TaskRunning,
-                    Some(v1::task_status::Reason::TaskCheckStatusUpdated),
-                    Some("Check status changed".to_owned()),
+                    row.state_for(true, v1::TaskState::TaskRunning),
+                    Some(row.reason),
+                    Some(row.message.to_owned()),
                     |s| s.check_status = Some(status),
                 )
                 .await;
@@ -415,7 +417,8 @@ impl Executor {
             return;
         };
         let action = state.observe(outcome.healthy());
-        let reason = Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated);
+        // The row gives the reason; the executor's words say which way health went.
+        let reason = Some(emission(Trigger::HealthCheckStatusChanged).reason);
         match action {
             HealthAction::None => {}
             HealthAction::Report(healthy) => {
@@ -517,11 +520,14 @@ impl Executor {
         };
         let success = status.as_ref().is_ok_and(|s| s.success());
         let (state, reason, healthy) = match self.killing {
-            Some(KillCause::MaxCompletion) => (
-                v1::TaskState::TaskFailed,
-                Some(v1::task_status::Reason::MaxCompletionTimeReached),
-                None,
-            ),
+            Some(KillCause::MaxCompletion) => {
+                let row = emission(Trigger::MaxCompletionTimeReached);
+                (
+                    row.state_for(true, v1::TaskState::TaskRunning),
+                    Some(row.reason),
+                    None,
+                )
+            }
             Some(KillCause::Health) => (v1::TaskState::TaskKilled, None, Some(false)),
             Some(_) => (v1::TaskState::TaskKilled, None, None),
             None if success => (v1::TaskState::TaskFinished, None, None),
