@@ -1,7 +1,8 @@
 //! Seed rows the agent emits on its own, produced by their real causes against the built
 //! `drover agent` and a scripted master (issue 18 item 3): a task bigger than the agent
 //! (REASON_INVALID_OFFERS), a second task with a live task's id (REASON_TASK_INVALID), a kill
-//! for a task the agent never got (REASON_EXECUTOR_TERMINATED), an unknown user and a missing
+//! for a task the agent never got and a task for an executor being shut down
+//! (REASON_EXECUTOR_TERMINATED), an unknown user and a missing
 //! executor program (REASON_CONTAINER_LAUNCH_FAILED) and agent-side reconciliation of a task
 //! the agent does not know (REASON_RECONCILIATION). Each row's partition-aware variant is checked where it
 //! differs. `SEEDS.md` names these tests.
@@ -281,4 +282,80 @@ async fn reconciling_a_task_the_agent_does_not_know_is_dropped_or_lost() {
         "{:#?}",
         master.updates()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_for_an_executor_being_shut_down_is_executor_terminated() {
+    // A custom executor that never subscribes: killing its only task shuts it down; a task for
+    // the same executor that arrives right behind the kill finds it terminating.
+    let (master, agent) = started().await;
+    for (fw, first, second, state) in [
+        (
+            framework("plain", false, false),
+            "first",
+            "second",
+            TaskState::TaskLost,
+        ),
+        (
+            partition_aware("pa"),
+            "first-pa",
+            "second-pa",
+            TaskState::TaskDropped,
+        ),
+    ] {
+        let framework_id = fw.id.clone().expect("id").value;
+        master
+            .run_task(&fw, silent_executor_task(first, first))
+            .await;
+        let executor = format!("executor-{first}");
+        master
+            .wait_for("the executor's sandbox", LONG, |_| {
+                has_run_dir(&agent.work_dir, &executor)
+            })
+            .await;
+        let again = silent_executor_task(second, first);
+        master.kill_task(&framework_id, first, None).await;
+        master.run_task(&fw, again).await;
+        let killed = master.wait_state(first, TaskState::TaskKilled, LONG).await;
+        assert_update(
+            &killed,
+            TaskState::TaskKilled,
+            Reason::TaskKilledDuringLaunch,
+            Source::Agent,
+        );
+        let refused = master.wait_state(second, state, LONG).await;
+        assert_update(&refused, state, Reason::ExecutorTerminated, Source::Agent);
+    }
+}
+
+/// A task whose custom executor (`executor-<executor>`) runs `sleep 600` and never subscribes.
+fn silent_executor_task(id: &str, executor: &str) -> v1::TaskInfo {
+    let mut task = custom_executor_task(id, "", None);
+    let info = task.executor.as_mut().expect("executor");
+    info.executor_id.value = format!("executor-{executor}");
+    info.command = Some(v1::CommandInfo {
+        value: Some("sleep 600".into()),
+        shell: Some(true),
+        ..Default::default()
+    });
+    task
+}
+
+/// Whether any framework on the agent has a run directory for `executor` (the agent created
+/// its sandbox, so the launch is under way).
+fn has_run_dir(work_dir: &std::path::Path, executor: &str) -> bool {
+    let entries = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+    };
+    entries(work_dir.join("slaves")).any(|agent| {
+        entries(agent.join("frameworks")).any(|fw| {
+            entries(fw.join("executors").join(executor).join("runs"))
+                .next()
+                .is_some()
+        })
+    })
 }
