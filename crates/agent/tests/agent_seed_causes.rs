@@ -4,7 +4,8 @@
 //! for a task the agent never got and a task for an executor being shut down
 //! (REASON_EXECUTOR_TERMINATED), an unknown user and a missing
 //! executor program (REASON_CONTAINER_LAUNCH_FAILED) and agent-side reconciliation of a task
-//! the agent does not know (REASON_RECONCILIATION). Each row's partition-aware variant is checked where it
+//! the agent does not know (REASON_RECONCILIATION); and, as seed 1 says, that a plain task's
+//! own updates carry no reason at all. Each row's partition-aware variant is checked where it
 //! differs. `SEEDS.md` names these tests.
 
 mod support;
@@ -358,4 +359,41 @@ fn has_run_dir(work_dir: &std::path::Path, executor: &str) -> bool {
                 .is_some()
         })
     })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_tasks_own_updates_carry_no_reason() {
+    // Seed 1: "Not all status updates will contain a reason." The executor's news about a
+    // task that runs and ends normally has none; only the agent's and master's own do.
+    let (master, _agent) = started().await;
+    master
+        .run_task(
+            &framework("fw", false, false),
+            shell_task("plain", "true", 32.0),
+        )
+        .await;
+    master
+        .wait_state("plain", TaskState::TaskFinished, LONG)
+        .await;
+    let updates: Vec<_> = master
+        .updates()
+        .into_iter()
+        .filter(|s| s.task_id.value == "plain")
+        .collect();
+    let mut states: Vec<i32> = updates.iter().map(|s| s.state).collect();
+    // A retried update (an acknowledgement that came late) is the same news.
+    states.dedup();
+    assert_eq!(
+        states,
+        [
+            TaskState::TaskStarting as i32,
+            TaskState::TaskRunning as i32,
+            TaskState::TaskFinished as i32
+        ],
+        "{updates:#?}"
+    );
+    for status in &updates {
+        assert_eq!(status.reason, None, "{status:#?}");
+        assert_eq!(status.source, Some(Source::Executor as i32), "{status:#?}");
+    }
 }
