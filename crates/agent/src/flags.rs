@@ -114,6 +114,10 @@ pub struct Flags {
     /// (Drover's; bounds half-open and slow clients).
     #[arg(long = "http_header_read_timeout", env = "MESOS_HTTP_HEADER_READ_TIMEOUT", default_value = "30secs", value_parser = parse_duration)]
     pub http_header_read_timeout: Duration,
+    /// Time a keep-alive connection may stay open with no request in flight (Drover's; long
+    /// streams are never idle).
+    #[arg(long = "http_idle_timeout", env = "MESOS_HTTP_IDLE_TIMEOUT", default_value = "60secs", value_parser = parse_duration)]
+    pub http_idle_timeout: Duration,
 }
 
 fn unsupported_stall_timeout(_: &str) -> Result<String, String> {
@@ -158,6 +162,7 @@ impl Flags {
         drover_http::guard::Limits {
             max_connections: self.max_connections.max(1),
             header_read_timeout: self.http_header_read_timeout,
+            idle_timeout: self.http_idle_timeout,
         }
     }
 
@@ -221,6 +226,7 @@ impl Flags {
                 "http_header_read_timeout".to_owned(),
                 d(self.http_header_read_timeout),
             ),
+            ("http_idle_timeout".to_owned(), d(self.http_idle_timeout)),
         ];
         for (name, value) in [
             ("resources", &self.resources),

@@ -145,15 +145,16 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let http_limits = flags.http_limits();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        // Idle and half-open clients are bounded: a connection cap and a header deadline.
-        let listener = drover_http::guard::Guarded::new(listener, http_limits);
-        axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle
+    // timeout between requests (executor subscriptions are exempt from the last).
+    let server = tokio::spawn(drover_http::conn::serve(
+        listener,
+        http_limits,
+        drover_http::paths::ignoring_trailing_slashes_service(app),
+        async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        },
+    ));
     tracing::info!(endpoint, "agent listening");
 
     // Executors of the previous run resubscribe to the server, so it runs during recovery.

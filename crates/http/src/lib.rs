@@ -9,6 +9,7 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod client;
+pub mod conn;
 pub mod file_range;
 pub mod guard;
 pub mod listen;

@@ -18,7 +18,6 @@ pub mod mesos;
 pub mod sse;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -94,6 +93,54 @@ pub struct Flags {
         default_value_t = 20_000
     )]
     pub local_port_max: u32,
+    /// Listener bounds and authentication (Drover's listener flags, Marathon's auth flags).
+    #[command(flatten)]
+    pub listener: ListenerFlags,
+}
+
+/// The API listener's bounds and authentication flags of `drover marathon`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenerFlags {
+    /// Open HTTP connections accepted at once (SSE streams count); beyond it a new connection
+    /// is closed at once (Drover's).
+    #[arg(long = "max_connections", env = "MARATHON_MAX_CONNECTIONS", default_value_t = drover_http::guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Milliseconds a client has to send its first request's header (Drover's).
+    #[arg(
+        long = "http_header_read_timeout",
+        env = "MARATHON_HTTP_HEADER_READ_TIMEOUT",
+        default_value_t = 30_000
+    )]
+    pub http_header_read_timeout: u64,
+    /// Milliseconds a keep-alive connection may stay open with no request in flight
+    /// (Drover's; `/v2/events` streams are never idle).
+    #[arg(
+        long = "http_idle_timeout",
+        env = "MARATHON_HTTP_IDLE_TIMEOUT",
+        default_value_t = 60_000
+    )]
+    pub http_idle_timeout: u64,
+}
+
+impl Default for ListenerFlags {
+    fn default() -> Self {
+        ListenerFlags {
+            max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
+            http_header_read_timeout: 30_000,
+            http_idle_timeout: 60_000,
+        }
+    }
+}
+
+impl ListenerFlags {
+    /// The bounds of the API's listener.
+    pub fn http_limits(&self) -> drover_http::guard::Limits {
+        drover_http::guard::Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: std::time::Duration::from_millis(self.http_header_read_timeout),
+            idle_timeout: std::time::Duration::from_millis(self.http_idle_timeout),
+        }
+    }
 }
 
 /// Runs the scheduler until `shutdown` resolves.
@@ -172,12 +219,12 @@ pub async fn serve(
             reconciliation_interval_ms: flags.reconciliation_interval,
         }),
     };
-    let app = api::router(api)
-        .layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = api::router(api).layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX));
     let mut actor = tokio::spawn(driver::run(scheduler, store, events, rx, mesos_tx));
     tracing::info!(port, "marathon api listening");
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    // The same bounds as the master's and the agent's listeners; requests carry
+    // `ConnectInfo<SocketAddr>` as before.
+    let server = drover_http::conn::serve(listener, flags.listener.http_limits(), app, shutdown);
     let result = tokio::select! {
         result = server => result.context("serve the API"),
         result = &mut actor => match result {

@@ -72,6 +72,10 @@ pub struct Flags {
     /// (Drover's; bounds half-open and slow clients).
     #[arg(long = "http_header_read_timeout", env = "MESOS_HTTP_HEADER_READ_TIMEOUT", default_value = "30secs", value_parser = parse_duration)]
     pub http_header_read_timeout: Duration,
+    /// Time a keep-alive connection may stay open with no request in flight (Drover's; long
+    /// streams are never idle).
+    #[arg(long = "http_idle_timeout", env = "MESOS_HTTP_IDLE_TIMEOUT", default_value = "60secs", value_parser = parse_duration)]
+    pub http_idle_timeout: Duration,
 }
 
 impl Flags {
@@ -92,6 +96,7 @@ impl Flags {
             max_completed_frameworks: 50,
             max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
             http_header_read_timeout: drover_http::guard::DEFAULT_HEADER_READ_TIMEOUT,
+            http_idle_timeout: drover_http::guard::DEFAULT_IDLE_TIMEOUT,
         }
     }
 
@@ -100,6 +105,7 @@ impl Flags {
         drover_http::guard::Limits {
             max_connections: self.max_connections.max(1),
             header_read_timeout: self.http_header_read_timeout,
+            idle_timeout: self.http_idle_timeout,
         }
     }
 
@@ -175,6 +181,10 @@ impl Flags {
             (
                 "http_header_read_timeout".to_owned(),
                 format_duration(self.http_header_read_timeout),
+            ),
+            (
+                "http_idle_timeout".to_owned(),
+                format_duration(self.http_idle_timeout),
             ),
         ];
         if let Some(limit) = self.agent_removal_rate_limit {

@@ -124,15 +124,16 @@ pub async fn run_on(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    // Idle and half-open clients are bounded: a connection cap and a header deadline.
-    let listener = drover_http::guard::Guarded::new(listener, http_limits);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle
+    // timeout between requests (streams are exempt from the last).
+    let server = tokio::spawn(drover_http::conn::serve(
+        listener,
+        http_limits,
+        drover_http::paths::ignoring_trailing_slashes_service(app),
+        async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        },
+    ));
     let result = driver::run(master, store, commands, shutdown).await;
     let _ = stop_tx.send(true);
     // Open streams never end on their own; do not wait for them.
