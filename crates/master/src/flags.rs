@@ -76,6 +76,9 @@ pub struct Flags {
     /// streams are never idle).
     #[arg(long = "http_idle_timeout", env = "MESOS_HTTP_IDLE_TIMEOUT", default_value = "60secs", value_parser = parse_duration)]
     pub http_idle_timeout: Duration,
+    /// Authentication (issue 14).
+    #[command(flatten)]
+    pub auth: crate::auth::AuthFlags,
 }
 
 impl Flags {
@@ -97,6 +100,7 @@ impl Flags {
             max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
             http_header_read_timeout: drover_http::guard::DEFAULT_HEADER_READ_TIMEOUT,
             http_idle_timeout: drover_http::guard::DEFAULT_IDLE_TIMEOUT,
+            auth: crate::auth::AuthFlags::default(),
         }
     }
 
@@ -200,6 +204,7 @@ impl Flags {
         if let Some(timeout) = self.offer_timeout {
             out.push(("offer_timeout".to_owned(), format_duration(timeout)));
         }
+        out.extend(self.auth.as_pairs());
         out.sort();
         out
     }

@@ -47,6 +47,7 @@
 //! the update being delivered; the master forwards them to the framework if it is connected
 //! and otherwise drops them (the agent retries).
 
+pub mod auth;
 pub mod driver;
 pub mod flags;
 pub mod legacy;
@@ -90,6 +91,13 @@ pub async fn run_on(
     drover_http::listen::raise_backlog(&listener);
     let work_dir = flags.work_dir.clone();
     let http_limits = flags.http_limits();
+    let auth_policy = flags.auth.policy()?;
+    if auth_policy.is_none() && !flags.ip.is_loopback() {
+        tracing::warn!(
+            address = %flags.ip,
+            "the master listens on a non-loopback address without authentication (--authenticate_*); anyone who can reach it can run tasks and tear down frameworks"
+        );
+    }
     let store = tokio::task::spawn_blocking(move || RedbStore::open(&work_dir))
         .await
         .context("opening the registry failed")?
@@ -115,6 +123,17 @@ pub async fn run_on(
         port,
     };
     let app = routes::router(state);
+    // Authentication (issue 14): one policy from the flags, consulted before any handler.
+    let app = app.layer(axum::Extension(std::sync::Arc::new(
+        auth::AgentPrincipals::default(),
+    )));
+    let app = match auth_policy {
+        Some(policy) => app.layer(axum::middleware::from_fn_with_state(
+            policy,
+            drover_http::auth::middleware,
+        )),
+        None => app,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // Streams write one small record after another; with Nagle's algorithm each record

@@ -73,6 +73,25 @@ pub struct Endpoints {
         value_name = "ADDR"
     )]
     pub marathon: String,
+    /// `principal:secret` for a master that authenticates HTTP requests
+    /// (`--authenticate_http_readwrite`/`readonly`); also the config file's
+    /// `master_credentials`.
+    #[arg(
+        long = "master_credentials",
+        env = "DROVER_MASTER_CREDENTIALS",
+        value_name = "PRINCIPAL:SECRET",
+        value_parser = drover_http::auth::Credential::parse_pair
+    )]
+    pub master_credentials: Option<drover_http::auth::Credential>,
+    /// `user:password` for a scheduler started with `--http_credentials`; also the config
+    /// file's `marathon_credentials`.
+    #[arg(
+        long = "marathon_credentials",
+        env = "DROVER_MARATHON_CREDENTIALS",
+        value_name = "USER:PASSWORD",
+        value_parser = drover_http::auth::Credential::parse_pair
+    )]
+    pub marathon_credentials: Option<drover_http::auth::Credential>,
     /// Print the API's JSON instead of a table (for scripts).
     #[arg(long = "json")]
     pub json: bool,
@@ -82,11 +101,13 @@ impl Endpoints {
     /// The master's HTTP APIs.
     pub fn master(&self) -> Service {
         Service::new("master", &self.master, "--master", "DROVER_MASTER")
+            .with_credential(self.master_credentials.as_ref())
     }
 
     /// The scheduler's HTTP APIs.
     pub fn marathon(&self) -> Service {
         Service::new("scheduler", &self.marathon, "--marathon", "DROVER_MARATHON")
+            .with_credential(self.marathon_credentials.as_ref())
     }
 }
 
