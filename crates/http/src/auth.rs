@@ -216,6 +216,9 @@ pub fn basic_credential(headers: &HeaderMap) -> Result<Credential, AuthError> {
     Credential::parse_pair(&decoded).map_err(|_| AuthError::Malformed)
 }
 
+/// Whether a request (method, path) must be authenticated.
+pub type Requirement = Box<dyn Fn(&Method, &str) -> bool + Send + Sync>;
+
 /// Which requests need credentials, and how a refusal looks.
 pub struct Policy {
     /// The principals the daemon knows.
@@ -223,7 +226,7 @@ pub struct Policy {
     /// The `WWW-Authenticate` realm (`mesos` for Mesos' daemons, `Mesosphere` for Marathon).
     pub realm: &'static str,
     /// Whether a request (method, path) must be authenticated.
-    pub required: Box<dyn Fn(&Method, &str) -> bool + Send + Sync>,
+    pub required: Requirement,
 }
 
 impl std::fmt::Debug for Policy {
@@ -237,13 +240,14 @@ impl std::fmt::Debug for Policy {
 
 impl Policy {
     /// Authenticates a request's headers: `Ok(None)` when no credentials are needed and none
-    /// were checked, `Ok(Some)` with the principal, or the 401 response.
+    /// were checked, `Ok(Some)` with the principal, or why it is refused (answered with
+    /// [`unauthorized`]).
     pub fn authenticate(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
-    ) -> Result<Option<Principal>, Response> {
+    ) -> Result<Option<Principal>, AuthError> {
         if !(self.required)(method, path) {
             return Ok(None);
         }
@@ -257,9 +261,9 @@ impl Policy {
             }
             Ok(credential) => {
                 tracing::debug!(principal = %credential.principal, path, "authentication failed");
-                Err(unauthorized(self.realm, AuthError::Invalid))
+                Err(AuthError::Invalid)
             }
-            Err(error) => Err(unauthorized(self.realm, error)),
+            Err(error) => Err(error),
         }
     }
 }
@@ -293,7 +297,7 @@ pub async fn middleware(
             next.run(request).await
         }
         Ok(None) => next.run(request).await,
-        Err(response) => response,
+        Err(error) => unauthorized(policy.realm, error),
     }
 }
 

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use drover_http::HttpError;
 use drover_http::auth::{Credentials, Policy, Principal};
 use drover_wire::internal::AgentCall;
@@ -145,7 +144,7 @@ pub async fn check_subscribe(
     state: &AppState,
     principal: &Principal,
     call: &mut scheduler::Call,
-) -> Result<(), Response> {
+) -> Result<(), HttpError> {
     let Some(subscribe) = call.subscribe.as_mut() else {
         return Ok(());
     };
@@ -158,8 +157,7 @@ pub async fn check_subscribe(
                     "Authenticated principal '{}' does not match principal '{given}' set in `FrameworkInfo`",
                     principal.0
                 ),
-            )
-            .into_response());
+            ));
         }
         Some(_) => {}
         None => info.principal = Some(principal.0.clone()),
@@ -185,8 +183,7 @@ pub async fn check_subscribe(
                 "Framework {id} is registered by another principal; '{}' may not subscribe as it",
                 principal.0
             ),
-        )
-        .into_response()),
+        )),
         _ => Ok(()),
     }
 }
@@ -196,7 +193,7 @@ pub fn check_agent(
     principals: &AgentPrincipals,
     principal: &Principal,
     call: &AgentCall,
-) -> Result<(), Response> {
+) -> Result<(), HttpError> {
     let id = call
         .reregister
         .as_ref()
@@ -212,8 +209,7 @@ pub fn check_agent(
                 "Agent {id} is registered by another principal; '{}' may not act as it",
                 principal.0
             ),
-        )
-        .into_response()),
+        )),
         Some(_) => Ok(()),
         None => {
             known.insert(id, principal.0.clone());

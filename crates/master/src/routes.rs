@@ -190,7 +190,7 @@ pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> R
         if let Some(principal) = &principal
             && let Err(refused) = crate::auth::check_subscribe(&state, principal, &mut call).await
         {
-            return refused;
+            return refused.into_response();
         }
         let conn = state.handle.next_conn();
         let stream_id = uuid::Uuid::new_v4().to_string();
@@ -238,7 +238,7 @@ pub async fn agent_api(State(state): State<AppState>, request: Request<Body>) ->
     if let (Some(principal), Some(principals)) = (&principal, &principals)
         && let Err(refused) = crate::auth::check_agent(principals, principal, &call)
     {
-        return refused;
+        return refused.into_response();
     }
     let kind = call.r#type.and_then(|t| AgentCallType::try_from(t).ok());
     if matches!(
