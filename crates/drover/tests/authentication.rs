@@ -425,3 +425,43 @@ fn a_credentials_file_that_does_not_parse_stops_the_master() {
         assert!(log.contains(&expected), "{log}");
     }
 }
+
+/// `--authenticate_http_readonly` guards the read-only endpoints (`/master/state`, the
+/// metrics) but not `/health`, which load balancers probe.
+#[test]
+fn readonly_authentication_guards_the_state_endpoints_but_not_health() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let credentials = write(dir.path(), "credentials", "ops ops-secret\n");
+    let port = support::free_port();
+    let mut args = support::master_args(dir.path(), port);
+    args.extend([
+        "--authenticate_http_readonly".to_owned(),
+        format!("--credentials={credentials}"),
+    ]);
+    let mut master = Daemon::start("master", dir.path(), &args);
+    wait_until(
+        "the master answers /health",
+        Duration::from_secs(60),
+        || {
+            master.assert_alive();
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && call(port, "GET", "/health", "", None).status == 200
+        },
+    );
+    let ops = basic("ops", "ops-secret");
+    for path in [
+        "/master/state",
+        "/state",
+        "/master/frameworks",
+        "/metrics/snapshot",
+        "/master/flags",
+    ] {
+        let answer = assert_guarded(port, "GET", path, "", &ops, "mesos");
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    // Readwrite is off: the operator API needs nothing.
+    assert_eq!(
+        call(port, "POST", "/api/v1", r#"{"type":"GET_HEALTH"}"#, None).status,
+        200
+    );
+}
