@@ -465,3 +465,112 @@ fn readonly_authentication_guards_the_state_endpoints_but_not_health() {
         200
     );
 }
+
+/// `--acls` (issue 14 item 3, a start): `register_frameworks` decides which principal may
+/// subscribe with which role, `teardown_frameworks` who may tear down whose framework; an ACL
+/// kind Drover does not enforce is refused at start, naming it.
+#[test]
+fn acls_decide_framework_registration_and_teardown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let credentials = write(dir.path(), "credentials.json", CREDENTIALS);
+    let acls = write(
+        dir.path(),
+        "acls.json",
+        r#"{"permissive": false,
+            "register_frameworks": [
+              {"principals": {"values": ["fw", "ops"]}, "roles": {"values": ["*", "web"]}}
+            ],
+            "teardown_frameworks": [
+              {"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}
+            ]}"#,
+    );
+    let port = support::free_port();
+    let mut args = support::master_args(dir.path(), port);
+    args.extend([
+        "--authenticate_http_frameworks".to_owned(),
+        "--authenticate_http_readwrite".to_owned(),
+        format!("--credentials={credentials}"),
+        format!("--acls=file://{acls}"),
+    ]);
+    let mut master = Daemon::start("master", dir.path(), &args);
+    wait_until(
+        "the master answers /health",
+        Duration::from_secs(60),
+        || {
+            master.assert_alive();
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && call(port, "GET", "/health", "", None).status == 200
+        },
+    );
+    let subscribe = |role: &str| {
+        serde_json::json!({"type": "SUBSCRIBE", "subscribe": {"framework_info":
+            {"user": "root", "name": "acl", "roles": [role], "failover_timeout": 3600,
+             "capabilities": [{"type": "MULTI_ROLE"}]}}})
+        .to_string()
+    };
+    let fw = basic("fw", "fw-secret");
+    let evil = basic("evil", "evil-secret");
+    let refused = call(
+        port,
+        "POST",
+        "/api/v1/scheduler",
+        &subscribe("db"),
+        Some(&fw),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("db"), "{}", refused.body);
+    let refused = call(
+        port,
+        "POST",
+        "/api/v1/scheduler",
+        &subscribe("web"),
+        Some(&evil),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let accepted = call(
+        port,
+        "POST",
+        "/api/v1/scheduler",
+        &subscribe("web"),
+        Some(&fw),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let framework_id = loop {
+        let frameworks = call(port, "GET", "/master/frameworks", "", None);
+        let value: serde_json::Value = serde_json::from_str(&frameworks.body).unwrap_or_default();
+        if let Some(id) = value["frameworks"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        master.assert_alive();
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Teardown: the framework's own principal is not allowed (permissive false), ops is.
+    let teardown = serde_json::json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}}).to_string();
+    let refused = call(port, "POST", "/api/v1", &teardown, Some(&fw));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let form = format!("frameworkId={framework_id}");
+    let refused = call(port, "POST", "/master/teardown", &form, Some(&evil));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let frameworks = call(port, "GET", "/master/frameworks", "", None).body;
+    assert!(
+        frameworks.contains(&framework_id),
+        "still registered: {frameworks}"
+    );
+    let done = call(
+        port,
+        "POST",
+        "/api/v1",
+        &teardown,
+        Some(&basic("ops", "ops-secret")),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    // An ACL kind Drover does not enforce stops the master at start.
+    let mut args = support::master_args(dir.path(), support::free_port());
+    args.push(r#"--acls={"run_tasks": []}"#.to_owned());
+    let mut refused = Daemon::start("master2", dir.path(), &args);
+    wait_until("the master to exit", Duration::from_secs(60), || {
+        refused.exited()
+    });
+    assert!(refused.log().contains("run_tasks"), "{}", refused.log());
+}

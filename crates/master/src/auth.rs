@@ -40,6 +40,10 @@ pub struct AuthFlags {
     /// `principal secret` (a path or `file://` URL).
     #[arg(long = "credentials", env = "MESOS_CREDENTIALS")]
     pub credentials: Option<String>,
+    /// Authorization rules in Mesos' JSON (the JSON itself or a file path): `permissive`,
+    /// `register_frameworks`, `teardown_frameworks`.
+    #[arg(long = "acls", env = "MESOS_ACLS")]
+    pub acls: Option<String>,
 }
 
 impl AuthFlags {
@@ -81,6 +85,9 @@ impl AuthFlags {
         ];
         if let Some(path) = &self.credentials {
             out.push(("credentials".to_owned(), path.clone()));
+        }
+        if let Some(acls) = &self.acls {
+            out.push(("acls".to_owned(), acls.clone()));
         }
         out
     }

@@ -47,6 +47,7 @@
 //! the update being delivered; the master forwards them to the framework if it is connected
 //! and otherwise drops them (the agent retries).
 
+pub mod acls;
 pub mod auth;
 pub mod driver;
 pub mod flags;
@@ -92,6 +93,12 @@ pub async fn run_on(
     let work_dir = flags.work_dir.clone();
     let http_limits = flags.http_limits();
     let auth_policy = flags.auth.policy()?;
+    let acls = match &flags.auth.acls {
+        Some(flag) => Some(std::sync::Arc::new(
+            acls::Acls::load(flag).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
     if auth_policy.is_none() && !flags.ip.is_loopback() {
         tracing::warn!(
             address = %flags.ip,
@@ -127,6 +134,10 @@ pub async fn run_on(
     let app = app.layer(axum::Extension(std::sync::Arc::new(
         auth::AgentPrincipals::default(),
     )));
+    let app = match acls {
+        Some(acls) => app.layer(axum::Extension(acls)),
+        None => app,
+    };
     let app = match auth_policy {
         Some(policy) => app.layer(axum::middleware::from_fn_with_state(
             policy,

@@ -165,6 +165,10 @@ async fn decode_request<M: prost_reflect::ReflectMessage + Default>(
 /// `POST /api/v1/scheduler`.
 pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> Response {
     let principal = request.extensions().get::<Principal>().cloned();
+    let acls = request
+        .extensions()
+        .get::<Arc<crate::acls::Acls>>()
+        .cloned();
     let (mut call, headers) = match decode_request::<scheduler::Call>(request).await {
         Ok(decoded) => decoded,
         Err(e) => return e.into_response(),
@@ -189,6 +193,15 @@ pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> R
         };
         if let Some(principal) = &principal
             && let Err(refused) = crate::auth::check_subscribe(&state, principal, &mut call).await
+        {
+            return refused.into_response();
+        }
+        if let (Some(acls), Some(subscribe)) = (&acls, &call.subscribe)
+            && let Err(refused) = crate::acls::authorize_subscribe(
+                acls,
+                principal.as_ref(),
+                &subscribe.framework_info,
+            )
         {
             return refused.into_response();
         }
