@@ -574,3 +574,87 @@ fn acls_decide_framework_registration_and_teardown() {
     });
     assert!(refused.log().contains("run_tasks"), "{}", refused.log());
 }
+
+/// Each daemon started on a non-loopback address without authentication says so, once; with
+/// authentication it does not.
+#[test]
+fn exposed_daemons_without_authentication_warn_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let credentials = write(dir.path(), "credentials", "ops ops-secret\n");
+    let master_port = support::free_port();
+    let agent_port = support::free_port();
+    let marathon_port = support::free_port();
+    let starts: [(&'static str, Vec<String>); 3] = [
+        (
+            "open-master",
+            vec![
+                "master".to_owned(),
+                "--ip=0.0.0.0".to_owned(),
+                format!("--port={master_port}"),
+                format!("--work_dir={}", dir.path().join("m").display()),
+            ],
+        ),
+        (
+            "open-agent",
+            vec![
+                "agent".to_owned(),
+                format!("--master=127.0.0.1:{master_port}"),
+                "--ip=0.0.0.0".to_owned(),
+                format!("--port={agent_port}"),
+                format!("--work_dir={}", dir.path().join("a").display()),
+                "--isolation=posix".to_owned(),
+                "--resources=cpus:1;mem:128".to_owned(),
+            ],
+        ),
+        (
+            "open-marathon",
+            vec![
+                "marathon".to_owned(),
+                "--http_address=0.0.0.0".to_owned(),
+                format!("--http_port={marathon_port}"),
+                format!("--work_dir={}", dir.path().join("s").display()),
+            ],
+        ),
+    ];
+    let mut running = Vec::new();
+    for (name, args) in starts {
+        let daemon = Daemon::start(name, dir.path(), &args);
+        wait_until(&format!("{name} warns"), Duration::from_secs(60), || {
+            daemon.log().contains("without authentication")
+        });
+        running.push(daemon);
+    }
+    for daemon in &running {
+        assert_eq!(
+            daemon.log().matches("without authentication").count(),
+            1,
+            "{}",
+            daemon.log()
+        );
+    }
+    // The same master with authentication on: no warning.
+    let port = support::free_port();
+    let args = vec![
+        "master".to_owned(),
+        "--ip=0.0.0.0".to_owned(),
+        format!("--port={port}"),
+        format!("--work_dir={}", dir.path().join("m2").display()),
+        "--authenticate_http_readwrite".to_owned(),
+        format!("--credentials={credentials}"),
+    ];
+    let mut guarded = Daemon::start("guarded-master", dir.path(), &args);
+    wait_until(
+        "the guarded master answers",
+        Duration::from_secs(60),
+        || {
+            guarded.assert_alive();
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && call(port, "GET", "/health", "", None).status == 200
+        },
+    );
+    assert!(
+        !guarded.log().contains("without authentication"),
+        "{}",
+        guarded.log()
+    );
+}
