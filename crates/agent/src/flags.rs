@@ -114,6 +114,23 @@ pub struct Flags {
     /// (Drover's; bounds half-open and slow clients).
     #[arg(long = "http_header_read_timeout", env = "MESOS_HTTP_HEADER_READ_TIMEOUT", default_value = "30secs", value_parser = parse_duration)]
     pub http_header_read_timeout: Duration,
+    /// Time a keep-alive connection may stay open with no request in flight (Drover's; long
+    /// streams are never idle).
+    #[arg(long = "http_idle_timeout", env = "MESOS_HTTP_IDLE_TIMEOUT", default_value = "60secs", value_parser = parse_duration)]
+    pub http_idle_timeout: Duration,
+    /// The agent's own credential for the master (Mesos' `--credential`): JSON
+    /// `{"principal": .., "secret": ..}` or one line `principal secret`.
+    #[arg(long = "credential", env = "MESOS_CREDENTIAL")]
+    pub credential: Option<String>,
+    /// The operator API (`/api/v1`) and every non-GET endpoint need HTTP Basic credentials.
+    #[arg(long = "authenticate_http_readwrite", env = "MESOS_AUTHENTICATE_HTTP_READWRITE", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = drover_http::auth::parse_bool_flag)]
+    pub authenticate_http_readwrite: bool,
+    /// Read-only endpoints (`/state`, `/files/*`, `/metrics/snapshot`) need credentials.
+    #[arg(long = "authenticate_http_readonly", env = "MESOS_AUTHENTICATE_HTTP_READONLY", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = drover_http::auth::parse_bool_flag)]
+    pub authenticate_http_readonly: bool,
+    /// Credentials the agent's HTTP endpoints accept (same formats as the master's).
+    #[arg(long = "credentials", env = "MESOS_CREDENTIALS")]
+    pub credentials: Option<String>,
 }
 
 fn unsupported_stall_timeout(_: &str) -> Result<String, String> {
@@ -158,6 +175,7 @@ impl Flags {
         drover_http::guard::Limits {
             max_connections: self.max_connections.max(1),
             header_read_timeout: self.http_header_read_timeout,
+            idle_timeout: self.http_idle_timeout,
         }
     }
 
@@ -220,6 +238,15 @@ impl Flags {
             (
                 "http_header_read_timeout".to_owned(),
                 d(self.http_header_read_timeout),
+            ),
+            ("http_idle_timeout".to_owned(), d(self.http_idle_timeout)),
+            (
+                "authenticate_http_readwrite".to_owned(),
+                self.authenticate_http_readwrite.to_string(),
+            ),
+            (
+                "authenticate_http_readonly".to_owned(),
+                self.authenticate_http_readonly.to_string(),
             ),
         ];
         for (name, value) in [

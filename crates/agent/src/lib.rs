@@ -3,6 +3,7 @@ pub mod containerizer;
 
 // The agent driver (issue 4): flags, checkpoints, the driver actor, the master session, the
 // HTTP endpoints and start-up.
+pub mod auth;
 pub mod checkpoint;
 pub mod driver;
 pub mod env;

@@ -43,16 +43,30 @@ const HEADERS: &[(&str, &str)] = &[
 pub async fn run(
     master: String,
     backoff_factor: Duration,
+    credential: Option<drover_http::auth::Credential>,
     driver: mpsc::Sender<Msg>,
     mut calls: mpsc::Receiver<internal::AgentCall>,
 ) -> Option<String> {
     let url = format!("http://{master}{AGENT_PATH}");
     let client = Client::new();
+    // Every call carries the agent's credential when it has one (`--authenticate_agents`).
+    let authorization = credential.map(|c| c.header_value());
+    let mut session_headers = HEADERS.to_vec();
+    if let Some(value) = &authorization {
+        session_headers.push(("Authorization", value.as_str()));
+    }
+    let session_headers: Arc<Vec<(&'static str, String)>> = Arc::new(
+        session_headers
+            .into_iter()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect(),
+    );
     let stream_id: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     {
         // Calls go out concurrently with the event stream; without a session they are
         // dropped (the status update manager resends after reregistration).
         let (client, url, stream_id) = (client.clone(), url.clone(), stream_id.clone());
+        let session_headers = session_headers.clone();
         tokio::spawn(async move {
             while let Some(call) = calls.recv().await {
                 let mut queued = vec![call];
@@ -64,7 +78,10 @@ pub async fn run(
                 }
                 let id = stream_id.lock().expect("not poisoned").clone();
                 let Some(id) = id else { continue };
-                let mut headers = HEADERS.to_vec();
+                let mut headers: Vec<(&str, &str)> = session_headers
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect();
                 headers.push(("Mesos-Stream-Id", id.as_str()));
                 for call in coalesce(queued) {
                     let refused = send(&client, &url, &headers, &call).await;
@@ -87,8 +104,12 @@ pub async fn run(
             return None;
         };
         let body = Bytes::from(call.encode_to_vec());
+        let stream_headers: Vec<(&str, &str)> = session_headers
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
         match client
-            .post_stream(&url, HEADERS, body, 64 * 1024 * 1024)
+            .post_stream(&url, &stream_headers, body, 64 * 1024 * 1024)
             .await
         {
             Ok(mut response) => {

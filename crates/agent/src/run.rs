@@ -142,18 +142,36 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
             .unwrap_or_default(),
     };
     let app = router(state);
+    // Authentication (issue 14): one policy from the flags, consulted before any handler.
+    let app = match crate::auth::policy(&flags)? {
+        Some(policy) => app.layer(axum::middleware::from_fn_with_state(
+            policy,
+            drover_http::auth::middleware,
+        )),
+        None => {
+            if !flags.ip.is_loopback() {
+                tracing::warn!(
+                    address = %flags.ip,
+                    "the agent listens on a non-loopback address without authentication (--authenticate_http_readwrite); anyone who can reach it can read sandboxes and change the agent"
+                );
+            }
+            app
+        }
+    };
+    let master_credential = crate::auth::master_credential(&flags)?;
     let http_limits = flags.http_limits();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        // Idle and half-open clients are bounded: a connection cap and a header deadline.
-        let listener = drover_http::guard::Guarded::new(listener, http_limits);
-        axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle
+    // timeout between requests (executor subscriptions are exempt from the last).
+    let server = tokio::spawn(drover_http::conn::serve(
+        listener,
+        http_limits,
+        drover_http::paths::ignoring_trailing_slashes_service(app),
+        async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        },
+    ));
     tracing::info!(endpoint, "agent listening");
 
     // Executors of the previous run resubscribe to the server, so it runs during recovery.
@@ -170,7 +188,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let session_start = parts.session_start;
     let mut session = tokio::spawn(async move {
         if session_start.await.is_ok() {
-            crate::master::run(master, backoff, tx, to_master).await
+            crate::master::run(master, backoff, master_credential, tx, to_master).await
         } else {
             None
         }

@@ -72,6 +72,55 @@ pub struct DevFlags {
     /// By default they are killed.
     #[arg(long = "keep_tasks_running", env = "DROVER_DEV_KEEP_TASKS_RUNNING")]
     pub keep_tasks_running: bool,
+    /// `principal:secret`: run the cluster with authentication on (the master's and the
+    /// agent's `--authenticate_http_readwrite`, `--authenticate_http_frameworks`,
+    /// `--authenticate_agents`, the scheduler's `--http_credentials` and
+    /// `--mesos_authentication`), every daemon using this one credential.
+    #[arg(
+        long = "credentials",
+        env = "DROVER_DEV_CREDENTIALS",
+        value_name = "PRINCIPAL:SECRET",
+        value_parser = drover_http::auth::Credential::parse_pair
+    )]
+    pub credentials: Option<drover_http::auth::Credential>,
+}
+
+/// Files holding `credential` in the daemons' formats, readable by this user only: the
+/// master's and the agent's `--credentials`, the agent's `--credential`, the scheduler's
+/// secret file.
+fn write_credentials(
+    work_dir: &Path,
+    credential: &drover_http::auth::Credential,
+) -> anyhow::Result<(String, String, String)> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = work_dir.join("credentials");
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let write = |name: &str, text: String| -> anyhow::Result<String> {
+        let path = dir.join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("write {}", path.display()))?;
+        file.write_all(text.as_bytes())
+            .with_context(|| format!("write {}", path.display()))?;
+        Ok(path.display().to_string())
+    };
+    let all = serde_json::json!({"credentials": [
+        {"principal": credential.principal, "secret": credential.secret}
+    ]});
+    Ok((
+        write("credentials.json", all.to_string())?,
+        write(
+            "agent.json",
+            serde_json::json!({"principal": credential.principal, "secret": credential.secret})
+                .to_string(),
+        )?,
+        write("marathon.secret", credential.secret.clone())?,
+    ))
 }
 
 /// One daemon running on the shared runtime.
@@ -177,14 +226,24 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
     let marathon_port = marathon_listener.local_addr()?.port();
     let master_address = format!("127.0.0.1:{master_port}");
 
-    let master_flags: drover_master::Flags = daemon_flags(
-        "master",
-        vec![
-            "--ip=127.0.0.1".into(),
-            format!("--port={master_port}"),
-            format!("--work_dir={}", work_dir.join("master").display()),
-        ],
-    )?;
+    let files = match &flags.credentials {
+        Some(credential) => Some(write_credentials(&work_dir, credential)?),
+        None => None,
+    };
+    let mut master_args = vec![
+        "--ip=127.0.0.1".into(),
+        format!("--port={master_port}"),
+        format!("--work_dir={}", work_dir.join("master").display()),
+    ];
+    if let Some((all, _, _)) = &files {
+        master_args.extend([
+            "--authenticate_http_readwrite".to_owned(),
+            "--authenticate_http_frameworks".to_owned(),
+            "--authenticate_agents".to_owned(),
+            format!("--credentials={all}"),
+        ]);
+    }
+    let master_flags: drover_master::Flags = daemon_flags("master", master_args)?;
     let mut agent_args = vec![
         format!("--master={master_address}"),
         "--ip=127.0.0.1".into(),
@@ -204,15 +263,29 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
     if let Some(dir) = launcher_dir() {
         agent_args.push(format!("--launcher_dir={}", dir.display()));
     }
+    let mut marathon_args = vec![
+        format!("--master={master_address}"),
+        format!("--http_port={marathon_port}"),
+        format!("--work_dir={}", work_dir.join("marathon").display()),
+    ];
+    if let (Some((all, own, secret)), Some(credential)) = (&files, &flags.credentials) {
+        agent_args.extend([
+            format!("--credential={own}"),
+            "--authenticate_http_readwrite".to_owned(),
+            format!("--credentials={all}"),
+        ]);
+        marathon_args.extend([
+            format!(
+                "--http_credentials={}:{}",
+                credential.principal, credential.secret
+            ),
+            "--mesos_authentication".to_owned(),
+            format!("--mesos_authentication_principal={}", credential.principal),
+            format!("--mesos_authentication_secret_file={secret}"),
+        ]);
+    }
     let agent_flags: drover_agent::Flags = daemon_flags("agent", agent_args)?;
-    let marathon_flags: drover_marathon::Flags = daemon_flags(
-        "marathon",
-        vec![
-            format!("--master={master_address}"),
-            format!("--http_port={marathon_port}"),
-            format!("--work_dir={}", work_dir.join("marathon").display()),
-        ],
-    )?;
+    let marathon_flags: drover_marathon::Flags = daemon_flags("marathon", marathon_args)?;
     let framework_name = marathon_flags.framework_name.clone();
 
     let mut master = Daemon::spawn("master", move |stop| {
@@ -223,9 +296,10 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
         drover_marathon::serve(marathon_flags, marathon_listener, stop)
     });
 
-    let master_api = Service::new("master", &master_address, "", "");
+    let master_api =
+        Service::new("master", &master_address, "", "").with_credential(flags.credentials.as_ref());
     let ready = tokio::select! {
-        ready = wait_ready(&master_api, flags.agent_port, marathon_port, &framework_name) => Some(ready),
+        ready = wait_ready(&master_api, flags.agent_port, marathon_port, &framework_name, flags.credentials.as_ref()) => Some(ready),
         error = master.ended() => Some(Err(error)),
         error = agent.ended() => Some(Err(error)),
         error = marathon.ended() => Some(Err(error)),
@@ -273,8 +347,10 @@ async fn wait_ready(
     agent_port: u16,
     marathon_port: u16,
     framework_name: &str,
+    credential: Option<&drover_http::auth::Credential>,
 ) -> anyhow::Result<Ready> {
-    let marathon = Service::new("scheduler", &format!("127.0.0.1:{marathon_port}"), "", "");
+    let marathon = Service::new("scheduler", &format!("127.0.0.1:{marathon_port}"), "", "")
+        .with_credential(credential);
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     let mut waiting_for = "the master";
     loop {
@@ -366,6 +442,14 @@ fn print_banner(
         ready.framework_id,
         work_dir.display(),
     );
+    if let Some(credential) = &flags.credentials {
+        println!(
+            "\nAuthentication is on: every daemon takes principal '{}' with its secret. Point the \
+             CLI at it with DROVER_MASTER_CREDENTIALS and DROVER_MARATHON_CREDENTIALS (or \
+             master_credentials / marathon_credentials in its config file).",
+            credential.principal
+        );
+    }
 }
 
 /// Stops the daemons in dependency order; the first error is returned, but every daemon is

@@ -428,3 +428,51 @@ fn a_clean_stop_ends_tasks_killed_not_failed() {
     assert!(!out.contains("Last task failure"), "{out}");
     assert_eq!(dev.terminate(), 0, "{}", dev.output());
 }
+
+/// `drover dev --credentials`: the master, the agent and the scheduler all authenticate (the
+/// agent and the scheduler's framework to the master with the same credential); the CLI is
+/// refused without credentials and deploys an app with them from its environment.
+#[test]
+fn dev_with_credentials_authenticates_every_daemon_and_the_cli_passes_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _sweep = Sweep(dir.path().join("work"));
+    let ports = fresh_ports();
+    let dev = Dev::start(dir.path(), ports, &["--credentials=admin:dev-secret"]);
+    assert!(
+        dev.stdout().contains("Authentication is on"),
+        "{}",
+        dev.output()
+    );
+    let d = dir.path();
+    let refused = drover(d, ports, "drover app list");
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.stderr.contains("401"), "{refused:?}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = Command::new(DROVER)
+        .args(["app", "add", "examples/hello.json"])
+        .current_dir(&root)
+        .env("DROVER_MASTER", format!("127.0.0.1:{}", ports.master))
+        .env("DROVER_MARATHON", format!("127.0.0.1:{}", ports.marathon))
+        .env("DROVER_MASTER_CREDENTIALS", "admin:dev-secret")
+        .env("DROVER_MARATHON_CREDENTIALS", "admin:dev-secret")
+        .env("XDG_CONFIG_HOME", d.join("config"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the CLI");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("deployment of /hello succeeded: 1/1 running"),
+        "{output:?}\n{}",
+        dev.output()
+    );
+    // The master's operator API refuses an anonymous call.
+    let (status, _) = support::http_request(
+        ports.master,
+        "POST",
+        "/api/v1",
+        Some(r#"{"type":"GET_HEALTH"}"#),
+        "application/json",
+    )
+    .expect("the master answers");
+    assert_eq!(status, 401);
+}

@@ -68,3 +68,97 @@ fn half_open_connections_do_not_block_a_scheduler_and_are_closed() {
     }
     cluster.master_json("/master/state");
 }
+
+/// Reads from `stream` until EOF (or a reset); panics if the peer keeps it open past `limit`.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
+    stream.set_read_timeout(Some(limit)).expect("read timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return out,
+            Err(e) => panic!("the connection was not closed: {e}"),
+        }
+    }
+}
+
+/// 5,000 keep-alive connections that each finished a request and then went quiet do not stop
+/// a client from getting answers; the master closes them after `--http_idle_timeout` (the
+/// header timeout is far away, so only the idle timeout can), while a scheduler subscription
+/// on the same listener, quiet for just as long, stays open and keeps delivering events.
+#[test]
+fn idle_keep_alive_connections_are_closed_but_a_subscription_is_not() {
+    let cluster = Cluster::start_with(support::Options {
+        agents: 1,
+        master_flags: vec![
+            "--http_idle_timeout=3secs".to_owned(),
+            "--http_header_read_timeout=10mins".to_owned(),
+        ],
+        ..support::Options::default()
+    });
+    let port = cluster.master_port;
+    let mut subscription = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let body =
+        r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"idle-test"}}}"#;
+    let request = format!(
+        "POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    subscription
+        .write_all(request.as_bytes())
+        .expect("subscribe");
+    let mut idle = Vec::new();
+    for _ in 0..5000 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("request");
+        idle.push(stream);
+    }
+    // Answers go through meanwhile.
+    let (status, _) = support::http_get(port, "/master/state").expect("state answered");
+    assert_eq!(status, 200);
+    // Every quiet connection got its answer, then was closed by the idle timeout.
+    for stream in &mut idle {
+        let answer = read_until_closed(stream, Duration::from_secs(120));
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    // The subscription was as quiet as they were (heartbeats come every 15 s), yet it is open:
+    // the next heartbeat still arrives on it.
+    subscription
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("read timeout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Everything buffered so far (SUBSCRIBED, the first heartbeat, offers) is drained first.
+    subscription.set_nonblocking(true).expect("nonblocking");
+    loop {
+        match subscription.read(&mut buf) {
+            Ok(0) => panic!("the subscription was closed"),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("subscription: {e}"),
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).contains("SUBSCRIBED"),
+        "{:?}",
+        String::from_utf8_lossy(&seen)
+    );
+    subscription.set_nonblocking(false).expect("blocking");
+    let mut after = Vec::new();
+    while !String::from_utf8_lossy(&after).contains("HEARTBEAT") {
+        match subscription.read(&mut buf) {
+            Ok(0) => panic!("the subscription was closed by the idle timeout"),
+            Ok(n) => after.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no heartbeat on the subscription: {e}"),
+        }
+    }
+}

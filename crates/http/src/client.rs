@@ -185,13 +185,21 @@ impl Default for Client {
     }
 }
 
+/// How long an idle pooled connection is kept: half the servers' default idle timeout.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Client {
     /// A client with a 30 s timeout for non-streaming requests and a 16 MiB body limit.
     pub fn new() -> Client {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Client {
-            inner: HyperClient::builder(TokioExecutor::new()).build(connector),
+            // Pooled connections are dropped before the daemons' idle timeout
+            // (`guard::DEFAULT_IDLE_TIMEOUT`) can close them under a new request.
+            inner: HyperClient::builder(TokioExecutor::new())
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(connector),
             timeout: Duration::from_secs(30),
             max_body_bytes: crate::MAX_BODY_BYTES,
         }

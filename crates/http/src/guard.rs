@@ -1,14 +1,16 @@
 //! A listener wrapper that bounds what idle or half-open clients can hold: a cap on open
 //! connections (over it a new connection is closed at once, existing ones are untouched) and
 //! a deadline for the first request's header (a client that connects and sends half a header
-//! is closed when it passes). Long-lived streams count in the cap but, once their request is
-//! in, are never timed out here.
+//! is closed when it passes), and an idle timeout for keep-alive connections between requests
+//! (a connection with no request in flight and no traffic for that long is closed). Long-lived
+//! streams count in the cap but are never idle: their request stays in flight until the
+//! response body ends, which [`crate::conn`] tracks per connection.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -21,6 +23,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 /// How long a client has to send its first request's header by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a keep-alive connection may sit with no request in flight by default. Longer than
+/// the clients' own pool timeouts (urllib3 and Java clients reuse connections idle for less), so
+/// a well-behaved client rarely meets a connection closed under it.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The bounds a [`Guarded`] listener applies.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -28,6 +35,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Deadline for the first request's header, from the accept.
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moved for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -35,7 +44,54 @@ impl Default for Limits {
         Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
+    }
+}
+
+/// What the request layer tells the connection: how many requests (and response bodies) are
+/// in flight, and when the last one ended.
+#[derive(Debug)]
+pub struct Activity {
+    in_flight: AtomicUsize,
+    /// When the last request's response ended, in milliseconds since [`base`].
+    last_end_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The process-wide origin of [`Activity::last_end_ms`].
+fn base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            last_end_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A request started; the returned token ends it when dropped (after its response body).
+    pub fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
+    fn last_end(&self) -> Instant {
+        base() + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire))
+    }
+}
+
+/// A request in flight on a connection; dropping it ends the request.
+#[derive(Debug)]
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let since = u64::try_from(base().elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_end_ms.fetch_max(since, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -88,6 +144,10 @@ impl<L: Listener> Listener for Guarded<L> {
                         self.limits.header_read_timeout,
                     ))),
                     matched: 0,
+                    idle_timeout: self.limits.idle_timeout,
+                    idle_deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
+                    last_io: Instant::now(),
+                    activity: Arc::new(Activity::new()),
                 },
                 addr,
             );
@@ -133,6 +193,41 @@ pub struct GuardedIo<I> {
     header_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// How much of `\r\n\r\n` the bytes read so far end with.
     matched: u8,
+    idle_timeout: Duration,
+    /// Re-armed lazily: when it fires, the connection is closed only if it has really been idle.
+    idle_deadline: Pin<Box<tokio::time::Sleep>>,
+    /// When bytes last moved either way.
+    last_io: Instant,
+    activity: Arc<Activity>,
+}
+
+impl<I> GuardedIo<I> {
+    /// The connection's request tracking, for the request layer ([`crate::conn`]).
+    pub fn activity(&self) -> Arc<Activity> {
+        self.activity.clone()
+    }
+
+    /// Whether the idle timeout has passed; re-arms the timer (registering the waker) otherwise.
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.idle_deadline.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let next = if self.activity.in_flight.load(Ordering::Acquire) > 0 {
+                // A request or stream is in flight: never idle, look again later.
+                now + self.idle_timeout
+            } else {
+                let since = self.last_io.max(self.activity.last_end());
+                let due = since + self.idle_timeout;
+                if due <= now {
+                    return true;
+                }
+                due
+            };
+            self.idle_deadline
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(next));
+        }
+        false
+    }
 }
 
 const HEADER_END: &[u8; 4] = b"\r\n\r\n";
@@ -151,8 +246,17 @@ impl<I: AsyncRead + Unpin> AsyncRead for GuardedIo<I> {
                 "no complete request header before the header read timeout",
             )));
         }
+        if self.idle_expired(cx) {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "keep-alive connection idle past the idle timeout",
+            )));
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.io).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            self.last_io = Instant::now();
+        }
         if self.header_deadline.is_some() {
             let mut matched = self.matched;
             for &byte in &buf.filled()[before..] {
@@ -182,7 +286,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for GuardedIo<I> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, data)
+        let written = ready!(Pin::new(&mut self.io).poll_write(cx, data))?;
+        self.last_io = Instant::now();
+        Poll::Ready(Ok(written))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -240,6 +346,7 @@ mod tests {
         let (address, open) = serve(Limits {
             max_connections: 10_000,
             header_read_timeout: Duration::from_millis(500),
+            idle_timeout: Duration::from_secs(600),
         })
         .await;
         let mut idle = Vec::new();
@@ -273,6 +380,7 @@ mod tests {
         let (address, open) = serve(Limits {
             max_connections: 3,
             header_read_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(600),
         })
         .await;
         let mut held = Vec::new();

@@ -8,7 +8,9 @@
 //! daemon's decisions; it depends on `drover-wire` only, never on `drover-core`.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod auth;
 pub mod client;
+pub mod conn;
 pub mod file_range;
 pub mod guard;
 pub mod listen;

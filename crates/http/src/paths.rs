@@ -19,8 +19,13 @@ pub type App = MapRequest<Router, fn(Request) -> Request>;
 
 /// `router` behind the trailing-slash rewrite, ready for `axum::serve`.
 pub fn ignoring_trailing_slashes(router: Router) -> IntoMakeService<App> {
-    let app: App = router.map_request(strip_trailing_slashes as fn(Request) -> Request);
-    axum::ServiceExt::<Request>::into_make_service(app)
+    axum::ServiceExt::<Request>::into_make_service(ignoring_trailing_slashes_service(router))
+}
+
+/// `router` behind the trailing-slash rewrite, as a per-connection service (for
+/// [`crate::conn::serve`]).
+pub fn ignoring_trailing_slashes_service(router: Router) -> App {
+    router.map_request(strip_trailing_slashes as fn(Request) -> Request)
 }
 
 /// `request` with its path's trailing slashes removed (`/` itself stays `/`).

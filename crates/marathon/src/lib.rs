@@ -18,7 +18,6 @@ pub mod mesos;
 pub mod sse;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -94,6 +93,114 @@ pub struct Flags {
         default_value_t = 20_000
     )]
     pub local_port_max: u32,
+    /// Listener bounds and authentication (Drover's listener flags, Marathon's auth flags).
+    #[command(flatten)]
+    pub listener: ListenerFlags,
+}
+
+/// The API listener's bounds and authentication flags of `drover marathon`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenerFlags {
+    /// Open HTTP connections accepted at once (SSE streams count); beyond it a new connection
+    /// is closed at once (Drover's).
+    #[arg(long = "max_connections", env = "MARATHON_MAX_CONNECTIONS", default_value_t = drover_http::guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Milliseconds a client has to send its first request's header (Drover's).
+    #[arg(
+        long = "http_header_read_timeout",
+        env = "MARATHON_HTTP_HEADER_READ_TIMEOUT",
+        default_value_t = 30_000
+    )]
+    pub http_header_read_timeout: u64,
+    /// Milliseconds a keep-alive connection may stay open with no request in flight
+    /// (Drover's; `/v2/events` streams are never idle).
+    #[arg(
+        long = "http_idle_timeout",
+        env = "MARATHON_HTTP_IDLE_TIMEOUT",
+        default_value_t = 60_000
+    )]
+    pub http_idle_timeout: u64,
+    /// `user:password` every API request must carry as HTTP Basic credentials (Marathon's
+    /// `--http_credentials`); without it the API is open.
+    #[arg(long = "http_credentials", env = "MARATHON_HTTP_CREDENTIALS", value_parser = drover_http::auth::Credential::parse_pair)]
+    pub http_credentials: Option<drover_http::auth::Credential>,
+    /// Authenticate to the Mesos master with the principal and secret below.
+    #[arg(long = "mesos_authentication", env = "MARATHON_MESOS_AUTHENTICATION", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = drover_http::auth::parse_bool_flag)]
+    pub mesos_authentication: bool,
+    /// The framework's principal (`FrameworkInfo.principal`, and the user of its credential).
+    #[arg(
+        long = "mesos_authentication_principal",
+        env = "MARATHON_MESOS_AUTHENTICATION_PRINCIPAL"
+    )]
+    pub mesos_authentication_principal: Option<String>,
+    /// File holding the framework's secret (its whole content, a trailing newline dropped).
+    #[arg(
+        long = "mesos_authentication_secret_file",
+        env = "MARATHON_MESOS_AUTHENTICATION_SECRET_FILE"
+    )]
+    pub mesos_authentication_secret_file: Option<PathBuf>,
+}
+
+impl Default for ListenerFlags {
+    fn default() -> Self {
+        ListenerFlags {
+            max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
+            http_header_read_timeout: 30_000,
+            http_idle_timeout: 60_000,
+            http_credentials: None,
+            mesos_authentication: false,
+            mesos_authentication_principal: None,
+            mesos_authentication_secret_file: None,
+        }
+    }
+}
+
+impl ListenerFlags {
+    /// The framework's credential for the master: `Some` with `--mesos_authentication`, which
+    /// needs both the principal and a readable secret file.
+    pub fn mesos_credential(&self) -> anyhow::Result<Option<drover_http::auth::Credential>> {
+        if !self.mesos_authentication {
+            return Ok(None);
+        }
+        let (Some(principal), Some(file)) = (
+            &self.mesos_authentication_principal,
+            &self.mesos_authentication_secret_file,
+        ) else {
+            anyhow::bail!(
+                "--mesos_authentication needs --mesos_authentication_principal and --mesos_authentication_secret_file"
+            );
+        };
+        let secret = std::fs::read_to_string(file).with_context(|| {
+            format!(
+                "cannot read --mesos_authentication_secret_file {}",
+                file.display()
+            )
+        })?;
+        Ok(Some(drover_http::auth::Credential {
+            principal: principal.clone(),
+            secret: secret.trim_end_matches(['\n', '\r']).to_owned(),
+        }))
+    }
+
+    /// The API's request policy: every request needs `--http_credentials` when given.
+    pub fn http_policy(&self) -> Option<Arc<drover_http::auth::Policy>> {
+        self.http_credentials.as_ref().map(|credential| {
+            Arc::new(drover_http::auth::Policy {
+                credentials: drover_http::auth::Credentials::single(credential.clone()),
+                realm: "Mesosphere",
+                required: Box::new(|_, _| true),
+            })
+        })
+    }
+
+    /// The bounds of the API's listener.
+    pub fn http_limits(&self) -> drover_http::guard::Limits {
+        drover_http::guard::Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: std::time::Duration::from_millis(self.http_header_read_timeout),
+            idle_timeout: std::time::Duration::from_millis(self.http_idle_timeout),
+        }
+    }
 }
 
 /// Runs the scheduler until `shutdown` resolves.
@@ -101,11 +208,11 @@ pub async fn run(
     flags: Flags,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if !flags.http_address.is_loopback() {
-        // Drover's Marathon API has no authentication: say so once when it is exposed.
+    if !flags.http_address.is_loopback() && flags.listener.http_credentials.is_none() {
+        // Without --http_credentials the API is open: say so once when it is exposed.
         tracing::warn!(
             address = %flags.http_address,
-            "the Marathon API listens on a non-loopback address without authentication; anyone who can reach it can run tasks"
+            "the Marathon API listens on a non-loopback address without authentication (--http_credentials); anyone who can reach it can run tasks"
         );
     }
     let listener = TcpListener::bind((flags.http_address, flags.http_port))
@@ -138,6 +245,7 @@ pub async fn serve(
         Arc::new(RedbStore::open(&flags.work_dir).context("open the marathon store")?);
     let restored = storage::load(&store).context("load marathon state")?;
     let framework_id = restored.framework_id.clone();
+    let mesos_credential = flags.listener.mesos_credential()?;
     let config = Config {
         task_launch_timeout_ms: flags.task_launch_timeout,
         reconciliation_interval_ms: flags.reconciliation_interval,
@@ -154,6 +262,8 @@ pub async fn serve(
             framework_name: flags.framework_name.clone(),
             hostname: flags.hostname.clone(),
             framework_id,
+            principal: flags.listener.mesos_authentication_principal.clone(),
+            credential: mesos_credential,
             webui_url: format!("http://{}:{port}", flags.hostname),
             inbox: tx.clone(),
         })),
@@ -172,12 +282,20 @@ pub async fn serve(
             reconciliation_interval_ms: flags.reconciliation_interval,
         }),
     };
-    let app = api::router(api)
-        .layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = api::router(api).layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX));
+    // `--http_credentials` (issue 14): one check before any handler.
+    let app = match flags.listener.http_policy() {
+        Some(policy) => app.layer(axum::middleware::from_fn_with_state(
+            policy,
+            drover_http::auth::middleware,
+        )),
+        None => app,
+    };
     let mut actor = tokio::spawn(driver::run(scheduler, store, events, rx, mesos_tx));
     tracing::info!(port, "marathon api listening");
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    // The same bounds as the master's and the agent's listeners; requests carry
+    // `ConnectInfo<SocketAddr>` as before.
+    let server = drover_http::conn::serve(listener, flags.listener.http_limits(), app, shutdown);
     let result = tokio::select! {
         result = server => result.context("serve the API"),
         result = &mut actor => match result {

@@ -24,6 +24,10 @@ pub struct Link {
     pub hostname: String,
     /// The stored framework id, if any.
     pub framework_id: Option<String>,
+    /// `FrameworkInfo.principal` (`--mesos_authentication_principal`).
+    pub principal: Option<String>,
+    /// The credential sent to the master (`--mesos_authentication`).
+    pub credential: Option<drover_http::auth::Credential>,
     /// Our web UI / API URL.
     pub webui_url: String,
     /// The actor's inbox.
@@ -50,6 +54,7 @@ pub fn framework_info(link: &Link) -> v1::FrameworkInfo {
         checkpoint: Some(true),
         hostname: Some(link.hostname.clone()),
         webui_url: Some(link.webui_url.clone()),
+        principal: link.principal.clone(),
         capabilities: vec![
             capability(Type::PartitionAware),
             capability(Type::TaskKillingState),
@@ -62,8 +67,9 @@ pub fn framework_info(link: &Link) -> v1::FrameworkInfo {
 /// Starts the link; returns where the actor sends its Mesos effects.
 pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
     let (calls_tx, mut calls_rx) = mpsc::channel::<MesosCall>(drover_scheduler_client::CALLS_MAX);
-    let (client, mut events) =
-        drover_scheduler_client::spawn(Config::new(link.master.clone(), framework_info(&link)));
+    let mut config = Config::new(link.master.clone(), framework_info(&link));
+    config.credential = link.credential.clone();
+    let (client, mut events) = drover_scheduler_client::spawn(config);
     let inbox = link.inbox.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {

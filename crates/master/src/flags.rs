@@ -72,6 +72,13 @@ pub struct Flags {
     /// (Drover's; bounds half-open and slow clients).
     #[arg(long = "http_header_read_timeout", env = "MESOS_HTTP_HEADER_READ_TIMEOUT", default_value = "30secs", value_parser = parse_duration)]
     pub http_header_read_timeout: Duration,
+    /// Time a keep-alive connection may stay open with no request in flight (Drover's; long
+    /// streams are never idle).
+    #[arg(long = "http_idle_timeout", env = "MESOS_HTTP_IDLE_TIMEOUT", default_value = "60secs", value_parser = parse_duration)]
+    pub http_idle_timeout: Duration,
+    /// Authentication (issue 14).
+    #[command(flatten)]
+    pub auth: crate::auth::AuthFlags,
 }
 
 impl Flags {
@@ -92,6 +99,8 @@ impl Flags {
             max_completed_frameworks: 50,
             max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
             http_header_read_timeout: drover_http::guard::DEFAULT_HEADER_READ_TIMEOUT,
+            http_idle_timeout: drover_http::guard::DEFAULT_IDLE_TIMEOUT,
+            auth: crate::auth::AuthFlags::default(),
         }
     }
 
@@ -100,6 +109,7 @@ impl Flags {
         drover_http::guard::Limits {
             max_connections: self.max_connections.max(1),
             header_read_timeout: self.http_header_read_timeout,
+            idle_timeout: self.http_idle_timeout,
         }
     }
 
@@ -176,6 +186,10 @@ impl Flags {
                 "http_header_read_timeout".to_owned(),
                 format_duration(self.http_header_read_timeout),
             ),
+            (
+                "http_idle_timeout".to_owned(),
+                format_duration(self.http_idle_timeout),
+            ),
         ];
         if let Some(limit) = self.agent_removal_rate_limit {
             out.push((
@@ -190,6 +204,7 @@ impl Flags {
         if let Some(timeout) = self.offer_timeout {
             out.push(("offer_timeout".to_owned(), format_duration(timeout)));
         }
+        out.extend(self.auth.as_pairs());
         out.sort();
         out
     }

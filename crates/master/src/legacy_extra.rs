@@ -232,6 +232,8 @@ async fn teardown(
     State(state): State<AppState>,
     method: axum::http::Method,
     Query(query): Query<RawQuery>,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    acls: Option<axum::Extension<std::sync::Arc<crate::acls::Acls>>>,
     body: Body,
 ) -> Response {
     if method != axum::http::Method::POST {
@@ -251,6 +253,17 @@ async fn teardown(
         return HttpError::bad_request("Missing 'frameworkId' query parameter in the request body")
             .into_response();
     };
+    if let Some(axum::Extension(acls)) = &acls
+        && let Err(refused) = crate::acls::authorize_teardown(
+            &state,
+            acls,
+            principal.as_ref().map(|p| &p.0),
+            &framework_id,
+        )
+        .await
+    {
+        return refused.into_response();
+    }
     let req = state.handle.next_conn();
     let reply = state
         .handle

@@ -47,6 +47,8 @@
 //! the update being delivered; the master forwards them to the framework if it is connected
 //! and otherwise drops them (the agent retries).
 
+pub mod acls;
+pub mod auth;
 pub mod driver;
 pub mod flags;
 pub mod legacy;
@@ -90,6 +92,19 @@ pub async fn run_on(
     drover_http::listen::raise_backlog(&listener);
     let work_dir = flags.work_dir.clone();
     let http_limits = flags.http_limits();
+    let auth_policy = flags.auth.policy()?;
+    let acls = match &flags.auth.acls {
+        Some(flag) => Some(std::sync::Arc::new(
+            acls::Acls::load(flag).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
+    if auth_policy.is_none() && !flags.ip.is_loopback() {
+        tracing::warn!(
+            address = %flags.ip,
+            "the master listens on a non-loopback address without authentication (--authenticate_*); anyone who can reach it can run tasks and tear down frameworks"
+        );
+    }
     let store = tokio::task::spawn_blocking(move || RedbStore::open(&work_dir))
         .await
         .context("opening the registry failed")?
@@ -115,6 +130,21 @@ pub async fn run_on(
         port,
     };
     let app = routes::router(state);
+    // Authentication (issue 14): one policy from the flags, consulted before any handler.
+    let app = app.layer(axum::Extension(std::sync::Arc::new(
+        auth::AgentPrincipals::default(),
+    )));
+    let app = match acls {
+        Some(acls) => app.layer(axum::Extension(acls)),
+        None => app,
+    };
+    let app = match auth_policy {
+        Some(policy) => app.layer(axum::middleware::from_fn_with_state(
+            policy,
+            drover_http::auth::middleware,
+        )),
+        None => app,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // Streams write one small record after another; with Nagle's algorithm each record
@@ -124,15 +154,16 @@ pub async fn run_on(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    // Idle and half-open clients are bounded: a connection cap and a header deadline.
-    let listener = drover_http::guard::Guarded::new(listener, http_limits);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, drover_http::paths::ignoring_trailing_slashes(app))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle
+    // timeout between requests (streams are exempt from the last).
+    let server = tokio::spawn(drover_http::conn::serve(
+        listener,
+        http_limits,
+        drover_http::paths::ignoring_trailing_slashes_service(app),
+        async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        },
+    ));
     let result = driver::run(master, store, commands, shutdown).await;
     let _ = stop_tx.send(true);
     // Open streams never end on their own; do not wait for them.

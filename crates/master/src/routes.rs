@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use drover_core::master::validation::{CALL_INVALID_PREFIX, validate_call};
 use drover_core::master::{Conn, Input, Reply};
+use drover_http::auth::Principal;
 use drover_http::{
     HttpError, MAX_BODY_BYTES, STREAM_ID_HEADER, decode_body, header_text, read_body,
     request_encoding, response_encoding, stream_channel,
@@ -163,7 +164,12 @@ async fn decode_request<M: prost_reflect::ReflectMessage + Default>(
 
 /// `POST /api/v1/scheduler`.
 pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> Response {
-    let (call, headers) = match decode_request::<scheduler::Call>(request).await {
+    let principal = request.extensions().get::<Principal>().cloned();
+    let acls = request
+        .extensions()
+        .get::<Arc<crate::acls::Acls>>()
+        .cloned();
+    let (mut call, headers) = match decode_request::<scheduler::Call>(request).await {
         Ok(decoded) => decoded,
         Err(e) => return e.into_response(),
     };
@@ -185,6 +191,20 @@ pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> R
             Ok(encoding) => encoding,
             Err(e) => return e.into_response(),
         };
+        if let Some(principal) = &principal
+            && let Err(refused) = crate::auth::check_subscribe(&state, principal, &mut call).await
+        {
+            return refused.into_response();
+        }
+        if let (Some(acls), Some(subscribe)) = (&acls, &call.subscribe)
+            && let Err(refused) = crate::acls::authorize_subscribe(
+                acls,
+                principal.as_ref(),
+                &subscribe.framework_info,
+            )
+        {
+            return refused.into_response();
+        }
         let conn = state.handle.next_conn();
         let stream_id = uuid::Uuid::new_v4().to_string();
         let input = Input::Subscribe {
@@ -219,10 +239,20 @@ pub async fn scheduler_api(State(state): State<AppState>, request: Request) -> R
 
 /// `POST /drover/internal/agent`.
 pub async fn agent_api(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let principal = request.extensions().get::<Principal>().cloned();
+    let principals = request
+        .extensions()
+        .get::<Arc<crate::auth::AgentPrincipals>>()
+        .cloned();
     let (call, headers) = match decode_request::<AgentCall>(request).await {
         Ok(decoded) => decoded,
         Err(e) => return e.into_response(),
     };
+    if let (Some(principal), Some(principals)) = (&principal, &principals)
+        && let Err(refused) = crate::auth::check_agent(principals, principal, &call)
+    {
+        return refused.into_response();
+    }
     let kind = call.r#type.and_then(|t| AgentCallType::try_from(t).ok());
     if matches!(
         kind,
@@ -234,12 +264,20 @@ pub async fn agent_api(State(state): State<AppState>, request: Request<Body>) ->
         };
         let conn = state.handle.next_conn();
         let stream_id = uuid::Uuid::new_v4().to_string();
+        let registering = call.register.as_ref().map(|r| r.agent_info.clone());
         let input = Input::AgentSubscribe {
             conn,
             stream_id: stream_id.clone(),
             call,
         };
-        return open_stream(&state, conn, StreamKind::Agent, stream_id, encoding, input).await;
+        let response =
+            open_stream(&state, conn, StreamKind::Agent, stream_id, encoding, input).await;
+        if let (Some(principal), Some(principals), Some(info)) =
+            (principal, principals, registering)
+        {
+            crate::auth::bind_registered(&state, &principals, &principal, &info).await;
+        }
+        return response;
     }
     let stream_id = header_text(&headers, STREAM_ID_HEADER);
     if kind == Some(AgentCallType::StatusUpdates) {

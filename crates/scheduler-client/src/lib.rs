@@ -61,6 +61,9 @@ pub struct Config {
     pub backoff_max: Duration,
     /// Calls POSTed at once (at least 1; 1 sends them one at a time, in order).
     pub calls_in_flight_max: usize,
+    /// HTTP Basic credential sent with every call (a master with
+    /// `--authenticate_http_frameworks`); its principal should be `framework_info.principal`.
+    pub credential: Option<drover_http::auth::Credential>,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             calls_in_flight_max: CALLS_IN_FLIGHT_MAX,
+            credential: None,
         }
     }
 
@@ -195,7 +199,11 @@ async fn session(
         ..Default::default()
     };
     let url = endpoint(&config.master);
-    let headers = [("Content-Type", PROTOBUF), ("Accept", PROTOBUF)];
+    let authorization = config.credential.as_ref().map(|c| c.header_value());
+    let mut headers = vec![("Content-Type", PROTOBUF), ("Accept", PROTOBUF)];
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value.as_str()));
+    }
     let mut stream = match client
         .post_stream(
             &url,
@@ -210,6 +218,7 @@ async fn session(
     };
     let stream_id = stream.header("Mesos-Stream-Id").unwrap_or_default();
     let mut flight = Flight::new(client.clone(), url, stream_id, config.calls_in_flight_max);
+    flight.authorization = authorization;
     let mut heartbeat = Duration::from_secs(15);
     let mut deadline = Instant::now() + heartbeat * config.missed_heartbeats_max;
     loop {
@@ -360,6 +369,8 @@ struct Flight {
     client: drover_http::Client,
     url: String,
     stream_id: String,
+    /// The `Authorization` header value, when the framework has a credential.
+    authorization: Option<String>,
     max: usize,
     waiting: VecDeque<Queued>,
     running: tokio::task::JoinSet<Sent>,
@@ -375,6 +386,7 @@ impl Flight {
             client,
             url,
             stream_id,
+            authorization: None,
             max: max.max(1),
             waiting: VecDeque::new(),
             running: tokio::task::JoinSet::new(),
@@ -430,13 +442,17 @@ impl Flight {
         let client = self.client.clone();
         let url = self.url.clone();
         let stream_id = self.stream_id.clone();
+        let authorization = self.authorization.clone();
         let body = Bytes::from(queued.call.encode_to_vec());
         let handle = self.running.spawn(async move {
-            let headers = [
+            let mut headers = vec![
                 ("Content-Type", PROTOBUF),
                 ("Accept", PROTOBUF),
                 ("Mesos-Stream-Id", stream_id.as_str()),
             ];
+            if let Some(value) = &authorization {
+                headers.push(("Authorization", value.as_str()));
+            }
             client.post(&url, &headers, body).await
         });
         self.started.insert(handle.id(), queued);

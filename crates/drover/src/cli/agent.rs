@@ -60,6 +60,8 @@ impl AgentArgs {
                 endpoints: Endpoints {
                     master: "127.0.0.1:5050".into(),
                     marathon: "127.0.0.1:8080".into(),
+                    master_credentials: None,
+                    marathon_credentials: None,
                     json: false,
                 },
             }),

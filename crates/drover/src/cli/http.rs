@@ -34,6 +34,8 @@ pub struct Service {
     pub shown: String,
     /// How to point the CLI elsewhere ("--master or DROVER_MASTER").
     hint: String,
+    /// The `Authorization` header value sent with every request, when credentials are given.
+    authorization: Option<String>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -56,8 +58,18 @@ impl Service {
             shown: address.to_owned(),
             base,
             hint,
+            authorization: None,
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
         }
+    }
+
+    /// The same service, sending `credential` as HTTP Basic credentials.
+    pub fn with_credential(
+        mut self,
+        credential: Option<&drover_http::auth::Credential>,
+    ) -> Service {
+        self.authorization = credential.map(|c| c.header_value());
+        self
     }
 
     fn unreachable(&self, reason: &str) -> CliError {
@@ -82,6 +94,9 @@ impl Service {
         let mut builder = Request::builder().method(method).uri(&url);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
+        }
+        if let Some(value) = &self.authorization {
+            builder = builder.header("Authorization", value.as_str());
         }
         let request = builder
             .body(Full::new(body))

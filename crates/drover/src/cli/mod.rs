@@ -73,20 +73,52 @@ pub struct Endpoints {
         value_name = "ADDR"
     )]
     pub marathon: String,
+    /// `principal:secret` for a master that authenticates HTTP requests
+    /// (`--authenticate_http_readwrite`/`readonly`); also the config file's
+    /// `master_credentials`.
+    #[arg(
+        long = "master_credentials",
+        env = "DROVER_MASTER_CREDENTIALS",
+        value_name = "PRINCIPAL:SECRET",
+        value_parser = credential_text
+    )]
+    pub master_credentials: Option<Box<str>>,
+    /// `user:password` for a scheduler started with `--http_credentials`; also the config
+    /// file's `marathon_credentials`.
+    #[arg(
+        long = "marathon_credentials",
+        env = "DROVER_MARATHON_CREDENTIALS",
+        value_name = "USER:PASSWORD",
+        value_parser = credential_text
+    )]
+    pub marathon_credentials: Option<Box<str>>,
     /// Print the API's JSON instead of a table (for scripts).
     #[arg(long = "json")]
     pub json: bool,
+}
+
+/// Checks a `principal:secret` flag value; kept as text so `Endpoints` stays small.
+fn credential_text(text: &str) -> Result<Box<str>, String> {
+    drover_http::auth::Credential::parse_pair(text).map(|_| text.into())
+}
+
+/// The credential of a checked `principal:secret` flag value.
+fn credential(text: &Option<Box<str>>) -> Option<drover_http::auth::Credential> {
+    text.as_deref()
+        .and_then(|t| drover_http::auth::Credential::parse_pair(t).ok())
 }
 
 impl Endpoints {
     /// The master's HTTP APIs.
     pub fn master(&self) -> Service {
         Service::new("master", &self.master, "--master", "DROVER_MASTER")
+            .with_credential(credential(&self.master_credentials).as_ref())
     }
 
     /// The scheduler's HTTP APIs.
     pub fn marathon(&self) -> Service {
         Service::new("scheduler", &self.marathon, "--marathon", "DROVER_MARATHON")
+            .with_credential(credential(&self.marathon_credentials).as_ref())
     }
 }
 

@@ -178,7 +178,18 @@ def main():
     scheduler = Driven()
     if OPTIONS.get("framework-id"):
         scheduler.subscribed = True
-    driver = MesosSchedulerDriver(scheduler, framework, MASTER, use_addict=True)
+    if OPTIONS.get("principal"):
+        framework.principal = OPTIONS["principal"]
+    # With --secret the driver sends HTTP Basic credentials (a master with
+    # --authenticate_http_frameworks).
+    driver = MesosSchedulerDriver(
+        scheduler,
+        framework,
+        MASTER,
+        use_addict=True,
+        principal=OPTIONS.get("principal"),
+        secret=OPTIONS.get("secret"),
+    )
     driver.start()
     reader = threading.Thread(target=commands, args=(driver, scheduler), daemon=True)
     reader.start()

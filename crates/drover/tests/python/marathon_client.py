@@ -3,7 +3,7 @@ has that Drover serves — create, list, get, scale, kill with and without scale
 delete, tasks, deployments, queue, info, leader, ping and the event stream. The library breaks on
 JSON fields it does not know, so this also checks the shapes.
 
-Usage: marathon_client.py http://HOST:PORT. Exits 0 when every expectation held."""
+Usage: marathon_client.py http://HOST:PORT [USER PASSWORD]. Exits 0 when every expectation held."""
 
 import collections
 import collections.abc
@@ -22,7 +22,11 @@ URL = sys.argv[1]
 APP = "/compat/sleeper"
 DEADLINE_SECONDS = 120
 
-client = MarathonClient(URL)
+# Optional credentials (a scheduler started with --http_credentials).
+if len(sys.argv) > 3:
+    client = MarathonClient(URL, username=sys.argv[2], password=sys.argv[3])
+else:
+    client = MarathonClient(URL)
 
 
 def wait_for(what, predicate):

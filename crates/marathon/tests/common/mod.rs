@@ -28,6 +28,7 @@ pub async fn start(dir: &std::path::Path) -> Server {
         work_dir: dir.to_path_buf(),
         local_port_min: 10_000,
         local_port_max: 20_000,
+        listener: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(drover_marathon::serve(flags, listener, async move {

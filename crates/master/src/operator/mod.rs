@@ -48,6 +48,14 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
     if request.method() != Method::POST {
         return HttpError::method_not_allowed(&Method::POST, request.method()).into_response();
     }
+    let principal = request
+        .extensions()
+        .get::<drover_http::auth::Principal>()
+        .cloned();
+    let acls = request
+        .extensions()
+        .get::<std::sync::Arc<crate::acls::Acls>>()
+        .cloned();
     let (parts, body) = request.into_parts();
     let encoding = match request_encoding(&parts.headers) {
         Ok(e) => e,
@@ -321,6 +329,17 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 )
                 .into_response();
             };
+            if let Some(acls) = &acls
+                && let Err(refused) = crate::acls::authorize_teardown(
+                    &state,
+                    acls,
+                    principal.as_ref(),
+                    &teardown.framework_id.value,
+                )
+                .await
+            {
+                return refused.into_response();
+            }
             let req = state.handle.next_conn();
             let reply = state
                 .handle
