@@ -2,6 +2,7 @@
 //! response and event shapes.
 
 pub mod app;
+pub mod group;
 #[cfg(test)]
 mod equivalence_tests;
 pub mod read;
