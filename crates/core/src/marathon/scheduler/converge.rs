@@ -23,8 +23,10 @@ impl Scheduler {
     pub(super) fn converge(&mut self, now_ms: u64) {
         self.timers(now_ms);
         // A step that completes makes the apps of the next one dirty; they are brought along
-        // in the same input (a few passes), not left waiting for the next one.
-        for pass in 0..4 {
+        // in the same input, not left waiting for the next one (which may never come when no
+        // offers are wanted). Each pass completes at least one step, so this ends; the bound
+        // only caps the work of one input.
+        for pass in 0..64 {
             let mut dirty = self.instances.take_dirty();
             if self.full_scan && pass == 0 {
                 dirty.extend(self.instances.app_ids().cloned());
