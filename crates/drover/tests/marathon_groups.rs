@@ -173,7 +173,7 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
 
     // A dry run answers the plan and changes nothing.
     let mut changed = product(&marks);
-    changed["groups"][1]["apps"][0]["cmd"] = json!("exec sleep 601");
+    changed["groups"][2]["apps"][0]["cmd"] = json!("exec sleep 601");
     let (status, plan) = cluster.marathon_request(
         "PUT",
         "/v2/groups/product?dryRun=true",

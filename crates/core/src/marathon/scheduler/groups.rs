@@ -288,6 +288,10 @@ impl Scheduler {
         let ids: Vec<PathId> = changes.iter().map(|(a, _, _)| a.clone()).collect();
         self.check_locks(&ids, force)?;
         let version = self.next_version(now_ms);
+        // Deleting the root empties it; the root itself stays. The plan is made while the
+        // groups still exist, so their dependencies order the stops (dependents first).
+        let group = if id.is_root() { id.clone() } else { id.parent() };
+        let deployment = self.start_deployment_in(now_ms, group, changes, None);
         for gid in groups.keys() {
             self.groups.remove(gid);
             self.persist(Change::Group(gid.clone()));
@@ -300,9 +304,6 @@ impl Scheduler {
                 self.persist(Change::GroupVersion(gid.clone(), v));
             }
         }
-        // Deleting the root empties it; the root itself stays.
-        let group = if id.is_root() { id.clone() } else { id.parent() };
-        let deployment = self.start_deployment_in(now_ms, group, changes, None);
         Ok(Reply::Deployment {
             id: deployment,
             version_ms: version,
@@ -427,12 +428,7 @@ impl Scheduler {
                 None => changes.push((app_id, before, true)),
             }
         }
-        for gid in current_groups.keys() {
-            if !target_groups.contains_key(gid) {
-                self.groups.remove(gid);
-                self.persist(Change::Group(gid.clone()));
-            }
-        }
+        let target_groups_ids: BTreeSet<PathId> = target_groups.keys().cloned().collect();
         for (gid, mut spec) in target_groups {
             if self.groups.get(&gid).is_some_and(|g| {
                 g.dependencies == spec.dependencies && !changes.iter().any(|(a, _, _)| a.is_within(&gid))
@@ -444,6 +440,13 @@ impl Scheduler {
             self.persist(Change::Group(gid));
         }
         let deployment = self.start_deployment_in(now_ms, id.clone(), changes, None);
+        // Dropped groups go after the plan is made: their dependencies order the stops.
+        for gid in current_groups.keys() {
+            if !target_groups_ids.contains(gid) {
+                self.groups.remove(gid);
+                self.persist(Change::Group(gid.clone()));
+            }
+        }
         self.record_group_version(id, version);
         Ok(Reply::Deployment {
             id: deployment,
@@ -497,4 +500,99 @@ fn ordered_with(
     let before = group::depths(&group::graph(&before_apps, groups));
     let after = group::depths(&group::graph(apps, groups));
     group::order(actions, &before, &after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, Effect, Input, SequentialIds};
+    use super::*;
+    use crate::marathon::event::Event;
+    use crate::marathon::scheduler::Command;
+
+    fn id(s: &str) -> PathId {
+        PathId::parse(s, &PathId::root()).expect("valid id")
+    }
+
+    fn app(s: &str) -> AppSpec {
+        let mut a = AppSpec::new(id(s));
+        a.cmd = Some("sleep 100".into());
+        a
+    }
+
+    fn group(g: &str, deps: &[&str], apps: Vec<AppSpec>) -> GroupUpdate {
+        GroupUpdate {
+            id: id(g),
+            dependencies: Some(deps.iter().map(|d| id(d)).collect()),
+            apps: Some(apps),
+            groups: None,
+        }
+    }
+
+    /// The steps of the first plan a command's effects announce, as "Kind /app" strings.
+    fn planned(effects: &[Effect]) -> Vec<Vec<String>> {
+        let plan = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Publish(Event::DeploymentInfo { plan, .. })
+                | Effect::Publish(Event::DeploymentSuccess { plan }) => Some(plan.clone()),
+                _ => None,
+            })
+            .expect("a plan");
+        plan.steps
+            .iter()
+            .map(|s| s.iter().map(|a| format!("{} {}", a.kind.name(), a.app)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn delete_stops_dependents_first_and_put_starts_dependencies_first() {
+        let mut s = Scheduler::new(Config::default(), Box::new(SequentialIds::default()));
+        let tree = GroupUpdate {
+            id: id("/p"),
+            dependencies: None,
+            apps: Some(Vec::new()),
+            groups: Some(vec![
+                group("/p/db", &[], vec![app("/p/db/pg")]),
+                group("/p/web", &["/p/db"], vec![app("/p/web/ui")]),
+            ]),
+        };
+        let effects = s.handle(
+            1_000,
+            Input::Command(Command::PutGroup {
+                update: tree,
+                create: true,
+                force: false,
+                dry_run: false,
+            }),
+        );
+        assert_eq!(
+            planned(&effects),
+            vec![
+                vec!["StartApplication /p/db/pg", "StartApplication /p/web/ui"],
+                vec!["ScaleApplication /p/db/pg"],
+                vec!["ScaleApplication /p/web/ui"],
+            ]
+        );
+        // The web app is held while the database's step runs: only pg is queued.
+        let queued: Vec<String> = s.queue(1_000).iter().map(|e| e.app_id.to_string()).collect();
+        assert_eq!(queued, ["/p/db/pg"]);
+        s.check_invariants();
+        let effects = s.handle(
+            2_000,
+            Input::Command(Command::DeleteGroup {
+                id: id("/p"),
+                force: true,
+            }),
+        );
+        assert_eq!(
+            planned(&effects),
+            vec![
+                vec!["StopApplication /p/web/ui"],
+                vec!["StopApplication /p/db/pg"],
+            ]
+        );
+        assert!(s.groups().is_empty());
+        assert!(s.apps().is_empty());
+        s.check_invariants();
+    }
 }
