@@ -87,7 +87,10 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
 
     let (status, body) = cluster.marathon_request("POST", "/v2/groups", Some(&product(&marks)));
     assert_eq!(status, 201, "{body}");
-    let deployment = body["deploymentId"].as_str().expect("deploymentId").to_owned();
+    let deployment = body["deploymentId"]
+        .as_str()
+        .expect("deploymentId")
+        .to_owned();
     assert!(body["version"].is_string(), "{body}");
 
     // One deployment: the new apps' start, then one step per depth of the chain.
@@ -107,15 +110,22 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
         }
     }
     cluster.wait_for("every app of the group running", || {
-        ["/product/database/mysql", "/product/service/api", "/product/frontend/web"]
-            .iter()
-            .all(|a| running(&cluster, a) == 1)
+        [
+            "/product/database/mysql",
+            "/product/service/api",
+            "/product/frontend/web",
+        ]
+        .iter()
+        .all(|a| running(&cluster, a) == 1)
             && deployments(&cluster).is_empty()
     });
     let ready = stamp(&marks.join("mysql-ready")).expect("mysql-ready");
     let api = stamp(&marks.join("api-started")).expect("api-started");
     let web = stamp(&marks.join("web-started")).expect("web-started");
-    assert!(api > ready, "the service started before the database was healthy");
+    assert!(
+        api > ready,
+        "the service started before the database was healthy"
+    );
     assert!(web > api, "the frontend started before the service");
 
     // The tree as Marathon shows it.
@@ -130,7 +140,10 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
         ids,
         ["/product/database", "/product/frontend", "/product/service"]
     );
-    assert_eq!(tree["groups"][2]["dependencies"], json!(["/product/database"]));
+    assert_eq!(
+        tree["groups"][2]["dependencies"],
+        json!(["/product/database"])
+    );
     assert_eq!(
         tree["groups"][1]["apps"][0]["dependencies"],
         json!(["/product/service/api"])
@@ -174,11 +187,8 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
     // A dry run answers the plan and changes nothing.
     let mut changed = product(&marks);
     changed["groups"][2]["apps"][0]["cmd"] = json!("exec sleep 601");
-    let (status, plan) = cluster.marathon_request(
-        "PUT",
-        "/v2/groups/product?dryRun=true",
-        Some(&changed),
-    );
+    let (status, plan) =
+        cluster.marathon_request("PUT", "/v2/groups/product?dryRun=true", Some(&changed));
     assert_eq!(status, 200, "{plan}");
     assert_eq!(
         plan,
@@ -204,9 +214,13 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
         cluster.marathon_request("PUT", "/v2/groups/product", Some(&json!({"scaleBy": 2})));
     assert_eq!(status, 200, "{body}");
     cluster.wait_for("every app scaled to 2", || {
-        ["/product/database/mysql", "/product/service/api", "/product/frontend/web"]
-            .iter()
-            .all(|a| running(&cluster, a) == 2)
+        [
+            "/product/database/mysql",
+            "/product/service/api",
+            "/product/frontend/web",
+        ]
+        .iter()
+        .all(|a| running(&cluster, a) == 2)
             && deployments(&cluster).is_empty()
     });
 
@@ -218,9 +232,13 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
     );
     assert_eq!(status, 200, "{body}");
     cluster.wait_for("the rollback to one instance each", || {
-        ["/product/database/mysql", "/product/service/api", "/product/frontend/web"]
-            .iter()
-            .all(|a| running(&cluster, a) == 1)
+        [
+            "/product/database/mysql",
+            "/product/service/api",
+            "/product/frontend/web",
+        ]
+        .iter()
+        .all(|a| running(&cluster, a) == 1)
             && deployments(&cluster).is_empty()
     });
 
@@ -233,13 +251,17 @@ fn a_group_deploys_in_dependency_order_as_one_deployment() {
     });
     let (status, _) = cluster.marathon_request("GET", "/v2/groups/product", None);
     assert_eq!(status, 404);
-    wait_until("the group's processes ended", Duration::from_secs(60), || {
-        cluster.master_json("/master/state")["frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|f| f["tasks"].as_array().is_none_or(Vec::is_empty))
-    });
+    wait_until(
+        "the group's processes ended",
+        Duration::from_secs(60),
+        || {
+            cluster.master_json("/master/state")["frameworks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|f| f["tasks"].as_array().is_none_or(Vec::is_empty))
+        },
+    );
 }
 
 #[test]

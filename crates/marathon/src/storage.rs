@@ -227,7 +227,9 @@ pub fn load(store: &Arc<dyn Store>) -> anyhow::Result<Restored> {
         for a in v["apps"].as_array().into_iter().flatten() {
             apps.push(app(a)?);
         }
-        restored.group_versions.push(GroupSnapshot { apps, ..snapshot });
+        restored
+            .group_versions
+            .push(GroupSnapshot { apps, ..snapshot });
     }
     for (_, bytes) in store.scan(NAMESPACE, b"deployment/")? {
         restored

@@ -54,7 +54,15 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
     assert!(r.headers.contains("/v2/groups/product"), "{}", r.headers);
 
     // GET as Marathon 1.10 answers it (the keys of its GroupInfo; apps in id order).
-    let keys = json!(["apps", "dependencies", "enforceRole", "groups", "id", "pods", "version"]);
+    let keys = json!([
+        "apps",
+        "dependencies",
+        "enforceRole",
+        "groups",
+        "id",
+        "pods",
+        "version"
+    ]);
     let golden = json!({
         "keys": keys, "id": "/product", "dependencies": [], "apps": [],
         "groups": [
@@ -111,7 +119,10 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
             "ScaleApplication /product/service/rails-app"
         ]
     );
-    assert_eq!(names(&steps[3]), ["ScaleApplication /product/frontend/apache"]);
+    assert_eq!(
+        names(&steps[3]),
+        ["ScaleApplication /product/frontend/apache"]
+    );
     assert_eq!(list[0]["currentStep"], 2, "waiting for the database");
     // Only the database waits for offers; the others are held until their step.
     let queue = call(&a, "GET", "/v2/queue", None).await;
@@ -121,7 +132,10 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
         .iter()
         .map(|e| e["app"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(queued, ["/product/database/mongo", "/product/database/mysql"]);
+    assert_eq!(
+        queued,
+        ["/product/database/mongo", "/product/database/mysql"]
+    );
 
     // Bad input: 422 naming the problem; nothing changes.
     let before = call(&a, "GET", "/v2/groups", None).await.body;
@@ -129,7 +143,12 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
     let mut cyclic = product();
     cyclic["groups"][0]["dependencies"] = json!(["/product/frontend"]);
     let cases = [
-        ("PUT", "/v2/groups/product?force=true", cyclic, "cyclic dependencies"),
+        (
+            "PUT",
+            "/v2/groups/product?force=true",
+            cyclic,
+            "cyclic dependencies",
+        ),
         (
             "POST",
             "/v2/groups",
@@ -170,7 +189,10 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
             r.body
         );
         assert_eq!(call(&a, "GET", "/v2/groups", None).await.body, before);
-        assert_eq!(call(&a, "GET", "/v2/deployments", None).await.body, deployments);
+        assert_eq!(
+            call(&a, "GET", "/v2/deployments", None).await.body,
+            deployments
+        );
     }
     // An app posted alone with a dependency on nothing is refused too.
     let r = call(
@@ -185,7 +207,11 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
     let r = call(&a, "POST", "/v2/groups", Some(&product().to_string())).await;
     assert_eq!(r.status, 409, "{:?}", r.body);
     let r = call(&a, "PUT", "/v2/groups/product", Some(r#"{"scaleBy": 2}"#)).await;
-    assert_eq!(r.status, 409, "locked by the running deployment: {:?}", r.body);
+    assert_eq!(
+        r.status, 409,
+        "locked by the running deployment: {:?}",
+        r.body
+    );
 
     // Persisted before the reply: a restarted scheduler has the groups, their dependencies,
     // versions and the deployment at its step.
@@ -196,7 +222,9 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
     assert_eq!(shape(&r.body), golden);
     let r = call(&a, "GET", "/v2/deployments", None).await;
     assert_eq!(r.body[0]["currentStep"], 2, "{:?}", r.body);
-    let versions = call(&a, "GET", "/v2/groups/product/versions", None).await.body;
+    let versions = call(&a, "GET", "/v2/groups/product/versions", None)
+        .await
+        .body;
     assert_eq!(versions.as_array().map(Vec::len), Some(1), "{versions:?}");
 
     // scaleBy with force replaces the deployment; dry runs change nothing.
@@ -208,7 +236,12 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["steps"].as_array().map(Vec::len), Some(3), "{:?}", r.body);
+    assert_eq!(
+        r.body["steps"].as_array().map(Vec::len),
+        Some(3),
+        "{:?}",
+        r.body
+    );
     let r = call(&a, "GET", "/v2/apps/product/database/mongo", None).await;
     assert_eq!(r.body["app"]["instances"], 1);
     let r = call(
@@ -221,11 +254,23 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = call(&a, "GET", "/v2/apps/product/frontend/apache", None).await;
     assert_eq!(r.body["app"]["instances"], 3);
-    let versions = call(&a, "GET", "/v2/groups/product/versions", None).await.body;
+    let versions = call(&a, "GET", "/v2/groups/product/versions", None)
+        .await
+        .body;
     assert_eq!(versions.as_array().map(Vec::len), Some(2));
     let old = versions[1].as_str().unwrap();
-    let r = call(&a, "GET", &format!("/v2/groups/product/versions/{old}"), None).await;
-    assert_eq!(r.body["groups"][0]["apps"][0]["instances"], 1, "{:?}", r.body);
+    let r = call(
+        &a,
+        "GET",
+        &format!("/v2/groups/product/versions/{old}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["groups"][0]["apps"][0]["instances"], 1,
+        "{:?}",
+        r.body
+    );
 
     // Recursive delete.
     let r = call(&a, "DELETE", "/v2/groups/product?force=true", None).await;

@@ -207,15 +207,16 @@ impl MarathonDisk {
                     self.groups.remove(id);
                 }
             },
-            Change::GroupVersion(id, v) => match s.group_versions(id).find(|g| g.version_ms == *v)
-            {
-                Some(g) => {
-                    self.group_versions.insert((id.clone(), *v), g.clone());
+            Change::GroupVersion(id, v) => {
+                match s.group_versions(id).find(|g| g.version_ms == *v) {
+                    Some(g) => {
+                        self.group_versions.insert((id.clone(), *v), g.clone());
+                    }
+                    None => {
+                        self.group_versions.remove(&(id.clone(), *v));
+                    }
                 }
-                None => {
-                    self.group_versions.remove(&(id.clone(), *v));
-                }
-            },
+            }
         }
     }
 

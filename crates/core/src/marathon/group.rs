@@ -93,7 +93,10 @@ pub fn group_exists(
 }
 
 /// Whether any app or group has dependencies (the graph is only built when one has).
-fn any_dependencies(apps: &BTreeMap<PathId, AppSpec>, groups: &BTreeMap<PathId, GroupSpec>) -> bool {
+fn any_dependencies(
+    apps: &BTreeMap<PathId, AppSpec>,
+    groups: &BTreeMap<PathId, GroupSpec>,
+) -> bool {
     apps.values().any(|a| !a.dependencies.is_empty())
         || groups.values().any(|g| !g.dependencies.is_empty())
 }
@@ -103,7 +106,9 @@ fn expand(apps: &BTreeMap<PathId, AppSpec>, dependency: &PathId) -> Vec<PathId> 
     if apps.contains_key(dependency) {
         return vec![dependency.clone()];
     }
-    apps_within(apps, dependency).map(|a| a.id.clone()).collect()
+    apps_within(apps, dependency)
+        .map(|a| a.id.clone())
+        .collect()
 }
 
 /// App → the apps it waits for.

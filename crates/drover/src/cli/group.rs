@@ -169,7 +169,10 @@ fn read_definition(file: &PathBuf) -> CliResult<Value> {
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?
     };
     let value: Value = serde_json::from_str(&text).map_err(|e| {
-        CliError::Usage(format!("{} is not a JSON group definition: {e}", file.display()))
+        CliError::Usage(format!(
+            "{} is not a JSON group definition: {e}",
+            file.display()
+        ))
     })?;
     if !value.is_object() {
         return Err(CliError::Usage(format!(
@@ -232,7 +235,10 @@ async fn change(
             .and_then(Value::as_u64)
             .unwrap_or(0);
         if step != last_step && !endpoints.json {
-            let total = current.get("totalSteps").and_then(Value::as_u64).unwrap_or(0);
+            let total = current
+                .get("totalSteps")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             let actions: Vec<String> = array(current, "currentActions")
                 .iter()
                 .map(|a| format!("{} {}", text(a, "action"), text(a, "app")))
@@ -323,7 +329,11 @@ async fn show(endpoints: &Endpoints, id: &str) -> CliResult {
             ]);
         }
     }
-    println!("group {}  version {}", text(&group, "id"), text(&group, "version"));
+    println!(
+        "group {}  version {}",
+        text(&group, "id"),
+        text(&group, "version")
+    );
     let deps: Vec<&str> = array(&group, "dependencies")
         .iter()
         .filter_map(Value::as_str)

@@ -100,7 +100,13 @@ fn group_id(raw: &str) -> Result<PathId, ApiError> {
     })
 }
 
-async fn handle(api: Api, method: Method, rest: String, raw: Option<String>, body: Bytes) -> ApiResult {
+async fn handle(
+    api: Api,
+    method: Method,
+    rest: String,
+    raw: Option<String>,
+    body: Bytes,
+) -> ApiResult {
     let q = Query::parse(raw.as_deref());
     if method == Method::GET
         && let Some((id, version)) = versions_of(&rest)
@@ -225,12 +231,16 @@ async fn versions(api: &Api, id: PathId, version: Option<String>) -> ApiResult {
     match version {
         None => {
             // Newest first, as Marathon lists versions.
-            let list: Vec<String> = stored.iter().rev().map(|g| timestamp(g.version_ms)).collect();
+            let list: Vec<String> = stored
+                .iter()
+                .rev()
+                .map(|g| timestamp(g.version_ms))
+                .collect();
             Ok(json_response(StatusCode::OK, json!(list)))
         }
         Some(text) => {
-            let found = parse_timestamp(&text)
-                .and_then(|ms| stored.iter().find(|g| g.version_ms == ms));
+            let found =
+                parse_timestamp(&text).and_then(|ms| stored.iter().find(|g| g.version_ms == ms));
             match found {
                 Some(snapshot) => Ok(json_response(StatusCode::OK, snapshot_tree(snapshot, &id))),
                 None => Err(ApiError::NotFound(format!(

@@ -38,7 +38,11 @@ const KEYS: [&str; 8] = [
 
 /// Reads a group body. `id` is the group the request addresses (the path's, or the root for
 /// `POST /v2/groups`); `create`: the body's `id` names the new group relative to `id`.
-pub fn parse_group(body: &Value, id: &PathId, create: bool) -> Result<GroupRequest, Vec<Violation>> {
+pub fn parse_group(
+    body: &Value,
+    id: &PathId,
+    create: bool,
+) -> Result<GroupRequest, Vec<Violation>> {
     let mut problems = Vec::new();
     let Value::Object(obj) = body else {
         return Err(vec![Violation::new("/", "error.expected.jsobject")]);
@@ -279,7 +283,10 @@ pub fn snapshot_tree(snapshot: &GroupSnapshot, group: &PathId) -> Value {
             p = p.parent();
         }
     }
-    let groups: Vec<Value> = children.iter().map(|c| snapshot_tree(snapshot, c)).collect();
+    let groups: Vec<Value> = children
+        .iter()
+        .map(|c| snapshot_tree(snapshot, c))
+        .collect();
     let dependencies: Vec<&str> = snapshot
         .groups
         .iter()
@@ -324,8 +331,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_pods_and_combined_scale_are_refused_by_name() {
-        let problems = update(json!({"id": "g", "frobnicate": 1, "pods": [{}]}), "/", true)
-            .unwrap_err();
+        let problems =
+            update(json!({"id": "g", "frobnicate": 1, "pods": [{}]}), "/", true).unwrap_err();
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["/frobnicate", "/pods"]);
         assert!(update(json!({"scaleBy": 2, "apps": []}), "/g", false).is_err());

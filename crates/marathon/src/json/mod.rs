@@ -2,9 +2,9 @@
 //! response and event shapes.
 
 pub mod app;
-pub mod group;
 #[cfg(test)]
 mod equivalence_tests;
+pub mod group;
 pub mod read;
 #[cfg(test)]
 mod reference;

@@ -77,7 +77,10 @@ impl Scheduler {
 
     /// Stored versions of a group, oldest first.
     pub fn group_versions(&self, id: &PathId) -> impl Iterator<Item = &GroupSnapshot> {
-        self.group_versions.get(id).into_iter().flat_map(|v| v.values())
+        self.group_versions
+            .get(id)
+            .into_iter()
+            .flat_map(|v| v.values())
     }
 
     /// Whether `id` names a group (explicit or implied by app ids; the root always).
@@ -290,7 +293,11 @@ impl Scheduler {
         let version = self.next_version(now_ms);
         // Deleting the root empties it; the root itself stays. The plan is made while the
         // groups still exist, so their dependencies order the stops (dependents first).
-        let group = if id.is_root() { id.clone() } else { id.parent() };
+        let group = if id.is_root() {
+            id.clone()
+        } else {
+            id.parent()
+        };
         let deployment = self.start_deployment_in(now_ms, group, changes, None);
         for gid in groups.keys() {
             self.groups.remove(gid);
@@ -431,7 +438,8 @@ impl Scheduler {
         let target_groups_ids: BTreeSet<PathId> = target_groups.keys().cloned().collect();
         for (gid, mut spec) in target_groups {
             if self.groups.get(&gid).is_some_and(|g| {
-                g.dependencies == spec.dependencies && !changes.iter().any(|(a, _, _)| a.is_within(&gid))
+                g.dependencies == spec.dependencies
+                    && !changes.iter().any(|(a, _, _)| a.is_within(&gid))
             }) {
                 continue;
             }
@@ -540,7 +548,11 @@ mod tests {
             .expect("a plan");
         plan.steps
             .iter()
-            .map(|s| s.iter().map(|a| format!("{} {}", a.kind.name(), a.app)).collect())
+            .map(|s| {
+                s.iter()
+                    .map(|a| format!("{} {}", a.kind.name(), a.app))
+                    .collect()
+            })
             .collect()
     }
 
@@ -574,7 +586,11 @@ mod tests {
             ]
         );
         // The web app is held while the database's step runs: only pg is queued.
-        let queued: Vec<String> = s.queue(1_000).iter().map(|e| e.app_id.to_string()).collect();
+        let queued: Vec<String> = s
+            .queue(1_000)
+            .iter()
+            .map(|e| e.app_id.to_string())
+            .collect();
         assert_eq!(queued, ["/p/db/pg"]);
         s.check_invariants();
         let effects = s.handle(

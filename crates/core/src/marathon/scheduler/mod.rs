@@ -5,9 +5,9 @@
 
 mod commands;
 mod converge;
-mod groups;
 #[cfg(test)]
 mod equivalence_tests;
+mod groups;
 mod index;
 mod offers;
 mod status;
