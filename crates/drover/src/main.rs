@@ -49,6 +49,8 @@ enum Command {
     Executor(drover_executor::Flags),
     /// Deploy, inspect, scale, restart and remove Marathon apps.
     App(cli::app::AppArgs),
+    /// Deploy, inspect, update (scale, roll back) and remove Marathon groups.
+    Group(cli::group::GroupArgs),
     /// List, inspect, kill tasks and read their logs.
     Task(cli::task::TaskArgs),
     /// List the frameworks registered with the master.
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
                 Outcome::Daemon(drover_executor::run(flags, shutdown_signal()).await)
             }
             Command::App(args) => Outcome::Client(args.run().await),
+            Command::Group(args) => Outcome::Client(args.run().await),
             Command::Task(args) => Outcome::Client(args.run().await),
             Command::Framework(args) => Outcome::Client(args.run().await),
             Command::Events(args) => Outcome::Client(args.run().await),

@@ -36,6 +36,9 @@ impl From<CommandError> for ApiError {
             CommandError::AlreadyExists(id) => {
                 ApiError::Exists(format!("An app with id [{id}] already exists."))
             }
+            CommandError::GroupExists(id) => ApiError::Exists(format!(
+                "Group {id} is already created. Use PUT to change this group."
+            )),
             CommandError::Locked(ids) => ApiError::Locked(ids),
             CommandError::Invalid(v) => ApiError::Invalid(v),
             CommandError::BadRequest(m) => ApiError::BadRequest(m),

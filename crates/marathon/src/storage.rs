@@ -8,6 +8,7 @@ use anyhow::Context;
 use drover_core::marathon::condition::{Condition, Goal};
 use drover_core::marathon::constraint::AgentView;
 use drover_core::marathon::deployment::{Action, ActionKind, Deployment};
+use drover_core::marathon::group::{GroupSnapshot, GroupSpec};
 use drover_core::marathon::instance::{Instance, Placement};
 use drover_core::marathon::path::PathId;
 use drover_core::marathon::scheduler::{Change, Restored, Scheduler};
@@ -32,6 +33,52 @@ fn version_prefix(id: &PathId) -> String {
 
 fn version_key(id: &PathId, version_ms: u64) -> String {
     format!("{}{version_ms:020}", version_prefix(id))
+}
+
+fn group_key(id: &PathId) -> String {
+    format!("group/{id}")
+}
+
+fn group_version_key(id: &PathId, version_ms: u64) -> String {
+    format!("groupversion/{id}@{version_ms:020}")
+}
+
+fn group_spec_json(g: &GroupSpec) -> Value {
+    let deps: Vec<&str> = g.dependencies.iter().map(PathId::as_str).collect();
+    json!({"id": g.id.as_str(), "dependencies": deps, "version": g.version_ms})
+}
+
+fn parse_group_spec(v: &Value) -> Option<GroupSpec> {
+    let id = PathId::parse(v["id"].as_str()?, &PathId::root()).ok()?;
+    let mut dependencies = Vec::new();
+    for d in v["dependencies"].as_array()? {
+        dependencies.push(PathId::parse(d.as_str()?, &PathId::root()).ok()?);
+    }
+    Some(GroupSpec {
+        id,
+        dependencies,
+        version_ms: v["version"].as_u64()?,
+    })
+}
+
+fn snapshot_json(g: &GroupSnapshot) -> Value {
+    let groups: Vec<Value> = g.groups.iter().map(group_spec_json).collect();
+    let apps: Vec<Value> = g.apps.iter().map(|a| Value::Object(app_json(a))).collect();
+    json!({"id": g.id.as_str(), "version": g.version_ms, "groups": groups, "apps": apps})
+}
+
+/// A stored group version without its apps (the caller parses those as stored apps).
+fn parse_snapshot(v: &Value) -> Option<GroupSnapshot> {
+    let mut groups = Vec::new();
+    for g in v["groups"].as_array()? {
+        groups.push(parse_group_spec(g)?);
+    }
+    Some(GroupSnapshot {
+        id: PathId::parse(v["id"].as_str()?, &PathId::root()).ok()?,
+        version_ms: v["version"].as_u64()?,
+        groups,
+        apps: Vec::new(),
+    })
 }
 
 /// Adds the writes for `changes` (reading current values from `s`) to `batch`.
@@ -104,6 +151,28 @@ pub fn write(
                     batch.delete(NAMESPACE, format!("deployment/{id}"));
                 }
             },
+            Change::Group(id) => match s.groups().get(id) {
+                Some(g) => {
+                    batch.put(NAMESPACE, group_key(id), group_spec_json(g).to_string());
+                }
+                None => {
+                    batch.delete(NAMESPACE, group_key(id));
+                }
+            },
+            Change::GroupVersion(id, version) => {
+                match s.group_versions(id).find(|g| g.version_ms == *version) {
+                    Some(snapshot) => {
+                        batch.put(
+                            NAMESPACE,
+                            group_version_key(id, *version),
+                            snapshot_json(snapshot).to_string(),
+                        );
+                    }
+                    None => {
+                        batch.delete(NAMESPACE, group_version_key(id, *version));
+                    }
+                }
+            }
             Change::FrameworkId => {
                 match s.framework_id() {
                     Some(id) => {
@@ -145,6 +214,22 @@ pub fn load(store: &Arc<dyn Store>) -> anyhow::Result<Restored> {
         restored
             .instances
             .push(parse_instance(&parse(&bytes)?).context("decode instance")?);
+    }
+    for (_, bytes) in store.scan(NAMESPACE, b"group/")? {
+        restored
+            .groups
+            .push(parse_group_spec(&parse(&bytes)?).context("decode group")?);
+    }
+    for (_, bytes) in store.scan(NAMESPACE, b"groupversion/")? {
+        let v = parse(&bytes)?;
+        let snapshot = parse_snapshot(&v).context("decode group version")?;
+        let mut apps = Vec::new();
+        for a in v["apps"].as_array().into_iter().flatten() {
+            apps.push(app(a)?);
+        }
+        restored
+            .group_versions
+            .push(GroupSnapshot { apps, ..snapshot });
     }
     for (_, bytes) in store.scan(NAMESPACE, b"deployment/")? {
         restored

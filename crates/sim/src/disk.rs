@@ -12,6 +12,7 @@ use drover_core::agent::sum::Pending;
 use drover_core::agent::{CheckpointOp, FrameworkId, Recovered, RecoveredExecutor, TaskId};
 use drover_core::marathon::app::AppSpec;
 use drover_core::marathon::deployment::Deployment;
+use drover_core::marathon::group::{GroupSnapshot, GroupSpec};
 use drover_core::marathon::instance::Instance;
 use drover_core::marathon::path::PathId;
 use drover_core::marathon::scheduler::{Change, Restored, Scheduler};
@@ -156,6 +157,8 @@ pub struct MarathonDisk {
     /// Instances.
     pub instances: BTreeMap<String, Instance>,
     deployments: BTreeMap<String, Deployment>,
+    groups: BTreeMap<PathId, GroupSpec>,
+    group_versions: BTreeMap<(PathId, u64), GroupSnapshot>,
 }
 
 impl MarathonDisk {
@@ -196,6 +199,24 @@ impl MarathonDisk {
                 }
             },
             Change::FrameworkId => self.framework_id = s.framework_id().map(str::to_owned),
+            Change::Group(id) => match s.groups().get(id) {
+                Some(g) => {
+                    self.groups.insert(id.clone(), g.clone());
+                }
+                None => {
+                    self.groups.remove(id);
+                }
+            },
+            Change::GroupVersion(id, v) => {
+                match s.group_versions(id).find(|g| g.version_ms == *v) {
+                    Some(g) => {
+                        self.group_versions.insert((id.clone(), *v), g.clone());
+                    }
+                    None => {
+                        self.group_versions.remove(&(id.clone(), *v));
+                    }
+                }
+            }
         }
     }
 
@@ -207,6 +228,8 @@ impl MarathonDisk {
             versions: self.versions.values().cloned().collect(),
             instances: self.instances.values().cloned().collect(),
             deployments: self.deployments.values().cloned().collect(),
+            groups: self.groups.values().cloned().collect(),
+            group_versions: self.group_versions.values().cloned().collect(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod constraint;
 pub mod container;
 pub mod deployment;
 pub mod event;
+pub mod group;
 pub mod instance;
 pub mod offer;
 pub mod path;

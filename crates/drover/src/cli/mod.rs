@@ -10,6 +10,7 @@ pub mod agent;
 pub mod app;
 pub mod events;
 pub mod framework;
+pub mod group;
 pub mod http;
 pub mod task;
 

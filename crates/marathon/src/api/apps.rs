@@ -501,6 +501,6 @@ pub(super) async fn kill(api: &Api, target: KillTarget, q: &Query, single: bool)
                 Ok(json_response(StatusCode::OK, json!({"tasks": tasks})))
             }
         }
-        Reply::Done => Ok(StatusCode::OK.into_response()),
+        Reply::Done | Reply::Plan(_) => Ok(StatusCode::OK.into_response()),
     }
 }

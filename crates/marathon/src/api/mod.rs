@@ -29,7 +29,7 @@ mod tasks;
 
 use apps::{apps_path, apps_root};
 use deployments::{deployment_delete, deployments_list, queue_delay, queue_list};
-use groups::groups;
+use groups::{groups_path, groups_root};
 use tasks::{tasks_delete, tasks_list};
 
 /// Largest accepted request body.
@@ -112,7 +112,7 @@ pub fn router(api: Api) -> Router {
         ("/v2/apps", any(apps_root)),
         ("/v2/tasks", get(tasks_list)),
         ("/v2/tasks/delete", post(tasks_delete)),
-        ("/v2/groups", get(groups)),
+        ("/v2/groups", any(groups_root)),
         ("/v2/deployments", get(deployments_list)),
         ("/v2/queue", get(queue_list)),
         ("/v2/events", get(crate::sse::events)),
@@ -123,7 +123,7 @@ pub fn router(api: Api) -> Router {
     }
     router
         .route("/v2/apps/{*rest}", any(apps_path))
-        .route("/v2/groups/{*id}", get(groups))
+        .route("/v2/groups/{*id}", any(groups_path))
         .route("/v2/deployments/{id}", delete(deployment_delete))
         .route("/v2/queue/{*rest}", delete(queue_delay))
         .merge(drover_ui::services_routes())

@@ -4,6 +4,7 @@
 pub mod app;
 #[cfg(test)]
 mod equivalence_tests;
+pub mod group;
 pub mod read;
 #[cfg(test)]
 mod reference;

@@ -9,6 +9,7 @@ use crate::marathon::app::{self, AppSpec, Violation};
 use crate::marathon::condition::Condition;
 use crate::marathon::deployment::{Action, ActionKind, Deployment, plan_steps};
 use crate::marathon::event::Event;
+use crate::marathon::group::GroupUpdate;
 use crate::marathon::instance::Instance;
 use crate::marathon::path::PathId;
 use crate::marathon::service_ports;
@@ -82,6 +83,46 @@ pub enum Command {
         /// App id.
         app_id: PathId,
     },
+    /// `POST`/`PUT /v2/groups[/{id}]`: one deployment for the whole group (see `groups.rs`).
+    PutGroup {
+        /// The group as sent, ids absolute.
+        update: GroupUpdate,
+        /// `POST`: refuse when the group exists.
+        create: bool,
+        /// Cancel conflicting deployments.
+        force: bool,
+        /// Only answer the plan's steps.
+        dry_run: bool,
+    },
+    /// `PUT /v2/groups/{id}` with `{"version": …}`: the group as it was then.
+    RollbackGroup {
+        /// Group id.
+        id: PathId,
+        /// The stored version.
+        version_ms: u64,
+        /// Cancel conflicting deployments.
+        force: bool,
+        /// Only answer the plan's steps.
+        dry_run: bool,
+    },
+    /// `PUT /v2/groups/{id}` with `{"scaleBy": …}`: every app within, instances × factor.
+    ScaleGroup {
+        /// Group id.
+        id: PathId,
+        /// The factor.
+        factor: f64,
+        /// Cancel conflicting deployments.
+        force: bool,
+        /// Only answer the plan's steps.
+        dry_run: bool,
+    },
+    /// `DELETE /v2/groups/{id}`: every app and group within.
+    DeleteGroup {
+        /// Group id.
+        id: PathId,
+        /// Cancel conflicting deployments.
+        force: bool,
+    },
     /// `DELETE /v2/deployments/{id}`.
     CancelDeployment {
         /// Deployment id.
@@ -103,6 +144,8 @@ pub enum Reply {
         /// Whether an app was created.
         created: bool,
     },
+    /// A dry run's steps.
+    Plan(Vec<Vec<Action>>),
     /// Tasks were killed (the instances as they were).
     Killed(Vec<Instance>),
     /// Done; nothing to report.
@@ -116,6 +159,8 @@ pub enum CommandError {
     NotFound(String),
     /// 409: the app already exists.
     AlreadyExists(PathId),
+    /// 409: the group already exists (`POST /v2/groups`).
+    GroupExists(PathId),
     /// 409: locked by these deployments.
     Locked(Vec<String>),
     /// 422: invalid definition.
@@ -172,12 +217,31 @@ impl Scheduler {
                 Ok(Reply::Done)
             }
             Command::CancelDeployment { id, force } => self.cancel_deployment(now_ms, &id, force),
+            Command::PutGroup {
+                update,
+                create,
+                force,
+                dry_run,
+            } => self.put_group(now_ms, update, create, force, dry_run),
+            Command::RollbackGroup {
+                id,
+                version_ms,
+                force,
+                dry_run,
+            } => self.rollback_group(now_ms, &id, version_ms, force, dry_run),
+            Command::ScaleGroup {
+                id,
+                factor,
+                force,
+                dry_run,
+            } => self.scale_group(now_ms, &id, factor, force, dry_run),
+            Command::DeleteGroup { id, force } => self.delete_group(now_ms, &id, force),
         }
     }
 
     /// Refuses if a running deployment affects any of `apps`, unless `force`, which cancels
     /// those deployments.
-    fn check_locks(&mut self, apps: &[PathId], force: bool) -> Result<(), CommandError> {
+    pub(super) fn check_locks(&mut self, apps: &[PathId], force: bool) -> Result<(), CommandError> {
         let locking: Vec<String> = self
             .deployments()
             .into_iter()
@@ -220,6 +284,7 @@ impl Scheduler {
         if !problems.is_empty() {
             return Err(CommandError::Invalid(problems));
         }
+        self.check_app_dependencies(&app)?;
         let original = self.apps.get(&app.id).cloned();
         // Assigned before the lock check, so a refused request cancels nothing.
         let taken: BTreeSet<u32> = self
@@ -270,7 +335,7 @@ fn not_found(id: &PathId) -> CommandError {
 type Originals = BTreeMap<PathId, Option<AppSpec>>;
 
 impl Scheduler {
-    fn store_app(&mut self, app: AppSpec) {
+    pub(super) fn store_app(&mut self, app: AppSpec) {
         let id = app.id.clone();
         let versions = self.versions.entry(id.clone()).or_default();
         versions.insert(app.version_ms, app.clone());
@@ -294,7 +359,7 @@ impl Scheduler {
     /// Starts one deployment for `changes`: (app, its definition before, whether it is
     /// removed). The target is the app's current definition; `kind` overrides the action
     /// (restart).
-    fn start_deployment(
+    pub(super) fn start_deployment(
         &mut self,
         now_ms: u64,
         changes: Vec<(PathId, Option<AppSpec>, bool)>,
@@ -304,10 +369,20 @@ impl Scheduler {
         let group = changes
             .first()
             .map_or_else(PathId::root, |(id, _, _)| id.parent());
+        self.start_deployment_in(now_ms, group, changes, kind)
+    }
+
+    /// [`Scheduler::start_deployment`] announcing `group` as the changed group; the steps
+    /// follow the apps' dependencies (`group::order`).
+    pub(super) fn start_deployment_in(
+        &mut self,
+        now_ms: u64,
+        group: PathId,
+        changes: Vec<(PathId, Option<AppSpec>, bool)>,
+        kind: Option<ActionKind>,
+    ) -> String {
         let mut originals: Originals = BTreeMap::new();
-        let mut stops = Vec::new();
-        let mut starts = Vec::new();
-        let mut rest = Vec::new();
+        let mut actions = Vec::new();
         for (id, original, remove) in changes {
             if remove {
                 self.remove_app(&id);
@@ -320,21 +395,10 @@ impl Scheduler {
                     app: id.clone(),
                 }]];
             }
-            for step in steps {
-                for action in step {
-                    match action.kind {
-                        ActionKind::StopApplication => stops.push(action),
-                        ActionKind::StartApplication => starts.push(action),
-                        _ => rest.push(action),
-                    }
-                }
-            }
+            actions.extend(steps.into_iter().flatten());
             originals.insert(id, original);
         }
-        let steps: Vec<Vec<Action>> = [stops, starts, rest]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect();
+        let steps = self.ordered(actions, &originals);
         let id = self.ids.next_id();
         let version_ms = if self.last_version_ms == 0 {
             self.next_version(now_ms)

@@ -22,14 +22,31 @@ impl Scheduler {
     /// nothing.
     pub(super) fn converge(&mut self, now_ms: u64) {
         self.timers(now_ms);
-        let mut dirty = self.instances.take_dirty();
-        if self.full_scan {
-            dirty.extend(self.instances.app_ids().cloned());
+        // A step that completes makes the apps of the next one dirty; they are brought along
+        // in the same input, not left waiting for the next one (which may never come when no
+        // offers are wanted). Each pass completes at least one step, so this ends; the bound
+        // only caps the work of one input.
+        for pass in 0..64 {
+            let mut dirty = self.instances.take_dirty();
+            if self.full_scan && pass == 0 {
+                dirty.extend(self.instances.app_ids().cloned());
+            }
+            self.converge_apps(now_ms, &dirty);
+            self.kill_decommissioned(now_ms);
+            if !self.progress_deployments(now_ms) {
+                break;
+            }
         }
+        self.want_offers(now_ms);
+    }
+
+    /// Orphans of removed apps are decommissioned; each dirty app is scaled or rolled, unless
+    /// a running deployment holds it for a later step.
+    fn converge_apps(&mut self, now_ms: u64, dirty: &BTreeSet<PathId>) {
         // Orphans: instances of apps that no longer exist are decommissioned (in id order).
         let orphans: BTreeSet<String> = dirty
             .iter()
-            .filter(|id| !self.apps.contains_key(*id))
+            .filter(|id| !self.apps.contains_key(*id) && !self.held(id))
             .flat_map(|id| self.instances.of_app(id))
             .filter(|i| i.goal == Goal::Running)
             .map(|i| i.id.clone())
@@ -37,8 +54,10 @@ impl Scheduler {
         for id in orphans {
             self.decommission(&id);
         }
-        for app_id in &dirty {
-            if !self.apps.contains_key(app_id) {
+        for app_id in dirty {
+            // An app whose step of a running deployment has not come yet waits for its
+            // dependencies (or, when it is stopped, for its dependents).
+            if !self.apps.contains_key(app_id) || self.held(app_id) {
                 continue;
             }
             if self.restarting(app_id) {
@@ -47,9 +66,6 @@ impl Scheduler {
                 self.scale(now_ms, app_id);
             }
         }
-        self.kill_decommissioned(now_ms);
-        self.progress_deployments(now_ms);
-        self.want_offers(now_ms);
     }
 
     /// Time-driven work: reconciliation, and the instances whose timers are due (unreachable
@@ -298,7 +314,9 @@ impl Scheduler {
         }
     }
 
-    fn progress_deployments(&mut self, now_ms: u64) {
+    /// Moves deployments along; whether any step completed.
+    fn progress_deployments(&mut self, now_ms: u64) -> bool {
+        let mut advanced = false;
         let ids: Vec<String> = self.deployments().iter().map(|d| d.id.clone()).collect();
         for id in ids {
             while let Some(deployment) = self.deployments.get(&id) {
@@ -320,6 +338,7 @@ impl Scheduler {
                 }
                 let plan = deployment.view_with(&self.apps);
                 deployment.current_step += 1;
+                advanced = true;
                 let finished = deployment.current_step >= deployment.steps.len();
                 for action in &actions {
                     if action.kind == ActionKind::StopApplication {
@@ -348,6 +367,7 @@ impl Scheduler {
                 }
             }
         }
+        advanced
     }
 
     /// `None` when the action is complete; otherwise why it waits. Counts come from the

@@ -7,6 +7,7 @@ mod commands;
 mod converge;
 #[cfg(test)]
 mod equivalence_tests;
+mod groups;
 mod index;
 mod offers;
 mod status;
@@ -23,6 +24,7 @@ use super::backoff::LaunchDelay;
 use super::condition::{Condition, Goal};
 use super::deployment::Deployment;
 use super::event::Event;
+use super::group::{GroupSnapshot, GroupSpec};
 use super::instance::Instance;
 use super::offer::RejectReason;
 use super::path::PathId;
@@ -139,6 +141,10 @@ pub enum Change {
     Deployment(String),
     /// The framework id.
     FrameworkId,
+    /// An explicit group (absent: removed).
+    Group(PathId),
+    /// One stored version of a group (absent: dropped).
+    GroupVersion(PathId, u64),
 }
 
 /// Something the driver must do.
@@ -290,6 +296,10 @@ pub struct Restored {
     pub instances: Vec<Instance>,
     /// Deployments.
     pub deployments: Vec<Deployment>,
+    /// Explicit groups.
+    pub groups: Vec<GroupSpec>,
+    /// Stored group versions.
+    pub group_versions: Vec<GroupSnapshot>,
 }
 
 /// The Marathon scheduler's state.
@@ -303,6 +313,8 @@ pub struct Scheduler {
     versions: BTreeMap<PathId, BTreeMap<u64, AppSpec>>,
     instances: Instances,
     deployments: BTreeMap<String, Deployment>,
+    groups: BTreeMap<PathId, GroupSpec>,
+    group_versions: BTreeMap<PathId, BTreeMap<u64, GroupSnapshot>>,
     delays: BTreeMap<PathId, LaunchDelay>,
     stats: BTreeMap<PathId, OfferStats>,
     failures: BTreeMap<PathId, TaskFailure>,
@@ -340,6 +352,8 @@ impl Scheduler {
             versions: BTreeMap::new(),
             instances: Instances::new(timers),
             deployments: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            group_versions: BTreeMap::new(),
             delays: BTreeMap::new(),
             stats: BTreeMap::new(),
             failures: BTreeMap::new(),
@@ -370,6 +384,16 @@ impl Scheduler {
         }
         for instance in restored.instances {
             scheduler.instances.insert(instance);
+        }
+        for group in restored.groups {
+            scheduler.groups.insert(group.id.clone(), group);
+        }
+        for snapshot in restored.group_versions {
+            scheduler
+                .group_versions
+                .entry(snapshot.id.clone())
+                .or_default()
+                .insert(snapshot.version_ms, snapshot);
         }
         for deployment in restored.deployments {
             scheduler.last_version_ms = scheduler.last_version_ms.max(deployment.version_ms);
