@@ -327,3 +327,38 @@ fn staging_too_long_is_killed() {
     let effects = h.advance(300_000);
     assert_eq!(kills(&effects), [task]);
 }
+
+/// A kill decided while the connection to the master was down is dropped by the client
+/// (only launches wait for a connection): on resubscribing the scheduler sends it again at
+/// once, not a retry period later (the soak saw a scaled-down app's surplus run 30 s more).
+#[test]
+fn kills_pending_across_a_disconnection_are_sent_again_on_resubscribe() {
+    let mut h = Harness::new();
+    h.create(app("/web", 1));
+    let task = h.run_all("agent-1")[0].clone();
+    h.step(Input::Disconnected);
+    let mut spec =
+        h.s.app(&PathId::parse_app_id("/web").unwrap())
+            .unwrap()
+            .clone();
+    spec.instances = 0;
+    let effects = h.step(Input::Command(Command::PutApp {
+        app: spec,
+        force: false,
+    }));
+    assert_eq!(kills(&effects), std::slice::from_ref(&task), "first kill");
+    let effects = h.step(Input::Subscribed {
+        framework_id: "fw-1".into(),
+    });
+    assert_eq!(
+        kills(&effects),
+        std::slice::from_ref(&task),
+        "the kill is sent again with the new subscription"
+    );
+    // Once the task is gone, a later subscription has nothing to kill.
+    h.update(&task, TaskState::TaskKilled);
+    let effects = h.step(Input::Subscribed {
+        framework_id: "fw-1".into(),
+    });
+    assert!(kills(&effects).is_empty(), "{effects:?}");
+}

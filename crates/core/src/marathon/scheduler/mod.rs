@@ -44,7 +44,8 @@ pub struct Config {
     pub task_launch_timeout_ms: u64,
     /// `--reconciliation_interval`.
     pub reconciliation_interval_ms: u64,
-    /// How often a kill that did not take effect is repeated.
+    /// How often a kill that did not take effect is repeated (Marathon's
+    /// `--kill_retry_timeout`, 10 s by default).
     pub kill_retry_ms: u64,
     /// Most instances launched from one offer.
     pub max_instances_per_offer: usize,
@@ -65,7 +66,7 @@ impl Default for Config {
         Config {
             task_launch_timeout_ms: 300_000,
             reconciliation_interval_ms: 600_000,
-            kill_retry_ms: 30_000,
+            kill_retry_ms: 10_000,
             max_instances_per_offer: 100,
             decline_refuse_seconds: 5.0,
             idle_refuse_seconds: 120.0,
@@ -450,6 +451,19 @@ impl Scheduler {
         self.subscribed = true;
         self.offers_wanted = None;
         self.reconcile(now_ms);
+        // Kills sent while the connection was down were dropped by the client (only
+        // launches wait for it): send them again now rather than a retry period later, or
+        // a scaled-down app keeps its surplus running that long.
+        let pending: Vec<String> = self
+            .instances
+            .all()
+            .values()
+            .filter(|i| i.has_task() && !i.condition.is_terminal() && i.kill_sent_ms.is_some())
+            .map(|i| i.id.clone())
+            .collect();
+        for id in pending {
+            self.kill(now_ms, &id);
+        }
     }
 
     fn reconcile(&mut self, now_ms: u64) {
