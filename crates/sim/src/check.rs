@@ -132,6 +132,17 @@ impl Checker {
             // reconciliation while the call was lost in flight): both say the launch did not
             // happen, from two sources nothing orders, as with Mesos' driver.
             true
+        } else if seen.lost_with_agent {
+            // A non-partition-aware framework was told TASK_LOST when its agent was removed;
+            // when the agent returns, the master announces the task with
+            // REASON_AGENT_REREGISTERED, but only to a subscribed framework (Mesos'
+            // `__reregisterSlave`). One that was resubscribing then hears of the task next
+            // from the agent's own updates or from reconciliation, which answers the state
+            // the master now holds: the same path, with the announcement missed. This comes
+            // before the stale-reconciliation rule below, which would otherwise call the
+            // master's true answer a resurrection.
+            transition::check(from, state, Some(Reason::AgentReregistered)).is_ok()
+                || transition::check(from, state, reason).is_ok()
         } else if reconciliation && is_terminal(from) {
             // A reconciliation answer may be stale, but never brings a finished task back.
             is_terminal(state)
@@ -143,14 +154,6 @@ impl Checker {
             // (e.g. the master had answered a kill before the launch reached the agent, and
             // had forgotten the task; the agent then reports it failed).
             true
-        } else if seen.lost_with_agent {
-            // A non-partition-aware framework was told TASK_LOST when its agent was removed;
-            // when the agent returns, the master announces the task with
-            // REASON_AGENT_REREGISTERED, but only to a subscribed framework. One that was
-            // resubscribing then hears of the task next from the agent's own updates (or
-            // reconciliation): the same path, with the announcement missed.
-            transition::check(from, state, Some(Reason::AgentReregistered)).is_ok()
-                || transition::check(from, state, reason).is_ok()
         } else {
             transition::check(from, state, reason).is_ok()
         };
@@ -164,8 +167,12 @@ impl Checker {
         }
         // A stale reconciliation answer, or the client's second answer, does not replace
         // the terminal state seen first.
-        let keep_first =
-            (reconciliation || reason == Some(Reason::MasterDisconnected)) && is_terminal(from);
+        // A task LOST with its agent and now reported live came back with the agent: its
+        // new state replaces the LOST.
+        let returned = seen.lost_with_agent && !is_terminal(state);
+        let keep_first = !returned
+            && (reconciliation || reason == Some(Reason::MasterDisconnected))
+            && is_terminal(from);
         if !keep_first && state != TaskState::TaskUnknown {
             seen.state = state;
             seen.lost_with_agent = !partition_aware

@@ -165,3 +165,22 @@ fn regression_plain_framework_retries_reconciliation_after_a_failover() {
     replay(7_000_413, "random");
     replay(5_255_168_728_427_388_604, "random");
 }
+
+/// Found by the fresh range (seeds 7004125: `spurious_reregistration` +
+/// `scheduler_abdicates_mid_deployment` + `one_way_partition_master_to_agent`; 7005299,
+/// 7005551, 7003252): the plain framework was told TASK_LOST (REASON_AGENT_REMOVED) when its
+/// agent was marked unreachable; the agent came back while the framework was resubscribing
+/// (a leader flap or failover), so the master's REASON_AGENT_REREGISTERED announcement went to
+/// no stream, and the framework's next reconciliation was answered TASK_RUNNING. The system
+/// was right and the checker wrong: Mesos (≥ 1.5) lets an unreachable agent reregister with
+/// its tasks, non-partition-aware frameworks then see LOST → RUNNING (spec §1.4, "Unreachable
+/// agent reregisters"), and the announcement goes only to connected frameworks. The checker
+/// already allowed that path for a task LOST with its agent, but its rule "a reconciliation
+/// answer never brings a terminal task back" came first; it now comes after (`src/check.rs`).
+#[test]
+fn regression_non_partition_aware_task_returns_with_its_agent_while_framework_resubscribes() {
+    replay(7_004_125, "random");
+    replay(7_005_299, "random");
+    replay(7_005_551, "random");
+    replay(7_003_252, "random");
+}
