@@ -184,3 +184,21 @@ fn regression_non_partition_aware_task_returns_with_its_agent_while_framework_re
     replay(7_005_551, "random");
     replay(7_003_252, "random");
 }
+
+/// Found by the fresh range (seeds 7003930: `duplicate_and_reordered_updates_and_acks` +
+/// `scheduler_restart_ready_and_not_ready` + `health_checks_fail_while_unreachable_write_pending`;
+/// 7004240, 7004966, 5255168728427388790): calls to a paused master were each retried in
+/// their own one-second phase, so on resume a later call overtook an earlier one on the same
+/// link — Marathon's KILL of a just-provisioned task reached the master before its ACCEPT
+/// (TASK_GONE, then the task started), a reconciliation before the ACCEPT it followed, an
+/// agent's retried TASK_STARTING after its TASK_FINISHED. The simulator was wrong, not the
+/// system: a stopped process reads its sockets in order on resume, and the simulated links
+/// are FIFO by design (`src/net.rs`). Held messages now keep the link's order
+/// (`src/world.rs`, `deliver`).
+#[test]
+fn regression_paused_master_reads_each_link_in_order_on_resume() {
+    replay(7_003_930, "random");
+    replay(7_004_240, "random");
+    replay(7_004_966, "random");
+    replay(5_255_168_728_427_388_790, "random");
+}
