@@ -202,3 +202,18 @@ fn regression_paused_master_reads_each_link_in_order_on_resume() {
     replay(7_004_966, "random");
     replay(5_255_168_728_427_388_790, "random");
 }
+
+/// Found by the fresh range (seed 7006091: `run_task_dropped_then_agent_unreachable` +
+/// `leader_churn` + `health_checks_fail_while_unreachable_write_pending`): two copies of /a
+/// on an agent marked unreachable came back (to a master Marathon was not subscribed to)
+/// after Marathon had expunged their instances; a new leader then recovered the agent from
+/// the registry, Marathon's implicit reconciliation reached it before the agent reregistered,
+/// and the agent's tasks were adopted silently — as Mesos does for a recovered agent. Marathon
+/// killed the copies at its next reconciliation, 60 s later. The checker was wrong, not the
+/// system: it gave Marathon 30 s from the agent's reregistration to kill copies it had not
+/// heard of; it now counts them from 30 s after Marathon first hears of them in the agent's
+/// session (`copies_within_policy`; a copy never heard of fails the convergence check).
+#[test]
+fn regression_copies_on_a_recovered_agent_count_once_marathon_hears_of_them() {
+    replay(7_006_091, "random");
+}
