@@ -26,7 +26,8 @@ pub struct Seen {
     pub state: TaskState,
     /// Updates received.
     pub updates: u32,
-    /// The latest state is a TASK_LOST the master generated when it removed the agent.
+    /// The latest state is a TASK_LOST the master generated when it removed the agent (or
+    /// answered for a task on an unreachable agent).
     pub lost_with_agent: bool,
 }
 
@@ -184,10 +185,18 @@ impl Checker {
             && is_terminal(from);
         if !keep_first && state != TaskState::TaskUnknown {
             seen.state = state;
+            // TASK_LOST with the agent: announced when the master marked it unreachable, or
+            // answered by reconciliation for a task the master does not hold and whose agent
+            // is unreachable (the answer carries `unreachable_time`) or not known to it (no
+            // `agent_id`: e.g. a recovered agent that missed its reregister timeout after a
+            // failover, whose tasks the master never held). For a non-partition-aware
+            // framework that TASK_LOST is not final: the agent may return with the task.
             seen.lost_with_agent = !partition_aware
                 && state == TaskState::TaskLost
                 && source == Source::Master
-                && reason == Some(Reason::AgentRemoved);
+                && (reason == Some(Reason::AgentRemoved)
+                    || (reconciliation
+                        && (status.unreachable_time.is_some() || status.agent_id.is_none())));
         }
     }
 

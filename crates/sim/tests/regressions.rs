@@ -217,3 +217,17 @@ fn regression_paused_master_reads_each_link_in_order_on_resume() {
 fn regression_copies_on_a_recovered_agent_count_once_marathon_hears_of_them() {
     replay(7_006_091, "random");
 }
+
+/// Found by the fresh range (seed 7006325: `duplicate_and_reordered_updates_and_acks` +
+/// `scheduler_abdicates_mid_deployment` + `registry_write_fails`): after a master restart an
+/// agent that stayed partitioned missed its reregister timeout; the plain framework's
+/// reconciliation (without an agent id) was answered TASK_LOST ("Task is unknown"), and when
+/// the agent came back its own TASK_FINISHED for the task followed. The checker was wrong,
+/// not the system: for a non-partition-aware framework Mesos' TASK_LOST for a task the master
+/// cannot place is not final, as with one LOST when its agent was removed (spec §1.4); the
+/// checker now treats a reconciliation LOST with `unreachable_time` or without `agent_id`
+/// like REASON_AGENT_REMOVED (`src/check.rs`, `lost_with_agent`).
+#[test]
+fn regression_plain_task_lost_by_reconciliation_returns_with_its_agent() {
+    replay(7_006_325, "random");
+}
