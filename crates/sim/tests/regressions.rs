@@ -231,3 +231,15 @@ fn regression_copies_on_a_recovered_agent_count_once_marathon_hears_of_them() {
 fn regression_plain_task_lost_by_reconciliation_returns_with_its_agent() {
     replay(7_006_325, "random");
 }
+
+/// Found by the fresh range (seed 7006321: `agent_checkpoint_torn_by_crash` +
+/// `duplicate_and_reordered_updates_and_acks` + `run_task_dropped_then_agent_unreachable`):
+/// the agent crashed just after receiving a RunTask; Marathon killed the STAGING task and the
+/// master answered TASK_KILLED (REASON_TASK_KILLED_DURING_LAUNCH) itself. The agent came
+/// back with the task, whose executor had died with it, and its TASK_FAILED reached Marathon:
+/// a second terminal state. The master now acknowledges such a task's updates itself
+/// (`master/tasks.rs`, `swallow_answered_kill`; core test `master_terminal.rs`).
+#[test]
+fn regression_agent_checkpoint_torn_by_crash_no_update_after_an_answered_kill() {
+    replay(7_006_321, "random");
+}
