@@ -155,7 +155,11 @@ impl Checker {
                 || transition::check(from, state, reason).is_ok()
         } else if reconciliation && is_terminal(from) {
             // A reconciliation answer may be stale, but never brings a finished task back.
-            is_terminal(state)
+            // TASK_UNREACHABLE is the answer for a task the master does not hold whose agent
+            // is unreachable (spec §2.7; e.g. a launch it refused with TASK_DROPPED because
+            // that agent had gone): like TASK_UNKNOWN, it says the master does not know the
+            // task, and the terminal state seen first stands.
+            is_terminal(state) || state == TaskState::TaskUnreachable
         } else if reason == Some(Reason::AgentReregistered)
             && source == Source::Master
             && is_terminal(from)

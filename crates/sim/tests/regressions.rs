@@ -243,3 +243,15 @@ fn regression_plain_task_lost_by_reconciliation_returns_with_its_agent() {
 fn regression_agent_checkpoint_torn_by_crash_no_update_after_an_answered_kill() {
     replay(7_006_321, "random");
 }
+
+/// Found by a fresh sweep (seed 5255189978427388280: `run_task_dropped_then_agent_unreachable`
+/// + `split_brain_paused_old_leader` + `health_checks_fail_while_unreachable_write_pending`):
+/// Marathon's ACCEPT for an agent that had become unreachable was refused with TASK_DROPPED
+/// (REASON_INVALID_OFFERS), and its reconciliation right after was answered
+/// TASK_UNREACHABLE: the master holds no such task and its agent is unreachable (Mesos'
+/// `reconcile`, spec §2.7). The checker was wrong, not the system: that answer says the task
+/// is unknown, as TASK_UNKNOWN would, and does not revive it; the checker keeps the TASK_DROPPED.
+#[test]
+fn regression_unreachable_answer_for_a_dropped_launch_is_not_a_resurrection() {
+    replay(5_255_189_978_427_388_280, "random");
+}
