@@ -244,8 +244,8 @@ fn regression_agent_checkpoint_torn_by_crash_no_update_after_an_answered_kill() 
     replay(7_006_321, "random");
 }
 
-/// Found by a fresh sweep (seed 5255189978427388280: `run_task_dropped_then_agent_unreachable`
-/// + `split_brain_paused_old_leader` + `health_checks_fail_while_unreachable_write_pending`):
+/// Found by a fresh sweep (seed 5255189978427388280: `run_task_dropped_then_agent_unreachable`,
+/// `split_brain_paused_old_leader` and `health_checks_fail_while_unreachable_write_pending`):
 /// Marathon's ACCEPT for an agent that had become unreachable was refused with TASK_DROPPED
 /// (REASON_INVALID_OFFERS), and its reconciliation right after was answered
 /// TASK_UNREACHABLE: the master holds no such task and its agent is unreachable (Mesos'
