@@ -150,6 +150,86 @@ fn kill_while_agent_away_is_resent_only_for_a_task_the_agent_reports() {
     }
 }
 
+/// The agent that did get the launch whose kill the master answered while it was away
+/// (TASK_KILLED, REASON_TASK_KILLED_DURING_LAUNCH) reports the task's end itself when it
+/// returns — here TASK_FAILED, its executor having died with the agent. The framework has its
+/// terminal state already: the master acknowledges the agent's updates for the task itself and
+/// forwards none (KILLED then FAILED was a second terminal state; found by the simulator,
+/// seed 7006321). Other tasks' updates still reach the framework.
+#[test]
+fn agent_updates_after_an_answered_kill_do_not_reach_the_framework() {
+    let mut sim = Sim::new();
+    let (agent, _) = sim.register_agent("cpus:4;mem:4096");
+    let (fw, effects) = sim.subscribe(true, true, 3600.0);
+    let offer = offers(&effects, fw.conn).pop().expect("an offer");
+    sim.accept(
+        &fw,
+        &[&offer.id.value],
+        vec![
+            task("t1", &agent, "cpus:1;mem:64"),
+            task("t2", &agent, "cpus:1;mem:64"),
+        ],
+    );
+    sim.close_agent(&agent);
+    let (_, effects) = sim.call(
+        &fw,
+        scheduler::Call {
+            r#type: Some(scheduler::call::Type::Kill as i32),
+            kill: Some(scheduler::call::Kill {
+                task_id: v1::TaskId { value: "t1".into() },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    assert_master_update(
+        &updates(&effects, fw.conn)[0],
+        TaskKilled,
+        Reason::TaskKilledDuringLaunch,
+    );
+    let reported = |id: &str| v1::Task {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        framework_id: v1::FrameworkId {
+            value: fw.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: agent.clone(),
+        },
+        state: TaskStaging as i32,
+        ..Default::default()
+    };
+    let mut info = framework_info(true);
+    info.id = Some(v1::FrameworkId {
+        value: fw.id.clone(),
+    });
+    let (conn, _) = sim.reregister_agent(
+        &agent,
+        "cpus:4;mem:4096",
+        vec![reported("t1"), reported("t2")],
+        vec![info],
+    );
+    let acks = |effects: &[drover_core::master::Effect]| -> Vec<String> {
+        agent_events(effects, conn)
+            .iter()
+            .filter_map(|e| e.acknowledge.as_ref().map(|a| a.task_id.value.clone()))
+            .collect()
+    };
+    let effects = sim.agent_update(&agent, &fw.id, "t1", TaskFailed, 7);
+    assert!(
+        updates(&effects, fw.conn).is_empty(),
+        "forwarded: {:?}",
+        updates(&effects, fw.conn)
+    );
+    assert_eq!(acks(&effects), vec!["t1".to_owned()]);
+    // The task the master still holds is untouched: its update is forwarded, not acknowledged.
+    let effects = sim.agent_update(&agent, &fw.id, "t2", TaskRunning, 8);
+    let forwarded = updates(&effects, fw.conn);
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(forwarded[0].task_id.value, "t2");
+    assert!(acks(&effects).is_empty());
+}
+
 /// A stale reregistration of an agent the master admitted, overtaken by its task's
 /// acknowledged TASK_FINISHED, does not bring the finished task back as live (Mesos'
 /// `reconcileKnownSlave` adopts nothing): adopting it held the task's resources a second

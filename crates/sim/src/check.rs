@@ -26,7 +26,8 @@ pub struct Seen {
     pub state: TaskState,
     /// Updates received.
     pub updates: u32,
-    /// The latest state is a TASK_LOST the master generated when it removed the agent.
+    /// The latest state is a TASK_LOST the master generated when it removed the agent (or
+    /// answered for a task on an unreachable agent).
     pub lost_with_agent: bool,
 }
 
@@ -45,6 +46,9 @@ pub struct Checker {
     pub acting: BTreeMap<u64, usize>,
     /// Updates delivered to frameworks.
     pub updates: u64,
+    /// When Marathon received each update about a task (bounded by the run's updates): a
+    /// copy it does not track can only be killed once it hears of it.
+    pub marathon_heard: BTreeMap<String, Vec<u64>>,
 }
 
 impl Checker {
@@ -87,6 +91,12 @@ impl Checker {
             )),
         }
         let partition_aware = fw == Fw::Marathon;
+        if partition_aware {
+            self.marathon_heard
+                .entry(status.task_id.value.clone())
+                .or_default()
+                .push(now);
+        }
         let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown);
         let reason = status.reason.and_then(|r| Reason::try_from(r).ok());
         let Some(source) = status.source.and_then(|s| Source::try_from(s).ok()) else {
@@ -132,9 +142,24 @@ impl Checker {
             // reconciliation while the call was lost in flight): both say the launch did not
             // happen, from two sources nothing orders, as with Mesos' driver.
             true
+        } else if seen.lost_with_agent {
+            // A non-partition-aware framework was told TASK_LOST when its agent was removed;
+            // when the agent returns, the master announces the task with
+            // REASON_AGENT_REREGISTERED, but only to a subscribed framework (Mesos'
+            // `__reregisterSlave`). One that was resubscribing then hears of the task next
+            // from the agent's own updates or from reconciliation, which answers the state
+            // the master now holds: the same path, with the announcement missed. This comes
+            // before the stale-reconciliation rule below, which would otherwise call the
+            // master's true answer a resurrection.
+            transition::check(from, state, Some(Reason::AgentReregistered)).is_ok()
+                || transition::check(from, state, reason).is_ok()
         } else if reconciliation && is_terminal(from) {
             // A reconciliation answer may be stale, but never brings a finished task back.
-            is_terminal(state)
+            // TASK_UNREACHABLE is the answer for a task the master does not hold whose agent
+            // is unreachable (spec §2.7; e.g. a launch it refused with TASK_DROPPED because
+            // that agent had gone): like TASK_UNKNOWN, it says the master does not know the
+            // task, and the terminal state seen first stands.
+            is_terminal(state) || state == TaskState::TaskUnreachable
         } else if reason == Some(Reason::AgentReregistered)
             && source == Source::Master
             && is_terminal(from)
@@ -143,14 +168,6 @@ impl Checker {
             // (e.g. the master had answered a kill before the launch reached the agent, and
             // had forgotten the task; the agent then reports it failed).
             true
-        } else if seen.lost_with_agent {
-            // A non-partition-aware framework was told TASK_LOST when its agent was removed;
-            // when the agent returns, the master announces the task with
-            // REASON_AGENT_REREGISTERED, but only to a subscribed framework. One that was
-            // resubscribing then hears of the task next from the agent's own updates (or
-            // reconciliation): the same path, with the announcement missed.
-            transition::check(from, state, Some(Reason::AgentReregistered)).is_ok()
-                || transition::check(from, state, reason).is_ok()
         } else {
             transition::check(from, state, reason).is_ok()
         };
@@ -164,14 +181,26 @@ impl Checker {
         }
         // A stale reconciliation answer, or the client's second answer, does not replace
         // the terminal state seen first.
-        let keep_first =
-            (reconciliation || reason == Some(Reason::MasterDisconnected)) && is_terminal(from);
+        // A task LOST with its agent and now reported live came back with the agent: its
+        // new state replaces the LOST.
+        let returned = seen.lost_with_agent && !is_terminal(state);
+        let keep_first = !returned
+            && (reconciliation || reason == Some(Reason::MasterDisconnected))
+            && is_terminal(from);
         if !keep_first && state != TaskState::TaskUnknown {
             seen.state = state;
+            // TASK_LOST with the agent: announced when the master marked it unreachable, or
+            // answered by reconciliation for a task the master does not hold and whose agent
+            // is unreachable (the answer carries `unreachable_time`) or not known to it (no
+            // `agent_id`: e.g. a recovered agent that missed its reregister timeout after a
+            // failover, whose tasks the master never held). For a non-partition-aware
+            // framework that TASK_LOST is not final: the agent may return with the task.
             seen.lost_with_agent = !partition_aware
                 && state == TaskState::TaskLost
                 && source == Source::Master
-                && reason == Some(Reason::AgentRemoved);
+                && (reason == Some(Reason::AgentRemoved)
+                    || (reconciliation
+                        && (status.unreachable_time.is_some() || status.agent_id.is_none())));
         }
     }
 
@@ -324,11 +353,10 @@ pub fn nothing_lost(w: &World) -> Result<(), String> {
     Ok(())
 }
 
-/// How long after an agent (re)registers with the leader a copy that Marathon no longer
-/// tracks may keep running: the master reports the agent's tasks at once on reregistration,
-/// Marathon kills an unknown task when it hears of it (a lost KILL is retried after
-/// `kill_retry_ms`, 10 s), and the executor's kill grace is 5 s. Two kill attempts, the
-/// grace and delivery: 30 s.
+/// How long after Marathon first hears of a copy it no longer tracks (during the current
+/// session of the copy's agent) the copy may keep running: Marathon kills an unknown task when
+/// it hears of it (a lost KILL is retried after `kill_retry_ms`, 10 s), and the executor's
+/// kill grace is 5 s. Two kill attempts, the grace and delivery: 30 s.
 pub const UNKNOWN_COPY_KILL_WINDOW_MS: u64 = 30_000;
 
 /// While no fault is active: no app runs more copies than it asked for, plus the instances
@@ -338,32 +366,47 @@ pub const UNKNOWN_COPY_KILL_WINDOW_MS: u64 = 30_000;
 /// whose goal is not Running or which are Killing, Unreachable or UnreachableInactive.
 /// Copies that Marathon has no instance for (it expunged the instance after
 /// `expungeAfterSeconds` while the agent was away, or never learnt of the task) are not
-/// counted while their agent has no session with the leading master, nor for
-/// [`UNKNOWN_COPY_KILL_WINDOW_MS`] after it (re)registered: Marathon cannot kill a copy it
-/// has not heard of, and hears of it only when the returning agent's tasks are reported.
+/// counted while their agent has no session with the leading master, nor until
+/// [`UNKNOWN_COPY_KILL_WINDOW_MS`] after Marathon first heard of the copy in that session:
+/// Marathon cannot kill a copy it has not heard of. It hears at once when an unreachable
+/// agent returns while Marathon is subscribed (REASON_AGENT_REREGISTERED), but a copy on an
+/// agent that a new master recovered from the registry is announced to nobody (as in Mesos):
+/// Marathon learns of it from its next implicit reconciliation, up to
+/// `--reconciliation_interval` later. That a copy is never heard of (and so never killed) is
+/// caught by the end-of-run convergence check.
 pub fn copies_within_policy(w: &World) -> Result<(), String> {
     let Some(s) = w.scheduler() else {
         return Ok(());
     };
     let (marathon_id, _) = w.framework_ids();
     let apps = &w.checker.acked_apps;
-    let mut on_agents: BTreeMap<PathId, usize> = BTreeMap::new();
+    let mut on_agents: BTreeMap<PathId, Vec<String>> = BTreeMap::new();
     for (i, fid, tid, state) in w.agent_tasks() {
         if Some(&fid) != marathon_id.as_ref() || is_terminal(state) {
             continue;
         }
         let owned = s.instances().values().any(|inst| inst.task_id() == tid);
-        let unheard = w
-            .agent_session_age(i)
-            .is_none_or(|age| age < UNKNOWN_COPY_KILL_WINDOW_MS);
+        let heard_long_enough = w.agent_session_age(i).is_some_and(|age| {
+            let session_start = w.now.saturating_sub(age);
+            w.checker
+                .marathon_heard
+                .get(&tid)
+                .and_then(|times| times.iter().find(|&&t| t >= session_start))
+                .is_some_and(|&t| w.now.saturating_sub(t) >= UNKNOWN_COPY_KILL_WINDOW_MS)
+        });
+        let unheard = !heard_long_enough;
         if !owned && unheard {
             continue;
         }
         if let Some(app) = app_of(&tid, apps) {
-            *on_agents.entry(app).or_default() += 1;
+            on_agents
+                .entry(app)
+                .or_default()
+                .push(format!("{tid} on agent {i}"));
         }
     }
-    for (id, live) in on_agents {
+    for (id, copies) in on_agents {
+        let live = copies.len();
         let Some(app) = s.app(&id) else { continue };
         let leaving = s
             .instances_of(&id)
@@ -379,8 +422,15 @@ pub fn copies_within_policy(w: &World) -> Result<(), String> {
             .count();
         let allowed = app.instances as usize + leaving;
         if live > allowed {
+            let instances: Vec<String> = s
+                .instances_of(&id)
+                .map(|i| format!("{} {:?} {:?}", i.task_id(), i.condition, i.goal))
+                .collect();
             return Err(format!(
-                "app {id} runs {live} copies; its policy allows {allowed}"
+                "app {id} runs {live} copies; its policy allows {allowed} (copies: {}; \
+                 Marathon's instances: {})",
+                copies.join(", "),
+                instances.join(", ")
             ));
         }
     }

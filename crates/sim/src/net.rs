@@ -71,20 +71,87 @@ pub enum Payload {
     ClientGone { conn: Conn, agent: bool },
 }
 
+/// The tasks a scheduler call names, for traces.
+fn sched_call_detail(call: &scheduler::Call) -> String {
+    let mut ids: Vec<String> = Vec::new();
+    if let Some(k) = &call.kill {
+        ids.push(k.task_id.value.clone());
+    }
+    if let Some(a) = &call.acknowledge {
+        ids.push(a.task_id.value.clone());
+    }
+    if let Some(a) = &call.accept {
+        for op in &a.operations {
+            if let Some(l) = &op.launch {
+                ids.extend(l.task_infos.iter().map(|t| t.task_id.value.clone()));
+            }
+        }
+    }
+    if let Some(r) = &call.reconcile {
+        ids.extend(r.tasks.iter().map(|t| t.task_id.value.clone()));
+    }
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", ids.join(" "))
+    }
+}
+
+/// The tasks and states an agent call carries, for traces.
+fn agent_call_detail(call: &AgentCall) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for u in call.status_update.iter().chain(call.status_updates.iter()) {
+        parts.push(format!("{} {:?}", u.status.task_id.value, u.status.state()));
+    }
+    if let Some(r) = &call.reregister {
+        parts.extend(
+            r.tasks
+                .iter()
+                .map(|t| format!("{} {:?}", t.task_id.value, t.state())),
+        );
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", parts.join(", "))
+    }
+}
+
+/// The task an agent event names, for traces.
+fn agent_event_detail(event: &AgentEvent) -> String {
+    let id = event
+        .run_task
+        .as_ref()
+        .and_then(|r| r.task.as_ref())
+        .map(|t| t.task_id.value.clone())
+        .or_else(|| event.kill_task.as_ref().map(|k| k.task_id.value.clone()))
+        .or_else(|| event.acknowledge.as_ref().map(|a| a.task_id.value.clone()));
+    id.map(|id| format!(" [{id}]")).unwrap_or_default()
+}
+
 impl Payload {
     /// A short name for traces.
     pub fn name(&self) -> String {
         match self {
             Payload::Subscribe { conn, .. } => format!("SUBSCRIBE c{}", conn.0),
-            Payload::SchedCall { call, .. } => format!("call {:?}", call.r#type()),
+            Payload::SchedCall { call, .. } => {
+                format!("call {:?}{}", call.r#type(), sched_call_detail(call))
+            }
             Payload::AgentSubscribe { conn, .. } => format!("REGISTER c{}", conn.0),
-            Payload::AgentCall { call, .. } => format!("agent-call {:?}", call.r#type()),
+            Payload::AgentCall { call, .. } => {
+                format!("agent-call {:?}{}", call.r#type(), agent_call_detail(call))
+            }
             Payload::StreamReply { conn, ok } => format!("stream-reply c{} ok={ok}", conn.0),
             Payload::SchedEvent { conn, event } => {
                 format!("event c{} {:?}", conn.0, event.r#type())
             }
             Payload::AgentEvent { conn, event } => {
-                format!("agent-event c{} {:?}", conn.0, event.r#type())
+                format!(
+                    "agent-event c{} {:?}{}",
+                    conn.0,
+                    event.r#type(),
+                    agent_event_detail(event)
+                )
             }
             Payload::StreamEnd { conn } => format!("stream-end c{}", conn.0),
             Payload::ClientGone { conn, .. } => format!("client-gone c{}", conn.0),

@@ -624,7 +624,11 @@ impl World {
             return;
         }
         if self.paused(env.to) {
-            self.push(self.now + 1_000, Ev::Deliver(Box::new(env)));
+            // A stopped process leaves its messages in the socket, and reads them in order on
+            // resume: the retry goes through the link's FIFO clock, so a later message on the
+            // same link (retried in its own one-second phase) cannot overtake this one.
+            let at = self.net.arrival(env.from, env.to, self.now, 1_000);
+            self.push(at, Ev::Deliver(Box::new(env)));
             return;
         }
         self.trace(|| format!("{:?}->{:?} {}", env.from, env.to, env.payload.name()));

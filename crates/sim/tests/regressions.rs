@@ -165,3 +165,93 @@ fn regression_plain_framework_retries_reconciliation_after_a_failover() {
     replay(7_000_413, "random");
     replay(5_255_168_728_427_388_604, "random");
 }
+
+/// Found by the fresh range (seeds 7004125: `spurious_reregistration` +
+/// `scheduler_abdicates_mid_deployment` + `one_way_partition_master_to_agent`; 7005299,
+/// 7005551, 7003252): the plain framework was told TASK_LOST (REASON_AGENT_REMOVED) when its
+/// agent was marked unreachable; the agent came back while the framework was resubscribing
+/// (a leader flap or failover), so the master's REASON_AGENT_REREGISTERED announcement went to
+/// no stream, and the framework's next reconciliation was answered TASK_RUNNING. The system
+/// was right and the checker wrong: Mesos (≥ 1.5) lets an unreachable agent reregister with
+/// its tasks, non-partition-aware frameworks then see LOST → RUNNING (spec §1.4, "Unreachable
+/// agent reregisters"), and the announcement goes only to connected frameworks. The checker
+/// already allowed that path for a task LOST with its agent, but its rule "a reconciliation
+/// answer never brings a terminal task back" came first; it now comes after (`src/check.rs`).
+#[test]
+fn regression_non_partition_aware_task_returns_with_its_agent_while_framework_resubscribes() {
+    replay(7_004_125, "random");
+    replay(7_005_299, "random");
+    replay(7_005_551, "random");
+    replay(7_003_252, "random");
+}
+
+/// Found by the fresh range (seeds 7003930: `duplicate_and_reordered_updates_and_acks` +
+/// `scheduler_restart_ready_and_not_ready` + `health_checks_fail_while_unreachable_write_pending`;
+/// 7004240, 7004966, 5255168728427388790): calls to a paused master were each retried in
+/// their own one-second phase, so on resume a later call overtook an earlier one on the same
+/// link — Marathon's KILL of a just-provisioned task reached the master before its ACCEPT
+/// (TASK_GONE, then the task started), a reconciliation before the ACCEPT it followed, an
+/// agent's retried TASK_STARTING after its TASK_FINISHED. The simulator was wrong, not the
+/// system: a stopped process reads its sockets in order on resume, and the simulated links
+/// are FIFO by design (`src/net.rs`). Held messages now keep the link's order
+/// (`src/world.rs`, `deliver`).
+#[test]
+fn regression_paused_master_reads_each_link_in_order_on_resume() {
+    replay(7_003_930, "random");
+    replay(7_004_240, "random");
+    replay(7_004_966, "random");
+    replay(5_255_168_728_427_388_790, "random");
+}
+
+/// Found by the fresh range (seed 7006091: `run_task_dropped_then_agent_unreachable` +
+/// `leader_churn` + `health_checks_fail_while_unreachable_write_pending`): two copies of /a
+/// on an agent marked unreachable came back (to a master Marathon was not subscribed to)
+/// after Marathon had expunged their instances; a new leader then recovered the agent from
+/// the registry, Marathon's implicit reconciliation reached it before the agent reregistered,
+/// and the agent's tasks were adopted silently — as Mesos does for a recovered agent. Marathon
+/// killed the copies at its next reconciliation, 60 s later. The checker was wrong, not the
+/// system: it gave Marathon 30 s from the agent's reregistration to kill copies it had not
+/// heard of; it now counts them from 30 s after Marathon first hears of them in the agent's
+/// session (`copies_within_policy`; a copy never heard of fails the convergence check).
+#[test]
+fn regression_copies_on_a_recovered_agent_count_once_marathon_hears_of_them() {
+    replay(7_006_091, "random");
+}
+
+/// Found by the fresh range (seed 7006325: `duplicate_and_reordered_updates_and_acks` +
+/// `scheduler_abdicates_mid_deployment` + `registry_write_fails`): after a master restart an
+/// agent that stayed partitioned missed its reregister timeout; the plain framework's
+/// reconciliation (without an agent id) was answered TASK_LOST ("Task is unknown"), and when
+/// the agent came back its own TASK_FINISHED for the task followed. The checker was wrong,
+/// not the system: for a non-partition-aware framework Mesos' TASK_LOST for a task the master
+/// cannot place is not final, as with one LOST when its agent was removed (spec §1.4); the
+/// checker now treats a reconciliation LOST with `unreachable_time` or without `agent_id`
+/// like REASON_AGENT_REMOVED (`src/check.rs`, `lost_with_agent`).
+#[test]
+fn regression_plain_task_lost_by_reconciliation_returns_with_its_agent() {
+    replay(7_006_325, "random");
+}
+
+/// Found by the fresh range (seed 7006321: `agent_checkpoint_torn_by_crash` +
+/// `duplicate_and_reordered_updates_and_acks` + `run_task_dropped_then_agent_unreachable`):
+/// the agent crashed just after receiving a RunTask; Marathon killed the STAGING task and the
+/// master answered TASK_KILLED (REASON_TASK_KILLED_DURING_LAUNCH) itself. The agent came
+/// back with the task, whose executor had died with it, and its TASK_FAILED reached Marathon:
+/// a second terminal state. The master now acknowledges such a task's updates itself
+/// (`master/tasks.rs`, `swallow_answered_kill`; core test `master_terminal.rs`).
+#[test]
+fn regression_agent_checkpoint_torn_by_crash_no_update_after_an_answered_kill() {
+    replay(7_006_321, "random");
+}
+
+/// Found by a fresh sweep (seed 5255189978427388280: `run_task_dropped_then_agent_unreachable`,
+/// `split_brain_paused_old_leader` and `health_checks_fail_while_unreachable_write_pending`):
+/// Marathon's ACCEPT for an agent that had become unreachable was refused with TASK_DROPPED
+/// (REASON_INVALID_OFFERS), and its reconciliation right after was answered
+/// TASK_UNREACHABLE: the master holds no such task and its agent is unreachable (Mesos'
+/// `reconcile`, spec §2.7). The checker was wrong, not the system: that answer says the task
+/// is unknown, as TASK_UNKNOWN would, and does not revive it; the checker keeps the TASK_DROPPED.
+#[test]
+fn regression_unreachable_answer_for_a_dropped_launch_is_not_a_resurrection() {
+    replay(5_255_189_978_427_388_280, "random");
+}

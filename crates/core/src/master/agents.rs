@@ -199,6 +199,7 @@ impl Master {
             },
             executors: BTreeMap::new(),
             pending_kills: BTreeSet::new(),
+            answered_kills: BTreeSet::new(),
             removal_pending: false,
         }
     }
@@ -368,6 +369,7 @@ impl Master {
             ..Default::default()
         };
         let pending_kills = std::mem::take(&mut agent.pending_kills);
+        let answered_before = std::mem::take(&mut agent.answered_kills);
         self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         self.send_registered(&id, AgentEventType::Reregistered, out);
@@ -423,9 +425,16 @@ impl Master {
         // Kills the agent missed while away, for the tasks it still runs (as Mesos'
         // `killedTasks`): one it never received was answered TASK_KILLED already, and a kill
         // would make the agent answer it a second time (TASK_DROPPED after TASK_KILLED).
+        let mut answered = BTreeSet::new();
         for (fw_id, task_id) in pending_kills {
-            if !reported_ids.contains(&(fw_id.clone(), task_id.clone())) {
+            let key = (fw_id.clone(), task_id.clone());
+            if !reported_ids.contains(&key) {
                 continue;
+            }
+            if !self.agent_tasks.holds(&id, &key) {
+                // Answered TASK_KILLED already (the launch was thought undelivered): the
+                // agent's updates for it must not reach the framework after that.
+                answered.insert(key);
             }
             let mut event = agent_event(AgentEventType::KillTask);
             event.kill_task = Some(agent_event::KillTask {
@@ -434,6 +443,14 @@ impl Master {
                 kill_policy: None,
             });
             self.send_to_agent(&id, event, out);
+        }
+        answered.extend(
+            answered_before
+                .into_iter()
+                .filter(|key| reported_ids.contains(key)),
+        );
+        if let Some(agent) = self.agents.get_mut(&id) {
+            agent.answered_kills = answered;
         }
         self.shutdown_frameworks(&id, shutdown, out);
         if status == AgentStatus::Recovered {

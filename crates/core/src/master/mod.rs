@@ -439,6 +439,11 @@ pub struct Agent {
     pub executors: BTreeMap<(String, String), v1::ExecutorInfo>,
     /// Kills that could not be delivered while disconnected: (framework id, task id).
     pub pending_kills: BTreeSet<(String, String)>,
+    /// Tasks the master reported TASK_KILLED itself while the agent was away (and forgot)
+    /// that the agent turned out to have: their kill was re-sent, and the agent's own
+    /// updates for them are acknowledged here, not forwarded, until the terminal one (the
+    /// framework has its terminal state already).
+    pub answered_kills: BTreeSet<(String, String)>,
     /// Waiting in the rate-limited queue to be marked unreachable.
     pub removal_pending: bool,
 }
@@ -559,6 +564,7 @@ impl Master {
                     ping: PingState::default(),
                     executors: BTreeMap::new(),
                     pending_kills: BTreeSet::new(),
+                    answered_kills: BTreeSet::new(),
                     removal_pending: false,
                 },
             );

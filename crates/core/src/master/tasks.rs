@@ -690,6 +690,9 @@ impl Master {
             );
             return;
         }
+        if self.swallow_answered_kill(agent_id, &framework_id, &status, out) {
+            return;
+        }
         let Some(fw) = self.frameworks.get_mut(&framework_id) else {
             self.counters.invalid_status_updates += 1;
             return;
@@ -890,6 +893,46 @@ impl Master {
 
     /// Whether an agent's update is one the framework already acknowledged for that live
     /// task ([`TaskEntry::acked_uuids`]).
+    /// An update for a task whose kill the master answered itself (TASK_KILLED,
+    /// REASON_TASK_KILLED_DURING_LAUNCH) while the agent was away, and which the returning
+    /// agent turned out to have: the framework has its terminal state and has forgotten the
+    /// task, so the agent's own account (RUNNING, or TASK_FAILED when its executor died with
+    /// it) would be a second one. The master acknowledges it for the framework until the
+    /// terminal update, which ends the task on the agent too.
+    fn swallow_answered_kill(
+        &mut self,
+        agent_id: &str,
+        framework_id: &str,
+        status: &v1::TaskStatus,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let key = (framework_id.to_owned(), status.task_id.value.clone());
+        let held = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(&status.task_id.value))
+            .is_some_and(|e| e.task.agent_id.value == agent_id);
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return false;
+        };
+        if held || !agent.answered_kills.contains(&key) {
+            return false;
+        }
+        let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown);
+        if is_terminal(state) {
+            agent.answered_kills.remove(&key);
+        }
+        self.counters.invalid_status_updates += 1;
+        self.send_acknowledgement(
+            agent_id,
+            framework_id,
+            status.task_id.clone(),
+            status.uuid.clone().unwrap_or_default(),
+            out,
+        );
+        true
+    }
+
     fn is_stale_update(&self, framework_id: &str, agent_id: &str, status: &v1::TaskStatus) -> bool {
         let Some(uuid) = status
             .uuid
