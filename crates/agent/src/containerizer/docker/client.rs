@@ -387,6 +387,18 @@ impl DockerClient {
         stdout: &Path,
         stderr: &Path,
     ) -> Result<(), DockerError> {
+        self.copy_logs_since(name, stdout, stderr, 0).await
+    }
+
+    /// [`Self::copy_logs`] of what the container wrote from `since` (Unix seconds; 0: from
+    /// its start) on: after an agent restart the copy resumes where the files end.
+    pub async fn copy_logs_since(
+        &self,
+        name: &str,
+        stdout: &Path,
+        stderr: &Path,
+        since: i32,
+    ) -> Result<(), DockerError> {
         let open = |path: &Path| {
             let path = path.to_path_buf();
             async move {
@@ -404,6 +416,7 @@ impl DockerClient {
             follow: true,
             stdout: true,
             stderr: true,
+            since,
             ..Default::default()
         };
         let mut logs = self.docker.logs(name, Some(options));

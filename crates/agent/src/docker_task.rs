@@ -1,0 +1,738 @@
+//! Docker tasks, supervised by the agent itself: no executor process. A DOCKER command task's
+//! "executor" is an in-process supervisor that speaks the Executor API to the agent core over
+//! the driver's channel, exactly as `drover executor` does over HTTP (SUBSCRIBE, LAUNCH,
+//! UPDATE, ACKNOWLEDGED, KILL, SHUTDOWN), so the core's rules, checkpoints and emission rows
+//! apply unchanged. The image is made present before the "container" counts as launched (a
+//! missing image is the agent's TASK_FAILED / REASON_CONTAINER_LAUNCH_FAILED); the daemon's
+//! container is created on LAUNCH and watched until it stops. After an agent restart the
+//! supervisor resubscribes and re-attaches to the container by name.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use drover_core::agent::{ContainerId as CoreContainerId, Input, LaunchSpec};
+use drover_core::task::emission::Trigger;
+use drover_wire::codec::Encoding;
+use drover_wire::v1;
+use prost::Message as _;
+use tokio::sync::{mpsc, oneshot, watch};
+use v1::executor::{Call, Event, call, event};
+
+use crate::containerizer::docker::client::{DockerClient, DockerError, Exit};
+use crate::containerizer::docker::spec::{DockerTask, NAME_PREFIX, run_spec};
+use crate::containerizer::docker::supervise;
+use crate::containerizer::seam::{BoxFuture, DockerRecord, Record, Running};
+use crate::containerizer::{Container, ContainerId, ContainerStats, ExitStatus, Termination};
+use crate::driver::{CallRefusal, Msg};
+
+/// The Docker containerizer's settings (`--docker_*` flags) and its daemon client.
+#[derive(Debug)]
+pub struct DockerSettings {
+    /// The daemon's socket.
+    pub socket: PathBuf,
+    /// Each daemon call's bound.
+    pub call_timeout: Duration,
+    /// The client, made once the socket exists (the daemon may start after the agent).
+    pub client: std::sync::OnceLock<DockerClient>,
+    /// `--docker_stop_timeout`: the grace of a kill without a kill policy.
+    pub stop_timeout: Duration,
+    /// `--docker_remove_delay`: how long a stopped container is kept (for `docker logs`).
+    pub remove_delay: Duration,
+    /// `--docker_kill_orphans`.
+    pub kill_orphans: bool,
+    /// The docker client config (`--docker_config`), for registry credentials.
+    pub config_json: Option<String>,
+    /// How long a pull may take.
+    pub pull_timeout: Duration,
+    /// The value of the owner label: this agent's work dir.
+    pub owner: String,
+    /// `--cgroups_enable_cfs`.
+    pub cfs_quota: bool,
+}
+
+impl DockerSettings {
+    /// The daemon's client; an error naming the socket while there is none there.
+    pub fn client(&self) -> Result<DockerClient, DockerError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let client = DockerClient::new(&self.socket, self.call_timeout)?;
+        Ok(self.client.get_or_init(|| client).clone())
+    }
+}
+
+/// What a supervisor needs to know of its task beyond the LAUNCH event.
+#[derive(Debug, Clone)]
+struct Plan {
+    framework_id: String,
+    executor_id: String,
+    container_id: String,
+    sandbox: PathBuf,
+    cpus: f64,
+    mem_mb: f64,
+    env: Vec<(String, String)>,
+    force_pull: bool,
+}
+
+/// One Docker task's run: the driver's handle on its supervisor.
+#[derive(Debug)]
+pub struct DockerRun {
+    record: DockerRecord,
+    settings: Arc<DockerSettings>,
+    client: DockerClient,
+    kill_tx: mpsc::UnboundedSender<Duration>,
+    done: watch::Receiver<Option<Termination>>,
+}
+
+impl Running for DockerRun {
+    fn wait(&self) -> BoxFuture<'_, Termination> {
+        let mut done = self.done.clone();
+        Box::pin(async move {
+            match done.wait_for(Option::is_some).await {
+                Ok(t) => t.clone().unwrap_or_else(unknown_end),
+                Err(_) => unknown_end(),
+            }
+        })
+    }
+
+    fn kill(&self, grace: Duration) -> BoxFuture<'_, std::io::Result<()>> {
+        // The supervisor stops the container and then ends; a supervisor already gone has
+        // nothing left to stop.
+        let _ = self.kill_tx.send(grace);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn destroy(&self) -> BoxFuture<'_, std::io::Result<()>> {
+        let client = self.client.clone();
+        let delay = self.settings.remove_delay;
+        let name = self.record.name.clone();
+        // Kept for `--docker_remove_delay` (its logs stay readable), then removed; an agent
+        // restart meanwhile leaves it to the orphan sweep.
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Err(error) = client.remove(&name).await {
+                tracing::debug!(container = %name, %error, "removing a stopped container");
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn stats(&self) -> ContainerStats {
+        ContainerStats {
+            mem_limit_bytes: self
+                .record
+                .mem_limit_bytes
+                .and_then(|b| u64::try_from(b).ok()),
+            ..Default::default()
+        }
+    }
+
+    fn sandbox_usage_bytes(&self) -> BoxFuture<'_, std::io::Result<u64>> {
+        let dir = self.record.sandbox_dir.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || crate::containerizer::dir_usage_bytes(&dir))
+                .await
+                .map_err(std::io::Error::other)?
+        })
+    }
+
+    fn record(&self) -> Record {
+        Record::Docker(self.record.clone())
+    }
+
+    fn mesos(&self) -> Option<Arc<Container>> {
+        None
+    }
+}
+
+fn unknown_end() -> Termination {
+    Termination {
+        status: ExitStatus::Unknown,
+        oom_killed: false,
+        message: "the Docker task's supervision ended".into(),
+        mem_max_usage_bytes: None,
+    }
+}
+
+/// The image of a DOCKER executor container, and whether to pull it anyway.
+fn image_of(spec: &LaunchSpec) -> Option<(String, bool)> {
+    let docker = spec.executor_info.container.as_ref()?.docker.as_ref()?;
+    Some((
+        docker.image.clone(),
+        docker.force_pull_image.unwrap_or(false),
+    ))
+}
+
+/// Prepares a Docker task's launch: the sandbox, the daemon reachable, the image present. On
+/// success the run is handed to the driver as launched and its supervisor starts; the error is
+/// the launch-failed message (naming the image or the socket).
+pub async fn launch(
+    settings: Arc<DockerSettings>,
+    spec: &LaunchSpec,
+    env: Vec<(String, String)>,
+    tx: mpsc::Sender<Msg>,
+) -> Result<(), String> {
+    if !spec.command_executor {
+        return Err(
+            "Unsupported container.docker for a custom executor: Drover's Docker \
+                    containerizer runs command tasks only"
+                .into(),
+        );
+    }
+    let (image, force_pull) = image_of(spec).ok_or("container.docker.image is missing")?;
+    if let Some(why) = drover_core::agent::docker::image_problem(&image) {
+        return Err(format!("Failed to launch container: {why}"));
+    }
+    let id = ContainerId::new(spec.container_id.0.clone()).map_err(|e| e.to_string())?;
+    let sandbox = PathBuf::from(&spec.directory);
+    for file in ["stdout", "stderr"] {
+        let path = sandbox.join(file);
+        tokio::fs::create_dir_all(&sandbox)
+            .await
+            .and(
+                tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .await
+                    .map(|_| ()),
+            )
+            .map_err(|e| format!("Failed to prepare sandbox {}: {e}", path.display()))?;
+    }
+    let client = settings
+        .client()
+        .map_err(|e| format!("Failed to launch container: {e}"))?;
+    client
+        .ping()
+        .await
+        .map_err(|e| format!("Failed to launch container: {e}"))?;
+    let credentials = match &settings.config_json {
+        Some(config) => crate::containerizer::docker::auth::credentials_for(&image, config)
+            .map_err(|e| format!("Failed to launch container: {e}"))?,
+        None => None,
+    };
+    client
+        .ensure_image(&image, force_pull, credentials, settings.pull_timeout)
+        .await
+        .map_err(|e| format!("Failed to launch container: Failed to pull image '{image}': {e}"))?;
+    let plan = Plan {
+        framework_id: spec.framework_id.0.clone(),
+        executor_id: spec.executor_info.executor_id.value.clone(),
+        container_id: spec.container_id.0.clone(),
+        sandbox: sandbox.clone(),
+        cpus: spec.cpus,
+        mem_mb: spec.mem_mb,
+        env,
+        // Pulled above already.
+        force_pull: false,
+    };
+    let record = DockerRecord {
+        container_id: id,
+        name: format!("{NAME_PREFIX}{}", spec.container_id.0),
+        sandbox_dir: sandbox,
+        // What the run spec applies (Mesos' 32 MB floor included), for the OOM message.
+        mem_limit_bytes: Some(((spec.mem_mb * 1024.0 * 1024.0) as i64).max(32 << 20)),
+    };
+    let run = start(settings, client, record, plan, None, tx.clone());
+    let _ = tx
+        .send(Msg::Launched {
+            container_id: spec.container_id.clone(),
+            run,
+            disk_quota_bytes: (spec.disk_mb * 1024.0 * 1024.0) as u64,
+        })
+        .await;
+    Ok(())
+}
+
+/// Re-attaches to a checkpointed Docker task after an agent restart: its supervisor
+/// resubscribes (naming `task` as unacknowledged while it was never reported running) and
+/// follows the container to its end. `None` when the container is gone (or the daemon does not
+/// answer): the core then reports the task's end.
+pub async fn recover(
+    settings: Arc<DockerSettings>,
+    record: DockerRecord,
+    framework_id: &str,
+    executor_id: &str,
+    task: Option<v1::Task>,
+    tx: mpsc::Sender<Msg>,
+) -> Option<Arc<dyn Running>> {
+    let client = match settings.client() {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(container = %record.name, %error, "re-attaching a Docker task");
+            return None;
+        }
+    };
+    match client.exit(&record.name).await {
+        // Still running ("still running" is the error of an inspection of a live one).
+        Err(DockerError(text)) if text.contains("still running") => {}
+        // Ended while the agent was away: the supervisor reports how.
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(container = %record.name, %error, "re-attaching a Docker task");
+            return None;
+        }
+    }
+    // The output copy resumes from when the sandbox files were last written (a line of that
+    // second may show twice; none is lost).
+    let since = ["stdout", "stderr"]
+        .iter()
+        .filter_map(|f| {
+            std::fs::metadata(record.sandbox_dir.join(f))
+                .ok()?
+                .modified()
+                .ok()
+        })
+        .max()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i32::try_from(d.as_secs()).unwrap_or(0));
+    let (copier, name) = (client.clone(), record.name.clone());
+    let (stdout, stderr) = (
+        record.sandbox_dir.join("stdout"),
+        record.sandbox_dir.join("stderr"),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = copier.copy_logs_since(&name, &stdout, &stderr, since).await {
+            tracing::warn!(container = %name, "copying the container's output stopped: {e}");
+        }
+    });
+    let plan = Plan {
+        framework_id: framework_id.to_owned(),
+        executor_id: executor_id.to_owned(),
+        container_id: record.container_id.as_str().to_owned(),
+        sandbox: record.sandbox_dir.clone(),
+        cpus: 0.0,
+        mem_mb: 0.0,
+        env: Vec::new(),
+        force_pull: false,
+    };
+    Some(start(settings, client, record, plan, Some(task), tx))
+}
+
+fn start(
+    settings: Arc<DockerSettings>,
+    client: DockerClient,
+    record: DockerRecord,
+    plan: Plan,
+    recovered: Option<Option<v1::Task>>,
+    tx: mpsc::Sender<Msg>,
+) -> Arc<dyn Running> {
+    let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+    let (done_tx, done) = watch::channel(None);
+    let supervisor = Supervisor {
+        settings: settings.clone(),
+        client: client.clone(),
+        record: record.clone(),
+        plan,
+        tx,
+        task: None,
+        container_started: false,
+        killing: false,
+        agent_killed: false,
+        ended: None,
+        unacked: BTreeMap::new(),
+        terminal_sent: false,
+    };
+    tokio::spawn(supervisor.run(recovered, kill_rx, done_tx));
+    Arc::new(DockerRun {
+        record,
+        settings,
+        client,
+        kill_tx,
+        done,
+    })
+}
+
+/// How long a terminal update may wait for its acknowledgement before the supervisor ends
+/// anyway (the core has checkpointed what it accepted).
+const TERMINAL_ACK_WAIT: Duration = Duration::from_secs(5);
+
+struct Supervisor {
+    settings: Arc<DockerSettings>,
+    client: DockerClient,
+    record: DockerRecord,
+    plan: Plan,
+    tx: mpsc::Sender<Msg>,
+    task: Option<v1::TaskInfo>,
+    container_started: bool,
+    killing: bool,
+    agent_killed: bool,
+    /// How the container ended, once it has.
+    ended: Option<Termination>,
+    unacked: BTreeMap<Vec<u8>, v1::TaskStatus>,
+    terminal_sent: bool,
+}
+
+impl Supervisor {
+    fn call(&self, kind: call::Type) -> Call {
+        Call {
+            executor_id: v1::ExecutorId {
+                value: self.plan.executor_id.clone(),
+            },
+            framework_id: v1::FrameworkId {
+                value: self.plan.framework_id.clone(),
+            },
+            r#type: Some(kind as i32),
+            ..Default::default()
+        }
+    }
+
+    async fn run(
+        mut self,
+        recovered: Option<Option<v1::Task>>,
+        mut kill_rx: mpsc::UnboundedReceiver<Duration>,
+        done: watch::Sender<Option<Termination>>,
+    ) {
+        let (events_tx, mut events) = mpsc::channel::<Bytes>(256);
+        let mut subscribe = self.call(call::Type::Subscribe);
+        let mut resumed: Option<v1::Task> = None;
+        if let Some(task) = recovered {
+            // After a restart the container already exists.
+            self.container_started = true;
+            if let Some(task) = task {
+                let info = v1::TaskInfo {
+                    name: task.name.clone(),
+                    task_id: task.task_id.clone(),
+                    agent_id: task.agent_id.clone(),
+                    resources: task.resources.clone(),
+                    container: task.container.clone(),
+                    kill_policy: task.kill_policy,
+                    ..Default::default()
+                };
+                self.task = Some(info.clone());
+                let launched = task.state == v1::TaskState::TaskStaging as i32;
+                subscribe.subscribe = Some(call::Subscribe {
+                    unacknowledged_tasks: if launched { vec![info] } else { Vec::new() },
+                    unacknowledged_updates: Vec::new(),
+                });
+                resumed = Some(task);
+            }
+        }
+        if subscribe.subscribe.is_none() {
+            subscribe.subscribe = Some(call::Subscribe::default());
+        }
+        if self
+            .executor_call(subscribe, Some(events_tx))
+            .await
+            .is_err()
+        {
+            let _ = done.send(Some(unknown_end()));
+            return;
+        }
+        if let Some(task) = resumed {
+            // A task the agent went down under before it was reported running.
+            if task.state == v1::TaskState::TaskStaging as i32 {
+                self.update(v1::TaskState::TaskStarting, None, None).await;
+            }
+            if task.state != v1::TaskState::TaskRunning as i32 {
+                self.update(v1::TaskState::TaskRunning, None, None).await;
+            }
+        }
+        let client = self.client.clone();
+        let name = self.record.name.clone();
+        let mut exit: Option<BoxFuture<'static, Result<Exit, DockerError>>> =
+            if self.container_started {
+                let (client, name) = (client.clone(), name.clone());
+                Some(Box::pin(async move { client.wait(&name).await }))
+            } else {
+                None
+            };
+        let mut ack_deadline: Option<tokio::time::Instant> = None;
+        let termination = loop {
+            let ack_wait = async {
+                match ack_deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let exited = async {
+                match exit.as_mut() {
+                    Some(fut) => fut.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                bytes = events.recv() => match bytes {
+                    Some(bytes) => {
+                        let Ok(event) = Event::decode(bytes.as_ref()) else { continue };
+                        if let Some(started) = self.on_event(event).await {
+                            exit = Some(started);
+                        }
+                        if self.terminal_sent && self.unacked.is_empty() {
+                            break self.ended.take();
+                        }
+                        if !self.container_started && self.killing {
+                            // Killed before the container ran: nothing to wait for.
+                            break None;
+                        }
+                    }
+                    // The agent closed the subscription: the executor is over for the core.
+                    None => {
+                        if self.container_started && !self.terminal_sent {
+                            let _ = client.stop(&name, self.settings.stop_timeout).await;
+                        }
+                        break None;
+                    }
+                },
+                Some(grace) = kill_rx.recv() => {
+                    // The agent destroys the container (a limitation, a shutdown's grace
+                    // over): it reports the task's end itself.
+                    self.killing = true;
+                    self.agent_killed = true;
+                    if self.container_started {
+                        if let Err(error) = client.stop(&name, grace).await {
+                            tracing::warn!(container = %name, %error, "stopping a container");
+                        }
+                    } else {
+                        break None;
+                    }
+                }
+                ended = exited => {
+                    exit = None;
+                    match ended {
+                        Ok(ended) => {
+                            let t = supervise::termination(&ended, self.record.mem_limit_bytes);
+                            self.ended = Some(t.clone());
+                            if self.report_end(&ended, &t).await {
+                                ack_deadline =
+                                    Some(tokio::time::Instant::now() + TERMINAL_ACK_WAIT);
+                            } else {
+                                break Some(t);
+                            }
+                            if self.unacked.is_empty() {
+                                break Some(t);
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(container = %name, %error, "watching a container");
+                            break None;
+                        }
+                    }
+                }
+                _ = ack_wait => break self.ended.take(),
+            }
+        };
+        let _ = done.send(Some(termination.unwrap_or_else(|| Termination {
+            status: ExitStatus::Unknown,
+            oom_killed: false,
+            message: "Container stopped".into(),
+            mem_max_usage_bytes: None,
+        })));
+    }
+
+    /// Reports how the container ended; false when the agent reports it instead (an OOM kill
+    /// is the memory limitation's row, as for the Mesos containerizer).
+    async fn report_end(&mut self, exit: &Exit, termination: &Termination) -> bool {
+        if self.agent_killed {
+            // The agent destroyed the container: its account of the end is the one reported.
+            return false;
+        }
+        if exit.oom_killed {
+            let _ = self
+                .tx
+                .send(Msg::Input(Input::ContainerLimited {
+                    container_id: CoreContainerId(self.plan.container_id.clone()),
+                    trigger: Trigger::ContainerLimitationMemory,
+                    message: termination.message.clone(),
+                }))
+                .await;
+            return false;
+        }
+        let state = if self.killing {
+            v1::TaskState::TaskKilled
+        } else if exit.code == 0 {
+            v1::TaskState::TaskFinished
+        } else {
+            v1::TaskState::TaskFailed
+        };
+        self.update(state, None, Some(termination.message.clone()))
+            .await;
+        self.terminal_sent = true;
+        true
+    }
+
+    /// Handles one event; a container started on LAUNCH brings its exit watch.
+    async fn on_event(
+        &mut self,
+        event: Event,
+    ) -> Option<BoxFuture<'static, Result<Exit, DockerError>>> {
+        let kind = event.r#type.and_then(|t| event::Type::try_from(t).ok());
+        match kind {
+            Some(event::Type::Launch) => {
+                let task = event.launch?.task;
+                if self.task.is_some() || self.container_started {
+                    return None;
+                }
+                self.task = Some(task.clone());
+                self.update(v1::TaskState::TaskStarting, None, None).await;
+                match self.run_container(&task).await {
+                    Ok(()) => {
+                        self.container_started = true;
+                        self.update(v1::TaskState::TaskRunning, None, None).await;
+                        let (client, name) = (self.client.clone(), self.record.name.clone());
+                        return Some(Box::pin(async move { client.wait(&name).await }));
+                    }
+                    Err(message) => {
+                        self.update(
+                            v1::TaskState::TaskFailed,
+                            Some(v1::task_status::Reason::ContainerLaunchFailed),
+                            Some(message),
+                        )
+                        .await;
+                        self.terminal_sent = true;
+                    }
+                }
+            }
+            Some(event::Type::Kill) => {
+                let kill = event.kill?;
+                if self.killing || self.terminal_sent {
+                    return None;
+                }
+                let grace = kill
+                    .kill_policy
+                    .as_ref()
+                    .or(self.task.as_ref().and_then(|t| t.kill_policy.as_ref()))
+                    .and_then(|p| p.grace_period.as_ref())
+                    .map(|d| Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0)))
+                    .unwrap_or(self.settings.stop_timeout);
+                self.stop(grace).await;
+            }
+            Some(event::Type::Shutdown) if !self.killing && !self.terminal_sent => {
+                self.stop(self.settings.stop_timeout).await;
+            }
+            Some(event::Type::Acknowledged) => {
+                if let Some(ack) = event.acknowledged {
+                    self.unacked.remove(&ack.uuid);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// `docker stop` with `grace`, in the background: the exit watch reports the end.
+    async fn stop(&mut self, grace: Duration) {
+        self.killing = true;
+        if self.container_started {
+            let client = self.client.clone();
+            let name = self.record.name.clone();
+            tokio::spawn(async move {
+                if let Err(error) = client.stop(&name, grace).await {
+                    tracing::warn!(container = %name, %error, "stopping a container");
+                }
+            });
+        }
+    }
+
+    async fn run_container(&mut self, task: &v1::TaskInfo) -> Result<(), String> {
+        let container = task.container.as_ref().ok_or("the task has no container")?;
+        let command = task.command.clone().unwrap_or_default();
+        let mut env = self.plan.env.clone();
+        // The sandbox is at its mount point inside (the run spec says where); what only
+        // concerned an executor process stays out.
+        env.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "MESOS_SANDBOX" | "MESOS_HTTP_COMMAND_EXECUTOR" | "RUST_LOG"
+            )
+        });
+        if let Some(extra) = &command.environment {
+            for var in &extra.variables {
+                env.retain(|(k, _)| k != &var.name);
+                env.push((var.name.clone(), var.value.clone().unwrap_or_default()));
+            }
+        }
+        let spec = run_spec(&DockerTask {
+            container_id: &self.plan.container_id,
+            container,
+            command: &command,
+            env,
+            sandbox: &self.plan.sandbox,
+            cpus: self.plan.cpus,
+            mem_mb: self.plan.mem_mb,
+            cfs_quota: self.settings.cfs_quota,
+            owner: &self.settings.owner,
+            allow_escaping: false,
+        })
+        .map_err(|why| format!("Failed to launch container: {why}"))?;
+        supervise::launch(
+            &self.client,
+            &spec,
+            self.plan.force_pull,
+            None,
+            self.settings.pull_timeout,
+            &self.plan.sandbox,
+        )
+        .await
+        .map_err(|e| e.0)
+    }
+
+    /// Sends an UPDATE for the task and keeps it until acknowledged.
+    async fn update(
+        &mut self,
+        state: v1::TaskState,
+        reason: Option<v1::task_status::Reason>,
+        message: Option<String>,
+    ) {
+        let Some(task) = &self.task else { return };
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        let status = v1::TaskStatus {
+            task_id: task.task_id.clone(),
+            state: state as i32,
+            message,
+            source: Some(v1::task_status::Source::Executor as i32),
+            reason: reason.map(|r| r as i32),
+            executor_id: Some(v1::ExecutorId {
+                value: self.plan.executor_id.clone(),
+            }),
+            timestamp: Some(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or_default(),
+            ),
+            uuid: Some(uuid.clone()),
+            ..Default::default()
+        };
+        self.unacked.insert(uuid, status.clone());
+        let mut call = self.call(call::Type::Update);
+        call.update = Some(call::Update { status });
+        let _ = self.executor_call(call, None).await;
+    }
+
+    /// One Executor API call through the driver; retried while the agent is still
+    /// recovering (its 503).
+    async fn executor_call(
+        &self,
+        call: Call,
+        stream: Option<mpsc::Sender<Bytes>>,
+    ) -> Result<(), CallRefusal> {
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            let (reply, answer) = oneshot::channel();
+            let msg = Msg::ExecutorCall {
+                call: call.clone(),
+                stream: stream.clone().map(|s| (s, Encoding::Protobuf)),
+                reply,
+            };
+            if self.tx.send(msg).await.is_err() {
+                return Err(CallRefusal::Recovering);
+            }
+            match answer.await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(CallRefusal::Recovering)) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Ok(Err(refusal)) => {
+                    tracing::warn!(?refusal, "the agent refused a Docker task's call");
+                    return Err(refusal);
+                }
+                Err(_) => return Err(CallRefusal::Recovering),
+            }
+        }
+    }
+}
