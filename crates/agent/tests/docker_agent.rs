@@ -200,7 +200,7 @@ async fn docker_tasks_run_end_to_end_under_a_real_agent() {
     let mapped = free_port();
     let mut bridged = docker_task(
         "bridged",
-        "echo bridged-hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp",
+        "mkdir -p /www; echo bridged-hello > /www/index.html; exec httpd -f -p 80 -h /www",
         64.0,
         Network::Bridge,
     );
