@@ -27,6 +27,7 @@ use crate::containerizer::docker::supervise;
 use crate::containerizer::seam::{BoxFuture, DockerRecord, Record, Running};
 use crate::containerizer::{Container, ContainerId, ContainerStats, ExitStatus, Termination};
 use crate::driver::{CallRefusal, Msg};
+use drover_executor::health::{HealthAction, HealthState, Outcome};
 
 /// The Docker containerizer's settings (`--docker_*` flags) and its daemon client.
 #[derive(Debug)]
@@ -333,6 +334,10 @@ fn start(
         killing: false,
         agent_killed: false,
         ended: None,
+        healthy: None,
+        health: None,
+        prober: None,
+        new_probes: None,
         unacked: BTreeMap::new(),
         terminal_sent: false,
     };
@@ -362,6 +367,14 @@ struct Supervisor {
     agent_killed: bool,
     /// How the container ended, once it has.
     ended: Option<Termination>,
+    /// The task's health as last reported (carried on every later update, as Mesos did).
+    healthy: Option<bool>,
+    /// Mesos' health rules, when the task has a health check.
+    health: Option<HealthState>,
+    /// The probing task.
+    prober: Option<tokio::task::JoinHandle<()>>,
+    /// Probe outcomes of a prober just started, for the event loop to take.
+    new_probes: Option<mpsc::Receiver<Outcome>>,
     unacked: BTreeMap<Vec<u8>, v1::TaskStatus>,
     terminal_sent: bool,
 }
@@ -400,6 +413,7 @@ impl Supervisor {
                     resources: task.resources.clone(),
                     container: task.container.clone(),
                     kill_policy: task.kill_policy,
+                    health_check: task.health_check.clone().map(|h| *h),
                     ..Default::default()
                 };
                 self.task = Some(info.clone());
@@ -430,7 +444,9 @@ impl Supervisor {
             if task.state != v1::TaskState::TaskRunning as i32 {
                 self.update(v1::TaskState::TaskRunning, None, None).await;
             }
+            self.start_health();
         }
+        let mut probes: Option<mpsc::Receiver<Outcome>> = self.new_probes.take();
         let client = self.client.clone();
         let name = self.record.name.clone();
         let mut exit: Option<BoxFuture<'static, Result<Exit, DockerError>>> =
@@ -460,6 +476,9 @@ impl Supervisor {
                         let Ok(event) = Event::decode(bytes.as_ref()) else { continue };
                         if let Some(started) = self.on_event(event).await {
                             exit = Some(started);
+                        }
+                        if let Some(rx) = self.new_probes.take() {
+                            probes = Some(rx);
                         }
                         if self.terminal_sent && self.unacked.is_empty() {
                             break self.ended.take();
@@ -512,9 +531,18 @@ impl Supervisor {
                         }
                     }
                 }
+                Some(outcome) = async {
+                    match probes.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.on_health(outcome).await,
                 _ = ack_wait => break self.ended.take(),
             }
         };
+        if let Some(prober) = self.prober.take() {
+            prober.abort();
+        }
         let _ = done.send(Some(termination.unwrap_or_else(|| Termination {
             status: ExitStatus::Unknown,
             oom_killed: false,
@@ -572,6 +600,7 @@ impl Supervisor {
                     Ok(()) => {
                         self.container_started = true;
                         self.update(v1::TaskState::TaskRunning, None, None).await;
+                        self.start_health();
                         let (client, name) = (self.client.clone(), self.record.name.clone());
                         return Some(Box::pin(async move { client.wait(&name).await }));
                     }
@@ -611,6 +640,68 @@ impl Supervisor {
             _ => {}
         }
         None
+    }
+
+    /// Starts the task's health check, if it has one.
+    fn start_health(&mut self) {
+        let Some(check) = self.task.as_ref().and_then(|t| t.health_check.clone()) else {
+            return;
+        };
+        let env = self
+            .plan
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if let Some((prober, rx)) =
+            crate::docker_health::spawn(self.client.clone(), self.record.name.clone(), &check, env)
+        {
+            self.health = Some(HealthState::new(&check));
+            self.prober = Some(prober);
+            self.new_probes = Some(rx);
+        }
+    }
+
+    /// One probe result under Mesos' rules: a change of health is a RUNNING update with
+    /// `healthy`; too many consecutive failures kill the task.
+    async fn on_health(&mut self, outcome: Outcome) {
+        if self.killing || self.terminal_sent {
+            return;
+        }
+        let Some(state) = self.health.as_mut() else {
+            return;
+        };
+        let reason = Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated);
+        match state.observe(outcome.healthy()) {
+            HealthAction::None => {}
+            HealthAction::Report(healthy) => {
+                self.healthy = Some(healthy);
+                let message = if healthy {
+                    "Task is healthy"
+                } else {
+                    "Health check failed"
+                };
+                self.update(v1::TaskState::TaskRunning, reason, Some(message.into()))
+                    .await;
+            }
+            HealthAction::ReportAndKill => {
+                self.healthy = Some(false);
+                self.update(
+                    v1::TaskState::TaskRunning,
+                    reason,
+                    Some("Health check failed; killing the task".into()),
+                )
+                .await;
+                let grace = self
+                    .task
+                    .as_ref()
+                    .and_then(|t| t.kill_policy)
+                    .and_then(|p| p.grace_period)
+                    .map(|d| Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0)))
+                    .unwrap_or(self.settings.stop_timeout);
+                self.stop(grace).await;
+            }
+        }
     }
 
     /// `docker stop` with `grace`, in the background: the exit watch reports the end.
@@ -695,6 +786,7 @@ impl Supervisor {
                     .unwrap_or_default(),
             ),
             uuid: Some(uuid.clone()),
+            healthy: self.healthy,
             ..Default::default()
         };
         self.unacked.insert(uuid, status.clone());

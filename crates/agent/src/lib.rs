@@ -4,6 +4,7 @@ pub mod containerizer;
 // The agent driver (issue 4): flags, checkpoints, the driver actor, the master session, the
 // HTTP endpoints and start-up.
 pub mod checkpoint;
+pub mod docker_health;
 pub mod docker_task;
 pub mod driver;
 pub mod env;

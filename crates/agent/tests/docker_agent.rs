@@ -217,9 +217,29 @@ async fn docker_tasks_run_end_to_end_under_a_real_agent() {
             container_port: 80,
             protocol: Some("tcp".into()),
         });
+    // A MESOS_HTTP health check reaches the container's own port 80 in its network namespace.
+    bridged.health_check = Some(v1::HealthCheck {
+        r#type: Some(v1::health_check::Type::Http as i32),
+        http: Some(v1::health_check::HttpCheckInfo {
+            port: 80,
+            path: Some("/index.html".into()),
+            ..Default::default()
+        }),
+        delay_seconds: Some(0.0),
+        interval_seconds: Some(0.5),
+        grace_period_seconds: Some(10.0),
+        ..Default::default()
+    });
     master.run_task(&plain, bridged).await;
     master
         .wait_state("bridged", TaskState::TaskRunning, LONG)
+        .await;
+    master
+        .wait_for("the bridged task reported healthy", LONG, |m| {
+            m.updates()
+                .iter()
+                .any(|s| s.task_id.value == "bridged" && s.healthy == Some(true))
+        })
         .await;
     let body = http_get(
         mapped,
@@ -307,6 +327,36 @@ async fn docker_tasks_run_end_to_end_under_a_real_agent() {
             .unwrap_or_default()
             .contains("localhost:1/nope/missing:3"),
         "{missing:?}"
+    );
+
+    // A COMMAND health check runs inside the container; failing it kills the task.
+    let mut sick = docker_task(
+        "sick",
+        "touch /healthy; while true; do sleep 0.1; done",
+        32.0,
+        Network::None,
+    );
+    sick.health_check = Some(v1::HealthCheck {
+        r#type: Some(v1::health_check::Type::Command as i32),
+        command: Some(v1::CommandInfo {
+            value: Some("test -e /healthy && test -e /also-this".into()),
+            ..Default::default()
+        }),
+        delay_seconds: Some(0.0),
+        interval_seconds: Some(0.3),
+        grace_period_seconds: Some(0.0),
+        consecutive_failures: Some(2),
+        ..Default::default()
+    });
+    master.run_task(&plain, sick).await;
+    let killed = master.wait_state("sick", TaskState::TaskKilled, LONG).await;
+    assert_eq!(killed.healthy, Some(false), "{killed:?}");
+    assert!(
+        master.updates().iter().any(|s| s.task_id.value == "sick"
+            && s.state == TaskState::TaskRunning as i32
+            && reason(s) == Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated)),
+        "{:?}",
+        master.updates()
     );
 
     // Kill with the kill policy's grace: a container ignoring SIGTERM is killed after it.
