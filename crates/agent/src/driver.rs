@@ -216,7 +216,7 @@ impl Driver {
         let mut recovered = loaded.recovered;
         recovered.rebooted = rebooted;
         let mut alive_ids = Vec::new();
-        let mut docker_known = std::collections::BTreeSet::new();
+        let mut docker_adopted = std::collections::BTreeSet::new();
         for record in loaded.containers {
             let id = ContainerId(record.container_id().as_str().to_owned());
             if rebooted {
@@ -225,8 +225,13 @@ impl Driver {
             let cp = match record {
                 Record::Mesos(cp) => cp,
                 Record::Docker(record) => {
-                    docker_known.insert(record.name.clone());
-                    if let Some(run) = self.recover_docker(record, &recovered).await {
+                    let name = record.name.clone();
+                    let docker = self.settings.docker.clone();
+                    let tx = self.tx.clone();
+                    let run =
+                        crate::docker_task::wiring::recover_record(docker, record, &recovered, tx);
+                    if let Some(run) = run.await {
+                        docker_adopted.insert(name);
                         alive_ids.push(id.clone());
                         self.adopt(id, run, 0);
                     }
@@ -281,33 +286,7 @@ impl Driver {
         {
             // Only re-adopted Docker tasks are known: this agent's other `mesos-*`
             // containers are orphans.
-            let adopted: std::collections::BTreeSet<String> = docker_known
-                .into_iter()
-                .filter(|name| {
-                    alive_ids
-                        .iter()
-                        .any(|id| name.ends_with(id.as_str()) && name.len() == id.0.len() + 6)
-                })
-                .collect();
-            let removed = match docker.client() {
-                Ok(client) => {
-                    crate::containerizer::docker::supervise::remove_orphans(
-                        &client,
-                        &docker.owner,
-                        &adopted,
-                    )
-                    .await
-                }
-                Err(error) => Err(error),
-            };
-            match removed {
-                Ok(removed) => {
-                    for name in removed {
-                        tracing::info!(container = %name, "removed orphan Docker container");
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "listing orphan Docker containers"),
-            }
+            crate::docker_task::wiring::sweep_orphans(&docker, &docker_adopted).await;
         }
         self.step(vec![Input::Recover(recovered)]).await;
         self.publish_snapshot();
@@ -685,73 +664,6 @@ impl Driver {
         }
     }
 
-    /// Which containerizer takes a launch: `Some` the Docker one, `None` the Mesos one, or
-    /// why none of `--containerizers` can.
-    fn containerizer_for(&self, spec: &LaunchSpec) -> Result<Option<Arc<DockerSettings>>, String> {
-        let docker_type = spec
-            .executor_info
-            .container
-            .as_ref()
-            .is_some_and(|c| c.r#type == v1::container_info::Type::Docker as i32);
-        let listed = |kind| self.settings.containerizers.contains(&kind);
-        if docker_type {
-            return match (&self.settings.docker, listed(Kind::Docker)) {
-                (Some(docker), true) => Ok(Some(docker.clone())),
-                _ => Err(
-                    "Unsupported container.docker: the Docker containerizer is not \
-                          enabled on this agent (--containerizers does not list docker)"
-                        .to_owned(),
-                ),
-            };
-        }
-        // The Docker containerizer takes only containers with an image: whatever else is
-        // the Mesos containerizer's, wherever it stands in the list.
-        if listed(Kind::Mesos) {
-            Ok(None)
-        } else {
-            Err(
-                "this task needs the Mesos containerizer, which --containerizers does not \
-                 list (the Docker containerizer runs only type DOCKER containers)"
-                    .to_owned(),
-            )
-        }
-    }
-
-    /// Re-attaches a checkpointed Docker task (its executor's tasks come from the checkpoint).
-    async fn recover_docker(
-        &self,
-        record: crate::containerizer::seam::DockerRecord,
-        recovered: &drover_core::agent::Recovered,
-    ) -> Option<Arc<dyn Running>> {
-        let docker = self.settings.docker.clone()?;
-        let executor = recovered
-            .executors
-            .iter()
-            .find(|e| e.container_id.as_str() == record.container_id.as_str())?;
-        let task = recovered
-            .tasks
-            .iter()
-            .rev()
-            .find(|t| {
-                t.framework_id.value == executor.framework_id.0
-                    && t.executor_id
-                        .as_ref()
-                        .map_or(t.task_id.value == executor.info.executor_id.value, |e| {
-                            e.value == executor.info.executor_id.value
-                        })
-            })
-            .cloned();
-        crate::docker_task::recover(
-            docker,
-            record,
-            &executor.framework_id.0,
-            &executor.info.executor_id.value,
-            task,
-            self.tx.clone(),
-        )
-        .await
-    }
-
     fn launch(&mut self, spec: LaunchSpec) {
         let containerizer = self.containerizer.clone();
         let tx = self.tx.clone();
@@ -760,7 +672,7 @@ impl Driver {
             &self.settings,
             self.core.agent_id().unwrap_or(""),
         );
-        let kind = match self.containerizer_for(&spec) {
+        let kind = match crate::docker_task::wiring::pick(&self.settings, &spec) {
             Ok(kind) => kind,
             Err(message) => {
                 let container_id = spec.container_id.clone();
