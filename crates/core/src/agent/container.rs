@@ -92,6 +92,19 @@ fn docker_unsupported(container: &v1::ContainerInfo) -> Option<String> {
 
 /// [`unsupported`] for a task and the executor it would run under.
 pub fn refusal(task: &v1::TaskInfo, executor: &v1::ExecutorInfo) -> Option<String> {
+    // The command executor carries its task's container; a task's own Docker container under
+    // any other executor would be ignored, so it is refused.
+    let task_docker = task
+        .container
+        .as_deref()
+        .is_some_and(|c| c.r#type == v1::container_info::Type::Docker as i32);
+    if task_docker && executor.container != task.container {
+        return Some(
+            "Unsupported container.docker: a task's Docker container is supported for command \
+             tasks only, not under an executor"
+                .to_owned(),
+        );
+    }
     task.container
         .as_deref()
         .and_then(unsupported)
@@ -157,6 +170,22 @@ mod tests {
                 .unwrap()
                 .contains("container.tty_info")
         );
+        with_image.tty_info = None;
+        let docker_task = v1::TaskInfo {
+            container: Some(Box::new(with_image.clone())),
+            ..Default::default()
+        };
+        let custom = v1::ExecutorInfo::default();
+        assert!(
+            refusal(&docker_task, &custom)
+                .unwrap()
+                .contains("not under an executor")
+        );
+        let command = v1::ExecutorInfo {
+            container: docker_task.container.clone(),
+            ..Default::default()
+        };
+        assert_eq!(refusal(&docker_task, &command), None);
         let mut docker_on_mesos = mesos();
         docker_on_mesos.docker = with_image.docker.clone();
         assert!(
