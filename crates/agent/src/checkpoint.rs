@@ -15,6 +15,7 @@ use drover_wire::v1;
 use prost::Message;
 use serde_json::json;
 
+use crate::containerizer::seam::{DockerRecord, Record};
 use crate::containerizer::{CgroupPaths, CgroupVersion, Checkpoint};
 
 /// The store namespace of agent checkpoints.
@@ -160,7 +161,24 @@ pub fn apply(batch: &mut WriteBatch, op: &CheckpointOp) {
 }
 
 /// Stores a container's re-attach data (written by the driver right after launch).
-pub fn put_container(batch: &mut WriteBatch, checkpoint: &Checkpoint) {
+pub fn put_container(batch: &mut WriteBatch, record: &Record) {
+    let checkpoint = match record {
+        Record::Mesos(checkpoint) => checkpoint,
+        Record::Docker(docker) => {
+            let value = json!({
+                "docker_name": docker.name,
+                "sandbox_dir": docker.sandbox_dir.display().to_string(),
+                "mem_limit_bytes": docker.mem_limit_bytes,
+            })
+            .to_string();
+            batch.put(
+                NAMESPACE,
+                key(&["ctr", docker.container_id.as_str()]),
+                value.into_bytes(),
+            );
+            return;
+        }
+    };
     let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let c = &checkpoint.cgroups;
     let value = json!({
@@ -183,10 +201,18 @@ pub fn put_container(batch: &mut WriteBatch, checkpoint: &Checkpoint) {
     );
 }
 
-fn parse_container(id: &str, value: &[u8]) -> Option<Checkpoint> {
+fn parse_container(id: &str, value: &[u8]) -> Option<Record> {
     let v: serde_json::Value = serde_json::from_slice(value).ok()?;
     let path = |name: &str| v[name].as_str().map(PathBuf::from);
-    Some(Checkpoint {
+    if let Some(name) = v["docker_name"].as_str() {
+        return Some(Record::Docker(DockerRecord {
+            container_id: crate::containerizer::ContainerId::new(id).ok()?,
+            name: name.to_owned(),
+            sandbox_dir: path("sandbox_dir")?,
+            mem_limit_bytes: v["mem_limit_bytes"].as_i64(),
+        }));
+    }
+    Some(Record::Mesos(Checkpoint {
         container_id: crate::containerizer::ContainerId::new(id).ok()?,
         pid: v["pid"].as_i64()? as i32,
         start_time_ticks: v["start_time_ticks"].as_u64(),
@@ -204,7 +230,7 @@ fn parse_container(id: &str, value: &[u8]) -> Option<Checkpoint> {
         },
         sandbox_dir: path("sandbox_dir")?,
         mem_limit_bytes: v["mem_limit_bytes"].as_u64(),
-    })
+    }))
 }
 
 /// What the store holds, as the core's [`Recovered`] (all executors `alive: false`; the
@@ -214,7 +240,7 @@ pub struct Loaded {
     /// For the core.
     pub recovered: Recovered,
     /// Container re-attach data by container id.
-    pub containers: Vec<Checkpoint>,
+    pub containers: Vec<Record>,
     /// The boot id of the previous run.
     pub boot_id: Option<String>,
 }

@@ -18,9 +18,11 @@ use drover_wire::{internal, v1};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::checkpoint;
+use crate::containerizer::seam::{Kind, MesosRun, Record, Running};
 use crate::containerizer::{
     self, CommandSpec, Container, ContainerSpec, Containerizer, IsolationFlags, Limits,
 };
+use crate::docker_task::DockerSettings;
 
 /// How many inputs one step takes from the channel at most (one commit covers them all).
 const MAX_BATCH: usize = 512;
@@ -56,8 +58,8 @@ pub enum Msg {
     Launched {
         /// Its id.
         container_id: ContainerId,
-        /// Its handle.
-        container: Arc<Container>,
+        /// Its handle (of whichever containerizer runs it).
+        run: Arc<dyn Running>,
         /// Disk quota in bytes (0: none).
         disk_quota_bytes: u64,
     },
@@ -95,10 +97,14 @@ pub struct Settings {
     pub reregistration_timeout_text: String,
     /// Brings `CommandInfo.uris` into the sandbox before the executor starts.
     pub fetcher: Arc<crate::fetcher::Fetcher>,
+    /// `--containerizers`, in order.
+    pub containerizers: Vec<Kind>,
+    /// The Docker containerizer, when `docker` is among them.
+    pub docker: Option<Arc<DockerSettings>>,
 }
 
 struct ContainerEntry {
-    container: Arc<Container>,
+    run: Arc<dyn Running>,
     disk_quota_bytes: u64,
 }
 
@@ -210,15 +216,32 @@ impl Driver {
         let mut recovered = loaded.recovered;
         recovered.rebooted = rebooted;
         let mut alive_ids = Vec::new();
-        for cp in loaded.containers {
-            let id = ContainerId(cp.container_id.as_str().to_owned());
+        let mut docker_adopted = std::collections::BTreeSet::new();
+        for record in loaded.containers {
+            let id = ContainerId(record.container_id().as_str().to_owned());
             if rebooted {
                 continue;
             }
+            let cp = match record {
+                Record::Mesos(cp) => cp,
+                Record::Docker(record) => {
+                    let name = record.name.clone();
+                    let docker = self.settings.docker.clone();
+                    let tx = self.tx.clone();
+                    let run =
+                        crate::docker_task::wiring::recover_record(docker, record, &recovered, tx);
+                    if let Some(run) = run.await {
+                        docker_adopted.insert(name);
+                        alive_ids.push(id.clone());
+                        self.adopt(id, run, 0);
+                    }
+                    continue;
+                }
+            };
             match self.containerizer.recover(cp) {
                 Ok(container) if !container.has_exited() => {
                     alive_ids.push(id.clone());
-                    self.adopt(id, Arc::new(container), 0);
+                    self.adopt(id, Arc::new(MesosRun(Arc::new(container))), 0);
                 }
                 Ok(container) => {
                     // Dead while we were away: clean its cgroups up.
@@ -257,6 +280,13 @@ impl Driver {
         }
         if rebooted {
             tracing::info!("the host rebooted since the last run: no executor is re-adopted");
+        }
+        if let Some(docker) = self.settings.docker.clone()
+            && docker.kill_orphans
+        {
+            // Only re-adopted Docker tasks are known: this agent's other `mesos-*`
+            // containers are orphans.
+            crate::docker_task::wiring::sweep_orphans(&docker, &docker_adopted).await;
         }
         self.step(vec![Input::Recover(recovered)]).await;
         self.publish_snapshot();
@@ -338,18 +368,18 @@ impl Driver {
             }
             Msg::Launched {
                 container_id,
-                container,
+                run,
                 disk_quota_bytes,
             } => {
                 let mut batch = WriteBatch::new();
-                checkpoint::put_container(&mut batch, container.checkpoint());
+                checkpoint::put_container(&mut batch, &run.record());
                 // Small and rare next to status updates; a failure only costs the
                 // re-attach after a restart.
                 if let Err(error) = self.store.commit(batch) {
                     tracing::error!(container_id = %container_id, error = %error, "checkpointing container");
                 }
                 self.launching.remove(&container_id);
-                self.adopt(container_id.clone(), container, disk_quota_bytes);
+                self.adopt(container_id.clone(), run, disk_quota_bytes);
                 inputs.push(Input::ContainerLaunched(container_id));
             }
             Msg::ExecutorCall {
@@ -414,7 +444,7 @@ impl Driver {
         let Some(entry) = self.containers.get(&container_id) else {
             return;
         };
-        let stats = entry.container.stats();
+        let stats = entry.run.stats();
         if stats.oom_kills.unwrap_or(0) > 0 {
             let mb = |b: Option<u64>| {
                 b.map_or("unknown".to_owned(), |b| format!("{}MB", b / (1024 * 1024)))
@@ -439,7 +469,7 @@ impl Driver {
             if entry.disk_quota_bytes == 0 {
                 continue;
             }
-            let container = entry.container.clone();
+            let container = entry.run.clone();
             let quota = entry.disk_quota_bytes;
             let tx = self.tx.clone();
             let id = id.clone();
@@ -466,11 +496,11 @@ impl Driver {
     }
 
     /// Keeps a container's handle and reports its end (after destroying what is left).
-    fn adopt(&mut self, id: ContainerId, container: Arc<Container>, disk_quota_bytes: u64) {
+    fn adopt(&mut self, id: ContainerId, container: Arc<dyn Running>, disk_quota_bytes: u64) {
         self.containers.insert(
             id.clone(),
             ContainerEntry {
-                container: container.clone(),
+                run: container.clone(),
                 disk_quota_bytes,
             },
         );
@@ -495,7 +525,7 @@ impl Driver {
         let map = self
             .containers
             .iter()
-            .map(|(k, v)| (k.clone(), v.container.clone()))
+            .filter_map(|(k, v)| Some((k.clone(), v.run.mesos()?)))
             .collect();
         self.containers_tx.send_replace(Arc::new(map));
     }
@@ -549,7 +579,7 @@ impl Driver {
                 let grace = Duration::from_millis(grace_ms);
                 match self.containers.get(&container_id) {
                     Some(entry) => {
-                        let container = entry.container.clone();
+                        let container = entry.run.clone();
                         tokio::spawn(async move {
                             if let Err(error) = container.kill(grace).await {
                                 tracing::warn!(error = %error, "killing container");
@@ -561,6 +591,19 @@ impl Driver {
                         // nothing starts.
                         if let Some(cancel) = self.launching.remove(&container_id) {
                             let _ = cancel.send(());
+                        }
+                        if let Some(docker) = self.settings.docker.clone() {
+                            // A Docker launch may have created its container meanwhile.
+                            let name = format!(
+                                "{}{}",
+                                containerizer::docker::spec::NAME_PREFIX,
+                                container_id.0
+                            );
+                            tokio::spawn(async move {
+                                if let Ok(client) = docker.client() {
+                                    let _ = client.remove(&name).await;
+                                }
+                            });
                         }
                         let containerizer = self.containerizer.clone();
                         if let Ok(id) = containerizer::ContainerId::new(container_id.0) {
@@ -629,9 +672,24 @@ impl Driver {
             &self.settings,
             self.core.agent_id().unwrap_or(""),
         );
+        let kind = match crate::docker_task::wiring::pick(&self.settings, &spec) {
+            Ok(kind) => kind,
+            Err(message) => {
+                let container_id = spec.container_id.clone();
+                tokio::spawn(async move {
+                    let _ = tx
+                        .send(Msg::Input(Input::ContainerLaunchFailed {
+                            container_id,
+                            message,
+                        }))
+                        .await;
+                });
+                return;
+            }
+        };
         let isolation = self.settings.isolation;
         let fetcher = self.settings.fetcher.clone();
-        let (cancel_tx, cancel_rx) = oneshot::channel();
+        let (cancel_tx, mut cancel_rx) = oneshot::channel();
         self.launching.insert(spec.container_id.clone(), cancel_tx);
         let enforce_disk_quota = self.settings.enforce_disk_quota;
         tokio::spawn(async move {
@@ -663,7 +721,7 @@ impl Driver {
             let fetched = tokio::select! {
                 fetched = fetch(&fetcher, &spec, quota) => fetched,
                 // Only an explicit kill cancels (a dropped sender means the launch moved on).
-                Ok(()) = cancel_rx => {
+                Ok(()) = &mut cancel_rx => {
                     let message = "the container was killed while fetching".to_owned();
                     crate::fetcher::report(Path::new(&spec.directory), &message).await;
                     Err(message)
@@ -671,6 +729,16 @@ impl Driver {
             };
             if let Err(message) = fetched {
                 let _ = tx.send(failed(message)).await;
+                return;
+            }
+            if let Some(docker) = kind {
+                let launched = tokio::select! {
+                    launched = crate::docker_task::launch(docker, &spec, env, tx.clone()) => launched,
+                    Ok(()) = &mut cancel_rx => Err("the container was killed while its image was pulled".to_owned()),
+                };
+                if let Err(message) = launched {
+                    let _ = tx.send(failed(message)).await;
+                }
                 return;
             }
             let container_spec = ContainerSpec {
@@ -692,7 +760,7 @@ impl Driver {
                     let _ = tx
                         .send(Msg::Launched {
                             container_id,
-                            container: Arc::new(container),
+                            run: Arc::new(MesosRun(Arc::new(container))),
                             disk_quota_bytes,
                         })
                         .await;

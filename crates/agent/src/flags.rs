@@ -131,6 +131,55 @@ pub struct Flags {
     /// Credentials the agent's HTTP endpoints accept (same formats as the master's).
     #[arg(long = "credentials", env = "MESOS_CREDENTIALS")]
     pub credentials: Option<String>,
+
+    // The Docker containerizer (issue 13).
+    /// Containerizers, in order: `mesos`, `docker` or both. Type DOCKER containers go to
+    /// `docker` (refused by name when it is not listed); everything else to `mesos`.
+    #[arg(long = "containerizers", env = "MESOS_CONTAINERIZERS", default_value = "mesos", value_parser = parse_containerizers)]
+    pub containerizers: Containerizers,
+    /// Mesos' path of the docker CLI. Drover talks to the daemon's API (see --docker_socket),
+    /// so only the default `docker` is accepted.
+    #[arg(long = "docker", env = "MESOS_DOCKER", default_value = "docker", value_parser = docker_binary)]
+    pub docker: String,
+    /// The daemon's unix socket.
+    #[arg(
+        long = "docker_socket",
+        env = "MESOS_DOCKER_SOCKET",
+        default_value = "/var/run/docker.sock"
+    )]
+    pub docker_socket: PathBuf,
+    /// Grace between SIGTERM and SIGKILL when a Docker task without a kill policy is killed.
+    #[arg(long = "docker_stop_timeout", env = "MESOS_DOCKER_STOP_TIMEOUT", default_value = "0secs", value_parser = parse_duration)]
+    pub docker_stop_timeout: Duration,
+    /// How long a stopped Docker container is kept before it is removed.
+    #[arg(long = "docker_remove_delay", env = "MESOS_DOCKER_REMOVE_DELAY", default_value = "6hrs", value_parser = parse_duration)]
+    pub docker_remove_delay: Duration,
+    /// At start, remove this agent's Docker containers that no checkpoint accounts for.
+    #[arg(long = "docker_kill_orphans", env = "MESOS_DOCKER_KILL_ORPHANS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub docker_kill_orphans: bool,
+    /// A docker client config (`config.json` with `auths`) for registry credentials: its JSON
+    /// text or a path (`file://` optional) to it.
+    #[arg(long = "docker_config", env = "MESOS_DOCKER_CONFIG")]
+    pub docker_config: Option<String>,
+}
+
+fn parse_containerizers(text: &str) -> Result<Containerizers, String> {
+    crate::containerizer::seam::Kind::parse_list(text).map(Containerizers)
+}
+
+/// `--containerizers`, parsed: the kinds in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Containerizers(pub Vec<crate::containerizer::seam::Kind>);
+
+fn docker_binary(text: &str) -> Result<String, String> {
+    if text == "docker" {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "--docker={text} is not supported: Drover talks to the Docker daemon's API through \
+             --docker_socket, not through a docker binary"
+        ))
+    }
 }
 
 fn unsupported_stall_timeout(_: &str) -> Result<String, String> {
@@ -258,6 +307,32 @@ impl Flags {
                 out.push((name.to_owned(), value.clone()));
             }
         }
+        let containerizers: Vec<&str> = self
+            .containerizers
+            .0
+            .iter()
+            .map(|k| match k {
+                crate::containerizer::seam::Kind::Mesos => "mesos",
+                crate::containerizer::seam::Kind::Docker => "docker",
+            })
+            .collect();
+        out.push(("containerizers".to_owned(), containerizers.join(",")));
+        out.push((
+            "docker_socket".to_owned(),
+            self.docker_socket.display().to_string(),
+        ));
+        out.push((
+            "docker_stop_timeout".to_owned(),
+            d(self.docker_stop_timeout),
+        ));
+        out.push((
+            "docker_remove_delay".to_owned(),
+            d(self.docker_remove_delay),
+        ));
+        out.push((
+            "docker_kill_orphans".to_owned(),
+            self.docker_kill_orphans.to_string(),
+        ));
         if let Some(dir) = &self.fetcher_cache_dir {
             out.push(("fetcher_cache_dir".to_owned(), dir.display().to_string()));
         }
@@ -309,6 +384,50 @@ mod tests {
             let err = Cli::try_parse_from(args).err().expect(flag).to_string();
             assert!(err.contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn docker_flags() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        use crate::containerizer::seam::Kind;
+        use clap::Parser as _;
+        let base = ["agent", "--master=m:5050", "--work_dir=/w"];
+        let parse = |extra: &[&str]| {
+            Cli::try_parse_from(base.iter().chain(extra.iter()).copied()).map(|c| c.flags)
+        };
+        let default = parse(&[]).unwrap();
+        assert_eq!(default.containerizers.0, vec![Kind::Mesos]);
+        assert_eq!(default.docker_socket, PathBuf::from("/var/run/docker.sock"));
+        assert!(default.docker_kill_orphans);
+        assert_eq!(default.docker_stop_timeout, Duration::ZERO);
+        assert_eq!(default.docker_remove_delay, Duration::from_secs(6 * 3600));
+        let both = parse(&[
+            "--containerizers=docker,mesos",
+            "--docker=docker",
+            "--docker_stop_timeout=3secs",
+            "--docker_kill_orphans=false",
+        ])
+        .unwrap();
+        assert_eq!(both.containerizers.0, vec![Kind::Docker, Kind::Mesos]);
+        assert_eq!(both.docker_stop_timeout, Duration::from_secs(3));
+        assert!(!both.docker_kill_orphans);
+        let err = parse(&["--docker=/usr/bin/docker"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--docker=/usr/bin/docker is not supported"),
+            "{err}"
+        );
+        let err = parse(&["--containerizers=mesos,lxc"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("'lxc'"), "{err}");
     }
 
     #[test]

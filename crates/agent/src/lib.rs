@@ -5,6 +5,8 @@ pub mod containerizer;
 // HTTP endpoints and start-up.
 pub mod auth;
 pub mod checkpoint;
+pub mod docker_health;
+pub mod docker_task;
 pub mod driver;
 pub mod env;
 pub mod fetcher;

@@ -121,6 +121,8 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         shutdown_grace_text: format_duration(flags.executor_shutdown_grace_period),
         reregistration_timeout_text: format_duration(flags.executor_reregistration_timeout),
         fetcher: Arc::new(fetcher),
+        containerizers: flags.containerizers.0.clone(),
+        docker: docker_settings(&flags, &work_dir).await?,
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
@@ -239,6 +241,60 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         )),
         None => Ok(()),
     }
+}
+
+/// The Docker containerizer when `--containerizers` lists it. A daemon that does not answer
+/// is said once here; Docker launches then fail with the socket named, each within the
+/// client's timeout.
+async fn docker_settings(
+    flags: &Flags,
+    work_dir: &std::path::Path,
+) -> anyhow::Result<Option<Arc<crate::docker_task::DockerSettings>>> {
+    use crate::containerizer::seam::Kind;
+    if !flags.containerizers.0.contains(&Kind::Docker) {
+        return Ok(None);
+    }
+    let settings = crate::docker_task::DockerSettings {
+        socket: flags.docker_socket.clone(),
+        call_timeout: Duration::from_secs(15),
+        client: std::sync::OnceLock::new(),
+        stop_timeout: flags.docker_stop_timeout,
+        remove_delay: flags.docker_remove_delay,
+        kill_orphans: flags.docker_kill_orphans,
+        config_json: None,
+        // Mesos bounded a whole launch, pull included, by the executor registration timeout.
+        pull_timeout: flags.executor_registration_timeout,
+        owner: work_dir.display().to_string(),
+        cfs_quota: flags.cgroups_enable_cfs,
+    };
+    let ping = match settings.client() {
+        Ok(client) => client.ping().await,
+        Err(error) => Err(error),
+    };
+    match ping {
+        Ok(()) => {
+            tracing::info!(socket = %flags.docker_socket.display(), "Docker containerizer ready")
+        }
+        Err(error) => tracing::error!(
+            "the Docker daemon is not reachable ({error}); Docker tasks will fail to launch \
+             until it is"
+        ),
+    }
+    let config_json = match &flags.docker_config {
+        None => None,
+        Some(text) if text.trim_start().starts_with('{') => Some(text.clone()),
+        Some(path) => {
+            let path = path.strip_prefix("file://").unwrap_or(path);
+            Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("--docker_config: reading {path}"))?,
+            )
+        }
+    };
+    Ok(Some(Arc::new(crate::docker_task::DockerSettings {
+        config_json,
+        ..settings
+    })))
 }
 
 /// Kills every live task as its framework's KILL would (each ends TASK_KILLED, the operator

@@ -22,6 +22,7 @@ mod disk;
 pub mod docker;
 mod isolation;
 mod process;
+pub mod seam;
 mod spawn;
 mod user;
 

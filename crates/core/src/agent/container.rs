@@ -1,6 +1,8 @@
 //! Which `ContainerInfo` settings this agent can honour: a task (or executor) asking for one it
-//! cannot (an image, Docker, volumes, a hostname, networks, …) is refused by the field's name
-//! rather than run on the host as something other than what was asked.
+//! cannot (a Mesos image, volumes or networks without Docker, a hostname, …) is refused by the
+//! field's name rather than run on the host as something other than what was asked. `type:
+//! DOCKER` goes to the agent's Docker containerizer, which refuses it by name when `docker` is
+//! not among `--containerizers`.
 
 use drover_wire::v1;
 
@@ -12,11 +14,11 @@ use drover_wire::v1;
 pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
     use v1::container_info::Type;
     let kind = Type::try_from(container.r#type).ok();
-    let field = if kind == Some(Type::Docker) || container.docker.is_some() {
-        Some((
-            "container.docker",
-            "the Docker containerizer is not supported",
-        ))
+    if kind == Some(Type::Docker) {
+        return docker_unsupported(container);
+    }
+    let field = if container.docker.is_some() {
+        Some(("container.docker", "DockerInfo needs container type DOCKER"))
     } else if kind != Some(Type::Mesos) {
         Some(("container.type", "only type MESOS is supported"))
     } else if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
@@ -58,8 +60,51 @@ pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
     field.map(|(name, why)| format!("Unsupported {name}: {why}"))
 }
 
+/// A `type: DOCKER` container: the agent's Docker containerizer takes it (image, network,
+/// port mappings, volumes and parameters are checked there, against the daemon and the host);
+/// what no Docker container here can honour is refused by name.
+fn docker_unsupported(container: &v1::ContainerInfo) -> Option<String> {
+    let field = if container.docker.is_none() {
+        Some((
+            "container.docker",
+            "type DOCKER needs a DockerInfo with an image",
+        ))
+    } else if container.mesos.is_some() {
+        Some((
+            "container.mesos",
+            "a MesosInfo does not apply to type DOCKER",
+        ))
+    } else if container.linux_info.is_some() {
+        Some((
+            "container.linux_info",
+            "capabilities, seccomp, IPC and PID namespace settings are not supported for \
+             Docker containers (use docker parameters)",
+        ))
+    } else if container.rlimit_info.is_some() {
+        Some(("container.rlimit_info", "resource limits are not supported"))
+    } else if container.tty_info.is_some() {
+        Some(("container.tty_info", "a TTY is not supported"))
+    } else {
+        None
+    };
+    field.map(|(name, why)| format!("Unsupported {name}: {why}"))
+}
+
 /// [`unsupported`] for a task and the executor it would run under.
 pub fn refusal(task: &v1::TaskInfo, executor: &v1::ExecutorInfo) -> Option<String> {
+    // The command executor carries its task's container; a task's own Docker container under
+    // any other executor would be ignored, so it is refused.
+    let task_docker = task
+        .container
+        .as_deref()
+        .is_some_and(|c| c.r#type == v1::container_info::Type::Docker as i32);
+    if task_docker && executor.container != task.container {
+        return Some(
+            "Unsupported container.docker: a task's Docker container is supported for command \
+             tasks only, not under an executor"
+                .to_owned(),
+        );
+    }
     task.container
         .as_deref()
         .and_then(unsupported)
@@ -112,6 +157,42 @@ mod tests {
             ..Default::default()
         };
         assert!(unsupported(&docker).unwrap().contains("container.docker"));
+        let mut with_image = docker.clone();
+        with_image.docker = Some(v1::container_info::DockerInfo {
+            image: "busybox".into(),
+            ..Default::default()
+        });
+        // The Docker containerizer takes it (and checks the rest against the daemon).
+        assert_eq!(unsupported(&with_image), None);
+        with_image.tty_info = Some(Default::default());
+        assert!(
+            unsupported(&with_image)
+                .unwrap()
+                .contains("container.tty_info")
+        );
+        with_image.tty_info = None;
+        let docker_task = v1::TaskInfo {
+            container: Some(Box::new(with_image.clone())),
+            ..Default::default()
+        };
+        let custom = v1::ExecutorInfo::default();
+        assert!(
+            refusal(&docker_task, &custom)
+                .unwrap()
+                .contains("not under an executor")
+        );
+        let command = v1::ExecutorInfo {
+            container: docker_task.container.clone(),
+            ..Default::default()
+        };
+        assert_eq!(refusal(&docker_task, &command), None);
+        let mut docker_on_mesos = mesos();
+        docker_on_mesos.docker = with_image.docker.clone();
+        assert!(
+            unsupported(&docker_on_mesos)
+                .unwrap()
+                .contains("container.docker")
+        );
 
         let mut volumes = mesos();
         volumes.volumes.push(v1::Volume::default());

@@ -307,6 +307,9 @@ impl Agent {
             )),
             #[allow(deprecated)]
             source: Some(task.task_id.value.clone()),
+            // As Mesos' agent did: the command executor runs in the task's container (the
+            // driver picks the containerizer by its type).
+            container: task.container.clone(),
             ..Default::default()
         }
     }

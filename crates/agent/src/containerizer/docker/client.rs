@@ -323,6 +323,64 @@ impl DockerClient {
         }
     }
 
+    /// Runs `argv` inside the running container (`docker exec`) with `env`: its exit code, or
+    /// `None` when it could not run or did not end within `limit`.
+    pub async fn exec(
+        &self,
+        name: &str,
+        argv: Vec<String>,
+        env: Vec<String>,
+        limit: Duration,
+    ) -> Option<i64> {
+        let run = async {
+            let config = bollard::models::ExecConfig {
+                cmd: Some(argv),
+                env: Some(env),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            };
+            let created = self.docker.create_exec(name, config).await.ok()?;
+            match self.docker.start_exec(&created.id, None).await.ok()? {
+                bollard::exec::StartExecResults::Attached { mut output, .. } => {
+                    // The output is not kept; its end is the command's.
+                    while let Some(Ok(_)) = output.next().await {}
+                }
+                bollard::exec::StartExecResults::Detached => return None,
+            }
+            self.docker.inspect_exec(&created.id).await.ok()?.exit_code
+        };
+        tokio::time::timeout(limit, run).await.ok().flatten()
+    }
+
+    /// Where probes reach the container: the host's loopback on the host network, else the
+    /// address of its (first) network.
+    pub async fn probe_address(&self, name: &str) -> Result<String, DockerError> {
+        let inspected = self
+            .bounded(
+                &format!("inspect {name}"),
+                self.docker.inspect_container(name, None),
+            )
+            .await?;
+        let mode = inspected
+            .host_config
+            .and_then(|h| h.network_mode)
+            .unwrap_or_default();
+        if mode == "host" {
+            return Ok("127.0.0.1".to_owned());
+        }
+        inspected
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|networks| {
+                networks
+                    .into_values()
+                    .filter_map(|n| n.ip_address)
+                    .find(|ip| !ip.is_empty())
+            })
+            .ok_or_else(|| DockerError(format!("container {name} has no IP address")))
+    }
+
     /// `docker stop -t <grace>`: SIGTERM, then SIGKILL after `grace`.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<(), DockerError> {
         let options = StopContainerOptions {
@@ -387,6 +445,18 @@ impl DockerClient {
         stdout: &Path,
         stderr: &Path,
     ) -> Result<(), DockerError> {
+        self.copy_logs_since(name, stdout, stderr, 0).await
+    }
+
+    /// [`Self::copy_logs`] of what the container wrote from `since` (Unix seconds; 0: from
+    /// its start) on: after an agent restart the copy resumes where the files end.
+    pub async fn copy_logs_since(
+        &self,
+        name: &str,
+        stdout: &Path,
+        stderr: &Path,
+        since: i32,
+    ) -> Result<(), DockerError> {
         let open = |path: &Path| {
             let path = path.to_path_buf();
             async move {
@@ -404,6 +474,7 @@ impl DockerClient {
             follow: true,
             stdout: true,
             stderr: true,
+            since,
             ..Default::default()
         };
         let mut logs = self.docker.logs(name, Some(options));
