@@ -56,11 +56,10 @@ fn env(task: &v1::TaskInfo) -> BTreeMap<String, String> {
 fn a_bridged_app_launches_with_offered_host_ports_in_its_container_info() {
     let mut h = Harness::new();
     h.create(bridged("/web", "localhost:5000/web:1"));
-    let service = h
-        .s
-        .app(&PathId::parse_app_id("/web").unwrap())
-        .expect("app")
-        .service_ports();
+    let service =
+        h.s.app(&PathId::parse_app_id("/web").unwrap())
+            .expect("app")
+            .service_ports();
     assert_eq!(service, vec![10_000, 10_001], "mappings get service ports");
 
     let tasks = h.offer("agent-1");
@@ -106,7 +105,10 @@ fn a_bridged_app_launches_with_offered_host_ports_in_its_container_info() {
     let ports = &discovery.ports.as_ref().expect("ports").ports;
     assert_eq!(ports[0].number, 31_000);
     assert_eq!(ports[0].name.as_deref(), Some("http"));
-    assert_eq!(ports[0].labels.as_ref().expect("labels").labels[0].key, "VIP_0");
+    assert_eq!(
+        ports[0].labels.as_ref().expect("labels").labels[0].key,
+        "VIP_0"
+    );
 
     // No cmd on a Docker app would mean the image's entrypoint; this one has one.
     let command = task.command.as_ref().expect("command");
@@ -157,14 +159,20 @@ fn mesos_checks_of_a_bridged_task_probe_the_container_port() {
     h.create(web);
     let task = h.offer("agent-1").remove(0);
     let http = task.health_check.expect("check").http.expect("http");
-    assert_eq!(http.port, 8080, "Mesos probes inside the container's network");
+    assert_eq!(
+        http.port, 8080,
+        "Mesos probes inside the container's network"
+    );
 
     let mut other = bridged("/other", "nginx");
     other.health_checks = vec![marathon_check];
     h.create(other);
     let task = h.offer("agent-2").remove(0);
     let http = task.health_check.expect("check").http.expect("http");
-    assert_eq!(http.port, 31_000, "Marathon's own checks probe the host port");
+    assert_eq!(
+        http.port, 31_000,
+        "Marathon's own checks probe the host port"
+    );
 }
 
 #[test]
@@ -200,7 +208,10 @@ fn a_scale_only_change_keeps_the_tasks() {
     let mut h = Harness::new();
     h.create(a);
     let old = h.run_all("agent-1");
-    h.command(Command::PutApp { app: b, force: false });
+    h.command(Command::PutApp {
+        app: b,
+        force: false,
+    });
     // The fixed host port 31500 fits once per offer: one new instance per agent.
     let mut tasks = h.offer("agent-2");
     assert_eq!(tasks.len(), 1, "one offer holds host port 31500 once");
@@ -210,5 +221,9 @@ fn a_scale_only_change_keeps_the_tasks() {
         let effects = h.update(&task.task_id.value, TaskState::TaskRunning);
         assert!(marathon_support::kills(&effects).is_empty());
     }
-    assert!(h.instances("/web").iter().any(|i| old.contains(&i.task_id())));
+    assert!(
+        h.instances("/web")
+            .iter()
+            .any(|i| old.contains(&i.task_id()))
+    );
 }

@@ -49,10 +49,7 @@ fn a_bridged_docker_app_reaches_the_master_with_its_image_and_offered_host_port(
     let service_port = body["container"]["portMappings"][0]["servicePort"]
         .as_u64()
         .expect("a service port");
-    assert!(
-        (10_000..20_000).contains(&service_port),
-        "{service_port}"
-    );
+    assert!((10_000..20_000).contains(&service_port), "{service_port}");
     assert!(body.get("portDefinitions").is_none(), "{body}");
 
     let mut task = Value::Null;

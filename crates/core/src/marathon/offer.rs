@@ -473,7 +473,12 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
     let container_port = app
         .docker()
         .filter(|_| app.uses_port_mappings() && check.protocol.is_mesos())
-        .and_then(|d| d.port_mappings.iter().filter(|m| m.host_port.is_some()).nth(index))
+        .and_then(|d| {
+            d.port_mappings
+                .iter()
+                .filter(|m| m.host_port.is_some())
+                .nth(index)
+        })
         .map(|m| m.container_port)
         .filter(|p| *p != 0);
     let port = check

@@ -30,7 +30,12 @@ pub fn assign(
             .port_mappings
             .iter_mut()
             .enumerate()
-            .map(|(i, m)| (format!("/container/portMappings/{i}/servicePort"), &mut m.service_port))
+            .map(|(i, m)| {
+                (
+                    format!("/container/portMappings/{i}/servicePort"),
+                    &mut m.service_port,
+                )
+            })
             .collect(),
         _ => app
             .port_definitions

@@ -47,6 +47,15 @@ pub fn apply(r: &mut Reader, given: Given<'_>, app: &mut AppSpec) {
     };
     app.container = read(r, &container, &networks);
     normalize_ports(app, given.gave_ports);
+    // The container's own rules (image grammar, parameters, host paths, ports) are reported
+    // with any shape errors of the same body, not only once those are fixed.
+    if !r.errors.is_empty()
+        && let Some(docker) = app.docker()
+    {
+        for v in docker.validate() {
+            r.error(&v.path, v.message);
+        }
+    }
 }
 
 fn has_legacy_network(container: &Value) -> bool {
@@ -123,7 +132,10 @@ const VOLUME_UNSUPPORTED: [(&str, &str); 4] = [
         "persistent volumes (local persistent volumes and resident apps) are not supported",
     ),
     ("external", "external volumes are not supported"),
-    ("secret", "secret volumes are not supported (no secret store)"),
+    (
+        "secret",
+        "secret volumes are not supported (no secret store)",
+    ),
     ("image", "image volumes are not supported"),
 ];
 
@@ -419,16 +431,13 @@ fn read_mappings(
             r.error(&at, "error.expected.jsobject");
             continue;
         };
-        let port = |r: &mut Reader, key: &str| {
-            r.count(m, key, &at, u64::from(u32::MAX)).map(|p| p as u32)
-        };
+        let port =
+            |r: &mut Reader, key: &str| r.count(m, key, &at, u64::from(u32::MAX)).map(|p| p as u32);
         out.push(PortMapping {
             container_port: port(r, "containerPort").unwrap_or(0),
             host_port: port(r, "hostPort"),
             service_port: port(r, "servicePort").unwrap_or(0),
-            protocol: r
-                .string(m, "protocol", &at)
-                .unwrap_or_else(|| "tcp".into()),
+            protocol: r.string(m, "protocol", &at).unwrap_or_else(|| "tcp".into()),
             name: r.string(m, "name", &at),
             labels: r.string_map(m, "labels", &at).unwrap_or_default(),
         });

@@ -17,9 +17,7 @@ fn paths(body: Value) -> Vec<(String, String)> {
 fn assert_refused(body: Value, path: &str, words: &str) {
     let problems = paths(body);
     assert!(
-        problems
-            .iter()
-            .any(|(p, m)| p == path && m.contains(words)),
+        problems.iter().any(|(p, m)| p == path && m.contains(words)),
         "{path} / {words:?} not in {problems:?}"
     );
 }
@@ -108,7 +106,10 @@ fn marathon_1_4_spellings_normalize_to_the_same_app() {
     let out = app_json(&host);
     assert_eq!(out["networks"], json!([{"mode": "host"}]));
     assert!(out["container"].get("portMappings").is_none());
-    assert_eq!(out["portDefinitions"][0]["port"], 0, "host apps keep portDefinitions");
+    assert_eq!(
+        out["portDefinitions"][0]["port"], 0,
+        "host apps keep portDefinitions"
+    );
 }
 
 #[test]

@@ -283,9 +283,7 @@ pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
             json!(placement.map(|p| p.host_ports.clone()).unwrap_or_default()),
         );
     }
-    let service_ports: Vec<u32> = app
-        .map(AppSpec::service_ports)
-        .unwrap_or_default();
+    let service_ports: Vec<u32> = app.map(AppSpec::service_ports).unwrap_or_default();
     o.insert("servicePorts".into(), json!(service_ports));
     let ips: Vec<Value> = i
         .ip_addresses

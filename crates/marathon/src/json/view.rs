@@ -454,9 +454,7 @@ impl Serialize for Task<'_> {
         }
         m.serialize_entry(
             "servicePorts",
-            &SeqOf(|| {
-                app.into_iter().flat_map(AppSpec::service_ports)
-            }),
+            &SeqOf(|| app.into_iter().flat_map(AppSpec::service_ports)),
         )?;
         m.serialize_entry("ipAddresses", &SeqOf(|| i.ip_addresses.iter().map(Ip)))?;
         let checks = i.health.iter().map(|h| CheckResult::Scheduler(i, h));
