@@ -35,7 +35,7 @@ fn bridged(id: &str, image: &str) -> AppSpec {
         mapping(8080, Some(0), Some("http")),
         mapping(9090, Some(31_500), None),
     ];
-    web.container = Some(AppContainer::Docker(docker));
+    web.container = Some(AppContainer::Docker(Box::new(docker)));
     web
 }
 

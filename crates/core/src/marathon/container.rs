@@ -14,7 +14,7 @@ use crate::agent::docker::{host_path_problem, image_problem, parameter_problem};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppContainer {
     /// `type: DOCKER`: run by the agent's Docker containerizer.
-    Docker(DockerContainer),
+    Docker(Box<DockerContainer>),
     /// `type: MESOS` without an image: the agent's own isolation on the host network, the same
     /// as no container; kept so the definition round-trips as the client wrote it.
     Mesos,

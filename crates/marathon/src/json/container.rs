@@ -246,7 +246,7 @@ fn read(r: &mut Reader, container: &Value, networks: &Value) -> Option<AppContai
                 }
             }
             out.network = network;
-            Some(AppContainer::Docker(out))
+            Some(AppContainer::Docker(Box::new(out)))
         }
         other => {
             r.error(

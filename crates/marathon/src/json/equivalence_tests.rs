@@ -203,7 +203,7 @@ fn generated_app(rng: &mut Rng, n: usize) -> AppSpec {
                 labels: BTreeMap::new(),
             }];
         }
-        app.container = Some(AppContainer::Docker(docker));
+        app.container = Some(AppContainer::Docker(Box::new(docker)));
     }
     let opaque = [
         (
