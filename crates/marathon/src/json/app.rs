@@ -254,7 +254,9 @@ pub fn parse_app(
             }
         }
     }
-    for (key, why) in REFUSED {
+    // A stored definition was accepted when it was written; these refusals are for requests.
+    let refusing = !matches!(mode, Mode::Stored);
+    for (key, why) in REFUSED.into_iter().filter(|_| refusing) {
         let given = match obj.get(key) {
             None | Some(Value::Null) => false,
             Some(Value::Object(o)) => !o.is_empty(),
@@ -264,8 +266,10 @@ pub fn parse_app(
             r.error(&format!("/{key}"), why);
         }
     }
+    let (ports_before, require_before) = (app.port_definitions.clone(), app.require_ports);
+    let mut container_problems = Reader::default();
     super::container::apply(
-        &mut r,
+        &mut container_problems,
         super::container::Given {
             container: obj.get("container"),
             networks: obj.get("networks"),
@@ -273,6 +277,21 @@ pub fn parse_app(
         },
         &mut app,
     );
+    if matches!(mode, Mode::Stored) && !container_problems.errors.is_empty() {
+        // Written before `container`/`networks` were typed, when such fields were kept and
+        // not acted on: the app keeps running as it ran (a host command) instead of keeping
+        // the scheduler from starting; the next update of the app must then be valid.
+        tracing::warn!(
+            app = %app.id,
+            problems = ?container_problems.errors,
+            "stored app has a container or networks Drover does not run; running it on the host as before"
+        );
+        app.container = None;
+        app.port_definitions = ports_before;
+        app.require_ports = require_before;
+    } else {
+        r.errors.extend(container_problems.errors);
+    }
     if let Mode::Stored = mode {
         let version = |key: &str, v: Option<&Value>| {
             v.and_then(|v| v.get(key).or(Some(v)))

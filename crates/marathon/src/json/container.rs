@@ -65,8 +65,9 @@ fn has_legacy_network(container: &Value) -> bool {
         .is_some_and(|n| !n.is_null())
 }
 
-/// Marathon 1.10's port rules off the host network: `portDefinitions` are dropped, and when the
-/// body gave more of them than there are mappings, default mappings make up the difference.
+/// Marathon 1.10's port rules off the host network: `portDefinitions` are dropped (and
+/// `requirePorts` is false), and when the body gave more of them than there are mappings,
+/// default mappings make up the difference.
 fn normalize_ports(app: &mut AppSpec, gave_ports: bool) {
     if !app.uses_port_mappings() {
         return;
@@ -77,6 +78,8 @@ fn normalize_ports(app: &mut AppSpec, gave_ports: bool) {
         0
     };
     app.port_definitions.clear();
+    // requirePorts is about port definitions, which a container network does not use.
+    app.require_ports = false;
     if let Some(AppContainer::Docker(docker)) = &mut app.container {
         let host_port = (docker.network == Network::Bridge).then_some(0);
         while docker.port_mappings.len() < wanted {

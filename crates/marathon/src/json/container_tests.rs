@@ -313,6 +313,35 @@ fn what_drover_cannot_run_is_refused_by_name() {
         "/container/portMappings",
         "both",
     );
+    assert_refused(
+        docker(json!({"linuxInfo": {"seccomp": {"unconfined": true}}})),
+        "/container/linuxInfo",
+        "not supported",
+    );
+    assert_refused(
+        docker(json!({"volumes": [{"containerPath": "/e", "mode": "RW",
+                                    "external": {"name": "v"}}]})),
+        "/container/volumes/0/external",
+        "external volumes",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "container": {"type": "MESOS",
+               "volumes": [{"containerPath": "/d", "hostPath": "/srv", "mode": "RW"}]}}),
+        "/container/volumes",
+        "MESOS",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "ipAddress": {"networkName": "dcos"}}),
+        "/ipAddress",
+        "networks",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "networks": [{"mode": "container/bridge",
+               "labels": {"a": "b"}}],
+               "container": {"type": "DOCKER", "docker": {"image": "busybox"}}}),
+        "/networks/0/labels",
+        "not supported",
+    );
     // Empty or null values of refused fields are what many clients send: accepted.
     parse_app(
         &json!({"id": "a", "cmd": "x", "secrets": {}, "residency": null, "ipAddress": null,
@@ -338,4 +367,35 @@ fn a_docker_app_without_cmd_or_args_is_valid() {
         "/",
         "cmd",
     );
+}
+
+#[test]
+fn privileged_and_require_ports_follow_marathon() {
+    let app = parse_app(
+        &json!({"id": "a", "requirePorts": true, "networks": [{"mode": "container/bridge"}],
+                "container": {"type": "DOCKER",
+                              "docker": {"image": "busybox", "privileged": true}}}),
+        None,
+        Mode::Full,
+    )
+    .expect("valid");
+    assert!(app.docker().expect("docker").privileged);
+    let out = app_json(&app);
+    assert_eq!(out["container"]["docker"]["privileged"], true);
+    // requirePorts applies to host networking only (Marathon 1.10 normalizes it to false).
+    assert_eq!(out["requirePorts"], false);
+}
+
+#[test]
+fn a_stored_app_from_before_containers_were_typed_still_loads() {
+    // Before, `networks` and `secrets` were kept verbatim and not acted on; such a stored app
+    // must not keep the scheduler from starting.
+    let old = json!({"id": "/old", "cmd": "sleep 1", "networks": [{"mode": "container/bridge"}],
+                     "secrets": {"s": {"source": "x"}},
+                     "portDefinitions": [{"port": 10000, "protocol": "tcp"}]});
+    let app = parse_app(&old, None, Mode::Stored).expect("loads");
+    assert_eq!(app.container, None);
+    assert_eq!(app.service_ports(), vec![10000]);
+    // The same body as a request is refused.
+    assert!(parse_app(&old, None, Mode::Full).is_err());
 }
