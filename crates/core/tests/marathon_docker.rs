@@ -227,3 +227,40 @@ fn a_scale_only_change_keeps_the_tasks() {
             .any(|i| old.contains(&i.task_id()))
     );
 }
+
+#[test]
+fn checks_on_a_named_network_address_every_mapping() {
+    let mut h = Harness::new();
+    let mut web = app("/overlay", 1);
+    web.port_definitions.clear();
+    let mut docker = DockerContainer::new("nginx");
+    docker.network = Network::User("overlay".into());
+    // Only the second mapping is published on the host.
+    docker.port_mappings = vec![mapping(9000, None, None), mapping(8080, Some(0), None)];
+    web.container = Some(AppContainer::Docker(Box::new(docker)));
+    let mut check = HealthCheck::new(HealthProtocol::MesosTcp);
+    check.port_index = Some(0);
+    web.health_checks = vec![check];
+    h.create(web);
+    let task = h.offer("agent-1").remove(0);
+    let tcp = task.health_check.clone().expect("check").tcp.expect("tcp");
+    assert_eq!(tcp.port, 9000, "the unpublished mapping's container port");
+    let env = env(&task);
+    assert_eq!(
+        env["PORT0"], "31000",
+        "task ports are the published mappings"
+    );
+    assert_eq!(env["PORT_8080"], "31000");
+
+    let mut bad = app("/bad", 1);
+    bad.port_definitions.clear();
+    let mut docker = DockerContainer::new("nginx");
+    docker.network = Network::Bridge;
+    docker.port_mappings = vec![mapping(80, Some(0), None)];
+    bad.container = Some(AppContainer::Docker(Box::new(docker)));
+    let mut check = HealthCheck::new(HealthProtocol::MesosHttp);
+    check.port_index = Some(1);
+    bad.health_checks = vec![check];
+    let problems = drover_core::marathon::app::validate(&bad);
+    assert_eq!(problems[0].path, "/healthChecks(0)", "{problems:?}");
+}

@@ -496,7 +496,11 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
         let needs_port = !matches!(check.protocol, HealthProtocol::Command);
         if needs_port && check.port.is_none() {
             let index = check.port_index.unwrap_or(0) as usize;
-            if index >= app.host_port_requests().len() {
+            let ports = match app.docker() {
+                Some(docker) if app.uses_port_mappings() => docker.port_mappings.len(),
+                _ => app.port_definitions.len(),
+            };
+            if index >= ports {
                 push(
                     &format!("/healthChecks({i})"),
                     "Health check port indices must address an element of the ports array or \

@@ -467,24 +467,30 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
         .iter()
         .find(|c| c.protocol.runs_on_executor())?;
     let index = check.port_index.unwrap_or(0) as usize;
-    // Mesos runs its own checks (MESOS_*) inside a container's network namespace, so on a
-    // container network Marathon gives them the container port; its HTTP/TCP checks probe the
-    // published host port.
-    let container_port = app
-        .docker()
-        .filter(|_| app.uses_port_mappings() && check.protocol.is_mesos())
-        .and_then(|d| {
-            d.port_mappings
-                .iter()
-                .filter(|m| m.host_port.is_some())
-                .nth(index)
-        })
-        .map(|m| m.container_port)
-        .filter(|p| *p != 0);
+    // On a container network `portIndex` addresses the port mappings (published or not).
+    // Mesos runs its own checks (MESOS_*) inside the container's network namespace, so
+    // Marathon gives them the container port; its HTTP/TCP checks probe the published host
+    // port, whose place among the task's ports counts published mappings only.
+    let (container_port, host_index) = match app.docker().filter(|_| app.uses_port_mappings()) {
+        Some(docker) => {
+            let mapping = docker.port_mappings.get(index);
+            let host_index = mapping.filter(|m| m.host_port.is_some()).map(|_| {
+                docker.port_mappings[..index]
+                    .iter()
+                    .filter(|m| m.host_port.is_some())
+                    .count()
+            });
+            let container_port = mapping
+                .map(|m| m.container_port)
+                .filter(|p| *p != 0 && (check.protocol.is_mesos() || host_index.is_none()));
+            (container_port, host_index)
+        }
+        None => (None, Some(index)),
+    };
     let port = check
         .port
         .or(container_port)
-        .or_else(|| host_ports.get(index).copied());
+        .or_else(|| host_index.and_then(|i| host_ports.get(i).copied()));
     // Marathon 1.10 passes `delaySeconds` only for the checks Mesos runs (MESOS_*, COMMAND).
     // Its own HTTP/HTTPS/TCP checks start probing after min(interval, 5 s) and ignore
     // `delaySeconds`; Drover hands those to the executor too, so they get that first delay.
