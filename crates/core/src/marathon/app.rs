@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::constraint::Constraint;
+use super::container::{AppContainer, DockerContainer, Network};
 use super::path::PathId;
 use super::unreachable::UnreachableStrategy;
 
@@ -245,11 +246,10 @@ pub struct AppSpec {
     pub executor: String,
     /// Apps to deploy first.
     pub dependencies: Vec<PathId>,
-    /// Whether the definition asks for a container image (Docker or an image on MESOS); such
-    /// apps are refused until Drover runs containers.
-    pub needs_container: bool,
+    /// The `container` (with the app's `networks`); `None`: a command on the host network.
+    pub container: Option<AppContainer>,
     /// Fields the scheduler does not interpret, kept as the client's JSON text by key so the API
-    /// can echo them (`container`, `networks`, `readinessChecks`, …).
+    /// can echo them (`readinessChecks`, …).
     pub opaque: BTreeMap<String, String>,
     /// Version timestamp (ms since the epoch).
     pub version_ms: u64,
@@ -295,7 +295,7 @@ impl AppSpec {
             role: "*".into(),
             executor: String::new(),
             dependencies: Vec::new(),
-            needs_container: false,
+            container: None,
             opaque: BTreeMap::new(),
             version_ms: 0,
             last_scaling_at_ms: 0,
@@ -318,6 +318,49 @@ impl AppSpec {
             app
         };
         strip(self) != strip(target)
+    }
+
+    /// The Docker container, if the app runs one.
+    pub fn docker(&self) -> Option<&DockerContainer> {
+        match &self.container {
+            Some(AppContainer::Docker(docker)) => Some(docker),
+            _ => None,
+        }
+    }
+
+    /// Whether the app's ports are `container.portMappings` (a Docker container off the host
+    /// network) rather than `portDefinitions`.
+    pub fn uses_port_mappings(&self) -> bool {
+        self.docker().is_some_and(|d| d.network != Network::Host)
+    }
+
+    /// The app's service ports, in order: one per port definition, or per port mapping.
+    pub fn service_ports(&self) -> Vec<u32> {
+        match self.docker() {
+            Some(docker) if self.uses_port_mappings() => docker
+                .port_mappings
+                .iter()
+                .map(|m| m.service_port)
+                .collect(),
+            _ => self.port_definitions.iter().map(|d| d.port).collect(),
+        }
+    }
+
+    /// The host ports a task needs, in the order of its `ports`: 0 = any port from the offer,
+    /// else exactly that port (`requirePorts`, or a fixed `hostPort`).
+    pub fn host_port_requests(&self) -> Vec<u32> {
+        match self.docker() {
+            Some(docker) if self.uses_port_mappings() => docker
+                .port_mappings
+                .iter()
+                .filter_map(|m| m.host_port)
+                .collect(),
+            _ => self
+                .port_definitions
+                .iter()
+                .map(|d| if self.require_ports { d.port } else { 0 })
+                .collect(),
+        }
     }
 }
 
@@ -348,7 +391,7 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
     let mut problems = Vec::new();
     let mut push = |path: &str, message: String| problems.push(Violation::new(path, message));
     match (&app.cmd, app.args.is_empty()) {
-        (None, true) if !app.needs_container => push(
+        (None, true) if app.docker().is_none() => push(
             "/",
             "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
                 .into(),
@@ -363,13 +406,18 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
     if app.cmd.as_deref() == Some("") {
         push("/cmd", "must not be empty".into());
     }
-    if app.needs_container {
-        push(
-            "/container",
-            "containers (Docker images) are not supported by Drover yet; remove 'container' or \
-             use type MESOS without an image"
-                .into(),
-        );
+    if let Some(docker) = app.docker() {
+        for violation in docker.validate() {
+            push(&violation.path, violation.message);
+        }
+        if app.uses_port_mappings() && !app.port_definitions.is_empty() {
+            push(
+                "/portDefinitions",
+                "portDefinitions are only used with host networking; with container networking \
+                 the ports are container.portMappings"
+                    .into(),
+            );
+        }
     }
     for (path, value) in [("/cpus", app.cpus), ("/mem", app.mem), ("/disk", app.disk)] {
         if !value.is_finite() || value < 0.0 {
@@ -448,7 +496,11 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
         let needs_port = !matches!(check.protocol, HealthProtocol::Command);
         if needs_port && check.port.is_none() {
             let index = check.port_index.unwrap_or(0) as usize;
-            if index >= app.port_definitions.len() {
+            let ports = match app.docker() {
+                Some(docker) if app.uses_port_mappings() => docker.port_mappings.len(),
+                _ => app.port_definitions.len(),
+            };
+            if index >= ports {
                 push(
                     &format!("/healthChecks({i})"),
                     "Health check port indices must address an element of the ports array or \

@@ -1,4 +1,4 @@
-//! Marathon's Docker `container` of an app, typed: its validation (each problem a 422 naming the
+//! Marathon's `container` of an app (DOCKER, or MESOS without an image), typed: its validation (each problem a 422 naming the
 //! field) and its translation into the Mesos `ContainerInfo` a task carries, once the offer has
 //! given the host ports. The JSON spellings (current `networks` + `container.portMappings` and
 //! Marathon 1.4's `docker.network` + `docker.portMappings`) are read by the API into this model.
@@ -8,7 +8,41 @@ use std::collections::BTreeMap;
 use drover_wire::v1;
 
 use super::app::Violation;
-use crate::agent::docker::{host_path_problem, image_problem};
+use crate::agent::docker::{host_path_problem, image_problem, parameter_problem};
+
+/// An app's `container`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppContainer {
+    /// `type: DOCKER`: run by the agent's Docker containerizer.
+    Docker(Box<DockerContainer>),
+    /// `type: MESOS` without an image: the agent's own isolation on the host network, the same
+    /// as no container; kept so the definition round-trips as the client wrote it.
+    Mesos,
+}
+
+impl AppContainer {
+    /// The `ContainerInfo` of a task whose host ports are `host_ports` (the task's `ports`,
+    /// one per published mapping); `None` when too few ports are given.
+    pub fn container_info(&self, host_ports: &[u32]) -> Option<v1::ContainerInfo> {
+        match self {
+            AppContainer::Mesos => Some(v1::ContainerInfo {
+                r#type: v1::container_info::Type::Mesos as i32,
+                ..Default::default()
+            }),
+            AppContainer::Docker(docker) => {
+                let dynamic: Vec<u32> = docker
+                    .port_mappings
+                    .iter()
+                    .filter_map(|m| m.host_port)
+                    .zip(host_ports)
+                    .filter(|(asked, _)| *asked == 0)
+                    .map(|(_, given)| *given)
+                    .collect();
+                docker.container_info(&dynamic)
+            }
+        }
+    }
+}
 
 /// How the app's tasks are networked (Marathon's `networks`, or legacy `docker.network`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,12 +199,11 @@ impl DockerContainer {
                 push(at("hostPath"), why);
             }
         }
-        for (i, (key, _)) in self.parameters.iter().enumerate() {
-            if key.trim_start_matches('-').is_empty() {
-                push(
-                    format!("/container/docker/parameters/{i}/key"),
-                    "must not be empty".into(),
-                );
+        for (i, (key, value)) in self.parameters.iter().enumerate() {
+            // Marathon cannot know an agent's --docker_allow_escaping_parameters, so it refuses
+            // what any agent would refuse by default rather than accept a task that never runs.
+            if let Some(why) = parameter_problem(key, value, false) {
+                push(format!("/container/docker/parameters/{i}/key"), why);
             }
         }
         problems

@@ -140,16 +140,24 @@ impl OfferPool {
         }
         let available = self.ports_available(app);
         let mut chosen: Vec<(usize, u64)> = Vec::new();
-        for definition in &app.port_definitions {
-            let pick = if app.require_ports && definition.port != 0 {
+        for asked in app.host_port_requests() {
+            let pick = if asked != 0 {
                 available
                     .iter()
-                    .find(|(_, p)| *p == u64::from(definition.port))
+                    .find(|(_, p)| *p == u64::from(asked))
                     .copied()
             } else {
+                // Any port no earlier request of this task took (and none a later fixed request
+                // names, so a fixed port after a dynamic one is not taken from under it).
+                let fixed: Vec<u64> = app
+                    .host_port_requests()
+                    .into_iter()
+                    .filter(|p| *p != 0)
+                    .map(u64::from)
+                    .collect();
                 available
                     .iter()
-                    .find(|(_, p)| !chosen.iter().any(|(_, c)| c == p))
+                    .find(|(_, p)| !chosen.iter().any(|(_, c)| c == p) && !fixed.contains(p))
                     .copied()
             };
             match pick {
@@ -295,18 +303,20 @@ pub fn task_info(
         set("MARATHON_APP_USER", user.clone());
     }
     let ports: Vec<String> = host_ports.iter().map(u32::to_string).collect();
+    let declared = declared_ports(app);
     for (i, port) in ports.iter().enumerate() {
         set(&format!("PORT{i}"), port.clone());
-        if let Some(name) = app.port_definitions.get(i).and_then(|d| d.name.as_ref()) {
+        let Some((requested, name)) = declared.get(i) else {
+            continue;
+        };
+        if let Some(name) = name {
             set(
                 &format!("PORT_{}", name.to_ascii_uppercase().replace('-', "_")),
                 port.clone(),
             );
         }
-        if let Some(definition) = app.port_definitions.get(i)
-            && definition.port != 0
-        {
-            set(&format!("PORT_{}", definition.port), port.clone());
+        if *requested != 0 {
+            set(&format!("PORT_{requested}"), port.clone());
         }
     }
     if let Some(first) = ports.first() {
@@ -314,10 +324,13 @@ pub fn task_info(
     }
     set("PORTS", ports.join(","));
     let (shell, value, arguments) = match &app.cmd {
-        Some(cmd) => (true, cmd.clone(), Vec::new()),
+        Some(cmd) => (true, Some(cmd.clone()), Vec::new()),
+        // A Docker task without `cmd` runs the image's entrypoint with `args` (as Marathon sent
+        // it: no value, shell false).
+        None if app.docker().is_some() => (false, None, app.args.clone()),
         None => (
             false,
-            app.args.first().cloned().unwrap_or_default(),
+            Some(app.args.first().cloned().unwrap_or_default()),
             app.args.clone(),
         ),
     };
@@ -337,7 +350,7 @@ pub fn task_info(
             variables: env.iter().map(|(k, v)| variable(k, v)).collect(),
         }),
         shell: Some(shell),
-        value: Some(value),
+        value,
         arguments,
         user: app.user.clone(),
     };
@@ -362,12 +375,82 @@ pub fn task_info(
         resources,
         command: Some(command),
         health_check: mesos_health_check(app, host_ports),
+        container: app
+            .container
+            .as_ref()
+            .and_then(|c| c.container_info(host_ports))
+            .map(Box::new),
+        discovery: Some(discovery_info(app, host_ports)),
         kill_policy: app.task_kill_grace_period_seconds.map(|s| v1::KillPolicy {
             grace_period: Some(v1::DurationInfo {
                 nanoseconds: i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
             }),
         }),
         labels,
+        ..Default::default()
+    }
+}
+
+/// For each of a task's ports (in order), the port the app declared for it (a port definition's
+/// `port`, or a mapping's `containerPort`; 0 = none) and its name: Marathon's `PORT_<port>` and
+/// `PORT_<NAME>` variables.
+fn declared_ports(app: &AppSpec) -> Vec<(u32, Option<String>)> {
+    match app.docker() {
+        Some(docker) if app.uses_port_mappings() => docker
+            .port_mappings
+            .iter()
+            .filter(|m| m.host_port.is_some())
+            .map(|m| (m.container_port, m.name.clone()))
+            .collect(),
+        _ => app
+            .port_definitions
+            .iter()
+            .map(|d| (d.port, d.name.clone()))
+            .collect(),
+    }
+}
+
+/// The task's `DiscoveryInfo`, as Marathon sets it: visible to the framework, named after the
+/// app, one port per host port (and protocol) with the declared name and labels, which is what
+/// Mesos-DNS and service-discovery tools read from the master's state.
+fn discovery_info(app: &AppSpec, host_ports: &[u32]) -> v1::DiscoveryInfo {
+    let declared: Vec<(Option<String>, String, BTreeMap<String, String>)> = match app.docker() {
+        Some(docker) if app.uses_port_mappings() => docker
+            .port_mappings
+            .iter()
+            .filter(|m| m.host_port.is_some())
+            .map(|m| (m.name.clone(), m.protocol.clone(), m.labels.clone()))
+            .collect(),
+        _ => app
+            .port_definitions
+            .iter()
+            .map(|d| (d.name.clone(), d.protocol.clone(), d.labels.clone()))
+            .collect(),
+    };
+    let mut ports = Vec::new();
+    for (port, (name, protocols, labels)) in host_ports.iter().zip(&declared) {
+        for protocol in protocols.split(',') {
+            ports.push(v1::Port {
+                number: *port,
+                name: name.clone(),
+                protocol: Some(protocol.to_owned()),
+                visibility: None,
+                labels: (!labels.is_empty()).then(|| v1::Labels {
+                    labels: labels
+                        .iter()
+                        .map(|(k, v)| v1::Label {
+                            key: k.clone(),
+                            value: Some(v.clone()),
+                        })
+                        .collect(),
+                }),
+            });
+        }
+    }
+    v1::DiscoveryInfo {
+        visibility: v1::discovery_info::Visibility::Framework as i32,
+        name: Some(app.id.safe()),
+        ports: Some(v1::Ports { ports }),
         ..Default::default()
     }
 }
@@ -383,11 +466,31 @@ fn mesos_health_check(app: &AppSpec, host_ports: &[u32]) -> Option<v1::HealthChe
         .health_checks
         .iter()
         .find(|c| c.protocol.runs_on_executor())?;
-    let port = check.port.or_else(|| {
-        host_ports
-            .get(check.port_index.unwrap_or(0) as usize)
-            .copied()
-    });
+    let index = check.port_index.unwrap_or(0) as usize;
+    // On a container network `portIndex` addresses the port mappings (published or not).
+    // Mesos runs its own checks (MESOS_*) inside the container's network namespace, so
+    // Marathon gives them the container port; its HTTP/TCP checks probe the published host
+    // port, whose place among the task's ports counts published mappings only.
+    let (container_port, host_index) = match app.docker().filter(|_| app.uses_port_mappings()) {
+        Some(docker) => {
+            let mapping = docker.port_mappings.get(index);
+            let host_index = mapping.filter(|m| m.host_port.is_some()).map(|_| {
+                docker.port_mappings[..index]
+                    .iter()
+                    .filter(|m| m.host_port.is_some())
+                    .count()
+            });
+            let container_port = mapping
+                .map(|m| m.container_port)
+                .filter(|p| *p != 0 && (check.protocol.is_mesos() || host_index.is_none()));
+            (container_port, host_index)
+        }
+        None => (None, Some(index)),
+    };
+    let port = check
+        .port
+        .or(container_port)
+        .or_else(|| host_index.and_then(|i| host_ports.get(i).copied()));
     // Marathon 1.10 passes `delaySeconds` only for the checks Mesos runs (MESOS_*, COMMAND).
     // Its own HTTP/HTTPS/TCP checks start probing after min(interval, 5 s) and ignore
     // `delaySeconds`; Drover hands those to the executor too, so they get that first delay.

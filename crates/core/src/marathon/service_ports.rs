@@ -1,11 +1,13 @@
 //! Service ports: Marathon gives each `portDefinitions[].port: 0` a port from
 //! `--local_port_min`..`--local_port_max` (10000–20000) that no other app holds, keeps an
-//! app's ports across updates, and leaves ports the user chose alone. Service discovery
+//! app's ports across updates, and leaves ports the user chose alone. Bridged Docker apps
+//! get theirs the same way in `container.portMappings[].servicePort`. Service discovery
 //! (marathon-lb and the like) binds these ports; `requirePorts` makes them the host ports too.
 
 use std::collections::BTreeSet;
 
 use super::app::{AppSpec, Violation};
+use super::container::AppContainer;
 
 /// Marathon's defaults for `--local_port_min` and `--local_port_max` (the range is half-open).
 pub const DEFAULT_RANGE: (u32, u32) = (10_000, 20_000);
@@ -19,22 +21,40 @@ pub fn assign(
     taken: &BTreeSet<u32>,
     range: (u32, u32),
 ) -> Result<(), Violation> {
+    let kept_ports = previous.map(AppSpec::service_ports).unwrap_or_default();
+    let mapped = app.uses_port_mappings();
+    // The service port slots: `portDefinitions[].port`, or with container networking
+    // `container.portMappings[].servicePort` (what marathon-lb binds for bridged apps).
+    let mut slots: Vec<(String, &mut u32)> = match &mut app.container {
+        Some(AppContainer::Docker(docker)) if mapped => docker
+            .port_mappings
+            .iter_mut()
+            .enumerate()
+            .map(|(i, m)| {
+                (
+                    format!("/container/portMappings/{i}/servicePort"),
+                    &mut m.service_port,
+                )
+            })
+            .collect(),
+        _ => app
+            .port_definitions
+            .iter_mut()
+            .enumerate()
+            .map(|(i, d)| (format!("/portDefinitions({i})/port"), &mut d.port))
+            .collect(),
+    };
     let mut used: BTreeSet<u32> = taken.clone();
-    used.extend(
-        app.port_definitions
-            .iter()
-            .map(|d| d.port)
-            .filter(|p| *p != 0),
-    );
+    used.extend(slots.iter().map(|(_, p)| **p).filter(|p| *p != 0));
     let (min, max) = range;
     let mut next = min;
-    for i in 0..app.port_definitions.len() {
-        if app.port_definitions[i].port != 0 {
+    for (i, (path, slot)) in slots.iter_mut().enumerate() {
+        if **slot != 0 {
             continue;
         }
-        let kept = previous
-            .and_then(|p| p.port_definitions.get(i))
-            .map(|d| d.port)
+        let kept = kept_ports
+            .get(i)
+            .copied()
             .filter(|p| *p != 0 && !used.contains(p));
         let port = match kept {
             Some(port) => port,
@@ -44,7 +64,7 @@ pub fn assign(
                 }
                 if next >= max {
                     return Err(Violation::new(
-                        format!("/portDefinitions({i})/port"),
+                        path.clone(),
                         format!(
                             "All service ports in the range [{min}, {max}) are in use \
                              (--local_port_min/--local_port_max)"
@@ -55,7 +75,7 @@ pub fn assign(
             }
         };
         used.insert(port);
-        app.port_definitions[i].port = port;
+        **slot = port;
     }
     Ok(())
 }

@@ -28,13 +28,24 @@ pub enum Mode<'a> {
 }
 
 /// Fields kept verbatim and echoed back; the scheduler does not interpret them.
-const OPAQUE: [&str; 6] = [
-    "container",
-    "networks",
-    "readinessChecks",
-    "secrets",
-    "residency",
-    "ipAddress",
+const OPAQUE: [&str; 4] = ["readinessChecks", "secrets", "residency", "ipAddress"];
+
+/// Top-level fields Drover does not run: given a value (not null, not empty), they are refused
+/// by name rather than stored and ignored.
+const REFUSED: [(&str, &str); 3] = [
+    (
+        "secrets",
+        "secrets are not supported (Drover has no secret store)",
+    ),
+    (
+        "residency",
+        "resident apps (persistent volumes) are not supported",
+    ),
+    (
+        "ipAddress",
+        "ipAddress (Marathon 1.4's IP-per-task API) is not supported; use networks with a \
+         DOCKER container",
+    ),
 ];
 
 const SECONDS_MAX: u64 = 10 * 365 * 24 * 3600;
@@ -243,11 +254,44 @@ pub fn parse_app(
             }
         }
     }
-    app.needs_container = app
-        .opaque
-        .get("container")
-        .and_then(|c| serde_json::from_str::<Value>(c).ok())
-        .is_some_and(|c| needs_container(&c, &mut r));
+    // A stored definition was accepted when it was written; these refusals are for requests.
+    let refusing = !matches!(mode, Mode::Stored);
+    for (key, why) in REFUSED.into_iter().filter(|_| refusing) {
+        let given = match obj.get(key) {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(o)) => !o.is_empty(),
+            Some(_) => true,
+        };
+        if given {
+            r.error(&format!("/{key}"), why);
+        }
+    }
+    let (ports_before, require_before) = (app.port_definitions.clone(), app.require_ports);
+    let mut container_problems = Reader::default();
+    super::container::apply(
+        &mut container_problems,
+        super::container::Given {
+            container: obj.get("container"),
+            networks: obj.get("networks"),
+            gave_ports: obj.contains_key("portDefinitions") || obj.contains_key("ports"),
+        },
+        &mut app,
+    );
+    if matches!(mode, Mode::Stored) && !container_problems.errors.is_empty() {
+        // Written before `container`/`networks` were typed, when such fields were kept and
+        // not acted on: the app keeps running as it ran (a host command) instead of keeping
+        // the scheduler from starting; the next update of the app must then be valid.
+        tracing::warn!(
+            app = %app.id,
+            problems = ?container_problems.errors,
+            "stored app has a container or networks Drover does not run; running it on the host as before"
+        );
+        app.container = None;
+        app.port_definitions = ports_before;
+        app.require_ports = require_before;
+    } else {
+        r.errors.extend(container_problems.errors);
+    }
     if let Mode::Stored = mode {
         let version = |key: &str, v: Option<&Value>| {
             v.and_then(|v| v.get(key).or(Some(v)))
@@ -276,20 +320,6 @@ pub fn parse_app(
     } else {
         Err(problems)
     }
-}
-
-/// Whether a `container` object asks for an image (Docker, or an image on the Mesos
-/// containerizer); records shape errors of the fields older clients send.
-fn needs_container(container: &Value, r: &mut Reader) -> bool {
-    let Some(obj) = container.as_object() else {
-        r.error("/container", "error.expected.jsobject");
-        return false;
-    };
-    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("DOCKER");
-    if !matches!(kind, "DOCKER" | "MESOS") {
-        r.error("/container/type", "must be DOCKER or MESOS");
-    }
-    kind == "DOCKER" || obj.get("docker").is_some_and(|d| !d.is_null()) || obj.get("appc").is_some()
 }
 
 fn read_ports(r: &mut Reader, obj: &Map<String, Value>, app: &mut AppSpec) {
@@ -526,17 +556,6 @@ mod tests {
         assert_eq!(merged.instances, 4);
         assert_eq!(merged.mem, 64.0);
         assert_eq!(merged.cmd.as_deref(), Some("sleep 1"));
-    }
-
-    #[test]
-    fn docker_apps_are_refused_with_a_reason() {
-        let body = json!({"id": "web", "container": {"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE"}}});
-        let problems = parse_app(&body, None, Mode::Full).unwrap_err();
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.path == "/container" && p.message.contains("not supported"))
-        );
     }
 
     #[test]

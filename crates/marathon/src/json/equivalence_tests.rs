@@ -186,15 +186,26 @@ fn generated_app(rng: &mut Rng, n: usize) -> AppSpec {
         app.dependencies = vec![PathId::parse_app_id("/dep/one").expect("valid id")];
     }
     // Opaque fields: key order inside them must survive; a broken text is left out.
+    if rng.chance(25) {
+        use drover_core::marathon::container::{AppContainer, DockerContainer, Network};
+        let mut docker = DockerContainer::new("localhost:5000/web:1");
+        docker.parameters = vec![("label".into(), "a=b".into())];
+        if rng.chance(50) {
+            docker.network = Network::Host;
+        } else {
+            app.port_definitions.clear();
+            docker.port_mappings = vec![drover_core::marathon::container::PortMapping {
+                container_port: 80,
+                host_port: Some(0),
+                service_port: 10_000 + n as u32,
+                protocol: "tcp".into(),
+                name: Some("http".into()),
+                labels: BTreeMap::new(),
+            }];
+        }
+        app.container = Some(AppContainer::Docker(Box::new(docker)));
+    }
     let opaque = [
-        (
-            "container",
-            r#"{"type":"MESOS","volumes":[{"containerPath":"data","mode":"RW"}],"docker":null}"#,
-        ),
-        (
-            "networks",
-            r#"[{"mode":"container","name":"dcos"},{"mode":"host"}]"#,
-        ),
         (
             "readinessChecks",
             r#"[{"name":"ready","path":"/r","intervalSeconds":30}]"#,

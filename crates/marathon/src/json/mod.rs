@@ -2,6 +2,9 @@
 //! response and event shapes.
 
 pub mod app;
+pub mod container;
+#[cfg(test)]
+mod container_tests;
 #[cfg(test)]
 mod equivalence_tests;
 pub mod group;

@@ -31,7 +31,7 @@ fn health_check_json(check: &HealthCheck, app: &AppSpec) -> Value {
         // Marathon normalizes a missing port to portIndex 0 when the app has ports.
         let index = check
             .port_index
-            .or((!app.port_definitions.is_empty()).then_some(0));
+            .or((!app.service_ports().is_empty()).then_some(0));
         if let Some(index) = index {
             obj.insert("portIndex".into(), json!(index));
         }
@@ -81,7 +81,7 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
             .get(key)
             .and_then(|v| serde_json::from_str::<Value>(v).ok())
     };
-    if let Some(container) = opaque("container") {
+    if let Some(container) = super::container::container_json(app) {
         o.insert("container".into(), container);
     }
     o.insert("cpus".into(), json!(app.cpus));
@@ -124,10 +124,7 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
     );
     o.insert("mem".into(), json!(app.mem));
     o.insert("gpus".into(), json!(app.gpus));
-    o.insert(
-        "networks".into(),
-        opaque("networks").unwrap_or_else(|| json!([{"mode": "host"}])),
-    );
+    o.insert("networks".into(), super::container::networks_json(app));
     let ports: Vec<Value> = app
         .port_definitions
         .iter()
@@ -142,7 +139,9 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
             v
         })
         .collect();
-    o.insert("portDefinitions".into(), json!(ports));
+    if !app.uses_port_mappings() {
+        o.insert("portDefinitions".into(), json!(ports));
+    }
     o.insert("requirePorts".into(), json!(app.require_ports));
     o.insert(
         "upgradeStrategy".into(),
@@ -284,9 +283,7 @@ pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
             json!(placement.map(|p| p.host_ports.clone()).unwrap_or_default()),
         );
     }
-    let service_ports: Vec<u32> = app
-        .map(|a| a.port_definitions.iter().map(|p| p.port).collect())
-        .unwrap_or_default();
+    let service_ports: Vec<u32> = app.map(AppSpec::service_ports).unwrap_or_default();
     o.insert("servicePorts".into(), json!(service_ports));
     let ips: Vec<Value> = i
         .ip_addresses

@@ -82,7 +82,7 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
         let parts = SeqOf(|| app.constraints.iter().map(Constraint::to_parts));
         m.serialize_entry("constraints", &parts)?;
     }
-    if let Some(container) = opaque("container") {
+    if let Some(container) = super::container::container_json(app) {
         m.serialize_entry("container", &container)?;
     }
     m.serialize_entry("cpus", &app.cpus)?;
@@ -109,14 +109,14 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
     m.serialize_entry("maxLaunchDelaySeconds", &app.max_launch_delay_seconds)?;
     m.serialize_entry("mem", &app.mem)?;
     m.serialize_entry("gpus", &app.gpus)?;
-    match opaque("networks") {
-        Some(networks) => m.serialize_entry("networks", &networks)?,
-        None => m.serialize_entry("networks", &[One("mode", "host")])?,
+    m.serialize_entry("networks", &super::container::networks_json(app))?;
+    // Marathon 1.10 leaves portDefinitions out when the ports are container port mappings.
+    if !app.uses_port_mappings() {
+        m.serialize_entry(
+            "portDefinitions",
+            &SeqOf(|| app.port_definitions.iter().map(Port)),
+        )?;
     }
-    m.serialize_entry(
-        "portDefinitions",
-        &SeqOf(|| app.port_definitions.iter().map(Port)),
-    )?;
     m.serialize_entry("requirePorts", &app.require_ports)?;
     m.serialize_entry("upgradeStrategy", &Upgrade(app))?;
     if let Some(user) = &app.user {
@@ -177,7 +177,7 @@ impl Serialize for Check<'_> {
             // Marathon normalizes a missing port to portIndex 0 when the app has ports.
             let index = check
                 .port_index
-                .or((!app.port_definitions.is_empty()).then_some(0));
+                .or((!app.service_ports().is_empty()).then_some(0));
             if let Some(index) = index {
                 m.serialize_entry("portIndex", &index)?;
             }
@@ -454,11 +454,7 @@ impl Serialize for Task<'_> {
         }
         m.serialize_entry(
             "servicePorts",
-            &SeqOf(|| {
-                app.into_iter()
-                    .flat_map(|a| &a.port_definitions)
-                    .map(|p| p.port)
-            }),
+            &SeqOf(|| app.into_iter().flat_map(AppSpec::service_ports)),
         )?;
         m.serialize_entry("ipAddresses", &SeqOf(|| i.ip_addresses.iter().map(Ip)))?;
         let checks = i.health.iter().map(|h| CheckResult::Scheduler(i, h));

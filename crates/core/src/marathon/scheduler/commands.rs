@@ -291,7 +291,7 @@ impl Scheduler {
             .apps
             .values()
             .filter(|other| other.id != app.id)
-            .flat_map(|other| other.port_definitions.iter().map(|d| d.port))
+            .flat_map(AppSpec::service_ports)
             .filter(|port| *port != 0)
             .collect();
         service_ports::assign(

@@ -1,0 +1,514 @@
+//! An app's `container` and `networks` in Marathon's JSON: reading both API generations (1.5+
+//! `networks` + `container.portMappings`, and 1.4's `container.docker.network` +
+//! `container.docker.portMappings`) into [`AppContainer`], normalized as Marathon 1.10 does
+//! (bridge mappings without `hostPort` get 0, a container network without mappings gets one
+//! default mapping, `portDefinitions` give way to mappings off the host network), refusing by
+//! name what Drover cannot run; and rendering them back as Marathon 1.10 shows them.
+
+use std::collections::BTreeMap;
+
+use drover_core::marathon::app::AppSpec;
+use drover_core::marathon::container::{
+    AppContainer, DockerContainer, Network, PortMapping, Volume, network_from_mode,
+};
+use serde_json::{Map, Value, json};
+
+use super::read::Reader;
+
+/// What a body said about containers, for [`apply`]: the two keys as given (`None`: absent;
+/// `Some(Null)`: cleared).
+#[derive(Debug)]
+pub struct Given<'a> {
+    /// `container`.
+    pub container: Option<&'a Value>,
+    /// `networks`.
+    pub networks: Option<&'a Value>,
+    /// Whether the body gave `portDefinitions` or `ports`.
+    pub gave_ports: bool,
+}
+
+/// Reads `container` and `networks` onto `app` (whose current container, in a merge, is the
+/// base the body changes). Problems go to `r` with their paths.
+pub fn apply(r: &mut Reader, given: Given<'_>, app: &mut AppSpec) {
+    if given.container.is_none() && given.networks.is_none() {
+        normalize_ports(app, given.gave_ports);
+        return;
+    }
+    // A merge changes one key on top of the other as it stands: start from the current
+    // definition's rendering and overlay what the body gave.
+    let container = match given.container {
+        Some(v) => v.clone(),
+        None => container_json(app).unwrap_or(Value::Null),
+    };
+    let networks = match given.networks {
+        Some(v) => v.clone(),
+        None if given.container.is_some_and(has_legacy_network) => Value::Null,
+        None => networks_json(app),
+    };
+    app.container = read(r, &container, &networks);
+    normalize_ports(app, given.gave_ports);
+    // The container's own rules (image grammar, parameters, host paths, ports) are reported
+    // with any shape errors of the same body, not only once those are fixed.
+    if !r.errors.is_empty()
+        && let Some(docker) = app.docker()
+    {
+        for v in docker.validate() {
+            r.error(&v.path, v.message);
+        }
+    }
+}
+
+fn has_legacy_network(container: &Value) -> bool {
+    container
+        .get("docker")
+        .and_then(|d| d.get("network"))
+        .is_some_and(|n| !n.is_null())
+}
+
+/// Marathon 1.10's port rules off the host network: `portDefinitions` are dropped (and
+/// `requirePorts` is false), and when the body gave more of them than there are mappings,
+/// default mappings make up the difference.
+fn normalize_ports(app: &mut AppSpec, gave_ports: bool) {
+    if !app.uses_port_mappings() {
+        return;
+    }
+    let wanted = if gave_ports {
+        app.port_definitions.len()
+    } else {
+        0
+    };
+    app.port_definitions.clear();
+    // requirePorts is about port definitions, which a container network does not use.
+    app.require_ports = false;
+    if let Some(AppContainer::Docker(docker)) = &mut app.container {
+        let host_port = (docker.network == Network::Bridge).then_some(0);
+        while docker.port_mappings.len() < wanted {
+            docker.port_mappings.push(default_mapping(host_port));
+        }
+    }
+}
+
+fn default_mapping(host_port: Option<u32>) -> PortMapping {
+    PortMapping {
+        container_port: 0,
+        host_port,
+        service_port: 0,
+        protocol: "tcp".into(),
+        name: None,
+        labels: BTreeMap::new(),
+    }
+}
+
+/// Keys of Marathon 1.10's `container`, `container.docker` and `container.volumes[]` that
+/// Drover does not run, with why: present and not null, they are refused.
+const UNSUPPORTED: [(&str, &str); 3] = [
+    (
+        "appc",
+        "AppC images are not supported; use type DOCKER with docker.image",
+    ),
+    (
+        "linuxInfo",
+        "linuxInfo (seccomp, IPC namespace) is not supported",
+    ),
+    (
+        "lifecycle",
+        "container lifecycle settings are not supported",
+    ),
+];
+
+const DOCKER_UNSUPPORTED: [(&str, &str); 2] = [
+    (
+        "pullConfig",
+        "pullConfig (registry credentials from a secret) is not supported; give the agent \
+         --docker_config instead",
+    ),
+    (
+        "credential",
+        "credential (registry credentials) is not supported; give the agent --docker_config \
+         instead",
+    ),
+];
+
+const VOLUME_UNSUPPORTED: [(&str, &str); 4] = [
+    (
+        "persistent",
+        "persistent volumes (local persistent volumes and resident apps) are not supported",
+    ),
+    ("external", "external volumes are not supported"),
+    (
+        "secret",
+        "secret volumes are not supported (no secret store)",
+    ),
+    ("image", "image volumes are not supported"),
+];
+
+fn read(r: &mut Reader, container: &Value, networks: &Value) -> Option<AppContainer> {
+    let network = read_networks(r, networks);
+    let obj = match container {
+        Value::Null => {
+            if network.as_ref().is_some_and(|n| *n != Network::Host) {
+                r.error(
+                    "/networks",
+                    "container networking needs a container of type DOCKER (the Mesos \
+                     containerizer here runs tasks on the host network)",
+                );
+            }
+            return None;
+        }
+        Value::Object(obj) => obj,
+        _ => {
+            r.error("/container", "error.expected.jsobject");
+            return None;
+        }
+    };
+    let path = "/container";
+    for (key, why) in UNSUPPORTED {
+        if obj.get(key).is_some_and(|v| !v.is_null()) {
+            r.error(&format!("{path}/{key}"), why);
+        }
+    }
+    for key in obj.keys() {
+        if !matches!(
+            key.as_str(),
+            "type" | "docker" | "volumes" | "portMappings" | "appc" | "linuxInfo" | "lifecycle"
+        ) {
+            r.error(&format!("{path}/{key}"), "unknown field of container");
+        }
+    }
+    let kind = r
+        .string(obj, "type", path)
+        .unwrap_or_else(|| "DOCKER".into());
+    let docker = r.object(obj, "docker", path);
+    let volumes = read_volumes(r, obj);
+    let mappings = read_mappings(r, obj, docker);
+    match kind.as_str() {
+        "MESOS" => {
+            if docker.is_some() {
+                r.error(
+                    "/container/docker",
+                    "images on the Mesos containerizer (UCR) are not supported; use type DOCKER",
+                );
+            }
+            if !volumes.is_empty() {
+                r.error(
+                    "/container/volumes",
+                    "volumes of a MESOS container are not supported; use type DOCKER",
+                );
+            }
+            if network.as_ref().is_some_and(|n| *n != Network::Host) {
+                r.error(
+                    "/networks",
+                    "container networking needs a container of type DOCKER (the Mesos \
+                     containerizer here runs tasks on the host network)",
+                );
+            }
+            Some(AppContainer::Mesos)
+        }
+        "DOCKER" => {
+            let Some(docker) = docker else {
+                r.error("/container/docker", "error.path.missing");
+                return None;
+            };
+            let dpath = "/container/docker";
+            for (key, why) in DOCKER_UNSUPPORTED {
+                if docker.get(key).is_some_and(|v| !v.is_null()) {
+                    r.error(&format!("{dpath}/{key}"), why);
+                }
+            }
+            let legacy = legacy_network(r, docker);
+            let network = match (network, legacy) {
+                (Some(_), Some(_)) if !networks.is_null() => {
+                    r.error(
+                        "/container/docker/network",
+                        "cannot be combined with networks; use networks only",
+                    );
+                    return None;
+                }
+                (Some(n), _) | (None, Some(n)) => n,
+                (None, None) => Network::Host,
+            };
+            let Some(image) = r.string(docker, "image", dpath) else {
+                r.error("/container/docker/image", "error.path.missing");
+                return None;
+            };
+            let mut out = DockerContainer::new(image);
+            out.force_pull_image = r.boolean(docker, "forcePullImage", dpath).unwrap_or(false);
+            out.privileged = r.boolean(docker, "privileged", dpath).unwrap_or(false);
+            out.parameters = read_parameters(r, docker);
+            out.volumes = volumes;
+            out.port_mappings = match mappings {
+                // Marathon 1.10 gives a container network one default mapping.
+                None if network != Network::Host => vec![default_mapping(None)],
+                None => Vec::new(),
+                Some(m) => m,
+            };
+            if network == Network::Bridge {
+                // Backwards compatibility: a bridge mapping without hostPort takes any port.
+                for m in &mut out.port_mappings {
+                    m.host_port.get_or_insert(0);
+                }
+            }
+            out.network = network;
+            Some(AppContainer::Docker(Box::new(out)))
+        }
+        other => {
+            r.error(
+                "/container/type",
+                format!("'{other}' is not DOCKER or MESOS"),
+            );
+            None
+        }
+    }
+}
+
+/// `networks`; `None` when absent or empty (then host, unless the legacy field says otherwise).
+fn read_networks(r: &mut Reader, networks: &Value) -> Option<Network> {
+    let list = match networks {
+        Value::Null => return None,
+        Value::Array(list) => list,
+        _ => {
+            r.error("/networks", "error.expected.jsarray");
+            return None;
+        }
+    };
+    if list.len() > 1 {
+        r.error(
+            "/networks",
+            "only one network per app is supported (a Docker container joins one network)",
+        );
+    }
+    let first = list.first()?;
+    let Some(obj) = first.as_object() else {
+        r.error("/networks/0", "error.expected.jsobject");
+        return None;
+    };
+    let mode = r.string(obj, "mode", "/networks/0");
+    let name = r.string(obj, "name", "/networks/0");
+    if r.string_map(obj, "labels", "/networks/0")
+        .is_some_and(|l| !l.is_empty())
+    {
+        r.error(
+            "/networks/0/labels",
+            "network labels are not supported (Docker networks take no labels per container)",
+        );
+    }
+    let Some(mode) = mode else {
+        r.error("/networks/0/mode", "error.path.missing");
+        return None;
+    };
+    // Only the current spellings are valid here; BRIDGE/USER belong to docker.network.
+    if !matches!(mode.as_str(), "host" | "container/bridge" | "container") {
+        r.error(
+            "/networks/0/mode",
+            format!("unknown network mode '{mode}'; expected host, container/bridge or container"),
+        );
+        return None;
+    }
+    match network_from_mode(&mode, name.as_deref(), "/networks/0/name") {
+        Ok(n) => Some(n),
+        Err(v) => {
+            r.error(&v.path, v.message);
+            None
+        }
+    }
+}
+
+/// Marathon 1.4's `docker.network` (HOST, BRIDGE; USER needed 1.4's `ipAddress`).
+fn legacy_network(r: &mut Reader, docker: &Map<String, Value>) -> Option<Network> {
+    let mode = r.string(docker, "network", "/container/docker")?;
+    let path = "/container/docker/network";
+    match mode.as_str() {
+        "HOST" => Some(Network::Host),
+        "BRIDGE" => Some(Network::Bridge),
+        "USER" => {
+            r.error(
+                path,
+                "USER networking with ipAddress is Marathon 1.4's API; use networks: \
+                 [{\"mode\": \"container\", \"name\": ...}]",
+            );
+            None
+        }
+        other => {
+            r.error(path, format!("unsupported docker network type {other}"));
+            None
+        }
+    }
+}
+
+fn read_parameters(r: &mut Reader, docker: &Map<String, Value>) -> Vec<(String, String)> {
+    let Some(list) = r.array(docker, "parameters", "/container/docker") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, p) in list.iter().enumerate() {
+        let path = format!("/container/docker/parameters/{i}");
+        let Some(p) = p.as_object() else {
+            r.error(&path, "error.expected.jsobject");
+            continue;
+        };
+        match (r.string(p, "key", &path), r.string(p, "value", &path)) {
+            (Some(key), Some(value)) => out.push((key, value)),
+            (None, _) => r.error(&format!("{path}/key"), "error.path.missing"),
+            (_, None) => r.error(&format!("{path}/value"), "error.path.missing"),
+        }
+    }
+    out
+}
+
+fn read_volumes(r: &mut Reader, container: &Map<String, Value>) -> Vec<Volume> {
+    let Some(list) = r.array(container, "volumes", "/container") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let path = format!("/container/volumes/{i}");
+        let Some(v) = v.as_object() else {
+            r.error(&path, "error.expected.jsobject");
+            continue;
+        };
+        let mut refused = false;
+        for (key, why) in VOLUME_UNSUPPORTED {
+            if v.get(key).is_some_and(|x| !x.is_null()) {
+                r.error(&format!("{path}/{key}"), why);
+                refused = true;
+            }
+        }
+        let container_path = r.string(v, "containerPath", &path);
+        let host_path = r.string(v, "hostPath", &path);
+        let read_only = match r.string(v, "mode", &path).as_deref() {
+            None | Some("RW") => false,
+            Some("RO") => true,
+            Some(other) => {
+                r.error(
+                    &format!("{path}/mode"),
+                    format!("'{other}' is not RW or RO"),
+                );
+                false
+            }
+        };
+        if refused {
+            continue;
+        }
+        match (container_path, host_path) {
+            (Some(container_path), Some(host_path)) => out.push(Volume {
+                container_path,
+                host_path,
+                read_only,
+            }),
+            (None, _) => r.error(&format!("{path}/containerPath"), "error.path.missing"),
+            (_, None) => r.error(
+                &format!("{path}/hostPath"),
+                "error.path.missing (only host-path volumes are supported)",
+            ),
+        }
+    }
+    out
+}
+
+/// `container.portMappings`, or 1.4's `container.docker.portMappings` (not both); `None` when
+/// neither is given.
+fn read_mappings(
+    r: &mut Reader,
+    container: &Map<String, Value>,
+    docker: Option<&Map<String, Value>>,
+) -> Option<Vec<PortMapping>> {
+    let current = r.array(container, "portMappings", "/container");
+    let legacy = docker.and_then(|d| r.array(d, "portMappings", "/container/docker"));
+    let (list, path) = match (current, legacy) {
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => {
+            r.error(
+                "/container/portMappings",
+                "cannot specify both portMappings and docker.portMappings",
+            );
+            return None;
+        }
+        (Some(a), Some(b)) if a.is_empty() => (b, "/container/docker/portMappings"),
+        (Some(a), _) => (a, "/container/portMappings"),
+        (None, Some(b)) => (b, "/container/docker/portMappings"),
+        (None, None) => return None,
+    };
+    let mut out = Vec::new();
+    for (i, m) in list.iter().enumerate() {
+        let at = format!("{path}/{i}");
+        let Some(m) = m.as_object() else {
+            r.error(&at, "error.expected.jsobject");
+            continue;
+        };
+        let port =
+            |r: &mut Reader, key: &str| r.count(m, key, &at, u64::from(u32::MAX)).map(|p| p as u32);
+        out.push(PortMapping {
+            container_port: port(r, "containerPort").unwrap_or(0),
+            host_port: port(r, "hostPort"),
+            service_port: port(r, "servicePort").unwrap_or(0),
+            protocol: r.string(m, "protocol", &at).unwrap_or_else(|| "tcp".into()),
+            name: r.string(m, "name", &at),
+            labels: r.string_map(m, "labels", &at).unwrap_or_default(),
+        });
+    }
+    Some(out)
+}
+
+/// The app's `container` as Marathon 1.10 renders it; `None` without one.
+pub fn container_json(app: &AppSpec) -> Option<Value> {
+    match app.container.as_ref()? {
+        AppContainer::Mesos => Some(json!({"type": "MESOS", "volumes": []})),
+        AppContainer::Docker(d) => {
+            let parameters: Vec<Value> = d
+                .parameters
+                .iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect();
+            let volumes: Vec<Value> = d
+                .volumes
+                .iter()
+                .map(|v| {
+                    json!({
+                        "containerPath": v.container_path,
+                        "hostPath": v.host_path,
+                        "mode": if v.read_only { "RO" } else { "RW" },
+                    })
+                })
+                .collect();
+            let mut out = json!({
+                "type": "DOCKER",
+                "docker": {
+                    "forcePullImage": d.force_pull_image,
+                    "image": d.image,
+                    "parameters": parameters,
+                    "privileged": d.privileged,
+                },
+                "volumes": volumes,
+            });
+            // Marathon 1.10 shows portMappings only off the host network.
+            if d.network != Network::Host {
+                let mappings: Vec<Value> = d.port_mappings.iter().map(mapping_json).collect();
+                out["portMappings"] = Value::Array(mappings);
+            }
+            Some(out)
+        }
+    }
+}
+
+fn mapping_json(m: &PortMapping) -> Value {
+    let mut out = Map::new();
+    out.insert("containerPort".into(), json!(m.container_port));
+    if let Some(host) = m.host_port {
+        out.insert("hostPort".into(), json!(host));
+    }
+    out.insert("labels".into(), json!(m.labels));
+    if let Some(name) = &m.name {
+        out.insert("name".into(), json!(name));
+    }
+    out.insert("protocol".into(), json!(m.protocol));
+    out.insert("servicePort".into(), json!(m.service_port));
+    Value::Object(out)
+}
+
+/// The app's `networks` as Marathon 1.10 renders them.
+pub fn networks_json(app: &AppSpec) -> Value {
+    match app.docker().map(|d| &d.network) {
+        Some(Network::Bridge) => json!([{"mode": "container/bridge"}]),
+        Some(Network::User(name)) => json!([{"mode": "container", "name": name}]),
+        _ => json!([{"mode": "host"}]),
+    }
+}

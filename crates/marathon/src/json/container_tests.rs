@@ -1,0 +1,401 @@
+//! `container` and `networks` in app JSON: both API generations read to the same model, the
+//! Marathon 1.10 rendering (golden), merges, the store round trip, and every refusal by path.
+
+use drover_core::marathon::container::{AppContainer, Network};
+use serde_json::{Value, json};
+
+use super::app::{Mode, app_json, parse_app};
+
+fn paths(body: Value) -> Vec<(String, String)> {
+    parse_app(&body, None, Mode::Full)
+        .expect_err("refused")
+        .into_iter()
+        .map(|v| (v.path, v.message))
+        .collect()
+}
+
+fn assert_refused(body: Value, path: &str, words: &str) {
+    let problems = paths(body);
+    assert!(
+        problems.iter().any(|(p, m)| p == path && m.contains(words)),
+        "{path} / {words:?} not in {problems:?}"
+    );
+}
+
+/// Marathon 1.10's `docs/docs/networking.md` bridged example, with a volume and a parameter.
+fn bridged_1_10() -> Value {
+    json!({
+        "id": "/bridged-webapp",
+        "cmd": "python3 -m http.server 8080",
+        "cpus": 0.5, "mem": 64, "instances": 2,
+        "networks": [{"mode": "container/bridge"}],
+        "container": {
+            "type": "DOCKER",
+            "docker": {"image": "python:3", "forcePullImage": true,
+                       "parameters": [{"key": "label", "value": "team=web"}]},
+            "volumes": [{"containerPath": "/data", "hostPath": "/srv/data", "mode": "RO"}],
+            "portMappings": [
+                {"containerPort": 8080, "hostPort": 0, "servicePort": 9000, "protocol": "tcp",
+                 "name": "http", "labels": {"VIP_0": "web:80"}},
+                {"containerPort": 161, "servicePort": 9001, "protocol": "udp"}
+            ]
+        }
+    })
+}
+
+#[test]
+fn a_bridged_docker_app_renders_as_marathon_1_10_shows_it() {
+    let app = parse_app(&bridged_1_10(), None, Mode::Full).expect("valid");
+    let out = app_json(&app);
+    assert_eq!(
+        out["container"],
+        json!({
+            "type": "DOCKER",
+            "docker": {"forcePullImage": true, "image": "python:3",
+                       "parameters": [{"key": "label", "value": "team=web"}],
+                       "privileged": false},
+            "volumes": [{"containerPath": "/data", "hostPath": "/srv/data", "mode": "RO"}],
+            "portMappings": [
+                {"containerPort": 8080, "hostPort": 0, "labels": {"VIP_0": "web:80"},
+                 "name": "http", "protocol": "tcp", "servicePort": 9000},
+                // A bridge mapping without hostPort takes any port (Marathon's normalization).
+                {"containerPort": 161, "hostPort": 0, "labels": {}, "protocol": "udp",
+                 "servicePort": 9001}
+            ]
+        })
+    );
+    assert_eq!(out["networks"], json!([{"mode": "container/bridge"}]));
+    assert!(
+        out.get("portDefinitions").is_none(),
+        "no portDefinitions with container networking: {out:?}"
+    );
+    assert_eq!(out["requirePorts"], false);
+    assert_eq!(app.service_ports(), vec![9000, 9001]);
+    assert_eq!(app.host_port_requests(), vec![0, 0]);
+}
+
+#[test]
+fn marathon_1_4_spellings_normalize_to_the_same_app() {
+    let legacy = json!({
+        "id": "/bridged-webapp",
+        "cmd": "python3 -m http.server 8080",
+        "cpus": 0.5, "mem": 64, "instances": 2,
+        "container": {
+            "type": "DOCKER",
+            "docker": {"image": "python:3", "forcePullImage": true, "network": "BRIDGE",
+                       "parameters": [{"key": "label", "value": "team=web"}],
+                       "portMappings": [
+                {"containerPort": 8080, "hostPort": 0, "servicePort": 9000, "protocol": "tcp",
+                 "name": "http", "labels": {"VIP_0": "web:80"}},
+                {"containerPort": 161, "servicePort": 9001, "protocol": "udp"}
+            ]},
+            "volumes": [{"containerPath": "/data", "hostPath": "/srv/data", "mode": "RO"}]
+        }
+    });
+    let old = parse_app(&legacy, None, Mode::Full).expect("valid");
+    let new = parse_app(&bridged_1_10(), None, Mode::Full).expect("valid");
+    assert_eq!(old, new);
+    let out = app_json(&old);
+    assert!(out["container"]["docker"].get("network").is_none());
+    assert!(out["container"]["docker"].get("portMappings").is_none());
+
+    let host = json!({"id": "h", "cmd": "x",
+        "container": {"type": "DOCKER", "docker": {"image": "busybox", "network": "HOST"}}});
+    let host = parse_app(&host, None, Mode::Full).expect("valid");
+    assert_eq!(host.docker().expect("docker").network, Network::Host);
+    let out = app_json(&host);
+    assert_eq!(out["networks"], json!([{"mode": "host"}]));
+    assert!(out["container"].get("portMappings").is_none());
+    assert_eq!(
+        out["portDefinitions"][0]["port"], 0,
+        "host apps keep portDefinitions"
+    );
+}
+
+#[test]
+fn container_networks_without_mappings_get_marathons_default_and_ports_become_mappings() {
+    let app = parse_app(
+        &json!({"id": "a", "networks": [{"mode": "container/bridge"}],
+                "container": {"type": "DOCKER", "docker": {"image": "nginx"}}}),
+        None,
+        Mode::Full,
+    )
+    .expect("valid");
+    let docker = app.docker().expect("docker");
+    assert_eq!(docker.port_mappings.len(), 1);
+    assert_eq!(docker.port_mappings[0].host_port, Some(0));
+    assert!(app.port_definitions.is_empty());
+    // A 1.4 client's `ports` next to BRIDGE: dropped, and mappings padded to match.
+    let app = parse_app(
+        &json!({"id": "a", "ports": [0, 0],
+                "container": {"type": "DOCKER", "docker": {"image": "nginx", "network": "BRIDGE",
+                    "portMappings": [{"containerPort": 80}]}}}),
+        None,
+        Mode::Full,
+    )
+    .expect("valid");
+    assert_eq!(app.docker().expect("docker").port_mappings.len(), 2);
+    assert!(app.port_definitions.is_empty());
+    // A named network: mappings need not be published on the host.
+    let app = parse_app(
+        &json!({"id": "a", "networks": [{"mode": "container", "name": "overlay"}],
+                "container": {"type": "DOCKER", "docker": {"image": "nginx"},
+                    "portMappings": [{"containerPort": 80}]}}),
+        None,
+        Mode::Full,
+    )
+    .expect("valid");
+    assert_eq!(
+        app.docker().expect("docker").network,
+        Network::User("overlay".into())
+    );
+    assert_eq!(app.host_port_requests(), Vec::<u32>::new());
+    assert_eq!(
+        app_json(&app)["networks"],
+        json!([{"mode": "container", "name": "overlay"}])
+    );
+}
+
+#[test]
+fn the_store_round_trip_and_merges_keep_the_container() {
+    let app = parse_app(&bridged_1_10(), None, Mode::Full).expect("valid");
+    let stored = Value::Object(app_json(&app));
+    let back = parse_app(&stored, None, Mode::Stored).expect("stored app reads back");
+    assert_eq!(back.container, app.container);
+    assert_eq!(back.port_definitions, app.port_definitions);
+
+    // A PUT of only the image keeps the bridge network and the mappings' ports.
+    let update = json!({"container": {"type": "DOCKER", "docker": {"image": "python:3.12"},
+        "portMappings": [{"containerPort": 8080, "hostPort": 0, "servicePort": 9000}]}});
+    let merged = parse_app(&update, None, Mode::Merge(&app)).expect("valid");
+    let docker = merged.docker().expect("docker");
+    assert_eq!(docker.image, "python:3.12");
+    assert_eq!(docker.network, Network::Bridge);
+    assert!(app.is_upgrade_to(&merged), "an image change restarts tasks");
+    // A PUT of only instances keeps everything.
+    let merged = parse_app(&json!({"instances": 5}), None, Mode::Merge(&app)).expect("valid");
+    assert_eq!(merged.container, app.container);
+    // A PUT of networks alone moves the same container to the host network.
+    let merged = parse_app(
+        &json!({"networks": [{"mode": "host"}], "portDefinitions": []}),
+        None,
+        Mode::Merge(&app),
+    );
+    let problems = merged.expect_err("host networking with mappings is refused");
+    assert_eq!(problems[0].path, "/container/portMappings");
+    // Clearing the container alone would leave a bridge network without one: refused.
+    let problems = parse_app(&json!({"container": null}), None, Mode::Merge(&app))
+        .expect_err("no container on a bridge");
+    assert_eq!(problems[0].path, "/networks");
+    // Clearing it with the host network makes a command app again.
+    let merged = parse_app(
+        &json!({"container": null, "networks": [{"mode": "host"}], "cmd": "sleep 1"}),
+        None,
+        Mode::Merge(&app),
+    )
+    .expect("valid");
+    assert_eq!(merged.container, None);
+}
+
+#[test]
+fn a_mesos_container_without_an_image_is_a_command_on_the_host() {
+    let app = parse_app(
+        &json!({"id": "m", "cmd": "sleep 1", "container": {"type": "MESOS"}}),
+        None,
+        Mode::Full,
+    )
+    .expect("valid");
+    assert_eq!(app.container, Some(AppContainer::Mesos));
+    assert_eq!(
+        app_json(&app)["container"],
+        json!({"type": "MESOS", "volumes": []})
+    );
+}
+
+#[test]
+fn what_drover_cannot_run_is_refused_by_name() {
+    let docker = |extra: Value| {
+        let mut c = json!({"type": "DOCKER", "docker": {"image": "busybox"}});
+        for (k, v) in extra.as_object().expect("object") {
+            c[k] = v.clone();
+        }
+        json!({"id": "a", "cmd": "x", "container": c})
+    };
+    assert_refused(
+        docker(json!({"volumes": [{"containerPath": "data", "mode": "RW",
+                                    "persistent": {"size": 10}}]})),
+        "/container/volumes/0/persistent",
+        "persistent volumes",
+    );
+    assert_refused(
+        docker(json!({"volumes": [{"containerPath": "/s", "secret": "db"}]})),
+        "/container/volumes/0/secret",
+        "secret volumes",
+    );
+    assert_refused(
+        docker(json!({"volumes": [{"containerPath": "/s", "hostPath": "srv", "mode": "RW"}]})),
+        "/container/volumes/0/hostPath",
+        "must be absolute",
+    );
+    assert_refused(
+        docker(json!({"docker": {"image": "busybox", "pullConfig": {"secret": "s"}}})),
+        "/container/docker/pullConfig",
+        "not supported",
+    );
+    assert_refused(
+        docker(json!({"docker": {"image": "Not An Image"}})),
+        "/container/docker/image",
+        "",
+    );
+    assert_refused(
+        docker(json!({"docker": {"image": "busybox",
+                                  "parameters": [{"key": "pid", "value": "host"}]}})),
+        "/container/docker/parameters/0/key",
+        "leave its container",
+    );
+    assert_refused(
+        docker(json!({"docker": {"image": "busybox", "network": "NONE"}})),
+        "/container/docker/network",
+        "unsupported docker network type NONE",
+    );
+    assert_refused(
+        docker(json!({"docker": {"image": "busybox", "network": "USER"}})),
+        "/container/docker/network",
+        "networks",
+    );
+    assert_refused(docker(json!({"bogus": 1})), "/container/bogus", "unknown");
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "container": {"type": "MESOS",
+               "appc": {"image": "coreos.com/etcd"}}}),
+        "/container/appc",
+        "AppC",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "container": {"type": "MESOS",
+               "docker": {"image": "busybox"}}}),
+        "/container/docker",
+        "UCR",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "networks": [{"mode": "container/bridge"}]}),
+        "/networks",
+        "DOCKER",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "networks": [{"mode": "container"}],
+               "container": {"type": "DOCKER", "docker": {"image": "busybox"}}}),
+        "/networks/0/name",
+        "needs a name",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "networks": [{"mode": "host"}, {"mode": "host"}]}),
+        "/networks",
+        "one network",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "container": {"type": "DOCKER"}}),
+        "/container/docker",
+        "missing",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "secrets": {"db": {"source": "s"}}}),
+        "/secrets",
+        "not supported",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "residency": {"taskLostBehavior": "WAIT_FOREVER"}}),
+        "/residency",
+        "not supported",
+    );
+    assert_refused(
+        docker(json!({"portMappings": [{"containerPort": 80}],
+                      "docker": {"image": "busybox", "portMappings": [{"containerPort": 81}]}})),
+        "/container/portMappings",
+        "both",
+    );
+    assert_refused(
+        docker(json!({"linuxInfo": {"seccomp": {"unconfined": true}}})),
+        "/container/linuxInfo",
+        "not supported",
+    );
+    assert_refused(
+        docker(json!({"volumes": [{"containerPath": "/e", "mode": "RW",
+                                    "external": {"name": "v"}}]})),
+        "/container/volumes/0/external",
+        "external volumes",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "container": {"type": "MESOS",
+               "volumes": [{"containerPath": "/d", "hostPath": "/srv", "mode": "RW"}]}}),
+        "/container/volumes",
+        "MESOS",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "ipAddress": {"networkName": "dcos"}}),
+        "/ipAddress",
+        "networks",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "networks": [{"mode": "container/bridge",
+               "labels": {"a": "b"}}],
+               "container": {"type": "DOCKER", "docker": {"image": "busybox"}}}),
+        "/networks/0/labels",
+        "not supported",
+    );
+    // Empty or null values of refused fields are what many clients send: accepted.
+    parse_app(
+        &json!({"id": "a", "cmd": "x", "secrets": {}, "residency": null, "ipAddress": null,
+                "container": {"type": "DOCKER", "docker": {"image": "busybox",
+                    "pullConfig": null}}}),
+        None,
+        Mode::Full,
+    )
+    .expect("nulls and empties are accepted");
+}
+
+#[test]
+fn a_docker_app_without_cmd_or_args_is_valid() {
+    let app = parse_app(
+        &json!({"id": "a", "container": {"type": "DOCKER", "docker": {"image": "nginx"}}}),
+        None,
+        Mode::Full,
+    )
+    .expect("the image's entrypoint runs");
+    assert!(app.cmd.is_none() && app.args.is_empty());
+    assert_refused(
+        json!({"id": "a", "container": {"type": "MESOS"}}),
+        "/",
+        "cmd",
+    );
+}
+
+#[test]
+fn privileged_and_require_ports_follow_marathon() {
+    let app = parse_app(
+        &json!({"id": "a", "requirePorts": true, "networks": [{"mode": "container/bridge"}],
+                "container": {"type": "DOCKER",
+                              "docker": {"image": "busybox", "privileged": true}}}),
+        None,
+        Mode::Full,
+    )
+    .expect("valid");
+    assert!(app.docker().expect("docker").privileged);
+    let out = app_json(&app);
+    assert_eq!(out["container"]["docker"]["privileged"], true);
+    // requirePorts applies to host networking only (Marathon 1.10 normalizes it to false).
+    assert_eq!(out["requirePorts"], false);
+}
+
+#[test]
+fn a_stored_app_from_before_containers_were_typed_still_loads() {
+    // Before, `networks` and `secrets` were kept verbatim and not acted on; such a stored app
+    // must not keep the scheduler from starting.
+    let old = json!({"id": "/old", "cmd": "sleep 1", "networks": [{"mode": "container/bridge"}],
+                     "secrets": {"s": {"source": "x"}},
+                     "portDefinitions": [{"port": 10000, "protocol": "tcp"}]});
+    let app = parse_app(&old, None, Mode::Stored).expect("loads");
+    assert_eq!(app.container, None);
+    assert_eq!(app.service_ports(), vec![10000]);
+    // The same body as a request is refused.
+    assert!(parse_app(&old, None, Mode::Full).is_err());
+}
