@@ -22,7 +22,7 @@ use drover_wire::internal;
 use drover_wire::internal::agent_call::Type as CallType;
 use drover_wire::internal::agent_event::Type as EventType;
 use prost::Message;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::driver::Msg;
 
@@ -41,18 +41,19 @@ const HEADERS: &[(&str, &str)] = &[
 /// the master shuts this agent down (it was marked gone): then returns the master's message,
 /// since registering again can never succeed.
 pub async fn run(
-    master: String,
+    mut master: watch::Receiver<Option<String>>,
     backoff_factor: Duration,
     driver: mpsc::Sender<Msg>,
     mut calls: mpsc::Receiver<internal::AgentCall>,
 ) -> Option<String> {
-    let url = format!("http://{master}{AGENT_PATH}");
     let client = Client::new();
-    let stream_id: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    // The session's stream id and the master's URL it belongs to: calls go where the
+    // session is.
+    let stream_id: Arc<Mutex<Option<(String, String)>>> = Arc::new(Mutex::new(None));
     {
         // Calls go out concurrently with the event stream; without a session they are
         // dropped (the status update manager resends after reregistration).
-        let (client, url, stream_id) = (client.clone(), url.clone(), stream_id.clone());
+        let (client, stream_id) = (client.clone(), stream_id.clone());
         tokio::spawn(async move {
             while let Some(call) = calls.recv().await {
                 let mut queued = vec![call];
@@ -62,8 +63,8 @@ pub async fn run(
                         Err(_) => break,
                     }
                 }
-                let id = stream_id.lock().expect("not poisoned").clone();
-                let Some(id) = id else { continue };
+                let session = stream_id.lock().expect("not poisoned").clone();
+                let Some((url, id)) = session else { continue };
                 let mut headers = HEADERS.to_vec();
                 headers.push(("Mesos-Stream-Id", id.as_str()));
                 for call in coalesce(queued) {
@@ -79,6 +80,12 @@ pub async fn run(
     }
     let mut attempt: u32 = 0;
     loop {
+        // Wait for a leader (always there with a fixed --master).
+        let leader = match master.wait_for(Option::is_some).await {
+            Ok(leader) => leader.clone().unwrap_or_default(),
+            Err(_) => return None,
+        };
+        let url = format!("http://{leader}{AGENT_PATH}");
         let (reply_tx, reply_rx) = oneshot::channel();
         if driver.send(Msg::RegistrationCall(reply_tx)).await.is_err() {
             return None;
@@ -92,14 +99,26 @@ pub async fn run(
             .await
         {
             Ok(mut response) => {
-                *stream_id.lock().expect("not poisoned") = response.header("Mesos-Stream-Id");
+                *stream_id.lock().expect("not poisoned") = response
+                    .header("Mesos-Stream-Id")
+                    .map(|id| (url.clone(), id));
                 // The id this session registered under: the master refuses calls without it,
                 // a PONG included (without it every agent was marked unreachable after
                 // ping timeout × max pings, however healthy).
                 let mut agent_id: Option<drover_wire::v1::AgentId> = None;
                 let silence = MASTER_PING_TIMEOUT;
                 loop {
-                    let next = tokio::time::timeout(silence, response.records.next()).await;
+                    let next = tokio::select! {
+                        next = tokio::time::timeout(silence, response.records.next()) => next,
+                        // Another master leads: register with it.
+                        changed = master.changed() => {
+                            if changed.is_err() || master.borrow().as_deref() != Some(leader.as_str()) {
+                                tracing::info!(old = %leader, "the leading master changed");
+                                break;
+                            }
+                            continue;
+                        }
+                    };
                     let Ok(Some(record)) = next else {
                         if next.is_err() {
                             tracing::warn!(
@@ -175,7 +194,11 @@ pub async fn run(
         );
         let wait = Duration::from_nanos(random % (cap.as_nanos() as u64).max(1));
         attempt = attempt.saturating_add(1);
-        tokio::time::sleep(wait).await;
+        // A newly detected master is tried at once, as Mesos' agent does.
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = master.changed() => {}
+        }
     }
 }
 

@@ -165,6 +165,13 @@ pub trait Coordinator: Send + Sync + fmt::Debug {
     /// The session's state; once [`Session::Lost`], it stays so.
     fn session(&self) -> tokio::sync::watch::Receiver<Session>;
 
+    /// Whether the session is vouched for right now: computed at the call, not reported by a
+    /// background task, so a process resuming from a pause past its lease sees `false` before
+    /// any task of it has run.
+    fn is_live(&self) -> bool {
+        matches!(*self.session().borrow(), Session::Alive)
+    }
+
     /// Applies `ops` in one transaction whose first step checks that `membership`'s node still
     /// exists. Fails with [`CoordError::Fenced`] (nothing applied) once it does not.
     fn fenced_write<'a>(

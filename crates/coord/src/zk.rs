@@ -306,6 +306,10 @@ impl Coordinator for ZkCoordinator {
         self.session.subscribe()
     }
 
+    fn is_live(&self) -> bool {
+        self.live().is_ok()
+    }
+
     fn fenced_write<'a>(
         &'a self,
         membership: &'a Membership,

@@ -132,10 +132,15 @@ async fn run(
 ) {
     let client = drover_http::Client::new().with_timeout(Duration::from_secs(20));
     let mut backoff = config.backoff_min;
+    // The master this client talks to: the configured one, or the leader it redirected to.
+    // After a lost session it starts again from the configured one, which may no longer be a
+    // follower of the same leader.
+    let mut leader = config.master.clone();
     loop {
-        match session(&client, &mut config, &mut calls, &events).await {
+        match session(&client, &mut config, &mut leader, &mut calls, &events).await {
             Session::Stop => return,
             Session::Lost(reason) => {
+                leader = config.master.clone();
                 tracing::warn!(reason = %reason, "disconnected from master");
                 if events
                     .send(ClientEvent::Disconnected { reason })
@@ -179,9 +184,31 @@ enum Session {
     Lost(String),
 }
 
+/// Redirects followed per subscription (mesos-go follows 9).
+const MAX_REDIRECTS: usize = 9;
+
+/// The leading master's `host:port` as a follower names it: `/master/redirect` answers 307
+/// with `Location: //host:port`.
+async fn leader_of(client: &drover_http::Client, master: &str) -> Option<String> {
+    let response = client
+        .get(&format!("http://{master}/master/redirect"), &[])
+        .await
+        .ok()?;
+    if response.status.as_u16() != 307 {
+        return None;
+    }
+    let location = response.headers.get("location")?.to_str().ok()?;
+    let rest = location
+        .strip_prefix("//")
+        .or_else(|| location.strip_prefix("http://"))?;
+    let host = rest.split('/').next()?;
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
 async fn session(
     client: &drover_http::Client,
     config: &mut Config,
+    leader: &mut String,
     calls: &mut mpsc::Receiver<Call>,
     events: &mpsc::Sender<ClientEvent>,
 ) -> Session {
@@ -194,19 +221,37 @@ async fn session(
         }),
         ..Default::default()
     };
-    let url = endpoint(&config.master);
     let headers = [("Content-Type", PROTOBUF), ("Accept", PROTOBUF)];
-    let mut stream = match client
-        .post_stream(
-            &url,
-            &headers,
-            Bytes::from(subscribe.encode_to_vec()),
-            RECORD_BYTES_MAX,
-        )
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return Session::Lost(e.to_string()),
+    let mut redirects = 0;
+    let (url, mut stream) = loop {
+        let url = endpoint(leader);
+        match client
+            .post_stream(
+                &url,
+                &headers,
+                Bytes::from(subscribe.encode_to_vec()),
+                RECORD_BYTES_MAX,
+            )
+            .await
+        {
+            Ok(s) => break (url, s),
+            // A master that does not lead: subscribe with the leader it names.
+            Err(drover_http::ClientError::Status { status, .. })
+                if status.as_u16() == 307 && redirects < MAX_REDIRECTS =>
+            {
+                redirects += 1;
+                match leader_of(client, leader).await {
+                    Some(next) => {
+                        tracing::info!(from = %leader, to = %next, "following the master's redirect to its leader");
+                        *leader = next;
+                    }
+                    None => {
+                        return Session::Lost(format!("{leader} redirected but names no leader"));
+                    }
+                }
+            }
+            Err(e) => return Session::Lost(e.to_string()),
+        }
     };
     let stream_id = stream.header("Mesos-Stream-Id").unwrap_or_default();
     let mut flight = Flight::new(client.clone(), url, stream_id, config.calls_in_flight_max);
