@@ -374,3 +374,127 @@ fn an_agent_with_a_zk_master_follows_the_leader_and_reregisters_after_failover()
     agent.kill();
     support::remove_cgroups(&support::cgroups_root(agent_port));
 }
+
+/// Framework ids the master at `port` lists as active, if it answers as leader.
+fn active_frameworks(port: u16) -> Vec<(String, String)> {
+    get(port, "/master/frameworks")
+        .filter(|r| r.0 == 200)
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.2).ok())
+        .map(|v| {
+            v["frameworks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| f["active"] == true)
+                .filter_map(|f| {
+                    Some((f["id"].as_str()?.to_owned(), f["name"].as_str()?.to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_scheduler_client_follows_a_followers_307_to_the_leader() {
+    let mut masters = Masters::start("/mesos-follow", 2);
+    let leader = masters.wait_leader(&[], support::READY_TIMEOUT);
+    let follower = 1 - leader;
+    // `drover marathon` subscribes through drover-scheduler-client, given the follower.
+    let args = vec![
+        "marathon".to_owned(),
+        format!("--master=127.0.0.1:{}", masters.ports[follower]),
+        format!("--http_port={}", free_port()),
+        format!(
+            "--work_dir={}",
+            masters.dir.path().join("marathon").display()
+        ),
+    ];
+    let mut marathon = Daemon::start("marathon", masters.dir.path(), &args);
+    let leader_port = masters.ports[leader];
+    wait_until(
+        "the scheduler subscribes with the leader",
+        support::READY_TIMEOUT,
+        || {
+            active_frameworks(leader_port)
+                .iter()
+                .any(|(_, name)| name == "marathon")
+        },
+    );
+    marathon.assert_alive();
+    assert!(
+        marathon.log().contains("following the master's redirect"),
+        "{}",
+        marathon.log()
+    );
+}
+
+#[test]
+fn pymesos_with_a_zk_master_string_reaches_the_leader() {
+    use std::io::BufRead;
+    let mut masters = Masters::start("/mesos-py", 2);
+    let leader = masters.wait_leader(&[], support::READY_TIMEOUT);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/framework.py");
+    let log = std::fs::File::create(masters.dir.path().join("pymesos.log")).expect("log");
+    let mut child = std::process::Command::new(support::python())
+        .arg(&script)
+        .arg(zookeeper().url("/mesos-py"))
+        .arg("--name=ha-pymesos")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start framework.py");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let registered = loop {
+        match rx.recv_timeout(support::READY_TIMEOUT) {
+            Ok(line) if line.starts_with("registered ") => break line[11..].to_owned(),
+            Ok(_) => continue,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "pymesos did not register:\n{}\n{}",
+                    std::fs::read_to_string(masters.dir.path().join("pymesos.log"))
+                        .unwrap_or_default(),
+                    masters.logs()
+                );
+            }
+        }
+    };
+    let on_leader = active_frameworks(masters.ports[leader]);
+    assert!(
+        on_leader.iter().any(|(id, _)| *id == registered),
+        "{registered} not on the leader: {on_leader:?}"
+    );
+    // After a SIGKILL of the leader, pymesos' own detector finds the new one and the
+    // framework subscribes there again with its id.
+    masters.daemons[leader].kill();
+    let next = masters.wait_leader(&[leader], SESSION_TIMEOUT + Duration::from_secs(15));
+    let next_port = masters.ports[next];
+    let deadline = Instant::now() + support::READY_TIMEOUT;
+    while !active_frameworks(next_port)
+        .iter()
+        .any(|(id, _)| *id == registered)
+    {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "pymesos did not resubscribe with the new leader:\n{}\n{}",
+                std::fs::read_to_string(masters.dir.path().join("pymesos.log")).unwrap_or_default(),
+                masters.logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
