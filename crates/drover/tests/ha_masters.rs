@@ -23,8 +23,11 @@ fn zookeeper() -> &'static ZooKeeperServer {
     SERVER.get_or_init(ZooKeeperServer::start)
 }
 
-/// A raw GET: (status, headers in lower case, body), or None if nothing answered.
-fn get(port: u16, path: &str) -> Option<(u16, Vec<(String, String)>, String)> {
+/// Header names (lower case) and values.
+type Headers = Vec<(String, String)>;
+
+/// A raw GET: (status, headers, body), or None if nothing answered.
+fn get(port: u16, path: &str) -> Option<(u16, Headers, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
