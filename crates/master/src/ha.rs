@@ -384,6 +384,100 @@ impl Store for FencedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    fn leadership(role: Role) -> (watch::Sender<Role>, Leadership) {
+        let (tx, rx) = watch::channel(role);
+        let leadership = Leadership {
+            role: rx,
+            coordinator: None,
+            own: LeaderAddress {
+                host: "m0".into(),
+                port: 5050,
+            },
+        };
+        (tx, leadership)
+    }
+
+    async fn answer(leadership: &Leadership, uri: &str) -> (StatusCode, Option<String>) {
+        let app = axum::Router::new().fallback(|| async { "served" }).layer(
+            axum::middleware::from_fn_with_state(leadership.clone(), redirect_layer),
+        );
+        let response = app
+            .oneshot(
+                Request::builder()
+                    .uri(uri)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status(), location)
+    }
+
+    #[tokio::test]
+    async fn followers_redirect_leader_only_paths_and_answer_their_own() {
+        let leader = LeaderAddress {
+            host: "m1".into(),
+            port: 5051,
+        };
+        let (tx, follower) = leadership(Role::Following(Some(leader)));
+        assert_eq!(
+            answer(&follower, "/master/state?jsonp=x").await,
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                Some("//m1:5051/master/state?jsonp=x".into())
+            )
+        );
+        assert_eq!(
+            answer(&follower, "/api/v1/scheduler").await,
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                Some("//m1:5051/api/v1/scheduler".into())
+            )
+        );
+        assert_eq!(
+            answer(&follower, "/master/redirect").await,
+            (StatusCode::TEMPORARY_REDIRECT, Some("//m1:5051".into()))
+        );
+        assert_eq!(
+            answer(&follower, "/master/health").await,
+            (StatusCode::OK, None)
+        );
+        // No leader known: 503 for the leader's paths and for the redirect.
+        tx.send_replace(Role::Following(None));
+        assert_eq!(
+            answer(&follower, "/master/state").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            answer(&follower, "/master/redirect").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(answer(&follower, "/version").await.0, StatusCode::OK);
+        // Leading: everything is served; /master/redirect points at itself.
+        tx.send_replace(Role::Leading);
+        assert_eq!(answer(&follower, "/master/state").await.0, StatusCode::OK);
+        assert_eq!(
+            answer(&follower, "/master/redirect").await,
+            (StatusCode::TEMPORARY_REDIRECT, Some("//m0:5050".into()))
+        );
+        // Deposed: nothing is served, not even health (it is stopping).
+        tx.send_replace(Role::Deposed);
+        for path in ["/master/state", "/api/v1/scheduler", "/master/health"] {
+            assert_eq!(
+                answer(&follower, path).await.0,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn reads_the_leader_address_from_master_info() {
