@@ -23,6 +23,7 @@
 //! compare is the member key's create revision.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod detector;
 mod memory;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -501,3 +501,44 @@ fn pymesos_with_a_zk_master_string_reaches_the_leader() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_scheduler_with_a_zk_master_follows_the_leader_across_a_failover() {
+    let mut masters = Masters::start("/mesos-sched", 2);
+    let leader = masters.wait_leader(&[], support::READY_TIMEOUT);
+    let args = vec![
+        "marathon".to_owned(),
+        format!("--master={}", zookeeper().url("/mesos-sched")),
+        format!("--http_port={}", free_port()),
+        format!(
+            "--work_dir={}",
+            masters.dir.path().join("marathon").display()
+        ),
+    ];
+    let mut marathon = Daemon::start("marathon", masters.dir.path(), &args);
+    let marathon_on = |port: u16| -> Option<String> {
+        active_frameworks(port)
+            .into_iter()
+            .find(|(_, name)| name == "marathon")
+            .map(|(id, _)| id)
+    };
+    let leader_port = masters.ports[leader];
+    let mut id = None;
+    wait_until(
+        "the scheduler subscribes with the leader",
+        support::READY_TIMEOUT,
+        || {
+            id = marathon_on(leader_port);
+            id.is_some()
+        },
+    );
+    masters.daemons[leader].kill();
+    let next = masters.wait_leader(&[leader], SESSION_TIMEOUT + Duration::from_secs(15));
+    let next_port = masters.ports[next];
+    wait_until(
+        "the scheduler subscribes with the new leader under the same id",
+        support::READY_TIMEOUT,
+        || marathon_on(next_port) == id,
+    );
+    marathon.assert_alive();
+}

@@ -49,7 +49,8 @@ const IN_FLIGHT_GRACE: Duration = Duration::from_secs(1);
 /// How the client connects.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `host:port` of the master.
+    /// `host:port` of the master, or `zk://[user:pass@]host:port[,host:port]/path` to follow
+    /// the leading master of that ZooKeeper group.
     pub master: String,
     /// The framework's info; its `id` is filled in after the first subscription.
     pub framework_info: v1::FrameworkInfo,
@@ -135,9 +136,33 @@ async fn run(
     // The master this client talks to: the configured one, or the leader it redirected to.
     // After a lost session it starts again from the configured one, which may no longer be a
     // follower of the same leader.
+    let detector = config.master.starts_with("zk://").then(|| {
+        drover_coord::ZkUrl::parse(&config.master).map(drover_coord::detector::leading_master)
+    });
     let mut leader = config.master.clone();
     loop {
-        match session(&client, &mut config, &mut leader, &mut calls, &events).await {
+        let outcome = match &detector {
+            None => session(&client, &mut config, &mut leader, &mut calls, &events).await,
+            Some(Err(error)) => Session::Lost(format!("bad master: {error}")),
+            Some(Ok(detected)) => {
+                // Wait a moment for a first detection, then try whoever leads.
+                let mut detected = detected.clone();
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    detected.wait_for(Option::is_some),
+                )
+                .await;
+                let current = detected.borrow().clone();
+                match current {
+                    Some(current) => {
+                        leader = current;
+                        session(&client, &mut config, &mut leader, &mut calls, &events).await
+                    }
+                    None => Session::Lost("no leading master detected in ZooKeeper".into()),
+                }
+            }
+        };
+        match outcome {
             Session::Stop => return,
             Session::Lost(reason) => {
                 leader = config.master.clone();
