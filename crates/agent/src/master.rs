@@ -111,8 +111,8 @@ pub async fn run(
                     let next = tokio::select! {
                         next = tokio::time::timeout(silence, response.records.next()) => next,
                         // Another master leads: register with it.
-                        changed = master.changed() => {
-                            if changed.is_err() || master.borrow().as_deref() != Some(leader.as_str()) {
+                        () = leader_changed(&mut master) => {
+                            if master.borrow().as_deref() != Some(leader.as_str()) {
                                 tracing::info!(old = %leader, "the leading master changed");
                                 break;
                             }
@@ -197,8 +197,16 @@ pub async fn run(
         // A newly detected master is tried at once, as Mesos' agent does.
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = master.changed() => {}
+            () = leader_changed(&mut master) => {}
         }
+    }
+}
+
+/// Resolves when the detected leader changes. A fixed `--master` never changes: its watch's
+/// sender is gone, which must not read as a change (it would end every session at once).
+async fn leader_changed(master: &mut watch::Receiver<Option<String>>) {
+    if master.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
