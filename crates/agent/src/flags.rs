@@ -10,7 +10,8 @@ pub use drover_wire::duration::{format as format_duration, parse as parse_durati
 /// Flags of `drover agent`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// The master, `host:port`.
+    /// The master: `host:port`, or `zk://[user:pass@]host:port[,host:port]/path` to follow
+    /// the leading master of that ZooKeeper group.
     #[arg(long = "master", env = "MESOS_MASTER")]
     pub master: String,
     /// IP address to listen on and to advertise.

@@ -1,5 +1,6 @@
 //! The agent daemon: the containerizer now, the agent driver later.
 pub mod containerizer;
+pub mod detector;
 
 // The agent driver (issue 4): flags, checkpoints, the driver actor, the master session, the
 // HTTP endpoints and start-up.

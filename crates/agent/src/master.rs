@@ -22,7 +22,7 @@ use drover_wire::internal;
 use drover_wire::internal::agent_call::Type as CallType;
 use drover_wire::internal::agent_event::Type as EventType;
 use prost::Message;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::driver::Msg;
 
@@ -41,13 +41,12 @@ const HEADERS: &[(&str, &str)] = &[
 /// the master shuts this agent down (it was marked gone): then returns the master's message,
 /// since registering again can never succeed.
 pub async fn run(
-    master: String,
+    mut master: watch::Receiver<Option<String>>,
     backoff_factor: Duration,
     credential: Option<drover_http::auth::Credential>,
     driver: mpsc::Sender<Msg>,
     mut calls: mpsc::Receiver<internal::AgentCall>,
 ) -> Option<String> {
-    let url = format!("http://{master}{AGENT_PATH}");
     let client = Client::new();
     // Every call carries the agent's credential when it has one (`--authenticate_agents`).
     let authorization = credential.map(|c| c.header_value());
@@ -61,11 +60,13 @@ pub async fn run(
             .map(|(k, v)| (k, v.to_owned()))
             .collect(),
     );
-    let stream_id: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    // The session's stream id and the master's URL it belongs to: calls go where the
+    // session is.
+    let stream_id: Arc<Mutex<Option<(String, String)>>> = Arc::new(Mutex::new(None));
     {
         // Calls go out concurrently with the event stream; without a session they are
         // dropped (the status update manager resends after reregistration).
-        let (client, url, stream_id) = (client.clone(), url.clone(), stream_id.clone());
+        let (client, stream_id) = (client.clone(), stream_id.clone());
         let session_headers = session_headers.clone();
         tokio::spawn(async move {
             while let Some(call) = calls.recv().await {
@@ -76,8 +77,8 @@ pub async fn run(
                         Err(_) => break,
                     }
                 }
-                let id = stream_id.lock().expect("not poisoned").clone();
-                let Some(id) = id else { continue };
+                let session = stream_id.lock().expect("not poisoned").clone();
+                let Some((url, id)) = session else { continue };
                 let mut headers: Vec<(&str, &str)> = session_headers
                     .iter()
                     .map(|(k, v)| (*k, v.as_str()))
@@ -96,6 +97,12 @@ pub async fn run(
     }
     let mut attempt: u32 = 0;
     loop {
+        // Wait for a leader (always there with a fixed --master).
+        let leader = match master.wait_for(Option::is_some).await {
+            Ok(leader) => leader.clone().unwrap_or_default(),
+            Err(_) => return None,
+        };
+        let url = format!("http://{leader}{AGENT_PATH}");
         let (reply_tx, reply_rx) = oneshot::channel();
         if driver.send(Msg::RegistrationCall(reply_tx)).await.is_err() {
             return None;
@@ -113,14 +120,26 @@ pub async fn run(
             .await
         {
             Ok(mut response) => {
-                *stream_id.lock().expect("not poisoned") = response.header("Mesos-Stream-Id");
+                *stream_id.lock().expect("not poisoned") = response
+                    .header("Mesos-Stream-Id")
+                    .map(|id| (url.clone(), id));
                 // The id this session registered under: the master refuses calls without it,
                 // a PONG included (without it every agent was marked unreachable after
                 // ping timeout × max pings, however healthy).
                 let mut agent_id: Option<drover_wire::v1::AgentId> = None;
                 let silence = MASTER_PING_TIMEOUT;
                 loop {
-                    let next = tokio::time::timeout(silence, response.records.next()).await;
+                    let next = tokio::select! {
+                        next = tokio::time::timeout(silence, response.records.next()) => next,
+                        // Another master leads: register with it.
+                        () = leader_changed(&mut master) => {
+                            if master.borrow().as_deref() != Some(leader.as_str()) {
+                                tracing::info!(old = %leader, "the leading master changed");
+                                break;
+                            }
+                            continue;
+                        }
+                    };
                     let Ok(Some(record)) = next else {
                         if next.is_err() {
                             tracing::warn!(
@@ -154,8 +173,13 @@ pub async fn run(
                             url.clone(),
                             response.header("Mesos-Stream-Id"),
                         );
+                        // With the credential, like every other call of the session.
+                        let session_headers = session_headers.clone();
                         tokio::spawn(async move {
-                            let mut headers = HEADERS.to_vec();
+                            let mut headers: Vec<(&str, &str)> = session_headers
+                                .iter()
+                                .map(|(k, v)| (*k, v.as_str()))
+                                .collect();
                             if let Some(id) = id.as_deref() {
                                 headers.push(("Mesos-Stream-Id", id));
                             }
@@ -196,7 +220,19 @@ pub async fn run(
         );
         let wait = Duration::from_nanos(random % (cap.as_nanos() as u64).max(1));
         attempt = attempt.saturating_add(1);
-        tokio::time::sleep(wait).await;
+        // A newly detected master is tried at once, as Mesos' agent does.
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            () = leader_changed(&mut master) => {}
+        }
+    }
+}
+
+/// Resolves when the detected leader changes. A fixed `--master` never changes: its watch's
+/// sender is gone, which must not read as a change (it would end every session at once).
+async fn leader_changed(master: &mut watch::Receiver<Option<String>>) {
+    if master.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -184,7 +184,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let driver_task = tokio::spawn(driver.run(rx));
 
     let tx = parts.handle.tx.clone();
-    let master = flags.master.clone();
+    let master = crate::detector::start(&flags.master)?;
     let backoff = flags.registration_backoff_factor;
     let to_master = parts.to_master_rx;
     let session_start = parts.session_start;

@@ -79,6 +79,25 @@ pub struct Flags {
     /// Authentication (issue 14).
     #[command(flatten)]
     pub auth: crate::auth::AuthFlags,
+
+    // High availability (issue 17): the masters' ZooKeeper group.
+    /// ZooKeeper URL of the masters' group, `zk://[user:pass@]host:port[,host:port]/path`.
+    /// With it, this master contends for leadership with the others at that path; without it,
+    /// it is the only master.
+    #[arg(long = "zk", env = "MESOS_ZK", value_parser = parse_zk)]
+    pub zk: Option<drover_coord::ZkUrl>,
+    /// ZooKeeper session timeout: a leader that cannot reach ZooKeeper for this long stops.
+    #[arg(long = "zk_session_timeout", env = "MESOS_ZK_SESSION_TIMEOUT", default_value = "10secs", value_parser = parse_duration)]
+    pub zk_session_timeout: Duration,
+    /// Accepted for Mesos compatibility. In Mesos it is the replicated log's quorum (the
+    /// registry's own Paxos); Drover keeps no replicated log (ZooKeeper coordinates the
+    /// masters), so only its syntax is checked: a positive number.
+    #[arg(long = "quorum", env = "MESOS_QUORUM", value_parser = clap::value_parser!(u32).range(1..))]
+    pub quorum: Option<u32>,
+}
+
+fn parse_zk(text: &str) -> Result<drover_coord::ZkUrl, String> {
+    drover_coord::ZkUrl::parse(text).map_err(|e| e.to_string())
 }
 
 impl Flags {
@@ -101,6 +120,9 @@ impl Flags {
             http_header_read_timeout: drover_http::guard::DEFAULT_HEADER_READ_TIMEOUT,
             http_idle_timeout: drover_http::guard::DEFAULT_IDLE_TIMEOUT,
             auth: crate::auth::AuthFlags::default(),
+            zk: None,
+            zk_session_timeout: Duration::from_secs(10),
+            quorum: None,
         }
     }
 
@@ -200,6 +222,17 @@ impl Flags {
                     format_duration(Duration::from_millis(limit.per_ms))
                 ),
             ));
+        }
+        if let Some(zk) = &self.zk {
+            // Display hides the password.
+            out.push(("zk".to_owned(), zk.to_string()));
+        }
+        out.push((
+            "zk_session_timeout".to_owned(),
+            format_duration(self.zk_session_timeout),
+        ));
+        if let Some(quorum) = self.quorum {
+            out.push(("quorum".to_owned(), quorum.to_string()));
         }
         if let Some(timeout) = self.offer_timeout {
             out.push(("offer_timeout".to_owned(), format_duration(timeout)));

@@ -51,6 +51,7 @@ pub mod acls;
 pub mod auth;
 pub mod driver;
 pub mod flags;
+pub mod ha;
 pub mod legacy;
 pub mod legacy_extra;
 pub mod operator;
@@ -122,7 +123,26 @@ pub async fn run_on(
         port,
         "master recovered its registry"
     );
-    let master = Master::new(flags.config(port), registry, driver::now_ms());
+    let config = flags.config(port);
+    let own = ha::LeaderAddress {
+        host: flags.advertised_hostname(),
+        port,
+    };
+    // With --zk, join the masters' group first: a master serves (redirecting) while it follows
+    // and starts its driver only once elected.
+    let contender = match &flags.zk {
+        Some(url) => {
+            let mut info = config.master_info.clone();
+            info.id = registry.master_id.clone();
+            let info = master_info_json(&info);
+            Some(ha::Contender::join(url, flags.zk_session_timeout, info).await?)
+        }
+        None => None,
+    };
+    let leadership = match &contender {
+        Some(contender) => contender.leadership(own),
+        None => ha::Leadership::standalone(own),
+    };
     let (handle, commands) = driver::channel();
     let state = routes::AppState {
         handle,
@@ -145,6 +165,12 @@ pub async fn run_on(
         )),
         None => app,
     };
+    // Outermost: a master that does not lead redirects before anything else looks at the
+    // request (the leader authenticates it).
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        leadership,
+        ha::redirect_layer,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // Streams write one small record after another; with Nagle's algorithm each record
@@ -164,9 +190,57 @@ pub async fn run_on(
             let _ = server_stop.wait_for(|stop| *stop).await;
         },
     ));
-    let result = driver::run(master, store, commands, shutdown).await;
+    let result = match contender {
+        None => {
+            let master = Master::new(config, registry, driver::now_ms());
+            driver::run(master, store, commands, shutdown).await
+        }
+        Some(contender) => lead(contender, config, registry, store, commands, shutdown).await,
+    };
     let _ = stop_tx.send(true);
     // Open streams never end on their own; do not wait for them.
     server.abort();
+    result
+}
+
+/// The MasterInfo as Mesos writes it into its group znode (`JSON::protobuf(masterInfo)`).
+fn master_info_json(info: &drover_wire::v1::MasterInfo) -> Vec<u8> {
+    let mut json = drover_wire::json::to_json_value(info);
+    if let Some(map) = json.as_object_mut() {
+        map.entry("capabilities")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    }
+    json.to_string().into_bytes()
+}
+
+/// A contending master: waits to be elected, then runs the driver on a fenced store until it
+/// is deposed (an error: the process exits for its supervisor) or shut down.
+async fn lead(
+    contender: ha::Contender,
+    config: drover_core::master::Config,
+    registry: drover_core::master::Registry,
+    store: Arc<dyn Store>,
+    commands: tokio::sync::mpsc::Receiver<driver::Command>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    tokio::select! {
+        _ = &mut shutdown => return Ok(()),
+        elected = contender.elected() => elected?,
+    }
+    let store = contender.fenced_store(store);
+    let master = Master::new(config, registry, driver::now_ms());
+    let deposed = contender.deposed();
+    let (lost_tx, mut lost_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = deposed => { let _ = lost_tx.send(()); }
+        }
+    };
+    let result = driver::run(master, store, commands, stop).await;
+    if lost_rx.try_recv().is_ok() {
+        anyhow::bail!("Lost leadership... committing suicide!");
+    }
     result
 }

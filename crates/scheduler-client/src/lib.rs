@@ -49,7 +49,8 @@ const IN_FLIGHT_GRACE: Duration = Duration::from_secs(1);
 /// How the client connects.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `host:port` of the master.
+    /// `host:port` of the master, or `zk://[user:pass@]host:port[,host:port]/path` to follow
+    /// the leading master of that ZooKeeper group.
     pub master: String,
     /// The framework's info; its `id` is filled in after the first subscription.
     pub framework_info: v1::FrameworkInfo,
@@ -136,10 +137,39 @@ async fn run(
 ) {
     let client = drover_http::Client::new().with_timeout(Duration::from_secs(20));
     let mut backoff = config.backoff_min;
+    // The master this client talks to: the configured one, or the leader it redirected to.
+    // After a lost session it starts again from the configured one, which may no longer be a
+    // follower of the same leader.
+    let detector = config.master.starts_with("zk://").then(|| {
+        drover_coord::ZkUrl::parse(&config.master).map(drover_coord::detector::leading_master)
+    });
+    let mut leader = config.master.clone();
     loop {
-        match session(&client, &mut config, &mut calls, &events).await {
+        let outcome = match &detector {
+            None => session(&client, &mut config, &mut leader, &mut calls, &events).await,
+            Some(Err(error)) => Session::Lost(format!("bad master: {error}")),
+            Some(Ok(detected)) => {
+                // Wait a moment for a first detection, then try whoever leads.
+                let mut detected = detected.clone();
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    detected.wait_for(Option::is_some),
+                )
+                .await;
+                let current = detected.borrow().clone();
+                match current {
+                    Some(current) => {
+                        leader = current;
+                        session(&client, &mut config, &mut leader, &mut calls, &events).await
+                    }
+                    None => Session::Lost("no leading master detected in ZooKeeper".into()),
+                }
+            }
+        };
+        match outcome {
             Session::Stop => return,
             Session::Lost(reason) => {
+                leader = config.master.clone();
                 tracing::warn!(reason = %reason, "disconnected from master");
                 if events
                     .send(ClientEvent::Disconnected { reason })
@@ -183,9 +213,31 @@ enum Session {
     Lost(String),
 }
 
+/// Redirects followed per subscription (mesos-go follows 9).
+const MAX_REDIRECTS: usize = 9;
+
+/// The leading master's `host:port` as a follower names it: `/master/redirect` answers 307
+/// with `Location: //host:port`.
+async fn leader_of(client: &drover_http::Client, master: &str) -> Option<String> {
+    let response = client
+        .get(&format!("http://{master}/master/redirect"), &[])
+        .await
+        .ok()?;
+    if response.status.as_u16() != 307 {
+        return None;
+    }
+    let location = response.headers.get("location")?.to_str().ok()?;
+    let rest = location
+        .strip_prefix("//")
+        .or_else(|| location.strip_prefix("http://"))?;
+    let host = rest.split('/').next()?;
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
 async fn session(
     client: &drover_http::Client,
     config: &mut Config,
+    leader: &mut String,
     calls: &mut mpsc::Receiver<Call>,
     events: &mpsc::Sender<ClientEvent>,
 ) -> Session {
@@ -198,23 +250,41 @@ async fn session(
         }),
         ..Default::default()
     };
-    let url = endpoint(&config.master);
     let authorization = config.credential.as_ref().map(|c| c.header_value());
     let mut headers = vec![("Content-Type", PROTOBUF), ("Accept", PROTOBUF)];
     if let Some(value) = &authorization {
         headers.push(("Authorization", value.as_str()));
     }
-    let mut stream = match client
-        .post_stream(
-            &url,
-            &headers,
-            Bytes::from(subscribe.encode_to_vec()),
-            RECORD_BYTES_MAX,
-        )
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return Session::Lost(e.to_string()),
+    let mut redirects = 0;
+    let (url, mut stream) = loop {
+        let url = endpoint(leader);
+        match client
+            .post_stream(
+                &url,
+                &headers,
+                Bytes::from(subscribe.encode_to_vec()),
+                RECORD_BYTES_MAX,
+            )
+            .await
+        {
+            Ok(s) => break (url, s),
+            // A master that does not lead: subscribe with the leader it names.
+            Err(drover_http::ClientError::Status { status, .. })
+                if status.as_u16() == 307 && redirects < MAX_REDIRECTS =>
+            {
+                redirects += 1;
+                match leader_of(client, leader).await {
+                    Some(next) => {
+                        tracing::info!(from = %leader, to = %next, "following the master's redirect to its leader");
+                        *leader = next;
+                    }
+                    None => {
+                        return Session::Lost(format!("{leader} redirected but names no leader"));
+                    }
+                }
+            }
+            Err(e) => return Session::Lost(e.to_string()),
+        }
     };
     let stream_id = stream.header("Mesos-Stream-Id").unwrap_or_default();
     let mut flight = Flight::new(client.clone(), url, stream_id, config.calls_in_flight_max);

@@ -1,0 +1,158 @@
+//! The ZooKeeper coordinator against a real ZooKeeper (one per test binary): election order,
+//! leader observation, fenced writes that fail once the writer's membership is gone, local
+//! session expiry, and the MasterInfo layout pymesos and Mesos read.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use drover_coord::testing::ZooKeeperServer;
+use drover_coord::{
+    CoordError, Coordinator, MESOS_MASTER_LABEL, Observed, Session, WriteOp, ZkCoordinator, ZkUrl,
+};
+
+fn server() -> &'static ZooKeeperServer {
+    static SERVER: OnceLock<ZooKeeperServer> = OnceLock::new();
+    SERVER.get_or_init(ZooKeeperServer::start)
+}
+
+async fn session(path: &str) -> ZkCoordinator {
+    let url = ZkUrl::parse(&server().url(path)).expect("url");
+    ZkCoordinator::connect(&url, Duration::from_secs(4), Duration::from_secs(10))
+        .await
+        .expect("connects")
+}
+
+async fn wait_leader(seen: &mut tokio::sync::watch::Receiver<Observed>, data: &[u8]) {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        seen.wait_for(|o| o.leader().map(|m| m.data.as_slice()) == Some(data)),
+    )
+    .await
+    .expect("leader within 20 s")
+    .expect("observer alive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowest_member_leads_and_the_next_takes_over_when_it_leaves() {
+    let a = session("/t1").await;
+    let b = session("/t1").await;
+    let observer = session("/t1").await;
+    let ma = a
+        .join("/t1", MESOS_MASTER_LABEL, b"a".to_vec())
+        .await
+        .expect("a joins");
+    let mb = b
+        .join("/t1", MESOS_MASTER_LABEL, b"b".to_vec())
+        .await
+        .expect("b joins");
+    assert!(ma.sequence < mb.sequence, "{ma:?} {mb:?}");
+    assert!(ma.path.starts_with("/t1/json.info_") && ma.path.len() == "/t1/json.info_".len() + 10);
+    let mut seen = observer.observe("/t1", MESOS_MASTER_LABEL);
+    wait_leader(&mut seen, b"a").await;
+    assert_eq!(
+        observer.children("/t1").await.expect("lists").len(),
+        2,
+        "nothing but members under the group"
+    );
+    drop(a);
+    wait_leader(&mut seen, b"b").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_member_cannot_write() {
+    let a = session("/t2").await;
+    let other = session("/t2").await;
+    let ma = a
+        .join("/t2", MESOS_MASTER_LABEL, b"a".to_vec())
+        .await
+        .expect("joins");
+    a.fenced_write(
+        &ma,
+        vec![WriteOp::Create {
+            path: "/t2-data".into(),
+            data: b"1".to_vec(),
+        }],
+    )
+    .await
+    .expect("the member writes");
+    assert_eq!(
+        other.read("/t2-data").await.expect("reads"),
+        Some(b"1".to_vec())
+    );
+    // Someone else removes the member's node, as the server does when its session expires
+    // while the process is paused: the next write must fail and change nothing.
+    let mo = other
+        .join("/t2", MESOS_MASTER_LABEL, b"o".to_vec())
+        .await
+        .expect("joins");
+    other
+        .fenced_write(
+            &mo,
+            vec![WriteOp::Delete {
+                path: ma.path.clone(),
+            }],
+        )
+        .await
+        .expect("removes a's node");
+    let write = a
+        .fenced_write(
+            &ma,
+            vec![WriteOp::Set {
+                path: "/t2-data".into(),
+                data: b"2".to_vec(),
+            }],
+        )
+        .await;
+    assert!(matches!(write, Err(CoordError::Fenced(_))), "{write:?}");
+    assert_eq!(
+        other.read("/t2-data").await.expect("reads"),
+        Some(b"1".to_vec())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_ensemble_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let url = ZkUrl::parse(&format!("zk://127.0.0.1:{port}/x")).expect("url");
+    let error = ZkCoordinator::connect(&url, Duration::from_secs(4), Duration::from_secs(2))
+        .await
+        .expect_err("nothing listens there");
+    assert!(
+        error.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_is_lost_when_the_server_stops_answering() {
+    // A server of its own, so stopping it does not disturb the other tests.
+    let mut own = ZooKeeperServer::start();
+    let url = ZkUrl::parse(&own.url("/t3")).expect("url");
+    let a = ZkCoordinator::connect(&url, Duration::from_secs(2), Duration::from_secs(10))
+        .await
+        .expect("connects");
+    let ma = a
+        .join("/t3", MESOS_MASTER_LABEL, b"a".to_vec())
+        .await
+        .expect("joins");
+    let mut session = a.session();
+    let started = std::time::Instant::now();
+    own.stop();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        session.wait_for(|s| matches!(s, Session::Lost(_))),
+    )
+    .await
+    .expect("lost within the timeout and a margin")
+    .expect("watch alive");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let write = a.fenced_write(&ma, vec![]).await;
+    assert!(matches!(write, Err(CoordError::Fenced(_))), "{write:?}");
+}

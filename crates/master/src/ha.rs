@@ -1,0 +1,494 @@
+//! High availability: a master started with `--zk` contends for leadership in the ZooKeeper
+//! group at the URL's path, as Mesos masters do (an ephemeral sequential
+//! `json.info_NNNNNNNNNN` whose data is the MasterInfo JSON; the lowest leads), and this module
+//! owns what follows from the outcome:
+//!
+//! - [`Leadership`], the master's current role, which the HTTP layer ([`redirect_layer`])
+//!   reads on every request: a non-leader answers leader-only endpoints with `307` and
+//!   `Location: //<leader host>:<port><path>` (or `503` when no leader is known), and a leader
+//!   whose session is no longer vouched for refuses everything at once;
+//! - [`Contender::deposed`], which resolves when a leader loses its session or sees another
+//!   leader: the master then stops its driver (dropping every stream) and exits for its
+//!   supervisor, as Mesos does ("committing suicide"), rather than trying to return to
+//!   contending with state it can no longer trust;
+//! - [`FencedStore`], the registry store of a leader: every commit first runs a fenced write
+//!   (a ZooKeeper `multi` that checks the leader's own member znode), so a deposed leader's
+//!   write fails even before it has noticed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use drover_coord::{
+    Coordinator, MESOS_MASTER_LABEL, Membership, Observed, Session, ZkCoordinator, ZkUrl,
+};
+use drover_http::HttpError;
+use drover_store::{CommitInfo, Entry, Meta, Store, StoreError, WriteBatch};
+use tokio::sync::watch;
+
+/// Where the leader serves, from its MasterInfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderAddress {
+    /// `address.hostname`, else `hostname`, else `address.ip`.
+    pub host: String,
+    /// `address.port`, else `port`.
+    pub port: u16,
+}
+
+impl LeaderAddress {
+    /// Reads the address out of a member's MasterInfo JSON (as Mesos or Drover wrote it).
+    pub fn from_master_info(data: &[u8]) -> Option<LeaderAddress> {
+        let json: serde_json::Value = serde_json::from_slice(data).ok()?;
+        let address = json.get("address");
+        let host = address
+            .and_then(|a| a.get("hostname"))
+            .or_else(|| json.get("hostname"))
+            .or_else(|| address.and_then(|a| a.get("ip")))
+            .and_then(|h| h.as_str())?
+            .to_owned();
+        let port = address
+            .and_then(|a| a.get("port"))
+            .or_else(|| json.get("port"))
+            .and_then(|p| p.as_u64())
+            .and_then(|p| u16::try_from(p).ok())?;
+        Some(LeaderAddress { host, port })
+    }
+}
+
+/// The master's role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// No `--zk`: the only master, always leading.
+    Standalone,
+    /// Contending; the current leader, if known.
+    Following(Option<LeaderAddress>),
+    /// This master leads.
+    Leading,
+    /// It led and lost its session or saw another leader; it is stopping. Terminal.
+    Deposed,
+}
+
+/// The role as the HTTP layer sees it.
+#[derive(Debug, Clone)]
+pub struct Leadership {
+    role: watch::Receiver<Role>,
+    coordinator: Option<Arc<dyn Coordinator>>,
+    /// This master's own address (for `/master/redirect` on the leader).
+    own: LeaderAddress,
+}
+
+impl Leadership {
+    /// A master without `--zk`.
+    pub fn standalone(own: LeaderAddress) -> Leadership {
+        Leadership {
+            role: watch::channel(Role::Standalone).1,
+            coordinator: None,
+            own,
+        }
+    }
+
+    /// The role now. A leader whose session is not vouched for this instant is deposed.
+    pub fn role(&self) -> Role {
+        let role = self.role.borrow().clone();
+        match (&role, &self.coordinator) {
+            (Role::Leading, Some(coordinator)) if !coordinator.is_live() => Role::Deposed,
+            _ => role,
+        }
+    }
+
+    /// The leader's address, when one is known.
+    pub fn leader(&self) -> Option<LeaderAddress> {
+        match self.role() {
+            Role::Standalone | Role::Leading => Some(self.own.clone()),
+            Role::Following(leader) => leader,
+            Role::Deposed => None,
+        }
+    }
+}
+
+/// Paths any master answers itself, leader or not (Mesos: health, version, metrics, flags,
+/// redirect). Everything else is the leader's.
+fn answered_by_any_master(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    matches!(
+        path,
+        "/health"
+            | "/master/health"
+            | "/version"
+            | "/redirect"
+            | "/master/redirect"
+            | "/metrics/snapshot"
+            | "/flags"
+            | "/master/flags"
+    )
+}
+
+fn is_redirect_path(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "/redirect" | "/master/redirect")
+}
+
+fn temporary_redirect(location: String) -> Response {
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// The layer in front of every route: redirects leader-only requests of a non-leader, answers
+/// `/master/redirect`, and refuses everything on a deposed master.
+pub async fn redirect_layer(
+    State(leadership): State<Leadership>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let role = leadership.role();
+    if role == Role::Deposed {
+        return HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This master lost its leadership and is stopping",
+        )
+        .into_response();
+    }
+    if is_redirect_path(&path) {
+        return match leadership.leader() {
+            Some(leader) => temporary_redirect(format!("//{}:{}", leader.host, leader.port)),
+            None => {
+                HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "No leader elected").into_response()
+            }
+        };
+    }
+    if matches!(role, Role::Standalone | Role::Leading) || answered_by_any_master(&path) {
+        return next.run(request).await;
+    }
+    match leadership.leader() {
+        Some(leader) => {
+            let query = request
+                .uri()
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            temporary_redirect(format!("//{}:{}{path}{query}", leader.host, leader.port))
+        }
+        None => {
+            HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "No leader elected").into_response()
+        }
+    }
+}
+
+/// A master contending in a ZooKeeper group.
+#[derive(Debug)]
+pub struct Contender {
+    coordinator: Arc<ZkCoordinator>,
+    membership: Membership,
+    role: watch::Receiver<Role>,
+}
+
+impl Contender {
+    /// Opens the session and joins the group with `master_info` (its JSON), then follows the
+    /// group in a background task.
+    pub async fn join(
+        url: &ZkUrl,
+        session_timeout: Duration,
+        master_info: Vec<u8>,
+    ) -> anyhow::Result<Contender> {
+        let coordinator = ZkCoordinator::connect(
+            url,
+            session_timeout,
+            session_timeout.max(Duration::from_secs(10)),
+        )
+        .await
+        .with_context(|| format!("cannot join the masters' group at {url}"))?;
+        let coordinator = Arc::new(coordinator);
+        let membership = coordinator
+            .join(&url.path, MESOS_MASTER_LABEL, master_info)
+            .await
+            .with_context(|| format!("cannot join the masters' group at {url}"))?;
+        tracing::info!(znode = %membership.path, "joined the masters' group");
+        let (role_tx, role) = watch::channel(Role::Following(None));
+        let mut observed = coordinator.observe(&url.path, MESOS_MASTER_LABEL);
+        let mut session = coordinator.session();
+        let own_name = membership
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        tokio::spawn(async move {
+            loop {
+                let lost = match &*session.borrow() {
+                    Session::Lost(reason) => Some(reason.clone()),
+                    Session::Alive => None,
+                };
+                let current = role_tx.borrow().clone();
+                let next = if let Some(reason) = lost {
+                    if current == Role::Leading {
+                        tracing::error!(%reason, "lost the coordination session while leading: stopping");
+                    }
+                    Role::Deposed
+                } else {
+                    match (&*observed.borrow(), &current) {
+                        (Observed::Leader(m), _) if m.name == own_name => Role::Leading,
+                        (Observed::Leader(m), Role::Leading) => {
+                            tracing::error!(leader = %m.name, "another master leads: stopping");
+                            Role::Deposed
+                        }
+                        (Observed::NoLeader, Role::Leading) => {
+                            tracing::error!("this master's znode is gone: stopping");
+                            Role::Deposed
+                        }
+                        (Observed::Leader(m), _) => {
+                            Role::Following(LeaderAddress::from_master_info(&m.data))
+                        }
+                        (Observed::NoLeader, _) => Role::Following(None),
+                        // Unknown (a transient read failure): the session lease decides.
+                        (Observed::Unknown, role) => role.clone(),
+                    }
+                };
+                if current == Role::Deposed {
+                    break;
+                }
+                if next != current {
+                    if next == Role::Leading {
+                        tracing::info!("elected as the leading master");
+                    }
+                    role_tx.send_replace(next.clone());
+                }
+                if next == Role::Deposed {
+                    break;
+                }
+                tokio::select! {
+                    changed = observed.changed() => if changed.is_err() {
+                        role_tx.send_replace(Role::Deposed);
+                        break;
+                    },
+                    changed = session.changed() => if changed.is_err() {
+                        role_tx.send_replace(Role::Deposed);
+                        break;
+                    },
+                }
+            }
+        });
+        Ok(Contender {
+            coordinator,
+            membership,
+            role,
+        })
+    }
+
+    /// The role as the HTTP layer reads it.
+    pub fn leadership(&self, own: LeaderAddress) -> Leadership {
+        Leadership {
+            role: self.role.clone(),
+            coordinator: Some(self.coordinator.clone() as Arc<dyn Coordinator>),
+            own,
+        }
+    }
+
+    /// Resolves once this master leads; an error if it is deposed first.
+    pub async fn elected(&self) -> anyhow::Result<()> {
+        let mut role = self.role.clone();
+        let role = role
+            .wait_for(|r| matches!(r, Role::Leading | Role::Deposed))
+            .await
+            .context("the election stopped")?
+            .clone();
+        match role {
+            Role::Leading => Ok(()),
+            _ => anyhow::bail!("lost the coordination session before being elected"),
+        }
+    }
+
+    /// Resolves when this master is deposed.
+    pub fn deposed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut role = self.role.clone();
+        let coordinator = self.coordinator.clone();
+        async move {
+            // The watch catches the background task's verdict; the tick catches a lease that
+            // ran out while this process was paused, before any task of it ran.
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    changed = role.changed() => {
+                        if changed.is_err() || *role.borrow() == Role::Deposed {
+                            return;
+                        }
+                    }
+                    _ = tick.tick() => if !coordinator.is_live() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The registry store of this master while it leads: each commit is fenced.
+    pub fn fenced_store(&self, inner: Arc<dyn Store>) -> Arc<dyn Store> {
+        Arc::new(FencedStore {
+            inner,
+            coordinator: self.coordinator.clone(),
+            membership: self.membership.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+}
+
+/// A store whose commits first prove, through a fenced write, that this master still holds
+/// its membership. The registry itself stays in the local store, so this guards one master's
+/// writes; a new leader on another machine recovers its own registry (moving the registry into
+/// ZooKeeper is the next step, ARCHITECTURE.md).
+#[derive(Debug)]
+pub struct FencedStore {
+    inner: Arc<dyn Store>,
+    coordinator: Arc<ZkCoordinator>,
+    membership: Membership,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Store for FencedStore {
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(namespace, key)
+    }
+
+    fn scan(&self, namespace: &str, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        self.inner.scan(namespace, prefix)
+    }
+
+    fn commit(&self, batch: WriteBatch) -> Result<CommitInfo, StoreError> {
+        // Called on the blocking pool (the driver commits through spawn_blocking), where
+        // blocking on the runtime is allowed.
+        let fenced = self
+            .runtime
+            .block_on(self.coordinator.fenced_write(&self.membership, Vec::new()));
+        if let Err(error) = fenced {
+            tracing::error!(%error, "a registry write was fenced: this master no longer leads");
+            // The successor's exact term is unknown here; any later one makes the point.
+            return Err(StoreError::Fenced {
+                batch: drover_store::Epoch(self.membership.epoch),
+                store: drover_store::Epoch(self.membership.epoch.saturating_add(1)),
+            });
+        }
+        self.inner.commit(batch)
+    }
+
+    fn meta(&self) -> Result<Meta, StoreError> {
+        self.inner.meta()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    fn leadership(role: Role) -> (watch::Sender<Role>, Leadership) {
+        let (tx, rx) = watch::channel(role);
+        let leadership = Leadership {
+            role: rx,
+            coordinator: None,
+            own: LeaderAddress {
+                host: "m0".into(),
+                port: 5050,
+            },
+        };
+        (tx, leadership)
+    }
+
+    async fn answer(leadership: &Leadership, uri: &str) -> (StatusCode, Option<String>) {
+        let app = axum::Router::new().fallback(|| async { "served" }).layer(
+            axum::middleware::from_fn_with_state(leadership.clone(), redirect_layer),
+        );
+        let response = app
+            .oneshot(
+                Request::builder()
+                    .uri(uri)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status(), location)
+    }
+
+    #[tokio::test]
+    async fn followers_redirect_leader_only_paths_and_answer_their_own() {
+        let leader = LeaderAddress {
+            host: "m1".into(),
+            port: 5051,
+        };
+        let (tx, follower) = leadership(Role::Following(Some(leader)));
+        assert_eq!(
+            answer(&follower, "/master/state?jsonp=x").await,
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                Some("//m1:5051/master/state?jsonp=x".into())
+            )
+        );
+        assert_eq!(
+            answer(&follower, "/api/v1/scheduler").await,
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                Some("//m1:5051/api/v1/scheduler".into())
+            )
+        );
+        assert_eq!(
+            answer(&follower, "/master/redirect").await,
+            (StatusCode::TEMPORARY_REDIRECT, Some("//m1:5051".into()))
+        );
+        assert_eq!(
+            answer(&follower, "/master/health").await,
+            (StatusCode::OK, None)
+        );
+        // No leader known: 503 for the leader's paths and for the redirect.
+        tx.send_replace(Role::Following(None));
+        assert_eq!(
+            answer(&follower, "/master/state").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            answer(&follower, "/master/redirect").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(answer(&follower, "/version").await.0, StatusCode::OK);
+        // Leading: everything is served; /master/redirect points at itself.
+        tx.send_replace(Role::Leading);
+        assert_eq!(answer(&follower, "/master/state").await.0, StatusCode::OK);
+        assert_eq!(
+            answer(&follower, "/master/redirect").await,
+            (StatusCode::TEMPORARY_REDIRECT, Some("//m0:5050".into()))
+        );
+        // Deposed: nothing is served, not even health (it is stopping).
+        tx.send_replace(Role::Deposed);
+        for path in ["/master/state", "/api/v1/scheduler", "/master/health"] {
+            assert_eq!(
+                answer(&follower, path).await.0,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_leader_address_from_master_info() {
+        let info = br#"{"id":"x","ip":16777343,"port":5051,"pid":"master@127.0.0.1:5051","hostname":"m1","address":{"hostname":"m1.example","ip":"127.0.0.1","port":5051}}"#;
+        assert_eq!(
+            LeaderAddress::from_master_info(info),
+            Some(LeaderAddress {
+                host: "m1.example".into(),
+                port: 5051
+            })
+        );
+        assert_eq!(LeaderAddress::from_master_info(b"not json"), None);
+    }
+}
