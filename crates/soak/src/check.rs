@@ -65,23 +65,47 @@ fn app_of(task_id: &str) -> String {
 /// them on reregistration and kills them; Marathon also waits for its reconciliation).
 pub const RETURN_WINDOW: Duration = Duration::from_secs(60);
 
-/// The number of disrupted agents seen in the last [`RETURN_WINDOW`].
+/// What the last [`RETURN_WINDOW`] saw: the number of disrupted agents, and each app's
+/// acknowledged instance count.
 #[derive(Debug, Default)]
-pub struct Window(std::collections::VecDeque<(tokio::time::Instant, usize)>);
+pub struct Window {
+    agents: std::collections::VecDeque<(tokio::time::Instant, usize)>,
+    apps: BTreeMap<String, std::collections::VecDeque<(tokio::time::Instant, usize)>>,
+}
+
+/// Appends `n` at `now`, drops what is older than the window, returns the window's maximum.
+fn note_in(
+    samples: &mut std::collections::VecDeque<(tokio::time::Instant, usize)>,
+    now: tokio::time::Instant,
+    n: usize,
+) -> usize {
+    samples.push_back((now, n));
+    while samples
+        .front()
+        .is_some_and(|(at, _)| now.duration_since(*at) > RETURN_WINDOW)
+    {
+        samples.pop_front();
+    }
+    samples.iter().map(|(_, n)| *n).max().unwrap_or(0)
+}
 
 impl Window {
     /// Notes `n` disrupted agents now; returns the most seen within the window.
     pub fn note(&mut self, n: usize) -> usize {
-        let now = tokio::time::Instant::now();
-        self.0.push_back((now, n));
-        while self
-            .0
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > RETURN_WINDOW)
-        {
-            self.0.pop_front();
-        }
-        self.0.iter().map(|(_, n)| *n).max().unwrap_or(0)
+        note_in(&mut self.agents, tokio::time::Instant::now(), n)
+    }
+
+    /// Notes `app`'s acknowledged instance count now; returns the highest within the window.
+    /// After a scale-down the old copies run until Marathon's kills land, and an agent that
+    /// returns may bring back copies of the old count, so the bound is the recent maximum,
+    /// not the latest count.
+    pub fn note_app(&mut self, app: &str, instances: usize) -> usize {
+        self.note_app_at(app, instances, tokio::time::Instant::now())
+    }
+
+    fn note_app_at(&mut self, app: &str, instances: usize, now: tokio::time::Instant) -> usize {
+        let samples = self.apps.entry(app.to_owned()).or_default();
+        note_in(samples, now, instances)
     }
 }
 
@@ -146,6 +170,7 @@ pub async fn sample(
             .map(|i| i.unwrap_or(0))
             .max()
             .unwrap_or(0) as usize;
+        let most = window.note_app(&app, most);
         let allowed = 2 * most + unreachable * most;
         if n > allowed && most > 0 {
             journal.violation(format!(
@@ -344,6 +369,22 @@ mod tests {
             1,
             "the agent just returned: its copies may still run"
         );
+    }
+
+    #[test]
+    fn an_apps_bound_is_its_highest_count_within_the_window() {
+        let mut w = Window::default();
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(w.note_app_at("/a", 4, t0), 4);
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(
+            w.note_app_at("/a", 1, t1),
+            4,
+            "scaled down 5 s ago: old copies may run"
+        );
+        assert_eq!(w.note_app_at("/b", 1, t1), 1, "per app");
+        let t2 = t1 + RETURN_WINDOW + Duration::from_secs(1);
+        assert_eq!(w.note_app_at("/a", 1, t2), 1, "the window has passed");
     }
 
     #[test]
