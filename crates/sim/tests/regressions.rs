@@ -255,3 +255,87 @@ fn regression_agent_checkpoint_torn_by_crash_no_update_after_an_answered_kill() 
 fn regression_unreachable_answer_for_a_dropped_launch_is_not_a_resurrection() {
     replay(5_255_189_978_427_388_280, "random");
 }
+
+/// Found by the CI window of a commit (seed 1717454680918800133: `many_agents_lost_at_once`,
+/// `scheduler_abdicates_mid_deployment`, `health_checks_fail_while_unreachable_write_pending`):
+/// Marathon named Provisioned tasks (launch decided, ACCEPT still queued behind the
+/// resubscription) in its explicit reconciliation; the master, which had not seen them, rightly
+/// answered TASK_GONE, and the ACCEPT that followed launched them: TASK_GONE → TASK_STARTING.
+/// A task without a Mesos status is no longer named (as in Marathon 1.10); once it has one, it is.
+#[test]
+fn regression_provisioned_tasks_are_not_reconciled_before_their_launch() {
+    let mut s = Scheduler::new(Config::default(), Box::new(SequentialIds::default()));
+    s.handle(
+        T0,
+        Input::Subscribed {
+            framework_id: "fw".into(),
+        },
+    );
+    let mut app = AppSpec::new(PathId::parse_app_id("/a").expect("valid"));
+    app.cmd = Some("sleep 1000".into());
+    s.handle(T0, Input::Command(Command::CreateApp { app, force: false }));
+    let offer = v1::Offer {
+        id: v1::OfferId { value: "o1".into() },
+        framework_id: v1::FrameworkId { value: "fw".into() },
+        agent_id: v1::AgentId {
+            value: "agent".into(),
+        },
+        hostname: "host".into(),
+        resources: resources::parse("cpus:4;mem:4096;ports:[31000-32000]").expect("valid"),
+        ..Default::default()
+    };
+    let task_id = s
+        .handle(T0 + 10, Input::Offers(vec![offer]))
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Launch { tasks, .. } => Some(tasks[0].task_id.clone()),
+            _ => None,
+        })
+        .expect("launched");
+    let explicit = |effects: Vec<Effect>| -> Vec<String> {
+        effects
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::Reconcile { tasks } => {
+                    Some(tasks.into_iter().map(|(id, _)| id).collect::<Vec<_>>())
+                }
+                _ => None,
+            })
+            .expect("a resubscription reconciles")
+    };
+    // Resubscribed before the ACCEPT left: the Provisioned task is not named.
+    let named = explicit(s.handle(
+        T0 + 20,
+        Input::Subscribed {
+            framework_id: "fw".into(),
+        },
+    ));
+    assert!(
+        !named.contains(&task_id.value),
+        "a Provisioned task was named in the reconciliation: {named:?}"
+    );
+    // With a Mesos status it is named again.
+    s.handle(
+        T0 + 30,
+        Input::Update(v1::TaskStatus {
+            task_id: task_id.clone(),
+            state: v1::TaskState::TaskStaging as i32,
+            source: Some(v1::task_status::Source::Master as i32),
+            agent_id: Some(v1::AgentId {
+                value: "agent".into(),
+            }),
+            ..Default::default()
+        }),
+    );
+    let named = explicit(s.handle(
+        T0 + 40,
+        Input::Subscribed {
+            framework_id: "fw".into(),
+        },
+    ));
+    assert!(
+        named.contains(&task_id.value),
+        "a staging task was not named in the reconciliation: {named:?}"
+    );
+    replay(1_717_454_680_918_800_133, "random");
+}

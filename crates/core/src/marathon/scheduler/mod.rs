@@ -471,7 +471,15 @@ impl Scheduler {
             .instances
             .all()
             .values()
-            .filter(|i| i.has_task() && !i.condition.is_terminal())
+            // A Provisioned task has no Mesos status yet: its ACCEPT may still be queued behind
+            // this call (the client holds launches while disconnected), and a master that has
+            // not seen it rightly answers TASK_GONE, which the launch would then contradict.
+            // Marathon 1.10 names only tasks with a Mesos status too; the implicit
+            // reconciliation below still reports any that did launch, and the launch timeout
+            // expunges any that did not (seed 1717454680918800133).
+            .filter(|i| {
+                i.has_task() && !i.condition.is_terminal() && i.condition != Condition::Provisioned
+            })
             .map(|i| {
                 (
                     i.task_id(),
