@@ -15,6 +15,7 @@ pub mod group;
 pub mod instance;
 pub mod offer;
 pub mod path;
+pub mod readiness;
 pub mod scheduler;
 pub mod service_ports;
 pub mod time;

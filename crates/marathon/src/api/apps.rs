@@ -339,6 +339,11 @@ pub(super) async fn apps_path(
                     };
                     let context = Context::of_app(s, &lookup);
                     s.app(&lookup).map(|a| {
+                        // An app with readiness checks shows their results unasked.
+                        let embed = Embed {
+                            readiness: embed.readiness || !a.readiness_checks.is_empty(),
+                            ..embed
+                        };
                         let info = AppInfo::new(&context, a, embed);
                         to_bytes(&One("app", &info), LISTING_BYTES_PER_APP)
                     })

@@ -28,7 +28,7 @@ pub enum Mode<'a> {
 }
 
 /// Fields kept verbatim and echoed back; the scheduler does not interpret them.
-const OPAQUE: [&str; 4] = ["readinessChecks", "secrets", "residency", "ipAddress"];
+const OPAQUE: [&str; 3] = ["secrets", "residency", "ipAddress"];
 
 /// Top-level fields Drover does not run: given a value (not null, not empty), they are refused
 /// by name rather than stored and ignored.
@@ -164,6 +164,7 @@ pub fn parse_app(
             .collect();
     }
     read_fetch(&mut r, obj, &mut app);
+    super::readiness::read(&mut r, obj, &mut app);
     if let Some(us) = r.object(obj, "upgradeStrategy", p) {
         let path = "/upgradeStrategy";
         if let Some(v) = r.number(us, "minimumHealthCapacity", path) {

@@ -9,6 +9,7 @@ mod container_tests;
 mod equivalence_tests;
 pub mod group;
 pub mod read;
+pub mod readiness;
 #[cfg(test)]
 mod reference;
 pub mod render;

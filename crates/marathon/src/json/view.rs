@@ -136,7 +136,10 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
     if let Some(grace) = app.task_kill_grace_period_seconds {
         m.serialize_entry("taskKillGracePeriodSeconds", &grace)?;
     }
-    for key in ["readinessChecks", "secrets", "residency", "ipAddress"] {
+    if let Some(checks) = super::readiness::checks_json(app) {
+        m.serialize_entry("readinessChecks", &checks)?;
+    }
+    for key in ["secrets", "residency", "ipAddress"] {
         if let Some(v) = opaque(key) {
             m.serialize_entry(key, &v)?;
         }
@@ -392,7 +395,12 @@ impl Serialize for AppInfo<'_> {
             m.serialize_entry("taskStats", &stats)?;
         }
         if self.embed.readiness {
-            m.serialize_entry("readinessCheckResults", &[(); 0])?;
+            let results: Vec<serde_json::Value> = tasks
+                .iter()
+                .flat_map(|i| context.scheduler.readiness_results(&i.id))
+                .map(|r| super::readiness::result_json(&r))
+                .collect();
+            m.serialize_entry("readinessCheckResults", &results)?;
         }
         m.end()
     }
