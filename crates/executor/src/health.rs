@@ -47,6 +47,19 @@ impl Outcome {
         }
     }
 
+    /// What the probe saw, in words, for the status message of a failed health check.
+    pub fn describe(self) -> String {
+        match self {
+            Outcome::Command(Some(code)) => format!("command exited with status {code}"),
+            Outcome::Command(None) => "command timed out or could not run".to_owned(),
+            Outcome::Http(Some(code)) => format!("HTTP status {code}"),
+            Outcome::Http(None) => "no HTTP answer (refused, failed or timed out)".to_owned(),
+            Outcome::Tcp(Some(true)) => "TCP connection accepted".to_owned(),
+            Outcome::Tcp(Some(false)) => "TCP connection refused".to_owned(),
+            Outcome::Tcp(None) => "TCP connect timed out".to_owned(),
+        }
+    }
+
     /// The `CheckStatusInfo` a check reports.
     pub fn check_status(self) -> v1::CheckStatusInfo {
         let mut s = v1::CheckStatusInfo::default();
@@ -232,6 +245,11 @@ impl HealthState {
             consecutive_failures: 0,
             last: None,
         }
+    }
+
+    /// Failures since the last success.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
     }
 
     /// Decides on one probe result.

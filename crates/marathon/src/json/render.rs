@@ -41,6 +41,11 @@ pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
     to_value(&Task::new(i, app))
 }
 
+/// [`task_json`] with what the scheduler knows of the task's health-check history.
+pub fn task_json_in(s: &Scheduler, i: &Instance, app: Option<&AppSpec>) -> Value {
+    to_value(&Task::new(i, app).with_executor_health(s.executor_health_of(&i.id)))
+}
+
 /// A view as a `Value` (key order kept: serde_json's `preserve_order` is on).
 pub(crate) fn to_value(view: &impl serde::Serialize) -> Value {
     // The views hold only strings, numbers, booleans and parsed JSON: nothing that can fail.

@@ -379,7 +379,15 @@ impl Serialize for AppInfo<'_> {
             &SeqOf(|| deployments.iter().map(|id| One("id", id))),
         )?;
         if self.embed.tasks {
-            m.serialize_entry("tasks", &SeqOf(|| tasks.iter().map(|i| Task::new(i, None))))?;
+            let scheduler = context.scheduler;
+            m.serialize_entry(
+                "tasks",
+                &SeqOf(|| {
+                    tasks.iter().map(|i| {
+                        Task::new(i, None).with_executor_health(scheduler.executor_health_of(&i.id))
+                    })
+                }),
+            )?;
         }
         if self.embed.last_task_failure
             && let Some(failure) = context.scheduler.last_failure(&app.id)
@@ -431,12 +439,24 @@ impl Serialize for Failure<'_> {
 pub struct Task<'a> {
     instance: &'a Instance,
     app: Option<&'a AppSpec>,
+    executor_health: Option<&'a HealthResult>,
 }
 
 impl<'a> Task<'a> {
     /// The task of `instance`.
     pub fn new(instance: &'a Instance, app: Option<&'a AppSpec>) -> Self {
-        Task { instance, app }
+        Task {
+            instance,
+            app,
+            executor_health: None,
+        }
+    }
+
+    /// With the history of the executor's health verdicts (failures, their cause) for its
+    /// `healthCheckResults`.
+    pub fn with_executor_health(mut self, health: Option<&'a HealthResult>) -> Self {
+        self.executor_health = health;
+        self
     }
 }
 
@@ -466,9 +486,10 @@ impl Serialize for Task<'_> {
         )?;
         m.serialize_entry("ipAddresses", &SeqOf(|| i.ip_addresses.iter().map(Ip)))?;
         let checks = i.health.iter().map(|h| CheckResult::Scheduler(i, h));
+        let history = self.executor_health;
         let mesos = i
             .mesos_healthy
-            .map(|alive| CheckResult::Mesos(i, alive))
+            .map(|alive| CheckResult::Mesos(i, alive, history))
             .into_iter();
         m.serialize_entry(
             "healthCheckResults",
@@ -497,15 +518,19 @@ impl Serialize for Ip<'_> {
 #[derive(Clone, Copy)]
 enum CheckResult<'a> {
     Scheduler(&'a Instance, &'a HealthResult),
-    Mesos(&'a Instance, bool),
+    Mesos(&'a Instance, bool, Option<&'a HealthResult>),
 }
 
 impl Serialize for CheckResult<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         match *self {
-            CheckResult::Scheduler(i, h) => {
-                m.serialize_entry("alive", &h.alive())?;
+            CheckResult::Scheduler(i, h) | CheckResult::Mesos(i, _, Some(h)) => {
+                let alive = match *self {
+                    CheckResult::Mesos(_, alive, _) => alive,
+                    _ => h.alive(),
+                };
+                m.serialize_entry("alive", &alive)?;
                 m.serialize_entry("consecutiveFailures", &h.consecutive_failures)?;
                 m.serialize_entry("instanceId", &i.id)?;
                 for (key, at) in [
@@ -521,7 +546,7 @@ impl Serialize for CheckResult<'_> {
                     m.serialize_entry("lastFailureCause", cause)?;
                 }
             }
-            CheckResult::Mesos(i, alive) => {
+            CheckResult::Mesos(i, alive, None) => {
                 m.serialize_entry("alive", &alive)?;
                 m.serialize_entry("consecutiveFailures", &0)?;
                 m.serialize_entry("instanceId", &i.id)?;

@@ -7,6 +7,7 @@ mod commands;
 mod converge;
 #[cfg(test)]
 mod equivalence_tests;
+mod executor_health;
 mod groups;
 mod index;
 mod offers;
@@ -331,6 +332,8 @@ pub struct Scheduler {
     failures: BTreeMap<PathId, TaskFailure>,
     /// Instances whose readiness checks are being probed, and their results.
     readiness: super::readiness::Tracker,
+    /// The executor's health verdicts per instance (not persisted: rebuilt by the next ones).
+    executor_health: BTreeMap<String, super::instance::HealthResult>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,
@@ -371,6 +374,7 @@ impl Scheduler {
             stats: BTreeMap::new(),
             failures: BTreeMap::new(),
             readiness: Default::default(),
+            executor_health: BTreeMap::new(),
             next_reconcile_ms: None,
             offers_wanted: None,
             last_version_ms: 0,
@@ -441,9 +445,13 @@ impl Scheduler {
             Input::Update(status) => {
                 let instance_id = crate::marathon::instance::parse_task_id(&status.task_id.value)
                     .map(|(i, _)| i.to_owned());
+                self.executor_health(now_ms, &status);
                 self.update(now_ms, status);
                 if let Some(id) = instance_id {
                     self.readiness_sync(now_ms, &id);
+                    if !self.instances.contains(&id) {
+                        self.executor_health.remove(&id);
+                    }
                 }
             }
             Input::ReadinessResult { probe, outcome } => {
