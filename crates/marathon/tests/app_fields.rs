@@ -39,8 +39,8 @@ fn rows() -> Vec<(&'static str, Value, Expect)> {
         ("backoffSeconds", json!(3), At("/backoffSeconds", json!(3))),
         (
             "check",
-            json!({"exec": {"command": {"shell": "true"}}}),
-            Refused("check"),
+            json!({"exec": {"command": {"shell": "true"}}, "intervalSeconds": 5}),
+            At("/check/exec/command/shell", json!("true")),
         ),
         ("cmd", json!("sleep 2"), At("/cmd", json!("sleep 2"))),
         (

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod backoff;
+pub mod check;
 pub mod condition;
 pub mod constraint;
 pub mod container;

@@ -93,11 +93,7 @@ const READ_ONLY: [&str; 9] = [
 
 /// Top-level fields Drover does not run: given a value (not null, not empty, not `false`),
 /// they are refused by name rather than stored and ignored.
-const REFUSED: [(&str, &str); 7] = [
-    (
-        "check",
-        "check (Mesos non-health checks) is not supported; use healthChecks",
-    ),
+const REFUSED: [(&str, &str); 6] = [
     ("tty", "tty is not supported (tasks run without a terminal)"),
     (
         "storeUrls",
@@ -239,6 +235,7 @@ pub fn parse_app(
     }
     read_fetch(&mut r, obj, &mut app);
     super::readiness::read(&mut r, obj, &mut app);
+    super::check::read(&mut r, obj, &mut app);
     if let Some(us) = r.object(obj, "upgradeStrategy", p) {
         let path = "/upgradeStrategy";
         if let Some(v) = r.number(us, "minimumHealthCapacity", path) {

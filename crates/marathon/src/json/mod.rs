@@ -2,6 +2,7 @@
 //! response and event shapes.
 
 pub mod app;
+pub mod check;
 pub mod container;
 #[cfg(test)]
 mod container_tests;

@@ -185,6 +185,9 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
     if let Some(checks) = super::readiness::checks_json(app) {
         o.insert("readinessChecks".into(), checks);
     }
+    if let Some(check) = super::check::check_json(app) {
+        o.insert("check".into(), check);
+    }
     for key in ["secrets", "residency", "ipAddress"] {
         if let Some(v) = opaque(key) {
             o.insert(key.into(), v);

@@ -43,7 +43,7 @@ pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
 
 /// [`task_json`] with what the scheduler knows of the task's health-check history.
 pub fn task_json_in(s: &Scheduler, i: &Instance, app: Option<&AppSpec>) -> Value {
-    to_value(&Task::new(i, app).with_executor_health(s.executor_health_of(&i.id)))
+    to_value(&Task::new(i, app).in_scheduler(s))
 }
 
 /// A view as a `Value` (key order kept: serde_json's `preserve_order` is on).

@@ -139,6 +139,9 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
     if let Some(checks) = super::readiness::checks_json(app) {
         m.serialize_entry("readinessChecks", &checks)?;
     }
+    if let Some(check) = super::check::check_json(app) {
+        m.serialize_entry("check", &check)?;
+    }
     for key in ["secrets", "residency", "ipAddress"] {
         if let Some(v) = opaque(key) {
             m.serialize_entry(key, &v)?;
@@ -383,9 +386,9 @@ impl Serialize for AppInfo<'_> {
             m.serialize_entry(
                 "tasks",
                 &SeqOf(|| {
-                    tasks.iter().map(|i| {
-                        Task::new(i, None).with_executor_health(scheduler.executor_health_of(&i.id))
-                    })
+                    tasks
+                        .iter()
+                        .map(|i| Task::new(i, None).in_scheduler(scheduler))
                 }),
             )?;
         }
@@ -440,6 +443,7 @@ pub struct Task<'a> {
     instance: &'a Instance,
     app: Option<&'a AppSpec>,
     executor_health: Option<&'a HealthResult>,
+    check_result: Option<&'a drover_wire::v1::CheckStatusInfo>,
 }
 
 impl<'a> Task<'a> {
@@ -449,14 +453,19 @@ impl<'a> Task<'a> {
             instance,
             app,
             executor_health: None,
+            check_result: None,
         }
     }
 
-    /// With the history of the executor's health verdicts (failures, their cause) for its
-    /// `healthCheckResults`.
-    pub fn with_executor_health(mut self, health: Option<&'a HealthResult>) -> Self {
-        self.executor_health = health;
-        self
+    /// With what the scheduler knows of it beyond the instance: the executor's health
+    /// history and its check's latest result (`checkResult`).
+    pub fn in_scheduler(self, s: &'a Scheduler) -> Self {
+        let id = &self.instance.id;
+        Task {
+            executor_health: s.executor_health_of(id),
+            check_result: s.check_result_of(id),
+            ..self
+        }
     }
 }
 
@@ -495,6 +504,9 @@ impl Serialize for Task<'_> {
             "healthCheckResults",
             &SeqOf(|| checks.clone().chain(mesos.clone())),
         )?;
+        if let Some(result) = self.check_result.and_then(super::check::result_json) {
+            m.serialize_entry("checkResult", &result)?;
+        }
         m.serialize_entry("localVolumes", &[(); 0])?;
         m.serialize_entry("role", app.map_or("*", |a| a.role.as_str()))?;
         m.end()

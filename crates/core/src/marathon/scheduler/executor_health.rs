@@ -3,7 +3,8 @@
 //! with its cause and count for `healthCheckResults`; a task the executor killed for failing
 //! its checks (terminal `TASK_KILLED` with `healthy: false` that the scheduler did not ask
 //! for) is an `unhealthy_instance_kill_event` and the app's `lastTaskFailure`, so a task that
-//! is replaced every few seconds says why.
+//! is replaced every few seconds says why. The latest `check_status` (the app's `check`) is
+//! kept for the task's `checkResult`.
 
 use drover_wire::v1;
 
@@ -15,6 +16,7 @@ use crate::task::{Reason, TaskState};
 impl Scheduler {
     /// Looks at a status before it is applied.
     pub(super) fn executor_health(&mut self, now_ms: u64, status: &v1::TaskStatus) {
+        self.check_status(status);
         let Some(healthy) = status.healthy else {
             return;
         };
@@ -112,6 +114,28 @@ impl Scheduler {
                 },
             );
         }
+    }
+
+    /// Keeps the latest `check_status` of an instance's current task (the app's `check`).
+    fn check_status(&mut self, status: &v1::TaskStatus) {
+        let Some(check) = &status.check_status else {
+            return;
+        };
+        let Some((instance_id, _)) = parse_task_id(&status.task_id.value) else {
+            return;
+        };
+        if self
+            .instances
+            .get(instance_id)
+            .is_some_and(|i| i.task_id() == status.task_id.value)
+        {
+            self.check_results.insert(instance_id.to_owned(), *check);
+        }
+    }
+
+    /// The latest result of an instance's `check` (`checkResult`).
+    pub fn check_result_of(&self, instance_id: &str) -> Option<&v1::CheckStatusInfo> {
+        self.check_results.get(instance_id)
     }
 
     /// The executor's health verdicts for an instance (its Mesos-level check), as

@@ -98,6 +98,9 @@ impl IdSource for SequentialIds {
 }
 
 /// Something the scheduler is told.
+// A command carries a whole app definition; inputs are moved once into `handle` and never
+// stored, so the size of the largest variant costs nothing worth a box at every call site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Input {
     /// An API command; answered by [`Effect::Reply`].
@@ -334,6 +337,8 @@ pub struct Scheduler {
     readiness: super::readiness::Tracker,
     /// The executor's health verdicts per instance (not persisted: rebuilt by the next ones).
     executor_health: BTreeMap<String, super::instance::HealthResult>,
+    /// The latest `check_status` per instance (not persisted: the next change brings it).
+    check_results: BTreeMap<String, v1::CheckStatusInfo>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,
@@ -375,6 +380,7 @@ impl Scheduler {
             failures: BTreeMap::new(),
             readiness: Default::default(),
             executor_health: BTreeMap::new(),
+            check_results: BTreeMap::new(),
             next_reconcile_ms: None,
             offers_wanted: None,
             last_version_ms: 0,
@@ -451,6 +457,7 @@ impl Scheduler {
                     self.readiness_sync(now_ms, &id);
                     if !self.instances.contains(&id) {
                         self.executor_health.remove(&id);
+                        self.check_results.remove(&id);
                     }
                 }
             }
