@@ -74,4 +74,32 @@ fn a_health_check_kill_is_visible_in_the_app_the_events_and_the_master() {
                     .is_some_and(|m| m.contains("TCP connection refused"))),
         "{killed}"
     );
+
+    // A check that fails without reaching its limit: the task's healthCheckResults count the
+    // failures and say why.
+    let flaky = json!({
+        "id": "/flaky", "cmd": "sleep 300", "cpus": 0.1, "mem": 16, "instances": 1,
+        "portDefinitions": [{"port": 0}],
+        "healthChecks": [{
+            "protocol": "MESOS_TCP", "portIndex": 0, "gracePeriodSeconds": 0,
+            "intervalSeconds": 1, "timeoutSeconds": 1, "delaySeconds": 0,
+            "maxConsecutiveFailures": 1000
+        }]
+    });
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&flaky));
+    assert_eq!(status, 201, "{body}");
+    wait_until(
+        "healthCheckResults with failures and their cause",
+        READY_TIMEOUT,
+        || {
+            support::get_json(port, "/v2/apps/flaky/tasks").is_some_and(|t| {
+                let r = &t["tasks"][0]["healthCheckResults"][0];
+                r["alive"] == false
+                    && r["consecutiveFailures"].as_u64().is_some_and(|n| n >= 2)
+                    && r["lastFailureCause"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("TCP connection refused"))
+            })
+        },
+    );
 }
