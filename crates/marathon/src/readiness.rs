@@ -95,3 +95,94 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A TLS server with a fresh self-signed certificate that answers every request with
+    /// `503` and a body; returns its port.
+    async fn tls_server() -> u16 {
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let private =
+            tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(key.key_pair.serialize_der())
+                .unwrap();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![key.cert.der().clone()], private)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 4096];
+                    let _ = tls.read(&mut buf).await;
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+                              Content-Length: 7\r\nConnection: close\r\n\r\nwarming",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn https_probes_accept_a_self_signed_certificate_and_report_what_came_back() {
+        let port = tls_server().await;
+        let (inbox, mut results) = mpsc::channel(4);
+        let probes = spawn(inbox);
+        let probe = Probe {
+            instance_id: "i".into(),
+            task_id: "t".into(),
+            check_index: 0,
+            url: format!("https://127.0.0.1:{port}/ready"),
+            timeout_ms: 20_000,
+        };
+        probes.send(probe.clone()).await.unwrap();
+        let Some(Msg::Input(Input::ReadinessResult {
+            probe: answered,
+            outcome,
+        })) = results.recv().await
+        else {
+            panic!("a readiness result");
+        };
+        assert_eq!(answered, probe);
+        assert_eq!(
+            outcome,
+            ProbeOutcome::Response {
+                status: 503,
+                content_type: Some("text/plain".into()),
+                body: "warming".into(),
+            }
+        );
+        // Nothing listening: a failure in words, not a hang.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead = closed.local_addr().unwrap().port();
+        drop(closed);
+        probes
+            .send(Probe {
+                url: format!("http://127.0.0.1:{dead}/"),
+                ..probe
+            })
+            .await
+            .unwrap();
+        let Some(Msg::Input(Input::ReadinessResult { outcome, .. })) = results.recv().await else {
+            panic!("a readiness result");
+        };
+        assert!(matches!(outcome, ProbeOutcome::Failed(_)), "{outcome:?}");
+    }
+}
