@@ -65,8 +65,8 @@ async fn run(
             }
             None => Some(false),
         }),
-        Probe::Http { port, path } => Outcome::Http(match address {
-            Some(ip) => http_status(ip, *port, path, limit).await,
+        Probe::Http { port, path, https } => Outcome::Http(match address {
+            Some(ip) => http_status(ip, *port, path, *https, limit).await,
             None => None,
         }),
         Probe::Command(command) => {
@@ -102,9 +102,11 @@ async fn run(
 
 /// The status of `GET http://ip:port/path` (redirects not followed: a 3xx is an answer, as
 /// for Mesos' checker), `None` on failure or timeout.
-async fn http_status(ip: &str, port: u32, path: &str, limit: Duration) -> Option<u16> {
+async fn http_status(ip: &str, port: u32, path: &str, https: bool, limit: Duration) -> Option<u16> {
+    // HTTPS accepts any certificate, as Mesos' checker did.
     let client = reqwest::Client::builder()
         .timeout(limit)
+        .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .ok()?;
@@ -119,7 +121,10 @@ async fn http_status(ip: &str, port: u32, path: &str, limit: Duration) -> Option
         ip.to_owned()
     };
     let response = client
-        .get(format!("http://{host}:{port}{path}"))
+        .get(format!(
+            "{}://{host}:{port}{path}",
+            if https { "https" } else { "http" }
+        ))
         .send()
         .await
         .ok()?;

@@ -11,8 +11,17 @@ use tokio::sync::mpsc;
 pub enum Probe {
     /// `sh -c <command>` (or argv), healthy on exit 0.
     Command(v1::CommandInfo),
-    /// GET `http://127.0.0.1:<port><path>`, healthy on 200–399.
-    Http { port: u32, path: String },
+    /// GET `http(s)://127.0.0.1:<port><path>`, healthy on 200–399. HTTPS (a health check's
+    /// `scheme: https`, Marathon's `MESOS_HTTPS`/`HTTPS`) accepts any certificate, as Mesos'
+    /// checker (curl `-k`) did: tasks serve self-signed certificates.
+    Http {
+        /// Port on the loopback address.
+        port: u32,
+        /// Path requested.
+        path: String,
+        /// Speak TLS.
+        https: bool,
+    },
     /// Connect to 127.0.0.1:port.
     Tcp { port: u32 },
 }
@@ -35,6 +44,19 @@ impl Outcome {
             Outcome::Command(code) => code == Some(0),
             Outcome::Http(code) => code.is_some_and(|c| (200..400).contains(&c)),
             Outcome::Tcp(ok) => ok == Some(true),
+        }
+    }
+
+    /// What the probe saw, in words, for the status message of a failed health check.
+    pub fn describe(self) -> String {
+        match self {
+            Outcome::Command(Some(code)) => format!("command exited with status {code}"),
+            Outcome::Command(None) => "command timed out or could not run".to_owned(),
+            Outcome::Http(Some(code)) => format!("HTTP status {code}"),
+            Outcome::Http(None) => "no HTTP answer (refused, failed or timed out)".to_owned(),
+            Outcome::Tcp(Some(true)) => "TCP connection accepted".to_owned(),
+            Outcome::Tcp(Some(false)) => "TCP connection refused".to_owned(),
+            Outcome::Tcp(None) => "TCP connect timed out".to_owned(),
         }
     }
 
@@ -87,6 +109,7 @@ pub fn from_health_check(hc: &v1::HealthCheck) -> Option<(Probe, Timing)> {
         Probe::Http {
             port: http.port,
             path: http.path.clone().unwrap_or_else(|| "/".to_owned()),
+            https: http.scheme.as_deref() == Some("https"),
         }
     } else if let Some(tcp) = &hc.tcp {
         Probe::Tcp { port: tcp.port }
@@ -104,9 +127,11 @@ pub fn from_check(check: &v1::CheckInfo) -> Option<(Probe, Timing)> {
         timeout: secs(check.timeout_seconds, 20.0),
     };
     let probe = if let Some(http) = &check.http {
+        // A Mesos `CheckInfo.Http` has no scheme: always plain HTTP.
         Probe::Http {
             port: http.port,
             path: http.path.clone().unwrap_or_else(|| "/".to_owned()),
+            https: false,
         }
     } else if let Some(tcp) = &check.tcp {
         Probe::Tcp { port: tcp.port }
@@ -147,8 +172,8 @@ async fn run_probe(probe: &Probe, timeout: Duration, env: &[(String, String)]) -
                     .map(|r| r.is_ok()),
             )
         }
-        Probe::Http { port, path } => {
-            let get = http_get(*port, path);
+        Probe::Http { port, path, https } => {
+            let get = http_get(*port, path, *https);
             Outcome::Http(tokio::time::timeout(timeout, get).await.ok().flatten())
         }
         Probe::Command(command) => {
@@ -163,19 +188,27 @@ async fn run_probe(probe: &Probe, timeout: Duration, env: &[(String, String)]) -
     }
 }
 
-async fn http_get(port: u32, path: &str) -> Option<u16> {
-    use http_body_util::{BodyExt, Empty};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
+async fn http_get(port: u32, path: &str, https: bool) -> Option<u16> {
+    // Redirects are not followed: a 3xx is an answer (200–399 is healthy), as for Mesos.
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .ok()?;
     let path = if path.starts_with('/') {
         path.to_owned()
     } else {
         format!("/{path}")
     };
-    let uri: hyper::Uri = format!("http://127.0.0.1:{port}{path}").parse().ok()?;
-    let response = client.get(uri).await.ok()?;
+    let scheme = if https { "https" } else { "http" };
+    let response = client
+        .get(format!("{scheme}://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+        .ok()?;
     let status = response.status().as_u16();
-    let _ = response.into_body().collect().await;
+    // Drain (bounded by the probe's timeout) so the connection closes cleanly.
+    let _ = response.bytes().await;
     Some(status)
 }
 
@@ -214,6 +247,11 @@ impl HealthState {
         }
     }
 
+    /// Failures since the last success.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
     /// Decides on one probe result.
     pub fn observe(&mut self, healthy: bool) -> HealthAction {
         if healthy {
@@ -238,5 +276,90 @@ impl HealthState {
         } else {
             HealthAction::Report(false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A TLS server on a free loopback port with a fresh self-signed certificate, answering
+    /// every request `204`; returns its port.
+    async fn tls_server() -> u16 {
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = key.cert.der().clone();
+        let private =
+            tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(key.key_pair.serialize_der())
+                .unwrap();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], private)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 4096];
+                    let _ = tls.read(&mut buf).await;
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn https_checks_speak_tls_and_accept_a_self_signed_certificate() {
+        let port = tls_server().await;
+        let timeout = Duration::from_secs(20);
+        let https = Probe::Http {
+            port: u32::from(port),
+            path: "/health".into(),
+            https: true,
+        };
+        let outcome = run_probe(&https, timeout, &[]).await;
+        assert_eq!(outcome, Outcome::Http(Some(204)));
+        assert!(outcome.healthy());
+        // Plain HTTP to the same server gets no HTTP answer: the scheme is what made it work.
+        let http = Probe::Http {
+            port: u32::from(port),
+            path: "/health".into(),
+            https: false,
+        };
+        assert!(!run_probe(&http, timeout, &[]).await.healthy());
+    }
+
+    #[test]
+    fn a_health_check_with_scheme_https_probes_with_tls() {
+        let hc = v1::HealthCheck {
+            http: Some(v1::health_check::HttpCheckInfo {
+                scheme: Some("https".into()),
+                port: 8443,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (probe, _) = from_health_check(&hc).unwrap();
+        assert!(matches!(
+            probe,
+            Probe::Http {
+                https: true,
+                port: 8443,
+                ..
+            }
+        ));
     }
 }

@@ -417,29 +417,31 @@ impl Executor {
             return;
         };
         let action = state.observe(outcome.healthy());
+        let failures = state.consecutive_failures();
         // The row gives the reason; the executor's words say which way health went.
         let reason = Some(emission(Trigger::HealthCheckStatusChanged).reason);
         match action {
             HealthAction::None => {}
             HealthAction::Report(healthy) => {
                 let message = if healthy {
-                    "Task is healthy"
+                    "Task is healthy".to_owned()
                 } else {
-                    "Health check failed"
+                    format!("Health check failed: {}", outcome.describe())
                 };
-                self.send(
-                    v1::TaskState::TaskRunning,
-                    reason,
-                    Some(message.to_owned()),
-                    |s| s.healthy = Some(healthy),
-                )
+                self.send(v1::TaskState::TaskRunning, reason, Some(message), |s| {
+                    s.healthy = Some(healthy)
+                })
                 .await;
             }
             HealthAction::ReportAndKill => {
                 self.send(
                     v1::TaskState::TaskRunning,
                     reason,
-                    Some("Health check failed; killing the task".to_owned()),
+                    Some(format!(
+                        "Health check failed {} times in a row ({}); killing the task",
+                        failures,
+                        outcome.describe()
+                    )),
                     |s| s.healthy = Some(false),
                 )
                 .await;

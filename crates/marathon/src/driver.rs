@@ -75,6 +75,7 @@ pub async fn run(
     events: EventBus,
     mut inbox: mpsc::Receiver<Msg>,
     mesos: Option<mpsc::Sender<MesosCall>>,
+    probes: Option<mpsc::Sender<drover_core::marathon::readiness::Probe>>,
 ) -> anyhow::Result<()> {
     loop {
         let deadline = scheduler.next_deadline();
@@ -139,6 +140,12 @@ pub async fn run(
                         events.publish_event(event, now);
                     }
                     Effect::Log(line) => log_condition(&line),
+                    Effect::ReadinessProbe(probe) => {
+                        // A full queue drops it; the core asks again after its timeout.
+                        if let Some(probes) = &probes {
+                            let _ = probes.try_send(probe);
+                        }
+                    }
                     other => {
                         if let Some(mesos) = &mesos
                             && mesos.try_send(MesosCall::Effect(other)).is_err()

@@ -15,6 +15,7 @@ pub mod events;
 pub mod framing;
 pub mod json;
 pub mod mesos;
+pub mod readiness;
 pub mod sse;
 pub mod storage;
 
@@ -291,7 +292,15 @@ pub async fn serve(
         )),
         None => app,
     };
-    let mut actor = tokio::spawn(driver::run(scheduler, store, events, rx, mesos_tx));
+    let probes = readiness::spawn(tx.clone());
+    let mut actor = tokio::spawn(driver::run(
+        scheduler,
+        store,
+        events,
+        rx,
+        mesos_tx,
+        Some(probes),
+    ));
     tracing::info!(port, "marathon api listening");
     // The same bounds as the master's and the agent's listeners; requests carry
     // `ConnectInfo<SocketAddr>` as before.

@@ -132,7 +132,11 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
                 }
                 Effect::Revive => calls::revive(),
                 Effect::Suppress => calls::suppress(),
-                Effect::Persist(_) | Effect::Reply(_) | Effect::Publish(_) | Effect::Log(_) => {
+                Effect::Persist(_)
+                | Effect::Reply(_)
+                | Effect::Publish(_)
+                | Effect::Log(_)
+                | Effect::ReadinessProbe(_) => {
                     continue;
                 }
             };

@@ -293,6 +293,8 @@ struct InstanceRecord<'a> {
     kill_sent: Option<u64>,
     #[serde(rename = "ipAddresses")]
     ip_addresses: &'a [String],
+    #[serde(rename = "readinessPending")]
+    readiness_pending: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -337,6 +339,7 @@ impl<'a> InstanceRecord<'a> {
             mesos_healthy: i.mesos_healthy,
             kill_sent: i.kill_sent_ms,
             ip_addresses: &i.ip_addresses,
+            readiness_pending: i.readiness_pending,
         }
     }
 }
@@ -369,6 +372,7 @@ fn instance_json(i: &Instance) -> Value {
         "mesosHealthy": i.mesos_healthy,
         "killSent": i.kill_sent_ms,
         "ipAddresses": i.ip_addresses,
+        "readinessPending": i.readiness_pending,
     })
 }
 
@@ -411,6 +415,10 @@ fn parse_instance(v: &Value) -> Option<Instance> {
         health: Vec::new(),
         kill_sent_ms: n("killSent"),
         ip_addresses: serde_json::from_value(v["ipAddresses"].clone()).unwrap_or_default(),
+        readiness_pending: v
+            .get("readinessPending")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 

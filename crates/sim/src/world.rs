@@ -1978,9 +1978,11 @@ impl World {
         crate::check::acknowledged_apps(&mut self.checker, &self.marathon_disk);
         for effect in effects {
             let call = match effect {
+                // The simulated apps have no readiness checks, so no probes are asked for.
                 msched::Effect::Persist(_)
                 | msched::Effect::Publish(_)
-                | msched::Effect::Log(_) => None,
+                | msched::Effect::Log(_)
+                | msched::Effect::ReadinessProbe(_) => None,
                 msched::Effect::Reply(reply) => {
                     self.checker
                         .operator_reply(&reply, self.marathon.as_ref().map(|m| &m.core));

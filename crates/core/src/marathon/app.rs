@@ -222,6 +222,10 @@ pub struct AppSpec {
     pub require_ports: bool,
     /// Health checks.
     pub health_checks: Vec<HealthCheck>,
+    /// Mesos' generalized check (`check`), run by the executor and reported, never killing.
+    pub check: Option<Box<super::check::AppCheck>>,
+    /// Readiness checks Marathon runs against new tasks before a deployment counts them.
+    pub readiness_checks: Vec<super::readiness::ReadinessCheck>,
     /// URIs to fetch.
     pub fetch: Vec<FetchUri>,
     /// Rolling upgrade bounds.
@@ -283,6 +287,8 @@ impl AppSpec {
             }],
             require_ports: false,
             health_checks: Vec::new(),
+            check: None,
+            readiness_checks: Vec::new(),
             fetch: Vec::new(),
             upgrade_strategy: UpgradeStrategy::default(),
             backoff_seconds: 1,
@@ -521,6 +527,12 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
                 "got 0, expected 1 or more".into(),
             );
         }
+    }
+    for violation in super::check::validate(app) {
+        push(&violation.path, violation.message);
+    }
+    for violation in super::readiness::validate(app) {
+        push(&violation.path, violation.message);
     }
     for (i, dependency) in app.dependencies.iter().enumerate() {
         if dependency == &app.id {

@@ -86,6 +86,9 @@ pub struct Instance {
     pub kill_sent_ms: Option<u64>,
     /// IP addresses reported by the task's status.
     pub ip_addresses: Vec<String>,
+    /// Its app has readiness checks that have not all passed for this instance yet: it does
+    /// not count as ready for a deployment.
+    pub readiness_pending: bool,
 }
 
 impl Instance {
@@ -116,6 +119,7 @@ impl Instance {
             health: Vec::new(),
             kill_sent_ms: None,
             ip_addresses: Vec::new(),
+            readiness_pending: false,
         }
     }
 
@@ -136,9 +140,10 @@ impl Instance {
             && !self.condition.is_terminal()
     }
 
-    /// Whether it is running and, if the app has checks, healthy: what deployments wait for.
+    /// Whether it is running, past its readiness checks and, if the app has health checks,
+    /// healthy: what deployments wait for.
     pub fn is_ready(&self, has_health_checks: bool, has_mesos_check: bool) -> bool {
-        if self.condition != Condition::Running {
+        if self.condition != Condition::Running || self.readiness_pending {
             return false;
         }
         if !has_health_checks {

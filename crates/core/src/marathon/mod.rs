@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod backoff;
+pub mod check;
 pub mod condition;
 pub mod constraint;
 pub mod container;
@@ -15,6 +16,7 @@ pub mod group;
 pub mod instance;
 pub mod offer;
 pub mod path;
+pub mod readiness;
 pub mod scheduler;
 pub mod service_ports;
 pub mod time;

@@ -375,6 +375,7 @@ pub fn task_info(
         resources,
         command: Some(command),
         health_check: mesos_health_check(app, host_ports),
+        check: super::check::check_info(app, host_ports),
         container: app
             .container
             .as_ref()

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::json::app::{Mode, app_json, parse_app};
-use crate::json::render::{Embed, app_info, task_json};
+use crate::json::render::{Embed, app_info, task_json, task_json_in};
 use crate::json::view::{AppInfo, Context, One, to_bytes};
 
 use super::{
@@ -339,6 +339,11 @@ pub(super) async fn apps_path(
                     };
                     let context = Context::of_app(s, &lookup);
                     s.app(&lookup).map(|a| {
+                        // An app with readiness checks shows their results unasked.
+                        let embed = Embed {
+                            readiness: embed.readiness || !a.readiness_checks.is_empty(),
+                            ..embed
+                        };
                         let info = AppInfo::new(&context, a, embed);
                         to_bytes(&One("app", &info), LISTING_BYTES_PER_APP)
                     })
@@ -404,7 +409,7 @@ pub(super) async fn apps_path(
                     Some(
                         s.instances_of(&lookup)
                             .filter(|i| i.has_task())
-                            .map(|i| task_json(i, None))
+                            .map(|i| task_json_in(s, i, None))
                             .collect::<Vec<_>>(),
                     )
                 })

@@ -18,7 +18,7 @@ pub(super) async fn deployments_list(State(api): State<Api>, RawQuery(raw): RawQ
         .read(move |s, _| {
             s.deployments()
                 .into_iter()
-                .map(|d| deployment_json(d, explain))
+                .map(|d| deployment_json(s, d, explain))
                 .collect::<Vec<_>>()
         })
         .await?;

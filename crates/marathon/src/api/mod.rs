@@ -127,12 +127,7 @@ pub fn router(api: Api) -> Router {
         .route("/v2/deployments/{id}", delete(deployment_delete))
         .route("/v2/queue/{*rest}", delete(queue_delay))
         .merge(drover_ui::services_routes())
-        .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({"message": "URI not found"})),
-            )
-        })
+        .fallback(|uri: axum::http::Uri| async move { unknown_path(uri.path()) })
         .layer(axum::middleware::from_fn(crate::framing::require_json))
         .layer(axum::middleware::from_fn(crate::framing::json_errors))
         .layer(axum::middleware::map_response(move |mut r: Response| {
@@ -152,6 +147,48 @@ pub fn router(api: Api) -> Router {
             }
         }))
         .with_state(api)
+}
+
+/// Marathon 1.10 endpoints Drover does not serve, by path prefix, with what to say.
+const UNSUPPORTED: [(&str, &str); 5] = [
+    ("/v2/pods", "Marathon pods (/v2/pods) are not supported"),
+    (
+        "/v2/eventSubscriptions",
+        "HTTP callback event subscriptions (/v2/eventSubscriptions) are not supported; \
+         use the event stream at /v2/events",
+    ),
+    (
+        "/v2/artifacts",
+        "the artifact store (/v2/artifacts) is not supported; use fetch URIs",
+    ),
+    (
+        "/v2/plugins",
+        "Marathon plugins (/v2/plugins) are not supported",
+    ),
+    ("/v2/schema", "the JSON schemas (/v2/schema) are not served"),
+];
+
+/// The answer for a path no route takes: 501 naming the feature for a Marathon endpoint Drover
+/// does not serve, else 404 naming the path.
+fn unknown_path(path: &str) -> (StatusCode, axum::Json<Value>) {
+    let feature = UNSUPPORTED.iter().find(|(prefix, _)| {
+        path == *prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    });
+    match feature {
+        Some((_, message)) => (
+            StatusCode::NOT_IMPLEMENTED,
+            axum::Json(json!({ "message": message })),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({
+                "message": format!("URI not found: {path} is not part of Marathon's REST API")
+            })),
+        ),
+    }
 }
 
 /// Query parameters, repeated keys kept.

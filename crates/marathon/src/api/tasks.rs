@@ -7,7 +7,7 @@ use drover_core::marathon::scheduler::KillTarget;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::json::render::task_json;
+use crate::json::render::task_json_in;
 
 use super::apps::kill;
 use super::{Api, ApiResult, Query, json_response, parse_body};
@@ -35,7 +35,7 @@ pub(super) async fn tasks_list(State(api): State<Api>, RawQuery(raw): RawQuery) 
                             _ => i.state_name() == "TASK_STAGING",
                         })
                 })
-                .map(|i| task_json(i, s.app(&i.app_id)))
+                .map(|i| task_json_in(s, i, s.app(&i.app_id)))
                 .collect::<Vec<_>>()
         })
         .await?;

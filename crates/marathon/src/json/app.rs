@@ -28,11 +28,81 @@ pub enum Mode<'a> {
 }
 
 /// Fields kept verbatim and echoed back; the scheduler does not interpret them.
-const OPAQUE: [&str; 4] = ["readinessChecks", "secrets", "residency", "ipAddress"];
+const OPAQUE: [&str; 3] = ["secrets", "residency", "ipAddress"];
 
-/// Top-level fields Drover does not run: given a value (not null, not empty), they are refused
-/// by name rather than stored and ignored.
-const REFUSED: [(&str, &str); 3] = [
+/// Every top-level field of Marathon 1.10's app definition (`App` in its RAML, with the 1.10
+/// additions `networks`, `role`, `check`, `tty`). Anything else is refused by name.
+const FIELDS: [&str; 41] = [
+    "id",
+    "acceptedResourceRoles",
+    "args",
+    "backoffFactor",
+    "backoffSeconds",
+    "check",
+    "cmd",
+    "constraints",
+    "container",
+    "cpus",
+    "dependencies",
+    "disk",
+    "env",
+    "executor",
+    "fetch",
+    "gpus",
+    "healthChecks",
+    "instances",
+    "ipAddress",
+    "killSelection",
+    "labels",
+    "maxLaunchDelaySeconds",
+    "mem",
+    "networks",
+    "portDefinitions",
+    "ports",
+    "readinessChecks",
+    "requirePorts",
+    "residency",
+    "role",
+    "secrets",
+    "storeUrls",
+    "taskKillGracePeriodSeconds",
+    "tty",
+    "unreachableStrategy",
+    "upgradeStrategy",
+    "uris",
+    "user",
+    "version",
+    "versionInfo",
+    "executorResources",
+];
+
+/// What Marathon's AppInfo adds to a definition. A client that PUTs back what it read sends
+/// them; they describe the running app, not the wanted one, so they are ignored, as Marathon
+/// ignored them.
+const READ_ONLY: [&str; 9] = [
+    "tasksStaged",
+    "tasksRunning",
+    "tasksHealthy",
+    "tasksUnhealthy",
+    "deployments",
+    "tasks",
+    "lastTaskFailure",
+    "taskStats",
+    "readinessCheckResults",
+];
+
+/// Top-level fields Drover does not run: given a value (not null, not empty, not `false`),
+/// they are refused by name rather than stored and ignored.
+const REFUSED: [(&str, &str); 6] = [
+    ("tty", "tty is not supported (tasks run without a terminal)"),
+    (
+        "storeUrls",
+        "storeUrls (Marathon's artifact store) is not supported; use fetch",
+    ),
+    (
+        "executorResources",
+        "executorResources is not supported (the command executor's resources are fixed)",
+    ),
     (
         "secrets",
         "secrets are not supported (Drover has no secret store)",
@@ -164,6 +234,8 @@ pub fn parse_app(
             .collect();
     }
     read_fetch(&mut r, obj, &mut app);
+    super::readiness::read(&mut r, obj, &mut app);
+    super::check::read(&mut r, obj, &mut app);
     if let Some(us) = r.object(obj, "upgradeStrategy", p) {
         let path = "/upgradeStrategy";
         if let Some(v) = r.number(us, "minimumHealthCapacity", path) {
@@ -256,10 +328,21 @@ pub fn parse_app(
     }
     // A stored definition was accepted when it was written; these refusals are for requests.
     let refusing = !matches!(mode, Mode::Stored);
+    if refusing {
+        for key in obj.keys() {
+            if !FIELDS.contains(&key.as_str()) && !READ_ONLY.contains(&key.as_str()) {
+                r.error(
+                    &format!("/{key}"),
+                    format!("unknown field '{key}': not part of Marathon's app definition"),
+                );
+            }
+        }
+    }
     for (key, why) in REFUSED.into_iter().filter(|_| refusing) {
         let given = match obj.get(key) {
-            None | Some(Value::Null) => false,
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
             Some(Value::Object(o)) => !o.is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
             Some(_) => true,
         };
         if given {

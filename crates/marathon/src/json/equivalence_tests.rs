@@ -207,10 +207,6 @@ fn generated_app(rng: &mut Rng, n: usize) -> AppSpec {
     }
     let opaque = [
         (
-            "readinessChecks",
-            r#"[{"name":"ready","path":"/r","intervalSeconds":30}]"#,
-        ),
-        (
             "secrets",
             r#"{"zeta":{"source":"a"},"alpha":{"source":"b"}}"#,
         ),

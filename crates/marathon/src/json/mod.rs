@@ -2,6 +2,7 @@
 //! response and event shapes.
 
 pub mod app;
+pub mod check;
 pub mod container;
 #[cfg(test)]
 mod container_tests;
@@ -9,6 +10,7 @@ mod container_tests;
 mod equivalence_tests;
 pub mod group;
 pub mod read;
+pub mod readiness;
 #[cfg(test)]
 mod reference;
 pub mod render;

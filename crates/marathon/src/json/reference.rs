@@ -182,7 +182,13 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
     if let Some(grace) = app.task_kill_grace_period_seconds {
         o.insert("taskKillGracePeriodSeconds".into(), json!(grace));
     }
-    for key in ["readinessChecks", "secrets", "residency", "ipAddress"] {
+    if let Some(checks) = super::readiness::checks_json(app) {
+        o.insert("readinessChecks".into(), checks);
+    }
+    if let Some(check) = super::check::check_json(app) {
+        o.insert("check".into(), check);
+    }
+    for key in ["secrets", "residency", "ipAddress"] {
         if let Some(v) = opaque(key) {
             o.insert(key.into(), v);
         }

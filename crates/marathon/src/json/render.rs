@@ -24,7 +24,7 @@ pub struct Embed {
     pub last_task_failure: bool,
     /// `taskStats`, measured at `now_ms`.
     pub task_stats: bool,
-    /// `readiness`: `readinessCheckResults` (empty: readiness checks do not run yet).
+    /// `readiness`: `readinessCheckResults` of the app's instances still probed or ready.
     pub readiness: bool,
     /// The read's time, for `taskStats` lifetimes.
     pub now_ms: u64,
@@ -39,6 +39,11 @@ pub fn app_info(s: &Scheduler, app: &AppSpec, embed: Embed) -> Value {
 /// A task (`/v2/apps/{id}/tasks`, `/v2/tasks`); `service_ports` only on `/v2/tasks`.
 pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
     to_value(&Task::new(i, app))
+}
+
+/// [`task_json`] with what the scheduler knows of the task's health-check history.
+pub fn task_json_in(s: &Scheduler, i: &Instance, app: Option<&AppSpec>) -> Value {
+    to_value(&Task::new(i, app).in_scheduler(s))
 }
 
 /// A view as a `Value` (key order kept: serde_json's `preserve_order` is on).
@@ -116,12 +121,20 @@ fn group_tree(apps: &[AppSpec], group: &PathId) -> Value {
 
 /// A deployment as `GET /v2/deployments` lists it. `explain` adds why each current action
 /// waits (an opt-in extension; marathon-python rejects unknown keys).
-pub fn deployment_json(d: &Deployment, explain: bool) -> Value {
+pub fn deployment_json(s: &Scheduler, d: &Deployment, explain: bool) -> Value {
     let plan = d.view();
     let current: Vec<Value> = d.steps[d.current_step]
         .iter()
         .map(|a| {
-            let mut v = json!({"action": a.kind.name(), "app": a.app.as_str(), "readinessCheckResults": []});
+            // The readiness results of the app's instances of the version being deployed.
+            let version = s.app(&a.app).map(|app| app.last_config_change_at_ms);
+            let results: Vec<Value> = s
+                .instances_of(&a.app)
+                .filter(|i| Some(i.config_ms) == version)
+                .flat_map(|i| s.readiness_results(&i.id))
+                .map(|r| super::readiness::result_json(&r))
+                .collect();
+            let mut v = json!({"action": a.kind.name(), "app": a.app.as_str(), "readinessCheckResults": results});
             if explain && let Some(reason) = d.waiting.get(&a.app) {
                 v["waitingFor"] = json!(reason);
             }

@@ -136,7 +136,13 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
     if let Some(grace) = app.task_kill_grace_period_seconds {
         m.serialize_entry("taskKillGracePeriodSeconds", &grace)?;
     }
-    for key in ["readinessChecks", "secrets", "residency", "ipAddress"] {
+    if let Some(checks) = super::readiness::checks_json(app) {
+        m.serialize_entry("readinessChecks", &checks)?;
+    }
+    if let Some(check) = super::check::check_json(app) {
+        m.serialize_entry("check", &check)?;
+    }
+    for key in ["secrets", "residency", "ipAddress"] {
         if let Some(v) = opaque(key) {
             m.serialize_entry(key, &v)?;
         }
@@ -376,7 +382,15 @@ impl Serialize for AppInfo<'_> {
             &SeqOf(|| deployments.iter().map(|id| One("id", id))),
         )?;
         if self.embed.tasks {
-            m.serialize_entry("tasks", &SeqOf(|| tasks.iter().map(|i| Task::new(i, None))))?;
+            let scheduler = context.scheduler;
+            m.serialize_entry(
+                "tasks",
+                &SeqOf(|| {
+                    tasks
+                        .iter()
+                        .map(|i| Task::new(i, None).in_scheduler(scheduler))
+                }),
+            )?;
         }
         if self.embed.last_task_failure
             && let Some(failure) = context.scheduler.last_failure(&app.id)
@@ -392,7 +406,12 @@ impl Serialize for AppInfo<'_> {
             m.serialize_entry("taskStats", &stats)?;
         }
         if self.embed.readiness {
-            m.serialize_entry("readinessCheckResults", &[(); 0])?;
+            let results: Vec<serde_json::Value> = tasks
+                .iter()
+                .flat_map(|i| context.scheduler.readiness_results(&i.id))
+                .map(|r| super::readiness::result_json(&r))
+                .collect();
+            m.serialize_entry("readinessCheckResults", &results)?;
         }
         m.end()
     }
@@ -423,12 +442,30 @@ impl Serialize for Failure<'_> {
 pub struct Task<'a> {
     instance: &'a Instance,
     app: Option<&'a AppSpec>,
+    executor_health: Option<&'a HealthResult>,
+    check_result: Option<&'a drover_wire::v1::CheckStatusInfo>,
 }
 
 impl<'a> Task<'a> {
     /// The task of `instance`.
     pub fn new(instance: &'a Instance, app: Option<&'a AppSpec>) -> Self {
-        Task { instance, app }
+        Task {
+            instance,
+            app,
+            executor_health: None,
+            check_result: None,
+        }
+    }
+
+    /// With what the scheduler knows of it beyond the instance: the executor's health
+    /// history and its check's latest result (`checkResult`).
+    pub fn in_scheduler(self, s: &'a Scheduler) -> Self {
+        let id = &self.instance.id;
+        Task {
+            executor_health: s.executor_health_of(id),
+            check_result: s.check_result_of(id),
+            ..self
+        }
     }
 }
 
@@ -458,14 +495,18 @@ impl Serialize for Task<'_> {
         )?;
         m.serialize_entry("ipAddresses", &SeqOf(|| i.ip_addresses.iter().map(Ip)))?;
         let checks = i.health.iter().map(|h| CheckResult::Scheduler(i, h));
+        let history = self.executor_health;
         let mesos = i
             .mesos_healthy
-            .map(|alive| CheckResult::Mesos(i, alive))
+            .map(|alive| CheckResult::Mesos(i, alive, history))
             .into_iter();
         m.serialize_entry(
             "healthCheckResults",
             &SeqOf(|| checks.clone().chain(mesos.clone())),
         )?;
+        if let Some(result) = self.check_result.and_then(super::check::result_json) {
+            m.serialize_entry("checkResult", &result)?;
+        }
         m.serialize_entry("localVolumes", &[(); 0])?;
         m.serialize_entry("role", app.map_or("*", |a| a.role.as_str()))?;
         m.end()
@@ -489,15 +530,19 @@ impl Serialize for Ip<'_> {
 #[derive(Clone, Copy)]
 enum CheckResult<'a> {
     Scheduler(&'a Instance, &'a HealthResult),
-    Mesos(&'a Instance, bool),
+    Mesos(&'a Instance, bool, Option<&'a HealthResult>),
 }
 
 impl Serialize for CheckResult<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         match *self {
-            CheckResult::Scheduler(i, h) => {
-                m.serialize_entry("alive", &h.alive())?;
+            CheckResult::Scheduler(i, h) | CheckResult::Mesos(i, _, Some(h)) => {
+                let alive = match *self {
+                    CheckResult::Mesos(_, alive, _) => alive,
+                    _ => h.alive(),
+                };
+                m.serialize_entry("alive", &alive)?;
                 m.serialize_entry("consecutiveFailures", &h.consecutive_failures)?;
                 m.serialize_entry("instanceId", &i.id)?;
                 for (key, at) in [
@@ -513,7 +558,7 @@ impl Serialize for CheckResult<'_> {
                     m.serialize_entry("lastFailureCause", cause)?;
                 }
             }
-            CheckResult::Mesos(i, alive) => {
+            CheckResult::Mesos(i, alive, None) => {
                 m.serialize_entry("alive", &alive)?;
                 m.serialize_entry("consecutiveFailures", &0)?;
                 m.serialize_entry("instanceId", &i.id)?;

@@ -133,7 +133,11 @@ impl Scheduler {
 
     fn schedule_new(&mut self, now_ms: u64, app_id: &PathId, version_ms: u64, config_ms: u64) {
         let uuid = self.ids.next_id();
-        let instance = Instance::scheduled(app_id, &uuid, version_ms, config_ms, now_ms);
+        let mut instance = Instance::scheduled(app_id, &uuid, version_ms, config_ms, now_ms);
+        instance.readiness_pending = self
+            .apps
+            .get(app_id)
+            .is_some_and(|a| !a.readiness_checks.is_empty());
         let id = instance.id.clone();
         self.instances.insert(instance);
         self.instance_changed(&id);
@@ -384,6 +388,7 @@ impl Scheduler {
             ActionKind::ScaleApplication | ActionKind::RestartApplication => {
                 let app = self.apps.get(app_id)?;
                 let checks = !app.health_checks.is_empty();
+                let readiness = !app.readiness_checks.is_empty();
                 let current = tally.total - tally.decommissioned;
                 let ready = if kind == ActionKind::ScaleApplication {
                     tally.ready
@@ -403,7 +408,10 @@ impl Scheduler {
                     return Some(format!("{queued} instances not launched: {why}"));
                 }
                 let starting = current.saturating_sub(ready);
-                Some(if checks {
+                Some(if readiness {
+                    let healthy = if checks { ", healthy" } else { "" };
+                    format!("waiting for {starting} instances to be running{healthy} and ready")
+                } else if checks {
                     format!("waiting for {starting} instances to be running and healthy")
                 } else {
                     format!("waiting for {starting} instances to be running")

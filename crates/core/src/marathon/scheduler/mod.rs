@@ -7,9 +7,11 @@ mod commands;
 mod converge;
 #[cfg(test)]
 mod equivalence_tests;
+mod executor_health;
 mod groups;
 mod index;
 mod offers;
+mod readiness;
 mod status;
 
 use std::collections::BTreeMap;
@@ -96,6 +98,9 @@ impl IdSource for SequentialIds {
 }
 
 /// Something the scheduler is told.
+// A command carries a whole app definition; inputs are moved once into `handle` and never
+// stored, so the size of the largest variant costs nothing worth a box at every call site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Input {
     /// An API command; answered by [`Effect::Reply`].
@@ -124,6 +129,13 @@ pub enum Input {
         alive: bool,
         /// Why it failed.
         cause: Option<String>,
+    },
+    /// A readiness probe ([`Effect::ReadinessProbe`]) finished.
+    ReadinessResult {
+        /// The probe it answers.
+        probe: super::readiness::Probe,
+        /// What came back.
+        outcome: super::readiness::ProbeOutcome,
     },
     /// A timer from [`Scheduler::next_deadline`] may have expired.
     Tick,
@@ -198,6 +210,8 @@ pub enum Effect {
     Suppress,
     /// Publish an event on the event bus.
     Publish(Event),
+    /// Make one readiness request and answer with [`Input::ReadinessResult`].
+    ReadinessProbe(super::readiness::Probe),
     /// Write this line to the scheduler's log at info (seed 2: "you can consult the Marathon
     /// logs for these messages"). Decided here so every driver logs the same thing.
     Log(ConditionLog),
@@ -319,6 +333,12 @@ pub struct Scheduler {
     delays: BTreeMap<PathId, LaunchDelay>,
     stats: BTreeMap<PathId, OfferStats>,
     failures: BTreeMap<PathId, TaskFailure>,
+    /// Instances whose readiness checks are being probed, and their results.
+    readiness: super::readiness::Tracker,
+    /// The executor's health verdicts per instance (not persisted: rebuilt by the next ones).
+    executor_health: BTreeMap<String, super::instance::HealthResult>,
+    /// The latest `check_status` per instance (not persisted: the next change brings it).
+    check_results: BTreeMap<String, v1::CheckStatusInfo>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,
@@ -358,6 +378,9 @@ impl Scheduler {
             delays: BTreeMap::new(),
             stats: BTreeMap::new(),
             failures: BTreeMap::new(),
+            readiness: Default::default(),
+            executor_health: BTreeMap::new(),
+            check_results: BTreeMap::new(),
             next_reconcile_ms: None,
             offers_wanted: None,
             last_version_ms: 0,
@@ -384,7 +407,10 @@ impl Scheduler {
             scheduler.apps.insert(app.id.clone(), app);
         }
         for instance in restored.instances {
+            let id = instance.id.clone();
             scheduler.instances.insert(instance);
+            // Probing starts again from nothing after a restart.
+            scheduler.readiness_sync(0, &id);
         }
         for group in restored.groups {
             scheduler.groups.insert(group.id.clone(), group);
@@ -422,7 +448,22 @@ impl Scheduler {
             }
             Input::FrameworkRemoved => self.framework_removed(now_ms),
             Input::Offers(offers) => self.offers(now_ms, offers),
-            Input::Update(status) => self.update(now_ms, status),
+            Input::Update(status) => {
+                let instance_id = crate::marathon::instance::parse_task_id(&status.task_id.value)
+                    .map(|(i, _)| i.to_owned());
+                self.executor_health(now_ms, &status);
+                self.update(now_ms, status);
+                if let Some(id) = instance_id {
+                    self.readiness_sync(now_ms, &id);
+                    if !self.instances.contains(&id) {
+                        self.executor_health.remove(&id);
+                        self.check_results.remove(&id);
+                    }
+                }
+            }
+            Input::ReadinessResult { probe, outcome } => {
+                self.readiness_result(now_ms, probe, outcome);
+            }
             Input::HealthResult {
                 instance_id,
                 check_index,
@@ -432,6 +473,7 @@ impl Scheduler {
             Input::Tick => {}
         }
         self.converge(now_ms);
+        self.readiness_probes(now_ms);
         let mut effects = std::mem::take(&mut self.effects);
         // Persist first (stable, so the rest keeps its order); duplicates are dropped.
         effects.sort_by_key(|e| !matches!(e, Effect::Persist(_)));
@@ -498,6 +540,7 @@ impl Scheduler {
         deadlines.extend(self.next_reconcile_ms);
         // Unreachable phases, launch timeouts and kill retries, kept in a timer index.
         deadlines.extend(self.instances.next_timer());
+        deadlines.extend(self.readiness.next_deadline());
         for (app_id, delay) in &self.delays {
             if let Some(app) = self.apps.get(app_id) {
                 if delay.deadline_ms() > self.last_input_ms {

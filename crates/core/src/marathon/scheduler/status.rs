@@ -415,6 +415,8 @@ impl Scheduler {
 
     /// Forgets an instance.
     pub(super) fn expunge(&mut self, instance_id: &str) {
+        self.executor_health.remove(instance_id);
+        self.check_results.remove(instance_id);
         if self.instances.remove(instance_id).is_some() {
             self.persist(Change::Instance(instance_id.to_owned()));
         }
