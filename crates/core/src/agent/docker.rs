@@ -148,6 +148,9 @@ const RESERVED: &[&str] = &[
     "w",
 ];
 
+/// `docker run` options for the container's network and published ports.
+const NETWORK_OPTIONS: &[&str] = &["net", "network", "publish", "p", "publish-all", "P"];
+
 /// Why the `docker run` option `--key=value` may not be given; `None` when it may.
 /// `allow_escaping` is the agent's permission for options that leave the container.
 pub fn parameter_problem(key: &str, value: &str, allow_escaping: bool) -> Option<String> {
@@ -158,6 +161,16 @@ pub fn parameter_problem(key: &str, value: &str, allow_escaping: bool) -> Option
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Some(format!("invalid docker parameter key '{key}'"));
+    }
+    // The network and its published ports come from `network` and `port_mappings`: the agent
+    // checks and reports those (host ports from the offer, the container's address for health
+    // checks), so a parameter that changed them would make the agent's view false.
+    if NETWORK_OPTIONS.contains(&name) {
+        return Some(format!(
+            "docker parameter '{name}' is set by the agent from the container's network \
+             (docker.network HOST, BRIDGE, NONE or USER with network_infos) and port_mappings; \
+             set those instead"
+        ));
     }
     if RESERVED.contains(&name) {
         return Some(format!(
@@ -286,6 +299,19 @@ mod tests {
                 .contains("name")
         );
         assert!(parameter_problem("memory", "1g", true).is_some());
+        // The network and ports come from their own fields, even when escaping is allowed.
+        for key in [
+            "net",
+            "--net",
+            "network",
+            "publish",
+            "p",
+            "publish-all",
+            "P",
+        ] {
+            let why = parameter_problem(key, "host", true).unwrap_or_default();
+            assert!(why.contains("network"), "{key}: {why:?}");
+        }
         assert!(parameter_problem("a b", "", true).is_some());
         assert!(parameter_problem("--", "", true).is_some());
     }
