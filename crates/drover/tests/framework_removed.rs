@@ -44,6 +44,16 @@ fn teardown_of_the_framework_relaunches_under_a_new_framework() {
     });
     let old_tasks = running_ids(&cluster, "/v2/apps/torn/tasks");
     assert_eq!(old_tasks.len(), 2);
+    // `mesos_leader_ui_url` names the master that accepted the subscription.
+    let leader_ui =
+        cluster.marathon_json("/v2/info")["marathon_config"]["mesos_leader_ui_url"].clone();
+    let leader_ui = leader_ui.as_str().unwrap_or_default();
+    assert!(
+        leader_ui.starts_with("http://")
+            && leader_ui.ends_with(&format!(":{}/", cluster.master_port)),
+        "mesos_leader_ui_url {leader_ui:?} does not name the master on port {}",
+        cluster.master_port
+    );
     let old_id = cluster.marathon_json("/v2/info")["frameworkId"]
         .as_str()
         .expect("a framework id once subscribed")

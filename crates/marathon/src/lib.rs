@@ -257,6 +257,7 @@ pub async fn serve(
     let port = listener.local_addr()?.port();
     let events = events::EventBus::new();
     let (tx, rx) = mpsc::channel(driver::INBOX_MAX);
+    let mesos_leader = mesos::LeaderUrl::default();
     let mesos_tx = match &flags.master {
         Some(master) => Some(mesos::spawn(mesos::Link {
             master: master.clone(),
@@ -267,12 +268,14 @@ pub async fn serve(
             credential: mesos_credential,
             webui_url: format!("http://{}:{port}", flags.hostname),
             inbox: tx.clone(),
+            leader_url: mesos_leader.clone(),
         })),
         None => None,
     };
     let api = api::Api {
         tx: tx.clone(),
         events: events.clone(),
+        mesos_leader,
         info: Arc::new(api::Info {
             leader: format!("{}:{port}", flags.hostname),
             hostname: flags.hostname.clone(),

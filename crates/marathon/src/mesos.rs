@@ -2,6 +2,8 @@
 //! partition-aware framework with a stable id and a week of failover timeout, turns client
 //! events into scheduler inputs, and the scheduler's effects into calls.
 
+use std::sync::{Arc, RwLock};
+
 use drover_core::marathon::scheduler::{Effect, Input};
 use drover_scheduler_client::{ClientEvent, Config, calls};
 use drover_wire::v1;
@@ -32,6 +34,42 @@ pub struct Link {
     pub webui_url: String,
     /// The actor's inbox.
     pub inbox: mpsc::Sender<Msg>,
+    /// Where the leading master's URL is kept for `/v2/info`.
+    pub leader_url: LeaderUrl,
+}
+
+/// The web UI URL of the master that accepted the last subscription (Marathon's
+/// `mesos_leader_ui_url`, which it took from the MasterInfo of its registration); `None`
+/// until subscribed.
+#[derive(Debug, Clone, Default)]
+pub struct LeaderUrl(Arc<RwLock<Option<String>>>);
+
+impl LeaderUrl {
+    /// The URL, if subscribed once.
+    pub fn get(&self) -> Option<String> {
+        self.0.read().map(|url| url.clone()).unwrap_or(None)
+    }
+
+    fn set(&self, master: &v1::MasterInfo) {
+        if let Ok(mut url) = self.0.write() {
+            *url = Some(leader_ui_url(master));
+        }
+    }
+}
+
+/// `http://host:port/` of a master: its address's hostname, else its IP, else the legacy
+/// fields (`ip` is the IPv4 octets as a little-endian u32).
+fn leader_ui_url(master: &v1::MasterInfo) -> String {
+    let address = master.address.as_ref();
+    let host = address
+        .and_then(|a| a.hostname.clone().or_else(|| a.ip.clone()))
+        .or_else(|| master.hostname.clone())
+        .unwrap_or_else(|| std::net::Ipv4Addr::from(master.ip.to_le_bytes()).to_string());
+    let port = address
+        .map(|a| a.port)
+        .filter(|p| *p > 0)
+        .map_or(master.port, |p| p as u32);
+    format!("http://{host}:{port}/")
 }
 
 fn capability(kind: v1::framework_info::capability::Type) -> v1::framework_info::Capability {
@@ -71,10 +109,19 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
     config.credential = link.credential.clone();
     let (client, mut events) = drover_scheduler_client::spawn(config);
     let inbox = link.inbox.clone();
+    let leader_url = link.leader_url.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             let input = match event {
-                ClientEvent::Subscribed { framework_id } => Input::Subscribed { framework_id },
+                ClientEvent::Subscribed {
+                    framework_id,
+                    master_info,
+                } => {
+                    if let Some(master) = &master_info {
+                        leader_url.set(master);
+                    }
+                    Input::Subscribed { framework_id }
+                }
                 ClientEvent::Disconnected { .. } => Input::Disconnected,
                 ClientEvent::FrameworkRemoved {
                     framework_id,
@@ -146,4 +193,31 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
         }
     });
     calls_tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leader_url_prefers_the_address_then_the_legacy_fields() {
+        let mut master = v1::MasterInfo {
+            ip: u32::from_le_bytes([10, 0, 0, 7]),
+            port: 5050,
+            ..Default::default()
+        };
+        assert_eq!(leader_ui_url(&master), "http://10.0.0.7:5050/");
+        master.hostname = Some("m1".into());
+        assert_eq!(leader_ui_url(&master), "http://m1:5050/");
+        master.address = Some(v1::Address {
+            hostname: Some("m1.example".into()),
+            ip: Some("10.0.0.7".into()),
+            port: 5051,
+        });
+        assert_eq!(leader_ui_url(&master), "http://m1.example:5051/");
+        let url = LeaderUrl::default();
+        assert_eq!(url.get(), None);
+        url.set(&master);
+        assert_eq!(url.get().as_deref(), Some("http://m1.example:5051/"));
+    }
 }

@@ -96,6 +96,8 @@ pub enum ClientEvent {
     Subscribed {
         /// The framework id.
         framework_id: String,
+        /// The leading master that accepted the subscription, as its SUBSCRIBED event names it.
+        master_info: Option<Box<v1::MasterInfo>>,
     },
     /// An event from the master (never `SUBSCRIBED` or `HEARTBEAT`), or a local update.
     Event(Box<Event>),
@@ -314,7 +316,8 @@ async fn session(
                         }
                         config.framework_info.id = Some(subscribed.framework_id.clone());
                         let id = subscribed.framework_id.value;
-                        if events.send(ClientEvent::Subscribed { framework_id: id }).await.is_err() {
+                        let master_info = subscribed.master_info.map(Box::new);
+                        if events.send(ClientEvent::Subscribed { framework_id: id, master_info }).await.is_err() {
                             return Session::Stop;
                         }
                     }

@@ -120,7 +120,7 @@ async fn connect(
     config.calls_in_flight_max = in_flight;
     let (tx, mut rx) = drover_scheduler_client::spawn(config);
     match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-        Ok(Some(ClientEvent::Subscribed { framework_id })) => assert_eq!(framework_id, "fw"),
+        Ok(Some(ClientEvent::Subscribed { framework_id, .. })) => assert_eq!(framework_id, "fw"),
         other => panic!("not subscribed: {other:?}"),
     }
     (tx, rx)

@@ -171,7 +171,9 @@ fn handle(
 ) -> Vec<v1::scheduler::Call> {
     let mut out = Vec::new();
     match event {
-        ClientEvent::Subscribed { framework_id: id } => {
+        ClientEvent::Subscribed {
+            framework_id: id, ..
+        } => {
             *framework_id.lock().expect("not poisoned") = Some(id);
             out.push(calls::revive());
         }
