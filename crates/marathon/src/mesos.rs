@@ -158,8 +158,11 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
         while let Some(MesosCall::Effect(effect)) = calls_rx.recv().await {
             let call = match effect {
                 Effect::Launch {
-                    offer_id, tasks, ..
-                } => calls::launch(&offer_id, tasks),
+                    offer_id,
+                    tasks,
+                    groups,
+                    ..
+                } => launch(&offer_id, tasks, groups),
                 Effect::Decline {
                     offer_ids,
                     refuse_seconds,
@@ -193,6 +196,33 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
         }
     });
     calls_tx
+}
+
+/// One ACCEPT launching `tasks` (LAUNCH) and each task group (LAUNCH_GROUP: a pod instance).
+fn launch(
+    offer_id: &str,
+    tasks: Vec<v1::TaskInfo>,
+    groups: Vec<v1::offer::operation::LaunchGroup>,
+) -> v1::scheduler::Call {
+    let mut call = calls::launch(offer_id, tasks);
+    if let Some(accept) = call.accept.as_mut() {
+        if accept
+            .operations
+            .first()
+            .and_then(|op| op.launch.as_ref())
+            .is_some_and(|l| l.task_infos.is_empty())
+        {
+            accept.operations.clear();
+        }
+        accept
+            .operations
+            .extend(groups.into_iter().map(|group| v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(group),
+                ..Default::default()
+            }));
+    }
+    call
 }
 
 #[cfg(test)]

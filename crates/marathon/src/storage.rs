@@ -11,6 +11,7 @@ use drover_core::marathon::deployment::{Action, ActionKind, Deployment};
 use drover_core::marathon::group::{GroupSnapshot, GroupSpec};
 use drover_core::marathon::instance::{Instance, Placement};
 use drover_core::marathon::path::PathId;
+use drover_core::marathon::pod::state::PodTask;
 use drover_core::marathon::scheduler::{Change, Restored, Scheduler};
 use drover_core::task::names::{parse_state, state_name};
 use drover_store::{Store, WriteBatch};
@@ -295,6 +296,22 @@ struct InstanceRecord<'a> {
     ip_addresses: &'a [String],
     #[serde(rename = "readinessPending")]
     readiness_pending: bool,
+    /// A pod instance's tasks (absent for apps, so app records keep their bytes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tasks: Vec<PodTaskRecord<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PodTaskRecord<'a> {
+    container: &'a str,
+    condition: &'static str,
+    #[serde(rename = "mesosState")]
+    mesos_state: Option<&'static str>,
+    healthy: Option<bool>,
+    message: Option<&'a str>,
+    since: u64,
+    #[serde(rename = "startedAt")]
+    started_at: Option<u64>,
 }
 
 #[derive(serde::Serialize)]
@@ -340,6 +357,19 @@ impl<'a> InstanceRecord<'a> {
             kill_sent: i.kill_sent_ms,
             ip_addresses: &i.ip_addresses,
             readiness_pending: i.readiness_pending,
+            tasks: i
+                .tasks
+                .iter()
+                .map(|t| PodTaskRecord {
+                    container: &t.container,
+                    condition: t.condition.name(),
+                    mesos_state: t.state.map(state_name),
+                    healthy: t.healthy,
+                    message: t.message.as_deref(),
+                    since: t.since_ms,
+                    started_at: t.started_at_ms,
+                })
+                .collect(),
         }
     }
 }
@@ -347,7 +377,7 @@ impl<'a> InstanceRecord<'a> {
 /// The stored instance as a JSON value (the reference [`InstanceRecord`] is checked against).
 #[cfg(test)]
 fn instance_json(i: &Instance) -> Value {
-    json!({
+    let mut v = json!({
         "id": i.id,
         "appId": i.app_id.as_str(),
         "incarnation": i.incarnation,
@@ -373,7 +403,25 @@ fn instance_json(i: &Instance) -> Value {
         "killSent": i.kill_sent_ms,
         "ipAddresses": i.ip_addresses,
         "readinessPending": i.readiness_pending,
-    })
+    });
+    if !i.tasks.is_empty() {
+        v["tasks"] = i
+            .tasks
+            .iter()
+            .map(|t| {
+                json!({
+                    "container": t.container,
+                    "condition": t.condition.name(),
+                    "mesosState": t.state.map(state_name),
+                    "healthy": t.healthy,
+                    "message": t.message,
+                    "since": t.since_ms,
+                    "startedAt": t.started_at_ms,
+                })
+            })
+            .collect();
+    }
+    v
 }
 
 fn parse_instance(v: &Value) -> Option<Instance> {
@@ -419,6 +467,25 @@ fn parse_instance(v: &Value) -> Option<Instance> {
             .get("readinessPending")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        tasks: match v.get("tasks").and_then(Value::as_array) {
+            Some(tasks) => tasks
+                .iter()
+                .map(parse_pod_task)
+                .collect::<Option<Vec<_>>>()?,
+            None => Vec::new(),
+        },
+    })
+}
+
+fn parse_pod_task(v: &Value) -> Option<PodTask> {
+    Some(PodTask {
+        container: v["container"].as_str()?.to_owned(),
+        condition: condition_from(v["condition"].as_str()?),
+        state: v["mesosState"].as_str().and_then(parse_state),
+        healthy: v["healthy"].as_bool(),
+        message: v["message"].as_str().map(str::to_owned),
+        since_ms: v["since"].as_u64()?,
+        started_at_ms: v["startedAt"].as_u64(),
     })
 }
 
@@ -533,6 +600,16 @@ mod tests {
         i.mesos_healthy = Some(false);
         i.kill_sent_ms = Some(u64::MAX);
         i.ip_addresses = vec!["10.0.0.1".into(), "::1".into()];
+        assert_eq!(record(&i), instance_json(&i).to_string());
+        i.tasks = vec![PodTask {
+            container: "web".into(),
+            condition: Condition::Running,
+            state: Some(TaskState::TaskRunning),
+            healthy: Some(true),
+            message: Some("up".into()),
+            since_ms: 7,
+            started_at_ms: Some(8),
+        }];
         assert_eq!(record(&i), instance_json(&i).to_string());
         let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
         assert_eq!(parsed, i);

@@ -255,6 +255,9 @@ pub struct AppSpec {
     /// Fields the scheduler does not interpret, kept as the client's JSON text by key so the API
     /// can echo them (`readinessChecks`, …).
     pub opaque: BTreeMap<String, String>,
+    /// The containers of a pod (`/v2/pods`): this definition then carries a pod, not an app
+    /// (see `marathon::pod`).
+    pub pod: Option<Box<super::pod::PodSpec>>,
     /// Version timestamp (ms since the epoch).
     pub version_ms: u64,
     /// Last scale-only change.
@@ -303,6 +306,7 @@ impl AppSpec {
             dependencies: Vec::new(),
             container: None,
             opaque: BTreeMap::new(),
+            pod: None,
             version_ms: 0,
             last_scaling_at_ms: 0,
             last_config_change_at_ms: 0,
@@ -342,6 +346,10 @@ impl AppSpec {
 
     /// The app's service ports, in order: one per port definition, or per port mapping.
     pub fn service_ports(&self) -> Vec<u32> {
+        if self.pod.is_some() {
+            // Marathon tracks no service ports for pods.
+            return Vec::new();
+        }
         match self.docker() {
             Some(docker) if self.uses_port_mappings() => docker
                 .port_mappings
@@ -355,6 +363,9 @@ impl AppSpec {
     /// The host ports a task needs, in the order of its `ports`: 0 = any port from the offer,
     /// else exactly that port (`requirePorts`, or a fixed `hostPort`).
     pub fn host_port_requests(&self) -> Vec<u32> {
+        if let Some(pod) = &self.pod {
+            return pod.host_port_requests();
+        }
         match self.docker() {
             Some(docker) if self.uses_port_mappings() => docker
                 .port_mappings
@@ -394,6 +405,9 @@ pub const INSTANCES_MAX: u32 = 100_000;
 
 /// Checks the semantic rules of an app definition; returns every problem.
 pub fn validate(app: &AppSpec) -> Vec<Violation> {
+    if let Some(pod) = &app.pod {
+        return super::pod::validate(app, pod);
+    }
     let mut problems = Vec::new();
     let mut push = |path: &str, message: String| problems.push(Violation::new(path, message));
     match (&app.cmd, app.args.is_empty()) {

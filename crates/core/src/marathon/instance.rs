@@ -89,6 +89,9 @@ pub struct Instance {
     /// Its app has readiness checks that have not all passed for this instance yet: it does
     /// not count as ready for a deployment.
     pub readiness_pending: bool,
+    /// A pod instance's tasks, one per container, once launched (empty for apps, whose one
+    /// task is described by the fields above).
+    pub tasks: Vec<super::pod::state::PodTask>,
 }
 
 impl Instance {
@@ -120,12 +123,59 @@ impl Instance {
             kill_sent_ms: None,
             ip_addresses: Vec::new(),
             readiness_pending: false,
+            tasks: Vec::new(),
         }
     }
 
-    /// The Mesos task id of the current incarnation.
+    /// The Mesos task id of the current incarnation (of an app's instance; a pod instance has
+    /// one per container, [`Instance::task_ids`]).
     pub fn task_id(&self) -> String {
         format!("{}._app.{}", self.id, self.incarnation)
+    }
+
+    /// Every Mesos task id of the current incarnation.
+    pub fn task_ids(&self) -> Vec<String> {
+        if self.tasks.is_empty() {
+            return vec![self.task_id()];
+        }
+        self.tasks
+            .iter()
+            .map(|t| super::pod::launch::task_id(&self.id, &t.container, self.incarnation))
+            .collect()
+    }
+
+    /// The task ids that may still run: a pod instance's tasks not known to be over (an app's
+    /// one task when the instance has one).
+    pub fn live_task_ids(&self) -> Vec<String> {
+        if self.tasks.is_empty() {
+            return if self.has_task() && !self.condition.is_terminal() {
+                vec![self.task_id()]
+            } else {
+                Vec::new()
+            };
+        }
+        if !self.has_task() {
+            return Vec::new();
+        }
+        self.tasks
+            .iter()
+            .filter(|t| !t.condition.is_terminal())
+            .map(|t| super::pod::launch::task_id(&self.id, &t.container, self.incarnation))
+            .collect()
+    }
+
+    /// The task that speaks for the instance (failures, events): an app's one task, or the
+    /// pod task whose condition is the instance's.
+    pub fn deciding_task_id(&self) -> String {
+        match super::pod::state::deciding(&self.tasks) {
+            Some(t) => super::pod::launch::task_id(&self.id, &t.container, self.incarnation),
+            None => self.task_id(),
+        }
+    }
+
+    /// Whether this is an instance of a pod.
+    pub fn is_pod(&self) -> bool {
+        !self.tasks.is_empty()
     }
 
     /// Whether a task exists for it on an agent (or may exist).
@@ -194,15 +244,24 @@ impl Instance {
     }
 }
 
-/// Parses a task id of the form `<instanceId>._app.<n>` into (instance id, incarnation). Older
-/// forms are not produced by Drover and are treated as unknown.
+/// Parses a task id of the form `<instanceId>.<container>.<n>` (`_app` for an app's task, the
+/// container's name for a pod's) into (instance id, incarnation). Older forms are not produced
+/// by Drover and are treated as unknown.
 pub fn parse_task_id(task_id: &str) -> Option<(&str, u32)> {
-    let (instance, incarnation) = task_id.rsplit_once("._app.")?;
+    parse_task_id_parts(task_id).map(|(instance, _, incarnation)| (instance, incarnation))
+}
+
+/// [`parse_task_id`] with the container name (`_app` for apps).
+pub fn parse_task_id_parts(task_id: &str) -> Option<(&str, &str, u32)> {
+    let (rest, incarnation) = task_id.rsplit_once('.')?;
     let incarnation = incarnation.parse().ok()?;
-    if !instance.contains(".instance-") {
+    let (instance, container) = rest.rsplit_once('.')?;
+    // The instance id ends in `instance-<uuid>` (no dots in a uuid).
+    let (_, uuid) = instance.rsplit_once(".instance-")?;
+    if uuid.is_empty() || uuid.contains('.') || container.is_empty() {
         return None;
     }
-    Some((instance, incarnation))
+    Some((instance, container, incarnation))
 }
 
 /// Ranks conditions for scale-down: lower is killed first (unreachable, then not yet
@@ -244,5 +303,11 @@ mod tests {
             Some(("prod_web.instance-u-1", 1))
         );
         assert_eq!(parse_task_id("nonsense"), None);
+        assert_eq!(
+            parse_task_id_parts("prod_web.instance-u-1.side.3"),
+            Some(("prod_web.instance-u-1", "side", 3))
+        );
+        assert_eq!(parse_task_id("prod_web.instance-u-1.3"), None);
+        assert_eq!(parse_task_id("prod_web.x._app.3"), None);
     }
 }

@@ -16,6 +16,7 @@ pub mod group;
 pub mod instance;
 pub mod offer;
 pub mod path;
+pub mod pod;
 pub mod readiness;
 pub mod scheduler;
 pub mod service_ports;

@@ -11,6 +11,7 @@ mod executor_health;
 mod groups;
 mod index;
 mod offers;
+mod pods;
 mod readiness;
 mod status;
 
@@ -167,7 +168,8 @@ pub enum Effect {
     Persist(Change),
     /// Answer the command of this step.
     Reply(Result<Reply, CommandError>),
-    /// Accept an offer, launching these tasks.
+    /// Accept an offer, launching these tasks (LAUNCH) and task groups (one LAUNCH_GROUP
+    /// each: the pod instances) in one ACCEPT.
     Launch {
         /// Offer used.
         offer_id: String,
@@ -175,6 +177,8 @@ pub enum Effect {
         agent_id: String,
         /// Tasks to launch.
         tasks: Vec<v1::TaskInfo>,
+        /// Task groups to launch, each with its executor.
+        groups: Vec<v1::offer::operation::LaunchGroup>,
     },
     /// Decline offers.
     Decline {
@@ -520,13 +524,29 @@ impl Scheduler {
             // reconciliation below still reports any that did launch, and the launch timeout
             // expunges any that did not (seed 1717454680918800133).
             .filter(|i| {
-                i.has_task() && !i.condition.is_terminal() && i.condition != Condition::Provisioned
+                i.has_task()
+                    && !i.condition.is_terminal()
+                    && (i.condition != Condition::Provisioned || i.is_pod())
             })
-            .map(|i| {
-                (
-                    i.task_id(),
-                    i.placement.as_ref().map(|p| p.agent_id.clone()),
-                )
+            .flat_map(|i| {
+                let agent = i.placement.as_ref().map(|p| p.agent_id.clone());
+                // A pod's tasks that have a Mesos status (the others may still be queued).
+                let ids = if i.is_pod() {
+                    i.tasks
+                        .iter()
+                        .filter(|t| t.state.is_some() && !t.condition.is_terminal())
+                        .map(|t| {
+                            crate::marathon::pod::launch::task_id(
+                                &i.id,
+                                &t.container,
+                                i.incarnation,
+                            )
+                        })
+                        .collect()
+                } else {
+                    vec![i.task_id()]
+                };
+                ids.into_iter().map(move |id| (id, agent.clone()))
             })
             .collect();
         self.effects.push(Effect::Reconcile { tasks });

@@ -8,19 +8,21 @@ use crate::marathon::condition::{Condition, Goal};
 use crate::marathon::instance::Placement;
 use crate::marathon::offer::{OfferPool, RejectReason, task_info};
 use crate::marathon::path::PathId;
+use crate::marathon::pod::launch::{LaunchContext, launch_group};
 
 impl Scheduler {
     pub(super) fn offers(&mut self, now_ms: u64, offers: Vec<v1::Offer>) {
         let mut declined = Vec::new();
         for offer in offers {
-            let tasks = self.match_offer(now_ms, &offer);
-            if tasks.is_empty() {
+            let (tasks, groups) = self.match_offer(now_ms, &offer);
+            if tasks.is_empty() && groups.is_empty() {
                 declined.push(offer.id.value.clone());
             } else {
                 self.effects.push(Effect::Launch {
                     offer_id: offer.id.value.clone(),
                     agent_id: offer.agent_id.value.clone(),
                     tasks,
+                    groups,
                 });
             }
         }
@@ -40,9 +42,14 @@ impl Scheduler {
     /// Places queued instances on one offer. Only apps with queued instances are looked at
     /// (the index keeps them, in id order, as the app map would give them), and only their
     /// queued instances, front first, until the offer or the per-offer limit runs out.
-    fn match_offer(&mut self, now_ms: u64, offer: &v1::Offer) -> Vec<v1::TaskInfo> {
+    fn match_offer(
+        &mut self,
+        now_ms: u64,
+        offer: &v1::Offer,
+    ) -> (Vec<v1::TaskInfo>, Vec<v1::offer::operation::LaunchGroup>) {
         let mut pool = OfferPool::new(offer);
         let mut tasks = Vec::new();
+        let mut groups = Vec::new();
         let app_ids: Vec<PathId> = self
             .instances
             .queued_apps()
@@ -51,7 +58,7 @@ impl Scheduler {
             .cloned()
             .collect();
         for app_id in app_ids {
-            if tasks.len() >= self.config.max_instances_per_offer {
+            if tasks.len() + groups.len() >= self.config.max_instances_per_offer {
                 break;
             }
             let Some(app) = self.apps.get(&app_id).cloned() else {
@@ -80,7 +87,7 @@ impl Scheduler {
             let mut reject = None;
             // Each placement takes the instance out of the queue, so the next one is first.
             while let Some(instance_id) = self.instances.first_queued(&app_id).map(str::to_owned) {
-                if tasks.len() >= self.config.max_instances_per_offer {
+                if tasks.len() + groups.len() >= self.config.max_instances_per_offer {
                     break;
                 }
                 if !app
@@ -114,19 +121,34 @@ impl Scheduler {
                     instance.app_version_ms = app.version_ms;
                     instance.config_ms = app.last_config_change_at_ms;
                     instance.placement = Some(placement);
+                    if let Some(pod) = &app.pod {
+                        instance.tasks = crate::marathon::pod::state::provisioned(pod, now_ms);
+                    }
                     instance.task_id()
                 });
                 let Some(task_id) = task_id else {
                     break;
                 };
-                tasks.push(task_info(
-                    &app,
-                    &task_id,
-                    &offer.agent_id.value,
-                    &offer.hostname,
-                    resources,
-                    &host_ports,
-                ));
+                match (&app.pod, self.instances.get(&instance_id)) {
+                    (Some(pod), Some(instance)) => {
+                        let ctx = LaunchContext {
+                            app: &app,
+                            instance,
+                            agent_id: &offer.agent_id.value,
+                            hostname: &offer.hostname,
+                            framework_id: self.framework_id.as_deref(),
+                        };
+                        groups.push(launch_group(&ctx, pod, resources, &host_ports));
+                    }
+                    _ => tasks.push(task_info(
+                        &app,
+                        &task_id,
+                        &offer.agent_id.value,
+                        &offer.hostname,
+                        resources,
+                        &host_ports,
+                    )),
+                }
                 self.instance_changed(&instance_id);
                 used = true;
             }
@@ -142,6 +164,6 @@ impl Scheduler {
                 *stats.rejects.entry(reason).or_default() += 1;
             }
         }
-        tasks
+        (tasks, groups)
     }
 }

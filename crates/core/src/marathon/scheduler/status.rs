@@ -3,6 +3,7 @@
 
 use drover_wire::v1;
 
+use super::pods::PodFold;
 use super::{Change, ConditionLog, Effect, Scheduler, TaskFailure};
 use crate::marathon::backoff;
 use crate::marathon::condition::{Condition, Goal, Reaction, condition_of, reaction};
@@ -133,6 +134,36 @@ impl Scheduler {
             }
             return;
         }
+        // A pod instance shows what all its tasks make of it (`pods.rs`).
+        let (state, condition, healthy, is_pod) =
+            match self.pod_fold(now_ms, &instance_id, state, condition, status) {
+                PodFold::NotPod => (state, condition, status.healthy, false),
+                PodFold::Folded {
+                    state,
+                    condition,
+                    healthy,
+                } => (state, condition, healthy, true),
+                PodFold::Ignored(what) => {
+                    let instance = self.instances.get(&instance_id);
+                    let app_id = instance.map(|i| i.app_id.clone());
+                    let previous = instance.map(|i| i.condition);
+                    self.log_condition(
+                        status,
+                        condition,
+                        app_id,
+                        Some(instance_id.clone()),
+                        previous,
+                        what,
+                    );
+                    if condition.is_active() && !condition.is_terminal() {
+                        self.effects.push(Effect::Kill {
+                            task_id: task_id.to_owned(),
+                            agent_id,
+                        });
+                    }
+                    return;
+                }
+            };
         let ips: Vec<String> = status
             .container_status
             .iter()
@@ -154,15 +185,15 @@ impl Scheduler {
             if !ips.is_empty() {
                 instance.ip_addresses = ips;
             }
-            if status.healthy.is_some() {
-                instance.mesos_healthy = status.healthy;
+            if healthy.is_some() || is_pod {
+                instance.mesos_healthy = healthy;
             }
             if condition == Condition::Running && instance.started_at_ms.is_none() {
                 instance.started_at_ms = Some(now_ms);
             }
             let goal = instance.goal;
             let changed_state = previous_state != Some(state);
-            let health_flip = status.healthy.is_some() && status.healthy != healthy_before;
+            let health_flip = healthy.is_some() && healthy != healthy_before;
             match reaction(condition, goal) {
                 Reaction::Record => {
                     if previous != condition
@@ -219,8 +250,9 @@ impl Scheduler {
         };
         let app_id = instance.app_id.clone();
         let now_changed = previous != instance.condition;
-        let state_event = changed_state.then(|| status_event(instance, state));
-        let health_event = match status.healthy {
+        // A pod's tasks announced their own changes.
+        let state_event = (changed_state && !is_pod).then(|| status_event(instance, state));
+        let health_event = match healthy {
             Some(alive) if health_flip => Some(Event::HealthStatusChanged {
                 app_id: instance.app_id.clone(),
                 instance_id: instance.id.clone(),
@@ -367,7 +399,7 @@ impl Scheduler {
                 .unwrap_or_default(),
             message: i.message.clone().unwrap_or_default(),
             state,
-            task_id: i.task_id(),
+            task_id: i.deciding_task_id(),
             instance_id: i.id.clone(),
             timestamp_ms: now_ms,
             version_ms: i.app_version_ms,
@@ -403,18 +435,38 @@ impl Scheduler {
         if !i.has_task() || i.condition.is_terminal() {
             return;
         }
-        let effect = Effect::Kill {
-            task_id: i.task_id(),
-            agent_id: i.placement.as_ref().map(|p| p.agent_id.clone()),
-        };
+        // Every task of a pod instance that may still run.
+        let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
+        let effects: Vec<Effect> = i
+            .live_task_ids()
+            .into_iter()
+            .map(|task_id| Effect::Kill {
+                task_id,
+                agent_id: agent_id.clone(),
+            })
+            .collect();
         self.instances
             .modify(instance_id, |i| i.kill_sent_ms = Some(now_ms));
-        self.effects.push(effect);
+        self.effects.extend(effects);
         self.persist(Change::Instance(instance_id.to_owned()));
     }
 
     /// Forgets an instance.
     pub(super) fn expunge(&mut self, instance_id: &str) {
+        // A pod instance ends when its first container fails: its other containers are killed
+        // rather than left to run unowned (the default executor would kill them too).
+        if let Some(i) = self.instances.get(instance_id).filter(|i| i.is_pod()) {
+            let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
+            let live: Vec<Effect> = i
+                .live_task_ids()
+                .into_iter()
+                .map(|task_id| Effect::Kill {
+                    task_id,
+                    agent_id: agent_id.clone(),
+                })
+                .collect();
+            self.effects.extend(live);
+        }
         self.executor_health.remove(instance_id);
         self.check_results.remove(instance_id);
         if self.instances.remove(instance_id).is_some() {
