@@ -17,7 +17,7 @@ use drover_core::task::names::{parse_state, state_name};
 use drover_store::{Store, WriteBatch};
 use serde_json::{Value, json};
 
-use crate::json::app::{Mode, app_json, parse_app};
+use crate::json::pod_render::{parse_run_spec, pod_json, run_spec_json};
 use crate::json::view::{AppDef, to_bytes};
 
 /// The store namespace of everything Marathon keeps.
@@ -64,7 +64,11 @@ fn parse_group_spec(v: &Value) -> Option<GroupSpec> {
 
 fn snapshot_json(g: &GroupSnapshot) -> Value {
     let groups: Vec<Value> = g.groups.iter().map(group_spec_json).collect();
-    let apps: Vec<Value> = g.apps.iter().map(|a| Value::Object(app_json(a))).collect();
+    let apps: Vec<Value> = g
+        .apps
+        .iter()
+        .map(|a| Value::Object(run_spec_json(a)))
+        .collect();
     json!({"id": g.id.as_str(), "version": g.version_ms, "groups": groups, "apps": apps})
 }
 
@@ -79,6 +83,15 @@ fn parse_snapshot(v: &Value) -> Option<GroupSnapshot> {
         version_ms: v["version"].as_u64()?,
         groups,
         apps: Vec::new(),
+    })
+}
+
+/// A run spec's stored bytes: an app's JSON, or a pod's (with its version bookkeeping).
+fn spec_bytes(app: &drover_core::marathon::app::AppSpec) -> anyhow::Result<Vec<u8>> {
+    Ok(if app.pod.is_some() {
+        serde_json::to_vec(&pod_json(app, true))?
+    } else {
+        to_bytes(&AppDef(app), 1024)?
     })
 }
 
@@ -107,7 +120,7 @@ pub fn write(
         match change {
             Change::App(id) => match s.app(id) {
                 Some(app) => {
-                    batch.put(NAMESPACE, app_key(id), to_bytes(&AppDef(app), 1024)?);
+                    batch.put(NAMESPACE, app_key(id), spec_bytes(app)?);
                 }
                 None => {
                     batch.delete(NAMESPACE, app_key(id));
@@ -119,11 +132,7 @@ pub fn write(
             Change::AppVersion(id, version) => {
                 match s.versions(id).find(|a| a.version_ms == *version) {
                     Some(app) => {
-                        batch.put(
-                            NAMESPACE,
-                            version_key(id, *version),
-                            to_bytes(&AppDef(app), 1024)?,
-                        );
+                        batch.put(NAMESPACE, version_key(id, *version), spec_bytes(app)?);
                     }
                     None => {
                         batch.delete(NAMESPACE, version_key(id, *version));
@@ -202,8 +211,7 @@ pub fn load(store: &Arc<dyn Store>) -> anyhow::Result<Restored> {
         serde_json::from_slice(bytes).context("decode stored marathon record")
     };
     let app = |v: &Value| {
-        parse_app(v, None, Mode::Stored)
-            .map_err(|e| anyhow::anyhow!("stored app does not validate: {e:?}"))
+        parse_run_spec(v).map_err(|e| anyhow::anyhow!("stored app does not validate: {e:?}"))
     };
     for (_, bytes) in store.scan(NAMESPACE, b"app/")? {
         restored.apps.push(app(&parse(&bytes)?)?);
@@ -506,7 +514,7 @@ fn deployment_json(d: &Deployment) -> Value {
             (
                 id.to_string(),
                 app.as_ref()
-                    .map_or(Value::Null, |a| Value::Object(app_json(a))),
+                    .map_or(Value::Null, |a| Value::Object(run_spec_json(a))),
             )
         })
         .collect();
@@ -542,7 +550,7 @@ fn parse_deployment(v: &Value) -> Option<Deployment> {
         let app = if app.is_null() {
             None
         } else {
-            parse_app(app, None, Mode::Stored).ok()
+            parse_run_spec(app).ok()
         };
         originals.insert(id, app);
     }

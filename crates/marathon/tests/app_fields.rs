@@ -252,8 +252,6 @@ async fn endpoints_drover_does_not_serve_answer_with_a_message_naming_them() {
     let server = start(dir.path()).await;
     let a = server.addr.clone();
     for (method, path, words) in [
-        ("GET", "/v2/pods", "pods"),
-        ("POST", "/v2/pods/web", "pods"),
         ("GET", "/v2/eventSubscriptions", "eventSubscriptions"),
         ("GET", "/v2/artifacts/x", "artifact"),
         ("GET", "/v2/plugins", "plugins"),

@@ -177,7 +177,7 @@ async fn a_group_tree_deploys_in_dependency_order_and_refuses_bad_input() {
             "POST",
             "/v2/groups",
             json!({"id": "/p", "pods": [{"id": "x"}]}),
-            "pods are not supported",
+            "pods are read-only at /v2/groups",
         ),
     ];
     for (method, path, body, expected) in cases {

@@ -124,6 +124,7 @@ pub(super) async fn apps_root(
                     let apps: Vec<AppInfo> = s
                         .apps()
                         .values()
+                        .filter(|a| a.pod.is_none())
                         .filter(|a| {
                             cmd.as_ref().is_none_or(|c| {
                                 a.cmd.as_deref().unwrap_or("").to_lowercase().contains(c)
@@ -217,9 +218,13 @@ async fn merged(
     let lookup = id.clone();
     let (current, versions) = api
         .read(move |s, _| {
+            // A pod's id is no app's (and a PUT to it is refused as one).
             (
-                s.app(&lookup).cloned(),
-                s.versions(&lookup).cloned().collect::<Vec<_>>(),
+                s.app(&lookup).filter(|a| a.pod.is_none()).cloned(),
+                s.versions(&lookup)
+                    .filter(|a| a.pod.is_none())
+                    .cloned()
+                    .collect::<Vec<_>>(),
             )
         })
         .await?;
@@ -320,7 +325,7 @@ pub(super) async fn apps_path(
                         let apps: Vec<AppInfo> = s
                             .apps()
                             .values()
-                            .filter(|a| a.id.is_within(&group))
+                            .filter(|a| a.id.is_within(&group) && a.pod.is_none())
                             .map(|a| AppInfo::new(&context, a, embed))
                             .collect();
                         to_bytes(&One("*", &apps), LISTING_BYTES_PER_APP * apps.len())
@@ -338,7 +343,7 @@ pub(super) async fn apps_path(
                         ..embed
                     };
                     let context = Context::of_app(s, &lookup);
-                    s.app(&lookup).map(|a| {
+                    s.app(&lookup).filter(|a| a.pod.is_none()).map(|a| {
                         // An app with readiness checks shows their results unasked.
                         let embed = Embed {
                             readiness: embed.readiness || !a.readiness_checks.is_empty(),
@@ -385,7 +390,7 @@ pub(super) async fn apps_path(
         (AppPath::App(raw), Method::DELETE) => {
             let reply = api
                 .command(Command::DeleteApp {
-                    app_id: app_id(&raw)?,
+                    app_id: not_a_pod(&api, app_id(&raw)?).await?,
                     force: q.flag("force", true),
                 })
                 .await?;
@@ -394,7 +399,7 @@ pub(super) async fn apps_path(
         (AppPath::Restart(raw), Method::POST) => {
             let reply = api
                 .command(Command::RestartApp {
-                    app_id: app_id(&raw)?,
+                    app_id: not_a_pod(&api, app_id(&raw)?).await?,
                     force,
                 })
                 .await?;
@@ -405,7 +410,7 @@ pub(super) async fn apps_path(
             let lookup = id.clone();
             let tasks = api
                 .read(move |s, _| {
-                    s.app(&lookup)?;
+                    s.app(&lookup).filter(|a| a.pod.is_none())?;
                     Some(
                         s.instances_of(&lookup)
                             .filter(|i| i.has_task())
@@ -419,14 +424,14 @@ pub(super) async fn apps_path(
         }
         (AppPath::Tasks(raw), Method::DELETE) => {
             let target = KillTarget::App {
-                app_id: app_id(&raw)?,
+                app_id: not_a_pod(&api, app_id(&raw)?).await?,
                 host: q.get("host").map(str::to_owned),
             };
             kill(&api, target, &q, false).await
         }
         (AppPath::Task(raw, task), Method::DELETE) => {
             let target = KillTarget::Task {
-                app_id: app_id(&raw)?,
+                app_id: not_a_pod(&api, app_id(&raw)?).await?,
                 task_id: task,
             };
             kill(&api, target, &q, true).await
@@ -436,7 +441,7 @@ pub(super) async fn apps_path(
             let lookup = id.clone();
             let versions = api
                 .read(move |s, _| {
-                    s.app(&lookup)?;
+                    s.app(&lookup).filter(|a| a.pod.is_none())?;
                     let mut v: Vec<String> = s
                         .versions(&lookup)
                         .map(|a| timestamp(a.version_ms))
@@ -455,6 +460,7 @@ pub(super) async fn apps_path(
             let app = api
                 .read(move |s, _| {
                     s.versions(&lookup)
+                        .filter(|a| a.pod.is_none())
                         .find(|a| Some(a.version_ms) == ms)
                         .map(|a| Value::Object(app_json(a)))
                 })
@@ -466,6 +472,18 @@ pub(super) async fn apps_path(
         }
         _ => Ok(StatusCode::METHOD_NOT_ALLOWED.into_response()),
     }
+}
+
+/// `id`, or 404 when it names a pod: `/v2/apps` does not see pods.
+async fn not_a_pod(api: &Api, id: PathId) -> Result<PathId, ApiError> {
+    let lookup = id.clone();
+    let pod = api
+        .read(move |s, _| s.app(&lookup).is_some_and(|a| a.pod.is_some()))
+        .await?;
+    if pod {
+        return Err(ApiError::NotFound(format!("App '{id}' does not exist")));
+    }
+    Ok(id)
 }
 
 fn deployment_reply(reply: Reply) -> ApiResult {

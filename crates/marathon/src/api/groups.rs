@@ -28,6 +28,7 @@ use super::{Api, ApiResult, Query, deployment_result, json_response, parse_body}
 pub(super) struct GroupEmbed {
     groups: bool,
     apps: bool,
+    pods: bool,
     app: Embed,
 }
 
@@ -38,6 +39,7 @@ impl GroupEmbed {
             return GroupEmbed {
                 groups: true,
                 apps: true,
+                pods: true,
                 app: Embed::default(),
             };
         }
@@ -45,6 +47,7 @@ impl GroupEmbed {
         GroupEmbed {
             groups: has("group.groups"),
             apps: asked.iter().any(|k| k.starts_with("group.apps")),
+            pods: has("group.pods"),
             app: Embed {
                 tasks: has("group.apps.tasks"),
                 last_task_failure: has("group.apps.lastTaskFailure"),
@@ -282,8 +285,18 @@ pub(super) fn group_json(context: &Context<'_>, group: &PathId, embed: GroupEmbe
     let apps: Vec<Value> = if embed.apps {
         members
             .iter()
-            .filter(|a| &a.id.parent() == group)
+            .filter(|a| &a.id.parent() == group && a.pod.is_none())
             .map(|a| to_value(&AppInfo::new(context, a, embed.app)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // GroupInfo lists a group's pods by their status (Marathon's `PodStatus`).
+    let pods: Vec<Value> = if embed.pods {
+        members
+            .iter()
+            .filter(|a| &a.id.parent() == group && a.pod.is_some())
+            .map(|a| crate::json::pod_render::pod_status(s, a, embed.app.now_ms))
             .collect()
     } else {
         Vec::new()
@@ -300,7 +313,7 @@ pub(super) fn group_json(context: &Context<'_>, group: &PathId, embed: GroupEmbe
         .map(|g| g.dependencies.iter().map(PathId::as_str).collect())
         .unwrap_or_default();
     json!({
-        "id": group.as_str(), "apps": apps, "groups": groups, "pods": [],
+        "id": group.as_str(), "apps": apps, "groups": groups, "pods": pods,
         "dependencies": dependencies, "version": timestamp(version), "enforceRole": false,
     })
 }

@@ -25,11 +25,13 @@ use crate::json::render::Embed;
 mod apps;
 mod deployments;
 mod groups;
+mod pods;
 mod tasks;
 
 use apps::{apps_path, apps_root};
 use deployments::{deployment_delete, deployments_list, queue_delay, queue_list};
 use groups::{groups_path, groups_root};
+use pods::{pods_path, pods_root};
 use tasks::{tasks_delete, tasks_list};
 
 /// Largest accepted request body.
@@ -115,6 +117,7 @@ pub fn router(api: Api) -> Router {
         ("/v2/tasks", get(tasks_list)),
         ("/v2/tasks/delete", post(tasks_delete)),
         ("/v2/groups", any(groups_root)),
+        ("/v2/pods", any(pods_root)),
         ("/v2/deployments", get(deployments_list)),
         ("/v2/queue", get(queue_list)),
         ("/v2/events", get(crate::sse::events)),
@@ -126,6 +129,7 @@ pub fn router(api: Api) -> Router {
     router
         .route("/v2/apps/{*rest}", any(apps_path))
         .route("/v2/groups/{*id}", any(groups_path))
+        .route("/v2/pods/{*rest}", any(pods_path))
         .route("/v2/deployments/{id}", delete(deployment_delete))
         .route("/v2/queue/{*rest}", delete(queue_delay))
         .merge(drover_ui::services_routes())
@@ -152,8 +156,7 @@ pub fn router(api: Api) -> Router {
 }
 
 /// Marathon 1.10 endpoints Drover does not serve, by path prefix, with what to say.
-const UNSUPPORTED: [(&str, &str); 5] = [
-    ("/v2/pods", "Marathon pods (/v2/pods) are not supported"),
+const UNSUPPORTED: [(&str, &str); 4] = [
     (
         "/v2/eventSubscriptions",
         "HTTP callback event subscriptions (/v2/eventSubscriptions) are not supported; \
@@ -334,7 +337,10 @@ async fn ping(headers: HeaderMap) -> Response {
 
 async fn metrics(State(api): State<Api>) -> ApiResult {
     let (apps, instances, deployments) = api
-        .read(|s, _| (s.apps().len(), s.instances().len(), s.deployments().len()))
+        .read(|s, _| {
+            let apps = s.apps().values().filter(|a| a.pod.is_none()).count();
+            (apps, s.instances().len(), s.deployments().len())
+        })
         .await?;
     Ok(json_response(
         StatusCode::OK,

@@ -26,6 +26,8 @@ pub(super) async fn tasks_list(State(api): State<Api>, RawQuery(raw): RawQuery) 
             s.instances()
                 .values()
                 .filter(|i| i.has_task())
+                // Marathon lists apps' tasks only.
+                .filter(|i| s.app(&i.app_id).is_none_or(|a| a.pod.is_none()) && !i.is_pod())
                 .filter(|i| {
                     statuses.is_empty()
                         || statuses.iter().any(|st| match st.as_str() {

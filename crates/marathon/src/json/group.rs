@@ -150,7 +150,8 @@ fn read_group(
         Some(Value::Array(a)) if a.is_empty() => {}
         Some(_) => problems.push(Violation::new(
             format!("{path}/pods"),
-            "pods are not supported yet; deploy the containers as apps",
+            "pods are read-only at /v2/groups (as in Marathon): create and change them \
+             with /v2/pods",
         )),
     }
     match obj.get("dependencies") {
@@ -264,8 +265,14 @@ pub fn snapshot_tree(snapshot: &GroupSnapshot, group: &PathId) -> Value {
     let apps: Vec<Value> = snapshot
         .apps
         .iter()
-        .filter(|a| &a.id.parent() == group)
+        .filter(|a| &a.id.parent() == group && a.pod.is_none())
         .map(|a| Value::Object(app_json(a)))
+        .collect();
+    let pods: Vec<Value> = snapshot
+        .apps
+        .iter()
+        .filter(|a| &a.id.parent() == group && a.pod.is_some())
+        .map(|a| Value::Object(super::pod_render::pod_json(a, false)))
         .collect();
     let mut children: BTreeSet<PathId> = BTreeSet::new();
     let ids = snapshot
@@ -294,7 +301,7 @@ pub fn snapshot_tree(snapshot: &GroupSnapshot, group: &PathId) -> Value {
         .map(|g| g.dependencies.iter().map(PathId::as_str).collect())
         .unwrap_or_default();
     json!({
-        "id": group.as_str(), "apps": apps, "groups": groups, "pods": [],
+        "id": group.as_str(), "apps": apps, "groups": groups, "pods": pods,
         "dependencies": dependencies, "version": timestamp(snapshot.version_ms),
         "enforceRole": false,
     })

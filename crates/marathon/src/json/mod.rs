@@ -9,6 +9,8 @@ mod container_tests;
 #[cfg(test)]
 mod equivalence_tests;
 pub mod group;
+pub mod pod;
+pub mod pod_render;
 pub mod read;
 pub mod readiness;
 #[cfg(test)]

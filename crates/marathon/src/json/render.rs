@@ -2,7 +2,7 @@
 //! queue items and events (spec §4, §5; only keys marathon-python 0.13 accepts).
 
 use drover_core::marathon::app::AppSpec;
-use drover_core::marathon::deployment::{Deployment, PlanView};
+use drover_core::marathon::deployment::{ActionKind, Deployment, PlanView};
 use drover_core::marathon::event::Event;
 use drover_core::marathon::instance::Instance;
 use drover_core::marathon::offer::RejectReason;
@@ -52,13 +52,36 @@ pub(crate) fn to_value(view: &impl serde::Serialize) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)
 }
 
+/// An action as Marathon names it: `…Application` with `app` for an app, `…Pod` with `pod`
+/// for a pod.
+fn action_json(kind: ActionKind, id: &PathId, pod: bool) -> Value {
+    if !pod {
+        return json!({"action": kind.name(), "app": id.as_str()});
+    }
+    let name = match kind {
+        ActionKind::StartApplication => "StartPod",
+        ActionKind::StopApplication => "StopPod",
+        ActionKind::ScaleApplication => "ScalePod",
+        ActionKind::RestartApplication => "RestartPod",
+    };
+    json!({"action": name, "pod": id.as_str()})
+}
+
+/// Whether a plan's run spec is a pod (its definition before or after says so).
+fn plan_pod(plan: &PlanView, id: &PathId) -> bool {
+    plan.original
+        .iter()
+        .chain(&plan.target)
+        .any(|a| &a.id == id && a.pod.is_some())
+}
+
 fn actions_json(plan: &PlanView, step: usize) -> Vec<Value> {
     plan.steps
         .get(step)
         .map(|actions| {
             actions
                 .iter()
-                .map(|a| json!({"action": a.kind.name(), "app": a.app.as_str()}))
+                .map(|a| action_json(a.kind, &a.app, plan_pod(plan, &a.app)))
                 .collect()
         })
         .unwrap_or_default()
@@ -85,8 +108,13 @@ fn group_tree(apps: &[AppSpec], group: &PathId) -> Value {
     let within: Vec<&AppSpec> = apps.iter().filter(|a| a.id.is_within(group)).collect();
     let direct: Vec<Value> = within
         .iter()
-        .filter(|a| &a.id.parent() == group)
+        .filter(|a| &a.id.parent() == group && a.pod.is_none())
         .map(|a| Value::Object(app_json(a)))
+        .collect();
+    let pods: Vec<Value> = within
+        .iter()
+        .filter(|a| &a.id.parent() == group && a.pod.is_some())
+        .map(|a| Value::Object(super::pod_render::pod_json(a, false)))
         .collect();
     let children: std::collections::BTreeSet<PathId> = within
         .iter()
@@ -114,7 +142,7 @@ fn group_tree(apps: &[AppSpec], group: &PathId) -> Value {
         .collect();
     let version = within.iter().map(|a| a.version_ms).max().unwrap_or(0);
     json!({
-        "id": group.as_str(), "apps": direct, "groups": groups, "pods": [],
+        "id": group.as_str(), "apps": direct, "groups": groups, "pods": pods,
         "dependencies": [], "version": timestamp(version),
     })
 }
@@ -122,7 +150,7 @@ fn group_tree(apps: &[AppSpec], group: &PathId) -> Value {
 /// A deployment as `GET /v2/deployments` lists it. `explain` adds why each current action
 /// waits (an opt-in extension; marathon-python rejects unknown keys).
 pub fn deployment_json(s: &Scheduler, d: &Deployment, explain: bool) -> Value {
-    let plan = d.view();
+    let plan = d.view_with(s.apps());
     let current: Vec<Value> = d.steps[d.current_step]
         .iter()
         .map(|a| {
@@ -134,7 +162,8 @@ pub fn deployment_json(s: &Scheduler, d: &Deployment, explain: bool) -> Value {
                 .flat_map(|i| s.readiness_results(&i.id))
                 .map(|r| super::readiness::result_json(&r))
                 .collect();
-            let mut v = json!({"action": a.kind.name(), "app": a.app.as_str(), "readinessCheckResults": results});
+            let mut v = action_json(a.kind, &a.app, plan_pod(&plan, &a.app));
+            v["readinessCheckResults"] = json!(results);
             if explain && let Some(reason) = d.waiting.get(&a.app) {
                 v["waitingFor"] = json!(reason);
             }
@@ -144,12 +173,18 @@ pub fn deployment_json(s: &Scheduler, d: &Deployment, explain: bool) -> Value {
     let steps: Vec<Value> = (0..plan.steps.len())
         .map(|i| json!({"actions": actions_json(&plan, i)}))
         .collect();
-    let affected: Vec<&str> = d.affected_apps.iter().map(|a| a.as_str()).collect();
+    let (pods, apps): (Vec<&PathId>, Vec<&PathId>) =
+        d.affected_apps.iter().partition(|id| plan_pod(&plan, id));
+    let ids = |ids: Vec<&PathId>| {
+        ids.iter()
+            .map(|a| a.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
     json!({
         "id": d.id,
         "version": timestamp(d.version_ms),
-        "affectedApps": affected,
-        "affectedPods": [],
+        "affectedApps": ids(apps),
+        "affectedPods": ids(pods),
         "steps": steps,
         "currentActions": current,
         "currentStep": d.current_step + 1,
@@ -183,9 +218,12 @@ pub fn queue_json(s: &Scheduler, entry: &QueueEntry, explain: bool) -> Value {
     if let Some(t) = entry.stats.last_used_at_ms {
         summary["lastUsedOfferAt"] = json!(timestamp(t));
     }
-    let app = s
-        .app(&entry.app_id)
-        .map(|a| Value::Object(app_json(a)))
+    let spec = s.app(&entry.app_id);
+    let app = spec
+        .map(|a| match a.pod {
+            Some(_) => Value::Object(super::pod_render::pod_json(a, false)),
+            None => Value::Object(app_json(a)),
+        })
         .unwrap_or(Value::Null);
     let mut item = json!({
         "count": entry.count,
@@ -195,8 +233,14 @@ pub fn queue_json(s: &Scheduler, entry: &QueueEntry, explain: bool) -> Value {
         },
         "since": timestamp(entry.since_ms),
         "processedOffersSummary": summary,
-        "app": app,
     });
+    // A pod's entry names it `pod`, as Marathon's QueueItem for pods.
+    let key = if spec.is_some_and(|a| a.pod.is_some()) {
+        "pod"
+    } else {
+        "app"
+    };
+    item[key] = app;
     if explain {
         item["waitingFor"] = json!(entry.reason);
     }

@@ -286,6 +286,17 @@ impl Scheduler {
         }
         self.check_app_dependencies(&app)?;
         let original = self.apps.get(&app.id).cloned();
+        // Apps and pods share ids; neither replaces the other.
+        if let Some(old) = &original
+            && old.pod.is_some() != app.pod.is_some()
+        {
+            let message = if old.pod.is_some() {
+                format!("{} is a pod: change it with /v2/pods", app.id)
+            } else {
+                format!("{} is an app: change it with /v2/apps", app.id)
+            };
+            return Err(CommandError::Invalid(vec![Violation::new("/id", message)]));
+        }
         // Assigned before the lock check, so a refused request cancels nothing.
         let taken: BTreeSet<u32> = self
             .apps

@@ -148,6 +148,13 @@ impl Scheduler {
         );
         match &update.apps {
             Some(list) => {
+                // Pods are read-only at /v2/groups (Marathon): a group's list of apps leaves
+                // its pods as they are.
+                for a in apps_within(&self.apps, &update.id)
+                    .filter(|a| a.id.parent() == update.id && a.pod.is_some())
+                {
+                    apps.insert(a.id.clone(), a.clone());
+                }
                 for a in list {
                     apps.insert(a.id.clone(), a.clone());
                 }
