@@ -51,6 +51,8 @@ enum Command {
     App(cli::app::AppArgs),
     /// Deploy, inspect, update (scale, roll back) and remove Marathon groups.
     Group(cli::group::GroupArgs),
+    /// Deploy, inspect, update, scale and remove Marathon pods.
+    Pod(cli::pod::PodArgs),
     /// List, inspect, kill tasks and read their logs.
     Task(cli::task::TaskArgs),
     /// List the frameworks registered with the master.
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
             }
             Command::App(args) => Outcome::Client(args.run().await),
             Command::Group(args) => Outcome::Client(args.run().await),
+            Command::Pod(args) => Outcome::Client(args.run().await),
             Command::Task(args) => Outcome::Client(args.run().await),
             Command::Framework(args) => Outcome::Client(args.run().await),
             Command::Events(args) => Outcome::Client(args.run().await),

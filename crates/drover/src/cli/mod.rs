@@ -1,4 +1,4 @@
-//! The CLI: `drover app|task|agent|framework|events …`. It talks to a cluster only through the
+//! The CLI: `drover app|group|pod|task|agent|framework|events …`. It talks to a cluster only through the
 //! public HTTP APIs (Marathon's REST API v2 and `/v2/events`, the master's `/master/state` and
 //! Operator API v1, the agent's `/state` and `/files`), like the DC/OS and Mesos CLIs did, so it
 //! works against any Drover (or Mesos/Marathon) cluster.
@@ -12,6 +12,7 @@ pub mod events;
 pub mod framework;
 pub mod group;
 pub mod http;
+pub mod pod;
 pub mod task;
 
 use std::fmt;

@@ -605,9 +605,18 @@ fn read_volumes(r: &mut Reader, obj: &Map<String, Value>) -> Vec<PodVolume> {
 }
 
 fn read_networks(r: &mut Reader, obj: &Map<String, Value>) -> Vec<PodNetwork> {
+    // No networks is the host's (Marathon's `DefaultNetworks`), written out so a definition
+    // reads back as it was stored.
+    let host = || {
+        vec![PodNetwork {
+            mode: NetworkMode::Host,
+            name: None,
+            labels: BTreeMap::new(),
+        }]
+    };
     let mut out = Vec::new();
-    let Some(items) = r.array(obj, "networks", "") else {
-        return out;
+    let Some(items) = r.array(obj, "networks", "").filter(|a| !a.is_empty()) else {
+        return host();
     };
     for (i, n) in items.iter().enumerate() {
         let at = format!("/networks({i})");

@@ -301,7 +301,8 @@ fn container_status(
         None => None,
     });
     let mut endpoints = Vec::new();
-    if let Some(c) = spec.filter(|_| active(task.condition)) {
+    // Endpoints of a task that holds its ports (Marathon's `isActive`, Provisioned included).
+    if let Some(c) = spec.filter(|_| task.condition.is_active()) {
         for e in &c.endpoints {
             let mut v = json!({"name": e.name});
             if let Some((_, port)) = allocated.iter().find(|(n, _)| n == &e.name) {
@@ -521,4 +522,129 @@ pub fn instance_json(app: Option<&AppSpec>, i: &Instance) -> Value {
         v["agentInfo"] = agent;
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use drover_core::marathon::constraint::AgentView;
+    use drover_core::marathon::instance::Placement;
+    use drover_core::task::TaskState;
+
+    use super::*;
+    use crate::json::pod::{PodMode, parse_pod};
+
+    /// `PodInstanceStatus` of a running instance whose checked container is healthy, in
+    /// Marathon 1.10's shape (`podStatus.raml`, `PodStatusConversion`).
+    #[test]
+    fn a_running_instance_status_has_marathons_shape() {
+        let mut app = parse_pod(
+            &json!({
+                "id": "/web/pod",
+                "containers": [
+                    {"name": "web", "exec": {"command": {"shell": "serve"}},
+                     "resources": {"cpus": 0.5, "mem": 64},
+                     "endpoints": [{"name": "http", "hostPort": 0}],
+                     "healthCheck": {"http": {"endpoint": "http"}}},
+                    {"name": "side", "exec": {"command": {"shell": "sleep 9"}},
+                     "resources": {"cpus": 0.25, "mem": 32}}
+                ]
+            }),
+            None,
+            PodMode::Request,
+        )
+        .expect("valid pod");
+        app.version_ms = 1_000;
+        let mut i = Instance::scheduled(&app.id, "u1", 1_000, 1_000, 2_000);
+        i.condition = Condition::Running;
+        i.since_ms = 3_000;
+        i.placement = Some(Placement {
+            agent_id: "a1".into(),
+            agent: AgentView {
+                hostname: "h1".into(),
+                region: None,
+                zone: None,
+                attributes: Default::default(),
+            },
+            host_ports: vec![31005],
+        });
+        i.tasks = ["web", "side"]
+            .iter()
+            .map(|c| PodTask {
+                container: (*c).into(),
+                condition: Condition::Running,
+                state: Some(TaskState::TaskRunning),
+                healthy: (*c == "web").then_some(true),
+                message: None,
+                since_ms: 2_500,
+                started_at_ms: Some(2_600),
+            })
+            .collect();
+        let (v, stable) = instance_status(&app, &i);
+        assert!(stable);
+        let t = timestamp;
+        assert_eq!(
+            v,
+            json!({
+                "id": "web_pod.instance-u1",
+                "status": "STABLE",
+                "statusSince": t(3_000),
+                "conditions": [],
+                "resources": {"cpus": 0.85, "mem": 128.0, "disk": 10.0, "gpus": 0},
+                "networks": [],
+                "containers": [
+                    {
+                        "name": "web", "status": "TASK_RUNNING", "statusSince": t(2_600),
+                        "containerId": "web_pod.instance-u1.web.1",
+                        "endpoints": [{"name": "http", "allocatedHostPort": 31005, "healthy": true}],
+                        "conditions": [{"name": "healthy", "lastChanged": t(2_600),
+                                        "lastUpdated": t(2_600), "value": "true",
+                                        "reason": "health-reported-by-mesos"}],
+                        "lastUpdated": t(2_600), "lastChanged": t(2_600),
+                        "resources": {"cpus": 0.5, "mem": 64.0, "disk": 0.0, "gpus": 0}
+                    },
+                    {
+                        "name": "side", "status": "TASK_RUNNING", "statusSince": t(2_600),
+                        "containerId": "web_pod.instance-u1.side.1",
+                        "endpoints": [], "conditions": [],
+                        "lastUpdated": t(2_600), "lastChanged": t(2_600),
+                        "resources": {"cpus": 0.25, "mem": 32.0, "disk": 0.0, "gpus": 0}
+                    }
+                ],
+                "specReference": format!("/v2/pods/web/pod::versions/{}", t(1_000)),
+                "lastUpdated": t(3_000),
+                "lastChanged": t(3_000),
+                "role": "*",
+                "agentHostname": "h1",
+                "agentId": "a1"
+            })
+        );
+        // An unhealthy checked container degrades the instance, saying why.
+        i.tasks[0].healthy = Some(false);
+        let (v, stable) = instance_status(&app, &i);
+        assert!(!stable);
+        assert_eq!(v["status"], "DEGRADED");
+        assert_eq!(v["message"], "at least one container is not healthy");
+    }
+
+    #[test]
+    fn a_stored_pod_reads_back_the_same() {
+        let mut app = parse_pod(
+            &json!({
+                "id": "/p", "labels": {"a": "b"}, "user": "nobody",
+                "containers": [{"name": "c", "exec": {"command": {"argv": ["sleep", "9"]}},
+                                "resources": {"cpus": 0.1, "mem": 16},
+                                "volumeMounts": [{"name": "v", "mountPath": "data"}]}],
+                "volumes": [{"name": "v"}],
+                "scheduling": {"unreachableStrategy": "disabled"}
+            }),
+            None,
+            PodMode::Request,
+        )
+        .expect("valid pod");
+        app.version_ms = 5_000;
+        app.last_scaling_at_ms = 5_000;
+        app.last_config_change_at_ms = 4_000;
+        let stored = Value::Object(run_spec_json(&app));
+        assert_eq!(parse_run_spec(&stored).expect("reads back"), app);
+    }
 }
