@@ -307,3 +307,70 @@ fn scaling_down_kills_every_task_of_the_instance() {
     assert!(h.instances("/pod").is_empty());
     assert!(h.s.deployments().is_empty());
 }
+
+/// Seed 2, line by line, for a pod instance: every terminal state of one container ends the
+/// instance (its other container is killed) and a new instance replaces it; the app's launch
+/// delay grows for failures only. TASK_KILLED of one container leaves the instance to its
+/// other container (Marathon's order: a killed task defers to the others).
+#[test]
+fn every_terminal_state_of_a_container_replaces_the_pod_instance() {
+    use TaskState::*;
+    let cases: [(TaskState, Option<Reason>, Condition, bool); 9] = [
+        (TaskError, None, Condition::Error, true),
+        (TaskFailed, None, Condition::Failed, true),
+        (TaskDropped, None, Condition::Dropped, true),
+        (TaskGone, None, Condition::Gone, true),
+        (TaskGoneByOperator, None, Condition::Gone, true),
+        (TaskFinished, None, Condition::Finished, false),
+        (TaskUnknown, None, Condition::Unknown, true),
+        (
+            TaskLost,
+            Some(Reason::ContainerLimitationMemory),
+            Condition::Gone,
+            true,
+        ),
+        (TaskKilled, None, Condition::Killed, false),
+    ];
+    for (state, reason, condition, ends) in cases {
+        let mut h = Harness::new();
+        h.create(web_pod("/pod", 1, false));
+        let ids = task_ids(&offer_groups(&mut h, "agent-1")[0]);
+        for id in &ids {
+            h.update(id, TaskState::TaskRunning);
+        }
+        let old = h.instances("/pod")[0].id.clone();
+        let effects = h.update_with(&ids[0], state, reason, Some("gone"));
+        let now = h.instances("/pod");
+        let logged: Vec<Condition> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Log(l) => Some(l.condition),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(logged, [condition], "{state:?}: seed 2's condition");
+        if ends {
+            assert_eq!(
+                kills(&effects),
+                [ids[1].clone()],
+                "{state:?}: the other killed"
+            );
+            assert_eq!(now.len(), 1, "{state:?}");
+            assert_ne!(now[0].id, old, "{state:?}: a new instance");
+            assert_eq!(now[0].condition, Condition::Scheduled, "{state:?}");
+        } else if state == TaskFinished {
+            // A finished container leaves the instance running on its other one.
+            assert_eq!(now[0].id, old, "{state:?}");
+            assert_eq!(now[0].condition, Condition::Running, "{state:?}");
+        } else {
+            assert_eq!(now[0].id, old, "{state:?}");
+            assert_eq!(now[0].condition, Condition::Running, "{state:?}");
+            // The default executor kills the rest of the group: then the instance is over.
+            let effects = h.update(&ids[1], TaskState::TaskKilled);
+            assert!(kills(&effects).is_empty());
+            let now = h.instances("/pod");
+            assert_eq!(now.len(), 1);
+            assert_ne!(now[0].id, old, "all killed: replaced");
+        }
+    }
+}

@@ -134,7 +134,9 @@ impl Scheduler {
             }
             return;
         }
-        // A pod instance shows what all its tasks make of it (`pods.rs`).
+        // A pod instance shows what all its tasks make of it (`pods.rs`); the log still names
+        // the condition this task's status maps to.
+        let task_condition = condition;
         let (state, condition, healthy, is_pod) =
             match self.pod_fold(now_ms, &instance_id, state, condition, status) {
                 PodFold::NotPod => (state, condition, status.healthy, false),
@@ -282,9 +284,17 @@ impl Scheduler {
             Reaction::ExpungeAndReplace { backoff: false } => "expunged; a replacement is launched",
             Reaction::Expunge => "expunged (the instance was being decommissioned)",
         };
+        let what = if is_pod
+            && task_condition != condition
+            && reaction(condition, goal) == Reaction::Record
+        {
+            "recorded on its container; the pod instance's condition comes from all its containers"
+        } else {
+            what
+        };
         self.log_condition(
             status,
-            condition,
+            task_condition,
             Some(app_id.clone()),
             Some(instance_id.clone()),
             Some(previous),
