@@ -19,6 +19,9 @@ use super::read::Reader;
 
 const SECONDS_MAX: u64 = 10 * 365 * 24 * 3600;
 
+/// Most containers in one pod: each is a task of every instance's group.
+const CONTAINERS_MAX: usize = 100;
+
 /// The pod's fields (1.10 RAML), then what Drover refuses among them.
 const POD_FIELDS: [&str; 16] = [
     "id",
@@ -193,9 +196,18 @@ pub fn parse_pod(
             r.error("/containers", "error.path.missing");
             Vec::new()
         }
+        Some(Value::Array(items)) if items.len() > CONTAINERS_MAX => {
+            r.error(
+                "/containers",
+                format!(
+                    "got {} containers, expected {CONTAINERS_MAX} or fewer",
+                    items.len()
+                ),
+            );
+            Vec::new()
+        }
         Some(Value::Array(items)) => items
             .iter()
-            .take(1000)
             .enumerate()
             .filter_map(|(i, c)| read_container(&mut r, c, &format!("/containers({i})"), request))
             .collect(),
