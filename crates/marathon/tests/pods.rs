@@ -331,3 +331,47 @@ async fn a_pod_survives_a_restart() {
     assert_eq!(queue.body["queue"][0]["pod"]["id"], "/web/pod");
     server.shutdown().await;
 }
+
+/// Pods are read-only at `/v2/groups` (Marathon): a group's new list of apps, or its
+/// `scaleBy`, leaves them as they are; deleting the group deletes them with it.
+#[tokio::test]
+async fn groups_leave_pods_alone_until_the_group_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let a = server.addr.clone();
+    let r = call(&a, "POST", "/v2/pods", Some(&pod(2).to_string())).await;
+    assert_eq!(r.status, 201);
+    let group = json!({"id": "/web", "apps": [{"id": "/web/app", "cmd": "sleep 1"}]});
+    let r = call(
+        &a,
+        "PUT",
+        "/v2/groups/web?force=true",
+        Some(&group.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = call(
+        &a,
+        "PUT",
+        "/v2/groups/web?force=true",
+        Some(r#"{"scaleBy": 2}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let p = call(&a, "GET", "/v2/pods/web/pod", None).await;
+    assert_eq!(
+        p.status, 200,
+        "the group's apps list did not remove the pod"
+    );
+    assert_eq!(
+        p.body["scaling"]["instances"], 2,
+        "scaleBy scales apps only"
+    );
+    let app = call(&a, "GET", "/v2/apps/web/app", None).await;
+    assert_eq!(app.body["app"]["instances"], 2);
+    let r = call(&a, "DELETE", "/v2/groups/web?force=true", None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let p = call(&a, "GET", "/v2/pods/web/pod", None).await;
+    assert_eq!(p.status, 404, "deleting the group deletes its pods");
+    server.shutdown().await;
+}

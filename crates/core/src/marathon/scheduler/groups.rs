@@ -274,7 +274,8 @@ impl Scheduler {
             )]));
         }
         let (groups, mut apps) = self.current_of(id);
-        for app in apps.values_mut() {
+        // Marathon scales the group's apps; its pods are changed through /v2/pods only.
+        for app in apps.values_mut().filter(|a| a.pod.is_none()) {
             // Marathon rounds up: scaling 1 instance by 1.5 gives 2.
             app.instances = (f64::from(app.instances) * factor).ceil().min(1e6) as u32;
         }
