@@ -2,8 +2,10 @@
 //! REREGISTER as a streaming POST, events from the stream into the driver, later calls as
 //! separate POSTs with the session's `Mesos-Stream-Id`; reconnect after any break with
 //! Mesos' random backoff `[0, factor·2^n]` capped at one minute. A session on which nothing
-//! (not even a PING) arrives for [`MASTER_PING_TIMEOUT`] is dropped and registration starts
-//! again, as Mesos' agent re-detects the master after its ping timeout: without it, an agent
+//! (not even a PING) arrives for the master's advertised ping window (its
+//! `ping_timeout × max_ping_timeouts`; Mesos' 75 s until the master has answered) is dropped
+//! and registration starts again, as Mesos' agent re-detects the master after its ping
+//! timeout: without it, an agent
 //! whose master went silent (a partition that ate the stream's end) stayed on a dead session
 //! forever, its status updates unacknowledged.
 //!
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use drover_core::agent::{ExecutorId, FrameworkId, Input, TaskId};
+use drover_core::agent::{ExecutorId, FrameworkId, Input, TaskId, session};
 use drover_http::client::Client;
 use drover_wire::codec::APPLICATION_PROTOBUF;
 use drover_wire::internal;
@@ -28,8 +30,6 @@ use crate::driver::Msg;
 
 /// Where the master serves Drover's agent protocol.
 pub const AGENT_PATH: &str = "/drover/internal/agent";
-/// Mesos' `DEFAULT_MASTER_PING_TIMEOUT`: agent ping timeout (15 s) × max ping timeouts (5).
-pub const MASTER_PING_TIMEOUT: Duration = Duration::from_secs(75);
 /// Status updates in one call at most.
 const MAX_UPDATES_PER_CALL: usize = 1000;
 const HEADERS: &[(&str, &str)] = &[
@@ -127,7 +127,7 @@ pub async fn run(
                 // a PONG included (without it every agent was marked unreachable after
                 // ping timeout × max pings, however healthy).
                 let mut agent_id: Option<drover_wire::v1::AgentId> = None;
-                let silence = MASTER_PING_TIMEOUT;
+                let mut silence = Duration::from_millis(session::master_ping_timeout_ms(None));
                 loop {
                     let next = tokio::select! {
                         next = tokio::time::timeout(silence, response.records.next()) => next,
@@ -158,6 +158,9 @@ pub async fn run(
                         event.registered.as_ref().or(event.reregistered.as_ref())
                     {
                         agent_id = Some(registered.agent_id.clone());
+                        silence = Duration::from_millis(session::master_ping_timeout_ms(Some(
+                            registered,
+                        )));
                     }
                     if event.r#type == Some(EventType::Ping as i32) {
                         let pong = internal::AgentCall {

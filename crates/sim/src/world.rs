@@ -41,11 +41,6 @@ const REQUEST_TIMEOUT_MS: u64 = 20_000;
 /// master does not answer for a task on an agent that has not yet reregistered after a
 /// failover, so one question at subscription can go unanswered for good.
 const PLAIN_RECONCILE_MS: u64 = 30_000;
-/// How long an agent waits without a PING before it drops the session and re-detects the
-/// master: Mesos' `DEFAULT_MASTER_PING_TIMEOUT` (15 s × 5), as the real driver
-/// (`crates/agent/src/master.rs`) does. (With 15 s, the master's own window here, seeds
-/// 1000201 and 1000801 find more: see FINDINGS.md.)
-const MASTER_PING_TIMEOUT_MS: u64 = 75_000;
 /// Resources of every simulated agent.
 pub const AGENT_RESOURCES: &str = "cpus:4;mem:4096;disk:10000;ports:[31000-32000]";
 
@@ -135,6 +130,10 @@ struct AgentProc {
     requests: BTreeMap<u64, (String, bool)>,
     /// When the session counts as lost without another PING (or any event).
     ping_deadline: u64,
+    /// How long the session may stay silent: Mesos' default until the master's
+    /// (re)registration answer advertises its ping window, as the real agent
+    /// (`crates/agent/src/master.rs`, `drover_core::agent::session`).
+    master_silence_ms: u64,
     /// When the current session's (re)registration was answered.
     connected_at: u64,
 }
@@ -285,8 +284,9 @@ impl std::fmt::Debug for World {
 
 fn master_config() -> master::Config {
     master::Config {
-        agent_ping_timeout_ms: 5_000,
-        max_agent_ping_timeouts: 3,
+        // Drover's shipped defaults (`crates/master/src/flags.rs`).
+        agent_ping_timeout_ms: 3_000,
+        max_agent_ping_timeouts: 4,
         agent_reregister_timeout_ms: 60_000,
         allocation_interval_ms: 2_000,
         heartbeat_interval_ms: 5_000,
@@ -991,6 +991,7 @@ impl World {
             exec_conns: BTreeMap::new(),
             requests: BTreeMap::new(),
             ping_deadline: 0,
+            master_silence_ms: agent::session::DEFAULT_MASTER_PING_TIMEOUT_MS,
             connected_at: 0,
         });
         self.trace(|| format!("agent {i} starts (rebooted={})", recovered.rebooted));
@@ -1089,7 +1090,8 @@ impl World {
                             stream_id: format!("a{}", conn.0),
                             slot,
                         };
-                        p.ping_deadline = self.now + MASTER_PING_TIMEOUT_MS;
+                        p.master_silence_ms = agent::session::master_ping_timeout_ms(None);
+                        p.ping_deadline = self.now + p.master_silence_ms;
                         p.connected_at = self.now;
                         let (at, inc) = (p.ping_deadline, p.inc);
                         self.push(
@@ -1116,7 +1118,11 @@ impl World {
                 if c != conn {
                     return;
                 }
-                p.ping_deadline = self.now + MASTER_PING_TIMEOUT_MS;
+                if let Some(registered) = event.registered.as_ref().or(event.reregistered.as_ref())
+                {
+                    p.master_silence_ms = agent::session::master_ping_timeout_ms(Some(registered));
+                }
+                p.ping_deadline = self.now + p.master_silence_ms;
                 let stream_id = stream_id.clone();
                 if event.r#type == Some(agent_event::Type::Ping as i32) {
                     // The master refuses a PONG without `agent_id` (400); the first seed

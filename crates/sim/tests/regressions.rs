@@ -86,8 +86,8 @@ fn replay(seed: u64, scenario: &str) {
 /// the partition ate the end of the agent's stream, and the agent, which had no
 /// master-silence timer, stayed on the dead session after the heal, its TASK_FINISHED for a
 /// plain framework's task never acknowledged. The agent now re-detects the master after
-/// 75 s without a PING (Mesos' `DEFAULT_MASTER_PING_TIMEOUT`), in the simulator and in
-/// `crates/agent/src/master.rs`.
+/// the master's ping window without a PING (Mesos' 75 s until it has registered), in the
+/// simulator and in `crates/agent/src/master.rs`.
 #[test]
 fn regression_agent_partition_past_timeout_agent_redetects_a_silent_master() {
     replay(2, "agent_partition_past_timeout");

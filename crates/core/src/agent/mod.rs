@@ -21,6 +21,7 @@ mod launch;
 mod lifecycle;
 pub mod model;
 mod recovery;
+pub mod session;
 pub mod sum;
 mod views;
 
