@@ -23,9 +23,13 @@ use crate::containerizer::{
     self, CommandSpec, Container, ContainerSpec, Containerizer, IsolationFlags, Limits,
 };
 use crate::docker_task::DockerSettings;
+use crate::gc;
 
 /// How many inputs one step takes from the channel at most (one commit covers them all).
 const MAX_BATCH: usize = 512;
+/// Directories of earlier agent processes scheduled for GC at start, at most (the rest wait
+/// for the next start; a work directory with more has bigger problems).
+const MAX_STALE_DIRECTORIES: usize = 100_000;
 
 /// Why an Executor API call was not accepted.
 #[derive(Debug, Clone)]
@@ -65,6 +69,8 @@ pub enum Msg {
     },
     /// Time to measure sandboxes.
     DiskWatch,
+    /// Time to measure the work directory's disk for `--gc_disk_headroom`.
+    GcDiskCheck,
 }
 
 /// What the driver shares with the HTTP handlers.
@@ -85,8 +91,6 @@ pub struct Settings {
     pub endpoint: String,
     /// The sandbox root.
     pub work_dir: PathBuf,
-    /// `--gc_delay`.
-    pub gc_delay: Duration,
     /// Isolation containers ask for.
     pub isolation: IsolationFlags,
     /// `--enforce_container_disk_quota`.
@@ -289,6 +293,21 @@ impl Driver {
             crate::docker_task::wiring::sweep_orphans(&docker, &docker_adopted).await;
         }
         self.step(vec![Input::Recover(recovered)]).await;
+        // What earlier agent processes left goes to GC by its age (the core keeps what a
+        // recovered executor still uses).
+        let work_dir = self.settings.work_dir.clone();
+        let stale = tokio::task::spawn_blocking(move || {
+            gc::stale_directories(&work_dir, MAX_STALE_DIRECTORIES)
+        })
+        .await
+        .unwrap_or_default();
+        if !stale.is_empty() {
+            tracing::info!(
+                directories = stale.len(),
+                "scheduling earlier sandboxes for GC"
+            );
+            self.step(vec![Input::StaleDirectories(stale)]).await;
+        }
         self.publish_snapshot();
         // The new boot id is recorded with the next agent checkpoint; record it now so a
         // second restart in this boot is not taken for a reboot.
@@ -417,6 +436,19 @@ impl Driver {
                 });
             }
             Msg::DiskWatch => self.watch_disks(),
+            Msg::GcDiskCheck => {
+                let (work_dir, tx) = (self.settings.work_dir.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let usage = tokio::task::spawn_blocking(move || gc::disk_usage(&work_dir));
+                    match usage.await {
+                        Ok(Ok(usage)) => {
+                            let _ = tx.send(Msg::Input(Input::DiskUsage(usage))).await;
+                        }
+                        Ok(Err(error)) => tracing::warn!(%error, "measuring the disk for GC"),
+                        Err(_) => {}
+                    }
+                });
+            }
         }
     }
 
@@ -640,18 +672,16 @@ impl Driver {
                     let _ = reply.send(result.map_err(CallRefusal::Call));
                 }
             }
-            Effect::GcSandbox { directory } => {
-                let delay = self.settings.gc_delay;
-                let work_dir = self.settings.work_dir.clone();
+            Effect::RemoveDirectories(paths) => {
+                let (work_dir, tx) = (self.settings.work_dir.clone(), self.tx.clone());
                 tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let path = PathBuf::from(&directory);
-                    // Only sandboxes below the work dir are ever removed.
-                    if path.starts_with(&work_dir)
-                        && path != work_dir
-                        && let Err(error) = tokio::fs::remove_dir_all(&path).await
-                    {
-                        tracing::warn!(directory, error = %error, "removing sandbox");
+                    let done = paths.clone();
+                    let removal = tokio::task::spawn_blocking(move || {
+                        gc::remove_directories(&work_dir, &paths);
+                    });
+                    let _ = removal.await;
+                    for path in done {
+                        let _ = tx.send(Msg::Input(Input::DirectoryRemoved(path))).await;
                     }
                 });
             }

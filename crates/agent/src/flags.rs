@@ -42,9 +42,22 @@ pub struct Flags {
     /// Grace between SHUTDOWN and the kill of an executor.
     #[arg(long = "executor_shutdown_grace_period", env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default_value = "5secs", value_parser = parse_duration)]
     pub executor_shutdown_grace_period: Duration,
-    /// How long finished sandboxes are kept.
+    /// How long the directories of ended executors and frameworks are kept (sooner when the
+    /// disk fills, see --gc_disk_headroom); a new task of the same executor or framework takes
+    /// them back. Must be more than zero.
     #[arg(long = "gc_delay", env = "MESOS_GC_DELAY", default_value = "1weeks", value_parser = parse_duration)]
     pub gc_delay: Duration,
+    /// Fraction of the work directory's disk to keep free: at disk usage u, directories older
+    /// than gc_delay × max(0, 1 − headroom − u) are deleted at the next disk check.
+    #[arg(
+        long = "gc_disk_headroom",
+        env = "MESOS_GC_DISK_HEADROOM",
+        default_value_t = 0.1
+    )]
+    pub gc_disk_headroom: f64,
+    /// How often the work directory's disk usage is checked for --gc_disk_headroom.
+    #[arg(long = "disk_watch_interval", env = "MESOS_DISK_WATCH_INTERVAL", default_value = "1mins", value_parser = parse_duration)]
+    pub disk_watch_interval: Duration,
     /// Isolation: `cgroups/cpu,cgroups/mem,namespaces/pid,disk/du` (Mesos names) or `posix`
     /// / `none` for plain processes.
     #[arg(
@@ -254,6 +267,14 @@ impl Flags {
                 d(self.executor_shutdown_grace_period),
             ),
             ("gc_delay".to_owned(), d(self.gc_delay)),
+            (
+                "gc_disk_headroom".to_owned(),
+                self.gc_disk_headroom.to_string(),
+            ),
+            (
+                "disk_watch_interval".to_owned(),
+                d(self.disk_watch_interval),
+            ),
             ("isolation".to_owned(), self.isolation.clone()),
             (
                 "cgroups_enable_cfs".to_owned(),

@@ -13,6 +13,7 @@ pub mod env;
 pub mod fetcher;
 pub mod files_api;
 pub mod flags;
+pub mod gc;
 pub mod http;
 pub mod http_legacy;
 pub mod master;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use drover_core::agent::gc::GcConfig;
 use drover_core::agent::{Agent, Config};
 use drover_wire::v1;
 
@@ -16,6 +17,12 @@ use crate::http::{AppState, router};
 
 /// Runs the agent until `shutdown` resolves.
 pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    // Nonsense GC settings are refused before anything is touched.
+    let gc = GcConfig {
+        delay_ms: flags.gc_delay.as_millis().min(u128::from(u64::MAX)) as u64,
+        disk_headroom: flags.gc_disk_headroom,
+    };
+    gc.validate().map_err(|e| anyhow::anyhow!(e))?;
     std::fs::create_dir_all(&flags.work_dir)
         .with_context(|| format!("creating work dir {}", flags.work_dir.display()))?;
     let work_dir = std::fs::canonicalize(&flags.work_dir).context("resolving work dir")?;
@@ -115,7 +122,6 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let settings = Settings {
         endpoint: endpoint.clone(),
         work_dir: work_dir.clone(),
-        gc_delay: flags.gc_delay,
         isolation: isolation_flags,
         enforce_disk_quota: flags.enforce_container_disk_quota,
         shutdown_grace_text: format_duration(flags.executor_shutdown_grace_period),
@@ -126,7 +132,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
-        Agent::new(config, seed),
+        Agent::new(config, seed).with_gc_config(gc),
         store,
         containerizer.clone(),
         settings,
@@ -208,6 +214,17 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         }
     });
 
+    let gc_tx = parts.handle.tx.clone();
+    let gc_interval = flags.disk_watch_interval.max(Duration::from_millis(10));
+    let gc_watcher = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(gc_interval).await;
+            if gc_tx.send(Msg::GcDiskCheck).await.is_err() {
+                return;
+            }
+        }
+    });
+
     let gone = tokio::select! {
         _ = shutdown => None,
         Ok(Some(message)) = &mut session => Some(message),
@@ -231,6 +248,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     }
     session.abort();
     watcher.abort();
+    gc_watcher.abort();
     let _ = stop_tx.send(true);
     driver_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;

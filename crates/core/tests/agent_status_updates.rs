@@ -140,10 +140,15 @@ fn terminal_ack_removes_task_and_executor() {
             .iter()
             .any(|e| matches!(e, Effect::Checkpoint(CheckpointOp::RemoveExecutor { .. })))
     );
+    // The sandbox is deleted `--gc_delay` later (agent_gc.rs), not now.
     assert!(
-        effects
+        !effects
             .iter()
-            .any(|e| matches!(e, Effect::GcSandbox { .. }))
+            .any(|e| matches!(e, Effect::RemoveDirectories(_)))
+    );
+    assert_eq!(
+        h.agent.next_deadline(),
+        Some(h.now + drover_core::agent::gc::DEFAULT_GC_DELAY_MS)
     );
     assert!(
         effects

@@ -222,6 +222,15 @@ fn agent_updates_after_an_answered_kill_do_not_reach_the_framework() {
         updates(&effects, fw.conn)
     );
     assert_eq!(acks(&effects), vec!["t1".to_owned()]);
+    // A copy of that terminal update (a retry, or a duplicate on the wire) is swallowed too:
+    // forwarding it after the first was a second terminal state (seed 5255212458427393388).
+    let effects = sim.agent_update(&agent, &fw.id, "t1", TaskFailed, 7);
+    assert!(
+        updates(&effects, fw.conn).is_empty(),
+        "a copy was forwarded: {:?}",
+        updates(&effects, fw.conn)
+    );
+    assert_eq!(acks(&effects), vec!["t1".to_owned()]);
     // The task the master still holds is untouched: its update is forwarded, not acknowledged.
     let effects = sim.agent_update(&agent, &fw.id, "t2", TaskRunning, 8);
     let forwarded = updates(&effects, fw.conn);

@@ -1198,7 +1198,13 @@ impl World {
         };
         let inc = p.inc;
         match effect {
-            agent::Effect::Checkpoint(_) | agent::Effect::GcSandbox { .. } => {}
+            agent::Effect::Checkpoint(_) => {}
+            // The simulator keeps no sandboxes on disk: a deletion is done at once.
+            agent::Effect::RemoveDirectories(paths) => {
+                for path in paths {
+                    self.agent_step(i, agent::Input::DirectoryRemoved(path));
+                }
+            }
             agent::Effect::Launch(spec) => {
                 self.next_run += 1;
                 let run = self.next_run;

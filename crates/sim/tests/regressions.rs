@@ -319,3 +319,15 @@ fn regression_provisioned_tasks_are_not_reconciled_before_their_launch() {
     );
     replay(1_717_454_680_918_800_133, "random");
 }
+
+/// Found by a fresh sweep with the shipped 3 s × 4 ping defaults (seed 5255212458427393388:
+/// `duplicate_and_reordered_updates_and_acks`, `run_task_dropped_then_agent_unreachable`,
+/// `agent_checkpoint_torn_by_crash`): the master answered a kill of a launch on a
+/// disconnected agent itself (TASK_KILLED), the returning agent did have the task and
+/// reported TASK_DROPPED; the master swallowed that update but forgot the task at once, so
+/// the wire's duplicate of it reached Marathon as a second terminal state. The master now
+/// swallows every copy (core `master_terminal.rs` checks it too).
+#[test]
+fn regression_a_duplicate_of_a_swallowed_terminal_update_is_swallowed_too() {
+    replay(5_255_212_458_427_393_388, "random");
+}

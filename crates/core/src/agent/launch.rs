@@ -102,6 +102,18 @@ impl Agent {
             return;
         }
 
+        if let Err(detail) = self.gc_unschedule_for_launch(&framework_id, &executor_id) {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::GcUnscheduleFailed,
+                &detail,
+                out,
+            );
+            return;
+        }
+
         let existing_state = self
             .frameworks
             .get(&framework_id)

@@ -177,6 +177,7 @@ impl Agent {
     }
 
     pub(super) fn tick(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
+        self.gc_due(now_ms, out);
         for (framework_id, status) in self.sum.due(now_ms) {
             self.send_update(&framework_id, status, out);
         }
@@ -342,9 +343,7 @@ impl Agent {
                 container_id: executor.container_id.clone(),
             }));
         }
-        out.push(Effect::GcSandbox {
-            directory: executor.directory,
-        });
+        self.gc_ended_executor(&executor.directory);
         self.cleanup_framework(framework_id, out);
     }
 
@@ -371,6 +370,7 @@ impl Agent {
                 framework_id.clone(),
             )));
         }
+        self.gc_ended_framework(framework_id);
     }
 
     pub(super) fn check_recovery_done(&mut self, out: &mut Vec<Effect>) {

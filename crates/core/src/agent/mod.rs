@@ -16,6 +16,7 @@
 pub mod container;
 pub mod docker;
 mod executor_api;
+pub mod gc;
 pub mod ids;
 mod launch;
 mod lifecycle;
@@ -171,6 +172,16 @@ pub enum Input {
     },
     /// Time passed (the driver's timer for [`Agent::next_deadline`]).
     Tick,
+    /// The share of the work directory's disk in use (0.0–1.0), measured every
+    /// `--disk_watch_interval`: the fuller, the sooner ended sandboxes are deleted.
+    DiskUsage(f64),
+    /// The driver finished deleting a directory of an [`Effect::RemoveDirectories`].
+    DirectoryRemoved(String),
+    /// Directories of ended executors found on disk at start (what a previous agent process
+    /// left), each with its age in ms (from its modification time): they are scheduled for
+    /// deletion `--gc_delay` after that, unless a recovered executor still lives in them.
+    /// After [`Input::Recover`].
+    StaleDirectories(Vec<(String, u64)>),
 }
 
 /// Why an Executor API call was refused (the driver maps these to HTTP codes, spec §4.1).
@@ -320,11 +331,9 @@ pub enum Effect {
         /// Accepted (202, or 200 and the stream for SUBSCRIBE) or refused.
         result: Result<(), CallError>,
     },
-    /// Schedule the sandbox for garbage collection after `--gc_delay`.
-    GcSandbox {
-        /// The sandbox path.
-        directory: String,
-    },
+    /// Delete these directories (their time under `--gc_delay` is up, or the disk is
+    /// filling), then report each with [`Input::DirectoryRemoved`].
+    RemoveDirectories(Vec<String>),
     /// Recovery is complete: (re)register with the master now.
     StartMasterSession,
 }
@@ -345,6 +354,10 @@ pub struct Agent {
     containers: BTreeMap<ContainerId, (FrameworkId, ExecutorId)>,
     sum: sum::StatusUpdateManager,
     uuids: UuidSource,
+    gc: gc::Gc,
+    gc_config: gc::GcConfig,
+    /// Directories that ended during the current step, scheduled at its end (with its time).
+    gc_ended: Vec<String>,
 }
 
 impl Agent {
@@ -361,7 +374,17 @@ impl Agent {
             containers: BTreeMap::new(),
             sum: sum::StatusUpdateManager::new(),
             uuids: UuidSource::new(uuid_seed),
+            gc: gc::Gc::default(),
+            gc_config: gc::GcConfig::default(),
+            gc_ended: Vec::new(),
         }
+    }
+
+    /// The garbage collector's settings (`--gc_delay`, `--gc_disk_headroom`); Mesos'
+    /// defaults otherwise.
+    pub fn with_gc_config(mut self, config: gc::GcConfig) -> Self {
+        self.gc_config = config;
+        self
     }
 
     /// Decides on one input.
@@ -421,7 +444,11 @@ impl Agent {
                 oom_killed,
             } => self.container_terminated(now_ms, &container_id, &message, oom_killed, &mut out),
             Input::Tick => self.tick(now_ms, &mut out),
+            Input::DiskUsage(usage) => self.gc_disk_usage(now_ms, usage, &mut out),
+            Input::DirectoryRemoved(path) => self.gc.removed(&path),
+            Input::StaleDirectories(found) => self.gc_stale(now_ms, found),
         }
+        self.gc_schedule_ended(now_ms);
         out
     }
 
@@ -430,6 +457,9 @@ impl Agent {
         let mut deadline = self.sum.next_deadline();
         let mut consider = |t: u64| deadline = Some(deadline.map_or(t, |d: u64| d.min(t)));
         if let Some(t) = self.recovering {
+            consider(t);
+        }
+        if let Some(t) = self.gc.next_deadline() {
             consider(t);
         }
         for framework in self.frameworks.values() {

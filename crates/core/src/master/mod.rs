@@ -441,8 +441,9 @@ pub struct Agent {
     pub pending_kills: BTreeSet<(String, String)>,
     /// Tasks the master reported TASK_KILLED itself while the agent was away (and forgot)
     /// that the agent turned out to have: their kill was re-sent, and the agent's own
-    /// updates for them are acknowledged here, not forwarded, until the terminal one (the
-    /// framework has its terminal state already).
+    /// updates for them are acknowledged here, not forwarded (the framework has its terminal
+    /// state already). Rebuilt at each reregistration from the tasks the agent reports, so
+    /// it holds only tasks the agent still had then.
     pub answered_kills: BTreeSet<(String, String)>,
     /// Waiting in the rate-limited queue to be marked unreachable.
     pub removal_pending: bool,

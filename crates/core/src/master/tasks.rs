@@ -897,8 +897,11 @@ impl Master {
     /// REASON_TASK_KILLED_DURING_LAUNCH) while the agent was away, and which the returning
     /// agent turned out to have: the framework has its terminal state and has forgotten the
     /// task, so the agent's own account (RUNNING, or TASK_FAILED when its executor died with
-    /// it) would be a second one. The master acknowledges it for the framework until the
-    /// terminal update, which ends the task on the agent too.
+    /// it) would be a second one. The master acknowledges it for the framework, the terminal
+    /// update included (which ends the task on the agent), and keeps doing so for copies of
+    /// that update (a retry or a duplicate on the wire: one forwarded after the first was
+    /// swallowed was a second terminal state, seed 5255212458427393388). The entry goes when
+    /// the agent next reregisters without the task.
     fn swallow_answered_kill(
         &mut self,
         agent_id: &str,
@@ -917,10 +920,6 @@ impl Master {
         };
         if held || !agent.answered_kills.contains(&key) {
             return false;
-        }
-        let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown);
-        if is_terminal(state) {
-            agent.answered_kills.remove(&key);
         }
         self.counters.invalid_status_updates += 1;
         self.send_acknowledgement(

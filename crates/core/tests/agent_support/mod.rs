@@ -110,6 +110,20 @@ impl Harness {
         h
     }
 
+    /// `agent` (e.g. with its own GC settings), recovered empty and registered.
+    pub fn registered_agent(agent: Agent) -> Self {
+        let mut h = Harness {
+            agent,
+            now: 1_000_000,
+            next_request: 0,
+        };
+        h.step(Input::Recover(Recovered::default()));
+        h.step(Input::Registered {
+            agent_id: "agent-1".into(),
+        });
+        h
+    }
+
     pub fn recovered_with(state: Recovered) -> Self {
         let mut h = Harness {
             agent: Agent::new(config(), [7; 16]),
