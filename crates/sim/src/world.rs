@@ -260,6 +260,9 @@ pub struct World {
     store_fail: bool,
     store_slow_ms: u64,
     crash_mid_step: BTreeSet<NodeId>,
+    /// Messages that reached a stopped process, in arrival order: they wait in its sockets
+    /// and are read in that order when it resumes (see `deliver`).
+    inbox: BTreeMap<NodeId, std::collections::VecDeque<Envelope>>,
     // Agents.
     hosts: Vec<AgentHost>,
     // Frameworks.
@@ -366,6 +369,7 @@ impl World {
             store_fail: false,
             store_slow_ms: 0,
             crash_mid_step: BTreeSet::new(),
+            inbox: BTreeMap::new(),
             hosts: (0..settings.agents)
                 .map(|i| AgentHost {
                     boot_id: format!("boot-{i}-0"),
@@ -623,14 +627,49 @@ impl World {
             self.request_failed(env, blocked || random_loss);
             return;
         }
-        if self.paused(env.to) {
-            // A stopped process leaves its messages in the socket, and reads them in order on
-            // resume: the retry goes through the link's FIFO clock, so a later message on the
-            // same link (retried in its own one-second phase) cannot overtake this one.
-            let at = self.net.arrival(env.from, env.to, self.now, 1_000);
-            self.push(at, Ev::Deliver(Box::new(env)));
+        let queued = self.inbox.get(&env.to).is_some_and(|q| !q.is_empty());
+        if self.paused(env.to) || queued {
+            // A stopped process leaves its messages in its sockets and reads them in order on
+            // resume (`Fault::Resume` drains the inbox); what arrives meanwhile queues behind
+            // them. Re-sending each held message through the link's clock once a second let a
+            // later message with a long network delay overtake an earlier held one (seed
+            // 5255214978427390728: Marathon's KILL of a provisioned task reached the master
+            // before the ACCEPT that launched it).
+            self.trace(|| format!("held {:?}->{:?} {}", env.from, env.to, env.payload.name()));
+            self.inbox.entry(env.to).or_default().push_back(env);
             return;
         }
+        self.handle_delivery(env);
+    }
+
+    /// Delivers what a resumed process found waiting, in order, until it stops again.
+    fn drain_inbox(&mut self, node: NodeId) {
+        while !self.paused(node) {
+            let Some(env) = self.inbox.get_mut(&node).and_then(|q| q.pop_front()) else {
+                break;
+            };
+            if self.proc_inc(env.to) != Some(env.to_inc) || !self.net.reachable(env.from, env.to) {
+                // Dead or cut off by now: the sender learns as for any lost request.
+                self.trace(|| {
+                    format!(
+                        "drop held {:?}->{:?} {}",
+                        env.from,
+                        env.to,
+                        env.payload.name()
+                    )
+                });
+                if let Some(c) = env.payload.stream() {
+                    self.net.broken.insert(c);
+                }
+                let blocked = !self.net.reachable(env.from, env.to);
+                self.request_failed(env, blocked);
+                continue;
+            }
+            self.handle_delivery(env);
+        }
+    }
+
+    fn handle_delivery(&mut self, env: Envelope) {
         self.trace(|| format!("{:?}->{:?} {}", env.from, env.to, env.payload.name()));
         match env.to {
             NodeId::Master(slot) => self.master_receive(slot, env.from, env.payload),
@@ -2167,7 +2206,10 @@ impl World {
                 }
             }
             Fault::Pause(n) => self.set_paused(n, true),
-            Fault::Resume(n) => self.set_paused(n, false),
+            Fault::Resume(n) => {
+                self.set_paused(n, false);
+                self.drain_inbox(n);
+            }
             Fault::Reboot(i) => {
                 self.crash_agent(i);
                 self.hosts[i].execs.clear();

@@ -202,8 +202,19 @@ fn regression_non_partition_aware_task_returns_with_its_agent_while_framework_re
 /// system: a stopped process reads its sockets in order on resume, and the simulated links
 /// are FIFO by design (`src/net.rs`). Held messages now keep the link's order
 /// (`src/world.rs`, `deliver`).
+///
+/// Round 6 found that fix incomplete with the shipped 3 s × 4 ping defaults (seed
+/// 5255214978427390728; 5255214978427389039 and 5255214978427391146 failed in the same window
+/// with `health_checks_fail_while_unreachable_write_pending`, as a non-converged app and an
+/// over-allocated agent, and pass under the corrected model): a held message was re-sent through
+/// the link's clock once a second, so a message sent later with a long network delay (up to 2 s)
+/// still overtook it. A stopped process's messages now wait in an inbox, in arrival order,
+/// drained on resume (`src/world.rs`, `drain_inbox`).
 #[test]
 fn regression_paused_master_reads_each_link_in_order_on_resume() {
+    replay(5_255_214_978_427_390_728, "random");
+    replay(5_255_214_978_427_389_039, "random");
+    replay(5_255_214_978_427_391_146, "random");
     replay(7_003_930, "random");
     replay(7_004_240, "random");
     replay(7_004_966, "random");
