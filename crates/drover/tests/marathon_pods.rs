@@ -9,7 +9,7 @@ mod support;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{Cluster, DROVER, READY_TIMEOUT, wait_until};
+use support::{Cluster, DROVER, Options, READY_TIMEOUT, wait_until};
 
 /// Marathon 1.10's documented pod shape: two containers, an endpoint, a health check.
 pub fn docs_pod(instances: u32) -> Value {
@@ -61,7 +61,12 @@ fn drover(cluster: &Cluster, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn a_pod_instance_reaches_the_master_as_one_launch_group() {
-    let cluster = Cluster::start(true);
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        marathon_flags: vec!["--enable_features=pods".into()],
+        ..Options::default()
+    });
     let file = cluster.dir.path().join("pod.json");
     std::fs::write(&file, docs_pod(2).to_string()).unwrap();
     let (code, out) = drover(

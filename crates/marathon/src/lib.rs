@@ -73,6 +73,16 @@ pub struct Flags {
         default_value_t = 600_000
     )]
     pub reconciliation_interval: u64,
+    /// Optional features, comma-separated (Marathon's `--enable_features`). Drover knows one:
+    /// `pods`, which opens `/v2/pods` — for development only until Drover's agents run task
+    /// groups (issue 16): until then every pod task is refused by the agent, by name. Other
+    /// names are refused at start rather than ignored.
+    #[arg(
+        long = "enable_features",
+        env = "MARATHON_ENABLE_FEATURES",
+        value_delimiter = ','
+    )]
+    pub enable_features: Vec<String>,
     /// Directory of the embedded store.
     #[arg(
         long = "work_dir",
@@ -240,6 +250,13 @@ pub async fn serve(
             flags.local_port_max
         );
     }
+    for feature in &flags.enable_features {
+        if feature != "pods" {
+            anyhow::bail!(
+                "--enable_features: '{feature}' is not supported by Drover (it knows: pods)"
+            );
+        }
+    }
     std::fs::create_dir_all(&flags.work_dir)
         .with_context(|| format!("create work dir {}", flags.work_dir.display()))?;
     let store: Arc<dyn Store> =
@@ -284,6 +301,7 @@ pub async fn serve(
             master: flags.master.clone().unwrap_or_default(),
             task_launch_timeout_ms: flags.task_launch_timeout,
             reconciliation_interval_ms: flags.reconciliation_interval,
+            pods_enabled: flags.enable_features.iter().any(|f| f == "pods"),
         }),
     };
     let app = api::router(api).layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX));

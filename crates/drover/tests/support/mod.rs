@@ -225,6 +225,8 @@ pub struct Cluster {
     pub master_flags: Vec<String>,
     /// Extra flags of every `drover agent` start (kept for restarts).
     pub agent_flags: Vec<String>,
+    /// Extra flags of every `drover marathon` start (kept for restarts).
+    pub marathon_flags: Vec<String>,
 }
 
 /// What [`Cluster::start_with`] starts.
@@ -238,6 +240,8 @@ pub struct Options {
     pub master_flags: Vec<String>,
     /// Extra `drover agent` flags for every agent.
     pub agent_flags: Vec<String>,
+    /// Extra `drover marathon` flags, e.g. `--enable_features=pods`.
+    pub marathon_flags: Vec<String>,
 }
 
 impl Cluster {
@@ -272,6 +276,7 @@ impl Cluster {
             more_agents: Vec::new(),
             master_flags: options.master_flags,
             agent_flags: options.agent_flags,
+            marathon_flags: options.marathon_flags,
             dir,
         };
         for _ in 1..options.agents {
@@ -467,12 +472,13 @@ impl Cluster {
 
     /// Starts (or restarts) the scheduler and waits for `/ping`.
     pub fn start_marathon(&mut self) {
-        let args = vec![
+        let mut args = vec![
             "marathon".to_owned(),
             format!("--master=127.0.0.1:{}", self.master_port),
             format!("--http_port={}", self.marathon_port),
             format!("--work_dir={}", self.dir.path().join("marathon").display()),
         ];
+        args.extend(self.marathon_flags.iter().cloned());
         self.marathon = Some(Daemon::start("marathon", self.dir.path(), &args));
         let port = self.marathon_port;
         let deadline = Instant::now() + READY_TIMEOUT;

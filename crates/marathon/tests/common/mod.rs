@@ -14,10 +14,9 @@ pub struct Server {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-pub async fn start(dir: &std::path::Path) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let flags = drover_marathon::Flags {
+/// The flags of a test server in `dir` (no master, loopback, no features).
+pub fn flags(dir: &std::path::Path) -> drover_marathon::Flags {
+    drover_marathon::Flags {
         master: None,
         http_port: 0,
         http_address: std::net::Ipv4Addr::LOCALHOST.into(),
@@ -25,11 +24,24 @@ pub async fn start(dir: &std::path::Path) -> Server {
         framework_name: "marathon".into(),
         task_launch_timeout: 300_000,
         reconciliation_interval: 600_000,
+        enable_features: Vec::new(),
         work_dir: dir.to_path_buf(),
         local_port_min: 10_000,
         local_port_max: 20_000,
         listener: Default::default(),
-    };
+    }
+}
+
+pub async fn start(dir: &std::path::Path) -> Server {
+    start_with_features(dir, vec!["pods".into()]).await
+}
+
+/// A server with these `--enable_features` (none: `/v2/pods` answers 501).
+pub async fn start_with_features(dir: &std::path::Path, features: Vec<String>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut flags = flags(dir);
+    flags.enable_features = features;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(drover_marathon::serve(flags, listener, async move {
         let _ = stopped.await;
