@@ -55,7 +55,7 @@ pub struct Isolation {
 
 impl Isolation {
     /// Looks at the effective uid, `/proc/self/mounts` and the cgroup v2 `cgroup.controllers`
-    /// file, and probes a pid namespace with a real `clone(CLONE_NEWPID)` (root inside a
+    /// file, and probes pid and mount namespaces with a real `clone(CLONE_NEWPID|CLONE_NEWNS)` (root inside a
     /// restricted container may still be refused).
     pub fn detect() -> Self {
         if !nix::unistd::geteuid().is_root() {
@@ -63,8 +63,8 @@ impl Isolation {
         }
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let (version, controllers) = detect_cgroups(&mounts);
-        let pid_namespace =
-            spawn::probe_pid_namespace().map_err(|errno| format!("clone(CLONE_NEWPID): {errno}"));
+        let pid_namespace = spawn::probe_pid_namespace()
+            .map_err(|errno| format!("clone(CLONE_NEWPID|CLONE_NEWNS): {errno}"));
         Self {
             off: None,
             version,

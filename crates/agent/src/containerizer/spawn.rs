@@ -56,13 +56,15 @@ pub enum SpawnStage {
     Exec = 8,
     /// The namespace init's `fork` of the task.
     Fork = 9,
+    /// Mounting the container's own `/proc` (and a read-only `/sys`) in its mount namespace.
+    Mount = 10,
 }
 
 impl SpawnStage {
     fn from_u32(n: u32) -> Option<Self> {
         use SpawnStage::*;
         [
-            Setsid, JoinCgroup, Stdio, Chdir, Setgroups, Setgid, Setuid, Exec, Fork,
+            Setsid, JoinCgroup, Stdio, Chdir, Setgroups, Setgid, Setuid, Exec, Fork, Mount,
         ]
         .into_iter()
         .find(|s| *s as u32 == n)
@@ -72,6 +74,7 @@ impl SpawnStage {
 impl fmt::Display for SpawnStage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            SpawnStage::Mount => "mounting the container's /proc and /sys",
             SpawnStage::Setsid => "setsid",
             SpawnStage::JoinCgroup => "joining cgroup",
             SpawnStage::Stdio => "redirecting stdio",
@@ -335,7 +338,10 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
 
     let mut flags = libc::SIGCHLD | libc::CLONE_PIDFD;
     if plan.pid_namespace {
-        flags |= libc::CLONE_NEWPID;
+        // A mount namespace too, for a /proc of the container's own pid namespace (Mesos'
+        // `namespaces/pid` with `filesystem/linux`): `ps` and `/proc/self` work inside, and
+        // no task can read another's environment through the host's /proc.
+        flags |= libc::CLONE_NEWPID | libc::CLONE_NEWNS;
     }
     // With every signal blocked across clone, none of the agent's handlers (tokio's, say) can
     // run in the child before it resets them to the defaults.
@@ -390,7 +396,10 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
 /// Tries `clone(CLONE_NEWPID)` with a child that exits at once.
 pub(crate) fn probe_pid_namespace() -> Result<(), Errno> {
     let old_mask = block_all_signals();
-    let pid = raw_clone(libc::SIGCHLD | libc::CLONE_NEWPID, ptr::null_mut());
+    let pid = raw_clone(
+        libc::SIGCHLD | libc::CLONE_NEWPID | libc::CLONE_NEWNS,
+        ptr::null_mut(),
+    );
     if pid == 0 {
         exit_now(0);
     }
@@ -458,9 +467,53 @@ fn child_main(ctx: &ChildCtx<'_>) -> ! {
         }
     }
     if ctx.pid_namespace {
+        mount_proc_and_sys(ctx);
         run_init(ctx)
     } else {
         exec_task(ctx)
+    }
+}
+
+/// In the container's new mount namespace (the init is pid 1 of its new pid namespace):
+/// mounts stop propagating to the host, a fresh procfs — which shows the mounter's pid
+/// namespace — covers `/proc`, and `/sys` is bound onto itself read-only.
+#[allow(unsafe_code)]
+fn mount_proc_and_sys(ctx: &ChildCtx<'_>) {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: mount(2) with constant C strings and null data; async-signal-safe.
+    unsafe {
+        let none: *const c_char = ptr::null();
+        if libc::mount(
+            none,
+            c"/".as_ptr(),
+            none,
+            libc::MS_REC | libc::MS_PRIVATE,
+            ptr::null(),
+        ) < 0
+            || libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                flags,
+                ptr::null(),
+            ) < 0
+            || libc::mount(
+                c"/sys".as_ptr(),
+                c"/sys".as_ptr(),
+                none,
+                libc::MS_BIND,
+                ptr::null(),
+            ) < 0
+            || libc::mount(
+                none,
+                c"/sys".as_ptr(),
+                none,
+                libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
+                ptr::null(),
+            ) < 0
+        {
+            fail(ctx, SpawnStage::Mount);
+        }
     }
 }
 
