@@ -55,6 +55,20 @@ impl fmt::Display for CliError {
 /// Result of a CLI command.
 pub type CliResult<T = ()> = Result<T, CliError>;
 
+/// How a change of a group or a pod is waited for (their commands share these flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Wait {
+    /// Return once the scheduler accepted the change.
+    #[arg(long = "detach")]
+    pub detach: bool,
+    /// Stop waiting after this many seconds (the deployment goes on).
+    #[arg(long = "timeout", default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Override deployments in progress (Marathon's `force=true`).
+    #[arg(long = "force")]
+    pub force: bool,
+}
+
 /// Where the cluster is. Flags win over `DROVER_MASTER`/`DROVER_MARATHON`, which win over the
 /// `master`/`marathon` keys of the config file; the defaults are `drover dev`'s addresses.
 #[derive(Debug, Clone, clap::Args)]

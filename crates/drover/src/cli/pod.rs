@@ -10,7 +10,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::http::app_path;
-use super::{CliError, CliResult, Endpoints, array, print_json, print_table, text};
+use super::{CliError, CliResult, Endpoints, Wait, array, print_json, print_table, text};
 
 /// `drover pod`.
 #[derive(Debug, clap::Args)]
@@ -74,20 +74,6 @@ enum PodCommand {
         #[command(flatten)]
         endpoints: Endpoints,
     },
-}
-
-/// How a change is waited for.
-#[derive(Debug, Clone, clap::Args)]
-struct Wait {
-    /// Return once the scheduler accepted the change.
-    #[arg(long = "detach")]
-    detach: bool,
-    /// Stop waiting after this many seconds (the deployment goes on).
-    #[arg(long = "timeout", default_value_t = 300, value_name = "SECONDS")]
-    timeout: u64,
-    /// Override deployments in progress (Marathon's `force=true`).
-    #[arg(long = "force")]
-    force: bool,
 }
 
 impl PodArgs {
