@@ -542,3 +542,39 @@ fn a_scheduler_with_a_zk_master_follows_the_leader_across_a_failover() {
     );
     marathon.assert_alive();
 }
+
+/// `drover <command> --master zk://…/path` (as Mesos' tools took it): (exit code, stdout,
+/// stderr) of one CLI call.
+fn cli(master: &str, args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(support::DROVER)
+        .args(args)
+        .arg(format!("--master={master}"))
+        .output()
+        .expect("runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_with_a_zk_master_reaches_the_leader_across_a_failover() {
+    let mut masters = Masters::start("/mesos-cli", 2);
+    let leader = masters.wait_leader(&[], support::READY_TIMEOUT);
+    let master = zookeeper().url("/mesos-cli");
+    let (code, out, err) = cli(&master, &["agent", "list", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert!(listed.is_array() || listed.is_object(), "{out}");
+    masters.daemons[leader].kill();
+    let next = masters.wait_leader(&[leader], SESSION_TIMEOUT + Duration::from_secs(15));
+    assert_ne!(next, leader);
+    let (code, out, err) = cli(&master, &["framework", "list"]);
+    assert_eq!(code, 0, "after the failover: {out}{err}");
+    // A group with no master: a clear error, exit code 3 (unreachable).
+    let (code, out, err) = cli(&zookeeper().url("/no-masters-here"), &["agent", "list"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("no leading master in ZooKeeper"), "{err}");
+    let _ = masters.logs();
+}

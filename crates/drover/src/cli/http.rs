@@ -22,14 +22,17 @@ use super::{CliError, CliResult};
 const MAX_BODY: usize = 64 << 20;
 /// How long a whole request may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a `zk://` master address may take to name its leader.
+const ZK_LEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One daemon's HTTP API.
 #[derive(Debug, Clone)]
 pub struct Service {
     /// What to call it in messages ("master", "scheduler", "agent").
     pub name: &'static str,
-    /// `http://host:port`, without a trailing slash.
-    pub base: String,
+    /// `http://host:port` (or a `zk://` master group), without a trailing slash; see
+    /// [`Service::base`].
+    base: String,
     /// How the user wrote the address.
     pub shown: String,
     /// How to point the CLI elsewhere ("--master or DROVER_MASTER").
@@ -83,6 +86,35 @@ impl Service {
         ))
     }
 
+    /// `http://host:port` of the daemon: the address as given, or for a `zk://` master (as
+    /// Mesos' tools take it) the leader elected in that ZooKeeper group right now.
+    pub async fn base(&self) -> CliResult<String> {
+        if !self.base.starts_with("zk://") {
+            return Ok(self.base.clone());
+        }
+        let url = drover_coord::ZkUrl::parse(&self.base)
+            .map_err(|e| CliError::Usage(format!("invalid address {}: {e}", self.shown)))?;
+        let mut leader = drover_coord::detector::leading_master(url);
+        let found = tokio::time::timeout(ZK_LEADER_TIMEOUT, async {
+            loop {
+                if let Some(address) = leader.borrow_and_update().clone() {
+                    return Some(address);
+                }
+                if leader.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(Some(address)) => Ok(format!("http://{address}")),
+            _ => Err(self.unreachable(&format!(
+                "no leading master in ZooKeeper within {}s",
+                ZK_LEADER_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -90,7 +122,7 @@ impl Service {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> CliResult<hyper::Response<Incoming>> {
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.base().await?);
         let mut builder = Request::builder().method(method).uri(&url);
         for (name, value) in headers {
             builder = builder.header(*name, *value);

@@ -397,9 +397,8 @@ async fn locate_sandbox(
     let port = agent.get("port").and_then(Value::as_u64).unwrap_or(5051);
     // The advertised hostname may not resolve here (or, in `drover dev`, the agent listens on
     // loopback only); the master's own host is the next best guess on small clusters.
-    let master = endpoints.master();
-    let master_host = master
-        .base
+    let master_base = endpoints.master().base().await.unwrap_or_default();
+    let master_host = master_base
         .split("://")
         .nth(1)
         .and_then(|rest| rest.rsplit_once(':'))
