@@ -113,20 +113,34 @@ impl Checker {
             ));
         }
         let key = (fw, status.task_id.value.clone());
+        let reconciliation = reason == Some(Reason::Reconciliation);
+        // TASK_LOST with the agent: announced when the master marked it unreachable, or
+        // answered by reconciliation for a task the master does not hold and whose agent is
+        // unreachable (the answer carries `unreachable_time`) or not known to it (no
+        // `agent_id`: e.g. a recovered agent that missed its reregister timeout after a
+        // failover, whose tasks the master never held). For a non-partition-aware framework
+        // that TASK_LOST is not final: the agent may return with the task. It may also be the
+        // first update the framework hears for the task (seed 5255215828427397138: the
+        // agent's TASK_STARTING was lost in the partition that made the agent unreachable).
+        let lost_with_agent = !partition_aware
+            && state == TaskState::TaskLost
+            && source == Source::Master
+            && (reason == Some(Reason::AgentRemoved)
+                || (reconciliation
+                    && (status.unreachable_time.is_some() || status.agent_id.is_none())));
         let Some(seen) = self.seen.get_mut(&key) else {
             self.seen.insert(
                 key,
                 Seen {
                     state,
                     updates: 1,
-                    lost_with_agent: false,
+                    lost_with_agent,
                 },
             );
             return;
         };
         seen.updates += 1;
         let from = seen.state;
-        let reconciliation = reason == Some(Reason::Reconciliation);
         let ok = if state == TaskState::TaskStaging {
             from == TaskState::TaskStaging
         } else if state == TaskState::TaskUnknown || state == TaskState::TaskGone {
@@ -189,18 +203,7 @@ impl Checker {
             && is_terminal(from);
         if !keep_first && state != TaskState::TaskUnknown {
             seen.state = state;
-            // TASK_LOST with the agent: announced when the master marked it unreachable, or
-            // answered by reconciliation for a task the master does not hold and whose agent
-            // is unreachable (the answer carries `unreachable_time`) or not known to it (no
-            // `agent_id`: e.g. a recovered agent that missed its reregister timeout after a
-            // failover, whose tasks the master never held). For a non-partition-aware
-            // framework that TASK_LOST is not final: the agent may return with the task.
-            seen.lost_with_agent = !partition_aware
-                && state == TaskState::TaskLost
-                && source == Source::Master
-                && (reason == Some(Reason::AgentRemoved)
-                    || (reconciliation
-                        && (status.unreachable_time.is_some() || status.agent_id.is_none())));
+            seen.lost_with_agent = lost_with_agent;
         }
     }
 

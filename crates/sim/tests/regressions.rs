@@ -342,3 +342,15 @@ fn regression_provisioned_tasks_are_not_reconciled_before_their_launch() {
 fn regression_a_duplicate_of_a_swallowed_terminal_update_is_swallowed_too() {
     replay(5_255_212_458_427_393_388, "random");
 }
+
+/// Found by a fresh sweep (seed 5255215828427397138: `leader_churn`,
+/// `agent_partition_healed_before_timeout`): the plain framework's first news of a task was the
+/// master's TASK_LOST (its agent was marked unreachable; the agent's TASK_STARTING had been lost
+/// in the partition), and after a master failover the returning agent's TASK_STARTING reached
+/// it — Mesos' documented path for a non-partition-aware framework (the new master announced
+/// nothing: the framework was still resubscribing). The checker was wrong, not the system: it
+/// noted a TASK_LOST that comes with the agent only when it was not the task's first update.
+#[test]
+fn regression_a_first_update_lost_with_the_agent_may_be_followed_by_the_agents_account() {
+    replay(5_255_215_828_427_397_138, "random");
+}
