@@ -34,12 +34,11 @@ impl Agent {
         run: internal::agent_event::RunTask,
         out: &mut Vec<Effect>,
     ) {
+        let framework_info = run.framework_info;
         let Some(task) = run.task else {
-            // Task groups need the default executor, which Drover does not ship yet; the
-            // master does not send them to this agent.
+            self.refuse_task_group(now_ms, &framework_info, run.task_group, out);
             return;
         };
-        let framework_info = run.framework_info;
         let framework_id = FrameworkId(
             framework_info
                 .id
@@ -263,6 +262,53 @@ impl Agent {
                 out.push(Effect::Launch(spec));
             }
         }
+    }
+
+    /// A task group (LAUNCH_GROUP): it needs Mesos' default executor, which Drover's agent does
+    /// not run yet (issue 16). Each task of the group ends TASK_FAILED with
+    /// REASON_CONTAINER_LAUNCH_FAILED naming what is missing, as any container setting this
+    /// agent cannot honour, rather than staying TASK_STAGING for ever.
+    fn refuse_task_group(
+        &mut self,
+        now_ms: u64,
+        framework_info: &v1::FrameworkInfo,
+        group: Option<v1::TaskGroupInfo>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(group) = group else {
+            return;
+        };
+        let framework_id = FrameworkId(
+            framework_info
+                .id
+                .as_ref()
+                .map(|id| id.value.clone())
+                .unwrap_or_default(),
+        );
+        let framework = self
+            .frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| Framework {
+                info: framework_info.clone(),
+                executors: BTreeMap::new(),
+                terminating: false,
+                completed_executors: Default::default(),
+            });
+        if framework.terminating {
+            return;
+        }
+        for task in &group.tasks {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                task,
+                Trigger::ContainerLaunchFailed,
+                "task groups (LAUNCH_GROUP, run by Mesos' default executor) are not \
+                 supported by this agent yet",
+                out,
+            );
+        }
+        self.cleanup_framework(&framework_id, out);
     }
 
     /// The `ExecutorInfo` of the built-in command executor for a command task (spec §4.5:
