@@ -782,6 +782,22 @@ fn REASON_TASK_HEALTH_CHECK_STATUS_UPDATED__executor_with_TASK_RUNNING() {
 /// TASK_LOST, the one way out of a terminal state.
 #[test]
 fn REASON_SLAVE_REREGISTERED__master_copy_of_agent_reported_state() {
+    // A task the agent still holds unstarted comes back as TASK_STAGING (found by a 30-minute
+    // soak); no other row but reconciliation re-sends STAGING.
+    for pa in [true, false] {
+        assert!(is_allowed(
+            TaskState::TaskStaging,
+            Some(Reason::AgentReregistered),
+            Source::Master,
+            pa
+        ));
+        assert!(!is_allowed(
+            TaskState::TaskStaging,
+            Some(Reason::TaskHealthCheckStatusUpdated),
+            Source::Executor,
+            pa
+        ));
+    }
     let row = emission(Trigger::AgentReregistered);
     assert_eq!(row.emitter, Master);
     assert_eq!(row.reason, Reason::AgentReregistered);

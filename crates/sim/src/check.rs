@@ -142,7 +142,13 @@ impl Checker {
         seen.updates += 1;
         let from = seen.state;
         let ok = if state == TaskState::TaskStaging {
+            // Only reconciliation re-reports STAGING, and the return of an unreachable agent
+            // announces a task it still holds unstarted as STAGING (after the framework was
+            // told TASK_UNREACHABLE, or TASK_LOST with the agent).
             from == TaskState::TaskStaging
+                || (reason == Some(Reason::AgentReregistered)
+                    && source == Source::Master
+                    && (from == TaskState::TaskUnreachable || seen.lost_with_agent))
         } else if state == TaskState::TaskUnknown || state == TaskState::TaskGone {
             // The master answers for a task it no longer knows (forgotten after its terminal
             // acknowledgement, or on an agent marked gone).

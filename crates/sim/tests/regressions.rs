@@ -354,3 +354,61 @@ fn regression_a_duplicate_of_a_swallowed_terminal_update_is_swallowed_too() {
 fn regression_a_first_update_lost_with_the_agent_may_be_followed_by_the_agents_account() {
     replay(5_255_215_828_427_397_138, "random");
 }
+
+/// Found by the 30-minute real-process soak (round 6): an unreachable agent returned holding a
+/// plain framework's task unstarted, and the master announced it as it held it — TASK_STAGING,
+/// REASON_AGENT_REREGISTERED — after the framework had been told TASK_LOST with the agent; the
+/// agent's own STARTING, RUNNING and KILLED followed. Mesos does the same (`task->state()` in
+/// `__reregisterSlave`); the emission table and the checker allowed STAGING only from
+/// reconciliation.
+#[test]
+fn regression_a_returning_agent_may_announce_a_task_it_holds_unstarted_as_staging() {
+    use drover_core::task::{Reason, Source, TaskState};
+    use drover_sim::check::Checker;
+    use drover_sim::net::Fw;
+    let mut checker = Checker::default();
+    let now = 1_700_000_000_000;
+    let status = |state: TaskState, reason: Option<Reason>, source: Source| v1::TaskStatus {
+        task_id: v1::TaskId { value: "t".into() },
+        state: state as i32,
+        reason: reason.map(|r| r as i32),
+        source: Some(source as i32),
+        timestamp: Some(now as f64 / 1000.0),
+        ..Default::default()
+    };
+    for (state, reason, source) in [
+        (
+            TaskState::TaskLost,
+            Some(Reason::AgentRemoved),
+            Source::Master,
+        ),
+        (
+            TaskState::TaskStaging,
+            Some(Reason::AgentReregistered),
+            Source::Master,
+        ),
+        (TaskState::TaskStarting, None, Source::Executor),
+        (TaskState::TaskRunning, None, Source::Executor),
+        (TaskState::TaskKilled, None, Source::Executor),
+    ] {
+        checker.observe(Fw::Plain, &status(state, reason, source), now);
+        assert_eq!(checker.violation, None, "after {state:?}");
+    }
+    // A STAGING out of nowhere is still refused.
+    let mut checker = Checker::default();
+    checker.observe(
+        Fw::Plain,
+        &status(TaskState::TaskRunning, None, Source::Executor),
+        now,
+    );
+    checker.observe(
+        Fw::Plain,
+        &status(
+            TaskState::TaskStaging,
+            Some(Reason::AgentReregistered),
+            Source::Master,
+        ),
+        now,
+    );
+    assert!(checker.violation.is_some());
+}

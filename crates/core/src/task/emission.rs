@@ -394,10 +394,17 @@ pub fn is_allowed(
             && row.reason_for(partition_aware) == reason
             && match row.state {
                 // Reconciliation reports a task the master just accepted as TASK_STAGING
-                // (spec §1.1: STAGING is visible through reconciliation); no other row
-                // re-sends it.
+                // (spec §1.1: STAGING is visible through reconciliation), and the announcement
+                // of an unreachable agent's return re-sends each task's latest state, which is
+                // TASK_STAGING for one the agent still holds for an executor that has not
+                // started it (Mesos' `__reregisterSlave` sends `task->state()`; found by a
+                // 30-minute soak). No other row re-sends it.
                 StateRule::Current => {
-                    state != TaskState::TaskStaging || row.trigger == Trigger::ReconcileKnownTask
+                    state != TaskState::TaskStaging
+                        || matches!(
+                            row.trigger,
+                            Trigger::ReconcileKnownTask | Trigger::AgentReregistered
+                        )
                 }
                 StateRule::Fixed { .. } => row.state_for(partition_aware, state) == state,
             }
