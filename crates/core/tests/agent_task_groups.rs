@@ -1,6 +1,7 @@
-//! Task groups on an agent that cannot run them yet (issue 16): every task of a LAUNCH_GROUP
-//! ends TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED naming what is missing, nothing is
-//! launched, and nothing stays TASK_STAGING.
+//! Task groups on the agent (issue 16): a LAUNCH_GROUP starts Mesos' default executor once
+//! per executor id and reaches it whole, as one LAUNCH_GROUP event; a kill of one task of an
+//! undelivered group kills the group; a group the agent cannot run is refused for every task,
+//! naming why.
 
 mod agent_support;
 
@@ -9,53 +10,282 @@ use drover_core::agent::{Effect, Input};
 use drover_core::task::{Reason, Source, TaskState};
 use drover_wire::{internal, v1};
 
-#[test]
-fn every_task_of_a_group_is_refused_by_name() {
-    let mut h = Harness::registered();
-    let fw = framework("fw", true, false);
-    let executor = v1::ExecutorInfo {
+fn default_executor(id: &str) -> v1::ExecutorInfo {
+    v1::ExecutorInfo {
         r#type: Some(v1::executor_info::Type::Default as i32),
-        executor_id: v1::ExecutorId {
-            value: "instance-1".into(),
-        },
+        executor_id: v1::ExecutorId { value: id.into() },
+        resources: vec![scalar_resource("cpus", 0.1), scalar_resource("mem", 32.0)],
         ..Default::default()
-    };
-    let mut a = command_task("a");
-    let mut b = command_task("b");
-    a.command = None;
-    b.command = None;
-    let effects = h.step(Input::RunTask(internal::agent_event::RunTask {
-        framework_info: fw,
+    }
+}
+
+fn scalar_resource(name: &str, value: f64) -> v1::Resource {
+    v1::Resource {
+        name: name.into(),
+        r#type: v1::value::Type::Scalar as i32,
+        scalar: Some(v1::value::Scalar { value }),
+        ..Default::default()
+    }
+}
+
+fn run_group(
+    framework: &v1::FrameworkInfo,
+    executor: v1::ExecutorInfo,
+    tasks: Vec<v1::TaskInfo>,
+) -> Input {
+    Input::RunTask(internal::agent_event::RunTask {
+        framework_info: framework.clone(),
         task: None,
         executor: Some(executor),
-        task_group: Some(v1::TaskGroupInfo { tasks: vec![a, b] }),
-    }));
-    assert!(
-        !effects.iter().any(|e| matches!(e, Effect::Launch(_))),
-        "nothing is launched: {effects:?}"
+        task_group: Some(v1::TaskGroupInfo { tasks }),
+    })
+}
+
+fn launches(effects: &[Effect]) -> Vec<drover_core::agent::LaunchSpec> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Launch(spec) => Some(spec.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_group_starts_the_default_executor_and_arrives_whole() {
+    let mut h = Harness::registered();
+    let fw = framework("fw", true, false);
+    let effects = h.step(run_group(
+        &fw,
+        default_executor("instance-1"),
+        vec![command_task("a"), command_task("b")],
+    ));
+    let specs = launches(&effects);
+    assert_eq!(specs.len(), 1, "one executor for the group: {effects:?}");
+    let spec = &specs[0];
+    let command = spec.executor_info.command.clone().expect("a command");
+    assert_eq!(
+        command.arguments[1..],
+        ["executor".to_owned(), "--default".to_owned()],
+        "the default executor is `drover executor --default`: {command:?}"
     );
+    assert!(!spec.command_executor);
+    // The container holds the executor's resources and both tasks'.
+    let task_cpus = 2.0 * scalar(&command_task("a").resources, "cpus");
+    assert!((spec.cpus - (0.1 + task_cpus)).abs() < 1e-9, "{spec:?}");
+    assert!(sent(&effects).is_empty(), "nothing is reported before the executor runs");
+
+    let effects = h.subscribe("fw", "instance-1", 7);
+    let groups: Vec<&v1::executor::event::LaunchGroup> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ToExecutor { event, .. } => event.launch_group.as_ref(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups.len(), 1, "one LAUNCH_GROUP event: {effects:?}");
+    let ids: Vec<&str> = groups[0]
+        .task_group
+        .tasks
+        .iter()
+        .map(|t| t.task_id.value.as_str())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(
+        !executor_events(&effects, 7).contains(&v1::executor::event::Type::Launch),
+        "no single LAUNCH for a group's task"
+    );
+
+    // Both report through the one executor; a LAUNCH of a single task to it is refused.
+    let effects = h.update("fw", "instance-1", "a", TaskState::TaskRunning, 1);
+    expect_one(&effects, TaskState::TaskRunning, None, Source::Executor);
+    let effects = h.step(run(&fw, {
+        let mut t = command_task("c");
+        t.executor = Some(default_executor("instance-1"));
+        t
+    }));
+    let status = expect_one(
+        &effects,
+        TaskState::TaskFailed,
+        Some(Reason::ContainerLaunchFailed),
+        Source::Agent,
+    );
+    assert!(
+        status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("task groups (LAUNCH_GROUP) only")),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn killing_one_task_of_an_undelivered_group_kills_the_group() {
+    let mut h = Harness::registered();
+    let fw = framework("fw", false, false);
+    h.step(run_group(
+        &fw,
+        default_executor("instance-1"),
+        vec![command_task("a"), command_task("b")],
+    ));
+    let container = h.container_of("fw", "instance-1");
+    let effects = h.step(Input::KillTask {
+        framework_id: drover_core::agent::FrameworkId("fw".into()),
+        task_id: drover_core::agent::TaskId("b".into()),
+        kill_policy: None,
+    });
+    let updates = sent(&effects);
+    let mut ids: Vec<&str> = updates.iter().map(|u| u.task_id.value.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b"], "{updates:?}");
+    for u in &updates {
+        assert_eq!(u.state, TaskState::TaskKilled as i32);
+        assert_eq!(u.reason, Some(Reason::TaskKilledDuringLaunch as i32));
+        assert_eq!(u.source, Some(Source::Agent as i32));
+    }
+    // The executor that never got its group is not left idling.
+    assert_eq!(kills(&effects), [container]);
+}
+
+#[test]
+fn an_invalid_group_is_task_group_invalid_for_every_task() {
+    let mut h = Harness::registered();
+    let fw = framework("fw", true, false);
+    let mut b = command_task("b");
+    b.command = None;
+    let effects = h.step(run_group(
+        &fw,
+        default_executor("instance-1"),
+        vec![command_task("a"), b],
+    ));
+    assert!(launches(&effects).is_empty(), "nothing is launched");
     let updates = sent(&effects);
     let ids: Vec<&str> = updates.iter().map(|u| u.task_id.value.as_str()).collect();
     assert_eq!(ids, ["a", "b"], "{updates:?}");
     for update in &updates {
-        assert_eq!(update.state, TaskState::TaskFailed as i32);
-        assert_eq!(update.reason, Some(Reason::ContainerLaunchFailed as i32));
+        assert_eq!(update.state, TaskState::TaskError as i32);
+        assert_eq!(update.reason, Some(Reason::TaskGroupInvalid as i32));
         assert_eq!(update.source, Some(Source::Agent as i32));
         assert!(
             update
                 .message
                 .as_deref()
-                .is_some_and(|m| m.contains("task groups")),
+                .is_some_and(|m| m.contains("Task 'b' has no 'command'")),
             "{update:?}"
         );
     }
-    // Once both are acknowledged the agent holds nothing of the framework.
     for update in updates {
-        h.ack(
-            "fw",
-            &update.task_id.value,
-            update.uuid.clone().expect("a uuid"),
+        h.ack("fw", &update.task_id.value, update.uuid.clone().expect("a uuid"));
+    }
+    assert!(h.agent.frameworks().is_empty(), "nothing of the group is kept");
+}
+
+#[test]
+fn tasks_asking_for_different_users_are_refused_by_name() {
+    let mut h = Harness::registered();
+    let fw = framework("fw", false, false);
+    let mut a = command_task("a");
+    let mut b = command_task("b");
+    a.command.as_mut().expect("command").user = Some("alice".into());
+    b.command.as_mut().expect("command").user = Some("bob".into());
+    let effects = h.step(run_group(&fw, default_executor("e"), vec![a, b]));
+    for update in sent(&effects) {
+        assert_eq!(update.reason, Some(Reason::TaskGroupInvalid as i32));
+        assert!(
+            update
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("alice, bob")),
+            "{update:?}"
         );
     }
-    assert!(h.agent.frameworks().is_empty());
+}
+
+#[test]
+fn sandbox_volumes_pass_and_other_volumes_are_refused_by_name() {
+    let volume = |container_path: &str, kind: v1::volume::source::sandbox_path::Type| {
+        v1::Volume {
+            mode: v1::volume::Mode::Rw as i32,
+            container_path: container_path.into(),
+            source: Some(v1::volume::Source {
+                r#type: Some(v1::volume::source::Type::SandboxPath as i32),
+                sandbox_path: Some(v1::volume::source::SandboxPath {
+                    r#type: Some(kind as i32),
+                    path: "volumes/shared".into(),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    };
+    let with = |v: v1::Volume| {
+        let mut t = command_task("a");
+        t.container = Some(Box::new(v1::ContainerInfo {
+            r#type: v1::container_info::Type::Mesos as i32,
+            volumes: vec![v],
+            ..Default::default()
+        }));
+        t
+    };
+    use v1::volume::source::sandbox_path::Type::{Parent, Self_};
+    let fw = framework("fw", false, false);
+
+    let mut h = Harness::registered();
+    let effects = h.step(run_group(
+        &fw,
+        default_executor("e"),
+        vec![with(volume("data", Parent))],
+    ));
+    assert_eq!(launches(&effects).len(), 1, "{effects:?}");
+
+    for (v, needle) in [
+        (volume("/data", Parent), "must be relative"),
+        (volume("data", Self_), "type PARENT"),
+        (volume("../data", Parent), "must be relative"),
+    ] {
+        let mut h = Harness::registered();
+        let effects = h.step(run_group(&fw, default_executor("e"), vec![with(v)]));
+        assert!(launches(&effects).is_empty());
+        let status = expect_one(
+            &effects,
+            TaskState::TaskFailed,
+            Some(Reason::ContainerLaunchFailed),
+            Source::Agent,
+        );
+        let message = status.message.unwrap_or_default();
+        assert!(
+            message.contains("container.volumes") && message.contains(needle),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_second_group_for_a_running_executor_is_refused_naming_why() {
+    let mut h = Harness::registered();
+    let fw = framework("fw", false, false);
+    h.step(run_group(&fw, default_executor("e"), vec![command_task("a")]));
+    h.subscribe("fw", "e", 3);
+    let effects = h.step(run_group(&fw, default_executor("e"), vec![command_task("b")]));
+    assert!(launches(&effects).is_empty());
+    let status = expect_one(
+        &effects,
+        TaskState::TaskFailed,
+        Some(Reason::ContainerLaunchFailed),
+        Source::Agent,
+    );
+    assert!(
+        status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("already runs a task group")),
+        "{status:?}"
+    );
+    // The first group's task is untouched.
+    let effects = h.update("fw", "e", "a", TaskState::TaskRunning, 1);
+    expect_one(&effects, TaskState::TaskRunning, None, Source::Executor);
+}
+
+fn scalar(resources: &[v1::Resource], name: &str) -> f64 {
+    drover_core::agent::model::scalar(resources, name)
 }

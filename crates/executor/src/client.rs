@@ -1,6 +1,8 @@
 //! A minimal Executor HTTP API client: protobuf calls to `POST /api/v1/executor` and the
 //! SUBSCRIBE response read as a RecordIO stream of events.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use drover_wire::recordio;
 use drover_wire::v1::executor::{Call, Event};
@@ -107,6 +109,40 @@ impl Client {
             decoder: recordio::Decoder::default(),
             ready: std::collections::VecDeque::new(),
         })
+    }
+}
+
+impl Client {
+    /// SUBSCRIBE, retried with backoff up to the recovery timeout. The agent is local and a
+    /// refused connection costs next to nothing, so retries stay frequent (25 ms doubling to
+    /// at most 250 ms, or `MESOS_SUBSCRIPTION_BACKOFF_MAX` if lower): a restarted agent waits
+    /// for every recovered executor before it re-registers, so the slowest retry sets its
+    /// recovery time. Each executor offsets its retries by a share of the delay derived from
+    /// its pid, so a thousand of them do not arrive in one burst.
+    pub async fn subscribe_retrying(
+        &self,
+        call: &Call,
+        env: &crate::env::Env,
+    ) -> anyhow::Result<EventStream> {
+        let started = tokio::time::Instant::now();
+        let cap = env
+            .backoff_max
+            .clamp(Duration::from_millis(25), Duration::from_millis(250));
+        let mut backoff = Duration::from_millis(25);
+        let phase = f64::from(std::process::id() % 97) / 97.0 / 2.0;
+        loop {
+            match self.subscribe(call).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => {
+                    if started.elapsed() > env.recovery_timeout {
+                        anyhow::bail!("could not subscribe within the recovery timeout: {error:#}");
+                    }
+                    tracing::debug!(error = %format!("{error:#}"), "subscribe failed; retrying");
+                    tokio::time::sleep(backoff.mul_f64(1.0 + phase)).await;
+                    backoff = (backoff * 2).min(cap);
+                }
+            }
+        }
     }
 }
 

@@ -212,6 +212,90 @@ async fn http_get(port: u32, path: &str, https: bool) -> Option<u16> {
     Some(status)
 }
 
+/// The empty `check_status` every update of a task with a check carries until a first
+/// result exists.
+pub fn check_placeholder(probe: &Probe) -> v1::CheckStatusInfo {
+    let mut s = match probe {
+        Probe::Command(_) => Outcome::Command(None),
+        Probe::Http { .. } => Outcome::Http(None),
+        Probe::Tcp { .. } => Outcome::Tcp(None),
+    }
+    .check_status();
+    s.command = s.command.map(|_| Default::default());
+    s.http = s.http.map(|_| Default::default());
+    s.tcp = s.tcp.map(|_| Default::default());
+    s
+}
+
+/// A TASK_RUNNING update one probe result asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeReport {
+    /// `REASON_TASK_CHECK_STATUS_UPDATED` or `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`.
+    pub reason: v1::task_status::Reason,
+    /// The executor's words.
+    pub message: String,
+    /// The new check status (check results only).
+    pub check_status: Option<v1::CheckStatusInfo>,
+    /// The new health (health results only).
+    pub healthy: Option<bool>,
+    /// The health check failed too often in a row: the task must be killed after this update.
+    pub kill: bool,
+}
+
+/// What result `outcome` of the `"check"` or `"health"` prober means for a task whose last
+/// check status was `last_check` and whose health rules are `health`; `None`: nothing to send.
+pub fn probe_report(
+    tag: &str,
+    outcome: Outcome,
+    last_check: Option<&v1::CheckStatusInfo>,
+    health: Option<&mut HealthState>,
+) -> Option<ProbeReport> {
+    use drover_core::task::emission::{Trigger, emission};
+    if tag == "check" {
+        let status = outcome.check_status();
+        if last_check == Some(&status) {
+            return None;
+        }
+        let row = emission(Trigger::CheckStatusChanged);
+        return Some(ProbeReport {
+            reason: row.reason,
+            message: row.message.to_owned(),
+            check_status: Some(status),
+            healthy: None,
+            kill: false,
+        });
+    }
+    let state = health?;
+    let action = state.observe(outcome.healthy());
+    // The row gives the reason; the executor's words say which way health went.
+    let reason = emission(Trigger::HealthCheckStatusChanged).reason;
+    let (message, healthy, kill) = match action {
+        HealthAction::None => return None,
+        HealthAction::Report(true) => ("Task is healthy".to_owned(), true, false),
+        HealthAction::Report(false) => (
+            format!("Health check failed: {}", outcome.describe()),
+            false,
+            false,
+        ),
+        HealthAction::ReportAndKill => (
+            format!(
+                "Health check failed {} times in a row ({}); killing the task",
+                state.consecutive_failures(),
+                outcome.describe()
+            ),
+            false,
+            true,
+        ),
+    };
+    Some(ProbeReport {
+        reason,
+        message,
+        check_status: None,
+        healthy: Some(healthy),
+        kill,
+    })
+}
+
 /// Mesos' `HealthChecker` rules, without timers.
 #[derive(Debug, Clone)]
 pub struct HealthState {

@@ -8,6 +8,8 @@
 //! It owns no decisions of the agent and never depends on `drover-core`.
 
 mod client;
+mod env;
+mod outbox;
 pub mod health;
 mod run;
 pub mod task;

@@ -5,67 +5,22 @@ use std::time::Duration;
 
 use drover_core::task::emission::{Trigger, emission};
 use drover_wire::v1;
-use drover_wire::v1::executor::{Call, Event, call, event};
+use drover_wire::v1::executor::{Event, event};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::client::{Client, EventStream};
-use crate::health::{self, HealthAction, HealthState, Outcome};
+use crate::client::EventStream;
+use crate::outbox::Outbox;
+use crate::env::Env;
+use crate::health::{self, HealthState, Outcome};
 use crate::task;
 
 /// How long the executor waits for the acknowledgement of its terminal update (Mesos: 60 s).
-const TERMINAL_ACK_WAIT: Duration = Duration::from_secs(60);
-/// First delay before unacknowledged updates are sent again after a transient failure.
-const RESEND_FIRST: Duration = Duration::from_millis(100);
+pub(crate) const TERMINAL_ACK_WAIT: Duration = Duration::from_secs(60);
 /// Mesos' default kill grace of the command executor.
-const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
-
-/// The `MESOS_*` environment the agent sets (spec §4.4).
-#[derive(Debug, Clone)]
-struct Env {
-    endpoint: String,
-    framework_id: String,
-    executor_id: String,
-    checkpoint: bool,
-    recovery_timeout: Duration,
-    backoff_max: Duration,
-    shutdown_grace: Duration,
-}
-
-fn env_var(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).map_err(|_| anyhow::anyhow!("{name} is not set; is this run by an agent?"))
-}
-
-fn env_duration(name: &str, default: Duration) -> Duration {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| parse_duration(&v))
-        .unwrap_or(default)
-}
-
-/// Parses stout's duration text (`5secs`, `15mins`, `1500ms`, `2.5secs`).
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    drover_wire::duration::parse(text).ok()
-}
-
-impl Env {
-    fn load() -> anyhow::Result<Self> {
-        Ok(Self {
-            endpoint: env_var("MESOS_AGENT_ENDPOINT")?,
-            framework_id: env_var("MESOS_FRAMEWORK_ID")?,
-            executor_id: env_var("MESOS_EXECUTOR_ID")?,
-            checkpoint: std::env::var("MESOS_CHECKPOINT").is_ok_and(|v| v == "1"),
-            recovery_timeout: env_duration("MESOS_RECOVERY_TIMEOUT", Duration::from_secs(900)),
-            backoff_max: env_duration("MESOS_SUBSCRIPTION_BACKOFF_MAX", Duration::from_secs(2)),
-            shutdown_grace: env_duration(
-                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
-                Duration::from_secs(5),
-            ),
-        })
-    }
-}
+pub(crate) const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Why the task is being killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,19 +33,14 @@ enum KillCause {
 
 #[derive(Debug)]
 struct Executor {
-    client: Client,
     env: Env,
+    outbox: Outbox,
     framework_info: Option<v1::FrameworkInfo>,
     task: Option<v1::TaskInfo>,
     task_acknowledged: bool,
     child: Option<tokio::process::Child>,
     pgid: Option<i32>,
     last_status: Option<v1::TaskStatus>,
-    unacked: Vec<v1::TaskStatus>,
-    /// When to send `unacked` again: an UPDATE failed transiently (the agent restarting, or
-    /// answering 503 while it recovers) and no new SUBSCRIBE will carry it.
-    resend_at: Option<Instant>,
-    resend_backoff: Duration,
     killing: Option<KillCause>,
     kill_deadline: Option<Instant>,
     max_completion: Option<Instant>,
@@ -109,7 +59,7 @@ pub async fn run(
     let env = Env::load()?;
     let (probe_tx, mut probe_rx) = mpsc::channel(16);
     let mut ex = Executor {
-        client: Client::new(&env.endpoint),
+        outbox: Outbox::new(&env),
         env,
         framework_info: None,
         task: None,
@@ -117,9 +67,6 @@ pub async fn run(
         child: None,
         pgid: None,
         last_status: None,
-        unacked: Vec::new(),
-        resend_at: None,
-        resend_backoff: RESEND_FIRST,
         killing: None,
         kill_deadline: None,
         max_completion: None,
@@ -133,7 +80,7 @@ pub async fn run(
     let mut stream: Option<EventStream> = None;
     let mut subscribed_once = false;
     loop {
-        if ex.done || (ex.terminal_deadline.is_some() && ex.unacked.is_empty()) {
+        if ex.done || (ex.terminal_deadline.is_some() && ex.outbox.is_empty()) {
             return Ok(());
         }
         if stream.is_none() {
@@ -164,7 +111,7 @@ pub async fn run(
                 ex.max_completion = None;
                 ex.kill(KillCause::MaxCompletion, Duration::ZERO).await;
             }
-            _ = sleep_until(ex.resend_at) => ex.resend_unacked().await,
+            _ = sleep_until(ex.outbox.resend_at()) => ex.outbox.resend().await,
             _ = sleep_until(ex.terminal_deadline) => return Ok(()),
             Some((tag, outcome)) = probe_rx.recv() => ex.on_probe(tag, outcome).await,
             _ = &mut shutdown => {
@@ -184,7 +131,7 @@ async fn wait_child(
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
@@ -192,68 +139,20 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl Executor {
-    fn call(&self, kind: call::Type) -> Call {
-        Call {
-            executor_id: v1::ExecutorId {
-                value: self.env.executor_id.clone(),
-            },
-            framework_id: v1::FrameworkId {
-                value: self.env.framework_id.clone(),
-            },
-            r#type: Some(kind as i32),
-            ..Default::default()
-        }
-    }
-
-    /// SUBSCRIBE, retried with backoff up to the recovery timeout. The agent is local and a
-    /// refused connection costs next to nothing, so retries stay frequent (25 ms doubling to
-    /// at most 250 ms, or `MESOS_SUBSCRIPTION_BACKOFF_MAX` if lower): a restarted agent waits
-    /// for every recovered executor before it re-registers, so the slowest retry sets its
-    /// recovery time. Each executor offsets its retries by a share of the delay derived from
-    /// its pid, so a thousand of them do not arrive in one burst.
+    /// SUBSCRIBE with every unacknowledged task and update, retried until the recovery
+    /// timeout (then the task is killed: nobody would hear of it).
     async fn resubscribe(&mut self) -> anyhow::Result<EventStream> {
-        let started = Instant::now();
-        let cap = self
-            .env
-            .backoff_max
-            .clamp(Duration::from_millis(25), Duration::from_millis(250));
-        let mut backoff = Duration::from_millis(25);
-        let phase = f64::from(std::process::id() % 97) / 97.0 / 2.0;
-        loop {
-            let mut call = self.call(call::Type::Subscribe);
-            call.subscribe = Some(call::Subscribe {
-                unacknowledged_tasks: self
-                    .task
-                    .iter()
-                    .filter(|_| !self.task_acknowledged)
-                    .cloned()
-                    .collect(),
-                unacknowledged_updates: self
-                    .unacked
-                    .iter()
-                    .map(|status| call::Update {
-                        status: status.clone(),
-                    })
-                    .collect(),
-            });
-            match self.client.subscribe(&call).await {
-                Ok(stream) => {
-                    // The SUBSCRIBE carried every unacknowledged update.
-                    self.resend_at = None;
-                    self.resend_backoff = RESEND_FIRST;
-                    return Ok(stream);
-                }
-                Err(error) => {
-                    if started.elapsed() > self.env.recovery_timeout {
-                        self.kill_now();
-                        anyhow::bail!("could not subscribe within the recovery timeout: {error:#}");
-                    }
-                    tracing::debug!(error = %format!("{error:#}"), "subscribe failed; retrying");
-                    tokio::time::sleep(backoff.mul_f64(1.0 + phase)).await;
-                    backoff = (backoff * 2).min(cap);
-                }
-            }
+        let tasks = self
+            .task
+            .iter()
+            .filter(|_| !self.task_acknowledged)
+            .cloned()
+            .collect();
+        let subscribed = self.outbox.subscribe(tasks).await;
+        if subscribed.is_err() {
+            self.kill_now();
         }
+        subscribed
     }
 
     async fn on_event(&mut self, event: Event) {
@@ -271,20 +170,17 @@ impl Executor {
             }
             Some(event::Type::Kill) => {
                 if let Some(kill) = event.kill {
-                    let policy = kill
-                        .kill_policy
-                        .or_else(|| self.task.as_ref().and_then(|t| t.kill_policy));
-                    let grace = policy
-                        .and_then(|p| p.grace_period)
-                        .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
-                        .unwrap_or(DEFAULT_KILL_GRACE);
+                    let grace = task::kill_grace(
+                        kill.kill_policy,
+                        self.task.as_ref().and_then(|t| t.kill_policy),
+                        DEFAULT_KILL_GRACE,
+                    );
                     self.kill(KillCause::Framework, grace).await;
                 }
             }
             Some(event::Type::Acknowledged) => {
                 if let Some(ack) = event.acknowledged {
-                    self.unacked
-                        .retain(|s| s.uuid.as_deref() != Some(ack.uuid.as_slice()));
+                    self.outbox.acknowledged(&ack.uuid);
                     self.task_acknowledged = true;
                 }
             }
@@ -344,20 +240,7 @@ impl Executor {
             }
         }
         let check = task.check.as_ref().and_then(health::from_check);
-        let placeholder = check.as_ref().map(|(probe, _)| {
-            // Every update of a task with a check carries `check_status`, empty until a
-            // result exists.
-            let mut s = match probe {
-                health::Probe::Command(_) => Outcome::Command(None),
-                health::Probe::Http { .. } => Outcome::Http(None),
-                health::Probe::Tcp { .. } => Outcome::Tcp(None),
-            }
-            .check_status();
-            s.command = s.command.map(|_| Default::default());
-            s.http = s.http.map(|_| Default::default());
-            s.tcp = s.tcp.map(|_| Default::default());
-            s
-        });
+        let placeholder = check.as_ref().map(|(probe, _)| health::check_placeholder(probe));
         self.send(v1::TaskState::TaskRunning, None, None, |s| {
             s.check_status = placeholder;
         })
@@ -394,66 +277,34 @@ impl Executor {
             // No health or check news once a kill started or the task ended.
             return;
         }
-        if tag == "check" {
-            let status = outcome.check_status();
-            let changed = self
-                .last_status
-                .as_ref()
-                .and_then(|s| s.check_status.as_ref())
-                != Some(&status);
-            if changed {
-                let row = emission(Trigger::CheckStatusChanged);
-                self.send(
-                    row.state_for(true, v1::TaskState::TaskRunning),
-                    Some(row.reason),
-                    Some(row.message.to_owned()),
-                    |s| s.check_status = Some(status),
-                )
-                .await;
-            }
-            return;
-        }
-        let Some(state) = self.health.as_mut() else {
+        let last_check = self.last_status.as_ref().and_then(|s| s.check_status.clone());
+        let Some(report) =
+            health::probe_report(tag, outcome, last_check.as_ref(), self.health.as_mut())
+        else {
             return;
         };
-        let action = state.observe(outcome.healthy());
-        let failures = state.consecutive_failures();
-        // The row gives the reason; the executor's words say which way health went.
-        let reason = Some(emission(Trigger::HealthCheckStatusChanged).reason);
-        match action {
-            HealthAction::None => {}
-            HealthAction::Report(healthy) => {
-                let message = if healthy {
-                    "Task is healthy".to_owned()
-                } else {
-                    format!("Health check failed: {}", outcome.describe())
-                };
-                self.send(v1::TaskState::TaskRunning, reason, Some(message), |s| {
-                    s.healthy = Some(healthy)
-                })
-                .await;
-            }
-            HealthAction::ReportAndKill => {
-                self.send(
-                    v1::TaskState::TaskRunning,
-                    reason,
-                    Some(format!(
-                        "Health check failed {} times in a row ({}); killing the task",
-                        failures,
-                        outcome.describe()
-                    )),
-                    |s| s.healthy = Some(false),
-                )
-                .await;
-                let grace = self
-                    .task
-                    .as_ref()
-                    .and_then(|t| t.kill_policy)
-                    .and_then(|p| p.grace_period)
-                    .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
-                    .unwrap_or(DEFAULT_KILL_GRACE);
-                self.kill(KillCause::Health, grace).await;
-            }
+        let kill = report.kill;
+        self.send(
+            v1::TaskState::TaskRunning,
+            Some(report.reason),
+            Some(report.message),
+            |s| {
+                if report.check_status.is_some() {
+                    s.check_status = report.check_status;
+                }
+                if report.healthy.is_some() {
+                    s.healthy = report.healthy;
+                }
+            },
+        )
+        .await;
+        if kill {
+            let grace = task::kill_grace(
+                None,
+                self.task.as_ref().and_then(|t| t.kill_policy),
+                DEFAULT_KILL_GRACE,
+            );
+            self.kill(KillCause::Health, grace).await;
         }
     }
 
@@ -564,83 +415,16 @@ impl Executor {
         edit: impl FnOnce(&mut v1::TaskStatus),
     ) {
         let Some(task) = &self.task else { return };
-        let previous = self.last_status.clone().unwrap_or_default();
-        let mut status = v1::TaskStatus {
-            task_id: task.task_id.clone(),
-            state: state as i32,
+        let mut status = crate::outbox::status(
+            &task.task_id,
+            &self.env.executor_id,
+            self.last_status.as_ref(),
+            state,
+            reason,
             message,
-            source: Some(v1::task_status::Source::Executor as i32),
-            reason: reason.map(|r| r as i32),
-            executor_id: Some(v1::ExecutorId {
-                value: self.env.executor_id.clone(),
-            }),
-            timestamp: Some(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or_default(),
-            ),
-            uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
-            healthy: previous.healthy,
-            check_status: previous.check_status,
-            ..Default::default()
-        };
+        );
         edit(&mut status);
         self.last_status = Some(status.clone());
-        self.unacked.push(status.clone());
-        if self.resend_at.is_none() {
-            // Otherwise an earlier update is waiting to be resent, and this one goes after it.
-            self.send_update(status).await;
-        }
-    }
-
-    /// Sends one UPDATE. On a transient failure it stays in `unacked` and is sent again
-    /// after a backoff (or with the next SUBSCRIBE, whichever comes first): a restarted agent
-    /// answers 503 until its recovery is over, after this executor has already resubscribed.
-    async fn send_update(&mut self, status: v1::TaskStatus) -> bool {
-        let mut call = self.call(call::Type::Update);
-        call.update = Some(call::Update { status });
-        match self.client.send(&call).await {
-            Ok(()) => true,
-            Err(error) if error.is_transient() => {
-                tracing::info!(%error, "sending update failed; will send it again");
-                self.resend_at = Some(Instant::now() + self.resend_backoff);
-                self.resend_backoff =
-                    (self.resend_backoff * 2).min(self.env.backoff_max.max(RESEND_FIRST));
-                false
-            }
-            Err(error) => {
-                // The agent refused it for good (a malformed or illegal update): resending
-                // cannot help.
-                tracing::warn!(%error, "update refused");
-                true
-            }
-        }
-    }
-
-    /// Sends every unacknowledged update again, in order, until one fails.
-    async fn resend_unacked(&mut self) {
-        self.resend_at = None;
-        for status in self.unacked.clone() {
-            if !self.send_update(status).await {
-                return;
-            }
-        }
-        self.resend_backoff = RESEND_FIRST;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn parses_stout_durations() {
-        assert_eq!(parse_duration("5secs"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("15mins"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("1500ms"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2.5secs"), Some(Duration::from_millis(2500)));
-        assert_eq!(parse_duration("5"), None);
+        self.outbox.send(status).await;
     }
 }

@@ -37,6 +37,19 @@ pub fn environment(info: &v1::CommandInfo) -> Vec<(String, String)> {
     env
 }
 
+/// The grace between SIGTERM and SIGKILL: the KILL's own policy, else the task's, else
+/// `default`.
+pub fn kill_grace(
+    kill: Option<v1::KillPolicy>,
+    task: Option<v1::KillPolicy>,
+    default: std::time::Duration,
+) -> std::time::Duration {
+    kill.or(task)
+        .and_then(|p| p.grace_period)
+        .map(|d| std::time::Duration::from_nanos(d.nanoseconds.max(0) as u64))
+        .unwrap_or(default)
+}
+
 /// Mesos' message for how the command ended.
 pub fn exit_message(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;

@@ -7,7 +7,7 @@ use drover_wire::internal;
 use drover_wire::v1;
 use drover_wire::v1::executor::call::Type as CallType;
 
-use super::launch::launch_event;
+use super::launch::{launch_event, launch_group_event};
 use super::model::ExecutorState;
 use super::{Agent, CallError, ConnId, Effect, ExecutorId, FrameworkId, RequestId, TaskId};
 use crate::task::emission::Trigger;
@@ -156,14 +156,27 @@ impl Agent {
             },
         });
         let queued = std::mem::take(&mut executor.queued);
+        let group = executor.runs_task_groups();
+        let mut members = Vec::new();
         for task_id in &queued {
             if let Some(task) = executor.tasks.get_mut(task_id) {
                 task.delivered = true;
-                out.push(Effect::ToExecutor {
-                    conn,
-                    event: launch_event(&task.info),
-                });
+                if group {
+                    members.push(task.info.clone());
+                } else {
+                    out.push(Effect::ToExecutor {
+                        conn,
+                        event: launch_event(&task.info),
+                    });
+                }
             }
+        }
+        if !members.is_empty() {
+            // The group arrives whole: every task of it in one event, or none.
+            out.push(Effect::ToExecutor {
+                conn,
+                event: launch_group_event(members),
+            });
         }
         // Tasks that were STAGING when the agent went down and that the executor never
         // received (spec §4.3).

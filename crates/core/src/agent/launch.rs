@@ -36,36 +36,19 @@ impl Agent {
     ) {
         let framework_info = run.framework_info;
         let Some(task) = run.task else {
-            self.refuse_task_group(now_ms, &framework_info, run.task_group, out);
+            if let Some(group) = run.task_group {
+                self.run_task_group(now_ms, framework_info, run.executor, group, out);
+            }
             return;
         };
-        let framework_id = FrameworkId(
-            framework_info
-                .id
-                .as_ref()
-                .map(|id| id.value.clone())
-                .unwrap_or_default(),
-        );
-        let task_id = TaskId(task.task_id.value.clone());
-        let framework = self
-            .frameworks
-            .entry(framework_id.clone())
-            .or_insert_with(|| Framework {
-                info: framework_info.clone(),
-                executors: BTreeMap::new(),
-                terminating: false,
-                completed_executors: Default::default(),
-            });
-        if framework.terminating {
+        let Some(framework_id) = self.admit_framework(&framework_info, out) else {
             return;
-        }
-        framework.info = framework_info.clone();
-        let checkpoint = framework.checkpoint();
-        if checkpoint {
-            out.push(Effect::Checkpoint(CheckpointOp::PutFramework(
-                framework_info.clone(),
-            )));
-        }
+        };
+        let task_id = TaskId(task.task_id.value.clone());
+        let checkpoint = self
+            .frameworks
+            .get(&framework_id)
+            .is_some_and(Framework::checkpoint);
 
         let command_executor = task.executor.is_none() && run.executor.is_none();
         let executor_info = match (&task.executor, &run.executor) {
@@ -113,11 +96,25 @@ impl Agent {
             return;
         }
 
-        let existing_state = self
+        let existing = self
             .frameworks
             .get(&framework_id)
-            .and_then(|f| f.executors.get(&executor_id))
-            .map(|e| e.state);
+            .and_then(|f| f.executors.get(&executor_id));
+        if existing.is_some_and(Executor::runs_task_groups) {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::ContainerLaunchFailed,
+                &format!(
+                    "executor '{executor_id}' is a default executor: it runs task groups \
+                     (LAUNCH_GROUP) only, not single tasks"
+                ),
+                out,
+            );
+            return;
+        }
+        let existing_state = existing.map(|e| e.state);
         let is_new_executor = existing_state.is_none();
         let extra: &[v1::Resource] = if is_new_executor {
             &executor_info.resources
@@ -152,13 +149,8 @@ impl Agent {
             last_status: None,
         };
         let agent_id = self.agent_id_or_empty();
-        let framework = self
-            .frameworks
-            .get_mut(&framework_id)
-            .expect("inserted above");
         match existing_state {
             Some(ExecutorState::Terminating { .. } | ExecutorState::Terminated) => {
-                let _ = framework;
                 self.generate_refusal(
                     now_ms,
                     &framework_id,
@@ -169,7 +161,11 @@ impl Agent {
                 );
             }
             Some(state) => {
-                let executor = framework.executors.get_mut(&executor_id).expect("exists");
+                let executor = self
+                    .frameworks
+                    .get_mut(&framework_id)
+                    .and_then(|f| f.executors.get_mut(&executor_id))
+                    .expect("exists");
                 let conn = executor.conn.filter(|_| state == ExecutorState::Running);
                 if let Some(conn) = conn {
                     new_task.delivered = true;
@@ -190,15 +186,6 @@ impl Agent {
                 executor.tasks.insert(task_id, new_task);
             }
             None => {
-                let container_id = ContainerId(self.uuids.next_string());
-                let directory = format!(
-                    "{}/slaves/{}/frameworks/{}/executors/{}/runs/{}",
-                    self.config.work_dir.trim_end_matches('/'),
-                    agent_id,
-                    framework_id,
-                    executor_id,
-                    container_id
-                );
                 let user = task
                     .command
                     .as_ref()
@@ -206,78 +193,30 @@ impl Agent {
                     .or_else(|| executor_info.command.as_ref().and_then(|c| c.user.clone()))
                     .or_else(|| Some(framework_info.user.clone()))
                     .filter(|u| !u.is_empty());
-                let all = [
-                    executor_info.resources.as_slice(),
-                    task.resources.as_slice(),
-                ];
-                let sum = |name: &str| all.iter().map(|r| scalar(r, name)).sum::<f64>();
-                let spec = LaunchSpec {
-                    framework_id: framework_id.clone(),
-                    framework_info: framework_info.clone(),
-                    executor_info: executor_info.clone(),
-                    container_id: container_id.clone(),
-                    directory: directory.clone(),
-                    command_executor,
-                    cpus: sum("cpus"),
-                    mem_mb: sum("mem"),
-                    disk_mb: sum("disk"),
-                    user,
-                };
-                let mut executor = Executor {
-                    info: executor_info.clone(),
-                    container_id: container_id.clone(),
-                    directory: directory.clone(),
-                    command_executor,
-                    state: ExecutorState::Registering {
-                        deadline_ms: now_ms + self.config.executor_registration_timeout_ms,
-                        recovered: false,
+                self.start_executor(
+                    now_ms,
+                    NewExecutor {
+                        framework_id,
+                        framework_info,
+                        info: executor_info,
+                        command_executor,
+                        user,
+                        tasks: vec![new_task],
                     },
-                    conn: None,
-                    queued: vec![task_id.clone()],
-                    tasks: BTreeMap::new(),
-                    completed: Vec::new(),
-                    limitation: None,
-                };
-                if checkpoint {
-                    out.push(Effect::Checkpoint(CheckpointOp::PutExecutor(
-                        RecoveredExecutor {
-                            framework_id: framework_id.clone(),
-                            info: executor_info.clone(),
-                            container_id: container_id.clone(),
-                            directory,
-                            command_executor,
-                            alive: true,
-                        },
-                    )));
-                    out.push(Effect::Checkpoint(CheckpointOp::PutTask(new_task.to_v1(
-                        framework_id.as_str(),
-                        Some(executor_id.as_str()),
-                        &agent_id,
-                    ))));
-                }
-                executor.tasks.insert(task_id, new_task);
-                framework.executors.insert(executor_id.clone(), executor);
-                self.containers
-                    .insert(container_id, (framework_id.clone(), executor_id));
-                out.push(Effect::Launch(spec));
+                    out,
+                );
             }
         }
     }
 
-    /// A task group (LAUNCH_GROUP): it needs Mesos' default executor, which Drover's agent does
-    /// not run yet (issue 16). Each task of the group ends TASK_FAILED with
-    /// REASON_CONTAINER_LAUNCH_FAILED naming what is missing, as any container setting this
-    /// agent cannot honour, rather than staying TASK_STAGING for ever.
-    fn refuse_task_group(
+    /// Tracks the framework of a RUN_TASK (inserting it, or taking its newer info) and
+    /// checkpoints it when it asks for checkpointing; `None` when the framework is being shut
+    /// down, and then nothing of the launch happens.
+    pub(super) fn admit_framework(
         &mut self,
-        now_ms: u64,
         framework_info: &v1::FrameworkInfo,
-        group: Option<v1::TaskGroupInfo>,
         out: &mut Vec<Effect>,
-    ) {
-        let Some(group) = group else {
-            return;
-        };
+    ) -> Option<FrameworkId> {
         let framework_id = FrameworkId(
             framework_info
                 .id
@@ -295,20 +234,109 @@ impl Agent {
                 completed_executors: Default::default(),
             });
         if framework.terminating {
-            return;
+            return None;
         }
-        for task in &group.tasks {
-            self.generate_refusal(
-                now_ms,
-                &framework_id,
-                task,
-                Trigger::ContainerLaunchFailed,
-                "task groups (LAUNCH_GROUP, run by Mesos' default executor) are not \
-                 supported by this agent yet",
-                out,
-            );
+        framework.info = framework_info.clone();
+        if framework.checkpoint() {
+            out.push(Effect::Checkpoint(CheckpointOp::PutFramework(
+                framework_info.clone(),
+            )));
         }
-        self.cleanup_framework(&framework_id, out);
+        Some(framework_id)
+    }
+
+    /// Starts a new executor's container with `tasks` queued for it (delivered when it
+    /// subscribes), checkpointing both when the framework asks for it. The container's limits
+    /// are the executor's resources and all the tasks'.
+    pub(super) fn start_executor(&mut self, now_ms: u64, new: NewExecutor, out: &mut Vec<Effect>) {
+        let NewExecutor {
+            framework_id,
+            framework_info,
+            info,
+            command_executor,
+            user,
+            tasks,
+        } = new;
+        let agent_id = self.agent_id_or_empty();
+        let executor_id = ExecutorId(info.executor_id.value.clone());
+        let container_id = ContainerId(self.uuids.next_string());
+        let directory = format!(
+            "{}/slaves/{}/frameworks/{}/executors/{}/runs/{}",
+            self.config.work_dir.trim_end_matches('/'),
+            agent_id,
+            framework_id,
+            executor_id,
+            container_id
+        );
+        let sum = |name: &str| {
+            scalar(&info.resources, name)
+                + tasks
+                    .iter()
+                    .map(|t| scalar(&t.info.resources, name))
+                    .sum::<f64>()
+        };
+        let spec = LaunchSpec {
+            framework_id: framework_id.clone(),
+            framework_info: framework_info.clone(),
+            executor_info: info.clone(),
+            container_id: container_id.clone(),
+            directory: directory.clone(),
+            command_executor,
+            cpus: sum("cpus"),
+            mem_mb: sum("mem"),
+            disk_mb: sum("disk"),
+            user,
+        };
+        let mut executor = Executor {
+            info: info.clone(),
+            container_id: container_id.clone(),
+            directory: directory.clone(),
+            command_executor,
+            state: ExecutorState::Registering {
+                deadline_ms: now_ms + self.config.executor_registration_timeout_ms,
+                recovered: false,
+            },
+            conn: None,
+            queued: tasks
+                .iter()
+                .map(|t| TaskId(t.info.task_id.value.clone()))
+                .collect(),
+            tasks: BTreeMap::new(),
+            completed: Vec::new(),
+            limitation: None,
+        };
+        let framework = self
+            .frameworks
+            .get_mut(&framework_id)
+            .expect("admitted before its executor starts");
+        if framework.checkpoint() {
+            out.push(Effect::Checkpoint(CheckpointOp::PutExecutor(
+                RecoveredExecutor {
+                    framework_id: framework_id.clone(),
+                    info,
+                    container_id: container_id.clone(),
+                    directory,
+                    command_executor,
+                    alive: true,
+                },
+            )));
+            for task in &tasks {
+                out.push(Effect::Checkpoint(CheckpointOp::PutTask(task.to_v1(
+                    framework_id.as_str(),
+                    Some(executor_id.as_str()),
+                    &agent_id,
+                ))));
+            }
+        }
+        for task in tasks {
+            executor
+                .tasks
+                .insert(TaskId(task.info.task_id.value.clone()), task);
+        }
+        framework.executors.insert(executor_id.clone(), executor);
+        self.containers
+            .insert(container_id, (framework_id, executor_id));
+        out.push(Effect::Launch(spec));
     }
 
     /// The `ExecutorInfo` of the built-in command executor for a command task (spec §4.5:
@@ -396,7 +424,7 @@ impl Agent {
 
     /// Like [`generate_refusal`](Self::generate_refusal), for a task id that exists already:
     /// the update must not touch the live task's state.
-    fn generate_unhomed(
+    pub(super) fn generate_unhomed(
         &mut self,
         now_ms: u64,
         framework_id: &FrameworkId,
@@ -450,17 +478,26 @@ impl Agent {
         }
         let executor_id = executor_id.clone();
         if !task.delivered {
-            self.generate(
-                now_ms,
-                framework_id,
-                task_id,
-                Trigger::KilledBeforeExecutor,
-                None,
-                out,
-            );
+            // A group is delivered whole or not at all: killing one task of an undelivered
+            // group kills every task of it.
+            let killed: Vec<TaskId> = if executor.runs_task_groups() {
+                executor.queued.clone()
+            } else {
+                vec![task_id.clone()]
+            };
+            for killed_id in &killed {
+                self.generate(
+                    now_ms,
+                    framework_id,
+                    killed_id,
+                    Trigger::KilledBeforeExecutor,
+                    None,
+                    out,
+                );
+            }
             let framework = self.frameworks.get_mut(framework_id).expect("found");
             let executor = framework.executors.get_mut(&executor_id).expect("found");
-            executor.queued.retain(|t| t != task_id);
+            executor.queued.retain(|t| !killed.contains(t));
             let idle = executor.live_tasks().next().is_none();
             if idle && !executor.is_ending() {
                 // An executor that never got a task would idle forever (MESOS-8411).
@@ -658,6 +695,29 @@ impl Agent {
             });
         }
     }
+}
+
+/// The LAUNCH_GROUP event for a task group.
+pub(super) fn launch_group_event(tasks: Vec<v1::TaskInfo>) -> v1::executor::Event {
+    v1::executor::Event {
+        r#type: Some(v1::executor::event::Type::LaunchGroup as i32),
+        launch_group: Some(v1::executor::event::LaunchGroup {
+            task_group: v1::TaskGroupInfo { tasks },
+        }),
+        ..Default::default()
+    }
+}
+
+/// A new executor run, as [`Agent::start_executor`] takes it.
+pub(super) struct NewExecutor {
+    pub framework_id: FrameworkId,
+    pub framework_info: v1::FrameworkInfo,
+    pub info: v1::ExecutorInfo,
+    pub command_executor: bool,
+    /// Run as this user.
+    pub user: Option<String>,
+    /// Its first tasks, queued until it subscribes.
+    pub tasks: Vec<Task>,
 }
 
 /// The LAUNCH event for a task.

@@ -19,6 +19,7 @@ mod executor_api;
 pub mod gc;
 pub mod ids;
 mod launch;
+mod task_group;
 mod lifecycle;
 pub mod model;
 mod recovery;

@@ -106,6 +106,13 @@ impl Executor {
         )
     }
 
+    /// Whether this is Mesos' default executor, which runs task groups: its queued tasks are
+    /// delivered together as one LAUNCH_GROUP, and it takes no single task.
+    pub fn runs_task_groups(&self) -> bool {
+        !self.command_executor
+            && self.info.r#type == Some(v1::executor_info::Type::Default as i32)
+    }
+
     /// Tasks that are not terminal.
     pub fn live_tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.values().filter(|t| !t.is_terminal())

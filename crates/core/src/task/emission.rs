@@ -90,6 +90,7 @@ pub enum Trigger {
     AgentDraining,
     AgentUnauthorized,
     AgentGroupUnauthorized,
+    AgentGroupInvalid,
     ContainerLaunchFailed,
     ContainerLimitationMemory,
     ContainerLimitationDisk,
@@ -229,6 +230,11 @@ pub const EMISSIONS: &[Emission] = &[
         "Task is not authorized to launch on this agent", "REASON_TASK_UNAUTHORIZED"),
     row(Trigger::AgentGroupUnauthorized, Agent, same(ERROR), Reason::TaskGroupUnauthorized,
         "Task group is not authorized to launch on this agent", "REASON_TASK_GROUP_UNAUTHORIZED"),
+    // The agent checks a task group again before it launches the default executor (the
+    // master's check, and what only the agent can judge: a second group for a running
+    // executor, task users that differ). Mesos' agent answers these with TASK_ERROR too.
+    row(Trigger::AgentGroupInvalid, Agent, same(ERROR), Reason::TaskGroupInvalid,
+        "Task group failed validation on the agent", "REASON_TASK_GROUP_INVALID"),
     // --- TASK_LOST / TASK_DROPPED / TASK_GONE, generated on the agent ------------------
     row(Trigger::KillWithoutExecutor, Agent, fixed(DROPPED, LOST), Reason::ExecutorTerminated,
         "Cannot find executor", "REASON_EXECUTOR_TERMINATED"),

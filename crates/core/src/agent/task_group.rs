@@ -1,0 +1,268 @@
+//! Master → agent: a task group (LAUNCH_GROUP). The agent checks the group again, starts
+//! Mesos' default executor for it (`<launcher> executor --default`, one container per executor
+//! id) and hands the executor the whole group at once when it subscribes.
+
+use std::collections::BTreeSet;
+
+use drover_wire::v1;
+
+use super::launch::NewExecutor;
+use super::model::{Task, scalar};
+use super::{Agent, Effect, ExecutorId, FrameworkId};
+use crate::task::TaskState;
+use crate::task::emission::Trigger;
+
+/// The argument that makes `drover executor` Mesos' default executor.
+pub const DEFAULT_EXECUTOR_FLAG: &str = "--default";
+
+impl Agent {
+    pub(super) fn run_task_group(
+        &mut self,
+        now_ms: u64,
+        framework_info: v1::FrameworkInfo,
+        executor: Option<v1::ExecutorInfo>,
+        group: v1::TaskGroupInfo,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(framework_id) = self.admit_framework(&framework_info, out) else {
+            return;
+        };
+        let refusal = match &executor {
+            None => Some((
+                Trigger::AgentGroupInvalid,
+                "a task group needs an 'ExecutorInfo'".to_owned(),
+            )),
+            Some(executor) => self.group_refusal(&framework_id, executor, &group),
+        };
+        if let Some((trigger, detail)) = refusal {
+            self.refuse_group(now_ms, &framework_id, &group, trigger, &detail, out);
+            return;
+        }
+        let mut info = executor.expect("checked above");
+        info.framework_id = framework_info.id.clone();
+        let executor_id = ExecutorId(info.executor_id.value.clone());
+        if let Err(detail) = self.gc_unschedule_for_launch(&framework_id, &executor_id) {
+            self.refuse_group(
+                now_ms,
+                &framework_id,
+                &group,
+                Trigger::GcUnscheduleFailed,
+                &detail,
+                out,
+            );
+            return;
+        }
+        // Every task runs as the executor's user: the tasks' own (they agree, see
+        // `group_refusal`), else the executor's, else the framework's.
+        let user = group
+            .tasks
+            .iter()
+            .find_map(|t| t.command.as_ref().and_then(|c| c.user.clone()))
+            .or_else(|| info.command.as_ref().and_then(|c| c.user.clone()))
+            .or_else(|| Some(framework_info.user.clone()))
+            .filter(|u| !u.is_empty());
+        if info.command.is_none() {
+            info.command = Some(self.default_executor_command(user.clone()));
+        }
+        if info.name.is_none() {
+            info.name = Some("Default Executor".to_owned());
+        }
+        let tasks = group
+            .tasks
+            .into_iter()
+            .map(|info| Task {
+                info,
+                state: TaskState::TaskStaging,
+                delivered: false,
+                last_status: None,
+            })
+            .collect();
+        self.start_executor(
+            now_ms,
+            NewExecutor {
+                framework_id,
+                framework_info,
+                info,
+                command_executor: false,
+                user,
+                tasks,
+            },
+            out,
+        );
+    }
+
+    /// Why the agent cannot run `group` under `executor`, as the trigger of the refusal and
+    /// its detail; `None` when it can.
+    fn group_refusal(
+        &self,
+        framework_id: &FrameworkId,
+        executor: &v1::ExecutorInfo,
+        group: &v1::TaskGroupInfo,
+    ) -> Option<(Trigger, String)> {
+        let invalid = |detail: String| Some((Trigger::AgentGroupInvalid, detail));
+        if group.tasks.is_empty() {
+            return invalid("Task group cannot be empty".to_owned());
+        }
+        if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
+            return invalid("'ExecutorInfo.type' must be 'DEFAULT' for a task group".to_owned());
+        }
+        let executor_id = ExecutorId(executor.executor_id.value.clone());
+        let framework = self.frameworks.get(framework_id);
+        if let Some(running) = framework.and_then(|f| f.executors.get(&executor_id)) {
+            // Mesos grows a running default executor's container for a later group; this
+            // agent cannot update a container's limits yet, and running the group inside the
+            // first group's limits would not be what was asked. Marathon starts one executor
+            // per pod instance, so it never sends this.
+            let why = if running.is_ending() {
+                "is terminating"
+            } else {
+                "already runs a task group; a second group on one executor needs container \
+                 resource updates, which this agent does not support yet"
+            };
+            return Some((
+                Trigger::ContainerLaunchFailed,
+                format!("executor '{executor_id}' {why}"),
+            ));
+        }
+        let mut ids = BTreeSet::new();
+        let mut users = BTreeSet::new();
+        for task in &group.tasks {
+            let id = task.task_id.value.as_str();
+            if !ids.insert(id) {
+                return invalid(format!("Task group has duplicate task ID: {id}"));
+            }
+            let task_id = super::TaskId(id.to_owned());
+            if framework.is_some_and(|f| f.executors.values().any(|e| e.tasks.contains_key(&task_id))) {
+                return invalid(format!("Task '{id}' is already running on this agent"));
+            }
+            if task.executor.is_some() {
+                return invalid(format!(
+                    "Task '{id}' must not set 'ExecutorInfo' in a task group"
+                ));
+            }
+            let Some(command) = &task.command else {
+                return invalid(format!(
+                    "Task '{id}' has no 'command': the default executor runs commands \
+                     (container images are not supported in task groups yet)"
+                ));
+            };
+            if let Some(user) = &command.user {
+                users.insert(user.as_str());
+            }
+            if let Some(detail) = volume_refusal(task) {
+                return Some((Trigger::ContainerLaunchFailed, detail));
+            }
+            // The sandbox volumes are the default executor's to honour; every other
+            // container setting is checked as for any task.
+            let mut checked = task.clone();
+            if let Some(container) = checked.container.as_deref_mut() {
+                container.volumes.clear();
+            }
+            if let Some(detail) = super::container::refusal(&checked, executor) {
+                return Some((Trigger::ContainerLaunchFailed, detail));
+            }
+        }
+        if users.len() > 1 {
+            return invalid(format!(
+                "the tasks of a group run as one user, and these ask for {}",
+                users.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let total = &self.config.agent_info.resources;
+        let fits = ["cpus", "mem", "disk"].iter().all(|name| {
+            let asked = scalar(&executor.resources, name)
+                + group
+                    .tasks
+                    .iter()
+                    .map(|t| scalar(&t.resources, name))
+                    .sum::<f64>();
+            asked <= scalar(total, name) + 1e-9
+        });
+        if !fits {
+            return Some((
+                Trigger::AgentInvalidOffers,
+                "task group needs more resources than the agent has".to_owned(),
+            ));
+        }
+        None
+    }
+
+    /// Ends every task of a group the agent will not run with the same update.
+    fn refuse_group(
+        &mut self,
+        now_ms: u64,
+        framework_id: &FrameworkId,
+        group: &v1::TaskGroupInfo,
+        trigger: Trigger,
+        detail: &str,
+        out: &mut Vec<Effect>,
+    ) {
+        for task in &group.tasks {
+            let id = super::TaskId(task.task_id.value.clone());
+            if self.find_task(framework_id, &id).is_some() {
+                // A member that shares a live task's id: that task's stream is not touched.
+                self.generate_unhomed(now_ms, framework_id, task, trigger, out);
+            } else {
+                self.generate(now_ms, framework_id, &id, trigger, Some(detail), out);
+            }
+        }
+        self.cleanup_framework(framework_id, out);
+    }
+
+    /// The default executor's command: this binary, `executor --default`.
+    fn default_executor_command(&self, user: Option<String>) -> v1::CommandInfo {
+        v1::CommandInfo {
+            shell: Some(false),
+            value: Some(self.config.launcher.clone()),
+            arguments: vec![
+                self.config.launcher.clone(),
+                "executor".to_owned(),
+                DEFAULT_EXECUTOR_FLAG.to_owned(),
+            ],
+            user,
+            ..Default::default()
+        }
+    }
+}
+
+/// The first volume of a group task the default executor cannot provide: it honours Mesos'
+/// `SANDBOX_PATH` volumes of type `PARENT` (a directory of the executor's sandbox, shared by
+/// the group, as Marathon's pods' ephemeral volumes are) at a path inside the task's sandbox.
+fn volume_refusal(task: &v1::TaskInfo) -> Option<String> {
+    let container = task.container.as_deref()?;
+    for volume in &container.volumes {
+        let source = volume.source.as_ref();
+        let sandbox = source
+            .filter(|s| s.r#type == Some(v1::volume::source::Type::SandboxPath as i32))
+            .and_then(|s| s.sandbox_path.as_ref())
+            .filter(|p| p.r#type == Some(v1::volume::source::sandbox_path::Type::Parent as i32));
+        let why = if volume.host_path.is_some() || volume.image.is_some() {
+            Some("host path and image volumes are not supported")
+        } else if sandbox.is_none() {
+            Some("only SANDBOX_PATH volumes of type PARENT are supported in task groups")
+        } else if !is_plain_relative(&volume.container_path) {
+            Some(
+                "the container path must be relative (inside the task's sandbox): a task of a \
+                 group runs in the host's root filesystem",
+            )
+        } else if !sandbox.is_some_and(|p| is_plain_relative(&p.path)) {
+            Some("the sandbox path must be relative to the executor's sandbox, without '..'")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Some(format!(
+                "Unsupported container.volumes ('{}' of task '{}'): {why}",
+                volume.container_path, task.task_id.value
+            ));
+        }
+    }
+    None
+}
+
+/// A non-empty relative path that stays below where it starts.
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && path.split('/').all(|part| part != ".." && part != ".")
+}
