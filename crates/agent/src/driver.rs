@@ -805,16 +805,26 @@ impl Driver {
 }
 
 /// Runs the fetcher for a launch's URIs (the executor's; for a command task the core copied the
-/// task's there, as Mesos did) into the sandbox, as the task's user.
+/// task's there, as Mesos did) into the sandbox, and a task group's tasks' URIs into their own
+/// sandboxes (`tasks/<task id>`), as the task's user.
 async fn fetch(
     fetcher: &crate::fetcher::Fetcher,
     spec: &LaunchSpec,
     quota_bytes: Option<u64>,
 ) -> Result<(), String> {
-    let uris = match &spec.executor_info.command {
-        Some(command) if !command.uris.is_empty() => &command.uris,
-        _ => return Ok(()),
-    };
+    let sandbox = PathBuf::from(&spec.directory);
+    let mut work: Vec<(PathBuf, &[v1::command_info::Uri])> = Vec::new();
+    if let Some(command) = &spec.executor_info.command
+        && !command.uris.is_empty()
+    {
+        work.push((sandbox.clone(), &command.uris));
+    }
+    for (task_id, uris) in &spec.task_uris {
+        work.push((sandbox.join("tasks").join(task_id), uris));
+    }
+    if work.is_empty() {
+        return Ok(());
+    }
     let owner = match spec.user.clone() {
         Some(user) => {
             let info = tokio::task::spawn_blocking(move || containerizer::lookup_user(&user))
@@ -829,17 +839,19 @@ async fn fetch(
         }
         None => None,
     };
-    let sandbox = PathBuf::from(&spec.directory);
-    fetcher
-        .fetch(crate::fetcher::FetchRequest {
-            uris,
-            sandbox: &sandbox,
-            user: spec.user.as_deref(),
-            owner: owner.as_ref(),
-            quota_bytes,
-        })
-        .await
-        .map_err(|e| e.to_string())
+    for (dir, uris) in work {
+        fetcher
+            .fetch(crate::fetcher::FetchRequest {
+                uris,
+                sandbox: &dir,
+                user: spec.user.as_deref(),
+                owner: owner.as_ref(),
+                quota_bytes,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// As Mesos' agent did: an update whose container reports no network of its own (a host-networked

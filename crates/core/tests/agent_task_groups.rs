@@ -73,7 +73,10 @@ fn a_group_starts_the_default_executor_and_arrives_whole() {
     // The container holds the executor's resources and both tasks'.
     let task_cpus = 2.0 * scalar(&command_task("a").resources, "cpus");
     assert!((spec.cpus - (0.1 + task_cpus)).abs() < 1e-9, "{spec:?}");
-    assert!(sent(&effects).is_empty(), "nothing is reported before the executor runs");
+    assert!(
+        sent(&effects).is_empty(),
+        "nothing is reported before the executor runs"
+    );
 
     let effects = h.subscribe("fw", "instance-1", 7);
     let groups: Vec<&v1::executor::event::LaunchGroup> = effects
@@ -175,9 +178,16 @@ fn an_invalid_group_is_task_group_invalid_for_every_task() {
         );
     }
     for update in updates {
-        h.ack("fw", &update.task_id.value, update.uuid.clone().expect("a uuid"));
+        h.ack(
+            "fw",
+            &update.task_id.value,
+            update.uuid.clone().expect("a uuid"),
+        );
     }
-    assert!(h.agent.frameworks().is_empty(), "nothing of the group is kept");
+    assert!(
+        h.agent.frameworks().is_empty(),
+        "nothing of the group is kept"
+    );
 }
 
 #[test]
@@ -203,20 +213,18 @@ fn tasks_asking_for_different_users_are_refused_by_name() {
 
 #[test]
 fn sandbox_volumes_pass_and_other_volumes_are_refused_by_name() {
-    let volume = |container_path: &str, kind: v1::volume::source::sandbox_path::Type| {
-        v1::Volume {
-            mode: v1::volume::Mode::Rw as i32,
-            container_path: container_path.into(),
-            source: Some(v1::volume::Source {
-                r#type: Some(v1::volume::source::Type::SandboxPath as i32),
-                sandbox_path: Some(v1::volume::source::SandboxPath {
-                    r#type: Some(kind as i32),
-                    path: "volumes/shared".into(),
-                }),
-                ..Default::default()
+    let volume = |container_path: &str, kind: v1::volume::source::sandbox_path::Type| v1::Volume {
+        mode: v1::volume::Mode::Rw as i32,
+        container_path: container_path.into(),
+        source: Some(v1::volume::Source {
+            r#type: Some(v1::volume::source::Type::SandboxPath as i32),
+            sandbox_path: Some(v1::volume::source::SandboxPath {
+                r#type: Some(kind as i32),
+                path: "volumes/shared".into(),
             }),
             ..Default::default()
-        }
+        }),
+        ..Default::default()
     };
     let with = |v: v1::Volume| {
         let mut t = command_task("a");
@@ -264,9 +272,17 @@ fn sandbox_volumes_pass_and_other_volumes_are_refused_by_name() {
 fn a_second_group_for_a_running_executor_is_refused_naming_why() {
     let mut h = Harness::registered();
     let fw = framework("fw", false, false);
-    h.step(run_group(&fw, default_executor("e"), vec![command_task("a")]));
+    h.step(run_group(
+        &fw,
+        default_executor("e"),
+        vec![command_task("a")],
+    ));
     h.subscribe("fw", "e", 3);
-    let effects = h.step(run_group(&fw, default_executor("e"), vec![command_task("b")]));
+    let effects = h.step(run_group(
+        &fw,
+        default_executor("e"),
+        vec![command_task("b")],
+    ));
     assert!(launches(&effects).is_empty());
     let status = expect_one(
         &effects,

@@ -47,7 +47,6 @@ impl Env {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::parse_duration;

@@ -5,18 +5,36 @@
 //! policies and `max_completion_time`, and keeps every update until the agent acknowledges
 //! it (resubscribing after an agent restart for checkpointing frameworks).
 //!
+//! With `--default` it is Mesos' default executor instead ([`group`]): it runs task groups.
+//!
 //! It owns no decisions of the agent and never depends on `drover-core`.
 
 mod client;
 mod env;
-mod outbox;
+mod group;
 pub mod health;
+mod outbox;
 mod run;
 pub mod task;
-
-pub use run::run;
 
 /// Flags of `drover executor`. Everything else comes from the `MESOS_*` environment the
 /// agent sets, as for any Mesos executor.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Flags {}
+pub struct Flags {
+    /// Run as Mesos' default executor, which runs task groups (LAUNCH_GROUP), instead of the
+    /// command executor. The agent starts it so for an `ExecutorInfo` of type DEFAULT.
+    #[arg(long)]
+    pub default: bool,
+}
+
+/// Runs the executor `flags` select until its work is done or `shutdown` resolves.
+pub async fn run(
+    flags: Flags,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    if flags.default {
+        group::run(shutdown).await
+    } else {
+        run::run(shutdown).await
+    }
+}

@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::client::EventStream;
-use crate::outbox::Outbox;
 use crate::env::Env;
 use crate::health::{self, HealthState, Outcome};
+use crate::outbox::Outbox;
 use crate::task;
 
 /// How long the executor waits for the acknowledgement of its terminal update (Mesos: 60 s).
@@ -52,10 +52,7 @@ struct Executor {
 }
 
 /// Runs the executor until its task is over and reported, or `shutdown` resolves.
-pub async fn run(
-    _flags: crate::Flags,
-    shutdown: impl Future<Output = ()> + Send,
-) -> anyhow::Result<()> {
+pub async fn run(shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
     let env = Env::load()?;
     let (probe_tx, mut probe_rx) = mpsc::channel(16);
     let mut ex = Executor {
@@ -240,7 +237,9 @@ impl Executor {
             }
         }
         let check = task.check.as_ref().and_then(health::from_check);
-        let placeholder = check.as_ref().map(|(probe, _)| health::check_placeholder(probe));
+        let placeholder = check
+            .as_ref()
+            .map(|(probe, _)| health::check_placeholder(probe));
         self.send(v1::TaskState::TaskRunning, None, None, |s| {
             s.check_status = placeholder;
         })
@@ -277,7 +276,10 @@ impl Executor {
             // No health or check news once a kill started or the task ended.
             return;
         }
-        let last_check = self.last_status.as_ref().and_then(|s| s.check_status.clone());
+        let last_check = self
+            .last_status
+            .as_ref()
+            .and_then(|s| s.check_status);
         let Some(report) =
             health::probe_report(tag, outcome, last_check.as_ref(), self.health.as_mut())
         else {

@@ -286,6 +286,17 @@ impl Agent {
             mem_mb: sum("mem"),
             disk_mb: sum("disk"),
             user,
+            task_uris: if command_executor {
+                // The command executor's task URIs are its own (see `command_executor_info`).
+                Vec::new()
+            } else {
+                tasks
+                    .iter()
+                    .filter_map(|t| t.info.command.as_ref().map(|c| (t, &c.uris)))
+                    .filter(|(_, uris)| !uris.is_empty())
+                    .map(|(t, uris)| (t.info.task_id.value.clone(), uris.clone()))
+                    .collect()
+            },
         };
         let mut executor = Executor {
             info: info.clone(),

@@ -19,12 +19,12 @@ mod executor_api;
 pub mod gc;
 pub mod ids;
 mod launch;
-mod task_group;
 mod lifecycle;
 pub mod model;
 mod recovery;
 pub mod session;
 pub mod sum;
+mod task_group;
 mod views;
 
 use std::collections::BTreeMap;
@@ -296,6 +296,9 @@ pub struct LaunchSpec {
     pub disk_mb: f64,
     /// Run as this user.
     pub user: Option<String>,
+    /// The URIs of a task group's tasks, each fetched into `tasks/<task id>` of the sandbox
+    /// before the executor starts (Mesos fetched them into each task's own sandbox).
+    pub task_uris: Vec<(String, Vec<v1::command_info::Uri>)>,
 }
 
 /// What the driver must do.

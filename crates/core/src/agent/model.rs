@@ -109,8 +109,7 @@ impl Executor {
     /// Whether this is Mesos' default executor, which runs task groups: its queued tasks are
     /// delivered together as one LAUNCH_GROUP, and it takes no single task.
     pub fn runs_task_groups(&self) -> bool {
-        !self.command_executor
-            && self.info.r#type == Some(v1::executor_info::Type::Default as i32)
+        !self.command_executor && self.info.r#type == Some(v1::executor_info::Type::Default as i32)
     }
 
     /// Tasks that are not terminal.

@@ -132,7 +132,9 @@ impl Agent {
                 return invalid(format!("Task group has duplicate task ID: {id}"));
             }
             let task_id = super::TaskId(id.to_owned());
-            if framework.is_some_and(|f| f.executors.values().any(|e| e.tasks.contains_key(&task_id))) {
+            if framework
+                .is_some_and(|f| f.executors.values().any(|e| e.tasks.contains_key(&task_id)))
+            {
                 return invalid(format!("Task '{id}' is already running on this agent"));
             }
             if task.executor.is_some() {
