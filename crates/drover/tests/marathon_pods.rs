@@ -2,16 +2,15 @@
 //! master as one LAUNCH_GROUP per instance — a DEFAULT executor `instance-<pod>.<uuid>` with
 //! the executor's resources and the host ports, one task per container
 //! (`<instance>.<container>.1`) with its own resources, health check and DiscoveryInfo — and
-//! `drover pod` drives `/v2/pods` (open with `--enable_features=pods`). Drover's agents do not
-//! run task groups yet: each group is refused by name, and `::status` and `drover pod show`
-//! say so.
+//! `drover pod` lists, shows, scales and removes it. `marathon_pod_lifecycle.rs` runs the pod
+//! through its whole life.
 
 mod support;
 
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{Cluster, DROVER, Options, READY_TIMEOUT, wait_until};
+use support::{Cluster, DROVER, Options};
 
 /// Marathon 1.10's documented pod shape: two containers, an endpoint, a health check.
 pub fn docs_pod(instances: u32) -> Value {
@@ -66,7 +65,6 @@ fn a_pod_instance_reaches_the_master_as_one_launch_group() {
     let cluster = Cluster::start_with(Options {
         agents: 1,
         marathon: true,
-        marathon_flags: vec!["--enable_features=pods".into()],
         ..Options::default()
     });
     let file = cluster.dir.path().join("pod.json");
@@ -77,10 +75,9 @@ fn a_pod_instance_reaches_the_master_as_one_launch_group() {
     );
     assert_eq!(code, 0, "{out}");
 
-    // Four tasks (two instances of two containers) known to the master. Drover's agents do not
-    // run task groups yet and refuse them by name at once (TASK_FAILED), and Marathon replaces
-    // the instances: the first two instances' tasks are looked for among the live and the
-    // completed tasks alike.
+    // Four tasks (two instances of two containers) known to the master, all running (looked
+    // for among the live and the completed tasks alike, so that a replaced instance would
+    // show).
     let port = cluster.master_port;
     let tasks = || -> Vec<Value> {
         support::get_json(port, "/master/state")
@@ -117,13 +114,12 @@ fn a_pod_instance_reaches_the_master_as_one_launch_group() {
         first_two(&tasks()).len() == 4
     });
     let first = first_two(&tasks());
-    // Each was refused by the agent (agent_task_groups.rs checks the message naming why).
-    cluster.wait_for("the agent's refusals of the task groups", || {
+    cluster.wait_for("the pod's four tasks running", || {
         tasks()
             .iter()
-            .filter(|t| t["state"] == "TASK_FAILED")
+            .filter(|t| t["state"] == "TASK_RUNNING")
             .count()
-            >= 4
+            == 4
     });
     let tasks = first;
     let mut instances = std::collections::BTreeMap::<String, Vec<&Value>>::new();
@@ -197,37 +193,6 @@ fn a_pod_instance_reaches_the_master_as_one_launch_group() {
         assert!(resources.iter().any(|r| r["name"] == "ports"), "{info}");
     }
 
-    // `::status` tells why: the agent's refusal, naming task groups, in the pod's termination
-    // history (Marathon 1.10's shape), with the container that failed.
-    let marathon = cluster.marathon_port;
-    let mut history = Vec::new();
-    wait_until("the refusal in ::status", READY_TIMEOUT, || {
-        history = support::get_json(marathon, "/v2/pods/web/pod::status")
-            .and_then(|s| s["terminationHistory"].as_array().cloned())
-            .unwrap_or_default();
-        !history.is_empty()
-    });
-    let last = &history[0];
-    assert!(
-        last["instanceID"]
-            .as_str()
-            .is_some_and(|i| i.starts_with("web_pod.instance-")),
-        "{last}"
-    );
-    assert!(
-        last["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("task groups")),
-        "{last}"
-    );
-    assert!(
-        last["containers"][0]["containerId"]
-            .as_str()
-            .is_some_and(|c| c.ends_with(".web.1")),
-        "{last}"
-    );
-    assert_eq!(last["containers"][0]["lastKnownState"], "TASK_FAILED");
-
     // The CLI lists and shows it, scales it and removes it.
     let (code, out) = drover(&cluster, &["pod", "list"]);
     assert_eq!(code, 0, "{out}");
@@ -237,11 +202,7 @@ fn a_pod_instance_reaches_the_master_as_one_launch_group() {
     );
     let (code, out) = drover(&cluster, &["pod", "show", "/web/pod"]);
     assert_eq!(code, 0, "{out}");
-    // It says why nothing runs: the agent's refusal, as the pod's last termination.
-    assert!(
-        out.contains("last termination") && out.contains("task groups"),
-        "{out}"
-    );
+    assert!(out.contains("TASK_RUNNING"), "{out}");
     let (code, out) = drover(
         &cluster,
         &["pod", "scale", "web/pod", "1", "--detach", "--force"],

@@ -382,10 +382,7 @@ impl DefaultExecutor {
             // No health or check news once a kill started or the task ended.
             return;
         }
-        let last_check = member
-            .last_status
-            .as_ref()
-            .and_then(|s| s.check_status);
+        let last_check = member.last_status.as_ref().and_then(|s| s.check_status);
         let Some(report) =
             health::probe_report(tag, outcome, last_check.as_ref(), member.health.as_mut())
         else {

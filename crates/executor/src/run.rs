@@ -276,10 +276,7 @@ impl Executor {
             // No health or check news once a kill started or the task ended.
             return;
         }
-        let last_check = self
-            .last_status
-            .as_ref()
-            .and_then(|s| s.check_status);
+        let last_check = self.last_status.as_ref().and_then(|s| s.check_status);
         let Some(report) =
             health::probe_report(tag, outcome, last_check.as_ref(), self.health.as_mut())
         else {

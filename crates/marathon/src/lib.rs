@@ -73,10 +73,10 @@ pub struct Flags {
         default_value_t = 600_000
     )]
     pub reconciliation_interval: u64,
-    /// Optional features, comma-separated (Marathon's `--enable_features`). Drover knows one:
-    /// `pods`, which opens `/v2/pods` — for development only until Drover's agents run task
-    /// groups (issue 16): until then every pod task is refused by the agent, by name. Other
-    /// names are refused at start rather than ignored.
+    /// Optional features, comma-separated (Marathon's `--enable_features`). Pods (`/v2/pods`)
+    /// are always served, as in Marathon, so `pods` (which earlier Drover releases needed) is
+    /// accepted; Marathon's other features (vips, task_killing, external_volumes, secrets,
+    /// gpu_resources) are refused at start by name rather than ignored.
     #[arg(
         long = "enable_features",
         env = "MARATHON_ENABLE_FEATURES",
@@ -253,7 +253,8 @@ pub async fn serve(
     for feature in &flags.enable_features {
         if feature != "pods" {
             anyhow::bail!(
-                "--enable_features: '{feature}' is not supported by Drover (it knows: pods)"
+                "--enable_features: '{feature}' is not supported by Drover (pods are always on; \
+                 no other feature can be enabled)"
             );
         }
     }
@@ -301,7 +302,6 @@ pub async fn serve(
             master: flags.master.clone().unwrap_or_default(),
             task_launch_timeout_ms: flags.task_launch_timeout,
             reconciliation_interval_ms: flags.reconciliation_interval,
-            pods_enabled: flags.enable_features.iter().any(|f| f == "pods"),
         }),
     };
     let app = api::router(api).layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX));

@@ -274,39 +274,15 @@ async fn endpoints_drover_does_not_serve_answer_with_a_message_naming_them() {
     server.shutdown().await;
 }
 
-/// Without `--enable_features=pods` every `/v2/pods` request (the capability probe included)
-/// is a 501 saying what pods need and that Drover's agents lack it: pods are not accepted to
-/// sit in STAGING. Other feature names are refused at start.
+/// Pods are served without any feature flag, as in Marathon (the capability probe answers
+/// 200); `--enable_features=pods` (which earlier Drover releases needed) is still accepted,
+/// and any other feature name stops the start, naming it, rather than being ignored.
 #[tokio::test]
-async fn pods_are_refused_by_name_unless_enabled_and_unknown_features_stop_the_start() {
+async fn pods_are_always_on_and_unknown_features_stop_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::start_with_features(dir.path(), Vec::new()).await;
-    let a = server.addr.clone();
-    let pod = serde_json::json!({
-        "id": "/p",
-        "containers": [{"name": "c", "exec": {"command": {"shell": "sleep 1"}},
-                        "resources": {"cpus": 0.1, "mem": 16}}]
-    });
-    for (method, path, body) in [
-        ("HEAD", "/v2/pods", None),
-        ("GET", "/v2/pods", None),
-        ("POST", "/v2/pods", Some(pod.clone())),
-        ("PUT", "/v2/pods/p", Some(pod)),
-        ("GET", "/v2/pods/::status", None),
-    ] {
-        let body = body.map(|b| b.to_string());
-        let r = call(&a, method, path, body.as_deref()).await;
-        assert_eq!(r.status, 501, "{method} {path}: {:?}", r.body);
-        if method != "HEAD" {
-            let message = r.body["message"].as_str().unwrap_or_default();
-            assert!(
-                message.contains("task groups") && message.contains("--enable_features=pods"),
-                "{method} {path}: {message}"
-            );
-        }
-    }
-    let r = call(&a, "GET", "/v2/groups/p", None).await;
-    assert_eq!(r.status, 404, "nothing was created: {:?}", r.body);
+    let server = common::start(dir.path()).await;
+    let r = call(&server.addr, "HEAD", "/v2/pods", None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
     server.shutdown().await;
 
     let dir = tempfile::tempdir().unwrap();
@@ -316,5 +292,6 @@ async fn pods_are_refused_by_name_unless_enabled_and_unknown_features_stop_the_s
     let err = drover_marathon::serve(flags, listener, async {})
         .await
         .expect_err("an unknown feature is refused");
-    assert!(err.to_string().contains("gpu_resources"), "{err}");
+    assert!(err.to_string().contains("'gpu_resources'"), "{err}");
+    assert!(!err.to_string().contains("'pods'"), "{err}");
 }

@@ -56,8 +56,6 @@ pub struct Info {
     pub task_launch_timeout_ms: u64,
     /// `--reconciliation_interval`, ms.
     pub reconciliation_interval_ms: u64,
-    /// `--enable_features=pods`: `/v2/pods` is served (else 501 naming what is missing).
-    pub pods_enabled: bool,
 }
 
 /// Shared handler state.
@@ -119,14 +117,7 @@ pub fn router(api: Api) -> Router {
         ("/v2/tasks", get(tasks_list)),
         ("/v2/tasks/delete", post(tasks_delete)),
         ("/v2/groups", any(groups_root)),
-        (
-            "/v2/pods",
-            if api.info.pods_enabled {
-                any(pods_root)
-            } else {
-                any(pods_unavailable)
-            },
-        ),
+        ("/v2/pods", any(pods_root)),
         ("/v2/deployments", get(deployments_list)),
         ("/v2/queue", get(queue_list)),
         ("/v2/events", get(crate::sse::events)),
@@ -138,14 +129,7 @@ pub fn router(api: Api) -> Router {
     router
         .route("/v2/apps/{*rest}", any(apps_path))
         .route("/v2/groups/{*id}", any(groups_path))
-        .route(
-            "/v2/pods/{*rest}",
-            if api.info.pods_enabled {
-                any(pods_path)
-            } else {
-                any(pods_unavailable)
-            },
-        )
+        .route("/v2/pods/{*rest}", any(pods_path))
         .route("/v2/deployments/{id}", delete(deployment_delete))
         .route("/v2/queue/{*rest}", delete(queue_delay))
         .merge(drover_ui::services_routes())
@@ -169,20 +153,6 @@ pub fn router(api: Api) -> Router {
             }
         }))
         .with_state(api)
-}
-
-/// What Marathon's pods need and Drover's agents lack: said for every `/v2/pods` request unless
-/// `--enable_features=pods`, rather than accepting pods whose tasks could not run.
-pub const PODS_UNAVAILABLE: &str = "Marathon pods (/v2/pods) are not available: their \
-     instances are Mesos task groups run by the default executor, which Drover's agents do not \
-     run yet (issue 16). `--enable_features=pods` opens the API for development; the agents \
-     then refuse each pod task by name";
-
-async fn pods_unavailable() -> (StatusCode, axum::Json<Value>) {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        axum::Json(json!({ "message": PODS_UNAVAILABLE })),
-    )
 }
 
 /// Marathon 1.10 endpoints Drover does not serve, by path prefix, with what to say.

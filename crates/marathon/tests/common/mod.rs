@@ -33,15 +33,9 @@ pub fn flags(dir: &std::path::Path) -> drover_marathon::Flags {
 }
 
 pub async fn start(dir: &std::path::Path) -> Server {
-    start_with_features(dir, vec!["pods".into()]).await
-}
-
-/// A server with these `--enable_features` (none: `/v2/pods` answers 501).
-pub async fn start_with_features(dir: &std::path::Path, features: Vec<String>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let mut flags = flags(dir);
-    flags.enable_features = features;
+    let flags = flags(dir);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(drover_marathon::serve(flags, listener, async move {
         let _ = stopped.await;
