@@ -202,6 +202,42 @@ fn a_valid_task_group_launches_all_members_under_one_executor() {
     );
 }
 
+/// "This task, or a task within this task group, was killed before delivery to the agent":
+/// a kill of one task of a group whose agent went away before confirming the launch kills
+/// every task of the group.
+#[test]
+fn killing_one_task_of_an_undelivered_group_kills_the_group_at_the_master() {
+    let mut sim = Sim::new();
+    let (agent, _) = sim.register_agent("cpus:4;mem:4096");
+    let (fw, effects) = sim.subscribe(false, true, 3600.0);
+    let offer = offers(&effects, fw.conn).pop().unwrap();
+    accept_ops(
+        &mut sim,
+        &fw,
+        &offer.id.value,
+        vec![group(&agent, v1::executor_info::Type::Default)],
+    );
+    sim.close_agent(&agent);
+    let (_, effects) = sim.call(
+        &fw,
+        scheduler::Call {
+            r#type: Some(scheduler::call::Type::Kill as i32),
+            kill: Some(scheduler::call::Kill {
+                task_id: v1::TaskId { value: "g2".into() },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let ups = updates(&effects, fw.conn);
+    let mut ids: Vec<&str> = ups.iter().map(|u| u.task_id.value.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["g1", "g2"], "{ups:?}");
+    for status in &ups {
+        assert_master_update(status, TaskKilled, Reason::TaskKilledDuringLaunch);
+    }
+}
+
 fn denying() -> Config {
     Config {
         launch_denied_principals: ["ops".to_owned()].into(),

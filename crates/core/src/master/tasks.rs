@@ -801,22 +801,55 @@ impl Master {
             self.send_to_agent(&agent_id, event, out);
             return;
         }
+        // A task group is delivered whole or not at all: a kill of one STAGING task of a group
+        // (its executor is a DEFAULT one) whose agent is away kills every STAGING task of the
+        // group (REASON_TASK_KILLED_DURING_LAUNCH: "this task, or a task within this task
+        // group").
+        let killed: Vec<String> = match entry.executor.as_deref() {
+            Some(executor)
+                if staging
+                    && executor.r#type == Some(v1::executor_info::Type::Default as i32) =>
+            {
+                let executor_id = &executor.executor_id;
+                let mut members: Vec<String> = self
+                    .agent_tasks
+                    .of_framework(&agent_id, framework_id)
+                    .into_iter()
+                    .filter(|id| {
+                        self.frameworks
+                            .get(framework_id)
+                            .and_then(|f| f.tasks.get(id))
+                            .is_some_and(|t| {
+                                t.state() == TaskState::TaskStaging
+                                    && t.task.executor_id.as_ref() == Some(executor_id)
+                            })
+                    })
+                    .collect();
+                members.sort();
+                members
+            }
+            _ => vec![task_id.clone()],
+        };
         if let Some(agent) = self.agents.get_mut(&agent_id) {
-            agent
-                .pending_kills
-                .insert((framework_id.to_owned(), task_id.clone()));
+            for id in &killed {
+                agent
+                    .pending_kills
+                    .insert((framework_id.to_owned(), id.clone()));
+            }
         }
         if staging {
-            self.master_update(
-                now_ms,
-                framework_id,
-                &task_id,
-                Trigger::KilledBeforeAgent,
-                None,
-                None,
-                out,
-            );
-            self.complete_task(framework_id, &task_id, out);
+            for id in &killed {
+                self.master_update(
+                    now_ms,
+                    framework_id,
+                    id,
+                    Trigger::KilledBeforeAgent,
+                    None,
+                    None,
+                    out,
+                );
+                self.complete_task(framework_id, id, out);
+            }
             self.allocation_dirty = true;
         }
     }
