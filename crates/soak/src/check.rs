@@ -163,10 +163,18 @@ pub async fn sample(
         let Some(acked) = apps.get(&app) else {
             continue;
         };
+        // A change acknowledged within the window may not have been sampled yet: the count
+        // before it still bounds the copies (found by a 30-minute soak: a scale-down
+        // acknowledged in the same instant as the sample).
+        let before = acked
+            .previous
+            .filter(|(_, at)| at.elapsed() <= RETURN_WINDOW)
+            .map(|(n, _)| Some(n));
         let most = acked
             .uncertain
             .iter()
             .chain(std::iter::once(&acked.instances))
+            .chain(before.iter())
             .map(|i| i.unwrap_or(0))
             .max()
             .unwrap_or(0) as usize;

@@ -24,6 +24,9 @@ pub struct AckedApp {
     pub uncertain: Vec<Option<u32>>,
     /// Has a health check.
     pub healthy: bool,
+    /// The instance count before the last acknowledged change, and when that change was
+    /// acknowledged: the old copies run until Marathon's kills land.
+    pub previous: Option<(u32, std::time::Instant)>,
 }
 
 /// The shared record.
@@ -174,6 +177,12 @@ impl Journal {
     pub fn app_acked(&self, app: &str, instances: Option<u32>, healthy: bool) {
         let mut inner = self.inner.lock().expect("not poisoned");
         let entry = inner.apps.entry(app.to_owned()).or_default();
+        let before = entry
+            .instances
+            .into_iter()
+            .chain(entry.uncertain.iter().flatten().copied())
+            .max();
+        entry.previous = before.map(|n| (n, std::time::Instant::now()));
         entry.instances = instances;
         entry.uncertain.clear();
         entry.healthy = healthy;
@@ -297,5 +306,20 @@ mod tests {
         j.app_acked("/a", None, false);
         let a = &j.apps()["/a"];
         assert_eq!((a.instances, a.uncertain.len()), (None, 0));
+    }
+
+    #[test]
+    fn an_acknowledged_change_remembers_the_count_before_it() {
+        let j = journal();
+        j.app_acked("/a", Some(3), false);
+        j.app_uncertain("/a", Some(5), false);
+        j.app_acked("/a", Some(1), false);
+        let a = &j.apps()["/a"];
+        assert_eq!(a.instances, Some(1));
+        assert_eq!(
+            a.previous.map(|(n, _)| n),
+            Some(5),
+            "the most it may have been"
+        );
     }
 }

@@ -807,8 +807,7 @@ impl Master {
         // group").
         let killed: Vec<String> = match entry.executor.as_deref() {
             Some(executor)
-                if staging
-                    && executor.r#type == Some(v1::executor_info::Type::Default as i32) =>
+                if staging && executor.r#type == Some(v1::executor_info::Type::Default as i32) =>
             {
                 let executor_id = &executor.executor_id;
                 let mut members: Vec<String> = self
