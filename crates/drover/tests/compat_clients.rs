@@ -23,6 +23,22 @@ fn pymesos_scheduler_launches_reconciles_and_kills() {
     assert!(output.contains("update sleep-task TASK_KILLED"), "{output}");
 }
 
+/// pymesos launches a task group (LAUNCH_GROUP) on Mesos' default executor: both tasks run and
+/// share a sandbox volume, and when one fails the other is killed, every update carrying the
+/// group's executor id (issue 16).
+#[test]
+fn pymesos_launches_a_task_group_on_the_default_executor() {
+    let cluster = Cluster::start(false);
+    let output = run_python(
+        &cluster,
+        "pymesos_task_group.py",
+        &[format!("127.0.0.1:{}", cluster.master_port)],
+    );
+    eprintln!("{output}");
+    assert!(output.contains("update writer TASK_FAILED"), "{output}");
+    assert!(output.contains("update reader TASK_KILLED"), "{output}");
+}
+
 /// marathon-python drives every endpoint it has that Drover serves.
 #[test]
 fn marathon_python_client_drives_the_rest_api() {
