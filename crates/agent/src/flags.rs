@@ -132,6 +132,13 @@ pub struct Flags {
     /// streams are never idle).
     #[arg(long = "http_idle_timeout", env = "MESOS_HTTP_IDLE_TIMEOUT", default_value = "60secs", value_parser = parse_duration)]
     pub http_idle_timeout: Duration,
+    /// Authorization on this agent, in Mesos' `--acls` JSON (the JSON or a file path): the
+    /// agent checks `run_tasks` (principal → user) again before it launches a task, and
+    /// refuses what its ACLs deny (TASK_ERROR / REASON_TASK_UNAUTHORIZED, or
+    /// REASON_TASK_GROUP_UNAUTHORIZED for a task group), whatever the master allowed.
+    /// `permissive` applies as in Mesos; any other ACL kind is refused at start by name.
+    #[arg(long = "acls", env = "MESOS_ACLS")]
+    pub acls: Option<String>,
     /// The agent's own credential for the master (Mesos' `--credential`): JSON
     /// `{"principal": .., "secret": ..}` or one line `principal secret`.
     #[arg(long = "credential", env = "MESOS_CREDENTIAL")]

@@ -84,6 +84,11 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         pid_namespace: !plain && flags.isolation.contains("namespaces/pid"),
     };
 
+    let acls = match &flags.acls {
+        Some(flag) => run_tasks_acls(flag).map_err(anyhow::Error::msg)?,
+        None => None,
+    };
+
     let store_dir = work_dir.join("meta");
     std::fs::create_dir_all(&store_dir)?;
     let store: Arc<dyn drover_store::Store> = Arc::new(
@@ -107,6 +112,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
             ..Default::default()
         },
         boot_id: boot_id.clone(),
+        run_tasks: acls.clone(),
     };
     let seed = *uuid::Uuid::new_v4().as_bytes();
     let fetcher = crate::fetcher::Fetcher::new(crate::fetcher::FetcherConfig {
@@ -442,4 +448,32 @@ fn parse_attributes(text: &str) -> Vec<v1::Attribute> {
             a
         })
         .collect()
+}
+
+/// The agent's `--acls`: the `run_tasks` rules it enforces (`None` when they allow
+/// everything). Other ACL kinds guard endpoints Mesos' agent had ACLs for; Drover's agent
+/// does not enforce them, so they are refused by name rather than accepted without effect.
+fn run_tasks_acls(flag: &str) -> Result<Option<drover_core::acl::RunTasks>, String> {
+    let object = drover_http::acls::read(flag)?;
+    let mut permissive = true;
+    let mut rules = None;
+    for (key, value) in &object {
+        match key.as_str() {
+            "permissive" => permissive = drover_http::acls::permissive(value)?,
+            "run_tasks" => rules = Some(drover_http::acls::run_tasks(value)?),
+            other => {
+                return Err(format!(
+                    "--acls: the '{other}' ACL is not supported by the agent (supported: \
+                     permissive, run_tasks)"
+                ));
+            }
+        }
+    }
+    if rules.is_none() && permissive {
+        return Ok(None);
+    }
+    Ok(Some(drover_core::acl::RunTasks {
+        acls: rules.unwrap_or_default(),
+        permissive,
+    }))
 }

@@ -232,3 +232,66 @@ async fn an_invalid_group_is_task_group_invalid_for_every_task() {
     }
     assert!(pids_with_env("MESOS_EXECUTOR_ID=pod-3").is_empty());
 }
+
+/// The agent's own `--acls` (`run_tasks`), stricter than the master's: a task whose
+/// framework's principal may not run it as its user is TASK_ERROR /
+/// REASON_TASK_UNAUTHORIZED from the agent, and every task of such a group
+/// REASON_TASK_GROUP_UNAUTHORIZED; nothing is launched. Another user still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_run_tasks_acls_refuse_tasks_and_groups() {
+    let master = FakeMaster::start(true).await;
+    let acls = r#"{"run_tasks": [{"principals": {"values": ["ci"]}, "users": {"values": ["root"]}}], "permissive": false}"#;
+    let _agent = AgentProcess::start(&master, &[&format!("--acls={acls}")]);
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    let mut fw = framework("fw", false, false);
+    fw.principal = Some("ops".into());
+    master
+        .run_task(&fw, shell_task("single", "exec sleep 600", 32.0))
+        .await;
+    let error = master
+        .wait_state("single", TaskState::TaskError, LONG)
+        .await;
+    assert_eq!(
+        error.reason,
+        Some(v1::task_status::Reason::TaskUnauthorized as i32)
+    );
+    assert_eq!(error.source, Some(v1::task_status::Source::Agent as i32));
+    assert!(
+        error
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("Principal 'ops'") && m.contains("user 'root'")),
+        "{error:?}"
+    );
+    launch_group(
+        &master,
+        &fw,
+        group_executor("pod-4"),
+        vec![
+            shell_task("m1", "exec sleep 600", 32.0),
+            shell_task("m2", "exec sleep 600", 32.0),
+        ],
+    )
+    .await;
+    for id in ["m1", "m2"] {
+        let error = master.wait_state(id, TaskState::TaskError, LONG).await;
+        assert_eq!(
+            error.reason,
+            Some(v1::task_status::Reason::TaskGroupUnauthorized as i32),
+            "{error:?}"
+        );
+        assert_eq!(error.source, Some(v1::task_status::Source::Agent as i32));
+    }
+    assert!(pids_with_env("MESOS_EXECUTOR_ID=pod-4").is_empty());
+    // The principal the ACLs allow runs as root.
+    let mut ci = framework("fw-ci", false, false);
+    ci.principal = Some("ci".into());
+    master
+        .run_task(&ci, shell_task("allowed", "true", 32.0))
+        .await;
+    master
+        .wait_state("allowed", TaskState::TaskFinished, LONG)
+        .await;
+}

@@ -8,6 +8,7 @@
 //! It depends only on `drover-wire` (for the Mesos message types it reasons about) and never
 //! encodes or decodes bytes.
 
+pub mod acl;
 pub mod agent;
 pub mod marathon;
 pub mod master;

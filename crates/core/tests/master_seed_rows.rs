@@ -238,9 +238,17 @@ fn killing_one_task_of_an_undelivered_group_kills_the_group_at_the_master() {
     }
 }
 
+/// `run_tasks`: principal `ops` may run tasks as no user.
 fn denying() -> Config {
+    use drover_core::acl::{Acl, Entity, RunTasks};
     Config {
-        launch_denied_principals: ["ops".to_owned()].into(),
+        run_tasks: Some(RunTasks {
+            acls: vec![Acl {
+                subject: Entity::Some(vec!["ops".to_owned()]),
+                object: Entity::None,
+            }],
+            permissive: true,
+        }),
         ..Config::default()
     }
 }

@@ -567,12 +567,12 @@ fn acls_decide_framework_registration_and_teardown() {
 
     // An ACL kind Drover does not enforce stops the master at start.
     let mut args = support::master_args(dir.path(), support::free_port());
-    args.push(r#"--acls={"run_tasks": []}"#.to_owned());
+    args.push(r#"--acls={"view_tasks": []}"#.to_owned());
     let mut refused = Daemon::start("master2", dir.path(), &args);
     wait_until("the master to exit", Duration::from_secs(60), || {
         refused.exited()
     });
-    assert!(refused.log().contains("run_tasks"), "{}", refused.log());
+    assert!(refused.log().contains("view_tasks"), "{}", refused.log());
 }
 
 /// Each daemon started on a non-loopback address without authentication says so, once; with

@@ -8,6 +8,7 @@
 //! daemon's decisions; it depends on `drover-wire` only, never on `drover-core`.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod acls;
 pub mod auth;
 pub mod client;
 pub mod conn;

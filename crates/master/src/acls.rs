@@ -1,86 +1,20 @@
 //! The master's authorization: `--acls` in Mesos' JSON format, evaluated as Mesos' local
 //! authorizer did (the first ACL whose subject and object match decides; none → `permissive`).
-//! Drover enforces `register_frameworks` (principal → roles, at SUBSCRIBE) and
+//! Drover enforces `register_frameworks` (principal → roles, at SUBSCRIBE),
 //! `teardown_frameworks` (principal → the framework's principal, for the operator's
-//! TEARDOWN); any other ACL kind is refused at start with a message naming it, so an ACL is
-//! never accepted without effect.
+//! TEARDOWN) and `run_tasks` (principal → user, decided by the core at each launch:
+//! TASK_ERROR / REASON_TASK_UNAUTHORIZED); any other ACL kind is refused at start with a
+//! message naming it, so an ACL is never accepted without effect.
 
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use drover_core::acl::{Acl, Entity, RunTasks, approved};
 use drover_http::HttpError;
+use drover_http::acls as read;
 use drover_http::auth::Principal;
-use serde_json::Value;
 
 use crate::routes::AppState;
-
-/// An ACL entity: `{"values": [...]}`, `{"type": "ANY"}` or `{"type": "NONE"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entity {
-    /// These values.
-    Some(Vec<String>),
-    /// Anything.
-    Any,
-    /// Nothing.
-    None,
-}
-
-impl Entity {
-    fn parse(value: Option<&Value>, what: &str) -> Result<Entity, String> {
-        let Some(value) = value else {
-            return Err(format!("an ACL has no '{what}'"));
-        };
-        if let Some(values) = value.get("values") {
-            let values = values
-                .as_array()
-                .ok_or_else(|| format!("'{what}.values' must be an array of strings"))?
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| format!("'{what}.values' must be an array of strings"))?;
-            return Ok(Entity::Some(values));
-        }
-        match value.get("type").and_then(Value::as_str) {
-            Some("ANY") => Ok(Entity::Any),
-            Some("NONE") => Ok(Entity::None),
-            other => Err(format!(
-                "'{what}' must have 'values' or a 'type' of ANY or NONE (got {other:?})"
-            )),
-        }
-    }
-
-    /// Whether this ACL entity is about `request` (Mesos' `matches`).
-    fn matches(&self, request: &Entity) -> bool {
-        match request {
-            Entity::None => *self == Entity::None,
-            Entity::Any => *self == Entity::Any,
-            Entity::Some(values) => match self {
-                Entity::Any | Entity::None => true,
-                Entity::Some(acl) => values.iter().all(|v| acl.contains(v)),
-            },
-        }
-    }
-
-    /// Whether this ACL entity lets `request` through (Mesos' `allows`).
-    fn allows(&self, request: &Entity) -> bool {
-        match request {
-            Entity::None => *self == Entity::None,
-            Entity::Any => *self == Entity::Any,
-            Entity::Some(values) => match self {
-                Entity::Any => true,
-                Entity::None => false,
-                Entity::Some(acl) => values.iter().all(|v| acl.contains(v)),
-            },
-        }
-    }
-}
-
-/// One ACL: a subject and an object.
-#[derive(Debug, Clone)]
-struct Acl {
-    subject: Entity,
-    object: Entity,
-}
 
 /// The parsed `--acls`.
 #[derive(Debug, Clone, Default)]
@@ -88,11 +22,13 @@ pub struct Acls {
     permissive: bool,
     register_frameworks: Vec<Acl>,
     teardown_frameworks: Vec<Acl>,
+    /// `None` when `--acls` has no `run_tasks` (then only `permissive`'s default of true
+    /// would apply, which lets everything through: the core skips the check).
+    run_tasks: Option<Vec<Acl>>,
 }
 
 /// ACL kinds Mesos had that Drover does not enforce yet: refused rather than ignored.
 const NOT_ENFORCED: &[&str] = &[
-    "run_tasks",
     "view_frameworks",
     "view_tasks",
     "view_executors",
@@ -125,45 +61,55 @@ const NOT_ENFORCED: &[&str] = &[
 impl Acls {
     /// Parses `--acls`: the JSON itself, or a path (or `file://` URL) of a file holding it.
     pub fn load(flag: &str) -> Result<Acls, String> {
-        let text = if flag.trim_start().starts_with('{') {
-            flag.to_owned()
-        } else {
-            let path = flag.strip_prefix("file://").unwrap_or(flag);
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the --acls file {path}: {e}"))?
-        };
-        Acls::parse(&text).map_err(|e| format!("--acls: {e}"))
+        let object = read::read(flag)?;
+        Acls::from_object(&object).map_err(|e| format!("--acls: {e}"))
     }
 
     /// Parses the JSON of `--acls`.
     pub fn parse(text: &str) -> Result<Acls, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
         let object = value.as_object().ok_or("must be a JSON object")?;
+        Acls::from_object(object)
+    }
+
+    fn from_object(object: &serde_json::Map<String, serde_json::Value>) -> Result<Acls, String> {
         let mut acls = Acls {
             permissive: true,
             ..Acls::default()
         };
         for (key, value) in object {
             match key.as_str() {
-                "permissive" => {
-                    acls.permissive = value.as_bool().ok_or("'permissive' must be a boolean")?;
-                }
+                "permissive" => acls.permissive = read::permissive(value)?,
                 "register_frameworks" => {
-                    acls.register_frameworks = parse_list(value, key, "principals", "roles")?;
+                    acls.register_frameworks = read::list(value, key, "principals", "roles")?;
                 }
                 "teardown_frameworks" => {
                     acls.teardown_frameworks =
-                        parse_list(value, key, "principals", "framework_principals")?;
+                        read::list(value, key, "principals", "framework_principals")?;
                 }
+                "run_tasks" => acls.run_tasks = Some(read::run_tasks(value)?),
                 other if NOT_ENFORCED.contains(&other) => {
                     return Err(format!(
-                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks)"
+                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks)"
                     ));
                 }
                 other => return Err(format!("unknown ACL '{other}'")),
             }
         }
         Ok(acls)
+    }
+
+    /// The `run_tasks` rules for the core, when `--acls` constrains launches at all (it does
+    /// when it lists `run_tasks` or is not permissive).
+    pub fn run_tasks(&self) -> Option<RunTasks> {
+        if self.run_tasks.is_none() && self.permissive {
+            return None;
+        }
+        Some(RunTasks {
+            acls: self.run_tasks.clone().unwrap_or_default(),
+            permissive: self.permissive,
+        })
     }
 
     /// Whether `principal` may register a framework with `role`.
@@ -185,40 +131,13 @@ impl Acls {
     }
 
     fn approved(&self, acls: &[Acl], subject: &Entity, object: &Entity) -> bool {
-        for acl in acls {
-            if acl.subject.matches(subject) && acl.object.matches(object) {
-                return acl.subject.allows(subject) && acl.object.allows(object);
-            }
-        }
-        self.permissive
+        approved(acls, self.permissive, subject, object)
     }
 }
 
 /// A request's subject: its principal, or ANY for an unauthenticated request (as Mesos).
 fn subject(principal: Option<&str>) -> Entity {
-    match principal {
-        Some(p) => Entity::Some(vec![p.to_owned()]),
-        None => Entity::Any,
-    }
-}
-
-fn parse_list(value: &Value, key: &str, subject: &str, object: &str) -> Result<Vec<Acl>, String> {
-    value
-        .as_array()
-        .ok_or_else(|| format!("'{key}' must be an array"))?
-        .iter()
-        .map(|acl| {
-            if let Some(map) = acl.as_object()
-                && let Some(extra) = map.keys().find(|k| *k != subject && *k != object)
-            {
-                return Err(format!("unknown field '{extra}' in a '{key}' ACL"));
-            }
-            Ok(Acl {
-                subject: Entity::parse(acl.get(subject), subject)?,
-                object: Entity::parse(acl.get(object), object)?,
-            })
-        })
-        .collect()
+    Entity::principal(principal)
 }
 
 /// The roles a SUBSCRIBE asks for: `roles` (MULTI_ROLE), else `role`, else `*`.

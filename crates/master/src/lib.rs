@@ -123,7 +123,9 @@ pub async fn run_on(
         port,
         "master recovered its registry"
     );
-    let config = flags.config(port);
+    let mut config = flags.config(port);
+    // `run_tasks` is decided by the core at each launch, as the master's other rules.
+    config.run_tasks = acls.as_ref().and_then(|a| a.run_tasks());
     let own = ha::LeaderAddress {
         host: flags.advertised_hostname(),
         port,

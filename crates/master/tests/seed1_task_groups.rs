@@ -120,3 +120,76 @@ async fn an_invalid_task_group_is_task_group_invalid_for_every_member() -> Resul
     }
     Ok(())
 }
+
+/// Seed 1's TASK_ERROR / REASON_TASK_UNAUTHORIZED and REASON_TASK_GROUP_UNAUTHORIZED from the
+/// master (L77, L78), from their real cause: `--acls` whose `run_tasks` lets principal `ops`
+/// run tasks as `nobody` only. Its task as `root` is refused, every task of its group as
+/// `root` too, and nothing reaches the agent; its task as `nobody` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_tasks_acls_refuse_a_task_and_a_group_as_an_unauthorized_user() -> Result<()> {
+    let acls = r#"--acls={"run_tasks": [{"principals": {"values": ["ops"]}, "users": {"values": ["nobody"]}}],
+        "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+        "permissive": false}"#;
+    for pa in [true, false] {
+        let dir = tempfile::tempdir()?;
+        let master = Master::start(dir.path(), &[acls]).await?;
+        let mut agent = Agent::register(&master.url).await?;
+        let mut info = framework_info(pa);
+        info["principal"] = json!("ops");
+        let mut fw = Framework::subscribe(&master.url, info).await?;
+
+        let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        assert_eq!(fw.call(launch(&offer, "as-root", 0.5)).await?.0, 202);
+        let status = fw.next("UPDATE").await?["update"]["status"].clone();
+        assert_eq!(
+            (
+                status["state"].as_str(),
+                status["reason"].as_str(),
+                status["source"].as_str()
+            ),
+            (
+                Some("TASK_ERROR"),
+                Some("REASON_TASK_UNAUTHORIZED"),
+                Some("SOURCE_MASTER")
+            ),
+            "{status}"
+        );
+        assert!(
+            status["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Principal 'ops'") && m.contains("user 'root'")),
+            "{status}"
+        );
+
+        let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        let call = launch_group(
+            &offer,
+            "DEFAULT",
+            vec![member(&offer, "g1"), member(&offer, "g2")],
+        );
+        assert_eq!(fw.call(call).await?.0, 202);
+        let mut refused = Vec::new();
+        for _ in 0..2 {
+            let status = fw.next("UPDATE").await?["update"]["status"].clone();
+            assert_eq!(
+                (status["state"].as_str(), status["reason"].as_str()),
+                (Some("TASK_ERROR"), Some("REASON_TASK_GROUP_UNAUTHORIZED")),
+                "{status}"
+            );
+            refused.push(status["task_id"]["value"].as_str().unwrap_or("").to_owned());
+        }
+        refused.sort();
+        assert_eq!(refused, ["g1", "g2"]);
+
+        // As `nobody` it runs: the first RUN_TASK the agent sees is this one.
+        let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        let mut call = launch(&offer, "as-nobody", 0.5);
+        call["accept"]["operations"][0]["launch"]["task_infos"][0]["command"]["user"] =
+            json!("nobody");
+        assert_eq!(fw.call(call).await?.0, 202);
+        let run = agent.next("RUN_TASK").await?;
+        assert_eq!(run["run_task"]["task"]["task_id"]["value"], "as-nobody");
+        master.stop().await?;
+    }
+    Ok(())
+}

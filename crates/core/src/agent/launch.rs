@@ -70,6 +70,18 @@ impl Agent {
             return;
         }
 
+        if let Some(detail) = self.unauthorized(&framework_info, &task, Some(&executor_info)) {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::AgentUnauthorized,
+                &detail,
+                out,
+            );
+            return;
+        }
+
         // A container setting this agent cannot honour is refused by name: running the
         // command on the host instead would be running something other than what was asked.
         if let Some(detail) = super::container::refusal(&task, &executor_info) {
@@ -207,6 +219,27 @@ impl Agent {
                 );
             }
         }
+    }
+
+    /// Why this agent's `run_tasks` ACLs do not let the framework's principal run `task` as
+    /// its user; `None` when they do (or there are none).
+    pub(super) fn unauthorized(
+        &self,
+        framework: &v1::FrameworkInfo,
+        task: &v1::TaskInfo,
+        executor: Option<&v1::ExecutorInfo>,
+    ) -> Option<String> {
+        let rules = self.config.run_tasks.as_ref()?;
+        let principal = framework.principal.as_deref();
+        let user = crate::acl::task_user(task, executor, framework);
+        (!rules.allows(principal, user)).then(|| {
+            format!(
+                "Principal '{}' is not authorized to launch task '{}' as user '{user}' on this \
+                 agent",
+                principal.unwrap_or("ANY"),
+                task.task_id.value
+            )
+        })
     }
 
     /// Tracks the framework of a RUN_TASK (inserting it, or taking its newer info) and

@@ -72,6 +72,10 @@ pub struct Config {
     pub agent_info: v1::AgentInfo,
     /// This boot's id (`/proc/sys/kernel/random/boot_id`), checkpointed to detect reboots.
     pub boot_id: String,
+    /// The agent's own `run_tasks` ACLs (`--acls`): a task the master let through whose
+    /// framework's principal may not run it as its user here is refused
+    /// (`REASON_TASK_UNAUTHORIZED`, `REASON_TASK_GROUP_UNAUTHORIZED`). `None`: all may run.
+    pub run_tasks: Option<crate::acl::RunTasks>,
 }
 
 /// Something that happened, for the agent to decide on.

@@ -32,7 +32,12 @@ impl Agent {
                 Trigger::AgentGroupInvalid,
                 "a task group needs an 'ExecutorInfo'".to_owned(),
             )),
-            Some(executor) => self.group_refusal(&framework_id, executor, &group),
+            Some(executor) => group
+                .tasks
+                .iter()
+                .find_map(|t| self.unauthorized(&framework_info, t, Some(executor)))
+                .map(|detail| (Trigger::AgentGroupUnauthorized, detail))
+                .or_else(|| self.group_refusal(&framework_id, executor, &group)),
         };
         if let Some((trigger, detail)) = refusal {
             self.refuse_group(now_ms, &framework_id, &group, trigger, &detail, out);

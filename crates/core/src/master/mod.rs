@@ -100,10 +100,10 @@ pub struct Config {
     pub max_status_history: usize,
     /// Scheduler heartbeat interval (Mesos: 15 s, not configurable).
     pub heartbeat_interval_ms: u64,
-    /// Authorization is not implemented; this is the hook it will use. Frameworks whose
-    /// principal is listed here may not launch tasks (`TASK_ERROR`/`REASON_TASK_UNAUTHORIZED`).
-    /// Empty by default, so nothing is denied.
-    pub launch_denied_principals: BTreeSet<String>,
+    /// The `run_tasks` ACLs (`--acls`): a task whose framework's principal may not run it as
+    /// its user is `TASK_ERROR`/`REASON_TASK_UNAUTHORIZED` (`REASON_TASK_GROUP_UNAUTHORIZED`
+    /// for every task of a group). `None`: every launch is authorized.
+    pub run_tasks: Option<crate::acl::RunTasks>,
 }
 
 impl Default for Config {
@@ -133,7 +133,7 @@ impl Default for Config {
             max_completed_frameworks: 50,
             max_status_history: 100,
             heartbeat_interval_ms: 15_000,
-            launch_denied_principals: BTreeSet::new(),
+            run_tasks: None,
         }
     }
 }

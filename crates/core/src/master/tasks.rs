@@ -387,17 +387,28 @@ impl Master {
         }
     }
 
-    fn authorize_launch(&self, framework_id: &str) -> Result<(), String> {
-        let principal = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.info.principal.clone());
-        match principal {
-            Some(p) if self.config.launch_denied_principals.contains(&p) => {
-                Err(format!("Principal '{p}' is not authorized to launch tasks"))
-            }
-            _ => Ok(()),
+    /// The `run_tasks` check: may the framework's principal run `task` as its user?
+    fn authorize_launch(
+        &self,
+        framework_id: &str,
+        task: &v1::TaskInfo,
+        executor: Option<&v1::ExecutorInfo>,
+    ) -> Result<(), String> {
+        let (Some(rules), Some(framework)) =
+            (&self.config.run_tasks, self.frameworks.get(framework_id))
+        else {
+            return Ok(());
+        };
+        let principal = framework.info.principal.as_deref();
+        let user = crate::acl::task_user(task, executor, &framework.info);
+        if rules.allows(principal, user) {
+            return Ok(());
         }
+        Err(format!(
+            "Principal '{}' is not authorized to launch task '{}' as user '{user}'",
+            principal.unwrap_or("ANY"),
+            task.task_id.value
+        ))
     }
 
     /// Whether the framework already has a live or unreachable task with this id.
@@ -441,7 +452,7 @@ impl Master {
         remaining: &mut Vec<v1::Resource>,
         out: &mut Vec<Effect>,
     ) {
-        if let Err(e) = self.authorize_launch(framework_id) {
+        if let Err(e) = self.authorize_launch(framework_id, &task, None) {
             self.launch_refused(
                 now_ms,
                 framework_id,
@@ -541,7 +552,10 @@ impl Master {
                     master.launch_refused(now_ms, framework_id, task, trigger, detail, out);
                 }
             };
-        if let Err(e) = self.authorize_launch(framework_id) {
+        if let Err(e) = tasks
+            .iter()
+            .try_for_each(|t| self.authorize_launch(framework_id, t, Some(&executor)))
+        {
             refuse(self, Trigger::LaunchGroupUnauthorized, &e, out);
             return;
         }

@@ -1,0 +1,147 @@
+//! Authorization as Mesos' local authorizer decided it, the one check the master and the
+//! agent both consult: an ACL list is searched in order, the first ACL whose subject and object
+//! are about the request decides, and when none is, `permissive` does. Parsing `--acls` is the
+//! daemons' (`drover_http::acls`); the rules live here so the cores can apply them.
+
+/// An ACL entity: some values, anything, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entity {
+    /// These values.
+    Some(Vec<String>),
+    /// Anything (`{"type": "ANY"}`).
+    Any,
+    /// Nothing (`{"type": "NONE"}`).
+    None,
+}
+
+impl Entity {
+    /// A request's subject: its principal, or ANY when it has none (as Mesos).
+    pub fn principal(principal: Option<&str>) -> Entity {
+        match principal {
+            Some(p) => Entity::Some(vec![p.to_owned()]),
+            None => Entity::Any,
+        }
+    }
+
+    /// Whether this ACL entity is about `request` (Mesos' `matches`).
+    pub fn matches(&self, request: &Entity) -> bool {
+        match request {
+            Entity::None => *self == Entity::None,
+            Entity::Any => *self == Entity::Any,
+            Entity::Some(values) => match self {
+                Entity::Any | Entity::None => true,
+                Entity::Some(acl) => values.iter().all(|v| acl.contains(v)),
+            },
+        }
+    }
+
+    /// Whether this ACL entity lets `request` through (Mesos' `allows`).
+    pub fn allows(&self, request: &Entity) -> bool {
+        match request {
+            Entity::None => *self == Entity::None,
+            Entity::Any => *self == Entity::Any,
+            Entity::Some(values) => match self {
+                Entity::Any => true,
+                Entity::None => false,
+                Entity::Some(acl) => values.iter().all(|v| acl.contains(v)),
+            },
+        }
+    }
+}
+
+/// One ACL: who (subject) may do it to what (object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acl {
+    /// Usually principals.
+    pub subject: Entity,
+    /// What the action is about (roles, users, principals…).
+    pub object: Entity,
+}
+
+/// Mesos' rule: the first ACL about the request decides; none → `permissive`.
+pub fn approved(acls: &[Acl], permissive: bool, subject: &Entity, object: &Entity) -> bool {
+    for acl in acls {
+        if acl.subject.matches(subject) && acl.object.matches(object) {
+            return acl.subject.allows(subject) && acl.object.allows(object);
+        }
+    }
+    permissive
+}
+
+/// The `run_tasks` ACLs: which principal may run tasks as which user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTasks {
+    /// The ACLs, in order (subject: principals, object: users).
+    pub acls: Vec<Acl>,
+    /// What happens when no ACL is about a request.
+    pub permissive: bool,
+}
+
+impl RunTasks {
+    /// Whether `principal` (a framework's) may run a task as `user`.
+    pub fn allows(&self, principal: Option<&str>, user: &str) -> bool {
+        approved(
+            &self.acls,
+            self.permissive,
+            &Entity::principal(principal),
+            &Entity::Some(vec![user.to_owned()]),
+        )
+    }
+}
+
+/// The user a task runs as, as Mesos decides it: the task's command's, else its executor's
+/// command's, else the framework's.
+pub fn task_user<'a>(
+    task: &'a drover_wire::v1::TaskInfo,
+    executor: Option<&'a drover_wire::v1::ExecutorInfo>,
+    framework: &'a drover_wire::v1::FrameworkInfo,
+) -> &'a str {
+    task.command
+        .as_ref()
+        .and_then(|c| c.user.as_deref())
+        .or_else(|| {
+            executor
+                .or(task.executor.as_ref())
+                .and_then(|e| e.command.as_ref())
+                .and_then(|c| c.user.as_deref())
+        })
+        .unwrap_or(&framework.user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(v: &[&str]) -> Entity {
+        Entity::Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn the_first_acl_about_the_request_decides() {
+        let rules = RunTasks {
+            acls: vec![
+                Acl {
+                    subject: values(&["ops"]),
+                    object: Entity::None,
+                },
+                Acl {
+                    subject: Entity::Any,
+                    object: values(&["nobody"]),
+                },
+            ],
+            permissive: true,
+        };
+        // `ops` may run as nobody? Its ACL (object NONE) is about any user: no.
+        assert!(!rules.allows(Some("ops"), "nobody"));
+        assert!(!rules.allows(Some("ops"), "root"));
+        // Others may run as nobody, and as root by permissiveness.
+        assert!(rules.allows(Some("dev"), "nobody"));
+        assert!(rules.allows(Some("dev"), "root"));
+        let strict = RunTasks {
+            permissive: false,
+            ..rules
+        };
+        assert!(!strict.allows(Some("dev"), "root"));
+        assert!(strict.allows(None, "nobody"), "no principal is ANY");
+    }
+}
