@@ -38,6 +38,8 @@ pub enum CallRefusal {
     Call(CallError),
     /// The agent is still recovering (503).
     Recovering,
+    /// The caller's token is for another container of the executor (403).
+    Forbidden(String),
 }
 
 /// A message to the driver.
@@ -51,6 +53,8 @@ pub enum Msg {
     ExecutorCall {
         /// The call.
         call: v1::executor::Call,
+        /// The container the caller's token names (`--authenticate_http_executors`).
+        container: Option<String>,
         /// The SUBSCRIBE stream and its encoding.
         stream: Option<(mpsc::Sender<Bytes>, Encoding)>,
         /// The answer.
@@ -105,6 +109,8 @@ pub struct Settings {
     pub containerizers: Vec<Kind>,
     /// The Docker containerizer, when `docker` is among them.
     pub docker: Option<Arc<DockerSettings>>,
+    /// Signs each executor's token (`--executor_secret_key`).
+    pub executor_keys: Option<Arc<crate::executor_auth::Keys>>,
 }
 
 struct ContainerEntry {
@@ -403,9 +409,19 @@ impl Driver {
             }
             Msg::ExecutorCall {
                 call,
+                container,
                 stream,
                 reply,
             } => {
+                if let Some(container) = container
+                    && let Some(current) = self.executor_container(&call)
+                    && current != container
+                {
+                    let _ = reply.send(Err(CallRefusal::Forbidden(format!(
+                        "The token is for container '{container}', not the executor's current one"
+                    ))));
+                    return;
+                }
                 let subscribe = call.r#type == Some(v1::executor::call::Type::Subscribe as i32);
                 if !subscribe && !self.core.is_recovered() {
                     let _ = reply.send(Err(CallRefusal::Recovering));
@@ -455,6 +471,20 @@ impl Driver {
     /// A terminal update from an executor whose container's memory cgroup saw an OOM kill:
     /// the limitation is reported first, so the task ends with the memory reason rather
     /// than the executor's plain failure (spec §10's race).
+    /// The current container of the executor a call comes from, if the agent knows it.
+    fn executor_container(&self, call: &v1::executor::Call) -> Option<String> {
+        self.core
+            .frameworks()
+            .get(&drover_core::agent::FrameworkId(
+                call.framework_id.value.clone(),
+            ))?
+            .executors
+            .get(&drover_core::agent::ExecutorId(
+                call.executor_id.value.clone(),
+            ))
+            .map(|e| e.container_id.0.clone())
+    }
+
     fn check_oom_before_terminal(
         &self,
         call: &v1::executor::Call,

@@ -50,6 +50,14 @@ pub fn executor_environment(
             settings.reregistration_timeout_text.clone(),
         ));
     }
+    if let Some(keys) = &settings.executor_keys {
+        let token = keys.mint(&crate::executor_auth::Claims {
+            fid: spec.framework_id.0.clone(),
+            eid: spec.executor_info.executor_id.value.clone(),
+            cid: spec.container_id.0.clone(),
+        });
+        env.push(("MESOS_EXECUTOR_AUTHENTICATION_TOKEN".into(), token));
+    }
     // Tests and operators pass RUST_LOG through so the executor's logs land in `stderr`.
     if let Ok(filter) = std::env::var("RUST_LOG") {
         env.push(("RUST_LOG".into(), filter));

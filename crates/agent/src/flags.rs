@@ -143,6 +143,16 @@ pub struct Flags {
     /// `{"principal": .., "secret": ..}` or one line `principal secret`.
     #[arg(long = "credential", env = "MESOS_CREDENTIAL")]
     pub credential: Option<String>,
+    /// Executors must authenticate to the Executor API (Mesos' flag): each executor gets a
+    /// token (a JWT signed with `--executor_secret_key`) in `MESOS_EXECUTOR_AUTHENTICATION_TOKEN`
+    /// and sends it as `Authorization: Bearer`; a call without a valid token is 401, one whose
+    /// token names another framework, executor or container is 403.
+    #[arg(long = "authenticate_http_executors", env = "MESOS_AUTHENTICATE_HTTP_EXECUTORS", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = drover_http::auth::parse_bool_flag)]
+    pub authenticate_http_executors: bool,
+    /// File holding the key executors' tokens are signed with (HMAC-SHA256). With it, every
+    /// executor gets a token; `--authenticate_http_executors` makes the token required.
+    #[arg(long = "executor_secret_key", env = "MESOS_EXECUTOR_SECRET_KEY")]
+    pub executor_secret_key: Option<PathBuf>,
     /// The operator API (`/api/v1`) and every non-GET endpoint need HTTP Basic credentials.
     #[arg(long = "authenticate_http_readwrite", env = "MESOS_AUTHENTICATE_HTTP_READWRITE", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = drover_http::auth::parse_bool_flag)]
     pub authenticate_http_readwrite: bool,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub work_dir: PathBuf,
     /// `ip:port`.
     pub endpoint: String,
+    /// `--authenticate_http_executors`: the keys executors' tokens are checked with.
+    pub executor_auth: Option<Arc<crate::executor_auth::Keys>>,
     /// When the agent started.
     pub started: Instant,
     /// Wall-clock start, seconds since the epoch.
@@ -74,6 +76,13 @@ async fn executor_api(
     let encoding = hs::request_encoding(&headers)?;
     let body = hs::read_body(body, MAX_BODY_BYTES).await?;
     let call: v1::executor::Call = hs::decode_body(&body, encoding)?;
+    let container = match &state.executor_auth {
+        Some(keys) => match authenticate_executor(keys, &headers, &call) {
+            Ok(container) => Some(container),
+            Err(refused) => return Ok(*refused),
+        },
+        None => None,
+    };
     let kind = call
         .r#type
         .and_then(|t| v1::executor::call::Type::try_from(t).ok());
@@ -94,6 +103,7 @@ async fn executor_api(
         .tx
         .send(Msg::ExecutorCall {
             call,
+            container,
             stream,
             reply,
         })
@@ -111,6 +121,7 @@ async fn executor_api(
             StatusCode::SERVICE_UNAVAILABLE,
             "Agent has not finished recovery",
         )),
+        Err(CallRefusal::Forbidden(message)) => Err(HttpError::new(StatusCode::FORBIDDEN, message)),
         Err(CallRefusal::Call(error)) => {
             let status = match error {
                 CallError::NotSubscribed => StatusCode::FORBIDDEN,
@@ -119,6 +130,44 @@ async fn executor_api(
             Err(HttpError::new(status, error.to_string()))
         }
     }
+}
+
+/// `--authenticate_http_executors`: the call's token must be valid (else 401, with Mesos'
+/// `WWW-Authenticate`) and name the call's framework and executor (else 403). Returns the
+/// container the token names, which the driver checks is the executor's current one.
+fn authenticate_executor(
+    keys: &crate::executor_auth::Keys,
+    headers: &HeaderMap,
+    call: &v1::executor::Call,
+) -> Result<String, Box<Response>> {
+    use crate::executor_auth::TokenError;
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let claims = keys.verify(authorization).map_err(|e| {
+        let message = match e {
+            TokenError::Missing => "Executor calls need 'Authorization: Bearer <token>'".to_owned(),
+            TokenError::Invalid(why) => format!("Invalid executor token: {why}"),
+        };
+        let mut response = HttpError::new(StatusCode::UNAUTHORIZED, message).into_response();
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"mesos-agent-executor\""),
+        );
+        Box::new(response)
+    })?;
+    if claims.fid != call.framework_id.value || claims.eid != call.executor_id.value {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "The token is for executor '{}' of framework '{}', not this call's",
+                claims.eid, claims.fid
+            ),
+        )
+        .into_response()
+        .into());
+    }
+    Ok(claims.cid)
 }
 
 async fn operator_api(

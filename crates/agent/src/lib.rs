@@ -10,6 +10,7 @@ pub mod docker_health;
 pub mod docker_task;
 pub mod driver;
 pub mod env;
+pub mod executor_auth;
 pub mod fetcher;
 pub mod files_api;
 pub mod flags;

@@ -89,6 +89,23 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         None => None,
     };
 
+    let executor_keys = match &flags.executor_secret_key {
+        Some(path) => {
+            let secret = std::fs::read(path)
+                .with_context(|| format!("reading --executor_secret_key {}", path.display()))?;
+            if secret.trim_ascii().is_empty() {
+                anyhow::bail!("--executor_secret_key {} is empty", path.display());
+            }
+            Some(Arc::new(crate::executor_auth::Keys::new(
+                secret.trim_ascii(),
+            )))
+        }
+        None if flags.authenticate_http_executors => {
+            anyhow::bail!("--authenticate_http_executors needs --executor_secret_key")
+        }
+        None => None,
+    };
+
     let store_dir = work_dir.join("meta");
     std::fs::create_dir_all(&store_dir)?;
     let store: Arc<dyn drover_store::Store> = Arc::new(
@@ -135,6 +152,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         fetcher: Arc::new(fetcher),
         containerizers: flags.containerizers.0.clone(),
         docker: docker_settings(&flags, &work_dir).await?,
+        executor_keys: executor_keys.clone(),
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
@@ -149,6 +167,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         flags: Arc::new(flags.to_pairs()),
         work_dir: work_dir.clone(),
         endpoint: endpoint.clone(),
+        executor_auth: executor_keys.filter(|_| flags.authenticate_http_executors),
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

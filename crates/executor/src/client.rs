@@ -54,6 +54,9 @@ impl std::error::Error for SendError {}
 pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     url: String,
+    /// `Authorization` for every call: the token the agent gave this executor
+    /// (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, when it authenticates executors).
+    authorization: Option<String>,
 }
 
 impl Client {
@@ -63,14 +66,21 @@ impl Client {
         Self {
             http,
             url: format!("http://{endpoint}/api/v1/executor"),
+            authorization: std::env::var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|t| format!("Bearer {t}")),
         }
     }
 
     async fn post(&self, call: &Call) -> anyhow::Result<hyper::Response<Incoming>> {
-        let request = hyper::Request::post(&self.url)
+        let mut request = hyper::Request::post(&self.url)
             .header(hyper::header::CONTENT_TYPE, PROTOBUF)
-            .header(hyper::header::ACCEPT, PROTOBUF)
-            .body(Full::new(Bytes::from(call.encode_to_vec())))?;
+            .header(hyper::header::ACCEPT, PROTOBUF);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(hyper::header::AUTHORIZATION, authorization);
+        }
+        let request = request.body(Full::new(Bytes::from(call.encode_to_vec())))?;
         Ok(self.http.request(request).await?)
     }
 

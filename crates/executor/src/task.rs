@@ -23,10 +23,13 @@ pub fn command(info: &v1::CommandInfo, env: &[(String, String)]) -> tokio::proce
     cmd
 }
 
-/// The task's environment: the executor's own (what the agent set, spec §4.4) and the
-/// task's `CommandInfo.environment` on top.
+/// The task's environment: the executor's own (what the agent set, spec §4.4, without its
+/// authentication token) and the task's `CommandInfo.environment` on top.
 pub fn environment(info: &v1::CommandInfo) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    // The executor's token is its own: a task holding it could speak for the executor.
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k != "MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
+        .collect();
     if let Some(extra) = &info.environment {
         for var in &extra.variables {
             let value = var.value.clone().unwrap_or_default();

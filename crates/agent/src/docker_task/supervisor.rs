@@ -480,6 +480,8 @@ impl Supervisor {
             let (reply, answer) = oneshot::channel();
             let msg = Msg::ExecutorCall {
                 call: call.clone(),
+                // In-process: the agent's own supervisor needs no token.
+                container: None,
                 stream: stream.clone().map(|s| (s, Encoding::Protobuf)),
                 reply,
             };

@@ -1,0 +1,154 @@
+//! Executor authentication (issue 14 item 2) against the built `drover agent`: with
+//! `--authenticate_http_executors` each executor gets its own token and its calls pass, while a
+//! forged executor update — no token, a token signed with another key, a token of another
+//! executor or of another container — is refused (401/403) and never reaches the master. The
+//! task itself does not see its executor's token.
+
+mod support;
+
+use drover_agent::executor_auth::{Claims, Keys};
+use drover_wire::v1::TaskState;
+use support::*;
+
+async fn forge(endpoint: &str, authorization: Option<String>) -> (u16, Option<String>) {
+    let body = serde_json::json!({
+        "type": "UPDATE",
+        "framework_id": {"value": "fw"},
+        "executor_id": {"value": "victim"},
+        "update": {"status": {
+            "task_id": {"value": "victim"},
+            "state": "TASK_FAILED",
+            "source": "SOURCE_EXECUTOR",
+            "uuid": "AAAAAAAAAAAAAAAAAAAAAA==",
+            "message": "forged"
+        }}
+    });
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{endpoint}/api/v1/executor"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let response = request.send().await.expect("the agent answers");
+    let challenge = response
+        .headers()
+        .get("WWW-Authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (response.status().as_u16(), challenge)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_executors_own_token_speaks_for_it() {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let key_file = keys_dir.path().join("executor.key");
+    std::fs::write(&key_file, "s3cret\n").unwrap();
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(
+        &master,
+        &[
+            "--authenticate_http_executors",
+            &format!("--executor_secret_key={}", key_file.display()),
+        ],
+    );
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    master
+        .run_task(
+            &framework("fw", false, false),
+            shell_task(
+                "victim",
+                "echo \"token=${MESOS_EXECUTOR_AUTHENTICATION_TOKEN:-none}\"; exec sleep 600",
+                32.0,
+            ),
+        )
+        .await;
+    master
+        .wait_state("victim", TaskState::TaskRunning, LONG)
+        .await;
+    let stdout = agent.sandbox("victim").unwrap().join("stdout");
+    master
+        .wait_for("the task's output", LONG, |_| {
+            std::fs::read_to_string(&stdout).is_ok_and(|s| s.contains("token="))
+        })
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(&stdout).unwrap().trim(),
+        "token=none",
+        "the task does not get its executor's token"
+    );
+
+    let endpoint = agent.endpoint();
+    let (status, challenge) = forge(&endpoint, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.as_deref(),
+        Some("Bearer realm=\"mesos-agent-executor\"")
+    );
+    let claims = |eid: &str, cid: &str| Claims {
+        fid: "fw".into(),
+        eid: eid.into(),
+        cid: cid.into(),
+    };
+    let wrong_key = Keys::new(b"guess").mint(&claims("victim", "any"));
+    assert_eq!(
+        forge(&endpoint, Some(format!("Bearer {wrong_key}")))
+            .await
+            .0,
+        401
+    );
+    let keys = Keys::new(b"s3cret");
+    let other_executor = keys.mint(&claims("someone-else", "any"));
+    assert_eq!(
+        forge(&endpoint, Some(format!("Bearer {other_executor}")))
+            .await
+            .0,
+        403
+    );
+    let other_container = keys.mint(&claims("victim", "not-its-container"));
+    assert_eq!(
+        forge(&endpoint, Some(format!("Bearer {other_container}")))
+            .await
+            .0,
+        403
+    );
+    assert!(
+        !master
+            .updates()
+            .iter()
+            .any(|u| u.task_id.value == "victim" && u.state == TaskState::TaskFailed as i32),
+        "no forged update reached the master"
+    );
+
+    // The executor's own calls still pass: the kill is reported by it.
+    master.kill_task("fw", "victim", None).await;
+    let killed = master
+        .wait_state("victim", TaskState::TaskKilled, LONG)
+        .await;
+    assert_eq!(
+        killed.source,
+        Some(drover_wire::v1::task_status::Source::Executor as i32)
+    );
+}
+
+#[test]
+fn authenticating_executors_without_a_key_stops_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(drover_bin())
+        .args([
+            "agent",
+            "--master=127.0.0.1:1",
+            &format!("--work_dir={}", dir.path().display()),
+            "--authenticate_http_executors",
+        ])
+        .output()
+        .expect("run drover agent");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--authenticate_http_executors needs --executor_secret_key"),
+        "{stderr}"
+    );
+}
