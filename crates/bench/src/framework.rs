@@ -44,6 +44,8 @@ pub struct FwCounters {
 struct Plan {
     remaining: usize,
     per_offer: usize,
+    /// Tasks per task group (LAUNCH_GROUP under a default executor); 0: single command tasks.
+    group_size: usize,
     next: u64,
     launched: Vec<(String, String)>,
 }
@@ -89,6 +91,18 @@ impl BenchFramework {
         master: &str,
         tasks: usize,
         per_offer: usize,
+    ) -> anyhow::Result<BenchFramework> {
+        Self::subscribe_grouped(master, tasks, per_offer, 0).await
+    }
+
+    /// Like [`subscribe`](Self::subscribe), launching the tasks as task groups of
+    /// `group_size` (each group one LAUNCH_GROUP under its own default executor); 0 launches
+    /// single command tasks.
+    pub async fn subscribe_grouped(
+        master: &str,
+        tasks: usize,
+        per_offer: usize,
+        group_size: usize,
     ) -> anyhow::Result<BenchFramework> {
         let client = Client::new().with_timeout(Duration::from_secs(120));
         let url = format!("http://{master}{SCHEDULER_PATH}");
@@ -139,6 +153,7 @@ impl BenchFramework {
             plan: Mutex::new(Plan {
                 remaining: tasks,
                 per_offer: per_offer.max(1),
+                group_size,
                 next: 0,
                 launched: Vec::with_capacity(tasks),
             }),
@@ -306,7 +321,16 @@ impl Shared {
     fn offer(self: &Arc<Self>, offer: v1::Offer) {
         let cpus = drover_core::resources::scalar(&offer.resources, "cpus");
         let mem = drover_core::resources::scalar(&offer.resources, "mem");
-        let fit = ((cpus / 0.01).floor() as usize).min(mem as usize);
+        let group_size = self.plan.lock().expect("not poisoned").group_size;
+        // A task takes 0.01 cpus and 1 MB; a group's default executor 0.1 cpus and 32 MB more.
+        let fit = if group_size == 0 {
+            ((cpus / 0.01).floor() as usize).min(mem as usize)
+        } else {
+            let per_group_cpus = 0.1 + 0.01 * group_size as f64;
+            let per_group_mem = 32.0 + group_size as f64;
+            let groups = ((cpus / per_group_cpus).floor()).min((mem / per_group_mem).floor());
+            groups as usize * group_size
+        };
         let tasks: Vec<v1::TaskInfo> = {
             let mut plan = self.plan.lock().expect("not poisoned");
             let n = plan.remaining.min(plan.per_offer).min(fit);
@@ -338,15 +362,40 @@ impl Shared {
         self.counters
             .launched
             .fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        let operations = if group_size == 0 {
+            vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Launch as i32),
+                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }]
+        } else {
+            tasks
+                .chunks(group_size)
+                .map(|members| v1::offer::Operation {
+                    r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+                    launch_group: Some(v1::offer::operation::LaunchGroup {
+                        executor: v1::ExecutorInfo {
+                            r#type: Some(v1::executor_info::Type::Default as i32),
+                            executor_id: v1::ExecutorId {
+                                value: format!("group-{}", members[0].task_id.value),
+                            },
+                            resources: drover_core::resources::parse("cpus:0.1;mem:32")
+                                .unwrap_or_default(),
+                            ..Default::default()
+                        },
+                        task_group: v1::TaskGroupInfo {
+                            tasks: members.to_vec(),
+                        },
+                    }),
+                    ..Default::default()
+                })
+                .collect()
+        };
         self.spawn_send(Call {
             r#type: Some(call::Type::Accept as i32),
             accept: Some(call::Accept {
                 offer_ids,
-                operations: vec![v1::offer::Operation {
-                    r#type: Some(v1::offer::operation::Type::Launch as i32),
-                    launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                    ..Default::default()
-                }],
+                operations,
                 filters: Some(v1::Filters {
                     refuse_seconds: Some(0.0),
                 }),

@@ -23,7 +23,8 @@ struct Cli {
     /// Full sizes except where a daemon is still quadratic (fits ~15 min on 2 cores).
     #[arg(long)]
     medium: bool,
-    /// Only these goals, comma-separated (G1,G2,…; G5 and G10 come with G1, G6 and G8).
+    /// Only these goals, comma-separated (G1,G2,…,TG for task groups; G5 and G10 come with G1, G6
+    /// and G8).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     #[command(subcommand)]
@@ -154,6 +155,10 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
     if wanted("G7") {
         let t = Instant::now();
         report("G7", scenarios::g7_agent_restart(&ctx).await, t);
+    }
+    if wanted("TG") {
+        let t = Instant::now();
+        report("TG", scenarios::tg_groups(&ctx).await, t);
     }
     if wanted("G8") || wanted("G10") || wanted("G5") {
         let t = Instant::now();

@@ -1036,6 +1036,114 @@ pub async fn g7_agent_restart(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     )])
 }
 
+/// TG (issue 16): launch throughput of task groups on one real agent against single command
+/// tasks, same run: `g7_tasks` tasks as single command tasks (one command executor each), then
+/// the same number as groups of 5 (one default executor per group). Each measures ACCEPT →
+/// every task RUNNING, then tears the framework down and waits for its executors to end.
+pub async fn tg_groups(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
+    const GROUP: usize = 5;
+    let n = ctx.sizes.g7_tasks / GROUP * GROUP;
+    let master = ctx.master("tg-master", &[])?;
+    let work_dir = ctx.sub("tg-agent");
+    let port = crate::procs::free_port()?;
+    let cgroups_root = format!("drover-bench-tg-{}", std::process::id());
+    let args = vec![
+        format!("--master={}", master.addr()),
+        "--ip=127.0.0.1".to_owned(),
+        format!("--port={port}"),
+        format!("--work_dir={}", work_dir.display()),
+        format!("--resources=cpus:{};mem:{}", n + 10, 64 * n + 1024),
+        format!("--cgroups_root={cgroups_root}"),
+    ];
+    let mut agent = Daemon::start("agent", &args, &ctx.log())?;
+    let metrics = format!("http://127.0.0.1:{port}/metrics/snapshot");
+    let agent_metric = |name: &'static str| {
+        let (http, url) = (ctx.http.clone(), metrics.clone());
+        async move {
+            let (status, body) = http.get(&url).await.ok()?;
+            let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            (status == 200).then(|| value[name].as_f64())?
+        }
+    };
+    wait_until(Duration::from_secs(60), "the agent to register", || async {
+        agent_metric("slave/registered").await == Some(1.0)
+    })
+    .await?;
+    let result = async {
+        let mut took = Vec::new();
+        for group_size in [0, GROUP] {
+            let t0 = Instant::now();
+            let fw = BenchFramework::subscribe_grouped(&master.addr(), n, n, group_size).await?;
+            wait_counter(
+                &fw.counters().running,
+                n as u64,
+                Duration::from_secs(120 + n as u64 / 5),
+                "TG tasks RUNNING",
+            )
+            .await?;
+            took.push(t0.elapsed());
+            fw.teardown().await?;
+            wait_until(
+                Duration::from_secs(120),
+                "the torn-down tasks to end",
+                || async { agent_metric("slave/executors_running").await == Some(0.0) },
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(took)
+    }
+    .await;
+    agent.kill();
+    let _ = wait_until(
+        Duration::from_secs(30),
+        "the agent's processes to end",
+        || {
+            let left = crate::procs::processes_under(&work_dir);
+            for pid in &left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            async move { left.is_empty() }
+        },
+    )
+    .await;
+    let _ = wait_until(Duration::from_secs(10), "the agent's cgroups to go", || {
+        let gone = remove_cgroups(&cgroups_root);
+        async move { gone }
+    })
+    .await;
+    let took = result?;
+    let (single, grouped) = (took[0].as_secs_f64(), took[1].as_secs_f64());
+    Ok(vec![
+        line(
+            "TG",
+            "single command tasks: ACCEPT -> all RUNNING, one agent",
+            n as f64 / single,
+            "tasks/s",
+            None,
+            Better::Higher,
+            "same run as the groups",
+            format!("{n} tasks, one command executor each, {single:.2} s"),
+        ),
+        line(
+            "TG",
+            "task groups of 5: ACCEPT -> all RUNNING, one agent",
+            (n / GROUP) as f64 / grouped,
+            "groups/s",
+            None,
+            Better::Higher,
+            "same run as the single tasks",
+            format!(
+                "{} groups ({n} tasks, {:.0} tasks/s), one default executor each, {grouped:.2} s",
+                n / GROUP,
+                n as f64 / grouped
+            ),
+        ),
+    ])
+}
+
 /// Pids of the command executors running under an agent's work dir (their cwd is a sandbox
 /// and their command line says `executor`).
 fn executor_pids(work_dir: &Path) -> Vec<u32> {
