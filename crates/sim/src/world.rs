@@ -2345,7 +2345,16 @@ impl World {
         let p = self.hosts[i].proc.as_ref()?;
         match p.sess {
             Sess::Connected { slot, .. } if slot == self.leader => {
-                Some(self.now.saturating_sub(p.connected_at))
+                // The agent's belief alone is not a session: after a partition it may still
+                // think itself connected (until its ping timeout) while the leader has marked
+                // it unreachable and told Marathon so (seed 5255230498427391566). Only a session
+                // the leader also holds open lets Marathon hear of, and kill, its copies.
+                let agent_id = p.core.agent_id()?;
+                let held = self.masters[slot]
+                    .as_ref()
+                    .and_then(|m| m.core.agents().get(agent_id))
+                    .is_some_and(|a| a.status == drover_core::master::AgentStatus::Connected);
+                held.then(|| self.now.saturating_sub(p.connected_at))
             }
             _ => None,
         }

@@ -412,3 +412,19 @@ fn regression_a_returning_agent_may_announce_a_task_it_holds_unstarted_as_stagin
     );
     assert!(checker.violation.is_some());
 }
+
+/// Found by a fresh sweep (round 7; seeds 5255230498427391566: `split_brain_paused_old_leader`
+/// twice + `agent_partition_healed_before_timeout`, and 5255230498427395539:
+/// `agent_checkpoint_torn_by_crash` + `netsplit_of_a_client_for_30s` +
+/// `master_crash_with_updates_in_flight`): an agent cut off from the leader still believed its
+/// session open (until its own ping timeout) while the leader had marked it unreachable and
+/// Marathon, told TASK_UNREACHABLE, replaced and later expunged its instances. The checker
+/// counted the old copies as ones Marathon had heard of "in the agent's session" and should
+/// have killed; Marathon cannot kill a task on an agent the master holds unreachable. The
+/// checker was wrong, not the system: a session now counts only while the leader holds the
+/// agent connected too (`World::agent_session_age`).
+#[test]
+fn regression_copies_count_only_in_a_session_the_leader_holds_open_too() {
+    replay(5_255_230_498_427_391_566, "random");
+    replay(5_255_230_498_427_395_539, "random");
+}
