@@ -102,6 +102,19 @@ pub fn resolve_in_sandbox(work_dir: &Path, path: &str) -> Result<PathBuf, HttpEr
     Ok(real)
 }
 
+/// The framework and executor ids whose sandbox holds `resolved` (a path
+/// [`resolve_in_sandbox`] returned).
+pub fn sandbox_owner(work_dir: &Path, resolved: &Path) -> Option<(String, String)> {
+    let root = std::fs::canonicalize(work_dir).ok()?;
+    let parts: Vec<String> = resolved
+        .strip_prefix(&root)
+        .ok()?
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    (parts.len() >= SANDBOX_DEPTH).then(|| (parts[3].clone(), parts[5].clone()))
+}
+
 /// Reads `length` bytes (to the end if `None`, bounded by `drover_http::file_range::MAX_READ`) at `offset` of the
 /// file at `path` (resolved inside `work_dir`); returns the file's size and the bytes. An
 /// offset at or past the end gives no bytes, as Mesos did.

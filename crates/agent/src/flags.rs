@@ -135,7 +135,8 @@ pub struct Flags {
     /// Authorization on this agent, in Mesos' `--acls` JSON (the JSON or a file path): the
     /// agent checks `run_tasks` (principal → user) again before it launches a task, and
     /// refuses what its ACLs deny (TASK_ERROR / REASON_TASK_UNAUTHORIZED, or
-    /// REASON_TASK_GROUP_UNAUTHORIZED for a task group), whatever the master allowed.
+    /// REASON_TASK_GROUP_UNAUTHORIZED for a task group), whatever the master allowed; and
+    /// `access_sandboxes` (principal → the executor's user) on `/files` and READ_FILE (403).
     /// `permissive` applies as in Mesos; any other ACL kind is refused at start by name.
     #[arg(long = "acls", env = "MESOS_ACLS")]
     pub acls: Option<String>,

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use drover_core::agent::{CallError, Snapshot};
+use drover_http::auth::Principal;
 use drover_http::server::{self as hs, HttpError, MAX_BODY_BYTES};
 use drover_wire::v1;
 use serde_json::{Value, json};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub work_dir: PathBuf,
     /// `ip:port`.
     pub endpoint: String,
+    /// `--acls` `access_sandboxes`: who may read which user's sandboxes.
+    pub access_sandboxes: Option<Arc<drover_core::acl::AccessSandboxes>>,
     /// `--authenticate_http_executors`: the keys executors' tokens are checked with.
     pub executor_auth: Option<Arc<crate::executor_auth::Keys>>,
     /// When the agent started.
@@ -172,9 +175,11 @@ fn authenticate_executor(
 
 async fn operator_api(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
+    let principal = principal.map(|axum::Extension(p)| p);
     use v1::agent::call::Type as C;
     use v1::agent::response::Type as R;
     let encoding = hs::request_encoding(&headers)?;
@@ -261,6 +266,7 @@ async fn operator_api(
                     "Failed to validate agent::Call: Expecting 'read_file' to be present",
                 ));
             };
+            authorized_path(&state, principal.as_ref(), &read.path)?;
             let work_dir = state.work_dir.clone();
             let permit = crate::files_api::read_permit()?;
             let (size, data) = tokio::task::spawn_blocking(move || {
@@ -491,12 +497,63 @@ pub(crate) fn resolve(work_dir: &Path, path: &str) -> Result<PathBuf, HttpError>
     crate::files_api::resolve_in_sandbox(work_dir, path)
 }
 
+/// Resolves a `/files` or READ_FILE path as [`resolve`] does and checks `access_sandboxes`:
+/// may `principal` read the sandbox of this executor, whose user is its command's or its
+/// framework's? 403 naming both when not.
+pub(crate) fn authorized_path(
+    state: &AppState,
+    principal: Option<&Principal>,
+    path: &str,
+) -> Result<PathBuf, HttpError> {
+    let resolved = resolve(&state.work_dir, path)?;
+    let Some(rules) = &state.access_sandboxes else {
+        return Ok(resolved);
+    };
+    let owner = crate::files_api::sandbox_owner(&state.work_dir, &resolved);
+    let user = owner.as_ref().and_then(|(fid, eid)| {
+        let snapshot = state.driver.snapshot.borrow();
+        snapshot
+            .frameworks
+            .iter()
+            .chain(&snapshot.completed_frameworks)
+            .filter(|f| f.info.id.as_ref().is_some_and(|id| &id.value == fid))
+            .find_map(|f| {
+                f.executors
+                    .iter()
+                    .chain(&f.completed_executors)
+                    .find(|e| &e.info.executor_id.value == eid)
+                    .map(|e| {
+                        e.info
+                            .command
+                            .as_ref()
+                            .and_then(|c| c.user.clone())
+                            .unwrap_or_else(|| f.info.user.clone())
+                    })
+            })
+    });
+    let name = principal.map(|p| p.0.as_str());
+    if rules.allows_object(name, user.as_deref()) {
+        return Ok(resolved);
+    }
+    Err(HttpError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "Principal '{}' is not authorized to access the sandbox of executor '{}' (user '{}')",
+            name.unwrap_or("ANY"),
+            owner.map(|(_, e)| e).unwrap_or_default(),
+            user.unwrap_or_default()
+        ),
+    ))
+}
+
 async fn files_browse(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
     Query(q): Query<FileQuery>,
 ) -> Result<Response, HttpError> {
+    let principal = principal.map(|axum::Extension(p)| p);
     use std::os::unix::fs::MetadataExt;
-    let dir = resolve(&state.work_dir, &q.path)?;
+    let dir = authorized_path(&state, principal.as_ref(), &q.path)?;
     let mut out = Vec::new();
     let entries = std::fs::read_dir(&dir).map_err(|e| {
         HttpError::new(
@@ -521,11 +578,13 @@ async fn files_browse(
 
 async fn files_read(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
     Query(q): Query<FileQuery>,
 ) -> Result<Response, HttpError> {
+    let principal = principal.map(|axum::Extension(p)| p);
     use std::io::{Read, Seek, SeekFrom};
     let _permit = crate::files_api::read_permit()?;
-    let path = resolve(&state.work_dir, &q.path)?;
+    let path = authorized_path(&state, principal.as_ref(), &q.path)?;
     if path.is_dir() {
         // Mesos answers 400 here; reading a directory's bytes is an error of the request.
         return Err(HttpError::bad_request(format!(
@@ -563,10 +622,12 @@ async fn files_read(
 
 async fn files_download(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
     Query(q): Query<FileQuery>,
 ) -> Result<Response, HttpError> {
+    let principal = principal.map(|axum::Extension(p)| p);
     let _permit = crate::files_api::read_permit()?;
-    let path = resolve(&state.work_dir, &q.path)?;
+    let path = authorized_path(&state, principal.as_ref(), &q.path)?;
     if path.is_dir() {
         return Err(HttpError::bad_request(format!(
             "Cannot download '{}': it is a directory",

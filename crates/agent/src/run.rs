@@ -84,9 +84,9 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         pid_namespace: !plain && flags.isolation.contains("namespaces/pid"),
     };
 
-    let acls = match &flags.acls {
-        Some(flag) => run_tasks_acls(flag).map_err(anyhow::Error::msg)?,
-        None => None,
+    let (acls, sandbox_acls) = match &flags.acls {
+        Some(flag) => agent_acls(flag).map_err(anyhow::Error::msg)?,
+        None => (None, None),
     };
 
     let executor_keys = match &flags.executor_secret_key {
@@ -168,6 +168,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         work_dir: work_dir.clone(),
         endpoint: endpoint.clone(),
         executor_auth: executor_keys.filter(|_| flags.authenticate_http_executors),
+        access_sandboxes: sandbox_acls.map(Arc::new),
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -469,30 +470,42 @@ fn parse_attributes(text: &str) -> Vec<v1::Attribute> {
         .collect()
 }
 
-/// The agent's `--acls`: the `run_tasks` rules it enforces (`None` when they allow
-/// everything). Other ACL kinds guard endpoints Mesos' agent had ACLs for; Drover's agent
-/// does not enforce them, so they are refused by name rather than accepted without effect.
-fn run_tasks_acls(flag: &str) -> Result<Option<drover_core::acl::RunTasks>, String> {
+/// What the agent's `--acls` enforce: `run_tasks` (in the core, at each launch) and
+/// `access_sandboxes` (on `/files` and READ_FILE); `None` where they allow everything.
+/// Other ACL kinds guard endpoints Mesos' agent had ACLs for that Drover's agent does not
+/// enforce, so they are refused by name rather than accepted without effect.
+fn agent_acls(
+    flag: &str,
+) -> Result<
+    (
+        Option<drover_core::acl::RunTasks>,
+        Option<drover_core::acl::AccessSandboxes>,
+    ),
+    String,
+> {
     let object = drover_http::acls::read(flag)?;
     let mut permissive = true;
-    let mut rules = None;
+    let (mut run_tasks, mut sandboxes) = (None, None);
     for (key, value) in &object {
         match key.as_str() {
             "permissive" => permissive = drover_http::acls::permissive(value)?,
-            "run_tasks" => rules = Some(drover_http::acls::run_tasks(value)?),
+            "run_tasks" => run_tasks = Some(drover_http::acls::run_tasks(value)?),
+            "access_sandboxes" => {
+                sandboxes = Some(drover_http::acls::list(value, key, "principals", "users")?);
+            }
             other => {
                 return Err(format!(
                     "--acls: the '{other}' ACL is not supported by the agent (supported: \
-                     permissive, run_tasks)"
+                     permissive, run_tasks, access_sandboxes)"
                 ));
             }
         }
     }
-    if rules.is_none() && permissive {
-        return Ok(None);
-    }
-    Ok(Some(drover_core::acl::RunTasks {
-        acls: rules.unwrap_or_default(),
-        permissive,
-    }))
+    let rules = |acls: Option<Vec<drover_core::acl::Acl>>| {
+        (acls.is_some() || !permissive).then(|| drover_core::acl::Rules {
+            acls: acls.unwrap_or_default(),
+            permissive,
+        })
+    };
+    Ok((rules(run_tasks), rules(sandboxes)))
 }

@@ -2,7 +2,8 @@
 //! `--authenticate_http_executors` each executor gets its own token and its calls pass, while a
 //! forged executor update — no token, a token signed with another key, a token of another
 //! executor or of another container — is refused (401/403) and never reaches the master. The
-//! task itself does not see its executor's token.
+//! task itself does not see its executor's token. And `access_sandboxes`: who may read a
+//! sandbox through `/files` and READ_FILE.
 
 mod support;
 
@@ -151,4 +152,97 @@ fn authenticating_executors_without_a_key_stops_the_agent() {
         stderr.contains("--authenticate_http_executors needs --executor_secret_key"),
         "{stderr}"
     );
+}
+
+/// `--acls` `access_sandboxes` on the agent (issue 14 item 3): `/files` and READ_FILE serve a
+/// sandbox only to principals the ACLs let read the sandboxes of its executor's user; others
+/// get 403 naming what was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_sandboxes_decides_who_reads_a_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials.json");
+    std::fs::write(
+        &credentials,
+        r#"{"credentials": [{"principal": "ops", "secret": "ops-secret"},
+                            {"principal": "dev", "secret": "dev-secret"}]}"#,
+    )
+    .unwrap();
+    let acls = r#"{"permissive": false,
+        "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+        "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"values": ["root"]}}]}"#;
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(
+        &master,
+        &[
+            "--authenticate_http_readonly",
+            "--authenticate_http_readwrite",
+            &format!("--credentials={}", credentials.display()),
+            &format!("--acls={acls}"),
+        ],
+    );
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    master
+        .run_task(
+            &framework("fw", false, false),
+            shell_task("sb", "echo sandbox-secret; exec sleep 600", 32.0),
+        )
+        .await;
+    master.wait_state("sb", TaskState::TaskRunning, LONG).await;
+    let stdout = agent.sandbox("sb").unwrap().join("stdout");
+    master
+        .wait_for("the task's output", LONG, |_| {
+            std::fs::read_to_string(&stdout).is_ok_and(|s| s.contains("sandbox-secret"))
+        })
+        .await;
+    let http = reqwest::Client::new();
+    let endpoint = agent.endpoint();
+    let read = |user: &'static str, secret: &'static str| {
+        let request = http
+            .get(format!("http://{endpoint}/files/read"))
+            .query(&[
+                ("path", stdout.display().to_string()),
+                ("offset", "0".to_owned()),
+            ])
+            .basic_auth(user, Some(secret));
+        async move {
+            let response = request.send().await.expect("the agent answers");
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, body) = read("ops", "ops-secret").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("sandbox-secret"), "{body}");
+    let (status, body) = read("dev", "dev-secret").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("Principal 'dev'") && body.contains("user 'root'"),
+        "{body}"
+    );
+    // READ_FILE of the operator API follows the same rule.
+    let call = |user: &'static str, secret: &'static str| {
+        let request = http
+            .post(format!("http://{endpoint}/api/v1"))
+            .header("Content-Type", "application/json")
+            .basic_auth(user, Some(secret))
+            .body(
+                serde_json::json!({"type": "READ_FILE", "read_file": {
+                    "path": stdout.display().to_string(), "offset": 0}})
+                .to_string(),
+            );
+        async move {
+            request
+                .send()
+                .await
+                .expect("the agent answers")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(call("ops", "ops-secret").await, 200);
+    assert_eq!(call("dev", "dev-secret").await, 403);
 }

@@ -68,23 +68,40 @@ pub fn approved(acls: &[Acl], permissive: bool, subject: &Entity, object: &Entit
     permissive
 }
 
-/// The `run_tasks` ACLs: which principal may run tasks as which user.
+/// One kind of ACLs whose object is a user: `run_tasks` (which principal may run tasks as
+/// which user) and `access_sandboxes` (which principal may read the sandboxes of which user's
+/// executors).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunTasks {
+pub struct Rules {
     /// The ACLs, in order (subject: principals, object: users).
     pub acls: Vec<Acl>,
     /// What happens when no ACL is about a request.
     pub permissive: bool,
 }
 
-impl RunTasks {
-    /// Whether `principal` (a framework's) may run a task as `user`.
+/// `run_tasks`.
+pub type RunTasks = Rules;
+/// `access_sandboxes`.
+pub type AccessSandboxes = Rules;
+
+impl Rules {
+    /// Whether `principal` may act on what belongs to `user`.
     pub fn allows(&self, principal: Option<&str>, user: &str) -> bool {
+        self.allows_object(principal, Some(user))
+    }
+
+    /// As [`allows`](Self::allows); an object whose user is unknown is ANY, which only an
+    /// ACL whose users are ANY lets through.
+    pub fn allows_object(&self, principal: Option<&str>, user: Option<&str>) -> bool {
+        let object = match user {
+            Some(user) => Entity::Some(vec![user.to_owned()]),
+            None => Entity::Any,
+        };
         approved(
             &self.acls,
             self.permissive,
             &Entity::principal(principal),
-            &Entity::Some(vec![user.to_owned()]),
+            &object,
         )
     }
 }
