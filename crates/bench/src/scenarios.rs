@@ -919,6 +919,91 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     ])
 }
 
+/// A real `drover agent` (cgroups under a root of its own) for the scenarios that run real
+/// executors (G7, TG): started and registered with `master`, with room for `tasks` small tasks
+/// and their executors; [`RealAgent::stop`] kills it, whatever it left, and its cgroups.
+struct RealAgent {
+    daemon: Daemon,
+    work_dir: PathBuf,
+    cgroups_root: String,
+    metrics: String,
+    http: Http,
+}
+
+impl RealAgent {
+    async fn start(ctx: &Ctx, name: &str, master: &Daemon, tasks: usize) -> anyhow::Result<Self> {
+        let work_dir = ctx.sub(&format!("{name}-agent"));
+        let port = crate::procs::free_port()?;
+        let cgroups_root = format!("drover-bench-{name}-{}", std::process::id());
+        let args = vec![
+            format!("--master={}", master.addr()),
+            "--ip=127.0.0.1".to_owned(),
+            format!("--port={port}"),
+            format!("--work_dir={}", work_dir.display()),
+            // Room for every task and its executor's Mesos overhead (0.1 cpus, 32 MB each).
+            format!("--resources=cpus:{};mem:{}", tasks + 10, 64 * tasks + 1024),
+            format!("--cgroups_root={cgroups_root}"),
+        ];
+        let agent = RealAgent {
+            daemon: Daemon::start("agent", &args, &ctx.log())?,
+            work_dir,
+            cgroups_root,
+            metrics: format!("http://127.0.0.1:{port}/metrics/snapshot"),
+            http: ctx.http.clone(),
+        };
+        wait_until(Duration::from_secs(60), "the agent to register", || async {
+            agent.metric("slave/registered").await == Some(1.0)
+        })
+        .await?;
+        Ok(agent)
+    }
+
+    /// One value of the agent's `/metrics/snapshot`.
+    async fn metric(&self, name: &str) -> Option<f64> {
+        let (status, body) = self.http.get(&self.metrics).await.ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        (status == 200).then(|| value[name].as_f64())?
+    }
+
+    /// Waits until the agent runs no executor (after a teardown).
+    async fn wait_idle(&self) -> anyhow::Result<()> {
+        wait_until(
+            Duration::from_secs(120),
+            "the torn-down tasks to end",
+            || async { self.metric("slave/executors_running").await == Some(0.0) },
+        )
+        .await
+    }
+
+    /// Kills the agent, then whatever it left running (after a failure), then its cgroups (a
+    /// cgroup can only be removed once the kernel has torn its processes down).
+    async fn stop(mut self) {
+        self.daemon.kill();
+        let work_dir = self.work_dir.clone();
+        let _ = wait_until(
+            Duration::from_secs(30),
+            "the agent's processes to end",
+            || {
+                let left = crate::procs::processes_under(&work_dir);
+                for pid in &left {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(*pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                async move { left.is_empty() }
+            },
+        )
+        .await;
+        let root = self.cgroups_root.clone();
+        let _ = wait_until(Duration::from_secs(10), "the agent's cgroups to go", || {
+            let gone = remove_cgroups(&root);
+            async move { gone }
+        })
+        .await;
+    }
+}
+
 /// G7: a real agent with `g7_tasks` running tasks (each a real command executor and its
 /// process, in cgroups) is SIGKILLed and started again on the same work dir; the time until it
 /// has re-attached every executor and re-registered with the master, with every task still
@@ -926,32 +1011,7 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
 pub async fn g7_agent_restart(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     let n = ctx.sizes.g7_tasks;
     let master = ctx.master("g7-master", &[])?;
-    let work_dir = ctx.sub("g7-agent");
-    let port = crate::procs::free_port()?;
-    let cgroups_root = format!("drover-bench-g7-{}", std::process::id());
-    let args = vec![
-        format!("--master={}", master.addr()),
-        "--ip=127.0.0.1".to_owned(),
-        format!("--port={port}"),
-        format!("--work_dir={}", work_dir.display()),
-        // Room for every task and its executor's Mesos overhead (0.1 cpus, 32 MB each).
-        format!("--resources=cpus:{};mem:{}", n + 10, 64 * n + 1024),
-        format!("--cgroups_root={cgroups_root}"),
-    ];
-    let mut agent = Daemon::start("agent", &args, &ctx.log())?;
-    let metrics = format!("http://127.0.0.1:{port}/metrics/snapshot");
-    let agent_metric = |name: &'static str| {
-        let (http, url) = (ctx.http.clone(), metrics.clone());
-        async move {
-            let (status, body) = http.get(&url).await.ok()?;
-            let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
-            (status == 200).then(|| value[name].as_f64())?
-        }
-    };
-    wait_until(Duration::from_secs(60), "the agent to register", || async {
-        agent_metric("slave/registered").await == Some(1.0)
-    })
-    .await?;
+    let mut agent = RealAgent::start(ctx, "g7", &master, n).await?;
     let result = async {
         let fw = BenchFramework::subscribe(&master.addr(), n, n).await?;
         let launch_limit = Duration::from_secs(120 + n as u64 / 5);
@@ -963,18 +1023,18 @@ pub async fn g7_agent_restart(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
         )
         .await?;
         let updates_before = Counters::get(&fw.counters().updates);
-        let executors = executor_pids(&work_dir);
+        let executors = executor_pids(&agent.work_dir);
         let t0 = Instant::now();
-        agent.kill();
-        agent.restart()?;
+        agent.daemon.kill();
+        agent.daemon.restart()?;
         wait_until(
             Duration::from_secs(120),
             "the agent to re-register",
-            || async { agent_metric("slave/registered").await == Some(1.0) },
+            || async { agent.metric("slave/registered").await == Some(1.0) },
         )
         .await?;
         let reregistered = t0.elapsed();
-        let running = agent_metric("slave/tasks_running").await.unwrap_or(-1.0);
+        let running = agent.metric("slave/tasks_running").await.unwrap_or(-1.0);
         anyhow::ensure!(
             running == n as f64,
             "{running} of {n} tasks RUNNING after the restart"
@@ -991,38 +1051,11 @@ pub async fn g7_agent_restart(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
         );
         let updates = Counters::get(&fw.counters().updates) - updates_before;
         fw.teardown().await?;
-        wait_until(
-            Duration::from_secs(120),
-            "the torn-down tasks to end",
-            || async { agent_metric("slave/executors_running").await == Some(0.0) },
-        )
-        .await?;
+        agent.wait_idle().await?;
         Ok((reregistered, executors.len(), updates))
     }
     .await;
-    agent.kill();
-    // Whatever the teardown did not end (after a failure) goes now, then its cgroups (a
-    // cgroup can only be removed once the kernel has torn its processes down).
-    let _ = wait_until(
-        Duration::from_secs(30),
-        "the agent's processes to end",
-        || {
-            let left = crate::procs::processes_under(&work_dir);
-            for pid in &left {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(*pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            async move { left.is_empty() }
-        },
-    )
-    .await;
-    let _ = wait_until(Duration::from_secs(10), "the agent's cgroups to go", || {
-        let gone = remove_cgroups(&cgroups_root);
-        async move { gone }
-    })
-    .await;
+    agent.stop().await;
     let (reregistered, executors, updates) = result?;
     Ok(vec![line(
         "G7",
@@ -1044,31 +1077,7 @@ pub async fn tg_groups(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     const GROUP: usize = 5;
     let n = ctx.sizes.g7_tasks / GROUP * GROUP;
     let master = ctx.master("tg-master", &[])?;
-    let work_dir = ctx.sub("tg-agent");
-    let port = crate::procs::free_port()?;
-    let cgroups_root = format!("drover-bench-tg-{}", std::process::id());
-    let args = vec![
-        format!("--master={}", master.addr()),
-        "--ip=127.0.0.1".to_owned(),
-        format!("--port={port}"),
-        format!("--work_dir={}", work_dir.display()),
-        format!("--resources=cpus:{};mem:{}", n + 10, 64 * n + 1024),
-        format!("--cgroups_root={cgroups_root}"),
-    ];
-    let mut agent = Daemon::start("agent", &args, &ctx.log())?;
-    let metrics = format!("http://127.0.0.1:{port}/metrics/snapshot");
-    let agent_metric = |name: &'static str| {
-        let (http, url) = (ctx.http.clone(), metrics.clone());
-        async move {
-            let (status, body) = http.get(&url).await.ok()?;
-            let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
-            (status == 200).then(|| value[name].as_f64())?
-        }
-    };
-    wait_until(Duration::from_secs(60), "the agent to register", || async {
-        agent_metric("slave/registered").await == Some(1.0)
-    })
-    .await?;
+    let agent = RealAgent::start(ctx, "tg", &master, n).await?;
     let result = async {
         let mut took = Vec::new();
         for group_size in [0, GROUP] {
@@ -1083,37 +1092,12 @@ pub async fn tg_groups(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
             .await?;
             took.push(t0.elapsed());
             fw.teardown().await?;
-            wait_until(
-                Duration::from_secs(120),
-                "the torn-down tasks to end",
-                || async { agent_metric("slave/executors_running").await == Some(0.0) },
-            )
-            .await?;
+            agent.wait_idle().await?;
         }
         Ok::<_, anyhow::Error>(took)
     }
     .await;
-    agent.kill();
-    let _ = wait_until(
-        Duration::from_secs(30),
-        "the agent's processes to end",
-        || {
-            let left = crate::procs::processes_under(&work_dir);
-            for pid in &left {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(*pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            async move { left.is_empty() }
-        },
-    )
-    .await;
-    let _ = wait_until(Duration::from_secs(10), "the agent's cgroups to go", || {
-        let gone = remove_cgroups(&cgroups_root);
-        async move { gone }
-    })
-    .await;
+    agent.stop().await;
     let took = result?;
     let (single, grouped) = (took[0].as_secs_f64(), took[1].as_secs_f64());
     Ok(vec![

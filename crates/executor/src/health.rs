@@ -242,6 +242,18 @@ pub struct ProbeReport {
     pub kill: bool,
 }
 
+impl ProbeReport {
+    /// Writes the report's check status or health into the update it asks for.
+    pub fn apply(&self, status: &mut v1::TaskStatus) {
+        if self.check_status.is_some() {
+            status.check_status = self.check_status;
+        }
+        if self.healthy.is_some() {
+            status.healthy = self.healthy;
+        }
+    }
+}
+
 /// What result `outcome` of the `"check"` or `"health"` prober means for a task whose last
 /// check status was `last_check` and whose health rules are `health`; `None`: nothing to send.
 pub fn probe_report(

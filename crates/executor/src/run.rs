@@ -286,15 +286,8 @@ impl Executor {
         self.send(
             v1::TaskState::TaskRunning,
             Some(report.reason),
-            Some(report.message),
-            |s| {
-                if report.check_status.is_some() {
-                    s.check_status = report.check_status;
-                }
-                if report.healthy.is_some() {
-                    s.healthy = report.healthy;
-                }
-            },
+            Some(report.message.clone()),
+            |s| report.apply(s),
         )
         .await;
         if kill {
