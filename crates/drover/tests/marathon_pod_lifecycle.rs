@@ -6,10 +6,10 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{Cluster, DROVER, READY_TIMEOUT, wait_until};
+use support::drover_cli as drover;
+use support::{Cluster, READY_TIMEOUT, wait_until};
 
 /// The documented pod: `web` serves HTTP on its endpoint and is health checked there;
 /// `sidecar` runs beside it.
@@ -38,24 +38,6 @@ fn docs_pod(instances: u32, sidecar: &str) -> Value {
         "networks": [{"mode": "host"}],
         "scheduling": {"backoff": {"backoff": 1, "backoffFactor": 1.0, "maxLaunchDelay": 5}}
     })
-}
-
-fn drover(cluster: &Cluster, args: &[&str]) -> (i32, String) {
-    let out = Command::new(DROVER)
-        .args(args)
-        .arg(format!("--marathon=127.0.0.1:{}", cluster.marathon_port))
-        .env("XDG_CONFIG_HOME", cluster.dir.path().join("config"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run drover");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 fn status(cluster: &Cluster) -> Value {
@@ -171,7 +153,7 @@ fn the_documented_pod_deploys_scales_restarts_and_replaces_a_failed_instance() {
     let victim = restarted.iter().next().unwrap().clone();
     let sidecar_task = format!("{victim}.sidecar.1");
     let pid = pid_of_task(&sidecar_task).expect("the sidecar's process");
-    Command::new("kill")
+    std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();

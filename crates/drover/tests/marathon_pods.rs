@@ -7,10 +7,9 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
-use support::{Cluster, DROVER, Options};
+use support::drover_cli as drover;
+use support::{Cluster, Options};
 
 /// Marathon 1.10's documented pod shape: two containers, an endpoint, a health check.
 pub fn docs_pod(instances: u32) -> Value {
@@ -42,23 +41,6 @@ fn scalar(resources: &Value, name: &str) -> f64 {
 }
 
 /// `drover <args>` against the cluster's scheduler: (exit code, stdout).
-fn drover(cluster: &Cluster, args: &[&str]) -> (i32, String) {
-    let out = Command::new(DROVER)
-        .args(args)
-        .arg(format!("--marathon=127.0.0.1:{}", cluster.marathon_port))
-        .env("XDG_CONFIG_HOME", cluster.dir.path().join("config"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run drover");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 #[test]
 fn a_pod_instance_reaches_the_master_as_one_launch_group() {

@@ -1095,3 +1095,23 @@ fn sandbox_stderr_files(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// `drover <args> --marathon=<the cluster's scheduler>` with the cluster's own CLI config
+/// directory: (exit code, stdout and stderr together).
+pub fn drover_cli(cluster: &Cluster, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(DROVER)
+        .args(args)
+        .arg(format!("--marathon=127.0.0.1:{}", cluster.marathon_port))
+        .env("XDG_CONFIG_HOME", cluster.dir.path().join("config"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run drover");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
