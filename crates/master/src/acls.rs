@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn unknown_or_unenforced_acls_are_refused() {
         for bad in [
-            r#"{"run_tasks": []}"#,
+            r#"{"view_tasks": []}"#,
             r#"{"no_such_acl": []}"#,
             r#"{"permissive": "yes"}"#,
             r#"{"register_frameworks": [{"principals": {"values": ["a"]}}]}"#,
@@ -254,5 +254,19 @@ mod tests {
         ] {
             assert!(Acls::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn run_tasks_decides_by_principal_and_user() {
+        let acls = Acls::parse(
+            r#"{"run_tasks": [{"principals": {"values": ["ops"]}, "users": {"values": ["nobody"]}}],
+                "permissive": false}"#,
+        )
+        .unwrap();
+        let rules = acls.run_tasks().expect("run_tasks rules");
+        assert!(rules.allows(Some("ops"), "nobody"));
+        assert!(!rules.allows(Some("ops"), "root"));
+        assert!(!rules.allows(Some("dev"), "nobody"), "not permissive");
+        assert!(Acls::parse("{}").unwrap().run_tasks().is_none());
     }
 }
