@@ -25,6 +25,7 @@
 
 pub mod detector;
 mod memory;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod url;
@@ -35,6 +36,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use memory::{MemoryCoordinator, MemoryEnsemble};
+pub use store::CoordStore;
 pub use url::ZkUrl;
 pub use zk::ZkCoordinator;
 
@@ -188,9 +190,22 @@ pub trait Coordinator: Send + Sync + fmt::Debug {
     fn children<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Vec<String>, CoordError>>;
 }
 
-/// Parses a member's name `<label><digits>` into its sequence number.
+/// The label of Marathon's leader latch members (Curator's `LeaderLatch`), whose nodes are
+/// named `_c_<uuid>-latch-<sequence>` (Curator's "protected" prefix, then the label).
+pub const CURATOR_LATCH_LABEL: &str = "latch-";
+
+/// Parses a member's name `<label><digits>` into its sequence number. A name with Curator's
+/// protected prefix, `_c_<id>-<label><digits>`, counts too: Curator orders latch members by
+/// the sequence alone.
 pub fn member_sequence(name: &str, label: &str) -> Option<u64> {
-    let digits = name.strip_prefix(label)?;
+    let digits = match name.strip_prefix(label) {
+        Some(digits) => digits,
+        None => {
+            let protected = name.strip_prefix("_c_")?;
+            let (_, digits) = protected.rsplit_once(&format!("-{label}"))?;
+            digits
+        }
+    };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -232,5 +247,26 @@ mod tests {
             Some(("json.info_0000000003", 3))
         );
         assert_eq!(lowest_member(&[], MESOS_MASTER_LABEL), None);
+    }
+
+    #[test]
+    fn curator_latch_members_order_by_sequence_whatever_their_protected_prefix() {
+        let children = vec![
+            "_c_f0e1d2c3-b4a5-4697-8899-aabbccddeeff-latch-0000000007".to_owned(),
+            "_c_01234567-89ab-4cde-8f01-23456789abcd-latch-0000000004".to_owned(),
+            "latch-x".to_owned(),
+            "_c_nolabel-0000000001".to_owned(),
+        ];
+        assert_eq!(
+            lowest_member(&children, CURATOR_LATCH_LABEL),
+            Some((
+                "_c_01234567-89ab-4cde-8f01-23456789abcd-latch-0000000004",
+                4
+            ))
+        );
+        assert_eq!(
+            member_sequence("latch-0000000002", CURATOR_LATCH_LABEL),
+            Some(2)
+        );
     }
 }

@@ -156,3 +156,93 @@ async fn the_session_is_lost_when_the_server_stops_answering() {
     let write = a.fenced_write(&ma, vec![]).await;
     assert!(matches!(write, Err(CoordError::Fenced(_))), "{write:?}");
 }
+
+/// The leader's store in ZooKeeper: a batch far over ZooKeeper's 1 MiB request limit commits
+/// whole, 10,000 keys spread over buckets load back in the next leader's store, and a
+/// deposed leader's commit is refused without changing the tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaders_store_survives_into_the_next_leader_and_fences_the_old_one() {
+    use drover_store::{Store, StoreError, WriteBatch};
+    use std::sync::Arc;
+    let a: Arc<dyn Coordinator> = Arc::new(session("/t-store").await);
+    let ma = a
+        .join("/t-store/leader", "member_", b"a".to_vec())
+        .await
+        .expect("a joins");
+    let ma_path = ma.path.clone();
+    let store = drover_coord::CoordStore::open(a.clone(), ma, "/t-store/state")
+        .await
+        .expect("opens");
+    let mut batch = WriteBatch::new();
+    for n in 0..10_000 {
+        batch.put(
+            "marathon",
+            format!("instance//app/web.{n:05}"),
+            vec![b'i'; 300],
+        );
+    }
+    // ~3 MB in one batch: logged in chunks, committed by its marker, applied.
+    store.commit(batch).expect("a large batch commits");
+    let mut batch = WriteBatch::new();
+    batch.put("marathon", "app//web", b"{\"id\":\"/web\"}".to_vec());
+    batch.delete("marathon", "instance//app/web.00000");
+    store.commit(batch).expect("a small batch commits");
+
+    // b joins second; a's node is removed as the server does when a's session expires while
+    // it is paused, so b leads and loads what a committed.
+    let b: Arc<dyn Coordinator> = Arc::new(session("/t-store").await);
+    let mb = b
+        .join("/t-store/leader", "member_", b"b".to_vec())
+        .await
+        .expect("b joins");
+    b.fenced_write(
+        &mb,
+        vec![WriteOp::Delete {
+            path: ma_path.clone(),
+        }],
+    )
+    .await
+    .expect("removes a's node");
+    let next = drover_coord::CoordStore::open(b.clone(), mb.clone(), "/t-store/state")
+        .await
+        .expect("b opens");
+    assert_eq!(
+        next.scan("marathon", b"instance/").expect("scan").len(),
+        9_999
+    );
+    assert_eq!(
+        next.get("marathon", b"app//web").expect("get"),
+        Some(b"{\"id\":\"/web\"}".to_vec())
+    );
+    assert_eq!(next.meta().expect("meta").revision, 2);
+    // Every bucket stays small.
+    for bucket in b
+        .children("/t-store/state/marathon")
+        .await
+        .expect("buckets")
+    {
+        let keys = b
+            .children(&format!("/t-store/state/marathon/{bucket}"))
+            .await
+            .expect("keys");
+        assert!(keys.len() < 200, "bucket {bucket} has {} keys", keys.len());
+    }
+    // The old leader, deposed, can no longer write through its store.
+    let mut batch = WriteBatch::new();
+    batch.put("marathon", "app//web", b"stale".to_vec());
+    let error = store
+        .commit(batch)
+        .expect_err("the deposed leader is fenced");
+    assert!(
+        matches!(error, StoreError::Fenced { .. } | StoreError::Engine { .. }),
+        "{error:?}"
+    );
+    let reread = drover_coord::CoordStore::open(b.clone(), mb, "/t-store/state")
+        .await
+        .expect("b reopens");
+    assert_eq!(
+        reread.get("marathon", b"app//web").expect("get"),
+        Some(b"{\"id\":\"/web\"}".to_vec()),
+        "the deposed leader's write changed nothing"
+    );
+}

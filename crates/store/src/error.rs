@@ -109,6 +109,21 @@ pub enum StoreError {
         max: usize,
     },
 
+    /// A store on a coordination engine (ZooKeeper) could not complete a read or commit: the
+    /// engine was unreachable or answered with an error. A commit that fails this way may or
+    /// may not have applied, so the store refuses every later commit: the process must stop
+    /// acting and recover from the engine.
+    #[error(
+        "the coordination engine failed during {action}: {detail}; this process must stop \
+         acting and recover its state from the engine"
+    )]
+    Engine {
+        /// What was being done ("commit", "load", ...).
+        action: &'static str,
+        /// The engine's error.
+        detail: String,
+    },
+
     /// redb failed while reading or committing; the transaction did not apply.
     #[error(
         "store {action} failed at {}: {source}; the disk may be full or failing, check it and \

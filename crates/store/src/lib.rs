@@ -139,7 +139,9 @@ impl WriteBatch {
     }
 
     /// Checks every op before anything is written, so that an invalid batch applies nothing.
-    fn validate(&self) -> Result<(), StoreError> {
+    /// Checks every op's namespace, key and value against the store's limits (every
+    /// implementation does this before committing).
+    pub fn validate(&self) -> Result<(), StoreError> {
         for op in &self.ops {
             match op {
                 WriteOp::Put {
