@@ -183,6 +183,17 @@ pub trait Coordinator: Send + Sync + fmt::Debug {
         ops: Vec<WriteOp>,
     ) -> BoxFuture<'a, Result<(), CoordError>>;
 
+    /// Leaves the group: removes `membership`'s node at once (a fenced delete), so the next
+    /// member leads without waiting for this session to expire.
+    fn leave<'a>(&'a self, membership: &'a Membership) -> BoxFuture<'a, Result<(), CoordError>> {
+        self.fenced_write(
+            membership,
+            vec![WriteOp::Delete {
+                path: membership.path.clone(),
+            }],
+        )
+    }
+
     /// The data of the node at `path`, if it exists.
     fn read<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CoordError>>;
 

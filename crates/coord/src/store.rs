@@ -62,6 +62,9 @@ pub struct CoordStore {
     mirror: Mutex<Mirror>,
     /// Commits run one at a time: each plans against the mirror the previous one left.
     commits: Mutex<()>,
+    /// How long one transaction may go unanswered before the commit fails (its outcome is then
+    /// unknown, which poisons the store).
+    op_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for CoordStore {
@@ -215,6 +218,7 @@ impl CoordStore {
             runtime: tokio::runtime::Handle::current(),
             mirror: Mutex::new(Mirror::default()),
             commits: Mutex::new(()),
+            op_timeout: std::time::Duration::from_secs(10),
         };
         if store.root.is_empty() || !store.root.starts_with('/') {
             return Err(StoreError::Engine {
@@ -227,6 +231,12 @@ impl CoordStore {
         *store.lock() = mirror;
         store.recover_large_batches().await?;
         Ok(store)
+    }
+
+    /// Sets how long one transaction may go unanswered (Marathon's `--zk_timeout`; 10 s
+    /// unless set).
+    pub fn set_op_timeout(&mut self, timeout: std::time::Duration) {
+        self.op_timeout = timeout;
     }
 
     fn lock(&self) -> MutexGuard<'_, Mirror> {
@@ -441,10 +451,17 @@ impl CoordStore {
     }
 
     async fn fenced(&self, action: &'static str, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.coordinator
-            .fenced_write(&self.membership, ops)
-            .await
-            .map_err(|e| self.write_error(action, &e))
+        let write = self.coordinator.fenced_write(&self.membership, ops);
+        match tokio::time::timeout(self.op_timeout, write).await {
+            Ok(result) => result.map_err(|e| self.write_error(action, &e)),
+            Err(_) => Err(self.write_error(
+                action,
+                &CoordError::Engine(format!(
+                    "no answer to a transaction within {:?}",
+                    self.op_timeout
+                )),
+            )),
+        }
     }
 
     fn meta_op(&self, revision: u64) -> WriteOp {

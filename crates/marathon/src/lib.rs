@@ -13,6 +13,7 @@ pub mod driver;
 pub mod error;
 pub mod events;
 pub mod framing;
+pub mod ha;
 pub mod json;
 pub mod mesos;
 pub mod readiness;
@@ -104,9 +105,60 @@ pub struct Flags {
         default_value_t = 20_000
     )]
     pub local_port_max: u32,
+    /// High availability on ZooKeeper (Marathon's `--zk` flags).
+    #[command(flatten)]
+    pub ha: HaFlags,
     /// Listener bounds and authentication (Drover's listener flags, Marathon's auth flags).
     #[command(flatten)]
     pub listener: ListenerFlags,
+}
+
+/// The HA flags of `drover marathon` (Marathon's spellings).
+#[derive(Debug, Clone, clap::Args)]
+pub struct HaFlags {
+    /// ZooKeeper URL (`zk://[user:pass@]host:port[,host:port]/path`) of the schedulers'
+    /// HA group: they elect one leader under `<path>/leader-curator` (Curator's leader latch,
+    /// as Marathon's) and keep the state under `<path>/state`; the others proxy to it. Unlike
+    /// Marathon's, the default is none: one scheduler on its embedded store in --work_dir.
+    #[arg(long = "zk", env = "MARATHON_ZK", value_parser = parse_zk)]
+    pub zk: Option<drover_coord::ZkUrl>,
+    /// Milliseconds of the ZooKeeper session: a leader that has not heard from ZooKeeper for
+    /// two thirds of it stops leading.
+    #[arg(
+        long = "zk_session_timeout",
+        env = "MARATHON_ZK_SESSION_TIMEOUT",
+        default_value_t = 10_000
+    )]
+    pub zk_session_timeout: u64,
+    /// Milliseconds one ZooKeeper write may go unanswered; then the leader stops.
+    #[arg(
+        long = "zk_timeout",
+        env = "MARATHON_ZK_TIMEOUT",
+        default_value_t = 10_000
+    )]
+    pub zk_timeout: u64,
+    /// Milliseconds to wait for the first connection to ZooKeeper at start.
+    #[arg(
+        long = "zk_connection_timeout",
+        env = "MARATHON_ZK_CONNECTION_TIMEOUT",
+        default_value_t = 10_000
+    )]
+    pub zk_connection_timeout: u64,
+}
+
+impl Default for HaFlags {
+    fn default() -> Self {
+        HaFlags {
+            zk: None,
+            zk_session_timeout: 10_000,
+            zk_timeout: 10_000,
+            zk_connection_timeout: 10_000,
+        }
+    }
+}
+
+fn parse_zk(text: &str) -> Result<drover_coord::ZkUrl, String> {
+    drover_coord::ZkUrl::parse(text).map_err(|e| e.to_string())
 }
 
 /// The API listener's bounds and authentication flags of `drover marathon`.
@@ -237,91 +289,31 @@ pub async fn run(
     serve(flags, listener, shutdown).await
 }
 
-/// Runs the scheduler on an already bound listener (tests bind port 0).
+/// Runs the scheduler on an already bound listener (tests bind port 0): alone on its embedded
+/// store, or, with `--zk`, as a member of an HA group ([`ha`]).
 pub async fn serve(
     flags: Flags,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if flags.local_port_min >= flags.local_port_max || flags.local_port_max > 65_536 {
-        anyhow::bail!(
-            "--local_port_min ({}) must be below --local_port_max ({}), which is at most 65536",
-            flags.local_port_min,
-            flags.local_port_max
-        );
-    }
-    for feature in &flags.enable_features {
-        if feature != "pods" {
-            anyhow::bail!(
-                "--enable_features: '{feature}' is not supported by Drover (pods are always on; \
-                 no other feature can be enabled)"
-            );
-        }
+    check(&flags)?;
+    if flags.ha.zk.is_some() {
+        return ha::serve(flags, listener, shutdown).await;
     }
     std::fs::create_dir_all(&flags.work_dir)
         .with_context(|| format!("create work dir {}", flags.work_dir.display()))?;
     let store: Arc<dyn Store> =
         Arc::new(RedbStore::open(&flags.work_dir).context("open the marathon store")?);
-    let restored = storage::load(&store).context("load marathon state")?;
-    let framework_id = restored.framework_id.clone();
-    let mesos_credential = flags.listener.mesos_credential()?;
-    let config = Config {
-        task_launch_timeout_ms: flags.task_launch_timeout,
-        reconciliation_interval_ms: flags.reconciliation_interval,
-        service_port_range: (flags.local_port_min, flags.local_port_max),
-        ..Config::default()
-    };
-    let scheduler = Scheduler::restore(config, Box::new(driver::RandomIds), restored);
     let port = listener.local_addr()?.port();
-    let events = events::EventBus::new();
-    let (tx, rx) = mpsc::channel(driver::INBOX_MAX);
-    let mesos_leader = mesos::LeaderUrl::default();
-    let mesos_tx = match &flags.master {
-        Some(master) => Some(mesos::spawn(mesos::Link {
-            master: master.clone(),
-            framework_name: flags.framework_name.clone(),
-            hostname: flags.hostname.clone(),
-            framework_id,
-            principal: flags.listener.mesos_authentication_principal.clone(),
-            credential: mesos_credential,
-            webui_url: format!("http://{}:{port}", flags.hostname),
-            inbox: tx.clone(),
-            leader_url: mesos_leader.clone(),
-        })),
-        None => None,
-    };
-    let api = api::Api {
-        tx: tx.clone(),
-        events: events.clone(),
-        mesos_leader,
-        info: Arc::new(api::Info {
-            leader: format!("{}:{port}", flags.hostname),
-            hostname: flags.hostname.clone(),
-            http_port: port,
-            framework_name: flags.framework_name.clone(),
-            master: flags.master.clone().unwrap_or_default(),
-            task_launch_timeout_ms: flags.task_launch_timeout,
-            reconciliation_interval_ms: flags.reconciliation_interval,
-        }),
-    };
-    let app = api::router(api).layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX));
+    let Leading { router, mut actor } = start_leader(&flags, store, port, None)?;
     // `--http_credentials` (issue 14): one check before any handler.
     let app = match flags.listener.http_policy() {
-        Some(policy) => app.layer(axum::middleware::from_fn_with_state(
+        Some(policy) => router.layer(axum::middleware::from_fn_with_state(
             policy,
             drover_http::auth::middleware,
         )),
-        None => app,
+        None => router,
     };
-    let probes = readiness::spawn(tx.clone());
-    let mut actor = tokio::spawn(driver::run(
-        scheduler,
-        store,
-        events,
-        rx,
-        mesos_tx,
-        Some(probes),
-    ));
     tracing::info!(port, "marathon api listening");
     // The same bounds as the master's and the agent's listeners; requests carry
     // `ConnectInfo<SocketAddr>` as before.
@@ -337,4 +329,92 @@ pub async fn serve(
     actor.abort();
     let _ = actor.await;
     result
+}
+
+/// Refuses flags that cannot work, before anything starts.
+fn check(flags: &Flags) -> anyhow::Result<()> {
+    if flags.local_port_min >= flags.local_port_max || flags.local_port_max > 65_536 {
+        anyhow::bail!(
+            "--local_port_min ({}) must be below --local_port_max ({}), which is at most 65536",
+            flags.local_port_min,
+            flags.local_port_max
+        );
+    }
+    for feature in &flags.enable_features {
+        if feature != "pods" {
+            anyhow::bail!(
+                "--enable_features: '{feature}' is not supported by Drover (pods are always on; \
+                 no other feature can be enabled)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A leading scheduler: its API (without the authentication layer) and its actor.
+pub(crate) struct Leading {
+    pub(crate) router: axum::Router,
+    pub(crate) actor: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Loads the state from `store` and starts what a leader runs: the actor, its link to Mesos
+/// and readiness probes, and the API that talks to them.
+pub(crate) fn start_leader(
+    flags: &Flags,
+    store: Arc<dyn Store>,
+    port: u16,
+    abdication: Option<ha::Abdication>,
+) -> anyhow::Result<Leading> {
+    let restored = storage::load(&store).context("load marathon state")?;
+    let framework_id = restored.framework_id.clone();
+    let mesos_credential = flags.listener.mesos_credential()?;
+    let config = Config {
+        task_launch_timeout_ms: flags.task_launch_timeout,
+        reconciliation_interval_ms: flags.reconciliation_interval,
+        service_port_range: (flags.local_port_min, flags.local_port_max),
+        ..Config::default()
+    };
+    let scheduler = Scheduler::restore(config, Box::new(driver::RandomIds), restored);
+    let events = events::EventBus::new();
+    let (tx, rx) = mpsc::channel(driver::INBOX_MAX);
+    let mesos_leader = mesos::LeaderUrl::default();
+    let mesos_tx = flags.master.as_ref().map(|master| {
+        mesos::spawn(mesos::Link {
+            master: master.clone(),
+            framework_name: flags.framework_name.clone(),
+            hostname: flags.hostname.clone(),
+            framework_id,
+            principal: flags.listener.mesos_authentication_principal.clone(),
+            credential: mesos_credential,
+            webui_url: format!("http://{}:{port}", flags.hostname),
+            inbox: tx.clone(),
+            leader_url: mesos_leader.clone(),
+        })
+    });
+    let api = api::Api {
+        tx: tx.clone(),
+        events: events.clone(),
+        mesos_leader,
+        abdication,
+        info: Arc::new(api::Info {
+            leader: format!("{}:{port}", flags.hostname),
+            hostname: flags.hostname.clone(),
+            http_port: port,
+            framework_name: flags.framework_name.clone(),
+            master: flags.master.clone().unwrap_or_default(),
+            task_launch_timeout_ms: flags.task_launch_timeout,
+            reconciliation_interval_ms: flags.reconciliation_interval,
+        }),
+    };
+    let router = api::router(api).layer(axum::extract::DefaultBodyLimit::max(api::BODY_MAX));
+    let probes = readiness::spawn(tx.clone());
+    let actor = tokio::spawn(driver::run(
+        scheduler,
+        store,
+        events,
+        rx,
+        mesos_tx,
+        Some(probes),
+    ));
+    Ok(Leading { router, actor })
 }

@@ -14,6 +14,7 @@ use axum::routing::{any, delete, get, post};
 use drover_core::marathon::path::PathId;
 use drover_core::marathon::scheduler::{Command, Reply, Scheduler};
 use drover_core::marathon::timestamp;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -69,6 +70,8 @@ pub struct Api {
     pub info: Arc<Info>,
     /// The leading master's web UI URL, from its SUBSCRIBED event (`mesos_leader_ui_url`).
     pub mesos_leader: crate::mesos::LeaderUrl,
+    /// How this leader steps down (`DELETE /v2/leader`); `None` when it runs alone.
+    pub abdication: Option<crate::ha::Abdication>,
 }
 
 pub(super) type ApiResult = Result<Response, ApiError>;
@@ -405,12 +408,39 @@ async fn leader_get(State(api): State<Api>) -> Response {
     json_response(StatusCode::OK, json!({"leader": api.info.leader}))
 }
 
-async fn leader_delete() -> Response {
-    // Standalone: there is nobody to hand leadership to.
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({"message": "There is no leader"}),
+async fn leader_delete(State(api): State<Api>, uri: axum::http::Uri) -> Response {
+    let Some(abdication) = api.abdication.clone() else {
+        // Standalone (no --zk): there is nobody to hand leadership to.
+        return json_response(
+            StatusCode::NOT_FOUND,
+            json!({"message": "There is no leader"}),
+        );
+    };
+    if let Some(query) = uri.query()
+        && query
+            .split('&')
+            .any(|p| p.starts_with("backup") || p.starts_with("restore"))
+    {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "DELETE /v2/leader: the backup and restore parameters (Marathon's state backups) are not supported by Drover"}),
+        );
+    }
+    // The leader steps down (and exits) only once this answer has been handed to the
+    // connection: the stream's second item, which yields nothing, runs after the first.
+    let body = json!({"message": "Leadership abdicated"}).to_string();
+    let stream = futures::stream::iter([Ok::<_, Infallible>(Bytes::from(body))]).chain(
+        futures::stream::once(async move {
+            abdication.request();
+        })
+        .filter_map(|()| async { None }),
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        stream_body(stream),
     )
+        .into_response()
 }
 
 pub(crate) fn stream_body(

@@ -28,6 +28,7 @@ pub fn flags(dir: &std::path::Path) -> drover_marathon::Flags {
         work_dir: dir.to_path_buf(),
         local_port_min: 10_000,
         local_port_max: 20_000,
+        ha: Default::default(),
         listener: Default::default(),
     }
 }
