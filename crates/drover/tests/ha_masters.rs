@@ -578,3 +578,49 @@ fn the_cli_with_a_zk_master_reaches_the_leader_across_a_failover() {
     assert!(err.contains("no leading master in ZooKeeper"), "{err}");
     let _ = masters.logs();
 }
+
+/// The registry lives in ZooKeeper, outside the group's path: what one leader committed (a
+/// quota here, a pure registry record) is what the next leader, with its own empty work dir,
+/// recovers.
+#[test]
+fn the_next_leader_recovers_the_registry_the_previous_one_wrote_to_zookeeper() {
+    let mut masters = Masters::start("/mesos-registry", 2);
+    let leader = masters.wait_leader(&[], support::READY_TIMEOUT);
+    let update = serde_json::json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+        {"role": "dev", "limits": {"cpus": {"value": 1.5}, "mem": {"value": 512}}}]}});
+    let (status, body) = support::http_request(
+        masters.ports[leader],
+        "POST",
+        "/api/v1",
+        Some(&update.to_string()),
+        "application/json",
+    )
+    .expect("the leader answers");
+    assert_eq!(status, 200, "{body}\n{}", masters.logs());
+    masters.daemons[leader].kill();
+    let next = masters.wait_leader(&[leader], SESSION_TIMEOUT + Duration::from_secs(15));
+    let (status, body) = support::http_request(
+        masters.ports[next],
+        "POST",
+        "/api/v1",
+        Some(r#"{"type": "GET_QUOTA"}"#),
+        "application/json",
+    )
+    .expect("the new leader answers");
+    assert_eq!(status, 200, "{body}");
+    let quota: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let configs = quota["get_quota"]["status"]["configs"].to_string();
+    assert!(
+        configs.contains("\"dev\"") && configs.contains("1.5"),
+        "the quota survived the failover: {quota}\n{}",
+        masters.logs()
+    );
+    // Nothing but members under the group's path; the registry is elsewhere.
+    let members = runtime().block_on(group_members("/mesos-registry"));
+    assert!(
+        members
+            .iter()
+            .all(|(name, _)| name.starts_with("json.info_")),
+        "{members:?}"
+    );
+}

@@ -7,7 +7,8 @@
 //! Every scheduler serves the API through one [`Gate`]: the leader answers (adding
 //! `X-Marathon-Leader`), a follower proxies the request to the leader (adding `X-Marathon-Via`;
 //! a request that already passed through it is a loop, 502) and answers `/v2/events` with a 302
-//! to the leader. While no leader is known for a moment it holds the request, then answers 503.
+//! to the leader. While no leader is known for a moment it holds the request, then answers 502
+//! ("Could not determine the current leader", as Marathon 1.10).
 //!
 //! A leader that loses its session or sees another leader stops at once and the process exits
 //! for its supervisor, as Marathon's did: a clean start is the only state it can trust. So does
@@ -171,8 +172,9 @@ impl Gate {
                 _ = observed.changed() => {}
             }
         }
+        // Marathon 1.10 answers 502 here (earlier releases 503).
         message(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::BAD_GATEWAY,
             "Could not determine the current leader",
         )
     }

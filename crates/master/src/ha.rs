@@ -11,9 +11,10 @@
 //!   leader: the master then stops its driver (dropping every stream) and exits for its
 //!   supervisor, as Mesos does ("committing suicide"), rather than trying to return to
 //!   contending with state it can no longer trust;
-//! - [`FencedStore`], the registry store of a leader: every commit first runs a fenced write
-//!   (a ZooKeeper `multi` that checks the leader's own member znode), so a deposed leader's
-//!   write fails even before it has noticed.
+//! - [`Contender::registry_store`], the registry of a leader, kept in ZooKeeper
+//!   ([`registry_root`], one znode per record) so whichever master is elected next recovers
+//!   it; every commit is a fenced transaction (a ZooKeeper `multi` that first checks the
+//!   leader's own member znode), so a deposed leader's write fails even before it has noticed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +25,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use drover_coord::{
-    Coordinator, MESOS_MASTER_LABEL, Membership, Observed, Session, ZkCoordinator, ZkUrl,
+    CoordStore, Coordinator, MESOS_MASTER_LABEL, Membership, Observed, Session, ZkCoordinator,
+    ZkUrl,
 };
 use drover_http::HttpError;
-use drover_store::{CommitInfo, Entry, Meta, Store, StoreError, WriteBatch};
+use drover_store::Store;
 use tokio::sync::watch;
 
 /// Where the leader serves, from its MasterInfo.
@@ -327,58 +329,21 @@ impl Contender {
         }
     }
 
-    /// The registry store of this master while it leads: each commit is fenced.
-    pub fn fenced_store(&self, inner: Arc<dyn Store>) -> Arc<dyn Store> {
-        Arc::new(FencedStore {
-            inner,
-            coordinator: self.coordinator.clone(),
-            membership: self.membership.clone(),
-            runtime: tokio::runtime::Handle::current(),
-        })
+    /// The registry of this master while it leads: in ZooKeeper under `root`, loaded now,
+    /// every commit fenced by this master's member znode.
+    pub async fn registry_store(&self, root: &str) -> anyhow::Result<Arc<dyn Store>> {
+        let coordinator: Arc<dyn Coordinator> = self.coordinator.clone();
+        let store = CoordStore::open(coordinator, self.membership.clone(), root)
+            .await
+            .with_context(|| format!("cannot load the registry from ZooKeeper at {root}"))?;
+        Ok(Arc::new(store))
     }
 }
 
-/// A store whose commits first prove, through a fenced write, that this master still holds
-/// its membership. The registry itself stays in the local store, so this guards one master's
-/// writes; a new leader on another machine recovers its own registry (moving the registry into
-/// ZooKeeper is the next step, ARCHITECTURE.md).
-#[derive(Debug)]
-pub struct FencedStore {
-    inner: Arc<dyn Store>,
-    coordinator: Arc<ZkCoordinator>,
-    membership: Membership,
-    runtime: tokio::runtime::Handle,
-}
-
-impl Store for FencedStore {
-    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(namespace, key)
-    }
-
-    fn scan(&self, namespace: &str, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        self.inner.scan(namespace, prefix)
-    }
-
-    fn commit(&self, batch: WriteBatch) -> Result<CommitInfo, StoreError> {
-        // Called on the blocking pool (the driver commits through spawn_blocking), where
-        // blocking on the runtime is allowed.
-        let fenced = self
-            .runtime
-            .block_on(self.coordinator.fenced_write(&self.membership, Vec::new()));
-        if let Err(error) = fenced {
-            tracing::error!(%error, "a registry write was fenced: this master no longer leads");
-            // The successor's exact term is unknown here; any later one makes the point.
-            return Err(StoreError::Fenced {
-                batch: drover_store::Epoch(self.membership.epoch),
-                store: drover_store::Epoch(self.membership.epoch.saturating_add(1)),
-            });
-        }
-        self.inner.commit(batch)
-    }
-
-    fn meta(&self) -> Result<Meta, StoreError> {
-        self.inner.meta()
-    }
+/// Where the registry of the masters' group at `url` lives: outside the group's own path,
+/// under which nothing but members may live (detectors take its lowest child).
+pub fn registry_root(url: &ZkUrl) -> String {
+    format!("/drover/master-registry{}", url.path.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -145,6 +145,7 @@ pub async fn run_on(
         Some(contender) => contender.leadership(own),
         None => ha::Leadership::standalone(own),
     };
+    let flags_registry_root = flags.zk.as_ref().map(ha::registry_root);
     let (handle, commands) = driver::channel();
     let state = routes::AppState {
         handle,
@@ -197,7 +198,19 @@ pub async fn run_on(
             let master = Master::new(config, registry, driver::now_ms());
             driver::run(master, store, commands, shutdown).await
         }
-        Some(contender) => lead(contender, config, registry, store, commands, shutdown).await,
+        Some(contender) => {
+            let root = flags_registry_root.unwrap_or_default();
+            lead(
+                contender,
+                config,
+                registry.master_id.clone(),
+                root,
+                store,
+                commands,
+                shutdown,
+            )
+            .await
+        }
     };
     let _ = stop_tx.send(true);
     // Open streams never end on their own; do not wait for them.
@@ -220,7 +233,8 @@ fn master_info_json(info: &drover_wire::v1::MasterInfo) -> Vec<u8> {
 async fn lead(
     contender: ha::Contender,
     config: drover_core::master::Config,
-    registry: drover_core::master::Registry,
+    master_id: String,
+    registry_root: String,
     store: Arc<dyn Store>,
     commands: tokio::sync::mpsc::Receiver<driver::Command>,
     shutdown: impl std::future::Future<Output = ()> + Send,
@@ -230,7 +244,23 @@ async fn lead(
         _ = &mut shutdown => return Ok(()),
         elected = contender.elected() => elected?,
     }
-    let store = contender.fenced_store(store);
+    // The registry the previous leader left in ZooKeeper, not this master's local one (which
+    // keeps only this master's identity; it stays open so its lock keeps another master off
+    // this work dir).
+    let _local = store;
+    let store = contender.registry_store(&registry_root).await?;
+    let loaded = store.clone();
+    let mut registry = tokio::task::spawn_blocking(move || persist::load(loaded.as_ref()))
+        .await
+        .context("reading the registry failed")?
+        .context("cannot read the registry from ZooKeeper")?;
+    registry.master_id = master_id;
+    tracing::info!(
+        agents = registry.agents.len(),
+        frameworks = registry.frameworks.len(),
+        root = %registry_root,
+        "elected: recovered the registry from ZooKeeper"
+    );
     let master = Master::new(config, registry, driver::now_ms());
     let deposed = contender.deposed();
     let (lost_tx, mut lost_rx) = tokio::sync::oneshot::channel::<()>();
