@@ -292,3 +292,89 @@ fn stale_reregistration_does_not_resurrect_an_acknowledged_finished_task() {
         "the finished task came back as live"
     );
 }
+
+/// The same across a master failover: the master that answered the kill is gone, and with it
+/// the memory of that answer, but the registry's completed history says the task ended on that
+/// agent. The recovered agent reports the task when it comes back; the new master kills it
+/// rather than adopting it, and swallows its TASK_FAILED (adopting it forwarded a second
+/// terminal state; found by the simulator, seed 8100000000000006695).
+#[test]
+fn a_task_whose_kill_the_master_answered_is_not_adopted_after_a_failover() {
+    let mut sim = Sim::new();
+    let (agent, _) = sim.register_agent("cpus:4;mem:4096");
+    let (fw, effects) = sim.subscribe(true, true, 3600.0);
+    let offer = offers(&effects, fw.conn).pop().expect("an offer");
+    sim.accept(
+        &fw,
+        &[&offer.id.value],
+        vec![
+            task("t1", &agent, "cpus:1;mem:64"),
+            task("t2", &agent, "cpus:1;mem:64"),
+        ],
+    );
+    sim.close_agent(&agent);
+    let (_, effects) = sim.call(
+        &fw,
+        scheduler::Call {
+            r#type: Some(scheduler::call::Type::Kill as i32),
+            kill: Some(scheduler::call::Kill {
+                task_id: v1::TaskId { value: "t1".into() },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    assert_master_update(
+        &updates(&effects, fw.conn)[0],
+        TaskKilled,
+        Reason::TaskKilledDuringLaunch,
+    );
+    // The master fails over; the framework re-subscribes with its id.
+    let mut sim = sim.restart(1_000);
+    let mut info = framework_info(true);
+    info.id = Some(v1::FrameworkId {
+        value: fw.id.clone(),
+    });
+    let (fw, _) = sim.subscribe_with(info.clone());
+    let reported = |id: &str| v1::Task {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        framework_id: v1::FrameworkId {
+            value: fw.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: agent.clone(),
+        },
+        state: TaskStaging as i32,
+        ..Default::default()
+    };
+    let (conn, effects) = sim.reregister_agent(
+        &agent,
+        "cpus:4;mem:4096",
+        vec![reported("t1"), reported("t2")],
+        vec![info],
+    );
+    let kills: Vec<String> = agent_events(&effects, conn)
+        .iter()
+        .filter_map(|e| e.kill_task.as_ref().map(|k| k.task_id.value.clone()))
+        .collect();
+    assert_eq!(
+        kills,
+        vec!["t1".to_owned()],
+        "only the ended task is killed"
+    );
+    let effects = sim.agent_update(&agent, &fw.id, "t1", TaskFailed, 7);
+    assert!(
+        updates(&effects, fw.conn).is_empty(),
+        "a second terminal state was forwarded: {:?}",
+        updates(&effects, fw.conn)
+    );
+    let acked: Vec<String> = agent_events(&effects, conn)
+        .iter()
+        .filter_map(|e| e.acknowledge.as_ref().map(|a| a.task_id.value.clone()))
+        .collect();
+    assert_eq!(acked, vec!["t1".to_owned()]);
+    // The other task was adopted: its updates reach the framework.
+    let effects = sim.agent_update(&agent, &fw.id, "t2", TaskRunning, 8);
+    assert_eq!(updates(&effects, fw.conn).len(), 1);
+}

@@ -261,6 +261,16 @@ impl Master {
     }
 
     /// Adds or refreshes the master's record of a task an agent reports.
+    /// Whether the framework's completed tasks (recovered from the registry after a
+    /// failover) hold `key` as a task of this agent.
+    fn completed_on(&self, agent_id: &str, key: &(String, String)) -> bool {
+        self.frameworks.get(&key.0).is_some_and(|f| {
+            f.completed_tasks
+                .iter()
+                .any(|e| e.task.task_id.value == key.1 && e.task.agent_id.value == agent_id)
+        })
+    }
+
     fn adopt_task(&mut self, reported: v1::Task, out: &mut Vec<Effect>) {
         let fw_id = reported.framework_id.value.clone();
         let task_id = reported.task_id.value.clone();
@@ -375,6 +385,7 @@ impl Master {
         self.send_registered(&id, AgentEventType::Reregistered, out);
         let mut shutdown: BTreeSet<String> = BTreeSet::new();
         let mut reported_ids: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut ended_before: BTreeSet<(String, String)> = BTreeSet::new();
         for task in std::mem::take(&mut report.tasks) {
             let fw_id = task.framework_id.value.clone();
             if !self.ensure_framework(&fw_id, &report.frameworks, out) {
@@ -392,6 +403,14 @@ impl Master {
             // once they are offered again. As Mesos' `reconcileKnownSlave`, only a recovered
             // agent's (after a master restart) unknown tasks are adopted.
             if status != AgentStatus::Recovered && !self.agent_tasks.holds(&id, &key) {
+                continue;
+            }
+            // A recovered agent's task that a master before the failover already ended
+            // itself (a kill it answered TASK_KILLED while the agent was away): the framework
+            // has its terminal state, so adopting it would give it a second one (seed
+            // 8100000000000006695). It is killed and its updates swallowed, as below.
+            if status == AgentStatus::Recovered && self.completed_on(&id, &key) {
+                ended_before.insert(key);
                 continue;
             }
             self.adopt_task(task, out);
@@ -443,6 +462,20 @@ impl Master {
                 kill_policy: None,
             });
             self.send_to_agent(&id, event, out);
+        }
+        for (fw_id, task_id) in ended_before {
+            let mut event = agent_event(AgentEventType::KillTask);
+            event.kill_task = Some(agent_event::KillTask {
+                framework_id: v1::FrameworkId {
+                    value: fw_id.clone(),
+                },
+                task_id: v1::TaskId {
+                    value: task_id.clone(),
+                },
+                kill_policy: None,
+            });
+            self.send_to_agent(&id, event, out);
+            answered.insert((fw_id, task_id));
         }
         answered.extend(
             answered_before
