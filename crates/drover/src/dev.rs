@@ -83,6 +83,27 @@ pub struct DevFlags {
         value_parser = drover_http::auth::Credential::parse_pair
     )]
     pub credentials: Option<drover_http::auth::Credential>,
+    /// Run the cluster highly available on a ZooKeeper that is already running (--zk): three
+    /// masters (on --master_port and the two ports after the agent's), two schedulers (on
+    /// --marathon_port and the next) and the agent, each its own process, restarted when it
+    /// exits, so a leader can be killed and the cluster watched carrying on.
+    #[arg(long = "ha", env = "DROVER_DEV_HA")]
+    pub ha: bool,
+    /// With --ha: the ZooKeeper ensemble and the root path under which the masters (`/mesos`)
+    /// and the schedulers (`/marathon`) elect their leaders and keep their state.
+    #[arg(
+        long = "zk",
+        env = "DROVER_DEV_ZK",
+        value_name = "zk://HOST:PORT[,HOST:PORT]/PATH",
+        default_value = "zk://127.0.0.1:2181/drover-dev",
+        value_parser = parse_zk,
+        requires = "ha"
+    )]
+    pub zk: drover_coord::ZkUrl,
+}
+
+fn parse_zk(text: &str) -> Result<drover_coord::ZkUrl, String> {
+    drover_coord::ZkUrl::parse(text).map_err(|e| e.to_string())
 }
 
 /// Files holding `credential` in the daemons' formats, readable by this user only: the
@@ -190,13 +211,13 @@ impl Daemon {
 type ShutdownFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Ctrl-C and SIGTERM, registered before anything starts so that no signal is lost.
-struct Signals {
+pub(crate) struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn new() -> anyhow::Result<Signals> {
+    pub(crate) fn new() -> anyhow::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?,
@@ -204,7 +225,7 @@ impl Signals {
         })
     }
 
-    async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
@@ -217,6 +238,10 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     let work_dir = prepare_work_dir(flags.work_dir.clone())?;
     println!("drover dev: work dir {}", work_dir.display());
+    if flags.ha {
+        drop(signals);
+        return crate::dev_ha::run(flags, work_dir).await;
+    }
 
     // Take the ports before starting anything, so that a port in use is one clear error.
     let master_listener = bind(flags.master_port, "master", "--master_port").await?;
@@ -516,7 +541,11 @@ fn io_reason(error: &std::io::Error) -> String {
 }
 
 /// Binds a loopback port, with an error that says what to do when it is taken.
-async fn bind(port: u16, what: &str, flag: &str) -> anyhow::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind(
+    port: u16,
+    what: &str,
+    flag: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     tokio::net::TcpListener::bind(address)
         .await
@@ -555,7 +584,7 @@ fn daemon_flags<T: Args + FromArgMatches>(
 /// The agent would use `current_exe` itself, but once `cargo build` replaces the binary of a
 /// running `cargo run -- dev`, Linux reports it as `…/drover (deleted)`; the directory still
 /// holds the (new) `drover`, so launching by directory keeps working.
-fn launcher_dir() -> Option<PathBuf> {
+pub(crate) fn launcher_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let text = exe.to_string_lossy();
     let exe = PathBuf::from(text.strip_suffix(" (deleted)").unwrap_or(&text));

@@ -11,6 +11,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 mod cli;
 mod config;
 mod dev;
+mod dev_ha;
 mod logging;
 
 /// Drover: a cluster manager compatible with Apache Mesos and Marathon.

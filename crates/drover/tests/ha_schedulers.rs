@@ -461,3 +461,188 @@ fn a_leader_paused_past_its_session_exits_on_resume_without_acting() {
     let app = json_of(group.ports[other], "/v2/apps/steady").expect("app");
     assert_eq!(app["app"]["instances"], 2, "{app}");
 }
+
+/// Whether nothing listens on `port` on loopback now.
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A base port `p` with `p`, `p + 2` and `p + 3` free (`drover dev --ha`'s masters).
+fn free_master_base() -> u16 {
+    for _ in 0..200 {
+        let p = free_port();
+        if p < 60_000 && port_free(p + 2) && port_free(p + 3) {
+            return p;
+        }
+    }
+    panic!("no three free master ports");
+}
+
+/// A base port `p` with `p` and `p + 1` free (`drover dev --ha`'s schedulers).
+fn free_scheduler_base() -> u16 {
+    for _ in 0..200 {
+        let p = free_port();
+        if p < 60_000 && port_free(p + 1) {
+            return p;
+        }
+    }
+    panic!("no two free scheduler ports");
+}
+
+/// `drover dev --ha` as a newcomer runs it: three masters, two schedulers and an agent, each
+/// its own process; killing the leading master and the leading scheduler leaves the cluster
+/// running (the app's task untouched), the dead ones come back, and Ctrl-C (SIGTERM) stops
+/// every process it started.
+#[test]
+fn drover_dev_ha_survives_killing_both_leaders_and_stops_everything() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let master = free_master_base();
+    let scheduler = loop {
+        let s = free_scheduler_base();
+        if ![master, master + 2, master + 3]
+            .iter()
+            .any(|m| *m == s || *m == s + 1)
+        {
+            break s;
+        }
+    };
+    let agent = loop {
+        let p = free_port();
+        if ![master, master + 2, master + 3, scheduler, scheduler + 1].contains(&p) {
+            break p;
+        }
+    };
+    let out = dir.path().join("dev.out");
+    let mut dev = std::process::Command::new(support::DROVER)
+        .args([
+            "dev".to_owned(),
+            "--ha".to_owned(),
+            format!("--zk={}", zookeeper().url("/dev-ha")),
+            format!("--work_dir={}", dir.path().join("work").display()),
+            format!("--master_port={master}"),
+            format!("--agent_port={agent}"),
+            format!("--marathon_port={scheduler}"),
+            "--isolation=posix".to_owned(),
+            "--resources=cpus:2;mem:2048;disk:4096;ports:[31000-31999]".to_owned(),
+        ])
+        .current_dir(dir.path())
+        .stdout(std::fs::File::create(&out).expect("output file"))
+        .stderr(std::fs::File::create(dir.path().join("dev.err")).expect("error file"))
+        .spawn()
+        .expect("start drover dev --ha");
+    let output = || std::fs::read_to_string(&out).unwrap_or_default();
+    let logs = || {
+        let mut text = output();
+        text.push_str(&std::fs::read_to_string(dir.path().join("dev.err")).unwrap_or_default());
+        for name in [
+            "master1",
+            "master2",
+            "master3",
+            "agent",
+            "scheduler1",
+            "scheduler2",
+        ] {
+            let log = dir.path().join("work/logs").join(format!("{name}.log"));
+            text.push_str(&format!(
+                "\n--- {name}\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ));
+        }
+        text
+    };
+    wait_until("drover dev --ha to start", support::READY_TIMEOUT, || {
+        assert!(
+            dev.try_wait().expect("wait").is_none(),
+            "drover dev --ha exited:\n{}",
+            logs()
+        );
+        output().contains("Drover is running highly available")
+    });
+    let banner = output();
+    let pid_of = |name: &str| -> i32 {
+        banner
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{name}'s pid in the banner:\n{banner}"))
+    };
+    let masters = [master, master + 2, master + 3];
+    let leading_master = || {
+        masters.iter().position(|p| {
+            matches!(
+                request(*p, "GET", "/master/state", None, &[]),
+                Some((200, _, _))
+            )
+        })
+    };
+    // An app, through the second scheduler (a follower or the leader).
+    let (status, _, body) = request(
+        scheduler + 1,
+        "POST",
+        "/v2/apps",
+        Some(&sleeper("/survivor", 1, 0.1)),
+        &[],
+    )
+    .expect("answers");
+    assert_eq!(status, 201, "{body}\n{}", logs());
+    wait_until("the app running", support::READY_TIMEOUT, || {
+        running(scheduler, "/survivor").len() == 1
+    });
+    let task = running(scheduler, "/survivor");
+
+    // Kill the leading master, then the leading scheduler.
+    let leader = leading_master().expect("a leading master");
+    let name = format!("master{}", leader + 1);
+    nix_kill(pid_of(&name));
+    wait_until("another master leads", support::READY_TIMEOUT, || {
+        leading_master().is_some_and(|l| l != leader)
+    });
+    wait_until(
+        "the killed master is restarted",
+        support::READY_TIMEOUT,
+        || output().contains(&format!("drover dev: {name} is back")),
+    );
+    let leading_scheduler = json_of(scheduler, "/v2/leader").expect("a scheduler leads")["leader"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("leader");
+    let which = if leading_scheduler.ends_with(&format!(":{scheduler}")) {
+        "scheduler1"
+    } else {
+        "scheduler2"
+    };
+    nix_kill(pid_of(which));
+    wait_until("the other scheduler leads", support::READY_TIMEOUT, || {
+        [scheduler, scheduler + 1].iter().any(|p| {
+            json_of(*p, "/v2/leader")
+                .is_some_and(|b| b["leader"].as_str().is_some_and(|l| l != leading_scheduler))
+        })
+    });
+    wait_until(
+        "the task still running, seen by the new leaders",
+        support::READY_TIMEOUT,
+        || running(scheduler, "/survivor") == task || running(scheduler + 1, "/survivor") == task,
+    );
+
+    // Ctrl-C: everything it started stops.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(dev.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal drover dev");
+    wait_until("drover dev --ha to stop", Duration::from_secs(120), || {
+        dev.try_wait().expect("wait").is_some()
+    });
+    wait_until("no process left behind", Duration::from_secs(30), || {
+        support::processes_under(dir.path()).is_empty()
+    });
+}
+
+fn nix_kill(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+}
