@@ -130,6 +130,13 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
         let t = Instant::now();
         report("G1", scenarios::g1_marathon(&ctx).await, t);
     }
+    // With ZooKeeper: when asked for, or in a full run (it needs scripts/setup's ZooKeeper).
+    if only.iter().any(|o| o.eq_ignore_ascii_case("G1ZK"))
+        || (only.is_empty() && sizes.mode == "full")
+    {
+        let t = Instant::now();
+        report("G1ZK", scenarios::g1_marathon_zk(&ctx).await, t);
+    }
     if wanted("G10") {
         let t = Instant::now();
         report("G10", scenarios::g10_apps(&ctx).await, t);

@@ -187,11 +187,18 @@ impl Ctx {
     }
 
     async fn marathon(&self, name: &str, master: &Daemon) -> anyhow::Result<Daemon> {
-        let marathon = Daemon::start(
-            "marathon",
-            &marathon_args(&master.addr(), &self.sub(name)),
-            &self.log(),
-        )?;
+        self.marathon_with(name, master, &[]).await
+    }
+
+    async fn marathon_with(
+        &self,
+        name: &str,
+        master: &Daemon,
+        extra: &[String],
+    ) -> anyhow::Result<Daemon> {
+        let mut args = marathon_args(&master.addr(), &self.sub(name));
+        args.extend(extra.iter().cloned());
+        let marathon = Daemon::start("marathon", &args, &self.log())?;
         let url = format!("http://{}/master/frameworks", master.addr());
         let http = self.http.clone();
         wait_until(Duration::from_secs(30), "marathon to subscribe", || {
@@ -261,10 +268,41 @@ fn app_json(id: &str, instances: usize) -> String {
 
 /// G1 (launch throughput through Marathon), with G5's scheduler and master memory.
 pub async fn g1_marathon(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
+    g1_marathon_on(ctx, None).await
+}
+
+/// G1 with the scheduler's state in ZooKeeper (`drover marathon --zk`, issue 17): a private
+/// ZooKeeper server (Debian's package, as the tests use) on loopback, the same launch.
+pub async fn g1_marathon_zk(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
+    let zk = tokio::task::spawn_blocking(|| {
+        // 100,000 instances and a batch log of that size need more than a test's heap.
+        std::panic::catch_unwind(|| {
+            drover_coord::testing::ZooKeeperServer::start_with_heap_mb(2048)
+        })
+    })
+    .await?
+    .map_err(|_| anyhow::anyhow!("cannot start ZooKeeper (run scripts/setup)"))?;
+    let lines = g1_marathon_on(ctx, Some(zk.url("/bench-g1"))).await;
+    drop(zk);
+    let mut lines = lines?;
+    lines.retain(|l| l.goal == "G1");
+    for l in &mut lines {
+        l.goal = "G1-ZK".into();
+        l.what = "launch, state in ZooKeeper: POST -> all RUNNING+acked".into();
+        l.anchor = "G1 with the embedded store, same run".into();
+    }
+    Ok(lines)
+}
+
+async fn g1_marathon_on(ctx: &Ctx, zk: Option<String>) -> anyhow::Result<Vec<Line>> {
     let s = &ctx.sizes;
     let (n, agents) = (s.g1_tasks, s.g1_agents);
-    let master = ctx.master("g1-master", &[])?;
-    let marathon = ctx.marathon("g1-marathon", &master).await?;
+    let name = if zk.is_some() { "g1zk" } else { "g1" };
+    let master = ctx.master(&format!("{name}-master"), &[])?;
+    let extra: Vec<String> = zk.iter().map(|url| format!("--zk={url}")).collect();
+    let marathon = ctx
+        .marathon_with(&format!("{name}-marathon"), &master, &extra)
+        .await?;
     let master_rss0 = master.rss_bytes()?;
     let fleet = Fleet::start(FleetConfig::new(master.addr(), agents)).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -40,6 +40,12 @@ impl ZooKeeperServer {
     /// Starts one and waits until it answers `ruok`. Panics (this is test set-up) with what is
     /// missing when the package is not installed.
     pub fn start() -> ZooKeeperServer {
+        ZooKeeperServer::start_with_heap_mb(256)
+    }
+
+    /// [`start`](Self::start) with `heap_mb` of Java heap: a server holding 100,000 records (a
+    /// benchmark's) needs more than a test's 256 MiB.
+    pub fn start_with_heap_mb(heap_mb: u32) -> ZooKeeperServer {
         let java_dir = Path::new("/usr/share/java");
         assert!(
             java_dir.join("zookeeper.jar").exists(),
@@ -75,7 +81,7 @@ impl ZooKeeperServer {
         // A server shared through a `static` is never dropped, so a small shell watches the
         // test process and stops the server when it is gone; [`stop`](Self::stop) sends it
         // SIGTERM, on which it stops java and waits for it.
-        let script = r#"java -Xmx256m -cp "$1" org.apache.zookeeper.server.quorum.QuorumPeerMain "$2" &
+        let script = r#"java -Xmx"$4"m -cp "$1" org.apache.zookeeper.server.quorum.QuorumPeerMain "$2" &
 java=$!
 trap 'kill $java 2>/dev/null; exit 0' TERM INT
 while kill -0 "$3" 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 1; done
@@ -88,6 +94,7 @@ wait $java"#;
             .arg(classpath.join(":"))
             .arg(&config)
             .arg(std::process::id().to_string())
+            .arg(heap_mb.to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -111,6 +118,11 @@ wait $java"#;
             std::thread::sleep(Duration::from_millis(100));
         }
         server
+    }
+
+    /// The server's log file (for failure messages).
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("zookeeper.log")
     }
 
     /// `zk://127.0.0.1:<port><path>`.
