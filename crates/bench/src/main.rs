@@ -159,6 +159,13 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
         let t = Instant::now();
         report("G6", scenarios::g6_failover(&ctx).await, t);
     }
+    // With ZooKeeper: when asked for, or in a full run (it needs scripts/setup's ZooKeeper).
+    if only.iter().any(|o| o.eq_ignore_ascii_case("G6ZK"))
+        || (only.is_empty() && sizes.mode == "full")
+    {
+        let t = Instant::now();
+        report("G6ZK", scenarios::g6_failover_zk(&ctx).await, t);
+    }
     if wanted("G7") {
         let t = Instant::now();
         report("G7", scenarios::g7_agent_restart(&ctx).await, t);

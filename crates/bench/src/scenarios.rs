@@ -876,37 +876,7 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     let fleet = Fleet::start(FleetConfig::new(master.addr(), agents)).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss1 = master.rss_bytes()?;
-    let framework = v1::FrameworkInfo {
-        user: "root".into(),
-        name: "g6-framework".into(),
-        id: Some(v1::FrameworkId {
-            value: "g6-framework-0000".into(),
-        }),
-        failover_timeout: Some(3600.0),
-        ..Default::default()
-    };
-    let resources = drover_core::resources::parse("cpus:0.01;mem:1").unwrap_or_default();
-    for (i, agent) in fleet.agents.iter().enumerate() {
-        let agent_id = v1::AgentId {
-            value: agent.id().unwrap_or_default(),
-        };
-        let tasks = (0..per)
-            .map(|k| {
-                let id = format!("g6-{i}-{k}");
-                v1::TaskInfo {
-                    name: id.clone(),
-                    task_id: v1::TaskId { value: id },
-                    agent_id: agent_id.clone(),
-                    resources: resources.clone(),
-                    ..Default::default()
-                }
-            })
-            .collect();
-        agent.send(Control::Seed {
-            framework: Box::new(framework.clone()),
-            tasks,
-        });
-    }
+    seed_tasks(&fleet, per, "g6");
     let before = Counters::get(&fleet.counters().reregistered);
     let t0 = Instant::now();
     master.kill();
@@ -955,6 +925,109 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
             format!("{agents} agents; master RSS {:.0} MiB", mib(rss1)),
         ),
     ])
+}
+
+/// G6 on ZooKeeper (issue 17): two masters elect a leader in a private ZooKeeper (the registry
+/// in ZooKeeper too, `--zk_session_timeout=4secs`), the simulated agents follow the leader as
+/// `--master=zk://…` agents do; SIGKILL the leader, time until every agent has reregistered
+/// with the other one.
+pub async fn g6_failover_zk(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
+    let s = &ctx.sizes;
+    let (agents, per) = (s.g6_agents, s.g6_tasks_per_agent);
+    let zk = tokio::task::spawn_blocking(|| {
+        std::panic::catch_unwind(|| {
+            drover_coord::testing::ZooKeeperServer::start_with_heap_mb(2048)
+        })
+    })
+    .await?
+    .map_err(|_| anyhow::anyhow!("cannot start ZooKeeper (run scripts/setup)"))?;
+    let url = zk.url("/bench-g6");
+    let zk_flag = format!("--zk={url}");
+    let extra = [zk_flag.as_str(), "--zk_session_timeout=4secs", "--quorum=2"];
+    let mut first = ctx.master("g6zk-master1", &extra)?;
+    let state = format!("http://{}/master/state", first.addr());
+    let http = ctx.http.clone();
+    wait_until(Duration::from_secs(60), "the first master to lead", || {
+        let (http, state) = (http.clone(), state.clone());
+        async move { matches!(http.get(&state).await, Ok((200, _))) }
+    })
+    .await?;
+    let second = ctx.master("g6zk-master2", &extra)?;
+    let mut config = FleetConfig::new(first.addr(), agents);
+    config.zk = Some(drover_coord::ZkUrl::parse(&url)?);
+    let fleet = Fleet::start(config).await?;
+    seed_tasks(&fleet, per, "g6zk");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = Counters::get(&fleet.counters().reregistered);
+    let t0 = Instant::now();
+    first.kill();
+    wait_counter(
+        &fleet.counters().reregistered,
+        before + agents as u64,
+        Duration::from_secs(300),
+        "agents to reregister with the new leader",
+    )
+    .await?;
+    let all = t0.elapsed();
+    let metrics = ctx
+        .http
+        .get(&format!("http://{}/metrics/snapshot", second.addr()))
+        .await?;
+    let metrics: serde_json::Value = serde_json::from_slice(&metrics.1).unwrap_or_default();
+    let running = metrics
+        .get("master/tasks_running")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(-1.0);
+    drop(fleet);
+    drop(second);
+    drop(zk);
+    Ok(vec![line(
+        "G6-ZK",
+        "failover on ZooKeeper: SIGKILL leader -> all reregistered",
+        all.as_secs_f64(),
+        "s",
+        Some(4.0 + 3.0),
+        Better::Lower,
+        "Mesos 1.5: 4.5 s after election, on top of a 10 s session timeout (M6)",
+        format!(
+            "{agents} agents x {per} tasks; 2 masters, --zk_session_timeout=4secs; new leader reports {running} running"
+        ),
+    )])
+}
+
+/// Gives each agent of `fleet` `per` running tasks of one framework (as if launched before).
+fn seed_tasks(fleet: &Fleet, per: usize, prefix: &str) {
+    let framework = v1::FrameworkInfo {
+        user: "root".into(),
+        name: format!("{prefix}-framework"),
+        id: Some(v1::FrameworkId {
+            value: format!("{prefix}-framework-0000"),
+        }),
+        failover_timeout: Some(3600.0),
+        ..Default::default()
+    };
+    let resources = drover_core::resources::parse("cpus:0.01;mem:1").unwrap_or_default();
+    for (i, agent) in fleet.agents.iter().enumerate() {
+        let agent_id = v1::AgentId {
+            value: agent.id().unwrap_or_default(),
+        };
+        let tasks = (0..per)
+            .map(|k| {
+                let id = format!("{prefix}-{i}-{k}");
+                v1::TaskInfo {
+                    name: id.clone(),
+                    task_id: v1::TaskId { value: id },
+                    agent_id: agent_id.clone(),
+                    resources: resources.clone(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        agent.send(Control::Seed {
+            framework: Box::new(framework.clone()),
+            tasks,
+        });
+    }
 }
 
 /// A real `drover agent` (cgroups under a root of its own) for the scenarios that run real

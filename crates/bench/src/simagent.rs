@@ -60,6 +60,8 @@ pub struct FleetConfig {
     pub backoff_factor: Duration,
     /// Agents started at once before waiting for them to register.
     pub start_batch: usize,
+    /// The masters' ZooKeeper group: the agents follow its leader (as `--master=zk://…`).
+    pub zk: Option<drover_coord::ZkUrl>,
 }
 
 impl FleetConfig {
@@ -72,6 +74,7 @@ impl FleetConfig {
             post_concurrency: 48,
             backoff_factor: Duration::from_millis(100),
             start_batch: 500,
+            zk: None,
         }
     }
 }
@@ -126,7 +129,9 @@ pub enum Control {
 
 struct Shared {
     client: Client,
-    url: String,
+    /// Where the leading master serves the agent protocol; it changes when a ZooKeeper
+    /// detector sees a new leader, which also wakes agents waiting to retry.
+    url: tokio::sync::watch::Sender<Arc<str>>,
     calls: Semaphore,
     counters: Counters,
     churn: AtomicBool,
@@ -174,9 +179,13 @@ impl Fleet {
         let resources = drover_core::resources::parse(&config.resources)
             .map_err(|e| anyhow::anyhow!("resources: {e:?}"))?;
         let client = Client::new().with_timeout(Duration::from_secs(60));
+        let (url, _) = tokio::sync::watch::channel(Arc::<str>::from(format!(
+            "http://{}{AGENT_PATH}",
+            config.master
+        )));
         let shared = Arc::new(Shared {
             client,
-            url: format!("http://{}{AGENT_PATH}", config.master),
+            url,
             calls: Semaphore::new(config.post_concurrency.max(1)),
             counters: Counters::default(),
             churn: AtomicBool::new(false),
@@ -187,6 +196,26 @@ impl Fleet {
             agents: Vec::with_capacity(config.agents),
             tasks: tokio::task::JoinSet::new(),
         };
+        if let Some(zk) = config.zk.clone() {
+            let mut leader = drover_coord::detector::leading_master(zk);
+            let shared = fleet.shared.clone();
+            fleet.tasks.spawn(async move {
+                loop {
+                    let current = leader.borrow_and_update().clone();
+                    if let Some(address) = current {
+                        let url = Arc::<str>::from(format!("http://{address}{AGENT_PATH}"));
+                        shared.url.send_if_modified(|old| {
+                            let changed = *old != url;
+                            *old = url.clone();
+                            changed
+                        });
+                    }
+                    if leader.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let batch = config.start_batch.max(1);
         for index in 0..config.agents {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -286,6 +315,7 @@ pub fn now_secs() -> f64 {
 impl SimAgent {
     async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
         let mut attempt: u32 = 0;
+        let mut leader = self.shared.url.subscribe();
         loop {
             while self.cut {
                 match control.recv().await {
@@ -294,10 +324,11 @@ impl SimAgent {
                 }
             }
             let body = Bytes::from(self.registration_call().encode_to_vec());
+            let url = leader.borrow_and_update().clone();
             let session = self
                 .shared
                 .client
-                .post_stream(&self.shared.url, HEADERS, body, 64 * 1024 * 1024)
+                .post_stream(&url, HEADERS, body, 64 * 1024 * 1024)
                 .await;
             if let Ok(mut response) = session {
                 self.stream_id = response.header("Mesos-Stream-Id").map(Arc::from);
@@ -348,7 +379,13 @@ impl SimAgent {
             );
             let wait = Duration::from_nanos(random % (cap.as_nanos() as u64).max(1));
             attempt = attempt.saturating_add(1);
-            tokio::time::sleep(wait).await;
+            // A new leader is tried at once, as a real agent does when its detector fires.
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = leader.changed() => if changed.is_ok() {
+                    attempt = 0;
+                },
+            }
         }
     }
 
@@ -729,7 +766,8 @@ impl SimAgent {
             if let Some(id) = stream_id.as_deref() {
                 headers.push(("Mesos-Stream-Id", id));
             }
-            match shared.client.post(&shared.url, &headers, body).await {
+            let url = shared.url.borrow().clone();
+            match shared.client.post(&url, &headers, body).await {
                 Ok(r) if r.status.is_success() => {}
                 _ => {
                     shared.counters.post_errors.fetch_add(1, Ordering::Relaxed);

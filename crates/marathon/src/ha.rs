@@ -283,10 +283,12 @@ async fn deposed(
         if !coordinator.is_live() {
             return "no answer from ZooKeeper within the session's lease".to_owned();
         }
-        if let Observed::Leader(member) = &*observed.borrow()
-            && member.name != own
-        {
-            return format!("{} leads now", String::from_utf8_lossy(&member.data));
+        match &*observed.borrow() {
+            Observed::Leader(member) if member.name != own => {
+                return format!("{} leads now", String::from_utf8_lossy(&member.data));
+            }
+            Observed::NoLeader => return "this scheduler's latch node is gone".to_owned(),
+            _ => {}
         }
         tokio::select! {
             _ = session.changed() => {}

@@ -84,7 +84,7 @@ pub struct Flags {
         value_delimiter = ','
     )]
     pub enable_features: Vec<String>,
-    /// Directory of the embedded store.
+    /// Directory of the embedded store (unused with --zk, where the state is in ZooKeeper).
     #[arg(
         long = "work_dir",
         env = "MARATHON_WORK_DIR",
