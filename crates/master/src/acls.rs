@@ -3,8 +3,9 @@
 //! Drover enforces `register_frameworks` (principal → roles, at SUBSCRIBE),
 //! `teardown_frameworks` (principal → the framework's principal, for the operator's
 //! TEARDOWN) and `run_tasks` (principal → user, decided by the core at each launch:
-//! TASK_ERROR / REASON_TASK_UNAUTHORIZED); any other ACL kind is refused at start with a
-//! message naming it, so an ACL is never accepted without effect.
+//! TASK_ERROR / REASON_TASK_UNAUTHORIZED) and `view_frameworks`, `view_tasks` and
+//! `view_executors` (principal → user, filtering reads: `crate::view`); any other ACL kind is
+//! refused at start with a message naming it, so an ACL is never accepted without effect.
 
 use std::sync::Arc;
 
@@ -25,13 +26,16 @@ pub struct Acls {
     /// `None` when `--acls` has no `run_tasks` (then only `permissive`'s default of true
     /// would apply, which lets everything through: the core skips the check).
     run_tasks: Option<Vec<Acl>>,
+    /// principal → framework user (`crate::view`).
+    view_frameworks: Vec<Acl>,
+    /// principal → task user.
+    view_tasks: Vec<Acl>,
+    /// principal → executor user.
+    view_executors: Vec<Acl>,
 }
 
 /// ACL kinds Mesos had that Drover does not enforce yet: refused rather than ignored.
 const NOT_ENFORCED: &[&str] = &[
-    "view_frameworks",
-    "view_tasks",
-    "view_executors",
     "access_sandboxes",
     "access_mesos_logs",
     "get_endpoints",
@@ -89,9 +93,16 @@ impl Acls {
                         read::list(value, key, "principals", "framework_principals")?;
                 }
                 "run_tasks" => acls.run_tasks = Some(read::run_tasks(value)?),
+                "view_frameworks" => {
+                    acls.view_frameworks = read::list(value, key, "principals", "users")?;
+                }
+                "view_tasks" => acls.view_tasks = read::list(value, key, "principals", "users")?,
+                "view_executors" => {
+                    acls.view_executors = read::list(value, key, "principals", "users")?;
+                }
                 other if NOT_ENFORCED.contains(&other) => {
                     return Err(format!(
-                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks)"
+                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks, view_frameworks, view_tasks, view_executors)"
                     ));
                 }
                 other => return Err(format!("unknown ACL '{other}'")),
@@ -130,8 +141,49 @@ impl Acls {
         )
     }
 
+    /// Whether reads must be filtered at all: some view ACL is given, or `permissive` is
+    /// false (then a principal no view ACL matches sees nothing, as in Mesos).
+    pub fn restricts_views(&self) -> bool {
+        !self.permissive
+            || !self.view_frameworks.is_empty()
+            || !self.view_tasks.is_empty()
+            || !self.view_executors.is_empty()
+    }
+
+    /// Whether `principal` may see a framework whose user is `user`.
+    pub fn may_view_framework(&self, principal: Option<&str>, user: &str) -> bool {
+        self.approved(
+            &self.view_frameworks,
+            &subject(principal),
+            &user_entity(user),
+        )
+    }
+
+    /// Whether `principal` may see a task running as `user`.
+    pub fn may_view_task(&self, principal: Option<&str>, user: &str) -> bool {
+        self.approved(&self.view_tasks, &subject(principal), &user_entity(user))
+    }
+
+    /// Whether `principal` may see an executor running as `user`.
+    pub fn may_view_executor(&self, principal: Option<&str>, user: &str) -> bool {
+        self.approved(
+            &self.view_executors,
+            &subject(principal),
+            &user_entity(user),
+        )
+    }
+
     fn approved(&self, acls: &[Acl], subject: &Entity, object: &Entity) -> bool {
         approved(acls, self.permissive, subject, object)
+    }
+}
+
+/// An object that is a user name (an empty one, unknown, matches only ANY).
+fn user_entity(user: &str) -> Entity {
+    if user.is_empty() {
+        Entity::Any
+    } else {
+        Entity::Some(vec![user.to_owned()])
     }
 }
 
@@ -243,7 +295,7 @@ mod tests {
     #[test]
     fn unknown_or_unenforced_acls_are_refused() {
         for bad in [
-            r#"{"view_tasks": []}"#,
+            r#"{"view_flags": []}"#,
             r#"{"no_such_acl": []}"#,
             r#"{"permissive": "yes"}"#,
             r#"{"register_frameworks": [{"principals": {"values": ["a"]}}]}"#,
@@ -254,6 +306,33 @@ mod tests {
         ] {
             assert!(Acls::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn view_acls_decide_by_principal_and_user_and_only_then_filter() {
+        assert!(
+            !Acls::parse(r#"{"run_tasks": []}"#)
+                .unwrap()
+                .restricts_views()
+        );
+        let acls = Acls::parse(
+            r#"{"view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                               {"principals": {"values": ["dev"]}, "users": {"values": ["dev"]}},
+                               {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
+                "view_frameworks": [{"principals": {"values": ["dev"]}, "users": {"values": ["dev"]}}]}"#,
+        )
+        .unwrap();
+        assert!(acls.restricts_views());
+        assert!(acls.may_view_task(Some("ops"), "root"));
+        assert!(acls.may_view_task(Some("dev"), "dev"));
+        assert!(!acls.may_view_task(Some("dev"), "root"));
+        assert!(!acls.may_view_task(None, "dev"));
+        // No matching view_frameworks ACL: permissive (true) decides.
+        assert!(acls.may_view_framework(Some("ops"), "root"));
+        assert!(acls.may_view_framework(Some("dev"), "dev"));
+        let strict = Acls::parse(r#"{"permissive": false}"#).unwrap();
+        assert!(strict.restricts_views());
+        assert!(!strict.may_view_framework(Some("ops"), "root"));
     }
 
     #[test]

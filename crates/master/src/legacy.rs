@@ -130,8 +130,30 @@ fn flags_object(state: &AppState) -> Value {
     Value::Object(map)
 }
 
-async fn state(State(state): State<AppState>) -> Response {
-    let flags = flags_object(&state);
+/// The request's viewer (`crate::view`): `None` unless `--acls` restricts views.
+type ViewAcls = Option<axum::Extension<std::sync::Arc<crate::acls::Acls>>>;
+/// The request's authenticated principal, if any.
+type ViewPrincipal = Option<axum::Extension<drover_http::auth::Principal>>;
+
+fn viewer(acls: &ViewAcls, principal: &ViewPrincipal) -> Option<crate::view::Viewer> {
+    crate::view::Viewer::of(
+        acls.as_ref().map(|a| &a.0),
+        principal.as_ref().map(|p| &p.0),
+    )
+}
+
+async fn state(
+    State(state): State<AppState>,
+    acls: ViewAcls,
+    principal: ViewPrincipal,
+) -> Response {
+    let viewer = viewer(&acls, &principal);
+    let response = state_unfiltered(&state).await;
+    crate::view::filter_response(viewer, &state, response).await
+}
+
+async fn state_unfiltered(state: &AppState) -> Response {
+    let flags = flags_object(state);
     // The driver only clones its state; the document is written off the master loop (issue 8,
     // G10).
     let Some(snapshot) = state.handle.read(|master, _| master.clone()).await else {
@@ -158,13 +180,19 @@ async fn slaves(State(state): State<AppState>, Query(query): Query<RawQuery>) ->
     bytes_response(bytes)
 }
 
-async fn frameworks(State(state): State<AppState>, Query(query): Query<RawQuery>) -> Response {
+async fn frameworks(
+    State(state): State<AppState>,
+    Query(query): Query<RawQuery>,
+    acls: ViewAcls,
+    principal: ViewPrincipal,
+) -> Response {
     // Mesos 1.x: `framework_id` picks one framework (none matching: empty lists).
     let only = query.get("framework_id").cloned();
     let Some(master) = state.handle.read(|master, _| master.clone()).await else {
         return driver_gone();
     };
-    render_json(OwnedFrameworks(master, only)).await
+    let response = render_json(OwnedFrameworks(master, only)).await;
+    crate::view::filter_response(viewer(&acls, &principal), &state, response).await
 }
 
 /// The query parameters a legacy endpoint was given (raw text: each is parsed as Mesos does).
@@ -182,7 +210,18 @@ pub fn as_size(value: i32) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
-async fn tasks(State(state): State<AppState>, Query(query): Query<RawQuery>) -> Response {
+async fn tasks(
+    State(state): State<AppState>,
+    Query(query): Query<RawQuery>,
+    acls: ViewAcls,
+    principal: ViewPrincipal,
+) -> Response {
+    let viewer = viewer(&acls, &principal);
+    let response = tasks_unfiltered(&state, query).await;
+    crate::view::filter_response(viewer, &state, response).await
+}
+
+async fn tasks_unfiltered(state: &AppState, query: RawQuery) -> Response {
     // Mesos: limit defaults to 100, offset to 0; the order is ascending only for `asc`
     // (anything else, or nothing, is descending).
     let limit = query_int(&query, "limit").map_or(100, as_size);

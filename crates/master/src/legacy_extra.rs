@@ -61,7 +61,20 @@ pub fn routes() -> Router<AppState> {
         .route("/files/download.json", get(files_none))
 }
 
-async fn state_summary(State(state): State<AppState>) -> Response {
+async fn state_summary(
+    State(state): State<AppState>,
+    acls: Option<axum::Extension<std::sync::Arc<crate::acls::Acls>>>,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+) -> Response {
+    let viewer = crate::view::Viewer::of(
+        acls.as_ref().map(|a| &a.0),
+        principal.as_ref().map(|p| &p.0),
+    );
+    let response = state_summary_unfiltered(&state).await;
+    crate::view::filter_response(viewer, &state, response).await
+}
+
+async fn state_summary_unfiltered(state: &AppState) -> Response {
     let flags = state.flags.clone();
     let summary = state
         .handle

@@ -58,6 +58,7 @@ pub mod operator;
 pub mod persist;
 pub mod routes;
 pub mod stream_body;
+pub mod view;
 
 use std::sync::Arc;
 

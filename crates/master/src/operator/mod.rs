@@ -56,6 +56,7 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         .extensions()
         .get::<std::sync::Arc<crate::acls::Acls>>()
         .cloned();
+    let viewer = crate::view::Viewer::of(acls.as_ref(), principal.as_ref());
     let (parts, body) = request.into_parts();
     let encoding = match request_encoding(&parts.headers) {
         Ok(e) => e,
@@ -92,6 +93,74 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             }
         }
     };
+    // A principal whose views are restricted gets the GET calls filtered (`crate::view`).
+    let filtered =
+        |f: Box<dyn FnOnce(&drover_core::master::Master) -> operator::Response + Send>| {
+            let handle = state.handle.clone();
+            async move {
+                match handle.read(move |m, _| f(m)).await {
+                    Some(response) => message_response(&response, accept),
+                    None => driver_gone(),
+                }
+            }
+        };
+    if let Some(viewer) = viewer.clone() {
+        match kind {
+            CallType::GetState => {
+                return filtered(Box::new(move |m| {
+                    let mut r = respond(ResponseType::GetState);
+                    let mut s = m.get_state();
+                    viewer.filter_state(&mut s, &crate::view::users(m));
+                    r.get_state = Some(s);
+                    r
+                }))
+                .await;
+            }
+            CallType::GetFrameworks => {
+                return filtered(Box::new(move |m| {
+                    let mut r = respond(ResponseType::GetFrameworks);
+                    let mut f = m.get_frameworks();
+                    viewer.filter_frameworks(&mut f);
+                    r.get_frameworks = Some(f);
+                    r
+                }))
+                .await;
+            }
+            CallType::GetTasks => {
+                return filtered(Box::new(move |m| {
+                    let mut r = respond(ResponseType::GetTasks);
+                    let mut t = m.get_tasks();
+                    viewer.filter_tasks(&mut t, &crate::view::users(m));
+                    r.get_tasks = Some(t);
+                    r
+                }))
+                .await;
+            }
+            CallType::GetExecutors => {
+                return filtered(Box::new(move |m| {
+                    let mut r = respond(ResponseType::GetExecutors);
+                    let mut e = m.get_executors();
+                    viewer.filter_executors(&mut e, &crate::view::users(m));
+                    r.get_executors = Some(e);
+                    r
+                }))
+                .await;
+            }
+            CallType::Subscribe => {
+                return HttpError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "the operator event stream is not filtered by view_frameworks, view_tasks \
+                         or view_executors yet, and principal '{}' has restricted views: use the \
+                         GET calls, which are",
+                        viewer.name()
+                    ),
+                )
+                .into_response();
+            }
+            _ => {}
+        }
+    }
     match kind {
         CallType::GetHealth => {
             let mut r = respond(ResponseType::GetHealth);

@@ -1,0 +1,245 @@
+//! Reads filtered by what the caller may see: Mesos' `view_frameworks`, `view_tasks` and
+//! `view_executors` ACLs (principal → the framework's, task's or executor's user). A
+//! framework the principal may not view is left out with everything in it; within a visible
+//! one, so is each task and executor it may not view. Applied to `/master/state`,
+//! `/master/frameworks`, `/master/tasks`, `/master/state-summary` (and their aliases) and to
+//! the operator API's GET_STATE, GET_FRAMEWORKS, GET_TASKS and GET_EXECUTORS; the operator
+//! event stream (SUBSCRIBE) is refused to a principal whose views are restricted rather than
+//! sent unfiltered. Without view ACLs (and `permissive`) nothing is filtered and nothing costs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use drover_http::auth::Principal;
+use drover_wire::v1;
+use drover_wire::v1::master::response;
+use serde_json::Value;
+
+use crate::acls::Acls;
+use crate::routes::AppState;
+
+/// The largest document re-written for a restricted viewer.
+const DOCUMENT_MAX: usize = 1024 * 1024 * 1024;
+
+/// A caller whose reads are filtered.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    acls: Arc<Acls>,
+    principal: Option<String>,
+}
+
+/// Framework id → the framework's user, for documents that name tasks by framework id.
+pub type Users = HashMap<String, String>;
+
+impl Viewer {
+    /// The viewer of a request, or `None` when `--acls` restricts no view (nothing to filter).
+    pub fn of(acls: Option<&Arc<Acls>>, principal: Option<&Principal>) -> Option<Viewer> {
+        let acls = acls?;
+        acls.restricts_views().then(|| Viewer {
+            acls: acls.clone(),
+            principal: principal.map(|p| p.0.clone()),
+        })
+    }
+
+    /// Who is asking, for messages.
+    pub fn name(&self) -> &str {
+        self.principal.as_deref().unwrap_or("ANY")
+    }
+
+    fn framework(&self, user: &str) -> bool {
+        self.acls
+            .may_view_framework(self.principal.as_deref(), user)
+    }
+
+    fn task(&self, user: &str) -> bool {
+        self.acls.may_view_task(self.principal.as_deref(), user)
+    }
+
+    fn executor(&self, user: &str) -> bool {
+        self.acls.may_view_executor(self.principal.as_deref(), user)
+    }
+
+    /// Filters a legacy JSON document in place (any of the endpoints above).
+    pub fn filter_json(&self, doc: &mut Value, users: &Users) {
+        let Some(object) = doc.as_object_mut() else {
+            return;
+        };
+        for key in ["frameworks", "completed_frameworks"] {
+            if let Some(Value::Array(list)) = object.get_mut(key) {
+                list.retain_mut(|fw| self.keep_framework(fw, users));
+            }
+        }
+        for key in ["tasks", "orphan_tasks"] {
+            if let Some(Value::Array(list)) = object.get_mut(key) {
+                list.retain(|task| {
+                    let fw_user = task["framework_id"]
+                        .as_str()
+                        .and_then(|id| users.get(id))
+                        .map(String::as_str);
+                    fw_user.is_none_or(|u| self.framework(u))
+                        && self.task(task["user"].as_str().or(fw_user).unwrap_or_default())
+                });
+            }
+        }
+    }
+
+    fn keep_framework(&self, fw: &mut Value, users: &Users) -> bool {
+        // `/master/state-summary`'s entries carry no user: it is looked up by id.
+        let user = fw["user"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| fw["id"].as_str().and_then(|id| users.get(id)).cloned())
+            .unwrap_or_default();
+        if !self.framework(&user) {
+            return false;
+        }
+        let Some(object) = fw.as_object_mut() else {
+            return true;
+        };
+        for key in [
+            "tasks",
+            "completed_tasks",
+            "unreachable_tasks",
+            "pending_tasks",
+        ] {
+            if let Some(Value::Array(list)) = object.get_mut(key) {
+                list.retain(|task| self.task(task["user"].as_str().unwrap_or(&user)));
+            }
+        }
+        for key in ["executors", "completed_executors"] {
+            if let Some(Value::Array(list)) = object.get_mut(key) {
+                list.retain(|executor| {
+                    self.executor(executor["command"]["user"].as_str().unwrap_or(&user))
+                });
+            }
+        }
+        true
+    }
+
+    /// Filters GET_FRAMEWORKS (the deprecated lists too: old clients still read them).
+    #[allow(deprecated)]
+    pub fn filter_frameworks(&self, frameworks: &mut response::GetFrameworks) {
+        frameworks
+            .frameworks
+            .retain(|f| self.framework(&f.framework_info.user));
+        frameworks
+            .completed_frameworks
+            .retain(|f| self.framework(&f.framework_info.user));
+        frameworks
+            .recovered_frameworks
+            .retain(|f| self.framework(&f.user));
+    }
+
+    /// Filters GET_TASKS (the deprecated lists too).
+    #[allow(deprecated)]
+    pub fn filter_tasks(&self, tasks: &mut response::GetTasks, users: &Users) {
+        let visible = |task: &v1::Task| {
+            let fw_user = users.get(&task.framework_id.value).map(String::as_str);
+            fw_user.is_none_or(|u| self.framework(u))
+                && self.task(task.user.as_deref().or(fw_user).unwrap_or_default())
+        };
+        for list in [
+            &mut tasks.pending_tasks,
+            &mut tasks.tasks,
+            &mut tasks.unreachable_tasks,
+            &mut tasks.completed_tasks,
+            &mut tasks.orphan_tasks,
+        ] {
+            list.retain(|t| visible(t));
+        }
+    }
+
+    /// Filters GET_EXECUTORS (the deprecated list too).
+    #[allow(deprecated)]
+    pub fn filter_executors(&self, executors: &mut response::GetExecutors, users: &Users) {
+        let visible = |executor: &v1::ExecutorInfo| {
+            let fw_user = executor
+                .framework_id
+                .as_ref()
+                .and_then(|id| users.get(&id.value))
+                .map(String::as_str);
+            let own = executor.command.as_ref().and_then(|c| c.user.as_deref());
+            fw_user.is_none_or(|u| self.framework(u))
+                && self.executor(own.or(fw_user).unwrap_or_default())
+        };
+        executors.executors.retain(|e| visible(&e.executor_info));
+        executors
+            .orphan_executors
+            .retain(|e| visible(&e.executor_info));
+    }
+
+    /// Filters GET_STATE.
+    pub fn filter_state(&self, state: &mut response::GetState, users: &Users) {
+        if let Some(frameworks) = state.get_frameworks.as_mut() {
+            self.filter_frameworks(frameworks);
+        }
+        if let Some(tasks) = state.get_tasks.as_mut() {
+            self.filter_tasks(tasks, users);
+        }
+        if let Some(executors) = state.get_executors.as_mut() {
+            self.filter_executors(executors, users);
+        }
+    }
+}
+
+/// Every framework's user, live and completed.
+pub fn users(master: &drover_core::master::Master) -> Users {
+    master
+        .frameworks()
+        .iter()
+        .map(|(id, f)| (id.clone(), f.info.user.clone()))
+        .chain(master.completed_frameworks().iter().filter_map(|f| {
+            let id = f.info.id.as_ref()?.value.clone();
+            Some((id, f.info.user.clone()))
+        }))
+        .collect()
+}
+
+/// `response` (a legacy JSON document) as `viewer` may see it.
+pub async fn filter_response(
+    viewer: Option<Viewer>,
+    state: &AppState,
+    response: Response,
+) -> Response {
+    let Some(viewer) = viewer else {
+        return response;
+    };
+    if !response.status().is_success() {
+        return response;
+    }
+    let Some(users) = state.handle.read(|master, _| users(master)).await else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, DOCUMENT_MAX).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the document is too large to filter",
+        )
+            .into_response();
+    };
+    let Ok(mut doc) = serde_json::from_slice::<Value>(&bytes) else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot filter the document",
+        )
+            .into_response();
+    };
+    // Re-written off the async threads: a document can be tens of megabytes.
+    let written = tokio::task::spawn_blocking(move || {
+        viewer.filter_json(&mut doc, &users);
+        serde_json::to_vec(&doc).unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    let mut response = Response::from_parts(parts, Body::from(written));
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,186 @@
+//! `view_frameworks`, `view_tasks` and `view_executors` (issue 14): each principal reads only
+//! the frameworks and tasks its ACLs let it see, on every state endpoint and the operator's
+//! GET calls, and the unfiltered operator event stream is refused to a restricted principal.
+
+mod support;
+
+use anyhow::Result;
+use drover_http::Client;
+use serde_json::{Value, json};
+use support::*;
+
+const ALICE: &str = "Basic YWxpY2U6cHctYWxpY2U="; // alice:pw-alice
+const BOB: &str = "Basic Ym9iOnB3LWJvYg=="; // bob:pw-bob
+const OPS: &str = "Basic b3BzOnB3LW9wcw=="; // ops:pw-ops
+
+async fn get(master: &Master, path: &str, auth: &str) -> Result<Value> {
+    let r = Client::new()
+        .get(
+            &format!("{}{path}", master.url),
+            &[("Authorization", auth), ("Accept", "application/json")],
+        )
+        .await?;
+    assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
+    Ok(serde_json::from_slice(&r.body)?)
+}
+
+async fn operator(master: &Master, call: &Value, auth: &str) -> Result<(u16, Value)> {
+    let r = Client::new()
+        .post(
+            &format!("{}/api/v1", master.url),
+            &[
+                ("Authorization", auth),
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
+            call.to_string().into(),
+        )
+        .await?;
+    Ok((
+        r.status.as_u16(),
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    ))
+}
+
+/// The `user`s of every framework in a `/master/state`-like document, sorted.
+fn framework_users(doc: &Value, key: &str) -> Vec<String> {
+    let mut users: Vec<String> = doc[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| f["user"].as_str().unwrap_or("").to_owned())
+        .collect();
+    users.sort();
+    users
+}
+
+fn task_ids(list: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            t["id"]
+                .as_str()
+                .or(t["task_id"]["value"].as_str())
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let credentials = dir.path().join("credentials.json");
+    std::fs::write(
+        &credentials,
+        json!({"credentials": [
+            {"principal": "alice", "secret": "pw-alice"},
+            {"principal": "bob", "secret": "pw-bob"},
+            {"principal": "ops", "secret": "pw-ops"}]})
+        .to_string(),
+    )?;
+    // ops sees everything, alice what runs as alice; nobody else matches, and the ACLs are
+    // not permissive.
+    let rules = json!([
+        {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+        {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}
+    ])
+    .to_string();
+    let acls = format!(
+        r#"--acls={{"permissive": false,
+            "register_frameworks": [{{"principals": {{"type": "ANY"}}, "roles": {{"type": "ANY"}}}}],
+            "run_tasks": [{{"principals": {{"type": "ANY"}}, "users": {{"type": "ANY"}}}}],
+            "view_frameworks": {}, "view_tasks": {}, "view_executors": {}}}"#,
+        rules, rules, rules
+    );
+    let credentials_flag = format!("--credentials={}", credentials.display());
+    let master = Master::start(
+        dir.path(),
+        &[
+            &acls,
+            &credentials_flag,
+            "--authenticate_http_readonly",
+            "--authenticate_http_readwrite",
+        ],
+    )
+    .await?;
+    let _agent = Agent::register(&master.url).await?;
+    let mut frameworks = Vec::new();
+    for user in ["alice", "bob"] {
+        let mut info = framework_info(true);
+        info["user"] = json!(user);
+        info["name"] = json!(format!("{user}-fw"));
+        let mut fw = Framework::subscribe(&master.url, info).await?;
+        let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        assert_eq!(
+            fw.call(launch(&offer, &format!("{user}-task"), 0.5))
+                .await?
+                .0,
+            202
+        );
+        // What is left goes to the next framework: decline it for long.
+        let rest = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        let decline = json!({"type": "DECLINE", "decline": {
+            "offer_ids": [rest["id"]], "filters": {"refuse_seconds": 3600.0}}});
+        assert_eq!(fw.call(decline).await?.0, 202);
+        frameworks.push(fw);
+    }
+
+    // /master/state: alice sees her framework and task, ops both, bob (no ACL, not
+    // permissive) none.
+    let state = get(&master, "/master/state", ALICE).await?;
+    assert_eq!(framework_users(&state, "frameworks"), ["alice"], "{state}");
+    assert_eq!(task_ids(&state["frameworks"][0]["tasks"]), ["alice-task"]);
+    let state = get(&master, "/master/state", OPS).await?;
+    assert_eq!(framework_users(&state, "frameworks"), ["alice", "bob"]);
+    let state = get(&master, "/master/state", BOB).await?;
+    assert_eq!(framework_users(&state, "frameworks"), Vec::<String>::new());
+    // The other documents, and an alias.
+    let frameworks_doc = get(&master, "/frameworks", ALICE).await?;
+    assert_eq!(framework_users(&frameworks_doc, "frameworks"), ["alice"]);
+    let tasks = get(&master, "/master/tasks", ALICE).await?;
+    assert_eq!(task_ids(&tasks["tasks"]), ["alice-task"]);
+    let tasks = get(&master, "/master/tasks", OPS).await?;
+    assert_eq!(task_ids(&tasks["tasks"]), ["alice-task", "bob-task"]);
+    let summary = get(&master, "/master/state-summary", ALICE).await?;
+    let names: Vec<&str> = summary["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert_eq!(names, ["alice-fw"], "{summary}");
+
+    // The operator API's GET calls.
+    let (status, state) = operator(&master, &json!({"type": "GET_STATE"}), ALICE).await?;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(
+        task_ids(&state["get_state"]["get_tasks"]["tasks"]),
+        ["alice-task"]
+    );
+    let fws = state["get_state"]["get_frameworks"]["frameworks"].clone();
+    assert_eq!(fws.as_array().map(Vec::len), Some(1), "{fws}");
+    assert_eq!(fws[0]["framework_info"]["user"], "alice");
+    let (_, tasks) = operator(&master, &json!({"type": "GET_TASKS"}), BOB).await?;
+    assert_eq!(task_ids(&tasks["get_tasks"]["tasks"]), Vec::<String>::new());
+    let (_, tasks) = operator(&master, &json!({"type": "GET_TASKS"}), OPS).await?;
+    assert_eq!(
+        task_ids(&tasks["get_tasks"]["tasks"]),
+        ["alice-task", "bob-task"]
+    );
+    let (_, fws) = operator(&master, &json!({"type": "GET_FRAMEWORKS"}), ALICE).await?;
+    assert_eq!(
+        fws["get_frameworks"]["frameworks"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // The event stream is not filtered, so a restricted principal may not open it.
+    let (status, _) = operator(&master, &json!({"type": "SUBSCRIBE"}), ALICE).await?;
+    assert_eq!(status, 403);
+    drop(frameworks);
+    master.stop().await?;
+    Ok(())
+}
