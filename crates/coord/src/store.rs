@@ -48,7 +48,7 @@ const TXN_BYTES_MAX: usize = 768 * 1024;
 const CHUNK_BYTES_MAX: usize = 512 * 1024;
 
 /// Reads in flight at once while loading.
-const LOAD_CONCURRENCY: usize = 256;
+const LOAD_CONCURRENCY: usize = 1024;
 
 const META: &str = "_meta";
 const TXN: &str = "_txn";
@@ -314,14 +314,19 @@ impl CoordStore {
                 continue;
             }
             let ns_path = child_path(&self.root, &namespace);
-            for bucket in self.coordinator.children(&ns_path).await.map_err(load)? {
+            // The buckets are listed concurrently: one round trip each, hundreds of them.
+            let coordinator = &self.coordinator;
+            let buckets = coordinator.children(&ns_path).await.map_err(load)?;
+            let mut listings = futures::stream::iter(buckets.into_iter().map(|bucket| {
                 let bucket_path = child_path(&ns_path, &bucket);
-                for name in self
-                    .coordinator
-                    .children(&bucket_path)
-                    .await
-                    .map_err(load)?
-                {
+                async move {
+                    let names = coordinator.children(&bucket_path).await;
+                    (bucket_path, names)
+                }
+            }))
+            .buffer_unordered(LOAD_CONCURRENCY);
+            while let Some((bucket_path, names)) = listings.next().await {
+                for name in names.map_err(load)? {
                     let key = decode_key(&name).ok_or_else(|| StoreError::Engine {
                         action: "load",
                         detail: format!("{bucket_path}/{name} is not a key this store wrote"),
@@ -330,6 +335,7 @@ impl CoordStore {
                 }
                 mirror.dirs.insert(bucket_path);
             }
+            drop(listings);
             mirror.dirs.insert(ns_path);
         }
         let coordinator = &self.coordinator;
