@@ -150,15 +150,9 @@ fn kill_while_agent_away_is_resent_only_for_a_task_the_agent_reports() {
     }
 }
 
-/// The agent that did get the launch whose kill the master answered while it was away
-/// (TASK_KILLED, REASON_TASK_KILLED_DURING_LAUNCH) reports the task's end itself when it
-/// returns — here TASK_FAILED, its executor having died with the agent. The framework has its
-/// terminal state already: the master acknowledges the agent's updates for the task itself and
-/// forwards none (KILLED then FAILED was a second terminal state; found by the simulator,
-/// seed 7006321). Other tasks' updates still reach the framework.
-#[test]
-fn agent_updates_after_an_answered_kill_do_not_reach_the_framework() {
-    let mut sim = Sim::new();
+/// Two tasks launched on an agent that then goes away, and a kill of `t1` that the master
+/// answers itself (TASK_KILLED, REASON_TASK_KILLED_DURING_LAUNCH): (agent id, framework).
+fn kill_t1_while_its_agent_is_away(sim: &mut Sim) -> (String, Fw) {
     let (agent, _) = sim.register_agent("cpus:4;mem:4096");
     let (fw, effects) = sim.subscribe(true, true, 3600.0);
     let offer = offers(&effects, fw.conn).pop().expect("an offer");
@@ -187,18 +181,36 @@ fn agent_updates_after_an_answered_kill_do_not_reach_the_framework() {
         TaskKilled,
         Reason::TaskKilledDuringLaunch,
     );
-    let reported = |id: &str| v1::Task {
+    (agent, fw)
+}
+
+/// A STAGING task as a returning agent reports it.
+fn staging_task(framework_id: &str, agent: &str, id: &str) -> v1::Task {
+    v1::Task {
         name: id.into(),
         task_id: v1::TaskId { value: id.into() },
         framework_id: v1::FrameworkId {
-            value: fw.id.clone(),
+            value: framework_id.to_owned(),
         },
         agent_id: v1::AgentId {
-            value: agent.clone(),
+            value: agent.to_owned(),
         },
         state: TaskStaging as i32,
         ..Default::default()
-    };
+    }
+}
+
+/// The agent that did get the launch whose kill the master answered while it was away
+/// (TASK_KILLED, REASON_TASK_KILLED_DURING_LAUNCH) reports the task's end itself when it
+/// returns — here TASK_FAILED, its executor having died with the agent. The framework has its
+/// terminal state already: the master acknowledges the agent's updates for the task itself and
+/// forwards none (KILLED then FAILED was a second terminal state; found by the simulator,
+/// seed 7006321). Other tasks' updates still reach the framework.
+#[test]
+fn agent_updates_after_an_answered_kill_do_not_reach_the_framework() {
+    let mut sim = Sim::new();
+    let (agent, fw) = kill_t1_while_its_agent_is_away(&mut sim);
+    let reported = |id: &str| staging_task(&fw.id, &agent, id);
     let mut info = framework_info(true);
     info.id = Some(v1::FrameworkId {
         value: fw.id.clone(),
@@ -301,34 +313,7 @@ fn stale_reregistration_does_not_resurrect_an_acknowledged_finished_task() {
 #[test]
 fn a_task_whose_kill_the_master_answered_is_not_adopted_after_a_failover() {
     let mut sim = Sim::new();
-    let (agent, _) = sim.register_agent("cpus:4;mem:4096");
-    let (fw, effects) = sim.subscribe(true, true, 3600.0);
-    let offer = offers(&effects, fw.conn).pop().expect("an offer");
-    sim.accept(
-        &fw,
-        &[&offer.id.value],
-        vec![
-            task("t1", &agent, "cpus:1;mem:64"),
-            task("t2", &agent, "cpus:1;mem:64"),
-        ],
-    );
-    sim.close_agent(&agent);
-    let (_, effects) = sim.call(
-        &fw,
-        scheduler::Call {
-            r#type: Some(scheduler::call::Type::Kill as i32),
-            kill: Some(scheduler::call::Kill {
-                task_id: v1::TaskId { value: "t1".into() },
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    );
-    assert_master_update(
-        &updates(&effects, fw.conn)[0],
-        TaskKilled,
-        Reason::TaskKilledDuringLaunch,
-    );
+    let (agent, fw) = kill_t1_while_its_agent_is_away(&mut sim);
     // The master fails over; the framework re-subscribes with its id.
     let mut sim = sim.restart(1_000);
     let mut info = framework_info(true);
@@ -336,18 +321,7 @@ fn a_task_whose_kill_the_master_answered_is_not_adopted_after_a_failover() {
         value: fw.id.clone(),
     });
     let (fw, _) = sim.subscribe_with(info.clone());
-    let reported = |id: &str| v1::Task {
-        name: id.into(),
-        task_id: v1::TaskId { value: id.into() },
-        framework_id: v1::FrameworkId {
-            value: fw.id.clone(),
-        },
-        agent_id: v1::AgentId {
-            value: agent.clone(),
-        },
-        state: TaskStaging as i32,
-        ..Default::default()
-    };
+    let reported = |id: &str| staging_task(&fw.id, &agent, id);
     let (conn, effects) = sim.reregister_agent(
         &agent,
         "cpus:4;mem:4096",

@@ -269,25 +269,7 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
         ]);
     }
     let master_flags: drover_master::Flags = daemon_flags("master", master_args)?;
-    let mut agent_args = vec![
-        format!("--master={master_address}"),
-        "--ip=127.0.0.1".into(),
-        format!("--port={}", flags.agent_port),
-        format!("--work_dir={}", work_dir.join("agent").display()),
-        format!("--isolation={}", flags.isolation),
-        // Its own cgroup root: an agent destroys the containers it finds under its root that
-        // it does not know, and those of another agent on this machine are not its own.
-        format!("--cgroups_root=drover-dev-{}", flags.agent_port),
-        // Unless told otherwise the agent kills the tasks when it stops, through each task's
-        // own kill path, so they end TASK_KILLED (the operator stopped them), not FAILED.
-        format!("--keep_tasks_running={}", flags.keep_tasks_running),
-    ];
-    if let Some(resources) = &flags.resources {
-        agent_args.push(format!("--resources={resources}"));
-    }
-    if let Some(dir) = launcher_dir() {
-        agent_args.push(format!("--launcher_dir={}", dir.display()));
-    }
+    let mut agent_args = agent_args(&flags, &master_address, &work_dir);
     let mut marathon_args = vec![
         format!("--master={master_address}"),
         format!("--http_port={marathon_port}"),
@@ -584,6 +566,31 @@ fn daemon_flags<T: Args + FromArgMatches>(
 /// The agent would use `current_exe` itself, but once `cargo build` replaces the binary of a
 /// running `cargo run -- dev`, Linux reports it as `…/drover (deleted)`; the directory still
 /// holds the (new) `drover`, so launching by directory keeps working.
+/// The agent's flags in a `drover dev` cluster whose master is `master` (an address or a
+/// `zk://` URL).
+pub(crate) fn agent_args(flags: &DevFlags, master: &str, work_dir: &Path) -> Vec<String> {
+    let mut args = vec![
+        format!("--master={master}"),
+        "--ip=127.0.0.1".into(),
+        format!("--port={}", flags.agent_port),
+        format!("--work_dir={}", work_dir.join("agent").display()),
+        format!("--isolation={}", flags.isolation),
+        // Its own cgroup root: an agent destroys the containers it finds under its root that
+        // it does not know, and those of another agent on this machine are not its own.
+        format!("--cgroups_root=drover-dev-{}", flags.agent_port),
+        // Unless told otherwise the agent kills the tasks when it stops, through each task's
+        // own kill path, so they end TASK_KILLED (the operator stopped them), not FAILED.
+        format!("--keep_tasks_running={}", flags.keep_tasks_running),
+    ];
+    if let Some(resources) = &flags.resources {
+        args.push(format!("--resources={resources}"));
+    }
+    if let Some(dir) = launcher_dir() {
+        args.push(format!("--launcher_dir={}", dir.display()));
+    }
+    args
+}
+
 pub(crate) fn launcher_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let text = exe.to_string_lossy();

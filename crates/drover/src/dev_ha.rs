@@ -179,22 +179,8 @@ pub async fn run(flags: DevFlags, work_dir: PathBuf) -> anyhow::Result<()> {
             child: None,
         });
     }
-    let mut agent_args = vec![
-        "agent".to_owned(),
-        format!("--master={masters_zk}"),
-        "--ip=127.0.0.1".into(),
-        format!("--port={}", flags.agent_port),
-        format!("--work_dir={}", work_dir.join("agent").display()),
-        format!("--isolation={}", flags.isolation),
-        format!("--cgroups_root=drover-dev-{}", flags.agent_port),
-        format!("--keep_tasks_running={}", flags.keep_tasks_running),
-    ];
-    if let Some(resources) = &flags.resources {
-        agent_args.push(format!("--resources={resources}"));
-    }
-    if let Some(dir) = crate::dev::launcher_dir() {
-        agent_args.push(format!("--launcher_dir={}", dir.display()));
-    }
+    let mut agent_args = vec!["agent".to_owned()];
+    agent_args.extend(crate::dev::agent_args(&flags, &masters_zk, &work_dir));
     procs.push(Proc {
         name: "agent".into(),
         args: agent_args,
