@@ -427,7 +427,16 @@ fn a_leader_paused_past_its_session_exits_on_resume_without_acting() {
     });
     let task = running(group.ports[leader], "/steady");
     group.schedulers[leader].pause();
+    // A request the follower proxies to the paused leader does not hang on it: once another
+    // scheduler leads, it ends (503, "retry") well within the client's 30 s read timeout.
+    let other_port = group.ports[other];
+    let waiting = std::thread::spawn(move || request(other_port, "GET", "/v2/apps", None, &[]));
     let next = group.wait_leader(&[leader]);
+    let (status, _, body) = waiting
+        .join()
+        .expect("the proxied request's thread")
+        .expect("the proxied request ended instead of hanging on the paused leader");
+    assert!(status == 503 || status == 200, "{status} {body}");
     assert_eq!(next, other);
     // The new leader changes the app; the old one, resumed, must not act on its stale state.
     let (status, _, body) = request(

@@ -159,7 +159,27 @@ impl Gate {
                 return response;
             }
             if let Some(leader) = self.other_leader() {
-                return self.proxy(&leader, request).await;
+                // A leader that stops answering (paused, cut off) is replaced after the
+                // session timeout: a request waiting on it then ends rather than hanging on.
+                let mut changes = self.observed.clone();
+                changes.mark_unchanged();
+                let replaced = async {
+                    loop {
+                        if changes.changed().await.is_err() {
+                            return std::future::pending().await;
+                        }
+                        if self.other_leader().as_deref() != Some(leader.as_str()) {
+                            return;
+                        }
+                    }
+                };
+                return tokio::select! {
+                    response = self.proxy(&leader, request) => response,
+                    () = replaced => message(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!("the leading scheduler {leader} was replaced while this request waited on it; it may or may not have been applied: retry"),
+                    ),
+                };
             }
             if request.uri().path() == "/ping" {
                 // Liveness of this scheduler, whoever leads.
@@ -418,7 +438,24 @@ async fn contend(
     store.set_op_timeout(Duration::from_millis(flags.ha.zk_timeout));
     let store: Arc<dyn Store> = Arc::new(store);
     let (abdicate_tx, mut abdicate_rx) = mpsc::channel(1);
-    let leading = crate::start_leader(flags, store, port, Some(Abdication(abdicate_tx)))?;
+    // The link to Mesos asks before every call: a leader paused past its lease (or deposed)
+    // must not take the framework back from its successor in the moment before it notices.
+    let may_act = {
+        let coordinator = coordinator.clone();
+        let observed = gate.observed.clone();
+        let own = own.clone();
+        drover_scheduler_client::MayAct(Arc::new(move || {
+            coordinator.is_live()
+                && !matches!(&*observed.borrow(), Observed::Leader(m) if m.name != own)
+        }))
+    };
+    let leading = crate::start_leader(
+        flags,
+        store,
+        port,
+        Some(Abdication(abdicate_tx)),
+        Some(may_act),
+    )?;
     let mut actor = leading.actor;
     gate.leading.send_replace(Some(leading.router));
     tracing::info!(participant = me, "leading: serving the API");

@@ -305,7 +305,7 @@ pub async fn serve(
     let store: Arc<dyn Store> =
         Arc::new(RedbStore::open(&flags.work_dir).context("open the marathon store")?);
     let port = listener.local_addr()?.port();
-    let Leading { router, mut actor } = start_leader(&flags, store, port, None)?;
+    let Leading { router, mut actor } = start_leader(&flags, store, port, None, None)?;
     // `--http_credentials` (issue 14): one check before any handler.
     let app = match flags.listener.http_policy() {
         Some(policy) => router.layer(axum::middleware::from_fn_with_state(
@@ -364,6 +364,7 @@ pub(crate) fn start_leader(
     store: Arc<dyn Store>,
     port: u16,
     abdication: Option<ha::Abdication>,
+    may_act: Option<drover_scheduler_client::MayAct>,
 ) -> anyhow::Result<Leading> {
     let restored = storage::load(&store).context("load marathon state")?;
     let framework_id = restored.framework_id.clone();
@@ -389,6 +390,7 @@ pub(crate) fn start_leader(
             webui_url: format!("http://{}:{port}", flags.hostname),
             inbox: tx.clone(),
             leader_url: mesos_leader.clone(),
+            may_act: may_act.clone(),
         })
     });
     let api = api::Api {

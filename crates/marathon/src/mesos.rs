@@ -36,6 +36,8 @@ pub struct Link {
     pub inbox: mpsc::Sender<Msg>,
     /// Where the leading master's URL is kept for `/v2/info`.
     pub leader_url: LeaderUrl,
+    /// With HA: whether this scheduler still leads (asked before every call to the master).
+    pub may_act: Option<drover_scheduler_client::MayAct>,
 }
 
 /// The web UI URL of the master that accepted the last subscription (Marathon's
@@ -107,6 +109,7 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
     let (calls_tx, mut calls_rx) = mpsc::channel::<MesosCall>(drover_scheduler_client::CALLS_MAX);
     let mut config = Config::new(link.master.clone(), framework_info(&link));
     config.credential = link.credential.clone();
+    config.may_act = link.may_act.clone();
     let (client, mut events) = drover_scheduler_client::spawn(config);
     let inbox = link.inbox.clone();
     let leader_url = link.leader_url.clone();

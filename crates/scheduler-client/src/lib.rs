@@ -65,6 +65,26 @@ pub struct Config {
     /// HTTP Basic credential sent with every call (a master with
     /// `--authenticate_http_frameworks`); its principal should be `framework_info.principal`.
     pub credential: Option<drover_http::auth::Credential>,
+    /// Asked before every (re)subscription and every call: once it says no (an HA scheduler
+    /// deposed, or paused past its lease), the client stops for good without another word to
+    /// the master, so a deposed leader cannot take the framework back from its successor.
+    pub may_act: Option<MayAct>,
+}
+
+/// Whether this framework may still talk to the master (see [`Config::may_act`]).
+#[derive(Clone)]
+pub struct MayAct(pub std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for MayAct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MayAct")
+    }
+}
+
+impl Config {
+    fn may_act(&self) -> bool {
+        self.may_act.as_ref().is_none_or(|f| (f.0)())
+    }
 }
 
 impl Config {
@@ -78,6 +98,7 @@ impl Config {
             backoff_max: Duration::from_secs(30),
             calls_in_flight_max: CALLS_IN_FLIGHT_MAX,
             credential: None,
+            may_act: None,
         }
     }
 
@@ -147,6 +168,10 @@ async fn run(
     });
     let mut leader = config.master.clone();
     loop {
+        if !config.may_act() {
+            tracing::warn!("no longer allowed to act (deposed): the scheduler client stops");
+            return;
+        }
         let outcome = match &detector {
             None => session(&client, &mut config, &mut leader, &mut calls, &events).await,
             Some(Err(error)) => Session::Lost(format!("bad master: {error}")),
@@ -349,6 +374,10 @@ async fn session(
                 return flight.lose("missed heartbeats".into(), config, events).await;
             }
             call = calls.recv(), if flight.waiting.len() < CALLS_WAITING_MAX => {
+                if !config.may_act() {
+                    tracing::warn!("no longer allowed to act (deposed): the scheduler client stops");
+                    return Session::Stop;
+                }
                 let Some(call) = call else {
                     // The framework is gone: deliver what it sent, then stop.
                     flight.finish(config, events).await;
