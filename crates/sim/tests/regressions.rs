@@ -429,8 +429,8 @@ fn regression_copies_count_only_in_a_session_the_leader_holds_open_too() {
     replay(5_255_230_498_427_395_539, "random");
 }
 
-/// Found by a fresh sweep (round 8; seed 8100000000000006695: `agent_checkpoint_torn_by_crash`
-/// + `master_crash_with_updates_in_flight` + `scheduler_abdicates_mid_deployment`): the master
+/// Found by a fresh sweep (round 8; seed 8100000000000006695: `agent_checkpoint_torn_by_crash`,
+/// `master_crash_with_updates_in_flight` and `scheduler_abdicates_mid_deployment`): the master
 /// answered a kill of a STAGING task on a disconnected agent itself (TASK_KILLED,
 /// REASON_TASK_KILLED_DURING_LAUNCH), then crashed, losing its memory of that answer. The
 /// agent had received the launch after all; when it came back, the new master (which adopts a
