@@ -482,6 +482,9 @@ fn acls_decide_framework_registration_and_teardown() {
             ],
             "teardown_frameworks": [
               {"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}
+            ],
+            "view_frameworks": [
+              {"principals": {"type": "ANY"}, "users": {"type": "ANY"}}
             ]}"#,
     );
     let port = support::free_port();
@@ -535,15 +538,23 @@ fn acls_decide_framework_registration_and_teardown() {
         Some(&fw),
     );
     assert_eq!(accepted.status, 200, "{}", accepted.body);
-    let framework_id = loop {
-        let frameworks = call(port, "GET", "/master/frameworks", "", None);
-        let value: serde_json::Value = serde_json::from_str(&frameworks.body).unwrap_or_default();
-        if let Some(id) = value["frameworks"][0]["id"].as_str() {
-            break id.to_owned();
-        }
-        master.assert_alive();
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // Anyone may view frameworks (`view_frameworks`): with `permissive: false` and no such
+    // ACL, `/master/frameworks` would show nothing, as in Mesos.
+    let mut framework_id = String::new();
+    wait_until(
+        "the framework in /master/frameworks",
+        Duration::from_secs(60),
+        || {
+            master.assert_alive();
+            let frameworks = call(port, "GET", "/master/frameworks", "", None);
+            let value: serde_json::Value =
+                serde_json::from_str(&frameworks.body).unwrap_or_default();
+            if let Some(id) = value["frameworks"][0]["id"].as_str() {
+                framework_id = id.to_owned();
+            }
+            !framework_id.is_empty()
+        },
+    );
     // Teardown: the framework's own principal is not allowed (permissive false), ops is.
     let teardown = serde_json::json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}}).to_string();
     let refused = call(port, "POST", "/api/v1", &teardown, Some(&fw));
@@ -567,12 +578,12 @@ fn acls_decide_framework_registration_and_teardown() {
 
     // An ACL kind Drover does not enforce stops the master at start.
     let mut args = support::master_args(dir.path(), support::free_port());
-    args.push(r#"--acls={"view_tasks": []}"#.to_owned());
+    args.push(r#"--acls={"view_flags": []}"#.to_owned());
     let mut refused = Daemon::start("master2", dir.path(), &args);
     wait_until("the master to exit", Duration::from_secs(60), || {
         refused.exited()
     });
-    assert!(refused.log().contains("view_tasks"), "{}", refused.log());
+    assert!(refused.log().contains("view_flags"), "{}", refused.log());
 }
 
 /// Each daemon started on a non-loopback address without authentication says so, once; with
