@@ -31,7 +31,7 @@ const JARS: &[&str] = &[
 pub struct ZooKeeperServer {
     child: Child,
     stopped: bool,
-    /// Its client address (`127.0.0.1:<port>`).
+    /// Its client address (`127.0.0.1:<port>` unless started on another address).
     pub address: SocketAddr,
     _dir: tempfile::TempDir,
 }
@@ -46,6 +46,13 @@ impl ZooKeeperServer {
     /// [`start`](Self::start) with `heap_mb` of Java heap: a server holding 100,000 records (a
     /// benchmark's) needs more than a test's 256 MiB.
     pub fn start_with_heap_mb(heap_mb: u32) -> ZooKeeperServer {
+        ZooKeeperServer::start_on(std::net::IpAddr::from([127, 0, 0, 1]), heap_mb)
+    }
+
+    /// [`start_with_heap_mb`](Self::start_with_heap_mb) listening on `ip` instead of
+    /// loopback: the soak's agents, each in its own network namespace, reach it on the
+    /// bridge's address.
+    pub fn start_on(ip: std::net::IpAddr, heap_mb: u32) -> ZooKeeperServer {
         let java_dir = Path::new("/usr/share/java");
         assert!(
             java_dir.join("zookeeper.jar").exists(),
@@ -58,7 +65,7 @@ impl ZooKeeperServer {
             .map(|jar| jar.display().to_string())
             .collect();
         let dir = tempfile::tempdir().expect("temp dir for ZooKeeper");
-        let port = TcpListener::bind("127.0.0.1:0")
+        let port = TcpListener::bind((ip, 0))
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
@@ -70,7 +77,7 @@ impl ZooKeeperServer {
                  minSessionTimeout=1000\n\
                  dataDir={}\n\
                  clientPort={port}\n\
-                 clientPortAddress=127.0.0.1\n\
+                 clientPortAddress={ip}\n\
                  4lw.commands.whitelist=*\n\
                  admin.enableServer=false\n",
                 dir.path().join("data").display()
@@ -100,7 +107,7 @@ wait $java"#;
             .stderr(log)
             .spawn()
             .expect("start ZooKeeper");
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let address = SocketAddr::from((ip, port));
         let server = ZooKeeperServer {
             child,
             stopped: false,
@@ -125,7 +132,7 @@ wait $java"#;
         self._dir.path().join("zookeeper.log")
     }
 
-    /// `zk://127.0.0.1:<port><path>`.
+    /// `zk://<address><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("zk://{}{path}", self.address)
     }

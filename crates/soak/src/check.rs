@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -21,7 +22,7 @@ use crate::plain::PlainView;
 pub struct Endpoints {
     /// `http://host:port` of each master.
     pub masters: Vec<String>,
-    /// Marathon's base URL.
+    /// The base URL of the Marathon the convergence probe asks (a follower proxies).
     pub marathon: String,
     /// Each agent's base URL.
     pub agents: Vec<String>,
@@ -109,25 +110,38 @@ impl Window {
     }
 }
 
-/// One sample of the run-time invariants.
+/// Whether a master's `/master/state` says it leads.
+fn leads(state: &Value) -> bool {
+    state["leader"].is_string() && state["leader"] == state["pid"]
+}
+
+/// One sample of the run-time invariants. `leader` is set to the index of the master that
+/// says it leads (for the nemesis), or `usize::MAX` when none answers as leader.
 pub async fn sample(
     http: &Http,
     at: &Endpoints,
     journal: &Journal,
     plain: &PlainView,
     window: &mut Window,
+    leader: &AtomicUsize,
 ) {
     let mut leaders = Vec::new();
     let mut state = None;
-    for m in &at.masters {
+    for (i, m) in at.masters.iter().enumerate() {
         if let Ok(s) = http.get_json(&format!("{m}/master/state")).await {
-            if s["leader"].is_string() && s["leader"] == s["pid"] {
+            if leads(&s) {
                 leaders.push(m.clone());
+                leader.store(i, Ordering::Relaxed);
+                state = Some(s);
+            } else if at.masters.len() == 1 {
+                state = Some(s);
             }
-            state = Some(s);
         }
     }
     journal.count("sample");
+    if leaders.is_empty() {
+        leader.store(usize::MAX, Ordering::Relaxed);
+    }
     if leaders.len() > 1 {
         journal.violation(format!("{} acting leaders: {leaders:?}", leaders.len()));
     }
@@ -202,10 +216,16 @@ pub async fn converged(
     journal: &Journal,
     plain: &PlainView,
 ) -> anyhow::Result<()> {
-    let state = http
-        .get_json(&format!("{}/master/state", at.masters[0]))
-        .await
-        .context("master state")?;
+    let mut state = None;
+    for m in &at.masters {
+        if let Ok(s) = http.get_json(&format!("{m}/master/state")).await
+            && (leads(&s) || at.masters.len() == 1)
+        {
+            state = Some(s);
+            break;
+        }
+    }
+    let state = state.context("no master answers as the leader")?;
     let active = state["slaves"]
         .as_array()
         .into_iter()

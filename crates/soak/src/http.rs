@@ -74,15 +74,20 @@ impl Http {
     }
 
     /// Follows an SSE stream, calling `on_event(event_type, data)` for each event until the
-    /// stream ends or fails.
+    /// stream ends or fails. One redirect is followed (a Marathon follower sends its event
+    /// stream's clients to the leader).
     pub async fn sse(&self, url: &str, mut on_event: impl FnMut(&str, &str)) -> anyhow::Result<()> {
-        let request = hyper::Request::builder()
-            .uri(url)
-            .header("Accept", "text/event-stream")
-            .body(Full::new(Bytes::new()))?;
-        let response = tokio::time::timeout(Duration::from_secs(10), self.inner.request(request))
-            .await
-            .context("connecting to the event stream")??;
+        let mut url = url.to_owned();
+        let mut response = self.open_stream(&url).await?;
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(hyper::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .with_context(|| format!("{url} redirected without a Location"))?;
+            url = location.to_owned();
+            response = self.open_stream(&url).await?;
+        }
         anyhow::ensure!(
             response.status().is_success(),
             "{url} answered {}",
@@ -115,5 +120,19 @@ impl Http {
             );
         }
         Ok(())
+    }
+
+    async fn open_stream(
+        &self,
+        url: &str,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+        let request = hyper::Request::builder()
+            .uri(url)
+            .header("Accept", "text/event-stream")
+            .body(Full::new(Bytes::new()))?;
+        tokio::time::timeout(Duration::from_secs(10), self.inner.request(request))
+            .await
+            .context("connecting to the event stream")?
+            .with_context(|| format!("GET {url}"))
     }
 }

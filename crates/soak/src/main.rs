@@ -17,13 +17,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 
 use crate::check::Endpoints;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Shape};
 use crate::journal::Journal;
 use crate::marathon::{BASE_APPS, Marathon};
 use crate::nemesis::Nemesis;
@@ -40,8 +41,17 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// Agents, each in its own network namespace.
-    #[arg(long, default_value_t = 3)]
-    agents: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    agents: u16,
+    /// Masters. More than one runs them in HA on a private ZooKeeper (started by the soak on
+    /// the bridge address; Debian's `zookeeper` package), and the nemesis also deposes
+    /// leaders.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    masters: u16,
+    /// Marathons. More than one (or several masters) keeps Marathon's state in ZooKeeper,
+    /// with a leader elected there.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    marathons: u16,
     /// Tasks the plain framework keeps running.
     #[arg(long, default_value_t = 3)]
     plain_tasks: usize,
@@ -141,9 +151,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let log = std::fs::File::create(dir.path().join("soak.log"))?;
     let journal = Journal::new(Box::new(Tee(log)));
     journal.action(format!(
-        "start: seed {seed}, duration {:?}, {} agents, drover {}, run dir {}",
+        "start: seed {seed}, duration {:?}, {} agents, {} masters, {} marathons, drover {}, run dir {}",
         args.duration,
         args.agents,
+        args.masters,
+        args.marathons,
         exe.display(),
         dir.path().display()
     ));
@@ -184,17 +196,22 @@ async fn soak(
     dir: &std::path::Path,
     journal: &Arc<Journal>,
 ) -> anyhow::Result<bool> {
-    let mut cluster = Cluster::start(exe, dir, args.agents)?;
+    let shape = Shape {
+        agents: usize::from(args.agents),
+        masters: usize::from(args.masters),
+        marathons: usize::from(args.marathons),
+    };
+    let mut cluster = Cluster::start(exe, dir, shape)?;
     let at = Endpoints {
-        masters: vec![format!("http://{}", cluster.master_addr)],
-        marathon: cluster.marathon_url.clone(),
+        masters: cluster.master_urls.clone(),
+        marathon: cluster.marathon_urls[0].clone(),
         agents: cluster.agent_urls.clone(),
     };
     journal.action(format!(
-        "cluster: master {}, agents {:?}, marathon {}",
-        cluster.master_addr, at.agents, at.marathon
+        "cluster: masters {:?} (found at {}), agents {:?}, marathons {:?}",
+        at.masters, cluster.master_target, at.agents, cluster.marathon_urls
     ));
-    let marathon = Marathon::new(at.marathon.clone(), journal.clone());
+    let marathon = Marathon::new(cluster.marathon_urls.clone(), journal.clone());
     // Marathon answers once it has subscribed; create the apps as soon as it takes them.
     for (id, instances, healthy) in BASE_APPS {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -202,14 +219,14 @@ async fn soak(
             if tokio::time::Instant::now() > deadline {
                 bail!(
                     "Marathon did not take {id}:\n{}",
-                    cluster.marathon.log_tail(20)
+                    cluster.marathons[0].log_tail(20)
                 );
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
     let plain = Plain::start(
-        cluster.master_addr.clone(),
+        cluster.master_target.clone(),
         args.plain_tasks,
         journal.clone(),
     );
@@ -222,20 +239,21 @@ async fn soak(
     ));
 
     let events = tokio::spawn(marathon.clone().follow_events());
+    let leader = Arc::new(AtomicUsize::new(usize::MAX));
     let sampler = {
-        let (at, journal) = (at.clone(), journal.clone());
+        let (at, journal, leader) = (at.clone(), journal.clone(), leader.clone());
         let view = plain.view();
         tokio::spawn(async move {
             let http = http::Http::new();
             let mut window = check::Window::default();
             loop {
-                check::sample(&http, &at, &journal, &view, &mut window).await;
+                check::sample(&http, &at, &journal, &view, &mut window, &leader).await;
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         })
     };
 
-    let mut nemesis = Nemesis::new(seed, journal.clone());
+    let mut nemesis = Nemesis::new(seed, journal.clone(), leader, shape.ha());
     let end = tokio::time::Instant::now() + args.duration;
     let mut next = tokio::time::Instant::now();
     while tokio::time::Instant::now() < end {

@@ -1,9 +1,12 @@
 //! The Marathon side of the workload: the apps (one health-checked, one not, short-lived
 //! extra apps created and deleted during the run), scale changes, and the `/v2/events`
 //! follower that feeds every `status_update_event` to the journal's checks. Every change
-//! Marathon acknowledges is recorded; one that got no answer is recorded as uncertain.
+//! Marathon acknowledges is recorded; one that got no answer is recorded as uncertain. With
+//! several Marathons the requests go to each in turn (a follower proxies to the leader), and
+//! the event stream follows a follower's redirect to the leader.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -35,11 +38,12 @@ fn app_json(id: &str, instances: u32, healthy: bool) -> serde_json::Value {
     app
 }
 
-/// Marathon's base URL and the journal.
+/// The Marathons' base URLs and the journal.
 #[derive(Debug, Clone)]
 pub struct Marathon {
-    /// `http://127.0.0.1:port`.
-    pub url: String,
+    /// Each `http://127.0.0.1:port`.
+    pub urls: Vec<String>,
+    next: Arc<AtomicUsize>,
     http: Http,
     journal: Arc<Journal>,
 }
@@ -47,13 +51,21 @@ pub struct Marathon {
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl Marathon {
-    /// A client of the Marathon at `url`.
-    pub fn new(url: String, journal: Arc<Journal>) -> Marathon {
+    /// A client of the Marathons at `urls` (at least one).
+    pub fn new(urls: Vec<String>, journal: Arc<Journal>) -> Marathon {
+        assert!(!urls.is_empty(), "at least one Marathon");
         Marathon {
-            url,
+            urls,
+            next: Arc::default(),
             http: Http::new(),
             journal,
         }
+    }
+
+    /// The next Marathon to ask, in turn.
+    fn url(&self) -> &str {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.urls[i % self.urls.len()]
     }
 
     /// Creates `id`; true when Marathon acknowledged it.
@@ -63,7 +75,7 @@ impl Marathon {
             .http
             .send(
                 "POST",
-                &format!("{}/v2/apps", self.url),
+                &format!("{}/v2/apps", self.url()),
                 Some(body),
                 CHANGE_TIMEOUT,
             )
@@ -78,7 +90,7 @@ impl Marathon {
             .http
             .send(
                 "PUT",
-                &format!("{}/v2/apps{id}?force=true", self.url),
+                &format!("{}/v2/apps{id}?force=true", self.url()),
                 Some(body),
                 CHANGE_TIMEOUT,
             )
@@ -92,7 +104,7 @@ impl Marathon {
             .http
             .send(
                 "DELETE",
-                &format!("{}/v2/apps{id}?force=true", self.url),
+                &format!("{}/v2/apps{id}?force=true", self.url()),
                 None,
                 CHANGE_TIMEOUT,
             )
@@ -115,9 +127,18 @@ impl Marathon {
                     .action(format!("workload {what} {id} {instances:?}: acknowledged"));
                 true
             }
+            Ok((status, body)) if status >= 500 => {
+                // A follower's proxy error (502, 503) may come after the leader took the
+                // change: its outcome is unknown.
+                let body: String = body.chars().take(200).collect();
+                self.journal.app_uncertain(id, instances, healthy);
+                self.journal.action(format!(
+                    "workload {what} {id} {instances:?}: {status} {body}, outcome uncertain"
+                ));
+                false
+            }
             Ok((status, body)) => {
-                // A refusal (Marathon down answers nothing; 409 for a locked app) changes
-                // nothing.
+                // A refusal (409 for a locked app, 4xx for a bad request) changes nothing.
                 let body: String = body.chars().take(200).collect();
                 self.journal.action(format!(
                     "workload {what} {id} {instances:?}: refused {status} {body}"
@@ -145,7 +166,7 @@ impl Marathon {
     pub async fn follow_events(self) {
         loop {
             let journal = self.journal.clone();
-            let url = format!("{}/v2/events?event_type=status_update_event", self.url);
+            let url = format!("{}/v2/events?event_type=status_update_event", self.url());
             let _ = self
                 .http
                 .sse(&url, |kind, data| {

@@ -2,11 +2,14 @@
 //! time. Faults overlap: each one that lasts (a paused daemon, a cut link, a daemon down
 //! before its restart) schedules its own end, and a daemon or link already under a fault is
 //! left alone until it ends. Between faults it drives the workload (scale an app, create or
-//! delete a short-lived app, make the plain framework fail over).
-
-use std::time::Duration;
+//! delete a short-lived app, make the plain framework fail over). With HA it targets the
+//! leading master half the times it hits a master (the sampler tells it which one leads), and
+//! it acts as the daemons' supervisor: a master or Marathon that exits by itself (as a deposed
+//! leader does) is restarted a second later, as systemd's `Restart=always` would.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -66,6 +69,10 @@ pub struct Nemesis {
     next_tmp: u32,
     workload: Option<tokio::sync::mpsc::Sender<Op>>,
     journal: Arc<Journal>,
+    /// The index of the leading master as last sampled (`usize::MAX`: unknown).
+    leader: Arc<AtomicUsize>,
+    /// Whether daemons that exit by themselves are restarted (HA: a deposed leader exits).
+    supervise: bool,
 }
 
 fn target(end: &End) -> String {
@@ -76,10 +83,18 @@ fn target(end: &End) -> String {
 }
 
 impl Nemesis {
-    /// A nemesis with this seed.
-    pub fn new(seed: u64, journal: Arc<Journal>) -> Nemesis {
+    /// A nemesis with this seed. `leader` is the sampler's latest view of which master leads;
+    /// with `supervise`, masters and Marathons that exit by themselves are restarted.
+    pub fn new(
+        seed: u64,
+        journal: Arc<Journal>,
+        leader: Arc<AtomicUsize>,
+        supervise: bool,
+    ) -> Nemesis {
         Nemesis {
             journal,
+            leader,
+            supervise,
             rng: Rng::new(seed),
             pending: Vec::new(),
             tmp_apps: Vec::new(),
@@ -96,7 +111,8 @@ impl Nemesis {
         Duration::from_millis(self.rng.range(lo * 1000, hi * 1000))
     }
 
-    /// Ends every fault whose time has come.
+    /// Ends every fault whose time has come; as the supervisor, schedules the restart of a
+    /// master or Marathon that exited by itself.
     pub fn end_due(&mut self, cluster: &mut Cluster, now: Instant) {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
@@ -105,6 +121,49 @@ impl Nemesis {
         for (_, end) in due {
             end_fault(&self.journal, cluster, end);
         }
+        if !self.supervise {
+            return;
+        }
+        let names: Vec<String> = cluster
+            .masters
+            .iter()
+            .chain(&cluster.marathons)
+            .map(|p| p.name.clone())
+            .collect();
+        for name in names {
+            if self.busy(&name) {
+                continue;
+            }
+            let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
+            if !proc.is_running() {
+                let tail = proc.log_tail(3);
+                self.journal.action(format!(
+                    "supervisor: {name} exited by itself, restart in 1s; log tail:\n{tail}"
+                ));
+                self.pending
+                    .push((now + Duration::from_secs(1), End::Restart(name)));
+            }
+        }
+    }
+
+    /// A master to hit: with several, the leader half the time (when the sampler knows it).
+    fn pick_master(&mut self, cluster: &Cluster) -> String {
+        let n = cluster.masters.len() as u64;
+        let leader = self.leader.load(Ordering::Relaxed);
+        let i = if leader < cluster.masters.len() && self.rng.range(0, 1) == 0 {
+            leader
+        } else {
+            self.rng.range(0, n - 1) as usize
+        };
+        cluster.masters[i].name.clone()
+    }
+
+    /// A Marathon to hit.
+    fn pick_marathon(&mut self, cluster: &Cluster) -> String {
+        let n = cluster.marathons.len() as u64;
+        cluster.marathons[self.rng.range(0, n - 1) as usize]
+            .name
+            .clone()
     }
 
     /// Ends every fault now: restarts what is down, continues what is paused, heals links.
@@ -113,11 +172,7 @@ impl Nemesis {
             end_fault(&self.journal, cluster, end);
         }
         // Whatever died on its own comes back too.
-        for name in ["master", "marathon"]
-            .into_iter()
-            .map(str::to_owned)
-            .chain((0..cluster.agents.len()).map(|i| format!("agent{i}")))
-        {
+        for name in cluster.names() {
             let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
             if !proc.is_running() {
                 let tail = proc.log_tail(5);
@@ -162,13 +217,17 @@ impl Nemesis {
         let agent_name = format!("agent{agent}");
         let now = Instant::now();
         match self.rng.range(0, 15) {
-            0 if !self.busy("master") => {
-                let down = self.secs(0, 5);
-                self.journal
-                    .action(format!("SIGKILL master (restart in {down:?})"));
-                cluster.master.kill();
-                self.pending
-                    .push((now + down, End::Restart("master".into())));
+            0 => {
+                let name = self.pick_master(cluster);
+                if !self.busy(&name) {
+                    let down = self.secs(0, 5);
+                    self.journal
+                        .action(format!("SIGKILL {name} (restart in {down:?})"));
+                    if let Some(proc) = cluster.proc_mut(&name) {
+                        proc.kill();
+                    }
+                    self.pending.push((now + down, End::Restart(name)));
+                }
             }
             1 | 2 if !self.busy(&agent_name) => {
                 let down = self.secs(0, 8);
@@ -188,8 +247,8 @@ impl Nemesis {
             }
             4 | 5 => {
                 let name = match self.rng.range(0, 2) {
-                    0 => "master".to_owned(),
-                    1 => "marathon".to_owned(),
+                    0 => self.pick_master(cluster),
+                    1 => self.pick_marathon(cluster),
                     _ => agent_name,
                 };
                 if !self.busy(&name) {
@@ -202,13 +261,17 @@ impl Nemesis {
                     }
                 }
             }
-            6 if !self.busy("marathon") => {
-                let down = self.secs(0, 5);
-                self.journal
-                    .action(format!("SIGKILL marathon (restart in {down:?})"));
-                cluster.marathon.kill();
-                self.pending
-                    .push((now + down, End::Restart("marathon".into())));
+            6 => {
+                let name = self.pick_marathon(cluster);
+                if !self.busy(&name) {
+                    let down = self.secs(0, 5);
+                    self.journal
+                        .action(format!("SIGKILL {name} (restart in {down:?})"));
+                    if let Some(proc) = cluster.proc_mut(&name) {
+                        proc.kill();
+                    }
+                    self.pending.push((now + down, End::Restart(name)));
+                }
             }
             7 | 8 if !self.busy(&format!("link{agent}")) => {
                 let cut = self.secs(2, 25);
