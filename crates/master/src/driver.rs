@@ -23,6 +23,7 @@ use drover_wire::v1::master as operator;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::persist;
+use crate::view::Viewer;
 
 /// Capacity of the command channel from HTTP handlers to the driver.
 pub const COMMAND_CAPACITY: usize = 4096;
@@ -86,8 +87,13 @@ pub enum Command {
     },
     /// A read.
     Read { read: ReadFn },
-    /// A new operator subscription: SUBSCRIBED is built from the state at this point.
-    OperatorSubscribe { conn: Conn, stream: StreamHandle },
+    /// A new operator subscription: SUBSCRIBED is built from the state at this point. With a
+    /// viewer (view ACLs), SUBSCRIBED and every later event are filtered for it.
+    OperatorSubscribe {
+        conn: Conn,
+        stream: StreamHandle,
+        viewer: Option<Viewer>,
+    },
     /// A stream's reader went away.
     Closed { conn: Conn, kind: StreamKind },
 }
@@ -215,7 +221,7 @@ impl Drop for CloseGuard {
 enum Outgoing {
     Effect(Effect),
     Read(Deliver),
-    OperatorSubscribed(Conn, StreamHandle, Box<operator::Event>),
+    OperatorSubscribed(Conn, StreamHandle, Option<Viewer>, Box<operator::Event>),
 }
 
 /// The driver's state.
@@ -223,7 +229,7 @@ struct Driver {
     master: Master,
     store: Arc<dyn Store>,
     streams: BTreeMap<Conn, (StreamKind, StreamHandle)>,
-    operators: Vec<(Conn, StreamHandle)>,
+    operators: Vec<(Conn, StreamHandle, Option<Viewer>)>,
     replies: BTreeMap<Conn, oneshot::Sender<Reply>>,
     /// Streams the driver dropped itself (slow readers): the core hears of them next batch.
     dropped: Vec<(Conn, StreamKind)>,
@@ -332,20 +338,33 @@ impl Driver {
                 Command::Read { read } => {
                     outgoing.push(Outgoing::Read(read(&self.master, now)));
                 }
-                Command::OperatorSubscribe { conn, stream } => {
+                Command::OperatorSubscribe {
+                    conn,
+                    stream,
+                    viewer,
+                } => {
                     let mut event = operator::Event {
                         r#type: Some(operator::event::Type::Subscribed as i32),
                         ..Default::default()
                     };
+                    let mut state = self.master.get_state();
+                    if let Some(viewer) = &viewer {
+                        viewer.filter_state(&mut state, &crate::view::users(&self.master));
+                    }
                     event.subscribed = Some(operator::event::Subscribed {
-                        get_state: Some(self.master.get_state()),
+                        get_state: Some(state),
                         heartbeat_interval_seconds: Some(OPERATOR_HEARTBEAT.as_secs_f64()),
                     });
-                    outgoing.push(Outgoing::OperatorSubscribed(conn, stream, Box::new(event)));
+                    outgoing.push(Outgoing::OperatorSubscribed(
+                        conn,
+                        stream,
+                        viewer,
+                        Box::new(event),
+                    ));
                 }
                 Command::Closed { conn, kind } => {
                     if kind == StreamKind::Operator {
-                        self.operators.retain(|(c, _)| *c != conn);
+                        self.operators.retain(|(c, _, _)| *c != conn);
                     } else {
                         self.streams.remove(&conn);
                         if let Some(input) = closed_input(conn, kind) {
@@ -377,13 +396,13 @@ impl Driver {
             match item {
                 Outgoing::Effect(effect) => self.apply(effect),
                 Outgoing::Read(deliver) => deliver(),
-                Outgoing::OperatorSubscribed(conn, stream, event) => {
+                Outgoing::OperatorSubscribed(conn, stream, viewer, event) => {
                     if stream
                         .tx
                         .try_send(drover_http::encode_message(&*event, stream.encoding))
                         .is_ok()
                     {
-                        self.operators.push((conn, stream));
+                        self.operators.push((conn, stream, viewer));
                         if self.operators.len() > MAX_OPERATOR_SUBSCRIBERS {
                             self.operators.remove(0);
                         }
@@ -442,7 +461,14 @@ impl Driver {
     fn publish(&mut self, event: &operator::Event) {
         let mut json: Option<Bytes> = None;
         let mut protobuf: Option<Bytes> = None;
-        self.operators.retain(|(_, handle)| {
+        let master = &self.master;
+        self.operators.retain(|(_, handle, viewer)| {
+            if viewer
+                .as_ref()
+                .is_some_and(|v| !v.may_see_event(event, master))
+            {
+                return true;
+            }
             let payload = match handle.encoding {
                 Encoding::Json => json
                     .get_or_insert_with(|| drover_http::encode_message(event, Encoding::Json))

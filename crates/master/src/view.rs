@@ -3,9 +3,11 @@
 //! framework the principal may not view is left out with everything in it; within a visible
 //! one, so is each task and executor it may not view. Applied to `/master/state`,
 //! `/master/frameworks`, `/master/tasks`, `/master/state-summary` (and their aliases) and to
-//! the operator API's GET_STATE, GET_FRAMEWORKS, GET_TASKS and GET_EXECUTORS; the operator
-//! event stream (SUBSCRIBE) is refused to a principal whose views are restricted rather than
-//! sent unfiltered. Without view ACLs (and `permissive`) nothing is filtered and nothing costs.
+//! the operator API's GET_STATE, GET_FRAMEWORKS, GET_TASKS and GET_EXECUTORS, and to the
+//! operator event stream (SUBSCRIBE: its SUBSCRIBED snapshot, and each TASK_ADDED,
+//! TASK_UPDATED, FRAMEWORK_ADDED, FRAMEWORK_UPDATED and FRAMEWORK_REMOVED, as Mesos' master
+//! filtered them per subscriber). Without view ACLs (and `permissive`) nothing is filtered and
+//! nothing costs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use drover_core::master::Master;
 use drover_http::auth::Principal;
 use drover_wire::v1;
 use drover_wire::v1::master::response;
@@ -171,6 +174,43 @@ impl Viewer {
             .retain(|e| visible(&e.executor_info));
     }
 
+    /// Whether an operator event may go to this viewer: task events need the framework and
+    /// the task to be visible, framework events the framework; the rest (agents, heartbeats)
+    /// are not about a framework's user.
+    pub fn may_see_event(&self, event: &v1::master::Event, master: &Master) -> bool {
+        use v1::master::event::Type;
+        let framework_user = |id: &str| framework_user(master, id);
+        let task_ok = |fw_id: &str, task_user: Option<&str>| {
+            let fw_user = framework_user(fw_id);
+            fw_user.as_deref().is_none_or(|u| self.framework(u))
+                && self.task(task_user.or(fw_user.as_deref()).unwrap_or_default())
+        };
+        match event.r#type.and_then(|t| Type::try_from(t).ok()) {
+            Some(Type::TaskAdded) => event
+                .task_added
+                .as_ref()
+                .is_none_or(|e| task_ok(&e.task.framework_id.value, e.task.user.as_deref())),
+            Some(Type::TaskUpdated) => event.task_updated.as_ref().is_none_or(|e| {
+                let fw_id = &e.framework_id.value;
+                let user = task_user(master, fw_id, &e.status.task_id.value);
+                task_ok(fw_id, user.as_deref())
+            }),
+            Some(Type::FrameworkAdded) => event
+                .framework_added
+                .as_ref()
+                .is_none_or(|e| self.framework(&e.framework.framework_info.user)),
+            Some(Type::FrameworkUpdated) => event
+                .framework_updated
+                .as_ref()
+                .is_none_or(|e| self.framework(&e.framework.framework_info.user)),
+            Some(Type::FrameworkRemoved) => event
+                .framework_removed
+                .as_ref()
+                .is_none_or(|e| self.framework(&e.framework_info.user)),
+            _ => true,
+        }
+    }
+
     /// Filters GET_STATE.
     pub fn filter_state(&self, state: &mut response::GetState, users: &Users) {
         if let Some(frameworks) = state.get_frameworks.as_mut() {
@@ -185,8 +225,40 @@ impl Viewer {
     }
 }
 
+/// A framework's user, live or completed.
+fn framework_user(master: &Master, id: &str) -> Option<String> {
+    master
+        .frameworks()
+        .get(id)
+        .map(|f| f.info.user.clone())
+        .or_else(|| {
+            master
+                .completed_frameworks()
+                .iter()
+                .find(|f| f.info.id.as_ref().is_some_and(|i| i.value == id))
+                .map(|f| f.info.user.clone())
+        })
+}
+
+/// A task's own user, when it has one (live, unreachable, or lately completed).
+fn task_user(master: &Master, fw_id: &str, task_id: &str) -> Option<String> {
+    let fw = master.frameworks().get(fw_id)?;
+    let entry = fw
+        .tasks
+        .get(task_id)
+        .or_else(|| fw.unreachable_tasks.get(task_id))
+        .or_else(|| {
+            // A terminal update's task was just moved to the end of the completed ones.
+            fw.completed_tasks
+                .iter()
+                .rev()
+                .find(|e| e.task.task_id.value == task_id)
+        })?;
+    entry.task.user.clone()
+}
+
 /// Every framework's user, live and completed.
-pub fn users(master: &drover_core::master::Master) -> Users {
+pub fn users(master: &Master) -> Users {
     master
         .frameworks()
         .iter()

@@ -1,11 +1,11 @@
 //! `view_frameworks`, `view_tasks` and `view_executors` (issue 14): each principal reads only
 //! the frameworks and tasks its ACLs let it see, on every state endpoint and the operator's
-//! GET calls, and the unfiltered operator event stream is refused to a restricted principal.
+//! GET calls and the operator event stream (its snapshot and each later event).
 
 mod support;
 
 use anyhow::Result;
-use drover_http::Client;
+use drover_http::{Client, RecordStream};
 use serde_json::{Value, json};
 use support::*;
 
@@ -40,6 +40,35 @@ async fn operator(master: &Master, call: &Value, auth: &str) -> Result<(u16, Val
         r.status.as_u16(),
         serde_json::from_slice(&r.body).unwrap_or(Value::Null),
     ))
+}
+
+/// Opens the operator event stream as `auth`.
+async fn operator_stream(master: &Master, auth: &str) -> Result<RecordStream> {
+    let response = Client::new()
+        .post_stream(
+            &format!("{}/api/v1", master.url),
+            &[
+                ("Authorization", auth),
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+                ("Connection", "close"),
+            ],
+            json!({"type": "SUBSCRIBE"}).to_string().into(),
+            1 << 22,
+        )
+        .await?;
+    assert_eq!(response.status, 200);
+    Ok(response.records)
+}
+
+/// The next event of an operator stream that is not a heartbeat.
+async fn next_event(events: &mut RecordStream) -> Result<Value> {
+    loop {
+        let event = next_json(events).await?;
+        if event["type"] != "HEARTBEAT" {
+            return Ok(event);
+        }
+    }
 }
 
 /// The `user`s of every framework in a `/master/state`-like document, sorted.
@@ -108,7 +137,7 @@ async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow()
         ],
     )
     .await?;
-    let _agent = Agent::register(&master.url).await?;
+    let agent = Agent::register(&master.url).await?;
     let mut frameworks = Vec::new();
     for user in ["alice", "bob"] {
         let mut info = framework_info(true);
@@ -177,9 +206,93 @@ async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow()
         fws["get_frameworks"]["frameworks"].as_array().map(Vec::len),
         Some(1)
     );
-    // The event stream is not filtered, so a restricted principal may not open it.
-    let (status, _) = operator(&master, &json!({"type": "SUBSCRIBE"}), ALICE).await?;
-    assert_eq!(status, 403);
+
+    // The operator event stream: alice's SUBSCRIBED snapshot holds only her task, and of two
+    // task updates she gets only her own; ops gets both, bob's first.
+    let mut alice_events = operator_stream(&master, ALICE).await?;
+    let mut ops_events = operator_stream(&master, OPS).await?;
+    let snapshot = next_event(&mut alice_events).await?;
+    assert_eq!(snapshot["type"], "SUBSCRIBED", "{snapshot}");
+    let state = &snapshot["subscribed"]["get_state"];
+    assert_eq!(
+        task_ids(&state["get_tasks"]["tasks"]),
+        ["alice-task"],
+        "{state}"
+    );
+    assert_eq!(
+        state["get_frameworks"]["frameworks"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{state}"
+    );
+    let snapshot = next_event(&mut ops_events).await?;
+    assert_eq!(
+        task_ids(&snapshot["subscribed"]["get_state"]["get_tasks"]["tasks"]),
+        ["alice-task", "bob-task"]
+    );
+    let uuid = "AAECAwQFBgcICQoLDA0ODw==";
+    for (fw, task) in [(&frameworks[1], "bob-task"), (&frameworks[0], "alice-task")] {
+        assert_eq!(agent.update(&fw.id, task, "TASK_RUNNING", uuid).await?, 202);
+    }
+    let update = next_event(&mut ops_events).await?;
+    assert_eq!(update["type"], "TASK_UPDATED", "{update}");
+    assert_eq!(
+        update["task_updated"]["status"]["task_id"]["value"],
+        "bob-task"
+    );
+    let update = next_event(&mut ops_events).await?;
+    assert_eq!(
+        update["task_updated"]["status"]["task_id"]["value"],
+        "alice-task"
+    );
+    let update = next_event(&mut alice_events).await?;
+    assert_eq!(update["type"], "TASK_UPDATED", "{update}");
+    assert_eq!(
+        update["task_updated"]["status"]["task_id"]["value"], "alice-task",
+        "bob's update reached alice: {update}"
+    );
+    // A new framework and its task: alice hears of her own only.
+    for user in ["bob", "alice"] {
+        let mut info = framework_info(true);
+        info["user"] = json!(user);
+        info["name"] = json!(format!("{user}-fw2"));
+        let mut fw = Framework::subscribe(&master.url, info).await?;
+        let offer = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        let launched = fw
+            .call(launch(&offer, &format!("{user}-task2"), 0.25))
+            .await?;
+        assert_eq!(launched.0, 202);
+        let rest = fw.next("OFFERS").await?["offers"]["offers"][0].clone();
+        let decline = json!({"type": "DECLINE", "decline": {
+            "offer_ids": [rest["id"]], "filters": {"refuse_seconds": 3600.0}}});
+        assert_eq!(fw.call(decline).await?.0, 202);
+        frameworks.push(fw);
+    }
+    let added = next_event(&mut alice_events).await?;
+    assert_eq!(added["type"], "FRAMEWORK_ADDED", "{added}");
+    assert_eq!(
+        added["framework_added"]["framework"]["framework_info"]["name"], "alice-fw2",
+        "bob's framework reached alice: {added}"
+    );
+    let added = next_event(&mut alice_events).await?;
+    assert_eq!(added["type"], "TASK_ADDED", "{added}");
+    assert_eq!(
+        added["task_added"]["task"]["task_id"]["value"],
+        "alice-task2"
+    );
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let event = next_event(&mut ops_events).await?;
+        seen.push(
+            event["framework_added"]["framework"]["framework_info"]["name"]
+                .as_str()
+                .or(event["task_added"]["task"]["task_id"]["value"].as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(seen, ["bob-fw2", "bob-task2", "alice-fw2", "alice-task2"]);
     drop(frameworks);
     master.stop().await?;
     Ok(())

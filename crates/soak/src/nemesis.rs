@@ -158,6 +158,12 @@ impl Nemesis {
         cluster.masters[i].name.clone()
     }
 
+    /// The leading master's name, when the sampler knows it.
+    fn leading_master(&self, cluster: &Cluster) -> Option<String> {
+        let leader = self.leader.load(Ordering::Relaxed);
+        cluster.masters.get(leader).map(|p| p.name.clone())
+    }
+
     /// A Marathon to hit.
     fn pick_marathon(&mut self, cluster: &Cluster) -> String {
         let n = cluster.marathons.len() as u64;
@@ -316,6 +322,33 @@ impl Nemesis {
                 } else {
                     let id = self.tmp_apps.remove(0);
                     self.submit(marathon, Op::Delete(id));
+                }
+            }
+            // With HA, the leading master is also deposed on purpose: killed, or paused for
+            // longer than its 4 s ZooKeeper session (it must then stop writing and exit).
+            14 if self.supervise => {
+                let name = self.leading_master(cluster);
+                if let Some(name) = name.filter(|n| !self.busy(n)) {
+                    let down = self.secs(0, 5);
+                    self.journal
+                        .action(format!("SIGKILL leader {name} (restart in {down:?})"));
+                    if let Some(proc) = cluster.proc_mut(&name) {
+                        proc.kill();
+                    }
+                    self.pending.push((now + down, End::Restart(name)));
+                }
+            }
+            15 if self.supervise => {
+                let name = self.leading_master(cluster);
+                if let Some(name) = name.filter(|n| !self.busy(n)) {
+                    let pause = self.secs(5, 12);
+                    let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
+                    if proc.pause(true).is_ok() {
+                        self.journal.action(format!(
+                            "SIGSTOP leader {name} past its session (SIGCONT in {pause:?})"
+                        ));
+                        self.pending.push((now + pause, End::Continue(name)));
+                    }
                 }
             }
             _ => {}

@@ -146,18 +146,6 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 }))
                 .await;
             }
-            CallType::Subscribe => {
-                return HttpError::new(
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "the operator event stream is not filtered by view_frameworks, view_tasks \
-                         or view_executors yet, and principal '{}' has restricted views: use the \
-                         GET calls, which are",
-                        viewer.name()
-                    ),
-                )
-                .into_response();
-            }
             _ => {}
         }
     }
@@ -323,7 +311,11 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             };
             if state
                 .handle
-                .send(Command::OperatorSubscribe { conn, stream })
+                .send(Command::OperatorSubscribe {
+                    conn,
+                    stream,
+                    viewer,
+                })
                 .await
                 .is_err()
             {
