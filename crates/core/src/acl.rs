@@ -23,11 +23,13 @@ impl Entity {
         }
     }
 
-    /// Whether this ACL entity is about `request` (Mesos' `matches`).
+    /// Whether this ACL entity is about `request` (Mesos' `matches`: a request about anything
+    /// is matched by an ACL of ANY, which lets it through, and by one of NONE, which denies
+    /// it; so `{"flags": {"type": "NONE"}}` denies a principal the flags).
     pub fn matches(&self, request: &Entity) -> bool {
         match request {
             Entity::None => *self == Entity::None,
-            Entity::Any => *self == Entity::Any,
+            Entity::Any => matches!(self, Entity::Any | Entity::None),
             Entity::Some(values) => match self {
                 Entity::Any | Entity::None => true,
                 Entity::Some(acl) => values.iter().all(|v| acl.contains(v)),
@@ -160,5 +162,44 @@ mod tests {
         };
         assert!(!strict.allows(Some("dev"), "root"));
         assert!(strict.allows(None, "nobody"), "no principal is ANY");
+    }
+
+    /// Mesos' table: a request about anything (ANY) is matched by an ACL of ANY or NONE, and
+    /// only ANY lets it through; the first such ACL decides.
+    #[test]
+    fn a_request_about_anything_is_decided_by_an_acl_of_any_or_none() {
+        let deny_bob = Acl {
+            subject: values(&["bob"]),
+            object: Entity::None,
+        };
+        let allow_all = Acl {
+            subject: Entity::Any,
+            object: Entity::Any,
+        };
+        let acls = [deny_bob, allow_all];
+        assert!(!approved(&acls, true, &values(&["bob"]), &Entity::Any));
+        assert!(approved(&acls, false, &values(&["alice"]), &Entity::Any));
+        // An ACL of some values is not about a request about anything.
+        let some = [Acl {
+            subject: Entity::Any,
+            object: values(&["x"]),
+        }];
+        assert!(approved(&some, true, &values(&["bob"]), &Entity::Any));
+        assert!(!approved(&some, false, &values(&["bob"]), &Entity::Any));
+        // No principal (ANY) is matched by an ACL of principals NONE, and denied by it.
+        let nobody = [Acl {
+            subject: Entity::None,
+            object: Entity::Any,
+        }];
+        assert!(!approved(
+            &nobody,
+            true,
+            &Entity::principal(None),
+            &Entity::Any
+        ));
+        assert!(
+            !approved(&nobody, true, &Entity::principal(Some("bob")), &Entity::Any),
+            "principals NONE is about every principal, and lets none through"
+        );
     }
 }

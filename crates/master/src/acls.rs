@@ -3,9 +3,12 @@
 //! Drover enforces `register_frameworks` (principal → roles, at SUBSCRIBE),
 //! `teardown_frameworks` (principal → the framework's principal, for the operator's
 //! TEARDOWN) and `run_tasks` (principal → user, decided by the core at each launch:
-//! TASK_ERROR / REASON_TASK_UNAUTHORIZED) and `view_frameworks`, `view_tasks` and
-//! `view_executors` (principal → user, filtering reads: `crate::view`); any other ACL kind is
-//! refused at start with a message naming it, so an ACL is never accepted without effect.
+//! TASK_ERROR / REASON_TASK_UNAUTHORIZED), `view_frameworks`, `view_tasks` and
+//! `view_executors` (principal → user, filtering reads: `crate::view`), `view_flags`
+//! (principal → flags ANY or NONE: `/flags`, `/master/flags`, GET_FLAGS and the `flags` of
+//! `/master/state`) and `mark_agents_gone` (principal → agents ANY or NONE: the operator's
+//! MARK_AGENT_GONE); any other ACL kind is refused at start with a message naming it, so an
+//! ACL is never accepted without effect.
 
 use std::sync::Arc;
 
@@ -32,6 +35,10 @@ pub struct Acls {
     view_tasks: Vec<Acl>,
     /// principal → executor user.
     view_executors: Vec<Acl>,
+    /// principal → flags (ANY or NONE).
+    view_flags: Vec<Acl>,
+    /// principal → agents (ANY or NONE).
+    mark_agents_gone: Vec<Acl>,
 }
 
 /// ACL kinds Mesos had that Drover does not enforce yet: refused rather than ignored.
@@ -39,7 +46,6 @@ const NOT_ENFORCED: &[&str] = &[
     "access_sandboxes",
     "access_mesos_logs",
     "get_endpoints",
-    "mark_agents_gone",
     "update_maintenance_schedules",
     "get_maintenance_schedules",
     "start_maintenances",
@@ -57,7 +63,6 @@ const NOT_ENFORCED: &[&str] = &[
     "get_quotas",
     "register_agents",
     "launch_nested_containers",
-    "view_flags",
     "set_log_level",
     "drain_agents",
 ];
@@ -100,9 +105,13 @@ impl Acls {
                 "view_executors" => {
                     acls.view_executors = read::list(value, key, "principals", "users")?;
                 }
+                "view_flags" => acls.view_flags = any_or_none(value, key, "flags")?,
+                "mark_agents_gone" => {
+                    acls.mark_agents_gone = any_or_none(value, key, "agents")?;
+                }
                 other if NOT_ENFORCED.contains(&other) => {
                     return Err(format!(
-                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks, view_frameworks, view_tasks, view_executors)"
+                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks, view_frameworks, view_tasks, view_executors, view_flags, mark_agents_gone)"
                     ));
                 }
                 other => return Err(format!("unknown ACL '{other}'")),
@@ -173,9 +182,31 @@ impl Acls {
         )
     }
 
+    /// Whether `principal` may read the master's flags.
+    pub fn may_view_flags(&self, principal: Option<&str>) -> bool {
+        self.approved(&self.view_flags, &subject(principal), &Entity::Any)
+    }
+
+    /// Whether `principal` may mark an agent gone.
+    pub fn may_mark_agent_gone(&self, principal: Option<&str>) -> bool {
+        self.approved(&self.mark_agents_gone, &subject(principal), &Entity::Any)
+    }
+
     fn approved(&self, acls: &[Acl], subject: &Entity, object: &Entity) -> bool {
         approved(acls, self.permissive, subject, object)
     }
+}
+
+/// A list of ACLs whose object can only be ANY or NONE (Mesos' `view_flags` and
+/// `mark_agents_gone`: there is no value to name).
+fn any_or_none(value: &serde_json::Value, key: &str, object: &str) -> Result<Vec<Acl>, String> {
+    let acls = read::list(value, key, "principals", object)?;
+    if acls.iter().any(|a| matches!(a.object, Entity::Some(_))) {
+        return Err(format!(
+            "'{key}' ACLs take only {{\"type\": \"ANY\"}} or {{\"type\": \"NONE\"}} as '{object}'"
+        ));
+    }
+    Ok(acls)
 }
 
 /// An object that is a user name (an empty one, unknown, matches only ANY).
@@ -228,6 +259,42 @@ pub fn authorize_subscribe(
 
 /// 403 unless `principal` may tear down `framework_id` (an unknown framework passes through to
 /// the usual answer).
+/// `view_flags` for a request: Ok, or 403 naming the principal.
+pub fn authorize_view_flags(
+    acls: Option<&Arc<Acls>>,
+    principal: Option<&Principal>,
+) -> Result<(), HttpError> {
+    let name = principal.map(|p| p.0.as_str());
+    match acls {
+        Some(acls) if !acls.may_view_flags(name) => Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Not authorized to view the flags as principal '{}' (view_flags)",
+                name.unwrap_or("ANY")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `mark_agents_gone` for a request: Ok, or 403 naming the principal.
+pub fn authorize_mark_agent_gone(
+    acls: Option<&Arc<Acls>>,
+    principal: Option<&Principal>,
+) -> Result<(), HttpError> {
+    let name = principal.map(|p| p.0.as_str());
+    match acls {
+        Some(acls) if !acls.may_mark_agent_gone(name) => Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Not authorized to mark agents gone as principal '{}' (mark_agents_gone)",
+                name.unwrap_or("ANY")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub async fn authorize_teardown(
     state: &AppState,
     acls: &Arc<Acls>,
@@ -293,9 +360,31 @@ mod tests {
     }
 
     #[test]
+    fn view_flags_and_mark_agents_gone_take_any_or_none() {
+        let acls = Acls::parse(
+            r#"{"view_flags": [
+                  {"principals": {"values": ["ops"]}, "flags": {"type": "ANY"}},
+                  {"principals": {"type": "ANY"}, "flags": {"type": "NONE"}}],
+                "mark_agents_gone": [
+                  {"principals": {"values": ["bob"]}, "agents": {"type": "NONE"}}]}"#,
+        )
+        .expect("parses");
+        assert!(acls.may_view_flags(Some("ops")));
+        assert!(!acls.may_view_flags(Some("bob")));
+        assert!(!acls.may_view_flags(None));
+        assert!(!acls.may_mark_agent_gone(Some("bob")));
+        // No ACL is about alice: permissive (true by default) decides.
+        assert!(acls.may_mark_agent_gone(Some("alice")));
+        let strict = Acls::parse(r#"{"permissive": false}"#).expect("parses");
+        assert!(!strict.may_view_flags(Some("ops")));
+        assert!(!strict.may_mark_agent_gone(Some("ops")));
+    }
+
+    #[test]
     fn unknown_or_unenforced_acls_are_refused() {
         for bad in [
-            r#"{"view_flags": []}"#,
+            r#"{"view_roles": []}"#,
+            r#"{"view_flags": [{"principals": {"type": "ANY"}, "flags": {"values": ["a"]}}]}"#,
             r#"{"no_such_acl": []}"#,
             r#"{"permissive": "yes"}"#,
             r#"{"register_frameworks": [{"principals": {"values": ["a"]}}]}"#,

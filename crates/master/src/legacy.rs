@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::legacy_extra::ExecutorDoc;
 use crate::operator::version_info;
 use crate::routes::{AppState, driver_gone};
+use drover_http::HttpError;
 
 /// The legacy routes.
 pub fn routes() -> Router<AppState> {
@@ -118,8 +119,23 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .unwrap_or_else(driver_gone)
 }
 
-async fn flags(State(state): State<AppState>) -> Response {
+async fn flags(
+    State(state): State<AppState>,
+    acls: ViewAcls,
+    principal: ViewPrincipal,
+) -> Response {
+    if let Err(refused) = may_view_flags(&acls, &principal) {
+        return refused.into_response();
+    }
     json_response(&json!({ "flags": flags_object(&state) }))
+}
+
+/// `view_flags`: Ok, or 403 naming the principal.
+pub fn may_view_flags(acls: &ViewAcls, principal: &ViewPrincipal) -> Result<(), HttpError> {
+    crate::acls::authorize_view_flags(
+        acls.as_ref().map(|a| &a.0),
+        principal.as_ref().map(|p| &p.0),
+    )
 }
 
 fn flags_object(state: &AppState) -> Value {
@@ -148,12 +164,14 @@ async fn state(
     principal: ViewPrincipal,
 ) -> Response {
     let viewer = viewer(&acls, &principal);
-    let response = state_unfiltered(&state).await;
+    // Mesos leaves the flags out of the state of a principal `view_flags` does not allow.
+    let with_flags = may_view_flags(&acls, &principal).is_ok();
+    let response = state_unfiltered(&state, with_flags).await;
     crate::view::filter_response(viewer, &state, response).await
 }
 
-async fn state_unfiltered(state: &AppState) -> Response {
-    let flags = flags_object(state);
+async fn state_unfiltered(state: &AppState, with_flags: bool) -> Response {
+    let flags = with_flags.then(|| flags_object(state));
     // The driver only clones its state; the document is written off the master loop (issue 8,
     // G10).
     let Some(snapshot) = state.handle.read(|master, _| master.clone()).await else {
@@ -278,14 +296,14 @@ fn first_time(entry: &TaskEntry) -> f64 {
 /// `/master/state` for a snapshot the document owns (it moves to the blocking pool).
 struct OwnedState {
     master: Master,
-    flags: Value,
+    flags: Option<Value>,
 }
 
 impl Serialize for OwnedState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         StateDoc {
             master: &self.master,
-            flags: &self.flags,
+            flags: self.flags.as_ref(),
         }
         .serialize(serializer)
     }
@@ -302,7 +320,10 @@ impl Serialize for OwnedFrameworks {
 
 /// Writes `/master/state` for `master` with these `flags` (the `/master/flags` object).
 pub fn render_state(master: &Master, flags: &Value) -> Vec<u8> {
-    to_json_bytes(&StateDoc { master, flags })
+    to_json_bytes(&StateDoc {
+        master,
+        flags: Some(flags),
+    })
 }
 
 /// Writes `/master/slaves` for `master`.
@@ -355,7 +376,8 @@ impl Serialize for SlavesDoc<'_> {
 /// `/master/state`.
 struct StateDoc<'a> {
     master: &'a Master,
-    flags: &'a Value,
+    /// Left out for a principal `view_flags` does not allow.
+    flags: Option<&'a Value>,
 }
 
 impl Serialize for StateDoc<'_> {
@@ -388,7 +410,9 @@ impl Serialize for StateDoc<'_> {
         map.serialize_entry("unreachable_slaves", &master.registry().unreachable.len())?;
         map.serialize_entry("leader", &info.pid)?;
         map.serialize_entry("leader_info", &to_json_value(info))?;
-        map.serialize_entry("flags", self.flags)?;
+        if let Some(flags) = self.flags {
+            map.serialize_entry("flags", flags)?;
+        }
         map.serialize_entry("slaves", &Agents(master, false, None))?;
         map.serialize_entry("recovered_slaves", &Agents(master, true, None))?;
         map.serialize_entry("frameworks", &Frameworks(master, false, None))?;

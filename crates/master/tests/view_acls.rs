@@ -123,7 +123,9 @@ async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow()
         r#"--acls={{"permissive": false,
             "register_frameworks": [{{"principals": {{"type": "ANY"}}, "roles": {{"type": "ANY"}}}}],
             "run_tasks": [{{"principals": {{"type": "ANY"}}, "users": {{"type": "ANY"}}}}],
-            "view_frameworks": {}, "view_tasks": {}, "view_executors": {}}}"#,
+            "view_frameworks": {}, "view_tasks": {}, "view_executors": {},
+            "view_flags": [{{"principals": {{"values": ["ops"]}}, "flags": {{"type": "ANY"}}}}],
+            "mark_agents_gone": [{{"principals": {{"values": ["ops"]}}, "agents": {{"type": "ANY"}}}}]}}"#,
         rules, rules, rules
     );
     let credentials_flag = format!("--credentials={}", credentials.display());
@@ -293,6 +295,44 @@ async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow()
         );
     }
     assert_eq!(seen, ["bob-fw2", "bob-task2", "alice-fw2", "alice-task2"]);
+
+    // view_flags: only ops reads the flags, on every path to them.
+    let flags = get(&master, "/master/flags", OPS).await?;
+    assert!(flags["flags"]["work_dir"].is_string(), "{flags}");
+    for path in ["/master/flags", "/flags"] {
+        let r = Client::new()
+            .get(
+                &format!("{}{path}", master.url),
+                &[("Authorization", ALICE)],
+            )
+            .await?;
+        assert_eq!(r.status, 403, "{path}");
+        let text = String::from_utf8_lossy(&r.body);
+        assert!(text.contains("view_flags"), "{text}");
+    }
+    assert!(get(&master, "/master/state", OPS).await?["flags"].is_object());
+    let state = get(&master, "/master/state", ALICE).await?;
+    assert!(state.get("flags").is_none(), "alice's state has the flags");
+    let (status, _) = operator(&master, &json!({"type": "GET_FLAGS"}), ALICE).await?;
+    assert_eq!(status, 403);
+    let (status, flags) = operator(&master, &json!({"type": "GET_FLAGS"}), OPS).await?;
+    assert_eq!(status, 200, "{flags}");
+
+    // mark_agents_gone: alice may not; ops may, and the agent is gone.
+    let gone =
+        json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent.id}}});
+    let (status, _) = operator(&master, &gone, ALICE).await?;
+    assert_eq!(status, 403);
+    let state = get(&master, "/master/state", OPS).await?;
+    assert_eq!(
+        state["slaves"].as_array().map(Vec::len),
+        Some(1),
+        "refused, yet changed"
+    );
+    let (status, answer) = operator(&master, &gone, OPS).await?;
+    assert_eq!(status, 200, "{answer}");
+    let state = get(&master, "/master/state", OPS).await?;
+    assert_eq!(state["slaves"].as_array().map(Vec::len), Some(0), "{state}");
     drop(frameworks);
     master.stop().await?;
     Ok(())

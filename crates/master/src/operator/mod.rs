@@ -163,6 +163,11 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             message_response(&r, accept)
         }
         CallType::GetFlags => {
+            if let Err(refused) =
+                crate::acls::authorize_view_flags(acls.as_ref(), principal.as_ref())
+            {
+                return refused.into_response();
+            }
             let mut r = respond(ResponseType::GetFlags);
             r.get_flags = Some(response::GetFlags {
                 flags: state
@@ -332,6 +337,11 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 )
                 .into_response();
             };
+            if let Err(refused) =
+                crate::acls::authorize_mark_agent_gone(acls.as_ref(), principal.as_ref())
+            {
+                return refused.into_response();
+            }
             let req = state.handle.next_conn();
             let reply = state
                 .handle
