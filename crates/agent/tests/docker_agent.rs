@@ -351,10 +351,17 @@ async fn docker_tasks_run_end_to_end_under_a_real_agent() {
     master.run_task(&plain, sick).await;
     let killed = master.wait_state("sick", TaskState::TaskKilled, LONG).await;
     assert_eq!(killed.healthy, Some(false), "{killed:?}");
+    // The kill's update says what the probe saw, as the command executor's does (`test`
+    // exits 1 inside the container).
     assert!(
         master.updates().iter().any(|s| s.task_id.value == "sick"
             && s.state == TaskState::TaskRunning as i32
-            && reason(s) == Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated)),
+            && reason(s) == Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated)
+            && s.message.as_deref()
+                == Some(
+                    "Health check failed 2 times in a row (command exited with status 1); \
+                     killing the task"
+                )),
         "{:?}",
         master.updates()
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use drover_core::agent::{ContainerId as CoreContainerId, Input};
 use drover_core::task::emission::Trigger;
-use drover_executor::health::{HealthAction, HealthState, Outcome};
+use drover_executor::health::{HealthState, Outcome, probe_report};
 use drover_wire::codec::Encoding;
 use drover_wire::v1;
 use prost::Message as _;
@@ -336,44 +336,32 @@ impl Supervisor {
     }
 
     /// One probe result under Mesos' rules: a change of health is a RUNNING update with
-    /// `healthy`; too many consecutive failures kill the task.
+    /// `healthy`; too many consecutive failures kill the task. The update's words are the
+    /// command executor's (`probe_report`): what the probe saw ("HTTP status 503", "TCP
+    /// connection refused", "exit status 1"), which Marathon shows as the failure's cause.
     async fn on_health(&mut self, outcome: Outcome) {
         if self.killing || self.terminal_sent {
             return;
         }
-        let Some(state) = self.health.as_mut() else {
+        let Some(report) = probe_report("health", outcome, None, self.health.as_mut()) else {
             return;
         };
-        let reason = Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated);
-        match state.observe(outcome.healthy()) {
-            HealthAction::None => {}
-            HealthAction::Report(healthy) => {
-                self.healthy = Some(healthy);
-                let message = if healthy {
-                    "Task is healthy"
-                } else {
-                    "Health check failed"
-                };
-                self.update(v1::TaskState::TaskRunning, reason, Some(message.into()))
-                    .await;
-            }
-            HealthAction::ReportAndKill => {
-                self.healthy = Some(false);
-                self.update(
-                    v1::TaskState::TaskRunning,
-                    reason,
-                    Some("Health check failed; killing the task".into()),
-                )
-                .await;
-                let grace = self
-                    .task
-                    .as_ref()
-                    .and_then(|t| t.kill_policy)
-                    .and_then(|p| p.grace_period)
-                    .map(|d| Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0)))
-                    .unwrap_or(self.settings.stop_timeout);
-                self.stop(grace).await;
-            }
+        self.healthy = report.healthy;
+        self.update(
+            v1::TaskState::TaskRunning,
+            Some(report.reason),
+            Some(report.message),
+        )
+        .await;
+        if report.kill {
+            let grace = self
+                .task
+                .as_ref()
+                .and_then(|t| t.kill_policy)
+                .and_then(|p| p.grace_period)
+                .map(|d| Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0)))
+                .unwrap_or(self.settings.stop_timeout);
+            self.stop(grace).await;
         }
     }
 
