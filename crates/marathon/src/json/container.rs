@@ -367,6 +367,16 @@ fn read_volumes(r: &mut Reader, container: &Map<String, Value>) -> Vec<Volume> {
             continue;
         };
         let mut refused = false;
+        // A misspelt key (`hostpath`, `readOnly`) would otherwise leave a volume that does not
+        // do what its author wrote.
+        for key in v.keys() {
+            let known = matches!(key.as_str(), "containerPath" | "hostPath" | "mode")
+                || VOLUME_UNSUPPORTED.iter().any(|(k, _)| k == key);
+            if !known {
+                r.error(&format!("{path}/{key}"), "unknown field of a volume");
+                refused = true;
+            }
+        }
         for (key, why) in VOLUME_UNSUPPORTED {
             if v.get(key).is_some_and(|x| !x.is_null()) {
                 r.error(&format!("{path}/{key}"), why);

@@ -228,6 +228,11 @@ fn what_drover_cannot_run_is_refused_by_name() {
         "persistent volumes",
     );
     assert_refused(
+        docker(json!({"volumes": [{"containerPath": "/d", "hostpath": "/srv", "mode": "RW"}]})),
+        "/container/volumes/0/hostpath",
+        "unknown field of a volume",
+    );
+    assert_refused(
         docker(json!({"volumes": [{"containerPath": "/s", "secret": "db"}]})),
         "/container/volumes/0/secret",
         "secret volumes",
