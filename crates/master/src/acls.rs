@@ -264,17 +264,13 @@ pub fn authorize_view_flags(
     acls: Option<&Arc<Acls>>,
     principal: Option<&Principal>,
 ) -> Result<(), HttpError> {
-    let name = principal.map(|p| p.0.as_str());
-    match acls {
-        Some(acls) if !acls.may_view_flags(name) => Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "Not authorized to view the flags as principal '{}' (view_flags)",
-                name.unwrap_or("ANY")
-            ),
-        )),
-        _ => Ok(()),
-    }
+    authorize(
+        acls,
+        principal,
+        Acls::may_view_flags,
+        "view the flags",
+        "view_flags",
+    )
 }
 
 /// `mark_agents_gone` for a request: Ok, or 403 naming the principal.
@@ -282,12 +278,30 @@ pub fn authorize_mark_agent_gone(
     acls: Option<&Arc<Acls>>,
     principal: Option<&Principal>,
 ) -> Result<(), HttpError> {
+    authorize(
+        acls,
+        principal,
+        Acls::may_mark_agent_gone,
+        "mark agents gone",
+        "mark_agents_gone",
+    )
+}
+
+/// An ACL whose object is ANY or NONE: Ok, or 403 saying what was refused, to whom, and which
+/// ACL kind decided.
+fn authorize(
+    acls: Option<&Arc<Acls>>,
+    principal: Option<&Principal>,
+    may: fn(&Acls, Option<&str>) -> bool,
+    action: &str,
+    kind: &str,
+) -> Result<(), HttpError> {
     let name = principal.map(|p| p.0.as_str());
     match acls {
-        Some(acls) if !acls.may_mark_agent_gone(name) => Err(HttpError::new(
+        Some(acls) if !may(acls, name) => Err(HttpError::new(
             StatusCode::FORBIDDEN,
             format!(
-                "Not authorized to mark agents gone as principal '{}' (mark_agents_gone)",
+                "Not authorized to {action} as principal '{}' ({kind})",
                 name.unwrap_or("ANY")
             ),
         )),

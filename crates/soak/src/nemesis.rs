@@ -158,6 +158,46 @@ impl Nemesis {
         cluster.masters[i].name.clone()
     }
 
+    /// SIGKILLs `name` (unless a fault holds it) and schedules its restart in 0–`max_secs` s.
+    /// `label` goes before the name in the journal ("leader ").
+    fn sigkill(&mut self, cluster: &mut Cluster, name: String, label: &str, max_secs: u64) {
+        if self.busy(&name) {
+            return;
+        }
+        let down = self.secs(0, max_secs);
+        self.journal
+            .action(format!("SIGKILL {label}{name} (restart in {down:?})"));
+        if let Some(proc) = cluster.proc_mut(&name) {
+            proc.kill();
+        }
+        self.pending
+            .push((Instant::now() + down, End::Restart(name)));
+    }
+
+    /// SIGSTOPs `name` (unless a fault holds it) for `secs` (lo, hi) and schedules its
+    /// SIGCONT; `words` go before and after the name in the journal.
+    fn sigstop(
+        &mut self,
+        cluster: &mut Cluster,
+        name: String,
+        words: (&str, &str),
+        secs: (u64, u64),
+    ) {
+        if self.busy(&name) {
+            return;
+        }
+        let pause = self.secs(secs.0, secs.1);
+        let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
+        if proc.pause(true).is_ok() {
+            self.journal.action(format!(
+                "SIGSTOP {}{name}{} (SIGCONT in {pause:?})",
+                words.0, words.1
+            ));
+            self.pending
+                .push((Instant::now() + pause, End::Continue(name)));
+        }
+    }
+
     /// The leading master's name, when the sampler knows it.
     fn leading_master(&self, cluster: &Cluster) -> Option<String> {
         let leader = self.leader.load(Ordering::Relaxed);
@@ -225,23 +265,9 @@ impl Nemesis {
         match self.rng.range(0, 15) {
             0 => {
                 let name = self.pick_master(cluster);
-                if !self.busy(&name) {
-                    let down = self.secs(0, 5);
-                    self.journal
-                        .action(format!("SIGKILL {name} (restart in {down:?})"));
-                    if let Some(proc) = cluster.proc_mut(&name) {
-                        proc.kill();
-                    }
-                    self.pending.push((now + down, End::Restart(name)));
-                }
+                self.sigkill(cluster, name, "", 5);
             }
-            1 | 2 if !self.busy(&agent_name) => {
-                let down = self.secs(0, 8);
-                self.journal
-                    .action(format!("SIGKILL {agent_name} (restart in {down:?})"));
-                cluster.agents[agent].kill();
-                self.pending.push((now + down, End::Restart(agent_name)));
-            }
+            1 | 2 => self.sigkill(cluster, agent_name, "", 8),
             3 if !self.busy(&agent_name) => {
                 self.journal.action(format!(
                     "REBOOT {agent_name}: kill everything in its namespace, new boot id"
@@ -257,27 +283,11 @@ impl Nemesis {
                     1 => self.pick_marathon(cluster),
                     _ => agent_name,
                 };
-                if !self.busy(&name) {
-                    let pause = self.secs(1, 15);
-                    let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
-                    if proc.pause(true).is_ok() {
-                        self.journal
-                            .action(format!("SIGSTOP {name} (SIGCONT in {pause:?})"));
-                        self.pending.push((now + pause, End::Continue(name)));
-                    }
-                }
+                self.sigstop(cluster, name, ("", ""), (1, 15));
             }
             6 => {
                 let name = self.pick_marathon(cluster);
-                if !self.busy(&name) {
-                    let down = self.secs(0, 5);
-                    self.journal
-                        .action(format!("SIGKILL {name} (restart in {down:?})"));
-                    if let Some(proc) = cluster.proc_mut(&name) {
-                        proc.kill();
-                    }
-                    self.pending.push((now + down, End::Restart(name)));
-                }
+                self.sigkill(cluster, name, "", 5);
             }
             7 | 8 if !self.busy(&format!("link{agent}")) => {
                 let cut = self.secs(2, 25);
@@ -327,28 +337,13 @@ impl Nemesis {
             // With HA, the leading master is also deposed on purpose: killed, or paused for
             // longer than its 4 s ZooKeeper session (it must then stop writing and exit).
             14 if self.supervise => {
-                let name = self.leading_master(cluster);
-                if let Some(name) = name.filter(|n| !self.busy(n)) {
-                    let down = self.secs(0, 5);
-                    self.journal
-                        .action(format!("SIGKILL leader {name} (restart in {down:?})"));
-                    if let Some(proc) = cluster.proc_mut(&name) {
-                        proc.kill();
-                    }
-                    self.pending.push((now + down, End::Restart(name)));
+                if let Some(name) = self.leading_master(cluster) {
+                    self.sigkill(cluster, name, "leader ", 5);
                 }
             }
             15 if self.supervise => {
-                let name = self.leading_master(cluster);
-                if let Some(name) = name.filter(|n| !self.busy(n)) {
-                    let pause = self.secs(5, 12);
-                    let proc = cluster.proc_mut(&name).expect("a daemon of the cluster");
-                    if proc.pause(true).is_ok() {
-                        self.journal.action(format!(
-                            "SIGSTOP leader {name} past its session (SIGCONT in {pause:?})"
-                        ));
-                        self.pending.push((now + pause, End::Continue(name)));
-                    }
+                if let Some(name) = self.leading_master(cluster) {
+                    self.sigstop(cluster, name, ("leader ", " past its session"), (5, 12));
                 }
             }
             _ => {}
