@@ -578,12 +578,16 @@ fn acls_decide_framework_registration_and_teardown() {
 
     // An ACL kind Drover does not enforce stops the master at start.
     let mut args = support::master_args(dir.path(), support::free_port());
-    args.push(r#"--acls={"view_flags": []}"#.to_owned());
+    args.push(r#"--acls={"view_roles": []}"#.to_owned());
     let mut refused = Daemon::start("master2", dir.path(), &args);
     wait_until("the master to exit", Duration::from_secs(60), || {
         refused.exited()
     });
-    assert!(refused.log().contains("view_flags"), "{}", refused.log());
+    assert!(
+        refused.log().contains("the 'view_roles' ACL is not supported"),
+        "{}",
+        refused.log()
+    );
 }
 
 /// Each daemon started on a non-loopback address without authentication says so, once; with
