@@ -584,7 +584,9 @@ fn acls_decide_framework_registration_and_teardown() {
         refused.exited()
     });
     assert!(
-        refused.log().contains("the 'view_roles' ACL is not supported"),
+        refused
+            .log()
+            .contains("the 'view_roles' ACL is not supported"),
         "{}",
         refused.log()
     );

@@ -257,8 +257,6 @@ pub fn authorize_subscribe(
     ))
 }
 
-/// 403 unless `principal` may tear down `framework_id` (an unknown framework passes through to
-/// the usual answer).
 /// `view_flags` for a request: Ok, or 403 naming the principal.
 pub fn authorize_view_flags(
     acls: Option<&Arc<Acls>>,
@@ -309,6 +307,8 @@ fn authorize(
     }
 }
 
+/// 403 unless `principal` may tear down `framework_id` (an unknown framework passes through to
+/// the usual answer).
 pub async fn authorize_teardown(
     state: &AppState,
     acls: &Arc<Acls>,
