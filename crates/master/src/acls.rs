@@ -6,8 +6,9 @@
 //! TASK_ERROR / REASON_TASK_UNAUTHORIZED), `view_frameworks`, `view_tasks` and
 //! `view_executors` (principal → user, filtering reads: `crate::view`), `view_flags`
 //! (principal → flags ANY or NONE: `/flags`, `/master/flags`, GET_FLAGS and the `flags` of
-//! `/master/state`) and `mark_agents_gone` (principal → agents ANY or NONE: the operator's
-//! MARK_AGENT_GONE); any other ACL kind is refused at start with a message naming it, so an
+//! `/master/state`), `mark_agents_gone` (principal → agents ANY or NONE: the operator's
+//! MARK_AGENT_GONE) and `get_endpoints` (principal → paths: `/metrics/snapshot` and the
+//! operator's GET_METRICS, the one authorizable endpoint the master serves); any other ACL kind is refused at start with a message naming it, so an
 //! ACL is never accepted without effect.
 
 use std::sync::Arc;
@@ -39,13 +40,14 @@ pub struct Acls {
     view_flags: Vec<Acl>,
     /// principal → agents (ANY or NONE).
     mark_agents_gone: Vec<Acl>,
+    /// principal → endpoint paths.
+    get_endpoints: Vec<Acl>,
 }
 
 /// ACL kinds Mesos had that Drover does not enforce yet: refused rather than ignored.
 const NOT_ENFORCED: &[&str] = &[
     "access_sandboxes",
     "access_mesos_logs",
-    "get_endpoints",
     "update_maintenance_schedules",
     "get_maintenance_schedules",
     "start_maintenances",
@@ -109,9 +111,12 @@ impl Acls {
                 "mark_agents_gone" => {
                     acls.mark_agents_gone = any_or_none(value, key, "agents")?;
                 }
+                "get_endpoints" => {
+                    acls.get_endpoints = read::list(value, key, "principals", "paths")?;
+                }
                 other if NOT_ENFORCED.contains(&other) => {
                     return Err(format!(
-                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks, view_frameworks, view_tasks, view_executors, view_flags, mark_agents_gone)"
+                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks, view_frameworks, view_tasks, view_executors, view_flags, mark_agents_gone, get_endpoints)"
                     ));
                 }
                 other => return Err(format!("unknown ACL '{other}'")),
@@ -190,6 +195,16 @@ impl Acls {
     /// Whether `principal` may mark an agent gone.
     pub fn may_mark_agent_gone(&self, principal: Option<&str>) -> bool {
         self.approved(&self.mark_agents_gone, &subject(principal), &Entity::Any)
+    }
+
+    /// Whether `principal` may GET the endpoint at `path` (Mesos authorized only some
+    /// endpoints this way; the master's is `/metrics/snapshot`).
+    pub fn may_get_endpoint(&self, principal: Option<&str>, path: &str) -> bool {
+        self.approved(
+            &self.get_endpoints,
+            &subject(principal),
+            &Entity::Some(vec![path.to_owned()]),
+        )
     }
 
     fn approved(&self, acls: &[Acl], subject: &Entity, object: &Entity) -> bool {
@@ -285,12 +300,27 @@ pub fn authorize_mark_agent_gone(
     )
 }
 
-/// An ACL whose object is ANY or NONE: Ok, or 403 saying what was refused, to whom, and which
-/// ACL kind decided.
+/// `get_endpoints` for a GET of `path`: Ok, or 403 naming the principal and the path.
+pub fn authorize_get_endpoint(
+    acls: Option<&Arc<Acls>>,
+    principal: Option<&Principal>,
+    path: &str,
+) -> Result<(), HttpError> {
+    authorize(
+        acls,
+        principal,
+        |acls, name| acls.may_get_endpoint(name, path),
+        &format!("GET {path}"),
+        "get_endpoints",
+    )
+}
+
+/// One ACL check for a request: Ok, or 403 saying what was refused, to whom, and which ACL
+/// kind decided.
 fn authorize(
     acls: Option<&Arc<Acls>>,
     principal: Option<&Principal>,
-    may: fn(&Acls, Option<&str>) -> bool,
+    may: impl Fn(&Acls, Option<&str>) -> bool,
     action: &str,
     kind: &str,
 ) -> Result<(), HttpError> {
@@ -392,6 +422,21 @@ mod tests {
         let strict = Acls::parse(r#"{"permissive": false}"#).expect("parses");
         assert!(!strict.may_view_flags(Some("ops")));
         assert!(!strict.may_mark_agent_gone(Some("ops")));
+    }
+
+    #[test]
+    fn get_endpoints_names_paths() {
+        let acls = Acls::parse(
+            r#"{"get_endpoints": [
+                  {"principals": {"values": ["ops"]}, "paths": {"values": ["/metrics/snapshot"]}},
+                  {"principals": {"type": "ANY"}, "paths": {"type": "NONE"}}]}"#,
+        )
+        .expect("parses");
+        assert!(acls.may_get_endpoint(Some("ops"), "/metrics/snapshot"));
+        assert!(!acls.may_get_endpoint(Some("bob"), "/metrics/snapshot"));
+        assert!(!acls.may_get_endpoint(None, "/metrics/snapshot"));
+        // ops' ACL is not about another path; the next one (NONE) denies it.
+        assert!(!acls.may_get_endpoint(Some("ops"), "/logging/toggle"));
     }
 
     #[test]

@@ -105,7 +105,18 @@ async fn redirect(State(state): State<AppState>) -> Response {
     response
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    acls: ViewAcls,
+    principal: ViewPrincipal,
+) -> Response {
+    if let Err(refused) = crate::acls::authorize_get_endpoint(
+        acls.as_ref().map(|a| &a.0),
+        principal.as_ref().map(|p| &p.0),
+        "/metrics/snapshot",
+    ) {
+        return refused.into_response();
+    }
     state
         .handle
         .read(|master, now| {

@@ -125,7 +125,8 @@ async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow()
             "run_tasks": [{{"principals": {{"type": "ANY"}}, "users": {{"type": "ANY"}}}}],
             "view_frameworks": {}, "view_tasks": {}, "view_executors": {},
             "view_flags": [{{"principals": {{"values": ["ops"]}}, "flags": {{"type": "ANY"}}}}],
-            "mark_agents_gone": [{{"principals": {{"values": ["ops"]}}, "agents": {{"type": "ANY"}}}}]}}"#,
+            "mark_agents_gone": [{{"principals": {{"values": ["ops"]}}, "agents": {{"type": "ANY"}}}}],
+            "get_endpoints": [{{"principals": {{"values": ["ops"]}}, "paths": {{"values": ["/metrics/snapshot"]}}}}]}}"#,
         rules, rules, rules
     );
     let credentials_flag = format!("--credentials={}", credentials.display());
@@ -317,6 +318,25 @@ async fn each_principal_sees_only_the_frameworks_and_tasks_its_view_acls_allow()
     assert_eq!(status, 403);
     let (status, flags) = operator(&master, &json!({"type": "GET_FLAGS"}), OPS).await?;
     assert_eq!(status, 200, "{flags}");
+
+    // get_endpoints: only ops reads the metrics, as a document or through GET_METRICS.
+    let r = Client::new()
+        .get(
+            &format!("{}/metrics/snapshot", master.url),
+            &[("Authorization", ALICE)],
+        )
+        .await?;
+    assert_eq!(r.status, 403);
+    assert!(String::from_utf8_lossy(&r.body).contains("get_endpoints"));
+    let metrics = get(&master, "/metrics/snapshot", OPS).await?;
+    assert!(
+        metrics.as_object().is_some_and(|m| !m.is_empty()),
+        "{metrics}"
+    );
+    let (status, _) = operator(&master, &json!({"type": "GET_METRICS"}), ALICE).await?;
+    assert_eq!(status, 403);
+    let (status, body) = operator(&master, &json!({"type": "GET_METRICS"}), OPS).await?;
+    assert_eq!(status, 200, "{body}");
 
     // mark_agents_gone: alice may not; ops may, and the agent is gone.
     let gone =

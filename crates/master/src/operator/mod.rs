@@ -183,6 +183,14 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             message_response(&r, accept)
         }
         CallType::GetMetrics => {
+            // Mesos authorized GET_METRICS as a GET of `/metrics/snapshot`.
+            if let Err(refused) = crate::acls::authorize_get_endpoint(
+                acls.as_ref(),
+                principal.as_ref(),
+                "/metrics/snapshot",
+            ) {
+                return refused.into_response();
+            }
             read(|m, now| {
                 let mut r = respond(ResponseType::GetMetrics);
                 r.get_metrics = Some(response::GetMetrics {
