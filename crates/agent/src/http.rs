@@ -40,6 +40,9 @@ pub struct AppState {
     pub endpoint: String,
     /// `--acls` `access_sandboxes`: who may read which user's sandboxes.
     pub access_sandboxes: Option<Arc<drover_core::acl::AccessSandboxes>>,
+    /// `--acls` `get_endpoints`: who may GET `/metrics/snapshot`, `/monitor/statistics` and
+    /// `/containers`.
+    pub get_endpoints: Option<Arc<drover_core::acl::Rules>>,
     /// `--authenticate_http_executors`: the keys executors' tokens are checked with.
     pub executor_auth: Option<Arc<crate::executor_auth::Keys>>,
     /// When the agent started.
@@ -438,7 +441,13 @@ fn summary(resources: &[v1::Resource]) -> Value {
     Value::Object(out)
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
+) -> Response {
+    if let Err(refused) = endpoint_allowed(&state, principal.as_ref(), "/metrics/snapshot") {
+        return refused.into_response();
+    }
     let s = state.driver.snapshot.borrow().clone();
     let mut counts: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     let mut executors = 0u64;
@@ -495,6 +504,28 @@ struct FileQuery {
 /// has not attached.
 pub(crate) fn resolve(work_dir: &Path, path: &str) -> Result<PathBuf, HttpError> {
     crate::files_api::resolve_in_sandbox(work_dir, path)
+}
+
+/// `get_endpoints` for a GET of `path`: Ok, or 403 naming the principal and the path.
+pub(crate) fn endpoint_allowed(
+    state: &AppState,
+    principal: Option<&axum::Extension<Principal>>,
+    path: &str,
+) -> Result<(), HttpError> {
+    let Some(rules) = &state.get_endpoints else {
+        return Ok(());
+    };
+    let name = principal.map(|p| p.0.0.as_str());
+    if rules.allows(name, path) {
+        return Ok(());
+    }
+    Err(HttpError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "Not authorized to GET {path} as principal '{}' (get_endpoints)",
+            name.unwrap_or("ANY")
+        ),
+    ))
 }
 
 /// Resolves a `/files` or READ_FILE path as [`resolve`] does and checks `access_sandboxes`:

@@ -130,7 +130,15 @@ fn usage(state: &AppState, with_status: bool) -> Vec<Value> {
     out
 }
 
-async fn statistics(State(state): State<AppState>) -> Response {
+async fn statistics(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+) -> Response {
+    if let Err(refused) =
+        crate::http::endpoint_allowed(&state, principal.as_ref(), "/monitor/statistics")
+    {
+        return refused.into_response();
+    }
     (
         StatusCode::OK,
         axum::Json(Value::Array(usage(&state, false))),
@@ -138,7 +146,13 @@ async fn statistics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn containers(State(state): State<AppState>) -> Response {
+async fn containers(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+) -> Response {
+    if let Err(refused) = crate::http::endpoint_allowed(&state, principal.as_ref(), "/containers") {
+        return refused.into_response();
+    }
     (
         StatusCode::OK,
         axum::Json(Value::Array(usage(&state, true))),

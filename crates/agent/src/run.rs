@@ -84,9 +84,9 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         pid_namespace: !plain && flags.isolation.contains("namespaces/pid"),
     };
 
-    let (acls, sandbox_acls) = match &flags.acls {
+    let (acls, sandbox_acls, endpoint_acls) = match &flags.acls {
         Some(flag) => agent_acls(flag).map_err(anyhow::Error::msg)?,
-        None => (None, None),
+        None => (None, None, None),
     };
 
     let executor_keys = match &flags.executor_secret_key {
@@ -169,6 +169,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         endpoint: endpoint.clone(),
         executor_auth: executor_keys.filter(|_| flags.authenticate_http_executors),
         access_sandboxes: sandbox_acls.map(Arc::new),
+        get_endpoints: endpoint_acls.map(Arc::new),
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -470,22 +471,23 @@ fn parse_attributes(text: &str) -> Vec<v1::Attribute> {
         .collect()
 }
 
-/// What the agent's `--acls` enforce: `run_tasks` (in the core, at each launch) and
-/// `access_sandboxes` (on `/files` and READ_FILE); `None` where they allow everything.
+/// The agent's parsed `--acls`: `run_tasks`, `access_sandboxes`, `get_endpoints`.
+type AgentAcls = (
+    Option<drover_core::acl::RunTasks>,
+    Option<drover_core::acl::AccessSandboxes>,
+    Option<drover_core::acl::Rules>,
+);
+
+/// What the agent's `--acls` enforce: `run_tasks` (in the core, at each launch),
+/// `access_sandboxes` (on `/files` and READ_FILE) and `get_endpoints` (principal → paths:
+/// `/metrics/snapshot`, `/monitor/statistics`, `/containers`, as Mesos' agent authorized
+/// them); `None` where they allow everything.
 /// Other ACL kinds guard endpoints Mesos' agent had ACLs for that Drover's agent does not
 /// enforce, so they are refused by name rather than accepted without effect.
-fn agent_acls(
-    flag: &str,
-) -> Result<
-    (
-        Option<drover_core::acl::RunTasks>,
-        Option<drover_core::acl::AccessSandboxes>,
-    ),
-    String,
-> {
+fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
     let object = drover_http::acls::read(flag)?;
     let mut permissive = true;
-    let (mut run_tasks, mut sandboxes) = (None, None);
+    let (mut run_tasks, mut sandboxes, mut endpoints) = (None, None, None);
     for (key, value) in &object {
         match key.as_str() {
             "permissive" => permissive = drover_http::acls::permissive(value)?,
@@ -493,10 +495,13 @@ fn agent_acls(
             "access_sandboxes" => {
                 sandboxes = Some(drover_http::acls::list(value, key, "principals", "users")?);
             }
+            "get_endpoints" => {
+                endpoints = Some(drover_http::acls::list(value, key, "principals", "paths")?);
+            }
             other => {
                 return Err(format!(
                     "--acls: the '{other}' ACL is not supported by the agent (supported: \
-                     permissive, run_tasks, access_sandboxes)"
+                     permissive, run_tasks, access_sandboxes, get_endpoints)"
                 ));
             }
         }
@@ -507,5 +512,5 @@ fn agent_acls(
             permissive,
         })
     };
-    Ok((rules(run_tasks), rules(sandboxes)))
+    Ok((rules(run_tasks), rules(sandboxes), rules(endpoints)))
 }

@@ -169,7 +169,9 @@ async fn access_sandboxes_decides_who_reads_a_sandbox() {
     .unwrap();
     let acls = r#"{"permissive": false,
         "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
-        "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"values": ["root"]}}]}"#;
+        "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"values": ["root"]}}],
+        "get_endpoints": [{"principals": {"values": ["ops"]},
+                           "paths": {"values": ["/metrics/snapshot", "/monitor/statistics"]}}]}"#;
     let master = FakeMaster::start(true).await;
     let agent = AgentProcess::start(
         &master,
@@ -245,4 +247,28 @@ async fn access_sandboxes_decides_who_reads_a_sandbox() {
     };
     assert_eq!(call("ops", "ops-secret").await, 200);
     assert_eq!(call("dev", "dev-secret").await, 403);
+    // get_endpoints: ops may read the metrics and the statistics, not the containers (no ACL
+    // names that path for it, and the ACLs are not permissive); dev none of them.
+    let get = |path: &'static str, user: &'static str, secret: &'static str| {
+        let request = http
+            .get(format!("http://{endpoint}{path}"))
+            .basic_auth(user, Some(secret));
+        async move {
+            let response = request.send().await.expect("the agent answers");
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        }
+    };
+    assert_eq!(get("/metrics/snapshot", "ops", "ops-secret").await.0, 200);
+    assert_eq!(get("/monitor/statistics", "ops", "ops-secret").await.0, 200);
+    let (status, body) = get("/containers", "ops", "ops-secret").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = get("/metrics/snapshot", "dev", "dev-secret").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("get_endpoints") && body.contains("'dev'"),
+        "{body}"
+    );
 }
