@@ -2,6 +2,10 @@
 //! one body, [`Client::post_stream`] for subscriptions answered with a RecordIO stream
 //! (`SUBSCRIBE` to a master, an agent's session), and [`Client::get`].
 //!
+//! `https://` URLs use the process' TLS ([`crate::tls::client_config`]); with
+//! `LIBPROCESS_SSL_SUPPORT_DOWNGRADE` a failed handshake is retried in plain text, as libprocess'
+//! client did.
+//!
 //! Every response body is bounded: whole bodies by [`Client::max_body_bytes`], stream records
 //! by the `max_record_bytes` given to `post_stream`. Connections are pooled per host.
 //!
@@ -37,8 +41,9 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client as HyperClient;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -171,10 +176,62 @@ impl RecordStream {
     }
 }
 
+/// Connects `http://` in plain text and `https://` with the process' TLS, retrying a failed
+/// handshake in plain text when downgrade is allowed.
+#[derive(Clone)]
+struct Connector {
+    https: HttpsConnector<HttpConnector>,
+    plain: HttpConnector,
+    downgrade: bool,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Connection = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+impl tower::Service<hyper::Uri> for Connector {
+    type Response = Connection;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        // Both connectors are always ready (hyper-util's HttpConnector never waits here).
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
+        let mut https = self.https.clone();
+        let mut plain = self.plain.clone();
+        let downgrade = self.downgrade && uri.scheme_str() == Some("https");
+        Box::pin(async move {
+            match https.call(uri.clone()).await {
+                Ok(connection) => Ok(connection),
+                Err(error) if downgrade => {
+                    tracing::debug!(%uri, %error, "TLS failed; retrying in plain text (LIBPROCESS_SSL_SUPPORT_DOWNGRADE)");
+                    let tcp = plain.call(uri).await?;
+                    Ok(MaybeHttpsStream::Http(tcp))
+                }
+                Err(error) => Err(error),
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("downgrade", &self.downgrade)
+            .finish()
+    }
+}
+
 /// A pooled HTTP/1.1 client.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: HyperClient<HttpConnector, Full<Bytes>>,
+    inner: HyperClient<Connector, Full<Bytes>>,
     timeout: Duration,
     max_body_bytes: usize,
 }
@@ -191,8 +248,25 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 impl Client {
     /// A client with a 30 s timeout for non-streaming requests and a 16 MiB body limit.
     pub fn new() -> Client {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        Client::with_tls(crate::tls::client_config(), crate::tls::client_downgrade())
+    }
+
+    /// A client whose `https://` connections use `config` (tests, and callers with their own
+    /// trust), retrying in plain text on a failed handshake if `downgrade`.
+    pub fn with_tls(config: std::sync::Arc<rustls::ClientConfig>, downgrade: bool) -> Client {
+        let mut plain = HttpConnector::new();
+        plain.set_nodelay(true);
+        plain.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*config).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(plain.clone());
+        let connector = Connector {
+            https,
+            plain,
+            downgrade,
+        };
         Client {
             // Pooled connections are dropped before the daemons' idle timeout
             // (`guard::DEFAULT_IDLE_TIMEOUT`) can close them under a new request.

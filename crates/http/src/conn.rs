@@ -35,6 +35,40 @@ where
         .await
 }
 
+/// Serves `app` on a TCP listener: in TLS when `tls` is given (the handshake bounded by the
+/// header read timeout, see [`crate::tls_listener`]), else in plain text; `TCP_NODELAY` either
+/// way. What every daemon's listener goes through.
+pub async fn serve_tcp<S, F>(
+    listener: tokio::net::TcpListener,
+    tls: Option<crate::tls::ServerTls>,
+    limits: Limits,
+    app: S,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    F: Future<Output = ()> + Send + 'static,
+{
+    match tls {
+        Some(tls) => {
+            let listener =
+                crate::tls_listener::TlsListener::new(listener, tls, limits.header_read_timeout)?;
+            serve(listener, limits, app, shutdown).await
+        }
+        None => {
+            // Streams write one small record after another; with Nagle's algorithm each
+            // record behind an unacknowledged one waits for the peer's (delayed) ACK.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            });
+            serve(listener, limits, app, shutdown).await
+        }
+    }
+}
+
 /// The make-service: one [`Tracked`] service per connection.
 #[derive(Clone)]
 struct Tracking<S> {

@@ -2,7 +2,8 @@
 //! decoding for axum handlers ([`server`]), RecordIO event-stream responses fed by a bounded
 //! channel, error responses with Mesos' status codes and plain-text bodies, a request body
 //! limit, and a small HTTP client on hyper-util ([`client`]) for daemons that talk to each
-//! other (agent → master, Marathon → master).
+//! other (agent → master, Marathon → master), and TLS for both from Mesos' `LIBPROCESS_SSL_*`
+//! variables ([`tls`], [`tls_listener`]).
 //!
 //! Architecture invariant: this crate knows HTTP and the Mesos wire encodings, never any
 //! daemon's decisions; it depends on `drover-wire` only, never on `drover-core`.
@@ -18,6 +19,8 @@ pub mod listen;
 pub mod logging;
 pub mod paths;
 pub mod server;
+pub mod tls;
+pub mod tls_listener;
 
 pub use client::{Client, ClientError, RecordStream, StreamResponse};
 pub use server::{
