@@ -195,7 +195,8 @@ function Sandbox({ master, task }: { master: string; task: any }) {
     const agent = (slaves.slaves ?? []).find((a: any) => a.id === task.slave_id);
     const address = agent && agentAddress(agent);
     if (!address) throw new ApiError('The task\'s agent is not known to the master');
-    const base = `http://${address}`;
+    // Agents speak what the master speaks (LIBPROCESS_SSL_ENABLED is cluster-wide).
+    const base = `${location.protocol}//${address}`;
     const dir = sandboxOf(await getJson(`${base}/state`), task.framework_id, task.id);
     if (!dir) throw new ApiError('The agent no longer has this task\'s sandbox');
     const files = await getJson(`${base}/files/browse?path=${encodeURIComponent(dir)}`);
@@ -627,7 +628,7 @@ function ServicesApp() {
   const route = useHash();
   const [query, setQuery] = useState('');
   const [data, error, streaming] = useServices();
-  const master = useMemo(() => masterBase(data?.info?.marathon_config?.master, location.hostname), [data?.info]);
+  const master = useMemo(() => masterBase(data?.info?.marathon_config?.master, location.hostname, location.protocol), [data?.info]);
   let page;
   if (!data) page = <Alert text={error} />;
   else if (route.page === 'app' && route.id) page = <AppPage data={data} id={route.id} master={master} />;

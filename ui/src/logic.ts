@@ -125,14 +125,15 @@ export function visibleRange(scrollTop: number, viewport: number, rowHeight: num
   return [first, Math.max(first, last)];
 }
 
-/** The master's base URL from Marathon's `--master` (`host:port`, `http://…`, or `zk://…`). */
-export function masterBase(master: string | undefined, fallbackHost: string): string | undefined {
+/** The master's base URL from Marathon's `--master` (`host:port`, `http://…`, or `zk://…`); a
+ * bare `host:port` is reached with `protocol` (the page's: a cluster with TLS has it everywhere). */
+export function masterBase(master: string | undefined, fallbackHost: string, protocol = 'http:'): string | undefined {
   if (!master) return undefined;
   if (master.startsWith('http://') || master.startsWith('https://')) return master.replace(/\/$/, '');
   if (master.includes('://')) return undefined;
   const hostPort = master.split(',')[0].trim();
   const host = hostPort.startsWith('localhost') || hostPort.startsWith('127.') ? hostPort.replace(/^[^:]+/, fallbackHost) : hostPort;
-  return `http://${host}`;
+  return `${protocol}//${host}`;
 }
 
 /** An agent's `host:port` from its pid (`slave(1)@10.0.0.1:5051`) or hostname and port. */

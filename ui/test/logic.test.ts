@@ -70,6 +70,7 @@ test('the master URL from Marathon\'s --master', () => {
   assert.equal(masterBase('127.0.0.1:5050', 'example'), 'http://example:5050');
   assert.equal(masterBase('http://m:5050/', 'x'), 'http://m:5050');
   assert.equal(masterBase('zk://z:2181/mesos', 'x'), undefined);
+  assert.equal(masterBase('m1:5050', 'x', 'https:'), 'https://m1:5050');
 });
 
 test('agent address and sandbox lookup', () => {

@@ -58,6 +58,14 @@ pub fn executor_environment(
         });
         env.push(("MESOS_EXECUTOR_AUTHENTICATION_TOKEN".into(), token));
     }
+    // The agent's TLS settings (issue 14): Mesos' executors inherited the agent's environment,
+    // so an executor of a TLS agent spoke TLS back to it. A task's own CommandInfo.environment
+    // still wins below.
+    for (name, value) in std::env::vars() {
+        if name.starts_with("LIBPROCESS_SSL_") {
+            env.push((name, value));
+        }
+    }
     // Tests and operators pass RUST_LOG through so the executor's logs land in `stderr`.
     if let Ok(filter) = std::env::var("RUST_LOG") {
         env.push(("RUST_LOG".into(), filter));

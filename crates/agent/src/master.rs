@@ -102,7 +102,7 @@ pub async fn run(
             Ok(leader) => leader.clone().unwrap_or_default(),
             Err(_) => return None,
         };
-        let url = format!("http://{leader}{AGENT_PATH}");
+        let url = format!("{}://{leader}{AGENT_PATH}", drover_http::tls::scheme());
         let (reply_tx, reply_rx) = oneshot::channel();
         if driver.send(Msg::RegistrationCall(reply_tx)).await.is_err() {
             return None;

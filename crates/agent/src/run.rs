@@ -199,8 +199,10 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     let mut server_stop = stop_rx.clone();
     // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle
     // timeout between requests (executor subscriptions are exempt from the last).
-    let server = tokio::spawn(drover_http::conn::serve(
+    let tls = drover_http::tls::server().map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+    let server = tokio::spawn(drover_http::conn::serve_tcp(
         listener,
+        tls,
         http_limits,
         drover_http::paths::ignoring_trailing_slashes_service(app),
         async move {

@@ -291,6 +291,22 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
             format!("--mesos_authentication_secret_file={secret}"),
         ]);
     }
+    // TLS (LIBPROCESS_SSL_ENABLED): the master and the agent read it themselves; the scheduler
+    // serves its API over HTTPS only, with the same certificate, as the cluster's other ports.
+    if let Some(tls) = drover_http::tls::current() {
+        let (Some(cert), Some(key)) = (&tls.settings.cert_file, &tls.settings.key_file) else {
+            bail!(
+                "LIBPROCESS_SSL_ENABLED is set: drover dev needs LIBPROCESS_SSL_CERT_FILE and \
+                 LIBPROCESS_SSL_KEY_FILE for its daemons"
+            );
+        };
+        marathon_args.extend([
+            format!("--ssl_cert_file={}", cert.display()),
+            format!("--ssl_key_file={}", key.display()),
+            "--disable_http".to_owned(),
+            format!("--https_port={marathon_port}"),
+        ]);
+    }
     let agent_flags: drover_agent::Flags = daemon_flags("agent", agent_args)?;
     let marathon_flags: drover_marathon::Flags = daemon_flags("marathon", marathon_args)?;
     let framework_name = marathon_flags.framework_name.clone();
@@ -435,12 +451,14 @@ fn print_banner(
     } else {
         "killed (--keep_tasks_running leaves them running)"
     };
+    // `https` everywhere when LIBPROCESS_SSL_ENABLED is set.
+    let s = drover_http::tls::scheme();
     println!(
         "\nDrover is running: a one-node cluster on this machine.\n\n  \
-         master     http://127.0.0.1:{master_port}   Mesos Scheduler/Operator API v1, /master/state\n  \
-         agent      http://127.0.0.1:{}   offers {offers}\n  \
-         scheduler  http://127.0.0.1:{marathon_port}   Marathon REST API v2, /v2/events (framework id {})\n  \
-         web UI     http://127.0.0.1:{master_port}/ (cluster)   http://127.0.0.1:{marathon_port}/ui/ (services)\n  \
+         master     {s}://127.0.0.1:{master_port}   Mesos Scheduler/Operator API v1, /master/state\n  \
+         agent      {s}://127.0.0.1:{}   offers {offers}\n  \
+         scheduler  {s}://127.0.0.1:{marathon_port}   Marathon REST API v2, /v2/events (framework id {})\n  \
+         web UI     {s}://127.0.0.1:{master_port}/ (cluster)   {s}://127.0.0.1:{marathon_port}/ui/ (services)\n  \
          isolation  {isolation}\n  \
          work dir   {}\n\n\
          Try `drover app add examples/hello.json` (the README has a five-minute tour).\n\

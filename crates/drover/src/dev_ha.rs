@@ -345,23 +345,27 @@ fn print_banner(
 ) {
     let mut lines = String::new();
     for proc in procs {
-        let port = proc
-            .args
-            .iter()
-            .find_map(|a| {
-                a.strip_prefix("--port=")
-                    .or_else(|| a.strip_prefix("--http_port="))
-            })
-            .unwrap_or("-");
+        // Masters and the agent speak TLS when LIBPROCESS_SSL_ENABLED is set; the schedulers
+        // serve plain HTTP (their followers proxy over it).
+        let (scheme, port) = match proc.args.iter().find_map(|a| a.strip_prefix("--port=")) {
+            Some(port) => (drover_http::tls::scheme(), port),
+            None => (
+                "http",
+                proc.args
+                    .iter()
+                    .find_map(|a| a.strip_prefix("--http_port="))
+                    .unwrap_or("-"),
+            ),
+        };
         lines.push_str(&format!(
-            "  {:<11} pid {:<8} http://127.0.0.1:{port}\n",
+            "  {:<11} pid {:<8} {scheme}://127.0.0.1:{port}\n",
             proc.name,
             proc.pid()
         ));
     }
     println!(
         "\nDrover is running highly available on ZooKeeper {zk}:\n\n{lines}\n  \
-         Find the leading master:    curl -si http://127.0.0.1:{}/master/redirect\n  \
+         Find the leading master:    curl -si {}://127.0.0.1:{}/master/redirect\n  \
          Find the leading scheduler: curl -s http://127.0.0.1:{}/v2/leader\n  \
          Any scheduler serves the API (followers proxy to the leader); any master redirects.\n\n\
          Kill a leader (`kill -9 <pid>`): another takes over within the session timeout (10 s),\n\
@@ -369,6 +373,7 @@ fn print_banner(
          process is restarted as a supervisor would. Logs: {}.\n\
          The CLI reaches the leading master with --master zk://{}{}/mesos.\n\
          Ctrl-C stops everything; tasks are {}.",
+        drover_http::tls::scheme(),
         masters[0],
         schedulers[0],
         work_dir.join("logs").display(),

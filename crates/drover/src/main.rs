@@ -84,6 +84,12 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     logging::init(&cli.logging);
+    // Mesos' LIBPROCESS_SSL_* variables, read once for every command (daemons, executor, CLI):
+    // one that cannot be honoured stops here, named, before anything listens or connects.
+    if let Err(error) = drover_http::tls::init() {
+        eprintln!("drover: TLS: {error}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,6 @@ use drover_wire::v1::executor::{Call, Event};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use prost::Message;
 
@@ -52,7 +51,7 @@ impl std::error::Error for SendError {}
 /// Talks to one agent.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<drover_http::Connector, Full<Bytes>>,
     url: String,
     /// `Authorization` for every call: the token the agent gave this executor
     /// (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, when it authenticates executors).
@@ -62,10 +61,12 @@ pub struct Client {
 impl Client {
     /// A client for the agent at `endpoint` (`host:port`, as in `MESOS_AGENT_ENDPOINT`).
     pub fn new(endpoint: &str) -> Self {
-        let http = HyperClient::builder(TokioExecutor::new()).build_http();
+        // `https` when the agent passed its LIBPROCESS_SSL_* variables on (issue 14).
+        let http = HyperClient::builder(TokioExecutor::new())
+            .build(drover_http::Connector::from_process());
         Self {
             http,
-            url: format!("http://{endpoint}/api/v1/executor"),
+            url: format!("{}://{endpoint}/api/v1/executor", drover_http::tls::scheme()),
             authorization: std::env::var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty())

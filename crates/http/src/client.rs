@@ -177,9 +177,10 @@ impl RecordStream {
 }
 
 /// Connects `http://` in plain text and `https://` with the process' TLS, retrying a failed
-/// handshake in plain text when downgrade is allowed.
+/// handshake in plain text when downgrade is allowed. For callers that drive hyper-util's
+/// client themselves (the CLI, the executor).
 #[derive(Clone)]
-struct Connector {
+pub struct Connector {
     https: HttpsConnector<HttpConnector>,
     plain: HttpConnector,
     downgrade: bool,
@@ -187,6 +188,30 @@ struct Connector {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Connection = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+impl Connector {
+    /// With the process' TLS ([`crate::tls::client_config`]).
+    pub fn from_process() -> Connector {
+        Connector::new(crate::tls::client_config(), crate::tls::client_downgrade())
+    }
+
+    /// With `config`, retrying in plain text on a failed handshake if `downgrade`.
+    pub fn new(config: std::sync::Arc<rustls::ClientConfig>, downgrade: bool) -> Connector {
+        let mut plain = HttpConnector::new();
+        plain.set_nodelay(true);
+        plain.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*config).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(plain.clone());
+        Connector {
+            https,
+            plain,
+            downgrade,
+        }
+    }
+}
 
 impl tower::Service<hyper::Uri> for Connector {
     type Response = Connection;
@@ -254,19 +279,7 @@ impl Client {
     /// A client whose `https://` connections use `config` (tests, and callers with their own
     /// trust), retrying in plain text on a failed handshake if `downgrade`.
     pub fn with_tls(config: std::sync::Arc<rustls::ClientConfig>, downgrade: bool) -> Client {
-        let mut plain = HttpConnector::new();
-        plain.set_nodelay(true);
-        plain.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*config).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(plain.clone());
-        let connector = Connector {
-            https,
-            plain,
-            downgrade,
-        };
+        let connector = Connector::new(config, downgrade);
         Client {
             // Pooled connections are dropped before the daemons' idle timeout
             // (`guard::DEFAULT_IDLE_TIMEOUT`) can close them under a new request.

@@ -22,7 +22,7 @@ pub mod server;
 pub mod tls;
 pub mod tls_listener;
 
-pub use client::{Client, ClientError, RecordStream, StreamResponse};
+pub use client::{Client, ClientError, Connector, RecordStream, StreamResponse};
 pub use server::{
     HttpError, MAX_BODY_BYTES, STREAM_ID_HEADER, StreamSender, ascii_json, decode_body,
     encode_message, header_text, message_response, read_body, recordio_response, request_encoding,

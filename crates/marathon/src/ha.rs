@@ -358,14 +358,12 @@ pub async fn serve(
     };
     let (stop_server, server_stopped) = watch::channel(false);
     let mut server_stop = server_stopped.clone();
-    let server = tokio::spawn(drover_http::conn::serve(
-        listener,
-        flags.listener.http_limits(),
-        app,
-        async move {
+    let server = tokio::spawn(
+        crate::serve_api(&flags, listener, app, async move {
             let _ = server_stop.wait_for(|stop| *stop).await;
-        },
-    ));
+        })
+        .await?,
+    );
     let result = contend(
         &flags,
         &gate,

@@ -202,6 +202,34 @@ pub struct ListenerFlags {
         env = "MARATHON_MESOS_AUTHENTICATION_SECRET_FILE"
     )]
     pub mesos_authentication_secret_file: Option<PathBuf>,
+    /// Port of the HTTPS API (Marathon's `--https_port`); served only with --ssl_cert_file and
+    /// --ssl_key_file.
+    #[arg(long = "https_port", env = "MARATHON_HTTPS_PORT", default_value_t = 8443)]
+    pub https_port: u16,
+    /// Address the HTTPS API binds (Marathon's `--https_address`); loopback unless told
+    /// otherwise.
+    #[arg(
+        long = "https_address",
+        env = "MARATHON_HTTPS_ADDRESS",
+        default_value = "127.0.0.1"
+    )]
+    pub https_address: std::net::IpAddr,
+    /// PEM certificate chain of the HTTPS API (Drover's stand-in for Marathon's Java keystore).
+    #[arg(long = "ssl_cert_file", env = "MARATHON_SSL_CERT_FILE", requires = "ssl_key_file")]
+    pub ssl_cert_file: Option<PathBuf>,
+    /// PEM private key of the HTTPS API.
+    #[arg(long = "ssl_key_file", env = "MARATHON_SSL_KEY_FILE", requires = "ssl_cert_file")]
+    pub ssl_key_file: Option<PathBuf>,
+    /// Marathon's Java keystore: not readable by Drover, refused with how to convert it (use
+    /// --ssl_cert_file and --ssl_key_file).
+    #[arg(long = "ssl_keystore_path", env = "MARATHON_SSL_KEYSTORE_PATH")]
+    pub ssl_keystore_path: Option<String>,
+    /// The keystore's password: refused with --ssl_keystore_path.
+    #[arg(long = "ssl_keystore_password", env = "MARATHON_SSL_KEYSTORE_PASSWORD")]
+    pub ssl_keystore_password: Option<String>,
+    /// Serve the API over HTTPS only (Marathon's `--disable_http`); needs --ssl_cert_file.
+    #[arg(long = "disable_http", env = "MARATHON_DISABLE_HTTP", default_value = "false", num_args = 0..=1, default_missing_value = "true", value_parser = drover_http::auth::parse_bool_flag)]
+    pub disable_http: bool,
 }
 
 impl Default for ListenerFlags {
@@ -214,6 +242,13 @@ impl Default for ListenerFlags {
             mesos_authentication: false,
             mesos_authentication_principal: None,
             mesos_authentication_secret_file: None,
+            https_port: 8443,
+            https_address: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            ssl_cert_file: None,
+            ssl_key_file: None,
+            ssl_keystore_path: None,
+            ssl_keystore_password: None,
+            disable_http: false,
         }
     }
 }
@@ -256,6 +291,24 @@ impl ListenerFlags {
         })
     }
 
+    /// The HTTPS API's TLS, from --ssl_cert_file and --ssl_key_file; `None` without them.
+    pub fn https(&self) -> anyhow::Result<Option<drover_http::tls::ServerTls>> {
+        if self.ssl_keystore_path.is_some() || self.ssl_keystore_password.is_some() {
+            anyhow::bail!(
+                "--ssl_keystore_path/--ssl_keystore_password: Drover cannot read a Java keystore; \
+                 export its certificate and key as PEM (keytool -importkeystore -deststoretype \
+                 PKCS12, then openssl pkcs12 -nodes) and pass --ssl_cert_file and --ssl_key_file"
+            );
+        }
+        match (&self.ssl_cert_file, &self.ssl_key_file) {
+            (Some(cert), Some(key)) => drover_http::tls::server_from_files(cert, key)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("--ssl_cert_file/--ssl_key_file: {e}")),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("--ssl_cert_file and --ssl_key_file go together"),
+        }
+    }
+
     /// The bounds of the API's listener.
     pub fn http_limits(&self) -> drover_http::guard::Limits {
         drover_http::guard::Limits {
@@ -278,15 +331,91 @@ pub async fn run(
             "the Marathon API listens on a non-loopback address without authentication (--http_credentials); anyone who can reach it can run tasks"
         );
     }
-    let listener = TcpListener::bind((flags.http_address, flags.http_port))
+    // With --disable_http the one listener `serve` takes is the HTTPS one.
+    let (address, port) = if flags.listener.disable_http {
+        (flags.listener.https_address, flags.listener.https_port)
+    } else {
+        (flags.http_address, flags.http_port)
+    };
+    let listener = TcpListener::bind((address, port))
         .await
-        .with_context(|| {
-            format!(
-                "bind the API address {}:{}",
-                flags.http_address, flags.http_port
-            )
-        })?;
+        .with_context(|| format!("bind the API address {address}:{port}"))?;
     serve(flags, listener, shutdown).await
+}
+
+/// Serves the API until `shutdown`: on `primary` (the HTTP port, or the HTTPS one with
+/// --disable_http), and with --ssl_cert_file also on --https_address:--https_port, both bounded
+/// as the master's and the agent's listeners are; requests carry `ConnectInfo<SocketAddr>`.
+pub(crate) async fn serve_api(
+    flags: &Flags,
+    primary: TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<impl std::future::Future<Output = std::io::Result<()>> + Send + 'static> {
+    let tls = flags.listener.https()?;
+    let limits = flags.listener.http_limits();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut servers = Vec::new();
+    if flags.listener.disable_http {
+        servers.push(tokio::spawn(drover_http::conn::serve_tcp(
+            primary,
+            tls,
+            limits,
+            app,
+            stopped(),
+        )));
+    } else {
+        if let Some(tls) = tls {
+            let (address, port) = (flags.listener.https_address, flags.listener.https_port);
+            let https = TcpListener::bind((address, port))
+                .await
+                .with_context(|| format!("bind the HTTPS API address {address}:{port}"))?;
+            tracing::info!(%address, port, "marathon https api listening");
+            servers.push(tokio::spawn(drover_http::conn::serve_tcp(
+                https,
+                Some(tls),
+                limits,
+                app.clone(),
+                stopped(),
+            )));
+        }
+        servers.push(tokio::spawn(drover_http::conn::serve_tcp(
+            primary,
+            None,
+            limits,
+            app,
+            stopped(),
+        )));
+    }
+    Ok(async move {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut all = futures::future::select_all(servers);
+        // The first server to end (shutdown, or an error) ends the others.
+        let result = tokio::select! {
+            _ = &mut shutdown => {
+                let _ = stop_tx.send(true);
+                let (first, _, rest) = (&mut all).await;
+                for other in rest {
+                    let _ = other.await;
+                }
+                first
+            }
+            (first, _, rest) = &mut all => {
+                let _ = stop_tx.send(true);
+                for other in rest {
+                    let _ = other.await;
+                }
+                first
+            }
+        };
+        result.unwrap_or_else(|e| Err(std::io::Error::other(format!("API server panicked: {e}"))))
+    })
 }
 
 /// Runs the scheduler on an already bound listener (tests bind port 0): alone on its embedded
@@ -315,9 +444,7 @@ pub async fn serve(
         None => router,
     };
     tracing::info!(port, "marathon api listening");
-    // The same bounds as the master's and the agent's listeners; requests carry
-    // `ConnectInfo<SocketAddr>` as before.
-    let server = drover_http::conn::serve(listener, flags.listener.http_limits(), app, shutdown);
+    let server = serve_api(&flags, listener, app, shutdown).await?;
     let result = tokio::select! {
         result = server => result.context("serve the API"),
         result = &mut actor => match result {
@@ -338,6 +465,15 @@ fn check(flags: &Flags) -> anyhow::Result<()> {
             "--local_port_min ({}) must be below --local_port_max ({}), which is at most 65536",
             flags.local_port_min,
             flags.local_port_max
+        );
+    }
+    if flags.listener.disable_http && flags.listener.ssl_cert_file.is_none() {
+        anyhow::bail!("--disable_http needs --ssl_cert_file and --ssl_key_file: the API would have no listener");
+    }
+    if flags.listener.disable_http && flags.ha.zk.is_some() {
+        anyhow::bail!(
+            "--disable_http with --zk is not supported: a follower proxies requests to the \
+             leader's HTTP port"
         );
     }
     for feature in &flags.enable_features {
@@ -387,7 +523,11 @@ pub(crate) fn start_leader(
             framework_id,
             principal: flags.listener.mesos_authentication_principal.clone(),
             credential: mesos_credential,
-            webui_url: format!("http://{}:{port}", flags.hostname),
+            webui_url: if flags.listener.disable_http {
+                format!("https://{}:{port}", flags.hostname)
+            } else {
+                format!("http://{}:{port}", flags.hostname)
+            },
             inbox: tx.clone(),
             leader_url: mesos_leader.clone(),
             may_act: may_act.clone(),
@@ -402,6 +542,7 @@ pub(crate) fn start_leader(
             leader: format!("{}:{port}", flags.hostname),
             hostname: flags.hostname.clone(),
             http_port: port,
+            https_port: flags.listener.https_port,
             framework_name: flags.framework_name.clone(),
             master: flags.master.clone().unwrap_or_default(),
             task_launch_timeout_ms: flags.task_launch_timeout,

@@ -59,8 +59,9 @@ impl LeaderUrl {
     }
 }
 
-/// `http://host:port/` of a master: its address's hostname, else its IP, else the legacy
-/// fields (`ip` is the IPv4 octets as a little-endian u32).
+/// `http://host:port/` of a master (`https` when this process speaks TLS to the masters): its
+/// address's hostname, else its IP, else the legacy fields (`ip` is the IPv4 octets as a
+/// little-endian u32).
 fn leader_ui_url(master: &v1::MasterInfo) -> String {
     let address = master.address.as_ref();
     let host = address
@@ -71,7 +72,7 @@ fn leader_ui_url(master: &v1::MasterInfo) -> String {
         .map(|a| a.port)
         .filter(|p| *p > 0)
         .map_or(master.port, |p| p as u32);
-    format!("http://{host}:{port}/")
+    format!("{}://{host}:{port}/", drover_http::tls::scheme())
 }
 
 fn capability(kind: v1::framework_info::capability::Type) -> v1::framework_info::Capability {

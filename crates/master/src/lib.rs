@@ -94,6 +94,8 @@ pub async fn run_on(
     drover_http::listen::raise_backlog(&listener);
     let work_dir = flags.work_dir.clone();
     let http_limits = flags.http_limits();
+    // Before anything is opened: a TLS setting that cannot be honoured stops the start.
+    let tls = drover_http::tls::server().map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
     let auth_policy = flags.auth.policy()?;
     let acls = match &flags.auth.acls {
         Some(flag) => Some(std::sync::Arc::new(
@@ -177,17 +179,11 @@ pub async fn run_on(
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    // Streams write one small record after another; with Nagle's algorithm each record
-    // behind an unacknowledged one waits for the peer's (possibly delayed) ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
     // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle
-    // timeout between requests (streams are exempt from the last).
-    let server = tokio::spawn(drover_http::conn::serve(
+    // timeout between requests (streams are exempt from the last). TLS from LIBPROCESS_SSL_*.
+    let server = tokio::spawn(drover_http::conn::serve_tcp(
         listener,
+        tls,
         http_limits,
         drover_http::paths::ignoring_trailing_slashes_service(app),
         async move {

@@ -148,7 +148,7 @@ pub fn spawn(config: Config) -> (mpsc::Sender<Call>, mpsc::Receiver<ClientEvent>
 }
 
 fn endpoint(master: &str) -> String {
-    format!("http://{master}/api/v1/scheduler")
+    format!("{}://{master}/api/v1/scheduler", drover_http::tls::scheme())
 }
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -247,7 +247,10 @@ const MAX_REDIRECTS: usize = 9;
 /// with `Location: //host:port`.
 async fn leader_of(client: &drover_http::Client, master: &str) -> Option<String> {
     let response = client
-        .get(&format!("http://{master}/master/redirect"), &[])
+        .get(
+            &format!("{}://{master}/master/redirect", drover_http::tls::scheme()),
+            &[],
+        )
         .await
         .ok()?;
     if response.status.as_u16() != 307 {
@@ -256,7 +259,8 @@ async fn leader_of(client: &drover_http::Client, master: &str) -> Option<String>
     let location = response.headers.get("location")?.to_str().ok()?;
     let rest = location
         .strip_prefix("//")
-        .or_else(|| location.strip_prefix("http://"))?;
+        .or_else(|| location.strip_prefix("http://"))
+        .or_else(|| location.strip_prefix("https://"))?;
     let host = rest.split('/').next()?;
     (!host.is_empty()).then(|| host.to_owned())
 }

@@ -12,7 +12,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
@@ -39,17 +38,19 @@ pub struct Service {
     hint: String,
     /// The `Authorization` header value sent with every request, when credentials are given.
     authorization: Option<String>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<drover_http::Connector, Full<Bytes>>,
 }
 
 impl Service {
-    /// A daemon at `address` (`host:port` or `http://host:port`).
+    /// A daemon at `address` (`host:port`, `http://host:port` or `https://host:port`); a bare
+    /// `host:port` is reached over `https` when `LIBPROCESS_SSL_ENABLED` is set, as Mesos'
+    /// tools did.
     pub fn new(name: &'static str, address: &str, flag: &str, env: &str) -> Service {
         let address = address.trim().trim_end_matches('/');
         let base = if address.contains("://") {
             address.to_owned()
         } else {
-            format!("http://{address}")
+            format!("{}://{address}", drover_http::tls::scheme())
         };
         let hint = if flag.is_empty() {
             String::new()
@@ -62,7 +63,7 @@ impl Service {
             base,
             hint,
             authorization: None,
-            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            client: Client::builder(TokioExecutor::new()).build(drover_http::Connector::from_process()),
         }
     }
 
@@ -86,7 +87,7 @@ impl Service {
         ))
     }
 
-    /// `http://host:port` of the daemon: the address as given, or for a `zk://` master (as
+    /// `http(s)://host:port` of the daemon: the address as given, or for a `zk://` master (as
     /// Mesos' tools take it) the leader elected in that ZooKeeper group right now.
     pub async fn base(&self) -> CliResult<String> {
         if !self.base.starts_with("zk://") {
@@ -107,7 +108,7 @@ impl Service {
         })
         .await;
         match found {
-            Ok(Some(address)) => Ok(format!("http://{address}")),
+            Ok(Some(address)) => Ok(format!("{}://{address}", drover_http::tls::scheme())),
             _ => Err(self.unreachable(&format!(
                 "no leading master in ZooKeeper within {}s",
                 ZK_LEADER_TIMEOUT.as_secs()

@@ -49,6 +49,8 @@ pub struct Info {
     pub hostname: String,
     /// `--http_port`.
     pub http_port: u16,
+    /// `--https_port`.
+    pub https_port: u16,
     /// `--framework_name`.
     pub framework_name: String,
     /// `--master`.
@@ -399,7 +401,7 @@ async fn info(State(api): State<Api>) -> ApiResult {
                 "zk_connection_timeout": 10000, "zk_max_node_size": 1024000,
                 "zk_max_versions": 50, "zk_session_timeout": 10000, "zk_timeout": 10000,
             },
-            "http_config": {"http_port": i.http_port, "https_port": 8443},
+            "http_config": {"http_port": i.http_port, "https_port": i.https_port},
         }),
     ))
 }
