@@ -467,6 +467,8 @@ fn check(flags: &Flags) -> anyhow::Result<()> {
             flags.local_port_max
         );
     }
+    // Certificate, key and keystore flags are judged before anything starts.
+    flags.listener.https()?;
     if flags.listener.disable_http && flags.listener.ssl_cert_file.is_none() {
         anyhow::bail!("--disable_http needs --ssl_cert_file and --ssl_key_file: the API would have no listener");
     }

@@ -54,10 +54,21 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `drover <args>`, sending its output to `<log_dir>/<name>.log`.
     pub fn start(name: &'static str, log_dir: &Path, args: &[String]) -> Daemon {
+        Daemon::start_with_env(name, log_dir, args, &[])
+    }
+
+    /// Starts `drover <args>` with extra environment variables (`LIBPROCESS_SSL_*`).
+    pub fn start_with_env(
+        name: &'static str,
+        log_dir: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Daemon {
         let log = log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("create log file");
         let child = Command::new(DROVER)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", daemon_log_filter())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone log handle"))
@@ -684,12 +695,23 @@ pub fn python() -> PathBuf {
 /// Runs a Python compatibility script with a deadline, returning its combined output; panics
 /// with that output and the cluster's logs if it fails.
 pub fn run_python(cluster: &Cluster, script: &str, args: &[String]) -> String {
+    run_python_with(script, args, &[], || cluster.logs())
+}
+
+/// [`run_python`] with extra environment variables, and `logs` for the failure message.
+pub fn run_python_with(
+    script: &str,
+    args: &[String],
+    env: &[(String, String)],
+    logs: impl Fn() -> String,
+) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
         .join(script);
     let mut child = Command::new(python())
         .arg(&script)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -716,7 +738,7 @@ pub fn run_python(cluster: &Cluster, script: &str, args: &[String]) -> String {
         status.success() && output.contains("OK"),
         "{} failed ({status}):\n{output}\n{}",
         script.display(),
-        cluster.logs()
+        logs()
     );
     output
 }
