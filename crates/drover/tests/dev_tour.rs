@@ -32,6 +32,10 @@ struct Ports {
 
 impl Dev {
     fn start(dir: &Path, ports: Ports, extra: &[&str]) -> Dev {
+        Dev::start_with_env(dir, ports, extra, &[])
+    }
+
+    fn start_with_env(dir: &Path, ports: Ports, extra: &[&str], env: &[(String, String)]) -> Dev {
         let stderr_log = dir.join(format!("dev-{}.log", free_port()));
         let mut child = Command::new(DROVER)
             .arg("dev")
@@ -41,6 +45,7 @@ impl Dev {
             .arg(format!("--marathon_port={}", ports.marathon))
             .arg("--resources=cpus:2;mem:2048;disk:4096;ports:[31000-31999]")
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("XDG_CONFIG_HOME", dir.join("config"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -138,6 +143,11 @@ impl std::fmt::Debug for Run {
 /// Runs a README command line (`drover app add examples/hello.json`) against the test's
 /// cluster, from the repository root so that `examples/` resolves as in the README.
 fn drover(dir: &Path, ports: Ports, line: &str) -> Run {
+    drover_with_env(dir, ports, line, &[])
+}
+
+/// [`drover`] with extra environment variables (`LIBPROCESS_SSL_*`).
+fn drover_with_env(dir: &Path, ports: Ports, line: &str, env: &[(String, String)]) -> Run {
     let args: Vec<&str> = line
         .strip_prefix("drover ")
         .expect("a drover command")
@@ -150,6 +160,7 @@ fn drover(dir: &Path, ports: Ports, line: &str) -> Run {
         .env("DROVER_MASTER", format!("127.0.0.1:{}", ports.master))
         .env("DROVER_MARATHON", format!("127.0.0.1:{}", ports.marathon))
         .env("XDG_CONFIG_HOME", dir.join("config"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -245,7 +256,18 @@ fn framework_id(banner: &str) -> String {
 }
 
 fn running_tasks(dir: &Path, ports: Ports, prefix: &str) -> Vec<String> {
-    let listed = ok(dir, ports, "drover task list --json");
+    running_tasks_with_env(dir, ports, prefix, &[])
+}
+
+fn running_tasks_with_env(
+    dir: &Path,
+    ports: Ports,
+    prefix: &str,
+    env: &[(String, String)],
+) -> Vec<String> {
+    let run = drover_with_env(dir, ports, "drover task list --json", env);
+    assert_eq!(run.code, 0, "task list: {run:?}");
+    let listed = run.stdout;
     let tasks: serde_json::Value = serde_json::from_str(&listed).expect("task list --json");
     tasks
         .as_array()
@@ -475,4 +497,49 @@ fn dev_with_credentials_authenticates_every_daemon_and_the_cli_passes_them() {
     )
     .expect("the master answers");
     assert_eq!(status, 401);
+}
+
+/// Issue 14 item 4: `drover dev` with Mesos' `LIBPROCESS_SSL_*` variables runs the tour over
+/// https — the banner's URLs, deploying and scaling an app, the task's logs read from the
+/// agent's `/files` — with every daemon verifying the others' certificates, and plain HTTP
+/// unanswered on all three ports.
+#[test]
+fn the_tour_runs_over_tls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _sweep = Sweep(dir.path().join("work"));
+    let pki = support::make_pki(dir.path());
+    let env = pki.env();
+    let ports = fresh_ports();
+    let mut dev = Dev::start_with_env(dir.path(), ports, &[], &env);
+    let banner = dev.stdout();
+    for port in [ports.master, ports.agent, ports.marathon] {
+        assert!(
+            banner.contains(&format!("https://127.0.0.1:{port}")),
+            "{banner}"
+        );
+        assert_eq!(support::http_get(port, "/"), None, "plain HTTP on {port}");
+    }
+    let d = dir.path();
+    let run = |line: &str| {
+        let run = drover_with_env(d, ports, line, &env);
+        assert_eq!(run.code, 0, "{line}: {run:?}");
+        run.stdout
+    };
+    let out = run("drover app add examples/hello.json");
+    assert!(
+        out.contains("deployment of /hello succeeded: 1/1 running"),
+        "{out}"
+    );
+    let out = run("drover app scale hello 2");
+    assert!(out.contains("2/2 running"), "{out}");
+    let task = running_tasks_with_env(d, ports, "hello.", &env).remove(0);
+    wait_until("the task's output over https", DEADLINE, || {
+        drover_with_env(d, ports, &format!("drover task logs {task}"), &env)
+            .stdout
+            .contains(&format!("hello from {task}"))
+    });
+    // The CLI without the TLS settings cannot talk to it (exit 3: unreachable).
+    let plain = drover(d, ports, "drover app list");
+    assert_eq!(plain.code, 3, "{plain:?}");
+    assert_eq!(dev.terminate(), 0, "{}", dev.output());
 }

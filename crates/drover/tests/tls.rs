@@ -8,66 +8,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-use support::{DROVER, Daemon, READY_TIMEOUT, free_port, run_python_with, wait_until};
-
-/// PEM files of a test CA and of one certificate it signed for `localhost` and 127.0.0.1,
-/// which every daemon presents (as servers, and as clients).
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn make_pki(dir: &Path) -> Pki {
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Drover TLS test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let key = KeyPair::generate().expect("key");
-    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("params");
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write pem");
-        path
-    };
-    Pki {
-        ca: write("ca.pem", ca.pem()),
-        cert: write("cert.pem", cert.pem()),
-        key: write("key.pem", key.serialize_pem()),
-    }
-}
-
-/// The daemons' environment: TLS on, servers verified against the test CA (reached by IP).
-fn tls_env(pki: &Pki) -> Vec<(String, String)> {
-    [
-        ("LIBPROCESS_SSL_ENABLED", "true".to_owned()),
-        ("LIBPROCESS_SSL_CERT_FILE", pki.cert.display().to_string()),
-        ("LIBPROCESS_SSL_KEY_FILE", pki.key.display().to_string()),
-        ("LIBPROCESS_SSL_CA_FILE", pki.ca.display().to_string()),
-        ("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true".to_owned()),
-        ("LIBPROCESS_SSL_VERIFY_IPADD", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
+use support::{DROVER, Daemon, READY_TIMEOUT, free_port, make_pki, run_python_with, wait_until};
 
 /// `drover <args>` as a CLI command with `env`: (exit code, stdout, stderr).
 fn drover(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
@@ -87,7 +30,7 @@ fn drover(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
 fn a_cluster_with_libprocess_ssl_works_whole_over_tls() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = make_pki(dir.path());
-    let env = tls_env(&pki);
+    let env = pki.env();
     let (master_port, agent_port, marathon_port) = (free_port(), free_port(), free_port());
     let mut master = Daemon::start_with_env(
         "master",
@@ -146,7 +89,10 @@ fn a_cluster_with_libprocess_ssl_works_whole_over_tls() {
 
     let python_env = vec![
         ("SSL_CERT_FILE".to_owned(), pki.ca.display().to_string()),
-        ("REQUESTS_CA_BUNDLE".to_owned(), pki.ca.display().to_string()),
+        (
+            "REQUESTS_CA_BUNDLE".to_owned(),
+            pki.ca.display().to_string(),
+        ),
     ];
     // mesoshttp over https: subscribe, launch two command tasks (their executors reach the
     // agent over TLS with the variables the agent passed on), reconcile, kill, tear down.
@@ -194,7 +140,7 @@ fn tls_settings_that_cannot_be_honoured_stop_a_daemon_by_name() {
     let port = free_port().to_string();
     let work_dir = format!("--work_dir={}", dir.path().join("m").display());
     let master = ["master", "--ip=127.0.0.1", "--port", &port, &work_dir];
-    let mut env = tls_env(&pki);
+    let mut env = pki.env();
     env.push((
         "LIBPROCESS_SSL_CIPHERS".to_owned(),
         "AES128-SHA:RC4-SHA".to_owned(),
@@ -225,7 +171,13 @@ fn tls_settings_that_cannot_be_honoured_stop_a_daemon_by_name() {
     assert_ne!(code, 0);
     assert!(stderr.contains("--ssl_cert_file"), "{stderr}");
     let (code, _, stderr) = drover(
-        &["marathon", "--http_port", &port, &marathon_dir, "--disable_http"],
+        &[
+            "marathon",
+            "--http_port",
+            &port,
+            &marathon_dir,
+            "--disable_http",
+        ],
         &[],
     );
     assert_ne!(code, 0);

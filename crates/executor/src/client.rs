@@ -66,7 +66,10 @@ impl Client {
             .build(drover_http::Connector::from_process());
         Self {
             http,
-            url: format!("{}://{endpoint}/api/v1/executor", drover_http::tls::scheme()),
+            url: format!(
+                "{}://{endpoint}/api/v1/executor",
+                drover_http::tls::scheme()
+            ),
             authorization: std::env::var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty())

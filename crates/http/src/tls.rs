@@ -648,7 +648,8 @@ impl ClientCertVerifier for CheckedClient {
                 self.depth
             )));
         }
-        self.inner.verify_client_cert(end_entity, intermediates, now)
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
     }
 
     fn verify_tls12_signature(
@@ -730,7 +731,10 @@ mod tests {
             let error = settings_from(&vars(&all)).unwrap_err();
             assert!(error.contains(needle), "{error}");
         };
-        refused(&[("LIBPROCESS_SSL_CIPHERS", "RC4-SHA")], "LIBPROCESS_SSL_CIPHERS");
+        refused(
+            &[("LIBPROCESS_SSL_CIPHERS", "RC4-SHA")],
+            "LIBPROCESS_SSL_CIPHERS",
+        );
         refused(&[("LIBPROCESS_SSL_ENABLE_TLS_V1_0", "true")], "TLS_V1_0");
         refused(&[("LIBPROCESS_SSL_ENABLE_SSL_V3", "1")], "SSL_V3");
         refused(
@@ -738,7 +742,10 @@ mod tests {
             "legacy",
         );
         refused(&[("LIBPROCESS_SSL_ECDH_CURVE", "brainpool")], "brainpool");
-        refused(&[("LIBPROCESS_SSL_ENABLE_DOWNGRADE", "true")], "ENABLE_DOWNGRADE");
+        refused(
+            &[("LIBPROCESS_SSL_ENABLE_DOWNGRADE", "true")],
+            "ENABLE_DOWNGRADE",
+        );
         refused(&[("LIBPROCESS_SSL_VERIFY_DEPTH", "-1")], "VERIFY_DEPTH");
         refused(&[("LIBPROCESS_SSL_ENABLED", "yes")], "not a boolean");
         refused(

@@ -36,7 +36,11 @@ pub enum MaybeTls {
 
 impl std::fmt::Debug for MaybeTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_tls() { "MaybeTls::Tls" } else { "MaybeTls::Plain" })
+        f.write_str(if self.is_tls() {
+            "MaybeTls::Tls"
+        } else {
+            "MaybeTls::Plain"
+        })
     }
 }
 
@@ -123,7 +127,9 @@ pub struct TlsListener {
 
 impl std::fmt::Debug for TlsListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsListener").field("local", &self.local).finish()
+        f.debug_struct("TlsListener")
+            .field("local", &self.local)
+            .finish()
     }
 }
 

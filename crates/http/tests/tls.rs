@@ -116,11 +116,17 @@ async fn tls_clients_are_served_and_plain_text_is_closed() {
     let client = Client::with_tls(tls.client.clone(), false);
     let url = format!("https://localhost:{port}/ping");
     let answer = client.get(&url, &[]).await.expect("https get");
-    assert_eq!((answer.status.as_u16(), answer.text()), (200, "pong".into()));
+    assert_eq!(
+        (answer.status.as_u16(), answer.text()),
+        (200, "pong".into())
+    );
 
     // Mesos without downgrade: a plain-text client gets no HTTP answer at all.
     let plain = plain_get(port).await;
-    assert!(!plain.contains("HTTP/1.1"), "plain text was answered: {plain}");
+    assert!(
+        !plain.contains("HTTP/1.1"),
+        "plain text was answered: {plain}"
+    );
     // Garbage in place of a handshake neither crashes nor blocks the listener.
     tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -128,7 +134,10 @@ async fn tls_clients_are_served_and_plain_text_is_closed() {
     })
     .await
     .expect("garbage");
-    let answer = client.get(&url, &[]).await.expect("https get after garbage");
+    let answer = client
+        .get(&url, &[])
+        .await
+        .expect("https get after garbage");
     assert_eq!(answer.status.as_u16(), 200);
 
     // VERIFY_IPADD=false (Mesos' default): a server reached by IP cannot be verified.
@@ -136,7 +145,10 @@ async fn tls_clients_are_served_and_plain_text_is_closed() {
         .get(&format!("https://127.0.0.1:{port}/ping"), &[])
         .await
         .expect_err("an IP is not matched without VERIFY_IPADD");
-    assert!(error.to_string().contains("LIBPROCESS_SSL_VERIFY_IPADD"), "{error}");
+    assert!(
+        error.to_string().contains("LIBPROCESS_SSL_VERIFY_IPADD"),
+        "{error}"
+    );
     let mut by_ip = settings(&pki);
     by_ip.verify_ipadd = true;
     let by_ip = tls::build(by_ip).expect("tls");
@@ -153,7 +165,10 @@ async fn tls_clients_are_served_and_plain_text_is_closed() {
         .get(&url, &[])
         .await
         .expect_err("an unknown CA is refused");
-    assert!(error.to_string().to_lowercase().contains("certificate"), "{error}");
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
     // Without VERIFY_SERVER_CERT (Mesos' default) the same client takes any certificate.
     let mut lax = settings(&other);
     lax.verify_server_cert = false;

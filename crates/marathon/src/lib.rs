@@ -204,7 +204,11 @@ pub struct ListenerFlags {
     pub mesos_authentication_secret_file: Option<PathBuf>,
     /// Port of the HTTPS API (Marathon's `--https_port`); served only with --ssl_cert_file and
     /// --ssl_key_file.
-    #[arg(long = "https_port", env = "MARATHON_HTTPS_PORT", default_value_t = 8443)]
+    #[arg(
+        long = "https_port",
+        env = "MARATHON_HTTPS_PORT",
+        default_value_t = 8443
+    )]
     pub https_port: u16,
     /// Address the HTTPS API binds (Marathon's `--https_address`); loopback unless told
     /// otherwise.
@@ -215,10 +219,18 @@ pub struct ListenerFlags {
     )]
     pub https_address: std::net::IpAddr,
     /// PEM certificate chain of the HTTPS API (Drover's stand-in for Marathon's Java keystore).
-    #[arg(long = "ssl_cert_file", env = "MARATHON_SSL_CERT_FILE", requires = "ssl_key_file")]
+    #[arg(
+        long = "ssl_cert_file",
+        env = "MARATHON_SSL_CERT_FILE",
+        requires = "ssl_key_file"
+    )]
     pub ssl_cert_file: Option<PathBuf>,
     /// PEM private key of the HTTPS API.
-    #[arg(long = "ssl_key_file", env = "MARATHON_SSL_KEY_FILE", requires = "ssl_cert_file")]
+    #[arg(
+        long = "ssl_key_file",
+        env = "MARATHON_SSL_KEY_FILE",
+        requires = "ssl_cert_file"
+    )]
     pub ssl_key_file: Option<PathBuf>,
     /// Marathon's Java keystore: not readable by Drover, refused with how to convert it (use
     /// --ssl_cert_file and --ssl_key_file).
@@ -470,7 +482,9 @@ fn check(flags: &Flags) -> anyhow::Result<()> {
     // Certificate, key and keystore flags are judged before anything starts.
     flags.listener.https()?;
     if flags.listener.disable_http && flags.listener.ssl_cert_file.is_none() {
-        anyhow::bail!("--disable_http needs --ssl_cert_file and --ssl_key_file: the API would have no listener");
+        anyhow::bail!(
+            "--disable_http needs --ssl_cert_file and --ssl_key_file: the API would have no listener"
+        );
     }
     if flags.listener.disable_http && flags.ha.zk.is_some() {
         anyhow::bail!(

@@ -63,7 +63,8 @@ impl Service {
             base,
             hint,
             authorization: None,
-            client: Client::builder(TokioExecutor::new()).build(drover_http::Connector::from_process()),
+            client: Client::builder(TokioExecutor::new())
+                .build(drover_http::Connector::from_process()),
         }
     }
 

@@ -1137,3 +1137,62 @@ pub fn drover_cli(cluster: &Cluster, args: &[&str]) -> (i32, String) {
         ),
     )
 }
+
+/// PEM files of a test CA and of one certificate it signed for `localhost` and 127.0.0.1,
+/// which every daemon presents (as servers, and as clients).
+pub struct Pki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    /// A daemon's (or the CLI's) environment: TLS on with this certificate, servers verified
+    /// against the CA, and by IP address, as the test clusters are reached.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("LIBPROCESS_SSL_ENABLED", "true".to_owned()),
+            ("LIBPROCESS_SSL_CERT_FILE", self.cert.display().to_string()),
+            ("LIBPROCESS_SSL_KEY_FILE", self.key.display().to_string()),
+            ("LIBPROCESS_SSL_CA_FILE", self.ca.display().to_string()),
+            ("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true".to_owned()),
+            ("LIBPROCESS_SSL_VERIFY_IPADD", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+pub fn make_pki(dir: &Path) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Drover TLS test CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("params");
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write pem");
+        path
+    };
+    Pki {
+        ca: write("ca.pem", ca.pem()),
+        cert: write("cert.pem", cert.pem()),
+        key: write("key.pem", key.serialize_pem()),
+    }
+}
