@@ -40,11 +40,28 @@ enum Command {
     /// Run a one-node cluster on this machine: master, agent and scheduler in one process.
     Dev(dev::DevFlags),
     /// Run the Mesos-compatible master (Scheduler API v1, Operator API v1).
+    ///
+    /// TLS as Mesos configured it, from the environment: LIBPROCESS_SSL_ENABLED,
+    /// LIBPROCESS_SSL_CERT_FILE, LIBPROCESS_SSL_KEY_FILE, LIBPROCESS_SSL_CA_FILE/_CA_DIR,
+    /// LIBPROCESS_SSL_VERIFY_SERVER_CERT, LIBPROCESS_SSL_REQUIRE_CLIENT_CERT,
+    /// LIBPROCESS_SSL_SUPPORT_DOWNGRADE, LIBPROCESS_SSL_VERIFY_IPADD, LIBPROCESS_SSL_VERIFY_DEPTH,
+    /// LIBPROCESS_SSL_ENABLE_TLS_V1_2/_V1_3, LIBPROCESS_SSL_ECDH_CURVE. LIBPROCESS_SSL_CIPHERS,
+    /// SSLv3/TLS 1.0/1.1 and the `legacy` hostname scheme are refused by name.
     Master(drover_master::Flags),
     /// Run the Marathon-compatible service scheduler (REST API v2).
+    ///
+    /// HTTPS with --ssl_cert_file and --ssl_key_file (--https_port, --disable_http); its
+    /// connection to the Mesos master follows Mesos' LIBPROCESS_SSL_* variables.
     Marathon(drover_marathon::Flags),
     /// Run the Mesos-compatible agent (`drover agent --master … --work_dir …`), or list, show
     /// and mark agents gone (`drover agent list|show|mark-gone`).
+    ///
+    /// TLS as Mesos configured it, from the environment: LIBPROCESS_SSL_ENABLED,
+    /// LIBPROCESS_SSL_CERT_FILE, LIBPROCESS_SSL_KEY_FILE, LIBPROCESS_SSL_CA_FILE/_CA_DIR,
+    /// LIBPROCESS_SSL_VERIFY_SERVER_CERT, LIBPROCESS_SSL_REQUIRE_CLIENT_CERT,
+    /// LIBPROCESS_SSL_SUPPORT_DOWNGRADE, LIBPROCESS_SSL_VERIFY_IPADD, LIBPROCESS_SSL_VERIFY_DEPTH,
+    /// LIBPROCESS_SSL_ENABLE_TLS_V1_2/_V1_3, LIBPROCESS_SSL_ECDH_CURVE. LIBPROCESS_SSL_CIPHERS,
+    /// SSLv3/TLS 1.0/1.1 and the `legacy` hostname scheme are refused by name.
     Agent(cli::agent::AgentArgs),
     /// Run the built-in command executor (started by the agent, not by hand).
     Executor(drover_executor::Flags),

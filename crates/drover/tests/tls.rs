@@ -183,3 +183,56 @@ fn tls_settings_that_cannot_be_honoured_stop_a_daemon_by_name() {
     assert_ne!(code, 0);
     assert!(stderr.contains("--disable_http"), "{stderr}");
 }
+
+/// Mutual TLS (`LIBPROCESS_SSL_REQUIRE_CLIENT_CERT`): the agent, presenting its certificate,
+/// registers; a client with TLS on but no certificate of its own is refused in the handshake,
+/// and one that presents the CA's certificate is served.
+#[test]
+fn required_client_certificates_keep_out_clients_without_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = make_pki(dir.path());
+    let mut env = pki.env();
+    env.push((
+        "LIBPROCESS_SSL_REQUIRE_CLIENT_CERT".to_owned(),
+        "true".to_owned(),
+    ));
+    let (master_port, agent_port) = (free_port(), free_port());
+    let mut master = Daemon::start_with_env(
+        "master",
+        dir.path(),
+        &support::master_args(dir.path(), master_port),
+        &env,
+    );
+    let mut agent = Daemon::start_with_env(
+        "agent",
+        dir.path(),
+        &support::agent_args(dir.path(), master_port, agent_port),
+        &env,
+    );
+    let master_address = format!("127.0.0.1:{master_port}");
+    wait_until(
+        "the agent registered with its certificate",
+        READY_TIMEOUT,
+        || {
+            let (code, out, _) = drover(
+                &["agent", "list", "--json", "--master", &master_address],
+                &env,
+            );
+            code == 0 && out.contains(&format!("\"port\": {agent_port}"))
+        },
+    );
+    let anonymous: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "LIBPROCESS_SSL_CERT_FILE" && k != "LIBPROCESS_SSL_KEY_FILE")
+        .cloned()
+        .collect();
+    let (code, _, stderr) = drover(&["agent", "list", "--master", &master_address], &anonymous);
+    assert_eq!(
+        code, 3,
+        "a client without a certificate was served: {stderr}"
+    );
+    master.assert_alive();
+    agent.assert_alive();
+    support::kill_processes_under(dir.path());
+    support::remove_cgroups(&support::cgroups_root(agent_port));
+}
