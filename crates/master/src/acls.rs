@@ -4,12 +4,14 @@
 //! `teardown_frameworks` (principal → the framework's principal, for the operator's
 //! TEARDOWN) and `run_tasks` (principal → user, decided by the core at each launch:
 //! TASK_ERROR / REASON_TASK_UNAUTHORIZED), `view_frameworks`, `view_tasks` and
-//! `view_executors` (principal → user, filtering reads: `crate::view`), `view_flags`
-//! (principal → flags ANY or NONE: `/flags`, `/master/flags`, GET_FLAGS and the `flags` of
-//! `/master/state`), `mark_agents_gone` (principal → agents ANY or NONE: the operator's
-//! MARK_AGENT_GONE) and `get_endpoints` (principal → paths: `/metrics/snapshot` and the
-//! operator's GET_METRICS, the one authorizable endpoint the master serves); any other ACL kind is refused at start with a message naming it, so an
-//! ACL is never accepted without effect.
+//! `view_executors` (principal → user, filtering reads: `crate::view`), `get_endpoints`
+//! (principal → paths: `/metrics/snapshot` and the operator's GET_METRICS, the one
+//! authorizable endpoint the master serves), `update_quotas` (principal → roles: every quota
+//! change), `get_quotas` and `view_roles` (principal → roles, filtering GET_QUOTA and
+//! `/quota`, GET_ROLES and `/roles`), and the kinds whose object is only ANY or NONE
+//! ([`SWITCHES`]: flags, marking agents gone, the maintenance calls, draining, deactivating and
+//! reactivating agents, setting the log level). Any other ACL kind is refused at start with a
+//! message naming it and why, so an ACL is never accepted without effect.
 
 use std::sync::Arc;
 
@@ -36,37 +38,71 @@ pub struct Acls {
     view_tasks: Vec<Acl>,
     /// principal → executor user.
     view_executors: Vec<Acl>,
-    /// principal → flags (ANY or NONE).
-    view_flags: Vec<Acl>,
-    /// principal → agents (ANY or NONE).
-    mark_agents_gone: Vec<Acl>,
+    /// The kinds whose object can only be ANY or NONE ([`SWITCHES`]), by name.
+    switches: std::collections::BTreeMap<&'static str, Vec<Acl>>,
     /// principal → endpoint paths.
     get_endpoints: Vec<Acl>,
+    /// principal → roles: UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA and the legacy `/quota` writes.
+    update_quotas: Vec<Acl>,
+    /// principal → roles: which roles' quota GET_QUOTA and `GET /quota` show.
+    get_quotas: Vec<Acl>,
+    /// principal → roles: which roles GET_ROLES and `/roles` show.
+    view_roles: Vec<Acl>,
 }
 
+/// ACL kinds whose object Mesos allowed only to be ANY or NONE (there is no value to name),
+/// with that object's field: the operator calls they decide.
+pub const SWITCHES: &[(&str, &str)] = &[
+    ("view_flags", "flags"),
+    ("mark_agents_gone", "agents"),
+    ("update_maintenance_schedules", "machines"),
+    ("get_maintenance_schedules", "machines"),
+    ("start_maintenances", "machines"),
+    ("stop_maintenances", "machines"),
+    ("get_maintenance_statuses", "machines"),
+    ("drain_agents", "agents"),
+    ("deactivate_agents", "agents"),
+    ("reactivate_agents", "agents"),
+    ("set_log_level", "level"),
+];
+
 /// ACL kinds Mesos had that Drover does not enforce yet: refused rather than ignored.
-const NOT_ENFORCED: &[&str] = &[
-    "access_sandboxes",
-    "access_mesos_logs",
-    "update_maintenance_schedules",
-    "get_maintenance_schedules",
-    "start_maintenances",
-    "stop_maintenances",
-    "get_maintenance_statuses",
-    "reserve_resources",
-    "unreserve_resources",
-    "create_volumes",
-    "destroy_volumes",
-    "set_quotas",
-    "remove_quotas",
-    "update_weights",
-    "view_roles",
-    "update_quotas",
-    "get_quotas",
-    "register_agents",
-    "launch_nested_containers",
-    "set_log_level",
-    "drain_agents",
+const NOT_ENFORCED: &[(&str, &str)] = &[
+    (
+        "access_sandboxes",
+        "it is an agent ACL: give it to the agents' --acls",
+    ),
+    (
+        "access_mesos_logs",
+        "Drover serves no log files through /files (it logs to stderr)",
+    ),
+    (
+        "reserve_resources",
+        "dynamic reservations are not supported",
+    ),
+    (
+        "unreserve_resources",
+        "dynamic reservations are not supported",
+    ),
+    ("create_volumes", "persistent volumes are not supported"),
+    ("destroy_volumes", "persistent volumes are not supported"),
+    (
+        "set_quotas",
+        "deprecated since Mesos 1.9: use update_quotas, which decides every quota change here",
+    ),
+    (
+        "remove_quotas",
+        "deprecated since Mesos 1.9: use update_quotas, which decides every quota change here",
+    ),
+    ("update_weights", "role weights cannot be changed in Drover"),
+    (
+        "register_agents",
+        "agents are authenticated (--authenticate_agents) but not authorized",
+    ),
+    (
+        "launch_nested_containers",
+        "nested containers cannot be launched through the operator API",
+    ),
 ];
 
 impl Acls {
@@ -107,19 +143,26 @@ impl Acls {
                 "view_executors" => {
                     acls.view_executors = read::list(value, key, "principals", "users")?;
                 }
-                "view_flags" => acls.view_flags = any_or_none(value, key, "flags")?,
-                "mark_agents_gone" => {
-                    acls.mark_agents_gone = any_or_none(value, key, "agents")?;
-                }
                 "get_endpoints" => {
                     acls.get_endpoints = read::list(value, key, "principals", "paths")?;
                 }
-                other if NOT_ENFORCED.contains(&other) => {
-                    return Err(format!(
-                        "the '{other}' ACL is not supported by Drover yet (supported: permissive, register_frameworks, teardown_frameworks, run_tasks, view_frameworks, view_tasks, view_executors, view_flags, mark_agents_gone, get_endpoints)"
-                    ));
+                "update_quotas" => {
+                    acls.update_quotas = read::list(value, key, "principals", "roles")?;
                 }
-                other => return Err(format!("unknown ACL '{other}'")),
+                "get_quotas" => acls.get_quotas = read::list(value, key, "principals", "roles")?,
+                "view_roles" => acls.view_roles = read::list(value, key, "principals", "roles")?,
+                other => {
+                    if let Some((name, object)) = SWITCHES.iter().find(|(name, _)| *name == other) {
+                        acls.switches.insert(name, any_or_none(value, key, object)?);
+                        continue;
+                    }
+                    if let Some((_, why)) = NOT_ENFORCED.iter().find(|(name, _)| *name == other) {
+                        return Err(format!(
+                            "the '{other}' ACL is not supported by Drover's master: {why}"
+                        ));
+                    }
+                    return Err(format!("unknown ACL '{other}'"));
+                }
             }
         }
         Ok(acls)
@@ -189,12 +232,33 @@ impl Acls {
 
     /// Whether `principal` may read the master's flags.
     pub fn may_view_flags(&self, principal: Option<&str>) -> bool {
-        self.approved(&self.view_flags, &subject(principal), &Entity::Any)
+        self.may("view_flags", principal)
     }
 
     /// Whether `principal` may mark an agent gone.
     pub fn may_mark_agent_gone(&self, principal: Option<&str>) -> bool {
-        self.approved(&self.mark_agents_gone, &subject(principal), &Entity::Any)
+        self.may("mark_agents_gone", principal)
+    }
+
+    /// Whether `principal` may do what the ANY/NONE ACL `kind` (one of [`SWITCHES`]) decides.
+    pub fn may(&self, kind: &str, principal: Option<&str>) -> bool {
+        let acls = self.switches.get(kind).map(Vec::as_slice).unwrap_or(&[]);
+        self.approved(acls, &subject(principal), &Entity::Any)
+    }
+
+    /// Whether `principal` may change the quota of `role`.
+    pub fn may_update_quota(&self, principal: Option<&str>, role: &str) -> bool {
+        self.approved(&self.update_quotas, &subject(principal), &role_entity(role))
+    }
+
+    /// Whether `principal` may see the quota of `role`.
+    pub fn may_get_quota(&self, principal: Option<&str>, role: &str) -> bool {
+        self.approved(&self.get_quotas, &subject(principal), &role_entity(role))
+    }
+
+    /// Whether `principal` may see `role`.
+    pub fn may_view_role(&self, principal: Option<&str>, role: &str) -> bool {
+        self.approved(&self.view_roles, &subject(principal), &role_entity(role))
     }
 
     /// Whether `principal` may GET the endpoint at `path` (Mesos authorized only some
@@ -212,8 +276,8 @@ impl Acls {
     }
 }
 
-/// A list of ACLs whose object can only be ANY or NONE (Mesos' `view_flags` and
-/// `mark_agents_gone`: there is no value to name).
+/// A list of ACLs whose object can only be ANY or NONE ([`SWITCHES`]: there is no value to
+/// name).
 fn any_or_none(value: &serde_json::Value, key: &str, object: &str) -> Result<Vec<Acl>, String> {
     let acls = read::list(value, key, "principals", object)?;
     if acls.iter().any(|a| matches!(a.object, Entity::Some(_))) {
@@ -222,6 +286,11 @@ fn any_or_none(value: &serde_json::Value, key: &str, object: &str) -> Result<Vec
         ));
     }
     Ok(acls)
+}
+
+/// An object that is a role.
+fn role_entity(role: &str) -> Entity {
+    Entity::Some(vec![role.to_owned()])
 }
 
 /// An object that is a user name (an empty one, unknown, matches only ANY).
@@ -277,13 +346,7 @@ pub fn authorize_view_flags(
     acls: Option<&Arc<Acls>>,
     principal: Option<&Principal>,
 ) -> Result<(), HttpError> {
-    authorize(
-        acls,
-        principal,
-        Acls::may_view_flags,
-        "view the flags",
-        "view_flags",
-    )
+    authorize_switch(acls, principal, "view_flags", "view the flags")
 }
 
 /// `mark_agents_gone` for a request: Ok, or 403 naming the principal.
@@ -291,13 +354,49 @@ pub fn authorize_mark_agent_gone(
     acls: Option<&Arc<Acls>>,
     principal: Option<&Principal>,
 ) -> Result<(), HttpError> {
+    authorize_switch(acls, principal, "mark_agents_gone", "mark agents gone")
+}
+
+/// The ANY/NONE ACL `kind` (one of [`SWITCHES`]) for a request: Ok, or 403 naming the
+/// principal, what it may not do, and the ACL.
+pub fn authorize_switch(
+    acls: Option<&Arc<Acls>>,
+    principal: Option<&Principal>,
+    kind: &str,
+    action: &str,
+) -> Result<(), HttpError> {
     authorize(
         acls,
         principal,
-        Acls::may_mark_agent_gone,
-        "mark agents gone",
-        "mark_agents_gone",
+        |acls, name| acls.may(kind, name),
+        action,
+        kind,
     )
+}
+
+/// `update_quotas` for a change of the quota of `roles`: Ok, or 403 naming the roles refused.
+pub fn authorize_update_quota<'a>(
+    acls: Option<&Arc<Acls>>,
+    principal: Option<&Principal>,
+    roles: impl IntoIterator<Item = &'a str>,
+) -> Result<(), HttpError> {
+    let Some(acls) = acls else { return Ok(()) };
+    let name = principal.map(|p| p.0.as_str());
+    let denied: Vec<&str> = roles
+        .into_iter()
+        .filter(|role| !acls.may_update_quota(name, role))
+        .collect();
+    if denied.is_empty() {
+        return Ok(());
+    }
+    Err(HttpError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "Not authorized to update the quota of role(s) '{}' as principal '{}' (update_quotas)",
+            denied.join(","),
+            name.unwrap_or("ANY")
+        ),
+    ))
 }
 
 /// `get_endpoints` for a GET of `path`: Ok, or 403 naming the principal and the path.
@@ -313,6 +412,65 @@ pub fn authorize_get_endpoint(
         &format!("GET {path}"),
         "get_endpoints",
     )
+}
+
+/// Who is calling, and the ACLs that decide for them: what the operator handlers carry from
+/// the request's extensions (both absent without `--acls` / authentication).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// `--acls`, when given.
+    pub acls: Option<Arc<Acls>>,
+    /// The authenticated principal, if any.
+    pub principal: Option<Principal>,
+}
+
+impl Caller {
+    /// The caller of a request, from the extensions the master's layers put there.
+    pub fn of(extensions: &axum::http::Extensions) -> Caller {
+        Caller {
+            acls: extensions.get::<Arc<Acls>>().cloned(),
+            principal: extensions.get::<Principal>().cloned(),
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.principal.as_ref().map(|p| p.0.as_str())
+    }
+
+    /// [`authorize_switch`] for this caller.
+    pub fn switch(&self, kind: &str, action: &str) -> Result<(), HttpError> {
+        authorize_switch(self.acls.as_ref(), self.principal.as_ref(), kind, action)
+    }
+
+    /// Whether the ANY/NONE ACL `kind` lets this caller through (for reads that are filtered
+    /// rather than refused).
+    pub fn may(&self, kind: &str) -> bool {
+        self.acls
+            .as_ref()
+            .is_none_or(|acls| acls.may(kind, self.name()))
+    }
+
+    /// [`authorize_update_quota`] for this caller.
+    pub fn update_quota<'a>(
+        &self,
+        roles: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), HttpError> {
+        authorize_update_quota(self.acls.as_ref(), self.principal.as_ref(), roles)
+    }
+
+    /// Whether this caller may see the quota of `role`.
+    pub fn may_get_quota(&self, role: &str) -> bool {
+        self.acls
+            .as_ref()
+            .is_none_or(|acls| acls.may_get_quota(self.name(), role))
+    }
+
+    /// Whether this caller may see `role`.
+    pub fn may_view_role(&self, role: &str) -> bool {
+        self.acls
+            .as_ref()
+            .is_none_or(|acls| acls.may_view_role(self.name(), role))
+    }
 }
 
 /// One ACL check for a request: Ok, or 403 saying what was refused, to whom, and which ACL
@@ -440,9 +598,38 @@ mod tests {
     }
 
     #[test]
+    fn switches_and_role_kinds_decide_their_calls() {
+        let acls = Acls::parse(
+            r#"{"permissive": false,
+                "start_maintenances": [{"principals": {"values": ["ops"]}, "machines": {"type": "ANY"}}],
+                "set_log_level": [{"principals": {"type": "ANY"}, "level": {"type": "NONE"}}],
+                "update_quotas": [{"principals": {"values": ["ops"]}, "roles": {"values": ["web"]}}],
+                "view_roles": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+                               {"principals": {"values": ["bob"]}, "roles": {"values": ["dev"]}}]}"#,
+        )
+        .expect("parses");
+        assert!(acls.may("start_maintenances", Some("ops")));
+        assert!(!acls.may("start_maintenances", Some("bob")));
+        // No ACL of the kind and not permissive: refused.
+        assert!(!acls.may("stop_maintenances", Some("ops")));
+        assert!(!acls.may("set_log_level", Some("ops")));
+        assert!(acls.may_update_quota(Some("ops"), "web"));
+        assert!(!acls.may_update_quota(Some("ops"), "batch"));
+        assert!(acls.may_view_role(Some("ops"), "anything"));
+        assert!(acls.may_view_role(Some("bob"), "dev"));
+        assert!(!acls.may_view_role(Some("bob"), "web"));
+        // Permissive by default: a kind no ACL names lets everyone through.
+        let open = Acls::parse(r#"{"drain_agents": []}"#).expect("parses");
+        assert!(open.may("drain_agents", None));
+        assert!(open.may_get_quota(None, "web"));
+    }
+
+    #[test]
     fn unknown_or_unenforced_acls_are_refused() {
         for bad in [
-            r#"{"view_roles": []}"#,
+            r#"{"create_volumes": []}"#,
+            r#"{"set_quotas": []}"#,
+            r#"{"drain_agents": [{"principals": {"type": "ANY"}, "agents": {"values": ["a1"]}}]}"#,
             r#"{"view_flags": [{"principals": {"type": "ANY"}, "flags": {"values": ["a"]}}]}"#,
             r#"{"no_such_acl": []}"#,
             r#"{"permissive": "yes"}"#,

@@ -18,7 +18,32 @@ use drover_wire::v1::master::call::Type as CallType;
 use drover_wire::v1::master::response::Type as ResponseType;
 use drover_wire::v1::master::{self as operator, response};
 
+use crate::acls::Caller;
 use crate::routes::{AppState, driver_gone, reply_response};
+
+/// The schedule as `caller` may see it: all of it, or (`get_maintenance_schedules` NONE)
+/// nothing, as Mesos filtered out every machine the principal may not see.
+async fn visible_schedule(state: &AppState, caller: &Caller) -> Option<v1::maintenance::Schedule> {
+    let schedule = state.handle.read(|m, _| m.maintenance_schedule()).await?;
+    Some(if caller.may("get_maintenance_schedules") {
+        schedule
+    } else {
+        v1::maintenance::Schedule::default()
+    })
+}
+
+/// The machines' status as `caller` may see it (`get_maintenance_statuses`, as the schedule).
+async fn visible_status(
+    state: &AppState,
+    caller: &Caller,
+) -> Option<v1::maintenance::ClusterStatus> {
+    let status = state.handle.read(|m, _| m.maintenance_status()).await?;
+    Some(if caller.may("get_maintenance_statuses") {
+        status
+    } else {
+        v1::maintenance::ClusterStatus::default()
+    })
+}
 
 fn missing(field: &str) -> Response {
     HttpError::bad_request(format!(
@@ -39,13 +64,27 @@ async fn submit(state: &AppState, call: MaintenanceCall, accept: Encoding) -> Re
 /// The Operator API's maintenance calls and DRAIN_AGENT (`kind` is one of them).
 pub async fn call(
     state: &AppState,
+    caller: &Caller,
     kind: CallType,
     call: operator::Call,
     accept: Encoding,
 ) -> Response {
+    let decided = match kind {
+        CallType::UpdateMaintenanceSchedule => caller.switch(
+            "update_maintenance_schedules",
+            "update the maintenance schedule",
+        ),
+        CallType::StartMaintenance => caller.switch("start_maintenances", "start maintenance"),
+        CallType::StopMaintenance => caller.switch("stop_maintenances", "stop maintenance"),
+        CallType::DrainAgent => caller.switch("drain_agents", "drain agents"),
+        _ => Ok(()),
+    };
+    if let Err(refused) = decided {
+        return refused.into_response();
+    }
     match kind {
         CallType::GetMaintenanceSchedule => {
-            let Some(schedule) = state.handle.read(|m, _| m.maintenance_schedule()).await else {
+            let Some(schedule) = visible_schedule(state, caller).await else {
                 return driver_gone();
             };
             let r = operator::Response {
@@ -56,7 +95,7 @@ pub async fn call(
             message_response(&r, accept)
         }
         CallType::GetMaintenanceStatus => {
-            let Some(status) = state.handle.read(|m, _| m.maintenance_status()).await else {
+            let Some(status) = visible_status(state, caller).await else {
                 return driver_gone();
             };
             let r = operator::Response {
@@ -154,14 +193,21 @@ async fn body_text(request: Request) -> Result<String, Response> {
 /// `/maintenance/schedule` and `/master/maintenance/schedule`.
 pub async fn legacy_schedule(State(state): State<AppState>, request: Request) -> Response {
     let method = request.method().clone();
+    let caller = Caller::of(request.extensions());
     if method == Method::GET {
-        return match state.handle.read(|m, _| m.maintenance_schedule()).await {
+        return match visible_schedule(&state, &caller).await {
             Some(s) => Json(drover_wire::json::to_json_value(&s)).into_response(),
             None => driver_gone(),
         };
     }
     if method != Method::POST {
         return method_not_allowed(&method, "GET, POST");
+    }
+    if let Err(refused) = caller.switch(
+        "update_maintenance_schedules",
+        "update the maintenance schedule",
+    ) {
+        return refused.into_response();
     }
     let body = match body_text(request).await {
         Ok(b) => b,
@@ -189,7 +235,8 @@ pub async fn legacy_status(State(state): State<AppState>, request: Request) -> R
     if request.method() != Method::GET {
         return method_not_allowed(request.method(), "GET");
     }
-    match state.handle.read(|m, _| m.maintenance_status()).await {
+    let caller = Caller::of(request.extensions());
+    match visible_status(&state, &caller).await {
         Some(s) => Json(drover_wire::json::to_json_value(&s)).into_response(),
         None => driver_gone(),
     }
@@ -198,6 +245,14 @@ pub async fn legacy_status(State(state): State<AppState>, request: Request) -> R
 async fn machines(state: AppState, request: Request, down: bool) -> Response {
     if request.method() != Method::POST {
         return method_not_allowed(request.method(), "POST");
+    }
+    let decided = if down {
+        Caller::of(request.extensions()).switch("start_maintenances", "start maintenance")
+    } else {
+        Caller::of(request.extensions()).switch("stop_maintenances", "stop maintenance")
+    };
+    if let Err(refused) = decided {
+        return refused.into_response();
     }
     let body = match body_text(request).await {
         Ok(b) => b,

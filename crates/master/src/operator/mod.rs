@@ -269,20 +269,32 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 )
                 .into_response();
             };
+            if let Err(refused) = crate::acls::authorize_switch(
+                acls.as_ref(),
+                principal.as_ref(),
+                "set_log_level",
+                "set the logging level",
+            ) {
+                return refused.into_response();
+            }
             match logging::set_for("master::Call", set.level, set.duration.nanoseconds) {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(error) => error.into_response(),
             }
         }
         CallType::GetRoles => {
-            read(|m, _| {
-                let mut r = respond(ResponseType::GetRoles);
-                r.get_roles = Some(response::GetRoles {
-                    roles: m.get_roles(),
-                });
-                r
-            })
-            .await
+            // `view_roles`: the roles this principal may not see are left out, as in Mesos.
+            let caller = crate::acls::Caller {
+                acls: acls.clone(),
+                principal: principal.clone(),
+            };
+            let Some(mut roles) = state.handle.read(|m, _| m.get_roles()).await else {
+                return driver_gone();
+            };
+            roles.retain(|role| caller.may_view_role(&role.name));
+            let mut r = respond(ResponseType::GetRoles);
+            r.get_roles = Some(response::GetRoles { roles });
+            message_response(&r, accept)
         }
         CallType::GetOperations => {
             // Operations are the offer operations an operator or framework asked for with
@@ -381,6 +393,16 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 ))
                 .into_response();
             };
+            let (kind_acl, action) = if kind == CallType::DeactivateAgent {
+                ("deactivate_agents", "deactivate agents")
+            } else {
+                ("reactivate_agents", "reactivate agents")
+            };
+            if let Err(refused) =
+                crate::acls::authorize_switch(acls.as_ref(), principal.as_ref(), kind_acl, action)
+            {
+                return refused.into_response();
+            }
             let req = state.handle.next_conn();
             let input = if kind == CallType::DeactivateAgent {
                 Input::DeactivateAgent { req, agent_id }
@@ -393,14 +415,24 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         // SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos, and still served.
         #[allow(deprecated)]
         CallType::GetQuota | CallType::UpdateQuota | CallType::SetQuota | CallType::RemoveQuota => {
-            quota::call(&state, kind, call, accept).await
+            let caller = crate::acls::Caller {
+                acls: acls.clone(),
+                principal: principal.clone(),
+            };
+            quota::call(&state, &caller, kind, call, accept).await
         }
         CallType::GetMaintenanceSchedule
         | CallType::GetMaintenanceStatus
         | CallType::UpdateMaintenanceSchedule
         | CallType::StartMaintenance
         | CallType::StopMaintenance
-        | CallType::DrainAgent => maintenance::call(&state, kind, call, accept).await,
+        | CallType::DrainAgent => {
+            let caller = crate::acls::Caller {
+                acls: acls.clone(),
+                principal: principal.clone(),
+            };
+            maintenance::call(&state, &caller, kind, call, accept).await
+        }
         CallType::Teardown => {
             let Some(teardown) = call.teardown else {
                 return HttpError::bad_request(

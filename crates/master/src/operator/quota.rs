@@ -17,7 +17,25 @@ use drover_wire::v1::master::response::Type as ResponseType;
 use drover_wire::v1::master::{self as operator, response};
 use drover_wire::v1::quota::QuotaRequest;
 
+use crate::acls::Caller;
 use crate::routes::{AppState, driver_gone, reply_response};
+
+/// The quota status as `caller` may see it (`get_quotas`: roles it may not see are left out,
+/// as Mesos filtered them).
+#[allow(deprecated)] // `infos`: Mesos still fills it for older tools.
+async fn visible_status(
+    state: &AppState,
+    caller: &Caller,
+) -> Option<drover_wire::v1::quota::QuotaStatus> {
+    let mut status = state.handle.read(|m, _| m.quota_status()).await?;
+    status
+        .infos
+        .retain(|info| caller.may_get_quota(info.role.as_deref().unwrap_or_default()));
+    status
+        .configs
+        .retain(|config| caller.may_get_quota(&config.role));
+    Some(status)
+}
 
 fn missing(field: &str) -> Response {
     HttpError::bad_request(format!(
@@ -36,14 +54,14 @@ async fn submit(state: &AppState, call: QuotaCall, accept: Encoding) -> Response
 #[allow(deprecated)] // SET_QUOTA and REMOVE_QUOTA are deprecated in Mesos, and still served.
 pub async fn call(
     state: &AppState,
+    caller: &Caller,
     kind: CallType,
     call: operator::Call,
     accept: Encoding,
 ) -> Response {
     match kind {
         CallType::GetQuota => {
-            let status = state.handle.read(|m, _| m.quota_status()).await;
-            let Some(status) = status else {
+            let Some(status) = visible_status(state, caller).await else {
                 return driver_gone();
             };
             let r = operator::Response {
@@ -57,6 +75,11 @@ pub async fn call(
             let Some(update) = call.update_quota else {
                 return missing("update_quota");
             };
+            if let Err(refused) =
+                caller.update_quota(update.quota_configs.iter().map(|c| c.role.as_str()))
+            {
+                return refused.into_response();
+            }
             let call = QuotaCall::Update {
                 force: update.force.unwrap_or(false),
                 configs: update.quota_configs,
@@ -67,12 +90,19 @@ pub async fn call(
             let Some(set) = call.set_quota else {
                 return missing("set_quota");
             };
+            let role = set.quota_request.role.clone().unwrap_or_default();
+            if let Err(refused) = caller.update_quota([role.as_str()]) {
+                return refused.into_response();
+            }
             submit(state, QuotaCall::Set(set.quota_request), accept).await
         }
         CallType::RemoveQuota => {
             let Some(remove) = call.remove_quota else {
                 return missing("remove_quota");
             };
+            if let Err(refused) = caller.update_quota([remove.role.as_str()]) {
+                return refused.into_response();
+            }
             let call = QuotaCall::Remove {
                 role: remove.role,
                 path: None,
@@ -91,8 +121,9 @@ pub async fn call(
 pub async fn legacy(State(state): State<AppState>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let caller = Caller::of(request.extensions());
     if method == Method::GET {
-        return match state.handle.read(|m, _| m.quota_status()).await {
+        return match visible_status(&state, &caller).await {
             Some(status) => Json(drover_wire::json::to_json_value(&status)).into_response(),
             None => driver_gone(),
         };
@@ -118,6 +149,9 @@ pub async fn legacy(State(state): State<AppState>, request: Request) -> Response
                 .into_response();
             }
         };
+        if let Err(refused) = caller.update_quota([request.role.as_deref().unwrap_or_default()]) {
+            return refused.into_response();
+        }
         return submit(&state, QuotaCall::Set(request), Encoding::Json).await;
     }
     if method == Method::DELETE {
@@ -134,6 +168,9 @@ pub async fn legacy(State(state): State<AppState>, request: Request) -> Response
                  found {found} tokens"
             ))
             .into_response();
+        }
+        if let Err(refused) = caller.update_quota([role]) {
+            return refused.into_response();
         }
         let call = QuotaCall::Remove {
             role: role.to_owned(),

@@ -9,13 +9,16 @@ use axum::response::{IntoResponse, Response};
 use drover_core::master::Master;
 use serde_json::{Value, json};
 
+use crate::acls::Caller;
 use crate::legacy::summary_json;
 use crate::routes::{AppState, driver_gone};
 
-fn render(master: &Master) -> Value {
+fn render(master: &Master, caller: &Caller) -> Value {
     let roles: Vec<Value> = master
         .role_views()
         .into_iter()
+        // `view_roles`: the roles this principal may not see are left out, as in Mesos.
+        .filter(|r| caller.may_view_role(&r.name))
         .map(|r| {
             let total = drover_core::resources::add(&r.allocated, &r.offered);
             let quota = master.quotas().get(&r.name).cloned().unwrap_or_default();
@@ -39,8 +42,9 @@ fn render(master: &Master) -> Value {
 }
 
 /// `GET /master/roles` (and `.json`).
-pub async fn roles(State(state): State<AppState>) -> Response {
-    match state.handle.read(|m, _| render(m)).await {
+pub async fn roles(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let caller = Caller::of(request.extensions());
+    match state.handle.read(move |m, _| render(m, &caller)).await {
         Some(body) => Json(body).into_response(),
         None => driver_gone(),
     }
