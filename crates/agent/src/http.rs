@@ -43,12 +43,83 @@ pub struct AppState {
     /// `--acls` `get_endpoints`: who may GET `/metrics/snapshot`, `/monitor/statistics` and
     /// `/containers`.
     pub get_endpoints: Option<Arc<drover_core::acl::Rules>>,
+    /// `--acls` view kinds: what each principal may read; `None` when reads are open.
+    pub views: Option<Arc<Views>>,
     /// `--authenticate_http_executors`: the keys executors' tokens are checked with.
     pub executor_auth: Option<Arc<crate::executor_auth::Keys>>,
     /// When the agent started.
     pub started: Instant,
     /// Wall-clock start, seconds since the epoch.
     pub start_time: f64,
+}
+
+/// The agent's read ACLs, as Mesos' agent applied them.
+#[derive(Debug, Clone)]
+pub struct Views {
+    /// `view_frameworks`, `view_executors`, `view_tasks`: `/state` and GET_STATE.
+    pub read: drover_core::acl::ViewRules,
+    /// `view_containers` (principal → the executor's user): `/containers`, GET_CONTAINERS.
+    pub containers: drover_core::acl::Rules,
+    /// `view_flags` (ANY or NONE): `/flags`, GET_FLAGS.
+    pub flags: drover_core::acl::Rules,
+    /// `set_log_level` (ANY or NONE): SET_LOGGING_LEVEL.
+    pub log_level: drover_core::acl::Rules,
+}
+
+impl AppState {
+    /// The snapshot as `principal` may see it.
+    pub(crate) fn visible_snapshot(&self, principal: Option<&Principal>) -> Arc<Snapshot> {
+        let snapshot = self.driver.snapshot.borrow().clone();
+        match &self.views {
+            Some(views) => {
+                Arc::new(snapshot.visible_to(&views.read, principal.map(|p| p.0.as_str())))
+            }
+            None => snapshot,
+        }
+    }
+
+    /// Whether `principal` may see the container of `executor` (run by `framework`).
+    pub(crate) fn may_view_container(
+        &self,
+        principal: Option<&Principal>,
+        framework: &drover_core::agent::FrameworkView,
+        executor: &drover_core::agent::ExecutorView,
+    ) -> bool {
+        self.views.as_ref().is_none_or(|views| {
+            views.containers.allows(
+                principal.map(|p| p.0.as_str()),
+                framework.executor_user(executor),
+            )
+        })
+    }
+
+    /// `view_flags` / `set_log_level` for `principal`: Ok, or 403 naming it and the ACL.
+    pub(crate) fn authorize_switch(
+        &self,
+        principal: Option<&Principal>,
+        kind: &str,
+        action: &str,
+    ) -> Result<(), HttpError> {
+        let Some(views) = &self.views else {
+            return Ok(());
+        };
+        let rules = if kind == "view_flags" {
+            &views.flags
+        } else {
+            &views.log_level
+        };
+        let name = principal.map(|p| p.0.as_str());
+        if rules.allows_object(name, None) {
+            return Ok(());
+        }
+        Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Not authorized to {action} as principal '{}' ({kind})",
+                name.unwrap_or("ANY")
+            ),
+        ))
+    }
 }
 
 /// All routes.
@@ -191,7 +262,7 @@ async fn operator_api(
     let call: v1::agent::Call = hs::decode_body(&body, encoding)?;
     // At debug, so SET_LOGGING_LEVEL has something to show for an operator's own calls.
     tracing::debug!(call = ?call.r#type.and_then(|t| C::try_from(t).ok()), "operator call");
-    let snapshot = state.driver.snapshot.borrow().clone();
+    let snapshot = state.visible_snapshot(principal.as_ref());
     let mut response = v1::agent::Response::default();
     match call.r#type.and_then(|t| C::try_from(t).ok()) {
         Some(C::GetHealth) => {
@@ -199,6 +270,7 @@ async fn operator_api(
             response.get_health = Some(v1::agent::response::GetHealth { healthy: true });
         }
         Some(C::GetFlags) => {
+            state.authorize_switch(principal.as_ref(), "view_flags", "view the flags")?;
             response.r#type = Some(R::GetFlags as i32);
             response.get_flags = Some(v1::agent::response::GetFlags {
                 flags: state
@@ -221,6 +293,9 @@ async fn operator_api(
             let mut list = Vec::new();
             for framework in &snapshot.frameworks {
                 for executor in &framework.executors {
+                    if !state.may_view_container(principal.as_ref(), framework, executor) {
+                        continue;
+                    }
                     let stats = containers
                         .iter()
                         .find(|(id, _)| id.0 == executor.container_id)
@@ -260,6 +335,7 @@ async fn operator_api(
                     "Failed to validate agent::Call: Expecting 'set_logging_level' to be present",
                 ));
             };
+            state.authorize_switch(principal.as_ref(), "set_log_level", "set the logging level")?;
             drover_http::logging::set_for("agent::Call", set.level, set.duration.nanoseconds)?;
             return Ok(StatusCode::OK.into_response());
         }
@@ -335,8 +411,12 @@ fn to_json<M: prost_reflect::ReflectMessage>(m: &M) -> Value {
     drover_wire::json::to_json_value(m)
 }
 
-async fn state_json(State(state): State<AppState>) -> Response {
-    let s = state.driver.snapshot.borrow().clone();
+async fn state_json(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
+) -> Response {
+    // `view_frameworks`, `view_executors`, `view_tasks` (`--acls`): filtered as Mesos did.
+    let s = state.visible_snapshot(principal.as_ref().map(|axum::Extension(p)| p));
     let info = &s.agent_info;
     let frameworks: Vec<Value> = s.frameworks.iter().map(framework_json).collect();
     let completed_frameworks: Vec<Value> =

@@ -27,7 +27,15 @@ pub fn routes() -> Router<AppState> {
         .route("/slave(1)/monitor/statistics.json", get(statistics))
 }
 
-async fn flags(State(state): State<AppState>) -> Response {
+async fn flags(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p);
+    if let Err(refused) = state.authorize_switch(principal.as_ref(), "view_flags", "view the flags")
+    {
+        return refused.into_response();
+    }
     let flags: Map<String, Value> = state
         .flags
         .iter()
@@ -46,10 +54,14 @@ async fn version() -> Response {
     .into_response()
 }
 
-/// One entry per running executor's container: ids, then its usage as Mesos'
+/// One entry per running executor's container `viewer` may see: ids, then its usage as Mesos'
 /// `ResourceStatistics` (only the fields the cgroups give; absent ones are left out, as
 /// Mesos leaves out what its isolators do not report).
-fn usage(state: &AppState, with_status: bool) -> Vec<Value> {
+fn usage(
+    state: &AppState,
+    with_status: bool,
+    viewer: Option<&drover_http::auth::Principal>,
+) -> Vec<Value> {
     let snapshot = state.driver.snapshot.borrow().clone();
     let containers = state.driver.containers.borrow().clone();
     let now = std::time::SystemTime::now()
@@ -65,6 +77,10 @@ fn usage(state: &AppState, with_status: bool) -> Vec<Value> {
             .map(|i| i.value.clone())
             .unwrap_or_default();
         for executor in &framework.executors {
+            // `view_containers` (`--acls`): by the executor's user.
+            if !state.may_view_container(viewer, framework, executor) {
+                continue;
+            }
             let Some(container) = containers
                 .iter()
                 .find(|(id, _)| id.0 == executor.container_id)
@@ -141,7 +157,11 @@ async fn statistics(
     }
     (
         StatusCode::OK,
-        axum::Json(Value::Array(usage(&state, false))),
+        axum::Json(Value::Array(usage(
+            &state,
+            false,
+            principal.as_ref().map(|axum::Extension(p)| p),
+        ))),
     )
         .into_response()
 }
@@ -155,7 +175,12 @@ async fn containers(
     }
     (
         StatusCode::OK,
-        axum::Json(Value::Array(usage(&state, true))),
+        // `view_containers`: only the containers whose executor's user the principal may see.
+        axum::Json(Value::Array(usage(
+            &state,
+            true,
+            principal.as_ref().map(|axum::Extension(p)| p),
+        ))),
     )
         .into_response()
 }

@@ -84,9 +84,14 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         pid_namespace: !plain && flags.isolation.contains("namespaces/pid"),
     };
 
-    let (acls, sandbox_acls, endpoint_acls) = match &flags.acls {
+    let AgentAcls {
+        run_tasks: acls,
+        access_sandboxes: sandbox_acls,
+        get_endpoints: endpoint_acls,
+        views,
+    } = match &flags.acls {
         Some(flag) => agent_acls(flag).map_err(anyhow::Error::msg)?,
-        None => (None, None, None),
+        None => AgentAcls::default(),
     };
 
     let executor_keys = match &flags.executor_secret_key {
@@ -170,6 +175,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         executor_auth: executor_keys.filter(|_| flags.authenticate_http_executors),
         access_sandboxes: sandbox_acls.map(Arc::new),
         get_endpoints: endpoint_acls.map(Arc::new),
+        views: views.map(Arc::new),
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -473,37 +479,46 @@ fn parse_attributes(text: &str) -> Vec<v1::Attribute> {
         .collect()
 }
 
-/// The agent's parsed `--acls`: `run_tasks`, `access_sandboxes`, `get_endpoints`.
-type AgentAcls = (
-    Option<drover_core::acl::RunTasks>,
-    Option<drover_core::acl::AccessSandboxes>,
-    Option<drover_core::acl::Rules>,
-);
+/// The agent's parsed `--acls`; `None` where they allow everything.
+#[derive(Default)]
+struct AgentAcls {
+    run_tasks: Option<drover_core::acl::RunTasks>,
+    access_sandboxes: Option<drover_core::acl::AccessSandboxes>,
+    get_endpoints: Option<drover_core::acl::Rules>,
+    views: Option<crate::http::Views>,
+}
 
 /// What the agent's `--acls` enforce: `run_tasks` (in the core, at each launch),
-/// `access_sandboxes` (on `/files` and READ_FILE) and `get_endpoints` (principal → paths:
+/// `access_sandboxes` (on `/files` and READ_FILE), `get_endpoints` (principal → paths:
 /// `/metrics/snapshot`, `/monitor/statistics`, `/containers`, as Mesos' agent authorized
-/// them); `None` where they allow everything.
-/// Other ACL kinds guard endpoints Mesos' agent had ACLs for that Drover's agent does not
-/// enforce, so they are refused by name rather than accepted without effect.
+/// them), and the reads Mesos' agent filtered: `view_frameworks`, `view_executors`,
+/// `view_tasks` (`/state`, GET_STATE), `view_containers` (`/containers`, GET_CONTAINERS),
+/// `view_flags` (`/flags`, GET_FLAGS) and `set_log_level` (SET_LOGGING_LEVEL).
+/// Other ACL kinds guard what Drover's agent does not serve, so they are refused by name
+/// rather than accepted without effect.
 fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
+    use drover_http::acls::{any_or_none, list};
     let object = drover_http::acls::read(flag)?;
     let mut permissive = true;
     let (mut run_tasks, mut sandboxes, mut endpoints) = (None, None, None);
+    let mut views: [Option<Vec<drover_core::acl::Acl>>; 6] = Default::default();
     for (key, value) in &object {
         match key.as_str() {
             "permissive" => permissive = drover_http::acls::permissive(value)?,
             "run_tasks" => run_tasks = Some(drover_http::acls::run_tasks(value)?),
-            "access_sandboxes" => {
-                sandboxes = Some(drover_http::acls::list(value, key, "principals", "users")?);
-            }
-            "get_endpoints" => {
-                endpoints = Some(drover_http::acls::list(value, key, "principals", "paths")?);
-            }
+            "access_sandboxes" => sandboxes = Some(list(value, key, "principals", "users")?),
+            "get_endpoints" => endpoints = Some(list(value, key, "principals", "paths")?),
+            "view_frameworks" => views[0] = Some(list(value, key, "principals", "users")?),
+            "view_executors" => views[1] = Some(list(value, key, "principals", "users")?),
+            "view_tasks" => views[2] = Some(list(value, key, "principals", "users")?),
+            "view_containers" => views[3] = Some(list(value, key, "principals", "users")?),
+            "view_flags" => views[4] = Some(any_or_none(value, key, "flags")?),
+            "set_log_level" => views[5] = Some(any_or_none(value, key, "level")?),
             other => {
                 return Err(format!(
                     "--acls: the '{other}' ACL is not supported by the agent (supported: \
-                     permissive, run_tasks, access_sandboxes, get_endpoints)"
+                     permissive, run_tasks, access_sandboxes, get_endpoints, view_frameworks, \
+                     view_executors, view_tasks, view_containers, view_flags, set_log_level)"
                 ));
             }
         }
@@ -514,5 +529,29 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
             permissive,
         })
     };
-    Ok((rules(run_tasks), rules(sandboxes), rules(endpoints)))
+    // Any view ACL, or `permissive: false`, makes every read checked (a kind no ACL names then
+    // follows `permissive`).
+    let views = (views.iter().any(Option::is_some) || !permissive).then(|| {
+        let [frameworks, executors, tasks, containers, flags, log_level] =
+            views.map(|acls| drover_core::acl::Rules {
+                acls: acls.unwrap_or_default(),
+                permissive,
+            });
+        crate::http::Views {
+            read: drover_core::acl::ViewRules {
+                frameworks,
+                executors,
+                tasks,
+            },
+            containers,
+            flags,
+            log_level,
+        }
+    });
+    Ok(AgentAcls {
+        run_tasks: rules(run_tasks),
+        access_sandboxes: rules(sandboxes),
+        get_endpoints: rules(endpoints),
+        views,
+    })
 }

@@ -272,3 +272,139 @@ async fn access_sandboxes_decides_who_reads_a_sandbox() {
         "{body}"
     );
 }
+
+/// The agent's read ACLs (issue 14), as Mesos' agent applied them: `view_frameworks`,
+/// `view_executors` and `view_tasks` filter `/state` and GET_STATE, `view_containers` filters
+/// `/containers` and GET_CONTAINERS, `view_flags` guards `/flags` and GET_FLAGS and
+/// `set_log_level` SET_LOGGING_LEVEL. ops sees everything; dev only what runs as `nobody`, so
+/// nothing of a task that runs as root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_acls_filter_what_each_principal_reads_from_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials.json");
+    std::fs::write(
+        &credentials,
+        r#"{"credentials": [{"principal": "ops", "secret": "ops-secret"},
+                            {"principal": "dev", "secret": "dev-secret"}]}"#,
+    )
+    .unwrap();
+    let users = r#"[{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                    {"principals": {"values": ["dev"]}, "users": {"values": ["nobody"]}}]"#;
+    let acls = format!(
+        r#"{{"permissive": false,
+        "run_tasks": [{{"principals": {{"type": "ANY"}}, "users": {{"type": "ANY"}}}}],
+        "get_endpoints": [{{"principals": {{"type": "ANY"}}, "paths": {{"values": ["/containers"]}}}}],
+        "view_frameworks": {users}, "view_executors": {users}, "view_tasks": {users},
+        "view_containers": {users},
+        "view_flags": [{{"principals": {{"values": ["ops"]}}, "flags": {{"type": "ANY"}}}}],
+        "set_log_level": [{{"principals": {{"values": ["ops"]}}, "level": {{"type": "ANY"}}}}]}}"#
+    );
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(
+        &master,
+        &[
+            "--authenticate_http_readonly",
+            "--authenticate_http_readwrite",
+            &format!("--credentials={}", credentials.display()),
+            &format!("--acls={acls}"),
+        ],
+    );
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    master
+        .run_task(
+            &framework("fw", false, false),
+            shell_task("seen", "exec sleep 600", 32.0),
+        )
+        .await;
+    master
+        .wait_state("seen", TaskState::TaskRunning, LONG)
+        .await;
+    let http = reqwest::Client::new();
+    let endpoint = agent.endpoint();
+    let get = |path: &'static str, user: &'static str| {
+        let request = http
+            .get(format!("http://{endpoint}{path}"))
+            .basic_auth(user, Some(format!("{user}-secret")));
+        async move {
+            let response = request.send().await.expect("the agent answers");
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        }
+    };
+    let call = |body: serde_json::Value, user: &'static str| {
+        let request = http
+            .post(format!("http://{endpoint}/api/v1"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .basic_auth(user, Some(format!("{user}-secret")))
+            .body(body.to_string());
+        async move {
+            let response = request.send().await.expect("the agent answers");
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        }
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("JSON");
+
+    let (status, body) = get("/state", "ops").await;
+    assert_eq!(status, 200, "{body}");
+    let state = json(&body);
+    assert_eq!(
+        state["frameworks"][0]["executors"][0]["tasks"][0]["id"],
+        "seen"
+    );
+    let (status, body) = get("/state", "dev").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["frameworks"], serde_json::json!([]), "{body}");
+
+    let get_state = serde_json::json!({"type": "GET_STATE"});
+    let (_, body) = call(get_state.clone(), "ops").await;
+    assert!(body.contains("\"seen\""), "{body}");
+    let (status, body) = call(get_state, "dev").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("\"seen\""), "dev saw the task: {body}");
+
+    let (_, body) = get("/containers", "ops").await;
+    assert_eq!(json(&body).as_array().map(Vec::len), Some(1), "{body}");
+    let (status, body) = get("/containers", "dev").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body), serde_json::json!([]), "{body}");
+    let get_containers = serde_json::json!({"type": "GET_CONTAINERS"});
+    let (_, body) = call(get_containers.clone(), "ops").await;
+    assert_eq!(
+        json(&body)["get_containers"]["containers"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    let (_, body) = call(get_containers, "dev").await;
+    assert_eq!(
+        json(&body)["get_containers"]["containers"]
+            .as_array()
+            .map_or(0, Vec::len),
+        0,
+        "{body}"
+    );
+
+    assert_eq!(get("/flags", "ops").await.0, 200);
+    let (status, body) = get("/flags", "dev").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("view_flags") && body.contains("'dev'"),
+        "{body}"
+    );
+    let (status, _) = call(serde_json::json!({"type": "GET_FLAGS"}), "dev").await;
+    assert_eq!(status, 403);
+    let set_level = serde_json::json!({"type": "SET_LOGGING_LEVEL",
+        "set_logging_level": {"level": 1, "duration": {"nanoseconds": 1_000_000_000}}});
+    let (status, body) = call(set_level, "dev").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("set_log_level"), "{body}");
+}

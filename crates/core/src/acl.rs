@@ -108,6 +108,18 @@ impl Rules {
     }
 }
 
+/// The view ACLs of a read (principal → user): which frameworks, executors and tasks a
+/// principal may see, by the user each runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewRules {
+    /// `view_frameworks`: by the framework's user.
+    pub frameworks: Rules,
+    /// `view_executors`: by the executor's command's user, else the framework's.
+    pub executors: Rules,
+    /// `view_tasks`: by the task's user.
+    pub tasks: Rules,
+}
+
 /// The user a task runs as, as Mesos decides it: the task's command's, else its executor's
 /// command's, else the framework's.
 pub fn task_user<'a>(

@@ -74,6 +74,18 @@ pub fn list(value: &Value, key: &str, subject: &str, object: &str) -> Result<Vec
         .collect()
 }
 
+/// A list of ACLs whose object can only be ANY or NONE (`view_flags`, `set_log_level`, the
+/// maintenance kinds…: there is no value to name).
+pub fn any_or_none(value: &Value, key: &str, object: &str) -> Result<Vec<Acl>, String> {
+    let acls = list(value, key, "principals", object)?;
+    if acls.iter().any(|a| matches!(a.object, Entity::Some(_))) {
+        return Err(format!(
+            "'{key}' ACLs take only {{\"type\": \"ANY\"}} or {{\"type\": \"NONE\"}} as '{object}'"
+        ));
+    }
+    Ok(acls)
+}
+
 /// `run_tasks` (principals → users).
 pub fn run_tasks(value: &Value) -> Result<Vec<Acl>, String> {
     list(value, "run_tasks", "principals", "users")

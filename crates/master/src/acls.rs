@@ -153,7 +153,8 @@ impl Acls {
                 "view_roles" => acls.view_roles = read::list(value, key, "principals", "roles")?,
                 other => {
                     if let Some((name, object)) = SWITCHES.iter().find(|(name, _)| *name == other) {
-                        acls.switches.insert(name, any_or_none(value, key, object)?);
+                        acls.switches
+                            .insert(name, read::any_or_none(value, key, object)?);
                         continue;
                     }
                     if let Some((_, why)) = NOT_ENFORCED.iter().find(|(name, _)| *name == other) {
@@ -274,18 +275,6 @@ impl Acls {
     fn approved(&self, acls: &[Acl], subject: &Entity, object: &Entity) -> bool {
         approved(acls, self.permissive, subject, object)
     }
-}
-
-/// A list of ACLs whose object can only be ANY or NONE ([`SWITCHES`]: there is no value to
-/// name).
-fn any_or_none(value: &serde_json::Value, key: &str, object: &str) -> Result<Vec<Acl>, String> {
-    let acls = read::list(value, key, "principals", object)?;
-    if acls.iter().any(|a| matches!(a.object, Entity::Some(_))) {
-        return Err(format!(
-            "'{key}' ACLs take only {{\"type\": \"ANY\"}} or {{\"type\": \"NONE\"}} as '{object}'"
-        ));
-    }
-    Ok(acls)
 }
 
 /// An object that is a role.

@@ -36,6 +36,18 @@ pub struct FrameworkView {
     pub completed_executors: Vec<ExecutorView>,
 }
 
+impl FrameworkView {
+    /// The user an executor of this framework runs as: its command's, else the framework's.
+    pub fn executor_user<'a>(&'a self, executor: &'a ExecutorView) -> &'a str {
+        executor
+            .info
+            .command
+            .as_ref()
+            .and_then(|c| c.user.as_deref())
+            .unwrap_or(&self.info.user)
+    }
+}
+
 /// Everything the state endpoints show.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
@@ -188,6 +200,52 @@ impl Agent {
                     }),
                     ..Default::default()
                 }
+            }
+        }
+    }
+}
+
+impl Snapshot {
+    /// What `principal` may see of this snapshot under `rules`, as Mesos' agent filtered its
+    /// state: frameworks by `view_frameworks`, then their executors (live and completed) by
+    /// `view_executors`, then the executors' tasks by `view_tasks` (a task's user is its own,
+    /// else its executor's).
+    pub fn visible_to(&self, rules: &crate::acl::ViewRules, principal: Option<&str>) -> Snapshot {
+        let mut visible = self.clone();
+        filter_frameworks(&mut visible.frameworks, rules, principal);
+        filter_frameworks(&mut visible.completed_frameworks, rules, principal);
+        visible
+    }
+}
+
+fn filter_frameworks(
+    frameworks: &mut Vec<FrameworkView>,
+    rules: &crate::acl::ViewRules,
+    principal: Option<&str>,
+) {
+    {
+        frameworks.retain(|f| rules.frameworks.allows(principal, &f.info.user));
+        for framework in frameworks.iter_mut() {
+            let keep = |f: &FrameworkView, e: &ExecutorView| {
+                rules.executors.allows(principal, f.executor_user(e))
+            };
+            let view = framework.clone();
+            framework.executors.retain(|e| keep(&view, e));
+            framework.completed_executors.retain(|e| keep(&view, e));
+            for executor in framework
+                .executors
+                .iter_mut()
+                .chain(framework.completed_executors.iter_mut())
+            {
+                let user = view.executor_user(executor).to_owned();
+                let may = |t: &v1::Task| {
+                    rules
+                        .tasks
+                        .allows(principal, t.user.as_deref().unwrap_or(&user))
+                };
+                executor.tasks.retain(may);
+                executor.queued_tasks.retain(may);
+                executor.completed_tasks.retain(may);
             }
         }
     }
