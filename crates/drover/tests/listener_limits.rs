@@ -25,7 +25,7 @@ fn half_open_connections_do_not_block_a_scheduler_and_are_closed() {
     let pid = cluster.master.pid();
     let before = rss_kib(pid);
     let mut idle = Vec::new();
-    for _ in 0..3000 {
+    for _ in 0..5000 {
         let mut stream = TcpStream::connect(("127.0.0.1", cluster.master_port)).expect("connect");
         stream
             .write_all(b"GET /master/state HTTP/1.1\r\nHost: loc")
@@ -38,9 +38,10 @@ fn half_open_connections_do_not_block_a_scheduler_and_are_closed() {
     framework.launch("crowded", &agent_id, "sleep 300");
     framework.wait_update("crowded", "TASK_RUNNING", None);
     let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("master RSS grew by {grown} KiB with 5000 half-open connections");
     assert!(
         grown < 256 * 1024,
-        "master RSS grew by {grown} KiB with 3000 idle connections"
+        "master RSS grew by {grown} KiB with 5000 idle connections"
     );
     // Each half-open connection is closed by the master (EOF or reset) once its header
     // deadline passes; the generous read timeout only guards against a hang.
