@@ -111,6 +111,8 @@ pub struct Settings {
     pub docker: Option<Arc<DockerSettings>>,
     /// Signs each executor's token (`--executor_secret_key`).
     pub executor_keys: Option<Arc<crate::executor_auth::Keys>>,
+    /// `--secrets_dir`: where `REFERENCE` secrets are read from.
+    pub secrets_dir: Option<PathBuf>,
 }
 
 struct ContainerEntry {
@@ -727,11 +729,35 @@ impl Driver {
     fn launch(&mut self, spec: LaunchSpec) {
         let containerizer = self.containerizer.clone();
         let tx = self.tx.clone();
-        let env = crate::env::executor_environment(
+        let mut env = crate::env::executor_environment(
             &spec,
             &self.settings,
             self.core.agent_id().unwrap_or(""),
         );
+        // Secrets go into the container's environment before anything starts; one that
+        // cannot be resolved fails the launch, naming it (never its value).
+        for (name, secret) in &spec.secret_env {
+            match crate::secrets::resolve(self.settings.secrets_dir.as_deref(), name, secret) {
+                Ok(value) => {
+                    env.retain(|(k, _)| k != name);
+                    env.push((name.clone(), value));
+                }
+                Err(message) => {
+                    let container_id = spec.container_id.clone();
+                    let directory = spec.directory.clone();
+                    tokio::spawn(async move {
+                        crate::fetcher::report(Path::new(&directory), &message).await;
+                        let _ = tx
+                            .send(Msg::Input(Input::ContainerLaunchFailed {
+                                container_id,
+                                message,
+                            }))
+                            .await;
+                    });
+                    return;
+                }
+            }
+        }
         let kind = match crate::docker_task::wiring::pick(&self.settings, &spec) {
             Ok(kind) => kind,
             Err(message) => {

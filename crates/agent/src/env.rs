@@ -4,6 +4,11 @@ use drover_core::agent::LaunchSpec;
 
 use crate::driver::Settings;
 
+/// Whether `var` is of type SECRET (its value comes from the secret store, not the message).
+pub fn is_secret(var: &drover_wire::v1::environment::Variable) -> bool {
+    var.r#type == Some(drover_wire::v1::environment::variable::Type::Secret as i32)
+}
+
 /// `MESOS_*` variables and a sane `PATH`, then the executor command's own environment.
 pub fn executor_environment(
     spec: &LaunchSpec,
@@ -77,6 +82,10 @@ pub fn executor_environment(
         .and_then(|c| c.environment.as_ref())
     {
         for var in &extra.variables {
+            // A SECRET variable's value is resolved by the driver from the secret store.
+            if is_secret(var) {
+                continue;
+            }
             env.retain(|(k, _)| k != &var.name);
             env.push((var.name.clone(), var.value.clone().unwrap_or_default()));
         }

@@ -89,6 +89,12 @@ pub struct Flags {
     /// process's own binary).
     #[arg(long = "launcher_dir", env = "MESOS_LAUNCHER_DIR")]
     pub launcher_dir: Option<PathBuf>,
+    /// The agent's secret store: a `REFERENCE` secret named `n` (Marathon's `secrets` with
+    /// `source: n`) is the file `<secrets_dir>/n`, resolved into the task's environment at
+    /// launch. Keep it readable by root only. Without it, tasks that refer to a secret fail
+    /// to launch, naming it (Mesos needed a `--secret_resolver` module for the same).
+    #[arg(long = "secrets_dir", env = "MESOS_SECRETS_DIR", value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
     /// The fetcher cache's directory (default: `<work_dir>/fetch`); the entries an earlier
     /// start left there are removed.
     #[arg(long = "fetcher_cache_dir", env = "MESOS_FETCHER_CACHE_DIR")]
@@ -375,6 +381,9 @@ impl Flags {
         ));
         if let Some(dir) = &self.fetcher_cache_dir {
             out.push(("fetcher_cache_dir".to_owned(), dir.display().to_string()));
+        }
+        if let Some(dir) = &self.secrets_dir {
+            out.push(("secrets_dir".to_owned(), dir.display().to_string()));
         }
         out.sort();
         out

@@ -19,6 +19,7 @@ pub mod http;
 pub mod http_legacy;
 pub mod master;
 mod run;
+pub mod secrets;
 
 pub use flags::Flags;
 pub use run::run;

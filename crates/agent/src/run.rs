@@ -158,6 +158,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         containerizers: flags.containerizers.0.clone(),
         docker: docker_settings(&flags, &work_dir).await?,
         executor_keys: executor_keys.clone(),
+        secrets_dir: flags.secrets_dir.clone(),
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(

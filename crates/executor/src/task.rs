@@ -32,6 +32,11 @@ pub fn environment(info: &v1::CommandInfo) -> Vec<(String, String)> {
         .collect();
     if let Some(extra) = &info.environment {
         for var in &extra.variables {
+            // A SECRET variable was resolved by the agent into this container's environment
+            // (inherited above); the message carries only its reference.
+            if var.r#type == Some(v1::environment::variable::Type::Secret as i32) {
+                continue;
+            }
             let value = var.value.clone().unwrap_or_default();
             env.retain(|(k, _)| k != &var.name);
             env.push((var.name.clone(), value));

@@ -128,7 +128,11 @@ fn rows() -> Vec<(&'static str, Value, Expect)> {
             Refused("resident"),
         ),
         ("role", json!("*"), At("/role", json!("*"))),
-        ("secrets", json!({"s": {"source": "x"}}), Refused("secrets")),
+        (
+            "secrets",
+            json!({"s": {"source": "x"}}),
+            At("/secrets", json!({"s": {"source": "x"}})),
+        ),
         (
             "storeUrls",
             json!(["http://example.com/s"]),

@@ -393,6 +393,10 @@ impl Supervisor {
         });
         if let Some(extra) = &command.environment {
             for var in &extra.variables {
+                // SECRET variables were resolved into the plan's environment at launch.
+                if crate::env::is_secret(var) {
+                    continue;
+                }
                 env.retain(|(k, _)| k != &var.name);
                 env.push((var.name.clone(), var.value.clone().unwrap_or_default()));
             }

@@ -330,6 +330,15 @@ impl Agent {
                     .map(|(t, uris)| (t.info.task_id.value.clone(), uris.clone()))
                     .collect()
             },
+            secret_env: std::iter::once(info.command.as_ref())
+                .chain(tasks.iter().map(|t| t.info.command.as_ref()))
+                .flatten()
+                .filter_map(|c| c.environment.as_ref())
+                .flat_map(|e| e.variables.iter())
+                .filter(|v| v.r#type == Some(v1::environment::variable::Type::Secret as i32))
+                // One without a secret is kept: the agent refuses it by name.
+                .map(|v| (v.name.clone(), v.secret.clone().unwrap_or_default()))
+                .collect(),
         };
         let mut executor = Executor {
             info: info.clone(),

@@ -303,6 +303,10 @@ pub struct LaunchSpec {
     /// The URIs of a task group's tasks, each fetched into `tasks/<task id>` of the sandbox
     /// before the executor starts (Mesos fetched them into each task's own sandbox).
     pub task_uris: Vec<(String, Vec<v1::command_info::Uri>)>,
+    /// The `SECRET` environment variables of the executor's command and of its first tasks:
+    /// the agent resolves each from its secret store into the container's environment before
+    /// anything starts (Mesos' `environment_secret` isolator), or fails the launch naming it.
+    pub secret_env: Vec<(String, v1::Secret)>,
 }
 
 /// What the driver must do.

@@ -212,6 +212,11 @@ pub struct AppSpec {
     pub instances: u32,
     /// Environment variables.
     pub env: BTreeMap<String, String>,
+    /// Environment variables whose value is a secret (`"env": {"X": {"secret": "id"}}`):
+    /// variable → secret id (a key of `secrets`).
+    pub env_secrets: BTreeMap<String, String>,
+    /// `secrets`: secret id → its name in the agents' secret store (`source`).
+    pub secrets: BTreeMap<String, String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Placement constraints.
@@ -306,6 +311,8 @@ impl AppSpec {
             dependencies: Vec::new(),
             container: None,
             opaque: BTreeMap::new(),
+            env_secrets: BTreeMap::new(),
+            secrets: BTreeMap::new(),
             pod: None,
             version_ms: 0,
             last_scaling_at_ms: 0,

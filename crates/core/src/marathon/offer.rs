@@ -263,6 +263,24 @@ pub fn agent_view(offer: &v1::Offer) -> AgentView {
     }
 }
 
+/// An environment variable whose value the agent resolves from its secret store: Mesos'
+/// `SECRET` variable with a `REFERENCE` secret named by the app's `source`.
+fn secret_variable(name: &str, source: &str) -> v1::environment::Variable {
+    v1::environment::Variable {
+        name: name.to_owned(),
+        r#type: Some(v1::environment::variable::Type::Secret as i32),
+        value: None,
+        secret: Some(v1::Secret {
+            r#type: Some(v1::secret::Type::Reference as i32),
+            reference: Some(v1::secret::Reference {
+                name: source.to_owned(),
+                key: None,
+            }),
+            value: None,
+        }),
+    }
+}
+
 fn variable(name: &str, value: &str) -> v1::environment::Variable {
     v1::environment::Variable {
         name: name.to_owned(),
@@ -347,7 +365,16 @@ pub fn task_info(
             })
             .collect(),
         environment: Some(v1::Environment {
-            variables: env.iter().map(|(k, v)| variable(k, v)).collect(),
+            variables: env
+                .iter()
+                .map(|(k, v)| variable(k, v))
+                .chain(app.env_secrets.iter().filter_map(|(name, id)| {
+                    // Validated when the app was accepted: every id names a secret.
+                    app.secrets
+                        .get(id)
+                        .map(|source| secret_variable(name, source))
+                }))
+                .collect(),
         }),
         shell: Some(shell),
         value,

@@ -27,7 +27,7 @@ pub enum Mode<'a> {
     Stored,
 }
 
-/// Fields kept verbatim and echoed back; the scheduler does not interpret them.
+/// Fields kept verbatim and echoed back (`secrets` is also read, into the app's secrets).
 const OPAQUE: [&str; 3] = ["secrets", "residency", "ipAddress"];
 
 /// Every top-level field of Marathon 1.10's app definition (`App` in its RAML, with the 1.10
@@ -93,7 +93,7 @@ const READ_ONLY: [&str; 9] = [
 
 /// Top-level fields Drover does not run: given a value (not null, not empty, not `false`),
 /// they are refused by name rather than stored and ignored.
-const REFUSED: [(&str, &str); 6] = [
+const REFUSED: [(&str, &str); 5] = [
     ("tty", "tty is not supported (tasks run without a terminal)"),
     (
         "storeUrls",
@@ -102,10 +102,6 @@ const REFUSED: [(&str, &str); 6] = [
     (
         "executorResources",
         "executorResources is not supported (the command executor's resources are fixed)",
-    ),
-    (
-        "secrets",
-        "secrets are not supported (Drover has no secret store)",
     ),
     (
         "residency",
@@ -191,16 +187,55 @@ pub fn parse_app(
     }
     if let Some(env) = r.object(obj, "env", p) {
         app.env = BTreeMap::new();
+        app.env_secrets = BTreeMap::new();
         for (k, v) in env {
             match v {
                 Value::String(s) => {
                     app.env.insert(k.clone(), s.clone());
                 }
-                Value::Object(o) if o.contains_key("secret") => {
-                    r.error(&format!("/env/{k}"), "secrets are not supported");
+                // Marathon's secret reference: the agent resolves it from its secret store.
+                Value::Object(o)
+                    if o.len() == 1 && o.get("secret").is_some_and(Value::is_string) =>
+                {
+                    let id = o.get("secret").and_then(Value::as_str).unwrap_or_default();
+                    app.env_secrets.insert(k.clone(), id.to_owned());
                 }
+                Value::Object(_) => r.error(
+                    &format!("/env/{k}"),
+                    "an environment value is a string or {\"secret\": \"<secret id>\"}",
+                ),
                 _ => r.error(&format!("/env/{k}"), "error.expected.jsstring"),
             }
+        }
+    }
+    match obj.get("secrets") {
+        None => {}
+        Some(Value::Null) => app.secrets = BTreeMap::new(),
+        Some(Value::Object(secrets)) => {
+            app.secrets = BTreeMap::new();
+            for (id, secret) in secrets {
+                let source = secret.as_object().and_then(|o| {
+                    (o.len() == 1).then(|| o.get("source").and_then(Value::as_str))?
+                });
+                match source {
+                    Some(source) if !source.is_empty() => {
+                        app.secrets.insert(id.clone(), source.to_owned());
+                    }
+                    _ => r.error(
+                        &format!("/secrets/{id}"),
+                        "a secret is {\"source\": \"<name in the agents' secret store>\"}",
+                    ),
+                }
+            }
+        }
+        Some(_) => r.error("/secrets", "error.expected.jsobject"),
+    }
+    for (name, id) in &app.env_secrets {
+        if !app.secrets.contains_key(id) {
+            r.error(
+                &format!("/env/{name}"),
+                format!("references an undefined secret named '{id}'"),
+            );
         }
     }
     if let Some(labels) = r.string_map(obj, "labels", p) {

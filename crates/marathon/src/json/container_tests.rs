@@ -303,9 +303,19 @@ fn what_drover_cannot_run_is_refused_by_name() {
         "missing",
     );
     assert_refused(
-        json!({"id": "a", "cmd": "x", "secrets": {"db": {"source": "s"}}}),
-        "/secrets",
-        "not supported",
+        json!({"id": "a", "cmd": "x", "env": {"PW": {"secret": "db"}}}),
+        "/env/PW",
+        "undefined secret named 'db'",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "secrets": {"db": {"source": ""}}}),
+        "/secrets/db",
+        "source",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "secrets": {"db": {"source": "s", "key": "k"}}}),
+        "/secrets/db",
+        "source",
     );
     assert_refused(
         json!({"id": "a", "cmd": "x", "residency": {"taskLostBehavior": "WAIT_FOREVER"}}),
@@ -403,4 +413,33 @@ fn a_stored_app_from_before_containers_were_typed_still_loads() {
     assert_eq!(app.service_ports(), vec![10000]);
     // The same body as a request is refused.
     assert!(parse_app(&old, None, Mode::Full).is_err());
+}
+
+/// Secrets (issue 15 item 6): `secrets` and `{"secret": id}` environment values are read into
+/// the app, rendered back as given (references only: the values live in the agents' store),
+/// and survive the store's round trip.
+#[test]
+fn secret_references_round_trip() {
+    let body = json!({"id": "/s", "cmd": "x",
+        "env": {"PLAIN": "v", "PW": {"secret": "db"}},
+        "secrets": {"db": {"source": "prod/db-password"}}});
+    let app = parse_app(&body, None, Mode::Full).expect("accepted");
+    assert_eq!(app.env_secrets.get("PW").map(String::as_str), Some("db"));
+    assert_eq!(
+        app.secrets.get("db").map(String::as_str),
+        Some("prod/db-password")
+    );
+    let rendered = app_json(&app);
+    assert_eq!(
+        rendered["env"],
+        json!({"PLAIN": "v", "PW": {"secret": "db"}})
+    );
+    assert_eq!(
+        rendered["secrets"],
+        json!({"db": {"source": "prod/db-password"}})
+    );
+    let stored =
+        parse_app(&Value::Object(rendered), None, Mode::Stored).expect("stored form reads back");
+    assert_eq!(stored.env_secrets, app.env_secrets);
+    assert_eq!(stored.secrets, app.secrets);
 }

@@ -90,8 +90,8 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
         o.insert("dependencies".into(), json!(deps));
     }
     o.insert("disk".into(), json!(app.disk));
-    if !app.env.is_empty() {
-        o.insert("env".into(), json!(app.env));
+    if !app.env.is_empty() || !app.env_secrets.is_empty() {
+        o.insert("env".into(), super::view::env_json(app));
     }
     o.insert("executor".into(), json!(app.executor));
     if !app.fetch.is_empty() {

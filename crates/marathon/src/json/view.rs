@@ -93,8 +93,8 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
         )?;
     }
     m.serialize_entry("disk", &app.disk)?;
-    if !app.env.is_empty() {
-        m.serialize_entry("env", &app.env)?;
+    if !app.env.is_empty() || !app.env_secrets.is_empty() {
+        m.serialize_entry("env", &env_json(app))?;
     }
     m.serialize_entry("executor", &app.executor)?;
     if !app.fetch.is_empty() {
@@ -574,4 +574,18 @@ pub fn to_bytes(value: &impl Serialize, capacity: usize) -> serde_json::Result<V
     let mut out = Vec::with_capacity(capacity);
     serde_json::to_writer(&mut out, value)?;
     Ok(out)
+}
+
+/// `env` as Marathon renders it: values, and `{"secret": id}` for secret references (never
+/// a secret's value, which only the agents' store holds).
+pub(crate) fn env_json(app: &AppSpec) -> serde_json::Value {
+    let mut env: serde_json::Map<String, serde_json::Value> = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    for (name, id) in &app.env_secrets {
+        env.insert(name.clone(), serde_json::json!({"secret": id}));
+    }
+    serde_json::Value::Object(env)
 }
