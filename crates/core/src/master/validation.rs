@@ -234,6 +234,49 @@ pub fn validate_task(
     {
         return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
     }
+    let commands = task
+        .command
+        .iter()
+        .chain(task.executor.iter().filter_map(|e| e.command.as_ref()));
+    for command in commands {
+        if let Some(environment) = &command.environment {
+            validate_environment(environment)?;
+        }
+    }
+    Ok(())
+}
+
+/// Mesos' rule for an environment: a `SECRET` variable carries a secret and no value; any
+/// other carries a value and no secret.
+pub fn validate_environment(environment: &v1::Environment) -> Result<(), String> {
+    use v1::environment::variable::Type;
+    for var in &environment.variables {
+        let secret = var.r#type == Some(Type::Secret as i32);
+        if secret && var.secret.is_none() {
+            return Err(format!(
+                "Environment variable '{}' of type 'SECRET' must have a secret set",
+                var.name
+            ));
+        }
+        if secret && var.value.is_some() {
+            return Err(format!(
+                "Environment variable '{}' of type 'SECRET' must not have a value set",
+                var.name
+            ));
+        }
+        if !secret && var.secret.is_some() {
+            return Err(format!(
+                "Environment variable '{}' of type 'VALUE' must not have a secret set",
+                var.name
+            ));
+        }
+        if !secret && var.value.is_none() {
+            return Err(format!(
+                "Environment variable '{}' of type 'VALUE' must have a value set",
+                var.name
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -303,4 +346,49 @@ pub fn refuse_ms(filters: Option<&v1::Filters>) -> u64 {
         seconds.min(MAX)
     };
     (seconds * 1000.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn var(
+        kind: Option<v1::environment::variable::Type>,
+        value: bool,
+        secret: bool,
+    ) -> v1::Environment {
+        v1::Environment {
+            variables: vec![v1::environment::Variable {
+                name: "X".into(),
+                r#type: kind.map(|k| k as i32),
+                value: value.then(|| "v".to_owned()),
+                secret: secret.then(v1::Secret::default),
+            }],
+        }
+    }
+
+    #[test]
+    fn environments_follow_mesos_secret_rules() {
+        use v1::environment::variable::Type;
+        assert!(validate_environment(&var(None, true, false)).is_ok());
+        assert!(validate_environment(&var(Some(Type::Secret), false, true)).is_ok());
+        for (env, words) in [
+            (
+                var(Some(Type::Secret), false, false),
+                "must have a secret set",
+            ),
+            (
+                var(Some(Type::Secret), true, true),
+                "must not have a value set",
+            ),
+            (var(None, true, true), "must not have a secret set"),
+            (
+                var(Some(Type::Value), false, false),
+                "must have a value set",
+            ),
+        ] {
+            let error = validate_environment(&env).unwrap_err();
+            assert!(error.contains(words) && error.contains("'X'"), "{error}");
+        }
+    }
 }
