@@ -734,30 +734,39 @@ impl Driver {
             &self.settings,
             self.core.agent_id().unwrap_or(""),
         );
-        // Secrets go into the container's environment before anything starts; one that
-        // cannot be resolved fails the launch, naming it (never its value).
-        for (name, secret) in &spec.secret_env {
-            match crate::secrets::resolve(self.settings.secrets_dir.as_deref(), name, secret) {
-                Ok(value) => {
-                    env.retain(|(k, _)| k != name);
-                    env.push((name.clone(), value));
-                }
-                Err(message) => {
-                    let container_id = spec.container_id.clone();
-                    let directory = spec.directory.clone();
-                    tokio::spawn(async move {
-                        crate::fetcher::report(Path::new(&directory), &message).await;
-                        let _ = tx
-                            .send(Msg::Input(Input::ContainerLaunchFailed {
-                                container_id,
-                                message,
-                            }))
-                            .await;
-                    });
-                    return;
-                }
+        // Secrets go into the container's environment (and secret files are read) before
+        // anything starts; one that cannot be resolved fails the launch, naming it (never its
+        // value).
+        let store = self.settings.secrets_dir.as_deref();
+        let resolved = (|| -> Result<Vec<(String, Vec<u8>)>, String> {
+            for (name, secret) in &spec.secret_env {
+                let value = crate::secrets::resolve(store, name, secret)?;
+                env.retain(|(k, _)| k != name);
+                env.push((name.clone(), value));
             }
-        }
+            spec.secret_files
+                .iter()
+                .map(|(path, secret)| {
+                    let what = format!("secret file '{path}'");
+                    crate::secrets::resolve_bytes(store, &what, secret).map(|b| (path.clone(), b))
+                })
+                .collect()
+        })();
+        let secret_files = match resolved {
+            Ok(files) => files,
+            Err(message) => {
+                let container_id = spec.container_id.clone();
+                tokio::spawn(async move {
+                    let _ = tx
+                        .send(Msg::Input(Input::ContainerLaunchFailed {
+                            container_id,
+                            message,
+                        }))
+                        .await;
+                });
+                return;
+            }
+        };
         let kind = match crate::docker_task::wiring::pick(&self.settings, &spec) {
             Ok(kind) => kind,
             Err(message) => {
@@ -816,6 +825,29 @@ impl Driver {
             if let Err(message) = fetched {
                 let _ = tx.send(failed(message)).await;
                 return;
+            }
+            if !secret_files.is_empty() {
+                let (sandbox, user) = (PathBuf::from(&spec.directory), spec.user.clone());
+                let written = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                    let owner = match user {
+                        Some(user) => {
+                            let info = containerizer::lookup_user(&user)
+                                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+                            Some((info.uid, info.gid))
+                        }
+                        None => None,
+                    };
+                    for (path, bytes) in &secret_files {
+                        crate::secrets::write_file(&sandbox, path, bytes, owner)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                if let Err(message) = written {
+                    let _ = tx.send(failed(message)).await;
+                    return;
+                }
             }
             if let Some(docker) = kind {
                 let launched = tokio::select! {

@@ -1,6 +1,7 @@
-//! Issue 15 item 6, real processes: Marathon's `secrets` and `{"secret": id}` environment
-//! values reach a task through the agent's secret store (`--secrets_dir`): the task sees the
-//! value, the API shows only the reference, a secret the store does not hold fails the launch
+//! Issue 15 item 6, real processes: Marathon's `secrets`, `{"secret": id}` environment values
+//! and a MESOS container's secret volumes reach a task through the agent's secret store
+//! (`--secrets_dir`): the task sees the value in its environment and in a file of its sandbox
+//! (mode 0400), the API shows only the reference, a secret the store does not hold fails the launch
 //! (REASON_CONTAINER_LAUNCH_FAILED) naming it, and a reference to an undefined secret is a 422.
 
 mod support;
@@ -53,16 +54,18 @@ fn secrets_from_the_agents_store_reach_the_task_and_never_the_api() {
 
     let app = json!({
         "id": "/with-secret", "cpus": 0.1, "mem": 32, "instances": 1,
-        "cmd": "echo \"password=$DB_PASSWORD plain=$PLAIN\"; exec sleep 600",
+        "cmd": "echo \"password=$DB_PASSWORD plain=$PLAIN file=$(cat conf/db) mode=$(stat -c %a conf/db)\"; exec sleep 600",
         "env": {"PLAIN": "visible", "DB_PASSWORD": {"secret": "db"}},
-        "secrets": {"db": {"source": "/prod/db-password"}}
+        "secrets": {"db": {"source": "/prod/db-password"}},
+        "container": {"type": "MESOS", "volumes": [{"containerPath": "conf/db", "secret": "db"}]}
     });
     let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
     assert_eq!(status, 201, "{body}");
     assert!(!body.to_string().contains("s3cret-value"), "{body}");
     let agent_dir = cluster.dir.path().join("agent");
     cluster.wait_for("the task saw its secret", || {
-        stdouts(&agent_dir).contains("password=s3cret-value plain=visible")
+        stdouts(&agent_dir)
+            .contains("password=s3cret-value plain=visible file=s3cret-value mode=400")
     });
     let shown = cluster.marathon_json("/v2/apps/with-secret");
     assert_eq!(

@@ -27,8 +27,12 @@ pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
             "container images are not supported yet; the task would run in the host's \
              root filesystem",
         ))
-    } else if !container.volumes.is_empty() {
-        Some(("container.volumes", "volumes are not supported"))
+    } else if container.volumes.iter().any(|v| secret_file(v).is_none()) {
+        Some((
+            "container.volumes",
+            "only secret volumes (source SECRET, a path relative to the sandbox) are supported \
+             without Docker",
+        ))
     } else if container.hostname.is_some() {
         Some((
             "container.hostname",
@@ -58,6 +62,21 @@ pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
         None
     };
     field.map(|(name, why)| format!("Unsupported {name}: {why}"))
+}
+
+/// A secret volume of a MESOS container as a file to write: its sandbox-relative path and the
+/// secret; `None` for any other volume (or an absolute or escaping path).
+pub fn secret_file(volume: &v1::Volume) -> Option<(String, v1::Secret)> {
+    let source = volume.source.as_ref()?;
+    if source.r#type != Some(v1::volume::source::Type::Secret as i32) {
+        return None;
+    }
+    let path = volume.container_path.as_str();
+    let relative = !path.is_empty()
+        && std::path::Path::new(path)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    relative.then(|| (path.to_owned(), source.secret.clone().unwrap_or_default()))
 }
 
 /// A `type: DOCKER` container: the agent's Docker containerizer takes it (image, network,

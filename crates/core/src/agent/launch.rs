@@ -339,6 +339,21 @@ impl Agent {
                 // One without a secret is kept: the agent refuses it by name.
                 .map(|v| (v.name.clone(), v.secret.clone().unwrap_or_default()))
                 .collect(),
+            secret_files: info
+                .container
+                .iter()
+                .flat_map(|c| c.volumes.iter())
+                .filter_map(super::container::secret_file)
+                .chain(tasks.iter().filter(|_| !command_executor).flat_map(|t| {
+                    let dir = format!("tasks/{}", t.info.task_id.value);
+                    t.info
+                        .container
+                        .iter()
+                        .flat_map(|c| c.volumes.iter())
+                        .filter_map(super::container::secret_file)
+                        .map(move |(path, secret)| (format!("{dir}/{path}"), secret))
+                }))
+                .collect(),
         };
         let mut executor = Executor {
             info: info.clone(),

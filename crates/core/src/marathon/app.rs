@@ -217,6 +217,9 @@ pub struct AppSpec {
     pub env_secrets: BTreeMap<String, String>,
     /// `secrets`: secret id → its name in the agents' secret store (`source`).
     pub secrets: BTreeMap<String, String>,
+    /// A MESOS container's secret volumes (`{"containerPath", "secret"}`): the file's path
+    /// relative to the sandbox and the secret id.
+    pub secret_volumes: Vec<(String, String)>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Placement constraints.
@@ -313,6 +316,7 @@ impl AppSpec {
             opaque: BTreeMap::new(),
             env_secrets: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            secret_volumes: Vec::new(),
             pod: None,
             version_ms: 0,
             last_scaling_at_ms: 0,

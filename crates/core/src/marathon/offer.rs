@@ -263,6 +263,43 @@ pub fn agent_view(offer: &v1::Offer) -> AgentView {
     }
 }
 
+/// A MESOS container's secret volumes (`secret_volumes`) added to its `ContainerInfo`: each a
+/// `SECRET` volume source referring to the secret's `source`, at the sandbox-relative path.
+fn with_secret_volumes(
+    app: &AppSpec,
+    container: Option<v1::ContainerInfo>,
+) -> Option<v1::ContainerInfo> {
+    let mut container = container?;
+    for (path, id) in &app.secret_volumes {
+        // Validated when the app was accepted: every id names a secret.
+        let Some(source) = app.secrets.get(id) else {
+            continue;
+        };
+        container.volumes.push(v1::Volume {
+            mode: v1::volume::Mode::Ro as i32,
+            container_path: path.clone(),
+            source: Some(v1::volume::Source {
+                r#type: Some(v1::volume::source::Type::Secret as i32),
+                secret: Some(reference_secret(source)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    Some(container)
+}
+
+fn reference_secret(source: &str) -> v1::Secret {
+    v1::Secret {
+        r#type: Some(v1::secret::Type::Reference as i32),
+        reference: Some(v1::secret::Reference {
+            name: source.to_owned(),
+            key: None,
+        }),
+        value: None,
+    }
+}
+
 /// An environment variable whose value the agent resolves from its secret store: Mesos'
 /// `SECRET` variable with a `REFERENCE` secret named by the app's `source`.
 fn secret_variable(name: &str, source: &str) -> v1::environment::Variable {
@@ -270,14 +307,7 @@ fn secret_variable(name: &str, source: &str) -> v1::environment::Variable {
         name: name.to_owned(),
         r#type: Some(v1::environment::variable::Type::Secret as i32),
         value: None,
-        secret: Some(v1::Secret {
-            r#type: Some(v1::secret::Type::Reference as i32),
-            reference: Some(v1::secret::Reference {
-                name: source.to_owned(),
-                key: None,
-            }),
-            value: None,
-        }),
+        secret: Some(reference_secret(source)),
     }
 }
 
@@ -403,11 +433,13 @@ pub fn task_info(
         command: Some(command),
         health_check: mesos_health_check(app, host_ports),
         check: super::check::check_info(app, host_ports),
-        container: app
-            .container
-            .as_ref()
-            .and_then(|c| c.container_info(host_ports))
-            .map(Box::new),
+        container: with_secret_volumes(
+            app,
+            app.container
+                .as_ref()
+                .and_then(|c| c.container_info(host_ports)),
+        )
+        .map(Box::new),
         discovery: Some(discovery_info(app, host_ports)),
         kill_policy: app.task_kill_grace_period_seconds.map(|s| v1::KillPolicy {
             grace_period: Some(v1::DurationInfo {

@@ -410,6 +410,16 @@ pub fn parse_app(
     } else {
         r.errors.extend(container_problems.errors);
     }
+    for (path, id) in &app.secret_volumes {
+        if !app.secrets.contains_key(id) {
+            r.error(
+                "/container/volumes",
+                format!(
+                    "the secret volume at '{path}' references an undefined secret named '{id}'"
+                ),
+            );
+        }
+    }
     if let Mode::Stored = mode {
         let version = |key: &str, v: Option<&Value>| {
             v.and_then(|v| v.get(key).or(Some(v)))

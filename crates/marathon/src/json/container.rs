@@ -45,7 +45,9 @@ pub fn apply(r: &mut Reader, given: Given<'_>, app: &mut AppSpec) {
         None if given.container.is_some_and(has_legacy_network) => Value::Null,
         None => networks_json(app),
     };
-    app.container = read(r, &container, &networks);
+    let mut secret_volumes = Vec::new();
+    app.container = read(r, &container, &networks, &mut secret_volumes);
+    app.secret_volumes = secret_volumes;
     normalize_ports(app, given.gave_ports);
     // The container's own rules (image grammar, parameters, host paths, ports) are reported
     // with any shape errors of the same body, not only once those are fixed.
@@ -129,20 +131,21 @@ const DOCKER_UNSUPPORTED: [(&str, &str); 2] = [
     ),
 ];
 
-const VOLUME_UNSUPPORTED: [(&str, &str); 4] = [
+const VOLUME_UNSUPPORTED: [(&str, &str); 3] = [
     (
         "persistent",
         "persistent volumes (local persistent volumes and resident apps) are not supported",
     ),
     ("external", "external volumes are not supported"),
-    (
-        "secret",
-        "secret volumes are not supported (no secret store)",
-    ),
     ("image", "image volumes are not supported"),
 ];
 
-fn read(r: &mut Reader, container: &Value, networks: &Value) -> Option<AppContainer> {
+fn read(
+    r: &mut Reader,
+    container: &Value,
+    networks: &Value,
+    secret_volumes: &mut Vec<(String, String)>,
+) -> Option<AppContainer> {
     let network = read_networks(r, networks);
     let obj = match container {
         Value::Null => {
@@ -179,7 +182,7 @@ fn read(r: &mut Reader, container: &Value, networks: &Value) -> Option<AppContai
         .string(obj, "type", path)
         .unwrap_or_else(|| "DOCKER".into());
     let docker = r.object(obj, "docker", path);
-    let volumes = read_volumes(r, obj);
+    let volumes = read_volumes(r, obj, secret_volumes);
     let mappings = read_mappings(r, obj, docker);
     match kind.as_str() {
         "MESOS" => {
@@ -205,6 +208,12 @@ fn read(r: &mut Reader, container: &Value, networks: &Value) -> Option<AppContai
             Some(AppContainer::Mesos)
         }
         "DOCKER" => {
+            if !secret_volumes.is_empty() {
+                r.error(
+                    "/container/volumes",
+                    "secret volumes are supported in containers of type MESOS only",
+                );
+            }
             let Some(docker) = docker else {
                 r.error("/container/docker", "error.path.missing");
                 return None;
@@ -355,7 +364,13 @@ fn read_parameters(r: &mut Reader, docker: &Map<String, Value>) -> Vec<(String, 
     out
 }
 
-fn read_volumes(r: &mut Reader, container: &Map<String, Value>) -> Vec<Volume> {
+/// `container.volumes`: host-path volumes, returned, and secret volumes (`{"containerPath",
+/// "secret"}`: a file relative to the sandbox), added to `secret_volumes`.
+fn read_volumes(
+    r: &mut Reader,
+    container: &Map<String, Value>,
+    secret_volumes: &mut Vec<(String, String)>,
+) -> Vec<Volume> {
     let Some(list) = r.array(container, "volumes", "/container") else {
         return Vec::new();
     };
@@ -366,12 +381,38 @@ fn read_volumes(r: &mut Reader, container: &Map<String, Value>) -> Vec<Volume> {
             r.error(&path, "error.expected.jsobject");
             continue;
         };
+        if let Some(secret) = v.get("secret").filter(|s| !s.is_null()) {
+            for key in v.keys() {
+                if !matches!(key.as_str(), "containerPath" | "secret") {
+                    r.error(&format!("{path}/{key}"), "not a field of a secret volume");
+                }
+            }
+            let container_path = r.string(v, "containerPath", &path);
+            let relative = container_path.as_deref().is_some_and(|p| {
+                !p.is_empty()
+                    && std::path::Path::new(p)
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+            });
+            match (container_path, secret.as_str()) {
+                (None, _) => r.error(&format!("{path}/containerPath"), "error.path.missing"),
+                (Some(_), _) if !relative => r.error(
+                    &format!("{path}/containerPath"),
+                    "a secret file's path is relative to the sandbox, without '..'",
+                ),
+                (_, None) => r.error(&format!("{path}/secret"), "error.expected.jsstring"),
+                (Some(p), Some(id)) => secret_volumes.push((p, id.to_owned())),
+            }
+            continue;
+        }
         let mut refused = false;
         // A misspelt key (`hostpath`, `readOnly`) would otherwise leave a volume that does not
         // do what its author wrote.
         for key in v.keys() {
-            let known = matches!(key.as_str(), "containerPath" | "hostPath" | "mode")
-                || VOLUME_UNSUPPORTED.iter().any(|(k, _)| k == key);
+            let known = matches!(
+                key.as_str(),
+                "containerPath" | "hostPath" | "mode" | "secret"
+            ) || VOLUME_UNSUPPORTED.iter().any(|(k, _)| k == key);
             if !known {
                 r.error(&format!("{path}/{key}"), "unknown field of a volume");
                 refused = true;
@@ -461,7 +502,14 @@ fn read_mappings(
 /// The app's `container` as Marathon 1.10 renders it; `None` without one.
 pub fn container_json(app: &AppSpec) -> Option<Value> {
     match app.container.as_ref()? {
-        AppContainer::Mesos => Some(json!({"type": "MESOS", "volumes": []})),
+        AppContainer::Mesos => {
+            let volumes: Vec<Value> = app
+                .secret_volumes
+                .iter()
+                .map(|(path, id)| json!({"containerPath": path, "secret": id}))
+                .collect();
+            Some(json!({"type": "MESOS", "volumes": volumes}))
+        }
         AppContainer::Docker(d) => {
             let parameters: Vec<Value> = d
                 .parameters

@@ -233,9 +233,21 @@ fn what_drover_cannot_run_is_refused_by_name() {
         "unknown field of a volume",
     );
     assert_refused(
-        docker(json!({"volumes": [{"containerPath": "/s", "secret": "db"}]})),
-        "/container/volumes/0/secret",
-        "secret volumes",
+        docker(json!({"volumes": [{"containerPath": "s", "secret": "db"}]})),
+        "/container/volumes",
+        "secret volumes are supported in containers of type MESOS only",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x", "secrets": {"db": {"source": "s"}},
+               "container": {"type": "MESOS", "volumes": [{"containerPath": "/etc/pw", "secret": "db"}]}}),
+        "/container/volumes/0/containerPath",
+        "relative to the sandbox",
+    );
+    assert_refused(
+        json!({"id": "a", "cmd": "x",
+               "container": {"type": "MESOS", "volumes": [{"containerPath": "pw", "secret": "db"}]}}),
+        "/container/volumes",
+        "undefined secret named 'db'",
     );
     assert_refused(
         docker(json!({"volumes": [{"containerPath": "/s", "hostPath": "srv", "mode": "RW"}]})),
@@ -422,7 +434,8 @@ fn a_stored_app_from_before_containers_were_typed_still_loads() {
 fn secret_references_round_trip() {
     let body = json!({"id": "/s", "cmd": "x",
         "env": {"PLAIN": "v", "PW": {"secret": "db"}},
-        "secrets": {"db": {"source": "prod/db-password"}}});
+        "secrets": {"db": {"source": "prod/db-password"}},
+        "container": {"type": "MESOS", "volumes": [{"containerPath": "conf/pw", "secret": "db"}]}});
     let app = parse_app(&body, None, Mode::Full).expect("accepted");
     assert_eq!(app.env_secrets.get("PW").map(String::as_str), Some("db"));
     assert_eq!(
@@ -438,8 +451,13 @@ fn secret_references_round_trip() {
         rendered["secrets"],
         json!({"db": {"source": "prod/db-password"}})
     );
+    assert_eq!(
+        rendered["container"],
+        json!({"type": "MESOS", "volumes": [{"containerPath": "conf/pw", "secret": "db"}]})
+    );
     let stored =
         parse_app(&Value::Object(rendered), None, Mode::Stored).expect("stored form reads back");
     assert_eq!(stored.env_secrets, app.env_secrets);
     assert_eq!(stored.secrets, app.secrets);
+    assert_eq!(stored.secret_volumes, app.secret_volumes);
 }
