@@ -305,3 +305,81 @@ fn a_second_group_for_a_running_executor_is_refused_naming_why() {
 fn scalar(resources: &[v1::Resource], name: &str) -> f64 {
     drover_core::agent::model::scalar(resources, name)
 }
+
+#[test]
+fn secret_environment_variables_are_refused_in_a_group_and_listed_for_a_command_task() {
+    let secret_var = v1::environment::Variable {
+        name: "PW".into(),
+        r#type: Some(v1::environment::variable::Type::Secret as i32),
+        value: None,
+        secret: Some(v1::Secret {
+            r#type: Some(v1::secret::Type::Reference as i32),
+            reference: Some(v1::secret::Reference {
+                name: "db".into(),
+                key: None,
+            }),
+            value: None,
+        }),
+    };
+    let mut task = command_task("a");
+    task.command.as_mut().expect("command").environment = Some(v1::Environment {
+        variables: vec![secret_var],
+    });
+    let fw = framework("fw", false, false);
+    // In a group, every task would see every other's secret: refused by name.
+    let mut h = Harness::registered();
+    let effects = h.step(run_group(&fw, default_executor("e"), vec![task.clone()]));
+    assert!(launches(&effects).is_empty());
+    let status = expect_one(
+        &effects,
+        TaskState::TaskFailed,
+        Some(Reason::ContainerLaunchFailed),
+        Source::Agent,
+    );
+    let message = status.message.unwrap_or_default();
+    assert!(
+        message.contains("'PW'") && message.contains("SECRET"),
+        "{message}"
+    );
+    // A command task's: listed in the launch for the agent to resolve, with a secret file of
+    // its MESOS container (an absolute path is not one).
+    let secret_volume = |path: &str| v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: path.into(),
+        source: Some(v1::volume::Source {
+            r#type: Some(v1::volume::source::Type::Secret as i32),
+            secret: Some(v1::Secret::default()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    task.container = Some(Box::new(v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        volumes: vec![secret_volume("conf/pw")],
+        ..Default::default()
+    }));
+    let mut h = Harness::registered();
+    let effects = h.step(Input::RunTask(internal::agent_event::RunTask {
+        framework_info: fw.clone(),
+        task: Some(task.clone()),
+        executor: None,
+        task_group: None,
+    }));
+    let spec = launches(&effects).pop().expect("launched");
+    let names: Vec<&str> = spec.secret_env.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["PW"]);
+    let files: Vec<&str> = spec.secret_files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(files, ["conf/pw"]);
+    task.container.as_mut().expect("container").volumes = vec![secret_volume("/etc/pw")];
+    let mut h = Harness::registered();
+    let effects = h.step(Input::RunTask(internal::agent_event::RunTask {
+        framework_info: fw,
+        task: Some(task),
+        executor: None,
+        task_group: None,
+    }));
+    assert!(
+        launches(&effects).is_empty(),
+        "an absolute secret path is refused"
+    );
+}

@@ -330,8 +330,15 @@ impl Agent {
                     .map(|(t, uris)| (t.info.task_id.value.clone(), uris.clone()))
                     .collect()
             },
+            // A task group's tasks cannot carry secrets (`task_group` refuses them): only the
+            // executor's own, and the command executor's task's.
             secret_env: std::iter::once(info.command.as_ref())
-                .chain(tasks.iter().map(|t| t.info.command.as_ref()))
+                .chain(
+                    tasks
+                        .iter()
+                        .filter(|_| command_executor)
+                        .map(|t| t.info.command.as_ref()),
+                )
                 .flatten()
                 .filter_map(|c| c.environment.as_ref())
                 .flat_map(|e| e.variables.iter())
@@ -344,15 +351,6 @@ impl Agent {
                 .iter()
                 .flat_map(|c| c.volumes.iter())
                 .filter_map(super::container::secret_file)
-                .chain(tasks.iter().filter(|_| !command_executor).flat_map(|t| {
-                    let dir = format!("tasks/{}", t.info.task_id.value);
-                    t.info
-                        .container
-                        .iter()
-                        .flat_map(|c| c.volumes.iter())
-                        .filter_map(super::container::secret_file)
-                        .map(move |(path, secret)| (format!("{dir}/{path}"), secret))
-                }))
                 .collect(),
         };
         let mut executor = Executor {

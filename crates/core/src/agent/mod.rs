@@ -307,9 +307,10 @@ pub struct LaunchSpec {
     /// the agent resolves each from its secret store into the container's environment before
     /// anything starts (Mesos' `environment_secret` isolator), or fails the launch naming it.
     pub secret_env: Vec<(String, v1::Secret)>,
-    /// Secret files (a MESOS container's `SECRET` volumes): sandbox-relative path (a task
-    /// group's under `tasks/<task id>/`) and secret, written by the agent before anything
-    /// starts, readable by the task's user only (Mesos' `volume/secret` isolator).
+    /// Secret files (the executor's MESOS container's `SECRET` volumes; a command task's
+    /// container is its executor's): sandbox-relative path and secret, written by the agent
+    /// before anything starts, readable by the task's user only (Mesos' `volume/secret`
+    /// isolator).
     pub secret_files: Vec<(String, v1::Secret)>,
 }
 

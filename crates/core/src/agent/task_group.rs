@@ -159,6 +159,24 @@ impl Agent {
             if let Some(detail) = volume_refusal(task) {
                 return Some((Trigger::ContainerLaunchFailed, detail));
             }
+            // The agent resolves secrets into the executor's container, which every task of the
+            // group shares: one task's secret would reach all of them.
+            let secret = command
+                .environment
+                .iter()
+                .flat_map(|e| e.variables.iter())
+                .find(|v| v.r#type == Some(v1::environment::variable::Type::Secret as i32));
+            if let Some(var) = secret {
+                return Some((
+                    Trigger::ContainerLaunchFailed,
+                    format!(
+                        "Unsupported environment variable '{}' of type SECRET in task '{}': \
+                         secrets are resolved into the executor's container, which every task \
+                         of a group shares",
+                        var.name, task.task_id.value
+                    ),
+                ));
+            }
             // The sandbox volumes are the default executor's to honour; every other
             // container setting is checked as for any task.
             let mut checked = task.clone();
