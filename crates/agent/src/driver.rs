@@ -755,30 +755,14 @@ impl Driver {
         let secret_files = match resolved {
             Ok(files) => files,
             Err(message) => {
-                let container_id = spec.container_id.clone();
-                tokio::spawn(async move {
-                    let _ = tx
-                        .send(Msg::Input(Input::ContainerLaunchFailed {
-                            container_id,
-                            message,
-                        }))
-                        .await;
-                });
+                fail_launch(tx, spec.container_id.clone(), message);
                 return;
             }
         };
         let kind = match crate::docker_task::wiring::pick(&self.settings, &spec) {
             Ok(kind) => kind,
             Err(message) => {
-                let container_id = spec.container_id.clone();
-                tokio::spawn(async move {
-                    let _ = tx
-                        .send(Msg::Input(Input::ContainerLaunchFailed {
-                            container_id,
-                            message,
-                        }))
-                        .await;
-                });
+                fail_launch(tx, spec.container_id.clone(), message);
                 return;
             }
         };
@@ -890,6 +874,19 @@ impl Driver {
             }
         });
     }
+}
+
+/// Reports a launch that failed before its container started (TASK_FAILED /
+/// REASON_CONTAINER_LAUNCH_FAILED with `message`, through the core).
+fn fail_launch(tx: mpsc::Sender<Msg>, container_id: ContainerId, message: String) {
+    tokio::spawn(async move {
+        let _ = tx
+            .send(Msg::Input(Input::ContainerLaunchFailed {
+                container_id,
+                message,
+            }))
+            .await;
+    });
 }
 
 /// Runs the fetcher for a launch's URIs (the executor's; for a command task the core copied the

@@ -26,24 +26,27 @@ fn drover(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
     )
 }
 
+/// `drover master` and `drover agent` on free ports with `env`: (master, agent, their ports).
+fn master_and_agent(dir: &std::path::Path, env: &[(String, String)]) -> (Daemon, Daemon, u16, u16) {
+    let (master_port, agent_port) = (free_port(), free_port());
+    let master =
+        Daemon::start_with_env("master", dir, &support::master_args(dir, master_port), env);
+    let agent = Daemon::start_with_env(
+        "agent",
+        dir,
+        &support::agent_args(dir, master_port, agent_port),
+        env,
+    );
+    (master, agent, master_port, agent_port)
+}
+
 #[test]
 fn a_cluster_with_libprocess_ssl_works_whole_over_tls() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = make_pki(dir.path());
     let env = pki.env();
-    let (master_port, agent_port, marathon_port) = (free_port(), free_port(), free_port());
-    let mut master = Daemon::start_with_env(
-        "master",
-        dir.path(),
-        &support::master_args(dir.path(), master_port),
-        &env,
-    );
-    let mut agent = Daemon::start_with_env(
-        "agent",
-        dir.path(),
-        &support::agent_args(dir.path(), master_port, agent_port),
-        &env,
-    );
+    let (mut master, mut agent, master_port, agent_port) = master_and_agent(dir.path(), &env);
+    let marathon_port = free_port();
     let marathon_args: Vec<String> = vec![
         "marathon".into(),
         format!("--master=127.0.0.1:{master_port}"),
@@ -196,19 +199,7 @@ fn required_client_certificates_keep_out_clients_without_one() {
         "LIBPROCESS_SSL_REQUIRE_CLIENT_CERT".to_owned(),
         "true".to_owned(),
     ));
-    let (master_port, agent_port) = (free_port(), free_port());
-    let mut master = Daemon::start_with_env(
-        "master",
-        dir.path(),
-        &support::master_args(dir.path(), master_port),
-        &env,
-    );
-    let mut agent = Daemon::start_with_env(
-        "agent",
-        dir.path(),
-        &support::agent_args(dir.path(), master_port, agent_port),
-        &env,
-    );
+    let (mut master, mut agent, master_port, agent_port) = master_and_agent(dir.path(), &env);
     let master_address = format!("127.0.0.1:{master_port}");
     wait_until(
         "the agent registered with its certificate",
