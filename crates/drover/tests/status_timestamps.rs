@@ -66,15 +66,23 @@ fn a_real_updates_timestamp_is_unix_time() {
         stamp >= before - 1.0 && stamp <= after + 1.0,
         "the agent's UPDATE stamped {stamp}, not in [{before}, {after}]: {failed}"
     );
+    // The task moves to `completed_tasks` once the framework's acknowledgement of the terminal
+    // update reaches the master, which may be just after the update reached the framework.
+    let completed = |state: &serde_json::Value| {
+        state["frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["completed_tasks"].as_array().into_iter().flatten())
+            .find(|t| t["id"] == "stamped")
+            .cloned()
+    };
+    cluster.wait_for("the acknowledged task among the completed ones", || {
+        completed(&cluster.master_json("/master/state")).is_some()
+    });
     let state = cluster.master_json("/master/state");
-    let task = state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["completed_tasks"].as_array().into_iter().flatten())
-        .find(|t| t["id"] == "stamped")
-        .unwrap_or_else(|| panic!("no completed task in /master/state: {state}"))
-        .clone();
+    let task =
+        completed(&state).unwrap_or_else(|| panic!("no completed task in /master/state: {state}"));
     let last = task["statuses"]
         .as_array()
         .and_then(|s| s.last())
