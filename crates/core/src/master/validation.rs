@@ -247,7 +247,9 @@ pub fn validate_task(
 }
 
 /// Mesos' rule for an environment: a `SECRET` variable carries a secret and no value; any
-/// other carries a value and no secret.
+/// other carries no secret. A plain variable without a value is taken as empty rather than
+/// refused as Mesos did: real clients (mesos-framework's `HOST`, from an offer's
+/// `url.address.ip`, which Drover's offers do not carry) send such variables.
 pub fn validate_environment(environment: &v1::Environment) -> Result<(), String> {
     use v1::environment::variable::Type;
     for var in &environment.variables {
@@ -267,12 +269,6 @@ pub fn validate_environment(environment: &v1::Environment) -> Result<(), String>
         if !secret && var.secret.is_some() {
             return Err(format!(
                 "Environment variable '{}' of type 'VALUE' must not have a secret set",
-                var.name
-            ));
-        }
-        if !secret && var.value.is_none() {
-            return Err(format!(
-                "Environment variable '{}' of type 'VALUE' must have a value set",
                 var.name
             ));
         }
@@ -382,10 +378,6 @@ mod tests {
                 "must not have a value set",
             ),
             (var(None, true, true), "must not have a secret set"),
-            (
-                var(Some(Type::Value), false, false),
-                "must have a value set",
-            ),
         ] {
             let error = validate_environment(&env).unwrap_err();
             assert!(error.contains(words) && error.contains("'X'"), "{error}");
