@@ -47,6 +47,10 @@ pub struct AppState {
     pub views: Option<Arc<Views>>,
     /// `--authenticate_http_executors`: the keys executors' tokens are checked with.
     pub executor_auth: Option<Arc<crate::executor_auth::Keys>>,
+    /// Nested containers (the operator API's nested-container calls).
+    pub nested: Arc<crate::nested::Nested>,
+    /// `--acls` for the nested-container calls; `None` when they are open.
+    pub nested_acls: Option<Arc<crate::http_nested::NestedAcls>>,
     /// When the agent started.
     pub started: Instant,
     /// Wall-clock start, seconds since the epoch.
@@ -256,10 +260,16 @@ async fn operator_api(
     let principal = principal.map(|axum::Extension(p)| p);
     use v1::agent::call::Type as C;
     use v1::agent::response::Type as R;
+    if crate::http_nested::is_stream(&headers) {
+        return crate::http_nested::attach_input(&state, principal.as_ref(), &headers, body).await;
+    }
     let encoding = hs::request_encoding(&headers)?;
-    let accept = hs::response_encoding(&headers)?;
     let body = hs::read_body(body, MAX_BODY_BYTES).await?;
     let call: v1::agent::Call = hs::decode_body(&body, encoding)?;
+    if let Some(response) = nested_call(&state, principal.as_ref(), &headers, &call).await? {
+        return Ok(response);
+    }
+    let accept = hs::response_encoding(&headers)?;
     // At debug, so SET_LOGGING_LEVEL has something to show for an operator's own calls.
     tracing::debug!(call = ?call.r#type.and_then(|t| C::try_from(t).ok()), "operator call");
     let snapshot = state.visible_snapshot(principal.as_ref());
@@ -361,11 +371,140 @@ async fn operator_api(
             return Err(HttpError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "Only GET_HEALTH, GET_FLAGS, GET_STATE, GET_CONTAINERS, GET_LOGGING_LEVEL, \
-                 SET_LOGGING_LEVEL and READ_FILE are implemented",
+                 SET_LOGGING_LEVEL, READ_FILE and the nested-container calls \
+                 (LAUNCH_NESTED_CONTAINER[_SESSION], WAIT_/KILL_/REMOVE_NESTED_CONTAINER, \
+                 ATTACH_CONTAINER_INPUT/OUTPUT, and LAUNCH_/WAIT_/KILL_/REMOVE_CONTAINER for \
+                 nested ids) are implemented",
             ));
         }
     }
     Ok(hs::message_response(&response, accept))
+}
+
+/// The nested-container calls; `None` for any other call. Mesos deprecated the `*_NESTED_*`
+/// names in 1.5 for the `*_CONTAINER` ones; clients still send both.
+#[allow(deprecated)]
+async fn nested_call(
+    state: &AppState,
+    principal: Option<&Principal>,
+    headers: &HeaderMap,
+    call: &v1::agent::Call,
+) -> Result<Option<Response>, HttpError> {
+    use crate::http_nested as n;
+    use v1::agent::call::Type as C;
+    let missing = |field: &str| {
+        HttpError::bad_request(format!(
+            "Failed to validate agent::Call: Expecting '{field}' to be present"
+        ))
+    };
+    let response = match call.r#type.and_then(|t| C::try_from(t).ok()) {
+        Some(C::LaunchNestedContainerSession) => {
+            let c = call
+                .launch_nested_container_session
+                .as_ref()
+                .ok_or_else(|| missing("launch_nested_container_session"))?;
+            n::launch(
+                state,
+                principal,
+                headers,
+                &c.container_id,
+                c.command.as_ref(),
+                c.container.as_ref(),
+                true,
+            )
+            .await?
+        }
+        Some(C::LaunchNestedContainer) => {
+            let c = call
+                .launch_nested_container
+                .as_ref()
+                .ok_or_else(|| missing("launch_nested_container"))?;
+            n::launch(
+                state,
+                principal,
+                headers,
+                &c.container_id,
+                c.command.as_ref(),
+                c.container.as_ref(),
+                false,
+            )
+            .await?
+        }
+        Some(C::LaunchContainer) => {
+            let c = call
+                .launch_container
+                .as_ref()
+                .ok_or_else(|| missing("launch_container"))?;
+            if !c.resources.is_empty() || !c.limits.is_empty() {
+                return Err(HttpError::bad_request(
+                    "'launch_container.resources' and 'limits' are not supported: nested \
+                     containers share their parent's limits",
+                ));
+            }
+            n::launch(
+                state,
+                principal,
+                headers,
+                &c.container_id,
+                c.command.as_ref(),
+                c.container.as_ref(),
+                false,
+            )
+            .await?
+        }
+        Some(C::AttachContainerOutput) => {
+            let c = call
+                .attach_container_output
+                .as_ref()
+                .ok_or_else(|| missing("attach_container_output"))?;
+            n::attach_output(state, principal, headers, &c.container_id).await?
+        }
+        Some(C::AttachContainerInput) => {
+            return Err(HttpError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "ATTACH_CONTAINER_INPUT is a stream: send it with 'Content-Type: \
+                 application/recordio' and 'Message-Content-Type'",
+            ));
+        }
+        Some(kind @ (C::WaitNestedContainer | C::WaitContainer)) => {
+            let accept = hs::response_encoding(headers)?;
+            let id = match kind {
+                C::WaitNestedContainer => {
+                    call.wait_nested_container.as_ref().map(|c| &c.container_id)
+                }
+                _ => call.wait_container.as_ref().map(|c| &c.container_id),
+            };
+            let id = id.ok_or_else(|| missing("container_id"))?;
+            n::wait(state, principal, id, kind == C::WaitNestedContainer, accept).await?
+        }
+        Some(kind @ (C::KillNestedContainer | C::KillContainer)) => {
+            let (id, signal) = match kind {
+                C::KillNestedContainer => call
+                    .kill_nested_container
+                    .as_ref()
+                    .map(|c| (&c.container_id, c.signal)),
+                _ => call
+                    .kill_container
+                    .as_ref()
+                    .map(|c| (&c.container_id, c.signal)),
+            }
+            .ok_or_else(|| missing("container_id"))?;
+            n::kill(state, principal, id, signal)?
+        }
+        Some(kind @ (C::RemoveNestedContainer | C::RemoveContainer)) => {
+            let id = match kind {
+                C::RemoveNestedContainer => call
+                    .remove_nested_container
+                    .as_ref()
+                    .map(|c| &c.container_id),
+                _ => call.remove_container.as_ref().map(|c| &c.container_id),
+            }
+            .ok_or_else(|| missing("container_id"))?;
+            n::remove(state, principal, id)?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(response))
 }
 
 fn get_state(snapshot: &Snapshot) -> v1::agent::response::GetState {

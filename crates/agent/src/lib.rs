@@ -17,9 +17,12 @@ pub mod flags;
 pub mod gc;
 pub mod http;
 pub mod http_legacy;
+pub mod http_nested;
 pub mod master;
+pub mod nested;
 mod run;
 pub mod secrets;
+pub mod switchboard;
 
 pub use flags::Flags;
 pub use run::run;

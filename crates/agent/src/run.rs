@@ -60,6 +60,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         Some(dir) => dir.join("drover"),
         None => std::env::current_exe().context("locating the drover binary")?,
     };
+    let launcher_path = launcher.clone();
 
     let plain = matches!(
         flags.isolation.as_str(),
@@ -89,6 +90,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         access_sandboxes: sandbox_acls,
         get_endpoints: endpoint_acls,
         views,
+        nested: nested_acls,
     } = match &flags.acls {
         Some(flag) => agent_acls(flag).map_err(anyhow::Error::msg)?,
         None => AgentAcls::default(),
@@ -168,6 +170,10 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         settings,
     );
 
+    // Nested containers of a previous run cannot be re-attached (their sessions' connections
+    // are gone): end them before serving.
+    let nested = Arc::new(crate::nested::Nested::new(&work_dir, launcher_path.clone()));
+    nested.clean_leftovers();
     let state = AppState {
         driver: parts.handle.clone(),
         flags: Arc::new(flags.to_pairs()),
@@ -177,6 +183,8 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         access_sandboxes: sandbox_acls.map(Arc::new),
         get_endpoints: endpoint_acls.map(Arc::new),
         views: views.map(Arc::new),
+        nested: nested.clone(),
+        nested_acls: nested_acls.map(Arc::new),
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -487,6 +495,7 @@ struct AgentAcls {
     access_sandboxes: Option<drover_core::acl::AccessSandboxes>,
     get_endpoints: Option<drover_core::acl::Rules>,
     views: Option<crate::http::Views>,
+    nested: Option<crate::http_nested::NestedAcls>,
 }
 
 /// What the agent's `--acls` enforce: `run_tasks` (in the core, at each launch),
@@ -503,6 +512,7 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
     let mut permissive = true;
     let (mut run_tasks, mut sandboxes, mut endpoints) = (None, None, None);
     let mut views: [Option<Vec<drover_core::acl::Acl>>; 6] = Default::default();
+    let mut nested = std::collections::BTreeMap::new();
     for (key, value) in &object {
         match key.as_str() {
             "permissive" => permissive = drover_http::acls::permissive(value)?,
@@ -515,11 +525,16 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
             "view_containers" => views[3] = Some(list(value, key, "principals", "users")?),
             "view_flags" => views[4] = Some(any_or_none(value, key, "flags")?),
             "set_log_level" => views[5] = Some(any_or_none(value, key, "level")?),
+            kind if crate::http_nested::is_acl_kind(kind) => {
+                nested.insert(kind.to_owned(), list(value, key, "principals", "users")?);
+            }
             other => {
                 return Err(format!(
                     "--acls: the '{other}' ACL is not supported by the agent (supported: \
                      permissive, run_tasks, access_sandboxes, get_endpoints, view_frameworks, \
-                     view_executors, view_tasks, view_containers, view_flags, set_log_level)"
+                     view_executors, view_tasks, view_containers, view_flags, set_log_level, \
+                     and the nested-container kinds: {})",
+                    crate::http_nested::ACL_KINDS.join(", ")
                 ));
             }
         }
@@ -549,7 +564,22 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
             log_level,
         }
     });
+    // Any nested-container ACL, or `permissive: false`, checks every such call (a kind no ACL
+    // names then follows `permissive`).
+    let nested = (!nested.is_empty() || !permissive).then(|| {
+        crate::http_nested::ACL_KINDS
+            .iter()
+            .map(|kind| {
+                let acls = nested.remove(*kind).unwrap_or_default();
+                (
+                    (*kind).to_owned(),
+                    drover_core::acl::Rules { acls, permissive },
+                )
+            })
+            .collect()
+    });
     Ok(AgentAcls {
+        nested,
         run_tasks: rules(run_tasks),
         access_sandboxes: rules(sandboxes),
         get_endpoints: rules(endpoints),

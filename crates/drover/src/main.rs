@@ -77,6 +77,14 @@ enum Command {
     Framework(cli::framework::FrameworkArgs),
     /// Tail the scheduler's event stream (`/v2/events`) or the master's (operator SUBSCRIBE).
     Events(cli::events::EventsArgs),
+    /// Internal: the I/O switchboard of one nested container, started by the agent.
+    #[command(name = "io-switchboard", hide = true)]
+    IoSwitchboard {
+        /// The switchboard's configuration, written by the agent (positional: `--config` is
+        /// the global flag of Drover's own config file).
+        #[arg(value_name = "FILE")]
+        spec: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -106,6 +114,11 @@ fn main() -> ExitCode {
     if let Err(error) = drover_http::tls::init() {
         eprintln!("drover: TLS: {error}");
         return ExitCode::from(2);
+    }
+    // Before any runtime exists: the switchboard enters another pid namespace to start its
+    // command, which a multi-threaded process could not do.
+    if let Command::IoSwitchboard { spec } = &cli.command {
+        return ExitCode::from(drover_agent::switchboard::main(spec).clamp(0, 255) as u8);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -139,6 +152,7 @@ fn main() -> ExitCode {
             Command::Task(args) => Outcome::Client(args.run().await),
             Command::Framework(args) => Outcome::Client(args.run().await),
             Command::Events(args) => Outcome::Client(args.run().await),
+            Command::IoSwitchboard { .. } => Outcome::Daemon(Ok(())),
         }
     });
     // Streams (`task logs --follow`, `events`) may leave reads pending; do not wait for them.
@@ -150,6 +164,7 @@ fn main() -> ExitCode {
             eprintln!("drover: {error:#}");
             ExitCode::FAILURE
         }
+        Outcome::Client(Err(cli::CliError::Exit(code))) => ExitCode::from(code),
         Outcome::Client(Err(error)) => {
             eprintln!("drover: {error}");
             ExitCode::from(error.exit_code())

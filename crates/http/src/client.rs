@@ -257,6 +257,7 @@ impl std::fmt::Debug for Connector {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: HyperClient<Connector, Full<Bytes>>,
+    connector: Connector,
     timeout: Duration,
     max_body_bytes: usize,
 }
@@ -281,6 +282,7 @@ impl Client {
     pub fn with_tls(config: std::sync::Arc<rustls::ClientConfig>, downgrade: bool) -> Client {
         let connector = Connector::new(config, downgrade);
         Client {
+            connector: connector.clone(),
             // Pooled connections are dropped before the daemons' idle timeout
             // (`guard::DEFAULT_IDLE_TIMEOUT`) can close them under a new request.
             inner: HyperClient::builder(TokioExecutor::new())
@@ -429,6 +431,60 @@ impl Client {
                 ready: VecDeque::new(),
                 done: false,
             },
+        })
+    }
+}
+
+impl Client {
+    /// POSTs a body streamed from `body` (each chunk is sent as it arrives; the body ends when
+    /// every sender is dropped) and returns the whole response once the server answers: what
+    /// the agent's `ATTACH_CONTAINER_INPUT` takes. Neither the body nor the wait for the
+    /// answer is timed (the answer comes when the input ends); the response body is bounded.
+    pub async fn post_streaming_body(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: tokio::sync::mpsc::Receiver<Bytes>,
+    ) -> Result<Response, ClientError> {
+        use futures::StreamExt;
+        let frames = tokio_stream::wrappers::ReceiverStream::new(body)
+            .map(|chunk| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk)));
+        let body = BodyExt::boxed(http_body_util::StreamBody::new(frames));
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .body(body)
+            .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+            request.headers_mut().append(name, value);
+        }
+        // A connection of its own: the request holds it for as long as the input lasts.
+        let client: HyperClient<
+            Connector,
+            http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>,
+        > = HyperClient::builder(TokioExecutor::new()).build(self.connector.clone());
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| ClientError::Transport {
+                url: url.to_owned(),
+                reason: error_chain(&e),
+            })?;
+        let (parts, body) = response.into_parts();
+        let limit = self.max_body_bytes;
+        let body = http_body_util::Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|e| ClientError::Body(e.to_string()))?
+            .to_bytes();
+        Ok(Response {
+            status: parts.status,
+            headers: parts.headers,
+            body,
         })
     }
 }

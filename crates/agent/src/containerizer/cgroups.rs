@@ -454,10 +454,46 @@ pub(crate) fn max_memory_usage(paths: &CgroupPaths) -> Option<u64> {
     }
 }
 
-/// Pids (host namespace) of every process in any of the container's cgroups.
+/// The cgroups of nested container `id` under its parent's: a child directory of each, with no
+/// limits of its own (the parent's bound the whole subtree, as for Mesos' nested containers).
+pub(crate) fn create_nested(parent: &CgroupPaths, id: &str) -> io::Result<CgroupPaths> {
+    let child = |dir: &Option<PathBuf>| dir.as_ref().map(|d| d.join(id));
+    let paths = CgroupPaths {
+        version: parent.version,
+        memory: child(&parent.memory),
+        cpu: child(&parent.cpu),
+        cpuacct: child(&parent.cpuacct),
+        pids: child(&parent.pids),
+    };
+    for dir in paths.dirs() {
+        if let Err((_, error)) = make_dir(dir) {
+            let _ = remove_dirs(&paths, Duration::from_millis(200));
+            return Err(error);
+        }
+    }
+    Ok(paths)
+}
+
+/// `dir` and every cgroup below it, deepest first (nested containers live below their
+/// parent's cgroups, and a cgroup with children can be neither emptied nor removed alone).
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(subtree(&entry.path()));
+            }
+        }
+    }
+    out.push(dir.to_path_buf());
+    out
+}
+
+/// Pids (host namespace) of every process in any of the container's cgroups, nested ones
+/// included.
 pub(crate) fn procs(paths: &CgroupPaths) -> Vec<i32> {
     let mut pids = Vec::new();
-    for dir in paths.dirs() {
+    for dir in paths.dirs().into_iter().flat_map(subtree) {
         let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
             continue;
         };
@@ -512,7 +548,8 @@ pub(crate) fn kill_all(paths: &CgroupPaths, timeout: Duration) -> io::Result<()>
 /// were just killed may take a moment to leave).
 fn remove_dirs(paths: &CgroupPaths, timeout: Duration) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
-    for dir in paths.dirs() {
+    for dir in paths.dirs().into_iter().flat_map(subtree) {
+        let dir = dir.as_path();
         let mut pause = Duration::from_micros(200);
         loop {
             match std::fs::remove_dir(dir) {

@@ -77,6 +77,18 @@ impl fmt::Display for ContainerId {
     }
 }
 
+/// Creates the cgroups of a nested container `id` below its parent container's `parent`
+/// cgroups (none when the parent has none).
+pub fn cgroups_nested(parent: &CgroupPaths, id: &str) -> std::io::Result<CgroupPaths> {
+    ContainerId::new(id).map_err(|e| std::io::Error::other(e.to_string()))?;
+    cgroups::create_nested(parent, id)
+}
+
+/// Kills whatever is left in `paths` (and below) and removes them. Blocking.
+pub fn cgroups_destroy(paths: &CgroupPaths) -> std::io::Result<()> {
+    cgroups::destroy(paths)
+}
+
 /// What to run, in Mesos' `CommandInfo` terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandSpec {

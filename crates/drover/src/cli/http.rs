@@ -250,16 +250,23 @@ impl Service {
 
     /// POSTs a call answered with a RecordIO stream (the operator API's SUBSCRIBE).
     pub async fn recordio(&self, path: &str, body: &Value) -> CliResult<RecordStream> {
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ];
+        self.recordio_as(path, &headers, body).await
+    }
+
+    /// As [`Service::recordio`], with the caller's headers (`Accept: application/recordio`
+    /// and a `Message-Accept` for the agent's container sessions).
+    pub async fn recordio_as(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> CliResult<RecordStream> {
         let response = self
-            .send(
-                Method::POST,
-                path,
-                &[
-                    ("Content-Type", "application/json"),
-                    ("Accept", "application/json"),
-                ],
-                Bytes::from(body.to_string()),
-            )
+            .send(Method::POST, path, headers, Bytes::from(body.to_string()))
             .await?;
         if !response.status().is_success() {
             let status = response.status();
@@ -275,6 +282,33 @@ impl Service {
             decoder: drover_wire::recordio::Decoder::new(MAX_BODY),
             ready: Vec::new(),
         })
+    }
+}
+
+impl Service {
+    /// POSTs a request whose body is streamed from `body` (the agent's
+    /// `ATTACH_CONTAINER_INPUT`); the answer comes once the body ended.
+    pub async fn post_streaming(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: tokio::sync::mpsc::Receiver<Bytes>,
+    ) -> CliResult<()> {
+        let url = format!("{}{path}", self.base().await?);
+        let mut all = headers.to_vec();
+        if let Some(value) = &self.authorization {
+            all.push(("Authorization", value.as_str()));
+        }
+        let response = drover_http::Client::new()
+            .post_streaming_body(&url, &all, body)
+            .await
+            .map_err(|e| self.unreachable(&e.to_string()))?;
+        if !response.status.is_success() {
+            return Err(CliError::Failed(
+                self.error_text(response.status, &response.body),
+            ));
+        }
+        Ok(())
     }
 }
 

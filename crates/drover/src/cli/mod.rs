@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod app;
 pub mod events;
+pub mod exec;
 pub mod framework;
 pub mod group;
 pub mod http;
@@ -31,6 +32,8 @@ pub enum CliError {
     Usage(String),
     /// A daemon did not answer (exit 3).
     Unreachable(String),
+    /// Exit with this status, saying nothing: `drover task exec` passes on its command's.
+    Exit(u8),
 }
 
 impl CliError {
@@ -40,6 +43,7 @@ impl CliError {
             CliError::Failed(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Unreachable(_) => 3,
+            CliError::Exit(code) => *code,
         }
     }
 }
@@ -48,6 +52,7 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Failed(m) | CliError::Usage(m) | CliError::Unreachable(m) => f.write_str(m),
+            CliError::Exit(code) => write!(f, "exit status {code}"),
         }
     }
 }

@@ -65,6 +65,23 @@ enum TaskCommand {
         #[command(flatten)]
         endpoints: Endpoints,
     },
+    /// Run a command inside a running task's container (its namespaces, cgroups and
+    /// sandbox), as `dcos task exec` did; exits with the command's status.
+    Exec {
+        /// The task id (a unique prefix is enough).
+        id: String,
+        /// Give the command a terminal, and send this terminal's keys to it (implies -i).
+        #[arg(long = "tty", short = 't')]
+        tty: bool,
+        /// Send this process' stdin to the command.
+        #[arg(long = "interactive", short = 'i')]
+        interactive: bool,
+        /// The command and its arguments (after `--`); run directly, not through a shell.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+        #[command(flatten)]
+        endpoints: Endpoints,
+    },
 }
 
 impl TaskArgs {
@@ -85,6 +102,13 @@ impl TaskArgs {
                 stderr,
                 endpoints,
             } => logs(&endpoints, &id, follow, stderr).await,
+            TaskCommand::Exec {
+                id,
+                tty,
+                interactive,
+                command,
+                endpoints,
+            } => super::exec::exec(&endpoints, &id, tty, interactive || tty, command).await,
         }
     }
 }
@@ -383,43 +407,8 @@ async fn locate_sandbox(
     state: &Value,
 ) -> CliResult<(Service, String)> {
     let task = &found.task;
-    let agent_id = text(task, "slave_id");
-    let agent = ["slaves", "recovered_slaves"]
-        .iter()
-        .flat_map(|key| array(state, key))
-        .find(|a| text(a, "id") == agent_id)
-        .ok_or_else(|| {
-            CliError::Failed(format!(
-                "the agent {agent_id} of task {} is no longer known to the master",
-                text(task, "id")
-            ))
-        })?;
-    let port = agent.get("port").and_then(Value::as_u64).unwrap_or(5051);
-    // The advertised hostname may not resolve here (or, in `drover dev`, the agent listens on
-    // loopback only); the master's own host is the next best guess on small clusters.
-    let master_base = endpoints.master().base().await.unwrap_or_default();
-    let master_host = master_base
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.rsplit_once(':'))
-        .map(|(host, _)| host.to_owned())
-        .unwrap_or_else(|| "127.0.0.1".to_owned());
-    let mut last_error = None;
-    let mut reached = None;
-    for host in [text(agent, "hostname").to_owned(), master_host] {
-        let service = Service::new("agent", &format!("{host}:{port}"), "", "");
-        match service.get("/state").await {
-            Ok(agent_state) => {
-                reached = Some((service, agent_state));
-                break;
-            }
-            Err(error) => last_error = Some(error),
-        }
-    }
-    let Some((service, agent_state)) = reached else {
-        return Err(last_error.unwrap_or_else(|| CliError::Unreachable("no agent".into())));
-    };
-    let task_id = text(task, "id");
+    let (task_id, agent_id) = (text(task, "id"), text(task, "slave_id"));
+    let (service, agent_state) = agent_of(endpoints, found, state).await?;
     // Live and completed frameworks, running and exited executors: the agent keeps a finished
     // task's executor (with its sandbox directory) among `completed_executors`.
     let frameworks = array(&agent_state, "frameworks")
@@ -471,6 +460,74 @@ async fn locate_sandbox(
         .map(|e| text(e, "path").to_owned())
         .ok_or_else(|| CliError::Failed(format!("task {task_id} has no sandbox on its agent")))?;
     Ok((service, newest))
+}
+
+/// The running executor of a task on its agent (its `container` and `directory`), with the
+/// agent's API.
+pub async fn executor_of(
+    endpoints: &Endpoints,
+    found: &Found,
+    state: &Value,
+) -> CliResult<(Service, Value)> {
+    let (service, agent_state) = agent_of(endpoints, found, state).await?;
+    let task_id = text(&found.task, "id");
+    for framework in array(&agent_state, "frameworks") {
+        for executor in array(framework, "executors") {
+            let has = ["tasks", "queued_tasks"]
+                .iter()
+                .flat_map(|k| array(executor, k))
+                .any(|t| text(t, "id") == task_id);
+            if has {
+                return Ok((service, executor.clone()));
+            }
+        }
+    }
+    Err(CliError::Failed(format!(
+        "task {task_id} has no running executor on its agent (has it ended?)"
+    )))
+}
+
+/// The agent a task runs on: its API and its `/state`.
+async fn agent_of(
+    endpoints: &Endpoints,
+    found: &Found,
+    state: &Value,
+) -> CliResult<(Service, Value)> {
+    let task = &found.task;
+    let agent_id = text(task, "slave_id");
+    let agent = ["slaves", "recovered_slaves"]
+        .iter()
+        .flat_map(|key| array(state, key))
+        .find(|a| text(a, "id") == agent_id)
+        .ok_or_else(|| {
+            CliError::Failed(format!(
+                "the agent {agent_id} of task {} is no longer known to the master",
+                text(task, "id")
+            ))
+        })?;
+    let port = agent.get("port").and_then(Value::as_u64).unwrap_or(5051);
+    // The advertised hostname may not resolve here (or, in `drover dev`, the agent listens on
+    // loopback only); the master's own host is the next best guess on small clusters.
+    let master_base = endpoints.master().base().await.unwrap_or_default();
+    let master_host = master_base
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.rsplit_once(':'))
+        .map(|(host, _)| host.to_owned())
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let mut last_error = None;
+    let mut reached = None;
+    for host in [text(agent, "hostname").to_owned(), master_host] {
+        let service = Service::new("agent", &format!("{host}:{port}"), "", "");
+        match service.get("/state").await {
+            Ok(agent_state) => {
+                reached = Some((service, agent_state));
+                break;
+            }
+            Err(error) => last_error = Some(error),
+        }
+    }
+    reached.ok_or_else(|| last_error.unwrap_or_else(|| CliError::Unreachable("no agent".into())))
 }
 
 async fn logs(endpoints: &Endpoints, wanted: &str, follow: bool, stderr: bool) -> CliResult {

@@ -1,0 +1,499 @@
+//! Nested containers (the agent operator API's `LAUNCH_NESTED_CONTAINER[_SESSION]`,
+//! `WAIT_`, `KILL_`, `REMOVE_NESTED_CONTAINER`, `ATTACH_CONTAINER_INPUT`/`OUTPUT`): a command
+//! run inside a running executor's container — its pid and mount namespaces, a child cgroup of
+//! its cgroups, its sandbox as working directory — behind an I/O switchboard process
+//! ([`crate::switchboard`]) that owns its terminal or pipes and serves attach sessions.
+//!
+//! A nested container ends with its command; the switchboard then reports the raw wait
+//! status. A switchboard that dies first makes the agent destroy the container and report
+//! `TASK_FAILED` / `REASON_IO_SWITCHBOARD_EXITED`, as Mesos did. A nested container also ends
+//! with its parent (they share the parent's namespaces and cgroup subtree).
+//!
+//! Not kept across an agent restart: a restarted agent kills what a previous run left
+//! (see [`Nested::clean_leftovers`]); Mesos recovered them.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use drover_wire::v1;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::watch;
+
+use crate::containerizer::{Container, UserInfo};
+use crate::switchboard;
+
+/// Nested containers at once on one agent (each has a switchboard process).
+pub const MAX_NESTED: usize = 256;
+
+/// How long a switchboard may take to start its command.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a nested container ended, as `WAIT_NESTED_CONTAINER` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The command's raw wait status, when it ended by itself.
+    pub exit_status: Option<i32>,
+    /// Set when the agent ended it for a reason of its own.
+    pub state: Option<v1::TaskState>,
+    /// Why, then.
+    pub reason: Option<v1::task_status::Reason>,
+    /// And in words.
+    pub message: Option<String>,
+}
+
+/// Why a call on nested containers was refused; each maps to Mesos' status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NestedError {
+    /// 400.
+    BadRequest(String),
+    /// 404.
+    NotFound(String),
+    /// 409.
+    Conflict(String),
+    /// 503: too many at once.
+    Busy(String),
+    /// 500.
+    Internal(String),
+}
+
+impl NestedError {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::BadRequest(m) | Self::NotFound(m) | Self::Conflict(m) | Self::Busy(m) => m,
+            Self::Internal(m) => m,
+        }
+    }
+}
+
+/// What to launch.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The new container's id.
+    pub id: String,
+    /// The running parent container.
+    pub parent: Arc<Container>,
+    /// Who runs the command (the command's `user`, else the parent's), when the agent switches
+    /// users.
+    pub user: Option<UserInfo>,
+    /// That user's name (what the ACLs decide on).
+    pub user_name: String,
+    /// argv.
+    pub argv: Vec<String>,
+    /// The environment.
+    pub env: Vec<(String, String)>,
+    /// A terminal of (rows, columns), or pipes.
+    pub tty: Option<(u16, u16)>,
+    /// `LAUNCH_NESTED_CONTAINER_SESSION`.
+    pub session: bool,
+}
+
+/// One nested container.
+#[derive(Debug)]
+pub struct Entry {
+    /// Its id.
+    pub id: String,
+    /// Its parent's id.
+    pub parent: String,
+    /// Launched as a session.
+    pub session: bool,
+    /// Launched with a terminal.
+    pub tty: bool,
+    /// The user it runs as (what the ACLs decide on).
+    pub user: String,
+    dir: PathBuf,
+    socket: PathBuf,
+    /// The command's pid (host namespace).
+    pub pid: i32,
+    /// The switchboard's pid.
+    pub switchboard_pid: i32,
+    cgroups: crate::containerizer::CgroupPaths,
+    ended: watch::Receiver<Option<Ended>>,
+}
+
+impl Entry {
+    /// How it ended, once it has.
+    pub fn ended(&self) -> Option<Ended> {
+        self.ended.borrow().clone()
+    }
+}
+
+/// The agent's nested containers.
+#[derive(Debug)]
+pub struct Nested {
+    entries: Mutex<BTreeMap<String, Arc<Entry>>>,
+    root: PathBuf,
+    launcher: PathBuf,
+}
+
+impl Nested {
+    /// Nested containers under `<work_dir>/nested`, switchboards run as `launcher
+    /// io-switchboard`.
+    pub fn new(work_dir: &Path, launcher: PathBuf) -> Self {
+        Self {
+            entries: Mutex::new(BTreeMap::new()),
+            root: work_dir.join("nested"),
+            launcher,
+        }
+    }
+
+    /// Kills the switchboards and commands a previous agent run left, and removes their
+    /// directories. Called once at start.
+    pub fn clean_leftovers(&self) {
+        let Ok(dirs) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for dir in dirs.flatten() {
+            for name in ["switchboard.pid", "pid"] {
+                if let Some(pid) = std::fs::read_to_string(dir.path().join(name))
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
+                }
+            }
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+
+    /// The entry of `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Every entry (for `GET_CONTAINERS`).
+    pub fn list(&self) -> Vec<Arc<Entry>> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Entry>>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a nested container; returns once its command runs.
+    pub async fn launch(self: &Arc<Self>, launch: Launch) -> Result<Arc<Entry>, NestedError> {
+        let parent_id = launch.parent.id().to_string();
+        if launch.parent.has_exited() {
+            return Err(NestedError::BadRequest(format!(
+                "Parent container {parent_id} is not running"
+            )));
+        }
+        if launch.argv.is_empty() {
+            return Err(NestedError::BadRequest(
+                "Expecting 'command' with a value to run".into(),
+            ));
+        }
+        let dir = self.root.join(&launch.id);
+        {
+            let entries = self.lock();
+            if entries.contains_key(&launch.id) || dir.exists() {
+                return Err(NestedError::Conflict(format!(
+                    "Container {} already exists",
+                    launch.id
+                )));
+            }
+            if entries.len() >= MAX_NESTED {
+                return Err(NestedError::Busy(format!(
+                    "Too many nested containers on this agent (at most {MAX_NESTED})"
+                )));
+            }
+        }
+        let internal = |what: &str, e: io::Error| NestedError::Internal(format!("{what}: {e}"));
+        std::fs::create_dir_all(&self.root).map_err(|e| internal("creating the nested dir", e))?;
+        std::fs::create_dir(&dir).map_err(|e| internal("creating the container's dir", e))?;
+        let socket = dir.join("io.sock");
+        if socket.as_os_str().len() >= 100 {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(NestedError::Internal(format!(
+                "The switchboard's socket path {} is too long for a unix socket; use a shorter \
+                 --work_dir",
+                socket.display()
+            )));
+        }
+        let checkpoint = launch.parent.checkpoint().clone();
+        let cgroups = match crate::containerizer::cgroups_nested(&checkpoint.cgroups, &launch.id) {
+            Ok(paths) => paths,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(internal("creating the nested cgroups", e));
+            }
+        };
+        let config = switchboard::Config {
+            socket: socket.clone(),
+            status_file: dir.join("status"),
+            log_dir: dir.clone(),
+            enter_pid: checkpoint.pid_namespace.then_some(checkpoint.pid),
+            cgroup_procs: cgroups
+                .dirs()
+                .into_iter()
+                .map(|d| d.join("cgroup.procs"))
+                .collect(),
+            user: launch
+                .user
+                .as_ref()
+                .map(|u| (u.uid, u.gid, u.groups.clone())),
+            cwd: checkpoint.sandbox_dir.clone(),
+            env: launch.env.clone(),
+            argv: launch.argv.clone(),
+            tty: launch.tty,
+            session: launch.session,
+        };
+        let started = self.start_switchboard(&dir, &config).await;
+        let (switchboard, pid) = match started {
+            Ok(started) => started,
+            Err(message) => {
+                let _ = tokio::task::spawn_blocking({
+                    let cgroups = cgroups.clone();
+                    move || crate::containerizer::cgroups_destroy(&cgroups)
+                })
+                .await;
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(NestedError::Internal(message));
+            }
+        };
+        let switchboard_pid = switchboard.id().map(|p| p as i32).unwrap_or_default();
+        let _ = std::fs::write(dir.join("switchboard.pid"), switchboard_pid.to_string());
+        let _ = std::fs::write(dir.join("pid"), pid.to_string());
+        let (ended_tx, ended) = watch::channel(None);
+        let entry = Arc::new(Entry {
+            id: launch.id.clone(),
+            parent: parent_id,
+            session: launch.session,
+            tty: launch.tty.is_some(),
+            user: launch.user_name.clone(),
+            dir,
+            socket,
+            pid,
+            switchboard_pid,
+            cgroups,
+            ended,
+        });
+        self.lock().insert(launch.id.clone(), entry.clone());
+        tokio::spawn(monitor(entry.clone(), switchboard, launch.parent, ended_tx));
+        tracing::info!(container = %launch.id, parent = %entry.parent, pid, "nested container started");
+        Ok(entry)
+    }
+
+    async fn start_switchboard(
+        &self,
+        dir: &Path,
+        config: &switchboard::Config,
+    ) -> Result<(tokio::process::Child, i32), String> {
+        let config_path = dir.join("switchboard.json");
+        let text = serde_json::to_vec(config).map_err(|e| e.to_string())?;
+        std::fs::write(&config_path, text).map_err(|e| format!("writing its config: {e}"))?;
+        let log = std::fs::File::create(dir.join("switchboard.log"))
+            .map_err(|e| format!("creating the switchboard's log: {e}"))?;
+        let mut child = tokio::process::Command::new(&self.launcher)
+            .arg("io-switchboard")
+            .arg(&config_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start the I/O switchboard {}: {e}",
+                    self.launcher.display()
+                )
+            })?;
+        let stdout = child.stdout.take().ok_or("the switchboard has no stdout")?;
+        let mut line = String::new();
+        let read =
+            tokio::time::timeout(START_TIMEOUT, BufReader::new(stdout).read_line(&mut line)).await;
+        let line = line.trim();
+        if let Ok(Ok(n)) = read
+            && n > 0
+            && let Some(pid) = line
+                .strip_prefix(switchboard::READY)
+                .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            return Ok((child, pid));
+        }
+        let _ = child.start_kill();
+        let status = child.wait().await;
+        Err(match line.strip_prefix("error ") {
+            Some(why) => format!("Failed to launch the nested container: {why}"),
+            None => {
+                let log = std::fs::read_to_string(dir.join("switchboard.log")).unwrap_or_default();
+                let log: String = log.trim().chars().take(1000).collect();
+                let status = status.map(|s| s.to_string()).unwrap_or_default();
+                format!(
+                    "Failed to launch the nested container: the I/O switchboard did not start \
+                     ({status}){}{log}",
+                    if log.is_empty() { "" } else { ": " }
+                )
+            }
+        })
+    }
+
+    /// Waits until `id` ended.
+    pub async fn wait(&self, id: &str) -> Result<Ended, NestedError> {
+        let entry = self.get(id).ok_or_else(|| not_found(id))?;
+        let mut ended = entry.ended.clone();
+        let result = ended
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| NestedError::Internal("the container's monitor is gone".into()))?
+            .clone();
+        result.ok_or_else(|| NestedError::Internal("no result".into()))
+    }
+
+    /// Sends `signal` (default SIGKILL) to `id`'s command.
+    pub fn kill(&self, id: &str, signal: Option<i32>) -> Result<(), NestedError> {
+        let entry = self.get(id).ok_or_else(|| not_found(id))?;
+        let signal = match signal {
+            None => nix::sys::signal::Signal::SIGKILL,
+            Some(n) => nix::sys::signal::Signal::try_from(n)
+                .map_err(|_| NestedError::BadRequest(format!("Invalid signal {n}")))?,
+        };
+        if entry.ended().is_some() {
+            return Ok(());
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(entry.pid), signal)
+            .or_else(|e| {
+                if e == nix::errno::Errno::ESRCH {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| NestedError::Internal(format!("kill: {e}")))
+    }
+
+    /// Forgets an ended container and removes its runtime directory.
+    pub fn remove(&self, id: &str) -> Result<(), NestedError> {
+        let entry = self.get(id).ok_or_else(|| not_found(id))?;
+        if entry.ended().is_none() {
+            return Err(NestedError::BadRequest(format!(
+                "Container {id} is still running; kill and wait for it first"
+            )));
+        }
+        self.lock().remove(id);
+        let _ = std::fs::remove_dir_all(&entry.dir);
+        Ok(())
+    }
+
+    /// Opens an `OUTPUT` (or `INPUT`) session on `id`'s switchboard.
+    pub async fn attach(&self, id: &str, input: bool) -> Result<UnixStream, NestedError> {
+        let entry = self.get(id).ok_or_else(|| not_found(id))?;
+        if entry.ended().is_some() {
+            return Err(NestedError::BadRequest(format!(
+                "Container {id} has ended; there is nothing to attach to"
+            )));
+        }
+        let mut stream = UnixStream::connect(&entry.socket)
+            .await
+            .map_err(|e| NestedError::Internal(format!("cannot reach the I/O switchboard: {e}")))?;
+        let kind: &[u8] = if input { b"INPUT\n" } else { b"OUTPUT\n" };
+        stream
+            .write_all(kind)
+            .await
+            .map_err(|e| NestedError::Internal(format!("the I/O switchboard: {e}")))?;
+        // The answer is one short line; read it byte by byte so nothing after it is consumed.
+        let mut answer = Vec::new();
+        let mut byte = [0u8; 1];
+        while answer.len() < 256 {
+            use tokio::io::AsyncReadExt;
+            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte)).await {
+                Ok(Ok(1)) if byte[0] == b'\n' => break,
+                Ok(Ok(1)) => answer.push(byte[0]),
+                _ => {
+                    return Err(NestedError::Internal(
+                        "the I/O switchboard did not answer".into(),
+                    ));
+                }
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        match answer.strip_prefix("BUSY") {
+            None if answer == "OK" => Ok(stream),
+            Some(why) => Err(NestedError::Conflict(format!(
+                "Cannot attach to container {id}: {}",
+                why.trim()
+            ))),
+            None => Err(NestedError::Internal(format!(
+                "the I/O switchboard said {answer:?}"
+            ))),
+        }
+    }
+}
+
+fn not_found(id: &str) -> NestedError {
+    NestedError::NotFound(format!("Container {id} cannot be found"))
+}
+
+/// Waits for the switchboard (or the parent) to end, then settles how the container ended and
+/// destroys what is left of it.
+async fn monitor(
+    entry: Arc<Entry>,
+    mut switchboard: tokio::process::Child,
+    parent: Arc<Container>,
+    ended: watch::Sender<Option<Ended>>,
+) {
+    let outcome = tokio::select! {
+        status = switchboard.wait() => Some(status),
+        _ = parent.wait() => None,
+    };
+    let result = match outcome {
+        Some(Ok(status)) if status.success() => {
+            match std::fs::read_to_string(entry.dir.join("status"))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            {
+                Some(raw) => Ended {
+                    exit_status: Some(raw),
+                    state: None,
+                    reason: None,
+                    message: None,
+                },
+                None => switchboard_exited(&format!("it exited without a status ({status})")),
+            }
+        }
+        Some(Ok(status)) => switchboard_exited(&status.to_string()),
+        Some(Err(e)) => switchboard_exited(&e.to_string()),
+        None => {
+            let _ = switchboard.start_kill();
+            let _ = switchboard.wait().await;
+            Ended {
+                exit_status: None,
+                state: Some(v1::TaskState::TaskKilled),
+                reason: None,
+                message: Some(format!("Parent container {} ended", entry.parent)),
+            }
+        }
+    };
+    if result.reason == Some(v1::task_status::Reason::IoSwitchboardExited) {
+        tracing::warn!(container = %entry.id, "the I/O switchboard exited unexpectedly; destroying the container");
+    }
+    // The command itself when the switchboard died (it was not reaped, so the pid is still
+    // its own); then whatever it left behind, through its cgroups.
+    if result.reason == Some(v1::task_status::Reason::IoSwitchboardExited) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(entry.pid),
+            nix::sys::signal::SIGKILL,
+        );
+    }
+    let cgroups = entry.cgroups.clone();
+    let _ =
+        tokio::task::spawn_blocking(move || crate::containerizer::cgroups_destroy(&cgroups)).await;
+    ended.send_replace(Some(result));
+}
+
+fn switchboard_exited(how: &str) -> Ended {
+    Ended {
+        exit_status: None,
+        state: Some(v1::TaskState::TaskFailed),
+        reason: Some(v1::task_status::Reason::IoSwitchboardExited),
+        message: Some(format!(
+            "The I/O switchboard server terminated unexpectedly: {how}"
+        )),
+    }
+}

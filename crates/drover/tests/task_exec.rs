@@ -1,0 +1,404 @@
+//! Issue 16 items 3 and 6, real processes: the agent's nested-container API and its I/O
+//! switchboard, through `drover task exec` and the operator API itself.
+//!
+//! - `drover task exec ID -- CMD` runs CMD inside the task's container (its pid namespace, a
+//!   cgroup below the task's, its sandbox), streams stdout and stderr apart, and exits with
+//!   CMD's status; `-i` sends stdin; `--tty` gives a terminal a user can type into (driven
+//!   here through a pty).
+//! - The JSON session answer is RecordIO of `ProcessIO` records.
+//! - A nested container whose switchboard is SIGKILLed is destroyed and its wait reports
+//!   TASK_FAILED / REASON_IO_SWITCHBOARD_EXITED (seed 1, L53, for a nested container).
+//! - Bad calls get Mesos' status codes and change nothing.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Cluster, DROVER, Options, http_request, wait_until};
+
+fn agent_call(cluster: &Cluster, call: &Value) -> (u16, String) {
+    http_request(
+        cluster.agent_port,
+        "POST",
+        "/api/v1",
+        Some(&call.to_string()),
+        "application/json",
+    )
+    .expect("the agent answers /api/v1")
+}
+
+fn drover_exec(cluster: &Cluster, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(DROVER)
+        .arg("task")
+        .arg("exec")
+        .args(args)
+        .env(
+            "DROVER_MASTER",
+            format!("127.0.0.1:{}", cluster.master_port),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start drover task exec");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "drover task exec hung\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The running task of app `id` and its executor's container and sandbox, from the agent.
+fn running_task(cluster: &Cluster, app: &str) -> (String, String, String) {
+    let mut found = None;
+    cluster.wait_for("the app's task to run", || {
+        let Some(state) = support::get_json(cluster.agent_port, "/state") else {
+            return false;
+        };
+        for framework in state["frameworks"].as_array().into_iter().flatten() {
+            for executor in framework["executors"].as_array().into_iter().flatten() {
+                for task in executor["tasks"].as_array().into_iter().flatten() {
+                    let id = task["id"].as_str().unwrap_or("");
+                    if id.starts_with(app) && task["state"] == "TASK_RUNNING" {
+                        found = Some((
+                            id.to_owned(),
+                            executor["container"].as_str().unwrap().to_owned(),
+                            executor["directory"].as_str().unwrap().to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains(needle).then_some(pid)
+        })
+        .collect()
+}
+
+fn start_app(cluster: &Cluster, id: &str) {
+    let (status, body) = cluster.marathon_request(
+        "POST",
+        "/v2/apps",
+        Some(&json!({"id": id, "cmd": "exec sleep 600", "cpus": 0.1, "mem": 64, "instances": 1})),
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
+#[test]
+fn task_exec_runs_inside_the_tasks_container_and_passes_on_its_status() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        ..Options::default()
+    });
+    start_app(&cluster, "/exec-target");
+    let (task, container, sandbox) = running_task(&cluster, "exec-target");
+    let root = nix::unistd::geteuid().is_root();
+
+    // Output apart, and the command's status as ours.
+    let (code, out, err) = drover_exec(
+        &cluster,
+        &[
+            &task,
+            "--",
+            "sh",
+            "-c",
+            "echo to-stdout; echo to-stderr >&2; pwd; cat /proc/self/cgroup; ls /proc | grep -c '^[0-9]'; exit 3",
+        ],
+        b"",
+    );
+    assert_eq!(code, 3, "stdout: {out}\nstderr: {err}\n{}", cluster.logs());
+    assert!(
+        out.contains("to-stdout") && !out.contains("to-stderr"),
+        "{out}"
+    );
+    assert!(err.contains("to-stderr"), "{err}");
+    // In the task's sandbox, and (as root, with cgroups and a pid namespace) in a cgroup below
+    // the task's container's and among the few processes of its pid namespace.
+    assert!(
+        out.contains(&sandbox),
+        "pwd is not the sandbox {sandbox}: {out}"
+    );
+    if root {
+        assert!(
+            out.contains(&format!("{container}/")),
+            "not in a cgroup below {container}: {out}"
+        );
+        let count: usize = out
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("a process count");
+        assert!(
+            count < 10,
+            "sees {count} processes: not in the task's pid namespace"
+        );
+    } else {
+        eprintln!("SKIPPED (not root): the cgroup and pid-namespace assertions of task exec");
+    }
+
+    // -i: stdin reaches the command, and its end closes the command's stdin.
+    let (code, out, err) =
+        drover_exec(&cluster, &["-i", &task, "--", "cat"], b"hello from stdin\n");
+    assert_eq!((code, out.as_str()), (0, "hello from stdin\n"), "{err}");
+
+    // An ended task cannot be exec'd into; an unknown task is named.
+    let (code, _, err) = drover_exec(&cluster, &["no-such-task", "--", "true"], b"");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no-such-task"), "{err}");
+
+    // No nested container is left behind.
+    let nested = cluster.dir.path().join("agent/nested");
+    wait_until(
+        "nested containers to be removed",
+        Duration::from_secs(30),
+        || std::fs::read_dir(&nested).map(|d| d.count()).unwrap_or(0) == 0,
+    );
+}
+
+#[test]
+fn task_exec_tty_gives_a_terminal_a_user_types_into() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        ..Options::default()
+    });
+    start_app(&cluster, "/tty-target");
+    let (task, _, _) = running_task(&cluster, "tty-target");
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut child = Command::new(DROVER)
+        .args(["task", "exec", "--tty", &task, "--", "sh"])
+        .env(
+            "DROVER_MASTER",
+            format!("127.0.0.1:{}", cluster.master_port),
+        )
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .expect("start drover task exec --tty");
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let wait_for = |what: &str, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !seen.contains(what) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "never saw {what:?} on the terminal; saw {seen:?}"
+            );
+            if let Ok(bytes) = rx.recv_timeout(left) {
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    };
+    // The shell's prompt ("# " as root, "$ " otherwise) arrives over the remote terminal.
+    wait_for(
+        if nix::unistd::geteuid().is_root() {
+            "# "
+        } else {
+            "$ "
+        },
+        &mut seen,
+    );
+    master
+        .write_all(b"[ -t 0 ] && echo IS-A-TTY; echo sum-$((6*7)); exit 5\r")
+        .unwrap();
+    wait_for("sum-42", &mut seen);
+    assert!(seen.contains("IS-A-TTY"), "{seen}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "exec --tty did not end: {seen}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(5), "{seen}");
+}
+
+#[test]
+fn the_operator_api_runs_nested_containers_and_a_dead_switchboard_fails_its_container() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        ..Options::default()
+    });
+    start_app(&cluster, "/nested-parent");
+    let (_, parent, _) = running_task(&cluster, "nested-parent");
+    let id = |value: &str| json!({"value": value, "parent": {"value": parent}});
+
+    // A session, answered as Mesos' first versions did for `Accept: application/json`: RecordIO
+    // of JSON ProcessIO records, the data base64.
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "LAUNCH_NESTED_CONTAINER_SESSION", "launch_nested_container_session": {
+            "container_id": id("session-1"),
+            "command": {"value": "echo session-output"}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (len, record) = body.split_once('\n').expect("a RecordIO record");
+    let record: Value = serde_json::from_str(&record[..len.parse::<usize>().unwrap()]).unwrap();
+    assert_eq!(record["type"], "DATA", "{record}");
+    assert_eq!(record["data"]["type"], "STDOUT", "{record}");
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(record["data"]["data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(data, b"session-output\n");
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": {"container_id": id("session-1")}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let waited: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(waited["wait_nested_container"]["exit_status"], 0, "{body}");
+
+    // A nested container whose switchboard dies is destroyed, and says why.
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": id("doomed"),
+            "command": {"shell": false, "value": "sleep", "arguments": ["sleep", "4242"]}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(processes_with("sleep 4242").len(), 1);
+    let switchboards = processes_with("io-switchboard ");
+    let switchboard: Vec<u32> = switchboards
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("/doomed/"))
+                .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(switchboard.len(), 1, "the doomed container's switchboard");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(switchboard[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "WAIT_CONTAINER", "wait_container": {"container_id": id("doomed")}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let waited: Value = serde_json::from_str(&body).unwrap();
+    let waited = &waited["wait_container"];
+    assert_eq!(waited["state"], "TASK_FAILED", "{waited}");
+    assert_eq!(waited["reason"], "REASON_IO_SWITCHBOARD_EXITED", "{waited}");
+    assert!(
+        waited["message"]
+            .as_str()
+            .unwrap()
+            .contains("I/O switchboard"),
+        "{waited}"
+    );
+    wait_until(
+        "the doomed command to be gone",
+        Duration::from_secs(30),
+        || processes_with("sleep 4242").is_empty(),
+    );
+
+    // Bad calls: Mesos' codes, nothing started.
+    let cases = [
+        (
+            json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": {"value": "orphan", "parent": {"value": "no-such-parent"}},
+            "command": {"value": "true"}}}),
+            404,
+            "no-such-parent",
+        ),
+        (
+            json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": {"value": "top-level"}, "command": {"value": "true"}}}),
+            400,
+            "parent",
+        ),
+        (
+            json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": id("doomed"), "command": {"value": "true"}}}),
+            409,
+            "already exists",
+        ),
+        (
+            json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": id("imaged"), "command": {"value": "true"},
+            "container": {"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox"}}}}}}),
+            400,
+            "container.mesos.image",
+        ),
+        (
+            json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id("doomed")}}),
+            400,
+            "has ended",
+        ),
+        (
+            json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": {"container_id": id("never")}}),
+            404,
+            "cannot be found",
+        ),
+        (
+            json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "CONTAINER_ID", "container_id": id("doomed")}}),
+            415,
+            "application/recordio",
+        ),
+    ];
+    for (call, want, words) in cases {
+        let (status, body) = agent_call(&cluster, &call);
+        assert_eq!(status, want, "{call}: {body}");
+        assert!(body.contains(words), "{call}: {body}");
+    }
+    for gone in ["orphan", "top-level", "imaged"] {
+        assert!(
+            !cluster.dir.path().join("agent/nested").join(gone).exists(),
+            "{gone}"
+        );
+    }
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "REMOVE_NESTED_CONTAINER", "remove_nested_container": {"container_id": id("doomed")}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!cluster.dir.path().join("agent/nested/doomed").exists());
+}
