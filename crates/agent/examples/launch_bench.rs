@@ -156,6 +156,7 @@ impl Bench {
                             max_pids: Some(16),
                         },
                         isolation: flags,
+                        terminal: None,
                     };
                     let t0 = Instant::now();
                     let container = containerizer.launch(spec).await.context("launch")?;

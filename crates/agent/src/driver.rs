@@ -113,6 +113,8 @@ pub struct Settings {
     pub executor_keys: Option<Arc<crate::executor_auth::Keys>>,
     /// `--secrets_dir`: where `REFERENCE` secrets are read from.
     pub secrets_dir: Option<PathBuf>,
+    /// Nested containers and containers' terminals (their I/O switchboards).
+    pub nested: Arc<crate::nested::Nested>,
 }
 
 struct ContainerEntry {
@@ -570,11 +572,13 @@ impl Driver {
         );
         self.publish_containers();
         let tx = self.tx.clone();
+        let nested = self.settings.nested.clone();
         tokio::spawn(async move {
             let termination = container.wait().await;
             if let Err(error) = container.destroy().await {
                 tracing::warn!(container_id = %id, error = %error, "destroying container");
             }
+            nested.forget_terminal(id.as_str());
             let _ = tx
                 .send(Msg::Input(Input::ContainerTerminated {
                     container_id: id,
@@ -768,6 +772,7 @@ impl Driver {
         };
         let isolation = self.settings.isolation;
         let fetcher = self.settings.fetcher.clone();
+        let nested = self.settings.nested.clone();
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
         self.launching.insert(spec.container_id.clone(), cancel_tx);
         let enforce_disk_quota = self.settings.enforce_disk_quota;
@@ -843,11 +848,57 @@ impl Driver {
                 }
                 return;
             }
+            // A TTY (`container.tty_info`; a command task's container is its executor's): the
+            // container's stdio is a terminal owned by an I/O switchboard, which logs it into
+            // the sandbox and serves attach sessions. If the switchboard dies, the container
+            // is destroyed as Mesos did (REASON_IO_SWITCHBOARD_EXITED).
+            let tty = spec
+                .executor_info
+                .container
+                .as_ref()
+                .and_then(|c| c.tty_info.as_ref())
+                .map(|t| {
+                    t.window_size.as_ref().map_or((24, 80), |w| {
+                        (
+                            w.rows.clamp(1, u16::MAX.into()) as u16,
+                            w.columns.clamp(1, u16::MAX.into()) as u16,
+                        )
+                    })
+                });
+            let terminal = match tty {
+                None => None,
+                Some(size) => {
+                    let died_tx = tx.clone();
+                    let died_id = container_id.clone();
+                    let died = move |message: String| {
+                        tokio::spawn(async move {
+                            let _ = died_tx
+                                .send(Msg::Input(Input::ContainerLimited {
+                                    container_id: died_id,
+                                    trigger: Trigger::IoSwitchboardExited,
+                                    message,
+                                }))
+                                .await;
+                        });
+                    };
+                    match nested
+                        .start_terminal(&container_id.0, Path::new(&spec.directory), size, died)
+                        .await
+                    {
+                        Ok(slave) => Some(Arc::new(slave)),
+                        Err(message) => {
+                            let _ = tx.send(failed(message)).await;
+                            return;
+                        }
+                    }
+                }
+            };
             let container_spec = ContainerSpec {
                 container_id: id,
                 sandbox_dir: PathBuf::from(&spec.directory),
                 command,
                 env,
+                terminal,
                 user: spec.user.clone(),
                 limits: Limits {
                     cpus: spec.cpus,

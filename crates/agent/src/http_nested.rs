@@ -350,6 +350,37 @@ pub async fn launch(
     Ok(output_response(socket, content_type, encoding))
 }
 
+/// The container an attach names, and the user it runs as: a nested container, or a
+/// top-level one launched with a TTY (whose terminal has a switchboard).
+fn attach_target(state: &AppState, id: &v1::ContainerId) -> Result<(String, String), HttpError> {
+    if id.parent.is_none() {
+        let snapshot = state.driver.snapshot.borrow().clone();
+        let user = snapshot.frameworks.iter().find_map(|f| {
+            f.executors
+                .iter()
+                .find(|e| e.container_id == id.value)
+                .map(|e| f.executor_user(e).to_owned())
+        });
+        if state.nested.has_terminal(&id.value) {
+            return Ok((id.value.clone(), user.unwrap_or_default()));
+        }
+        return Err(match user {
+            Some(_) => HttpError::bad_request(format!(
+                "Container {} has no terminal to attach to: only containers launched with a \
+                 TTY ('container.tty_info') and nested containers have an I/O switchboard",
+                id.value
+            )),
+            None => not_found(&id.value),
+        });
+    }
+    let (nested, _) = nested_id(id)?;
+    let entry = state
+        .nested
+        .get(&nested)
+        .ok_or_else(|| not_found(&nested))?;
+    Ok((nested, entry.user.clone()))
+}
+
 /// ATTACH_CONTAINER_OUTPUT.
 pub async fn attach_output(
     state: &AppState,
@@ -358,9 +389,8 @@ pub async fn attach_output(
     container_id: &v1::ContainerId,
 ) -> Result<Response, HttpError> {
     let (content_type, encoding) = stream_encoding(headers)?;
-    let (id, _) = nested_id(container_id)?;
-    let entry = state.nested.get(&id).ok_or_else(|| not_found(&id))?;
-    authorize(state, principal, "attach_container_output", &entry.user)?;
+    let (id, user) = attach_target(state, container_id)?;
+    authorize(state, principal, "attach_container_output", &user)?;
     let socket = state.nested.attach(&id, false).await.map_err(refusal)?;
     Ok(output_response(socket, content_type, encoding))
 }
@@ -502,9 +532,8 @@ pub async fn attach_input(
                 "The first ATTACH_CONTAINER_INPUT record must be of type CONTAINER_ID",
             )
         })?;
-    let (id, _) = nested_id(&container_id)?;
-    let entry = state.nested.get(&id).ok_or_else(|| not_found(&id))?;
-    authorize(state, principal, "attach_container_input", &entry.user)?;
+    let (id, user) = attach_target(state, &container_id)?;
+    authorize(state, principal, "attach_container_input", &user)?;
     let mut socket = state.nested.attach(&id, true).await.map_err(refusal)?;
     while let Some(call) = next().await? {
         let Some(process_io) = call

@@ -29,6 +29,9 @@ use crate::switchboard;
 /// Nested containers at once on one agent (each has a switchboard process).
 pub const MAX_NESTED: usize = 256;
 
+/// The descriptor a terminal's switchboard finds the pty master on.
+const TERMINAL_FD: i32 = 3;
+
 /// How long a switchboard may take to start its command.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -122,11 +125,25 @@ impl Entry {
     }
 }
 
+/// A container's terminal.
+#[derive(Debug)]
+struct Terminal {
+    /// Its switchboard's socket.
+    socket: PathBuf,
+    /// The agent's own copy of the pty master, held until the container is gone: a
+    /// switchboard that dies must not hang up the container's terminal (its tasks would end
+    /// on their own, before the agent destroys the container and says why).
+    _master: Option<std::os::fd::OwnedFd>,
+}
+
 /// The agent's nested containers.
 #[derive(Debug)]
 pub struct Nested {
     entries: Mutex<BTreeMap<String, Arc<Entry>>>,
+    /// Terminals of top-level containers launched with a TTY, by container id.
+    terminals: Mutex<BTreeMap<String, Terminal>>,
     root: PathBuf,
+    terminals_root: PathBuf,
     launcher: PathBuf,
 }
 
@@ -136,7 +153,9 @@ impl Nested {
     pub fn new(work_dir: &Path, launcher: PathBuf) -> Self {
         Self {
             entries: Mutex::new(BTreeMap::new()),
+            terminals: Mutex::new(BTreeMap::new()),
             root: work_dir.join("nested"),
+            terminals_root: work_dir.join("terminals"),
             launcher,
         }
     }
@@ -161,6 +180,139 @@ impl Nested {
             }
             let _ = std::fs::remove_dir_all(dir.path());
         }
+    }
+
+    /// Takes back the terminals of containers a previous agent run started whose switchboard
+    /// still runs (they stay attachable), and removes the directories of the others.
+    pub fn recover_terminals(&self) {
+        let Ok(dirs) = std::fs::read_dir(&self.terminals_root) else {
+            return;
+        };
+        for dir in dirs.flatten() {
+            let alive = std::fs::read_to_string(dir.path().join("switchboard.pid"))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+                .is_some_and(|pid| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                });
+            let socket = dir.path().join("io.sock");
+            if alive && socket.exists() {
+                let id = dir.file_name().to_string_lossy().into_owned();
+                self.terminals_lock().insert(
+                    id,
+                    Terminal {
+                        socket,
+                        _master: None,
+                    },
+                );
+            } else {
+                let _ = std::fs::remove_dir_all(dir.path());
+            }
+        }
+    }
+
+    fn terminals_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Terminal>> {
+        self.terminals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The container `id` is gone: its terminal (if it had one) with it.
+    pub fn forget_terminal(&self, id: &str) {
+        self.terminals_lock().remove(id);
+    }
+
+    /// Whether the top-level container `id` has a terminal to attach to.
+    pub fn has_terminal(&self, id: &str) -> bool {
+        self.terminals_lock().contains_key(id)
+    }
+
+    /// Starts the I/O switchboard of a top-level container launched with a TTY of `size`
+    /// (rows, columns) and returns the terminal's other side, for the container's stdin,
+    /// stdout and stderr. The switchboard logs the terminal into the sandbox's `stdout` and
+    /// serves attach sessions. `died` is called if it ends before the container closed its
+    /// terminal (killed, crashed): the container must then be destroyed
+    /// (`REASON_IO_SWITCHBOARD_EXITED`).
+    pub async fn start_terminal(
+        self: &Arc<Self>,
+        container_id: &str,
+        sandbox: &Path,
+        size: (u16, u16),
+        died: impl FnOnce(String) + Send + 'static,
+    ) -> Result<std::os::fd::OwnedFd, String> {
+        let dir = self.terminals_root.join(container_id);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let socket = dir.join("io.sock");
+        let winsize = nix::pty::Winsize {
+            ws_row: size.0,
+            ws_col: size.1,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&winsize), None).map_err(|e| format!("openpty: {e}"))?;
+        for fd in [&pty.master, &pty.slave] {
+            // Neither end may leak into the agent's other children.
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .map_err(|e| format!("fcntl: {e}"))?;
+        }
+        let config = switchboard::Config {
+            socket: socket.clone(),
+            status_file: dir.join("status"),
+            log_dir: sandbox.to_path_buf(),
+            enter_pid: None,
+            cgroup_procs: Vec::new(),
+            user: None,
+            cwd: sandbox.to_path_buf(),
+            env: Vec::new(),
+            argv: Vec::new(),
+            tty: Some(size),
+            session: false,
+            terminal_fd: Some(TERMINAL_FD),
+        };
+        let (mut switchboard, _) = match self
+            .start_switchboard(&dir, &config, Some(&pty.master))
+            .await
+        {
+            Ok(started) => started,
+            Err(message) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(message);
+            }
+        };
+        let pid = switchboard.id().map(|p| p as i32).unwrap_or_default();
+        let _ = std::fs::write(dir.join("switchboard.pid"), pid.to_string());
+        self.terminals_lock().insert(
+            container_id.to_owned(),
+            Terminal {
+                socket,
+                _master: Some(pty.master),
+            },
+        );
+        let this = self.clone();
+        let id = container_id.to_owned();
+        tokio::spawn(async move {
+            let status = switchboard.wait().await;
+            match status {
+                // The container closed its terminal: it ended.
+                Ok(status) if status.success() => {
+                    this.terminals_lock().remove(&id);
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                other => {
+                    let how = match other {
+                        Ok(status) => status.to_string(),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::warn!(container = %id, %how, "the I/O switchboard of a container's terminal exited unexpectedly");
+                    let _ = std::fs::remove_dir_all(&dir);
+                    died(format!(
+                        "The I/O switchboard server terminated unexpectedly: {how}"
+                    ));
+                }
+            }
+        });
+        Ok(pty.slave)
     }
 
     /// The entry of `id`.
@@ -244,8 +396,9 @@ impl Nested {
             argv: launch.argv.clone(),
             tty: launch.tty,
             session: launch.session,
+            terminal_fd: None,
         };
-        let started = self.start_switchboard(&dir, &config).await;
+        let started = self.start_switchboard(&dir, &config, None).await;
         let (switchboard, pid) = match started {
             Ok(started) => started,
             Err(message) => {
@@ -285,25 +438,40 @@ impl Nested {
         &self,
         dir: &Path,
         config: &switchboard::Config,
+        terminal: Option<&std::os::fd::OwnedFd>,
     ) -> Result<(tokio::process::Child, i32), String> {
         let config_path = dir.join("switchboard.json");
         let text = serde_json::to_vec(config).map_err(|e| e.to_string())?;
         std::fs::write(&config_path, text).map_err(|e| format!("writing its config: {e}"))?;
         let log = std::fs::File::create(dir.join("switchboard.log"))
             .map_err(|e| format!("creating the switchboard's log: {e}"))?;
-        let mut child = tokio::process::Command::new(&self.launcher)
+        let mut command = tokio::process::Command::new(&self.launcher);
+        command
             .arg("io-switchboard")
             .arg(&config_path)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start the I/O switchboard {}: {e}",
-                    self.launcher.display()
-                )
-            })?;
+            .stderr(log);
+        if let Some(fd) = terminal {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+            // SAFETY: runs in the child between fork and exec; dup2 is async-signal-safe and
+            // the new descriptor (without close-on-exec) is the only one the switchboard gets.
+            #[allow(unsafe_code)]
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::dup2(raw, TERMINAL_FD) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.spawn().map_err(|e| {
+            format!(
+                "cannot start the I/O switchboard {}: {e}",
+                self.launcher.display()
+            )
+        })?;
         let stdout = child.stdout.take().ok_or("the switchboard has no stdout")?;
         let mut line = String::new();
         let read =
@@ -383,13 +551,20 @@ impl Nested {
 
     /// Opens an `OUTPUT` (or `INPUT`) session on `id`'s switchboard.
     pub async fn attach(&self, id: &str, input: bool) -> Result<UnixStream, NestedError> {
-        let entry = self.get(id).ok_or_else(|| not_found(id))?;
-        if entry.ended().is_some() {
-            return Err(NestedError::BadRequest(format!(
-                "Container {id} has ended; there is nothing to attach to"
-            )));
-        }
-        let mut stream = UnixStream::connect(&entry.socket)
+        let terminal = self.terminals_lock().get(id).map(|t| t.socket.clone());
+        let socket = match terminal {
+            Some(socket) => socket,
+            None => {
+                let entry = self.get(id).ok_or_else(|| not_found(id))?;
+                if entry.ended().is_some() {
+                    return Err(NestedError::BadRequest(format!(
+                        "Container {id} has ended; there is nothing to attach to"
+                    )));
+                }
+                entry.socket.clone()
+            }
+        };
+        let mut stream = UnixStream::connect(&socket)
             .await
             .map_err(|e| NestedError::Internal(format!("cannot reach the I/O switchboard: {e}")))?;
         let kind: &[u8] = if input { b"INPUT\n" } else { b"OUTPUT\n" };

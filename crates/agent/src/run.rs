@@ -149,6 +149,11 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         timeout: flags.fetcher_timeout,
     })
     .context("setting up the fetcher")?;
+    // Nested containers of a previous run cannot be re-attached (their sessions' connections
+    // are gone): end them before serving. Containers' terminals stay attachable.
+    let nested = Arc::new(crate::nested::Nested::new(&work_dir, launcher_path.clone()));
+    nested.clean_leftovers();
+    nested.recover_terminals();
     let settings = Settings {
         endpoint: endpoint.clone(),
         work_dir: work_dir.clone(),
@@ -161,6 +166,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         docker: docker_settings(&flags, &work_dir).await?,
         executor_keys: executor_keys.clone(),
         secrets_dir: flags.secrets_dir.clone(),
+        nested: nested.clone(),
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
@@ -170,10 +176,6 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         settings,
     );
 
-    // Nested containers of a previous run cannot be re-attached (their sessions' connections
-    // are gone): end them before serving.
-    let nested = Arc::new(crate::nested::Nested::new(&work_dir, launcher_path.clone()));
-    nested.clean_leftovers();
     let state = AppState {
         driver: parts.handle.clone(),
         flags: Arc::new(flags.to_pairs()),

@@ -77,6 +77,10 @@ pub struct Config {
     /// A session (`LAUNCH_NESTED_CONTAINER_SESSION`): output is held until the first reader
     /// attaches, and the command is killed when that reader goes away before it ended.
     pub session: bool,
+    /// Serve this inherited descriptor (a pty master) instead of starting a command: the
+    /// terminal of a container the agent launched with a TTY. The switchboard ends when the
+    /// container closed its terminal.
+    pub terminal_fd: Option<i32>,
 }
 
 /// `drover io-switchboard FILE`: runs until the command ended and its output is
@@ -99,7 +103,7 @@ pub fn main(config_path: &Path) -> i32 {
             return 1;
         }
     };
-    println!("{READY} {}", started.child.id());
+    println!("{READY} {}", started.child.as_ref().map_or(0, |c| c.id()));
     let _ = io::stdout().flush();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -126,7 +130,8 @@ pub fn main(config_path: &Path) -> i32 {
 
 /// The running command and the switchboard's ends of its I/O.
 struct Started {
-    child: std::process::Child,
+    /// The command, unless serving a container's terminal.
+    child: Option<std::process::Child>,
     listener: std::os::unix::net::UnixListener,
     /// The pty master, or the write end of the command's stdin.
     input: OwnedFd,
@@ -137,12 +142,33 @@ struct Started {
 }
 
 fn start(config: &Config) -> Result<Started, String> {
-    let Some(program) = config.argv.first() else {
-        return Err("no command to run".into());
-    };
     let _ = std::fs::remove_file(&config.socket);
     let listener = std::os::unix::net::UnixListener::bind(&config.socket)
         .map_err(|e| format!("cannot listen on {}: {e}", config.socket.display()))?;
+    if let Some(fd) = config.terminal_fd {
+        // SAFETY: F_GETFD only checks that the descriptor is open; the agent passed it to us
+        // (dup2 before exec) and nothing else in this process knows it, so it is ours to own
+        // and close.
+        #[allow(unsafe_code)]
+        let master = unsafe {
+            if fd <= 2 || libc::fcntl(fd, libc::F_GETFD) < 0 {
+                return Err(format!("no terminal on descriptor {fd}"));
+            }
+            <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        };
+        set_cloexec_nonblocking(&master).map_err(|e| format!("fcntl: {e}"))?;
+        let input = master.try_clone().map_err(|e| e.to_string())?;
+        return Ok(Started {
+            child: None,
+            listener,
+            input,
+            stdout: master,
+            stderr: None,
+        });
+    }
+    let Some(program) = config.argv.first() else {
+        return Err("no command to run".into());
+    };
     let mut procs = Vec::new();
     for path in &config.cgroup_procs {
         let file = std::fs::OpenOptions::new()
@@ -260,7 +286,7 @@ fn start(config: &Config) -> Result<Started, String> {
     // and EIO reach us once the command (and whatever it started) closed them.
     drop(command);
     Ok(Started {
-        child,
+        child: Some(child),
         listener,
         input,
         stdout,
@@ -291,13 +317,13 @@ struct Hub {
 /// Relays until the command ended and its output is drained; returns its raw wait status.
 async fn serve(config: Config, started: Started) -> i32 {
     let Started {
-        mut child,
+        child,
         listener,
         input,
         stdout,
         stderr,
     } = started;
-    let pid = child.id() as i32;
+    let pid = child.as_ref().map_or(0, |c| c.id() as i32);
     let (first_tx, first_rx) = watch::channel(false);
     let hub = Arc::new(Hub {
         readers: Mutex::new(Vec::new()),
@@ -310,8 +336,7 @@ async fn serve(config: Config, started: Started) -> i32 {
         Ok(fd) => Arc::new(Mutex::new(Some(fd))),
         Err(error) => {
             eprintln!("io-switchboard: {error}");
-            kill(pid);
-            return child.wait().map(|s| s.into_raw()).unwrap_or(-1);
+            return give_up(pid, child);
         }
     };
     let listener = match listener
@@ -321,8 +346,7 @@ async fn serve(config: Config, started: Started) -> i32 {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!("io-switchboard: {error}");
-            kill(pid);
-            return child.wait().map(|s| s.into_raw()).unwrap_or(-1);
+            return give_up(pid, child);
         }
     };
     let tty = config.tty.is_some();
@@ -360,9 +384,23 @@ async fn serve(config: Config, started: Started) -> i32 {
         }
     };
     tokio::pin!(drained);
-    let mut wait = tokio::task::spawn_blocking(move || child.wait());
+    let wait = async move {
+        match child {
+            Some(mut child) => tokio::task::spawn_blocking(move || child.wait())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map_or(-1, |s| s.into_raw()),
+            // A container's terminal: it is over when every holder closed it (the pumps).
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(wait);
     let status = tokio::select! {
-        () = &mut drained => (&mut wait).await,
+        () = &mut drained => match pid {
+            0 => 0,
+            _ => (&mut wait).await,
+        },
         exited = &mut wait => {
             // The command ended; what it left running may hold its terminal or pipes open.
             // Its output gets a moment to drain; the agent then destroys the rest.
@@ -370,11 +408,6 @@ async fn serve(config: Config, started: Started) -> i32 {
             exited
         }
     };
-    let status = status
-        .ok()
-        .and_then(Result::ok)
-        .map(|s| s.into_raw())
-        .unwrap_or(-1);
     // Output is over: readers get the end of their streams.
     hub.ended.store(true, Ordering::SeqCst);
     hub.readers.lock().await.clear();
@@ -382,7 +415,17 @@ async fn serve(config: Config, started: Started) -> i32 {
     status
 }
 
+fn give_up(pid: i32, child: Option<std::process::Child>) -> i32 {
+    kill(pid);
+    child
+        .and_then(|mut c| c.wait().ok())
+        .map_or(-1, |s| s.into_raw())
+}
+
 fn kill(pid: i32) {
+    if pid <= 0 {
+        return;
+    }
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
 }
 
@@ -395,11 +438,9 @@ async fn pump(
     hub: Arc<Hub>,
     pty: bool,
 ) {
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .ok();
+    // Opened at the first output: a container's sandbox may not exist yet when its
+    // terminal's switchboard starts.
+    let mut log_file: Option<std::fs::File> = None;
     let Ok(mut fd) = pipe::Receiver::from_owned_fd_unchecked(fd) else {
         return;
     };
@@ -413,7 +454,14 @@ async fn pump(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return,
         };
-        if let Some(file) = log.as_mut() {
+        if log_file.is_none() {
+            log_file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .ok();
+        }
+        if let Some(file) = log_file.as_mut() {
             let _ = file.write_all(&buf[..n]);
         }
         let record = encode(&data_record(kind, Bytes::copy_from_slice(&buf[..n])));

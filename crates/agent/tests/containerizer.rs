@@ -96,6 +96,7 @@ impl Fixture {
                 max_pids: Some(64),
             },
             isolation,
+            terminal: None,
         }
     }
 
@@ -875,6 +876,7 @@ async fn no_isolation_still_launches() {
             max_pids: None,
         },
         isolation: IsolationFlags::default(),
+        terminal: None,
     };
     let container = containerizer.launch(spec).await.unwrap();
     assert!(container.cgroups().is_empty() && !container.pid_namespace());

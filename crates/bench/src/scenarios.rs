@@ -607,6 +607,7 @@ pub async fn g3_launches(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
                             max_pids: Some(16),
                         },
                         isolation: flags,
+                        terminal: None,
                     };
                     let container = containerizer.launch(spec).await?;
                     let termination = container.wait().await;

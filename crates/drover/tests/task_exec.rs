@@ -402,3 +402,125 @@ fn the_operator_api_runs_nested_containers_and_a_dead_switchboard_fails_its_cont
     assert_eq!(status, 200, "{body}");
     assert!(!cluster.dir.path().join("agent/nested/doomed").exists());
 }
+
+#[test]
+fn a_tty_task_has_a_terminal_to_attach_to_and_dies_with_its_switchboard() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        ..Options::default()
+    });
+    let (status, body) = cluster.marathon_request(
+        "POST",
+        "/v2/apps",
+        Some(
+            &json!({"id": "/tty-app", "tty": true, "cpus": 0.1, "mem": 64, "instances": 1,
+            "cmd": "[ -t 0 ] && [ -t 1 ] && echo ON-A-TTY; exec cat"}),
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["tty"], true, "{body}");
+    let (task, container, sandbox) = running_task(&cluster, "tty-app");
+    // The terminal's output is logged into the sandbox's stdout, as the task wrote it.
+    let stdout = std::path::Path::new(&sandbox).join("stdout");
+    wait_until(
+        "the task's terminal output in stdout",
+        Duration::from_secs(30),
+        || std::fs::read_to_string(&stdout).is_ok_and(|t| t.contains("ON-A-TTY")),
+    );
+
+    // `drover task attach`, from a terminal: typed keys reach the task (cat echoes them back
+    // through its terminal), and Ctrl-P Ctrl-Q detaches, leaving it running.
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut child = Command::new(DROVER)
+        .args(["task", "attach", &task])
+        .env(
+            "DROVER_MASTER",
+            format!("127.0.0.1:{}", cluster.master_port),
+        )
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .expect("start drover task attach");
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen.contains("detach with") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "attach never started: {seen:?}");
+        if let Ok(bytes) = rx.recv_timeout(left) {
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    master.write_all(b"typed-through\r").unwrap();
+    // Once by the task's terminal's echo, once by cat.
+    while seen.matches("typed-through").count() < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "typed keys never came back: {seen:?}");
+        if let Ok(bytes) = rx.recv_timeout(left) {
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    master.write_all(&[0x10, 0x11]).unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "attach did not detach: {seen:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{seen}");
+    let (_, still, _) = running_task(&cluster, "tty-app");
+    assert_eq!(still, container, "the task kept running after the detach");
+
+    // Its switchboard dies: the agent destroys the container and the task fails as seed 1
+    // L53 says (TASK_FAILED, REASON_IO_SWITCHBOARD_EXITED, from the agent).
+    let switchboard: Vec<u32> = processes_with("io-switchboard ")
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&format!("/terminals/{container}/")))
+                .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(switchboard.len(), 1, "the task's terminal's switchboard");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(switchboard[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut failed = Value::Null;
+    cluster.wait_for("the task to fail with REASON_IO_SWITCHBOARD_EXITED", || {
+        let state = cluster.master_json("/master/state");
+        for framework in state["frameworks"].as_array().into_iter().flatten() {
+            for list in ["tasks", "completed_tasks"] {
+                for t in framework[list].as_array().into_iter().flatten() {
+                    if t["id"] == task.as_str() && t["state"] == "TASK_FAILED" {
+                        failed = t.clone();
+                    }
+                }
+            }
+        }
+        !failed.is_null()
+    });
+    let text = failed.to_string();
+    assert!(text.contains("REASON_IO_SWITCHBOARD_EXITED"), "{text}");
+    assert!(text.contains("SOURCE_AGENT"), "{text}");
+    assert!(
+        text.contains("I/O switchboard server terminated unexpectedly"),
+        "{text}"
+    );
+}

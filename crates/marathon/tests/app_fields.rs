@@ -143,7 +143,7 @@ fn rows() -> Vec<(&'static str, Value, Expect)> {
             json!(5),
             At("/taskKillGracePeriodSeconds", json!(5)),
         ),
-        ("tty", json!(true), Refused("tty")),
+        ("tty", json!(true), At("/tty", json!(true))),
         (
             "unreachableStrategy",
             json!({"inactiveAfterSeconds": 10, "expungeAfterSeconds": 20}),

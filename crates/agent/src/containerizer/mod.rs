@@ -167,6 +167,9 @@ pub struct ContainerSpec {
     pub limits: Limits,
     /// Requested isolation.
     pub isolation: IsolationFlags,
+    /// A terminal (the slave side of a pty whose master an I/O switchboard owns) for the
+    /// container's stdin, stdout and stderr, instead of `/dev/null` and the sandbox's files.
+    pub terminal: Option<std::sync::Arc<OwnedFd>>,
 }
 
 /// The data the agent checkpoints at launch to re-attach to a container after its own restart.
@@ -392,7 +395,17 @@ fn prepare_and_spawn(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (stdout, stderr) = prepare_sandbox(&spec.sandbox_dir, user.as_ref())?;
-    let stdin = File::open("/dev/null").map_err(LaunchError::Io)?;
+    let (stdin, stdout, stderr) = match &spec.terminal {
+        Some(terminal) => {
+            let dup = || terminal.try_clone().map_err(LaunchError::Io);
+            (dup()?, dup()?, dup()?)
+        }
+        None => (
+            OwnedFd::from(File::open("/dev/null").map_err(LaunchError::Io)?),
+            OwnedFd::from(stdout),
+            OwnedFd::from(stderr),
+        ),
+    };
 
     let cgroup_paths = match roots {
         Some(roots) => cgroups::create(
@@ -411,9 +424,9 @@ fn prepare_and_spawn(
             argv,
             envp,
             cwd: cstring(spec.sandbox_dir.as_os_str().as_bytes().to_vec())?,
-            stdin: OwnedFd::from(stdin),
-            stdout: OwnedFd::from(stdout),
-            stderr: OwnedFd::from(stderr),
+            stdin,
+            stdout,
+            stderr,
             cgroup_procs,
             user: user.as_ref().map(|u| spawn::ChildUser {
                 uid: u.uid,

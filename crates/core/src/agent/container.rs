@@ -9,8 +9,8 @@ use drover_wire::v1;
 /// The first field of `container` this agent cannot honour, named as a framework spells it
 /// (`container.mesos.image`), with why; `None` when the container can run as asked.
 ///
-/// What is honoured: `type: MESOS` without an image (the agent's own process isolation), and
-/// `linux_info.share_cgroups: true` (which is what happens anyway).
+/// What is honoured: `type: MESOS` without an image (the agent's own process isolation),
+/// `linux_info.share_cgroups: true` (which is what happens anyway), and `tty_info`.
 pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
     use v1::container_info::Type;
     let kind = Type::try_from(container.r#type).ok();
@@ -56,9 +56,9 @@ pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
         ))
     } else if container.rlimit_info.is_some() {
         Some(("container.rlimit_info", "resource limits are not supported"))
-    } else if container.tty_info.is_some() {
-        Some(("container.tty_info", "a TTY is not supported"))
     } else {
+        // `tty_info` is honoured: the agent gives the container a terminal behind an I/O
+        // switchboard.
         None
     };
     field.map(|(name, why)| format!("Unsupported {name}: {why}"))
@@ -124,6 +124,18 @@ pub fn refusal(task: &v1::TaskInfo, executor: &v1::ExecutorInfo) -> Option<Strin
                 .to_owned(),
         );
     }
+    // Likewise a task's terminal: it is its container's, which only a command task owns.
+    let task_tty = task
+        .container
+        .as_deref()
+        .is_some_and(|c| c.tty_info.is_some());
+    if task_tty && executor.container != task.container {
+        return Some(
+            "Unsupported container.tty_info: a task's TTY is supported for command tasks only \
+             (a task of an executor or of a group shares its executor's container)"
+                .to_owned(),
+        );
+    }
     task.container
         .as_deref()
         .and_then(unsupported)
@@ -150,6 +162,30 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(unsupported(&shared), None);
+        let mut tty = mesos();
+        tty.tty_info = Some(Default::default());
+        assert_eq!(unsupported(&tty), None);
+    }
+
+    #[test]
+    fn a_tty_is_a_command_tasks_only() {
+        let mut container = mesos();
+        container.tty_info = Some(Default::default());
+        let task = v1::TaskInfo {
+            container: Some(Box::new(container)),
+            ..Default::default()
+        };
+        let own = v1::ExecutorInfo {
+            container: task.container.clone(),
+            ..Default::default()
+        };
+        assert_eq!(refusal(&task, &own), None);
+        let other = v1::ExecutorInfo::default();
+        assert!(
+            refusal(&task, &other)
+                .unwrap()
+                .contains("container.tty_info")
+        );
     }
 
     #[test]

@@ -62,10 +62,11 @@ pub enum ExecutorState {
     Terminated,
 }
 
-/// A resource limitation that ended (or is ending) a container.
+/// Why the agent ended (or is ending) a container: a resource limitation, or its terminal's
+/// I/O switchboard died.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limitation {
-    /// `ContainerLimitationMemory` or `ContainerLimitationDisk`.
+    /// `ContainerLimitationMemory`, `ContainerLimitationDisk` or `IoSwitchboardExited`.
     pub trigger: Trigger,
     /// What was exceeded, Mesos' wording.
     pub message: String,

@@ -220,6 +220,10 @@ pub struct AppSpec {
     /// A MESOS container's secret volumes (`{"containerPath", "secret"}`): the file's path
     /// relative to the sandbox and the secret id.
     pub secret_volumes: Vec<(String, String)>,
+    /// `tty`: the task gets a terminal (its MESOS container's `tty_info`), which the agent's
+    /// I/O switchboard owns: its output lands in `stdout`, and `drover task attach` (or
+    /// ATTACH_CONTAINER_INPUT/OUTPUT) reaches it.
+    pub tty: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Placement constraints.
@@ -317,6 +321,7 @@ impl AppSpec {
             env_secrets: BTreeMap::new(),
             secrets: BTreeMap::new(),
             secret_volumes: Vec::new(),
+            tty: false,
             pod: None,
             version_ms: 0,
             last_scaling_at_ms: 0,

@@ -289,6 +289,20 @@ fn with_secret_volumes(
     Some(container)
 }
 
+/// `tty: true`: the task's MESOS container (a plain one when the app has none) asks for a
+/// terminal. Docker containers with `tty` are refused when the app is accepted.
+fn with_tty(app: &AppSpec, container: Option<v1::ContainerInfo>) -> Option<v1::ContainerInfo> {
+    if !app.tty {
+        return container;
+    }
+    let mut container = container.unwrap_or_else(|| v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        ..Default::default()
+    });
+    container.tty_info = Some(v1::TtyInfo { window_size: None });
+    Some(container)
+}
+
 fn reference_secret(source: &str) -> v1::Secret {
     v1::Secret {
         r#type: Some(v1::secret::Type::Reference as i32),
@@ -433,11 +447,14 @@ pub fn task_info(
         command: Some(command),
         health_check: mesos_health_check(app, host_ports),
         check: super::check::check_info(app, host_ports),
-        container: with_secret_volumes(
+        container: with_tty(
             app,
-            app.container
-                .as_ref()
-                .and_then(|c| c.container_info(host_ports)),
+            with_secret_volumes(
+                app,
+                app.container
+                    .as_ref()
+                    .and_then(|c| c.container_info(host_ports)),
+            ),
         )
         .map(Box::new),
         discovery: Some(discovery_info(app, host_ports)),

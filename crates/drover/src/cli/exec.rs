@@ -1,7 +1,8 @@
 //! `drover task exec`: runs a command inside a running task's container through its agent's
 //! nested-container session (`LAUNCH_NESTED_CONTAINER_SESSION` for the output,
 //! `ATTACH_CONTAINER_INPUT` for this terminal's input), then exits with the command's status,
-//! as `dcos task exec` did.
+//! as `dcos task exec` did. `drover task attach`: this terminal to a task launched with a TTY
+//! (`ATTACH_CONTAINER_OUTPUT` and `ATTACH_CONTAINER_INPUT` on its container).
 
 use std::io::{Read, Write};
 
@@ -160,7 +161,7 @@ pub async fn exec(
             "container": container_info,
         }
     });
-    let mut output = agent
+    let output = agent
         .recordio_as(
             "/api/v1",
             &[
@@ -171,71 +172,7 @@ pub async fn exec(
             &launch,
         )
         .await?;
-    // The terminal goes raw only once the command runs, and comes back before any message.
-    let raw = (tty && rustix::termios::isatty(std::io::stdin())).then(RawMode::enter);
-    let input = interactive.then(|| {
-        let (tx, rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
-        let _ = tx.try_send(input_record(&container, None));
-        if let Some((rows, columns)) = window {
-            let _ = tx.try_send(input_record(&container, Some(tty_info(rows, columns))));
-        }
-        // A thread of its own: reading stdin blocks, and may still be blocked when the
-        // command ends (the process then exits under it).
-        let container = container.clone();
-        std::thread::spawn(move || {
-            let mut stdin = std::io::stdin();
-            let mut buf = [0u8; 4096];
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.blocking_send(input_record_eof(&container));
-                        return;
-                    }
-                    Ok(n) => {
-                        let record = input_record(&container, Some(stdin_data(buf[..n].to_vec())));
-                        if tx.blocking_send(record).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        let agent = agent.clone();
-        tokio::spawn(async move {
-            agent
-                .post_streaming(
-                    "/api/v1",
-                    &[
-                        ("Content-Type", "application/recordio"),
-                        ("Message-Content-Type", "application/x-protobuf"),
-                    ],
-                    rx,
-                )
-                .await
-        })
-    });
-    let mut stdout = std::io::stdout();
-    let mut stderr = std::io::stderr();
-    while let Some(record) = output.next().await {
-        let Ok(message) =
-            drover_wire::codec::decode::<v1::agent::ProcessIo>(&record, Encoding::Protobuf)
-        else {
-            continue;
-        };
-        let Some(data) = message.data else { continue };
-        let bytes = data.data.unwrap_or_default();
-        if data.r#type == Some(v1::agent::process_io::data::Type::Stderr as i32) {
-            let _ = stderr.write_all(&bytes);
-            let _ = stderr.flush();
-        } else {
-            let _ = stdout.write_all(&bytes);
-            let _ = stdout.flush();
-        }
-    }
-    drop(raw);
-    if let Some(input) = input {
-        input.abort();
-    }
+    relay(&agent, &container, output, interactive, tty, window, false).await;
     let call = |kind: &str| {
         let key = kind.to_lowercase();
         json!({"type": kind, key: {"container_id": {"value": container.value, "parent": {"value": container.parent.as_ref().map(|p| p.value.clone())}}}})
@@ -270,6 +207,152 @@ pub async fn exec(
         text(result, "reason"),
         text(result, "message")
     )))
+}
+
+/// Ctrl-P Ctrl-Q: leaves an attached terminal without ending what runs in it (Docker's and
+/// DC/OS' key sequence).
+const DETACH: [u8; 2] = [0x10, 0x11];
+
+/// Streams the container's output to this process' stdout/stderr until it ends, and (when
+/// `interactive`) this process' stdin to the container. With `detachable`, Ctrl-P Ctrl-Q
+/// ends the relay early; returns whether that happened.
+async fn relay(
+    agent: &super::Service,
+    container: &v1::ContainerId,
+    mut output: super::http::RecordStream,
+    interactive: bool,
+    tty: bool,
+    window: Option<(u16, u16)>,
+    detachable: bool,
+) -> bool {
+    let (detach_tx, mut detach_rx) = mpsc::channel::<()>(1);
+    // The terminal goes raw only once the command runs, and comes back before any message.
+    let raw = (tty && rustix::termios::isatty(std::io::stdin())).then(RawMode::enter);
+    let input = interactive.then(|| {
+        let (tx, rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
+        let _ = tx.try_send(input_record(container, None));
+        if let Some((rows, columns)) = window {
+            let _ = tx.try_send(input_record(container, Some(tty_info(rows, columns))));
+        }
+        // A thread of its own: reading stdin blocks, and may still be blocked when the
+        // command ends (the process then exits under it).
+        let container = container.clone();
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin();
+            let mut buf = [0u8; 4096];
+            let mut last = 0u8;
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.blocking_send(input_record_eof(&container));
+                        return;
+                    }
+                    Ok(n) => {
+                        let chunk = &buf[..n];
+                        let detach = detachable
+                            && (chunk.windows(2).any(|w| w == DETACH)
+                                || (last == DETACH[0] && chunk[0] == DETACH[1]));
+                        last = chunk[n - 1];
+                        if detach {
+                            let _ = detach_tx.blocking_send(());
+                            return;
+                        }
+                        let record = input_record(&container, Some(stdin_data(chunk.to_vec())));
+                        if tx.blocking_send(record).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            agent
+                .post_streaming(
+                    "/api/v1",
+                    &[
+                        ("Content-Type", "application/recordio"),
+                        ("Message-Content-Type", "application/x-protobuf"),
+                    ],
+                    rx,
+                )
+                .await
+        })
+    });
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
+    let mut detached = false;
+    loop {
+        let record = tokio::select! {
+            record = output.next() => record,
+            Some(()) = detach_rx.recv() => {
+                detached = true;
+                None
+            }
+        };
+        let Some(record) = record else { break };
+        let Ok(message) =
+            drover_wire::codec::decode::<v1::agent::ProcessIo>(&record, Encoding::Protobuf)
+        else {
+            continue;
+        };
+        let Some(data) = message.data else { continue };
+        let bytes = data.data.unwrap_or_default();
+        if data.r#type == Some(v1::agent::process_io::data::Type::Stderr as i32) {
+            let _ = stderr.write_all(&bytes);
+            let _ = stderr.flush();
+        } else {
+            let _ = stdout.write_all(&bytes);
+            let _ = stdout.flush();
+        }
+    }
+    drop(raw);
+    if let Some(input) = input {
+        input.abort();
+    }
+    detached
+}
+
+/// `drover task attach ID`: this terminal to a task launched with a TTY (Marathon's `tty`,
+/// `container.tty_info`), until the task ends or Ctrl-P Ctrl-Q.
+pub async fn attach(endpoints: &Endpoints, wanted: &str) -> CliResult {
+    let master = endpoints.master();
+    let state = master.get("/master/state").await?;
+    let found = find_task(&state, wanted)?;
+    let task_id = text(&found.task, "id").to_owned();
+    let state_name = text(&found.task, "state");
+    if is_terminal(state_name) {
+        return Err(CliError::Failed(format!(
+            "task {task_id} is not running ({state_name})"
+        )));
+    }
+    let (agent, executor) = executor_of(endpoints, &found, &state).await?;
+    let container = v1::ContainerId {
+        value: text(&executor, "container").to_owned(),
+        parent: None,
+    };
+    let call = json!({"type": "ATTACH_CONTAINER_OUTPUT",
+        "attach_container_output": {"container_id": {"value": container.value}}});
+    let output = agent
+        .recordio_as(
+            "/api/v1",
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/recordio"),
+                ("Message-Accept", "application/x-protobuf"),
+            ],
+            &call,
+        )
+        .await?;
+    let tty = rustix::termios::isatty(std::io::stdin());
+    if tty {
+        eprint!("attached to task {task_id}; detach with Ctrl-P Ctrl-Q\r\n");
+    }
+    let window = if tty { window_size() } else { None };
+    if relay(&agent, &container, output, true, tty, window, true).await {
+        eprintln!("\ndetached from task {task_id} (it keeps running)");
+    }
+    Ok(())
 }
 
 fn input_record_eof(container: &v1::ContainerId) -> Bytes {

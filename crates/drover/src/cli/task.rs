@@ -82,6 +82,14 @@ enum TaskCommand {
         #[command(flatten)]
         endpoints: Endpoints,
     },
+    /// Attach this terminal to a task launched with a TTY (Marathon's `tty`): its output
+    /// here, these keys there, until it ends or Ctrl-P Ctrl-Q detaches.
+    Attach {
+        /// The task id (a unique prefix is enough).
+        id: String,
+        #[command(flatten)]
+        endpoints: Endpoints,
+    },
 }
 
 impl TaskArgs {
@@ -109,6 +117,7 @@ impl TaskArgs {
                 command,
                 endpoints,
             } => super::exec::exec(&endpoints, &id, tty, interactive || tty, command).await,
+            TaskCommand::Attach { id, endpoints } => super::exec::attach(&endpoints, &id).await,
         }
     }
 }

@@ -93,8 +93,7 @@ const READ_ONLY: [&str; 9] = [
 
 /// Top-level fields Drover does not run: given a value (not null, not empty, not `false`),
 /// they are refused by name rather than stored and ignored.
-const REFUSED: [(&str, &str); 5] = [
-    ("tty", "tty is not supported (tasks run without a terminal)"),
+const REFUSED: [(&str, &str); 4] = [
     (
         "storeUrls",
         "storeUrls (Marathon's artifact store) is not supported; use fetch",
@@ -261,6 +260,9 @@ pub fn parse_app(
     if let Some(v) = r.boolean(obj, "requirePorts", p) {
         app.require_ports = v;
     }
+    if let Some(v) = r.boolean(obj, "tty", p) {
+        app.tty = v;
+    }
     if let Some(checks) = r.array(obj, "healthChecks", p) {
         app.health_checks = checks
             .iter()
@@ -409,6 +411,17 @@ pub fn parse_app(
         app.require_ports = require_before;
     } else {
         r.errors.extend(container_problems.errors);
+    }
+    if app.tty
+        && app
+            .container
+            .as_ref()
+            .is_some_and(|c| !matches!(c, drover_core::marathon::container::AppContainer::Mesos))
+    {
+        r.error(
+            "/tty",
+            "tty is supported for MESOS containers (and apps without a container) only",
+        );
     }
     for (path, id) in &app.secret_volumes {
         if !app.secrets.contains_key(id) {

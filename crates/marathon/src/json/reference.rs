@@ -143,6 +143,9 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
         o.insert("portDefinitions".into(), json!(ports));
     }
     o.insert("requirePorts".into(), json!(app.require_ports));
+    if app.tty {
+        o.insert("tty".into(), json!(true));
+    }
     o.insert(
         "upgradeStrategy".into(),
         json!({

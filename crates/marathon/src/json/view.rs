@@ -118,6 +118,9 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
         )?;
     }
     m.serialize_entry("requirePorts", &app.require_ports)?;
+    if app.tty {
+        m.serialize_entry("tty", &true)?;
+    }
     m.serialize_entry("upgradeStrategy", &Upgrade(app))?;
     if let Some(user) = &app.user {
         m.serialize_entry("user", user)?;
