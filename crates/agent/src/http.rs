@@ -331,6 +331,34 @@ async fn operator_api(
                     });
                 }
             }
+            // `show_nested`: nested containers too, under their parent's framework and
+            // executor (Mesos' default is without them).
+            if call.get_containers.as_ref().and_then(|g| g.show_nested) == Some(true) {
+                for entry in state
+                    .nested
+                    .list()
+                    .into_iter()
+                    .filter(|e| e.ended().is_none())
+                {
+                    let Some(parent) = list
+                        .iter()
+                        .find(|c| {
+                            c.container_id.value == entry.parent && c.container_id.parent.is_none()
+                        })
+                        .cloned()
+                    else {
+                        continue;
+                    };
+                    list.push(v1::agent::response::get_containers::Container {
+                        container_id: v1::ContainerId {
+                            value: entry.id.clone(),
+                            parent: Some(Box::new(parent.container_id.clone())),
+                        },
+                        resource_statistics: None,
+                        ..parent
+                    });
+                }
+            }
             response.get_containers = Some(v1::agent::response::GetContainers { containers: list });
         }
         Some(C::GetLoggingLevel) => {

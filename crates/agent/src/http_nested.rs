@@ -313,14 +313,39 @@ pub async fn launch(
                 ),
             )
         })?;
-    let sandbox = parent.checkpoint().sandbox_dir.clone();
-    let (user_name, user) = nested_user(command.user.clone(), sandbox.clone()).await?;
+    let parent_sandbox = parent.checkpoint().sandbox_dir.clone();
+    let (user_name, user) = nested_user(command.user.clone(), parent_sandbox.clone()).await?;
     let kind = if session {
         "launch_nested_container_sessions"
     } else {
         "launch_nested_containers"
     };
     authorize(state, principal, kind, &user_name)?;
+    // A session works in its parent's sandbox (what `task exec` means); any other nested
+    // container gets its own, `containers/<id>` in it, with its `stdout` and `stderr`, readable
+    // through `/files` like the parent's.
+    let sandbox = if session {
+        parent_sandbox.clone()
+    } else {
+        let dir = parent_sandbox.join("containers").join(&id);
+        if state.nested.get(&id).is_none() && !dir.exists() {
+            let owner = user.as_ref().map(|u| (u.uid, u.gid));
+            let made = std::fs::create_dir_all(&dir).and_then(|()| match owner {
+                Some((uid, gid)) => std::os::unix::fs::chown(&dir, Some(uid), Some(gid)),
+                None => Ok(()),
+            });
+            made.map_err(|e| {
+                HttpError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "creating the nested container's sandbox {}: {e}",
+                        dir.display()
+                    ),
+                )
+            })?;
+        }
+        dir
+    };
     let env = env_of(command, &sandbox, user.as_ref(), tty.is_some())?;
     let entry = state
         .nested
@@ -333,6 +358,8 @@ pub async fn launch(
             env,
             tty,
             session,
+            log_dir: (!session).then(|| sandbox.clone()),
+            sandbox,
         })
         .await
         .map_err(refusal)?;

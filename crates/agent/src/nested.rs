@@ -93,6 +93,12 @@ pub struct Launch {
     pub tty: Option<(u16, u16)>,
     /// `LAUNCH_NESTED_CONTAINER_SESSION`.
     pub session: bool,
+    /// The working directory (and `MESOS_SANDBOX`): the parent's sandbox for a session, the
+    /// container's own `containers/<id>` in it otherwise (Mesos' layout).
+    pub sandbox: PathBuf,
+    /// Where its `stdout` and `stderr` are written: its own sandbox, or (for a session, whose
+    /// output is the caller's) the agent's runtime directory.
+    pub log_dir: Option<PathBuf>,
 }
 
 /// One nested container.
@@ -380,7 +386,7 @@ impl Nested {
         let config = switchboard::Config {
             socket: socket.clone(),
             status_file: dir.join("status"),
-            log_dir: dir.clone(),
+            log_dir: launch.log_dir.clone().unwrap_or_else(|| dir.clone()),
             enter_pid: checkpoint.pid_namespace.then_some(checkpoint.pid),
             cgroup_procs: cgroups
                 .dirs()
@@ -391,7 +397,7 @@ impl Nested {
                 .user
                 .as_ref()
                 .map(|u| (u.uid, u.gid, u.groups.clone())),
-            cwd: checkpoint.sandbox_dir.clone(),
+            cwd: launch.sandbox.clone(),
             env: launch.env.clone(),
             argv: launch.argv.clone(),
             tty: launch.tty,

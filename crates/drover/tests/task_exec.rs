@@ -265,7 +265,7 @@ fn the_operator_api_runs_nested_containers_and_a_dead_switchboard_fails_its_cont
         ..Options::default()
     });
     start_app(&cluster, "/nested-parent");
-    let (_, parent, _) = running_task(&cluster, "nested-parent");
+    let (_, parent, sandbox) = running_task(&cluster, "nested-parent");
     let id = |value: &str| json!({"value": value, "parent": {"value": parent}});
 
     // A session, answered as Mesos' first versions did for `Accept: application/json`: RecordIO
@@ -294,6 +294,23 @@ fn the_operator_api_runs_nested_containers_and_a_dead_switchboard_fails_its_cont
     let waited: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(waited["wait_nested_container"]["exit_status"], 0, "{body}");
 
+    // A nested container (not a session) has its own sandbox in its parent's, with its output.
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": id("logged"),
+            "command": {"value": "echo logged-output; pwd"}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = agent_call(
+        &cluster,
+        &json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": {"container_id": id("logged")}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let own = std::path::Path::new(&sandbox).join("containers/logged");
+    let logged = std::fs::read_to_string(own.join("stdout")).unwrap_or_default();
+    assert_eq!(logged, format!("logged-output\n{}\n", own.display()));
+
     // A nested container whose switchboard dies is destroyed, and says why.
     let (status, body) = agent_call(
         &cluster,
@@ -303,6 +320,15 @@ fn the_operator_api_runs_nested_containers_and_a_dead_switchboard_fails_its_cont
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(processes_with("sleep 4242").len(), 1);
+    // GET_CONTAINERS lists it under its parent with `show_nested` only.
+    for (show, listed) in [(false, false), (true, true)] {
+        let (status, body) = agent_call(
+            &cluster,
+            &json!({"type": "GET_CONTAINERS", "get_containers": {"show_nested": show}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body.contains("\"doomed\""), listed, "{body}");
+    }
     let switchboards = processes_with("io-switchboard ");
     let switchboard: Vec<u32> = switchboards
         .into_iter()
@@ -522,5 +548,28 @@ fn a_tty_task_has_a_terminal_to_attach_to_and_dies_with_its_switchboard() {
     assert!(
         text.contains("I/O switchboard server terminated unexpectedly"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_agents_acls_decide_who_may_exec_into_which_users_containers() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        agent_flags: vec![format!(
+            "--acls={}",
+            json!({"launch_nested_container_sessions": [
+                {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]})
+        )],
+        ..Options::default()
+    });
+    start_app(&cluster, "/guarded");
+    let (task, _, _) = running_task(&cluster, "guarded");
+    let (code, out, err) = drover_exec(&cluster, &[&task, "--", "echo", "should-not-run"], b"");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!out.contains("should-not-run"), "{out}");
+    assert!(
+        err.contains("403") && err.contains("launch_nested_container_sessions"),
+        "{err}"
     );
 }

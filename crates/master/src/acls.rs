@@ -101,7 +101,7 @@ const NOT_ENFORCED: &[(&str, &str)] = &[
     ),
     (
         "launch_nested_containers",
-        "nested containers cannot be launched through the operator API",
+        "it is an agent ACL: give it to the agents' --acls",
     ),
 ];
 
