@@ -682,6 +682,43 @@ impl Driver {
                     }
                 }
             }
+            Effect::UpdateContainer {
+                container_id,
+                cpus,
+                mem_mb,
+            } => {
+                // Only this agent's process containers have cgroups to resize (task groups run
+                // in one); a Docker container keeps what it was started with.
+                let Some(container) = self
+                    .containers
+                    .get(&container_id)
+                    .and_then(|entry| entry.run.mesos())
+                else {
+                    return;
+                };
+                let limits = containerizer::Limits {
+                    cpus,
+                    mem_mb: mem_mb.max(0.0).round() as u64,
+                    disk_mb: 0,
+                    max_pids: None,
+                };
+                let cfs = self.settings.isolation.cfs;
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = container.update(limits, cfs).await {
+                        tracing::warn!(container_id = %container_id.0, %error, "container resource update failed");
+                        let _ = tx
+                            .send(Msg::Input(Input::ContainerLimited {
+                                container_id,
+                                trigger: Trigger::ContainerUpdateFailed,
+                                message: format!(
+                                    "Failed to update the container's resources: {error}"
+                                ),
+                            }))
+                            .await;
+                    }
+                });
+            }
             Effect::ToMaster(mut call) => {
                 if let Some(update) = call.status_update.as_mut() {
                     fill_host_network(&mut update.status, &self.settings.endpoint);

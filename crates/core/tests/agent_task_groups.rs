@@ -268,8 +268,19 @@ fn sandbox_volumes_pass_and_other_volumes_are_refused_by_name() {
     }
 }
 
+/// The `UpdateContainer` effects of `effects`: (cpus, mem).
+fn resizes(effects: &[Effect]) -> Vec<(f64, f64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::UpdateContainer { cpus, mem_mb, .. } => Some((*cpus, *mem_mb)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn a_second_group_for_a_running_executor_is_refused_naming_why() {
+fn a_later_group_joins_a_running_default_executor_whose_container_grows_then_shrinks() {
     let mut h = Harness::registered();
     let fw = framework("fw", false, false);
     h.step(run_group(
@@ -277,13 +288,12 @@ fn a_second_group_for_a_running_executor_is_refused_naming_why() {
         default_executor("e"),
         vec![command_task("a")],
     ));
-    h.subscribe("fw", "e", 3);
+    // Before the executor subscribed, a later group is refused, naming why.
     let effects = h.step(run_group(
         &fw,
         default_executor("e"),
-        vec![command_task("b")],
+        vec![command_task("early")],
     ));
-    assert!(launches(&effects).is_empty());
     let status = expect_one(
         &effects,
         TaskState::TaskFailed,
@@ -294,12 +304,65 @@ fn a_second_group_for_a_running_executor_is_refused_naming_why() {
         status
             .message
             .as_deref()
-            .is_some_and(|m| m.contains("already runs a task group")),
+            .is_some_and(|m| m.contains("has not subscribed yet")),
         "{status:?}"
     );
-    // The first group's task is untouched.
-    let effects = h.update("fw", "e", "a", TaskState::TaskRunning, 1);
-    expect_one(&effects, TaskState::TaskRunning, None, Source::Executor);
+    h.subscribe("fw", "e", 3);
+    let effects = h.step(run_group(
+        &fw,
+        default_executor("e"),
+        vec![command_task("b"), command_task("c")],
+    ));
+    // No new container: the running one grows by the group's resources (0.1 + 3 × 0.5 cpus),
+    // then the group reaches the executor whole.
+    assert!(launches(&effects).is_empty());
+    let grown = resizes(&effects);
+    assert_eq!(grown.len(), 1, "{effects:?}");
+    assert!((grown[0].0 - 1.6).abs() < 1e-9, "{grown:?}");
+    let resize_at = effects
+        .iter()
+        .position(|e| matches!(e, Effect::UpdateContainer { .. }))
+        .unwrap();
+    let launch_at = effects
+        .iter()
+        .position(|e| {
+            matches!(e, Effect::ToExecutor { event, .. }
+                if event.launch_group.as_ref().is_some_and(|g| g.task_group.tasks.len() == 2))
+        })
+        .expect("the group reaches the executor whole");
+    assert!(
+        resize_at < launch_at,
+        "the container grows before the tasks reach it"
+    );
+    // A task that ends shrinks the container to the executor and the tasks still running.
+    let effects = h.update("fw", "e", "a", TaskState::TaskFinished, 1);
+    let shrunk = resizes(&effects);
+    assert_eq!(shrunk.len(), 1, "{effects:?}");
+    assert!((shrunk[0].0 - 1.1).abs() < 1e-9, "{shrunk:?}");
+    // A failed resize destroys the container; its tasks are lost to it (seed 1, L109).
+    let container = h.container_of("fw", "e");
+    let effects = h.step(Input::ContainerLimited {
+        container_id: container.clone(),
+        trigger: drover_core::task::emission::Trigger::ContainerUpdateFailed,
+        message: "writing memory.limit_in_bytes: Device or resource busy".into(),
+    });
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Kill { container_id, grace_ms: 0 } if *container_id == container)),
+        "{effects:?}"
+    );
+    let effects = h.step(Input::ContainerTerminated {
+        container_id: container,
+        message: "Command terminated with signal Killed".into(),
+        oom_killed: false,
+    });
+    let lost = sent(&effects);
+    assert_eq!(lost.len(), 2, "{effects:?}");
+    for status in lost {
+        assert_eq!(status.state, TaskState::TaskLost as i32);
+        assert_eq!(status.reason, Some(Reason::ContainerUpdateFailed as i32));
+    }
 }
 
 fn scalar(resources: &[v1::Resource], name: &str) -> f64 {

@@ -39,6 +39,30 @@ fn pymesos_launches_a_task_group_on_the_default_executor() {
     assert!(output.contains("update reader TASK_KILLED"), "{output}");
 }
 
+/// Issue 16 item 4 with a real framework: a second group joins a running default executor
+/// (its container grows), and when a task ends the container shrinks below what another task
+/// holds: the kernel refuses, and the tasks end TASK_LOST / REASON_CONTAINER_UPDATE_FAILED
+/// (seed 1), from the agent.
+#[test]
+fn pymesos_groups_grow_and_shrink_a_default_executors_container() {
+    let cluster = Cluster::start(false);
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED (not root): the container update test needs cgroups");
+        return;
+    }
+    let output = run_python(
+        &cluster,
+        "pymesos_group_resize.py",
+        &[format!("127.0.0.1:{}", cluster.master_port)],
+    );
+    eprintln!("{output}");
+    assert!(output.contains("update late TASK_RUNNING"), "{output}");
+    assert!(
+        output.contains("update hog TASK_LOST REASON_CONTAINER_UPDATE_FAILED SOURCE_AGENT"),
+        "{output}"
+    );
+}
+
 /// marathon-python drives every endpoint it has that Drover serves.
 #[test]
 fn marathon_python_client_drives_the_rest_api() {

@@ -1325,6 +1325,8 @@ impl World {
                     );
                 }
             }
+            // Simulated executors have no cgroups: a resize has nothing to act on.
+            agent::Effect::UpdateContainer { .. } => {}
             agent::Effect::CloseExecutor(conn) => {
                 if let Some(cid) = p.exec_conns.remove(&conn.0)
                     && let Some(x) = self.hosts[i].execs.get_mut(&cid)

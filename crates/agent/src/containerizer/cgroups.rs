@@ -304,6 +304,53 @@ fn apply_limits(paths: &CgroupPaths, limits: &Limits, cfs: bool) -> Result<(), P
     Ok(())
 }
 
+/// The memory limit in force, if one is set.
+pub(crate) fn memory_limit(paths: &CgroupPaths) -> Option<u64> {
+    let dir = paths.memory.as_ref()?;
+    let file = match paths.version {
+        CgroupVersion::V1 => "memory.limit_in_bytes",
+        CgroupVersion::V2 => "memory.max",
+    };
+    // v1 reports "no limit" as a huge page-aligned number, v2 as "max" (not a number).
+    read_u64(&dir.join(file)).filter(|v| *v < (1 << 60))
+}
+
+/// Changes a running container's limits (a task or group joined it, or one of its tasks
+/// ended). Memory first when it shrinks and second when it grows, so v1's `memsw` limit (which
+/// may not be below the memory limit) is never crossed; the kernel refuses to shrink memory
+/// below what the container uses and cannot reclaim (EBUSY), which is reported as is.
+pub(crate) fn update(paths: &CgroupPaths, limits: &Limits, cfs: bool) -> io::Result<()> {
+    let described =
+        |(path, e): PathError| io::Error::new(e.kind(), format!("writing {}: {e}", path.display()));
+    let mem_bytes = limits.mem_mb.saturating_mul(1024 * 1024);
+    if let Some(dir) = paths.memory.as_ref().filter(|_| mem_bytes > 0) {
+        let value = mem_bytes.to_string();
+        let write = |file: &str| {
+            let path = dir.join(file);
+            write_file(&path, &value).map_err(|e| described((path, e)))
+        };
+        match paths.version {
+            CgroupVersion::V1 => {
+                let memsw = dir.join("memory.memsw.limit_in_bytes").exists();
+                let current = read_u64(&dir.join("memory.limit_in_bytes")).unwrap_or(u64::MAX);
+                if memsw && mem_bytes > current {
+                    write("memory.memsw.limit_in_bytes")?;
+                }
+                write("memory.limit_in_bytes")?;
+                if memsw && mem_bytes <= current {
+                    write("memory.memsw.limit_in_bytes")?;
+                }
+            }
+            CgroupVersion::V2 => write("memory.max")?,
+        }
+    }
+    let rest = Limits {
+        mem_mb: 0,
+        ..*limits
+    };
+    apply_limits(paths, &rest, cfs).map_err(described)
+}
+
 /// The kernel's (and systemd's) mapping of v1 shares [2, 262144] onto v2 weight [1, 10000].
 fn shares_to_weight(shares: u64) -> u64 {
     let shares = shares.clamp(2, 262_144);

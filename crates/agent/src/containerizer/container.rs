@@ -331,6 +331,18 @@ impl Container {
         Ok(())
     }
 
+    /// Changes the container's cpu and memory limits (blocking cgroupfs writes, off the
+    /// runtime). Without cgroups there is nothing to change.
+    pub async fn update(&self, limits: super::Limits, cfs: bool) -> io::Result<()> {
+        let paths = self.checkpoint.cgroups.clone();
+        if paths.is_empty() {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || cgroups::update(&paths, &limits, cfs))
+            .await
+            .map_err(io::Error::other)?
+    }
+
     /// Current resource usage. Reads a few small cgroupfs (or procfs) files.
     pub fn stats(&self) -> ContainerStats {
         let paths = &self.checkpoint.cgroups;
@@ -350,6 +362,11 @@ impl Container {
             return stats;
         }
         let c = cgroups::stats(paths);
+        // The limit in force (a container of a default executor is resized as tasks join and
+        // leave it), else the one it was launched with.
+        if let Some(limit) = cgroups::memory_limit(paths) {
+            stats.mem_limit_bytes = Some(limit);
+        }
         stats.mem_usage_bytes = c.mem_usage_bytes;
         stats.mem_max_usage_bytes = c.mem_max_usage_bytes;
         stats.mem_rss_bytes = c.mem_rss_bytes;

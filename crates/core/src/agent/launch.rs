@@ -179,15 +179,7 @@ impl Agent {
                     .and_then(|f| f.executors.get_mut(&executor_id))
                     .expect("exists");
                 let conn = executor.conn.filter(|_| state == ExecutorState::Running);
-                if let Some(conn) = conn {
-                    new_task.delivered = true;
-                    out.push(Effect::ToExecutor {
-                        conn,
-                        event: launch_event(&task),
-                    });
-                } else {
-                    executor.queued.push(task_id.clone());
-                }
+                new_task.delivered = conn.is_some();
                 if checkpoint {
                     out.push(Effect::Checkpoint(CheckpointOp::PutTask(new_task.to_v1(
                         framework_id.as_str(),
@@ -195,7 +187,17 @@ impl Agent {
                         &agent_id,
                     ))));
                 }
-                executor.tasks.insert(task_id, new_task);
+                executor.tasks.insert(task_id.clone(), new_task);
+                // The container grows by the new task's resources before the task reaches it,
+                // as Mesos' agent resized it.
+                out.push(executor.container_update());
+                match conn {
+                    Some(conn) => out.push(Effect::ToExecutor {
+                        conn,
+                        event: launch_event(&task),
+                    }),
+                    None => executor.queued.push(task_id),
+                }
             }
             None => {
                 let user = task

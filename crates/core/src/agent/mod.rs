@@ -330,6 +330,18 @@ pub enum Effect {
         /// Grace before SIGKILL.
         grace_ms: u64,
     },
+    /// Resize a running container to its executor's and live tasks' resources: a task or a
+    /// group joined it, or a task of a default executor ended. If the kernel refuses (e.g. a
+    /// memory limit below what the container uses), the driver reports `ContainerLimited`
+    /// with `ContainerUpdateFailed` and the container is destroyed.
+    UpdateContainer {
+        /// The container.
+        container_id: ContainerId,
+        /// CPU limit.
+        cpus: f64,
+        /// Memory limit in MB.
+        mem_mb: f64,
+    },
     /// A call to the master on the current session.
     ToMaster(internal::AgentCall),
     /// An event on an executor's SUBSCRIBE stream.
@@ -694,9 +706,11 @@ impl Agent {
         };
         let agent_id = self.agent_id_or_empty();
         let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging);
+        let mut resize = None;
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             for (executor_id, executor) in framework.executors.iter_mut() {
                 if let Some(task) = executor.tasks.get_mut(&task_id) {
+                    let ended = !task.is_terminal() && crate::task::state::is_terminal(state);
                     task.state = state;
                     task.last_status = Some(status.clone());
                     if checkpoint {
@@ -706,10 +720,21 @@ impl Agent {
                             &agent_id,
                         ))));
                     }
+                    // A default executor's container shrinks when one of its tasks ends and
+                    // others go on (a custom executor's own needs are unknown to the agent,
+                    // so its container keeps what it had).
+                    if ended
+                        && executor.runs_task_groups()
+                        && executor.state == ExecutorState::Running
+                        && executor.live_tasks().next().is_some()
+                    {
+                        resize = Some(executor.container_update());
+                    }
                     break;
                 }
             }
         }
+        out.extend(resize);
         if checkpoint {
             out.push(Effect::Checkpoint(CheckpointOp::PutUpdate {
                 framework_id: framework_id.clone(),

@@ -117,6 +117,23 @@ impl Executor {
     pub fn live_tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.values().filter(|t| !t.is_terminal())
     }
+
+    /// The container's limits now: the executor's own resources and its live tasks', as the
+    /// agent resizes a container when tasks join or leave it.
+    pub fn container_update(&self) -> super::Effect {
+        let sum = |name: &str| {
+            scalar(&self.info.resources, name)
+                + self
+                    .live_tasks()
+                    .map(|t| scalar(&t.info.resources, name))
+                    .sum::<f64>()
+        };
+        super::Effect::UpdateContainer {
+            container_id: self.container_id.clone(),
+            cpus: sum("cpus"),
+            mem_mb: sum("mem"),
+        }
+    }
 }
 
 /// A task on this agent.

@@ -1,14 +1,15 @@
 //! Master → agent: a task group (LAUNCH_GROUP). The agent checks the group again, starts
 //! Mesos' default executor for it (`<launcher> executor --default`, one container per executor
-//! id) and hands the executor the whole group at once when it subscribes.
+//! id) and hands the executor the whole group at once when it subscribes; a later group for a
+//! running default executor joins it, its container growing by the group's resources.
 
 use std::collections::BTreeSet;
 
 use drover_wire::v1;
 
 use super::launch::NewExecutor;
-use super::model::{Task, scalar};
-use super::{Agent, Effect, ExecutorId, FrameworkId};
+use super::model::{ExecutorState, Task, scalar};
+use super::{Agent, CheckpointOp, Effect, ExecutorId, FrameworkId};
 use crate::task::TaskState;
 use crate::task::emission::Trigger;
 
@@ -46,6 +47,14 @@ impl Agent {
         let mut info = executor.expect("checked above");
         info.framework_id = framework_info.id.clone();
         let executor_id = ExecutorId(info.executor_id.value.clone());
+        if self
+            .frameworks
+            .get(&framework_id)
+            .is_some_and(|f| f.executors.contains_key(&executor_id))
+        {
+            self.join_running_executor(&framework_id, &executor_id, group, out);
+            return;
+        }
         if let Err(detail) = self.gc_unschedule_for_launch(&framework_id, &executor_id) {
             self.refuse_group(
                 now_ms,
@@ -113,21 +122,29 @@ impl Agent {
         }
         let executor_id = ExecutorId(executor.executor_id.value.clone());
         let framework = self.frameworks.get(framework_id);
-        if let Some(running) = framework.and_then(|f| f.executors.get(&executor_id)) {
-            // Mesos grows a running default executor's container for a later group; this
-            // agent cannot update a container's limits yet, and running the group inside the
-            // first group's limits would not be what was asked. Marathon starts one executor
-            // per pod instance, so it never sends this.
+        let running = framework.and_then(|f| f.executors.get(&executor_id));
+        if let Some(running) = running {
+            // A later group joins a running default executor, whose container grows by the
+            // group's resources (`run_task_group`), as Mesos' agent did.
             let why = if running.is_ending() {
-                "is terminating"
+                Some("is terminating".to_owned())
+            } else if !running.runs_task_groups() {
+                Some("is not a default executor: it takes no task group".to_owned())
+            } else if running.state != ExecutorState::Running {
+                Some(
+                    "has not subscribed yet: a later group is accepted once its first one \
+                     reached it"
+                        .to_owned(),
+                )
             } else {
-                "already runs a task group; a second group on one executor needs container \
-                 resource updates, which this agent does not support yet"
+                None
             };
-            return Some((
-                Trigger::ContainerLaunchFailed,
-                format!("executor '{executor_id}' {why}"),
-            ));
+            if let Some(why) = why {
+                return Some((
+                    Trigger::ContainerLaunchFailed,
+                    format!("executor '{executor_id}' {why}"),
+                ));
+            }
         }
         let mut ids = BTreeSet::new();
         let mut users = BTreeSet::new();
@@ -193,6 +210,19 @@ impl Agent {
                 users.into_iter().collect::<Vec<_>>().join(", ")
             ));
         }
+        if let Some(running) = running
+            && let Some(user) = users.first()
+            && running
+                .info
+                .command
+                .as_ref()
+                .and_then(|c| c.user.as_deref())
+                != Some(*user)
+        {
+            return invalid(format!(
+                "the executor's tasks run as its user, and task group asks for {user}"
+            ));
+        }
         let total = &self.config.agent_info.resources;
         let fits = ["cpus", "mem", "disk"].iter().all(|name| {
             let asked = scalar(&executor.resources, name)
@@ -210,6 +240,52 @@ impl Agent {
             ));
         }
         None
+    }
+
+    /// A later group for a running default executor (checked by `group_refusal`): its tasks
+    /// are recorded, the container grows by their resources, then the group reaches the
+    /// executor whole, as one LAUNCH_GROUP.
+    fn join_running_executor(
+        &mut self,
+        framework_id: &FrameworkId,
+        executor_id: &ExecutorId,
+        group: v1::TaskGroupInfo,
+        out: &mut Vec<Effect>,
+    ) {
+        let agent_id = self.agent_id_or_empty();
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let checkpoint = framework.checkpoint();
+        let Some(executor) = framework.executors.get_mut(executor_id) else {
+            return;
+        };
+        let Some(conn) = executor.conn else {
+            return;
+        };
+        for info in &group.tasks {
+            let task = Task {
+                info: info.clone(),
+                state: TaskState::TaskStaging,
+                delivered: true,
+                last_status: None,
+            };
+            if checkpoint {
+                out.push(Effect::Checkpoint(CheckpointOp::PutTask(task.to_v1(
+                    framework_id.as_str(),
+                    Some(executor_id.as_str()),
+                    &agent_id,
+                ))));
+            }
+            executor
+                .tasks
+                .insert(super::TaskId(info.task_id.value.clone()), task);
+        }
+        out.push(executor.container_update());
+        out.push(Effect::ToExecutor {
+            conn,
+            event: super::launch::launch_group_event(group.tasks),
+        });
     }
 
     /// Ends every task of a group the agent will not run with the same update.

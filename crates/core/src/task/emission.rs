@@ -231,8 +231,8 @@ pub const EMISSIONS: &[Emission] = &[
     row(Trigger::AgentGroupUnauthorized, Agent, same(ERROR), Reason::TaskGroupUnauthorized,
         "Task group is not authorized to launch on this agent", "REASON_TASK_GROUP_UNAUTHORIZED"),
     // The agent checks a task group again before it launches the default executor (the
-    // master's check, and what only the agent can judge: a second group for a running
-    // executor, task users that differ). Mesos' agent answers these with TASK_ERROR too.
+    // master's check, and what only the agent can judge: task ids already running there,
+    // task users that differ). Mesos' agent answers these with TASK_ERROR too.
     row(Trigger::AgentGroupInvalid, Agent, same(ERROR), Reason::TaskGroupInvalid,
         "Task group failed validation on the agent", "REASON_TASK_GROUP_INVALID"),
     // --- TASK_LOST / TASK_DROPPED / TASK_GONE, generated on the agent ------------------
