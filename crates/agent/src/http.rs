@@ -425,38 +425,22 @@ async fn nested_call(
             "Failed to validate agent::Call: Expecting '{field}' to be present"
         ))
     };
-    let response = match call.r#type.and_then(|t| C::try_from(t).ok()) {
+    let kind = call.r#type.and_then(|t| C::try_from(t).ok());
+    // The three launches: (container id, command, container, session).
+    let launch = match kind {
         Some(C::LaunchNestedContainerSession) => {
             let c = call
                 .launch_nested_container_session
                 .as_ref()
                 .ok_or_else(|| missing("launch_nested_container_session"))?;
-            n::launch(
-                state,
-                principal,
-                headers,
-                &c.container_id,
-                c.command.as_ref(),
-                c.container.as_ref(),
-                true,
-            )
-            .await?
+            Some((&c.container_id, &c.command, &c.container, true))
         }
         Some(C::LaunchNestedContainer) => {
             let c = call
                 .launch_nested_container
                 .as_ref()
                 .ok_or_else(|| missing("launch_nested_container"))?;
-            n::launch(
-                state,
-                principal,
-                headers,
-                &c.container_id,
-                c.command.as_ref(),
-                c.container.as_ref(),
-                false,
-            )
-            .await?
+            Some((&c.container_id, &c.command, &c.container, false))
         }
         Some(C::LaunchContainer) => {
             let c = call
@@ -469,17 +453,17 @@ async fn nested_call(
                      containers share their parent's limits",
                 ));
             }
-            n::launch(
-                state,
-                principal,
-                headers,
-                &c.container_id,
-                c.command.as_ref(),
-                c.container.as_ref(),
-                false,
-            )
-            .await?
+            Some((&c.container_id, &c.command, &c.container, false))
         }
+        _ => None,
+    };
+    if let Some((id, command, container, session)) = launch {
+        let (command, container) = (command.as_ref(), container.as_ref());
+        return n::launch(state, principal, headers, id, command, container, session)
+            .await
+            .map(Some);
+    }
+    let response = match kind {
         Some(C::AttachContainerOutput) => {
             let c = call
                 .attach_container_output

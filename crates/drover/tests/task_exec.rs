@@ -103,6 +103,83 @@ fn processes_with(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// `drover <args>` on a terminal of its own (a pty this test holds the other side of): what it
+/// prints there, and keys typed into it.
+struct OnTerminal {
+    child: std::process::Child,
+    master: std::fs::File,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl OnTerminal {
+    fn start(cluster: &Cluster, args: &[&str]) -> OnTerminal {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+        let child = Command::new(DROVER)
+            .args(args)
+            .env(
+                "DROVER_MASTER",
+                format!("127.0.0.1:{}", cluster.master_port),
+            )
+            .stdin(slave())
+            .stdout(slave())
+            .stderr(slave())
+            .spawn()
+            .expect("start drover on a terminal");
+        drop(pty.slave);
+        let master = std::fs::File::from(pty.master);
+        let (tx, output) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut reader = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        OnTerminal {
+            child,
+            master,
+            output,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits until the terminal showed `what` `times` times in all.
+    fn wait_for(&mut self, what: &str, times: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.seen.matches(what).count() < times {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "never saw {what:?} on the terminal; saw {:?}",
+                self.seen
+            );
+            if let Ok(bytes) = self.output.recv_timeout(left) {
+                self.seen.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// The exit status, once the command ended.
+    fn status(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "it did not end: {:?}", self.seen);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 fn start_app(cluster: &Cluster, id: &str) {
     let (status, body) = cluster.marathon_request(
         "POST",
@@ -170,7 +247,11 @@ fn task_exec_runs_inside_the_tasks_container_and_passes_on_its_status() {
         drover_exec(&cluster, &["-i", &task, "--", "cat"], b"hello from stdin\n");
     assert_eq!((code, out.as_str()), (0, "hello from stdin\n"), "{err}");
 
-    // An ended task cannot be exec'd into; an unknown task is named.
+    // Without -i the command's stdin is empty: `cat` ends at once, and this stdin stays here.
+    let (code, out, err) = drover_exec(&cluster, &[&task, "--", "cat"], b"not-sent\n");
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+
+    // An unknown task is named.
     let (code, _, err) = drover_exec(&cluster, &["no-such-task", "--", "true"], b"");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no-such-task"), "{err}");
@@ -193,68 +274,14 @@ fn task_exec_tty_gives_a_terminal_a_user_types_into() {
     });
     start_app(&cluster, "/tty-target");
     let (task, _, _) = running_task(&cluster, "tty-target");
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
-    let mut child = Command::new(DROVER)
-        .args(["task", "exec", "--tty", &task, "--", "sh"])
-        .env(
-            "DROVER_MASTER",
-            format!("127.0.0.1:{}", cluster.master_port),
-        )
-        .stdin(slave())
-        .stdout(slave())
-        .stderr(slave())
-        .spawn()
-        .expect("start drover task exec --tty");
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let mut reader = master.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                return;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let wait_for = |what: &str, seen: &mut String| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !seen.contains(what) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "never saw {what:?} on the terminal; saw {seen:?}"
-            );
-            if let Ok(bytes) = rx.recv_timeout(left) {
-                seen.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-    };
+    let mut terminal = OnTerminal::start(&cluster, &["task", "exec", "--tty", &task, "--", "sh"]);
     // The shell's prompt ("# " as root, "$ " otherwise) arrives over the remote terminal.
-    wait_for(
-        if nix::unistd::geteuid().is_root() {
-            "# "
-        } else {
-            "$ "
-        },
-        &mut seen,
-    );
-    master
-        .write_all(b"[ -t 0 ] && echo IS-A-TTY; echo sum-$((6*7)); exit 5\r")
-        .unwrap();
-    wait_for("sum-42", &mut seen);
-    assert!(seen.contains("IS-A-TTY"), "{seen}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "exec --tty did not end: {seen}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(5), "{seen}");
+    let root = nix::unistd::geteuid().is_root();
+    terminal.wait_for(if root { "# " } else { "$ " }, 1);
+    terminal.type_keys(b"[ -t 0 ] && echo IS-A-TTY; echo sum-$((6*7)); exit 5\r");
+    terminal.wait_for("sum-42", 1);
+    assert!(terminal.seen.contains("IS-A-TTY"), "{}", terminal.seen);
+    assert_eq!(terminal.status().code(), Some(5), "{}", terminal.seen);
 }
 
 #[test]
@@ -457,58 +484,13 @@ fn a_tty_task_has_a_terminal_to_attach_to_and_dies_with_its_switchboard() {
 
     // `drover task attach`, from a terminal: typed keys reach the task (cat echoes them back
     // through its terminal), and Ctrl-P Ctrl-Q detaches, leaving it running.
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
-    let mut child = Command::new(DROVER)
-        .args(["task", "attach", &task])
-        .env(
-            "DROVER_MASTER",
-            format!("127.0.0.1:{}", cluster.master_port),
-        )
-        .stdin(slave())
-        .stdout(slave())
-        .stderr(slave())
-        .spawn()
-        .expect("start drover task attach");
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let mut reader = master.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                return;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !seen.contains("detach with") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "attach never started: {seen:?}");
-        if let Ok(bytes) = rx.recv_timeout(left) {
-            seen.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
-    master.write_all(b"typed-through\r").unwrap();
+    let mut terminal = OnTerminal::start(&cluster, &["task", "attach", &task]);
+    terminal.wait_for("detach with", 1);
+    terminal.type_keys(b"typed-through\r");
     // Once by the task's terminal's echo, once by cat.
-    while seen.matches("typed-through").count() < 2 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "typed keys never came back: {seen:?}");
-        if let Ok(bytes) = rx.recv_timeout(left) {
-            seen.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
-    master.write_all(&[0x10, 0x11]).unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "attach did not detach: {seen:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{seen}");
+    terminal.wait_for("typed-through", 2);
+    terminal.type_keys(&[0x10, 0x11]);
+    assert!(terminal.status().success(), "{}", terminal.seen);
     let (_, still, _) = running_task(&cluster, "tty-app");
     assert_eq!(still, container, "the task kept running after the detach");
 

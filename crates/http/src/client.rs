@@ -312,19 +312,12 @@ impl Client {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>, ClientError> {
-        let mut request = Request::builder()
+        let request = Request::builder()
             .method(method)
             .uri(url)
             .body(Full::new(body))
             .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-            request.headers_mut().append(name, value);
-        }
-        Ok(request)
+        with_headers(request, headers)
     }
 
     async fn send(
@@ -450,18 +443,12 @@ impl Client {
         let frames = tokio_stream::wrappers::ReceiverStream::new(body)
             .map(|chunk| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk)));
         let body = BodyExt::boxed(http_body_util::StreamBody::new(frames));
-        let mut request = Request::builder()
+        let request = Request::builder()
             .method(Method::POST)
             .uri(url)
             .body(body)
             .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
-            request.headers_mut().append(name, value);
-        }
+        let request = with_headers(request, headers)?;
         // A connection of its own: the request holds it for as long as the input lasts.
         let client: HyperClient<
             Connector,
@@ -487,6 +474,21 @@ impl Client {
             body,
         })
     }
+}
+
+/// `request` with `headers` appended.
+fn with_headers<B>(
+    mut request: Request<B>,
+    headers: &[(&str, &str)],
+) -> Result<Request<B>, ClientError> {
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|e| ClientError::InvalidRequest(e.to_string()))?;
+        request.headers_mut().append(name, value);
+    }
+    Ok(request)
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

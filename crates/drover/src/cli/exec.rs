@@ -16,6 +16,13 @@ use tokio::sync::mpsc;
 use super::task::{executor_of, find_task};
 use super::{CliError, CliResult, Endpoints, is_terminal, text};
 
+/// A call answered with the container's output: RecordIO of protobuf `ProcessIO` records.
+const STREAM_HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", "application/json"),
+    ("Accept", "application/recordio"),
+    ("Message-Accept", "application/x-protobuf"),
+];
+
 /// Input chunks in flight between this terminal and the agent.
 const INPUT_QUEUE: usize = 64;
 
@@ -162,15 +169,7 @@ pub async fn exec(
         }
     });
     let output = agent
-        .recordio_as(
-            "/api/v1",
-            &[
-                ("Content-Type", "application/json"),
-                ("Accept", "application/recordio"),
-                ("Message-Accept", "application/x-protobuf"),
-            ],
-            &launch,
-        )
+        .recordio_as("/api/v1", STREAM_HEADERS, &launch)
         .await?;
     relay(&agent, &container, output, interactive, tty, window, false).await;
     let call = |kind: &str| {
@@ -228,43 +227,50 @@ async fn relay(
     let (detach_tx, mut detach_rx) = mpsc::channel::<()>(1);
     // The terminal goes raw only once the command runs, and comes back before any message.
     let raw = (tty && rustix::termios::isatty(std::io::stdin())).then(RawMode::enter);
-    let input = interactive.then(|| {
+    let input = {
         let (tx, rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
         let _ = tx.try_send(input_record(container, None));
         if let Some((rows, columns)) = window {
             let _ = tx.try_send(input_record(container, Some(tty_info(rows, columns))));
         }
-        // A thread of its own: reading stdin blocks, and may still be blocked when the
-        // command ends (the process then exits under it).
         let container = container.clone();
-        std::thread::spawn(move || {
-            let mut stdin = std::io::stdin();
-            let mut buf = [0u8; 4096];
-            let mut last = 0u8;
-            loop {
-                match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.blocking_send(input_record_eof(&container));
-                        return;
-                    }
-                    Ok(n) => {
-                        let chunk = &buf[..n];
-                        let detach = detachable
-                            && (chunk.windows(2).any(|w| w == DETACH)
-                                || (last == DETACH[0] && chunk[0] == DETACH[1]));
-                        last = chunk[n - 1];
-                        if detach {
-                            let _ = detach_tx.blocking_send(());
+        if !interactive {
+            // Without -i the command's input is empty, as `docker exec` without -i: it sees
+            // the end of its stdin at once instead of waiting on it for ever.
+            let _ = tx.try_send(input_record_eof(&container));
+            drop(tx);
+        } else {
+            // A thread of its own: reading stdin blocks, and may still be blocked when the
+            // command ends (the process then exits under it).
+            std::thread::spawn(move || {
+                let mut stdin = std::io::stdin();
+                let mut buf = [0u8; 4096];
+                let mut last = 0u8;
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) | Err(_) => {
+                            let _ = tx.blocking_send(input_record_eof(&container));
                             return;
                         }
-                        let record = input_record(&container, Some(stdin_data(chunk.to_vec())));
-                        if tx.blocking_send(record).is_err() {
-                            return;
+                        Ok(n) => {
+                            let chunk = &buf[..n];
+                            let detach = detachable
+                                && (chunk.windows(2).any(|w| w == DETACH)
+                                    || (last == DETACH[0] && chunk[0] == DETACH[1]));
+                            last = chunk[n - 1];
+                            if detach {
+                                let _ = detach_tx.blocking_send(());
+                                return;
+                            }
+                            let record = input_record(&container, Some(stdin_data(chunk.to_vec())));
+                            if tx.blocking_send(record).is_err() {
+                                return;
+                            }
                         }
                     }
                 }
-            }
-        });
+            });
+        }
         let agent = agent.clone();
         tokio::spawn(async move {
             agent
@@ -278,7 +284,7 @@ async fn relay(
                 )
                 .await
         })
-    });
+    };
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     let mut detached = false;
@@ -307,9 +313,7 @@ async fn relay(
         }
     }
     drop(raw);
-    if let Some(input) = input {
-        input.abort();
-    }
+    input.abort();
     detached
 }
 
@@ -333,17 +337,7 @@ pub async fn attach(endpoints: &Endpoints, wanted: &str) -> CliResult {
     };
     let call = json!({"type": "ATTACH_CONTAINER_OUTPUT",
         "attach_container_output": {"container_id": {"value": container.value}}});
-    let output = agent
-        .recordio_as(
-            "/api/v1",
-            &[
-                ("Content-Type", "application/json"),
-                ("Accept", "application/recordio"),
-                ("Message-Accept", "application/x-protobuf"),
-            ],
-            &call,
-        )
-        .await?;
+    let output = agent.recordio_as("/api/v1", STREAM_HEADERS, &call).await?;
     let tty = rustix::termios::isatty(std::io::stdin());
     if tty {
         eprint!("attached to task {task_id}; detach with Ctrl-P Ctrl-Q\r\n");
