@@ -120,6 +120,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     );
 
     let config = Config {
+        ip: (!flags.ip.is_unspecified()).then(|| flags.ip.to_string()),
         work_dir: work_dir.display().to_string(),
         launcher: launcher.display().to_string(),
         executor_registration_timeout_ms: flags.executor_registration_timeout.as_millis() as u64,

@@ -279,6 +279,18 @@ fn restart_keeps_ids_unique_and_frameworks_known() {
 }
 
 #[test]
+fn offers_carry_the_address_the_agent_reported() {
+    let mut sim = Sim::new();
+    sim.register_agent_at("a1", 5051, "cpus:4;mem:4096");
+    let (fw, effects) = sim.subscribe(true, false, 60.0);
+    let offer = offers(&effects, fw.conn).pop().unwrap();
+    let url = offer.url.expect("an offer has the agent's URL");
+    assert_eq!(url.address.hostname.as_deref(), Some("a1"));
+    assert_eq!(url.address.ip.as_deref(), Some("10.0.0.5"));
+    assert_eq!(url.address.port, 5051);
+}
+
+#[test]
 fn drf_offers_the_next_agent_to_the_lowest_dominant_share() {
     let mut sim = Sim::new();
     let (a1, _) = sim.register_agent_at("a1", 1, "cpus:4;mem:4096");

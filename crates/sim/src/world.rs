@@ -1012,6 +1012,7 @@ impl World {
                 ..Default::default()
             },
             boot_id: self.hosts[i].boot_id.clone(),
+            ip: None,
             run_tasks: None,
         };
         let mut seed = [0u8; 16];

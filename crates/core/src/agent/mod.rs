@@ -70,6 +70,10 @@ pub struct Config {
     pub executor_shutdown_grace_ms: u64,
     /// The agent's `AgentInfo` without id (hostname, port, resources, attributes).
     pub agent_info: v1::AgentInfo,
+    /// The IP address the agent serves on (`--ip`), sent with its registration so the
+    /// master's offers carry it (`url.address.ip`, as Mesos' did); `None` when it listens on
+    /// every address.
+    pub ip: Option<String>,
     /// This boot's id (`/proc/sys/kernel/random/boot_id`), checkpointed to detect reboots.
     pub boot_id: String,
     /// The agent's own `run_tasks` ACLs (`--acls`): a task the master let through whose

@@ -148,6 +148,7 @@ impl Agent {
                     version: Some(version.to_owned()),
                     boot_id: Some(self.config.boot_id.clone()),
                     capabilities,
+                    ip: self.config.ip.clone(),
                 }),
                 ..Default::default()
             },
@@ -197,6 +198,7 @@ impl Agent {
                         tasks,
                         executors,
                         frameworks,
+                        ip: self.config.ip.clone(),
                     }),
                     ..Default::default()
                 }

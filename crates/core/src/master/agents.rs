@@ -30,6 +30,7 @@ use crate::task::{Reason, TaskState};
 /// What an agent reported when it opened its session.
 struct Report {
     info: v1::AgentInfo,
+    ip: Option<String>,
     version: String,
     capabilities: Vec<v1::agent_info::Capability>,
     tasks: Vec<v1::Task>,
@@ -50,6 +51,7 @@ impl Master {
         let report = match kind {
             Some(CallType::Register) => call.register.map(|r| Report {
                 info: r.agent_info,
+                ip: r.ip,
                 version: r.version.unwrap_or_default(),
                 capabilities: r.capabilities,
                 tasks: Vec::new(),
@@ -58,6 +60,7 @@ impl Master {
             }),
             Some(CallType::Reregister) => call.reregister.map(|r| Report {
                 info: r.agent_info,
+                ip: r.ip,
                 version: r.version.unwrap_or_default(),
                 capabilities: r.capabilities,
                 tasks: r.tasks,
@@ -183,6 +186,7 @@ impl Master {
     fn new_agent(&self, now_ms: u64, conn: Conn, stream_id: String, report: Report) -> Agent {
         Agent {
             info: report.info,
+            ip: report.ip,
             version: report.version,
             capabilities: report.capabilities,
             status: AgentStatus::Connected,
@@ -368,6 +372,7 @@ impl Master {
         }
         agent.info = report.info.clone();
         agent.version = report.version.clone();
+        agent.ip = report.ip.clone();
         agent.capabilities = report.capabilities.clone();
         agent.status = AgentStatus::Connected;
         agent.conn = Some(conn);

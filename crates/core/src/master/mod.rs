@@ -417,6 +417,8 @@ pub struct PingState {
 pub struct Agent {
     /// Its info, with `id` set; `resources` are its totals.
     pub info: v1::AgentInfo,
+    /// The address it serves on, as it reported it (offers' `url.address.ip`).
+    pub ip: Option<String>,
     /// The version it reported.
     pub version: String,
     /// Capabilities it reported.
@@ -554,6 +556,8 @@ impl Master {
                 id.clone(),
                 Agent {
                     info: info.clone(),
+                    // Known again when it reregisters, before anything is offered from it.
+                    ip: None,
                     version: String::new(),
                     capabilities: Vec::new(),
                     status: AgentStatus::Recovered,

@@ -393,7 +393,7 @@ impl Master {
                 scheme: "http".into(),
                 address: v1::Address {
                     hostname: Some(agent.info.hostname.clone()),
-                    ip: None,
+                    ip: agent.ip.clone(),
                     port: agent.info.port.unwrap_or(5051),
                 },
                 path: Some("/slave(1)".into()),

@@ -38,6 +38,7 @@ pub fn config() -> Config {
             ..Default::default()
         },
         boot_id: "boot-1".into(),
+        ip: Some("10.0.0.7".into()),
         run_tasks: None,
     }
 }

@@ -94,6 +94,7 @@ impl Sim {
                     ..Default::default()
                 },
                 version: Some("1.11.0".into()),
+                ip: Some("10.0.0.5".into()),
                 ..Default::default()
             }),
             ..Default::default()
