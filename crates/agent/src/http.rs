@@ -251,23 +251,88 @@ fn authenticate_executor(
     Ok(claims.cid)
 }
 
+/// An operator-API request made with a valid executor token ([`executor_token`]).
+#[derive(Debug, Clone)]
+pub struct ExecutorCaller(pub crate::executor_auth::Claims);
+
+/// With `--authenticate_http_executors`, a default executor launches its tasks as nested
+/// containers through the operator API with its own token (`Authorization: Bearer`), as Mesos'
+/// did: a valid token marks the request as the executor's (it then needs no operator
+/// credentials and may act on its own container's nested containers only); an invalid one is
+/// refused with 401. Runs before the Basic authentication.
+pub async fn executor_token(
+    State(keys): State<Arc<crate::executor_auth::Keys>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let bearer = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("Bearer "))
+        .map(str::to_owned);
+    if let Some(bearer) = bearer
+        && request.uri().path() == "/api/v1"
+    {
+        match keys.verify(Some(&bearer)) {
+            Ok(claims) => {
+                request.extensions_mut().insert(ExecutorCaller(claims));
+                request
+                    .extensions_mut()
+                    .insert(drover_http::auth::AuthenticatedOtherwise);
+            }
+            Err(error) => {
+                let why = match error {
+                    crate::executor_auth::TokenError::Missing => "missing",
+                    crate::executor_auth::TokenError::Invalid(why) => why,
+                };
+                return HttpError::new(
+                    StatusCode::UNAUTHORIZED,
+                    format!("Invalid executor token: {why}"),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
 async fn operator_api(
     State(state): State<AppState>,
     principal: Option<axum::Extension<Principal>>,
+    executor: Option<axum::Extension<ExecutorCaller>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
     let principal = principal.map(|axum::Extension(p)| p);
+    let executor = executor.map(|axum::Extension(e)| e);
+    let caller = match &executor {
+        Some(ExecutorCaller(claims)) => crate::http_nested::Caller::Executor(claims),
+        None => crate::http_nested::Caller::Operator(principal.as_ref()),
+    };
+    let executor_refused = || {
+        HttpError::new(
+            StatusCode::FORBIDDEN,
+            "An executor's token is good only for the nested-container calls on its own \
+             container",
+        )
+    };
     use v1::agent::call::Type as C;
     use v1::agent::response::Type as R;
     if crate::http_nested::is_stream(&headers) {
-        return crate::http_nested::attach_input(&state, principal.as_ref(), &headers, body).await;
+        if executor.is_some() {
+            return Err(executor_refused());
+        }
+        return crate::http_nested::attach_input(&state, caller, &headers, body).await;
     }
     let encoding = hs::request_encoding(&headers)?;
     let body = hs::read_body(body, MAX_BODY_BYTES).await?;
     let call: v1::agent::Call = hs::decode_body(&body, encoding)?;
-    if let Some(response) = nested_call(&state, principal.as_ref(), &headers, &call).await? {
+    if let Some(response) = nested_call(&state, caller, &headers, &call).await? {
         return Ok(response);
+    }
+    if executor.is_some() {
+        return Err(executor_refused());
     }
     let accept = hs::response_encoding(&headers)?;
     // At debug, so SET_LOGGING_LEVEL has something to show for an operator's own calls.
@@ -414,18 +479,30 @@ async fn operator_api(
 #[allow(deprecated)]
 async fn nested_call(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: crate::http_nested::Caller<'_>,
     headers: &HeaderMap,
     call: &v1::agent::Call,
 ) -> Result<Option<Response>, HttpError> {
     use crate::http_nested as n;
     use v1::agent::call::Type as C;
+    // An executor acts on nested containers of its own container only.
+    let own = |id: &v1::ContainerId| match caller {
+        n::Caller::Executor(claims) if !n::own_container(claims, id) => Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "The executor's token is for container {}; {} is not nested in it",
+                claims.cid, id.value
+            ),
+        )),
+        _ => Ok(()),
+    };
     let missing = |field: &str| {
         HttpError::bad_request(format!(
             "Failed to validate agent::Call: Expecting '{field}' to be present"
         ))
     };
     let kind = call.r#type.and_then(|t| C::try_from(t).ok());
+    let mut limits = None;
     // The three launches: (container id, command, container, session).
     let launch = match kind {
         Some(C::LaunchNestedContainerSession) => {
@@ -447,21 +524,25 @@ async fn nested_call(
                 .launch_container
                 .as_ref()
                 .ok_or_else(|| missing("launch_container"))?;
-            if !c.resources.is_empty() || !c.limits.is_empty() {
+            if !c.limits.is_empty() {
                 return Err(HttpError::bad_request(
-                    "'launch_container.resources' and 'limits' are not supported: nested \
-                     containers share their parent's limits",
+                    "'launch_container.limits' is not supported: a nested container's limits \
+                     are its 'resources'",
                 ));
             }
+            limits = crate::http_nested::limits_of(&c.resources)?;
             Some((&c.container_id, &c.command, &c.container, false))
         }
         _ => None,
     };
     if let Some((id, command, container, session)) = launch {
         let (command, container) = (command.as_ref(), container.as_ref());
-        return n::launch(state, principal, headers, id, command, container, session)
-            .await
-            .map(Some);
+        own(id)?;
+        return n::launch(
+            state, caller, headers, id, command, container, session, limits,
+        )
+        .await
+        .map(Some);
     }
     let response = match kind {
         Some(C::AttachContainerOutput) => {
@@ -469,7 +550,8 @@ async fn nested_call(
                 .attach_container_output
                 .as_ref()
                 .ok_or_else(|| missing("attach_container_output"))?;
-            n::attach_output(state, principal, headers, &c.container_id).await?
+            own(&c.container_id)?;
+            n::attach_output(state, caller, headers, &c.container_id).await?
         }
         Some(C::AttachContainerInput) => {
             return Err(HttpError::new(
@@ -487,7 +569,8 @@ async fn nested_call(
                 _ => call.wait_container.as_ref().map(|c| &c.container_id),
             };
             let id = id.ok_or_else(|| missing("container_id"))?;
-            n::wait(state, principal, id, kind == C::WaitNestedContainer, accept).await?
+            own(id)?;
+            n::wait(state, caller, id, kind == C::WaitNestedContainer, accept).await?
         }
         Some(kind @ (C::KillNestedContainer | C::KillContainer)) => {
             let (id, signal) = match kind {
@@ -501,7 +584,8 @@ async fn nested_call(
                     .map(|c| (&c.container_id, c.signal)),
             }
             .ok_or_else(|| missing("container_id"))?;
-            n::kill(state, principal, id, signal)?
+            own(id)?;
+            n::kill(state, caller, id, signal)?
         }
         Some(kind @ (C::RemoveNestedContainer | C::RemoveContainer)) => {
             let id = match kind {
@@ -512,7 +596,8 @@ async fn nested_call(
                 _ => call.remove_container.as_ref().map(|c| &c.container_id),
             }
             .ok_or_else(|| missing("container_id"))?;
-            n::remove(state, principal, id)?
+            own(id)?;
+            n::remove(state, caller, id)?
         }
         _ => return Ok(None),
     };

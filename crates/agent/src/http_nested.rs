@@ -87,13 +87,37 @@ fn nested_id(id: &v1::ContainerId) -> Result<(String, String), HttpError> {
     Ok((id.value.clone(), parent.value.clone()))
 }
 
-/// `principal` may do `kind` on a nested container running as `user`, or 403.
+/// Who makes a nested-container call.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// An operator, authenticated as this principal (or not at all).
+    Operator(Option<&'a Principal>),
+    /// An executor, by its token (`--authenticate_http_executors`): it may act on nested
+    /// containers of its own container only, which [`own_container`] checks first, and the
+    /// ACLs do not apply (Mesos' authorizer allowed an executor its own container).
+    Executor(&'a crate::executor_auth::Claims),
+}
+
+/// Whether `id` is nested (at any depth) in the container `claims` name.
+pub fn own_container(claims: &crate::executor_auth::Claims, id: &v1::ContainerId) -> bool {
+    let mut root = id;
+    while let Some(parent) = root.parent.as_deref() {
+        root = parent;
+    }
+    id.parent.is_some() && root.value == claims.cid
+}
+
+/// `caller` may do `kind` on a nested container running as `user`, or 403.
 fn authorize(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     kind: &str,
     user: &str,
 ) -> Result<(), HttpError> {
+    let principal = match caller {
+        Caller::Operator(principal) => principal,
+        Caller::Executor(_) => return Ok(()),
+    };
     let Some(acls) = &state.nested_acls else {
         return Ok(());
     };
@@ -278,15 +302,53 @@ fn env_of(
     Ok(env)
 }
 
+/// The limits `LAUNCH_CONTAINER`'s `resources` give a nested container's own cgroup: `cpus`
+/// (shares, and a CFS quota with `--cgroups_enable_cfs`) and `mem`. `disk` is accepted as
+/// part of its parent's (the nested sandbox lies inside the parent's, whose quota counts it)
+/// and `ports` as its parent's (it shares the parent's network); anything else is refused by
+/// name. `None` for no resources.
+pub fn limits_of(
+    resources: &[v1::Resource],
+) -> Result<Option<crate::containerizer::Limits>, HttpError> {
+    if resources.is_empty() {
+        return Ok(None);
+    }
+    let mut limits = crate::containerizer::Limits::default();
+    for resource in resources {
+        let scalar = resource.scalar.as_ref().map(|s| s.value);
+        match (resource.name.as_str(), scalar) {
+            ("cpus", Some(v)) if v.is_finite() && v > 0.0 => limits.cpus += v,
+            ("mem", Some(v)) if v.is_finite() && v > 0.0 => limits.mem_mb += v.ceil() as u64,
+            ("disk", Some(v)) if v.is_finite() && v >= 0.0 => {}
+            ("ports", _) if resource.ranges.is_some() => {}
+            (name @ ("cpus" | "mem" | "disk"), _) => {
+                return Err(HttpError::bad_request(format!(
+                    "Invalid resource '{name}' in 'launch_container.resources': expecting a \
+                     positive scalar"
+                )));
+            }
+            (name, _) => {
+                return Err(HttpError::bad_request(format!(
+                    "Resource '{name}' in 'launch_container.resources' is not supported for \
+                     nested containers (only cpus, mem, disk and ports)"
+                )));
+            }
+        }
+    }
+    Ok(Some(limits))
+}
+
 /// LAUNCH_NESTED_CONTAINER[_SESSION] and LAUNCH_CONTAINER with a parent.
+#[allow(clippy::too_many_arguments)]
 pub async fn launch(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     headers: &HeaderMap,
     container_id: &v1::ContainerId,
     command: Option<&v1::CommandInfo>,
     container: Option<&v1::ContainerInfo>,
     session: bool,
+    limits: Option<crate::containerizer::Limits>,
 ) -> Result<Response, HttpError> {
     let (id, parent_id) = nested_id(container_id)?;
     let command = command.ok_or_else(|| missing("command"))?;
@@ -320,7 +382,7 @@ pub async fn launch(
     } else {
         "launch_nested_containers"
     };
-    authorize(state, principal, kind, &user_name)?;
+    authorize(state, caller, kind, &user_name)?;
     // A session works in its parent's sandbox (what `task exec` means); any other nested
     // container gets its own, `containers/<id>` in it, with its `stdout` and `stderr`, readable
     // through `/files` like the parent's.
@@ -328,6 +390,21 @@ pub async fn launch(
         parent_sandbox.clone()
     } else {
         let dir = parent_sandbox.join("containers").join(&id);
+        // A default executor links `containers/<id>` to its task's sandbox; whatever it is, it
+        // must stay inside the parent's sandbox (the switchboard writes the logs there).
+        if dir.exists() {
+            let inside = std::fs::canonicalize(&dir)
+                .ok()
+                .zip(std::fs::canonicalize(&parent_sandbox).ok())
+                .is_some_and(|(dir, sandbox)| dir.starts_with(&sandbox) && dir.is_dir());
+            if !inside {
+                return Err(HttpError::bad_request(format!(
+                    "The nested container's sandbox {} is not a directory inside its parent's \
+                     sandbox",
+                    dir.display()
+                )));
+            }
+        }
         if state.nested.get(&id).is_none() && !dir.exists() {
             let owner = user.as_ref().map(|u| (u.uid, u.gid));
             let made = std::fs::create_dir_all(&dir).and_then(|()| match owner {
@@ -360,6 +437,7 @@ pub async fn launch(
             session,
             log_dir: (!session).then(|| sandbox.clone()),
             sandbox,
+            limits,
         })
         .await
         .map_err(refusal)?;
@@ -411,13 +489,13 @@ fn attach_target(state: &AppState, id: &v1::ContainerId) -> Result<(String, Stri
 /// ATTACH_CONTAINER_OUTPUT.
 pub async fn attach_output(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     headers: &HeaderMap,
     container_id: &v1::ContainerId,
 ) -> Result<Response, HttpError> {
     let (content_type, encoding) = stream_encoding(headers)?;
     let (id, user) = attach_target(state, container_id)?;
-    authorize(state, principal, "attach_container_output", &user)?;
+    authorize(state, caller, "attach_container_output", &user)?;
     let socket = state.nested.attach(&id, false).await.map_err(refusal)?;
     Ok(output_response(socket, content_type, encoding))
 }
@@ -502,7 +580,7 @@ fn output_response(
 /// container, the others carrying `process_io`. Answers once the input ended.
 pub async fn attach_input(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
@@ -560,7 +638,7 @@ pub async fn attach_input(
             )
         })?;
     let (id, user) = attach_target(state, &container_id)?;
-    authorize(state, principal, "attach_container_input", &user)?;
+    authorize(state, caller, "attach_container_input", &user)?;
     let mut socket = state.nested.attach(&id, true).await.map_err(refusal)?;
     while let Some(call) = next().await? {
         let Some(process_io) = call
@@ -614,14 +692,14 @@ fn wait_response(ended: &Ended, legacy: bool) -> v1::agent::Response {
 /// WAIT_NESTED_CONTAINER / WAIT_CONTAINER.
 pub async fn wait(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     container_id: &v1::ContainerId,
     legacy: bool,
     accept: Encoding,
 ) -> Result<Response, HttpError> {
     let (id, _) = nested_id(container_id)?;
     let entry = state.nested.get(&id).ok_or_else(|| not_found(&id))?;
-    authorize(state, principal, "wait_nested_containers", &entry.user)?;
+    authorize(state, caller, "wait_nested_containers", &entry.user)?;
     let ended = state.nested.wait(&id).await.map_err(refusal)?;
     Ok(hs::message_response(&wait_response(&ended, legacy), accept))
 }
@@ -629,13 +707,13 @@ pub async fn wait(
 /// KILL_NESTED_CONTAINER / KILL_CONTAINER.
 pub fn kill(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     container_id: &v1::ContainerId,
     signal: Option<i32>,
 ) -> Result<Response, HttpError> {
     let (id, _) = nested_id(container_id)?;
     let entry = state.nested.get(&id).ok_or_else(|| not_found(&id))?;
-    authorize(state, principal, "kill_nested_containers", &entry.user)?;
+    authorize(state, caller, "kill_nested_containers", &entry.user)?;
     state.nested.kill(&id, signal).map_err(refusal)?;
     Ok(StatusCode::OK.into_response())
 }
@@ -643,12 +721,12 @@ pub fn kill(
 /// REMOVE_NESTED_CONTAINER / REMOVE_CONTAINER.
 pub fn remove(
     state: &AppState,
-    principal: Option<&Principal>,
+    caller: Caller<'_>,
     container_id: &v1::ContainerId,
 ) -> Result<Response, HttpError> {
     let (id, _) = nested_id(container_id)?;
     let entry = state.nested.get(&id).ok_or_else(|| not_found(&id))?;
-    authorize(state, principal, "remove_nested_containers", &entry.user)?;
+    authorize(state, caller, "remove_nested_containers", &entry.user)?;
     state.nested.remove(&id).map_err(refusal)?;
     Ok(StatusCode::OK.into_response())
 }

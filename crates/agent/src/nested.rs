@@ -7,10 +7,14 @@
 //! A nested container ends with its command; the switchboard then reports the raw wait
 //! status. A switchboard that dies first makes the agent destroy the container and report
 //! `TASK_FAILED` / `REASON_IO_SWITCHBOARD_EXITED`, as Mesos did. A nested container also ends
-//! with its parent (they share the parent's namespaces and cgroup subtree).
+//! with its parent (they share the parent's namespaces and cgroup subtree). Launched with
+//! resources (`LAUNCH_CONTAINER`, as the default executor launches its tasks), its child cgroup
+//! gets their limits inside the parent's.
 //!
-//! Not kept across an agent restart: a restarted agent kills what a previous run left
-//! (see [`Nested::clean_leftovers`]); Mesos recovered them.
+//! Kept across an agent restart, as Mesos recovered them ([`Nested::recover`]): each one's
+//! record is written before its launch is answered; a restarted agent re-adopts those whose
+//! switchboard still runs and keeps how the others ended for `WAIT`. Sessions end with the
+//! agent (their output went to a connection that is gone).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -23,7 +27,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::watch;
 
-use crate::containerizer::{Container, UserInfo};
+use crate::containerizer::{CgroupPaths, Container, Limits, UserInfo};
 use crate::switchboard;
 
 /// Nested containers at once on one agent (each has a switchboard process).
@@ -99,7 +103,26 @@ pub struct Launch {
     /// Where its `stdout` and `stderr` are written: its own sandbox, or (for a session, whose
     /// output is the caller's) the agent's runtime directory.
     pub log_dir: Option<PathBuf>,
+    /// Limits of its own child cgroup (`LAUNCH_CONTAINER`'s `resources`); `None`: only the
+    /// parent's bound it.
+    pub limits: Option<Limits>,
 }
+
+/// What the agent writes of a nested container before answering its launch, to re-adopt it
+/// after a restart.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Record {
+    id: String,
+    parent: String,
+    session: bool,
+    tty: bool,
+    user: String,
+    pid: i32,
+    switchboard_pid: i32,
+    cgroups: CgroupPaths,
+}
+
+const RECORD: &str = "record.json";
 
 /// One nested container.
 #[derive(Debug)]
@@ -120,7 +143,7 @@ pub struct Entry {
     pub pid: i32,
     /// The switchboard's pid.
     pub switchboard_pid: i32,
-    cgroups: crate::containerizer::CgroupPaths,
+    cgroups: CgroupPaths,
     ended: watch::Receiver<Option<Ended>>,
 }
 
@@ -128,6 +151,11 @@ impl Entry {
     /// How it ended, once it has.
     pub fn ended(&self) -> Option<Ended> {
         self.ended.borrow().clone()
+    }
+
+    /// The memory limit of its own cgroup, when it has one.
+    pub fn memory_limit(&self) -> Option<u64> {
+        crate::containerizer::cgroups_memory_limit(&self.cgroups)
     }
 }
 
@@ -151,40 +179,73 @@ pub struct Nested {
     root: PathBuf,
     terminals_root: PathBuf,
     launcher: PathBuf,
+    /// `--cgroups_enable_cfs`: limits include a hard CPU quota.
+    cfs: bool,
 }
 
 impl Nested {
     /// Nested containers under `<work_dir>/nested`, switchboards run as `launcher
     /// io-switchboard`.
-    pub fn new(work_dir: &Path, launcher: PathBuf) -> Self {
+    pub fn new(work_dir: &Path, launcher: PathBuf, cfs: bool) -> Self {
         Self {
             entries: Mutex::new(BTreeMap::new()),
             terminals: Mutex::new(BTreeMap::new()),
             root: work_dir.join("nested"),
             terminals_root: work_dir.join("terminals"),
             launcher,
+            cfs,
         }
     }
 
-    /// Kills the switchboards and commands a previous agent run left, and removes their
-    /// directories. Called once at start.
-    pub fn clean_leftovers(&self) {
+    /// Takes back the nested containers a previous agent run launched. One whose switchboard
+    /// still runs is watched again; one that ended meanwhile keeps how it ended (its
+    /// switchboard wrote the status) for `WAIT`; sessions, and anything without a record, are
+    /// killed and removed. Called once at start, before serving.
+    pub fn recover(self: &Arc<Self>) {
         let Ok(dirs) = std::fs::read_dir(&self.root) else {
             return;
         };
         for dir in dirs.flatten() {
-            for name in ["switchboard.pid", "pid"] {
-                if let Some(pid) = std::fs::read_to_string(dir.path().join(name))
-                    .ok()
-                    .and_then(|t| t.trim().parse::<i32>().ok())
-                {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::SIGKILL,
-                    );
+            let dir = dir.path();
+            let record: Option<Record> = std::fs::read(dir.join(RECORD))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            let Some(record) = record.filter(|r| !r.session) else {
+                for name in ["switchboard.pid", "pid"] {
+                    if let Some(pid) = std::fs::read_to_string(dir.join(name))
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i32>().ok())
+                    {
+                        kill_pid(pid);
+                    }
                 }
-            }
-            let _ = std::fs::remove_dir_all(dir.path());
+                let _ = std::fs::remove_dir_all(&dir);
+                continue;
+            };
+            let running = is_switchboard(record.switchboard_pid);
+            let (ended_tx, ended) = watch::channel(None);
+            let entry = Arc::new(Entry {
+                id: record.id.clone(),
+                parent: record.parent,
+                session: false,
+                tty: record.tty,
+                user: record.user,
+                socket: dir.join("io.sock"),
+                dir,
+                pid: record.pid,
+                switchboard_pid: record.switchboard_pid,
+                cgroups: record.cgroups,
+                ended,
+            });
+            self.lock().insert(record.id.clone(), entry.clone());
+            tracing::info!(container = %entry.id, running, "nested container recovered");
+            tokio::spawn(async move {
+                if running {
+                    wait_exit(entry.switchboard_pid).await;
+                }
+                let result = ended_from_status(&entry, "it ended while the agent was down");
+                settle(&entry, result, &ended_tx).await;
+            });
         }
     }
 
@@ -383,6 +444,20 @@ impl Nested {
                 return Err(internal("creating the nested cgroups", e));
             }
         };
+        if let Some(limits) = launch.limits {
+            let (paths, cfs) = (cgroups.clone(), self.cfs);
+            let set = tokio::task::spawn_blocking(move || {
+                crate::containerizer::cgroups_limit(&paths, &limits, cfs)
+            })
+            .await
+            .map_err(io::Error::other)
+            .and_then(|r| r);
+            if let Err(e) = set {
+                let _ = crate::containerizer::cgroups_destroy(&cgroups);
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(internal("setting the nested container's limits", e));
+            }
+        }
         let config = switchboard::Config {
             socket: socket.clone(),
             status_file: dir.join("status"),
@@ -420,6 +495,26 @@ impl Nested {
         let switchboard_pid = switchboard.id().map(|p| p as i32).unwrap_or_default();
         let _ = std::fs::write(dir.join("switchboard.pid"), switchboard_pid.to_string());
         let _ = std::fs::write(dir.join("pid"), pid.to_string());
+        // Written (and synced) before the launch is answered: a restarted agent re-adopts it.
+        let record = Record {
+            id: launch.id.clone(),
+            parent: parent_id.clone(),
+            session: launch.session,
+            tty: launch.tty.is_some(),
+            user: launch.user_name.clone(),
+            pid,
+            switchboard_pid,
+            cgroups: cgroups.clone(),
+        };
+        if let Err(e) = write_record(&dir, &record) {
+            let mut switchboard = switchboard;
+            kill_pid(pid);
+            let _ = switchboard.start_kill();
+            let _ = switchboard.wait().await;
+            let _ = crate::containerizer::cgroups_destroy(&cgroups);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(internal("writing the nested container's record", e));
+        }
         let (ended_tx, ended) = watch::channel(None);
         let entry = Arc::new(Entry {
             id: launch.id.clone(),
@@ -625,22 +720,13 @@ async fn monitor(
     };
     let result = match outcome {
         Some(Ok(status)) if status.success() => {
-            match std::fs::read_to_string(entry.dir.join("status"))
-                .ok()
-                .and_then(|t| t.trim().parse::<i32>().ok())
-            {
-                Some(raw) => Ended {
-                    exit_status: Some(raw),
-                    state: None,
-                    reason: None,
-                    message: None,
-                },
-                None => switchboard_exited(&format!("it exited without a status ({status})")),
-            }
+            ended_from_status(&entry, &format!("it exited without a status ({status})"))
         }
         Some(Ok(status)) => switchboard_exited(&status.to_string()),
         Some(Err(e)) => switchboard_exited(&e.to_string()),
         None => {
+            // Its command goes with it even where no pid namespace or cgroup would take it.
+            kill_pid(entry.pid);
             let _ = switchboard.start_kill();
             let _ = switchboard.wait().await;
             Ended {
@@ -651,21 +737,89 @@ async fn monitor(
             }
         }
     };
+    settle(&entry, result, &ended).await;
+}
+
+/// How a container whose switchboard ended by itself ended: the status it wrote, else the
+/// switchboard died first (`how`).
+fn ended_from_status(entry: &Entry, how: &str) -> Ended {
+    match std::fs::read_to_string(entry.dir.join("status"))
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    {
+        Some(raw) => Ended {
+            exit_status: Some(raw),
+            state: None,
+            reason: None,
+            message: None,
+        },
+        None => switchboard_exited(how),
+    }
+}
+
+/// Destroys what is left of an ended container and publishes how it ended.
+async fn settle(entry: &Entry, result: Ended, ended: &watch::Sender<Option<Ended>>) {
     if result.reason == Some(v1::task_status::Reason::IoSwitchboardExited) {
         tracing::warn!(container = %entry.id, "the I/O switchboard exited unexpectedly; destroying the container");
-    }
-    // The command itself when the switchboard died (it was not reaped, so the pid is still
-    // its own); then whatever it left behind, through its cgroups.
-    if result.reason == Some(v1::task_status::Reason::IoSwitchboardExited) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(entry.pid),
-            nix::sys::signal::SIGKILL,
-        );
+        // The command itself (it was not reaped, so the pid is still its own); then whatever
+        // it left behind, through its cgroups.
+        kill_pid(entry.pid);
     }
     let cgroups = entry.cgroups.clone();
     let _ =
         tokio::task::spawn_blocking(move || crate::containerizer::cgroups_destroy(&cgroups)).await;
     ended.send_replace(Some(result));
+}
+
+fn kill_pid(pid: i32) {
+    if pid > 0 {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+}
+
+fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join("record.tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&serde_json::to_vec(record).map_err(io::Error::other)?)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(RECORD))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Whether `pid` is a live I/O switchboard (a pid a previous run recorded may since have been
+/// reused by something else).
+fn is_switchboard(pid: i32) -> bool {
+    pid > 0
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == b"io-switchboard"))
+}
+
+/// Waits until process `pid` (not our child: a previous agent run started it) has ended:
+/// through a pidfd where the kernel has them, else by polling.
+async fn wait_exit(pid: i32) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    #[allow(unsafe_code)]
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: the descriptor was just created and is owned by nothing else.
+        #[allow(unsafe_code)]
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        // SAFETY: the AsyncFd owns the descriptor and nothing closes or replaces it meanwhile.
+        #[allow(unsafe_code)]
+        let registered = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE)
+        };
+        if let Ok(fd) = registered {
+            // A pidfd turns readable when its process ends.
+            let _ = fd.readable().await;
+            return;
+        }
+    }
+    while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 fn switchboard_exited(how: &str) -> Ended {

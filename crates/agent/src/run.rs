@@ -150,10 +150,14 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         timeout: flags.fetcher_timeout,
     })
     .context("setting up the fetcher")?;
-    // Nested containers of a previous run cannot be re-attached (their sessions' connections
-    // are gone): end them before serving. Containers' terminals stay attachable.
-    let nested = Arc::new(crate::nested::Nested::new(&work_dir, launcher_path.clone()));
-    nested.clean_leftovers();
+    // Nested containers of a previous run are re-adopted (a default executor's tasks run as
+    // nested containers), sessions ended; containers' terminals stay attachable.
+    let nested = Arc::new(crate::nested::Nested::new(
+        &work_dir,
+        launcher_path.clone(),
+        flags.cgroups_enable_cfs,
+    ));
+    nested.recover();
     nested.recover_terminals();
     let settings = Settings {
         endpoint: endpoint.clone(),
@@ -177,6 +181,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         settings,
     );
 
+    let executor_keys_for_http = executor_keys.clone();
     let state = AppState {
         driver: parts.handle.clone(),
         flags: Arc::new(flags.to_pairs()),
@@ -210,6 +215,15 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
             }
             app
         }
+    };
+    // Executors' tokens on the operator API (a default executor's nested containers), checked
+    // before the Basic authentication above.
+    let app = match &executor_keys_for_http {
+        Some(keys) => app.layer(axum::middleware::from_fn_with_state(
+            keys.clone(),
+            crate::http::executor_token,
+        )),
+        None => app,
     };
     let master_credential = crate::auth::master_credential(&flags)?;
     let http_limits = flags.http_limits();

@@ -408,3 +408,100 @@ async fn view_acls_filter_what_each_principal_reads_from_the_agent() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("set_log_level"), "{body}");
 }
+
+/// A default executor launches its tasks as nested containers through the operator API with
+/// its own token (as Mesos' did): with operator authentication and restrictive ACLs on, its
+/// calls pass; the same token is refused for anything but nested containers of its own
+/// container, and a bad token is refused outright.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_executors_token_launches_its_tasks_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("executor.key");
+    std::fs::write(&key_file, "s3cret\n").unwrap();
+    let credentials = dir.path().join("credentials.json");
+    std::fs::write(
+        &credentials,
+        r#"{"credentials": [{"principal": "ops", "secret": "ops-secret"}]}"#,
+    )
+    .unwrap();
+    let acls = r#"{"permissive": false,
+        "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}]}"#;
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(
+        &master,
+        &[
+            "--authenticate_http_readwrite",
+            &format!("--credentials={}", credentials.display()),
+            "--authenticate_http_executors",
+            &format!("--executor_secret_key={}", key_file.display()),
+            &format!("--acls={acls}"),
+        ],
+    );
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    launch_group(
+        &master,
+        &framework("fw", false, false),
+        group_executor("pod-t"),
+        vec![shell_task("nested", "exec sleep 600", 32.0)],
+    )
+    .await;
+    master
+        .wait_state("nested", TaskState::TaskRunning, LONG)
+        .await;
+
+    let sandbox = agent.sandbox("pod-t").expect("the executor's sandbox");
+    let cid = sandbox.file_name().unwrap().to_string_lossy().into_owned();
+    let token = Keys::new(b"s3cret").mint(&Claims {
+        fid: "fw".into(),
+        eid: "pod-t".into(),
+        cid: cid.clone(),
+    });
+    let call = |body: serde_json::Value, authorization: &str| {
+        reqwest::Client::new()
+            .post(format!("http://{}/api/v1", agent.endpoint()))
+            .header("Content-Type", "application/json")
+            .header("Authorization", authorization.to_owned())
+            .body(body.to_string())
+            .send()
+    };
+    let bearer = format!("Bearer {token}");
+    let state = serde_json::json!({"type": "GET_STATE"});
+    let refused = call(state.clone(), &bearer).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        403,
+        "an executor's token is not an operator's"
+    );
+    let launch_elsewhere = serde_json::json!({
+        "type": "LAUNCH_CONTAINER",
+        "launch_container": {
+            "container_id": {"value": "intruder", "parent": {"value": "someone-elses"}},
+            "command": {"value": "true"}
+        }
+    });
+    let refused = call(launch_elsewhere, &bearer).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.text().await.unwrap().contains("not nested in it"),
+        "the refusal says why"
+    );
+    let forged = Keys::new(b"guess").mint(&Claims {
+        fid: "fw".into(),
+        eid: "pod-t".into(),
+        cid,
+    });
+    let refused = call(state, &format!("Bearer {forged}")).await.unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // The executor's own KILL_CONTAINER passes too.
+    master.kill_task("fw", "nested", None).await;
+    let killed = master
+        .wait_state("nested", TaskState::TaskKilled, LONG)
+        .await;
+    assert_eq!(
+        killed.message.as_deref(),
+        Some("Command terminated with signal Terminated")
+    );
+}

@@ -11,35 +11,6 @@ use drover_wire::v1::TaskState;
 use drover_wire::{internal, v1};
 use support::*;
 
-fn group_executor(id: &str) -> v1::ExecutorInfo {
-    v1::ExecutorInfo {
-        r#type: Some(v1::executor_info::Type::Default as i32),
-        executor_id: v1::ExecutorId { value: id.into() },
-        resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
-        ..Default::default()
-    }
-}
-
-async fn launch_group(
-    master: &FakeMaster,
-    framework: &v1::FrameworkInfo,
-    executor: v1::ExecutorInfo,
-    tasks: Vec<v1::TaskInfo>,
-) {
-    master
-        .send(internal::AgentEvent {
-            r#type: Some(internal::agent_event::Type::RunTask as i32),
-            run_task: Some(internal::agent_event::RunTask {
-                framework_info: framework.clone(),
-                task: None,
-                executor: Some(executor),
-                task_group: Some(v1::TaskGroupInfo { tasks }),
-            }),
-            ..Default::default()
-        })
-        .await;
-}
-
 fn sandbox_volume(container_path: &str, path: &str) -> Box<v1::ContainerInfo> {
     Box::new(v1::ContainerInfo {
         r#type: v1::container_info::Type::Mesos as i32,
@@ -293,5 +264,137 @@ async fn the_agents_run_tasks_acls_refuse_tasks_and_groups() {
         .await;
     master
         .wait_state("allowed", TaskState::TaskFinished, LONG)
+        .await;
+}
+
+/// The memory cgroup a task wrote (`cat /proc/self/cgroup > cgroups`) into its sandbox.
+fn task_memory_cgroup(sandbox: &std::path::Path, task: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(sandbox.join("tasks").join(task).join("cgroups"))
+        .expect("the task's /proc/self/cgroup");
+    let path = text
+        .lines()
+        .find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_owned())
+        })
+        .expect("a memory cgroup line");
+    std::path::Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_task_is_a_nested_container_with_its_own_limits_and_outlives_an_agent_restart() {
+    assert!(is_root(), "nested cgroups need root (CI runs as root)");
+    let master = FakeMaster::start(true).await;
+    let mut agent = AgentProcess::start(&master, &[]);
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    let record = "cat /proc/self/cgroup > cgroups";
+    launch_group(
+        &master,
+        &framework("fw", true, false),
+        group_executor("pod-n"),
+        vec![
+            shell_task("small", &format!("{record}; exec sleep 600"), 40.0),
+            shell_task(
+                "large",
+                &format!("{record}; while [ ! -e release ]; do sleep 0.05; done; exit 0"),
+                56.0,
+            ),
+        ],
+    )
+    .await;
+    for id in ["small", "large"] {
+        master.wait_state(id, TaskState::TaskRunning, LONG).await;
+    }
+    let sandbox = agent.sandbox("pod-n").expect("the executor's sandbox");
+    master
+        .wait_for("both tasks to record their cgroups", LONG, |_| {
+            ["small", "large"]
+                .iter()
+                .all(|t| sandbox.join("tasks").join(t).join("cgroups").exists())
+        })
+        .await;
+    // Each task in its own child cgroup of the executor's, limited to its own memory.
+    let small = task_memory_cgroup(&sandbox, "small");
+    let large = task_memory_cgroup(&sandbox, "large");
+    assert_ne!(small, large);
+    assert_eq!(
+        small.parent(),
+        large.parent(),
+        "siblings under the executor's"
+    );
+    assert!(
+        small
+            .parent()
+            .and_then(|p| p.parent())
+            .is_some_and(|root| root.ends_with(&agent.cgroups_root)),
+        "{small:?} is not nested in an executor's cgroup under {}",
+        agent.cgroups_root
+    );
+    let limit = |dir: &std::path::Path| {
+        std::fs::read_to_string(dir.join("memory.limit_in_bytes"))
+            .expect("memory.limit_in_bytes")
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(limit(&small), 40 << 20);
+    assert_eq!(limit(&large), 56 << 20);
+    // The task's container sandbox (Mesos' `containers/<id>`) is its `tasks/<id>`.
+    let linked: Vec<_> = std::fs::read_dir(sandbox.join("containers"))
+        .expect("containers/")
+        .flatten()
+        .filter_map(|e| std::fs::canonicalize(e.path()).ok())
+        .collect();
+    assert!(
+        linked.contains(&std::fs::canonicalize(sandbox.join("tasks/small")).unwrap()),
+        "{linked:?}"
+    );
+
+    // The agent dies and comes back: both tasks ran on, and are still the executor's to end.
+    let before = master.registrations().len();
+    agent.sigkill();
+    agent.spawn(&[]);
+    master
+        .wait_for("re-registration", LONG, |m| {
+            m.registrations().len() > before && m.has_session()
+        })
+        .await;
+    std::fs::write(sandbox.join("tasks/large/release"), "").unwrap();
+    let finished = master
+        .wait_state("large", TaskState::TaskFinished, LONG)
+        .await;
+    assert_eq!(
+        finished.message.as_deref(),
+        Some("Command exited with status 0")
+    );
+    master
+        .kill_task("fw", "small", Some(Duration::from_secs(1)))
+        .await;
+    let killed = master
+        .wait_state("small", TaskState::TaskKilled, LONG)
+        .await;
+    assert_eq!(
+        killed.message.as_deref(),
+        Some("Command terminated with signal Terminated")
+    );
+    assert!(
+        !master
+            .updates()
+            .iter()
+            .any(|u| u.state() == TaskState::TaskFailed || u.state() == TaskState::TaskLost),
+        "{:?}",
+        master.updates()
+    );
+    // Ended containers are removed, their cgroups with them.
+    master
+        .wait_for("the tasks' cgroups to go", LONG, |_| {
+            !small.exists() && !large.exists()
+        })
         .await;
 }

@@ -1,5 +1,6 @@
 //! A minimal Executor HTTP API client: protobuf calls to `POST /api/v1/executor` and the
-//! SUBSCRIBE response read as a RecordIO stream of events.
+//! SUBSCRIBE response read as a RecordIO stream of events; and the agent operator API's
+//! calls the default executor launches its tasks with (`POST /api/v1`, nested containers).
 
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ impl std::error::Error for SendError {}
 pub struct Client {
     http: HyperClient<drover_http::Connector, Full<Bytes>>,
     url: String,
+    /// The agent's operator API.
+    operator_url: String,
     /// `Authorization` for every call: the token the agent gave this executor
     /// (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, when it authenticates executors).
     authorization: Option<String>,
@@ -70,6 +73,7 @@ impl Client {
                 "{}://{endpoint}/api/v1/executor",
                 drover_http::tls::scheme()
             ),
+            operator_url: format!("{}://{endpoint}/api/v1", drover_http::tls::scheme()),
             authorization: std::env::var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty())
@@ -78,19 +82,37 @@ impl Client {
     }
 
     async fn post(&self, call: &Call) -> anyhow::Result<hyper::Response<Incoming>> {
-        let mut request = hyper::Request::post(&self.url)
+        self.post_to(&self.url, call.encode_to_vec()).await
+    }
+
+    async fn post_to(&self, url: &str, body: Vec<u8>) -> anyhow::Result<hyper::Response<Incoming>> {
+        let mut request = hyper::Request::post(url)
             .header(hyper::header::CONTENT_TYPE, PROTOBUF)
             .header(hyper::header::ACCEPT, PROTOBUF);
         if let Some(authorization) = &self.authorization {
             request = request.header(hyper::header::AUTHORIZATION, authorization);
         }
-        let request = request.body(Full::new(Bytes::from(call.encode_to_vec())))?;
+        let request = request.body(Full::new(Bytes::from(body)))?;
         Ok(self.http.request(request).await?)
     }
 
     /// Sends a non-streaming call; fails unless the agent answers 2xx.
     pub async fn send(&self, call: &Call) -> Result<(), SendError> {
-        let response = self.post(call).await.map_err(SendError::Unreachable)?;
+        self.answer(self.post(call).await).await.map(|_| ())
+    }
+
+    /// An operator API call (the nested-container calls); the answer's body, unless the agent
+    /// answers other than 2xx.
+    pub async fn operator(&self, call: &drover_wire::v1::agent::Call) -> Result<Bytes, SendError> {
+        let posted = self.post_to(&self.operator_url, call.encode_to_vec()).await;
+        self.answer(posted).await
+    }
+
+    async fn answer(
+        &self,
+        posted: anyhow::Result<hyper::Response<Incoming>>,
+    ) -> Result<Bytes, SendError> {
+        let response = posted.map_err(SendError::Unreachable)?;
         let status = response.status();
         let body = response
             .into_body()
@@ -104,7 +126,7 @@ impl Client {
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
         }
-        Ok(())
+        Ok(body)
     }
 
     /// Sends SUBSCRIBE and returns the event stream.

@@ -1,8 +1,10 @@
 //! `drover executor --default`: Mesos' default executor. The agent starts it for a task group
 //! (LAUNCH_GROUP); it subscribes like the command executor, and runs every task of each group
-//! it is given as its own process group, in its own sandbox `<executor sandbox>/tasks/<task
-//! id>` (Mesos' layout; `MESOS_SANDBOX` points there, with the task's `stdout` and `stderr`),
-//! with the group's `SANDBOX_PATH` volumes. It reports STARTING, RUNNING, health and check
+//! it is given as a **nested container** of its own container ([`crate::nested`]: the agent's
+//! `LAUNCH_CONTAINER` with the task's resources, so each task has its own child cgroup with its
+//! limits, inside the executor's), in its own sandbox `<executor sandbox>/tasks/<task id>`
+//! (`MESOS_SANDBOX` points there, with the task's `stdout` and `stderr`; the nested container's
+//! `containers/<container id>` links to it), with the group's `SANDBOX_PATH` volumes. It reports STARTING, RUNNING, health and check
 //! results and the terminal state of each task, and when a task of a group ends other than
 //! TASK_FINISHED it kills the rest of that group, as Mesos' default executor did. It exits
 //! once every task has ended and its updates are acknowledged.
@@ -15,14 +17,14 @@ use std::time::Duration;
 use drover_core::task::emission::{Trigger, emission};
 use drover_wire::v1;
 use drover_wire::v1::executor::{Event, event};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::client::EventStream;
+use crate::client::{Client, EventStream};
 use crate::env::Env;
 use crate::health::{self, HealthState, Outcome};
+use crate::nested::{self, Waited};
 use crate::outbox::Outbox;
 use crate::run::{DEFAULT_KILL_GRACE, TERMINAL_ACK_WAIT, sleep_until};
 use crate::task;
@@ -44,7 +46,8 @@ struct Member {
     info: v1::TaskInfo,
     /// Which group it came in (index of the LAUNCH_GROUP event).
     group: usize,
-    pgid: Option<i32>,
+    /// Its nested container, once launched.
+    container: Option<v1::ContainerId>,
     running: bool,
     terminal: bool,
     acknowledged: bool,
@@ -57,9 +60,11 @@ struct Member {
 }
 
 impl Member {
-    fn signal(&self, signal: Signal) {
-        if let Some(pgid) = self.pgid {
-            let _ = killpg(Pid::from_raw(pgid), signal);
+    /// Signals its nested container's command (through the agent; not waited for).
+    fn signal(&self, client: &Client, signal: Signal) {
+        if let Some(id) = self.container.clone() {
+            let client = client.clone();
+            tokio::spawn(async move { nested::kill(&client, &id, signal as i32).await });
         }
     }
 
@@ -70,13 +75,17 @@ impl Member {
     }
 }
 
-type Exit = (String, std::io::Result<std::process::ExitStatus>);
+type Exit = (String, Result<Waited, String>);
 
 struct DefaultExecutor {
     env: Env,
     sandbox: PathBuf,
     outbox: Outbox,
+    /// The agent's operator API, for the tasks' nested containers.
+    client: Client,
     framework_info: Option<v1::FrameworkInfo>,
+    /// The executor's own container (SUBSCRIBED says), the parent of its tasks'.
+    container_id: Option<v1::ContainerId>,
     tasks: BTreeMap<String, Member>,
     groups: usize,
     shutting_down: bool,
@@ -94,9 +103,11 @@ pub async fn run(shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()
     let (probe_tx, mut probe_rx) = mpsc::channel(64);
     let mut ex = DefaultExecutor {
         outbox: Outbox::new(&env),
+        client: Client::new(&env.endpoint),
         env,
         sandbox,
         framework_info: None,
+        container_id: None,
         tasks: BTreeMap::new(),
         groups: 0,
         shutting_down: false,
@@ -120,7 +131,7 @@ pub async fn run(shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()
         if stream.is_none() {
             if subscribed_once && !ex.env.checkpoint {
                 // A non-checkpointing framework's executor does not outlive its agent.
-                ex.kill_all_now();
+                ex.kill_all_now().await;
                 return Ok(());
             }
             let unacknowledged = ex
@@ -132,7 +143,7 @@ pub async fn run(shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()
             match ex.outbox.subscribe(unacknowledged).await {
                 Ok(s) => stream = Some(s),
                 Err(error) => {
-                    ex.kill_all_now();
+                    ex.kill_all_now().await;
                     return Err(error);
                 }
             }
@@ -149,13 +160,13 @@ pub async fn run(shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()
                     stream = None;
                 }
             },
-            Some((id, status)) = exit_rx.recv() => ex.on_exit(&id, status).await,
+            Some((id, waited)) = exit_rx.recv() => ex.on_exit(&id, waited).await,
             Some((id, tag, outcome)) = probe_rx.recv() => ex.on_probe(&id, tag, outcome).await,
             _ = sleep_until(next_timer) => ex.on_timers().await,
             _ = sleep_until(ex.outbox.resend_at()) => ex.outbox.resend().await,
             _ = sleep_until(ex.done_at) => return Ok(()),
             _ = &mut shutdown => {
-                ex.kill_all_now();
+                ex.kill_all_now().await;
                 return Ok(());
             }
         }
@@ -169,6 +180,9 @@ impl DefaultExecutor {
             Some(event::Type::Subscribed) => {
                 if let Some(s) = event.subscribed {
                     self.framework_info = Some(s.framework_info);
+                    if s.container_id.is_some() {
+                        self.container_id = s.container_id;
+                    }
                 }
             }
             Some(event::Type::LaunchGroup) => {
@@ -239,7 +253,7 @@ impl DefaultExecutor {
             Member {
                 info,
                 group,
-                pgid: None,
+                container: None,
                 running: false,
                 terminal: false,
                 acknowledged: false,
@@ -300,29 +314,37 @@ impl DefaultExecutor {
             "MESOS_SANDBOX".to_owned(),
             sandbox.to_string_lossy().into_owned(),
         ));
-        let output = |name: &str| {
-            std::fs::File::create(sandbox.join(name))
-                .map_err(|e| format!("Failed to create the task's {name}: {e}"))
+        // The task's nested container (a fresh id under the executor's), its sandbox
+        // `containers/<id>` a link to the task's.
+        let parent = self.container_id.clone().ok_or_else(|| {
+            "The agent did not say which container the executor runs in".to_owned()
+        })?;
+        let container = v1::ContainerId {
+            value: uuid::Uuid::new_v4().to_string(),
+            parent: Some(Box::new(parent)),
         };
-        let mut cmd = task::command(&command, &env);
-        cmd.process_group(0)
-            .kill_on_drop(false)
-            .current_dir(&sandbox)
-            .stdin(std::process::Stdio::null())
-            .stdout(output("stdout")?)
-            .stderr(output("stderr")?);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("Failed to launch command: {e}"))?;
-        let pgid = child.id().map(|p| p as i32);
-        let exit_tx = self.exit_tx.clone();
-        let exit_id = id.to_owned();
+        let containers = self.sandbox.join("containers");
+        std::fs::create_dir_all(&containers)
+            .and_then(|()| {
+                std::os::unix::fs::symlink(
+                    Path::new("..").join("tasks").join(id),
+                    containers.join(&container.value),
+                )
+            })
+            .map_err(|e| format!("Failed to link the task's container sandbox: {e}"))?;
+        let call = nested::launch_call(container.clone(), &info, &command, &env);
+        nested::launch(&self.client, &call)
+            .await
+            .map_err(|e| format!("Failed to launch the task's container: {e}"))?;
+        let (client, exit_tx, exit_id) = (self.client.clone(), self.exit_tx.clone(), id.to_owned());
+        let waited_for = container.clone();
         tokio::spawn(async move {
-            let status = child.wait().await;
-            let _ = exit_tx.send((exit_id, status)).await;
+            let waited = nested::wait(&client, &waited_for).await;
+            let _ = exit_tx.send((exit_id, waited)).await;
+            nested::remove(&client, &waited_for).await;
         });
         let member = self.tasks.get_mut(id).expect("added");
-        member.pgid = pgid;
+        member.container = Some(container);
         member.running = true;
         if let Some(max) = &info.max_completion_time {
             member.max_completion =
@@ -440,7 +462,7 @@ impl DefaultExecutor {
         }
         member.killing = Some(cause);
         member.stop_probes();
-        member.signal(Signal::SIGTERM);
+        member.signal(&self.client, Signal::SIGTERM);
         member.kill_deadline = Some(deadline);
         if killing_capable {
             self.send(id, v1::TaskState::TaskKilling, None, None, |_| {})
@@ -448,10 +470,19 @@ impl DefaultExecutor {
         }
     }
 
-    fn kill_all_now(&mut self) {
-        for member in self.tasks.values() {
-            member.signal(Signal::SIGKILL);
+    /// SIGKILL to every running task, waited for (briefly) because the executor exits next.
+    async fn kill_all_now(&mut self) {
+        let mut kills = tokio::task::JoinSet::new();
+        for id in self
+            .tasks
+            .values()
+            .filter(|m| m.running)
+            .filter_map(|m| m.container.clone())
+        {
+            let client = self.client.clone();
+            kills.spawn(async move { nested::kill(&client, &id, Signal::SIGKILL as i32).await });
         }
+        let _ = tokio::time::timeout(Duration::from_secs(5), kills.join_all()).await;
     }
 
     /// The earliest kill or completion deadline of any task.
@@ -473,7 +504,7 @@ impl DefaultExecutor {
             }
             if member.kill_deadline.is_some_and(|d| d <= now) {
                 member.kill_deadline = None;
-                member.signal(Signal::SIGKILL);
+                member.signal(&self.client, Signal::SIGKILL);
             }
             if member.max_completion.is_some_and(|d| d <= now) {
                 member.max_completion = None;
@@ -486,7 +517,7 @@ impl DefaultExecutor {
         }
     }
 
-    async fn on_exit(&mut self, id: &str, status: std::io::Result<std::process::ExitStatus>) {
+    async fn on_exit(&mut self, id: &str, waited: Result<Waited, String>) {
         let Some(member) = self.tasks.get_mut(id) else {
             return;
         };
@@ -494,13 +525,35 @@ impl DefaultExecutor {
         member.kill_deadline = None;
         member.max_completion = None;
         member.stop_probes();
-        // Whatever the command left behind in its group goes with it.
-        member.signal(Signal::SIGKILL);
-        let mut message = match &status {
-            Ok(status) => task::exit_message(*status),
-            Err(error) => format!("Failed to wait for the command: {error}"),
+        // (What the command left behind goes with its nested container's cgroup.)
+        let status = waited.as_ref().ok().and_then(|w| w.exit_status).map(|raw| {
+            use std::os::unix::process::ExitStatusExt;
+            std::process::ExitStatus::from_raw(raw)
+        });
+        // The agent ended the container for a reason of its own (its I/O switchboard died):
+        // the task ends as the agent says, unless a kill was asked for.
+        if let Ok(w) = &waited
+            && status.is_none()
+            && member.killing.is_none()
+            && let Some(state) = w.state
+        {
+            let message = w
+                .message
+                .clone()
+                .unwrap_or_else(|| "Container ended".to_owned());
+            let reason = w.reason;
+            self.finish(id, state, reason, message, None).await;
+            return;
+        }
+        let mut message = match (&waited, status) {
+            (_, Some(status)) => task::exit_message(status),
+            (Ok(w), None) => w
+                .message
+                .clone()
+                .unwrap_or_else(|| "Container ended".to_owned()),
+            (Err(error), None) => error.clone(),
         };
-        let success = status.as_ref().is_ok_and(|s| s.success());
+        let success = status.is_some_and(|s| s.success());
         let (state, reason, healthy) = match &member.killing {
             Some(KillCause::MaxCompletion) => {
                 let row = emission(Trigger::MaxCompletionTimeReached);

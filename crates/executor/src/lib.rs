@@ -13,6 +13,7 @@ mod client;
 mod env;
 mod group;
 pub mod health;
+mod nested;
 mod outbox;
 mod run;
 pub mod task;

@@ -19,7 +19,7 @@ use super::isolation::{Controller, Isolation};
 use super::{LaunchError, Limits};
 
 /// Which cgroup hierarchy layout is in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CgroupVersion {
     /// One hierarchy per controller (`/sys/fs/cgroup/<controller>`).
     V1,
@@ -48,7 +48,7 @@ pub(crate) struct CgroupRoots {
 
 /// A container's cgroup directory per controller (`None`: not used). On v2 all are the same
 /// directory. This is what the agent checkpoints for [`recover`](super::Containerizer::recover).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupPaths {
     /// v1 or v2 file names apply.
     pub version: CgroupVersion,
@@ -502,7 +502,7 @@ pub(crate) fn max_memory_usage(paths: &CgroupPaths) -> Option<u64> {
 }
 
 /// The cgroups of nested container `id` under its parent's: a child directory of each, with no
-/// limits of its own (the parent's bound the whole subtree, as for Mesos' nested containers).
+/// limits of its own unless given some ([`update`]); the parent's bound the whole subtree.
 pub(crate) fn create_nested(parent: &CgroupPaths, id: &str) -> io::Result<CgroupPaths> {
     let child = |dir: &Option<PathBuf>| dir.as_ref().map(|d| d.join(id));
     let paths = CgroupPaths {

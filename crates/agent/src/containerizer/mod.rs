@@ -84,6 +84,17 @@ pub fn cgroups_nested(parent: &CgroupPaths, id: &str) -> std::io::Result<CgroupP
     cgroups::create_nested(parent, id)
 }
 
+/// Sets the limits of a nested container's cgroups (`LAUNCH_CONTAINER` with `resources`: a
+/// default executor's task). Blocking.
+pub fn cgroups_limit(paths: &CgroupPaths, limits: &Limits, cfs: bool) -> std::io::Result<()> {
+    cgroups::update(paths, limits, cfs)
+}
+
+/// The memory limit in force in `paths`, if one is set.
+pub fn cgroups_memory_limit(paths: &CgroupPaths) -> Option<u64> {
+    cgroups::memory_limit(paths)
+}
+
 /// Kills whatever is left in `paths` (and below) and removes them. Blocking.
 pub fn cgroups_destroy(paths: &CgroupPaths) -> std::io::Result<()> {
     cgroups::destroy(paths)

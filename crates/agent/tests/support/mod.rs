@@ -485,3 +485,34 @@ pub fn shell_task(id: &str, command: &str, mem_mb: f64) -> v1::TaskInfo {
 }
 
 pub const LONG: Duration = Duration::from_secs(30);
+
+/// A default executor (task groups) with a little of its own.
+pub fn group_executor(id: &str) -> v1::ExecutorInfo {
+    v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId { value: id.into() },
+        resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+        ..Default::default()
+    }
+}
+
+/// Sends a LAUNCH_GROUP's RunTask for `tasks` on `executor`.
+pub async fn launch_group(
+    master: &FakeMaster,
+    framework: &v1::FrameworkInfo,
+    executor: v1::ExecutorInfo,
+    tasks: Vec<v1::TaskInfo>,
+) {
+    master
+        .send(internal::AgentEvent {
+            r#type: Some(internal::agent_event::Type::RunTask as i32),
+            run_task: Some(internal::agent_event::RunTask {
+                framework_info: framework.clone(),
+                task: None,
+                executor: Some(executor),
+                task_group: Some(v1::TaskGroupInfo { tasks }),
+            }),
+            ..Default::default()
+        })
+        .await;
+}
