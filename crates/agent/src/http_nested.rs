@@ -68,7 +68,8 @@ fn missing(field: &str) -> HttpError {
     ))
 }
 
-/// The nested id of a call: it must name a parent (top-level containers are the agent's).
+/// The nested id of a call: it must name a parent (top-level containers are the agent's). Two
+/// levels at most: a default executor's task, and a session (`task exec`) inside it.
 fn nested_id(id: &v1::ContainerId) -> Result<(String, String), HttpError> {
     let Some(parent) = id.parent.as_deref() else {
         return Err(HttpError::bad_request(format!(
@@ -77,9 +78,9 @@ fn nested_id(id: &v1::ContainerId) -> Result<(String, String), HttpError> {
             id.value
         )));
     };
-    if parent.parent.is_some() {
+    if parent.parent.as_deref().is_some_and(|p| p.parent.is_some()) {
         return Err(HttpError::bad_request(
-            "Nested containers of nested containers are not supported",
+            "Containers nested more than two levels deep are not supported",
         ));
     }
     crate::containerizer::ContainerId::new(id.value.clone())
@@ -359,23 +360,49 @@ pub async fn launch(
     };
     let argv = argv_of(command)?;
     let tty = tty_of(container)?;
+    // A container nested in a nested one (a session in a default executor's task) shares the
+    // top-level container's namespaces and sits in the middle one's cgroups and sandbox.
+    let grandparent = container_id
+        .parent
+        .as_deref()
+        .and_then(|p| p.parent.as_deref())
+        .map(|g| g.value.clone());
+    let nested_parent = match &grandparent {
+        Some(top) => Some(
+            state
+                .nested
+                .get(&parent_id)
+                .filter(|e| &e.parent == top && e.ended().is_none())
+                .ok_or_else(|| {
+                    HttpError::new(
+                        StatusCode::NOT_FOUND,
+                        format!("Parent container {parent_id} cannot be found or has ended"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let top_id = grandparent.unwrap_or_else(|| parent_id.clone());
     let parent = state
         .driver
         .containers
         .borrow()
         .iter()
-        .find(|(cid, _)| cid.as_str() == parent_id)
+        .find(|(cid, _)| cid.as_str() == top_id)
         .map(|(_, c)| c.clone())
         .ok_or_else(|| {
             HttpError::new(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "Parent container {parent_id} cannot be found (nested containers run only \
+                    "Parent container {top_id} cannot be found (nested containers run only \
                      in a running executor's MESOS container; Docker containers have none)"
                 ),
             )
         })?;
-    let parent_sandbox = parent.checkpoint().sandbox_dir.clone();
+    let parent_sandbox = match &nested_parent {
+        Some(entry) => entry.sandbox.clone(),
+        None => parent.checkpoint().sandbox_dir.clone(),
+    };
     let (user_name, user) = nested_user(command.user.clone(), parent_sandbox.clone()).await?;
     let kind = if session {
         "launch_nested_container_sessions"
@@ -438,6 +465,7 @@ pub async fn launch(
             log_dir: (!session).then(|| sandbox.clone()),
             sandbox,
             limits,
+            nested_parent,
         })
         .await
         .map_err(refusal)?;

@@ -106,6 +106,9 @@ pub struct Launch {
     /// Limits of its own child cgroup (`LAUNCH_CONTAINER`'s `resources`); `None`: only the
     /// parent's bound it.
     pub limits: Option<Limits>,
+    /// The nested container it is nested in (in `parent`'s namespaces), if any: its cgroups
+    /// are the new one's parent cgroups.
+    pub nested_parent: Option<Arc<Entry>>,
 }
 
 /// What the agent writes of a nested container before answering its launch, to re-adopt it
@@ -117,6 +120,7 @@ struct Record {
     session: bool,
     tty: bool,
     user: String,
+    sandbox: PathBuf,
     pid: i32,
     switchboard_pid: i32,
     cgroups: CgroupPaths,
@@ -137,6 +141,8 @@ pub struct Entry {
     pub tty: bool,
     /// The user it runs as (what the ACLs decide on).
     pub user: String,
+    /// Its working directory.
+    pub sandbox: PathBuf,
     dir: PathBuf,
     socket: PathBuf,
     /// The command's pid (host namespace).
@@ -230,6 +236,7 @@ impl Nested {
                 session: false,
                 tty: record.tty,
                 user: record.user,
+                sandbox: record.sandbox,
                 socket: dir.join("io.sock"),
                 dir,
                 pid: record.pid,
@@ -398,7 +405,10 @@ impl Nested {
 
     /// Starts a nested container; returns once its command runs.
     pub async fn launch(self: &Arc<Self>, launch: Launch) -> Result<Arc<Entry>, NestedError> {
-        let parent_id = launch.parent.id().to_string();
+        let parent_id = match &launch.nested_parent {
+            Some(entry) => entry.id.clone(),
+            None => launch.parent.id().to_string(),
+        };
         if launch.parent.has_exited() {
             return Err(NestedError::BadRequest(format!(
                 "Parent container {parent_id} is not running"
@@ -437,7 +447,11 @@ impl Nested {
             )));
         }
         let checkpoint = launch.parent.checkpoint().clone();
-        let cgroups = match crate::containerizer::cgroups_nested(&checkpoint.cgroups, &launch.id) {
+        let base = match &launch.nested_parent {
+            Some(entry) => &entry.cgroups,
+            None => &checkpoint.cgroups,
+        };
+        let cgroups = match crate::containerizer::cgroups_nested(base, &launch.id) {
             Ok(paths) => paths,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -502,6 +516,7 @@ impl Nested {
             session: launch.session,
             tty: launch.tty.is_some(),
             user: launch.user_name.clone(),
+            sandbox: launch.sandbox.clone(),
             pid,
             switchboard_pid,
             cgroups: cgroups.clone(),
@@ -522,6 +537,7 @@ impl Nested {
             session: launch.session,
             tty: launch.tty.is_some(),
             user: launch.user_name.clone(),
+            sandbox: launch.sandbox.clone(),
             dir,
             socket,
             pid,

@@ -41,14 +41,26 @@ enum Command {
     /// The command executor, for the agent the harness starts (G7).
     #[command(hide = true)]
     Executor(drover_executor::Flags),
+    /// The I/O switchboard of a nested container (a default executor's task, TG), for the
+    /// agent the harness starts.
+    #[command(name = "io-switchboard", hide = true)]
+    IoSwitchboard {
+        #[arg(value_name = "FILE")]
+        spec: std::path::PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::IoSwitchboard { spec }) = &cli.command {
+        let code = drover_agent::switchboard::main(spec).clamp(0, 255) as u8;
+        return std::process::ExitCode::from(code);
+    }
     if let Some(command) = cli.command {
         let result = match command {
             Command::Daemon(kind) => run_daemon(kind),
             Command::Executor(flags) => run_executor(flags),
+            Command::IoSwitchboard { .. } => Ok(()),
         };
         return match result {
             Ok(()) => std::process::ExitCode::SUCCESS,

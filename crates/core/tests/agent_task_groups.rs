@@ -268,6 +268,56 @@ fn sandbox_volumes_pass_and_other_volumes_are_refused_by_name() {
     }
 }
 
+/// A group's task may ask for a terminal and for its cgroups (`linux_info.share_cgroups`,
+/// either way): its nested container honours both. Other `linux_info` is refused by name.
+#[test]
+fn a_group_task_may_have_a_terminal_and_choose_its_cgroups() {
+    let fw = framework("fw", false, false);
+    let with = |linux: Option<v1::LinuxInfo>| {
+        let mut t = command_task("a");
+        t.container = Some(Box::new(v1::ContainerInfo {
+            r#type: v1::container_info::Type::Mesos as i32,
+            tty_info: Some(Default::default()),
+            linux_info: linux,
+            ..Default::default()
+        }));
+        t
+    };
+    for share in [None, Some(true), Some(false)] {
+        let linux = share.map(|s| v1::LinuxInfo {
+            share_cgroups: Some(s),
+            ..Default::default()
+        });
+        let mut h = Harness::registered();
+        let effects = h.step(run_group(&fw, default_executor("e"), vec![with(linux)]));
+        assert_eq!(launches(&effects).len(), 1, "{share:?}: {effects:?}");
+    }
+    let mut h = Harness::registered();
+    let privileged = v1::LinuxInfo {
+        share_cgroups: Some(false),
+        share_pid_namespace: Some(true),
+        ..Default::default()
+    };
+    let effects = h.step(run_group(
+        &fw,
+        default_executor("e"),
+        vec![with(Some(privileged))],
+    ));
+    assert!(launches(&effects).is_empty());
+    let status = expect_one(
+        &effects,
+        TaskState::TaskFailed,
+        Some(Reason::ContainerLaunchFailed),
+        Source::Agent,
+    );
+    assert!(
+        status
+            .message
+            .unwrap_or_default()
+            .contains("container.linux_info")
+    );
+}
+
 /// The `UpdateContainer` effects of `effects`: (cpus, mem).
 fn resizes(effects: &[Effect]) -> Vec<(f64, f64)> {
     effects

@@ -555,3 +555,76 @@ fn the_agents_acls_decide_who_may_exec_into_which_users_containers() {
         "{err}"
     );
 }
+
+/// A pod's task runs as a nested container of its default executor's container; `task exec`
+/// into it lands in that task's container (its sandbox, a cgroup below the task's own), not
+/// merely in the executor's.
+#[test]
+fn task_exec_into_a_pod_task_runs_in_that_tasks_own_container() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        ..Options::default()
+    });
+    let pod = json!({
+        "id": "/exec-pod",
+        "scaling": {"kind": "fixed", "instances": 1},
+        "containers": [
+            {"name": "main", "exec": {"command": {"shell": "exec sleep 600"}},
+             "resources": {"cpus": 0.1, "mem": 40}},
+            {"name": "side", "exec": {"command": {"shell": "exec sleep 600"}},
+             "resources": {"cpus": 0.1, "mem": 24}}
+        ]
+    });
+    let (status, body) = cluster.marathon_request("POST", "/v2/pods", Some(&pod));
+    assert_eq!(status, 201, "{body}");
+    // The `main` task, its executor's container and the nested container it reported.
+    let mut found = None;
+    cluster.wait_for("the pod's main task to run with its own container", || {
+        let Some(state) = support::get_json(cluster.master_port, "/master/state") else {
+            return false;
+        };
+        for framework in state["frameworks"].as_array().into_iter().flatten() {
+            for task in framework["tasks"].as_array().into_iter().flatten() {
+                let id = task["id"].as_str().unwrap_or("");
+                if !id.contains(".main.") || task["state"] != "TASK_RUNNING" {
+                    continue;
+                }
+                let reported = task["statuses"].as_array().and_then(|s| {
+                    s.iter().rev().find_map(|s| {
+                        let c = &s["container_status"]["container_id"];
+                        Some((
+                            c["value"].as_str()?.to_owned(),
+                            c["parent"]["value"].as_str()?.to_owned(),
+                        ))
+                    })
+                });
+                if let Some((nested, executor)) = reported {
+                    found = Some((id.to_owned(), nested, executor));
+                }
+            }
+        }
+        found.is_some()
+    });
+    let (task, nested, executor) = found.unwrap();
+    let (code, out, err) = drover_exec(
+        &cluster,
+        &[&task, "--", "sh", "-c", "pwd -P; cat /proc/self/cgroup"],
+        b"",
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}\n{}", cluster.logs());
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.ends_with(&format!("/tasks/{task}"))),
+        "not in the task's sandbox: {out}"
+    );
+    if nix::unistd::geteuid().is_root() {
+        assert!(
+            out.contains(&format!("/{executor}/{nested}/")),
+            "not in a cgroup below the task's container {executor}/{nested}: {out}"
+        );
+    } else {
+        eprintln!("SKIPPED (not root): the cgroup assertion of task exec into a pod task");
+    }
+}

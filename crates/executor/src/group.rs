@@ -641,6 +641,14 @@ impl DefaultExecutor {
             reason,
             message,
         );
+        // Which nested container runs it, as Mesos' default executor said (`task exec` goes
+        // there).
+        if let Some(container) = &member.container {
+            status.container_status = Some(v1::ContainerStatus {
+                container_id: Some(container.clone()),
+                ..Default::default()
+            });
+        }
         edit(&mut status);
         member.last_status = Some(status.clone());
         self.outbox.send(status).await;

@@ -61,12 +61,24 @@ pub fn launch_call(
             tty_info: Some(tty),
             ..Default::default()
         });
+    // `linux_info.share_cgroups: true` (Mesos' default) keeps the task in the executor's
+    // limits only; otherwise (false, or unset) its own cgroup gets its resources as limits.
+    let shared = task
+        .container
+        .as_ref()
+        .and_then(|c| c.linux_info.as_ref())
+        .and_then(|l| l.share_cgroups)
+        == Some(true);
     v1::agent::Call {
         r#type: Some(Type::LaunchContainer as i32),
         launch_container: Some(v1::agent::call::LaunchContainer {
             container_id: id,
             command: Some(command),
-            resources: task.resources.clone(),
+            resources: if shared {
+                Vec::new()
+            } else {
+                task.resources.clone()
+            },
             container,
             limits: Default::default(),
         }),

@@ -131,8 +131,9 @@ pub fn refusal(task: &v1::TaskInfo, executor: &v1::ExecutorInfo) -> Option<Strin
         .is_some_and(|c| c.tty_info.is_some());
     if task_tty && executor.container != task.container {
         return Some(
-            "Unsupported container.tty_info: a task's TTY is supported for command tasks only \
-             (a task of an executor or of a group shares its executor's container)"
+            "Unsupported container.tty_info: a task's TTY is supported for command tasks and \
+             the tasks of a group only (a task of a custom executor shares its executor's \
+             container)"
                 .to_owned(),
         );
     }

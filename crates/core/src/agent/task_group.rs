@@ -194,11 +194,20 @@ impl Agent {
                     ),
                 ));
             }
-            // The sandbox volumes are the default executor's to honour; every other
-            // container setting is checked as for any task.
+            // The default executor honours the sandbox volumes, a terminal (its nested
+            // container gets one) and `linux_info.share_cgroups` (false, or unset: the task's
+            // own cgroup with its limits; true: the executor's, bounded by the group's total);
+            // every other container setting is checked as for any task.
             let mut checked = task.clone();
             if let Some(container) = checked.container.as_deref_mut() {
                 container.volumes.clear();
+                container.tty_info = None;
+                if let Some(linux) = container.linux_info.as_mut() {
+                    linux.share_cgroups = None;
+                }
+                if container.linux_info == Some(v1::LinuxInfo::default()) {
+                    container.linux_info = None;
+                }
             }
             if let Some(detail) = super::container::refusal(&checked, executor) {
                 return Some((Trigger::ContainerLaunchFailed, detail));

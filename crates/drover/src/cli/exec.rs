@@ -10,7 +10,7 @@ use bytes::Bytes;
 use drover_wire::codec::Encoding;
 use drover_wire::v1;
 use hyper::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::task::{executor_of, find_task};
@@ -149,10 +149,7 @@ pub async fn exec(
     }
     let container = v1::ContainerId {
         value: uuid::Uuid::new_v4().to_string(),
-        parent: Some(Box::new(v1::ContainerId {
-            value: parent,
-            parent: None,
-        })),
+        parent: Some(Box::new(task_container(&found.task, &parent))),
     };
     let window = if tty { window_size() } else { None };
     let mut container_info = json!({"type": "MESOS"});
@@ -163,7 +160,7 @@ pub async fn exec(
     let launch = json!({
         "type": "LAUNCH_NESTED_CONTAINER_SESSION",
         "launch_nested_container_session": {
-            "container_id": {"value": container.value, "parent": {"value": container.parent.as_ref().map(|p| p.value.clone())}},
+            "container_id": id_json(&container),
             "command": {"shell": false, "value": command[0], "arguments": command},
             "container": container_info,
         }
@@ -174,7 +171,7 @@ pub async fn exec(
     relay(&agent, &container, output, interactive, tty, window, false).await;
     let call = |kind: &str| {
         let key = kind.to_lowercase();
-        json!({"type": kind, key: {"container_id": {"value": container.value, "parent": {"value": container.parent.as_ref().map(|p| p.value.clone())}}}})
+        json!({"type": kind, key: {"container_id": id_json(&container)}})
     };
     let waited = agent
         .json(
@@ -206,6 +203,46 @@ pub async fn exec(
         text(result, "reason"),
         text(result, "message")
     )))
+}
+
+/// The container task `task` (from `/master/state`) runs in: the nested container its
+/// executor reported in its updates (a default executor's task, as Mesos' said), when it lies
+/// in `executor_container`; else the executor's container itself.
+fn task_container(task: &Value, executor_container: &str) -> v1::ContainerId {
+    fn parse(value: &Value, depth: usize) -> Option<v1::ContainerId> {
+        let id = value.get("value")?.as_str()?.to_owned();
+        let parent = match value.get("parent") {
+            Some(p) if depth < 4 => Some(Box::new(parse(p, depth + 1)?)),
+            Some(_) => return None,
+            None => None,
+        };
+        Some(v1::ContainerId { value: id, parent })
+    }
+    let reported = task["statuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .find_map(|s| parse(&s["container_status"]["container_id"], 0))
+        .filter(|id| {
+            let mut root = id;
+            while let Some(parent) = root.parent.as_deref() {
+                root = parent;
+            }
+            id.parent.is_some() && root.value == executor_container
+        });
+    reported.unwrap_or_else(|| v1::ContainerId {
+        value: executor_container.to_owned(),
+        parent: None,
+    })
+}
+
+/// A container id as the operator API's JSON has it, parents included.
+fn id_json(id: &v1::ContainerId) -> Value {
+    match &id.parent {
+        Some(parent) => json!({"value": id.value, "parent": id_json(parent)}),
+        None => json!({"value": id.value}),
+    }
 }
 
 /// Ctrl-P Ctrl-Q: leaves an attached terminal without ending what runs in it (Docker's and
@@ -331,12 +368,9 @@ pub async fn attach(endpoints: &Endpoints, wanted: &str) -> CliResult {
         )));
     }
     let (agent, executor) = executor_of(endpoints, &found, &state).await?;
-    let container = v1::ContainerId {
-        value: text(&executor, "container").to_owned(),
-        parent: None,
-    };
+    let container = task_container(&found.task, text(&executor, "container"));
     let call = json!({"type": "ATTACH_CONTAINER_OUTPUT",
-        "attach_container_output": {"container_id": {"value": container.value}}});
+        "attach_container_output": {"container_id": id_json(&container)}});
     let output = agent.recordio_as("/api/v1", STREAM_HEADERS, &call).await?;
     let tty = rustix::termios::isatty(std::io::stdin());
     if tty {
