@@ -55,7 +55,7 @@ pub fn launch_call(
     let container = task
         .container
         .as_ref()
-        .and_then(|c| c.tty_info.clone())
+        .and_then(|c| c.tty_info)
         .map(|tty| v1::ContainerInfo {
             r#type: v1::container_info::Type::Mesos as i32,
             tty_info: Some(tty),
