@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use drover_wire::v1::TaskState;
-use drover_wire::{internal, v1};
+use drover_wire::v1;
 use support::*;
 
 fn sandbox_volume(container_path: &str, path: &str) -> Box<v1::ContainerInfo> {
