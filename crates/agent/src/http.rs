@@ -51,6 +51,8 @@ pub struct AppState {
     pub nested: Arc<crate::nested::Nested>,
     /// `--acls` for the nested-container calls; `None` when they are open.
     pub nested_acls: Option<Arc<crate::http_nested::NestedAcls>>,
+    /// `--secrets_dir`: `SECRET` variables of nested containers are resolved from it.
+    pub secrets_dir: Option<PathBuf>,
     /// When the agent started.
     pub started: Instant,
     /// Wall-clock start, seconds since the epoch.

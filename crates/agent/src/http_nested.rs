@@ -265,12 +265,15 @@ fn tty_of(container: Option<&v1::ContainerInfo>) -> Result<Option<(u16, u16)>, H
     }))
 }
 
-/// The environment of a nested command: a base, then the call's plain variables.
+/// The environment of a nested command: a base, then the call's variables; `SECRET` ones are
+/// resolved from the agent's secret store (`--secrets_dir`) as for any container (a default
+/// executor's task's secrets reach only that task's container).
 fn env_of(
     command: &v1::CommandInfo,
     sandbox: &std::path::Path,
     user: Option<&crate::containerizer::UserInfo>,
     tty: bool,
+    secrets_dir: Option<&std::path::Path>,
 ) -> Result<Vec<(String, String)>, HttpError> {
     let mut env: Vec<(String, String)> = vec![
         (
@@ -287,18 +290,15 @@ fn env_of(
         env.push(("TERM".into(), "xterm".into()));
     }
     for variable in command.environment.iter().flat_map(|e| &e.variables) {
-        if variable.r#type == Some(v1::environment::variable::Type::Secret as i32) {
-            return Err(HttpError::bad_request(format!(
-                "Environment variable '{}': SECRET variables are not supported for nested \
-                 containers",
-                variable.name
-            )));
-        }
+        let value = if variable.r#type == Some(v1::environment::variable::Type::Secret as i32) {
+            let secret = variable.secret.clone().unwrap_or_default();
+            crate::secrets::resolve(secrets_dir, &variable.name, &secret)
+                .map_err(HttpError::bad_request)?
+        } else {
+            variable.value.clone().unwrap_or_default()
+        };
         env.retain(|(name, _)| *name != variable.name);
-        env.push((
-            variable.name.clone(),
-            variable.value.clone().unwrap_or_default(),
-        ));
+        env.push((variable.name.clone(), value));
     }
     Ok(env)
 }
@@ -450,7 +450,13 @@ pub async fn launch(
         }
         dir
     };
-    let env = env_of(command, &sandbox, user.as_ref(), tty.is_some())?;
+    let env = env_of(
+        command,
+        &sandbox,
+        user.as_ref(),
+        tty.is_some(),
+        state.secrets_dir.as_deref(),
+    )?;
     let entry = state
         .nested
         .launch(Launch {

@@ -557,9 +557,22 @@ impl Nested {
         config: &switchboard::Config,
         terminal: Option<&std::os::fd::OwnedFd>,
     ) -> Result<(tokio::process::Child, i32), String> {
+        // The config holds the command's environment (resolved secrets included): readable by
+        // the agent's user only, and removed once the switchboard has read it.
         let config_path = dir.join("switchboard.json");
         let text = serde_json::to_vec(config).map_err(|e| e.to_string())?;
-        std::fs::write(&config_path, text).map_err(|e| format!("writing its config: {e}"))?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&config_path)
+                .and_then(|mut f| f.write_all(&text))
+                .map_err(|e| format!("writing its config: {e}"))?;
+        }
+        let _remove_config = RemoveOnDrop(config_path.clone());
         let log = std::fs::File::create(dir.join("switchboard.log"))
             .map_err(|e| format!("creating the switchboard's log: {e}"))?;
         let mut command = tokio::process::Command::new(&self.launcher);
@@ -785,6 +798,15 @@ async fn settle(entry: &Entry, result: Ended, ended: &watch::Sender<Option<Ended
     let _ =
         tokio::task::spawn_blocking(move || crate::containerizer::cgroups_destroy(&cgroups)).await;
     ended.send_replace(Some(result));
+}
+
+/// Removes a file when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn kill_pid(pid: i32) {

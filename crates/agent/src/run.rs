@@ -193,6 +193,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         views: views.map(Arc::new),
         nested: nested.clone(),
         nested_acls: nested_acls.map(Arc::new),
+        secrets_dir: flags.secrets_dir.clone(),
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use drover_wire::v1::TaskState;
 use drover_wire::v1;
+use drover_wire::v1::TaskState;
 use support::*;
 
 fn sandbox_volume(container_path: &str, path: &str) -> Box<v1::ContainerInfo> {
@@ -397,4 +397,91 @@ async fn each_task_is_a_nested_container_with_its_own_limits_and_outlives_an_age
             !small.exists() && !large.exists()
         })
         .await;
+}
+
+/// A group task's SECRET variable is resolved into that task's own nested container only:
+/// its sibling and the executor never see it, and no file of the agent keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_tasks_secret_reaches_only_that_task() {
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("db-password"), "hunter2").unwrap();
+    let master = FakeMaster::start(true).await;
+    let agent = AgentProcess::start(
+        &master,
+        &[&format!("--secrets_dir={}", secrets.path().display())],
+    );
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    let print = "echo \"pw=${PW:-none}\"; exec sleep 600";
+    let mut holder = shell_task("holder", print, 32.0);
+    holder.command.as_mut().unwrap().environment = Some(v1::Environment {
+        variables: vec![v1::environment::Variable {
+            name: "PW".into(),
+            r#type: Some(v1::environment::variable::Type::Secret as i32),
+            value: None,
+            secret: Some(v1::Secret {
+                r#type: Some(v1::secret::Type::Reference as i32),
+                reference: Some(v1::secret::Reference {
+                    name: "db-password".into(),
+                    key: None,
+                }),
+                value: None,
+            }),
+        }],
+    });
+    let sibling = shell_task("sibling", print, 32.0);
+    launch_group(
+        &master,
+        &framework("fw", false, false),
+        group_executor("pod-s"),
+        vec![holder, sibling],
+    )
+    .await;
+    for id in ["holder", "sibling"] {
+        master.wait_state(id, TaskState::TaskRunning, LONG).await;
+    }
+    let sandbox = agent.sandbox("pod-s").expect("the executor's sandbox");
+    let stdout = |task: &str| {
+        std::fs::read_to_string(sandbox.join("tasks").join(task).join("stdout")).unwrap_or_default()
+    };
+    master
+        .wait_for("both tasks' output", LONG, |_| {
+            stdout("holder").contains("pw=") && stdout("sibling").contains("pw=")
+        })
+        .await;
+    assert_eq!(stdout("holder").trim(), "pw=hunter2");
+    assert_eq!(stdout("sibling").trim(), "pw=none");
+    // The executor's own environment does not hold it.
+    for pid in pids_with_env("MESOS_EXECUTOR_ID=pod-s") {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("executor") {
+            assert!(
+                !String::from_utf8_lossy(&environ).contains("hunter2"),
+                "the executor holds the secret"
+            );
+        }
+    }
+    // Nothing under the agent's work dir but the task's own output holds it.
+    let mut holders = Vec::new();
+    let mut stack = vec![agent.work_dir.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && std::fs::read(&path).is_ok_and(|b| b.windows(7).any(|w| w == b"hunter2"))
+            {
+                holders.push(path);
+            }
+        }
+    }
+    assert_eq!(
+        holders,
+        vec![sandbox.join("tasks/holder/stdout")],
+        "files holding the secret"
+    );
 }

@@ -28,24 +28,42 @@ pub struct Waited {
 }
 
 /// What a task's nested container runs: its command (with the complete environment, its URIs
-/// already fetched by the agent), as `user` (the command's), with a terminal if it asks.
+/// already fetched by the agent, its secrets for the agent to resolve), as `user` (the
+/// command's), with a terminal if it asks.
 pub fn launch_call(
     id: v1::ContainerId,
     task: &v1::TaskInfo,
     command: &v1::CommandInfo,
     env: &[(String, String)],
 ) -> v1::agent::Call {
+    use v1::environment::variable::Type as VarType;
+    // The task's SECRET variables go as they are: the agent resolves them into this container
+    // only (never into the executor's, which every task of the group shares).
+    let secrets = command
+        .environment
+        .iter()
+        .flat_map(|e| e.variables.iter())
+        .filter(|v| v.r#type == Some(VarType::Secret as i32))
+        .cloned();
     let command = v1::CommandInfo {
         uris: Vec::new(),
         environment: Some(v1::Environment {
             variables: env
                 .iter()
+                .filter(|(name, _)| {
+                    !command
+                        .environment
+                        .iter()
+                        .flat_map(|e| e.variables.iter())
+                        .any(|v| v.r#type == Some(VarType::Secret as i32) && &v.name == name)
+                })
                 .map(|(name, value)| v1::environment::Variable {
                     name: name.clone(),
-                    r#type: Some(v1::environment::variable::Type::Value as i32),
+                    r#type: Some(VarType::Value as i32),
                     value: Some(value.clone()),
                     secret: None,
                 })
+                .chain(secrets)
                 .collect(),
         }),
         ..command.clone()

@@ -332,8 +332,9 @@ impl Agent {
                     .map(|(t, uris)| (t.info.task_id.value.clone(), uris.clone()))
                     .collect()
             },
-            // A task group's tasks cannot carry secrets (`task_group` refuses them): only the
-            // executor's own, and the command executor's task's.
+            // The executor's own, and the command executor's task's; a task group's tasks' are
+            // resolved into each task's nested container when the default executor launches it,
+            // never into the executor's (which every task of the group shares).
             secret_env: std::iter::once(info.command.as_ref())
                 .chain(
                     tasks

@@ -176,24 +176,8 @@ impl Agent {
             if let Some(detail) = volume_refusal(task) {
                 return Some((Trigger::ContainerLaunchFailed, detail));
             }
-            // The agent resolves secrets into the executor's container, which every task of the
-            // group shares: one task's secret would reach all of them.
-            let secret = command
-                .environment
-                .iter()
-                .flat_map(|e| e.variables.iter())
-                .find(|v| v.r#type == Some(v1::environment::variable::Type::Secret as i32));
-            if let Some(var) = secret {
-                return Some((
-                    Trigger::ContainerLaunchFailed,
-                    format!(
-                        "Unsupported environment variable '{}' of type SECRET in task '{}': \
-                         secrets are resolved into the executor's container, which every task \
-                         of a group shares",
-                        var.name, task.task_id.value
-                    ),
-                ));
-            }
+            // (SECRET variables are resolved by the agent into the task's own nested container
+            // when the default executor launches it.)
             // The default executor honours the sandbox volumes, a terminal (its nested
             // container gets one) and `linux_info.share_cgroups` (false, or unset: the task's
             // own cgroup with its limits; true: the executor's, bounded by the group's total);
