@@ -39,6 +39,7 @@ fn container(name: &str) -> PodContainer {
         labels: BTreeMap::new(),
         user: None,
         kill_grace_period_seconds: None,
+        tty: false,
     }
 }
 
@@ -72,6 +73,7 @@ fn web_pod(id: &str, instances: u32, checked: bool) -> AppSpec {
         volumes: Vec::new(),
         networks: Vec::new(),
         executor_resources: PodResources::EXECUTOR_DEFAULT,
+        legacy_shared_cgroups: false,
     };
     let mut app = pod::carrier(PathId::parse_app_id(id).unwrap(), spec);
     app.instances = instances;

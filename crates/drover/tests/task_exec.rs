@@ -628,3 +628,88 @@ fn task_exec_into_a_pod_task_runs_in_that_tasks_own_container() {
         eprintln!("SKIPPED (not root): the cgroup assertion of task exec into a pod task");
     }
 }
+
+/// A pod container with `tty` runs with a terminal; with `legacySharedCgroups` its cgroup has
+/// no limit of its own (only the executor's total bounds it), where by default it has its
+/// `resources.mem`.
+#[test]
+fn a_pod_containers_tty_and_legacy_shared_cgroups_take_effect() {
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        ..Options::default()
+    });
+    let script = "tty; cat /proc/self/cgroup; exec sleep 600";
+    for (id, shared) in [("/tty-own", false), ("/tty-shared", true)] {
+        let pod = json!({
+            "id": id,
+            "legacySharedCgroups": shared,
+            "scaling": {"kind": "fixed", "instances": 1},
+            "containers": [{"name": "term", "tty": true,
+                            "exec": {"command": {"shell": script}},
+                            "resources": {"cpus": 0.1, "mem": 24}}]
+        });
+        let (status, body) = cluster.marathon_request("POST", "/v2/pods", Some(&pod));
+        assert_eq!(status, 201, "{body}");
+    }
+    // Each pod's task output, read from its sandbox once it has printed its cgroups.
+    let output = |pod: &str| -> Option<String> {
+        let state = support::get_json(cluster.agent_port, "/state")?;
+        for framework in state["frameworks"].as_array().into_iter().flatten() {
+            for executor in framework["executors"].as_array().into_iter().flatten() {
+                for task in executor["tasks"].as_array().into_iter().flatten() {
+                    let id = task["id"].as_str().unwrap_or("");
+                    if !id.starts_with(pod) {
+                        continue;
+                    }
+                    let dir = executor["directory"].as_str()?;
+                    let out = std::fs::read_to_string(
+                        std::path::Path::new(dir)
+                            .join("tasks")
+                            .join(id)
+                            .join("stdout"),
+                    )
+                    .ok()?;
+                    return out.contains("memory").then_some(out);
+                }
+            }
+        }
+        None
+    };
+    let mut outputs = Vec::new();
+    for pod in ["tty-own", "tty-shared"] {
+        let mut found = None;
+        cluster.wait_for("the pod's task to print", || {
+            found = output(pod);
+            found.is_some()
+        });
+        outputs.push(found.unwrap());
+    }
+    for out in &outputs {
+        assert!(out.contains("/dev/pts/"), "no terminal: {out}");
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED (not root): the cgroup limits of pod containers");
+        return;
+    }
+    let limit = |out: &str| -> u64 {
+        let path = out
+            .lines()
+            .find_map(|l| {
+                let mut parts = l.trim().splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == "memory")
+                    .then(|| path.to_owned())
+            })
+            .expect("a memory cgroup line");
+        std::fs::read_to_string(format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"))
+            .expect("the task's memory limit")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(limit(&outputs[0]), 24 << 20, "{}", outputs[0]);
+    assert!(limit(&outputs[1]) > 1 << 40, "{}", outputs[1]);
+}

@@ -93,7 +93,7 @@ fn pod_rows() -> Vec<(&'static str, Value, Expect)> {
         (
             "legacySharedCgroups",
             json!(true),
-            Refused("/legacySharedCgroups", "legacySharedCgroups"),
+            At("/legacySharedCgroups", json!(true)),
         ),
     ]
 }
@@ -178,7 +178,7 @@ fn container_rows() -> Vec<(&'static str, Value, Expect)> {
             json!({"killGracePeriodSeconds": 7}),
             At("/containers/0/lifecycle/killGracePeriodSeconds", json!(7.0)),
         ),
-        ("tty", json!(true), Refused("/containers(0)/tty", "tty")),
+        ("tty", json!(true), At("/containers/0/tty", json!(true))),
     ]
 }
 

@@ -63,22 +63,18 @@ const CONTAINER_FIELDS: [&str; 16] = [
 ];
 
 /// Fields accepted by the RAML that Drover does not run: given a value, refused by name.
-const POD_REFUSED: [(&str, &str); 3] = [
+const POD_REFUSED: [(&str, &str); 2] = [
     (
         "secrets",
-        "secrets are not supported (Drover has no secret store)",
+        "pod secrets are not supported yet (apps' are: the agent's --secrets_dir)",
     ),
     (
         "linuxInfo",
         "linuxInfo (seccomp, IPC and shared memory settings) is not supported",
     ),
-    (
-        "legacySharedCgroups",
-        "legacySharedCgroups is not supported: each container gets its own cgroup",
-    ),
 ];
 
-const CONTAINER_REFUSED: [(&str, &str); 6] = [
+const CONTAINER_REFUSED: [(&str, &str); 5] = [
     (
         "image",
         "container images are not supported in pods yet (the Mesos containerizer's images); \
@@ -97,12 +93,8 @@ const CONTAINER_REFUSED: [(&str, &str); 6] = [
         "checks of pod containers are not supported; use healthCheck",
     ),
     (
-        "tty",
-        "tty is not supported (containers run without a terminal)",
-    ),
-    (
         "secrets",
-        "secrets are not supported (Drover has no secret store)",
+        "pod secrets are not supported yet (apps' are: the agent's --secrets_dir)",
     ),
 ];
 
@@ -245,6 +237,7 @@ pub fn parse_pod(
         volumes,
         networks,
         executor_resources,
+        legacy_shared_cgroups: r.boolean(obj, "legacySharedCgroups", "").unwrap_or(false),
     };
     let mut app = pod::carrier(id.clone().unwrap_or_else(PathId::root), spec);
     app.env = environment;
@@ -300,7 +293,7 @@ fn read_env(
             }
             Value::Object(o) if o.contains_key("secret") => r.error(
                 &format!("{path}/{key}/{k}"),
-                "secrets are not supported (Drover has no secret store)",
+                "pod secrets are not supported yet (apps' are: the agent's --secrets_dir)",
             ),
             _ => r.error(&format!("{path}/{key}/{k}"), "error.expected.jsstring"),
         }
@@ -500,6 +493,7 @@ fn read_container(r: &mut Reader, v: &Value, path: &str, request: bool) -> Optio
         labels: r.string_map(c, "labels", path).unwrap_or_default(),
         user: r.string(c, "user", path),
         kill_grace_period_seconds,
+        tty: r.boolean(c, "tty", path).unwrap_or(false),
     })
 }
 
@@ -594,7 +588,7 @@ fn read_volumes(r: &mut Reader, obj: &Map<String, Value>) -> Vec<PodVolume> {
             ),
             (
                 "secret",
-                "secret volumes are not supported (Drover has no secret store)",
+                "pod secret volumes are not supported yet (apps' are: the agent's --secrets_dir)",
             ),
         ] {
             if v.contains_key(key) {

@@ -129,6 +129,9 @@ fn container_json(c: &PodContainer) -> Value {
     if let Some(grace) = c.kill_grace_period_seconds {
         m.insert("lifecycle".into(), json!({"killGracePeriodSeconds": grace}));
     }
+    if c.tty {
+        m.insert("tty".into(), json!(true));
+    }
     Value::Object(m)
 }
 
@@ -140,10 +143,14 @@ pub fn pod_json(app: &AppSpec, stored: bool) -> Map<String, Value> {
         volumes: Vec::new(),
         networks: Vec::new(),
         executor_resources: drover_core::marathon::pod::PodResources::EXECUTOR_DEFAULT,
+        legacy_shared_cgroups: false,
     };
     let pod = app.pod.as_deref().unwrap_or(&empty);
     let mut m = Map::new();
     m.insert("id".into(), json!(app.id.as_str()));
+    if pod.legacy_shared_cgroups {
+        m.insert("legacySharedCgroups".into(), json!(true));
+    }
     m.insert("version".into(), json!(timestamp(app.version_ms)));
     if let Some(user) = &app.user {
         m.insert("user".into(), json!(user));

@@ -313,10 +313,16 @@ fn task_info(
             }
         })
         .collect();
-    let container_info = (!volumes.is_empty()).then(|| {
+    let shared = pod.legacy_shared_cgroups;
+    let container_info = (!volumes.is_empty() || container.tty || shared).then(|| {
         Box::new(v1::ContainerInfo {
             r#type: v1::container_info::Type::Mesos as i32,
             volumes,
+            tty_info: container.tty.then(v1::TtyInfo::default),
+            linux_info: shared.then(|| v1::LinuxInfo {
+                share_cgroups: Some(true),
+                ..Default::default()
+            }),
             ..Default::default()
         })
     });

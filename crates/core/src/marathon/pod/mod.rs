@@ -145,6 +145,9 @@ pub struct PodContainer {
     pub user: Option<String>,
     /// `lifecycle.killGracePeriodSeconds`.
     pub kill_grace_period_seconds: Option<f64>,
+    /// `tty`: the container gets a terminal (its nested container's, behind the agent's I/O
+    /// switchboard), which `drover task attach` reaches.
+    pub tty: bool,
 }
 
 /// A pod-level volume.
@@ -202,6 +205,10 @@ pub struct PodSpec {
     pub networks: Vec<PodNetwork>,
     /// What the default executor of each instance gets.
     pub executor_resources: PodResources,
+    /// `legacySharedCgroups`: the containers share the executor's cgroups (Mesos'
+    /// `share_cgroups`), bounded only by the instance's total, instead of each its own with its
+    /// resources as limits.
+    pub legacy_shared_cgroups: bool,
 }
 
 impl PodSpec {
@@ -578,6 +585,7 @@ mod tests {
             labels: BTreeMap::new(),
             user: None,
             kill_grace_period_seconds: None,
+            tty: false,
         }
     }
 
@@ -587,6 +595,7 @@ mod tests {
             volumes: Vec::new(),
             networks: Vec::new(),
             executor_resources: PodResources::EXECUTOR_DEFAULT,
+            legacy_shared_cgroups: false,
         }
     }
 
