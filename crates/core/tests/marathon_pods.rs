@@ -36,6 +36,7 @@ fn container(name: &str) -> PodContainer {
         artifacts: Vec::new(),
         volume_mounts: Vec::new(),
         environment: BTreeMap::new(),
+        env_secrets: BTreeMap::new(),
         labels: BTreeMap::new(),
         user: None,
         kill_grace_period_seconds: None,

@@ -121,3 +121,64 @@ fn secrets_from_the_agents_store_reach_the_task_and_never_the_api() {
         .unwrap_or_default()["reason"];
     assert_eq!(reason, "REASON_CONTAINER_LAUNCH_FAILED", "{tasks}");
 }
+
+/// A pod's secrets: a container's `{"secret": id}` variable reaches that container's task only
+/// (its own nested container), the pod shows only the reference, and an undefined reference is
+/// a 422 at the variable.
+#[test]
+fn a_pods_secret_reaches_only_the_container_that_asks() {
+    let store = tempfile::tempdir().unwrap();
+    std::fs::write(store.path().join("pod-token"), "pod-s3cret").unwrap();
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        agent_flags: vec![format!("--secrets_dir={}", store.path().display())],
+        ..Options::default()
+    });
+    let print = "echo \"token=${TOKEN:-none}\"; exec sleep 600";
+    let container = |name: &str, env: serde_json::Value| {
+        json!({"name": name, "exec": {"command": {"shell": print}},
+               "resources": {"cpus": 0.1, "mem": 24}, "environment": env})
+    };
+    let undefined = json!({
+        "id": "/pod-undefined", "scaling": {"kind": "fixed", "instances": 1},
+        "containers": [container("a", json!({"TOKEN": {"secret": "nope"}}))]
+    });
+    let (status, body) = cluster.marathon_request("POST", "/v2/pods", Some(&undefined));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("/containers(0)/environment/TOKEN"),
+        "{body}"
+    );
+
+    let pod = json!({
+        "id": "/pod-secret", "scaling": {"kind": "fixed", "instances": 1},
+        "secrets": {"tok": {"source": "pod-token"}},
+        "containers": [
+            container("holder", json!({"TOKEN": {"secret": "tok"}})),
+            container("other", json!({}))
+        ]
+    });
+    let (status, body) = cluster.marathon_request("POST", "/v2/pods", Some(&pod));
+    assert_eq!(status, 201, "{body}");
+    let agent_dir = cluster.dir.path().join("agent");
+    cluster.wait_for("both containers printed", || {
+        let out = stdouts(&agent_dir);
+        out.contains("token=pod-s3cret") && out.contains("token=none")
+    });
+    assert_eq!(stdouts(&agent_dir).matches("token=pod-s3cret").count(), 1);
+    let shown = cluster.marathon_json("/v2/pods/pod-secret");
+    assert_eq!(
+        shown["containers"][0]["environment"]["TOKEN"],
+        json!({"secret": "tok"}),
+        "{shown}"
+    );
+    assert_eq!(shown["secrets"], json!({"tok": {"source": "pod-token"}}));
+    assert!(
+        !cluster
+            .master_json("/master/state")
+            .to_string()
+            .contains("pod-s3cret")
+    );
+}

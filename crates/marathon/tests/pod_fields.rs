@@ -57,7 +57,7 @@ fn pod_rows() -> Vec<(&'static str, Value, Expect)> {
         (
             "secrets",
             json!({"s": {"source": "/x"}}),
-            Refused("/secrets", "secret"),
+            At("/secrets/s/source", json!("/x")),
         ),
         (
             "volumes",

@@ -237,7 +237,7 @@ async fn bad_pods_are_refused_naming_every_field() {
     let a = server.addr.clone();
     let mut bad = pod(1);
     bad["frobnicate"] = json!(1);
-    bad["secrets"] = json!({"s": {"source": "/x"}});
+    bad["secrets"] = json!({"s": {"src": "/x"}});
     bad["containers"][0]["resources"]["cpus"] = json!(-1);
     bad["containers"][0]["image"] = json!({"kind": "DOCKER", "id": "nginx"});
     bad["containers"][0]["wat"] = json!(true);
@@ -255,7 +255,7 @@ async fn bad_pods_are_refused_naming_every_field() {
         .collect();
     for expected in [
         "/frobnicate",
-        "/secrets",
+        "/secrets/s",
         "/containers(0)/image",
         "/containers(0)/wat",
     ] {

@@ -316,7 +316,7 @@ fn reference_secret(source: &str) -> v1::Secret {
 
 /// An environment variable whose value the agent resolves from its secret store: Mesos'
 /// `SECRET` variable with a `REFERENCE` secret named by the app's `source`.
-fn secret_variable(name: &str, source: &str) -> v1::environment::Variable {
+pub(crate) fn secret_variable(name: &str, source: &str) -> v1::environment::Variable {
     v1::environment::Variable {
         name: name.to_owned(),
         r#type: Some(v1::environment::variable::Type::Secret as i32),

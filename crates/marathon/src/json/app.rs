@@ -27,6 +27,40 @@ pub enum Mode<'a> {
     Stored,
 }
 
+/// `secrets` (`{"<id>": {"source": "<name in the agents' secret store>"}}`), when given
+/// (`null`: none); each bad one is named at its path.
+pub(crate) fn read_secrets(
+    r: &mut Reader,
+    obj: &serde_json::Map<String, Value>,
+) -> Option<BTreeMap<String, String>> {
+    match obj.get("secrets") {
+        None => None,
+        Some(Value::Null) => Some(BTreeMap::new()),
+        Some(Value::Object(secrets)) => {
+            let mut out = BTreeMap::new();
+            for (id, secret) in secrets {
+                let source = secret.as_object().and_then(|o| {
+                    (o.len() == 1).then(|| o.get("source").and_then(Value::as_str))?
+                });
+                match source {
+                    Some(source) if !source.is_empty() => {
+                        out.insert(id.clone(), source.to_owned());
+                    }
+                    _ => r.error(
+                        &format!("/secrets/{id}"),
+                        "a secret is {\"source\": \"<name in the agents' secret store>\"}",
+                    ),
+                }
+            }
+            Some(out)
+        }
+        Some(_) => {
+            r.error("/secrets", "error.expected.jsobject");
+            None
+        }
+    }
+}
+
 /// Fields kept verbatim and echoed back (`secrets` is also read, into the app's secrets).
 const OPAQUE: [&str; 3] = ["secrets", "residency", "ipAddress"];
 
@@ -207,27 +241,8 @@ pub fn parse_app(
             }
         }
     }
-    match obj.get("secrets") {
-        None => {}
-        Some(Value::Null) => app.secrets = BTreeMap::new(),
-        Some(Value::Object(secrets)) => {
-            app.secrets = BTreeMap::new();
-            for (id, secret) in secrets {
-                let source = secret.as_object().and_then(|o| {
-                    (o.len() == 1).then(|| o.get("source").and_then(Value::as_str))?
-                });
-                match source {
-                    Some(source) if !source.is_empty() => {
-                        app.secrets.insert(id.clone(), source.to_owned());
-                    }
-                    _ => r.error(
-                        &format!("/secrets/{id}"),
-                        "a secret is {\"source\": \"<name in the agents' secret store>\"}",
-                    ),
-                }
-            }
-        }
-        Some(_) => r.error("/secrets", "error.expected.jsobject"),
+    if let Some(secrets) = read_secrets(&mut r, obj) {
+        app.secrets = secrets;
     }
     for (name, id) in &app.env_secrets {
         if !app.secrets.contains_key(id) {

@@ -63,16 +63,10 @@ const CONTAINER_FIELDS: [&str; 16] = [
 ];
 
 /// Fields accepted by the RAML that Drover does not run: given a value, refused by name.
-const POD_REFUSED: [(&str, &str); 2] = [
-    (
-        "secrets",
-        "pod secrets are not supported yet (apps' are: the agent's --secrets_dir)",
-    ),
-    (
-        "linuxInfo",
-        "linuxInfo (seccomp, IPC and shared memory settings) is not supported",
-    ),
-];
+const POD_REFUSED: [(&str, &str); 1] = [(
+    "linuxInfo",
+    "linuxInfo (seccomp, IPC and shared memory settings) is not supported",
+)];
 
 const CONTAINER_REFUSED: [(&str, &str); 5] = [
     (
@@ -182,7 +176,8 @@ pub fn parse_pod(
             }
         }
     }
-    let environment = read_env(&mut r, obj, "environment", "");
+    let (environment, env_secrets) = read_env(&mut r, obj, "environment", "");
+    let secrets = super::app::read_secrets(&mut r, obj).unwrap_or_default();
     let containers = match obj.get("containers") {
         None | Some(Value::Null) => {
             r.error("/containers", "error.path.missing");
@@ -232,6 +227,20 @@ pub fn parse_pod(
             executor_resources.disk = v;
         }
     }
+    // Every secret reference names one of the pod's secrets.
+    let references = env_secrets
+        .iter()
+        .map(|(k, id)| (format!("/environment/{k}"), id));
+    let container_refs = containers.iter().enumerate().flat_map(|(i, c)| {
+        c.env_secrets
+            .iter()
+            .map(move |(k, id)| (format!("/containers({i})/environment/{k}"), id))
+    });
+    for (at, id) in references.chain(container_refs) {
+        if !secrets.contains_key(id) {
+            r.error(&at, format!("references an undefined secret named '{id}'"));
+        }
+    }
     let spec = PodSpec {
         containers,
         volumes,
@@ -241,6 +250,8 @@ pub fn parse_pod(
     };
     let mut app = pod::carrier(id.clone().unwrap_or_else(PathId::root), spec);
     app.env = environment;
+    app.env_secrets = env_secrets;
+    app.secrets = secrets;
     app.user = r.string(obj, "user", "");
     if let Some(labels) = r.string_map(obj, "labels", "") {
         app.labels = labels;
@@ -275,30 +286,34 @@ pub fn parse_pod(
     }
 }
 
-/// `environment`: strings; secret references are refused by name.
+/// `environment`: strings, and secret references (`{"secret": "<id>"}`, variable → id).
 fn read_env(
     r: &mut Reader,
     obj: &Map<String, Value>,
     key: &str,
     path: &str,
-) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let (mut out, mut secrets) = (BTreeMap::new(), BTreeMap::new());
     let Some(env) = r.object(obj, key, path) else {
-        return out;
+        return (out, secrets);
     };
     for (k, v) in env {
         match v {
             Value::String(s) => {
                 out.insert(k.clone(), s.clone());
             }
-            Value::Object(o) if o.contains_key("secret") => r.error(
+            Value::Object(o) if o.len() == 1 && o.get("secret").is_some_and(Value::is_string) => {
+                let id = o.get("secret").and_then(Value::as_str).unwrap_or_default();
+                secrets.insert(k.clone(), id.to_owned());
+            }
+            Value::Object(_) => r.error(
                 &format!("{path}/{key}/{k}"),
-                "pod secrets are not supported yet (apps' are: the agent's --secrets_dir)",
+                "an environment value is a string or {\"secret\": \"<secret id>\"}",
             ),
             _ => r.error(&format!("{path}/{key}/{k}"), "error.expected.jsstring"),
         }
     }
-    out
+    (out, secrets)
 }
 
 fn read_command(r: &mut Reader, v: &Value, path: &str, request: bool) -> Option<PodCommand> {
@@ -473,6 +488,7 @@ fn read_container(r: &mut Reader, v: &Value, path: &str, request: bool) -> Optio
             });
         }
     }
+    let (environment, env_secrets) = read_env(r, c, "environment", path);
     let mut kill_grace_period_seconds = None;
     if let Some(l) = r.object(c, "lifecycle", path) {
         let at = format!("{path}/lifecycle");
@@ -489,7 +505,8 @@ fn read_container(r: &mut Reader, v: &Value, path: &str, request: bool) -> Optio
         health_check,
         artifacts,
         volume_mounts,
-        environment: read_env(r, c, "environment", path),
+        environment,
+        env_secrets,
         labels: r.string_map(c, "labels", path).unwrap_or_default(),
         user: r.string(c, "user", path),
         kill_grace_period_seconds,

@@ -71,8 +71,11 @@ fn container_json(c: &PodContainer) -> Value {
             .collect();
         m.insert("endpoints".into(), json!(endpoints));
     }
-    if !c.environment.is_empty() {
-        m.insert("environment".into(), json!(c.environment));
+    if !c.environment.is_empty() || !c.env_secrets.is_empty() {
+        m.insert(
+            "environment".into(),
+            env_json(&c.environment, &c.env_secrets),
+        );
     }
     if let Some(user) = &c.user {
         m.insert("user".into(), json!(user));
@@ -135,6 +138,19 @@ fn container_json(c: &PodContainer) -> Value {
     Value::Object(m)
 }
 
+/// An environment as Marathon shows it: plain values, and secret references as
+/// `{"secret": "<id>"}`.
+fn env_json(
+    plain: &std::collections::BTreeMap<String, String>,
+    secrets: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    let mut env: Map<String, Value> = plain.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    for (k, id) in secrets {
+        env.insert(k.clone(), json!({"secret": id}));
+    }
+    Value::Object(env)
+}
+
 /// The pod a carrier holds, as `GET /v2/pods/{id}` shows it; `stored` adds the version
 /// bookkeeping the scheduler needs after a restart (`versionInfo`, never shown).
 pub fn pod_json(app: &AppSpec, stored: bool) -> Map<String, Value> {
@@ -157,8 +173,16 @@ pub fn pod_json(app: &AppSpec, stored: bool) -> Map<String, Value> {
     }
     let containers: Vec<Value> = pod.containers.iter().map(container_json).collect();
     m.insert("containers".into(), json!(containers));
-    if !app.env.is_empty() {
-        m.insert("environment".into(), json!(app.env));
+    if !app.env.is_empty() || !app.env_secrets.is_empty() {
+        m.insert("environment".into(), env_json(&app.env, &app.env_secrets));
+    }
+    if !app.secrets.is_empty() {
+        let secrets: Map<String, Value> = app
+            .secrets
+            .iter()
+            .map(|(id, source)| (id.clone(), json!({"source": source})))
+            .collect();
+        m.insert("secrets".into(), Value::Object(secrets));
     }
     if !app.labels.is_empty() {
         m.insert("labels".into(), json!(app.labels));

@@ -285,8 +285,24 @@ fn task_info(
             output_file: f.dest_path.clone(),
         })
         .collect();
+    // Secret variables (the container's over the pod's, a plain value over neither): the
+    // agent resolves each into this task's own nested container.
+    let mut secrets = app.env_secrets.clone();
+    secrets.extend(container.env_secrets.clone());
+    secrets.retain(|name, _| !container.environment.contains_key(name));
+    env.retain(|name, _| !container.env_secrets.contains_key(name));
     command.environment = Some(v1::Environment {
-        variables: env.iter().map(|(k, v)| variable(k, v)).collect(),
+        variables: env
+            .iter()
+            .filter(|(name, _)| !secrets.contains_key(*name))
+            .map(|(k, v)| variable(k, v))
+            .chain(secrets.iter().filter_map(|(name, id)| {
+                // Validated when the pod was accepted: every id names a secret.
+                app.secrets
+                    .get(id)
+                    .map(|source| crate::marathon::offer::secret_variable(name, source))
+            }))
+            .collect(),
     });
     let volumes: Vec<v1::Volume> = container
         .volume_mounts

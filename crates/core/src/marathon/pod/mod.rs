@@ -139,6 +139,9 @@ pub struct PodContainer {
     pub volume_mounts: Vec<VolumeMount>,
     /// Its environment (over the pod's).
     pub environment: BTreeMap<String, String>,
+    /// Its variables whose value is a secret (`{"secret": "<id>"}`): variable → the id of one
+    /// of the pod's `secrets` (over the pod's `env_secrets`).
+    pub env_secrets: BTreeMap<String, String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Unix user (over the pod's).
@@ -582,6 +585,7 @@ mod tests {
             artifacts: Vec::new(),
             volume_mounts: Vec::new(),
             environment: BTreeMap::new(),
+            env_secrets: BTreeMap::new(),
             labels: BTreeMap::new(),
             user: None,
             kill_grace_period_seconds: None,
