@@ -107,6 +107,10 @@ pub struct Flags {
     /// a task's enforced disk quota bounds it further.
     #[arg(long = "fetcher_max_size", env = "DROVER_FETCHER_MAX_SIZE", default_value = "10GB", value_parser = parse_bytes)]
     pub fetcher_max_size: u64,
+    /// Drover's bound on the nested containers running at once on this agent (each task of a
+    /// task group is one, and each `task exec` session): each has an I/O switchboard process.
+    #[arg(long = "max_nested_containers", env = "DROVER_MAX_NESTED_CONTAINERS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_nested_containers: u32,
     /// Drover's bound on how long one URI's download may take.
     #[arg(long = "fetcher_timeout", env = "DROVER_FETCHER_TIMEOUT", default_value = "10mins", value_parser = parse_duration)]
     pub fetcher_timeout: Duration,
@@ -322,6 +326,10 @@ impl Flags {
                 format!("{}B", self.fetcher_max_size),
             ),
             ("fetcher_timeout".to_owned(), d(self.fetcher_timeout)),
+            (
+                "max_nested_containers".to_owned(),
+                self.max_nested_containers.to_string(),
+            ),
             (
                 "registration_backoff_factor".to_owned(),
                 d(self.registration_backoff_factor),

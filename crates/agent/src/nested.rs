@@ -30,9 +30,6 @@ use tokio::sync::watch;
 use crate::containerizer::{CgroupPaths, Container, Limits, UserInfo};
 use crate::switchboard;
 
-/// Nested containers at once on one agent (each has a switchboard process).
-pub const MAX_NESTED: usize = 256;
-
 /// The descriptor a terminal's switchboard finds the pty master on.
 const TERMINAL_FD: i32 = 3;
 
@@ -187,12 +184,14 @@ pub struct Nested {
     launcher: PathBuf,
     /// `--cgroups_enable_cfs`: limits include a hard CPU quota.
     cfs: bool,
+    /// `--max_nested_containers`: at most this many at once (each has a switchboard).
+    max: usize,
 }
 
 impl Nested {
     /// Nested containers under `<work_dir>/nested`, switchboards run as `launcher
     /// io-switchboard`.
-    pub fn new(work_dir: &Path, launcher: PathBuf, cfs: bool) -> Self {
+    pub fn new(work_dir: &Path, launcher: PathBuf, cfs: bool, max: usize) -> Self {
         Self {
             entries: Mutex::new(BTreeMap::new()),
             terminals: Mutex::new(BTreeMap::new()),
@@ -200,6 +199,7 @@ impl Nested {
             terminals_root: work_dir.join("terminals"),
             launcher,
             cfs,
+            max,
         }
     }
 
@@ -428,9 +428,11 @@ impl Nested {
                     launch.id
                 )));
             }
-            if entries.len() >= MAX_NESTED {
+            if entries.len() >= self.max {
                 return Err(NestedError::Busy(format!(
-                    "Too many nested containers on this agent (at most {MAX_NESTED})"
+                    "Too many nested containers on this agent (at most {}, \
+                     --max_nested_containers)",
+                    self.max
                 )));
             }
         }

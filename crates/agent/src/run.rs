@@ -156,6 +156,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         &work_dir,
         launcher_path.clone(),
         flags.cgroups_enable_cfs,
+        flags.max_nested_containers as usize,
     ));
     nested.recover();
     nested.recover_terminals();
