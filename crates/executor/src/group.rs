@@ -4,10 +4,11 @@
 //! `LAUNCH_CONTAINER` with the task's resources, so each task has its own child cgroup with its
 //! limits, inside the executor's), in its own sandbox `<executor sandbox>/tasks/<task id>`
 //! (`MESOS_SANDBOX` points there, with the task's `stdout` and `stderr`; the nested container's
-//! `containers/<container id>` links to it), with the group's `SANDBOX_PATH` volumes. It reports STARTING, RUNNING, health and check
-//! results and the terminal state of each task, and when a task of a group ends other than
-//! TASK_FINISHED it kills the rest of that group, as Mesos' default executor did. It exits
-//! once every task has ended and its updates are acknowledged.
+//! `containers/<container id>` links to it), with the group's `SANDBOX_PATH` volumes. It
+//! reports STARTING, RUNNING, health and check results and the terminal state of each task, and
+//! when a task of a group ends other than TASK_FINISHED it kills the rest of that group, as
+//! Mesos' default executor did. It exits once every task has ended and its updates are
+//! acknowledged.
 
 use std::collections::BTreeMap;
 use std::future::Future;
