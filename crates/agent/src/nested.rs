@@ -155,11 +155,6 @@ impl Entry {
     pub fn ended(&self) -> Option<Ended> {
         self.ended.borrow().clone()
     }
-
-    /// The memory limit of its own cgroup, when it has one.
-    pub fn memory_limit(&self) -> Option<u64> {
-        crate::containerizer::cgroups_memory_limit(&self.cgroups)
-    }
 }
 
 /// A container's terminal.

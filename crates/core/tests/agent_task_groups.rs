@@ -292,6 +292,29 @@ fn a_group_task_may_have_a_terminal_and_choose_its_cgroups() {
         let effects = h.step(run_group(&fw, default_executor("e"), vec![with(linux)]));
         assert_eq!(launches(&effects).len(), 1, "{share:?}: {effects:?}");
     }
+    // A group whose tasks disagree on sharing the executor's cgroups is invalid, as in Mesos.
+    let mut h = Harness::registered();
+    let shared = with(Some(v1::LinuxInfo {
+        share_cgroups: Some(true),
+        ..Default::default()
+    }));
+    let mut own = with(None);
+    own.task_id.value = "b".into();
+    let effects = h.step(run_group(&fw, default_executor("e"), vec![shared, own]));
+    assert!(launches(&effects).is_empty());
+    let updates = sent(&effects);
+    assert_eq!(updates.len(), 2, "{effects:?}");
+    for update in updates {
+        assert_eq!(update.state, TaskState::TaskError as i32);
+        assert_eq!(update.reason, Some(Reason::TaskGroupInvalid as i32));
+        assert!(
+            update
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("share_cgroups")),
+            "{update:?}"
+        );
+    }
     let mut h = Harness::registered();
     let privileged = v1::LinuxInfo {
         share_cgroups: Some(false),

@@ -90,11 +90,6 @@ pub fn cgroups_limit(paths: &CgroupPaths, limits: &Limits, cfs: bool) -> std::io
     cgroups::update(paths, limits, cfs)
 }
 
-/// The memory limit in force in `paths`, if one is set.
-pub fn cgroups_memory_limit(paths: &CgroupPaths) -> Option<u64> {
-    cgroups::memory_limit(paths)
-}
-
 /// Kills whatever is left in `paths` (and below) and removes them. Blocking.
 pub fn cgroups_destroy(paths: &CgroupPaths) -> std::io::Result<()> {
     cgroups::destroy(paths)

@@ -203,6 +203,23 @@ impl Agent {
                 users.into_iter().collect::<Vec<_>>().join(", ")
             ));
         }
+        // As Mesos: every task of a group shares its executor's cgroups, or none does.
+        let sharing: BTreeSet<bool> = group
+            .tasks
+            .iter()
+            .map(|t| {
+                t.container
+                    .as_ref()
+                    .and_then(|c| c.linux_info.as_ref())
+                    .and_then(|l| l.share_cgroups)
+                    == Some(true)
+            })
+            .collect();
+        if sharing.len() > 1 {
+            return invalid(
+                "the tasks of a group must agree on 'linux_info.share_cgroups'".to_owned(),
+            );
+        }
         if let Some(running) = running
             && let Some(user) = users.first()
             && running

@@ -1,7 +1,8 @@
 """A real Mesos framework (pymesos 0.3.15) grows and shrinks a default executor's container
 (issue 16 item 4): a first LAUNCH_GROUP starts the executor with "hog" (declares 32 MB, holds
-~150 MB: it shares the executor's cgroups, `linux_info.share_cgroups: true`, so only the
-container's total bounds it; every other task has its own nested cgroup with its own limit) and "big" (declares 300 MB, waits for hog's memory and a file); a second LAUNCH_GROUP for the same
+~150 MB: every task here shares the executor's cgroups, `linux_info.share_cgroups: true`
+— a group must agree on it, as in Mesos — so only the container's total bounds it; without it
+each task's own nested cgroup would hold it to its 32 MB) and "big" (declares 300 MB, waits for hog's memory and a file); a second LAUNCH_GROUP for the same
 running executor adds "late" (64 MB), which runs beside them, in the same executor, and writes
 that file; "big" then finishes and the agent shrinks the container to 32 + 32 + 64 MB, below what
 "hog" holds. The kernel refuses; the agent destroys the container and every task of it ends
@@ -34,8 +35,7 @@ def member(task_id, agent_id, command, mem):
     task = dict(task_id=dict(value=task_id), agent_id=dict(value=agent_id), name=task_id,
                 command=dict(value=command),
                 resources=[scalar("cpus", 0.1), scalar("mem", mem)])
-    if task_id == "hog":
-        task["container"] = dict(type="MESOS", linux_info=dict(share_cgroups=True))
+    task["container"] = dict(type="MESOS", linux_info=dict(share_cgroups=True))
     return task
 
 
