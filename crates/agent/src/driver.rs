@@ -115,6 +115,8 @@ pub struct Settings {
     pub secrets_dir: Option<PathBuf>,
     /// Nested containers and containers' terminals (their I/O switchboards).
     pub nested: Arc<crate::nested::Nested>,
+    /// Container images of the Mesos containerizer (`--image_providers=docker`).
+    pub provisioner: Option<Arc<crate::provisioner::Provisioner>>,
 }
 
 struct ContainerEntry {
@@ -291,6 +293,10 @@ impl Driver {
                 tracing::info!(container_id = %orphan, "destroying orphan container");
                 let _ = self.containerizer.destroy_orphan(&orphan).await;
             }
+        }
+        if let Some(provisioner) = &self.settings.provisioner {
+            let alive: Vec<String> = alive_ids.iter().map(|id| id.0.clone()).collect();
+            provisioner.recover(&alive).await;
         }
         if rebooted {
             tracing::info!("the host rebooted since the last run: no executor is re-adopted");
@@ -573,10 +579,14 @@ impl Driver {
         self.publish_containers();
         let tx = self.tx.clone();
         let nested = self.settings.nested.clone();
+        let provisioner = self.settings.provisioner.clone();
         tokio::spawn(async move {
             let termination = container.wait().await;
             if let Err(error) = container.destroy().await {
                 tracing::warn!(container_id = %id, error = %error, "destroying container");
+            }
+            if let Some(provisioner) = provisioner {
+                provisioner.destroy(id.as_str()).await;
             }
             nested.forget_terminal(id.as_str());
             let _ = tx
@@ -808,6 +818,45 @@ impl Driver {
             }
         };
         let isolation = self.settings.isolation;
+        // A Docker image on the Mesos containerizer (UCR): the command executor stays in the
+        // host's filesystem and starts the task in the image's (Mesos' `--rootfs`).
+        let image = spec
+            .executor_info
+            .container
+            .as_ref()
+            .filter(|c| c.r#type == v1::container_info::Type::Mesos as i32)
+            .and_then(|c| c.mesos.as_ref())
+            .and_then(|m| m.image.clone());
+        let provisioner = self.settings.provisioner.clone();
+        let secrets_dir = self.settings.secrets_dir.clone();
+        if image.is_some() {
+            let refusal = if provisioner.is_none() {
+                Some(
+                    "container images are not enabled on this agent (start it with \
+                     --image_providers=docker)"
+                        .to_owned(),
+                )
+            } else if !spec.command_executor {
+                Some(
+                    "an executor's own container image is not supported; images run command \
+                     tasks and task-group tasks"
+                        .to_owned(),
+                )
+            } else if let Err(why) = self.containerizer.isolation().pid_namespace() {
+                Some(format!(
+                    "a container image needs a mount namespace, which this agent cannot create: \
+                     {why}"
+                ))
+            } else if !isolation.pid_namespace {
+                Some("a container image needs the agent's namespace isolation".to_owned())
+            } else {
+                None
+            };
+            if let Some(message) = refusal {
+                fail_launch(tx, spec.container_id.clone(), message);
+                return;
+            }
+        }
         let fetcher = self.settings.fetcher.clone();
         let nested = self.settings.nested.clone();
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
@@ -822,7 +871,7 @@ impl Driver {
                 })
             };
             let command = spec.executor_info.command.clone().unwrap_or_default();
-            let command = if command.shell.unwrap_or(true) {
+            let mut command = if command.shell.unwrap_or(true) {
                 CommandSpec::Shell(command.value.unwrap_or_default())
             } else {
                 CommandSpec::Argv {
@@ -873,6 +922,41 @@ impl Driver {
                 if let Err(message) = written {
                     let _ = tx.send(failed(message)).await;
                     return;
+                }
+            }
+            let mut user = spec.user.clone();
+            if let (Some(image), Some(provisioner)) = (&image, &provisioner) {
+                let container = spec.executor_info.container.clone().unwrap_or_default();
+                let prepared = tokio::select! {
+                    prepared = crate::provisioner::launch::prepare(
+                        provisioner,
+                        &container_id.0,
+                        Path::new(&spec.directory),
+                        spec.user.as_deref(),
+                        &container,
+                        image,
+                        &mut env,
+                        secrets_dir.as_deref(),
+                    ) => prepared,
+                    Ok(()) = &mut cancel_rx => {
+                        Err("the container was killed while its image was provisioned".to_owned())
+                    }
+                };
+                match prepared {
+                    Ok(config) => {
+                        if let CommandSpec::Argv { arguments, .. } = &mut command {
+                            arguments.push("--task_rootfs_config".to_owned());
+                            arguments.push(config.display().to_string());
+                        }
+                        // The executor mounts and pivots for its task: it runs as root, the
+                        // task as its user (Mesos ran such a command executor as root too).
+                        user = None;
+                    }
+                    Err(message) => {
+                        provisioner.destroy(&container_id.0).await;
+                        let _ = tx.send(failed(message)).await;
+                        return;
+                    }
                 }
             }
             if let Some(docker) = kind {
@@ -936,7 +1020,7 @@ impl Driver {
                 command,
                 env,
                 terminal,
-                user: spec.user.clone(),
+                user,
                 limits: Limits {
                     cpus: spec.cpus,
                     mem_mb: spec.mem_mb as u64,
@@ -956,6 +1040,9 @@ impl Driver {
                         .await;
                 }
                 Err(error) => {
+                    if let Some(provisioner) = &provisioner {
+                        provisioner.destroy(&container_id.0).await;
+                    }
                     let message = format!("{:#}", anyhow::Error::new(error));
                     let _ = tx.send(failed(message)).await;
                 }

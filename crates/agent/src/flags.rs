@@ -203,6 +203,57 @@ pub struct Flags {
     /// text or a path (`file://` optional) to it.
     #[arg(long = "docker_config", env = "MESOS_DOCKER_CONFIG")]
     pub docker_config: Option<String>,
+
+    // Container images on the Mesos containerizer (UCR, issue 13 item 3).
+    /// Image providers of the Mesos containerizer: `docker` lets a MESOS container name a
+    /// Docker image (`ContainerInfo.mesos.image`), pulled from a registry without any Docker
+    /// daemon. Empty (the default): such containers are refused. `appc` is not supported.
+    #[arg(long = "image_providers", env = "MESOS_IMAGE_PROVIDERS", default_value = "", value_parser = parse_image_providers)]
+    pub image_providers: ImageProviders,
+    /// The registry images without a registry host are pulled from, as a URL
+    /// (`http://127.0.0.1:5000`); a name with a host (`r.example.com/app`) uses that host, over
+    /// https (http on loopback). Mesos' local-directory puller (a path here) is not supported.
+    #[arg(long = "docker_registry", env = "MESOS_DOCKER_REGISTRY", default_value = crate::provisioner::DOCKER_HUB, value_parser = parse_registry)]
+    pub docker_registry: String,
+    /// Where pulled image layers are kept and shared (default: `<work_dir>/store/docker`).
+    #[arg(long = "docker_store_dir", env = "MESOS_DOCKER_STORE_DIR")]
+    pub docker_store_dir: Option<PathBuf>,
+    /// How a container's root filesystem is made from its image's layers: `overlay` (stacked,
+    /// nothing copied; the default where the kernel has overlayfs) or `copy`. `bind` and
+    /// `aufs` are not supported.
+    #[arg(long = "image_provisioner_backend", env = "MESOS_IMAGE_PROVISIONER_BACKEND", value_parser = crate::provisioner::Backend::parse)]
+    pub image_provisioner_backend: Option<crate::provisioner::Backend>,
+}
+
+/// `--image_providers`, parsed: whether `docker` is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImageProviders {
+    /// Docker images.
+    pub docker: bool,
+}
+
+fn parse_image_providers(text: &str) -> Result<ImageProviders, String> {
+    let mut providers = ImageProviders::default();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name.to_ascii_lowercase().as_str() {
+            "docker" => providers.docker = true,
+            "appc" => {
+                return Err("--image_providers=appc is not supported (only docker)".to_owned());
+            }
+            other => return Err(format!("--image_providers: unknown provider '{other}'")),
+        }
+    }
+    Ok(providers)
+}
+
+fn parse_registry(text: &str) -> Result<String, String> {
+    if text.starts_with('/') || text.starts_with("file://") {
+        return Err(format!(
+            "--docker_registry={text}: Mesos' local-directory puller is not supported; give a \
+             registry URL"
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_containerizers(text: &str) -> Result<Containerizers, String> {
@@ -389,6 +440,25 @@ impl Flags {
         ));
         if let Some(dir) = &self.fetcher_cache_dir {
             out.push(("fetcher_cache_dir".to_owned(), dir.display().to_string()));
+        }
+        out.push((
+            "image_providers".to_owned(),
+            if self.image_providers.docker {
+                "docker"
+            } else {
+                ""
+            }
+            .to_owned(),
+        ));
+        out.push(("docker_registry".to_owned(), self.docker_registry.clone()));
+        if let Some(dir) = &self.docker_store_dir {
+            out.push(("docker_store_dir".to_owned(), dir.display().to_string()));
+        }
+        if let Some(backend) = self.image_provisioner_backend {
+            out.push((
+                "image_provisioner_backend".to_owned(),
+                backend.name().to_owned(),
+            ));
         }
         if let Some(dir) = &self.secrets_dir {
             out.push(("secrets_dir".to_owned(), dir.display().to_string()));

@@ -20,6 +20,8 @@ pub mod http_legacy;
 pub mod http_nested;
 pub mod master;
 pub mod nested;
+pub mod provisioner;
+pub mod rootfs_launch;
 mod run;
 pub mod secrets;
 pub mod switchboard;

@@ -173,6 +173,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         executor_keys: executor_keys.clone(),
         secrets_dir: flags.secrets_dir.clone(),
         nested: nested.clone(),
+        provisioner: provisioner(&flags, &work_dir)?,
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
@@ -361,7 +362,16 @@ async fn docker_settings(
              until it is"
         ),
     }
-    let config_json = match &flags.docker_config {
+    let config_json = docker_config(flags)?;
+    Ok(Some(Arc::new(crate::docker_task::DockerSettings {
+        config_json,
+        ..settings
+    })))
+}
+
+/// The text of `--docker_config` (given inline as JSON, or as a path).
+fn docker_config(flags: &Flags) -> anyhow::Result<Option<String>> {
+    Ok(match &flags.docker_config {
         None => None,
         Some(text) if text.trim_start().starts_with('{') => Some(text.clone()),
         Some(path) => {
@@ -371,11 +381,29 @@ async fn docker_settings(
                     .with_context(|| format!("--docker_config: reading {path}"))?,
             )
         }
+    })
+}
+
+/// The Mesos containerizer's image provisioner when `--image_providers` has `docker`.
+fn provisioner(
+    flags: &Flags,
+    work_dir: &std::path::Path,
+) -> anyhow::Result<Option<Arc<crate::provisioner::Provisioner>>> {
+    if !flags.image_providers.docker {
+        return Ok(None);
+    }
+    let config = crate::provisioner::ProvisionerConfig {
+        default_registry: flags.docker_registry.clone(),
+        store_dir: flags
+            .docker_store_dir
+            .clone()
+            .unwrap_or_else(|| work_dir.join("store").join("docker")),
+        backend: flags.image_provisioner_backend,
+        docker_config: docker_config(flags)?,
     };
-    Ok(Some(Arc::new(crate::docker_task::DockerSettings {
-        config_json,
-        ..settings
-    })))
+    let provisioner = crate::provisioner::Provisioner::new(work_dir, config)
+        .context("preparing the image store (--docker_store_dir)")?;
+    Ok(Some(Arc::new(provisioner)))
 }
 
 /// Kills every live task as its framework's KILL would (each ends TASK_KILLED, the operator

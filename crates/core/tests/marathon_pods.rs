@@ -31,6 +31,7 @@ fn container(name: &str) -> PodContainer {
             command: PodCommand::Shell("sleep 1000".into()),
             override_entrypoint: None,
         }),
+        image: None,
         endpoints: Vec::new(),
         health_check: None,
         artifacts: Vec::new(),

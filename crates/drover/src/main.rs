@@ -85,6 +85,17 @@ enum Command {
         #[arg(value_name = "FILE")]
         spec: std::path::PathBuf,
     },
+    /// Internal: enters a container image's root filesystem and execs a task's command,
+    /// started by the command executor of a task with an image.
+    #[command(name = "rootfs-launch", hide = true)]
+    RootfsLaunch {
+        /// The launch configuration, written by the agent.
+        #[arg(value_name = "FILE")]
+        config: std::path::PathBuf,
+        /// `shell VALUE`, `exec VALUE ARGV…` or `image ARGS…`, after `--`.
+        #[arg(last = true)]
+        form: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -120,6 +131,10 @@ fn main() -> ExitCode {
     if let Command::IoSwitchboard { spec } = &cli.command {
         return ExitCode::from(drover_agent::switchboard::main(spec).clamp(0, 255) as u8);
     }
+    // Single-threaded too: it unshares its mount namespace and pivots before exec.
+    if let Command::RootfsLaunch { config, form } = &cli.command {
+        return ExitCode::from(drover_agent::rootfs_launch::main(config, form).clamp(0, 255) as u8);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -152,7 +167,7 @@ fn main() -> ExitCode {
             Command::Task(args) => Outcome::Client(args.run().await),
             Command::Framework(args) => Outcome::Client(args.run().await),
             Command::Events(args) => Outcome::Client(args.run().await),
-            Command::IoSwitchboard { .. } => Outcome::Daemon(Ok(())),
+            Command::IoSwitchboard { .. } | Command::RootfsLaunch { .. } => Outcome::Daemon(Ok(())),
         }
     });
     // Streams (`task logs --follow`, `events`) may leave reads pending; do not wait for them.

@@ -26,6 +26,11 @@ pub struct Flags {
     /// command executor. The agent starts it so for an `ExecutorInfo` of type DEFAULT.
     #[arg(long)]
     pub default: bool,
+    /// Internal, set by the agent: the task runs in a container image, entered through
+    /// `drover rootfs-launch` with this launch configuration (the executor itself stays in
+    /// the host's filesystem, as Mesos' command executor did).
+    #[arg(long = "task_rootfs_config", value_name = "FILE", hide = true)]
+    pub task_rootfs_config: Option<std::path::PathBuf>,
 }
 
 /// Runs the executor `flags` select until its work is done or `shutdown` resolves.
@@ -33,6 +38,9 @@ pub async fn run(
     flags: Flags,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    if let Some(config) = flags.task_rootfs_config {
+        task::run_in_rootfs(config);
+    }
     if flags.default {
         group::run(shutdown).await
     } else {

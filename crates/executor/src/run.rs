@@ -221,7 +221,10 @@ impl Executor {
         let env = task::environment(&command);
         let mut cmd = task::command(&command, &env);
         cmd.process_group(0).kill_on_drop(false);
-        if let Ok(dir) = std::env::var("MESOS_SANDBOX") {
+        // In an image the helper chooses the directory inside the image's root.
+        if let Ok(dir) = std::env::var("MESOS_SANDBOX")
+            && !task::in_rootfs()
+        {
             cmd.current_dir(dir);
         }
         match cmd.spawn() {

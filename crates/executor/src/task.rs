@@ -3,8 +3,26 @@
 
 use drover_wire::v1;
 
+/// The container image's launch configuration, when the agent runs this executor's task in an
+/// image (`--task_rootfs_config`): every command of the task (and its COMMAND checks) then
+/// starts through `drover rootfs-launch`, which enters the image's root filesystem.
+static ROOTFS_CONFIG: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Makes every later [`command`] run in the image `config` describes.
+pub fn run_in_rootfs(config: std::path::PathBuf) {
+    let _ = ROOTFS_CONFIG.set(config);
+}
+
+/// Whether commands run in a container image's root filesystem.
+pub fn in_rootfs() -> bool {
+    ROOTFS_CONFIG.get().is_some()
+}
+
 /// The command for `info` with `env` (the task's complete environment).
 pub fn command(info: &v1::CommandInfo, env: &[(String, String)]) -> tokio::process::Command {
+    if let Some(config) = ROOTFS_CONFIG.get() {
+        return in_image(config, info, env);
+    }
     let value = info.value.clone().unwrap_or_default();
     let mut cmd = if info.shell.unwrap_or(true) {
         let mut c = tokio::process::Command::new("/bin/sh");
@@ -18,6 +36,32 @@ pub fn command(info: &v1::CommandInfo, env: &[(String, String)]) -> tokio::proce
         }
         c
     };
+    cmd.env_clear();
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
+/// `drover rootfs-launch CONFIG -- <form>`: the helper enters the image's root filesystem, as
+/// the task's user, and execs the command. The form follows Mesos' rules for a command in a
+/// Docker image: `shell VALUE` (`/bin/sh -c` of the image), `exec VALUE ARGV…`, or, with
+/// `shell: false` and no value, `image ARGS…` (the image's entrypoint, then `arguments`
+/// instead of its cmd).
+fn in_image(
+    config: &std::path::Path,
+    info: &v1::CommandInfo,
+    env: &[(String, String)],
+) -> tokio::process::Command {
+    let launcher = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let mut cmd = tokio::process::Command::new(launcher);
+    cmd.arg("rootfs-launch").arg(config).arg("--");
+    let value = info.value.clone().unwrap_or_default();
+    if info.shell.unwrap_or(true) {
+        cmd.arg("shell").arg(value);
+    } else if value.is_empty() {
+        cmd.arg("image").args(&info.arguments);
+    } else {
+        cmd.arg("exec").arg(value).args(&info.arguments);
+    }
     cmd.env_clear();
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     cmd

@@ -1,6 +1,7 @@
 //! Docker apps over the REST API (no master): a Marathon 1.4 definition is stored and shown as
 //! Marathon 1.10 shows it (golden), survives a restart, an image change is a new version with a
-//! deployment, and what cannot run is a 422 naming each field with nothing stored.
+//! deployment, and what cannot run is a 422 naming each field with nothing stored; the same
+//! round trip for a MESOS container with a Docker image.
 
 mod common;
 
@@ -108,11 +109,8 @@ async fn docker_apps_round_trip_as_marathon_1_10_and_bad_ones_are_refused() {
     )
     .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
-    // UCR is refused, and so is the MESOS container on the app's bridge network.
-    assert_eq!(
-        detail_paths(&r.body),
-        vec!["/container/docker".to_owned(), "/networks".to_owned()]
-    );
+    // A MESOS container (image or not) runs on the host network, not the app's bridge.
+    assert_eq!(detail_paths(&r.body), vec!["/networks".to_owned()]);
     let again = call(&a, "GET", "/v2/apps/web", None).await.body;
     assert_eq!(again["app"], shown["app"]);
 
@@ -122,5 +120,56 @@ async fn docker_apps_round_trip_as_marathon_1_10_and_bad_ones_are_refused() {
     let restored = call(&server.addr, "GET", "/v2/apps/web", None).await.body;
     assert_eq!(restored["app"]["container"], shown["app"]["container"]);
     assert_eq!(restored["app"]["networks"], shown["app"]["networks"]);
+    server.shutdown().await;
+}
+
+/// A MESOS container with a Docker image (UCR) over the REST API: stored, shown as Marathon
+/// 1.10 shows it, the shown JSON accepted back unchanged, and kept across a restart.
+#[tokio::test]
+async fn mesos_image_apps_round_trip_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let a = server.addr.clone();
+    let app = json!({
+        "id": "/ucr", "cpus": 0.1, "mem": 16, "instances": 0,
+        "secrets": {"registry": {"source": "prod/docker-config"}},
+        "container": {"type": "MESOS",
+            "docker": {"image": "busybox:1", "forcePullImage": true,
+                       "pullConfig": {"secret": "registry"}},
+            "volumes": [{"containerPath": "/etc/app", "hostPath": "/srv/app", "mode": "RO"}]}
+    });
+    let r = call(&a, "POST", "/v2/apps", Some(&app.to_string())).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let golden = json!({
+        "type": "MESOS",
+        "docker": {"forcePullImage": true, "image": "busybox:1", "parameters": [],
+                   "privileged": false, "pullConfig": {"secret": "registry"}},
+        "volumes": [{"containerPath": "/etc/app", "hostPath": "/srv/app", "mode": "RO"}]
+    });
+    let shown = call(&a, "GET", "/v2/apps/ucr", None).await.body;
+    assert_eq!(shown["app"]["container"], golden);
+    assert_eq!(shown["app"]["networks"], json!([{"mode": "host"}]));
+    // The container as shown is accepted back and changes nothing.
+    let again = json!({"container": shown["app"]["container"].clone()});
+    let r = call(&a, "PUT", "/v2/apps/ucr", Some(&again.to_string())).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        call(&a, "GET", "/v2/apps/ucr", None).await.body["app"]["container"],
+        golden
+    );
+    // Docker-only settings are refused by name, nothing changes.
+    let bad = json!({"container": {"type": "MESOS",
+        "docker": {"image": "busybox:1", "privileged": true}}});
+    let r = call(&a, "PUT", "/v2/apps/ucr", Some(&bad.to_string())).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert_eq!(
+        detail_paths(&r.body),
+        vec!["/container/docker/privileged".to_owned()]
+    );
+
+    server.shutdown().await;
+    let server = start(dir.path()).await;
+    let restored = call(&server.addr, "GET", "/v2/apps/ucr", None).await.body;
+    assert_eq!(restored["app"]["container"], golden);
     server.shutdown().await;
 }

@@ -134,8 +134,8 @@ fn container_rows() -> Vec<(&'static str, Value, Expect)> {
         ),
         (
             "image",
-            json!({"kind": "DOCKER", "id": "busybox"}),
-            Refused("/containers(0)/image", "images"),
+            json!({"kind": "DOCKER", "id": "busybox:1", "forcePull": true}),
+            At("/containers/0/image/forcePull", json!(true)),
         ),
         (
             "environment",

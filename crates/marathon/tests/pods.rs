@@ -239,7 +239,7 @@ async fn bad_pods_are_refused_naming_every_field() {
     bad["frobnicate"] = json!(1);
     bad["secrets"] = json!({"s": {"src": "/x"}});
     bad["containers"][0]["resources"]["cpus"] = json!(-1);
-    bad["containers"][0]["image"] = json!({"kind": "DOCKER", "id": "nginx"});
+    bad["containers"][0]["image"] = json!({"kind": "APPC", "id": "coreos.com/etcd:v3"});
     bad["containers"][0]["wat"] = json!(true);
     bad["containers"][1]["name"] = json!("web");
     bad["containers"][1]["healthCheck"] = json!({"tcp": {"endpoint": "nope"}});
@@ -256,7 +256,7 @@ async fn bad_pods_are_refused_naming_every_field() {
     for expected in [
         "/frobnicate",
         "/secrets/s",
-        "/containers(0)/image",
+        "/containers(0)/image/kind",
         "/containers(0)/wat",
     ] {
         assert!(paths.contains(&expected), "{expected} in {paths:?}");

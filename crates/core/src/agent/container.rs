@@ -9,8 +9,10 @@ use drover_wire::v1;
 /// The first field of `container` this agent cannot honour, named as a framework spells it
 /// (`container.mesos.image`), with why; `None` when the container can run as asked.
 ///
-/// What is honoured: `type: MESOS` without an image (the agent's own process isolation),
-/// `linux_info.share_cgroups: true` (which is what happens anyway), and `tty_info`.
+/// What is honoured: `type: MESOS` (the agent's own process isolation), with a Docker image
+/// (`mesos.image`, provisioned by the agent: whether it has `--image_providers=docker` is the
+/// agent's to say at launch) and then host-path volumes, `linux_info.share_cgroups: true`
+/// (which is what happens anyway), and `tty_info`.
 pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
     use v1::container_info::Type;
     let kind = Type::try_from(container.r#type).ok();
@@ -21,17 +23,22 @@ pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
         Some(("container.docker", "DockerInfo needs container type DOCKER"))
     } else if kind != Some(Type::Mesos) {
         Some(("container.type", "only type MESOS is supported"))
-    } else if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
-        Some((
-            "container.mesos.image",
-            "container images are not supported yet; the task would run in the host's \
-             root filesystem",
-        ))
-    } else if container.volumes.iter().any(|v| secret_file(v).is_none()) {
+    } else if let Some(why) = container
+        .mesos
+        .as_ref()
+        .and_then(|m| m.image.as_ref())
+        .and_then(image_unsupported)
+    {
+        Some(why)
+    } else if container
+        .volumes
+        .iter()
+        .any(|v| secret_file(v).is_none() && !(has_image(container) && host_volume(v)))
+    {
         Some((
             "container.volumes",
             "only secret volumes (source SECRET, a path relative to the sandbox) are supported \
-             without Docker",
+             without Docker, and host-path volumes with a container image",
         ))
     } else if container.hostname.is_some() {
         Some((
@@ -62,6 +69,49 @@ pub fn unsupported(container: &v1::ContainerInfo) -> Option<String> {
         None
     };
     field.map(|(name, why)| format!("Unsupported {name}: {why}"))
+}
+
+/// Whether a MESOS container names an image (the agent's provisioner gives it the image's
+/// root filesystem, `--image_providers=docker`).
+pub fn has_image(container: &v1::ContainerInfo) -> bool {
+    container.mesos.as_ref().is_some_and(|m| m.image.is_some())
+}
+
+/// A host-path volume (`host_path` absolute, no `source`), bound into an image's container at
+/// `container_path` (absolute: in the image's root; relative: in the sandbox).
+fn host_volume(volume: &v1::Volume) -> bool {
+    volume.source.is_none()
+        && volume
+            .host_path
+            .as_deref()
+            .is_some_and(|h| h.starts_with('/'))
+        && !volume.container_path.is_empty()
+        && !volume.container_path.split('/').any(|part| part == "..")
+}
+
+/// What of a Mesos container's image this agent cannot honour: only Docker images by name
+/// are provisioned (Mesos' `docker` image provider).
+fn image_unsupported(image: &v1::Image) -> Option<(&'static str, &'static str)> {
+    use v1::image::Type;
+    match (Type::try_from(image.r#type).ok(), &image.docker) {
+        (Some(Type::Appc), _) => Some((
+            "container.mesos.image.appc",
+            "AppC images are not supported (only Docker images)",
+        )),
+        (Some(Type::Docker), Some(docker))
+            if crate::agent::docker::image_problem(&docker.name).is_some() =>
+        {
+            Some((
+                "container.mesos.image.docker.name",
+                "not a Docker image reference",
+            ))
+        }
+        (Some(Type::Docker), Some(_)) => None,
+        _ => Some((
+            "container.mesos.image",
+            "an image of type DOCKER needs image.docker.name",
+        )),
+    }
 }
 
 /// A secret volume of a MESOS container as a file to write: its sandbox-relative path and the
@@ -202,10 +252,53 @@ mod tests {
                 ..Default::default()
             }),
         });
+        // A Docker image is the provisioner's; with it, host-path volumes are bound in.
+        assert_eq!(unsupported(&image), None);
+        let volume = |host: &str, path: &str| v1::Volume {
+            host_path: Some(host.into()),
+            container_path: path.into(),
+            mode: v1::volume::Mode::Ro as i32,
+            ..Default::default()
+        };
+        image.volumes = vec![volume("/srv/data", "/data"), volume("/srv/conf", "conf")];
+        assert_eq!(unsupported(&image), None);
+        image.volumes = vec![volume("relative", "/data")];
+        assert!(unsupported(&image).unwrap().contains("container.volumes"));
+        image.volumes = vec![volume("/srv", "../../etc")];
+        assert!(unsupported(&image).unwrap().contains("container.volumes"));
+        image.volumes.clear();
+        let mut without_image = mesos();
+        without_image.volumes = vec![volume("/srv/data", "/data")];
+        assert!(
+            unsupported(&without_image)
+                .unwrap()
+                .contains("container.volumes")
+        );
+        let set = |image: &mut v1::ContainerInfo, f: &dyn Fn(&mut v1::Image)| {
+            f(image.mesos.as_mut().unwrap().image.as_mut().unwrap());
+        };
+        set(&mut image, &|i| {
+            i.docker.as_mut().unwrap().name = "Not An Image".into()
+        });
         assert!(
             unsupported(&image)
                 .unwrap()
-                .contains("container.mesos.image")
+                .contains("container.mesos.image.docker.name")
+        );
+        // A docker config secret (Marathon's `pullConfig`) is resolved by the agent.
+        set(&mut image, &|i| {
+            i.docker.as_mut().unwrap().name = "alpine".into();
+            i.docker.as_mut().unwrap().config = Some(Default::default());
+        });
+        assert_eq!(unsupported(&image), None);
+        set(&mut image, &|i| {
+            i.r#type = v1::image::Type::Appc as i32;
+            i.docker = None;
+        });
+        assert!(
+            unsupported(&image)
+                .unwrap()
+                .contains("container.mesos.image.appc")
         );
 
         let docker = v1::ContainerInfo {

@@ -354,6 +354,14 @@ impl AppSpec {
         }
     }
 
+    /// Whether the task runs an image (DOCKER, or MESOS with `docker.image`): without `cmd`
+    /// the image's entrypoint runs.
+    pub fn runs_image(&self) -> bool {
+        self.container
+            .as_ref()
+            .is_some_and(AppContainer::runs_image)
+    }
+
     /// Whether the app's ports are `container.portMappings` (a Docker container off the host
     /// network) rather than `portDefinitions`.
     pub fn uses_port_mappings(&self) -> bool {
@@ -427,7 +435,7 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
     let mut problems = Vec::new();
     let mut push = |path: &str, message: String| problems.push(Violation::new(path, message));
     match (&app.cmd, app.args.is_empty()) {
-        (None, true) if app.docker().is_none() => push(
+        (None, true) if !app.runs_image() => push(
             "/",
             "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
                 .into(),
@@ -442,18 +450,18 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
     if app.cmd.as_deref() == Some("") {
         push("/cmd", "must not be empty".into());
     }
-    if let Some(docker) = app.docker() {
-        for violation in docker.validate() {
+    if let Some(container) = &app.container {
+        for violation in container.validate() {
             push(&violation.path, violation.message);
         }
-        if app.uses_port_mappings() && !app.port_definitions.is_empty() {
-            push(
-                "/portDefinitions",
-                "portDefinitions are only used with host networking; with container networking \
-                 the ports are container.portMappings"
-                    .into(),
-            );
-        }
+    }
+    if app.uses_port_mappings() && !app.port_definitions.is_empty() {
+        push(
+            "/portDefinitions",
+            "portDefinitions are only used with host networking; with container networking \
+             the ports are container.portMappings"
+                .into(),
+        );
     }
     for (path, value) in [("/cpus", app.cpus), ("/mem", app.mem), ("/disk", app.disk)] {
         if !value.is_finite() || value < 0.0 {

@@ -1,7 +1,10 @@
-//! Marathon's `container` of an app (DOCKER, or MESOS without an image), typed: its validation (each problem a 422 naming the
-//! field) and its translation into the Mesos `ContainerInfo` a task carries, once the offer has
-//! given the host ports. The JSON spellings (current `networks` + `container.portMappings` and
-//! Marathon 1.4's `docker.network` + `docker.portMappings`) are read by the API into this model.
+//! Marathon's `container` of an app, typed: DOCKER (the agent's Docker containerizer), MESOS
+//! without an image (the agent's own isolation in the host's filesystem) or MESOS with a Docker
+//! image (Marathon's `MesosDocker`: the agent provisions the image's root filesystem). Its
+//! validation (each problem a 422 naming the field) and its translation into the Mesos
+//! `ContainerInfo` a task carries, once the offer has given the host ports. The JSON spellings
+//! (current `networks` + `container.portMappings` and Marathon 1.4's `docker.network` +
+//! `docker.portMappings`) are read by the API into this model.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +21,9 @@ pub enum AppContainer {
     /// `type: MESOS` without an image: the agent's own isolation on the host network, the same
     /// as no container; kept so the definition round-trips as the client wrote it.
     Mesos,
+    /// `type: MESOS` with `docker.image`: the Mesos containerizer runs the task in the image's
+    /// root filesystem, on the host network.
+    MesosDocker(Box<MesosDockerContainer>),
 }
 
 impl AppContainer {
@@ -29,6 +35,8 @@ impl AppContainer {
                 r#type: v1::container_info::Type::Mesos as i32,
                 ..Default::default()
             }),
+            // On the host network the task's ports are the offer's: nothing to map.
+            AppContainer::MesosDocker(mesos) => Some(mesos.container_info()),
             AppContainer::Docker(docker) => {
                 let dynamic: Vec<u32> = docker
                     .port_mappings
@@ -41,6 +49,25 @@ impl AppContainer {
                 docker.container_info(&dynamic)
             }
         }
+    }
+
+    /// Every problem of the container's own rules, each at the JSON path Marathon would name.
+    pub fn validate(&self) -> Vec<Violation> {
+        match self {
+            AppContainer::Docker(docker) => docker.validate(),
+            AppContainer::Mesos => Vec::new(),
+            AppContainer::MesosDocker(mesos) => mesos.validate(),
+        }
+    }
+
+    /// Whether the task runs an image, whose entrypoint runs when the app gives no `cmd`.
+    pub fn runs_image(&self) -> bool {
+        !matches!(self, AppContainer::Mesos)
+    }
+
+    /// Whether the Mesos containerizer runs the task (`type: MESOS`, with or without an image).
+    pub fn is_mesos(&self) -> bool {
+        !matches!(self, AppContainer::Docker(_))
     }
 }
 
@@ -103,6 +130,120 @@ pub struct DockerContainer {
     pub port_mappings: Vec<PortMapping>,
     /// `volumes`.
     pub volumes: Vec<Volume>,
+}
+
+/// An app's `container` of type MESOS with a Docker image (Marathon's `MesosDocker`): the agent
+/// pulls the image from its registry into a root filesystem and runs the task there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MesosDockerContainer {
+    /// `docker.image`.
+    pub image: String,
+    /// `docker.forcePullImage`: pull even when the agent has the image (Mesos' `cached: false`).
+    pub force_pull_image: bool,
+    /// `docker.pullConfig.secret`: the id of one of the app's `secrets`, whose value is a
+    /// Docker `config.json` with the registry's credentials.
+    pub pull_config: Option<String>,
+    /// `volumes` (host paths): an absolute container path is inside the image's root
+    /// filesystem, a relative one inside the task's sandbox.
+    pub volumes: Vec<Volume>,
+}
+
+impl MesosDockerContainer {
+    /// A container of `image` with nothing else set.
+    pub fn new(image: impl Into<String>) -> Self {
+        MesosDockerContainer {
+            image: image.into(),
+            force_pull_image: false,
+            pull_config: None,
+            volumes: Vec::new(),
+        }
+    }
+
+    /// Every problem, each at the JSON path Marathon would name.
+    pub fn validate(&self) -> Vec<Violation> {
+        let mut problems = Vec::new();
+        let mut push = |path: String, message: String| problems.push(Violation::new(path, message));
+        // The agent fetches the image from a Docker registry: the same grammar as Docker's.
+        if let Some(why) = image_problem(&self.image) {
+            push("/container/docker/image".into(), why);
+        }
+        let mut paths = std::collections::BTreeSet::new();
+        for (i, volume) in self.volumes.iter().enumerate() {
+            let at = |field: &str| format!("/container/volumes/{i}/{field}");
+            let path = std::path::Path::new(&volume.container_path);
+            if volume.container_path.is_empty() {
+                push(at("containerPath"), "must not be empty".into());
+            } else if path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+            {
+                // A relative path must stay in the sandbox, an absolute one in the image.
+                push(at("containerPath"), "must not contain '..'".into());
+            } else if path.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::RootDir | std::path::Component::CurDir
+                )
+            }) {
+                push(
+                    at("containerPath"),
+                    "cannot mount over the image's root or the sandbox".into(),
+                );
+            } else if !paths.insert(volume.container_path.trim_end_matches('/')) {
+                push(
+                    at("containerPath"),
+                    format!("'{}' is mounted twice", volume.container_path),
+                );
+            }
+            if let Some(why) = host_path_problem(&volume.host_path) {
+                push(at("hostPath"), why);
+            }
+        }
+        problems
+    }
+
+    /// The Mesos `ContainerInfo`: type MESOS with the image (`cached` unless
+    /// `forcePullImage`) and the host-path volumes. The pull secret is resolved by the caller,
+    /// which knows the app's `secrets`.
+    pub fn container_info(&self) -> v1::ContainerInfo {
+        v1::ContainerInfo {
+            r#type: v1::container_info::Type::Mesos as i32,
+            mesos: Some(v1::container_info::MesosInfo {
+                image: Some(docker_image(&self.image, self.force_pull_image, None)),
+            }),
+            volumes: self.volumes.iter().map(host_volume).collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A Docker image for the Mesos containerizer: `cached: false` makes the agent pull it again;
+/// `config` is the registry credentials' secret.
+pub fn docker_image(name: &str, force_pull: bool, config: Option<v1::Secret>) -> v1::Image {
+    v1::Image {
+        r#type: v1::image::Type::Docker as i32,
+        appc: None,
+        docker: Some(v1::image::Docker {
+            name: name.to_owned(),
+            config,
+            // `credential` is deprecated in Mesos: credentials come from `config`.
+            ..Default::default()
+        }),
+        cached: Some(!force_pull),
+    }
+}
+
+fn host_volume(volume: &Volume) -> v1::Volume {
+    v1::Volume {
+        mode: if volume.read_only {
+            v1::volume::Mode::Ro
+        } else {
+            v1::volume::Mode::Rw
+        } as i32,
+        container_path: volume.container_path.clone(),
+        host_path: Some(volume.host_path.clone()),
+        ..Default::default()
+    }
 }
 
 /// Highest TCP/UDP port.
@@ -314,20 +455,7 @@ impl DockerContainer {
                 force_pull_image: Some(self.force_pull_image),
                 ..Default::default()
             }),
-            volumes: self
-                .volumes
-                .iter()
-                .map(|volume| v1::Volume {
-                    mode: if volume.read_only {
-                        v1::volume::Mode::Ro
-                    } else {
-                        v1::volume::Mode::Rw
-                    } as i32,
-                    container_path: volume.container_path.clone(),
-                    host_path: Some(volume.host_path.clone()),
-                    ..Default::default()
-                })
-                .collect(),
+            volumes: self.volumes.iter().map(host_volume).collect(),
             network_infos,
             ..Default::default()
         })
@@ -483,6 +611,96 @@ mod tests {
         named.network = Network::User("a".into());
         let info = named.container_info(&[31_001]).unwrap();
         assert_eq!(crate::agent::docker::request_problem(&info, false), None);
+    }
+
+    fn ucr() -> MesosDockerContainer {
+        let mut app = MesosDockerContainer::new("busybox:1");
+        app.volumes = vec![
+            Volume {
+                container_path: "/etc/app".into(),
+                host_path: "/srv/app".into(),
+                read_only: true,
+            },
+            Volume {
+                container_path: "cache".into(),
+                host_path: "/var/cache/app".into(),
+                read_only: false,
+            },
+        ];
+        app
+    }
+
+    #[test]
+    fn a_mesos_container_with_an_image_carries_it_and_its_volumes() {
+        let mut app = ucr();
+        assert!(app.validate().is_empty(), "{:?}", app.validate());
+        for (force_pull, cached) in [(false, true), (true, false)] {
+            app.force_pull_image = force_pull;
+            let container = AppContainer::MesosDocker(Box::new(app.clone()));
+            assert!(container.runs_image() && container.is_mesos());
+            // On the host network: no ports to map, whatever the offer gave.
+            let info = container.container_info(&[31_000]).unwrap();
+            assert_eq!(info.r#type, v1::container_info::Type::Mesos as i32);
+            assert!(info.docker.is_none() && info.network_infos.is_empty());
+            let image = info.mesos.unwrap().image.unwrap();
+            assert_eq!(image.r#type, v1::image::Type::Docker as i32);
+            assert_eq!(image.docker.as_ref().unwrap().name, "busybox:1");
+            assert_eq!(image.docker.unwrap().config, None);
+            assert_eq!(image.cached, Some(cached), "forcePullImage {force_pull}");
+            let volumes: Vec<(&str, Option<&str>, i32)> = info
+                .volumes
+                .iter()
+                .map(|v| (v.container_path.as_str(), v.host_path.as_deref(), v.mode))
+                .collect();
+            assert_eq!(
+                volumes,
+                vec![
+                    ("/etc/app", Some("/srv/app"), v1::volume::Mode::Ro as i32),
+                    ("cache", Some("/var/cache/app"), v1::volume::Mode::Rw as i32),
+                ]
+            );
+        }
+        // Without an image nothing changes: a plain MESOS container.
+        let plain = AppContainer::Mesos.container_info(&[]).unwrap();
+        assert!(plain.mesos.is_none() && plain.volumes.is_empty());
+        assert!(!AppContainer::Mesos.runs_image() && AppContainer::Mesos.is_mesos());
+    }
+
+    #[test]
+    fn a_mesos_containers_bad_image_and_volumes_are_named() {
+        let mut app = ucr();
+        app.image = "Not An Image".into();
+        for (container_path, host_path) in [
+            ("../out", "/srv/a"),
+            ("/", "/srv/b"),
+            (".", "/srv/c"),
+            ("", "/srv/d"),
+            ("/etc/app/", "/srv/e"),
+            ("/data", "relative"),
+        ] {
+            app.volumes.push(Volume {
+                container_path: container_path.into(),
+                host_path: host_path.into(),
+                read_only: false,
+            });
+        }
+        let paths: Vec<String> = AppContainer::MesosDocker(Box::new(app))
+            .validate()
+            .into_iter()
+            .map(|v| v.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/container/docker/image",
+                "/container/volumes/2/containerPath",
+                "/container/volumes/3/containerPath",
+                "/container/volumes/4/containerPath",
+                "/container/volumes/5/containerPath",
+                "/container/volumes/6/containerPath",
+                "/container/volumes/7/hostPath",
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use drover_wire::v1;
 
 use super::app::{AppSpec, HealthProtocol};
 use super::constraint::{AgentView, format_scalar};
+use super::container::AppContainer;
 
 /// Why an offer could not take an instance, named as Marathon's `/v2/queue` reject summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,6 +290,33 @@ fn with_secret_volumes(
     Some(container)
 }
 
+/// A MESOS container's `docker.pullConfig`: the image's `docker.config`, a `REFERENCE` secret
+/// named by the secret's `source`, which the agent resolves from its secret store.
+fn with_pull_config(
+    app: &AppSpec,
+    container: Option<v1::ContainerInfo>,
+) -> Option<v1::ContainerInfo> {
+    let mut container = container?;
+    let Some(AppContainer::MesosDocker(mesos)) = &app.container else {
+        return Some(container);
+    };
+    // Validated when the app was accepted: the id names a secret.
+    let source = mesos
+        .pull_config
+        .as_ref()
+        .and_then(|id| app.secrets.get(id));
+    if let Some(source) = source
+        && let Some(docker) = container
+            .mesos
+            .as_mut()
+            .and_then(|m| m.image.as_mut())
+            .and_then(|i| i.docker.as_mut())
+    {
+        docker.config = Some(reference_secret(source));
+    }
+    Some(container)
+}
+
 /// `tty: true`: the task's MESOS container (a plain one when the app has none) asks for a
 /// terminal. Docker containers with `tty` are refused when the app is accepted.
 fn with_tty(app: &AppSpec, container: Option<v1::ContainerInfo>) -> Option<v1::ContainerInfo> {
@@ -303,7 +331,8 @@ fn with_tty(app: &AppSpec, container: Option<v1::ContainerInfo>) -> Option<v1::C
     Some(container)
 }
 
-fn reference_secret(source: &str) -> v1::Secret {
+/// A `REFERENCE` secret the agent resolves from its secret store by `source`.
+pub(crate) fn reference_secret(source: &str) -> v1::Secret {
     v1::Secret {
         r#type: Some(v1::secret::Type::Reference as i32),
         reference: Some(v1::secret::Reference {
@@ -387,9 +416,9 @@ pub fn task_info(
     set("PORTS", ports.join(","));
     let (shell, value, arguments) = match &app.cmd {
         Some(cmd) => (true, Some(cmd.clone()), Vec::new()),
-        // A Docker task without `cmd` runs the image's entrypoint with `args` (as Marathon sent
-        // it: no value, shell false).
-        None if app.docker().is_some() => (false, None, app.args.clone()),
+        // A task with an image (DOCKER, or MESOS with `docker.image`) and without `cmd` runs
+        // the image's entrypoint with `args` (as Marathon sent it: no value, shell false).
+        None if app.runs_image() => (false, None, app.args.clone()),
         None => (
             false,
             Some(app.args.first().cloned().unwrap_or_default()),
@@ -451,9 +480,12 @@ pub fn task_info(
             app,
             with_secret_volumes(
                 app,
-                app.container
-                    .as_ref()
-                    .and_then(|c| c.container_info(host_ports)),
+                with_pull_config(
+                    app,
+                    app.container
+                        .as_ref()
+                        .and_then(|c| c.container_info(host_ports)),
+                ),
             ),
         )
         .map(Box::new),
@@ -637,6 +669,65 @@ mod tests {
     use super::*;
     use crate::marathon::app::{HealthCheck, HealthProtocol};
     use crate::marathon::path::PathId;
+
+    fn image_app(cmd: Option<&str>, args: &[&str]) -> AppSpec {
+        use crate::marathon::container::MesosDockerContainer;
+        let mut app = AppSpec::new(PathId::parse("/ucr", &PathId::root()).expect("valid id"));
+        app.cmd = cmd.map(str::to_owned);
+        app.args = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut image = MesosDockerContainer::new("busybox:1");
+        image.force_pull_image = true;
+        image.pull_config = Some("registry".into());
+        app.container = Some(AppContainer::MesosDocker(Box::new(image)));
+        app.secrets
+            .insert("registry".into(), "prod/docker-config".into());
+        app
+    }
+
+    /// A MESOS container with an image runs its entrypoint unless the app gives `cmd`, as a
+    /// Docker container does; its pull secret becomes the image's `docker.config`.
+    #[test]
+    fn a_mesos_image_runs_its_entrypoint_its_args_or_the_cmd() {
+        for (cmd, args, shell, value, arguments) in [
+            (None, &[][..], false, None, &[][..]),
+            (
+                None,
+                &["-c", "echo hi"][..],
+                false,
+                None,
+                &["-c", "echo hi"][..],
+            ),
+            (Some("echo hi"), &[][..], true, Some("echo hi"), &[][..]),
+        ] {
+            let app = image_app(cmd, args);
+            assert_eq!(crate::marathon::app::validate(&app), Vec::new());
+            let task = task_info(&app, "t", "a", "h", Vec::new(), &[31005]);
+            let command = task.command.expect("command");
+            assert_eq!(command.shell, Some(shell), "{cmd:?} {args:?}");
+            assert_eq!(command.value.as_deref(), value, "{cmd:?} {args:?}");
+            assert_eq!(command.arguments, arguments, "{cmd:?} {args:?}");
+            let container = task.container.expect("container");
+            assert_eq!(container.r#type, v1::container_info::Type::Mesos as i32);
+            let image = container.mesos.unwrap().image.unwrap();
+            assert_eq!(image.cached, Some(false), "forcePullImage");
+            let config = image.docker.unwrap().config.expect("pull secret");
+            assert_eq!(config.r#type, Some(v1::secret::Type::Reference as i32));
+            assert_eq!(config.reference.unwrap().name, "prod/docker-config");
+        }
+    }
+
+    /// The rest of a MESOS container (secret volumes, a terminal) applies with an image too.
+    #[test]
+    fn a_mesos_image_keeps_secret_volumes_and_tty() {
+        let mut app = image_app(None, &[]);
+        app.secret_volumes = vec![("conf/pw".into(), "registry".into())];
+        app.tty = true;
+        let task = task_info(&app, "t", "a", "h", Vec::new(), &[]);
+        let container = task.container.expect("container");
+        assert!(container.mesos.is_some() && container.tty_info.is_some());
+        assert_eq!(container.volumes.len(), 1);
+        assert_eq!(container.volumes[0].container_path, "conf/pw");
+    }
 
     /// Marathon's scheduler-side `HTTP` and `TCP` checks reach the task as executor-run checks
     /// on the task's host port, so they are probed and their failures kill the task.

@@ -427,15 +427,19 @@ pub fn parse_app(
     } else {
         r.errors.extend(container_problems.errors);
     }
-    if app.tty
-        && app
-            .container
-            .as_ref()
-            .is_some_and(|c| !matches!(c, drover_core::marathon::container::AppContainer::Mesos))
-    {
+    if app.tty && app.container.as_ref().is_some_and(|c| !c.is_mesos()) {
         r.error(
             "/tty",
             "tty is supported for MESOS containers (and apps without a container) only",
+        );
+    }
+    if let Some(drover_core::marathon::container::AppContainer::MesosDocker(mesos)) = &app.container
+        && let Some(id) = &mesos.pull_config
+        && !app.secrets.contains_key(id)
+    {
+        r.error(
+            "/container/docker/pullConfig/secret",
+            format!("references an undefined secret named '{id}'"),
         );
     }
     for (path, id) in &app.secret_volumes {

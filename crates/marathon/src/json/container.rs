@@ -2,14 +2,17 @@
 //! `networks` + `container.portMappings`, and 1.4's `container.docker.network` +
 //! `container.docker.portMappings`) into [`AppContainer`], normalized as Marathon 1.10 does
 //! (bridge mappings without `hostPort` get 0, a container network without mappings gets one
-//! default mapping, `portDefinitions` give way to mappings off the host network), refusing by
-//! name what Drover cannot run; and rendering them back as Marathon 1.10 shows them.
+//! default mapping, `portDefinitions` give way to mappings off the host network), and a MESOS
+//! container's `docker` (`image`, `forcePullImage`, `pullConfig`: the Mesos containerizer's
+//! image), refusing by name what Drover cannot run; and rendering them back as Marathon 1.10
+//! shows them.
 
 use std::collections::BTreeMap;
 
 use drover_core::marathon::app::AppSpec;
 use drover_core::marathon::container::{
-    AppContainer, DockerContainer, Network, PortMapping, Volume, network_from_mode,
+    AppContainer, DockerContainer, MesosDockerContainer, Network, PortMapping, Volume,
+    network_from_mode,
 };
 use serde_json::{Map, Value, json};
 
@@ -52,9 +55,9 @@ pub fn apply(r: &mut Reader, given: Given<'_>, app: &mut AppSpec) {
     // The container's own rules (image grammar, parameters, host paths, ports) are reported
     // with any shape errors of the same body, not only once those are fixed.
     if !r.errors.is_empty()
-        && let Some(docker) = app.docker()
+        && let Some(container) = &app.container
     {
-        for v in docker.validate() {
+        for v in container.validate() {
             r.error(&v.path, v.message);
         }
     }
@@ -106,7 +109,7 @@ fn default_mapping(host_port: Option<u32>) -> PortMapping {
 const UNSUPPORTED: [(&str, &str); 3] = [
     (
         "appc",
-        "AppC images are not supported; use type DOCKER with docker.image",
+        "AppC images are not supported; use docker.image (type DOCKER or MESOS)",
     ),
     (
         "linuxInfo",
@@ -121,8 +124,8 @@ const UNSUPPORTED: [(&str, &str); 3] = [
 const DOCKER_UNSUPPORTED: [(&str, &str); 2] = [
     (
         "pullConfig",
-        "pullConfig (registry credentials from a secret) is not supported; give the agent \
-         --docker_config instead",
+        "pullConfig (registry credentials from a secret) is not supported for type DOCKER; \
+         give the agent --docker_config instead (type MESOS takes pullConfig)",
     ),
     (
         "credential",
@@ -130,6 +133,45 @@ const DOCKER_UNSUPPORTED: [(&str, &str); 2] = [
          instead",
     ),
 ];
+
+/// Keys of a MESOS container's `docker` that only the Docker containerizer has (Marathon
+/// refused them too): present with a value (not null, `false` or empty), they are refused.
+const MESOS_DOCKER_UNSUPPORTED: [(&str, &str); 5] = [
+    (
+        "network",
+        "docker.network does not apply to a MESOS container, which runs on the host network; \
+         use networks, or type DOCKER",
+    ),
+    (
+        "portMappings",
+        "docker.portMappings do not apply to a MESOS container, which runs on the host \
+         network; use portDefinitions",
+    ),
+    (
+        "parameters",
+        "docker.parameters (docker run options) do not apply to a MESOS container; use type \
+         DOCKER",
+    ),
+    (
+        "privileged",
+        "docker.privileged does not apply to a MESOS container; use type DOCKER",
+    ),
+    (
+        "credential",
+        "credential (registry credentials) is not supported; use pullConfig with a secret",
+    ),
+];
+
+/// Whether a refused key was given a value: `null`, `false` and empty collections are what
+/// clients (and Marathon's own rendering) send for "not set".
+fn given(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Object(o)) => !o.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    }
+}
 
 const VOLUME_UNSUPPORTED: [(&str, &str); 3] = [
     (
@@ -183,21 +225,8 @@ fn read(
         .unwrap_or_else(|| "DOCKER".into());
     let docker = r.object(obj, "docker", path);
     let volumes = read_volumes(r, obj, secret_volumes);
-    let mappings = read_mappings(r, obj, docker);
     match kind.as_str() {
         "MESOS" => {
-            if docker.is_some() {
-                r.error(
-                    "/container/docker",
-                    "images on the Mesos containerizer (UCR) are not supported; use type DOCKER",
-                );
-            }
-            if !volumes.is_empty() {
-                r.error(
-                    "/container/volumes",
-                    "volumes of a MESOS container are not supported; use type DOCKER",
-                );
-            }
             if network.as_ref().is_some_and(|n| *n != Network::Host) {
                 r.error(
                     "/networks",
@@ -205,9 +234,31 @@ fn read(
                      containerizer here runs tasks on the host network)",
                 );
             }
-            Some(AppContainer::Mesos)
+            // A MESOS container is on the host network, where the ports are portDefinitions
+            // (as for a DOCKER container on the host network).
+            if read_mappings(r, obj, None).is_some_and(|m| !m.is_empty()) {
+                r.error(
+                    "/container/portMappings",
+                    "portMappings are not allowed with host networking (a MESOS container runs \
+                     on the host network); use portDefinitions",
+                );
+            }
+            match docker {
+                Some(docker) => read_mesos_docker(r, docker, volumes),
+                None => {
+                    if !volumes.is_empty() {
+                        r.error(
+                            "/container/volumes",
+                            "host-path volumes of a MESOS container need an image \
+                             (docker.image) to be mounted into; or use type DOCKER",
+                        );
+                    }
+                    Some(AppContainer::Mesos)
+                }
+            }
         }
         "DOCKER" => {
+            let mappings = read_mappings(r, obj, docker);
             if !secret_volumes.is_empty() {
                 r.error(
                     "/container/volumes",
@@ -265,6 +316,60 @@ fn read(
                 "/container/type",
                 format!("'{other}' is not DOCKER or MESOS"),
             );
+            None
+        }
+    }
+}
+
+/// A MESOS container's `docker`: the image the Mesos containerizer runs the task in, with
+/// the container's host-path `volumes` mounted into it.
+fn read_mesos_docker(
+    r: &mut Reader,
+    docker: &Map<String, Value>,
+    volumes: Vec<Volume>,
+) -> Option<AppContainer> {
+    let dpath = "/container/docker";
+    for key in docker.keys() {
+        let known = matches!(key.as_str(), "image" | "forcePullImage" | "pullConfig")
+            || MESOS_DOCKER_UNSUPPORTED.iter().any(|(k, _)| k == key);
+        if !known {
+            r.error(&format!("{dpath}/{key}"), "unknown field of docker");
+        }
+    }
+    for (key, why) in MESOS_DOCKER_UNSUPPORTED {
+        if given(docker.get(key)) {
+            r.error(&format!("{dpath}/{key}"), why);
+        }
+    }
+    let pull_config = read_pull_config(r, docker);
+    let Some(image) = r.string(docker, "image", dpath) else {
+        r.error("/container/docker/image", "error.path.missing");
+        return None;
+    };
+    let mut out = MesosDockerContainer::new(image);
+    out.force_pull_image = r.boolean(docker, "forcePullImage", dpath).unwrap_or(false);
+    out.pull_config = pull_config;
+    out.volumes = volumes;
+    Some(AppContainer::MesosDocker(Box::new(out)))
+}
+
+/// `docker.pullConfig`: `{"secret": "<secret id>"}`, the id returned.
+fn read_pull_config(r: &mut Reader, docker: &Map<String, Value>) -> Option<String> {
+    let path = "/container/docker/pullConfig";
+    let config = r.object(docker, "pullConfig", "/container/docker")?;
+    for key in config.keys() {
+        if key != "secret" {
+            r.error(&format!("{path}/{key}"), "not a field of pullConfig");
+        }
+    }
+    match r.string(config, "secret", path) {
+        Some(id) if !id.is_empty() => Some(id),
+        Some(_) => {
+            r.error(&format!("{path}/secret"), "must not be empty");
+            None
+        }
+        None => {
+            r.error(&format!("{path}/secret"), "error.path.missing");
             None
         }
     }
@@ -499,16 +604,44 @@ fn read_mappings(
     Some(out)
 }
 
+fn volume_json(v: &Volume) -> Value {
+    json!({
+        "containerPath": v.container_path,
+        "hostPath": v.host_path,
+        "mode": if v.read_only { "RO" } else { "RW" },
+    })
+}
+
 /// The app's `container` as Marathon 1.10 renders it; `None` without one.
 pub fn container_json(app: &AppSpec) -> Option<Value> {
+    let secret_volumes = app
+        .secret_volumes
+        .iter()
+        .map(|(path, id)| json!({"containerPath": path, "secret": id}));
     match app.container.as_ref()? {
         AppContainer::Mesos => {
-            let volumes: Vec<Value> = app
-                .secret_volumes
-                .iter()
-                .map(|(path, id)| json!({"containerPath": path, "secret": id}))
-                .collect();
+            let volumes: Vec<Value> = secret_volumes.collect();
             Some(json!({"type": "MESOS", "volumes": volumes}))
+        }
+        AppContainer::MesosDocker(m) => {
+            let volumes: Vec<Value> = m
+                .volumes
+                .iter()
+                .map(volume_json)
+                .chain(secret_volumes)
+                .collect();
+            // Marathon 1.10 shows a MESOS container's docker with the Docker-only keys at
+            // their defaults.
+            let mut docker = json!({
+                "forcePullImage": m.force_pull_image,
+                "image": m.image,
+                "parameters": [],
+                "privileged": false,
+            });
+            if let Some(id) = &m.pull_config {
+                docker["pullConfig"] = json!({"secret": id});
+            }
+            Some(json!({"type": "MESOS", "docker": docker, "volumes": volumes}))
         }
         AppContainer::Docker(d) => {
             let parameters: Vec<Value> = d
@@ -516,17 +649,7 @@ pub fn container_json(app: &AppSpec) -> Option<Value> {
                 .iter()
                 .map(|(k, v)| json!({"key": k, "value": v}))
                 .collect();
-            let volumes: Vec<Value> = d
-                .volumes
-                .iter()
-                .map(|v| {
-                    json!({
-                        "containerPath": v.container_path,
-                        "hostPath": v.host_path,
-                        "mode": if v.read_only { "RO" } else { "RW" },
-                    })
-                })
-                .collect();
+            let volumes: Vec<Value> = d.volumes.iter().map(volume_json).collect();
             let mut out = json!({
                 "type": "DOCKER",
                 "docker": {

@@ -288,12 +288,6 @@ fn what_drover_cannot_run_is_refused_by_name() {
         "AppC",
     );
     assert_refused(
-        json!({"id": "a", "cmd": "x", "container": {"type": "MESOS",
-               "docker": {"image": "busybox"}}}),
-        "/container/docker",
-        "UCR",
-    );
-    assert_refused(
         json!({"id": "a", "cmd": "x", "networks": [{"mode": "container/bridge"}]}),
         "/networks",
         "DOCKER",
@@ -355,7 +349,7 @@ fn what_drover_cannot_run_is_refused_by_name() {
         json!({"id": "a", "cmd": "x", "container": {"type": "MESOS",
                "volumes": [{"containerPath": "/d", "hostPath": "/srv", "mode": "RW"}]}}),
         "/container/volumes",
-        "MESOS",
+        "need an image",
     );
     assert_refused(
         json!({"id": "a", "cmd": "x", "ipAddress": {"networkName": "dcos"}}),
@@ -460,4 +454,205 @@ fn secret_references_round_trip() {
     assert_eq!(stored.env_secrets, app.env_secrets);
     assert_eq!(stored.secrets, app.secrets);
     assert_eq!(stored.secret_volumes, app.secret_volumes);
+}
+
+/// A MESOS container with `docker.image` (Marathon 1.10's `MesosDocker`, the Mesos
+/// containerizer's images).
+fn ucr_1_10() -> Value {
+    json!({
+        "id": "/ucr",
+        "cpus": 0.1, "mem": 32,
+        "secrets": {"registry": {"source": "prod/docker-config"}},
+        "container": {
+            "type": "MESOS",
+            "docker": {"image": "busybox:1", "forcePullImage": true,
+                       "pullConfig": {"secret": "registry"}},
+            "volumes": [{"containerPath": "/etc/app", "hostPath": "/srv/app", "mode": "RO"},
+                        {"containerPath": "cache", "hostPath": "/var/cache/app"}]
+        }
+    })
+}
+
+#[test]
+fn a_mesos_container_with_an_image_reads_renders_and_round_trips() {
+    use drover_core::marathon::container::{MesosDockerContainer, Volume};
+    let app = parse_app(&ucr_1_10(), None, Mode::Full).expect("the image's entrypoint runs");
+    let mut want = MesosDockerContainer::new("busybox:1");
+    want.force_pull_image = true;
+    want.pull_config = Some("registry".into());
+    want.volumes = vec![
+        Volume {
+            container_path: "/etc/app".into(),
+            host_path: "/srv/app".into(),
+            read_only: true,
+        },
+        Volume {
+            container_path: "cache".into(),
+            host_path: "/var/cache/app".into(),
+            read_only: false,
+        },
+    ];
+    assert_eq!(
+        app.container,
+        Some(AppContainer::MesosDocker(Box::new(want)))
+    );
+    assert!(app.cmd.is_none() && app.args.is_empty());
+    // On the host network: the ports stay portDefinitions.
+    assert_eq!(app.port_definitions.len(), 1);
+    let out = app_json(&app);
+    assert_eq!(
+        out["container"],
+        json!({
+            "type": "MESOS",
+            "docker": {"forcePullImage": true, "image": "busybox:1", "parameters": [],
+                       "privileged": false, "pullConfig": {"secret": "registry"}},
+            "volumes": [{"containerPath": "/etc/app", "hostPath": "/srv/app", "mode": "RO"},
+                        {"containerPath": "cache", "hostPath": "/var/cache/app", "mode": "RW"}]
+        })
+    );
+    assert_eq!(out["networks"], json!([{"mode": "host"}]));
+
+    // What GET shows is accepted back as it is, by a client and by the store.
+    let shown = Value::Object(out);
+    assert_eq!(
+        parse_app(&shown, None, Mode::Full)
+            .expect("a request")
+            .container,
+        app.container
+    );
+    let stored = parse_app(&shown, None, Mode::Stored).expect("the store");
+    assert_eq!(stored.container, app.container);
+    // A PUT of only the networks keeps the container; one of the image changes it.
+    let merged = parse_app(
+        &json!({"networks": [{"mode": "host"}]}),
+        None,
+        Mode::Merge(&app),
+    )
+    .expect("valid");
+    assert_eq!(merged.container, app.container);
+    let merged = parse_app(
+        &json!({"container": {"type": "MESOS", "docker": {"image": "busybox:2"}}}),
+        None,
+        Mode::Merge(&app),
+    )
+    .expect("valid");
+    assert!(app.is_upgrade_to(&merged), "an image change restarts tasks");
+    // The body's container replaces the whole of the current one.
+    let Some(AppContainer::MesosDocker(image)) = &merged.container else {
+        panic!("a MESOS image: {:?}", merged.container);
+    };
+    assert_eq!(
+        (
+            image.image.as_str(),
+            image.force_pull_image,
+            image.volumes.len()
+        ),
+        ("busybox:2", false, 0)
+    );
+
+    // Secret volumes sit next to the host-path ones, after them.
+    let mut body = ucr_1_10();
+    body["container"]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"containerPath": "conf/pw", "secret": "registry"}));
+    let app = parse_app(&body, None, Mode::Full).expect("valid");
+    assert_eq!(
+        app.secret_volumes,
+        vec![("conf/pw".to_owned(), "registry".to_owned())]
+    );
+    let out = app_json(&app);
+    assert_eq!(
+        out["container"]["volumes"][2],
+        json!({"containerPath": "conf/pw", "secret": "registry"})
+    );
+    assert_eq!(
+        parse_app(&Value::Object(out), None, Mode::Stored)
+            .expect("the store")
+            .secret_volumes,
+        app.secret_volumes
+    );
+}
+
+#[test]
+fn a_mesos_containers_docker_takes_only_what_the_mesos_containerizer_does() {
+    let ucr = |docker: Value| {
+        json!({"id": "a", "cmd": "x", "secrets": {"s": {"source": "x"}},
+               "container": {"type": "MESOS", "docker": docker}})
+    };
+    for (key, value, words) in [
+        ("network", json!("BRIDGE"), "host network"),
+        ("privileged", json!(true), "type DOCKER"),
+        (
+            "parameters",
+            json!([{"key": "label", "value": "a=b"}]),
+            "docker run options",
+        ),
+        (
+            "portMappings",
+            json!([{"containerPort": 80}]),
+            "portDefinitions",
+        ),
+        ("credential", json!({"principal": "p"}), "pullConfig"),
+        ("frobnicate", json!(1), "unknown field of docker"),
+    ] {
+        let mut docker = json!({"image": "busybox"});
+        docker[key] = value;
+        assert_refused(ucr(docker), &format!("/container/docker/{key}"), words);
+    }
+    // What Marathon renders for them (their defaults) is not a value.
+    parse_app(
+        &ucr(
+            json!({"image": "busybox", "privileged": false, "parameters": [],
+                    "network": null, "portMappings": [], "credential": null}),
+        ),
+        None,
+        Mode::Full,
+    )
+    .expect("defaults are accepted");
+    assert_refused(
+        ucr(json!({"image": "Not An Image"})),
+        "/container/docker/image",
+        "invalid image reference",
+    );
+    assert_refused(ucr(json!({})), "/container/docker/image", "missing");
+    assert_refused(
+        ucr(json!({"image": "busybox", "pullConfig": {"secret": "nope"}})),
+        "/container/docker/pullConfig/secret",
+        "undefined secret named 'nope'",
+    );
+    assert_refused(
+        ucr(json!({"image": "busybox", "pullConfig": {}})),
+        "/container/docker/pullConfig/secret",
+        "missing",
+    );
+    assert_refused(
+        ucr(json!({"image": "busybox", "pullConfig": {"secret": "s", "x": 1}})),
+        "/container/docker/pullConfig/x",
+        "not a field",
+    );
+    // On the host network the ports are portDefinitions, image or not.
+    for docker in [json!({"image": "busybox"}), Value::Null] {
+        let mut body = ucr(docker);
+        body["container"]["portMappings"] = json!([{"containerPort": 80, "hostPort": 0}]);
+        assert_refused(body, "/container/portMappings", "host networking");
+    }
+    let mut body = ucr(json!({"image": "busybox"}));
+    body["networks"] = json!([{"mode": "container/bridge"}]);
+    assert_refused(body, "/networks", "DOCKER");
+    let mut body = ucr(json!({"image": "busybox"}));
+    body["container"]["volumes"] = json!([{"containerPath": "../up", "hostPath": "/srv", "mode": "RW"},
+               {"containerPath": "/d", "hostPath": "srv", "mode": "RW"}]);
+    assert_refused(body.clone(), "/container/volumes/0/containerPath", "'..'");
+    assert_refused(body, "/container/volumes/1/hostPath", "absolute");
+    // A terminal is the Mesos containerizer's, image or not.
+    let mut body = ucr(json!({"image": "busybox"}));
+    body["tty"] = json!(true);
+    assert!(parse_app(&body, None, Mode::Full).expect("valid").tty);
+    // Without an image, no cmd or args is still refused: nothing would run.
+    assert_refused(
+        json!({"id": "a", "container": {"type": "MESOS", "docker": null}}),
+        "/",
+        "cmd",
+    );
 }

@@ -9,8 +9,8 @@ use drover_core::marathon::app::{AppSpec, FetchUri, INSTANCES_MAX, KillSelection
 use drover_core::marathon::constraint::Constraint;
 use drover_core::marathon::path::PathId;
 use drover_core::marathon::pod::{
-    self, NetworkMode, PodCommand, PodContainer, PodEndpoint, PodExec, PodHealthCheck, PodNetwork,
-    PodProbe, PodResources, PodSpec, PodVolume, VolumeMount,
+    self, NetworkMode, PodCommand, PodContainer, PodEndpoint, PodExec, PodHealthCheck, PodImage,
+    PodNetwork, PodProbe, PodResources, PodSpec, PodVolume, VolumeMount,
 };
 use drover_core::marathon::unreachable::UnreachableStrategy;
 use serde_json::{Map, Value};
@@ -68,12 +68,7 @@ const POD_REFUSED: [(&str, &str); 1] = [(
     "linuxInfo (seccomp, IPC and shared memory settings) is not supported",
 )];
 
-const CONTAINER_REFUSED: [(&str, &str); 5] = [
-    (
-        "image",
-        "container images are not supported in pods yet (the Mesos containerizer's images); \
-         run a command on the agent's filesystem",
-    ),
+const CONTAINER_REFUSED: [(&str, &str); 4] = [
     (
         "resourceLimits",
         "resourceLimits (limits above the requested resources) are not supported",
@@ -236,7 +231,11 @@ pub fn parse_pod(
             .iter()
             .map(move |(k, id)| (format!("/containers({i})/environment/{k}"), id))
     });
-    for (at, id) in references.chain(container_refs) {
+    let pull_refs = containers.iter().enumerate().filter_map(|(i, c)| {
+        let id = c.image.as_ref()?.pull_config.as_ref()?;
+        Some((format!("/containers({i})/image/pullConfig/secret"), id))
+    });
+    for (at, id) in references.chain(container_refs).chain(pull_refs) {
         if !secrets.contains_key(id) {
             r.error(&at, format!("references an undefined secret named '{id}'"));
         }
@@ -376,6 +375,10 @@ fn read_container(r: &mut Reader, v: &Value, path: &str, request: bool) -> Optio
             }
         }
     }
+    let image = c
+        .get("image")
+        .filter(|i| given(Some(i)))
+        .and_then(|i| read_image(r, i, &format!("{path}/image"), request));
     let exec = match c.get("exec") {
         None | Some(Value::Null) => None,
         Some(e) => {
@@ -501,6 +504,7 @@ fn read_container(r: &mut Reader, v: &Value, path: &str, request: bool) -> Optio
         name,
         resources,
         exec,
+        image,
         endpoints,
         health_check,
         artifacts,
@@ -511,6 +515,59 @@ fn read_container(r: &mut Reader, v: &Value, path: &str, request: bool) -> Optio
         user: r.string(c, "user", path),
         kill_grace_period_seconds,
         tty: r.boolean(c, "tty", path).unwrap_or(false),
+    })
+}
+
+/// A container's `image` (`Image` in the RAML): DOCKER images only.
+fn read_image(r: &mut Reader, v: &Value, path: &str, request: bool) -> Option<PodImage> {
+    let i = object(r, v, path)?;
+    if request {
+        unknown(
+            r,
+            i,
+            &["kind", "id", "forcePull", "pullConfig", "labels"],
+            path,
+            "image",
+        );
+        if given(i.get("labels")) {
+            r.error(
+                &format!("{path}/labels"),
+                "image labels are for APPC images, which are not supported",
+            );
+        }
+    }
+    match r.string(i, "kind", path).as_deref() {
+        Some("DOCKER") => {}
+        Some("APPC") => r.error(
+            &format!("{path}/kind"),
+            "APPC images are not supported; use kind DOCKER",
+        ),
+        Some(other) => r.error(
+            &format!("{path}/kind"),
+            format!("'{other}' is not one of DOCKER, APPC"),
+        ),
+        None => r.error(&format!("{path}/kind"), "error.path.missing"),
+    }
+    let force_pull = r.boolean(i, "forcePull", path);
+    let pull_config = r.object(i, "pullConfig", path).and_then(|p| {
+        let at = format!("{path}/pullConfig");
+        if request {
+            unknown(r, p, &["secret"], &at, "pull config");
+        }
+        let secret = r.string(p, "secret", &at);
+        if secret.is_none() {
+            r.error(&format!("{at}/secret"), "error.path.missing");
+        }
+        secret
+    });
+    let Some(id) = r.string(i, "id", path) else {
+        r.error(&format!("{path}/id"), "error.path.missing");
+        return None;
+    };
+    Some(PodImage {
+        id,
+        force_pull,
+        pull_config,
     })
 }
 

@@ -43,6 +43,16 @@ fn container_json(c: &PodContainer) -> Value {
         }
         m.insert("exec".into(), e);
     }
+    if let Some(image) = &c.image {
+        let mut i = json!({"kind": "DOCKER", "id": image.id});
+        if let Some(force) = image.force_pull {
+            i["forcePull"] = json!(force);
+        }
+        if let Some(secret) = &image.pull_config {
+            i["pullConfig"] = json!({"secret": secret});
+        }
+        m.insert("image".into(), i);
+    }
     let r = c.resources;
     m.insert(
         "resources".into(),
@@ -655,6 +665,126 @@ mod tests {
         assert!(!stable);
         assert_eq!(v["status"], "DEGRADED");
         assert_eq!(v["message"], "at least one container is not healthy");
+    }
+
+    /// A container's `image` (DOCKER) is read, shown as given, and read back from the store;
+    /// without `exec` the image's entrypoint runs.
+    #[test]
+    fn a_container_image_round_trips() {
+        let body = json!({
+            "id": "/ucr",
+            "secrets": {"registry": {"source": "prod/docker-config"}},
+            "containers": [
+                {"name": "entry", "resources": {"cpus": 0.1, "mem": 16},
+                 "image": {"kind": "DOCKER", "id": "busybox:1", "forcePull": true,
+                           "pullConfig": {"secret": "registry"}}},
+                {"name": "argv", "resources": {"cpus": 0.1, "mem": 16},
+                 "exec": {"command": {"argv": ["echo", "hi"]}, "overrideEntrypoint": true},
+                 "image": {"kind": "DOCKER", "id": "alpine"}}
+            ]
+        });
+        let mut app = parse_pod(&body, None, PodMode::Request).expect("valid pod");
+        let pod = app.pod.as_deref().unwrap();
+        let image = pod.containers[0].image.as_ref().expect("an image");
+        assert_eq!(
+            (
+                image.id.as_str(),
+                image.force_pull,
+                image.pull_config.as_deref()
+            ),
+            ("busybox:1", Some(true), Some("registry"))
+        );
+        assert!(pod.containers[0].exec.is_none());
+        let shown = pod_json(&app, false);
+        assert_eq!(
+            shown["containers"][0]["image"],
+            body["containers"][0]["image"]
+        );
+        // `forcePull` is shown only when given, as Marathon keeps the RAML object.
+        assert_eq!(
+            shown["containers"][1]["image"],
+            body["containers"][1]["image"]
+        );
+        assert!(shown["containers"][0].get("exec").is_none());
+        app.version_ms = 5_000;
+        app.last_scaling_at_ms = 5_000;
+        app.last_config_change_at_ms = 5_000;
+        let stored = Value::Object(run_spec_json(&app));
+        assert_eq!(parse_run_spec(&stored).expect("reads back"), app);
+        // What GET shows is a valid request too.
+        parse_pod(&Value::Object(shown), None, PodMode::Request).expect("shown is valid");
+    }
+
+    #[test]
+    fn what_a_container_image_cannot_be_is_refused_by_name() {
+        let with_image = |image: Value| {
+            json!({
+                "id": "/ucr",
+                "secrets": {"s": {"source": "x"}},
+                "containers": [{"name": "c", "resources": {"cpus": 0.1, "mem": 16},
+                                "image": image}]
+            })
+        };
+        for (image, path, words) in [
+            (
+                json!({"kind": "APPC", "id": "coreos.com/etcd:v3"}),
+                "/containers(0)/image/kind",
+                "APPC images are not supported",
+            ),
+            (
+                json!({"kind": "OCI", "id": "busybox"}),
+                "/containers(0)/image/kind",
+                "not one of DOCKER, APPC",
+            ),
+            (
+                json!({"id": "busybox"}),
+                "/containers(0)/image/kind",
+                "missing",
+            ),
+            (
+                json!({"kind": "DOCKER"}),
+                "/containers(0)/image/id",
+                "missing",
+            ),
+            (
+                json!({"kind": "DOCKER", "id": "Not An Image"}),
+                "/containers(0)/image/id",
+                "invalid image reference",
+            ),
+            (
+                json!({"kind": "DOCKER", "id": "busybox", "labels": {"os": "linux"}}),
+                "/containers(0)/image/labels",
+                "APPC",
+            ),
+            (
+                json!({"kind": "DOCKER", "id": "busybox", "pullConfig": {"secret": "nope"}}),
+                "/containers(0)/image/pullConfig/secret",
+                "undefined secret named 'nope'",
+            ),
+            (
+                json!({"kind": "DOCKER", "id": "busybox", "pullConfig": {}}),
+                "/containers(0)/image/pullConfig/secret",
+                "missing",
+            ),
+            (
+                json!({"kind": "DOCKER", "id": "busybox", "frobnicate": 1}),
+                "/containers(0)/image/frobnicate",
+                "unknown field",
+            ),
+        ] {
+            let problems =
+                parse_pod(&with_image(image.clone()), None, PodMode::Request).expect_err("refused");
+            assert!(
+                problems
+                    .iter()
+                    .any(|v| v.path == path && v.message.contains(words)),
+                "{image}: {path} / {words:?} not in {problems:?}"
+            );
+        }
+        // Without an image a container still needs a command.
+        let problems = parse_pod(&with_image(Value::Null), None, PodMode::Request)
+            .expect_err("nothing to run");
+        assert_eq!(problems[0].path, "/containers(0)/exec");
     }
 
     #[test]

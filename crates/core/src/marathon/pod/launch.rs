@@ -1,8 +1,9 @@
 //! The LAUNCH_GROUP of a pod instance, built as Marathon 1.10's `TaskGroupBuilder` built it:
 //! a DEFAULT executor (`instance-<pod>.<uuid>`) holding the executor's resources and the
 //! instance's host ports, and one task per container (`<instance>.<container>.<incarnation>`)
-//! with its own resources, command, environment (the pod's and the container's, `HOST`,
-//! `MESOS_TASK_ID`, `MESOS_EXECUTOR_ID`, `MARATHON_APP_ID`, `MARATHON_CONTAINER_ID`, the
+//! with its own resources, image (a MESOS container's `mesos.image`), command (the image's
+//! entrypoint when the container has no `exec`), environment (the pod's and the container's,
+//! `HOST`, `MESOS_TASK_ID`, `MESOS_EXECUTOR_ID`, `MARATHON_APP_ID`, `MARATHON_CONTAINER_ID`, the
 //! `MARATHON_CONTAINER_RESOURCE_*`, label and `ENDPOINT_*` variables), fetch URIs, volumes,
 //! health check, kill policy and DiscoveryInfo.
 
@@ -10,8 +11,9 @@ use std::collections::BTreeMap;
 
 use drover_wire::v1;
 
-use super::{PodCommand, PodContainer, PodProbe, PodSpec};
+use super::{PodCommand, PodContainer, PodExec, PodProbe, PodSpec};
 use crate::marathon::app::AppSpec;
+use crate::marathon::container::docker_image;
 use crate::marathon::instance::Instance;
 
 /// Where ephemeral volumes live in the executor's sandbox (Marathon's prefix).
@@ -132,6 +134,36 @@ fn command_info(command: &PodCommand) -> v1::CommandInfo {
             shell: Some(false),
             value: argv.first().cloned(),
             arguments: argv.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+/// What a container's task runs. Without an image as [`command_info`]. With one, as Marathon's
+/// `TaskGroupBuilder`: no `exec` runs the image's entrypoint (shell false, no value); `argv`
+/// is appended to the entrypoint unless `overrideEntrypoint` makes `argv[0]` the program; a
+/// `shell` command replaces the entrypoint.
+fn task_command(container: &PodContainer) -> v1::CommandInfo {
+    match (&container.exec, &container.image) {
+        (Some(exec), None) => command_info(&exec.command),
+        (
+            Some(PodExec {
+                command: PodCommand::Argv(argv),
+                override_entrypoint,
+            }),
+            Some(_),
+        ) => v1::CommandInfo {
+            shell: Some(false),
+            value: argv
+                .first()
+                .filter(|_| *override_entrypoint == Some(true))
+                .cloned(),
+            arguments: argv.clone(),
+            ..Default::default()
+        },
+        (Some(exec), Some(_)) => command_info(&exec.command),
+        (None, _) => v1::CommandInfo {
+            shell: Some(false),
             ..Default::default()
         },
     }
@@ -265,14 +297,7 @@ fn task_info(
         }
     }
     env.extend(endpoint_vars.clone());
-    let mut command = container
-        .exec
-        .as_ref()
-        .map(|e| command_info(&e.command))
-        .unwrap_or(v1::CommandInfo {
-            shell: Some(false),
-            ..Default::default()
-        });
+    let mut command = task_command(container);
     command.user = container.user.clone().or_else(|| app.user.clone());
     command.uris = container
         .artifacts
@@ -330,9 +355,20 @@ fn task_info(
         })
         .collect();
     let shared = pod.legacy_shared_cgroups;
-    let container_info = (!volumes.is_empty() || container.tty || shared).then(|| {
+    let image = container.image.as_ref().map(|image| {
+        // Validated when the pod was accepted: a pull secret names one of the pod's secrets.
+        let config = image
+            .pull_config
+            .as_ref()
+            .and_then(|id| app.secrets.get(id))
+            .map(|source| crate::marathon::offer::reference_secret(source));
+        docker_image(&image.id, image.force_pull.unwrap_or(false), config)
+    });
+    let wanted = !volumes.is_empty() || container.tty || shared || image.is_some();
+    let container_info = wanted.then(|| {
         Box::new(v1::ContainerInfo {
             r#type: v1::container_info::Type::Mesos as i32,
+            mesos: image.map(|image| v1::container_info::MesosInfo { image: Some(image) }),
             volumes,
             tty_info: container.tty.then(v1::TtyInfo::default),
             linux_info: shared.then(|| v1::LinuxInfo {
@@ -500,6 +536,123 @@ mod tests {
             .filter_map(|r| r.scalar.as_ref())
             .map(|s| s.value)
             .sum()
+    }
+
+    fn launch(app: &AppSpec) -> v1::offer::operation::LaunchGroup {
+        let pod = app.pod.clone().unwrap();
+        let mut instance = Instance::scheduled(&app.id, "u-1", 1, 1, 0);
+        instance.condition = Condition::Provisioned;
+        let ctx = LaunchContext {
+            app,
+            instance: &instance,
+            agent_id: "agent-1",
+            hostname: "h1",
+            framework_id: Some("fw"),
+        };
+        let resources = vec![scalar("cpus", 10.0), scalar("mem", 1024.0)];
+        launch_group(&ctx, &pod, resources, &[])
+    }
+
+    /// Each container with an image is a MESOS container with `mesos.image` (cached unless
+    /// `forcePull`, its pull secret as `docker.config`); what it runs follows Marathon's
+    /// `TaskGroupBuilder`: the entrypoint without `exec`, `argv` appended to the entrypoint
+    /// unless `overrideEntrypoint`, a shell command instead of it.
+    #[test]
+    fn a_container_image_becomes_its_tasks_mesos_image() {
+        use crate::marathon::pod::{PodExec, PodImage};
+        let image = |force_pull: Option<bool>, pull_config: Option<&str>| PodImage {
+            id: "busybox:1".into(),
+            force_pull,
+            pull_config: pull_config.map(str::to_owned),
+        };
+        let argv = |override_entrypoint| PodExec {
+            command: PodCommand::Argv(vec!["sh".into(), "-c".into(), "true".into()]),
+            override_entrypoint,
+        };
+        let mut entrypoint = container("entrypoint");
+        entrypoint.exec = None;
+        entrypoint.image = Some(image(None, Some("registry")));
+        let mut appended = container("appended");
+        appended.exec = Some(argv(None));
+        appended.image = Some(image(Some(true), None));
+        let mut overridden = container("overridden");
+        overridden.exec = Some(argv(Some(true)));
+        overridden.image = Some(image(Some(false), None));
+        let mut shell = container("shell");
+        shell.image = Some(image(None, None));
+        let plain = container("plain");
+        let id = PathId::parse_app_id("/ucr").unwrap();
+        let mut app = crate::marathon::pod::carrier(
+            id,
+            pod(vec![entrypoint, appended, overridden, shell, plain]),
+        );
+        app.secrets
+            .insert("registry".into(), "prod/docker-config".into());
+        assert_eq!(
+            crate::marathon::pod::validate(&app, app.pod.as_ref().unwrap()),
+            Vec::new()
+        );
+        let group = launch(&app);
+        let tasks = &group.task_group.tasks;
+        let image_of = |i: usize| {
+            let container = tasks[i].container.as_ref().expect("container");
+            assert_eq!(container.r#type, v1::container_info::Type::Mesos as i32);
+            container.mesos.as_ref().and_then(|m| m.image.clone())
+        };
+        let cached: Vec<Option<bool>> = (0..4).map(|i| image_of(i).unwrap().cached).collect();
+        assert_eq!(cached, [Some(true), Some(false), Some(true), Some(true)]);
+        for i in 0..4 {
+            let image = image_of(i).unwrap();
+            assert_eq!(image.r#type, v1::image::Type::Docker as i32);
+            assert_eq!(image.docker.as_ref().unwrap().name, "busybox:1");
+        }
+        let config = image_of(0).unwrap().docker.unwrap().config.expect("secret");
+        assert_eq!(config.r#type, Some(v1::secret::Type::Reference as i32));
+        assert_eq!(config.reference.unwrap().name, "prod/docker-config");
+        assert_eq!(image_of(1).unwrap().docker.unwrap().config, None);
+        // Without an image (and nothing else to set) no ContainerInfo at all, as before.
+        assert!(tasks[4].container.is_none());
+
+        let commands: Vec<(Option<bool>, Option<String>, Vec<String>)> = tasks
+            .iter()
+            .map(|t| {
+                let c = t.command.clone().unwrap();
+                (c.shell, c.value, c.arguments)
+            })
+            .collect();
+        let argv: Vec<String> = ["sh", "-c", "true"].map(String::from).to_vec();
+        assert_eq!(
+            commands,
+            [
+                (Some(false), None, Vec::new()),
+                (Some(false), None, argv.clone()),
+                (Some(false), Some("sh".into()), argv),
+                (Some(true), Some("sleep 100".into()), Vec::new()),
+                (Some(true), Some("sleep 100".into()), Vec::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_container_needs_a_command_or_an_image_and_a_valid_image_reference() {
+        use crate::marathon::pod::PodImage;
+        let mut bare = container("bare");
+        bare.exec = None;
+        let mut bad = container("bad");
+        bad.image = Some(PodImage {
+            id: "Not An Image".into(),
+            force_pull: None,
+            pull_config: None,
+        });
+        let app = crate::marathon::pod::carrier(
+            PathId::parse_app_id("/ucr").unwrap(),
+            pod(vec![bare, bad]),
+        );
+        let paths: Vec<String> = crate::marathon::pod::validate(&app, app.pod.as_ref().unwrap())
+            .into_iter()
+            .map(|v| v.path)
+            .collect();
+        assert_eq!(paths, ["/containers(0)/exec", "/containers(1)/image/id"]);
     }
 
     #[test]

@@ -120,6 +120,20 @@ pub struct VolumeMount {
     pub read_only: bool,
 }
 
+/// A container's `image` (`kind: DOCKER`; APPC images are refused when the pod is read): the
+/// agent's Mesos containerizer pulls it from its registry and runs the container in its root
+/// filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodImage {
+    /// `id`: the Docker image reference.
+    pub id: String,
+    /// `forcePull` as given: pull even when the agent has the image (Mesos' `cached: false`).
+    pub force_pull: Option<bool>,
+    /// `pullConfig.secret`: the id of one of the pod's `secrets`, whose value is a Docker
+    /// `config.json` with the registry's credentials.
+    pub pull_config: Option<String>,
+}
+
 /// One container of a pod: one Mesos task of each instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodContainer {
@@ -127,8 +141,10 @@ pub struct PodContainer {
     pub name: String,
     /// What it asks for.
     pub resources: PodResources,
-    /// What it runs.
+    /// What it runs (without one, the image's entrypoint).
     pub exec: Option<PodExec>,
+    /// The filesystem image it runs in; `None`: the agent's filesystem.
+    pub image: Option<PodImage>,
     /// Its ports.
     pub endpoints: Vec<PodEndpoint>,
     /// Its health check.
@@ -324,12 +340,18 @@ pub fn validate(app: &AppSpec, pod: &PodSpec) -> Vec<Violation> {
             0.0,
             &mut push,
         );
-        if c.exec.is_none() {
+        if c.exec.is_none() && c.image.is_none() {
             push(
                 at("/exec"),
-                "a command is required: pod containers without an image (which Drover does not \
-                 run yet) have nothing else to run",
+                "a command is required: a pod container without an image has no entrypoint to \
+                 run",
             );
+        }
+        if let Some(image) = &c.image
+            && let Some(why) = crate::agent::docker::image_problem(&image.id)
+        {
+            // The agent fetches the image from a Docker registry: the same grammar as Docker's.
+            push(at("/image/id"), &why);
         }
         if let Some(PodExec {
             command: PodCommand::Shell(s),
@@ -580,6 +602,7 @@ mod tests {
                 command: PodCommand::Shell("sleep 100".into()),
                 override_entrypoint: None,
             }),
+            image: None,
             endpoints: Vec::new(),
             health_check: None,
             artifacts: Vec::new(),
