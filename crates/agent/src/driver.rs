@@ -295,7 +295,12 @@ impl Driver {
             }
         }
         if let Some(provisioner) = &self.settings.provisioner {
-            let alive: Vec<String> = alive_ids.iter().map(|id| id.0.clone()).collect();
+            // Nested containers (recovered before this) keep their images' root filesystems.
+            let alive: Vec<String> = alive_ids
+                .iter()
+                .map(|id| id.0.clone())
+                .chain(self.settings.nested.list().iter().map(|e| e.id.clone()))
+                .collect();
             provisioner.recover(&alive).await;
         }
         if rebooted {
@@ -937,6 +942,7 @@ impl Driver {
                         image,
                         &mut env,
                         secrets_dir.as_deref(),
+                        false,
                     ) => prepared,
                     Ok(()) = &mut cancel_rx => {
                         Err("the container was killed while its image was provisioned".to_owned())

@@ -53,6 +53,8 @@ pub struct AppState {
     pub nested_acls: Option<Arc<crate::http_nested::NestedAcls>>,
     /// `--secrets_dir`: `SECRET` variables of nested containers are resolved from it.
     pub secrets_dir: Option<PathBuf>,
+    /// Container images (`--image_providers=docker`), for nested containers with one.
+    pub provisioner: Option<Arc<crate::provisioner::Provisioner>>,
     /// When the agent started.
     pub started: Instant,
     /// Wall-clock start, seconds since the epoch.

@@ -194,6 +194,29 @@ async fn nested_user(
     .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
+/// The image a nested container's `ContainerInfo` names (Mesos' `mesos.image`).
+fn image_of(container: Option<&v1::ContainerInfo>) -> Option<&v1::Image> {
+    container?.mesos.as_ref()?.image.as_ref()
+}
+
+/// What a command in an image runs, as `drover rootfs-launch` takes it: `shell VALUE`,
+/// `exec VALUE ARGV…` or, without a value, `image ARGS…` (the image's entrypoint).
+fn image_form(command: &v1::CommandInfo) -> Vec<String> {
+    let value = command.value.clone().unwrap_or_default();
+    if command.shell.unwrap_or(true) {
+        vec!["shell".into(), value]
+    } else if value.is_empty() {
+        std::iter::once("image".to_owned())
+            .chain(command.arguments.iter().cloned())
+            .collect()
+    } else {
+        ["exec".to_owned(), value]
+            .into_iter()
+            .chain(command.arguments.iter().cloned())
+            .collect()
+    }
+}
+
 /// What the command runs: argv from `CommandInfo` (Mesos' rules for `shell`).
 fn argv_of(command: &v1::CommandInfo) -> Result<Vec<String>, HttpError> {
     if !command.uris.is_empty() {
@@ -231,12 +254,6 @@ fn tty_of(container: Option<&v1::ContainerInfo>) -> Result<Option<(u16, u16)>, H
             "only MESOS (a nested container shares its parent's)",
         );
     }
-    if c.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
-        return refuse(
-            "mesos.image",
-            "nested containers run in their parent's filesystem",
-        );
-    }
     if !c.volumes.is_empty() {
         return refuse("volumes", "nested containers see their parent's sandbox");
     }
@@ -249,7 +266,7 @@ fn tty_of(container: Option<&v1::ContainerInfo>) -> Result<Option<(u16, u16)>, H
     if c.linux_info.is_some() || c.rlimit_info.is_some() || c.docker.is_some() {
         return refuse(
             "linux_info/rlimit_info/docker",
-            "only 'type: MESOS' and 'tty_info' are honoured",
+            "only 'type: MESOS', 'mesos.image' and 'tty_info' are honoured",
         );
     }
     Ok(c.tty_info.as_ref().map(|t| {
@@ -358,8 +375,42 @@ pub async fn launch(
     } else {
         None
     };
-    let argv = argv_of(command)?;
+    let image = image_of(container);
+    let mut argv = if image.is_some() {
+        if !command.uris.is_empty() {
+            return Err(HttpError::bad_request(
+                "'command.uris' are not supported for nested containers (nothing is fetched \
+                 into the parent's sandbox)",
+            ));
+        }
+        Vec::new()
+    } else {
+        argv_of(command)?
+    };
     let tty = tty_of(container)?;
+    let provisioner = match (image, &state.provisioner) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(HttpError::bad_request(
+                "'container.mesos.image': container images are not enabled on this agent \
+                 (start it with --image_providers=docker)",
+            ));
+        }
+        (Some(_), Some(_))
+            if session
+                || container_id
+                    .parent
+                    .as_ref()
+                    .and_then(|p| p.parent.as_ref())
+                    .is_some() =>
+        {
+            return Err(HttpError::bad_request(
+                "'container.mesos.image' is supported for nested containers of an executor's \
+                 container (not for sessions or deeper nesting)",
+            ));
+        }
+        (Some(_), Some(p)) => Some(p.clone()),
+    };
     // A container nested in a nested one (a session in a default executor's task) shares the
     // top-level container's namespaces and sits in the middle one's cgroups and sandbox.
     let grandparent = container_id
@@ -450,13 +501,51 @@ pub async fn launch(
         }
         dir
     };
-    let env = env_of(
+    let mut env = env_of(
         command,
         &sandbox,
         user.as_ref(),
         tty.is_some(),
         state.secrets_dir.as_deref(),
     )?;
+    // A container image (a pod's container): the agent provisions its root filesystem, and
+    // the switchboard starts `drover rootfs-launch`, which enters it and becomes the task's
+    // user (so the switchboard's child stays root until then).
+    let mut user = user;
+    if let (Some(provisioner), Some(image)) = (&provisioner, image) {
+        let config = crate::provisioner::launch::prepare(
+            provisioner,
+            &id,
+            &sandbox,
+            user.as_ref().map(|u| u.name.as_str()),
+            container
+                .cloned()
+                .as_ref()
+                .unwrap_or(&v1::ContainerInfo::default()),
+            image,
+            &mut env,
+            state.secrets_dir.as_deref(),
+            true,
+        )
+        .await;
+        let config = match config {
+            Ok(config) => config,
+            Err(message) => {
+                provisioner.destroy(&id).await;
+                return Err(HttpError::bad_request(message));
+            }
+        };
+        argv = [
+            state.nested.launcher().display().to_string(),
+            "rootfs-launch".to_owned(),
+            config.display().to_string(),
+            "--".to_owned(),
+        ]
+        .into_iter()
+        .chain(image_form(command))
+        .collect();
+        user = None;
+    }
     let entry = state
         .nested
         .launch(Launch {
@@ -762,6 +851,10 @@ pub fn remove(
     let entry = state.nested.get(&id).ok_or_else(|| not_found(&id))?;
     authorize(state, caller, "remove_nested_containers", &entry.user)?;
     state.nested.remove(&id).map_err(refusal)?;
+    if let Some(provisioner) = state.provisioner.clone() {
+        // Its image's root filesystem goes with it.
+        tokio::spawn(async move { provisioner.destroy(&id).await });
+    }
     Ok(StatusCode::OK.into_response())
 }
 

@@ -198,6 +198,11 @@ impl Nested {
         }
     }
 
+    /// The `drover` binary the switchboards (and image launches) run as.
+    pub fn launcher(&self) -> &Path {
+        &self.launcher
+    }
+
     /// Takes back the nested containers a previous agent run launched. One whose switchboard
     /// still runs is watched again; one that ended meanwhile keeps how it ended (its
     /// switchboard wrote the status) for `WAIT`; sessions, and anything without a record, are

@@ -36,6 +36,10 @@ pub struct BindMount {
 pub struct LaunchConfig {
     /// The image's root filesystem, provisioned by the agent.
     pub rootfs: PathBuf,
+    /// Mount options of an overlay to mount at `rootfs` first (a nested container's: the
+    /// agent's own mount would not be seen in its parent's namespace).
+    #[serde(default)]
+    pub overlay: Option<String>,
     /// The sandbox on the host.
     pub sandbox: PathBuf,
     /// The working directory inside the image (its `WorkingDir`, else the sandbox).
@@ -183,8 +187,11 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none)
         .map_err(|e| format!("making / a slave mount: {e}"))?;
     let root = &config.rootfs;
-    // pivot_root needs the new root to be a mount point.
-    bind(root, root, false)?;
+    match &config.overlay {
+        Some(options) => crate::provisioner::backend::mount_overlay(root, options)?,
+        // pivot_root needs the new root to be a mount point.
+        None => bind(root, root, false)?,
+    }
     let inside = |path: &str| root.join(path.trim_start_matches('/'));
 
     let proc_dir = inside("/proc");
@@ -200,6 +207,14 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
     let sandbox = inside(SANDBOX_MOUNT);
     mkdir(&sandbox)?;
     bind(&config.sandbox, &sandbox, false)?;
+    // A pod's shared volumes are links from the task's sandbox into its executor's (absolute
+    // host paths): their targets appear at the same paths inside the image, so the links
+    // resolve there too.
+    for link in linked_dirs(&config.sandbox) {
+        let target = inside(&link.display().to_string());
+        mkdir(&target)?;
+        bind(&link, &target, false)?;
+    }
     for volume in &config.volumes {
         let target = if volume.target.starts_with('/') {
             inside(&volume.target)
@@ -250,6 +265,18 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
     }
     nix::unistd::chdir(dir).map_err(|e| format!("chdir {dir}: {e}"))?;
     Ok(())
+}
+
+/// The absolute directories the top-level symlinks of `sandbox` point at.
+fn linked_dirs(sandbox: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(sandbox) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.is_absolute() && target.is_dir())
+        .collect()
 }
 
 /// `target` must stay inside the image's root or the sandbox even through its symlinks (an
@@ -404,6 +431,7 @@ mod tests {
     fn config() -> LaunchConfig {
         LaunchConfig {
             rootfs: "/r".into(),
+            overlay: None,
             sandbox: "/s".into(),
             working_dir: String::new(),
             user: None,

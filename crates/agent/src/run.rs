@@ -160,6 +160,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     ));
     nested.recover();
     nested.recover_terminals();
+    let provisioner = provisioner(&flags, &work_dir)?;
     let settings = Settings {
         endpoint: endpoint.clone(),
         work_dir: work_dir.clone(),
@@ -173,7 +174,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         executor_keys: executor_keys.clone(),
         secrets_dir: flags.secrets_dir.clone(),
         nested: nested.clone(),
-        provisioner: provisioner(&flags, &work_dir)?,
+        provisioner: provisioner.clone(),
     };
     let containerizer = Arc::new(containerizer);
     let (mut driver, rx, parts) = Driver::new(
@@ -196,6 +197,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         nested: nested.clone(),
         nested_acls: nested_acls.map(Arc::new),
         secrets_dir: flags.secrets_dir.clone(),
+        provisioner,
         started: Instant::now(),
         start_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

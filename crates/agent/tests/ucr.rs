@@ -66,17 +66,9 @@ fn http_get(port: u16) -> Option<String> {
     Some(body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
-    if !is_root() {
-        eprintln!(
-            "\n\n*** SKIPPED: the UCR suite needs root (mounts, namespaces, cgroups) ***\n\n"
-        );
-        return;
-    }
-    let registry = Registry::start().await;
-    // Two layers: busybox with /etc/motd and a web root, then a layer that deletes the motd
-    // (a whiteout) and replaces the page.
+/// Pushes `web:1`: busybox with `/etc/motd` and a page, then a layer deleting the motd (a
+/// whiteout) and replacing the page; httpd as the entrypoint. Returns the layer digests.
+async fn push_web(registry: &Registry) -> Vec<String> {
     let base = busybox_layer(&[
         ("etc/motd", 0o644, b"from the base layer\n".to_vec()),
         ("www/index.html", 0o644, b"old page\n".to_vec()),
@@ -93,7 +85,7 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
         ],
         &[],
     );
-    let digests = registry
+    registry
         .push(
             "web",
             "1",
@@ -105,7 +97,19 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
                 "WorkingDir": "/www"
             }),
         )
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
+    if !is_root() {
+        eprintln!(
+            "\n\n*** SKIPPED: the UCR suite needs root (mounts, namespaces, cgroups) ***\n\n"
+        );
+        return;
+    }
+    let registry = Registry::start().await;
+    let digests = push_web(&registry).await;
 
     let master = FakeMaster::start(true).await;
     let registry_flag = format!("--docker_registry={}", registry.url());
@@ -286,4 +290,79 @@ async fn an_agent_without_the_docker_image_provider_refuses_images_by_name() {
     );
     let message = failed.message.unwrap_or_default();
     assert!(message.contains("--image_providers=docker"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_groups_tasks_run_in_their_own_images() {
+    if !is_root() {
+        eprintln!(
+            "\n\n*** SKIPPED: the UCR suite needs root (mounts, namespaces, cgroups) ***\n\n"
+        );
+        return;
+    }
+    let registry = Registry::start().await;
+    push_web(&registry).await;
+    let master = FakeMaster::start(true).await;
+    let registry_flag = format!("--docker_registry={}", registry.url());
+    let agent = AgentProcess::start(&master, &["--image_providers=docker", &registry_flag]);
+    master
+        .wait_for("registration", LONG, |m| m.has_session())
+        .await;
+    let fw = framework("fw", false, false);
+    // A pod's containers: one reads the image and ends, one serves it with the entrypoint.
+    let page = image_task(
+        "page",
+        "web:1",
+        shell(
+            "{ cat /www/index.html; test -e /etc/motd && echo motd || echo no-motd; \
+             echo \"$IMAGE_VAR $MESOS_SANDBOX\"; } > $MESOS_SANDBOX/page",
+        ),
+    );
+    let port = free_port();
+    let web = image_task(
+        "web",
+        "web:1",
+        v1::CommandInfo {
+            shell: Some(false),
+            arguments: vec!["-p".into(), port.to_string()],
+            ..Default::default()
+        },
+    );
+    launch_group(&master, &fw, group_executor("pod-1"), vec![page, web]).await;
+    master
+        .wait_for("page to end", LONG, |m| {
+            m.updates().iter().any(|s| {
+                s.task_id.value == "page"
+                    && [TaskState::TaskFinished, TaskState::TaskFailed]
+                        .iter()
+                        .any(|t| s.state == *t as i32)
+            })
+        })
+        .await;
+    let sandbox = agent.sandbox("pod-1").expect("the executor's sandbox");
+    let stderr = std::fs::read_to_string(sandbox.join("tasks/page/stderr")).unwrap_or_default();
+    assert!(
+        master
+            .updates()
+            .iter()
+            .any(|s| s.task_id.value == "page" && s.state == TaskState::TaskFinished as i32),
+        "page did not finish; its stderr: {stderr}"
+    );
+    master.wait_state("web", TaskState::TaskRunning, LONG).await;
+    let report = std::fs::read_to_string(sandbox.join("tasks/page/page")).unwrap();
+    assert_eq!(
+        report, "hello-ucr\nno-motd\nfrom-image /mnt/mesos/sandbox\n",
+        "the task ran in its image"
+    );
+    wait_until("httpd of the pod's image answers", LONG, || {
+        http_get(port).is_some_and(|body| body.contains("hello-ucr"))
+    });
+    // Each task's rootfs is its nested container's, removed with it.
+    let containers = agent.work_dir.join("provisioner/containers");
+    assert!(std::fs::read_dir(&containers).unwrap().count() >= 1);
+    master.kill_task("fw", "web", None).await;
+    master.wait_state("web", TaskState::TaskKilled, LONG).await;
+    wait_until("the pod's rootfs directories removed", LONG, || {
+        std::fs::read_dir(&containers).map_or(true, |d| d.count() == 0)
+    });
 }

@@ -69,14 +69,16 @@ pub fn launch_call(
         ..command.clone()
     };
     // The sandbox volumes are the executor's business (it links or mounts them into the task's
-    // sandbox first); of the rest only a terminal applies to a nested container.
+    // sandbox first); of the rest a terminal and a container image (which the agent provisions
+    // for the nested container, as Mesos' did for a pod's container) apply to it.
     let container = task
         .container
         .as_ref()
-        .and_then(|c| c.tty_info)
-        .map(|tty| v1::ContainerInfo {
+        .filter(|c| c.tty_info.is_some() || c.mesos.as_ref().is_some_and(|m| m.image.is_some()))
+        .map(|c| v1::ContainerInfo {
             r#type: v1::container_info::Type::Mesos as i32,
-            tty_info: Some(tty),
+            tty_info: c.tty_info,
+            mesos: c.mesos.clone(),
             ..Default::default()
         });
     // `linux_info.share_cgroups: true` (Mesos' default) keeps the task in the executor's

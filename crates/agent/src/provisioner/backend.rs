@@ -51,19 +51,32 @@ impl Backend {
     }
 
     /// Makes a rootfs in `dir` (the container's, empty) from `layers` (base first). Returns
-    /// its path.
-    pub fn provision(self, layers: &[PathBuf], dir: &Path) -> Result<PathBuf, String> {
+    /// its path and, for an overlay that `mount` said not to mount here, the overlay's mount
+    /// options: a nested container's namespace was made before this mount and would not see
+    /// it, so `drover rootfs-launch` mounts it there itself.
+    pub fn provision(
+        self,
+        layers: &[PathBuf],
+        dir: &Path,
+        mount: bool,
+    ) -> Result<(PathBuf, Option<String>), String> {
         let rootfs = dir.join("rootfs");
         std::fs::create_dir_all(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
         match self {
-            Self::Overlay => overlay(layers, dir, &rootfs)?,
+            Self::Overlay => {
+                let options = overlay_options(layers, dir)?;
+                if !mount {
+                    return Ok((rootfs, Some(options)));
+                }
+                mount_overlay(&rootfs, &options)?;
+            }
             Self::Copy => {
                 for layer in layers {
                     copy_layer(layer, &rootfs)?;
                 }
             }
         }
-        Ok(rootfs)
+        Ok((rootfs, None))
     }
 }
 
@@ -81,7 +94,9 @@ pub fn destroy(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-fn overlay(layers: &[PathBuf], dir: &Path, rootfs: &Path) -> Result<(), String> {
+/// The overlay's mount options for `layers` over the container's own upper and work
+/// directories in `dir`.
+fn overlay_options(layers: &[PathBuf], dir: &Path) -> Result<String, String> {
     // Short links to the layers keep the mount options under a page however long the store's
     // path and however many layers (Mesos did the same).
     let links = dir.join("links");
@@ -108,12 +123,17 @@ fn overlay(layers: &[PathBuf], dir: &Path, rootfs: &Path) -> Result<(), String> 
             layers.len()
         ));
     }
+    Ok(options)
+}
+
+/// Mounts an overlay of `options` at `rootfs` (in the caller's mount namespace).
+pub fn mount_overlay(rootfs: &Path, options: &str) -> Result<(), String> {
     mount(
         Some("overlay"),
         rootfs,
         Some("overlay"),
         MsFlags::empty(),
-        Some(options.as_str()),
+        Some(options),
     )
     .map_err(|e| {
         format!(
@@ -227,8 +247,8 @@ mod tests {
         super::super::layer::set_opaque(&top.join("var/cache")).unwrap();
         for backend in [Backend::Copy, Backend::Overlay] {
             let container = dir.path().join(backend.name());
-            let rootfs = backend
-                .provision(&[base.clone(), top.clone()], &container)
+            let (rootfs, _) = backend
+                .provision(&[base.clone(), top.clone()], &container, true)
                 .unwrap();
             assert_eq!(
                 std::fs::read_to_string(rootfs.join("etc/keep")).unwrap(),

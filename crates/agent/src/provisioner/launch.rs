@@ -10,7 +10,8 @@ use drover_wire::v1;
 use super::Provisioner;
 use crate::rootfs_launch::{BindMount, LaunchConfig};
 
-/// Provisions `image` for container `id` and writes its launch configuration; the image's
+/// Provisions `image` for container `id` (`nested`: a nested container, whose namespace
+/// `drover rootfs-launch` mounts an overlay in itself) and writes its launch configuration; the image's
 /// `Env` goes into `env` (the executor's, which the task inherits) under the agent's own
 /// `MESOS_*` and `LIBPROCESS_*` variables. Returns the configuration's path.
 pub async fn prepare(
@@ -22,6 +23,7 @@ pub async fn prepare(
     image: &v1::Image,
     env: &mut Vec<(String, String)>,
     secrets_dir: Option<&Path>,
+    nested: bool,
 ) -> Result<PathBuf, String> {
     let volumes = bind_mounts(container)?;
     let pull_config = match image.docker.as_ref().and_then(|d| d.config.as_ref()) {
@@ -35,7 +37,7 @@ pub async fn prepare(
         None => None,
     };
     let provisioned = provisioner
-        .provision(id, image, pull_config.as_deref())
+        .provision(id, image, pull_config.as_deref(), !nested)
         .await?;
     let (sandbox_c, user_c) = (sandbox.to_path_buf(), user.map(str::to_owned));
     let ids = tokio::task::spawn_blocking(move || -> Result<_, String> {
@@ -70,6 +72,7 @@ pub async fn prepare(
     .map_err(|e| e.to_string())??;
     let config = LaunchConfig {
         rootfs: provisioned.rootfs.clone(),
+        overlay: provisioned.overlay.clone(),
         sandbox: sandbox.to_path_buf(),
         working_dir: provisioned.config.working_dir.clone(),
         user: ids,

@@ -41,6 +41,8 @@ pub struct Provisioned {
     pub rootfs: PathBuf,
     /// The container's provisioner directory (its launch configuration goes there too).
     pub dir: PathBuf,
+    /// An overlay left for `drover rootfs-launch` to mount (see [`Backend::provision`]).
+    pub overlay: Option<String>,
     /// How the image runs.
     pub config: ImageConfig,
 }
@@ -79,6 +81,7 @@ impl Provisioner {
         id: &str,
         image: &v1::Image,
         docker_config: Option<&str>,
+        mount: bool,
     ) -> Result<Provisioned, String> {
         let name = match (v1::image::Type::try_from(image.r#type), &image.docker) {
             (Ok(v1::image::Type::Docker), Some(docker)) => docker.name.clone(),
@@ -98,19 +101,19 @@ impl Provisioner {
         let dir = self.container_dir(id);
         let backend = self.config.backend;
         let dir_c = dir.clone();
-        let rootfs = tokio::task::spawn_blocking(move || {
+        let (rootfs, overlay) = tokio::task::spawn_blocking(move || {
             let _ = backend::destroy(&dir_c);
             let backend_dir = dir_c.join("backend");
             match backend {
-                Some(chosen) => chosen.provision(&layers, &backend_dir),
+                Some(chosen) => chosen.provision(&layers, &backend_dir, mount),
                 // The default falls back to copying where overlayfs cannot be mounted (e.g. a
                 // work dir on overlayfs itself).
                 None => Backend::detect()
-                    .provision(&layers, &backend_dir)
+                    .provision(&layers, &backend_dir, mount)
                     .or_else(|why| {
                         tracing::warn!(%why, "overlay rootfs failed; copying the layers instead");
                         let _ = backend::destroy(&backend_dir);
-                        Backend::Copy.provision(&layers, &backend_dir)
+                        Backend::Copy.provision(&layers, &backend_dir, mount)
                     }),
             }
         })
@@ -120,6 +123,7 @@ impl Provisioner {
         Ok(Provisioned {
             rootfs,
             dir,
+            overlay,
             config: stored.config,
         })
     }

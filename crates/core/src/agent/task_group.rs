@@ -166,8 +166,8 @@ impl Agent {
             }
             let Some(command) = &task.command else {
                 return invalid(format!(
-                    "Task '{id}' has no 'command': the default executor runs commands \
-                     (container images are not supported in task groups yet)"
+                    "Task '{id}' has no 'command': the default executor runs commands (with \
+                     a container image, a command without a value runs its entrypoint)"
                 ));
             };
             if let Some(user) = &command.user {
