@@ -935,14 +935,16 @@ impl Driver {
                 let prepared = tokio::select! {
                     prepared = crate::provisioner::launch::prepare(
                         provisioner,
-                        &container_id.0,
-                        Path::new(&spec.directory),
-                        spec.user.as_deref(),
-                        &container,
-                        image,
+                        crate::provisioner::launch::Request {
+                            id: &container_id.0,
+                            sandbox: Path::new(&spec.directory),
+                            user: spec.user.as_deref(),
+                            container: &container,
+                            image,
+                            secrets_dir: secrets_dir.as_deref(),
+                            nested: false,
+                        },
                         &mut env,
-                        secrets_dir.as_deref(),
-                        false,
                     ) => prepared,
                     Ok(()) = &mut cancel_rx => {
                         Err("the container was killed while its image was provisioned".to_owned())

@@ -513,19 +513,19 @@ pub async fn launch(
     // user (so the switchboard's child stays root until then).
     let mut user = user;
     if let (Some(provisioner), Some(image)) = (&provisioner, image) {
+        let container = container.cloned().unwrap_or_default();
         let config = crate::provisioner::launch::prepare(
             provisioner,
-            &id,
-            &sandbox,
-            user.as_ref().map(|u| u.name.as_str()),
-            container
-                .cloned()
-                .as_ref()
-                .unwrap_or(&v1::ContainerInfo::default()),
-            image,
+            crate::provisioner::launch::Request {
+                id: &id,
+                sandbox: &sandbox,
+                user: user.as_ref().map(|u| u.name.as_str()),
+                container: &container,
+                image,
+                secrets_dir: state.secrets_dir.as_deref(),
+                nested: true,
+            },
             &mut env,
-            state.secrets_dir.as_deref(),
-            true,
         )
         .await;
         let config = match config {

@@ -10,21 +10,43 @@ use drover_wire::v1;
 use super::Provisioner;
 use crate::rootfs_launch::{BindMount, LaunchConfig};
 
-/// Provisions `image` for container `id` (`nested`: a nested container, whose namespace
-/// `drover rootfs-launch` mounts an overlay in itself) and writes its launch configuration; the image's
-/// `Env` goes into `env` (the executor's, which the task inherits) under the agent's own
-/// `MESOS_*` and `LIBPROCESS_*` variables. Returns the configuration's path.
+/// A container to prepare for its image.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The container's id.
+    pub id: &'a str,
+    /// Its sandbox on the host.
+    pub sandbox: &'a Path,
+    /// The task's user (`None`: root).
+    pub user: Option<&'a str>,
+    /// Its `ContainerInfo` (for host-path volumes).
+    pub container: &'a v1::ContainerInfo,
+    /// The image.
+    pub image: &'a v1::Image,
+    /// `--secrets_dir`, for the image's docker config secret.
+    pub secrets_dir: Option<&'a Path>,
+    /// A nested container, whose namespace `drover rootfs-launch` mounts an overlay in
+    /// itself (the parent's namespace predates any mount the agent makes now).
+    pub nested: bool,
+}
+
+/// Provisions the request's image and writes its launch configuration; the image's `Env` goes
+/// into `env` (the executor's, which the task inherits) under the agent's own `MESOS_*` and
+/// `LIBPROCESS_*` variables. Returns the configuration's path.
 pub async fn prepare(
     provisioner: &Provisioner,
-    id: &str,
-    sandbox: &Path,
-    user: Option<&str>,
-    container: &v1::ContainerInfo,
-    image: &v1::Image,
+    request: Request<'_>,
     env: &mut Vec<(String, String)>,
-    secrets_dir: Option<&Path>,
-    nested: bool,
 ) -> Result<PathBuf, String> {
+    let Request {
+        id,
+        sandbox,
+        user,
+        container,
+        image,
+        secrets_dir,
+        nested,
+    } = request;
     let volumes = bind_mounts(container)?;
     let pull_config = match image.docker.as_ref().and_then(|d| d.config.as_ref()) {
         Some(secret) => Some(
