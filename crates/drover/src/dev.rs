@@ -599,6 +599,9 @@ pub(crate) fn agent_args(flags: &DevFlags, master: &str, work_dir: &Path) -> Vec
         // Unless told otherwise the agent kills the tasks when it stops, through each task's
         // own kill path, so they end TASK_KILLED (the operator stopped them), not FAILED.
         format!("--keep_tasks_running={}", flags.keep_tasks_running),
+        // Marathon apps and pods with a Docker image on a MESOS container run on the Mesos
+        // containerizer (pulled from Docker Hub, or the image's own registry).
+        "--image_providers=docker".into(),
     ];
     if let Some(resources) = &flags.resources {
         args.push(format!("--resources={resources}"));
