@@ -84,7 +84,10 @@ fn marathon_apps_and_pods_run_docker_images_on_the_mesos_containerizer() {
         task["container"]["mesos"]["image"]["docker"]["name"], "web:1",
         "{task}"
     );
-    assert_eq!(task["container"]["mesos"]["image"]["cached"], false, "{task}");
+    assert_eq!(
+        task["container"]["mesos"]["image"]["cached"], false,
+        "{task}"
+    );
 
     // A pod: its container runs the image (its own nested container).
     let pod = json!({
@@ -104,8 +107,8 @@ fn marathon_apps_and_pods_run_docker_images_on_the_mesos_containerizer() {
     let mut pod_port = 0u16;
     support::wait_until("the pod's container serves the image's page", LONG, || {
         let s = cluster.marathon_json("/v2/pods/ucr/pod::status");
-        let Some(p) = s["instances"][0]["containers"][0]["endpoints"][0]["allocatedHostPort"]
-            .as_u64()
+        let Some(p) =
+            s["instances"][0]["containers"][0]["endpoints"][0]["allocatedHostPort"].as_u64()
         else {
             return false;
         };
@@ -116,7 +119,11 @@ fn marathon_apps_and_pods_run_docker_images_on_the_mesos_containerizer() {
     assert_eq!(spec["containers"][0]["image"]["id"], "web:1", "{spec}");
     // The app (forcePullImage: its manifest again) and the pod shared the agent's layers.
     for digest in &layers {
-        assert_eq!(registry.blob_gets(digest), 1, "layer {digest} downloaded once");
+        assert_eq!(
+            registry.blob_gets(digest),
+            1,
+            "layer {digest} downloaded once"
+        );
     }
 
     // An image the registry does not have: the task fails naming it, and Marathon says so.
