@@ -113,11 +113,12 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
 
     let master = FakeMaster::start(true).await;
     let registry_flag = format!("--docker_registry={}", registry.url());
-    let agent = AgentProcess::start(&master, &["--image_providers=docker", &registry_flag]);
+    let mut agent = AgentProcess::start(&master, &["--image_providers=docker", &registry_flag]);
     master
         .wait_for("registration", LONG, |m| m.has_session())
         .await;
-    let fw = framework("fw", false, false);
+    // Checkpointing: its executors outlive an agent restart.
+    let fw = framework("fw", true, false);
 
     // A shell command in the image, as `nobody`: the image's files (the whiteout applied),
     // its environment under the task's, its working directory, the sandbox at
@@ -235,6 +236,19 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
     assert!(
         mounts.contains(&rootfs.display().to_string()),
         "overlay rootfs mounted"
+    );
+    // An agent restart keeps the running task, its rootfs and its mount.
+    let before = master.registrations().len();
+    agent.sigkill();
+    agent.spawn(&[]);
+    master
+        .wait_for("reregistration", LONG, |m| m.registrations().len() > before)
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(web_dir.join("launch.json").exists(), "the rootfs survives");
+    assert!(
+        http_get(port).is_some_and(|body| body.contains("hello-ucr")),
+        "still serving after the agent's restart"
     );
     master.kill_task("fw", "web", None).await;
     master.wait_state("web", TaskState::TaskKilled, LONG).await;
