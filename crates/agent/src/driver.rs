@@ -592,6 +592,10 @@ impl Driver {
             }
             if let Some(provisioner) = provisioner {
                 provisioner.destroy(id.as_str()).await;
+                // Its nested containers' images go with it, removed by their executor or not.
+                for entry in nested.list().iter().filter(|e| e.parent == id.as_str()) {
+                    provisioner.destroy(&entry.id).await;
+                }
             }
             nested.forget_terminal(id.as_str());
             let _ = tx

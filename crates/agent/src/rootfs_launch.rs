@@ -55,9 +55,10 @@ pub struct LaunchConfig {
     pub volumes: Vec<BindMount>,
 }
 
-/// Runs the helper; returns only on failure, with the exit code.
-pub fn main(config: &Path, form: &[std::ffi::OsString]) -> i32 {
-    match run(config, form) {
+/// Runs the helper (`enter`: join running task `pid`'s namespace and root instead of making
+/// them); returns only on failure, with the exit code.
+pub fn main(config: &Path, enter: Option<i32>, form: &[std::ffi::OsString]) -> i32 {
+    match run(config, enter, form) {
         Ok(never) => match never {},
         Err(message) => {
             eprintln!("drover rootfs-launch: {message}");
@@ -68,7 +69,11 @@ pub fn main(config: &Path, form: &[std::ffi::OsString]) -> i32 {
 
 enum Never {}
 
-fn run(config_path: &Path, form: &[std::ffi::OsString]) -> Result<Never, String> {
+fn run(
+    config_path: &Path,
+    enter: Option<i32>,
+    form: &[std::ffi::OsString],
+) -> Result<Never, String> {
     let text = std::fs::read(config_path)
         .map_err(|e| format!("reading {}: {e}", config_path.display()))?;
     let config: LaunchConfig =
@@ -86,7 +91,10 @@ fn run(config_path: &Path, form: &[std::ffi::OsString]) -> Result<Never, String>
         .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
 
-    enter(&config)?;
+    match enter {
+        Some(pid) => join(pid, &config)?,
+        None => enter_image(&config)?,
+    }
 
     let program = resolve(&words[0], &path_var)?;
     if let Some((uid, gid, groups)) = &config.user {
@@ -179,7 +187,7 @@ fn resolve(program: &str, path_var: &str) -> Result<PathBuf, String> {
 }
 
 /// A new mount namespace whose root is the image's, with the container's mounts in it.
-fn enter(config: &LaunchConfig) -> Result<(), String> {
+fn enter_image(config: &LaunchConfig) -> Result<(), String> {
     use nix::sched::{CloneFlags, unshare};
     unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
     let none: Option<&str> = None;
@@ -192,32 +200,34 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
         // pivot_root needs the new root to be a mount point.
         None => bind(root, root, false)?,
     }
-    let inside = |path: &str| root.join(path.trim_start_matches('/'));
+    // Every place mounted or created on is checked: the image (its layers) could point
+    // `/dev` or `/etc` at the host's, and this runs as root before the pivot.
+    let inside = |path: &str| in_root(root, path);
 
-    let proc_dir = inside("/proc");
+    let proc_dir = inside("/proc")?;
     mkdir(&proc_dir)?;
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), &proc_dir, Some("proc"), quiet, none)
         .map_err(|e| format!("mounting /proc: {e}"))?;
-    let sys = inside("/sys");
+    let sys = inside("/sys")?;
     mkdir(&sys)?;
     bind(Path::new("/sys"), &sys, true)?;
-    make_dev(&inside("/dev"))?;
+    make_dev(&inside("/dev")?)?;
 
-    let sandbox = inside(SANDBOX_MOUNT);
+    let sandbox = inside(SANDBOX_MOUNT)?;
     mkdir(&sandbox)?;
     bind(&config.sandbox, &sandbox, false)?;
     // A pod's shared volumes are links from the task's sandbox into its executor's (absolute
     // host paths): their targets appear at the same paths inside the image, so the links
     // resolve there too.
     for link in linked_dirs(&config.sandbox) {
-        let target = inside(&link.display().to_string());
+        let target = inside(&link.display().to_string())?;
         mkdir(&target)?;
         bind(&link, &target, false)?;
     }
     for volume in &config.volumes {
         let target = if volume.target.starts_with('/') {
-            inside(&volume.target)
+            root.join(volume.target.trim_start_matches('/'))
         } else {
             config.sandbox.join(&volume.target)
         };
@@ -235,8 +245,8 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
     // The task shares the host's network: its names and resolver, as Mesos' network isolator
     // gave an image on the host network.
     for file in ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"] {
-        if Path::new(file).exists() {
-            let target = inside(file);
+        // An image whose file is a link (a systemd resolver's) keeps its own.
+        if let (true, Ok(target)) = (Path::new(file).exists(), inside(file)) {
             if let Some(parent) = target.parent() {
                 mkdir(parent)?;
             }
@@ -244,7 +254,7 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
             bind(Path::new(file), &target, true)?;
         }
     }
-    let tmp = inside("/tmp");
+    let tmp = inside("/tmp")?;
     if !tmp.exists() {
         mkdir(&tmp)?;
         chmod(&tmp, 0o1777)?;
@@ -265,6 +275,54 @@ fn enter(config: &LaunchConfig) -> Result<(), String> {
     }
     nix::unistd::chdir(dir).map_err(|e| format!("chdir {dir}: {e}"))?;
     Ok(())
+}
+
+/// `path` inside the image at `root`, refusing a path whose existing components include a
+/// symbolic link or `..` (nothing the agent mounts or creates may land outside the image).
+fn in_root(root: &Path, path: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let mut at = root.to_path_buf();
+    for part in Path::new(path).components() {
+        match part {
+            Component::Normal(name) => {
+                at.push(name);
+                if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(format!(
+                        "the image's {path} goes through a symbolic link ({}); nothing is \
+                         mounted through one",
+                        at.strip_prefix(root).unwrap_or(&at).display()
+                    ));
+                }
+            }
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{path} leaves the image"));
+            }
+        }
+    }
+    Ok(at)
+}
+
+/// Enters the mount namespace and root of the running task `pid` (a COMMAND check of a task
+/// in an image, as Mesos ran its checks in the task's namespaces): nothing is mounted or
+/// created, so what the task did to its files cannot mislead this root process.
+fn join(pid: i32, config: &LaunchConfig) -> Result<(), String> {
+    use nix::sched::{CloneFlags, setns};
+    let root = std::fs::File::open(format!("/proc/{pid}/root"))
+        .map_err(|e| format!("the task's root (pid {pid}): {e}"))?;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .map_err(|e| format!("the task's mount namespace (pid {pid}): {e}"))?;
+    setns(&ns, CloneFlags::CLONE_NEWNS).map_err(|e| format!("setns(mount): {e}"))?;
+    nix::unistd::fchdir(&root).map_err(|e| format!("fchdir to the task's root: {e}"))?;
+    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e}"))?;
+    let dir = if config.working_dir.is_empty() {
+        SANDBOX_MOUNT
+    } else {
+        config.working_dir.as_str()
+    };
+    nix::unistd::chdir(dir)
+        .or_else(|_| nix::unistd::chdir("/"))
+        .map_err(|e| format!("chdir {dir}: {e}"))
 }
 
 /// The absolute directories the top-level symlinks of `sandbox` point at.

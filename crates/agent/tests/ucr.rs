@@ -272,6 +272,31 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
         message.contains("nothere:1") && message.contains("not found"),
         "{message}"
     );
+
+    // An image pointing its /dev at the host's /root: nothing is mounted or created through
+    // the link, and the task fails saying why.
+    let marker = format!("/root/.drover-ucr-test-{}", std::process::id());
+    registry
+        .push(
+            "evil",
+            "1",
+            &[layer(
+                &[("etc/motd", 0o644, b"x".to_vec())],
+                &[("dev", &marker)],
+            )],
+            serde_json::json!({"Cmd": ["/bin/sh"]}),
+        )
+        .await;
+    std::fs::create_dir_all(&marker).unwrap();
+    master
+        .run_task(&fw, image_task("evil", "evil:1", shell("true")))
+        .await;
+    master.wait_state("evil", TaskState::TaskFailed, LONG).await;
+    let stderr = std::fs::read_to_string(agent.sandbox("evil").unwrap().join("stderr")).unwrap();
+    let created: Vec<_> = std::fs::read_dir(&marker).unwrap().flatten().collect();
+    std::fs::remove_dir_all(&marker).unwrap();
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert!(created.is_empty(), "created through the link: {created:?}");
 }
 
 /// The host sandbox path of `task`'s executor, as text.

@@ -92,6 +92,9 @@ enum Command {
         /// The launch configuration, written by the agent.
         #[arg(value_name = "FILE")]
         config: std::path::PathBuf,
+        /// Join this running task's mount namespace and root instead (its COMMAND checks).
+        #[arg(long = "enter", value_name = "PID")]
+        enter: Option<i32>,
         /// `shell VALUE`, `exec VALUE ARGV…` or `image ARGS…`, after `--`.
         #[arg(last = true)]
         form: Vec<std::ffi::OsString>,
@@ -132,8 +135,14 @@ fn main() -> ExitCode {
         return ExitCode::from(drover_agent::switchboard::main(spec).clamp(0, 255) as u8);
     }
     // Single-threaded too: it unshares its mount namespace and pivots before exec.
-    if let Command::RootfsLaunch { config, form } = &cli.command {
-        return ExitCode::from(drover_agent::rootfs_launch::main(config, form).clamp(0, 255) as u8);
+    if let Command::RootfsLaunch {
+        config,
+        enter,
+        form,
+    } = &cli.command
+    {
+        let code = drover_agent::rootfs_launch::main(config, *enter, form);
+        return ExitCode::from(code.clamp(0, 255) as u8);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

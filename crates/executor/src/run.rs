@@ -229,6 +229,9 @@ impl Executor {
         }
         match cmd.spawn() {
             Ok(child) => {
+                if let Some(pid) = child.id() {
+                    task::task_started(pid);
+                }
                 self.pgid = child.id().map(|p| p as i32);
                 self.child = Some(child);
             }

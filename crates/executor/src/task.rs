@@ -13,6 +13,15 @@ pub fn run_in_rootfs(config: std::path::PathBuf) {
     let _ = ROOTFS_CONFIG.set(config);
 }
 
+/// The running task's pid, once it started: later commands (its COMMAND checks) join its
+/// mount namespace and root instead of building their own.
+static TASK_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Records the task's pid (see [`command`]).
+pub fn task_started(pid: u32) {
+    let _ = TASK_PID.set(pid);
+}
+
 /// Whether commands run in a container image's root filesystem.
 pub fn in_rootfs() -> bool {
     ROOTFS_CONFIG.get().is_some()
@@ -53,7 +62,11 @@ fn in_image(
 ) -> tokio::process::Command {
     let launcher = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let mut cmd = tokio::process::Command::new(launcher);
-    cmd.arg("rootfs-launch").arg(config).arg("--");
+    cmd.arg("rootfs-launch").arg(config);
+    if let Some(pid) = TASK_PID.get() {
+        cmd.arg("--enter").arg(pid.to_string());
+    }
+    cmd.arg("--");
     let value = info.value.clone().unwrap_or_default();
     if info.shell.unwrap_or(true) {
         cmd.arg("shell").arg(value);
