@@ -841,14 +841,14 @@ impl Driver {
         if image.is_some() {
             let refusal = if provisioner.is_none() {
                 Some(
-                    "container images are not enabled on this agent (start it with \
-                     --image_providers=docker)"
+                    "Unsupported container.mesos.image: container images are not enabled on \
+                     this agent (start it with --image_providers=docker)"
                         .to_owned(),
                 )
             } else if !spec.command_executor {
                 Some(
-                    "an executor's own container image is not supported; images run command \
-                     tasks and task-group tasks"
+                    "Unsupported container.mesos.image: an executor's own container image is \
+                     not supported; images run command tasks and task-group tasks"
                         .to_owned(),
                 )
             } else if let Err(why) = self.containerizer.isolation().pid_namespace() {
