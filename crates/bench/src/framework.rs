@@ -39,6 +39,40 @@ pub struct FwCounters {
     pub reconciled: AtomicU64,
     /// Calls that failed.
     pub errors: AtomicU64,
+    /// `TASK_FINISHED` updates received.
+    pub finished: AtomicU64,
+    /// Updates of any other terminal state (failed, killed, lost, error, dropped, gone).
+    pub failed: AtomicU64,
+    /// The last of those, as `task id: STATE (reason): message`.
+    pub last_failure: Mutex<Option<String>>,
+}
+
+/// What each task runs and takes (single command tasks only): the default is `sleep 1000`
+/// with 0.01 cpus and 1 MB.
+#[derive(Debug, Clone)]
+pub struct TaskTemplate {
+    /// The task's command.
+    pub command: v1::CommandInfo,
+    /// Its container, if any (a Docker container, or a Mesos container with an image).
+    pub container: Option<v1::ContainerInfo>,
+    /// Its cpus.
+    pub cpus: f64,
+    /// Its memory in MB.
+    pub mem: f64,
+}
+
+impl Default for TaskTemplate {
+    fn default() -> Self {
+        TaskTemplate {
+            command: v1::CommandInfo {
+                value: Some("sleep 1000".into()),
+                ..Default::default()
+            },
+            container: None,
+            cpus: 0.01,
+            mem: 1.0,
+        }
+    }
 }
 
 struct Plan {
@@ -46,6 +80,7 @@ struct Plan {
     per_offer: usize,
     /// Tasks per task group (LAUNCH_GROUP under a default executor); 0: single command tasks.
     group_size: usize,
+    template: TaskTemplate,
     next: u64,
     launched: Vec<(String, String)>,
 }
@@ -104,6 +139,34 @@ impl BenchFramework {
         per_offer: usize,
         group_size: usize,
     ) -> anyhow::Result<BenchFramework> {
+        Self::subscribe_inner(
+            master,
+            tasks,
+            per_offer,
+            group_size,
+            TaskTemplate::default(),
+        )
+        .await
+    }
+
+    /// Like [`subscribe`](Self::subscribe), launching single command tasks made from
+    /// `template` (its command, container and resources).
+    pub async fn subscribe_with(
+        master: &str,
+        tasks: usize,
+        per_offer: usize,
+        template: TaskTemplate,
+    ) -> anyhow::Result<BenchFramework> {
+        Self::subscribe_inner(master, tasks, per_offer, 0, template).await
+    }
+
+    async fn subscribe_inner(
+        master: &str,
+        tasks: usize,
+        per_offer: usize,
+        group_size: usize,
+        template: TaskTemplate,
+    ) -> anyhow::Result<BenchFramework> {
         let client = Client::new().with_timeout(Duration::from_secs(120));
         let url = format!("http://{master}{SCHEDULER_PATH}");
         let subscribe = Call {
@@ -154,6 +217,7 @@ impl BenchFramework {
                 remaining: tasks,
                 per_offer: per_offer.max(1),
                 group_size,
+                template,
                 next: 0,
                 launched: Vec::with_capacity(tasks),
             }),
@@ -293,6 +357,35 @@ impl Shared {
                 if status.reason == Some(v1::task_status::Reason::Reconciliation as i32) {
                     counters.reconciled.fetch_add(1, Ordering::Relaxed);
                 }
+                let state = v1::TaskState::try_from(status.state).ok();
+                match state {
+                    Some(v1::TaskState::TaskFinished) => {
+                        counters.finished.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(
+                        v1::TaskState::TaskFailed
+                        | v1::TaskState::TaskKilled
+                        | v1::TaskState::TaskLost
+                        | v1::TaskState::TaskError
+                        | v1::TaskState::TaskDropped
+                        | v1::TaskState::TaskGone
+                        | v1::TaskState::TaskGoneByOperator,
+                    ) => {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        let reason = status
+                            .reason
+                            .and_then(|r| v1::task_status::Reason::try_from(r).ok())
+                            .map_or_else(String::new, |r| format!(" ({})", r.as_str_name()));
+                        let text = format!(
+                            "{}: {}{reason}: {}",
+                            status.task_id.value,
+                            state.map_or("?", |s| s.as_str_name()),
+                            status.message.as_deref().unwrap_or("")
+                        );
+                        *counters.last_failure.lock().expect("not poisoned") = Some(text);
+                    }
+                    _ => {}
+                }
                 if status.state == v1::TaskState::TaskRunning as i32 {
                     counters.running.fetch_add(1, Ordering::Relaxed);
                     if self.record.load(Ordering::Relaxed)
@@ -321,10 +414,14 @@ impl Shared {
     fn offer(self: &Arc<Self>, offer: v1::Offer) {
         let cpus = drover_core::resources::scalar(&offer.resources, "cpus");
         let mem = drover_core::resources::scalar(&offer.resources, "mem");
-        let group_size = self.plan.lock().expect("not poisoned").group_size;
-        // A task takes 0.01 cpus and 1 MB; a group's default executor 0.1 cpus and 32 MB more.
+        let (group_size, task_cpus, task_mem) = {
+            let plan = self.plan.lock().expect("not poisoned");
+            (plan.group_size, plan.template.cpus, plan.template.mem)
+        };
+        // A task takes the template's cpus and memory (by default 0.01 cpus and 1 MB); a group's
+        // default executor 0.1 cpus and 32 MB more.
         let fit = if group_size == 0 {
-            ((cpus / 0.01).floor() as usize).min(mem as usize)
+            ((cpus / task_cpus).floor().min((mem / task_mem).floor())).max(0.0) as usize
         } else {
             let per_group_cpus = 0.1 + 0.01 * group_size as f64;
             let per_group_mem = 32.0 + group_size as f64;
@@ -341,7 +438,7 @@ impl Shared {
                     let task_id = format!("bench-{}", plan.next);
                     plan.launched
                         .push((task_id.clone(), offer.agent_id.value.clone()));
-                    task_info(&task_id, &offer.agent_id)
+                    task_info(&task_id, &offer.agent_id, &plan.template)
                 })
                 .collect()
         };
@@ -405,18 +502,20 @@ impl Shared {
     }
 }
 
-fn task_info(task_id: &str, agent_id: &v1::AgentId) -> v1::TaskInfo {
+fn task_info(task_id: &str, agent_id: &v1::AgentId, template: &TaskTemplate) -> v1::TaskInfo {
     v1::TaskInfo {
         name: task_id.to_owned(),
         task_id: v1::TaskId {
             value: task_id.to_owned(),
         },
         agent_id: agent_id.clone(),
-        resources: drover_core::resources::parse("cpus:0.01;mem:1").unwrap_or_default(),
-        command: Some(v1::CommandInfo {
-            value: Some("sleep 1000".into()),
-            ..Default::default()
-        }),
+        resources: drover_core::resources::parse(&format!(
+            "cpus:{};mem:{}",
+            template.cpus, template.mem
+        ))
+        .unwrap_or_default(),
+        command: Some(template.command.clone()),
+        container: template.container.clone().map(Box::new),
         ..Default::default()
     }
 }

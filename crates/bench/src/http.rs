@@ -56,6 +56,31 @@ impl Http {
         Ok(response)
     }
 
+    /// Sends a request with these headers and body; returns the status, the answer's headers
+    /// and its body (the image pushes of the UCR scenario).
+    pub async fn send(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<(u16, hyper::HeaderMap, Bytes)> {
+        let mut builder = hyper::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(Full::new(body))?;
+        tokio::time::timeout(Duration::from_secs(300), async {
+            let response = self.inner.request(request).await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.into_body().collect().await?.to_bytes();
+            anyhow::Ok((status, headers, body))
+        })
+        .await
+        .with_context(|| format!("{url} timed out"))?
+    }
+
     /// GET.
     pub async fn get(&self, url: &str) -> anyhow::Result<(u16, Bytes)> {
         self.request(hyper::Method::GET, url, None).await

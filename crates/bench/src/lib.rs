@@ -7,10 +7,14 @@
 //!   `daemon marathon` run the same code as `drover master|marathon`).
 //! - [`scenarios`]: one function per goal G1–G10, each returning report lines.
 //! - [`report`]: the line format (figure, goal, anchor, ratio).
+//! - [`registry`], [`dockerd`]: a private Docker registry with a busybox image pushed to it,
+//!   and a private dockerd, for issue 13's UCR and DOCKER scenarios.
 
+pub mod dockerd;
 pub mod framework;
 pub mod http;
 pub mod procs;
+pub mod registry;
 pub mod report;
 pub mod scenarios;
 pub mod simagent;

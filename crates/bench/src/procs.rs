@@ -270,3 +270,45 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Removes a cgroup subtree named `root` in every mounted hierarchy, deepest first (a
+/// non-empty cgroup cannot be removed); true when none is left.
+pub fn remove_cgroups(root: &str) -> bool {
+    fn remove_tree(dir: &Path) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    let mut all_gone = true;
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = hierarchy.path().join(root);
+        if path.is_dir() {
+            remove_tree(&path);
+            all_gone &= !path.exists();
+        }
+    }
+    all_gone
+}
+
+/// Unmounts (lazily, deepest first) every mount point at or under `dir`: what a killed agent's
+/// image provisioner or a stopped dockerd left there, so the directory can be removed.
+pub fn unmount_under(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| PathBuf::from(point.replace("\\040", " ")))
+        .filter(|point| point.starts_with(dir))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.as_os_str().len()));
+    for point in points {
+        let _ = nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH);
+    }
+}

@@ -20,6 +20,10 @@ use crate::procs::{Daemon, marathon_args, master_args, wait_until};
 use crate::report::{Better, Line};
 use crate::simagent::{Control, Counters, Fleet, FleetConfig};
 
+mod containers;
+
+pub use containers::{docker_launches, fetch_throughput, ucr_launches};
+
 /// Problem sizes of one run.
 #[derive(Debug, Clone)]
 pub struct Sizes {
@@ -63,6 +67,18 @@ pub struct Sizes {
     pub g10_apps: usize,
     /// G10: GETs per endpoint.
     pub g10_samples: usize,
+    /// FETCH: bytes of the downloaded artifact.
+    pub fetch_bytes: usize,
+    /// FETCH: downloads each by the fetcher and by curl (medians).
+    pub fetch_rounds: usize,
+    /// FETCH: cache hits timed per artifact (median).
+    pub fetch_hits: usize,
+    /// UCR: tasks per kind and round (command tasks, then image tasks).
+    pub ucr_tasks: usize,
+    /// UCR: rounds of each kind, alternating (medians).
+    pub ucr_rounds: usize,
+    /// DOCKER: containers per side (the `docker run -d` loop, the agent).
+    pub docker_tasks: usize,
 }
 
 impl Sizes {
@@ -89,6 +105,12 @@ impl Sizes {
             g9_default: true,
             g10_apps: 10_000,
             g10_samples: 50,
+            fetch_bytes: 100_000_000,
+            fetch_rounds: 5,
+            fetch_hits: 20,
+            ucr_tasks: 200,
+            ucr_rounds: 3,
+            docker_tasks: 200,
         }
     }
 
@@ -130,6 +152,12 @@ impl Sizes {
             g9_default: false,
             g10_apps: 200,
             g10_samples: 20,
+            fetch_bytes: 100_000_000,
+            fetch_rounds: 3,
+            fetch_hits: 20,
+            ucr_tasks: 50,
+            ucr_rounds: 1,
+            docker_tasks: 50,
         }
     }
 
@@ -156,6 +184,12 @@ impl Sizes {
             g9_default: false,
             g10_apps: 30,
             g10_samples: 5,
+            fetch_bytes: 10_000_000,
+            fetch_rounds: 1,
+            fetch_hits: 5,
+            ucr_tasks: 10,
+            ucr_rounds: 1,
+            docker_tasks: 5,
         }
     }
 }
@@ -1032,8 +1066,9 @@ fn seed_tasks(fleet: &Fleet, per: usize, prefix: &str) {
 }
 
 /// A real `drover agent` (cgroups under a root of its own) for the scenarios that run real
-/// executors (G7, TG): started and registered with `master`, with room for `tasks` small tasks
-/// and their executors; [`RealAgent::stop`] kills it, whatever it left, and its cgroups.
+/// tasks (G7, TG, UCR, DOCKER): started and registered with `master`, with room for `tasks`
+/// small tasks and their executors; [`RealAgent::stop`] kills it, whatever it left (processes,
+/// mounts) and its cgroups.
 struct RealAgent {
     daemon: Daemon,
     work_dir: PathBuf,
@@ -1044,10 +1079,21 @@ struct RealAgent {
 
 impl RealAgent {
     async fn start(ctx: &Ctx, name: &str, master: &Daemon, tasks: usize) -> anyhow::Result<Self> {
+        Self::start_with(ctx, name, master, tasks, &[]).await
+    }
+
+    /// Like [`RealAgent::start`], with more agent flags.
+    async fn start_with(
+        ctx: &Ctx,
+        name: &str,
+        master: &Daemon,
+        tasks: usize,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
         let work_dir = ctx.sub(&format!("{name}-agent"));
         let port = crate::procs::free_port()?;
         let cgroups_root = format!("drover-bench-{name}-{}", std::process::id());
-        let args = vec![
+        let mut args = vec![
             format!("--master={}", master.addr()),
             "--ip=127.0.0.1".to_owned(),
             format!("--port={port}"),
@@ -1056,6 +1102,7 @@ impl RealAgent {
             format!("--resources=cpus:{};mem:{}", tasks + 10, 64 * tasks + 1024),
             format!("--cgroups_root={cgroups_root}"),
         ];
+        args.extend(extra.iter().cloned());
         let agent = RealAgent {
             daemon: Daemon::start("agent", &args, &ctx.log())?,
             work_dir,
@@ -1107,9 +1154,11 @@ impl RealAgent {
             },
         )
         .await;
+        // Image root filesystems (UCR) a killed agent left mounted.
+        crate::procs::unmount_under(&self.work_dir);
         let root = self.cgroups_root.clone();
         let _ = wait_until(Duration::from_secs(10), "the agent's cgroups to go", || {
-            let gone = remove_cgroups(&root);
+            let gone = crate::procs::remove_cgroups(&root);
             async move { gone }
         })
         .await;
@@ -1253,32 +1302,6 @@ fn executor_pids(work_dir: &Path) -> Vec<u32> {
             })
         })
         .collect()
-}
-
-/// Removes a cgroup subtree named `root` in every mounted hierarchy, deepest first (a
-/// non-empty cgroup cannot be removed); true when none is left.
-fn remove_cgroups(root: &str) -> bool {
-    fn remove_tree(dir: &Path) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&entry.path());
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-    let mut all_gone = true;
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let path = hierarchy.path().join(root);
-        if path.is_dir() {
-            remove_tree(&path);
-            all_gone &= !path.exists();
-        }
-    }
-    all_gone
 }
 
 /// G9: time from cutting an agent off until Marathon's replacements are RUNNING.
