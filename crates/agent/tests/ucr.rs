@@ -144,25 +144,8 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
         });
     }
     master.run_task(&fw, probe).await;
-    master
-        .wait_for("probe to end", LONG, |m| {
-            m.updates().iter().any(|s| {
-                s.task_id.value == "probe"
-                    && [TaskState::TaskFinished, TaskState::TaskFailed]
-                        .iter()
-                        .any(|t| s.state == *t as i32)
-            })
-        })
-        .await;
-    let sandbox = agent.sandbox("probe").expect("probe sandbox");
-    let stderr = std::fs::read_to_string(sandbox.join("stderr")).unwrap_or_default();
-    assert!(
-        master
-            .updates()
-            .iter()
-            .any(|s| s.task_id.value == "probe" && s.state == TaskState::TaskFinished as i32),
-        "probe did not finish; its stderr: {stderr}"
-    );
+    let sandbox = wait_ended(&master, "probe", || agent.sandbox("probe")).await;
+    assert_finished(&master, "probe", &sandbox.join("stderr"));
     let report = std::fs::read_to_string(sandbox.join("report")).unwrap();
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines[0], "hello-ucr", "{report}");
@@ -299,6 +282,35 @@ async fn docker_images_run_on_the_mesos_containerizer_without_a_daemon() {
     assert!(created.is_empty(), "created through the link: {created:?}");
 }
 
+/// Waits until `task` finished or failed; returns the sandbox `sandbox` finds then.
+async fn wait_ended(
+    master: &FakeMaster,
+    task: &str,
+    sandbox: impl Fn() -> Option<std::path::PathBuf>,
+) -> std::path::PathBuf {
+    master
+        .wait_for(&format!("{task} to end"), LONG, |m| {
+            m.updates().iter().any(|s| {
+                s.task_id.value == task
+                    && [TaskState::TaskFinished, TaskState::TaskFailed]
+                        .iter()
+                        .any(|t| s.state == *t as i32)
+            })
+        })
+        .await;
+    sandbox().unwrap_or_else(|| panic!("{task}'s sandbox"))
+}
+
+/// Asserts that `task` finished, showing its `stderr` file when it did not.
+fn assert_finished(master: &FakeMaster, task: &str, stderr: &std::path::Path) {
+    let finished = master
+        .updates()
+        .iter()
+        .any(|s| s.task_id.value == task && s.state == TaskState::TaskFinished as i32);
+    let text = std::fs::read_to_string(stderr).unwrap_or_default();
+    assert!(finished, "{task} did not finish; its stderr: {text}");
+}
+
 /// The host sandbox path of `task`'s executor, as text.
 fn sandbox_of(agent: &AgentProcess, task: &str) -> String {
     agent
@@ -368,25 +380,8 @@ async fn a_task_groups_tasks_run_in_their_own_images() {
         },
     );
     launch_group(&master, &fw, group_executor("pod-1"), vec![page, web]).await;
-    master
-        .wait_for("page to end", LONG, |m| {
-            m.updates().iter().any(|s| {
-                s.task_id.value == "page"
-                    && [TaskState::TaskFinished, TaskState::TaskFailed]
-                        .iter()
-                        .any(|t| s.state == *t as i32)
-            })
-        })
-        .await;
-    let sandbox = agent.sandbox("pod-1").expect("the executor's sandbox");
-    let stderr = std::fs::read_to_string(sandbox.join("tasks/page/stderr")).unwrap_or_default();
-    assert!(
-        master
-            .updates()
-            .iter()
-            .any(|s| s.task_id.value == "page" && s.state == TaskState::TaskFinished as i32),
-        "page did not finish; its stderr: {stderr}"
-    );
+    let sandbox = wait_ended(&master, "page", || agent.sandbox("pod-1")).await;
+    assert_finished(&master, "page", &sandbox.join("tasks/page/stderr"));
     master.wait_state("web", TaskState::TaskRunning, LONG).await;
     let report = std::fs::read_to_string(sandbox.join("tasks/page/page")).unwrap();
     assert_eq!(

@@ -284,7 +284,7 @@ fn unzip(archive: &Path, dest: &Path, limit: u64) -> Result<u64, ExtractError> {
 }
 
 /// An error and its causes, outermost first (tar's "failed to unpack" hides the cause).
-fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

@@ -7,7 +7,7 @@
 
 mod cache;
 mod download;
-mod extract;
+pub(crate) mod extract;
 mod source;
 
 use std::io::Write as _;

@@ -77,9 +77,10 @@ fn untar(reader: impl Read, dest: &Path) -> Result<u64, String> {
         }
         written = written.saturating_add(entry.header().size().unwrap_or(0));
         // `unpack_in` refuses `..` and writing through a symlink that leads out of `dest`.
-        let unpacked = entry
-            .unpack_in(dest)
-            .map_err(|e| format!("layer entry '{}': {}", raw.display(), chain(&e)))?;
+        let unpacked = entry.unpack_in(dest).map_err(|e| {
+            let why = crate::fetcher::extract::chain(&e);
+            format!("layer entry '{}': {why}", raw.display())
+        })?;
         if !unpacked {
             return Err(format!(
                 "layer entry '{}' would be written outside the layer",
@@ -88,18 +89,6 @@ fn untar(reader: impl Read, dest: &Path) -> Result<u64, String> {
         }
     }
     Ok(written)
-}
-
-/// An error and its causes (tar's "failed to unpack" hides the cause).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `path` without `.` components and a leading `/`; `None` with `..` in it.

@@ -247,7 +247,7 @@ impl<'a> Session<'a> {
         tokio::time::timeout(STALL, request.send())
             .await
             .map_err(|_| format!("{url}: no answer within {}s", STALL.as_secs()))?
-            .map_err(|e| format!("{url}: {}", error_chain(&e)))
+            .map_err(|e| format!("{url}: {}", crate::fetcher::extract::chain(&e)))
     }
 
     /// The `Authorization` value for a `WWW-Authenticate` challenge.
@@ -297,7 +297,7 @@ impl<'a> Session<'a> {
         let response = tokio::time::timeout(STALL, request.send())
             .await
             .map_err(|_| format!("{realm}: no answer within {}s", STALL.as_secs()))?
-            .map_err(|e| format!("{realm}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{realm}: {}", crate::fetcher::extract::chain(&e)))?;
         if !response.status().is_success() {
             return Err(format!(
                 "the token service {realm} refused the pull of '{}': HTTP {}",
@@ -483,18 +483,6 @@ fn platform_architecture() -> &'static str {
         "s390x" => "s390x",
         other => other,
     }
-}
-
-/// An error with its sources, so "connection refused" reaches the message.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
