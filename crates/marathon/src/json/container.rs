@@ -16,6 +16,7 @@ use drover_core::marathon::container::{
 };
 use serde_json::{Map, Value, json};
 
+use super::pod::given;
 use super::read::Reader;
 
 /// What a body said about containers, for [`apply`]: the two keys as given (`None`: absent;
@@ -161,17 +162,6 @@ const MESOS_DOCKER_UNSUPPORTED: [(&str, &str); 5] = [
         "credential (registry credentials) is not supported; use pullConfig with a secret",
     ),
 ];
-
-/// Whether a refused key was given a value: `null`, `false` and empty collections are what
-/// clients (and Marathon's own rendering) send for "not set".
-fn given(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Object(o)) => !o.is_empty(),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(_) => true,
-    }
-}
 
 const VOLUME_UNSUPPORTED: [(&str, &str); 3] = [
     (

@@ -87,7 +87,9 @@ const CONTAINER_REFUSED: [(&str, &str); 4] = [
     ),
 ];
 
-fn given(v: Option<&Value>) -> bool {
+/// Whether a refused key was given a value: `null`, `false` and empty collections are what
+/// clients (and Marathon's own rendering) send for "not set".
+pub(super) fn given(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,
         Some(Value::Object(o)) => !o.is_empty(),
