@@ -83,7 +83,8 @@ const CONTAINER_REFUSED: [(&str, &str); 4] = [
     ),
     (
         "secrets",
-        "pod secrets are not supported yet (apps' are: the agent's --secrets_dir)",
+        "a pod's container has no secrets of its own: declare them in the pod's 'secrets' and \
+         reference them from the container's 'environment'",
     ),
 ];
 
