@@ -650,7 +650,7 @@ mod tests {
     #[test]
     fn unknown_or_unenforced_acls_are_refused() {
         for bad in [
-            r#"{"create_volumes": []}"#,
+            r#"{"create_volumes": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}]}"#,
             r#"{"set_quotas": []}"#,
             r#"{"drain_agents": [{"principals": {"type": "ANY"}, "agents": {"values": ["a1"]}}]}"#,
             r#"{"view_flags": [{"principals": {"type": "ANY"}, "flags": {"values": ["a"]}}]}"#,
@@ -664,6 +664,26 @@ mod tests {
         ] {
             assert!(Acls::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reservation_and_volume_acls_reach_the_core_with_their_objects() {
+        assert!(Acls::parse("{}").unwrap().operation_acls().is_none());
+        let acls = Acls::parse(
+            r#"{"reserve_resources": [
+                   {"principals": {"values": ["ops"]}, "roles": {"values": ["db"]}},
+                   {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}],
+                "destroy_volumes": [
+                   {"principals": {"values": ["ops"]}, "creator_principals": {"type": "ANY"}}]}"#,
+        )
+        .unwrap();
+        let rules = acls.operation_acls().expect("operation ACLs");
+        assert!(rules.reserve.allows(Some("ops"), "db"));
+        assert!(!rules.reserve.allows(Some("ops"), "web"));
+        assert!(!rules.reserve.allows(Some("dev"), "db"));
+        assert!(rules.destroy.allows_object(Some("ops"), None));
+        // Kinds it does not name follow `permissive` (true by default).
+        assert!(rules.create.allows(Some("dev"), "db"));
     }
 
     #[test]

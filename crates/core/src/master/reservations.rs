@@ -184,6 +184,11 @@ impl Master {
             else {
                 continue;
             };
+            // A task that ended (its terminal update not yet acknowledged) uses nothing.
+            let state = v1::TaskState::try_from(entry.task.state).unwrap_or(v1::TaskState::TaskStaging);
+            if crate::task::state::is_terminal(state) {
+                continue;
+            }
             let mut used = entry.task.resources.clone();
             if let Some(executor) = &entry.executor {
                 used.extend(executor.resources.iter().cloned());
