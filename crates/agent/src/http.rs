@@ -72,6 +72,8 @@ pub struct Views {
     pub flags: drover_core::acl::Rules,
     /// `set_log_level` (ANY or NONE): SET_LOGGING_LEVEL.
     pub log_level: drover_core::acl::Rules,
+    /// `access_mesos_logs` (ANY or NONE): the agent's own log, `/slave/log`.
+    pub logs: drover_core::acl::Rules,
 }
 
 impl AppState {
@@ -111,10 +113,10 @@ impl AppState {
         let Some(views) = &self.views else {
             return Ok(());
         };
-        let rules = if kind == "view_flags" {
-            &views.flags
-        } else {
-            &views.log_level
+        let rules = match kind {
+            "view_flags" => &views.flags,
+            "access_mesos_logs" => &views.logs,
+            _ => &views.log_level,
         };
         let name = principal.map(|p| p.0.as_str());
         if rules.allows_object(name, None) {
@@ -836,6 +838,9 @@ struct FileQuery {
     length: Option<i64>,
 }
 
+/// The virtual path of the agent's own log.
+pub const LOG_PATH: &str = "/slave/log";
+
 /// Resolves a `/files` path to a file inside an executor sandbox (see
 /// `files_api::resolve_in_sandbox`); anything else is a 404, as Mesos answers for a path it
 /// has not attached.
@@ -873,6 +878,20 @@ pub(crate) fn authorized_path(
     principal: Option<&Principal>,
     path: &str,
 ) -> Result<PathBuf, HttpError> {
+    // The agent's own log (`--log_dir`), attached as Mesos' agent attached it.
+    if path.trim_end_matches('/') == LOG_PATH {
+        let Some(log) = drover_http::logging::log_file() else {
+            return Err(HttpError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "No file or directory '{path}': the agent runs without --log_dir, so it keeps \
+                     no log file"
+                ),
+            ));
+        };
+        state.authorize_switch(principal, "access_mesos_logs", "read the agent's log")?;
+        return Ok(log.to_path_buf());
+    }
     let resolved = resolve(&state.work_dir, path)?;
     let Some(rules) = &state.access_sandboxes else {
         return Ok(resolved);

@@ -561,7 +561,8 @@ struct AgentAcls {
 /// `/metrics/snapshot`, `/monitor/statistics`, `/containers`, as Mesos' agent authorized
 /// them), and the reads Mesos' agent filtered: `view_frameworks`, `view_executors`,
 /// `view_tasks` (`/state`, GET_STATE), `view_containers` (`/containers`, GET_CONTAINERS),
-/// `view_flags` (`/flags`, GET_FLAGS) and `set_log_level` (SET_LOGGING_LEVEL).
+/// `view_flags` (`/flags`, GET_FLAGS), `set_log_level` (SET_LOGGING_LEVEL) and
+/// `access_mesos_logs` (the agent's log, `/slave/log`, with `--log_dir`).
 /// Other ACL kinds guard what Drover's agent does not serve, so they are refused by name
 /// rather than accepted without effect.
 fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
@@ -569,7 +570,7 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
     let object = drover_http::acls::read(flag)?;
     let mut permissive = true;
     let (mut run_tasks, mut sandboxes, mut endpoints) = (None, None, None);
-    let mut views: [Option<Vec<drover_core::acl::Acl>>; 6] = Default::default();
+    let mut views: [Option<Vec<drover_core::acl::Acl>>; 7] = Default::default();
     let mut nested = std::collections::BTreeMap::new();
     for (key, value) in &object {
         match key.as_str() {
@@ -583,6 +584,7 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
             "view_containers" => views[3] = Some(list(value, key, "principals", "users")?),
             "view_flags" => views[4] = Some(any_or_none(value, key, "flags")?),
             "set_log_level" => views[5] = Some(any_or_none(value, key, "level")?),
+            "access_mesos_logs" => views[6] = Some(any_or_none(value, key, "logs")?),
             kind if crate::http_nested::is_acl_kind(kind) => {
                 nested.insert(kind.to_owned(), list(value, key, "principals", "users")?);
             }
@@ -591,6 +593,7 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
                     "--acls: the '{other}' ACL is not supported by the agent (supported: \
                      permissive, run_tasks, access_sandboxes, get_endpoints, view_frameworks, \
                      view_executors, view_tasks, view_containers, view_flags, set_log_level, \
+                     access_mesos_logs, \
                      and the nested-container kinds: {})",
                     crate::http_nested::ACL_KINDS.join(", ")
                 ));
@@ -606,11 +609,18 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
     // Any view ACL, or `permissive: false`, makes every read checked (a kind no ACL names then
     // follows `permissive`).
     let views = (views.iter().any(Option::is_some) || !permissive).then(|| {
-        let [frameworks, executors, tasks, containers, flags, log_level] =
-            views.map(|acls| drover_core::acl::Rules {
-                acls: acls.unwrap_or_default(),
-                permissive,
-            });
+        let [
+            frameworks,
+            executors,
+            tasks,
+            containers,
+            flags,
+            log_level,
+            logs,
+        ] = views.map(|acls| drover_core::acl::Rules {
+            acls: acls.unwrap_or_default(),
+            permissive,
+        });
         crate::http::Views {
             read: drover_core::acl::ViewRules {
                 frameworks,
@@ -620,6 +630,7 @@ fn agent_acls(flag: &str) -> Result<AgentAcls, String> {
             containers,
             flags,
             log_level,
+            logs,
         }
     });
     // Any nested-container ACL, or `permissive: false`, checks every such call (a kind no ACL

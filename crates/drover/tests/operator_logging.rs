@@ -79,3 +79,70 @@ fn set_logging_level_changes_the_daemon_filter_and_read_file_serves_its_log() {
     );
     master.kill();
 }
+
+/// With `--log_dir`, the master's `/files` serves its log at `/master/log` and the agent's at
+/// `/slave/log` (as Mesos attached them); `access_mesos_logs` decides who may read them, on
+/// each daemon, and a path that is not attached is a 404 that says what is.
+#[test]
+fn files_serve_each_daemons_log_behind_access_mesos_logs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (master_port, agent_port) = (free_port(), free_port());
+    let log_dir = dir.path().join("logs");
+    let mut args = master_args(dir.path(), master_port);
+    args.push(format!("--log_dir={}", log_dir.join("master").display()));
+    let _master = Daemon::start("master", dir.path(), &args);
+    let mut args = agent_args(dir.path(), master_port, agent_port);
+    args.push(format!("--log_dir={}", log_dir.join("agent").display()));
+    let _agent = Daemon::start("agent", dir.path(), &args);
+    wait_until("the agent to register", READY_TIMEOUT, || {
+        agent_id_on(master_port, agent_port).is_some()
+    });
+    for (port, path) in [(master_port, "/master/log"), (agent_port, "/slave/log")] {
+        let (status, body) = http_get(
+            port,
+            &format!("/files/read?path={path}&offset=0&length=100000"),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        let read: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            read["data"].as_str().is_some_and(|d| d.contains("INFO")),
+            "{path}: {read}"
+        );
+        let (status, body) = http_get(port, &format!("/files/read?path={path}")).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let size: Value = serde_json::from_str(&body).unwrap();
+        assert!(size["offset"].as_u64().is_some_and(|s| s > 0), "{size}");
+    }
+    let (status, body) = http_get(master_port, "/files/read?path=/etc/passwd&offset=0").unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("/master/log"), "{body}");
+    let (_, debug) = http_get(master_port, "/files/debug").unwrap();
+    assert!(debug.contains("/master/log"), "{debug}");
+
+    // Both daemons again, now with an ACL that lets nobody read the logs.
+    let deny = r#"--acls={"access_mesos_logs": [{"principals": {"type": "ANY"}, "logs": {"type": "NONE"}}]}"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (master_port, agent_port) = (free_port(), free_port());
+    let mut args = master_args(dir.path(), master_port);
+    args.push(format!("--log_dir={}", dir.path().join("m").display()));
+    args.push(deny.to_owned());
+    let _master = Daemon::start("master", dir.path(), &args);
+    let mut args = agent_args(dir.path(), master_port, agent_port);
+    args.push(format!("--log_dir={}", dir.path().join("a").display()));
+    args.push(deny.to_owned());
+    let _agent = Daemon::start("agent", dir.path(), &args);
+    wait_until("the agent to register", READY_TIMEOUT, || {
+        agent_id_on(master_port, agent_port).is_some()
+    });
+    for (port, path) in [(master_port, "/master/log"), (agent_port, "/slave/log")] {
+        let (status, body) = http_get(port, &format!("/files/read?path={path}&offset=0")).unwrap();
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("access_mesos_logs"), "{path}: {body}");
+    }
+    let (status, _) = operator(
+        master_port,
+        &json!({"type": "READ_FILE", "read_file": {"path": "/master/log", "offset": 0}}),
+    );
+    assert_eq!(status, 403);
+}

@@ -72,6 +72,7 @@ pub const SWITCHES: &[(&str, &str)] = &[
     ("deactivate_agents", "agents"),
     ("reactivate_agents", "agents"),
     ("set_log_level", "level"),
+    ("access_mesos_logs", "logs"),
 ];
 
 /// ACL kinds Mesos had that Drover does not enforce yet: refused rather than ignored.
@@ -79,10 +80,6 @@ const NOT_ENFORCED: &[(&str, &str)] = &[
     (
         "access_sandboxes",
         "it is an agent ACL: give it to the agents' --acls",
-    ),
-    (
-        "access_mesos_logs",
-        "Drover serves no log files through /files (it logs to stderr)",
     ),
     (
         "set_quotas",

@@ -442,29 +442,96 @@ async fn legacy_operation(
     reply_response(reply, drover_wire::codec::Encoding::Json)
 }
 
-/// `/files/debug`: the attached paths, none on the master.
+/// `/files/debug`: the attached paths: the master's log when it runs with `--log_dir`.
 async fn files_debug() -> Response {
-    let mut response = (StatusCode::OK, "{}").into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    response
+    let attached = match drover_http::logging::log_file() {
+        Some(file) => json!({ crate::operator::files::LOG_PATH: file.display().to_string() }),
+        None => json!({}),
+    };
+    axum::Json(attached).into_response()
 }
 
-/// `/files/{browse,read,download}` on the master: nothing is attached.
-async fn files_none(Query(query): Query<RawQuery>) -> Response {
+/// `/files/{browse,read,download}` on the master: its log, `/master/log`, is the one file it
+/// attaches (with `--log_dir`), behind the `access_mesos_logs` ACL; anything else is a 404
+/// naming what is served.
+async fn files_none(
+    uri: axum::http::Uri,
+    Query(query): Query<RawQuery>,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    acls: Option<axum::Extension<std::sync::Arc<crate::acls::Acls>>>,
+) -> Response {
     let Some(path) = query.get("path") else {
         return HttpError::bad_request("Expecting 'path=value' in query.").into_response();
     };
-    HttpError::new(
-        StatusCode::NOT_FOUND,
-        format!(
-            "No file is attached at '{path}': Drover's master writes its log to stderr, not to \
-             a file, so its /files serves nothing (the agents' /files serve the sandboxes)"
-        ),
-    )
-    .into_response()
+    if path.trim_end_matches('/') != crate::operator::files::LOG_PATH {
+        return HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "No file is attached at '{path}': the master's /files serves only its log, \
+                 '{}' (with --log_dir); the agents' /files serve the sandboxes",
+                crate::operator::files::LOG_PATH
+            ),
+        )
+        .into_response();
+    }
+    if let Err(refused) = crate::acls::authorize_switch(
+        acls.as_ref().map(|a| &a.0),
+        principal.as_ref().map(|p| &p.0),
+        "access_mesos_logs",
+        "read the master's log",
+    ) {
+        return refused.into_response();
+    }
+    let endpoint = uri.path().trim_end_matches(".json").to_owned();
+    let offset: Option<i64> = query.get("offset").and_then(|o| o.parse().ok());
+    let length: Option<i64> = query.get("length").and_then(|l| l.parse().ok());
+    let path = path.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let whole = endpoint.ends_with("/download") || endpoint.ends_with("/browse");
+        let (offset, length) = if whole {
+            (0, None)
+        } else {
+            (
+                offset.filter(|o| *o >= 0).unwrap_or(0) as u64,
+                length.filter(|l| *l >= 0).map(|l| l as u64),
+            )
+        };
+        crate::operator::files::read_file(&path, offset, length).map(|r| (endpoint, r))
+    })
+    .await;
+    let (endpoint, (size, data)) = match answer {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => return error.into_response(),
+        Err(error) => {
+            return HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+                .into_response();
+        }
+    };
+    if endpoint.ends_with("/download") {
+        return (
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            data,
+        )
+            .into_response();
+    }
+    if endpoint.ends_with("/browse") {
+        return axum::Json(json!([{
+            "path": crate::operator::files::LOG_PATH,
+            "size": size,
+            "nlink": 1,
+            "mode": "-rw-r--r--",
+        }]))
+        .into_response();
+    }
+    // Mesos: without an offset (or -1) the answer is the file's size and no data.
+    match offset.filter(|o| *o >= 0) {
+        None => axum::Json(json!({"data": "", "offset": size})).into_response(),
+        Some(at) => axum::Json(json!({
+            "data": String::from_utf8_lossy(&data),
+            "offset": (at as u64).min(size),
+        }))
+        .into_response(),
+    }
 }
 
 /// An executor in Mesos' `json(ExecutorInfo)` shape (plain-string ids, a resource summary,

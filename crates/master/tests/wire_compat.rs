@@ -264,7 +264,7 @@ async fn state_summary_teardown_and_files_on_the_master() -> Result<()> {
         assert_eq!(framework["slave_ids"], json!([agent.id]));
         assert_eq!(framework["used_resources"]["cpus"], 1.0);
     }
-    // Files: nothing is attached on the master, and it says why.
+    // Files: without --log_dir nothing is attached on the master, and it says why.
     let r = Client::new()
         .get(
             &format!("{}/files/read?path=/master/log&offset=0", master.url),
@@ -272,7 +272,7 @@ async fn state_summary_teardown_and_files_on_the_master() -> Result<()> {
         )
         .await?;
     assert_eq!(r.status, 404);
-    assert!(r.text().contains("stderr"), "{}", r.text());
+    assert!(r.text().contains("--log_dir"), "{}", r.text());
     let (status, debug) = get_json(&format!("{}/files/debug", master.url)).await?;
     assert_eq!((status, debug), (200, json!({})));
     // Teardown takes Mesos' form body.

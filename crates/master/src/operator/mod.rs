@@ -298,10 +298,11 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             message_response(&r, accept)
         }
         CallType::GetOperations => {
-            // Operations are the offer operations an operator or framework asked for with
-            // feedback (RESERVE, CREATE, ... with an id) and those of resource providers.
-            // Drover refuses every one of those (RESERVE_RESOURCES and the volume calls are
-            // not implemented), so there never is one to list: the empty list is the truth.
+            // Operations are the offer operations a framework asked for with feedback
+            // (RESERVE, CREATE, ... with an id) and those of resource providers. Drover
+            // applies RESERVE, UNRESERVE, CREATE and DESTROY without feedback (one with an id
+            // is answered OPERATION_ERROR) and has no resource providers, so there never is
+            // one to list: the empty list is the truth.
             let mut r = respond(ResponseType::GetOperations);
             r.get_operations = Some(response::GetOperations::default());
             message_response(&r, accept)
@@ -313,6 +314,14 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 )
                 .into_response();
             };
+            if let Err(refused) = crate::acls::authorize_switch(
+                acls.as_ref(),
+                principal.as_ref(),
+                "access_mesos_logs",
+                "read the master's log",
+            ) {
+                return refused.into_response();
+            }
             let answer = tokio::task::spawn_blocking(move || {
                 files::read_file(&read.path, read.offset, read.length)
             })
