@@ -100,12 +100,20 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
         )]
     );
 
-    // Destroyed (the master's next set lacks it): its directory is no longer wanted.
+    // A set without it while a task still uses it: the directory is kept (the master's
+    // DESTROY refuses a volume in use; the agent never deletes data from under a task).
     let effects = h.step(Input::CheckpointResources(vec![dynamic("cpus", 1.0)]));
     assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, Effect::SyncVolumes(dirs) if dirs.is_empty())),
+        effects.iter().any(|e| matches!(e, Effect::SyncVolumes(dirs)
+            if dirs == &vec!["/work/volumes/roles/db main/v1".to_owned()])),
+        "{effects:#?}"
+    );
+    // Another volume, never used, goes when the master's set drops it.
+    h.step(Input::CheckpointResources(vec![volume("v1"), volume("v2")]));
+    let effects = h.step(Input::CheckpointResources(vec![volume("v1")]));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::SyncVolumes(dirs)
+            if !dirs.iter().any(|d| d.ends_with("/v2")))),
         "{effects:#?}"
     );
 }

@@ -59,12 +59,7 @@ impl Agent {
         );
         self.recovered = true;
         self.agent_id = state.agent_id;
-        if !state.checkpointed_resources.is_empty() {
-            // Volumes survive restarts and reboots; a missing directory is made again (empty)
-            // rather than failing every task that uses it.
-            self.checkpointed = resources::normalize(&state.checkpointed_resources);
-            out.push(Effect::SyncVolumes(self.volume_dirs()));
-        }
+        self.checkpointed = resources::normalize(&state.checkpointed_resources);
         for info in state.frameworks {
             let id = FrameworkId(
                 info.id
@@ -208,6 +203,12 @@ impl Agent {
         let framework_ids: Vec<FrameworkId> = self.frameworks.keys().cloned().collect();
         for framework_id in framework_ids {
             self.cleanup_framework(&framework_id, out);
+        }
+        if !self.checkpointed.is_empty() {
+            // Volumes survive restarts and reboots; a missing directory is made again (empty)
+            // rather than failing every task that uses it. After the executors, so the volumes
+            // their containers use are kept whatever happened.
+            out.push(Effect::SyncVolumes(self.volume_dirs()));
         }
         self.recovering = Some(deadline);
         self.check_recovery_done(out);

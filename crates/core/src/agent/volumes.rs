@@ -42,19 +42,30 @@ impl Agent {
         out.push(Effect::SyncVolumes(self.volume_dirs()));
     }
 
-    /// The directories of every persistent volume the agent has.
+    /// The directories of every persistent volume the agent has, and of every volume a live
+    /// container uses: data a running task works on is never deleted under it, whatever set
+    /// the master sends (its DESTROY refuses volumes in use; this guards everything else).
     pub(super) fn volume_dirs(&self) -> Vec<String> {
-        self.checkpointed
-            .iter()
-            .filter_map(|r| {
-                let id = operations::persistence_id(r)?;
-                Some(volume_dir(
-                    &self.config.work_dir,
-                    resources::reservation_role(r),
-                    id,
-                ))
-            })
-            .collect()
+        let mut dirs: Vec<String> = self
+            .volume_links(&self.checkpointed)
+            .into_iter()
+            .map(|(_, dir)| dir)
+            .collect();
+        for executor in self.frameworks.values().flat_map(|f| f.executors.values()) {
+            if executor.state == super::model::ExecutorState::Terminated {
+                continue;
+            }
+            let mut used = executor.info.resources.clone();
+            for task in executor.tasks.values() {
+                used.extend(task.info.resources.iter().cloned());
+            }
+            for (_, dir) in self.volume_links(&used) {
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        dirs
     }
 
     /// The agent's total: its static resources with its checkpointed ones applied.
