@@ -48,7 +48,8 @@ impl Scheduler {
             .iter()
             .filter(|id| !self.apps.contains_key(*id) && !self.held(id))
             .flat_map(|id| self.instances.of_app(id))
-            .filter(|i| i.goal == Goal::Running)
+            // Stopped (resident) instances go too: a removed app's reservations are released.
+            .filter(|i| i.goal != Goal::Decommissioned)
             .map(|i| i.id.clone())
             .collect();
         for id in orphans {
@@ -132,6 +133,22 @@ impl Scheduler {
     }
 
     fn schedule_new(&mut self, now_ms: u64, app_id: &PathId, version_ms: u64, config_ms: u64) {
+        // A resident app first takes back an instance it stopped, with its reservation and
+        // volumes (Marathon's launch queue reuses them before creating new ones).
+        let parked = self
+            .instances
+            .of_app(app_id)
+            .find(|i| i.is_parked() && i.reservation.is_some())
+            .map(|i| i.id.clone());
+        if let Some(id) = parked {
+            self.instances.modify(&id, |i| {
+                i.goal = Goal::Running;
+                i.app_version_ms = version_ms;
+                i.config_ms = config_ms;
+            });
+            self.relaunch_on_reservation(now_ms, &id);
+            return;
+        }
         let uuid = self.ids.next_id();
         let mut instance = Instance::scheduled(app_id, &uuid, version_ms, config_ms, now_ms);
         instance.readiness_pending = self
@@ -171,7 +188,7 @@ impl Scheduler {
                 .map(|i| i.id.clone())
                 .collect();
             for victim in victims {
-                self.decommission(&victim);
+                self.stop_or_decommission(&victim);
             }
         }
     }
@@ -248,18 +265,18 @@ impl Scheduler {
         }
         let new_len = new.len() as u32;
         for id in &old_victims {
-            self.decommission(id);
+            self.stop_or_decommission(id);
         }
         // Old instances still dying count toward the capacity.
         let dying_old = self
             .instances
             .of_app(app_id)
             .filter(|i| {
-                i.goal == Goal::Decommissioned && i.config_ms != config && i.condition.is_active()
+                i.goal != Goal::Running && i.config_ms != config && i.condition.is_active()
             })
             .count() as u32;
         for id in &new_victims {
-            self.decommission(id);
+            self.stop_or_decommission(id);
         }
         let mut started = new_len.min(n);
         while started < n && started + old_left + dying_old < max_capacity {
@@ -294,24 +311,31 @@ impl Scheduler {
             self.instances
                 .all()
                 .values()
-                .filter(|i| i.goal == Goal::Decommissioned)
+                .filter(|i| i.goal != Goal::Running)
+                .filter(|i| {
+                    i.goal == Goal::Decommissioned
+                        || (i.has_task() && !i.condition.is_terminal() && i.kill_sent_ms.is_none())
+                })
                 .map(|i| i.id.clone())
                 .collect()
         } else {
             self.instances.pending_kill()
         };
-        let ids: Vec<(String, bool, bool)> = ids
+        let ids: Vec<(String, bool, bool, bool)> = ids
             .into_iter()
             .filter_map(|id| {
                 let i = self.instances.get(&id)?;
                 let alive = i.has_task() && !i.condition.is_terminal();
                 let kill_sent = i.kill_sent_ms.is_some();
-                Some((id, alive, kill_sent))
+                Some((id, alive, kill_sent, i.goal == Goal::Decommissioned))
             })
             .collect();
-        for (id, alive, kill_sent) in ids {
+        for (id, alive, kill_sent, decommissioned) in ids {
             if !alive {
-                self.expunge(&id);
+                // A stopped instance stays, with its reservation.
+                if decommissioned {
+                    self.expunge(&id);
+                }
             } else if !kill_sent {
                 self.kill(now_ms, &id);
             }
@@ -389,7 +413,7 @@ impl Scheduler {
                 let app = self.apps.get(app_id)?;
                 let checks = !app.health_checks.is_empty();
                 let readiness = !app.readiness_checks.is_empty();
-                let current = tally.total - tally.decommissioned;
+                let current = tally.total - tally.decommissioned - tally.parked;
                 let ready = if kind == ActionKind::ScaleApplication {
                     tally.ready
                 } else {

@@ -62,6 +62,9 @@ pub struct Config {
     pub max_running_deployments: usize,
     /// `--local_port_min`, `--local_port_max`: where service ports come from (half-open).
     pub service_port_range: (u32, u32),
+    /// `--mesos_authentication_principal`: the principal of resident apps' reservations and
+    /// volumes.
+    pub principal: Option<String>,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
             max_versions: 50,
             max_running_deployments: 100,
             service_port_range: crate::marathon::service_ports::DEFAULT_RANGE,
+            principal: None,
         }
     }
 }
@@ -168,13 +172,16 @@ pub enum Effect {
     Persist(Change),
     /// Answer the command of this step.
     Reply(Result<Reply, CommandError>),
-    /// Accept an offer, launching these tasks (LAUNCH) and task groups (one LAUNCH_GROUP
-    /// each: the pod instances) in one ACCEPT.
+    /// Accept an offer: first `operations` (a resident instance's RESERVE and CREATE, or the
+    /// DESTROY and UNRESERVE of reservations no longer wanted), then these tasks (LAUNCH) and
+    /// task groups (one LAUNCH_GROUP each: the pod instances), in one ACCEPT.
     Launch {
         /// Offer used.
         offer_id: String,
         /// Agent of the offer.
         agent_id: String,
+        /// Reservation operations, applied before the launches.
+        operations: Vec<v1::offer::Operation>,
         /// Tasks to launch.
         tasks: Vec<v1::TaskInfo>,
         /// Task groups to launch, each with its executor.
