@@ -359,7 +359,7 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, v) in app.persistent_volumes.iter().enumerate() {
-        let at = format!("/container/volumes({i})");
+        let at = format!("/container/volumes/{i}");
         if v.size_mb == 0 {
             push(&format!("{at}/persistent/size"), "got 0, expected 1 or more");
         }

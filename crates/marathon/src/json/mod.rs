@@ -15,6 +15,8 @@ pub mod read;
 pub mod readiness;
 #[cfg(test)]
 mod reference;
+#[cfg(test)]
+mod resident_tests;
 pub mod render;
 pub mod stamp;
 pub mod stats;
