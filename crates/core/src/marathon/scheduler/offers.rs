@@ -267,22 +267,24 @@ impl Scheduler {
             let Some(instance) = self.instances.get(&instance_id) else {
                 continue;
             };
-            match instance.reservation.clone() {
+            let offered = pool
+                .resources()
+                .iter()
+                .any(|res| reservation::owner(res, &framework_id) == Some(&instance_id));
+            let mut current = instance.reservation.clone();
+            if current.as_ref().is_some_and(|r| {
+                r.state == ReservationState::New
+                    && !offered
+                    && now_ms >= r.reserved_at_ms.saturating_add(RESERVATION_TIMEOUT_MS)
+            }) {
+                // The reservation never came back (the ACCEPT was lost or refused): start
+                // over here; should it exist after all, it is released when offered.
+                self.instances.modify(&instance_id, |i| i.reservation = None);
+                self.instance_changed(&instance_id);
+                current = None;
+            }
+            match current {
                 Some(r) => {
-                    let offered = pool
-                        .resources()
-                        .iter()
-                        .any(|res| reservation::owner(res, &framework_id) == Some(&instance_id));
-                    if r.state == ReservationState::New
-                        && !offered
-                        && now_ms >= r.reserved_at_ms.saturating_add(RESERVATION_TIMEOUT_MS)
-                    {
-                        // The reservation never came back (the ACCEPT was lost or refused):
-                        // start over; should it exist after all, it is released when offered.
-                        self.instances.modify(&instance_id, |i| i.reservation = None);
-                        self.instance_changed(&instance_id);
-                        continue;
-                    }
                     if r.agent_id != agent_id || !offered {
                         continue;
                     }
