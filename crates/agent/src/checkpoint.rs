@@ -48,6 +48,12 @@ pub fn apply(batch: &mut WriteBatch, op: &CheckpointOp) {
             let value = json!({"agent_id": agent_id, "boot_id": boot_id}).to_string();
             batch.put(NAMESPACE, key(&["agent"]), value.into_bytes());
         }
+        CheckpointOp::PutResources(list) => {
+            let value = drover_wire::internal::agent_event::CheckpointResources {
+                resources: list.clone(),
+            };
+            batch.put(NAMESPACE, key(&["resources"]), value.encode_to_vec());
+        }
         CheckpointOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
             batch.put(NAMESPACE, key(&["fw", id]), info.encode_to_vec());
@@ -260,6 +266,11 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
                     loaded.boot_id = v["boot_id"].as_str().map(str::to_owned);
                 })
                 .is_some(),
+            ["resources"] => {
+                drover_wire::internal::agent_event::CheckpointResources::decode(value.as_slice())
+                    .map(|c| loaded.recovered.checkpointed_resources = c.resources)
+                    .is_ok()
+            }
             ["fw", _] => v1::FrameworkInfo::decode(value.as_slice())
                 .map(|info| loaded.recovered.frameworks.push(info))
                 .is_ok(),

@@ -777,6 +777,15 @@ impl Driver {
                     }
                 });
             }
+            Effect::SyncVolumes(dirs) => {
+                // Created here, before any launch of this step can use them; deletions (a
+                // DESTROY) may be large and run off the driver.
+                let root = drover_core::agent::volumes::volumes_root(&self.settings.work_dir.display().to_string());
+                let stale = crate::volumes::sync(Path::new(&root), &dirs);
+                if !stale.is_empty() {
+                    tokio::task::spawn_blocking(move || crate::volumes::remove(&stale));
+                }
+            }
             Effect::StartMasterSession => {
                 if let Some(start) = self.session_start.take() {
                     tracing::info!("recovery done; registering with the master");
@@ -895,6 +904,33 @@ impl Driver {
                     return;
                 }
             };
+            // Persistent volumes first, so what the fetcher writes at a volume's path lands
+            // in the volume, and nothing fetched can stand where a volume goes. With an image
+            // they are bind mounts made inside the container instead (below).
+            if image.is_none() && !spec.persistent_volumes.is_empty() {
+                let (sandbox, user) = (PathBuf::from(&spec.directory), spec.user.clone());
+                let volumes = spec.persistent_volumes.clone();
+                let linked = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                    let owner = match user {
+                        Some(user) => {
+                            let info = containerizer::lookup_user(&user)
+                                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+                            Some((info.uid, info.gid))
+                        }
+                        None => None,
+                    };
+                    for (path, dir) in &volumes {
+                        crate::volumes::link(&sandbox, path, dir, owner)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                if let Err(message) = linked {
+                    let _ = tx.send(failed(message)).await;
+                    return;
+                }
+            }
             let disk_quota_bytes = (spec.disk_mb * 1024.0 * 1024.0) as u64;
             let quota = (enforce_disk_quota && disk_quota_bytes > 0).then_some(disk_quota_bytes);
             let fetched = tokio::select! {
@@ -935,7 +971,16 @@ impl Driver {
             }
             let mut user = spec.user.clone();
             if let (Some(image), Some(provisioner)) = (&image, &provisioner) {
-                let container = spec.executor_info.container.clone().unwrap_or_default();
+                let mut container = spec.executor_info.container.clone().unwrap_or_default();
+                // Persistent volumes are bind mounts at their sandbox-relative paths.
+                for (path, dir) in &spec.persistent_volumes {
+                    container.volumes.push(v1::Volume {
+                        container_path: path.clone(),
+                        host_path: Some(dir.clone()),
+                        mode: v1::volume::Mode::Rw as i32,
+                        ..Default::default()
+                    });
+                }
                 let prepared = tokio::select! {
                     prepared = crate::provisioner::launch::prepare(
                         provisioner,

@@ -25,6 +25,7 @@ pub mod rootfs_launch;
 mod run;
 pub mod secrets;
 pub mod switchboard;
+pub mod volumes;
 
 pub use flags::Flags;
 pub use run::run;

@@ -383,6 +383,9 @@ fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
                 data: m.data,
             }
         }
+        EventType::CheckpointResources => {
+            Input::CheckpointResources(event.checkpoint_resources?.resources)
+        }
         EventType::Ping => return None,
         // Handled by the session loop, which ends the session for good.
         EventType::Shutdown => return None,

@@ -86,6 +86,17 @@ pub type RunTasks = Rules;
 /// `access_sandboxes`.
 pub type AccessSandboxes = Rules;
 
+/// The ACLs of the operations that change an agent's resources, by Mesos' kinds: objects are
+/// roles for `reserve_resources` and `create_volumes`, the reservation's principal for
+/// `unreserve_resources`, the volume's creator for `destroy_volumes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationAcls {
+    pub reserve: Rules,
+    pub unreserve: Rules,
+    pub create: Rules,
+    pub destroy: Rules,
+}
+
 impl Rules {
     /// Whether `principal` may act on what belongs to `user`.
     pub fn allows(&self, principal: Option<&str>, user: &str) -> bool {

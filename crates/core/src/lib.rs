@@ -12,5 +12,6 @@ pub mod acl;
 pub mod agent;
 pub mod marathon;
 pub mod master;
+pub mod operations;
 pub mod resources;
 pub mod task;

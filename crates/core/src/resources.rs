@@ -60,11 +60,97 @@ pub fn is_checkpointed(resource: &v1::Resource) -> bool {
     persistent || dynamic
 }
 
+/// The resource's reservation stack in the refinement format (`reservations`), whichever
+/// format it came in: a pre-refinement resource (`role` with an optional `reservation`, what
+/// frameworks without RESERVATION_REFINEMENT send) is one STATIC or, with `reservation`, one
+/// DYNAMIC reservation for that role.
+pub fn reservations(resource: &v1::Resource) -> Vec<v1::resource::ReservationInfo> {
+    use v1::resource::reservation_info::Type;
+    if !resource.reservations.is_empty() {
+        return resource.reservations.clone();
+    }
+    #[allow(deprecated)]
+    let role = resource.role.as_deref().unwrap_or(DEFAULT_ROLE);
+    if role == DEFAULT_ROLE {
+        return Vec::new();
+    }
+    let legacy = resource.reservation.as_ref();
+    vec![v1::resource::ReservationInfo {
+        r#type: Some(if legacy.is_some() {
+            Type::Dynamic as i32
+        } else {
+            Type::Static as i32
+        }),
+        role: Some(role.to_owned()),
+        principal: legacy.and_then(|r| r.principal.clone()),
+        labels: legacy.and_then(|r| r.labels.clone()),
+    }]
+}
+
+/// The resource in the refinement format: `reservations` filled in, the pre-refinement
+/// `role` and `reservation` cleared. Every list [`normalize`] returns is in this format.
+pub fn upgrade(resource: &v1::Resource) -> v1::Resource {
+    let mut out = resource.clone();
+    out.reservations = reservations(resource);
+    #[allow(deprecated)]
+    {
+        out.role = None;
+    }
+    out.reservation = None;
+    out
+}
+
+/// The resource in the pre-refinement format as well, for a framework without the
+/// RESERVATION_REFINEMENT capability: `role` and, for a dynamic reservation, `reservation`
+/// (its principal and labels) describe the last reservation; `reservations` is kept, which
+/// such a framework ignores.
+pub fn downgrade(resource: &v1::Resource) -> v1::Resource {
+    let mut out = upgrade(resource);
+    if let Some(last) = out.reservations.last().cloned() {
+        #[allow(deprecated)]
+        {
+            out.role = last.role.clone();
+        }
+        if last.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32) {
+            out.reservation = Some(v1::resource::ReservationInfo {
+                principal: last.principal,
+                labels: last.labels,
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
+
+/// Whether the resource is a persistent volume (`disk.persistence`).
+pub fn is_persistent_volume(resource: &v1::Resource) -> bool {
+    resource
+        .disk
+        .as_ref()
+        .is_some_and(|disk| disk.persistence.is_some())
+}
+
+/// Whether two resources have equal reservation stacks, without allocating in the common
+/// cases (both in the refinement format, or both unreserved): the allocator compares kinds
+/// many times per pass.
+fn same_reservations(a: &v1::Resource, b: &v1::Resource) -> bool {
+    #[allow(deprecated)]
+    fn legacy(r: &v1::Resource) -> bool {
+        r.reservation.is_some() || r.role.as_deref().is_some_and(|role| role != DEFAULT_ROLE)
+    }
+    match (legacy(a) && a.reservations.is_empty(), legacy(b) && b.reservations.is_empty()) {
+        (false, false) => a.reservations == b.reservations,
+        _ => reservations(a) == reservations(b),
+    }
+}
+
 /// The identity of a resource without its value: two resources with equal keys add up.
+/// Reservations compare whole (type, role, principal and labels of every level), as Mesos
+/// does: a dynamic reservation never merges with a static one of the same role.
 fn same_kind(a: &v1::Resource, b: &v1::Resource) -> bool {
     a.name == b.name
         && a.r#type == b.r#type
-        && reservation_role(a) == reservation_role(b)
+        && same_reservations(a, b)
         && a.disk == b.disk
         && a.revocable.is_some() == b.revocable.is_some()
         && a.shared.is_some() == b.shared.is_some()
@@ -249,10 +335,17 @@ pub fn normalize(resources: &[v1::Resource]) -> Vec<v1::Resource> {
         if validate(r).is_err() {
             continue;
         }
-        match out.iter_mut().find(|o| same_kind(o, r)) {
+        // A persistent volume is one indivisible thing: never merged with another (Mesos'
+        // `addable` is false for them), so two copies of one stay two.
+        let existing = if is_persistent_volume(r) {
+            None
+        } else {
+            out.iter_mut().find(|o| same_kind(o, r))
+        };
+        match existing {
             Some(existing) => merge_into(existing, r),
             None => {
-                let mut fresh = r.clone();
+                let mut fresh = upgrade(r);
                 // Re-merging into an empty copy normalizes ranges, sets and rounding.
                 match value_type(&fresh) {
                     Some(ValueType::Scalar) => {
@@ -292,6 +385,16 @@ pub fn add(left: &[v1::Resource], right: &[v1::Resource]) -> Vec<v1::Resource> {
 pub fn subtract(left: &[v1::Resource], right: &[v1::Resource]) -> Vec<v1::Resource> {
     let mut out = normalize(left);
     for cut in normalize(right) {
+        if is_persistent_volume(&cut) {
+            // Only a whole volume can be taken away.
+            if let Some(at) = out
+                .iter()
+                .position(|o| same_kind(o, &cut) && scalar_of(o) == scalar_of(&cut))
+            {
+                out.remove(at);
+            }
+            continue;
+        }
         let Some(r) = out.iter_mut().find(|o| same_kind(o, &cut)) else {
             continue;
         };
@@ -327,6 +430,9 @@ pub fn contains(outer: &[v1::Resource], inner: &[v1::Resource]) -> bool {
         outer.iter().any(|have| {
             same_kind(have, need)
                 && match value_type(need) {
+                    Some(ValueType::Scalar) if is_persistent_volume(need) => {
+                        scalar_of(have) == scalar_of(need)
+                    }
                     Some(ValueType::Scalar) => scalar_of(have) >= scalar_of(need),
                     Some(ValueType::Ranges) => ranges_contain(ranges_of(have), ranges_of(need)),
                     Some(ValueType::Set) => items_of(need).is_subset(&items_of(have)),

@@ -48,6 +48,14 @@ pub struct Acls {
     get_quotas: Vec<Acl>,
     /// principal → roles: which roles GET_ROLES and `/roles` show.
     view_roles: Vec<Acl>,
+    /// The ACLs of RESERVE/UNRESERVE/CREATE/DESTROY (roles, reserver principals, roles,
+    /// creator principals), decided by the core for frameworks and operators alike.
+    reserve_resources: Vec<Acl>,
+    unreserve_resources: Vec<Acl>,
+    create_volumes: Vec<Acl>,
+    destroy_volumes: Vec<Acl>,
+    /// Whether `--acls` named any of those four.
+    has_operation_acls: bool,
 }
 
 /// ACL kinds whose object Mesos allowed only to be ANY or NONE (there is no value to name),
@@ -76,16 +84,6 @@ const NOT_ENFORCED: &[(&str, &str)] = &[
         "access_mesos_logs",
         "Drover serves no log files through /files (it logs to stderr)",
     ),
-    (
-        "reserve_resources",
-        "dynamic reservations are not supported",
-    ),
-    (
-        "unreserve_resources",
-        "dynamic reservations are not supported",
-    ),
-    ("create_volumes", "persistent volumes are not supported"),
-    ("destroy_volumes", "persistent volumes are not supported"),
     (
         "set_quotas",
         "deprecated since Mesos 1.9: use update_quotas, which decides every quota change here",
@@ -151,6 +149,24 @@ impl Acls {
                 }
                 "get_quotas" => acls.get_quotas = read::list(value, key, "principals", "roles")?,
                 "view_roles" => acls.view_roles = read::list(value, key, "principals", "roles")?,
+                "reserve_resources" => {
+                    acls.reserve_resources = read::list(value, key, "principals", "roles")?;
+                    acls.has_operation_acls = true;
+                }
+                "unreserve_resources" => {
+                    acls.unreserve_resources =
+                        read::list(value, key, "principals", "reserver_principals")?;
+                    acls.has_operation_acls = true;
+                }
+                "create_volumes" => {
+                    acls.create_volumes = read::list(value, key, "principals", "roles")?;
+                    acls.has_operation_acls = true;
+                }
+                "destroy_volumes" => {
+                    acls.destroy_volumes =
+                        read::list(value, key, "principals", "creator_principals")?;
+                    acls.has_operation_acls = true;
+                }
                 other => {
                     if let Some((name, object)) = SWITCHES.iter().find(|(name, _)| *name == other) {
                         acls.switches
@@ -178,6 +194,24 @@ impl Acls {
         Some(RunTasks {
             acls: self.run_tasks.clone().unwrap_or_default(),
             permissive: self.permissive,
+        })
+    }
+
+    /// The reservation and volume ACLs for the core, when `--acls` constrains them (it does
+    /// when it names one of them or is not permissive).
+    pub fn operation_acls(&self) -> Option<drover_core::acl::OperationAcls> {
+        if !self.has_operation_acls && self.permissive {
+            return None;
+        }
+        let rules = |acls: &Vec<Acl>| RunTasks {
+            acls: acls.clone(),
+            permissive: self.permissive,
+        };
+        Some(drover_core::acl::OperationAcls {
+            reserve: rules(&self.reserve_resources),
+            unreserve: rules(&self.unreserve_resources),
+            create: rules(&self.create_volumes),
+            destroy: rules(&self.destroy_volumes),
         })
     }
 
@@ -616,7 +650,7 @@ mod tests {
     #[test]
     fn unknown_or_unenforced_acls_are_refused() {
         for bad in [
-            r#"{"create_volumes": []}"#,
+            r#"{"create_volumes": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}]}"#,
             r#"{"set_quotas": []}"#,
             r#"{"drain_agents": [{"principals": {"type": "ANY"}, "agents": {"values": ["a1"]}}]}"#,
             r#"{"view_flags": [{"principals": {"type": "ANY"}, "flags": {"values": ["a"]}}]}"#,
@@ -630,6 +664,26 @@ mod tests {
         ] {
             assert!(Acls::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reservation_and_volume_acls_reach_the_core_with_their_objects() {
+        assert!(Acls::parse("{}").unwrap().operation_acls().is_none());
+        let acls = Acls::parse(
+            r#"{"reserve_resources": [
+                   {"principals": {"values": ["ops"]}, "roles": {"values": ["db"]}},
+                   {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}],
+                "destroy_volumes": [
+                   {"principals": {"values": ["ops"]}, "creator_principals": {"type": "ANY"}}]}"#,
+        )
+        .unwrap();
+        let rules = acls.operation_acls().expect("operation ACLs");
+        assert!(rules.reserve.allows(Some("ops"), "db"));
+        assert!(!rules.reserve.allows(Some("ops"), "web"));
+        assert!(!rules.reserve.allows(Some("dev"), "db"));
+        assert!(rules.destroy.allows_object(Some("ops"), None));
+        // Kinds it does not name follow `permissive` (true by default).
+        assert!(rules.create.allows(Some("dev"), "db"));
     }
 
     #[test]

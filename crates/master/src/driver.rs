@@ -436,6 +436,7 @@ impl Driver {
                 self.streams.remove(&conn);
             }
             Effect::ToOperators(event) => self.publish(&event),
+            Effect::Warn(message) => tracing::warn!("{message}"),
         }
     }
 
@@ -528,7 +529,8 @@ fn input_conn(input: &Input) -> Conn {
         | Input::Quota { req, .. }
         | Input::Maintenance { req, .. }
         | Input::DrainAgent { req, .. }
-        | Input::Teardown { req, .. } => *req,
+        | Input::Teardown { req, .. }
+        | Input::AgentOperation { req, .. } => *req,
         Input::Tick => Conn(0),
     }
 }

@@ -5,6 +5,8 @@
 //! `/master/tasks` (also `.json`), `/master/flags`, with their query parameters parsed as
 //! Mesos parses them.
 
+use std::collections::BTreeMap;
+
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -443,15 +445,6 @@ impl Serialize for Empty {
     }
 }
 
-/// `{}`.
-struct EmptyObject;
-
-impl Serialize for EmptyObject {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_map(Some(0))?.end()
-    }
-}
-
 /// Writes `entries` as an object the way a `serde_json::Map` built by inserting them in
 /// order would hold them: a repeated key keeps its first position and takes the last value.
 fn serialize_object<S: Serializer, V: Serialize>(
@@ -568,8 +561,25 @@ impl Serialize for AgentDoc<'_> {
         map.serialize_entry("resources", &Summary(&a.info.resources))?;
         map.serialize_entry("used_resources", &Summary(&used))?;
         map.serialize_entry("offered_resources", &Summary(&offered))?;
-        map.serialize_entry("reserved_resources", &EmptyObject)?;
+        let reserved = reserved_by_role(&a.info.resources);
+        let reserved_summary: BTreeMap<&str, Summary> = reserved
+            .iter()
+            .map(|(role, list)| (role.as_str(), Summary(list)))
+            .collect();
+        map.serialize_entry("reserved_resources", &reserved_summary)?;
         map.serialize_entry("unreserved_resources", &Summary(&unreserved))?;
+        // Mesos' `_full` forms: every resource whole (reservations, volumes).
+        let full = |list: &[v1::Resource]| -> Vec<Value> {
+            list.iter().map(to_json_value).collect()
+        };
+        let reserved_full: BTreeMap<&str, Vec<Value>> = reserved
+            .iter()
+            .map(|(role, list)| (role.as_str(), full(list)))
+            .collect();
+        map.serialize_entry("reserved_resources_full", &reserved_full)?;
+        map.serialize_entry("unreserved_resources_full", &full(&unreserved))?;
+        map.serialize_entry("used_resources_full", &full(&used))?;
+        map.serialize_entry("offered_resources_full", &full(&offered))?;
         // An operator's DEACTIVATE_AGENT counts as Mesos counted it (operator module).
         let operator_deactivated = master.agent_deactivated(id);
         map.serialize_entry(
@@ -590,6 +600,17 @@ impl Serialize for AgentDoc<'_> {
         }
         map.end()
     }
+}
+
+/// An agent's reserved resources by the role they are reserved for (statically or not).
+pub(crate) fn reserved_by_role(total: &[v1::Resource]) -> BTreeMap<String, Vec<v1::Resource>> {
+    let mut out: BTreeMap<String, Vec<v1::Resource>> = BTreeMap::new();
+    for r in total.iter().filter(|r| resources::is_reserved(r)) {
+        out.entry(resources::reservation_role(r).to_owned())
+            .or_default()
+            .push(r.clone());
+    }
+    out
 }
 
 /// The active (or, with `true`, completed) frameworks.

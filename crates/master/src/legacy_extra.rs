@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use drover_core::master::{AgentStatus, Input, Master, seconds};
+use drover_core::operations::Operation;
 use drover_core::task::names::state_name;
 use drover_http::{HttpError, read_body};
 use drover_wire::v1;
@@ -51,6 +52,14 @@ pub fn routes() -> Router<AppState> {
         .route("/state-summary", get(state_summary))
         .route("/master/teardown", any(teardown))
         .route("/teardown", any(teardown))
+        .route("/master/reserve", any(reserve))
+        .route("/reserve", any(reserve))
+        .route("/master/unreserve", any(unreserve))
+        .route("/unreserve", any(unreserve))
+        .route("/master/create-volumes", any(create_volumes))
+        .route("/create-volumes", any(create_volumes))
+        .route("/master/destroy-volumes", any(destroy_volumes))
+        .route("/destroy-volumes", any(destroy_volumes))
         .route("/files/debug", get(files_debug))
         .route("/files/debug.json", get(files_debug))
         .route("/files/browse", get(files_none))
@@ -165,11 +174,19 @@ pub fn summary(master: &Master, cluster: Option<String>) -> Value {
                 "offered_resources".into(),
                 summary_json(&master.agent_offered(id)),
             );
-            map.insert("reserved_resources".into(), json!({}));
-            map.insert(
-                "unreserved_resources".into(),
-                summary_json(&a.info.resources),
-            );
+            let reserved: Map<String, Value> = crate::legacy::reserved_by_role(&a.info.resources)
+                .iter()
+                .map(|(role, list)| (role.clone(), summary_json(list)))
+                .collect();
+            map.insert("reserved_resources".into(), Value::Object(reserved));
+            let unreserved: Vec<v1::Resource> = a
+                .info
+                .resources
+                .iter()
+                .filter(|r| !drover_core::resources::is_reserved(r))
+                .cloned()
+                .collect();
+            map.insert("unreserved_resources".into(), summary_json(&unreserved));
             let mut attributes = Map::new();
             for attr in &a.info.attributes {
                 let value = match (&attr.text, &attr.scalar) {
@@ -281,6 +298,126 @@ async fn teardown(
     let reply = state
         .handle
         .call(Input::Teardown { req, framework_id }, None)
+        .await;
+    reply_response(reply, drover_wire::codec::Encoding::Json)
+}
+
+/// Largest form body of the reservation and volume endpoints (a JSON array of resources).
+const OPERATION_BODY_LIMIT: usize = 1024 * 1024;
+
+/// `POST /master/reserve` (form `slaveId=<id>&resources=<JSON array>`).
+async fn reserve(
+    state: State<AppState>,
+    method: axum::http::Method,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    body: Body,
+) -> Response {
+    legacy_operation(state, method, principal, body, "resources", Operation::Reserve).await
+}
+
+/// `POST /master/unreserve` (form `slaveId=<id>&resources=<JSON array>`).
+async fn unreserve(
+    state: State<AppState>,
+    method: axum::http::Method,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    body: Body,
+) -> Response {
+    legacy_operation(state, method, principal, body, "resources", Operation::Unreserve).await
+}
+
+/// `POST /master/create-volumes` (form `slaveId=<id>&volumes=<JSON array>`).
+async fn create_volumes(
+    state: State<AppState>,
+    method: axum::http::Method,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    body: Body,
+) -> Response {
+    legacy_operation(state, method, principal, body, "volumes", Operation::Create).await
+}
+
+/// `POST /master/destroy-volumes` (form `slaveId=<id>&volumes=<JSON array>`).
+async fn destroy_volumes(
+    state: State<AppState>,
+    method: axum::http::Method,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    body: Body,
+) -> Response {
+    legacy_operation(state, method, principal, body, "volumes", Operation::Destroy).await
+}
+
+/// The four legacy operation endpoints: the form read, the resources parsed from Mesos' JSON,
+/// and the operation handed to the core as the Operator API's call would be (202 when
+/// applied, 409 when the agent does not have the resources).
+async fn legacy_operation(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+    principal: Option<axum::Extension<drover_http::auth::Principal>>,
+    body: Body,
+    field: &str,
+    make: fn(Vec<drover_wire::v1::Resource>) -> Operation,
+) -> Response {
+    if method != axum::http::Method::POST {
+        return HttpError::method_not_allowed(&axum::http::Method::POST, &method).into_response();
+    }
+    let body = match read_body(body, OPERATION_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(form) => form,
+        Err(e) => {
+            return HttpError::bad_request(format!("Unable to decode the form body: {e}"))
+                .into_response();
+        }
+    };
+    let value = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(agent_id) = value("slaveId") else {
+        return HttpError::bad_request("Missing 'slaveId' query parameter in the request body")
+            .into_response();
+    };
+    let Some(json) = value(field) else {
+        return HttpError::bad_request(format!(
+            "Missing '{field}' query parameter in the request body"
+        ))
+        .into_response();
+    };
+    let list: Vec<serde_json::Value> = match serde_json::from_str(&json) {
+        Ok(serde_json::Value::Array(list)) => list,
+        Ok(_) => {
+            return HttpError::bad_request(format!("'{field}' must be a JSON array of resources"))
+                .into_response();
+        }
+        Err(e) => {
+            return HttpError::bad_request(format!("Error parsing '{field}' as JSON: {e}"))
+                .into_response();
+        }
+    };
+    let mut resources = Vec::with_capacity(list.len());
+    for item in list {
+        match drover_wire::json::from_json_value::<drover_wire::v1::Resource>(&item) {
+            Ok(r) => resources.push(r),
+            Err(e) => {
+                return HttpError::bad_request(format!("Invalid resource in '{field}': {e}"))
+                    .into_response();
+            }
+        }
+    }
+    let req = state.handle.next_conn();
+    let reply = state
+        .handle
+        .call(
+            Input::AgentOperation {
+                req,
+                agent_id,
+                operation: make(resources),
+                principal: principal.map(|p| p.0.0.clone()),
+            },
+            None,
+        )
         .await;
     reply_response(reply, drover_wire::codec::Encoding::Json)
 }

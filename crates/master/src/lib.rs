@@ -129,6 +129,7 @@ pub async fn run_on(
     let mut config = flags.config(port);
     // `run_tasks` is decided by the core at each launch, as the master's other rules.
     config.run_tasks = acls.as_ref().and_then(|a| a.run_tasks());
+    config.operation_acls = acls.as_ref().and_then(|a| a.operation_acls());
     let own = ha::LeaderAddress {
         host: flags.advertised_hostname(),
         port,

@@ -28,6 +28,7 @@ pub struct AgentDisk {
     tasks: BTreeMap<(String, String), v1::Task>,
     updates: BTreeMap<(String, String, u64), v1::TaskStatus>,
     acks: BTreeSet<(String, String, Vec<u8>)>,
+    resources: Vec<v1::Resource>,
 }
 
 impl AgentDisk {
@@ -37,6 +38,7 @@ impl AgentDisk {
             CheckpointOp::Agent { agent_id, boot_id } => {
                 self.agent = Some((agent_id.clone(), boot_id.clone()));
             }
+            CheckpointOp::PutResources(list) => self.resources = list.clone(),
             CheckpointOp::PutFramework(info) => {
                 let id = info
                     .id
@@ -113,6 +115,7 @@ impl AgentDisk {
         Recovered {
             agent_id: self.agent.as_ref().map(|(a, _)| a.clone()),
             rebooted,
+            checkpointed_resources: self.resources.clone(),
             frameworks: self.frameworks.values().cloned().collect(),
             executors: self
                 .executors

@@ -940,7 +940,9 @@ impl World {
                 return;
             };
             let out: Option<(NodeId, Payload)> = match effect {
-                master::Effect::Persist(_) | master::Effect::ToOperators(_) => None,
+                master::Effect::Persist(_)
+                | master::Effect::ToOperators(_)
+                | master::Effect::Warn(_) => None,
                 master::Effect::Reply { req, reply } => {
                     if m.pending_subscribe.remove(&req) {
                         let ok = reply == master::Reply::Stream;
@@ -1357,6 +1359,8 @@ impl World {
                 p.started = true;
                 self.agent_connect(i);
             }
+            // Simulated agents have no disks: volumes are bookkeeping in the core only.
+            agent::Effect::SyncVolumes(_) => {}
         }
     }
 
@@ -2458,6 +2462,9 @@ fn agent_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<agent::
             }
         }
         Type::RunTask => agent::Input::RunTask(event.run_task?),
+        Type::CheckpointResources => {
+            agent::Input::CheckpointResources(event.checkpoint_resources?.resources)
+        }
         Type::KillTask => {
             let k = event.kill_task?;
             agent::Input::KillTask {

@@ -325,6 +325,7 @@ impl Agent {
     pub(super) fn agent_info(&self) -> v1::AgentInfo {
         let mut info = self.config.agent_info.clone();
         info.id = self.agent_id.clone().map(|value| v1::AgentId { value });
+        info.resources = self.total_resources();
         info
     }
 }

@@ -133,6 +133,37 @@ impl Agent {
         } else {
             &[]
         };
+        let mut used = task.resources.clone();
+        used.extend(executor_info.resources.iter().cloned());
+        if let Some(detail) = self.unknown_checkpointed(&used) {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::AgentResourcesUnknown,
+                &detail,
+                out,
+            );
+            return;
+        }
+        if !command_executor
+            && existing_state.is_some()
+            && task
+                .resources
+                .iter()
+                .any(crate::resources::is_persistent_volume)
+        {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::ContainerLaunchFailed,
+                "a persistent volume can only be given to a task that starts its executor's \
+                 container (the container's volumes are set up when it starts)",
+                out,
+            );
+            return;
+        }
         let total = &self.config.agent_info.resources;
         let fits = ["cpus", "mem", "disk"].iter().all(|name| {
             scalar(&task.resources, name) + scalar(extra, name) <= scalar(total, name) + 1e-9
@@ -349,6 +380,13 @@ impl Agent {
                 // One without a secret is kept: the agent refuses it by name.
                 .map(|v| (v.name.clone(), v.secret.clone().unwrap_or_default()))
                 .collect(),
+            persistent_volumes: {
+                let mut used = info.resources.clone();
+                for task in &tasks {
+                    used.extend(task.info.resources.iter().cloned());
+                }
+                self.volume_links(&used)
+            },
             secret_files: info
                 .container
                 .iter()

@@ -26,6 +26,7 @@ pub mod session;
 pub mod sum;
 mod task_group;
 mod views;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 
@@ -97,6 +98,9 @@ pub enum Input {
     },
     /// The session with the master broke.
     Disconnected,
+    /// The master's CHECKPOINT_RESOURCES: the agent's whole set of dynamic reservations and
+    /// persistent volumes.
+    CheckpointResources(Vec<v1::Resource>),
     /// RUN_TASK from the master.
     RunTask(internal::agent_event::RunTask),
     /// KILL_TASK from the master.
@@ -257,6 +261,8 @@ pub enum CheckpointOp {
         /// Acknowledgement records.
         acks: Vec<Vec<u8>>,
     },
+    /// The agent's checkpointed resources (dynamic reservations, persistent volumes), whole.
+    PutResources(Vec<v1::Resource>),
     /// An accepted status update, under its stream position.
     PutUpdate {
         /// Its framework.
@@ -311,6 +317,10 @@ pub struct LaunchSpec {
     /// the agent resolves each from its secret store into the container's environment before
     /// anything starts (Mesos' `environment_secret` isolator), or fails the launch naming it.
     pub secret_env: Vec<(String, v1::Secret)>,
+    /// Persistent volumes the container uses: (sandbox-relative container path, volume
+    /// directory on the agent). Without an image each appears as a link in the sandbox (Mesos'
+    /// `filesystem/posix`); with an image, as a bind mount at that path of the sandbox.
+    pub persistent_volumes: Vec<(String, String)>,
     /// Secret files (the executor's MESOS container's `SECRET` volumes; a command task's
     /// container is its executor's): sandbox-relative path and secret, written by the agent
     /// before anything starts, readable by the task's user only (Mesos' `volume/secret`
@@ -369,6 +379,9 @@ pub enum Effect {
     RemoveDirectories(Vec<String>),
     /// Recovery is complete: (re)register with the master now.
     StartMasterSession,
+    /// Make the persistent volumes' directories exactly these: create the missing ones,
+    /// delete every other one under [`volumes::volumes_root`] (a DESTROY).
+    SyncVolumes(Vec<String>),
 }
 
 /// The agent core.
@@ -391,6 +404,9 @@ pub struct Agent {
     gc_config: gc::GcConfig,
     /// Directories that ended during the current step, scheduled at its end (with its time).
     gc_ended: Vec<String>,
+    /// Dynamic reservations and persistent volumes, as the master last sent them
+    /// ([`volumes`]).
+    checkpointed: Vec<v1::Resource>,
 }
 
 impl Agent {
@@ -404,6 +420,7 @@ impl Agent {
             recovered: false,
             frameworks: BTreeMap::new(),
             completed_frameworks: Default::default(),
+            checkpointed: Vec::new(),
             containers: BTreeMap::new(),
             sum: sum::StatusUpdateManager::new(),
             uuids: UuidSource::new(uuid_seed),
@@ -425,6 +442,7 @@ impl Agent {
         let mut out = Vec::new();
         match input {
             Input::Recover(state) => self.recover(now_ms, state, &mut out),
+            Input::CheckpointResources(list) => self.checkpoint_resources(list, &mut out),
             Input::Registered { agent_id } => self.registered(now_ms, agent_id, &mut out),
             Input::Disconnected => {
                 self.registered = false;

@@ -9,6 +9,7 @@ use drover_wire::v1;
 use super::model::{ExecutorState, Framework, Task};
 use super::sum::Pending;
 use super::{Agent, ContainerId, Effect, Executor, ExecutorId, FrameworkId, TaskId};
+use crate::resources;
 use crate::task::emission::Trigger;
 
 /// A checkpointed executor run (also what [`super::CheckpointOp::PutExecutor`] stores).
@@ -46,6 +47,8 @@ pub struct Recovered {
     pub updates: Vec<(FrameworkId, TaskId, Pending)>,
     /// Acknowledged uuids per task.
     pub acks: Vec<(FrameworkId, TaskId, Vec<u8>)>,
+    /// The checkpointed resources (dynamic reservations, persistent volumes).
+    pub checkpointed_resources: Vec<v1::Resource>,
 }
 
 impl Agent {
@@ -56,6 +59,12 @@ impl Agent {
         );
         self.recovered = true;
         self.agent_id = state.agent_id;
+        if !state.checkpointed_resources.is_empty() {
+            // Volumes survive restarts and reboots; a missing directory is made again (empty)
+            // rather than failing every task that uses it.
+            self.checkpointed = resources::normalize(&state.checkpointed_resources);
+            out.push(Effect::SyncVolumes(self.volume_dirs()));
+        }
         for info in state.frameworks {
             let id = FrameworkId(
                 info.id

@@ -233,6 +233,24 @@ impl Agent {
                 "the executor's tasks run as its user, and task group asks for {user}"
             ));
         }
+        let mut used = executor.resources.clone();
+        for task in &group.tasks {
+            used.extend(task.resources.iter().cloned());
+        }
+        if let Some(detail) = self.unknown_checkpointed(&used) {
+            return Some((Trigger::AgentResourcesUnknown, detail));
+        }
+        if group.tasks.iter().any(|t| {
+            t.resources
+                .iter()
+                .any(crate::resources::is_persistent_volume)
+        }) {
+            return invalid(
+                "a persistent volume belongs to the executor of a task group (its resources), \
+                 not to one of its tasks"
+                    .to_owned(),
+            );
+        }
         let total = &self.config.agent_info.resources;
         let fits = ["cpus", "mem", "disk"].iter().all(|name| {
             let asked = scalar(&executor.resources, name)

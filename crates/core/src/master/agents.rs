@@ -362,6 +362,13 @@ impl Master {
     ) {
         let id = agent_id_of(&report.info);
         self.cancel_removal(&id);
+        let resend_checkpoint = match self.agents.get(&id) {
+            Some(agent) => {
+                let known = agent.info.clone();
+                self.reconcile_checkpointed(&known, &mut report.info)
+            }
+            None => false,
+        };
         let Some(agent) = self.agents.get_mut(&id) else {
             return;
         };
@@ -388,6 +395,9 @@ impl Master {
         self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         self.send_registered(&id, AgentEventType::Reregistered, out);
+        if resend_checkpoint {
+            self.send_checkpoint(&id, out);
+        }
         let mut shutdown: BTreeSet<String> = BTreeSet::new();
         let mut reported_ids: BTreeSet<(String, String)> = BTreeSet::new();
         let mut ended_before: BTreeSet<(String, String)> = BTreeSet::new();
@@ -525,6 +535,13 @@ impl Master {
     ) {
         let id = agent_id_of(&report.info);
         let was_unreachable = self.registry.unreachable.contains_key(&id);
+        let resend_checkpoint = match self.registry.unreachable.get(&id) {
+            Some(known) => {
+                let known = known.info.clone();
+                self.reconcile_checkpointed(&known, &mut report.info)
+            }
+            None => false,
+        };
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         let tasks = std::mem::take(&mut report.tasks);
         let executors = report.executors.clone();
@@ -534,6 +551,9 @@ impl Master {
         self.agents.insert(id.clone(), agent);
         self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.send_registered(&id, AgentEventType::Reregistered, out);
+        if resend_checkpoint {
+            self.send_checkpoint(&id, out);
+        }
         let detail = if was_unreachable {
             None
         } else {

@@ -37,6 +37,7 @@ pub mod quota;
 pub mod quota_alloc;
 pub mod reconcile;
 pub mod registry;
+pub mod reservations;
 pub mod roles;
 pub mod task_index;
 pub mod tasks;
@@ -104,6 +105,9 @@ pub struct Config {
     /// its user is `TASK_ERROR`/`REASON_TASK_UNAUTHORIZED` (`REASON_TASK_GROUP_UNAUTHORIZED`
     /// for every task of a group). `None`: every launch is authorized.
     pub run_tasks: Option<crate::acl::RunTasks>,
+    /// The ACLs of RESERVE, UNRESERVE, CREATE and DESTROY, from frameworks and operators
+    /// alike (`--acls`); `None`: every one is authorized.
+    pub operation_acls: Option<crate::acl::OperationAcls>,
 }
 
 impl Default for Config {
@@ -134,6 +138,7 @@ impl Default for Config {
             max_status_history: 100,
             heartbeat_interval_ms: 15_000,
             run_tasks: None,
+            operation_acls: None,
         }
     }
 }
@@ -194,6 +199,14 @@ pub enum Input {
     },
     /// Operator TEARDOWN (and legacy `/master/teardown`).
     Teardown { req: Conn, framework_id: String },
+    /// Operator RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES (and
+    /// the legacy `/master/reserve` family), by an authenticated `principal` if any.
+    AgentOperation {
+        req: Conn,
+        agent_id: String,
+        operation: crate::operations::Operation,
+        principal: Option<String>,
+    },
     /// Time passed: run whatever timers are due.
     Tick,
 }
@@ -244,6 +257,9 @@ pub enum Effect {
     CloseAgent { conn: Conn },
     /// Publish to every operator SUBSCRIBE stream.
     ToOperators(Box<operator::Event>),
+    /// Something the operator should see in the log: an operation the master dropped and
+    /// why (Mesos logged these too; a framework that gave the operation an id is also told).
+    Warn(String),
 }
 
 /// One entry of a task's status history (beyond Mesos, which keeps one status per state).
@@ -689,6 +705,16 @@ impl Master {
                 } else {
                     Reply::error(400, "No framework found with specified ID")
                 };
+                out.push(Effect::Reply { req, reply });
+            }
+            Input::AgentOperation {
+                req,
+                agent_id,
+                operation,
+                principal,
+            } => {
+                let reply =
+                    self.operator_operation(&agent_id, operation, principal.as_deref(), &mut out);
                 out.push(Effect::Reply { req, reply });
             }
             Input::Tick => self.tick(now_ms, &mut out),

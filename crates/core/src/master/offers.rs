@@ -436,6 +436,14 @@ impl Master {
             sent.allocation_info = None;
             sent.resources = resources::unallocate(&sent.resources);
         }
+        let refinement = self.frameworks.get(framework_id).is_some_and(|f| {
+            f.has_capability(v1::framework_info::capability::Type::ReservationRefinement)
+        });
+        if !refinement && sent.resources.iter().any(resources::is_reserved) {
+            // A framework without RESERVATION_REFINEMENT reads reservations from `role` and
+            // `reservation`, as Mesos sent them before refinement.
+            sent.resources = sent.resources.iter().map(resources::downgrade).collect();
+        }
         let mut event = scheduler_event(EventType::Offers);
         event.offers = Some(scheduler::event::Offers { offers: vec![sent] });
         self.send_to_framework(framework_id, event, out);

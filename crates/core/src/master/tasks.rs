@@ -369,9 +369,9 @@ impl Master {
                         );
                     }
                 }
-                // Reservations, volumes and disks are not supported yet; Mesos would answer
-                // them with operation feedback, which Drover does not implement.
-                _ => {}
+                // RESERVE, UNRESERVE, CREATE, DESTROY change what the offers hold for the
+                // launches after them; what Drover does not perform is dropped by name.
+                _ => self.offer_operation(framework_id, &agent_id, &role, &op, &mut remaining, out),
             }
         }
         let refuse_ms = validation::refuse_ms(accept.filters.as_ref());

@@ -765,7 +765,15 @@ impl Framework {
     /// Starts `framework.py` against the cluster's master. `args` are the script's options
     /// (`--partition-aware`, `--checkpoint`, `--framework-id=ID`).
     pub fn start(cluster: &Cluster, name: &str, args: &[&str]) -> Framework {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/framework.py");
+        Framework::start_script(cluster, "framework.py", name, args)
+    }
+
+    /// Starts another script of `tests/python` that speaks the same line protocol
+    /// (`registered`, `update <json>`, commands on stdin).
+    pub fn start_script(cluster: &Cluster, script: &str, name: &str, args: &[&str]) -> Framework {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(script);
         let log = cluster.dir.path().join(format!("{name}.framework.log"));
         let stderr = std::fs::OpenOptions::new()
             .create(true)

@@ -5,6 +5,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use drover_core::master::{Input, MESOS_VERSION};
+use drover_core::operations::Operation;
 use drover_http::{
     HttpError, MAX_BODY_BYTES, decode_body, message_response, read_body, request_encoding,
     response_encoding, stream_channel,
@@ -458,6 +459,64 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                     Input::Teardown {
                         req,
                         framework_id: teardown.framework_id.value,
+                    },
+                    None,
+                )
+                .await;
+            reply_response(reply, accept)
+        }
+        CallType::ReserveResources
+        | CallType::UnreserveResources
+        | CallType::CreateVolumes
+        | CallType::DestroyVolumes => {
+            let missing = |field: &str| {
+                HttpError::bad_request(format!(
+                    "Failed to validate master::Call: Expecting '{field}' to be present"
+                ))
+                .into_response()
+            };
+            let (agent_id, operation) = match kind {
+                CallType::ReserveResources => {
+                    let Some(c) = call.reserve_resources else {
+                        return missing("reserve_resources");
+                    };
+                    if !c.source.is_empty() {
+                        return HttpError::bad_request(
+                            "RESERVE_RESOURCES with 'source' (reservation updates) is not \
+                             supported: unreserve first",
+                        )
+                        .into_response();
+                    }
+                    (c.agent_id.value, Operation::Reserve(c.resources))
+                }
+                CallType::UnreserveResources => {
+                    let Some(c) = call.unreserve_resources else {
+                        return missing("unreserve_resources");
+                    };
+                    (c.agent_id.value, Operation::Unreserve(c.resources))
+                }
+                CallType::CreateVolumes => {
+                    let Some(c) = call.create_volumes else {
+                        return missing("create_volumes");
+                    };
+                    (c.agent_id.value, Operation::Create(c.volumes))
+                }
+                _ => {
+                    let Some(c) = call.destroy_volumes else {
+                        return missing("destroy_volumes");
+                    };
+                    (c.agent_id.value, Operation::Destroy(c.volumes))
+                }
+            };
+            let req = state.handle.next_conn();
+            let reply = state
+                .handle
+                .call(
+                    Input::AgentOperation {
+                        req,
+                        agent_id,
+                        operation,
+                        principal: principal.as_ref().map(|p| p.0.clone()),
                     },
                     None,
                 )

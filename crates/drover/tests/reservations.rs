@@ -1,0 +1,230 @@
+//! Dynamic reservations and persistent volumes end to end (issue 15 item 5, Mesos' side): a
+//! real pymesos framework reserves resources for its role, creates a persistent volume and
+//! runs tasks on it; the data outlives the task and an agent restart; the operator destroys
+//! the volume and unreserves the resources; and a launch on the volume the master no longer
+//! has is TASK_LOST / REASON_RESOURCES_UNKNOWN from the master (seed 1, L100), its real cause.
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::{Cluster, Framework, READY_TIMEOUT, wait_until};
+
+const ROLE: &str = "db";
+const PRINCIPAL: &str = "stateful";
+const VOLUME: &str = "vol1";
+
+/// The volume's directory on agent 0.
+fn volume_dir(cluster: &Cluster) -> PathBuf {
+    std::fs::canonicalize(cluster.dir.path().join("agent"))
+        .expect("agent work dir")
+        .join("volumes/roles")
+        .join(ROLE)
+        .join(VOLUME)
+}
+
+/// The agent's resources reserved for `ROLE`, as `/master/slaves` shows them whole.
+fn reserved_full(cluster: &Cluster) -> Vec<serde_json::Value> {
+    let slaves = cluster.master_json("/master/slaves");
+    slaves["slaves"][0]["reserved_resources_full"][ROLE]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A reserved scalar as the Operator API takes it (refinement format).
+fn reserved(name: &str, value: f64) -> serde_json::Value {
+    serde_json::json!({
+        "name": name, "type": "SCALAR", "scalar": {"value": value},
+        "reservations": [{"type": "DYNAMIC", "role": ROLE, "principal": PRINCIPAL}]
+    })
+}
+
+fn the_volume() -> serde_json::Value {
+    let mut disk = reserved("disk", 16.0);
+    disk["disk"] = serde_json::json!({
+        "persistence": {"id": VOLUME, "principal": PRINCIPAL},
+        "volume": {"container_path": "data", "mode": "RW"}
+    });
+    disk
+}
+
+#[test]
+fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed() {
+    let mut cluster = Cluster::start(false);
+    let agent_id = cluster.agent_id(0);
+    let mut framework = Framework::start_script(
+        &cluster,
+        "stateful_framework.py",
+        "stateful",
+        &[&format!("--role={ROLE}"), &format!("--principal={PRINCIPAL}")],
+    );
+    framework.wait_registered();
+
+    // RESERVE + CREATE + LAUNCH in one ACCEPT: the task writes into its volume.
+    framework.send(&format!(
+        "reserve_launch first {agent_id} {VOLUME} echo one >> data/log && sleep 600"
+    ));
+    framework.wait_update("first", "TASK_RUNNING", None);
+    let log = volume_dir(&cluster).join("log");
+    wait_until("the first task to write into its volume", READY_TIMEOUT, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l == "one\n")
+    });
+    let reserved_now = reserved_full(&cluster);
+    assert!(
+        reserved_now.iter().any(|r| r["disk"]["persistence"]["id"] == VOLUME
+            && r["reservations"][0]["type"] == "DYNAMIC"
+            && r["reservations"][0]["principal"] == PRINCIPAL),
+        "the master shows the volume: {reserved_now:?}"
+    );
+    // A volume in use cannot be destroyed.
+    let destroy = serde_json::json!({
+        "type": "DESTROY_VOLUMES",
+        "destroy_volumes": {"agent_id": {"value": agent_id}, "volumes": [the_volume()]}
+    });
+    let (status, body) = cluster.operator(&destroy);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("in use"), "{body}");
+
+    // The task ends; the next one, on the same reservation, finds the data.
+    framework.send("kill first");
+    framework.wait_update("first", "TASK_KILLED", None);
+    framework.send(&format!(
+        "relaunch second {agent_id} {VOLUME} cat data/log > data/seen && echo two >> data/log \
+         && sleep 600"
+    ));
+    framework.wait_update("second", "TASK_RUNNING", None);
+    wait_until("the second task to see the first's data", READY_TIMEOUT, || {
+        std::fs::read_to_string(volume_dir(&cluster).join("seen")).is_ok_and(|s| s == "one\n")
+    });
+
+    // The agent restarts (its tasks keep running): the volume is still there, still its.
+    cluster.agent.kill();
+    cluster.start_agent_again(0);
+    cluster.wait_for("the agent to reregister with its volume", || {
+        reserved_full(&cluster)
+            .iter()
+            .any(|r| r["disk"]["persistence"]["id"] == VOLUME)
+            && support::get_json(cluster.master_port, "/master/slaves")
+                .is_some_and(|s| s["slaves"][0]["active"] == true)
+    });
+    framework.send("kill second");
+    framework.wait_update("second", "TASK_KILLED", None);
+    framework.send(&format!(
+        "relaunch third {agent_id} {VOLUME} echo three >> data/log && sleep 600"
+    ));
+    framework.wait_update("third", "TASK_RUNNING", None);
+    wait_until("the third task to append after the restart", READY_TIMEOUT, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l == "one\ntwo\nthree\n")
+    });
+    framework.send("kill third");
+    framework.wait_update("third", "TASK_KILLED", None);
+
+    // The operator destroys the volume (its directory goes) and unreserves the resources.
+    let (status, body) = cluster.operator(&destroy);
+    assert_eq!(status, 202, "{body}");
+    wait_until("the agent to delete the destroyed volume", READY_TIMEOUT, || {
+        !volume_dir(&cluster).exists()
+    });
+    let unreserve = serde_json::json!({
+        "type": "UNRESERVE_RESOURCES",
+        "unreserve_resources": {"agent_id": {"value": agent_id},
+            "resources": [reserved("cpus", 0.2), reserved("mem", 32.0), reserved("disk", 16.0)]}
+    });
+    let (status, body) = cluster.operator(&unreserve);
+    assert_eq!(status, 202, "{body}");
+    assert!(reserved_full(&cluster).is_empty(), "{:?}", reserved_full(&cluster));
+    // Unreserving again: the agent has no such reservation.
+    let (status, body) = cluster.operator(&unreserve);
+    assert_eq!(status, 409, "{body}");
+
+    // The framework still believes in its volume: the master does not know it.
+    framework.send(&format!("launch_stale stale {agent_id} {VOLUME} sleep 600"));
+    let lost = framework.wait_update("stale", "TASK_LOST", Some("REASON_RESOURCES_UNKNOWN"));
+    assert_eq!(lost["source"], "SOURCE_MASTER", "{lost}");
+    framework.send("exit");
+}
+
+#[test]
+fn operators_reserve_and_create_through_the_legacy_endpoints_and_bad_ones_are_refused() {
+    let cluster = Cluster::start(false);
+    let agent_id = cluster.agent_id(0);
+    let form = |field: &str, list: &serde_json::Value| {
+        let mut body = form_urlencoded(&[("slaveId", &agent_id), (field, &list.to_string())]);
+        body.push('\n');
+        body
+    };
+    let post = |path: &str, body: &str| {
+        support::http_request(
+            cluster.master_port,
+            "POST",
+            path,
+            Some(body.trim_end()),
+            "application/x-www-form-urlencoded",
+        )
+        .expect("answer")
+    };
+    let resources = serde_json::json!([reserved("cpus", 0.5), reserved("disk", 16.0)]);
+    let (status, body) = post("/master/reserve", &form("resources", &resources));
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = post("/master/create-volumes", &form("volumes", &serde_json::json!([the_volume()])));
+    assert_eq!(status, 202, "{body}");
+    wait_until("the agent to create the volume", READY_TIMEOUT, || {
+        volume_dir(&cluster).is_dir()
+    });
+    let slaves = cluster.master_json("/master/slaves");
+    assert_eq!(slaves["slaves"][0]["reserved_resources"][ROLE]["cpus"], 0.5, "{slaves}");
+
+    // Bad input: a clear error and no change.
+    let too_much = serde_json::json!([reserved("cpus", 64.0)]);
+    let (status, body) = post("/master/reserve", &form("resources", &too_much));
+    assert_eq!(status, 409, "{body}");
+    let star = serde_json::json!([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1},
+        "reservations": [{"type": "DYNAMIC", "role": "*"}]}]);
+    let (status, body) = post("/master/reserve", &form("resources", &star));
+    assert_eq!(status, 400, "{body}");
+    let mut escaping = the_volume();
+    escaping["disk"]["persistence"]["id"] = "../../etc".into();
+    let (status, body) = post("/master/create-volumes", &form("volumes", &serde_json::json!([escaping])));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("persistence id"), "{body}");
+    let (status, body) = post("/master/create-volumes", &form("volumes", &serde_json::json!([the_volume()])));
+    assert_eq!(status, 409, "the same id again: {body}");
+    let (status, _) = post("/master/reserve", "slaveId=x");
+    assert_eq!(status, 400);
+    let after = cluster.master_json("/master/slaves");
+    assert_eq!(
+        after["slaves"][0]["reserved_resources"], slaves["slaves"][0]["reserved_resources"],
+        "refused operations change nothing"
+    );
+
+    // The operator destroys and unreserves through the legacy endpoints too.
+    let (status, body) = post("/master/destroy-volumes", &form("volumes", &serde_json::json!([the_volume()])));
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = post("/master/unreserve", &form("resources", &resources));
+    assert_eq!(status, 202, "{body}");
+    wait_until("the agent to delete the volume", READY_TIMEOUT, || {
+        !volume_dir(&cluster).exists()
+    });
+    assert!(reserved_full(&cluster).is_empty());
+}
+
+fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
