@@ -348,11 +348,18 @@ fn deleting_the_app_destroys_its_volumes_and_unreserves_its_resources() {
         force: false,
     }));
     assert_eq!(kills(&effects), [task.task_id.value.clone()]);
-    h.update(&task.task_id.value, TaskState::TaskKilled);
+    let effects = h.update(&task.task_id.value, TaskState::TaskKilled);
     assert!(h.instances("/db").is_empty());
-    let accept = accepts(&h.step(Input::Offers(vec![ledger.offer("o-2", "agent-1")])))
-        .pop()
-        .expect("the reservation is released");
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Suppress)),
+        "offers stay wanted while a reservation is to be released"
+    );
+    let effects = h.step(Input::Offers(vec![ledger.offer("o-2", "agent-1")]));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Suppress)),
+        "and not once it is"
+    );
+    let accept = accepts(&effects).pop().expect("the reservation is released");
     use v1::offer::operation::Type;
     assert_eq!(kinds(&accept.operations), [Type::Destroy, Type::Unreserve]);
     assert!(accept.tasks.is_empty());

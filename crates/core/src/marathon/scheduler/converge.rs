@@ -448,9 +448,13 @@ impl Scheduler {
         if !self.subscribed {
             return;
         }
-        let want = self.instances.queued_apps().iter().any(|id| {
-            self.apps.contains_key(id) && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
-        });
+        // Reservations to give back need offers too: only an offer that holds them can
+        // carry their DESTROY and UNRESERVE.
+        let want = !self.releasing.is_empty()
+            || self.instances.queued_apps().iter().any(|id| {
+                self.apps.contains_key(id)
+                    && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
+            });
         if self.offers_wanted != Some(want) {
             self.offers_wanted = Some(want);
             self.effects.push(if want {

@@ -254,6 +254,10 @@ pub struct ConditionLog {
     pub reaction: &'static str,
 }
 
+/// Most forgotten reservations remembered for release (a bound on the set; any beyond it are
+/// still released when offered, as unknown ones).
+const RELEASING_MAX: usize = 10_000;
+
 /// The last failure of an app's tasks, as `lastTaskFailure` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskFailure {
@@ -350,6 +354,11 @@ pub struct Scheduler {
     executor_health: BTreeMap<String, super::instance::HealthResult>,
     /// The latest `check_status` per instance (not persisted: the next change brings it).
     check_results: BTreeMap<String, v1::CheckStatusInfo>,
+    /// Instances forgotten while holding a reservation, whose resources and volumes are to be
+    /// given back when an offer holds them; offers are wanted meanwhile. Not persisted: after a
+    /// restart such reservations are unknown ones, released when next offered.
+    /// Instance id → the agent of its reservation.
+    releasing: BTreeMap<String, String>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,
@@ -392,6 +401,7 @@ impl Scheduler {
             readiness: Default::default(),
             executor_health: BTreeMap::new(),
             check_results: BTreeMap::new(),
+            releasing: Default::default(),
             next_reconcile_ms: None,
             offers_wanted: None,
             last_version_ms: 0,

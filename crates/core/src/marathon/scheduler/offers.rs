@@ -218,6 +218,10 @@ impl Scheduler {
             .filter_map(|r| reservation::owner(r, &framework_id))
             .map(str::to_owned)
             .collect();
+        // An agent's offer without a reservation we meant to release: there is none to
+        // release (never made, or already gone), so stop asking for offers on its account.
+        self.releasing
+            .retain(|id, agent| *agent != offer.agent_id.value || owners.contains(id));
         for owner in owners {
             let keep = self.instances.get(&owner).is_some_and(|i| {
                 let alive = i.has_task() && !i.condition.is_terminal();
@@ -232,6 +236,7 @@ impl Scheduler {
             let resources =
                 pool.take_where(|r| reservation::owner(r, &framework_id) == Some(owner.as_str()));
             operations.extend(reservation::release_operations(&resources));
+            self.releasing.remove(&owner);
         }
     }
 

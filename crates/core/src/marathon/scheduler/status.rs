@@ -540,8 +540,13 @@ impl Scheduler {
         }
         self.executor_health.remove(instance_id);
         self.check_results.remove(instance_id);
-        if self.instances.remove(instance_id).is_some() {
+        if let Some(removed) = self.instances.remove(instance_id) {
             self.persist(Change::Instance(instance_id.to_owned()));
+            if let Some(r) = removed.reservation
+                && self.releasing.len() < super::RELEASING_MAX
+            {
+                self.releasing.insert(removed.id, r.agent_id);
+            }
         }
     }
 
