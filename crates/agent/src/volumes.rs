@@ -83,6 +83,9 @@ pub fn link(
     if !meta.is_dir() {
         return Err(format!("persistent volume {dir} is not a directory"));
     }
+    // The volumes come before anything else in the sandbox, which may not exist yet (the
+    // containerizer makes it its user's afterwards).
+    std::fs::create_dir_all(sandbox).map_err(|e| format!("{}: {e}", sandbox.display()))?;
     let target = sandbox.join(container_path);
     // Every parent below the sandbox must be a real directory (never a link out of it).
     let mut at = sandbox.to_path_buf();
