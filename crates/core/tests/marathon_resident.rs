@@ -57,7 +57,9 @@ impl Ledger {
                     let disk = self
                         .reserved
                         .iter_mut()
-                        .find(|r| r.name == "disk" && r.disk.is_none() && same_reservation(r, volume))
+                        .find(|r| {
+                            r.name == "disk" && r.disk.is_none() && same_reservation(r, volume)
+                        })
                         .expect("CREATE takes reserved disk of its reservation");
                     let left = disk.scalar.as_ref().unwrap().value - size;
                     assert!(left > -1e-9, "enough reserved disk for the volume");
@@ -125,7 +127,15 @@ fn kinds(operations: &[v1::offer::Operation]) -> Vec<v1::offer::operation::Type>
 }
 
 fn label(r: &v1::Resource, key: &str) -> Option<String> {
-    r.reservations.last()?.labels.as_ref()?.labels.iter().find(|l| l.key == key)?.value.clone()
+    r.reservations
+        .last()?
+        .labels
+        .as_ref()?
+        .labels
+        .iter()
+        .find(|l| l.key == key)?
+        .value
+        .clone()
 }
 
 fn declined(effects: &[Effect]) -> bool {
@@ -157,7 +167,10 @@ fn a_fresh_offer_is_answered_with_reserve_then_create_persisted_first() {
         .expect("the reservation is persisted");
     assert!(persisted_at < launch_at, "persisted before the ACCEPT");
     let accept = accepts(&effects).pop().unwrap();
-    assert!(accept.tasks.is_empty(), "the launch waits for the reservation");
+    assert!(
+        accept.tasks.is_empty(),
+        "the launch waits for the reservation"
+    );
     use v1::offer::operation::Type;
     assert_eq!(kinds(&accept.operations), [Type::Reserve, Type::Create]);
     let reserve = &accept.operations[0].reserve.as_ref().unwrap().resources;
@@ -178,7 +191,10 @@ fn a_fresh_offer_is_answered_with_reserve_then_create_persisted_first() {
         );
         assert_eq!(info.role.as_deref(), Some("pg"));
         assert_eq!(label(r, "marathon_framework_id").as_deref(), Some("fw-1"));
-        assert_eq!(label(r, "marathon_task_id").as_deref(), Some(instance.id.as_str()));
+        assert_eq!(
+            label(r, "marathon_task_id").as_deref(),
+            Some(instance.id.as_str())
+        );
     }
     let volumes = &accept.operations[1].create.as_ref().unwrap().volumes;
     assert_eq!(volumes.len(), 1);
@@ -219,14 +235,20 @@ fn the_reserved_offer_launches_on_exactly_those_resources_and_nothing_elsewhere(
     assert_eq!(used, held, "exactly the reserved resources and the volume");
     let i = &h.instances("/db")[0];
     assert_eq!(i.condition, Condition::Provisioned);
-    assert_eq!(i.reservation.as_ref().unwrap().state, ReservationState::Launched);
+    assert_eq!(
+        i.reservation.as_ref().unwrap().state,
+        ReservationState::Launched
+    );
     let port = ledger
         .reserved
         .iter()
         .find(|r| r.name == "ports")
         .and_then(|r| r.ranges.as_ref())
         .map(|r| r.range[0].begin as u32);
-    assert_eq!(i.placement.as_ref().unwrap().host_ports, port.into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        i.placement.as_ref().unwrap().host_ports,
+        port.into_iter().collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -248,7 +270,10 @@ fn a_failed_task_is_relaunched_on_the_same_reservation_after_its_backoff() {
     assert_eq!(i.id, id);
     assert_eq!(i.condition, Condition::Scheduled);
     assert_eq!(i.incarnation, 2);
-    assert_eq!(i.reservation.as_ref().unwrap().state, ReservationState::Suspended);
+    assert_eq!(
+        i.reservation.as_ref().unwrap().state,
+        ReservationState::Suspended
+    );
     // Inside the backoff nothing launches; elsewhere nothing ever does.
     let effects = h.step(Input::Offers(vec![ledger.offer("o-2", "agent-1")]));
     assert!(accepts(&effects).is_empty());
@@ -317,11 +342,16 @@ fn a_kill_without_wipe_relaunches_there_and_a_wipe_destroys_the_reservation() {
         [Type::Destroy, Type::Unreserve, Type::Reserve, Type::Create]
     );
     let destroyed = &accept.operations[0].destroy.as_ref().unwrap().volumes[0];
-    assert_eq!(label(destroyed, "marathon_task_id").as_deref(), Some(id.as_str()));
+    assert_eq!(
+        label(destroyed, "marathon_task_id").as_deref(),
+        Some(id.as_str())
+    );
     let unreserved = &accept.operations[1].unreserve.as_ref().unwrap().resources;
-    assert!(unreserved
-        .iter()
-        .all(|r| label(r, "marathon_task_id").as_deref() == Some(id.as_str())));
+    assert!(
+        unreserved
+            .iter()
+            .all(|r| label(r, "marathon_task_id").as_deref() == Some(id.as_str()))
+    );
     ledger.apply(&accept.operations);
     assert!(
         ledger
@@ -359,7 +389,9 @@ fn deleting_the_app_destroys_its_volumes_and_unreserves_its_resources() {
         effects.iter().any(|e| matches!(e, Effect::Suppress)),
         "and not once it is"
     );
-    let accept = accepts(&effects).pop().expect("the reservation is released");
+    let accept = accepts(&effects)
+        .pop()
+        .expect("the reservation is released");
     use v1::offer::operation::Type;
     assert_eq!(kinds(&accept.operations), [Type::Destroy, Type::Unreserve]);
     assert!(accept.tasks.is_empty());
@@ -377,7 +409,9 @@ fn unknown_reservations_are_released_and_others_reserved_resources_never_used() 
         name: "cpus".into(),
         r#type: v1::value::Type::Scalar as i32,
         scalar: Some(v1::value::Scalar { value: 4.0 }),
-        reservations: vec![reservation::reservation_info("pg", None, framework, instance)],
+        reservations: vec![reservation::reservation_info(
+            "pg", None, framework, instance,
+        )],
         ..Default::default()
     };
     let mut volume = labelled("fw-1", "gone.instance-x");
@@ -410,8 +444,13 @@ fn unknown_reservations_are_released_and_others_reserved_resources_never_used() 
     });
     h.create(app("/plain", 1));
     let effects = h.step(Input::Offers(vec![o]));
-    let accept = accepts(&effects).pop().expect("the unknown reservation is released");
-    assert!(accept.tasks.is_empty(), "an ordinary app never takes reserved resources");
+    let accept = accepts(&effects)
+        .pop()
+        .expect("the unknown reservation is released");
+    assert!(
+        accept.tasks.is_empty(),
+        "an ordinary app never takes reserved resources"
+    );
     use v1::offer::operation::Type;
     assert_eq!(kinds(&accept.operations), [Type::Destroy, Type::Unreserve]);
     let touched: Vec<String> = accept
@@ -425,7 +464,10 @@ fn unknown_reservations_are_released_and_others_reserved_resources_never_used() 
         .filter_map(|r| label(r, "marathon_task_id"))
         .collect();
     assert!(!touched.is_empty());
-    assert!(touched.iter().all(|t| t == "gone.instance-x"), "{touched:?}");
+    assert!(
+        touched.iter().all(|t| t == "gone.instance-x"),
+        "{touched:?}"
+    );
 }
 
 #[test]
@@ -439,7 +481,10 @@ fn scale_down_stops_the_instance_and_keeps_its_reservation_for_the_scale_up() {
         .tasks
         .remove(0);
     h.update(&task.task_id.value, TaskState::TaskRunning);
-    let mut down = h.s.app(&PathId::parse_app_id("/db").unwrap()).unwrap().clone();
+    let mut down =
+        h.s.app(&PathId::parse_app_id("/db").unwrap())
+            .unwrap()
+            .clone();
     down.instances = 0;
     let effects = h.step(Input::Command(Command::PutApp {
         app: down.clone(),
@@ -503,7 +548,10 @@ fn a_reservation_that_never_comes_back_is_made_again() {
     let effects = h.step(Input::Offers(vec![offer("o-1", "agent-1", 8.0, 4096.0)]));
     assert_eq!(accepts(&effects).len(), 1);
     let effects = h.step(Input::Offers(vec![offer("o-2", "agent-2", 8.0, 4096.0)]));
-    assert!(accepts(&effects).is_empty(), "within the reservation timeout it waits");
+    assert!(
+        accepts(&effects).is_empty(),
+        "within the reservation timeout it waits"
+    );
     h.advance(reservation::RESERVATION_TIMEOUT_MS);
     let effects = h.step(Input::Offers(vec![offer("o-3", "agent-2", 8.0, 4096.0)]));
     let accept = accepts(&effects).pop().expect("reserved again");
@@ -526,17 +574,23 @@ fn the_reservation_outlives_a_scheduler_restart() {
         instances: h.s.instances().values().cloned().collect(),
         ..Default::default()
     };
-    let mut s = Scheduler::restore(
-        Config::default(),
-        Box::new(SequentialIds(100)),
-        restored,
+    let mut s = Scheduler::restore(Config::default(), Box::new(SequentialIds(100)), restored);
+    s.handle(
+        h.now,
+        Input::Subscribed {
+            framework_id: "fw-1".into(),
+        },
     );
-    s.handle(h.now, Input::Subscribed { framework_id: "fw-1".into() });
     s.check_invariants();
     let effects = s.handle(h.now, Input::Offers(vec![ledger.offer("o-9", "agent-1")]));
     s.check_invariants();
-    let accept = accepts(&effects).pop().expect("launched on the restored reservation");
-    assert!(accept.operations.is_empty(), "no second reservation, nothing released");
+    let accept = accepts(&effects)
+        .pop()
+        .expect("launched on the restored reservation");
+    assert!(
+        accept.operations.is_empty(),
+        "no second reservation, nothing released"
+    );
     assert_eq!(accept.tasks[0].task_id.value, format!("{id}._app.1"));
 }
 

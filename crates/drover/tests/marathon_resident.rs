@@ -94,7 +94,10 @@ fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_delete
     });
     let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["residency"]["taskLostBehavior"], "WAIT_FOREVER", "{body}");
+    assert_eq!(
+        body["residency"]["taskLostBehavior"], "WAIT_FOREVER",
+        "{body}"
+    );
 
     let mut first = None;
     cluster.wait_for("the resident task running on its reservation", || {

@@ -11,8 +11,8 @@ use drover_core::marathon::deployment::{Action, ActionKind, Deployment};
 use drover_core::marathon::group::{GroupSnapshot, GroupSpec};
 use drover_core::marathon::instance::{Instance, Placement};
 use drover_core::marathon::path::PathId;
-use drover_core::marathon::reservation::{LocalVolume, Reservation, ReservationState};
 use drover_core::marathon::pod::state::PodTask;
+use drover_core::marathon::reservation::{LocalVolume, Reservation, ReservationState};
 use drover_core::marathon::scheduler::{Change, Restored, Scheduler};
 use drover_core::task::names::{parse_state, state_name};
 use drover_store::{Store, WriteBatch};
@@ -677,6 +677,31 @@ mod tests {
             since_ms: 7,
             started_at_ms: Some(8),
         }];
+        assert_eq!(record(&i), instance_json(&i).to_string());
+        let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
+        assert_eq!(parsed, i);
+    }
+
+    #[test]
+    fn a_resident_instance_keeps_its_reservation_in_the_store() {
+        let app = PathId::parse_app_id("/db").unwrap();
+        let mut i = Instance::scheduled(&app, "u-1", 7, 5, 1_000);
+        i.goal = Goal::Stopped;
+        i.reservation = Some(Reservation {
+            agent_id: "agent-1".into(),
+            agent: AgentView {
+                hostname: "h1".into(),
+                region: None,
+                zone: Some("z".into()),
+                attributes: Default::default(),
+            },
+            volumes: vec![LocalVolume {
+                container_path: "data".into(),
+                persistence_id: "db#data#u-2".into(),
+            }],
+            state: ReservationState::Suspended,
+            reserved_at_ms: 999,
+        });
         assert_eq!(record(&i), instance_json(&i).to_string());
         let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
         assert_eq!(parsed, i);

@@ -361,7 +361,10 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
     for (i, v) in app.persistent_volumes.iter().enumerate() {
         let at = format!("/container/volumes/{i}");
         if v.size_mb == 0 {
-            push(&format!("{at}/persistent/size"), "got 0, expected 1 or more");
+            push(
+                &format!("{at}/persistent/size"),
+                "got 0, expected 1 or more",
+            );
         }
         if v.container_path.is_empty()
             || v.container_path == "."

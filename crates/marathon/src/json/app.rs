@@ -152,7 +152,12 @@ pub const RESIDENCY_TIMEOUT_SECONDS: u64 = 3600;
 /// `residency`: accepted on a resident app with Marathon's defaults (what Drover does: wait
 /// for the agent forever); anything else is refused by name. Rendered from the volumes, so it
 /// is not stored.
-fn read_residency(r: &mut Reader, obj: &serde_json::Map<String, Value>, app: &AppSpec, refusing: bool) {
+fn read_residency(
+    r: &mut Reader,
+    obj: &serde_json::Map<String, Value>,
+    app: &AppSpec,
+    refusing: bool,
+) {
     let path = "/residency";
     let residency = match obj.get("residency") {
         None | Some(Value::Null) => return,
@@ -173,8 +178,12 @@ fn read_residency(r: &mut Reader, obj: &serde_json::Map<String, Value>, app: &Ap
             r.error(&format!("{path}/{key}"), "not a field of residency");
         }
     }
-    if let Some(v) = r.count(residency, "relaunchEscalationTimeoutSeconds", path, SECONDS_MAX)
-        && v != RESIDENCY_TIMEOUT_SECONDS
+    if let Some(v) = r.count(
+        residency,
+        "relaunchEscalationTimeoutSeconds",
+        path,
+        SECONDS_MAX,
+    ) && v != RESIDENCY_TIMEOUT_SECONDS
     {
         r.error(
             &format!("{path}/relaunchEscalationTimeoutSeconds"),

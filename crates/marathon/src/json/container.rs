@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use drover_core::marathon::app::AppSpec;
-use drover_core::marathon::reservation::PersistentVolume;
 use drover_core::marathon::container::{
     AppContainer, DockerContainer, MesosDockerContainer, Network, PortMapping, Volume,
     network_from_mode,
 };
+use drover_core::marathon::reservation::PersistentVolume;
 use serde_json::{Map, Value, json};
 
 use super::pod::given;
@@ -52,7 +52,13 @@ pub fn apply(r: &mut Reader, given: Given<'_>, app: &mut AppSpec) {
     };
     let mut secret_volumes = Vec::new();
     let mut persistent = Vec::new();
-    app.container = read(r, &container, &networks, &mut secret_volumes, &mut persistent);
+    app.container = read(
+        r,
+        &container,
+        &networks,
+        &mut secret_volumes,
+        &mut persistent,
+    );
     app.secret_volumes = secret_volumes;
     app.persistent_volumes = persistent;
     normalize_ports(app, given.gave_ports);
@@ -214,7 +220,10 @@ fn read(
         .string(obj, "type", path)
         .unwrap_or_else(|| "DOCKER".into());
     let docker = r.object(obj, "docker", path);
-    let volumes = read_volumes(r, obj, secret_volumes, persistent);
+    // Persistent volumes are linked into the sandbox by the agent: a MESOS container without
+    // an image only.
+    let persistent_ok = kind == "MESOS" && docker.is_none();
+    let volumes = read_volumes(r, obj, secret_volumes, persistent, persistent_ok);
     match kind.as_str() {
         "MESOS" => {
             if network.as_ref().is_some_and(|n| *n != Network::Host) {
@@ -466,6 +475,7 @@ fn read_volumes(
     container: &Map<String, Value>,
     secret_volumes: &mut Vec<(String, String)>,
     persistent: &mut Vec<PersistentVolume>,
+    persistent_ok: bool,
 ) -> Vec<Volume> {
     let Some(list) = r.array(container, "volumes", "/container") else {
         return Vec::new();
@@ -502,6 +512,14 @@ fn read_volumes(
             continue;
         }
         if let Some(p) = v.get("persistent").filter(|p| !p.is_null()) {
+            if !persistent_ok {
+                r.error(
+                    &format!("{path}/persistent"),
+                    "persistent volumes need a container of type MESOS without an image (the \
+                     agent links them into the sandbox)",
+                );
+                continue;
+            }
             if let Some(volume) = read_persistent(r, v, p, &path) {
                 persistent.push(volume);
             }

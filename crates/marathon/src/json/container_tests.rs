@@ -224,7 +224,7 @@ fn what_drover_cannot_run_is_refused_by_name() {
     assert_refused(
         docker(json!({"volumes": [{"containerPath": "data", "mode": "RW",
                                     "persistent": {"size": 10}}]})),
-        "/container/volumes",
+        "/container/volumes/0/persistent",
         "persistent volumes need a container of type MESOS without an image",
     );
     assert_refused(

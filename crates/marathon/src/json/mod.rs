@@ -15,9 +15,9 @@ pub mod read;
 pub mod readiness;
 #[cfg(test)]
 mod reference;
+pub mod render;
 #[cfg(test)]
 mod resident_tests;
-pub mod render;
 pub mod stamp;
 pub mod stats;
 pub mod view;

@@ -135,7 +135,11 @@ fn bad_persistent_volumes_are_refused_at_their_path() {
         "Constraints on root volumes are not supported",
     );
     refused(
-        with(resident(), &format!("{v}/persistent/profileName"), json!("fast")),
+        with(
+            resident(),
+            &format!("{v}/persistent/profileName"),
+            json!("fast"),
+        ),
         &format!("{v}/persistent/profileName"),
         "not supported",
     );
@@ -201,7 +205,7 @@ fn a_resident_app_breaking_marathons_rules_is_refused_by_field() {
                    "volumes": [{"containerPath": "data", "mode": "RW",
                                 "persistent": {"size": 10}}]}),
         ),
-        "/container/volumes",
+        "/container/volumes/0/persistent",
         "MESOS without an image",
     );
 }
@@ -226,7 +230,11 @@ fn a_resident_apps_volumes_and_resources_do_not_change() {
             "{path} not in {problems:?}"
         );
     }
-    let to = parse_app(&json!({"instances": 3, "cmd": "sleep 5"}), None, Mode::Merge(&from))
-        .expect("valid");
+    let to = parse_app(
+        &json!({"instances": 3, "cmd": "sleep 5"}),
+        None,
+        Mode::Merge(&from),
+    )
+    .expect("valid");
     assert!(drover_core::marathon::reservation::update_problems(&from, &to).is_empty());
 }

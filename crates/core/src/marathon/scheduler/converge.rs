@@ -271,9 +271,7 @@ impl Scheduler {
         let dying_old = self
             .instances
             .of_app(app_id)
-            .filter(|i| {
-                i.goal != Goal::Running && i.config_ms != config && i.condition.is_active()
-            })
+            .filter(|i| i.goal != Goal::Running && i.config_ms != config && i.condition.is_active())
             .count() as u32;
         for id in &new_victims {
             self.stop_or_decommission(id);
@@ -452,8 +450,7 @@ impl Scheduler {
         // carry their DESTROY and UNRESERVE.
         let want = !self.releasing.is_empty()
             || self.instances.queued_apps().iter().any(|id| {
-                self.apps.contains_key(id)
-                    && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
+                self.apps.contains_key(id) && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
             });
         if self.offers_wanted != Some(want) {
             self.offers_wanted = Some(want);

@@ -7,15 +7,15 @@ use std::collections::BTreeSet;
 
 use super::{Effect, Scheduler};
 use crate::marathon::app::AppSpec;
-use crate::marathon::reservation::{
-    self, LocalVolume, PersistentVolume, RESERVATION_TIMEOUT_MS, Reservation, ReservationState,
-    ReserveRequest,
-};
 use crate::marathon::condition::{Condition, Goal};
 use crate::marathon::instance::Placement;
 use crate::marathon::offer::{OfferPool, RejectReason, task_info};
 use crate::marathon::path::PathId;
 use crate::marathon::pod::launch::{LaunchContext, launch_group};
+use crate::marathon::reservation::{
+    self, LocalVolume, PersistentVolume, RESERVATION_TIMEOUT_MS, Reservation, ReservationState,
+    ReserveRequest,
+};
 
 impl Scheduler {
     pub(super) fn offers(&mut self, now_ms: u64, offers: Vec<v1::Offer>) {
@@ -84,8 +84,14 @@ impl Scheduler {
                 continue;
             }
             if app.is_resident() {
-                let (used, reject) =
-                    self.match_resident(now_ms, offer, &app, &mut pool, &mut operations, &mut tasks);
+                let (used, reject) = self.match_resident(
+                    now_ms,
+                    offer,
+                    &app,
+                    &mut pool,
+                    &mut operations,
+                    &mut tasks,
+                );
                 self.count_offer(now_ms, app_id, used, reject);
                 continue;
             }
@@ -284,7 +290,8 @@ impl Scheduler {
             }) {
                 // The reservation never came back (the ACCEPT was lost or refused): start
                 // over here; should it exist after all, it is released when offered.
-                self.instances.modify(&instance_id, |i| i.reservation = None);
+                self.instances
+                    .modify(&instance_id, |i| i.reservation = None);
                 self.instance_changed(&instance_id);
                 current = None;
             }
@@ -296,8 +303,12 @@ impl Scheduler {
                     let mine = |res: &v1::Resource| {
                         reservation::owner(res, &framework_id) == Some(instance_id.as_str())
                     };
-                    let held: Vec<v1::Resource> =
-                        pool.resources().iter().filter(|res| mine(res)).cloned().collect();
+                    let held: Vec<v1::Resource> = pool
+                        .resources()
+                        .iter()
+                        .filter(|res| mine(res))
+                        .cloned()
+                        .collect();
                     let wanted_ports = app.host_port_requests().len();
                     let host_ports = reservation::reserved_ports(&held, wanted_ports);
                     if !reservation::has_volumes(&held, &r.volumes)
