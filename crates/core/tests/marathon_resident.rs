@@ -377,7 +377,7 @@ fn deleting_the_app_destroys_its_volumes_and_unreserves_its_resources() {
         app_id: PathId::parse_app_id("/db").unwrap(),
         force: false,
     }));
-    assert_eq!(kills(&effects), [task.task_id.value.clone()]);
+    assert_eq!(kills(&effects), std::slice::from_ref(&task.task_id.value));
     let effects = h.update(&task.task_id.value, TaskState::TaskKilled);
     assert!(h.instances("/db").is_empty());
     assert!(
@@ -490,7 +490,7 @@ fn scale_down_stops_the_instance_and_keeps_its_reservation_for_the_scale_up() {
         app: down.clone(),
         force: false,
     }));
-    assert_eq!(kills(&effects), [task.task_id.value.clone()]);
+    assert_eq!(kills(&effects), std::slice::from_ref(&task.task_id.value));
     let effects = h.update(&task.task_id.value, TaskState::TaskKilled);
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Publish(ev) if format!("{ev:?}").contains("deployment_success") || format!("{ev:?}").contains("DeploymentSuccess"))),

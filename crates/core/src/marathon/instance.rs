@@ -190,7 +190,7 @@ impl Instance {
     /// Whether it is a resident instance stopped by a scale-down whose task is over: it keeps
     /// its reservation for a later scale-up (Marathon's goal `Stopped`).
     pub fn is_parked(&self) -> bool {
-        self.goal == Goal::Stopped && !(self.has_task() && !self.condition.is_terminal())
+        self.goal == Goal::Stopped && (!self.has_task() || self.condition.is_terminal())
     }
 
     /// Whether it counts toward the app's instance count: goal Running and not inactive or over.
