@@ -620,3 +620,45 @@ fn resident_apps_are_validated_when_created_and_updated() {
     });
     assert!(refused, "a resident app's resources do not change");
 }
+
+#[test]
+fn a_restart_kills_first_and_relaunches_the_same_instance_on_its_reservation() {
+    let mut h = Harness::new();
+    let mut ledger = Ledger::default();
+    let id = reserved(&mut h, &mut ledger);
+    let task = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))
+        .pop()
+        .unwrap()
+        .tasks
+        .remove(0);
+    h.update(&task.task_id.value, TaskState::TaskRunning);
+    assert!(h.s.deployments().is_empty());
+    let effects = h.step(Input::Command(Command::RestartApp {
+        app_id: PathId::parse_app_id("/db").unwrap(),
+        force: false,
+    }));
+    // No instance over capacity (that would need a second set of volumes): the old one is
+    // killed first.
+    assert_eq!(kills(&effects), std::slice::from_ref(&task.task_id.value));
+    assert_eq!(h.instances("/db").len(), 1);
+    h.update(&task.task_id.value, TaskState::TaskKilled);
+    let instances = h.instances("/db");
+    assert_eq!(instances.len(), 1);
+    assert_eq!(
+        instances[0].id, id,
+        "the new version takes over the reservation"
+    );
+    assert_eq!(instances[0].goal, Goal::Running);
+    let accept = accepts(&h.step(Input::Offers(vec![ledger.offer("o-2", "agent-1")])))
+        .pop()
+        .expect("relaunched on the reservation");
+    assert!(accept.operations.is_empty(), "no new reservation");
+    let relaunched = &accept.tasks[0].task_id.value;
+    assert_eq!(*relaunched, format!("{id}._app.2"));
+    let effects = h.update(relaunched, TaskState::TaskRunning);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Publish(ev) if format!("{ev:?}").contains("DeploymentSuccess") || format!("{ev:?}").contains("deployment_success"))),
+        "the restart finishes"
+    );
+    assert!(h.s.deployments().is_empty());
+}

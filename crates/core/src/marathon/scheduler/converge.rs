@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::{Effect, Scheduler};
 use crate::marathon::backoff;
 use crate::marathon::condition::{Condition, Goal};
-use crate::marathon::deployment::{ActionKind, restart_bounds};
+use crate::marathon::deployment::{ActionKind, resident_restart_bounds, restart_bounds};
 use crate::marathon::event::Event;
 use crate::marathon::instance::{Instance, kill_order};
 use crate::marathon::path::PathId;
@@ -204,7 +204,7 @@ impl Scheduler {
             let t = self.instances.tally(app_id);
             let (n, version_ms, config) =
                 (app.instances, app.version_ms, app.last_config_change_at_ms);
-            let (_, max_capacity) = restart_bounds(n, app.upgrade_strategy, t.ready as u32);
+            let (_, max_capacity) = bounds(app)(n, app.upgrade_strategy, t.ready as u32);
             let old_left = (t.counting - t.counting_current) as u32;
             let dying_old = t.dying_old as u32;
             let mut started = (t.counting_current as u32).min(n);
@@ -235,7 +235,7 @@ impl Scheduler {
         let healthy_new = new.iter().filter(|i| ready(i)).count() as u32;
         let healthy_old = old.iter().filter(|i| ready(i)).count() as u32;
         let mut healthy = healthy_new + healthy_old;
-        let (min_healthy, max_capacity) = restart_bounds(n, strategy, healthy);
+        let (min_healthy, max_capacity) = bounds(app)(n, strategy, healthy);
         // Old instances that are not healthy go first; a healthy one only while enough stay.
         old.sort_by(|a, b| {
             ready(a)
@@ -295,7 +295,7 @@ impl Scheduler {
         let t = self.instances.tally(app_id);
         let n = app.instances;
         let healthy = t.ready as u32;
-        let (min_healthy, _) = restart_bounds(n, app.upgrade_strategy, healthy);
+        let (min_healthy, _) = bounds(app)(n, app.upgrade_strategy, healthy);
         let old = t.counting - t.counting_current;
         let ready_old = t.ready - t.ready_current;
         let unready_old = old - ready_old;
@@ -460,5 +460,16 @@ impl Scheduler {
                 Effect::Suppress
             });
         }
+    }
+}
+
+/// The restart bounds of an app: a resident app never goes over capacity.
+fn bounds(
+    app: &crate::marathon::app::AppSpec,
+) -> fn(u32, crate::marathon::app::UpgradeStrategy, u32) -> (u32, u32) {
+    if app.is_resident() {
+        resident_restart_bounds
+    } else {
+        restart_bounds
     }
 }
