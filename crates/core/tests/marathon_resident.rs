@@ -34,6 +34,23 @@ fn resident(id: &str, instances: u32) -> AppSpec {
     app
 }
 
+/// The scheduler registers with the role the resident apps reserve for.
+fn config() -> Config {
+    Config {
+        mesos_role: "pg".into(),
+        ..Config::default()
+    }
+}
+
+fn harness() -> Harness {
+    let mut h = Harness::new();
+    h.s = Scheduler::new(config(), Box::new(SequentialIds::default()));
+    h.step(Input::Subscribed {
+        framework_id: "fw-1".into(),
+    });
+    h
+}
+
 /// What one agent holds reserved, as the master would offer it back.
 #[derive(Default)]
 struct Ledger {
@@ -153,7 +170,7 @@ fn reserved(h: &mut Harness, ledger: &mut Ledger) -> String {
 
 #[test]
 fn a_fresh_offer_is_answered_with_reserve_then_create_persisted_first() {
-    let mut h = Harness::new();
+    let mut h = harness();
     h.create(resident("/db", 1));
     let effects = h.step(Input::Offers(vec![offer("o-1", "agent-1", 8.0, 4096.0)]));
     let instance = h.instances("/db").pop().unwrap();
@@ -216,7 +233,7 @@ fn a_fresh_offer_is_answered_with_reserve_then_create_persisted_first() {
 
 #[test]
 fn the_reserved_offer_launches_on_exactly_those_resources_and_nothing_elsewhere() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     // Another agent with plenty: the instance is pinned to agent-1.
@@ -253,7 +270,7 @@ fn the_reserved_offer_launches_on_exactly_those_resources_and_nothing_elsewhere(
 
 #[test]
 fn a_failed_task_is_relaunched_on_the_same_reservation_after_its_backoff() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let tasks = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))
@@ -296,7 +313,7 @@ fn a_failed_task_is_relaunched_on_the_same_reservation_after_its_backoff() {
 
 #[test]
 fn a_kill_without_wipe_relaunches_there_and_a_wipe_destroys_the_reservation() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let task = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))
@@ -364,7 +381,7 @@ fn a_kill_without_wipe_relaunches_there_and_a_wipe_destroys_the_reservation() {
 
 #[test]
 fn deleting_the_app_destroys_its_volumes_and_unreserves_its_resources() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     reserved(&mut h, &mut ledger);
     let task = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))
@@ -404,7 +421,7 @@ fn deleting_the_app_destroys_its_volumes_and_unreserves_its_resources() {
 
 #[test]
 fn unknown_reservations_are_released_and_others_reserved_resources_never_used() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let labelled = |framework: &str, instance: &str| v1::Resource {
         name: "cpus".into(),
         r#type: v1::value::Type::Scalar as i32,
@@ -472,7 +489,7 @@ fn unknown_reservations_are_released_and_others_reserved_resources_never_used() 
 
 #[test]
 fn scale_down_stops_the_instance_and_keeps_its_reservation_for_the_scale_up() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let task = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))
@@ -521,7 +538,7 @@ fn scale_down_stops_the_instance_and_keeps_its_reservation_for_the_scale_up() {
 
 #[test]
 fn an_unreachable_resident_instance_is_waited_for() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let task = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))
@@ -542,7 +559,7 @@ fn an_unreachable_resident_instance_is_waited_for() {
 
 #[test]
 fn a_reservation_that_never_comes_back_is_made_again() {
-    let mut h = Harness::new();
+    let mut h = harness();
     h.create(resident("/db", 1));
     // The first ACCEPT is lost: the master never reserved anything.
     let effects = h.step(Input::Offers(vec![offer("o-1", "agent-1", 8.0, 4096.0)]));
@@ -563,7 +580,7 @@ fn a_reservation_that_never_comes_back_is_made_again() {
 
 #[test]
 fn the_reservation_outlives_a_scheduler_restart() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let app_id = PathId::parse_app_id("/db").unwrap();
@@ -574,7 +591,7 @@ fn the_reservation_outlives_a_scheduler_restart() {
         instances: h.s.instances().values().cloned().collect(),
         ..Default::default()
     };
-    let mut s = Scheduler::restore(Config::default(), Box::new(SequentialIds(100)), restored);
+    let mut s = Scheduler::restore(config(), Box::new(SequentialIds(100)), restored);
     s.handle(
         h.now,
         Input::Subscribed {
@@ -596,7 +613,7 @@ fn the_reservation_outlives_a_scheduler_restart() {
 
 #[test]
 fn resident_apps_are_validated_when_created_and_updated() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut bad = resident("/db", 1);
     bad.role = "*".into();
     let effects = h.step(Input::Command(Command::CreateApp {
@@ -607,6 +624,19 @@ fn resident_apps_are_validated_when_created_and_updated() {
         matches!(e, Effect::Reply(Err(drover_core::marathon::scheduler::CommandError::Invalid(v))) if v.iter().any(|v| v.path == "/role"))
     });
     assert!(refused, "role * is refused by name");
+    let mut other = resident("/db", 1);
+    other.role = "other".into();
+    let effects = h.step(Input::Command(Command::CreateApp {
+        app: other,
+        force: false,
+    }));
+    let refused = effects.iter().any(|e| {
+        matches!(e, Effect::Reply(Err(drover_core::marathon::scheduler::CommandError::Invalid(v))) if v.iter().any(|v| v.path == "/role" && v.message.contains("--mesos_role 'pg'")))
+    });
+    assert!(
+        refused,
+        "a role other than the framework's is refused by name"
+    );
     assert!(h.s.app(&PathId::parse_app_id("/db").unwrap()).is_none());
     h.create(resident("/db", 1));
     let mut more = resident("/db", 1);
@@ -623,7 +653,7 @@ fn resident_apps_are_validated_when_created_and_updated() {
 
 #[test]
 fn a_restart_kills_first_and_relaunches_the_same_instance_on_its_reservation() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let task = accepts(&h.step(Input::Offers(vec![ledger.offer("o-1", "agent-1")])))

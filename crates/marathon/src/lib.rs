@@ -530,6 +530,7 @@ pub(crate) fn start_leader(
         reconciliation_interval_ms: flags.reconciliation_interval,
         service_port_range: (flags.local_port_min, flags.local_port_max),
         principal: flags.listener.mesos_authentication_principal.clone(),
+        mesos_role: flags.mesos_role.clone(),
         ..Config::default()
     };
     let scheduler = Scheduler::restore(config, Box::new(driver::RandomIds), restored);

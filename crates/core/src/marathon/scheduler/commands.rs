@@ -286,6 +286,17 @@ impl Scheduler {
         }
         self.check_app_dependencies(&app)?;
         let original = self.apps.get(&app.id).cloned();
+        if app.is_resident() && app.role != "*" && app.role != self.config.mesos_role {
+            // Mesos reserves only for the framework's own role.
+            return Err(CommandError::Invalid(vec![Violation::new(
+                "/role",
+                format!(
+                    "a resident app reserves for its role, which must be the scheduler's \
+                     --mesos_role '{}'",
+                    self.config.mesos_role
+                ),
+            )]));
+        }
         if let Some(old) = &original {
             let problems = crate::marathon::reservation::update_problems(old, &app);
             if !problems.is_empty() {

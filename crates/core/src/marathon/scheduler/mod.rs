@@ -65,6 +65,9 @@ pub struct Config {
     /// `--mesos_authentication_principal`: the principal of resident apps' reservations and
     /// volumes.
     pub principal: Option<String>,
+    /// `--mesos_role`: the role the framework registers with, the only one a resident app can
+    /// reserve for.
+    pub mesos_role: String,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             max_running_deployments: 100,
             service_port_range: crate::marathon::service_ports::DEFAULT_RANGE,
             principal: None,
+            mesos_role: "*".into(),
         }
     }
 }
