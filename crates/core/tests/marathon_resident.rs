@@ -401,6 +401,10 @@ fn deleting_the_app_destroys_its_volumes_and_unreserves_its_resources() {
         !effects.iter().any(|e| matches!(e, Effect::Suppress)),
         "offers stay wanted while a reservation is to be released"
     );
+    // An offer of that agent made before the task ended holds no reservation yet: offers
+    // are still wanted.
+    let effects = h.step(Input::Offers(vec![offer("o-x", "agent-1", 1.0, 64.0)]));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Suppress)));
     let effects = h.step(Input::Offers(vec![ledger.offer("o-2", "agent-1")]));
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Suppress)),

@@ -361,8 +361,8 @@ pub struct Scheduler {
     /// Instances forgotten while holding a reservation, whose resources and volumes are to be
     /// given back when an offer holds them; offers are wanted meanwhile. Not persisted: after a
     /// restart such reservations are unknown ones, released when next offered.
-    /// Instance id → the agent of its reservation.
-    releasing: BTreeMap<String, String>,
+    /// Instance id → the agent of its reservation and when it was forgotten.
+    releasing: BTreeMap<String, (String, u64)>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,

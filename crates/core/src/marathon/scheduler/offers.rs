@@ -63,7 +63,7 @@ impl Scheduler {
         let mut tasks = Vec::new();
         let mut groups = Vec::new();
         let mut operations = Vec::new();
-        self.release_reservations(offer, &mut pool, &mut operations);
+        self.release_reservations(now_ms, offer, &mut pool, &mut operations);
         let app_ids: Vec<PathId> = self
             .instances
             .queued_apps()
@@ -211,6 +211,7 @@ impl Scheduler {
     /// instance was decommissioned and has no task left.
     fn release_reservations(
         &mut self,
+        now_ms: u64,
         offer: &v1::Offer,
         pool: &mut OfferPool,
         operations: &mut Vec<v1::offer::Operation>,
@@ -224,10 +225,14 @@ impl Scheduler {
             .filter_map(|r| reservation::owner(r, &framework_id))
             .map(str::to_owned)
             .collect();
-        // An agent's offer without a reservation we meant to release: there is none to
-        // release (never made, or already gone), so stop asking for offers on its account.
-        self.releasing
-            .retain(|id, agent| *agent != offer.agent_id.value || owners.contains(id));
+        // An agent's offer without a reservation we meant to release, well after it was
+        // forgotten (an offer made before the task ended may still hold it back): there is
+        // none to release (never made, or already gone), so stop asking for offers for it.
+        self.releasing.retain(|id, (agent, since)| {
+            *agent != offer.agent_id.value
+                || owners.contains(id)
+                || now_ms < since.saturating_add(RESERVATION_TIMEOUT_MS)
+        });
         for owner in owners {
             let keep = self.instances.get(&owner).is_some_and(|i| {
                 let alive = i.has_task() && !i.condition.is_terminal();

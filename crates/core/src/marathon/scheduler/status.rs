@@ -545,7 +545,8 @@ impl Scheduler {
             if let Some(r) = removed.reservation
                 && self.releasing.len() < super::RELEASING_MAX
             {
-                self.releasing.insert(removed.id, r.agent_id);
+                self.releasing
+                    .insert(removed.id, (r.agent_id, self.last_input_ms));
             }
         }
     }
