@@ -75,6 +75,8 @@ pub enum Msg {
     DiskWatch,
     /// Time to measure the work directory's disk for `--gc_disk_headroom`.
     GcDiskCheck,
+    /// Time for the usage resource estimator (`--resource_estimator=usage`).
+    EstimateUsage,
 }
 
 /// What the driver shares with the HTTP handlers.
@@ -150,6 +152,8 @@ pub struct Driver {
     containers_tx: watch::Sender<Arc<BTreeMap<ContainerId, Arc<Container>>>>,
     to_master: mpsc::Sender<internal::AgentCall>,
     session_start: Option<oneshot::Sender<()>>,
+    /// The usage estimator's previous cpu samples.
+    usage_samples: crate::oversubscription::UsageSamples,
 }
 
 impl std::fmt::Debug for Driver {
@@ -206,6 +210,7 @@ impl Driver {
             containers_tx,
             to_master,
             session_start: Some(session_tx),
+            usage_samples: Default::default(),
         };
         let parts = Parts {
             handle: Handle {
@@ -467,6 +472,7 @@ impl Driver {
                 });
             }
             Msg::DiskWatch => self.watch_disks(),
+            Msg::EstimateUsage => self.estimate_usage(inputs),
             Msg::GcDiskCheck => {
                 let (work_dir, tx) = (self.settings.work_dir.clone(), self.tx.clone());
                 tokio::spawn(async move {
@@ -536,6 +542,54 @@ impl Driver {
                 ),
             });
         }
+    }
+
+    /// The usage estimator: what each running container on non-revocable resources was
+    /// given (its executor's and live tasks' cpus and mem) and does not use, summed.
+    fn estimate_usage(&mut self, inputs: &mut Vec<Input>) {
+        let (mut cpus, mut mem) = (0.0, 0.0);
+        let mut live = std::collections::BTreeSet::new();
+        for framework in self.core.frameworks().values() {
+            for executor in framework.executors.values() {
+                let Some(entry) = self.containers.get(&executor.container_id) else {
+                    continue;
+                };
+                let mut given = executor.info.resources.clone();
+                for task in executor.tasks.values() {
+                    if !drover_core::task::state::is_terminal(task.state) {
+                        given.extend(task.info.resources.iter().cloned());
+                    }
+                }
+                if given.iter().any(|r| r.revocable.is_some()) {
+                    continue;
+                }
+                let id = executor.container_id.0.clone();
+                let (c, m) = self.usage_samples.unused(
+                    &id,
+                    drover_core::resources::scalar(&given, "cpus"),
+                    drover_core::resources::scalar(&given, "mem"),
+                    &entry.run.stats(),
+                );
+                live.insert(id);
+                cpus += c;
+                mem += m;
+            }
+        }
+        self.usage_samples.retain(&live);
+        // Whole hundredths of a cpu and whole megabytes: noise does not make a new estimate.
+        let cpus = (cpus * 100.0).floor() / 100.0;
+        let mem = mem.floor();
+        let mut estimate = Vec::new();
+        if cpus > 0.0 {
+            estimate.push(drover_core::resources::scalar_resource("cpus", cpus));
+        }
+        if mem > 0.0 {
+            estimate.push(drover_core::resources::scalar_resource("mem", mem));
+        }
+        inputs.push(Input::Oversubscribed {
+            estimate,
+            total: false,
+        });
     }
 
     fn watch_disks(&self) {
@@ -780,7 +834,9 @@ impl Driver {
             Effect::SyncVolumes(dirs) => {
                 // Created here, before any launch of this step can use them; deletions (a
                 // DESTROY) may be large and run off the driver.
-                let root = drover_core::agent::volumes::volumes_root(&self.settings.work_dir.display().to_string());
+                let root = drover_core::agent::volumes::volumes_root(
+                    &self.settings.work_dir.display().to_string(),
+                );
                 let stale = crate::volumes::sync(Path::new(&root), &dirs);
                 if !stale.is_empty() {
                     tokio::task::spawn_blocking(move || crate::volumes::remove(&stale));

@@ -223,6 +223,40 @@ pub struct Flags {
     /// `aufs` are not supported.
     #[arg(long = "image_provisioner_backend", env = "MESOS_IMAGE_PROVISIONER_BACKEND", value_parser = crate::provisioner::Backend::parse)]
     pub image_provisioner_backend: Option<crate::provisioner::Backend>,
+
+    // Oversubscription (issue 18 item 1).
+    /// The resource estimator, whose revocable resources the master offers to frameworks with
+    /// REVOCABLE_RESOURCES: `fixed` (Mesos' `org_apache_mesos_FixedResourceEstimator`: the
+    /// resources of --oversubscribed_resources, less what revocable tasks use) or `usage`
+    /// (what running containers were given and do not use: cpu and memory measured from their
+    /// cgroups). None (the default): nothing is oversubscribed.
+    #[arg(long = "resource_estimator", env = "MESOS_RESOURCE_ESTIMATOR", value_parser = crate::oversubscription::Estimator::parse)]
+    pub resource_estimator: Option<crate::oversubscription::Estimator>,
+    /// The fixed estimator's resources, Mesos syntax (`cpus:2;mem:512`).
+    #[arg(
+        long = "oversubscribed_resources",
+        env = "MESOS_OVERSUBSCRIBED_RESOURCES"
+    )]
+    pub oversubscribed_resources: Option<String>,
+    /// How often the estimate is taken and, when it changed, sent to the master.
+    #[arg(long = "oversubscribed_resources_interval", env = "MESOS_OVERSUBSCRIBED_RESOURCES_INTERVAL", default_value = "15secs", value_parser = parse_duration)]
+    pub oversubscribed_resources_interval: Duration,
+    /// The QoS controller: `load` (Mesos' `org_apache_mesos_LoadQoSController`): when the
+    /// machine's 5- or 15-minute load average is above --load_threshold_5min or
+    /// --load_threshold_15min, every container on revocable resources is evicted (its tasks
+    /// end TASK_LOST, TASK_GONE for partition-aware frameworks, REASON_CONTAINER_PREEMPTED).
+    #[arg(long = "qos_controller", env = "MESOS_QOS_CONTROLLER", value_parser = crate::oversubscription::QosController::parse)]
+    pub qos_controller: Option<crate::oversubscription::QosController>,
+    /// The shortest time between two QoS corrections (the controller is asked at most this
+    /// often, and at least once a second).
+    #[arg(long = "qos_correction_interval_min", env = "MESOS_QOS_CORRECTION_INTERVAL_MIN", default_value = "0secs", value_parser = parse_duration)]
+    pub qos_correction_interval_min: Duration,
+    /// The load controller's threshold for the 5-minute load average.
+    #[arg(long = "load_threshold_5min", env = "MESOS_LOAD_THRESHOLD_5MIN")]
+    pub load_threshold_5min: Option<f64>,
+    /// The load controller's threshold for the 15-minute load average.
+    #[arg(long = "load_threshold_15min", env = "MESOS_LOAD_THRESHOLD_15MIN")]
+    pub load_threshold_15min: Option<f64>,
 }
 
 /// `--image_providers`, parsed: whether `docker` is on.
@@ -462,6 +496,31 @@ impl Flags {
         }
         if let Some(dir) = &self.secrets_dir {
             out.push(("secrets_dir".to_owned(), dir.display().to_string()));
+        }
+        if let Some(estimator) = self.resource_estimator {
+            out.push(("resource_estimator".to_owned(), estimator.name().to_owned()));
+            out.push((
+                "oversubscribed_resources_interval".to_owned(),
+                d(self.oversubscribed_resources_interval),
+            ));
+        }
+        if let Some(resources) = &self.oversubscribed_resources {
+            out.push(("oversubscribed_resources".to_owned(), resources.clone()));
+        }
+        if let Some(controller) = self.qos_controller {
+            out.push(("qos_controller".to_owned(), controller.name().to_owned()));
+            out.push((
+                "qos_correction_interval_min".to_owned(),
+                d(self.qos_correction_interval_min),
+            ));
+        }
+        for (name, value) in [
+            ("load_threshold_5min", self.load_threshold_5min),
+            ("load_threshold_15min", self.load_threshold_15min),
+        ] {
+            if let Some(value) = value {
+                out.push((name.to_owned(), value.to_string()));
+            }
         }
         out.sort();
         out

@@ -681,6 +681,19 @@ async fn state_json(
             )
         })
         .collect();
+    // Mesos' agent showed its reservations (static and dynamic, volumes included) by role.
+    let mut reserved: std::collections::BTreeMap<String, Vec<v1::Resource>> = Default::default();
+    let mut unreserved = Vec::new();
+    for r in &info.resources {
+        if drover_core::resources::is_reserved(r) {
+            reserved
+                .entry(drover_core::resources::reservation_role(r).to_owned())
+                .or_default()
+                .push(r.clone());
+        } else {
+            unreserved.push(r.clone());
+        }
+    }
     let body = json!({
         "version": MESOS_VERSION,
         "build_date": "",
@@ -691,6 +704,10 @@ async fn state_json(
         "pid": format!("slave(1)@{}", state.endpoint),
         "hostname": info.hostname,
         "resources": summary(&info.resources),
+        "reserved_resources": reserved.iter().map(|(role, list)| (role.clone(), summary(list))).collect::<serde_json::Map<String, Value>>(),
+        "reserved_resources_full": reserved.iter().map(|(role, list)| (role.clone(), Value::Array(list.iter().map(to_json).collect()))).collect::<serde_json::Map<String, Value>>(),
+        "unreserved_resources": summary(&unreserved),
+        "unreserved_resources_full": unreserved.iter().map(to_json).collect::<Vec<Value>>(),
         "attributes": attributes,
         "master_hostname": "",
         "flags": state.flags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<String, Value>>(),

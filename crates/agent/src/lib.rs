@@ -20,6 +20,7 @@ pub mod http_legacy;
 pub mod http_nested;
 pub mod master;
 pub mod nested;
+pub mod oversubscription;
 pub mod provisioner;
 pub mod rootfs_launch;
 mod run;

@@ -85,6 +85,9 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         pid_namespace: !plain && flags.isolation.contains("namespaces/pid"),
     };
 
+    // Every oversubscription flag must take effect; checked before anything starts.
+    let fixed_estimate = crate::oversubscription::check_flags(&flags)?;
+
     let AgentAcls {
         run_tasks: acls,
         access_sandboxes: sandbox_acls,
@@ -138,6 +141,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         },
         boot_id: boot_id.clone(),
         run_tasks: acls.clone(),
+        oversubscription: flags.resource_estimator.is_some(),
     };
     let seed = *uuid::Uuid::new_v4().as_bytes();
     let fetcher = crate::fetcher::Fetcher::new(crate::fetcher::FetcherConfig {
@@ -280,6 +284,8 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         }
     });
 
+    let oversubscription = crate::oversubscription::start(&flags, fixed_estimate, &parts.handle);
+
     let gc_tx = parts.handle.tx.clone();
     let gc_interval = flags.disk_watch_interval.max(Duration::from_millis(10));
     let gc_watcher = tokio::spawn(async move {
@@ -315,6 +321,9 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     session.abort();
     watcher.abort();
     gc_watcher.abort();
+    for task in oversubscription {
+        task.abort();
+    }
     let _ = stop_tx.send(true);
     driver_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;

@@ -54,7 +54,9 @@ pub fn remove(paths: &[PathBuf]) {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => tracing::info!(volume = %path.display(), "deleted a destroyed persistent volume"),
+            Ok(()) => {
+                tracing::info!(volume = %path.display(), "deleted a destroyed persistent volume")
+            }
             Err(e) => {
                 tracing::warn!(volume = %path.display(), error = %e, "cannot delete a destroyed persistent volume")
             }
@@ -74,9 +76,8 @@ pub fn link(
     dir: &str,
     owner: Option<(u32, u32)>,
 ) -> Result<(), String> {
-    drover_core::operations::validate_container_path(container_path).map_err(|e| {
-        format!("persistent volume container_path '{container_path}' {e}")
-    })?;
+    drover_core::operations::validate_container_path(container_path)
+        .map_err(|e| format!("persistent volume container_path '{container_path}' {e}"))?;
     let volume = Path::new(dir);
     let meta = std::fs::symlink_metadata(volume)
         .map_err(|e| format!("persistent volume {dir} is missing on the agent: {e}"))?;
@@ -89,7 +90,10 @@ pub fn link(
     let target = sandbox.join(container_path);
     // Every parent below the sandbox must be a real directory (never a link out of it).
     let mut at = sandbox.to_path_buf();
-    let parts: Vec<&str> = container_path.split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = container_path
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
     for part in &parts[..parts.len().saturating_sub(1)] {
         at.push(part);
         match std::fs::symlink_metadata(&at) {
@@ -104,7 +108,9 @@ pub fn link(
         }
     }
     match std::fs::symlink_metadata(&target) {
-        Ok(m) if m.file_type().is_symlink() && std::fs::read_link(&target).ok().as_deref() == Some(volume) => {}
+        Ok(m)
+            if m.file_type().is_symlink()
+                && std::fs::read_link(&target).ok().as_deref() == Some(volume) => {}
         Ok(_) => {
             return Err(format!(
                 "persistent volume container_path '{container_path}' already exists in the sandbox"

@@ -185,7 +185,8 @@ impl Operation {
                     let id = persistence_id(&r).unwrap_or_default();
                     let role = resources::reservation_role(&r);
                     if pool.iter().any(|have| {
-                        persistence_id(have) == Some(id) && resources::reservation_role(have) == role
+                        persistence_id(have) == Some(id)
+                            && resources::reservation_role(have) == role
                     }) {
                         return Err(format!(
                             "Invalid CREATE operation: a persistent volume with id '{id}' \
@@ -326,7 +327,10 @@ fn validate_create(r: &v1::Resource, actor: &Actor) -> Result<(), String> {
         return fail("a persistent volume has no 'image' or 'source'");
     }
     validate_container_path(&volume.container_path).map_err(|e| {
-        format!("Invalid CREATE operation: container_path '{}' {e}", volume.container_path)
+        format!(
+            "Invalid CREATE operation: container_path '{}' {e}",
+            volume.container_path
+        )
     })?;
     if resources::reservations(r).is_empty() {
         return fail(&format!(
@@ -508,10 +512,16 @@ mod tests {
         half.scalar = Some(v1::value::Scalar { value: 50.0 });
         assert!(!resources::contains(&created, &[half]));
         // Unreserving a volume's disk needs it destroyed first.
-        assert!(Operation::Unreserve(vec![vol.clone()]).validate(&actor).is_err());
+        assert!(
+            Operation::Unreserve(vec![vol.clone()])
+                .validate(&actor)
+                .is_err()
+        );
         let destroyed = Operation::Destroy(vec![vol]).apply(&created).unwrap();
         assert!(equal(&destroyed, &reserved), "{destroyed:?}");
-        let back = Operation::Unreserve(vec![disk, cpus]).apply(&destroyed).unwrap();
+        let back = Operation::Unreserve(vec![disk, cpus])
+            .apply(&destroyed)
+            .unwrap();
         assert!(equal(&back, &total()), "{back:?}");
         // The static total with the checkpointed resources is the total.
         let rebuilt = checkpoint(&total(), &checkpointed(&created)).unwrap();
@@ -537,7 +547,11 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("role 'db'"), "{e}");
         let star = dynamic(resources::scalar_resource("cpus", 1.0), "*", None);
-        assert!(Operation::Reserve(vec![star]).validate(&as_db(None)).is_err());
+        assert!(
+            Operation::Reserve(vec![star])
+                .validate(&as_db(None))
+                .is_err()
+        );
         let unreserved = resources::scalar_resource("cpus", 1.0);
         assert!(
             Operation::Reserve(vec![unreserved])
@@ -545,19 +559,32 @@ mod tests {
                 .is_err()
         );
         let too_much = dynamic(resources::scalar_resource("cpus", 5.0), "db", None);
-        let e = Operation::Reserve(vec![too_much]).apply(&total()).unwrap_err();
+        let e = Operation::Reserve(vec![too_much])
+            .apply(&total())
+            .unwrap_err();
         assert!(e.contains("does not contain"), "{e}");
         // A refinement must name a child role.
         let refined = dynamic(r.clone(), "other", None);
-        assert!(Operation::Reserve(vec![refined]).validate(&Actor::default()).is_err());
+        assert!(
+            Operation::Reserve(vec![refined])
+                .validate(&Actor::default())
+                .is_err()
+        );
         let child = dynamic(r, "db/child", None);
-        Operation::Reserve(vec![child]).validate(&Actor::default()).unwrap();
+        Operation::Reserve(vec![child])
+            .validate(&Actor::default())
+            .unwrap();
     }
 
     #[test]
     fn create_refuses_unsafe_volumes() {
         let disk = dynamic(resources::scalar_resource("disk", 10.0), "db", None);
-        for (id, path) in [("a/b", "data"), ("..", "data"), ("ok", "/abs"), ("ok", "x/../y")] {
+        for (id, path) in [
+            ("a/b", "data"),
+            ("..", "data"),
+            ("ok", "/abs"),
+            ("ok", "x/../y"),
+        ] {
             let op = Operation::Create(vec![volume(disk.clone(), id, path)]);
             assert!(op.validate(&Actor::default()).is_err(), "{id} {path}");
         }
@@ -580,7 +607,10 @@ mod tests {
             principal: Some("p".into()),
             ..Default::default()
         });
-        assert!(resources::contains(&[refined.clone()], &[legacy.clone()]));
+        assert!(resources::contains(
+            std::slice::from_ref(&refined),
+            std::slice::from_ref(&legacy)
+        ));
         let down = resources::downgrade(&refined);
         #[allow(deprecated)]
         let role = down.role.clone();

@@ -66,7 +66,10 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
         _ => None,
     });
     // A hierarchical role is one directory.
-    assert_eq!(dirs, Some(vec!["/work/volumes/roles/db main/v1".to_owned()]));
+    assert_eq!(
+        dirs,
+        Some(vec!["/work/volumes/roles/db main/v1".to_owned()])
+    );
     // The total the agent registers with carries them.
     let info = h.agent.snapshot().agent_info;
     let reserved: Vec<&v1::Resource> = info
@@ -78,7 +81,10 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
     assert_eq!(drover_core::resources::scalar(&info.resources, "cpus"), 4.0);
 
     // A task on the volume launches with it linked into its sandbox.
-    let effects = h.step(run(&framework("fw", true, false), task_on_volume("t1", "v1")));
+    let effects = h.step(run(
+        &framework("fw", true, false),
+        task_on_volume("t1", "v1"),
+    ));
     let spec = effects
         .iter()
         .find_map(|e| match e {
@@ -88,7 +94,10 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
         .expect("a launch");
     assert_eq!(
         spec.persistent_volumes,
-        vec![("data".to_owned(), "/work/volumes/roles/db main/v1".to_owned())]
+        vec![(
+            "data".to_owned(),
+            "/work/volumes/roles/db main/v1".to_owned()
+        )]
     );
 
     // Destroyed (the master's next set lacks it): its directory is no longer wanted.
@@ -115,7 +124,12 @@ fn a_launch_on_checkpointed_resources_the_agent_lacks_is_resources_unknown() {
         } else {
             TaskState::TaskLost
         };
-        let status = expect_one(&effects, state, Some(Reason::ResourcesUnknown), Source::Agent);
+        let status = expect_one(
+            &effects,
+            state,
+            Some(Reason::ResourcesUnknown),
+            Source::Agent,
+        );
         assert!(
             status
                 .message

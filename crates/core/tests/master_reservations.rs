@@ -49,7 +49,12 @@ fn op(kind: v1::offer::operation::Type, list: Vec<v1::Resource>) -> v1::offer::O
         ..Default::default()
     };
     match kind {
-        Type::Reserve => op.reserve = Some(o::Reserve { resources: list, source: vec![] }),
+        Type::Reserve => {
+            op.reserve = Some(o::Reserve {
+                resources: list,
+                source: vec![],
+            })
+        }
         Type::Unreserve => op.unreserve = Some(o::Unreserve { resources: list }),
         Type::Create => op.create = Some(o::Create { volumes: list }),
         Type::Destroy => op.destroy = Some(o::Destroy { volumes: list }),
@@ -68,11 +73,18 @@ fn db_framework(sim: &mut Sim) -> (Fw, Vec<Effect>) {
     sim.subscribe_with(info)
 }
 
-fn accept(sim: &mut Sim, fw: &Fw, offer: &str, operations: Vec<v1::offer::Operation>) -> Vec<Effect> {
+fn accept(
+    sim: &mut Sim,
+    fw: &Fw,
+    offer: &str,
+    operations: Vec<v1::offer::Operation>,
+) -> Vec<Effect> {
     let call = scheduler::Call {
         r#type: Some(scheduler::call::Type::Accept as i32),
         accept: Some(scheduler::call::Accept {
-            offer_ids: vec![v1::OfferId { value: offer.into() }],
+            offer_ids: vec![v1::OfferId {
+                value: offer.into(),
+            }],
             operations,
             filters: Some(v1::Filters {
                 refuse_seconds: Some(0.0),
@@ -117,11 +129,17 @@ fn reserve_create_launch(sim: &mut Sim) -> (Fw, String) {
             launch(vec![t]),
         ],
     );
-    assert!(updates(&effects, fw.conn).is_empty(), "launched: {effects:#?}");
+    assert!(
+        updates(&effects, fw.conn).is_empty(),
+        "launched: {effects:#?}"
+    );
     let sent = checkpoints(sim, &agent, &effects);
     assert_eq!(sent.len(), 2, "one checkpoint per operation");
     let last = sent.last().unwrap();
-    assert!(resources::contains(last, &[volume("v1"), dynamic("cpus", 1.0, "db")]));
+    assert!(resources::contains(
+        last,
+        &[volume("v1"), dynamic("cpus", 1.0, "db")]
+    ));
     assert!(persisted(&effects) > 0);
     // The checkpoint reaches the agent before the task does.
     let conn = sim.agent_sessions[&agent].0;
@@ -130,7 +148,10 @@ fn reserve_create_launch(sim: &mut Sim) -> (Fw, String) {
         .iter()
         .rposition(|k| *k == agent_event::Type::CheckpointResources)
         .unwrap();
-    let run_at = kinds.iter().position(|k| *k == agent_event::Type::RunTask).unwrap();
+    let run_at = kinds
+        .iter()
+        .position(|k| *k == agent_event::Type::RunTask)
+        .unwrap();
     assert!(checkpoint_at < run_at, "{kinds:?}");
     (fw, agent)
 }
@@ -147,7 +168,9 @@ fn an_accept_reserves_creates_and_launches_on_the_volume() {
     let effects = sim.agent_update(&agent, &fw.id, "t1", v1::TaskState::TaskFinished, 1);
     let mut all = effects;
     all.extend(sim.advance(2_000));
-    let offer = offers(&all, fw.conn).pop().expect("an offer after the task ended");
+    let offer = offers(&all, fw.conn)
+        .pop()
+        .expect("an offer after the task ended");
     let vol = offer
         .resources
         .iter()
@@ -157,7 +180,9 @@ fn an_accept_reserves_creates_and_launches_on_the_volume() {
     let role = vol.role.clone();
     assert_eq!(role.as_deref(), Some("db"));
     assert_eq!(
-        vol.reservation.as_ref().and_then(|r| r.principal.as_deref()),
+        vol.reservation
+            .as_ref()
+            .and_then(|r| r.principal.as_deref()),
         Some("p")
     );
     // The volume survives a master restart (the agent's record holds it).
@@ -181,7 +206,10 @@ fn a_volume_in_use_cannot_be_destroyed_and_the_operator_can_once_it_is_not() {
     };
     let effects = sim.step(destroy.clone());
     match reply_of(&effects, req) {
-        Reply::Error { status: 409, message } => assert!(message.contains("in use"), "{message}"),
+        Reply::Error {
+            status: 409,
+            message,
+        } => assert!(message.contains("in use"), "{message}"),
         other => panic!("{other:?}"),
     }
     sim.agent_update(&agent, &fw.id, "t1", v1::TaskState::TaskFinished, 1);
@@ -196,16 +224,26 @@ fn a_volume_in_use_cannot_be_destroyed_and_the_operator_can_once_it_is_not() {
     });
     assert_eq!(reply_of(&effects, req), Reply::Accepted, "{effects:#?}");
     let sent = checkpoints(&sim, &agent, &effects);
-    assert!(sent.last().unwrap().iter().all(|r| r.disk.is_none()), "{sent:?}");
+    assert!(
+        sent.last().unwrap().iter().all(|r| r.disk.is_none()),
+        "{sent:?}"
+    );
     let req = sim.conn();
     let effects = sim.step(Input::AgentOperation {
         req,
         agent_id: agent.clone(),
-        operation: Operation::Unreserve(vec![dynamic("cpus", 1.0, "db"), dynamic("disk", 100.0, "db")]),
+        operation: Operation::Unreserve(vec![
+            dynamic("cpus", 1.0, "db"),
+            dynamic("disk", 100.0, "db"),
+        ]),
         principal: None,
     });
     assert_eq!(reply_of(&effects, req), Reply::Accepted, "{effects:#?}");
-    assert!(total(&sim, &agent).iter().all(|r| r.reservations.is_empty()));
+    assert!(
+        total(&sim, &agent)
+            .iter()
+            .all(|r| r.reservations.is_empty())
+    );
     // Nothing left to unreserve: 409, no change.
     let req = sim.conn();
     let effects = sim.step(Input::AgentOperation {
@@ -214,7 +252,10 @@ fn a_volume_in_use_cannot_be_destroyed_and_the_operator_can_once_it_is_not() {
         operation: Operation::Unreserve(vec![dynamic("cpus", 1.0, "db")]),
         principal: None,
     });
-    assert!(matches!(reply_of(&effects, req), Reply::Error { status: 409, .. }));
+    assert!(matches!(
+        reply_of(&effects, req),
+        Reply::Error { status: 409, .. }
+    ));
     assert_eq!(persisted(&effects), 0);
 }
 
@@ -246,8 +287,13 @@ fn refused_operations_are_dropped_by_name_and_a_launch_on_them_is_resources_unkn
         v1::offer::operation::Type::Reserve,
         vec![dynamic("cpus", 1.0, "other")],
     );
-    let mut with_id = op(v1::offer::operation::Type::Reserve, vec![dynamic("cpus", 1.0, "db")]);
-    with_id.id = Some(v1::OperationId { value: "op-1".into() });
+    let mut with_id = op(
+        v1::offer::operation::Type::Reserve,
+        vec![dynamic("cpus", 1.0, "db")],
+    );
+    with_id.id = Some(v1::OperationId {
+        value: "op-1".into(),
+    });
     let mut t = task("t1", &agent, "cpus:1");
     t.resources = vec![dynamic("cpus", 1.0, "other")];
     let effects = accept(
@@ -256,7 +302,11 @@ fn refused_operations_are_dropped_by_name_and_a_launch_on_them_is_resources_unkn
         &offer.id.value,
         vec![other_role, with_id, launch(vec![t])],
     );
-    assert!(effects.iter().any(|e| matches!(e, Effect::Warn(w) if w.contains("role 'other'"))));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Warn(w) if w.contains("role 'other'")))
+    );
     let status = events(&effects, fw.conn)
         .into_iter()
         .find_map(|e| e.update_operation_status.map(|u| u.status))
@@ -265,10 +315,19 @@ fn refused_operations_are_dropped_by_name_and_a_launch_on_them_is_resources_unkn
     assert_eq!(status.operation_id.unwrap().value, "op-1");
     assert!(status.message.unwrap().contains("feedback"));
     // The launch names a reservation that was never made.
-    let update = updates(&effects, fw.conn).pop().expect("the task is refused");
+    let update = updates(&effects, fw.conn)
+        .pop()
+        .expect("the task is refused");
     assert_eq!(update.state, v1::TaskState::TaskLost as i32);
-    assert_eq!(update.reason, Some(v1::task_status::Reason::ResourcesUnknown as i32));
-    assert!(total(&sim, &agent).iter().all(|r| r.reservations.is_empty()));
+    assert_eq!(
+        update.reason,
+        Some(v1::task_status::Reason::ResourcesUnknown as i32)
+    );
+    assert!(
+        total(&sim, &agent)
+            .iter()
+            .all(|r| r.reservations.is_empty())
+    );
 }
 
 #[test]
@@ -287,9 +346,16 @@ fn a_launch_on_a_volume_the_master_does_not_know_is_resources_unknown() {
         t.resources = vec![resources::scalar_resource("cpus", 1.0), volume("gone")];
         let effects = accept(&mut sim, &fw, &offer.id.value, vec![launch(vec![t])]);
         let update = updates(&effects, fw.conn).pop().expect("refused");
-        let expected = if pa { v1::TaskState::TaskDropped } else { v1::TaskState::TaskLost };
+        let expected = if pa {
+            v1::TaskState::TaskDropped
+        } else {
+            v1::TaskState::TaskLost
+        };
         assert_eq!(update.state, expected as i32);
-        assert_eq!(update.reason, Some(v1::task_status::Reason::ResourcesUnknown as i32));
+        assert_eq!(
+            update.reason,
+            Some(v1::task_status::Reason::ResourcesUnknown as i32)
+        );
         assert_eq!(update.source, Some(v1::task_status::Source::Master as i32));
     }
 }

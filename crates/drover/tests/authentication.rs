@@ -578,7 +578,7 @@ fn acls_decide_framework_registration_and_teardown() {
 
     // An ACL kind Drover does not enforce stops the master at start.
     let mut args = support::master_args(dir.path(), support::free_port());
-    args.push(r#"--acls={"create_volumes": []}"#.to_owned());
+    args.push(r#"--acls={"update_weights": []}"#.to_owned());
     let mut refused = Daemon::start("master2", dir.path(), &args);
     wait_until("the master to exit", Duration::from_secs(60), || {
         refused.exited()
@@ -586,7 +586,7 @@ fn acls_decide_framework_registration_and_teardown() {
     assert!(
         refused
             .log()
-            .contains("the 'create_volumes' ACL is not supported"),
+            .contains("the 'update_weights' ACL is not supported"),
         "{}",
         refused.log()
     );

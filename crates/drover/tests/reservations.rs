@@ -57,7 +57,10 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
         &cluster,
         "stateful_framework.py",
         "stateful",
-        &[&format!("--role={ROLE}"), &format!("--principal={PRINCIPAL}")],
+        &[
+            &format!("--role={ROLE}"),
+            &format!("--principal={PRINCIPAL}"),
+        ],
     );
     framework.wait_registered();
 
@@ -67,14 +70,18 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
     ));
     framework.wait_update("first", "TASK_RUNNING", None);
     let log = volume_dir(&cluster).join("log");
-    wait_until("the first task to write into its volume", READY_TIMEOUT, || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l == "one\n")
-    });
+    wait_until(
+        "the first task to write into its volume",
+        READY_TIMEOUT,
+        || std::fs::read_to_string(&log).is_ok_and(|l| l == "one\n"),
+    );
     let reserved_now = reserved_full(&cluster);
     assert!(
-        reserved_now.iter().any(|r| r["disk"]["persistence"]["id"] == VOLUME
-            && r["reservations"][0]["type"] == "DYNAMIC"
-            && r["reservations"][0]["principal"] == PRINCIPAL),
+        reserved_now
+            .iter()
+            .any(|r| r["disk"]["persistence"]["id"] == VOLUME
+                && r["reservations"][0]["type"] == "DYNAMIC"
+                && r["reservations"][0]["principal"] == PRINCIPAL),
         "the master shows the volume: {reserved_now:?}"
     );
     // A volume in use cannot be destroyed.
@@ -94,9 +101,11 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
          && sleep 600"
     ));
     framework.wait_update("second", "TASK_RUNNING", None);
-    wait_until("the second task to see the first's data", READY_TIMEOUT, || {
-        std::fs::read_to_string(volume_dir(&cluster).join("seen")).is_ok_and(|s| s == "one\n")
-    });
+    wait_until(
+        "the second task to see the first's data",
+        READY_TIMEOUT,
+        || std::fs::read_to_string(volume_dir(&cluster).join("seen")).is_ok_and(|s| s == "one\n"),
+    );
 
     // The agent restarts (its tasks keep running): the volume is still there, still its.
     cluster.agent.kill();
@@ -114,18 +123,22 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
         "relaunch third {agent_id} {VOLUME} echo three >> data/log && sleep 600"
     ));
     framework.wait_update("third", "TASK_RUNNING", None);
-    wait_until("the third task to append after the restart", READY_TIMEOUT, || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l == "one\ntwo\nthree\n")
-    });
+    wait_until(
+        "the third task to append after the restart",
+        READY_TIMEOUT,
+        || std::fs::read_to_string(&log).is_ok_and(|l| l == "one\ntwo\nthree\n"),
+    );
     framework.send("kill third");
     framework.wait_update("third", "TASK_KILLED", None);
 
     // The operator destroys the volume (its directory goes) and unreserves the resources.
     let (status, body) = cluster.operator(&destroy);
     assert_eq!(status, 202, "{body}");
-    wait_until("the agent to delete the destroyed volume", READY_TIMEOUT, || {
-        !volume_dir(&cluster).exists()
-    });
+    wait_until(
+        "the agent to delete the destroyed volume",
+        READY_TIMEOUT,
+        || !volume_dir(&cluster).exists(),
+    );
     let unreserve = serde_json::json!({
         "type": "UNRESERVE_RESOURCES",
         "unreserve_resources": {"agent_id": {"value": agent_id},
@@ -133,7 +146,11 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
     });
     let (status, body) = cluster.operator(&unreserve);
     assert_eq!(status, 202, "{body}");
-    assert!(reserved_full(&cluster).is_empty(), "{:?}", reserved_full(&cluster));
+    assert!(
+        reserved_full(&cluster).is_empty(),
+        "{:?}",
+        reserved_full(&cluster)
+    );
     // Unreserving again: the agent has no such reservation.
     let (status, body) = cluster.operator(&unreserve);
     assert_eq!(status, 409, "{body}");
@@ -167,13 +184,19 @@ fn operators_reserve_and_create_through_the_legacy_endpoints_and_bad_ones_are_re
     let resources = serde_json::json!([reserved("cpus", 0.5), reserved("disk", 16.0)]);
     let (status, body) = post("/master/reserve", &form("resources", &resources));
     assert_eq!(status, 202, "{body}");
-    let (status, body) = post("/master/create-volumes", &form("volumes", &serde_json::json!([the_volume()])));
+    let (status, body) = post(
+        "/master/create-volumes",
+        &form("volumes", &serde_json::json!([the_volume()])),
+    );
     assert_eq!(status, 202, "{body}");
     wait_until("the agent to create the volume", READY_TIMEOUT, || {
         volume_dir(&cluster).is_dir()
     });
     let slaves = cluster.master_json("/master/slaves");
-    assert_eq!(slaves["slaves"][0]["reserved_resources"][ROLE]["cpus"], 0.5, "{slaves}");
+    assert_eq!(
+        slaves["slaves"][0]["reserved_resources"][ROLE]["cpus"], 0.5,
+        "{slaves}"
+    );
 
     // Bad input: a clear error and no change.
     let too_much = serde_json::json!([reserved("cpus", 64.0)]);
@@ -185,10 +208,16 @@ fn operators_reserve_and_create_through_the_legacy_endpoints_and_bad_ones_are_re
     assert_eq!(status, 400, "{body}");
     let mut escaping = the_volume();
     escaping["disk"]["persistence"]["id"] = "../../etc".into();
-    let (status, body) = post("/master/create-volumes", &form("volumes", &serde_json::json!([escaping])));
+    let (status, body) = post(
+        "/master/create-volumes",
+        &form("volumes", &serde_json::json!([escaping])),
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("persistence id"), "{body}");
-    let (status, body) = post("/master/create-volumes", &form("volumes", &serde_json::json!([the_volume()])));
+    let (status, body) = post(
+        "/master/create-volumes",
+        &form("volumes", &serde_json::json!([the_volume()])),
+    );
     assert_eq!(status, 409, "the same id again: {body}");
     let (status, _) = post("/master/reserve", "slaveId=x");
     assert_eq!(status, 400);
@@ -199,7 +228,10 @@ fn operators_reserve_and_create_through_the_legacy_endpoints_and_bad_ones_are_re
     );
 
     // The operator destroys and unreserves through the legacy endpoints too.
-    let (status, body) = post("/master/destroy-volumes", &form("volumes", &serde_json::json!([the_volume()])));
+    let (status, body) = post(
+        "/master/destroy-volumes",
+        &form("volumes", &serde_json::json!([the_volume()])),
+    );
     assert_eq!(status, 202, "{body}");
     let (status, body) = post("/master/unreserve", &form("resources", &resources));
     assert_eq!(status, 202, "{body}");

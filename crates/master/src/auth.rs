@@ -41,9 +41,10 @@ pub struct AuthFlags {
     #[arg(long = "credentials", env = "MESOS_CREDENTIALS")]
     pub credentials: Option<String>,
     /// Authorization rules in Mesos' JSON (the JSON itself or a file path): `permissive`,
-    /// `register_frameworks`, `teardown_frameworks`, `run_tasks`, and `view_frameworks`,
+    /// `register_frameworks`, `teardown_frameworks`, `run_tasks`, `reserve_resources`,
+    /// `unreserve_resources`, `create_volumes`, `destroy_volumes`, and `view_frameworks`,
     /// `view_tasks`, `view_executors` (which filter the state endpoints and the operator's GET
-    /// calls); any other kind is refused at start by name.
+    /// calls), and the operator kinds; any other kind is refused at start by name.
     #[arg(long = "acls", env = "MESOS_ACLS")]
     pub acls: Option<String>,
 }

@@ -558,7 +558,9 @@ impl Serialize for AgentDoc<'_> {
         map.serialize_entry("attributes", &attributes)?;
         map.serialize_entry("pid", &format!("slave(1)@{}:{}", a.info.hostname, port))?;
         map.serialize_entry("registered_time", &seconds(a.registered_time_ms))?;
-        map.serialize_entry("resources", &Summary(&a.info.resources))?;
+        // With oversubscription, revocable resources show as `cpus_revocable` etc.
+        let total = master.agent_total(a);
+        map.serialize_entry("resources", &Summary(&total))?;
         map.serialize_entry("used_resources", &Summary(&used))?;
         map.serialize_entry("offered_resources", &Summary(&offered))?;
         let reserved = reserved_by_role(&a.info.resources);
@@ -569,9 +571,8 @@ impl Serialize for AgentDoc<'_> {
         map.serialize_entry("reserved_resources", &reserved_summary)?;
         map.serialize_entry("unreserved_resources", &Summary(&unreserved))?;
         // Mesos' `_full` forms: every resource whole (reservations, volumes).
-        let full = |list: &[v1::Resource]| -> Vec<Value> {
-            list.iter().map(to_json_value).collect()
-        };
+        let full =
+            |list: &[v1::Resource]| -> Vec<Value> { list.iter().map(to_json_value).collect() };
         let reserved_full: BTreeMap<&str, Vec<Value>> = reserved
             .iter()
             .map(|(role, list)| (role.as_str(), full(list)))

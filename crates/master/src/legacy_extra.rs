@@ -165,7 +165,7 @@ pub fn summary(master: &Master, cluster: Option<String>) -> Value {
                 "registered_time".into(),
                 json!(seconds(a.registered_time_ms)),
             );
-            map.insert("resources".into(), summary_json(&a.info.resources));
+            map.insert("resources".into(), summary_json(&master.agent_total(a)));
             map.insert(
                 "used_resources".into(),
                 summary_json(&master.agent_used(id)),
@@ -312,7 +312,15 @@ async fn reserve(
     principal: Option<axum::Extension<drover_http::auth::Principal>>,
     body: Body,
 ) -> Response {
-    legacy_operation(state, method, principal, body, "resources", Operation::Reserve).await
+    legacy_operation(
+        state,
+        method,
+        principal,
+        body,
+        "resources",
+        Operation::Reserve,
+    )
+    .await
 }
 
 /// `POST /master/unreserve` (form `slaveId=<id>&resources=<JSON array>`).
@@ -322,7 +330,15 @@ async fn unreserve(
     principal: Option<axum::Extension<drover_http::auth::Principal>>,
     body: Body,
 ) -> Response {
-    legacy_operation(state, method, principal, body, "resources", Operation::Unreserve).await
+    legacy_operation(
+        state,
+        method,
+        principal,
+        body,
+        "resources",
+        Operation::Unreserve,
+    )
+    .await
 }
 
 /// `POST /master/create-volumes` (form `slaveId=<id>&volumes=<JSON array>`).
@@ -342,7 +358,15 @@ async fn destroy_volumes(
     principal: Option<axum::Extension<drover_http::auth::Principal>>,
     body: Body,
 ) -> Response {
-    legacy_operation(state, method, principal, body, "volumes", Operation::Destroy).await
+    legacy_operation(
+        state,
+        method,
+        principal,
+        body,
+        "volumes",
+        Operation::Destroy,
+    )
+    .await
 }
 
 /// The four legacy operation endpoints: the form read, the resources parsed from Mesos' JSON,
@@ -370,11 +394,7 @@ async fn legacy_operation(
                 .into_response();
         }
     };
-    let value = |name: &str| {
-        form.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| form.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let Some(agent_id) = value("slaveId") else {
         return HttpError::bad_request("Missing 'slaveId' query parameter in the request body")
             .into_response();

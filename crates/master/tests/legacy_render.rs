@@ -23,7 +23,7 @@ fn populated() -> Sim {
     let (a1, _) = sim.register_agent_at(
         "host-1",
         5051,
-        "cpus:8;mem:8192;disk:1000;ports:[31000-31100]",
+        "cpus:8;mem:8192;disk:1000;ports:[31000-31100];cpus(web):1;disk(web):10",
     );
     let (a2, _) = sim.register_agent_at("höst-\"2\"", 5052, "cpus:4;mem:4096");
     let (a3, _) = sim.register_agent_at("host-3", 5053, "cpus:2;mem:1024;gpus:1");
@@ -227,6 +227,14 @@ fn slaves_json(master: &Master, recovered: bool) -> Vec<Value> {
                 .filter(|r| !resources::is_reserved(r))
                 .cloned()
                 .collect();
+            let mut reserved: std::collections::BTreeMap<String, Vec<v1::Resource>> =
+                Default::default();
+            for r in a.info.resources.iter().filter(|r| resources::is_reserved(r)) {
+                reserved
+                    .entry(resources::reservation_role(r).to_owned())
+                    .or_default()
+                    .push(r.clone());
+            }
             let mut object = json!({
                 "id": id,
                 "hostname": a.info.hostname,
@@ -237,8 +245,12 @@ fn slaves_json(master: &Master, recovered: bool) -> Vec<Value> {
                 "resources": summary_json(&a.info.resources),
                 "used_resources": summary_json(&used),
                 "offered_resources": summary_json(&offered),
-                "reserved_resources": {},
+                "reserved_resources": reserved.iter().map(|(role, list)| (role.clone(), summary_json(list))).collect::<Map<String, Value>>(),
                 "unreserved_resources": summary_json(&unreserved),
+                "reserved_resources_full": reserved.iter().map(|(role, list)| (role.clone(), Value::Array(list.iter().map(to_json_value).collect()))).collect::<Map<String, Value>>(),
+                "unreserved_resources_full": unreserved.iter().map(to_json_value).collect::<Vec<_>>(),
+                "used_resources_full": used.iter().map(to_json_value).collect::<Vec<_>>(),
+                "offered_resources_full": offered.iter().map(to_json_value).collect::<Vec<_>>(),
                 "active": a.status == AgentStatus::Connected,
                 "deactivated": a.status != AgentStatus::Connected,
                 "version": a.version,

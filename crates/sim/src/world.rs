@@ -1016,6 +1016,7 @@ impl World {
             boot_id: self.hosts[i].boot_id.clone(),
             ip: None,
             run_tasks: None,
+            oversubscription: false,
         };
         let mut seed = [0u8; 16];
         self.rng.fill(&mut seed);

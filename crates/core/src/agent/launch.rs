@@ -26,6 +26,7 @@ impl Agent {
         for (framework_id, status) in self.sum.resume(now_ms) {
             self.send_update(&framework_id, status, out);
         }
+        self.send_oversubscribed(out);
     }
 
     pub(super) fn run_task(

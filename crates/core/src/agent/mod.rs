@@ -21,6 +21,7 @@ pub mod ids;
 mod launch;
 mod lifecycle;
 pub mod model;
+mod qos;
 mod recovery;
 pub mod session;
 pub mod sum;
@@ -81,6 +82,9 @@ pub struct Config {
     /// framework's principal may not run it as its user here is refused
     /// (`REASON_TASK_UNAUTHORIZED`, `REASON_TASK_GROUP_UNAUTHORIZED`). `None`: all may run.
     pub run_tasks: Option<crate::acl::RunTasks>,
+    /// Whether a resource estimator runs (`--resource_estimator`): the agent then reports
+    /// its estimate after every registration, even an empty one.
+    pub oversubscription: bool,
 }
 
 /// Something that happened, for the agent to decide on.
@@ -101,6 +105,17 @@ pub enum Input {
     /// The master's CHECKPOINT_RESOURCES: the agent's whole set of dynamic reservations and
     /// persistent volumes.
     CheckpointResources(Vec<v1::Resource>),
+    /// The resource estimator's revocable resources (`--resource_estimator`): with `total`,
+    /// all the machine may oversubscribe (the fixed estimator), of which what revocable tasks
+    /// hold is part; otherwise what is free to oversubscribe now (measured), to which what
+    /// revocable tasks hold is added. The master is sent the total, as Mesos' agent did.
+    Oversubscribed {
+        estimate: Vec<v1::Resource>,
+        total: bool,
+    },
+    /// The QoS controller found the machine overloaded (`--qos_controller`): evict every
+    /// container on revocable resources, saying why.
+    QosCorrection(String),
     /// RUN_TASK from the master.
     RunTask(internal::agent_event::RunTask),
     /// KILL_TASK from the master.
@@ -407,6 +422,8 @@ pub struct Agent {
     /// Dynamic reservations and persistent volumes, as the master last sent them
     /// ([`volumes`]).
     checkpointed: Vec<v1::Resource>,
+    /// The resource estimator's latest revocable resources ([`qos`]).
+    oversubscribed: Vec<v1::Resource>,
 }
 
 impl Agent {
@@ -421,6 +438,7 @@ impl Agent {
             frameworks: BTreeMap::new(),
             completed_frameworks: Default::default(),
             checkpointed: Vec::new(),
+            oversubscribed: Vec::new(),
             containers: BTreeMap::new(),
             sum: sum::StatusUpdateManager::new(),
             uuids: UuidSource::new(uuid_seed),
@@ -443,6 +461,10 @@ impl Agent {
         match input {
             Input::Recover(state) => self.recover(now_ms, state, &mut out),
             Input::CheckpointResources(list) => self.checkpoint_resources(list, &mut out),
+            Input::Oversubscribed { estimate, total } => {
+                self.oversubscribed(estimate, total, &mut out)
+            }
+            Input::QosCorrection(message) => self.qos_correction(message, &mut out),
             Input::Registered { agent_id } => self.registered(now_ms, agent_id, &mut out),
             Input::Disconnected => {
                 self.registered = false;

@@ -205,6 +205,7 @@ impl Master {
             pending_kills: BTreeSet::new(),
             answered_kills: BTreeSet::new(),
             removal_pending: false,
+            oversubscribed: Vec::new(),
         }
     }
 
@@ -683,6 +684,12 @@ impl Master {
                     return Reply::error(400, "Expecting 'status_update' to be present");
                 };
                 self.agent_status_update(now_ms, agent_id, update, out);
+            }
+            CallType::UpdateOversubscribed => {
+                let Some(update) = call.update_oversubscribed else {
+                    return Reply::error(400, "Expecting 'update_oversubscribed' to be present");
+                };
+                self.update_oversubscribed(agent_id, update.resources, out);
             }
             CallType::Pong => {
                 let cancelled = self.cancel_removal(agent_id);

@@ -23,7 +23,13 @@ impl Master {
     /// Checks the invariants that hold between steps.
     pub fn check_invariants(&self) -> Result<(), String> {
         for (id, agent) in &self.agents {
-            let held = resources::add(&self.agent_used(id), &self.agent_offered(id));
+            // Revocable resources may be held beyond the latest estimate (the agent's QoS
+            // controller evicts them); everything else must fit the agent.
+            let held: Vec<drover_wire::v1::Resource> =
+                resources::add(&self.agent_used(id), &self.agent_offered(id))
+                    .into_iter()
+                    .filter(|r| r.revocable.is_none())
+                    .collect();
             if !resources::contains(&agent.info.resources, &held) {
                 return Err(format!(
                     "agent {id} over-allocated: holds {} of {}",

@@ -33,6 +33,7 @@ pub mod inverse;
 pub mod ledger;
 pub mod maintenance;
 pub mod offers;
+pub mod oversubscription;
 pub mod quota;
 pub mod quota_alloc;
 pub mod reconcile;
@@ -465,6 +466,9 @@ pub struct Agent {
     pub answered_kills: BTreeSet<(String, String)>,
     /// Waiting in the rate-limited queue to be marked unreachable.
     pub removal_pending: bool,
+    /// Its resource estimator's latest revocable resources (oversubscription), offered only
+    /// to frameworks with REVOCABLE_RESOURCES; not persisted (the agent sends them again).
+    pub oversubscribed: Vec<v1::Resource>,
 }
 
 impl Agent {
@@ -587,6 +591,7 @@ impl Master {
                     pending_kills: BTreeSet::new(),
                     answered_kills: BTreeSet::new(),
                     removal_pending: false,
+                    oversubscribed: Vec::new(),
                 },
             );
         }

@@ -130,7 +130,7 @@ impl Master {
         let Some(agent) = self.agents.get(agent_id) else {
             return Vec::new();
         };
-        let free = resources::subtract(&agent.info.resources, &self.agent_used(agent_id));
+        let free = resources::subtract(&self.agent_total(agent), &self.agent_used(agent_id));
         resources::subtract(&free, &self.agent_offered(agent_id))
     }
 
@@ -181,10 +181,19 @@ impl Master {
             {
                 continue;
             }
-            let free = resources::subtract(&agent.info.resources, &self.agent_used(id));
+            let free = resources::subtract(&self.agent_total(agent), &self.agent_used(id));
             let available = resources::subtract(&free, self.ledger.offered(id));
             available_by_agent.push((id.clone(), available));
         }
+        // Revocable resources go only to frameworks that asked for them.
+        let takes_revocable: Vec<bool> = eligible
+            .iter()
+            .map(|(id, _)| {
+                self.frameworks.get(id).is_some_and(|f| {
+                    f.has_capability(v1::framework_info::capability::Type::RevocableResources)
+                })
+            })
+            .collect();
         // What each eligible framework holds (scalars), by its index in `eligible`.
         let mut allocated: Vec<Vec<v1::Resource>> = eligible
             .iter()
@@ -279,7 +288,8 @@ impl Master {
                             .iter()
                             .filter(|res| {
                                 let reserved = resources::reservation_role(res);
-                                reserved == resources::DEFAULT_ROLE || reserved == *role
+                                (reserved == resources::DEFAULT_ROLE || reserved == *role)
+                                    && (res.revocable.is_none() || takes_revocable[i])
                             })
                             .cloned()
                             .collect();

@@ -92,7 +92,10 @@ impl Master {
         out: &mut Vec<Effect>,
     ) -> Reply {
         if !self.agents.contains_key(agent_id) {
-            return Reply::error(400, format!("No agent found with specified ID '{agent_id}'"));
+            return Reply::error(
+                400,
+                format!("No agent found with specified ID '{agent_id}'"),
+            );
         }
         let operation = operation.unallocated();
         let actor = Actor {
@@ -127,7 +130,11 @@ impl Master {
 
     /// The operation's ACL (`--acls`): reserve_resources and create_volumes by role,
     /// unreserve_resources by the reservation's principal, destroy_volumes by the volume's.
-    fn authorize_operation(&self, operation: &Operation, principal: Option<&str>) -> Result<(), String> {
+    fn authorize_operation(
+        &self,
+        operation: &Operation,
+        principal: Option<&str>,
+    ) -> Result<(), String> {
         let Some(acls) = &self.config.operation_acls else {
             return Ok(());
         };
@@ -185,7 +192,8 @@ impl Master {
                 continue;
             };
             // A task that ended (its terminal update not yet acknowledged) uses nothing.
-            let state = v1::TaskState::try_from(entry.task.state).unwrap_or(v1::TaskState::TaskStaging);
+            let state =
+                v1::TaskState::try_from(entry.task.state).unwrap_or(v1::TaskState::TaskStaging);
             if crate::task::state::is_terminal(state) {
                 continue;
             }

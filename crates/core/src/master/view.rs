@@ -75,7 +75,7 @@ impl Master {
             )),
             registered_time: Some(time_info(agent.registered_time_ms)),
             reregistered_time: agent.reregistered_time_ms.map(time_info),
-            total_resources: agent.info.resources.clone(),
+            total_resources: self.agent_total(agent).into_owned(),
             allocated_resources: self.agent_used(agent_id),
             offered_resources: self.agent_offered(agent_id),
             capabilities: agent.capabilities.clone(),

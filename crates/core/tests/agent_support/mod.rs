@@ -40,6 +40,7 @@ pub fn config() -> Config {
         boot_id: "boot-1".into(),
         ip: Some("10.0.0.7".into()),
         run_tasks: None,
+        oversubscription: false,
     }
 }
 

@@ -1,7 +1,7 @@
 """A Mesos framework (pymesos 0.3.15) that a Rust test drives: it reads commands on stdin and
 prints what it observes on stdout, one line each, so the test can inject faults between steps.
 
-Usage: framework.py MASTER_HOST:PORT --name=NAME [--partition-aware] [--checkpoint]
+Usage: framework.py MASTER_HOST:PORT --name=NAME [--partition-aware] [--checkpoint] [--revocable]
                     [--framework-id=ID]
 
 Printed lines:
@@ -16,6 +16,8 @@ Commands (stdin):
   launch TASK_ID AGENT_ID|* COMMAND...        a command task (cpus 0.1, mem 32)
   launch_executor TASK_ID AGENT_ID|* COMMAND...  a task run by a custom executor whose
                                                command is COMMAND (cpus 0.1, mem 32 each)
+  launch_revocable TASK_ID AGENT_ID|* COMMAND... a command task on revocable cpus (0.5, from an
+                                               offer that has them; --revocable) and mem 32
   reconcile TASK_ID [AGENT_ID]                explicit reconciliation of one task
   reconcile_all                               implicit reconciliation
   kill TASK_ID [AGENT_ID]
@@ -65,8 +67,13 @@ class Driven(Scheduler):
     def resourceOffers(self, driver, offers):
         for offer in offers:
             agent = offer.agent_id.value
+            revocable = sum(r.scalar.value for r in offer.resources
+                            if r.name == "cpus" and "revocable" in r)
+            if revocable:
+                out("offer_revocable", agent, revocable)
             with self.lock:
-                mine = [p for p in self.pending if p[1] in ("*", agent)]
+                mine = [p for p in self.pending if p[1] in ("*", agent)
+                        and (p[2] != "revocable" or revocable >= 0.5)]
                 self.pending = [p for p in self.pending if p not in mine]
             if not mine:
                 driver.declineOffer(offer.id, dict(refuse_seconds=1))
@@ -82,7 +89,12 @@ class Driven(Scheduler):
         task.agent_id.value = agent
         task.name = task_id
         task.resources = [scalar("cpus", 0.1), scalar("mem", 32)]
-        if kind == "command":
+        if kind == "revocable":
+            cpus = scalar("cpus", 0.5)
+            cpus["revocable"] = {}
+            task.resources = [cpus, scalar("mem", 32)]
+            task.command.value = command
+        elif kind == "command":
             task.command.value = command
         else:
             task.executor.executor_id.value = "executor-" + task_id
@@ -130,8 +142,9 @@ def commands(driver, scheduler):
         if not words:
             continue
         verb = words[0]
-        if verb in ("launch", "launch_executor"):
-            kind = "command" if verb == "launch" else "executor"
+        if verb in ("launch", "launch_executor", "launch_revocable"):
+            kind = {"launch": "command", "launch_executor": "executor",
+                    "launch_revocable": "revocable"}[verb]
             with scheduler.lock:
                 scheduler.pending.append((words[1], words[2], kind, " ".join(words[3:])))
             driver.reviveOffers()
@@ -171,8 +184,11 @@ def main():
     framework.failover_timeout = 3600
     if OPTIONS.get("checkpoint"):
         framework.checkpoint = True
+    framework.capabilities = []
     if OPTIONS.get("partition-aware"):
-        framework.capabilities = [dict(type="PARTITION_AWARE")]
+        framework.capabilities.append(dict(type="PARTITION_AWARE"))
+    if OPTIONS.get("revocable"):
+        framework.capabilities.append(dict(type="REVOCABLE_RESOURCES"))
     if OPTIONS.get("framework-id"):
         framework.id.value = OPTIONS["framework-id"]
     scheduler = Driven()
