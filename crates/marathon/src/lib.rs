@@ -60,6 +60,10 @@ pub struct Flags {
         default_value = "marathon"
     )]
     pub framework_name: String,
+    /// The role the framework registers with (Marathon's `--mesos_role`). Resident apps
+    /// reserve resources for it, so theirs must be this role (not `*`).
+    #[arg(long = "mesos_role", env = "MARATHON_MESOS_ROLE", default_value = "*")]
+    pub mesos_role: String,
     /// Milliseconds a task may stay staging before it is killed.
     #[arg(
         long = "task_launch_timeout",
@@ -525,6 +529,8 @@ pub(crate) fn start_leader(
         task_launch_timeout_ms: flags.task_launch_timeout,
         reconciliation_interval_ms: flags.reconciliation_interval,
         service_port_range: (flags.local_port_min, flags.local_port_max),
+        principal: flags.listener.mesos_authentication_principal.clone(),
+        mesos_role: flags.mesos_role.clone(),
         ..Config::default()
     };
     let scheduler = Scheduler::restore(config, Box::new(driver::RandomIds), restored);
@@ -535,6 +541,7 @@ pub(crate) fn start_leader(
         mesos::spawn(mesos::Link {
             master: master.clone(),
             framework_name: flags.framework_name.clone(),
+            role: flags.mesos_role.clone(),
             hostname: flags.hostname.clone(),
             framework_id,
             principal: flags.listener.mesos_authentication_principal.clone(),
@@ -560,6 +567,7 @@ pub(crate) fn start_leader(
             http_port: port,
             https_port: flags.listener.https_port,
             framework_name: flags.framework_name.clone(),
+            mesos_role: flags.mesos_role.clone(),
             master: flags.master.clone().unwrap_or_default(),
             task_launch_timeout_ms: flags.task_launch_timeout,
             reconciliation_interval_ms: flags.reconciliation_interval,

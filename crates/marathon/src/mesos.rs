@@ -22,6 +22,8 @@ pub struct Link {
     pub master: String,
     /// Framework name.
     pub framework_name: String,
+    /// `--mesos_role` (`*`: none asked for).
+    pub role: String,
     /// Our hostname.
     pub hostname: String,
     /// The stored framework id, if any.
@@ -83,7 +85,6 @@ fn capability(kind: v1::framework_info::capability::Type) -> v1::framework_info:
 
 /// The framework's info.
 pub fn framework_info(link: &Link) -> v1::FrameworkInfo {
-    use v1::framework_info::capability::Type;
     v1::FrameworkInfo {
         user: std::env::var("USER").unwrap_or_else(|_| "root".to_owned()),
         name: link.framework_name.clone(),
@@ -96,13 +97,33 @@ pub fn framework_info(link: &Link) -> v1::FrameworkInfo {
         hostname: Some(link.hostname.clone()),
         webui_url: Some(link.webui_url.clone()),
         principal: link.principal.clone(),
-        capabilities: vec![
-            capability(Type::PartitionAware),
-            capability(Type::TaskKillingState),
-            capability(Type::GpuResources),
-        ],
+        // A role of its own is asked for as Marathon 1.9+ did (MULTI_ROLE with one role), so
+        // offers say which role each resource is allocated to; without one the framework
+        // registers as before, under `*`.
+        roles: if link.role == "*" {
+            Vec::new()
+        } else {
+            vec![link.role.clone()]
+        },
+        capabilities: capabilities(&link.role),
         ..Default::default()
     }
+}
+
+/// The framework's capabilities: RESERVATION_REFINEMENT so offers carry reservations in the
+/// `reservations` field (resident apps read their own from there), MULTI_ROLE with a role.
+fn capabilities(role: &str) -> Vec<v1::framework_info::Capability> {
+    use v1::framework_info::capability::Type;
+    let mut out = vec![
+        capability(Type::PartitionAware),
+        capability(Type::TaskKillingState),
+        capability(Type::GpuResources),
+        capability(Type::ReservationRefinement),
+    ];
+    if role != "*" {
+        out.push(capability(Type::MultiRole));
+    }
+    out
 }
 
 /// Starts the link; returns where the actor sends its Mesos effects.
@@ -163,10 +184,11 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
             let call = match effect {
                 Effect::Launch {
                     offer_id,
+                    operations,
                     tasks,
                     groups,
                     ..
-                } => launch(&offer_id, tasks, groups),
+                } => launch(&offer_id, operations, tasks, groups),
                 Effect::Decline {
                     offer_ids,
                     refuse_seconds,
@@ -202,9 +224,11 @@ pub fn spawn(link: Link) -> mpsc::Sender<MesosCall> {
     calls_tx
 }
 
-/// One ACCEPT launching `tasks` (LAUNCH) and each task group (LAUNCH_GROUP: a pod instance).
+/// One ACCEPT: the reservation `operations` first (applied in order by the master), then
+/// `tasks` (LAUNCH) and each task group (LAUNCH_GROUP: a pod instance).
 fn launch(
     offer_id: &str,
+    operations: Vec<v1::offer::Operation>,
     tasks: Vec<v1::TaskInfo>,
     groups: Vec<v1::offer::operation::LaunchGroup>,
 ) -> v1::scheduler::Call {
@@ -218,6 +242,7 @@ fn launch(
         {
             accept.operations.clear();
         }
+        accept.operations.splice(0..0, operations);
         accept
             .operations
             .extend(groups.into_iter().map(|group| v1::offer::Operation {

@@ -12,6 +12,7 @@ use drover_core::marathon::group::{GroupSnapshot, GroupSpec};
 use drover_core::marathon::instance::{Instance, Placement};
 use drover_core::marathon::path::PathId;
 use drover_core::marathon::pod::state::PodTask;
+use drover_core::marathon::reservation::{LocalVolume, Reservation, ReservationState};
 use drover_core::marathon::scheduler::{Change, Restored, Scheduler};
 use drover_core::task::names::{parse_state, state_name};
 use drover_store::{Store, WriteBatch};
@@ -307,6 +308,10 @@ struct InstanceRecord<'a> {
     /// A pod instance's tasks (absent for apps, so app records keep their bytes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tasks: Vec<PodTaskRecord<'a>>,
+    /// A resident instance's reservation (absent otherwise, so other records keep their
+    /// bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservation: Option<Value>,
 }
 
 #[derive(serde::Serialize)]
@@ -340,10 +345,7 @@ impl<'a> InstanceRecord<'a> {
             id: &i.id,
             app_id: i.app_id.as_str(),
             incarnation: i.incarnation,
-            goal: match i.goal {
-                Goal::Running => "Running",
-                Goal::Decommissioned => "Decommissioned",
-            },
+            goal: goal_name(i.goal),
             condition: i.condition.name(),
             since: i.since_ms,
             app_version: i.app_version_ms,
@@ -378,8 +380,58 @@ impl<'a> InstanceRecord<'a> {
                     started_at: t.started_at_ms,
                 })
                 .collect(),
+            reservation: i.reservation.as_ref().map(reservation_json),
         }
     }
+}
+
+fn goal_name(goal: Goal) -> &'static str {
+    match goal {
+        Goal::Running => "Running",
+        Goal::Decommissioned => "Decommissioned",
+        Goal::Stopped => "Stopped",
+    }
+}
+
+/// A reservation as stored: the agent, the volumes' persistence ids and its state.
+fn reservation_json(r: &Reservation) -> Value {
+    json!({
+        "agentId": r.agent_id,
+        "hostname": r.agent.hostname,
+        "region": r.agent.region,
+        "zone": r.agent.zone,
+        "attributes": r.agent.attributes,
+        "volumes": r.volumes.iter().map(|v| json!({
+            "containerPath": v.container_path,
+            "persistenceId": v.persistence_id,
+        })).collect::<Vec<_>>(),
+        "state": r.state.name(),
+        "reservedAt": r.reserved_at_ms,
+    })
+}
+
+fn parse_reservation(v: &Value) -> Option<Reservation> {
+    Some(Reservation {
+        agent_id: v["agentId"].as_str()?.to_owned(),
+        agent: AgentView {
+            hostname: v["hostname"].as_str().unwrap_or_default().to_owned(),
+            region: v["region"].as_str().map(str::to_owned),
+            zone: v["zone"].as_str().map(str::to_owned),
+            attributes: serde_json::from_value(v["attributes"].clone()).unwrap_or_default(),
+        },
+        volumes: v["volumes"]
+            .as_array()?
+            .iter()
+            .map(|v| {
+                Some(LocalVolume {
+                    container_path: v["containerPath"].as_str()?.to_owned(),
+                    persistence_id: v["persistenceId"].as_str()?.to_owned(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?,
+        state: ReservationState::from_name(v["state"].as_str()?)?,
+        reserved_at_ms: v["reservedAt"].as_u64().unwrap_or(0),
+    })
 }
 
 /// The stored instance as a JSON value (the reference [`InstanceRecord`] is checked against).
@@ -389,7 +441,7 @@ fn instance_json(i: &Instance) -> Value {
         "id": i.id,
         "appId": i.app_id.as_str(),
         "incarnation": i.incarnation,
-        "goal": match i.goal { Goal::Running => "Running", Goal::Decommissioned => "Decommissioned" },
+        "goal": goal_name(i.goal),
         "condition": i.condition.name(),
         "since": i.since_ms,
         "appVersion": i.app_version_ms,
@@ -429,6 +481,9 @@ fn instance_json(i: &Instance) -> Value {
             })
             .collect();
     }
+    if let Some(r) = &i.reservation {
+        v["reservation"] = reservation_json(r);
+    }
     v
 }
 
@@ -452,10 +507,10 @@ fn parse_instance(v: &Value) -> Option<Instance> {
         id: s("id")?.to_owned(),
         app_id: PathId::parse_app_id(s("appId")?).ok()?,
         incarnation: n("incarnation")? as u32,
-        goal: if s("goal")? == "Running" {
-            Goal::Running
-        } else {
-            Goal::Decommissioned
+        goal: match s("goal")? {
+            "Running" => Goal::Running,
+            "Stopped" => Goal::Stopped,
+            _ => Goal::Decommissioned,
         },
         condition: condition_from(s("condition")?),
         since_ms: n("since")?,
@@ -481,6 +536,10 @@ fn parse_instance(v: &Value) -> Option<Instance> {
                 .map(parse_pod_task)
                 .collect::<Option<Vec<_>>>()?,
             None => Vec::new(),
+        },
+        reservation: match v.get("reservation").filter(|r| !r.is_null()) {
+            Some(r) => Some(parse_reservation(r)?),
+            None => None,
         },
     })
 }
@@ -618,6 +677,31 @@ mod tests {
             since_ms: 7,
             started_at_ms: Some(8),
         }];
+        assert_eq!(record(&i), instance_json(&i).to_string());
+        let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
+        assert_eq!(parsed, i);
+    }
+
+    #[test]
+    fn a_resident_instance_keeps_its_reservation_in_the_store() {
+        let app = PathId::parse_app_id("/db").unwrap();
+        let mut i = Instance::scheduled(&app, "u-1", 7, 5, 1_000);
+        i.goal = Goal::Stopped;
+        i.reservation = Some(Reservation {
+            agent_id: "agent-1".into(),
+            agent: AgentView {
+                hostname: "h1".into(),
+                region: None,
+                zone: Some("z".into()),
+                attributes: Default::default(),
+            },
+            volumes: vec![LocalVolume {
+                container_path: "data".into(),
+                persistence_id: "db#data#u-2".into(),
+            }],
+            state: ReservationState::Suspended,
+            reserved_at_ms: 999,
+        });
         assert_eq!(record(&i), instance_json(&i).to_string());
         let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
         assert_eq!(parsed, i);

@@ -125,7 +125,7 @@ fn rows() -> Vec<(&'static str, Value, Expect)> {
         (
             "residency",
             json!({"taskLostBehavior": "WAIT_FOREVER"}),
-            Refused("resident"),
+            Refused("persistent volumes"),
         ),
         ("role", json!("*"), At("/role", json!("*"))),
         (

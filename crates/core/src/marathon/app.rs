@@ -220,6 +220,10 @@ pub struct AppSpec {
     /// A MESOS container's secret volumes (`{"containerPath", "secret"}`): the file's path
     /// relative to the sandbox and the secret id.
     pub secret_volumes: Vec<(String, String)>,
+    /// A MESOS container's local persistent volumes (`{"containerPath", "mode": "RW",
+    /// "persistent": {"type": "root", "size"}}`): an app with any is resident
+    /// (`marathon::reservation`).
+    pub persistent_volumes: Vec<super::reservation::PersistentVolume>,
     /// `tty`: the task gets a terminal (its MESOS container's `tty_info`), which the agent's
     /// I/O switchboard owns: its output lands in `stdout`, and `drover task attach` (or
     /// ATTACH_CONTAINER_INPUT/OUTPUT) reaches it.
@@ -321,6 +325,7 @@ impl AppSpec {
             env_secrets: BTreeMap::new(),
             secrets: BTreeMap::new(),
             secret_volumes: Vec::new(),
+            persistent_volumes: Vec::new(),
             tty: false,
             pod: None,
             version_ms: 0,
@@ -352,6 +357,12 @@ impl AppSpec {
             Some(AppContainer::Docker(docker)) => Some(docker),
             _ => None,
         }
+    }
+
+    /// Whether the app is resident: it has local persistent volumes, so each instance holds a
+    /// reservation on one agent and is relaunched there (`marathon::reservation`).
+    pub fn is_resident(&self) -> bool {
+        !self.persistent_volumes.is_empty()
     }
 
     /// Whether the task runs an image (DOCKER, or MESOS with `docker.image`): without `cmd`
@@ -570,6 +581,9 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
         push(&violation.path, violation.message);
     }
     for violation in super::readiness::validate(app) {
+        push(&violation.path, violation.message);
+    }
+    for violation in super::reservation::validate(app) {
         push(&violation.path, violation.message);
     }
     for (i, dependency) in app.dependencies.iter().enumerate() {

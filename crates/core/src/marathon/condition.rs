@@ -133,6 +133,9 @@ pub enum Goal {
     Running,
     /// Kill it and forget it (scale down, app removal, kill with `wipe` or `scale`).
     Decommissioned,
+    /// Kill it but keep it and its reservation (a resident app's scale-down or restart): a
+    /// later scale-up launches on the reservation again.
+    Stopped,
 }
 
 /// What the scheduler does when a task reaches a condition.
@@ -145,6 +148,9 @@ pub enum Reaction {
     ExpungeAndReplace { backoff: bool },
     /// Forget the instance; nothing replaces it (its goal was to be decommissioned).
     Expunge,
+    /// Keep the instance with its terminal condition (its goal was to be stopped: a resident
+    /// instance keeps its reservation).
+    Keep,
     /// Keep the instance (it may come back) and start a replacement now; the unreachable
     /// strategy's timers decide when it becomes inactive and when it is expunged.
     StartReplacement,
@@ -155,6 +161,7 @@ pub fn reaction(condition: Condition, goal: Goal) -> Reaction {
     if condition.is_terminal() {
         return match goal {
             Goal::Decommissioned => Reaction::Expunge,
+            Goal::Stopped => Reaction::Keep,
             Goal::Running => Reaction::ExpungeAndReplace {
                 backoff: increases_backoff(condition),
             },

@@ -157,6 +157,23 @@ pub fn restart_bounds(instances: u32, strategy: UpgradeStrategy, healthy: u32) -
     (min_healthy, max_capacity)
 }
 
+/// [`restart_bounds`] for a resident app: where a non-resident app gets one instance over
+/// capacity, a resident one kills one more instead (Marathon's `TaskReplaceActor`), so the new
+/// version takes over a reservation and no second set of volumes is made.
+pub fn resident_restart_bounds(
+    instances: u32,
+    strategy: UpgradeStrategy,
+    healthy: u32,
+) -> (u32, u32) {
+    let n = f64::from(instances);
+    let mut min_healthy = (n * strategy.minimum_health_capacity).ceil() as u32;
+    let max_capacity = (n * (1.0 + strategy.maximum_over_capacity)).floor() as u32;
+    if min_healthy == max_capacity && max_capacity <= healthy {
+        min_healthy = min_healthy.saturating_sub(1);
+    }
+    (min_healthy, max_capacity)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

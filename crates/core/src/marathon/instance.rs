@@ -92,6 +92,9 @@ pub struct Instance {
     /// A pod instance's tasks, one per container, once launched (empty for apps, whose one
     /// task is described by the fields above).
     pub tasks: Vec<super::pod::state::PodTask>,
+    /// A resident instance's reservation (resources and persistent volumes on one agent),
+    /// once made; it outlives the instance's tasks (`marathon::reservation`).
+    pub reservation: Option<super::reservation::Reservation>,
 }
 
 impl Instance {
@@ -124,6 +127,7 @@ impl Instance {
             ip_addresses: Vec::new(),
             readiness_pending: false,
             tasks: Vec::new(),
+            reservation: None,
         }
     }
 
@@ -181,6 +185,12 @@ impl Instance {
     /// Whether a task exists for it on an agent (or may exist).
     pub fn has_task(&self) -> bool {
         self.placement.is_some() && self.condition != Condition::Scheduled
+    }
+
+    /// Whether it is a resident instance stopped by a scale-down whose task is over: it keeps
+    /// its reservation for a later scale-up (Marathon's goal `Stopped`).
+    pub fn is_parked(&self) -> bool {
+        self.goal == Goal::Stopped && (!self.has_task() || self.condition.is_terminal())
     }
 
     /// Whether it counts toward the app's instance count: goal Running and not inactive or over.

@@ -18,6 +18,7 @@ pub mod offer;
 pub mod path;
 pub mod pod;
 pub mod readiness;
+pub mod reservation;
 pub mod scheduler;
 pub mod service_ports;
 pub mod time;

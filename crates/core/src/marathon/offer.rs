@@ -88,9 +88,12 @@ impl OfferPool {
 
     fn accepted<'a>(&'a self, app: &'a AppSpec, name: &'a str) -> impl Iterator<Item = usize> + 'a {
         self.resources.iter().enumerate().filter_map(move |(i, r)| {
+            // Resources reserved with labels are an instance's (ours or another framework's):
+            // only a launch on that reservation uses them (`marathon::reservation`).
             let ok = r.name == name
                 && r.disk.is_none()
                 && r.revocable.is_none()
+                && !super::reservation::is_labelled(r)
                 && app
                     .accepted_resource_roles
                     .as_ref()
@@ -117,6 +120,21 @@ impl OfferPool {
             }
         }
         ports
+    }
+
+    /// Removes and returns every resource `pick` selects (the resources reserved for one
+    /// instance).
+    pub fn take_where(&mut self, pick: impl Fn(&v1::Resource) -> bool) -> Vec<v1::Resource> {
+        let (taken, left) = std::mem::take(&mut self.resources)
+            .into_iter()
+            .partition(|r| pick(r));
+        self.resources = left;
+        taken
+    }
+
+    /// The resources still in the pool.
+    pub fn resources(&self) -> &[v1::Resource] {
+        &self.resources
     }
 
     /// Tries to take one instance of `app`; on success returns the resources to launch it with

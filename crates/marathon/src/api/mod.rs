@@ -53,6 +53,8 @@ pub struct Info {
     pub https_port: u16,
     /// `--framework_name`.
     pub framework_name: String,
+    /// `--mesos_role`.
+    pub mesos_role: String,
     /// `--master`.
     pub master: String,
     /// `--task_launch_timeout`, ms.
@@ -385,7 +387,7 @@ async fn info(State(api): State<Api>) -> ApiResult {
                 "local_port_max": 20000, "local_port_min": 10000, "master": i.master,
                 "max_instances_per_offer": 100, "mesos_bridge_name": "mesos-bridge",
                 "mesos_heartbeat_failure_threshold": 5, "mesos_heartbeat_interval": 15000,
-                "mesos_leader_ui_url": api.mesos_leader.get(), "mesos_role": "*", "mesos_user": "root",
+                "mesos_leader_ui_url": api.mesos_leader.get(), "mesos_role": api.info.mesos_role, "mesos_user": "root",
                 "new_group_enforce_role": "Off", "min_revive_offers_interval": 5000,
                 "offer_matching_timeout": 3000, "on_elected_prepare_timeout": 180000,
                 "reconciliation_initial_delay": 15000,

@@ -62,7 +62,7 @@ pub(crate) fn read_secrets(
 }
 
 /// Fields kept verbatim and echoed back (`secrets` is also read, into the app's secrets).
-const OPAQUE: [&str; 3] = ["secrets", "residency", "ipAddress"];
+const OPAQUE: [&str; 2] = ["secrets", "ipAddress"];
 
 /// Every top-level field of Marathon 1.10's app definition (`App` in its RAML, with the 1.10
 /// additions `networks`, `role`, `check`, `tty`). Anything else is refused by name.
@@ -127,7 +127,7 @@ const READ_ONLY: [&str; 9] = [
 
 /// Top-level fields Drover does not run: given a value (not null, not empty, not `false`),
 /// they are refused by name rather than stored and ignored.
-const REFUSED: [(&str, &str); 4] = [
+const REFUSED: [(&str, &str); 3] = [
     (
         "storeUrls",
         "storeUrls (Marathon's artifact store) is not supported; use fetch",
@@ -137,10 +137,6 @@ const REFUSED: [(&str, &str); 4] = [
         "executorResources is not supported (the command executor's resources are fixed)",
     ),
     (
-        "residency",
-        "resident apps (persistent volumes) are not supported",
-    ),
-    (
         "ipAddress",
         "ipAddress (Marathon 1.4's IP-per-task API) is not supported; use networks with a \
          DOCKER container",
@@ -148,6 +144,69 @@ const REFUSED: [(&str, &str); 4] = [
 ];
 
 const SECONDS_MAX: u64 = 10 * 365 * 24 * 3600;
+
+/// Marathon 1.10's `residency` defaults, the only values it still acted on (both fields are
+/// deprecated there and a resident instance always waits for its agent).
+pub const RESIDENCY_TIMEOUT_SECONDS: u64 = 3600;
+
+/// `residency`: accepted on a resident app with Marathon's defaults (what Drover does: wait
+/// for the agent forever); anything else is refused by name. Rendered from the volumes, so it
+/// is not stored.
+fn read_residency(
+    r: &mut Reader,
+    obj: &serde_json::Map<String, Value>,
+    app: &AppSpec,
+    refusing: bool,
+) {
+    let path = "/residency";
+    let residency = match obj.get("residency") {
+        None | Some(Value::Null) => return,
+        Some(Value::Object(o)) => o,
+        Some(_) => {
+            r.error(path, "error.expected.jsobject");
+            return;
+        }
+    };
+    if !refusing {
+        return;
+    }
+    for key in residency.keys() {
+        if !matches!(
+            key.as_str(),
+            "relaunchEscalationTimeoutSeconds" | "taskLostBehavior"
+        ) {
+            r.error(&format!("{path}/{key}"), "not a field of residency");
+        }
+    }
+    if let Some(v) = r.count(
+        residency,
+        "relaunchEscalationTimeoutSeconds",
+        path,
+        SECONDS_MAX,
+    ) && v != RESIDENCY_TIMEOUT_SECONDS
+    {
+        r.error(
+            &format!("{path}/relaunchEscalationTimeoutSeconds"),
+            "only 3600 (Marathon 1.10's default; the field has no effect there): a resident \
+             instance is never relaunched elsewhere",
+        );
+    }
+    match r.string(residency, "taskLostBehavior", path).as_deref() {
+        None | Some("WAIT_FOREVER") => {}
+        Some(_) => r.error(
+            &format!("{path}/taskLostBehavior"),
+            "only WAIT_FOREVER: a resident instance waits for its agent (Marathon 1.10 acted \
+             on nothing else)",
+        ),
+    }
+    if !app.is_resident() {
+        r.error(
+            path,
+            "residency applies to apps with persistent volumes \
+             (container.volumes[].persistent) only",
+        );
+    }
+}
 
 /// Reads an app definition. `id` overrides the body's id (PUT to `/v2/apps/{id}`). Returns the
 /// definition or every problem, type errors and semantic ones together.
@@ -426,6 +485,18 @@ pub fn parse_app(
         app.require_ports = require_before;
     } else {
         r.errors.extend(container_problems.errors);
+    }
+    read_residency(&mut r, obj, &app, refusing);
+    // Marathon's defaults for a resident app: kill before starting (no over-capacity, so no
+    // second set of volumes) and wait for unreachable instances (their data is on that agent).
+    if app.is_resident() && matches!(mode, Mode::Full) {
+        if !obj.contains_key("upgradeStrategy") {
+            app.upgrade_strategy.minimum_health_capacity = 0.5;
+            app.upgrade_strategy.maximum_over_capacity = 0.0;
+        }
+        if !obj.contains_key("unreachableStrategy") {
+            app.unreachable_strategy = UnreachableStrategy::Disabled;
+        }
     }
     if app.tty && app.container.as_ref().is_some_and(|c| !c.is_mesos()) {
         r.error(

@@ -14,6 +14,7 @@ use drover_core::marathon::container::{
     AppContainer, DockerContainer, MesosDockerContainer, Network, PortMapping, Volume,
     network_from_mode,
 };
+use drover_core::marathon::reservation::PersistentVolume;
 use serde_json::{Map, Value, json};
 
 use super::pod::given;
@@ -50,8 +51,16 @@ pub fn apply(r: &mut Reader, given: Given<'_>, app: &mut AppSpec) {
         None => networks_json(app),
     };
     let mut secret_volumes = Vec::new();
-    app.container = read(r, &container, &networks, &mut secret_volumes);
+    let mut persistent = Vec::new();
+    app.container = read(
+        r,
+        &container,
+        &networks,
+        &mut secret_volumes,
+        &mut persistent,
+    );
     app.secret_volumes = secret_volumes;
+    app.persistent_volumes = persistent;
     normalize_ports(app, given.gave_ports);
     // The container's own rules (image grammar, parameters, host paths, ports) are reported
     // with any shape errors of the same body, not only once those are fixed.
@@ -163,11 +172,7 @@ const MESOS_DOCKER_UNSUPPORTED: [(&str, &str); 5] = [
     ),
 ];
 
-const VOLUME_UNSUPPORTED: [(&str, &str); 3] = [
-    (
-        "persistent",
-        "persistent volumes (local persistent volumes and resident apps) are not supported",
-    ),
+const VOLUME_UNSUPPORTED: [(&str, &str); 2] = [
     ("external", "external volumes are not supported"),
     ("image", "image volumes are not supported"),
 ];
@@ -177,6 +182,7 @@ fn read(
     container: &Value,
     networks: &Value,
     secret_volumes: &mut Vec<(String, String)>,
+    persistent: &mut Vec<PersistentVolume>,
 ) -> Option<AppContainer> {
     let network = read_networks(r, networks);
     let obj = match container {
@@ -214,7 +220,10 @@ fn read(
         .string(obj, "type", path)
         .unwrap_or_else(|| "DOCKER".into());
     let docker = r.object(obj, "docker", path);
-    let volumes = read_volumes(r, obj, secret_volumes);
+    // Persistent volumes are linked into the sandbox by the agent: a MESOS container without
+    // an image only.
+    let persistent_ok = kind == "MESOS" && docker.is_none();
+    let volumes = read_volumes(r, obj, secret_volumes, persistent, persistent_ok);
     match kind.as_str() {
         "MESOS" => {
             if network.as_ref().is_some_and(|n| *n != Network::Host) {
@@ -465,6 +474,8 @@ fn read_volumes(
     r: &mut Reader,
     container: &Map<String, Value>,
     secret_volumes: &mut Vec<(String, String)>,
+    persistent: &mut Vec<PersistentVolume>,
+    persistent_ok: bool,
 ) -> Vec<Volume> {
     let Some(list) = r.array(container, "volumes", "/container") else {
         return Vec::new();
@@ -497,6 +508,20 @@ fn read_volumes(
                 ),
                 (_, None) => r.error(&format!("{path}/secret"), "error.expected.jsstring"),
                 (Some(p), Some(id)) => secret_volumes.push((p, id.to_owned())),
+            }
+            continue;
+        }
+        if let Some(p) = v.get("persistent").filter(|p| !p.is_null()) {
+            if !persistent_ok {
+                r.error(
+                    &format!("{path}/persistent"),
+                    "persistent volumes need a container of type MESOS without an image (the \
+                     agent links them into the sandbox)",
+                );
+                continue;
+            }
+            if let Some(volume) = read_persistent(r, v, p, &path) {
+                persistent.push(volume);
             }
             continue;
         }
@@ -594,6 +619,144 @@ fn read_mappings(
     Some(out)
 }
 
+/// One local persistent volume (`{"containerPath", "mode": "RW", "persistent": {...}}`).
+/// Drover builds Marathon's `root` volumes; the multi-disk types, `maxSize` (mount volumes
+/// only in Marathon), `constraints` (not on root volumes in Marathon) and `profileName` (CSI
+/// storage profiles) are refused by name.
+fn read_persistent(
+    r: &mut Reader,
+    v: &Map<String, Value>,
+    persistent: &Value,
+    path: &str,
+) -> Option<PersistentVolume> {
+    let mut ok = true;
+    for key in v.keys() {
+        if !matches!(key.as_str(), "containerPath" | "mode" | "persistent") {
+            r.error(
+                &format!("{path}/{key}"),
+                "not a field of a persistent volume (containerPath, mode, persistent)",
+            );
+            ok = false;
+        }
+    }
+    let container_path = r.string(v, "containerPath", path);
+    match r.string(v, "mode", path).as_deref() {
+        None | Some("RW") => {}
+        Some(_) => {
+            r.error(
+                &format!("{path}/mode"),
+                "a persistent volume's mode must be RW",
+            );
+            ok = false;
+        }
+    }
+    let at = format!("{path}/persistent");
+    let Some(p) = persistent.as_object() else {
+        r.error(&at, "error.expected.jsobject");
+        return None;
+    };
+    for key in p.keys() {
+        match key.as_str() {
+            "type" | "size" => {}
+            "maxSize" if p[key].is_null() => {}
+            "maxSize" => {
+                r.error(
+                    &format!("{at}/maxSize"),
+                    "maxSize is for mount volumes, which are not supported (only root)",
+                );
+                ok = false;
+            }
+            "constraints" if p[key].is_null() || p[key].as_array().is_some_and(Vec::is_empty) => {}
+            "constraints" => {
+                r.error(
+                    &format!("{at}/constraints"),
+                    "Constraints on root volumes are not supported",
+                );
+                ok = false;
+            }
+            "profileName" if p[key].is_null() => {}
+            "profileName" => {
+                r.error(
+                    &format!("{at}/profileName"),
+                    "storage profiles (CSI volumes) are not supported",
+                );
+                ok = false;
+            }
+            _ => {
+                r.error(&format!("{at}/{key}"), "not a field of persistent");
+                ok = false;
+            }
+        }
+    }
+    match r.string(p, "type", &at).as_deref() {
+        None | Some("root") => {}
+        Some(other @ ("path" | "mount")) => {
+            r.error(
+                &format!("{at}/type"),
+                format!("'{other}' disks (Mesos multiple disks) are not supported; use root"),
+            );
+            ok = false;
+        }
+        Some(other) => {
+            r.error(
+                &format!("{at}/type"),
+                format!("'{other}' is not root, path or mount"),
+            );
+            ok = false;
+        }
+    }
+    let size = r.count(p, "size", &at, 1 << 40);
+    if size.is_none() && !p.contains_key("size") {
+        r.error(&format!("{at}/size"), "error.path.missing");
+    }
+    if container_path.is_none() && !v.contains_key("containerPath") {
+        r.error(&format!("{path}/containerPath"), "error.path.missing");
+    }
+    Some(PersistentVolume {
+        container_path: container_path?,
+        size_mb: size?,
+    })
+    .filter(|_| ok)
+}
+
+fn persistent_json(v: &PersistentVolume) -> Value {
+    json!({
+        "containerPath": v.container_path,
+        "mode": "RW",
+        "persistent": {"type": "root", "size": v.size_mb, "constraints": []},
+    })
+}
+
+/// `residency` as Marathon 1.10 renders it for a resident app (its defaults: both fields are
+/// deprecated there); `None` for any other app.
+pub fn residency_json(app: &AppSpec) -> Option<Value> {
+    app.is_resident().then(|| {
+        json!({
+            "relaunchEscalationTimeoutSeconds": super::app::RESIDENCY_TIMEOUT_SECONDS,
+            "taskLostBehavior": "WAIT_FOREVER",
+        })
+    })
+}
+
+/// A task's `localVolumes`: the persistent volumes of its instance's reservation, as
+/// Marathon's `LocalVolumeId` (run spec, container path, uuid and the persistence id).
+pub fn local_volumes_json(i: &drover_core::marathon::instance::Instance) -> Value {
+    let volumes = i.reservation.iter().flat_map(|r| r.volumes.iter());
+    Value::Array(
+        volumes
+            .map(|v| {
+                let uuid = v.persistence_id.rsplit('#').next().unwrap_or_default();
+                json!({
+                    "runSpecId": i.app_id.as_str(),
+                    "containerPath": v.container_path,
+                    "uuid": uuid,
+                    "persistenceId": v.persistence_id,
+                })
+            })
+            .collect(),
+    )
+}
+
 fn volume_json(v: &Volume) -> Value {
     json!({
         "containerPath": v.container_path,
@@ -610,7 +773,12 @@ pub fn container_json(app: &AppSpec) -> Option<Value> {
         .map(|(path, id)| json!({"containerPath": path, "secret": id}));
     match app.container.as_ref()? {
         AppContainer::Mesos => {
-            let volumes: Vec<Value> = secret_volumes.collect();
+            let volumes: Vec<Value> = app
+                .persistent_volumes
+                .iter()
+                .map(persistent_json)
+                .chain(secret_volumes)
+                .collect();
             Some(json!({"type": "MESOS", "volumes": volumes}))
         }
         AppContainer::MesosDocker(m) => {

@@ -225,7 +225,7 @@ fn what_drover_cannot_run_is_refused_by_name() {
         docker(json!({"volumes": [{"containerPath": "data", "mode": "RW",
                                     "persistent": {"size": 10}}]})),
         "/container/volumes/0/persistent",
-        "persistent volumes",
+        "persistent volumes need a container of type MESOS without an image",
     );
     assert_refused(
         docker(json!({"volumes": [{"containerPath": "/d", "hostpath": "/srv", "mode": "RW"}]})),
@@ -326,7 +326,7 @@ fn what_drover_cannot_run_is_refused_by_name() {
     assert_refused(
         json!({"id": "a", "cmd": "x", "residency": {"taskLostBehavior": "WAIT_FOREVER"}}),
         "/residency",
-        "not supported",
+        "persistent volumes",
     );
     assert_refused(
         docker(json!({"portMappings": [{"containerPort": 80}],

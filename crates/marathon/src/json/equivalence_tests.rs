@@ -211,10 +211,6 @@ fn generated_app(rng: &mut Rng, n: usize) -> AppSpec {
             r#"{"zeta":{"source":"a"},"alpha":{"source":"b"}}"#,
         ),
         (
-            "residency",
-            r#"{"taskLostBehavior":"WAIT_FOREVER","relaunchEscalationTimeoutSeconds":3600}"#,
-        ),
-        (
             "ipAddress",
             r#"{"networkName":"n","labels":{"é":"\u00e9\n"},"n":1.50,"big":100000000000000000000}"#,
         ),

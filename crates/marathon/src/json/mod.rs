@@ -16,6 +16,8 @@ pub mod readiness;
 #[cfg(test)]
 mod reference;
 pub mod render;
+#[cfg(test)]
+mod resident_tests;
 pub mod stamp;
 pub mod stats;
 pub mod view;

@@ -539,6 +539,7 @@ pub fn instance_json(app: Option<&AppSpec>, i: &Instance) -> Value {
             "goal": match i.goal {
                 Goal::Running => "Running",
                 Goal::Decommissioned => "Decommissioned",
+                Goal::Stopped => "Stopped",
             },
         },
         "runSpecVersion": timestamp(i.app_version_ms),

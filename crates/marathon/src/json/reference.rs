@@ -192,7 +192,11 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
         o.insert("check".into(), check);
     }
     for key in ["secrets", "residency", "ipAddress"] {
-        if let Some(v) = opaque(key) {
+        if key == "residency" {
+            if let Some(v) = super::container::residency_json(app) {
+                o.insert(key.into(), v);
+            }
+        } else if let Some(v) = opaque(key) {
             o.insert(key.into(), v);
         }
     }
@@ -331,7 +335,10 @@ pub fn task_json(i: &Instance, app: Option<&AppSpec>) -> Value {
         results.push(json!({"alive": alive, "consecutiveFailures": 0, "instanceId": i.id}));
     }
     o.insert("healthCheckResults".into(), json!(results));
-    o.insert("localVolumes".into(), json!([]));
+    o.insert(
+        "localVolumes".into(),
+        super::container::local_volumes_json(i),
+    );
     o.insert("role".into(), json!(app.map_or("*", |a| a.role.as_str())));
     Value::Object(o)
 }

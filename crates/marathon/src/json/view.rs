@@ -146,7 +146,11 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
         m.serialize_entry("check", &check)?;
     }
     for key in ["secrets", "residency", "ipAddress"] {
-        if let Some(v) = opaque(key) {
+        if key == "residency" {
+            if let Some(v) = super::container::residency_json(app) {
+                m.serialize_entry(key, &v)?;
+            }
+        } else if let Some(v) = opaque(key) {
             m.serialize_entry(key, &v)?;
         }
     }
@@ -510,7 +514,7 @@ impl Serialize for Task<'_> {
         if let Some(result) = self.check_result.and_then(super::check::result_json) {
             m.serialize_entry("checkResult", &result)?;
         }
-        m.serialize_entry("localVolumes", &[(); 0])?;
+        m.serialize_entry("localVolumes", &super::container::local_volumes_json(i))?;
         m.serialize_entry("role", app.map_or("*", |a| a.role.as_str()))?;
         m.end()
     }

@@ -22,6 +22,7 @@ pub fn flags(dir: &std::path::Path) -> drover_marathon::Flags {
         http_address: std::net::Ipv4Addr::LOCALHOST.into(),
         hostname: "127.0.0.1".into(),
         framework_name: "marathon".into(),
+        mesos_role: "*".into(),
         task_launch_timeout: 300_000,
         reconciliation_interval: 600_000,
         enable_features: Vec::new(),

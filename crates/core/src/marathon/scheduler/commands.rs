@@ -286,6 +286,23 @@ impl Scheduler {
         }
         self.check_app_dependencies(&app)?;
         let original = self.apps.get(&app.id).cloned();
+        if app.is_resident() && app.role != "*" && app.role != self.config.mesos_role {
+            // Mesos reserves only for the framework's own role.
+            return Err(CommandError::Invalid(vec![Violation::new(
+                "/role",
+                format!(
+                    "a resident app reserves for its role, which must be the scheduler's \
+                     --mesos_role '{}'",
+                    self.config.mesos_role
+                ),
+            )]));
+        }
+        if let Some(old) = &original {
+            let problems = crate::marathon::reservation::update_problems(old, &app);
+            if !problems.is_empty() {
+                return Err(CommandError::Invalid(problems));
+            }
+        }
         // Apps and pods share ids; neither replaces the other.
         if let Some(old) = &original
             && old.pod.is_some() != app.pod.is_some()
@@ -535,7 +552,7 @@ impl Scheduler {
                 changes.push((app_id, Some(original), false));
             }
             for i in &before {
-                self.decommission(&i.id);
+                self.stop_or_decommission(&i.id);
             }
             let id = self.start_deployment(now_ms, changes, None);
             return Ok(Reply::Deployment {

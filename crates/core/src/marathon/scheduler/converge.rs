@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::{Effect, Scheduler};
 use crate::marathon::backoff;
 use crate::marathon::condition::{Condition, Goal};
-use crate::marathon::deployment::{ActionKind, restart_bounds};
+use crate::marathon::deployment::{ActionKind, resident_restart_bounds, restart_bounds};
 use crate::marathon::event::Event;
 use crate::marathon::instance::{Instance, kill_order};
 use crate::marathon::path::PathId;
@@ -48,7 +48,8 @@ impl Scheduler {
             .iter()
             .filter(|id| !self.apps.contains_key(*id) && !self.held(id))
             .flat_map(|id| self.instances.of_app(id))
-            .filter(|i| i.goal == Goal::Running)
+            // Stopped (resident) instances go too: a removed app's reservations are released.
+            .filter(|i| i.goal != Goal::Decommissioned)
             .map(|i| i.id.clone())
             .collect();
         for id in orphans {
@@ -132,6 +133,22 @@ impl Scheduler {
     }
 
     fn schedule_new(&mut self, now_ms: u64, app_id: &PathId, version_ms: u64, config_ms: u64) {
+        // A resident app first takes back an instance it stopped, with its reservation and
+        // volumes (Marathon's launch queue reuses them before creating new ones).
+        let parked = self
+            .instances
+            .of_app(app_id)
+            .find(|i| i.is_parked() && i.reservation.is_some())
+            .map(|i| i.id.clone());
+        if let Some(id) = parked {
+            self.instances.modify(&id, |i| {
+                i.goal = Goal::Running;
+                i.app_version_ms = version_ms;
+                i.config_ms = config_ms;
+            });
+            self.relaunch_on_reservation(now_ms, &id);
+            return;
+        }
         let uuid = self.ids.next_id();
         let mut instance = Instance::scheduled(app_id, &uuid, version_ms, config_ms, now_ms);
         instance.readiness_pending = self
@@ -171,7 +188,7 @@ impl Scheduler {
                 .map(|i| i.id.clone())
                 .collect();
             for victim in victims {
-                self.decommission(&victim);
+                self.stop_or_decommission(&victim);
             }
         }
     }
@@ -187,7 +204,7 @@ impl Scheduler {
             let t = self.instances.tally(app_id);
             let (n, version_ms, config) =
                 (app.instances, app.version_ms, app.last_config_change_at_ms);
-            let (_, max_capacity) = restart_bounds(n, app.upgrade_strategy, t.ready as u32);
+            let (_, max_capacity) = bounds(app)(n, app.upgrade_strategy, t.ready as u32);
             let old_left = (t.counting - t.counting_current) as u32;
             let dying_old = t.dying_old as u32;
             let mut started = (t.counting_current as u32).min(n);
@@ -218,7 +235,7 @@ impl Scheduler {
         let healthy_new = new.iter().filter(|i| ready(i)).count() as u32;
         let healthy_old = old.iter().filter(|i| ready(i)).count() as u32;
         let mut healthy = healthy_new + healthy_old;
-        let (min_healthy, max_capacity) = restart_bounds(n, strategy, healthy);
+        let (min_healthy, max_capacity) = bounds(app)(n, strategy, healthy);
         // Old instances that are not healthy go first; a healthy one only while enough stay.
         old.sort_by(|a, b| {
             ready(a)
@@ -248,18 +265,16 @@ impl Scheduler {
         }
         let new_len = new.len() as u32;
         for id in &old_victims {
-            self.decommission(id);
+            self.stop_or_decommission(id);
         }
         // Old instances still dying count toward the capacity.
         let dying_old = self
             .instances
             .of_app(app_id)
-            .filter(|i| {
-                i.goal == Goal::Decommissioned && i.config_ms != config && i.condition.is_active()
-            })
+            .filter(|i| i.goal != Goal::Running && i.config_ms != config && i.condition.is_active())
             .count() as u32;
         for id in &new_victims {
-            self.decommission(id);
+            self.stop_or_decommission(id);
         }
         let mut started = new_len.min(n);
         while started < n && started + old_left + dying_old < max_capacity {
@@ -280,7 +295,7 @@ impl Scheduler {
         let t = self.instances.tally(app_id);
         let n = app.instances;
         let healthy = t.ready as u32;
-        let (min_healthy, _) = restart_bounds(n, app.upgrade_strategy, healthy);
+        let (min_healthy, _) = bounds(app)(n, app.upgrade_strategy, healthy);
         let old = t.counting - t.counting_current;
         let ready_old = t.ready - t.ready_current;
         let unready_old = old - ready_old;
@@ -294,24 +309,31 @@ impl Scheduler {
             self.instances
                 .all()
                 .values()
-                .filter(|i| i.goal == Goal::Decommissioned)
+                .filter(|i| i.goal != Goal::Running)
+                .filter(|i| {
+                    i.goal == Goal::Decommissioned
+                        || (i.has_task() && !i.condition.is_terminal() && i.kill_sent_ms.is_none())
+                })
                 .map(|i| i.id.clone())
                 .collect()
         } else {
             self.instances.pending_kill()
         };
-        let ids: Vec<(String, bool, bool)> = ids
+        let ids: Vec<(String, bool, bool, bool)> = ids
             .into_iter()
             .filter_map(|id| {
                 let i = self.instances.get(&id)?;
                 let alive = i.has_task() && !i.condition.is_terminal();
                 let kill_sent = i.kill_sent_ms.is_some();
-                Some((id, alive, kill_sent))
+                Some((id, alive, kill_sent, i.goal == Goal::Decommissioned))
             })
             .collect();
-        for (id, alive, kill_sent) in ids {
+        for (id, alive, kill_sent, decommissioned) in ids {
             if !alive {
-                self.expunge(&id);
+                // A stopped instance stays, with its reservation.
+                if decommissioned {
+                    self.expunge(&id);
+                }
             } else if !kill_sent {
                 self.kill(now_ms, &id);
             }
@@ -389,7 +411,7 @@ impl Scheduler {
                 let app = self.apps.get(app_id)?;
                 let checks = !app.health_checks.is_empty();
                 let readiness = !app.readiness_checks.is_empty();
-                let current = tally.total - tally.decommissioned;
+                let current = tally.total - tally.decommissioned - tally.parked;
                 let ready = if kind == ActionKind::ScaleApplication {
                     tally.ready
                 } else {
@@ -424,9 +446,12 @@ impl Scheduler {
         if !self.subscribed {
             return;
         }
-        let want = self.instances.queued_apps().iter().any(|id| {
-            self.apps.contains_key(id) && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
-        });
+        // Reservations to give back need offers too: only an offer that holds them can
+        // carry their DESTROY and UNRESERVE.
+        let want = !self.releasing.is_empty()
+            || self.instances.queued_apps().iter().any(|id| {
+                self.apps.contains_key(id) && !self.delays.get(id).is_some_and(|d| d.blocks(now_ms))
+            });
         if self.offers_wanted != Some(want) {
             self.offers_wanted = Some(want);
             self.effects.push(if want {
@@ -435,5 +460,16 @@ impl Scheduler {
                 Effect::Suppress
             });
         }
+    }
+}
+
+/// The restart bounds of an app: a resident app never goes over capacity.
+fn bounds(
+    app: &crate::marathon::app::AppSpec,
+) -> fn(u32, crate::marathon::app::UpgradeStrategy, u32) -> (u32, u32) {
+    if app.is_resident() {
+        resident_restart_bounds
+    } else {
+        restart_bounds
     }
 }

@@ -45,8 +45,10 @@ impl AppParams {
 pub(super) struct Tally {
     /// All instances.
     pub total: usize,
-    /// Goal Decommissioned (being killed).
+    /// Goal Decommissioned (being killed), or Stopped with a task that may still run.
     pub decommissioned: usize,
+    /// Goal Stopped with no task running: resident instances kept with their reservation.
+    pub parked: usize,
     /// Counting toward `instances` ([`Instance::counts`]).
     pub counting: usize,
     /// Counting and of the app's current configuration (a restart's new instances).
@@ -87,6 +89,7 @@ struct Sets {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Share {
     decommissioned: bool,
+    parked: bool,
     counting: bool,
     counting_current: bool,
     dying_old: bool,
@@ -158,15 +161,24 @@ fn share(i: &Instance, p: &AppParams, t: TimerConfig) -> Share {
     let ready = running && i.is_ready(p.checks, p.mesos_check);
     let alive = i.has_task() && !i.condition.is_terminal();
     let current = i.config_ms == p.config_ms;
+    let parked = i.is_parked();
     Share {
-        decommissioned: !running,
+        decommissioned: !running && !parked,
+        parked,
         counting: i.counts(),
         counting_current: i.counts() && current,
         dying_old: !running && !current && i.condition.is_active(),
         ready,
         ready_current: ready && current,
         queued: running && i.condition == Condition::Scheduled,
-        pending_kill: !running && (!alive || i.kill_sent_ms.is_none()),
+        // A live task is killed whatever the goal; a dead instance is forgotten only when
+        // decommissioned (a stopped one keeps its reservation).
+        pending_kill: !running
+            && if alive {
+                i.kill_sent_ms.is_none()
+            } else {
+                i.goal == Goal::Decommissioned
+            },
         deadline: deadline(i, p, t),
     }
 }
@@ -180,6 +192,7 @@ fn apply(entry: &mut AppEntry, sets: &mut Sets, id: &str, app_id: &PathId, s: &S
     };
     step(&mut entry.tally.total, true);
     step(&mut entry.tally.decommissioned, s.decommissioned);
+    step(&mut entry.tally.parked, s.parked);
     step(&mut entry.tally.counting, s.counting);
     step(&mut entry.tally.counting_current, s.counting_current);
     step(&mut entry.tally.dying_old, s.dying_old);

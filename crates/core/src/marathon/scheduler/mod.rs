@@ -62,6 +62,12 @@ pub struct Config {
     pub max_running_deployments: usize,
     /// `--local_port_min`, `--local_port_max`: where service ports come from (half-open).
     pub service_port_range: (u32, u32),
+    /// `--mesos_authentication_principal`: the principal of resident apps' reservations and
+    /// volumes.
+    pub principal: Option<String>,
+    /// `--mesos_role`: the role the framework registers with, the only one a resident app can
+    /// reserve for.
+    pub mesos_role: String,
 }
 
 impl Default for Config {
@@ -76,6 +82,8 @@ impl Default for Config {
             max_versions: 50,
             max_running_deployments: 100,
             service_port_range: crate::marathon::service_ports::DEFAULT_RANGE,
+            principal: None,
+            mesos_role: "*".into(),
         }
     }
 }
@@ -168,13 +176,16 @@ pub enum Effect {
     Persist(Change),
     /// Answer the command of this step.
     Reply(Result<Reply, CommandError>),
-    /// Accept an offer, launching these tasks (LAUNCH) and task groups (one LAUNCH_GROUP
-    /// each: the pod instances) in one ACCEPT.
+    /// Accept an offer: first `operations` (a resident instance's RESERVE and CREATE, or the
+    /// DESTROY and UNRESERVE of reservations no longer wanted), then these tasks (LAUNCH) and
+    /// task groups (one LAUNCH_GROUP each: the pod instances), in one ACCEPT.
     Launch {
         /// Offer used.
         offer_id: String,
         /// Agent of the offer.
         agent_id: String,
+        /// Reservation operations, applied before the launches.
+        operations: Vec<v1::offer::Operation>,
         /// Tasks to launch.
         tasks: Vec<v1::TaskInfo>,
         /// Task groups to launch, each with its executor.
@@ -246,6 +257,10 @@ pub struct ConditionLog {
     /// What the scheduler did, in words.
     pub reaction: &'static str,
 }
+
+/// Most forgotten reservations remembered for release (a bound on the set; any beyond it are
+/// still released when offered, as unknown ones).
+const RELEASING_MAX: usize = 10_000;
 
 /// The last failure of an app's tasks, as `lastTaskFailure` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -343,6 +358,11 @@ pub struct Scheduler {
     executor_health: BTreeMap<String, super::instance::HealthResult>,
     /// The latest `check_status` per instance (not persisted: the next change brings it).
     check_results: BTreeMap<String, v1::CheckStatusInfo>,
+    /// Instances forgotten while holding a reservation, whose resources and volumes are to be
+    /// given back when an offer holds them; offers are wanted meanwhile. Not persisted: after a
+    /// restart such reservations are unknown ones, released when next offered.
+    /// Instance id → the agent of its reservation and when it was forgotten.
+    releasing: BTreeMap<String, (String, u64)>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,
@@ -385,6 +405,7 @@ impl Scheduler {
             readiness: Default::default(),
             executor_health: BTreeMap::new(),
             check_results: BTreeMap::new(),
+            releasing: Default::default(),
             next_reconcile_ms: None,
             offers_wanted: None,
             last_version_ms: 0,

@@ -225,7 +225,7 @@ impl Scheduler {
                         .unreachable_since_ms
                         .get_or_insert(unreachable_since(status, now_ms));
                 }
-                Reaction::ExpungeAndReplace { .. } | Reaction::Expunge => {
+                Reaction::ExpungeAndReplace { .. } | Reaction::Expunge | Reaction::Keep => {
                     instance.condition = condition;
                     instance.since_ms = now_ms;
                 }
@@ -251,6 +251,7 @@ impl Scheduler {
             return;
         };
         let app_id = instance.app_id.clone();
+        let resident = instance.reservation.is_some();
         let now_changed = previous != instance.condition;
         // A pod's tasks announced their own changes.
         let state_event = (changed_state && !is_pod).then(|| status_event(instance, state));
@@ -275,6 +276,11 @@ impl Scheduler {
         }
         let what = match reaction(condition, goal) {
             Reaction::Record => "recorded",
+            Reaction::ExpungeAndReplace { .. } if resident => {
+                "relaunched on its reservation (same agent, same volumes) after the app's \
+                 launch delay"
+            }
+            Reaction::Keep => "kept with its reservation (the instance was stopped)",
             Reaction::StartReplacement => {
                 "kept (it may come back); a replacement follows the unreachable strategy"
             }
@@ -315,14 +321,52 @@ impl Scheduler {
                 if is_failure(condition) {
                     self.record_failure(now_ms, &instance_id, state);
                 }
-                // The replacement is started by the scale check of this step.
-                self.expunge(&instance_id);
+                if resident {
+                    // A resident instance is never placed elsewhere: it waits for its own
+                    // reservation to be offered again.
+                    self.relaunch_on_reservation(now_ms, &instance_id);
+                } else {
+                    // The replacement is started by the scale check of this step.
+                    self.expunge(&instance_id);
+                }
             }
             Reaction::Expunge => self.expunge(&instance_id),
+            Reaction::Keep => {}
             Reaction::StartReplacement | Reaction::Record => {
                 self.unreachable_phase(now_ms, &instance_id);
             }
         }
+    }
+
+    /// A resident instance whose task ended goes back to the queue with its reservation (a new
+    /// incarnation, launched only on the resources and volumes reserved for it).
+    pub(super) fn relaunch_on_reservation(&mut self, now_ms: u64, instance_id: &str) {
+        let readiness = self
+            .instances
+            .get(instance_id)
+            .and_then(|i| self.apps.get(&i.app_id))
+            .is_some_and(|a| !a.readiness_checks.is_empty());
+        self.instances.modify(instance_id, |i| {
+            i.condition = Condition::Scheduled;
+            i.since_ms = now_ms;
+            i.placement = None;
+            i.incarnation += 1;
+            i.staged_at_ms = None;
+            i.started_at_ms = None;
+            i.mesos_state = None;
+            i.unreachable_since_ms = None;
+            i.mesos_healthy = None;
+            i.health.clear();
+            i.kill_sent_ms = None;
+            i.ip_addresses.clear();
+            i.readiness_pending = readiness;
+            if let Some(r) = i.reservation.as_mut() {
+                r.state = crate::marathon::reservation::ReservationState::Suspended;
+            }
+        });
+        self.executor_health.remove(instance_id);
+        self.check_results.remove(instance_id);
+        self.instance_changed(instance_id);
     }
 
     /// The master removed the framework: it killed the framework's tasks and will never report
@@ -424,6 +468,23 @@ impl Scheduler {
         }
     }
 
+    /// A scale-down's or restart's victim: an instance holding a reservation is stopped (killed,
+    /// kept with its reservation and volumes for a later scale-up, as Marathon 1.10 does);
+    /// any other is decommissioned.
+    pub(super) fn stop_or_decommission(&mut self, instance_id: &str) {
+        let reserved = self
+            .instances
+            .get(instance_id)
+            .is_some_and(|i| i.reservation.is_some() && i.goal == Goal::Running);
+        if reserved {
+            self.instances
+                .modify(instance_id, |i| i.goal = Goal::Stopped);
+            self.instance_changed(instance_id);
+        } else {
+            self.decommission(instance_id);
+        }
+    }
+
     /// Sets an instance's goal to Decommissioned (it will be killed and then expunged).
     pub(super) fn decommission(&mut self, instance_id: &str) {
         if self
@@ -479,8 +540,14 @@ impl Scheduler {
         }
         self.executor_health.remove(instance_id);
         self.check_results.remove(instance_id);
-        if self.instances.remove(instance_id).is_some() {
+        if let Some(removed) = self.instances.remove(instance_id) {
             self.persist(Change::Instance(instance_id.to_owned()));
+            if let Some(r) = removed.reservation
+                && self.releasing.len() < super::RELEASING_MAX
+            {
+                self.releasing
+                    .insert(removed.id, (r.agent_id, self.last_input_ms));
+            }
         }
     }
 
