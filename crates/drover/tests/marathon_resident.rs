@@ -74,7 +74,7 @@ fn reserved_for_role(cluster: &Cluster) -> Vec<Value> {
 
 #[test]
 fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_deleted() {
-    let cluster = Cluster::start_with(Options {
+    let mut cluster = Cluster::start_with(Options {
         agents: 1,
         marathon: true,
         marathon_flags: vec![format!("--mesos_role={ROLE}")],
@@ -151,6 +151,36 @@ fn a_resident_app_keeps_its_volume_across_relaunches_and_releases_it_when_delete
     });
 
     // Deleting the app destroys the volume and unreserves everything of the role.
+    // The agent process dies and comes back: its volume is still there, and the instance's
+    // next task, on the same reservation, finds every earlier line.
+    cluster.agent.kill();
+    cluster.start_agent_again(0);
+    cluster.wait_for("the agent back with the reservation", || {
+        support::get_json(cluster.master_port, "/master/slaves")
+            .is_some_and(|s| s["slaves"][0]["active"] == true)
+            && !reserved_for_role(&cluster).is_empty()
+    });
+    let (status, body) = cluster.marathon_request(
+        "DELETE",
+        &format!("/v2/apps/resident/tasks/{second_id}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut third = None;
+    cluster.wait_for("the instance's task after the agent restart", || {
+        third = running_task(&cluster).filter(|(id, _, _)| *id != first_id && *id != second_id);
+        third.is_some()
+    });
+    let (third_id, third_agent, _) = third.unwrap();
+    assert_eq!(third_agent, agent_id);
+    cluster.wait_for("the task after the restart saw all the data", || {
+        stdouts(&agent_dir).split("BEGIN").any(|run| {
+            [&first_id, &second_id, &third_id]
+                .iter()
+                .all(|id| run.contains(&format!("run {id}")))
+        })
+    });
+
     let (status, body) = cluster.marathon_request("DELETE", "/v2/apps/resident", None);
     assert_eq!(status, 200, "{body}");
     cluster.wait_for("no reserved resources left for the role", || {
