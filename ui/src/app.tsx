@@ -1,13 +1,15 @@
 // The single-page app: the cluster UI when served by the master at `/`, the services UI
 // when served by the scheduler at `/ui/`. Hash routes give every object a deep link.
 import { render } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import reasons from 'virtual:reasons';
-import { ApiError, getJson, send } from './api';
+import { ApiError, authHeaders, authWanted, credentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
+import { applyMasterEvent, applyServiceEvents, SseParser, type Refetch, type Services } from './events';
 import {
   agentAddress, appDefinition, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
   parseEditor, parseRoute, RecordIo, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
 } from './logic';
+import { buildTree, countsText, flattenTree, instancesOf, subtree, type Leaf, type Row } from './tree';
 
 const services = location.pathname.startsWith('/ui');
 
@@ -122,7 +124,7 @@ function TaskList({ tasks }: { tasks: any[] }) {
         <div style={{ height: `${tasks.length * ROW}px`, position: 'relative' }}>
           {tasks.slice(first, last).map((t, i) => (
             <div class="vrow" key={t.id} style={{ top: `${(first + i) * ROW}px` }}>
-              <a href={href('task', t.id)} class="mono">{t.id}</a> <span class={`state ${t.state}`}>{t.state}</span>
+              <span class={`state ${t.state}`}>{t.state}</span> <a href={href('task', t.id)} class="mono">{t.id}</a>
             </div>
           ))}
         </div>
@@ -260,55 +262,271 @@ function LogTail({ base, path }: { base: string; path: string }) {
   );
 }
 
-// ---------------------------------------------------------------- Services (scheduler) pages
+// ---------------------------------------------------------------- Live state
 
-type Services = { apps: any[]; deployments: any[]; queue: any[]; info: any };
+/** Re-renders when the credentials, or the need for them, change; `key` changes with the
+ * credentials, so the data hooks reconnect with the new ones. */
+function useAuth() {
+  const [, tick] = useState(0);
+  useEffect(() => onAuthChange(() => tick((n) => n + 1)), []);
+  const c = credentials();
+  return { user: c?.user, key: c ? `${c.user}:${c.password}` : '', wanted: authWanted() };
+}
 
-/** Loads the scheduler's objects, and reloads them when `/v2/events` says something changed. */
-function useServices(): [Services | undefined, string | undefined, boolean] {
+/** Events held before they are applied (one render per batch, not per event), and the most
+ * a batch may hold before a full reload is cheaper and bounded. */
+const BATCH_MS = 50;
+const BATCH_MAX = 5000;
+
+/** Loads the scheduler's objects once, then applies `/v2/events` to them in place. What an
+ * event does not carry is refetched alone (the queue, one app); an event that cannot be
+ * applied, and every (re)connection of the stream, reloads everything. The stream is read
+ * with fetch (EventSource cannot send credentials) and reopened on its own when it drops. */
+function useServices(key: string): [Services | undefined, string | undefined, boolean] {
   const [data, setData] = useState<Services | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [streaming, setStreaming] = useState(false);
   useEffect(() => {
     let live = true;
-    let pending: number | undefined;
-    const load = async () => {
+    let current: Services | undefined;
+    // Events that arrive during a full load may postdate what it read: they are applied
+    // again to its result (applying an event twice gives the same state).
+    let during: { type: string; data: any }[] | undefined;
+    let again = false;
+    let pending: { type: string; data: any }[] = [];
+    let flushTimer: number | undefined;
+    let reloadTimer: number | undefined;
+    let queueTimer: number | undefined;
+    let retry: number | undefined;
+    let spacing = 100;
+    const appsLoading = new Set<string>();
+    const publish = (s: Services) => { current = s; if (live) setData(s); };
+    const fail = (e: unknown) => { if (live) setError((e as Error).message); };
+
+    const loadAll = async () => {
+      if (during) { again = true; return; }
+      during = [];
+      const started = performance.now();
       try {
-        const [apps, deployments, queue, info] = await Promise.all([
+        const [apps, pods, deployments, queue, info] = await Promise.all([
           getJson('/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.lastTaskFailure'),
+          // A scheduler without pods answers 404 here; the tree then holds apps only.
+          getJson('/v2/pods/::status').catch((e) => { if (e instanceof ApiError && /404|not found/i.test(e.message)) return []; throw e; }),
           getJson('/v2/deployments'), getJson('/v2/queue'), getJson('/v2/info'),
         ]);
-        if (live) { setData({ apps: apps.apps, deployments, queue: queue.queue ?? [], info }); setError(undefined); }
+        const loaded: Services = { apps: apps.apps ?? [], pods: Array.isArray(pods) ? pods : [], deployments, queue: queue.queue ?? [], info };
+        publish(applyServiceEvents(loaded, during).state);
+        if (live) setError(undefined);
+      } catch (e) {
+        fail(e);
+      }
+      during = undefined;
+      spacing = Math.min(5000, Math.max(100, 2 * (performance.now() - started)));
+      if (again && live) { again = false; reloadSoon(); }
+    };
+    const reloadSoon = () => {
+      if (reloadTimer === undefined) reloadTimer = setTimeout(() => { reloadTimer = undefined; loadAll(); }, spacing) as unknown as number;
+    };
+    // The queue is small (waiting apps only) but no event carries it: refetched at most
+    // every half second while events come.
+    const queueSoon = () => {
+      if (queueTimer !== undefined) return;
+      queueTimer = setTimeout(async () => {
+        try {
+          const q = await getJson('/v2/queue');
+          if (current) publish({ ...current, queue: q.queue ?? [] });
+        } catch (e) { fail(e); }
+        queueTimer = undefined;
+      }, 500) as unknown as number;
+    };
+    const loadApp = async (id: string) => {
+      if (appsLoading.has(id) || appsLoading.size > 20) return;
+      appsLoading.add(id);
+      try {
+        const r = await getJson(`/v2/apps${id}?embed=app.tasks&embed=app.deployments&embed=app.lastTaskFailure`);
+        if (current && r.app) {
+          const at = current.apps.findIndex((a) => a.id === id);
+          if (at >= 0) publish({ ...current, apps: [...current.apps.slice(0, at), r.app, ...current.apps.slice(at + 1)] });
+        }
+      } catch (e) { fail(e); }
+      appsLoading.delete(id);
+    };
+    const refetch = (r: Refetch) => {
+      if (r.all) { reloadSoon(); return; }
+      if (r.queue) queueSoon();
+      for (const id of r.apps ?? []) loadApp(id);
+    };
+    const flush = () => {
+      flushTimer = undefined;
+      const batch = pending;
+      pending = [];
+      if (!current || !live) return;
+      const r = applyServiceEvents(current, batch);
+      if (r.state !== current) publish(r.state);
+      refetch(r.refetch);
+    };
+    const onEvent = (type: string, data: any) => {
+      if (during) {
+        if (during.length < BATCH_MAX) during.push({ type, data });
+        else again = true;
+      }
+      if (pending.length >= BATCH_MAX) { pending = []; reloadSoon(); return; }
+      pending.push({ type, data });
+      if (flushTimer === undefined) flushTimer = setTimeout(flush, BATCH_MS) as unknown as number;
+    };
+
+    // While something waits, the queue's offer summary and backoff change with every offer,
+    // and no event says so: only then, and only the queue, is re-read every few seconds.
+    const waitingTick = setInterval(() => { if (current?.queue.length) queueSoon(); }, 3000);
+    let abort = new AbortController();
+    let opened = false;
+    const connect = async () => {
+      abort = new AbortController();
+      let authFailed = false;
+      try {
+        const response = await request('/v2/events', { headers: { Accept: 'text/event-stream' }, signal: abort.signal });
+        if (!response.ok || !response.body) throw new ApiError(`The event stream answered HTTP ${response.status}`);
+        setStreaming(true);
+        opened = true;
+        // Everything, now: events may have been missed while the stream was down.
+        loadAll();
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        const parser = new SseParser();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          for (const e of parser.push(value)) {
+            let parsed: unknown;
+            try { parsed = JSON.parse(e.data); } catch { continue; }
+            onEvent(e.type, parsed);
+          }
+        }
+      } catch (e) {
+        if (!live) return;
+        authFailed = e instanceof ApiError && /sign in|credentials/.test(e.message);
+        if (!opened) { loadAll(); opened = true; }
+      }
+      if (!live) return;
+      setStreaming(false);
+      // Refused credentials are not retried: the sign-in form restarts this with new ones.
+      if (!authFailed) retry = setTimeout(connect, 2000) as unknown as number;
+    };
+    connect();
+    return () => {
+      live = false;
+      abort.abort();
+      clearTimeout(flushTimer); clearTimeout(reloadTimer); clearTimeout(queueTimer); clearTimeout(retry); clearInterval(waitingTick);
+    };
+  }, [key]);
+  return [data, error, streaming];
+}
+
+/** The master's state, loaded once and then kept by applying the operator API's SUBSCRIBE
+ * events to it in place (tasks, agents, frameworks); an event it cannot apply, and every
+ * (re)subscription, reloads `/master/state` (reloads spaced by twice the last one's
+ * duration). The stream is reopened on its own when it drops. */
+function useClusterState(key: string): [any, string | undefined, boolean] {
+  const [state, setState] = useState<any>();
+  const [error, setError] = useState<string | undefined>();
+  const [streaming, setStreaming] = useState(false);
+  useEffect(() => {
+    let live = true;
+    let current: any;
+    let during: any[] | undefined;
+    let again = false;
+    let pending: any[] = [];
+    let flushTimer: number | undefined;
+    let reloadTimer: number | undefined;
+    let retry: number | undefined;
+    let spacing = 100;
+    const publish = (s: any) => { current = s; if (live) setState(s); };
+    const applyAll = (s: any, events: any[]) => {
+      let reload = false;
+      for (const e of events) {
+        const r = applyMasterEvent(s, e);
+        s = r.state;
+        reload ||= r.reload;
+      }
+      return { state: s, reload };
+    };
+    const load = async () => {
+      if (during) { again = true; return; }
+      during = [];
+      const started = performance.now();
+      try {
+        const s = await getJson('/master/state');
+        // Events received during the load are applied again; one it cannot apply is
+        // already reflected in what was just read, or will be by the next reload.
+        publish(applyAll(s, during).state);
+        if (live) setError(undefined);
       } catch (e) {
         if (live) setError((e as Error).message);
       }
+      during = undefined;
+      spacing = Math.min(5000, Math.max(100, 2 * (performance.now() - started)));
+      if (again && live) { again = false; reloadSoon(); }
     };
-    const soon = () => { clearTimeout(pending); pending = setTimeout(load, 100) as unknown as number; };
-    load();
-    // EventSource reconnects on its own after a drop, but gives up (CLOSED) when a reconnect
-    // is refused; then we open a new one. While it is down the header says so, and the lists
-    // are reloaded when it is back.
-    let events: EventSource;
-    let retry: number | undefined;
-    const connect = () => {
-      events = new EventSource('/v2/events');
-      events.onopen = () => { setStreaming(true); soon(); };
-      events.onerror = () => {
-        setStreaming(false);
-        if (events.readyState === EventSource.CLOSED && live) retry = setTimeout(connect, 2000) as unknown as number;
-      };
-      events.onmessage = soon;
-      for (const type of ['status_update_event', 'instance_changed_event', 'deployment_info', 'deployment_success',
-        'deployment_failed', 'deployment_step_success', 'api_post_event', 'app_terminated_event', 'health_status_changed_event',
-        'instance_health_changed_event', 'failed_health_check_event', 'group_change_success']) {
-        events.addEventListener(type, soon);
+    const reloadSoon = () => {
+      if (reloadTimer === undefined) reloadTimer = setTimeout(() => { reloadTimer = undefined; load(); }, spacing) as unknown as number;
+    };
+    const flush = () => {
+      flushTimer = undefined;
+      const batch = pending;
+      pending = [];
+      if (!current || !live) return;
+      const r = applyAll(current, batch);
+      if (r.state !== current) publish(r.state);
+      if (r.reload) reloadSoon();
+    };
+    const onEvent = (event: any) => {
+      if (event.type === 'HEARTBEAT' || event.type === 'SUBSCRIBED') return;
+      if (during) {
+        if (during.length < BATCH_MAX) during.push(event);
+        else again = true;
       }
+      if (pending.length >= BATCH_MAX) { pending = []; reloadSoon(); return; }
+      pending.push(event);
+      if (flushTimer === undefined) flushTimer = setTimeout(flush, BATCH_MS) as unknown as number;
     };
-    connect();
-    return () => { live = false; events.close(); clearTimeout(pending); clearTimeout(retry); };
-  }, []);
-  return [data, error, streaming];
+    let abort = new AbortController();
+    let opened = false;
+    const subscribe = async () => {
+      abort = new AbortController();
+      let authFailed = false;
+      try {
+        const response = await request('/api/v1', {
+          method: 'POST', signal: abort.signal,
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ type: 'SUBSCRIBE' }),
+        });
+        if (!response.ok || !response.body) throw new Error(`SUBSCRIBE answered ${response.status}`);
+        setStreaming(true);
+        opened = true;
+        load();
+        const reader = response.body.getReader();
+        const records = new RecordIo();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          for (const record of records.push(value)) onEvent(JSON.parse(record));
+        }
+      } catch (e) {
+        if (!live) return;
+        authFailed = e instanceof ApiError && /sign in|credentials/.test(e.message);
+        if (!opened) { load(); opened = true; }
+        setError(authFailed ? (e as Error).message : `The master's event stream dropped (${(e as Error).message}); reconnecting`);
+      }
+      if (!live) return;
+      setStreaming(false);
+      if (!authFailed) retry = setTimeout(subscribe, 2000) as unknown as number;
+    };
+    subscribe();
+    return () => { live = false; abort.abort(); clearTimeout(flushTimer); clearTimeout(reloadTimer); clearTimeout(retry); };
+  }, [key]);
+  return [state, error, streaming];
 }
+
+// ---------------------------------------------------------------- Services (scheduler) pages
 
 const EXAMPLE = JSON.stringify({ id: '/hello', cmd: 'while true; do echo hello; sleep 1; done', cpus: 0.1, mem: 32, instances: 1 }, null, 2);
 
@@ -338,47 +556,140 @@ function Editor() {
   );
 }
 
-function AppsPage({ data, query }: { data: Services; query: string }) {
-  const queueOf = (id: string) => data.queue.find((q) => q.app?.id === id);
-  const apps = search(data.apps, query, (a) => [a.id, ...(a.tasks ?? []).map((t: any) => t.id), ...(a.tasks ?? []).map((t: any) => t.host)]);
+/** Every app and pod with its status (running, deploying, waiting, delayed, suspended). */
+function leavesOf(data: Services): Leaf[] {
+  const queue = new Map<string, any>();
+  for (const q of data.queue) { const id = (q.app ?? q.pod)?.id; if (id) queue.set(id, q); }
+  const deploying = new Set<string>();
+  for (const d of data.deployments) for (const id of d.affectedApps ?? []) deploying.add(id);
+  for (const d of data.deployments) for (const id of d.affectedPods ?? []) deploying.add(id);
+  const leaves: Leaf[] = [];
+  for (const a of data.apps) {
+    const deployments = (a.deployments?.length ?? 0) > 0 || deploying.has(a.id) ? [{}] : [];
+    leaves.push({ kind: 'app', id: a.id, item: a, status: appStatus({ ...a, deployments }, queue.get(a.id)) as Leaf['status'] });
+  }
+  for (const p of data.pods) {
+    const { wanted, running } = instancesOf({ kind: 'pod', item: p });
+    const deployments = deploying.has(p.id) ? [{}] : [];
+    leaves.push({ kind: 'pod', id: p.id, item: p, status: appStatus({ id: p.id, instances: wanted, tasksRunning: running, deployments }, queue.get(p.id)) as Leaf['status'] });
+  }
+  return leaves;
+}
+
+function searchFields(l: Leaf): (string | undefined)[] {
+  if (l.kind === 'app') return [l.id, ...(l.item.tasks ?? []).map((t: any) => t.id), ...(l.item.tasks ?? []).map((t: any) => t.host)];
+  return [l.id, ...(l.item.instances ?? []).map((i: any) => i.id), ...(l.item.instances ?? []).map((i: any) => i.agentHostname)];
+}
+
+function AppsPage({ data, query, group }: { data: Services; query: string; group?: string }) {
+  const leaves = useMemo(() => leavesOf(data), [data.apps, data.pods, data.queue, data.deployments]);
+  const shown = useMemo(() => search(leaves, query, searchFields), [leaves, query]);
+  const root = useMemo(() => buildTree(shown), [shown]);
+  const top = group ? subtree(root, group) : root;
   return (
     <div>
-      <section aria-label="Apps">
-        <h2>Apps ({apps.length})</h2>
-        <AppRows apps={apps} status={(a) => appStatus(a, queueOf(a.id))} />
+      <section aria-label="Services">
+        {group
+          ? <h2>Group <span class="mono">{group}</span> <a href={href('apps')} class="small">all services</a></h2>
+          : <h2>Services</h2>}
+        {top
+          ? <p class="small" data-test="tree-counts">{countsText(top.counts)}{query.trim() ? ` matching “${query.trim()}”` : ''}</p>
+          : <Alert text={`No group ${group}${query.trim() ? ` holds anything matching “${query.trim()}”` : ''}`} />}
+        {top && <ServiceTree root={top} />}
       </section>
-      <Editor />
+      {!group && <Editor />}
     </div>
   );
 }
 
-/** The apps as a virtualised grid: 10,000 apps cost the DOM only the rows in view. */
-function AppRows({ apps, status }: { apps: any[]; status: (app: any) => string }) {
+/** The services tree, virtualised: 10,000 apps cost the DOM only the rows in view. Groups
+ * collapse (their row keeps its counts); arrow keys move between rows, Enter or Space opens
+ * an app or toggles a group. */
+function ServiceTree({ root }: { root: ReturnType<typeof buildTree> }) {
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
+  const rows = useMemo(() => flattenTree(root, collapsed), [root, collapsed]);
   const [top, setTop] = useState(0);
+  const list = useRef<HTMLDivElement>(null);
   const viewport = 480;
-  const [first, last] = visibleRange(top, viewport, ROW, apps.length);
+  const [first, last] = visibleRange(top, viewport, ROW, rows.length);
+  const toggle = (id: string) => setCollapsed((c) => {
+    const n = new Set(c);
+    if (n.has(id)) n.delete(id); else n.add(id);
+    return n;
+  });
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const focusable = [...(list.current?.querySelectorAll<HTMLElement>('[data-nav]') ?? [])];
+    const at = focusable.indexOf(document.activeElement as HTMLElement);
+    const next = focusable[at + (e.key === 'ArrowDown' ? 1 : -1)];
+    if (next) { e.preventDefault(); next.focus(); next.scrollIntoView({ block: 'nearest' }); }
+  };
   return (
-    <div role="table" aria-label="Apps" aria-rowcount={apps.length + 1}>
+    <div role="treegrid" aria-label="Services tree" aria-rowcount={rows.length + 1} onKeyDown={onKeyDown}>
       <div role="row" class="grow ghead">
-        <span role="columnheader">ID</span><span role="columnheader">Status</span><span role="columnheader">Running / wanted</span>
-        <span role="columnheader">Healthy</span><span role="columnheader">CPUs</span><span role="columnheader">Mem</span>
+        <span role="columnheader">ID</span><span role="columnheader">Status</span><span role="columnheader" title="Running / wanted">Instances</span>
+        <span role="columnheader">Health</span><span role="columnheader" class="opt">CPUs</span><span role="columnheader" class="opt">Mem</span>
       </div>
-      <div class="vlist" style={{ height: `${Math.min(viewport, apps.length * ROW + 2)}px` }} onScroll={(e) => setTop((e.target as HTMLElement).scrollTop)}>
-        <div style={{ height: `${apps.length * ROW}px`, position: 'relative' }}>
-          {apps.slice(first, last).map((a, i) => (
-            <div role="row" class="grow vrow" key={a.id} data-test="app-row" data-app={a.id} aria-rowindex={first + i + 2} style={{ top: `${(first + i) * ROW}px` }}>
-              <span role="cell"><a href={href('app', a.id)}>{a.id}</a></span>
-              <span role="cell" data-test="app-status">{status(a)}</span>
-              <span role="cell" data-test="app-count">{a.tasksRunning ?? 0} / {a.instances}</span>
-              <span role="cell">{a.tasksHealthy ?? 0}</span>
-              <span role="cell">{a.cpus}</span>
-              <span role="cell">{formatMem(a.mem)}</span>
-            </div>
-          ))}
+      <div class="vlist" ref={list} style={{ height: `${Math.min(viewport, rows.length * ROW + 2)}px` }} onScroll={(e) => setTop((e.target as HTMLElement).scrollTop)}>
+        <div style={{ height: `${rows.length * ROW}px`, position: 'relative' }}>
+          {rows.slice(first, last).map((r, i) => <TreeRow key={`${r.kind}:${r.id}`} row={r} index={first + i} toggle={toggle} />)}
         </div>
       </div>
     </div>
   );
+}
+
+function baseName(id: string): string {
+  return id.slice(id.lastIndexOf('/') + 1) || id;
+}
+
+function healthText(app: any): string {
+  if (!(app.healthChecks ?? []).length) return '–';
+  const bad = app.tasksUnhealthy ?? 0;
+  return `${app.tasksHealthy ?? 0} healthy${bad ? `, ${bad} unhealthy` : ''}`;
+}
+
+function TreeRow({ row, index, toggle }: { row: Row; index: number; toggle: (id: string) => void }) {
+  const style = { top: `${index * ROW}px` };
+  const indent = { paddingLeft: `${row.depth * 16}px` };
+  if (row.kind === 'group') {
+    return (
+      <div role="row" class="grow vrow grouprow" data-test="group-row" data-group={row.id} aria-level={row.depth + 1} aria-expanded={row.expanded} aria-rowindex={index + 2} style={style}>
+        <span role="gridcell" style={indent}>
+          <button type="button" class="toggle" data-nav aria-expanded={row.expanded} aria-label={`${row.expanded ? 'Collapse' : 'Expand'} group ${row.id}`}
+            onClick={() => toggle(row.id)}>{row.expanded ? '▾' : '▸'}</button>{' '}
+          <a href={href('group', row.id)} aria-label={`Group ${row.id}`}>{baseName(row.id)}/</a>
+        </span>
+        <span role="gridcell" class="gcounts small" data-test="group-counts">{countsText(row.counts)}</span>
+      </div>
+    );
+  }
+  const { wanted, running } = instancesOf(row);
+  const item = row.item;
+  const cpus = row.kind === 'app' ? item.cpus : (item.spec?.containers ?? []).reduce((n: number, c: any) => n + (c.resources?.cpus ?? 0), 0);
+  const mem = row.kind === 'app' ? item.mem : (item.spec?.containers ?? []).reduce((n: number, c: any) => n + (c.resources?.mem ?? 0), 0);
+  const open = (e: KeyboardEvent) => {
+    // Links open on Enter by themselves; Space opens them too, as on the other controls.
+    if (e.key === ' ') { e.preventDefault(); location.hash = href(row.kind, row.id); }
+  };
+  return (
+    <div role="row" class="grow vrow" data-test="app-row" data-app={row.id} data-kind={row.kind} aria-level={row.depth + 1} aria-rowindex={index + 2} style={style}>
+      <span role="gridcell" style={indent}>
+        <a href={href(row.kind, row.id)} data-nav onKeyDown={open} aria-label={`${row.kind === 'pod' ? 'Pod' : 'App'} ${row.id}`}>{baseName(row.id)}</a>
+        {row.kind === 'pod' && <span class="small"> pod</span>}
+      </span>
+      <span role="gridcell" data-test="app-status" class={`status ${row.status}`}>{row.status}</span>
+      <span role="gridcell" data-test="app-count">{running} / {wanted}</span>
+      <span role="gridcell">{row.kind === 'app' ? healthText(item) : '–'}</span>
+      <span role="gridcell" class="opt">{cpus}</span>
+      <span role="gridcell" class="opt">{formatMem(mem)}</span>
+    </div>
+  );
+}
+
+/** Cancels on Escape: the destroy confirmation and the editors close with it. */
+function onEscape(f: () => void) {
+  return (e: KeyboardEvent) => { if (e.key === 'Escape') { e.preventDefault(); f(); } };
 }
 
 function AppPage({ data, id, master }: { data: Services; id: string; master?: string }) {
@@ -395,15 +706,17 @@ function AppPage({ data, id, master }: { data: Services; id: string; master?: st
   return (
     <div>
       <h2>App <span class="mono">{app.id}</span> <span class="badge" data-test="app-status">{appStatus(app, queue)}</span></h2>
+      <p class="small">In group <a href={href('group', app.id.slice(0, app.id.lastIndexOf('/')) || '/')}>{app.id.slice(0, app.id.lastIndexOf('/')) || '/'}</a></p>
       <p class="mono small">{app.cmd}</p>
-      <div class="actions">
-        <label>Instances <input type="number" min="0" value={count || app.instances} aria-label="Instances" id="scale-count"
+      <div class="actions" onKeyDown={onEscape(() => setConfirm(false))}>
+        <label>Instances <input type="number" min="0" value={count || app.instances} id="scale-count"
           onInput={(e) => setCount((e.target as HTMLInputElement).value)} /></label>
         <button type="button" id="scale" onClick={() => act('PUT', base, { instances: Number(count || app.instances) })}>Scale</button>
         <button type="button" onClick={() => act('POST', `${base}/restart`)}>Restart</button>
         <button type="button" onClick={() => act('PUT', base, { instances: 0 })}>Suspend</button>
         {confirm
-          ? <button type="button" class="danger" onClick={() => { setConfirm(false); act('DELETE', base).then(() => { location.hash = href('apps'); }); }}>Confirm destroy</button>
+          ? <><button type="button" class="danger" autoFocus onClick={() => { setConfirm(false); act('DELETE', base).then(() => { location.hash = href('apps'); }); }}>Confirm destroy</button>
+            <button type="button" onClick={() => setConfirm(false)}>Keep it</button></>
           : <button type="button" onClick={() => setConfirm(true)}>Destroy</button>}
       </div>
       <Alert text={error} />
@@ -416,14 +729,14 @@ function AppPage({ data, id, master }: { data: Services; id: string; master?: st
       )}
       <h3>Instances ({app.tasksRunning ?? 0} running of {app.instances})</h3>
       <table>
-        <thead><tr><th>Task</th><th>State</th><th>Host</th><th>Ports</th><th>Health</th><th></th></tr></thead>
+        <thead><tr><th>Task</th><th>State</th><th>Host</th><th>Ports</th><th>Health</th><th aria-label="Actions"></th></tr></thead>
         <tbody>
           {(app.tasks ?? []).map((t: any) => (
             <tr key={t.id} data-test="instance-row">
               <td><a href={href('task', t.id)} class="mono">{t.id}</a></td>
               <td>{t.state}</td>
               <td>{t.host}</td>
-              <td>{(t.ports ?? []).map((p: number) => <a key={p} href={`http://${t.host}:${p}/`}>{p} </a>)}</td>
+              <td>{(t.ports ?? []).map((p: number) => <a key={p} href={`http://${t.host}:${p}/`} aria-label={`Port ${p} on ${t.host}`}>{p} </a>)}</td>
               <td>{(t.healthCheckResults ?? []).map((h: any) => (h.alive ? 'healthy' : 'unhealthy')).join(', ') || '–'}</td>
               <td><button type="button" aria-label={`Kill ${t.id}`} onClick={() => act('DELETE', `${base}/tasks/${encodeURIComponent(t.id)}`)}>Kill</button></td>
             </tr>
@@ -432,6 +745,44 @@ function AppPage({ data, id, master }: { data: Services; id: string; master?: st
       </table>
       {!master && <Alert text="The master's address is unknown, so task histories cannot be shown" />}
       <EditApp app={app} />
+    </div>
+  );
+}
+
+function PodPage({ data, id }: { data: Services; id: string }) {
+  const pod = data.pods.find((p) => p.id === id);
+  const [error, setError] = useState<string | undefined>();
+  const [confirm, setConfirm] = useState(false);
+  if (!pod) return <Alert text={`No pod ${id}`} />;
+  const leaf = leavesOf({ ...data, apps: [], pods: [pod] })[0];
+  const { wanted, running } = instancesOf(leaf);
+  const destroy = async () => {
+    setConfirm(false);
+    try { await send('DELETE', `/v2/pods${pod.id}`); location.hash = href('apps'); } catch (e) { setError((e as Error).message); }
+  };
+  const queue = data.queue.find((q) => q.pod?.id === id);
+  return (
+    <div>
+      <h2>Pod <span class="mono">{pod.id}</span> <span class="badge" data-test="app-status">{leaf.status}</span></h2>
+      <p>{running} of {wanted} instances stable · containers {(pod.spec?.containers ?? []).map((c: any) => c.name).join(', ')}</p>
+      <div class="actions" onKeyDown={onEscape(() => setConfirm(false))}>
+        {confirm
+          ? <><button type="button" class="danger" autoFocus onClick={destroy}>Confirm destroy</button><button type="button" onClick={() => setConfirm(false)}>Keep it</button></>
+          : <button type="button" onClick={() => setConfirm(true)}>Destroy</button>}
+      </div>
+      <Alert text={error} />
+      {queue && <Waiting entry={queue} />}
+      <table>
+        <thead><tr><th>Instance</th><th>Status</th><th>Host</th><th>Containers</th></tr></thead>
+        <tbody>
+          {(pod.instances ?? []).map((i: any) => (
+            <tr key={i.id} data-test="instance-row">
+              <td class="mono">{i.id}</td><td>{i.status}</td><td>{i.agentHostname ?? '–'}</td>
+              <td>{(i.containers ?? []).map((c: any) => `${c.name}: ${c.status}`).join(', ') || '–'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
@@ -457,7 +808,7 @@ function EditApp({ app }: { app: any }) {
     }
   };
   return (
-    <section aria-label="Edit the app">
+    <section aria-label="Edit the app" onKeyDown={onEscape(() => { setText(undefined); setError(undefined); })}>
       <h3>Edit {app.id}</h3>
       <textarea aria-label="App definition JSON" id="edit-json" rows={12} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
       <div><button type="button" id="save" onClick={save}>Save</button> <button type="button" onClick={() => { setText(undefined); setError(undefined); }}>Cancel</button></div>
@@ -512,98 +863,83 @@ function QueuePage({ data }: { data: Services }) {
   return (
     <section aria-label="Queue">
       <h2>Queue ({data.queue.length})</h2>
-      {data.queue.map((q) => <div key={q.app?.id}><h3><a href={href('app', q.app?.id)}>{q.app?.id}</a></h3><Waiting entry={q} /></div>)}
+      {data.queue.map((q) => {
+        const id = (q.app ?? q.pod)?.id;
+        return <div key={id}><h3><a href={href(q.pod ? 'pod' : 'app', id)}>{id}</a></h3><Waiting entry={q} /></div>;
+      })}
     </section>
   );
 }
 
 // ---------------------------------------------------------------- Shell
 
-function Shell({ title, nav, other, query, setQuery, live, children }: any) {
+/** The sign-in form, shown when the page's daemon answers 401. The credentials are kept in
+ * sessionStorage for this tab and sent as `Authorization: Basic` from then on. */
+function SignIn({ onClose }: { onClose: () => void }) {
+  const known = credentials();
+  const [user, setUser] = useState(known?.user ?? '');
+  const [password, setPassword] = useState('');
+  const first = useRef<HTMLInputElement>(null);
+  useEffect(() => { first.current?.focus(); }, []);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    setCredentials({ user, password });
+    setAuthWanted(false);
+  };
+  return (
+    <div class="backdrop">
+      <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="signin-title" onSubmit={submit} onKeyDown={onEscape(onClose)}>
+        <h2 id="signin-title">Sign in</h2>
+        <p data-test="signin-reason">{known ? `The daemon refused the credentials of '${known.user}'.` : 'This daemon asks for a user and password.'}</p>
+        <label>User <input id="signin-user" ref={first} autocomplete="username" required value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} /></label>
+        <label>Password <input id="signin-password" type="password" autocomplete="current-password" required value={password}
+          onInput={(e) => setPassword((e.target as HTMLInputElement).value)} /></label>
+        <div class="actions"><button type="submit" id="signin">Sign in</button> <button type="button" onClick={onClose}>Cancel</button></div>
+      </form>
+    </div>
+  );
+}
+
+function Shell({ title, nav, other, query, setQuery, live, auth, children }: any) {
+  const search = useRef<HTMLInputElement>(null);
+  const [dismissed, setDismissed] = useState(false);
+  const [asked, setAsked] = useState(false);
+  useEffect(() => { if (auth.wanted) { setAsked(true); setDismissed(false); } }, [auth.wanted]);
+  useEffect(() => {
+    // `/` jumps to the search box, as on most sites, unless the user is typing somewhere.
+    const on = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || t.closest('input, textarea, select, [contenteditable]')) return;
+      e.preventDefault();
+      search.current?.focus();
+    };
+    addEventListener('keydown', on);
+    return () => removeEventListener('keydown', on);
+  }, []);
+  const close = useCallback(() => setDismissed(true), []);
   return (
     <div>
       <header>
         <h1>Drover · {title}</h1>
         <nav aria-label="Pages">{nav.map(([page, label]: string[]) => <a key={page} href={href(page)}>{label}</a>)}{other}</nav>
-        <input type="search" aria-label="Search" placeholder="Search app, task or host" value={query}
+        <input type="search" id="search" ref={search} aria-label="Search (press / to focus)" placeholder="Search app, task or host  /" value={query}
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
         <span class={live ? 'live on' : 'live'} role="status">{live ? 'live' : 'reconnecting…'}</span>
+        {auth.user && !auth.wanted
+          ? <span class="small">Signed in as <b data-test="user">{auth.user}</b> <button type="button" onClick={() => setCredentials(undefined)}>Sign out</button></span>
+          : asked && <button type="button" id="open-signin" onClick={() => { setDismissed(false); setAuthWanted(true); }}>Sign in</button>}
       </header>
       <main>{children}</main>
+      {auth.wanted && !dismissed && <SignIn onClose={close} />}
     </div>
   );
 }
 
-/** The master's state, reloaded when the operator API's SUBSCRIBE stream reports a change
- * (tasks, agents, frameworks), not on a timer. Reloads are spaced by twice the time the last
- * one took, so a busy cluster with a large state is not re-read on every event. The stream is
- * reopened on its own when it drops. */
-function useClusterState(): [any, string | undefined, boolean] {
-  const [state, setState] = useState<any>();
-  const [error, setError] = useState<string | undefined>();
-  const [streaming, setStreaming] = useState(false);
-  useEffect(() => {
-    let live = true;
-    let timer: number | undefined;
-    let loading = false;
-    let again = false;
-    let spacing = 100;
-    const load = async () => {
-      if (loading) { again = true; return; }
-      loading = true;
-      const started = performance.now();
-      try {
-        const s = await getJson('/master/state');
-        if (live) { setState(s); setError(undefined); }
-      } catch (e) {
-        if (live) setError((e as Error).message);
-      }
-      spacing = Math.min(5000, Math.max(100, 2 * (performance.now() - started)));
-      loading = false;
-      if (again && live) { again = false; soon(); }
-    };
-    const soon = () => { if (timer === undefined) timer = setTimeout(() => { timer = undefined; load(); }, spacing) as unknown as number; };
-    let abort = new AbortController();
-    const subscribe = async () => {
-      abort = new AbortController();
-      try {
-        const response = await fetch('/api/v1', {
-          method: 'POST', signal: abort.signal,
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-          body: JSON.stringify({ type: 'SUBSCRIBE' }),
-        });
-        if (!response.ok || !response.body) throw new Error(`SUBSCRIBE answered ${response.status}`);
-        setStreaming(true);
-        load();
-        const reader = response.body.getReader();
-        const records = new RecordIo();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          for (const record of records.push(value)) {
-            const type = JSON.parse(record).type;
-            if (type !== 'HEARTBEAT' && type !== 'SUBSCRIBED') soon();
-          }
-        }
-      } catch (e) {
-        if (!live) return;
-        setError(`The master's event stream dropped (${(e as Error).message}); reconnecting`);
-      }
-      if (!live) return;
-      setStreaming(false);
-      setTimeout(subscribe, 2000);
-    };
-    load();
-    subscribe();
-    return () => { live = false; abort.abort(); clearTimeout(timer); };
-  }, []);
-  return [state, error, streaming];
-}
-
 function ClusterApp() {
   const route = useHash();
+  const auth = useAuth();
   const [query, setQuery] = useState('');
-  const [state, error, streaming] = useClusterState();
+  const [state, error, streaming] = useClusterState(auth.key);
   let page;
   if (route.page === 'task' && route.id) page = <TaskDetail master="" id={route.id} />;
   else if (!state) page = <Alert text={error ?? undefined} />;
@@ -611,8 +947,9 @@ function ClusterApp() {
   else if (route.page === 'framework' && route.id) page = <FrameworkPage state={state} id={route.id} />;
   else page = <Overview state={state} query={query} />;
   return (
-    <Shell title="Cluster" nav={[['overview', 'Overview']]} other={null} query={query} setQuery={setQuery} live={streaming}>
+    <Shell title="Cluster" nav={[['overview', 'Overview']]} other={null} query={query} setQuery={setQuery} live={streaming} auth={auth}>
       {state && error && <Alert text={error} />}
+      {auth.user && !auth.wanted && <p class="small">Lists show what the master's ACLs let '{auth.user}' see.</p>}
       {page}
     </Shell>
   );
@@ -626,19 +963,22 @@ function stagedAtOf(data: Services, taskId: string): string | undefined {
 
 function ServicesApp() {
   const route = useHash();
+  const auth = useAuth();
   const [query, setQuery] = useState('');
-  const [data, error, streaming] = useServices();
+  const [data, error, streaming] = useServices(auth.key);
   const master = useMemo(() => masterBase(data?.info?.marathon_config?.master, location.hostname, location.protocol), [data?.info]);
   let page;
   if (!data) page = <Alert text={error} />;
   else if (route.page === 'app' && route.id) page = <AppPage data={data} id={route.id} master={master} />;
+  else if (route.page === 'pod' && route.id) page = <PodPage data={data} id={route.id} />;
+  else if (route.page === 'group' && route.id) page = <AppsPage data={data} query={query} group={route.id} />;
   else if (route.page === 'task' && route.id) page = master ? <TaskDetail master={master} id={route.id} stagedAt={stagedAtOf(data, route.id)} /> : <Alert text="The master's address is unknown" />;
   else if (route.page === 'deployments') page = <DeploymentsPage data={data} />;
   else if (route.page === 'queue') page = <QueuePage data={data} />;
   else page = <AppsPage data={data} query={query} />;
   const other = master ? <a href={`${master}/`}>Cluster</a> : null;
   return (
-    <Shell title="Services" nav={[['apps', 'Apps'], ['deployments', 'Deployments'], ['queue', 'Queue']]} other={other} query={query} setQuery={setQuery} live={streaming}>
+    <Shell title="Services" nav={[['apps', 'Services'], ['deployments', 'Deployments'], ['queue', 'Queue']]} other={other} query={query} setQuery={setQuery} live={streaming} auth={auth}>
       {data && error && <Alert text={error} />}
       {page}
     </Shell>

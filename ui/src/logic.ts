@@ -211,3 +211,12 @@ export function appDefinition(app: Record<string, unknown>): Record<string, unkn
   for (const [k, v] of Object.entries(app)) if (!APP_STATUS_FIELDS.includes(k)) out[k] = v;
   return out;
 }
+
+/** A 403 in words: who was refused what, and that the daemon's ACLs decided it (a read may
+ * also come back filtered, which the pages say where they show a list). */
+export function forbiddenText(user: string | undefined, url: string, body: string): string {
+  const path = url.replace(/^[a-z]+:\/\/[^/]+/, '').split('?')[0];
+  const who = user ? `'${user}'` : 'an anonymous user';
+  const detail = body.trim() ? `: ${errorText(403, body)}` : '';
+  return `Forbidden: the daemon's ACLs do not let ${who} do this (${path})${detail}`;
+}

@@ -1,10 +1,13 @@
 //! The web UI end to end in a real headless Chromium (Debian's `chromium`, driven over
 //! WebDriver through `chromedriver`), against a real master, agent and scheduler: the cluster
-//! overview, deploying from the JSON editor, a 422 shown inline, scaling, a task's status
-//! history, the live log tail, a kill and its replacement, editing, a failing app's reason, a
-//! waiting app's reason, the cluster page following the operator stream (with the
-//! event-to-screen latency measured), and the scheduler going away and coming back. One
-//! browser serves the whole suite; screenshots of each page go to `target/ui-screenshots/`.
+//! overview, deploying from the JSON editor, a 422 shown inline, the services tree (groups
+//! with their counts, collapsing by mouse and keyboard, a group's deep link), scaling with the
+//! events applied in place (no list reload), a task's status history, the live log tail, a
+//! kill and its replacement, editing, a failing app's reason, a waiting app's reason, the
+//! cluster page following the operator stream in place (with the event-to-screen latency
+//! measured), every main page at phone size (390×844, no sideways scroll), and the scheduler
+//! going away and coming back. A second test starts `drover dev --credentials` and signs in
+//! through the UI's own form, on the cluster page and on the services page. Screenshots of each page go to `target/ui-screenshots/`.
 
 mod support;
 
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::{Cluster, free_port, wait_until};
+use support::{Cluster, DROVER, free_port, wait_until};
 
 /// Generous: a loaded 2-core machine may be slow; waits end as soon as they are met.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -201,6 +204,56 @@ impl Browser {
         self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
     }
 
+    /// Presses one key (a WebDriver key value) in whatever element has the focus.
+    fn press(&self, key: &str) {
+        self.call(
+            "POST",
+            "/actions",
+            Some(
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]}),
+            ),
+        );
+        self.call("DELETE", "/actions", None);
+    }
+
+    /// Emulates a phone's 390×844 viewport (touch, mobile layout) or, with `false`, ends it.
+    fn phone(&self, on: bool) {
+        let (cmd, params) = if on {
+            (
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}),
+            )
+        } else {
+            ("Emulation.clearDeviceMetricsOverride", json!({}))
+        };
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": cmd, "params": params})),
+        );
+    }
+
+    /// At phone size: a screenshot, and no part of the page reaching past the screen's width.
+    /// A mobile browser widens its layout viewport to fit content that is too wide (and zooms
+    /// out), so `innerWidth` staying at 390 is the check; the sideways scroll is checked too.
+    fn phone_check(&self, name: &str) {
+        self.screenshot(&format!("phone-{name}"));
+        let measured = self.js(
+            "const e = document.scrollingElement; \
+             const wide = [...document.querySelectorAll('body *')].filter(x => { \
+               const r = x.getBoundingClientRect(); if (r.right <= 391) return false; \
+               for (let p = x.parentElement; p; p = p.parentElement) \
+                 if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX) && p !== document.body && p !== document.documentElement) return false; \
+               return true; }).slice(0, 8).map(x => `${x.tagName}.${x.className} ${Math.round(x.getBoundingClientRect().right)}`); \
+             return [innerWidth, e.scrollWidth, e.clientWidth, wide]",
+        );
+        assert!(
+            measured[0] == 390 && measured[1].as_u64() <= measured[2].as_u64(),
+            "{name} is wider than a phone: [innerWidth, scrollWidth, clientWidth, too wide] = {measured}"
+        );
+    }
+
     fn screenshot(&self, name: &str) {
         let data = self.call("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD
@@ -269,7 +322,8 @@ fn the_web_ui_end_to_end() {
     // The services UI: the event stream is open.
     browser.goto(&services);
     browser.wait("the live stream and the editor", "return document.querySelector('.live.on') !== null && document.querySelector('#app-json') !== null");
-    browser.js("window.__sameDocument = true; return null");
+    // Room for every request the page makes, so that list reloads can be counted.
+    browser.js("window.__sameDocument = true; performance.setResourceTimingBufferSize(1000000); return null");
 
     // Invalid JSON: said in words, the text kept.
     browser.type_into("#app-json", "{\"id\": ");
@@ -324,12 +378,68 @@ fn the_web_ui_end_to_end() {
     );
     browser.screenshot("services-apps");
 
+    // The services tree: an app in a group is listed under it, the group's row counts what
+    // it holds, and the group collapses and expands, by mouse and by keyboard.
+    let grouped =
+        json!({"id": "/ui-grp/inner", "cmd": "sleep 100", "cpus": 0.1, "mem": 16, "instances": 0});
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&grouped));
+    assert_eq!(status, 201, "{body}");
+    browser.wait(
+        "the group and its counts",
+        "const g = document.querySelector('[data-group=\"/ui-grp\"] [data-test=group-counts]'); \
+         const a = document.querySelector('[data-app=\"/ui-grp/inner\"] [data-test=app-status]'); \
+         return !!g && g.textContent.startsWith('1 app ') && g.textContent.includes('1 suspended') \
+           && a?.textContent === 'suspended'",
+    );
+    browser.screenshot("services-tree");
+    browser.click("[data-group=\"/ui-grp\"] button");
+    browser.wait(
+        "the group collapsed",
+        "return document.querySelector('[data-app=\"/ui-grp/inner\"]') === null \
+           && document.querySelector('[data-group=\"/ui-grp\"] button').getAttribute('aria-expanded') === 'false'",
+    );
+    // Space on the focused toggle expands it again.
+    browser.js("document.querySelector('[data-group=\"/ui-grp\"] button').focus(); return null");
+    browser.press(" ");
+    browser.wait(
+        "the group expanded by keyboard",
+        "return document.querySelector('[data-app=\"/ui-grp/inner\"]') !== null",
+    );
+    // ArrowDown moves to the next row's control (the app's link); Enter opens it.
+    browser.press("\u{E015}");
+    assert_eq!(
+        browser.js("return document.activeElement.getAttribute('aria-label')"),
+        "App /ui-grp/inner"
+    );
+    browser.press("\u{E007}");
+    browser.wait(
+        "the app page opened by keyboard",
+        "return location.hash === '#/app/%2Fui-grp%2Finner' && document.querySelector('#scale') !== null",
+    );
+    // `/` focuses the search box from anywhere but a text field.
+    browser.js("document.activeElement.blur(); return null");
+    browser.press("/");
+    assert_eq!(browser.js("return document.activeElement.id"), "search");
+    assert_eq!(browser.js("return document.activeElement.value"), "");
+    // A group's deep link shows that group only.
+    browser.js("location.hash = '#/group/%2Fui-grp'; return null");
+    browser.wait(
+        "the group's page",
+        "return document.querySelector('[data-app=\"/ui-grp/inner\"]') !== null \
+           && document.querySelector('[data-app=\"/ui-e2e\"]') === null",
+    );
+    browser.screenshot("services-group");
+
     // Scale to 2 from the app page.
     browser.js("location.hash = '#/app/%2Fui-e2e'; return null");
     browser.wait(
         "the app page",
         "return document.querySelector('#scale') !== null",
     );
+    // The lists are loaded in full only when the stream (re)connects; the scale's events are
+    // applied in place.
+    let list_loads = "return performance.getEntriesByType('resource').filter(e => e.name.includes('/v2/apps?embed=')).length";
+    let loads_before = browser.js(list_loads);
     browser.type_into("#scale-count", "2");
     browser.click("#scale");
     browser.wait(
@@ -342,6 +452,11 @@ fn the_web_ui_end_to_end() {
     assert_eq!(
         cluster.marathon_json("/v2/apps/ui-e2e")["app"]["instances"],
         2
+    );
+    assert_eq!(
+        browser.js(list_loads),
+        loads_before,
+        "the scale-up was applied from its events, without reloading the lists"
     );
     assert_eq!(
         browser.js("return window.__sameDocument === true"),
@@ -492,9 +607,11 @@ fn the_web_ui_end_to_end() {
         "the master's stream",
         "return document.querySelector('.live.on') !== null && document.querySelector('input[type=search]') !== null",
     );
-    browser.js("window.__sameDocument = true; return null");
+    browser.js("window.__sameDocument = true; performance.setResourceTimingBufferSize(1000000); return null");
     browser.type_into("input[type=search]", "ui-e2e");
     browser.wait("two running ui-e2e tasks listed", &running_rows_are(2));
+    let state_loads = "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/master/state')).length";
+    let state_loads_before = browser.js(state_loads);
     // Event-to-screen latency: the page notes the wall-clock time at which it first shows a
     // third running task; the master's history says when that task's TASK_RUNNING arrived.
     browser.js(&format!(
@@ -540,7 +657,44 @@ fn the_web_ui_end_to_end() {
         true,
         "no reload happened"
     );
+    assert_eq!(
+        browser.js(state_loads),
+        state_loads_before,
+        "the new task was applied from the operator events, without reloading /master/state"
+    );
     browser.screenshot("cluster-overview-live");
+
+    // At phone size every main page fits the screen's width.
+    browser.phone(true);
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "the overview at phone size",
+        "return document.querySelector('[data-test=agent-row]') !== null && document.querySelector('.live.on') !== null",
+    );
+    browser.phone_check("cluster-overview");
+    browser.goto(&services);
+    browser.wait(
+        "the services at phone size",
+        "return document.querySelector('[data-app=\"/ui-e2e\"]') !== null && document.querySelector('[data-group=\"/ui-grp\"]') !== null",
+    );
+    browser.phone_check("services");
+    browser.js("location.hash = '#/app/%2Fui-e2e'; return null");
+    browser.wait(
+        "the app page at phone size",
+        &format!(
+            "return {}.filter(t => t.includes('TASK_RUNNING')).length === 3",
+            texts("[data-test=instance-row]")
+        ),
+    );
+    browser.phone_check("services-app");
+    browser.js("location.hash = '#/task/' + encodeURIComponent(document.querySelector('[data-test=instance-row] a').textContent); return null");
+    browser.wait(
+        "a task's history at phone size",
+        "return document.querySelectorAll('[data-test=history-entry]').length >= 3 \
+           && (document.querySelector('[data-test=log]')?.textContent ?? '').includes('tick-')",
+    );
+    browser.phone_check("task-detail");
+    browser.phone(false);
 
     // Checked before the scheduler is stopped (its refused connections are logged too): the
     // failed requests the browser logs are the two refusals asked for on purpose.
@@ -572,5 +726,172 @@ fn the_web_ui_end_to_end() {
         browser.js("return window.__sameDocument === true"),
         true,
         "no reload happened"
+    );
+}
+
+/// `drover dev` as a child process, killed on drop even if the test panicked.
+struct Dev {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Dev {
+    /// Starts `drover dev` with `extra` flags on free ports; waits for its banner.
+    fn start(dir: &std::path::Path, ports: [u16; 3], extra: &[&str]) -> Dev {
+        let log = dir.join("dev.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(DROVER)
+            .arg("dev")
+            .arg(format!("--work_dir={}", dir.join("work").display()))
+            .arg(format!("--master_port={}", ports[0]))
+            .arg(format!("--agent_port={}", ports[1]))
+            .arg(format!("--marathon_port={}", ports[2]))
+            .arg("--resources=cpus:2;mem:2048;disk:4096;ports:[31000-31999]")
+            // Plain processes: this test runs no task, it needs no isolation.
+            .arg("--isolation=posix/cpu,posix/mem")
+            .args(extra)
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .expect("start drover dev");
+        let mut dev = Dev { child, log };
+        wait_until("drover dev's banner", DEADLINE, || {
+            if let Ok(Some(status)) = dev.child.try_wait() {
+                panic!("drover dev exited with {status}:\n{}", dev.output());
+            }
+            dev.output().contains("Drover is running")
+        });
+        dev
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Authentication in the UI: under `drover dev --credentials` the master's operator API
+/// wants credentials, so the cluster page's event stream is refused with a 401. The page asks
+/// in its own form (the browser's prompt never shows: the page fetches without the browser's
+/// HTTP authentication), says in words when the password is wrong, closes on Escape, goes
+/// live once signed in, and keeps the credentials for the browser session (a reload does not
+/// ask again). The services page, under the scheduler's `--http_credentials`, does the same
+/// and then deploys an app and follows it to running with its credentials.
+#[test]
+fn the_web_ui_signs_in_through_its_own_form() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = [free_port(), free_port(), free_port()];
+    let dev = Dev::start(dir.path(), ports, &["--credentials=ops:ops-secret"]);
+    let browser = Browser::start();
+    let master = format!("http://127.0.0.1:{}", ports[0]);
+
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "the sign-in form, focused",
+        "return document.querySelector('[role=dialog] #signin-user') !== null \
+           && document.activeElement?.id === 'signin-user' && document.querySelector('.live.on') === null",
+    );
+    browser.screenshot("signin-form");
+
+    // A wrong password: said in words, and the form asks again.
+    browser.type_into("#signin-user", "ops");
+    browser.type_into("#signin-password", "wrong");
+    browser.click("#signin");
+    browser.wait(
+        "the refusal in words",
+        "return (document.querySelector('[data-test=signin-reason]')?.textContent ?? '').includes(\"refused the credentials of 'ops'\")",
+    );
+    assert_eq!(
+        browser.js("return document.querySelector('.live.on') === null"),
+        true,
+        "not live with a wrong password"
+    );
+    // Escape closes the form; the header offers to sign in again.
+    browser.press("\u{E00C}");
+    browser.wait(
+        "the form closed",
+        "return document.querySelector('[role=dialog]') === null && document.querySelector('#open-signin') !== null",
+    );
+    browser.click("#open-signin");
+    browser.wait(
+        "the form again, the user kept",
+        "return document.querySelector('#signin-user')?.value === 'ops'",
+    );
+    browser.type_into("#signin-password", "ops-secret");
+    browser.press("\u{E007}");
+    browser.wait(
+        "live once signed in",
+        "return document.querySelector('.live.on') !== null && document.querySelector('[role=dialog]') === null \
+           && document.querySelector('[data-test=user]')?.textContent === 'ops' \
+           && document.querySelector('[data-test=agent-row]') !== null",
+    );
+    assert_eq!(
+        browser.js("return JSON.parse(sessionStorage.getItem('drover-credentials')).user"),
+        "ops"
+    );
+    browser.screenshot("signed-in-overview");
+
+    // A reload keeps the session's credentials: no form, live at once. At phone size, the
+    // page fits the screen.
+    browser.phone(true);
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "live again without asking",
+        "return document.querySelector('.live.on') !== null && document.querySelector('[role=dialog]') === null \
+           && document.querySelector('[data-test=agent-row]') !== null",
+    );
+    browser.phone_check("signed-in-overview");
+    browser.phone(false);
+
+    // The services page under the scheduler's `--http_credentials`. The scheduler guards its
+    // UI's files too, so the page itself is fetched with the URL's credentials (the browser
+    // keeps them for the page and its assets only); the page's own requests go without the
+    // browser's authentication, so it asks in its form. Signed in, it deploys from the editor
+    // and follows the app to running through the event stream, read with fetch since
+    // EventSource cannot send the `Authorization` header.
+    let services = format!("http://ops:ops-secret@127.0.0.1:{}/ui/", ports[2]);
+    browser.goto(&services);
+    browser.wait(
+        "the services page's sign-in form",
+        "return document.querySelector('[role=dialog] #signin-user') !== null",
+    );
+    browser.type_into("#signin-user", "ops");
+    browser.type_into("#signin-password", "ops-secret");
+    browser.press("\u{E007}");
+    browser.wait(
+        "the services page live once signed in",
+        "return document.querySelector('.live.on') !== null && document.querySelector('#app-json') !== null \
+           && document.querySelector('[role=dialog]') === null",
+    );
+    let app = json!({"id": "/ui-auth/hello", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
+    browser.type_into("#app-json", &app.to_string());
+    browser.click("#deploy");
+    browser.wait(
+        "the app deployed with credentials, running",
+        "const r = document.querySelector('[data-app=\"/ui-auth/hello\"]'); \
+         return !!r && r.querySelector('[data-test=app-status]').textContent === 'running' \
+           && r.querySelector('[data-test=app-count]').textContent === '1 / 1'",
+    );
+    browser.screenshot("services-signed-in");
+
+    // The browser logs each refused request; the 401s of the anonymous and the wrong tries
+    // are the only errors.
+    let errors: Vec<String> = browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !e.ends_with("the server responded with a status of 401 (Unauthorized)"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "console errors: {errors:?}\n{}",
+        dev.output()
     );
 }

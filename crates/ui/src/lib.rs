@@ -40,6 +40,21 @@ pub fn services_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/ui/ui-assets/{file}", get(asset))
 }
 
+/// Whether `path` is one of the UI's own files (a page or an asset, on either mount). They
+/// carry no cluster data, so a daemon with authentication on may serve them without
+/// credentials: the page then loads and asks for credentials in its own form, where a 401 on
+/// the page itself would bring up the browser's native prompt instead.
+pub fn is_ui_file(path: &str) -> bool {
+    let asset = |rest: &str| matches!(rest, "app.js" | "app.css");
+    match path {
+        "/" | "/ui" | "/ui/" => true,
+        _ => path
+            .strip_prefix("/ui-assets/")
+            .or_else(|| path.strip_prefix("/ui/ui-assets/"))
+            .is_some_and(asset),
+    }
+}
+
 async fn index() -> Response {
     (
         [
@@ -134,6 +149,28 @@ mod tests {
                 .unwrap()
                 .starts_with("text/css")
         );
+    }
+
+    #[test]
+    fn the_ui_files_are_known_by_path() {
+        for path in [
+            "/",
+            "/ui",
+            "/ui/",
+            "/ui-assets/app.js",
+            "/ui/ui-assets/app.css",
+        ] {
+            assert!(is_ui_file(path), "{path}");
+        }
+        for path in [
+            "/master/state",
+            "/ui-assets/x.js",
+            "/ui/ui-assets/../v2/apps",
+            "/v2/apps",
+            "/ui/x",
+        ] {
+            assert!(!is_ui_file(path), "{path}");
+        }
     }
 
     #[tokio::test]
