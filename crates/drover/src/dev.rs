@@ -72,6 +72,14 @@ pub struct DevFlags {
     /// By default they are killed.
     #[arg(long = "keep_tasks_running", env = "DROVER_DEV_KEEP_TASKS_RUNNING")]
     pub keep_tasks_running: bool,
+    /// The scheduler's role (Marathon's `--mesos_role`): resident apps (persistent volumes)
+    /// reserve resources for it, so a resident app names this role.
+    #[arg(
+        long = "mesos_role",
+        env = "DROVER_DEV_MESOS_ROLE",
+        default_value = "*"
+    )]
+    pub mesos_role: String,
     /// `principal:secret`: run the cluster with authentication on (the master's and the
     /// agent's `--authenticate_http_readwrite`, `--authenticate_http_frameworks`,
     /// `--authenticate_agents`, the scheduler's `--http_credentials` and
@@ -274,6 +282,7 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
         format!("--master={master_address}"),
         format!("--http_port={marathon_port}"),
         format!("--work_dir={}", work_dir.join("marathon").display()),
+        format!("--mesos_role={}", flags.mesos_role),
     ];
     if let (Some((all, own, secret)), Some(credential)) = (&files, &flags.credentials) {
         agent_args.extend([
