@@ -89,9 +89,9 @@ export function applyServiceEvent(s: Services, type: string, data: any): { state
     case 'status_update_event': {
       const at = s.apps.findIndex((a) => a.id === data.appId);
       if (at < 0) {
-        // A pod's task: its instance events carry the change.
-        if (s.pods.some((p) => p.id === data.appId)) return { state: s, refetch: { queue: true } };
-        return { state: s, refetch: { all: true } };
+        const pi = s.pods.findIndex((p) => p.id === data.appId);
+        if (pi < 0) return { state: s, refetch: { all: true } };
+        return { state: { ...s, pods: replaceAt(s.pods, pi, podContainerStatus(s.pods[pi], data)) }, refetch: { queue: true } };
       }
       const app = s.apps[at];
       const tasks: any[] = app.tasks ?? [];
@@ -169,6 +169,15 @@ export function applyServiceEvent(s: Services, type: string, data: any): { state
       // A failed (or rolled back) deployment leaves definitions the event does not give.
       return { state: markDeployment(state, deployment, false), refetch: type === 'deployment_failed' ? { all: true } : { queue: true } };
     }
+    case 'pod_created_event':
+    case 'pod_updated_event':
+      // They carry only the request's URI; the deployment they start carries the definition.
+      return { state: s, refetch: none };
+    case 'pod_deleted_event': {
+      const id = String(data.uri ?? '').replace(/^\/v2\/pods/, '').split('?')[0].replace(/::.*$/, '');
+      if (!id.startsWith('/')) return { state: s, refetch: { all: true } };
+      return { state: { ...s, pods: s.pods.filter((p) => p.id !== id), queue: s.queue.filter((q) => q.pod?.id !== id) }, refetch: none };
+    }
     case 'app_terminated_event': {
       const id = data.appId;
       return {
@@ -180,6 +189,20 @@ export function applyServiceEvent(s: Services, type: string, data: any): { state
     default:
       return { state: s, refetch: { all: true } };
   }
+}
+
+/** A pod task's status onto its container: the task id is `<instance id>.<container>.<n>`. */
+function podContainerStatus(pod: any, data: any): any {
+  const instances: any[] = pod.instances ?? [];
+  const ii = instances.findIndex((i) => String(data.taskId).startsWith(`${i.id}.`));
+  if (ii < 0) return pod;
+  const inst = instances[ii];
+  const name = String(data.taskId).slice(inst.id.length + 1).split('.')[0];
+  const containers: any[] = inst.containers ?? [];
+  const ci = containers.findIndex((c) => c.name === name);
+  const container = { ...(ci >= 0 ? containers[ci] : { name }), status: data.taskStatus, lastUpdated: data.timestamp };
+  const next = ci >= 0 ? replaceAt(containers, ci, container) : [...containers, container];
+  return { ...pod, instances: replaceAt(instances, ii, { ...inst, containers: next }) };
 }
 
 /** Puts app definitions in, keeping what the definition does not carry (tasks, counters,

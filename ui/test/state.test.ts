@@ -88,6 +88,10 @@ test('api posts, terminations, pod instances, health and unknown events', () => 
   assert.equal(r.state.queue.length, 0);
   r = applyServiceEvent(base(), 'instance_changed_event', { instanceId: 'pod.i1', runSpecId: '/pod', condition: 'Running', host: 'h' });
   assert.deepEqual(r.state.pods[0].instances.map((i: any) => [i.id, i.status, i.agentHostname]), [['pod.i1', 'STABLE', 'h']]);
+  r = applyServiceEvent(r.state, 'status_update_event', { appId: '/pod', taskId: 'pod.i1.c1.1', taskStatus: 'TASK_RUNNING' });
+  assert.deepEqual(r.state.pods[0].instances[0].containers.map((c: any) => [c.name, c.status]), [['c1', 'TASK_RUNNING']]);
+  assert.deepEqual(applyServiceEvent(r.state, 'pod_created_event', { uri: '/v2/pods' }), { state: r.state, refetch: {} });
+  assert.deepEqual(applyServiceEvent(r.state, 'pod_deleted_event', { uri: '/v2/pods/pod?force=true' }).state.pods, []);
   r = applyServiceEvent(r.state, 'instance_changed_event', { instanceId: 'pod.i1', runSpecId: '/pod', condition: 'Killed' });
   assert.equal(r.state.pods[0].instances.length, 0);
   assert.deepEqual(applyServiceEvent(base(), 'health_status_changed_event', { appId: '/web', alive: false }).refetch, { apps: ['/web'] });

@@ -391,6 +391,29 @@ fn the_web_ui_end_to_end() {
          return !!g && g.textContent.startsWith('1 app ') && g.textContent.includes('1 suspended') \
            && a?.textContent === 'suspended'",
     );
+    // A pod in the same group: it joins the tree and reaches running from its deployment,
+    // instance and status events, applied in place: the lists are loaded in full only when
+    // the stream (re)connects.
+    let list_loads = "return performance.getEntriesByType('resource').filter(e => e.name.includes('/v2/apps?embed=')).length";
+    let loads_before = browser.js(list_loads);
+    let pod = json!({"id": "/ui-grp/pod", "scaling": {"kind": "fixed", "instances": 1},
+        "containers": [{"name": "c1", "exec": {"command": {"shell": "sleep 1000"}},
+                        "resources": {"cpus": 0.1, "mem": 16}}]});
+    let (status, body) = cluster.marathon_request("POST", "/v2/pods", Some(&pod));
+    assert_eq!(status, 201, "{body}");
+    browser.wait(
+        "the pod running in the group",
+        "const r = document.querySelector('[data-app=\"/ui-grp/pod\"][data-kind=pod]'); \
+         const g = document.querySelector('[data-group=\"/ui-grp\"] [data-test=group-counts]'); \
+         return !!r && r.querySelector('[data-test=app-status]').textContent === 'running' \
+           && r.querySelector('[data-test=app-count]').textContent === '1 / 1' \
+           && g.textContent.startsWith('1 app, 1 pod ')",
+    );
+    assert_eq!(
+        browser.js(list_loads),
+        loads_before,
+        "the pod was shown from its events, without reloading the lists"
+    );
     browser.screenshot("services-tree");
     browser.click("[data-group=\"/ui-grp\"] button");
     browser.wait(
@@ -429,6 +452,16 @@ fn the_web_ui_end_to_end() {
            && document.querySelector('[data-app=\"/ui-e2e\"]') === null",
     );
     browser.screenshot("services-group");
+    // The pod's deep link: its instance, stable.
+    browser.js("location.hash = '#/pod/%2Fui-grp%2Fpod'; return null");
+    browser.wait(
+        "the pod's page",
+        &format!(
+            "return {}.some(t => t.includes('STABLE') && t.includes('c1: TASK_RUNNING'))",
+            texts("[data-test=instance-row]")
+        ),
+    );
+    browser.screenshot("services-pod");
 
     // Scale to 2 from the app page.
     browser.js("location.hash = '#/app/%2Fui-e2e'; return null");
@@ -436,9 +469,7 @@ fn the_web_ui_end_to_end() {
         "the app page",
         "return document.querySelector('#scale') !== null",
     );
-    // The lists are loaded in full only when the stream (re)connects; the scale's events are
-    // applied in place.
-    let list_loads = "return performance.getEntriesByType('resource').filter(e => e.name.includes('/v2/apps?embed=')).length";
+    // The scale's events are applied in place too.
     let loads_before = browser.js(list_loads);
     browser.type_into("#scale-count", "2");
     browser.click("#scale");
