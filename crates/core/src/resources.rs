@@ -138,7 +138,10 @@ fn same_reservations(a: &v1::Resource, b: &v1::Resource) -> bool {
     fn legacy(r: &v1::Resource) -> bool {
         r.reservation.is_some() || r.role.as_deref().is_some_and(|role| role != DEFAULT_ROLE)
     }
-    match (legacy(a) && a.reservations.is_empty(), legacy(b) && b.reservations.is_empty()) {
+    match (
+        legacy(a) && a.reservations.is_empty(),
+        legacy(b) && b.reservations.is_empty(),
+    ) {
         (false, false) => a.reservations == b.reservations,
         _ => reservations(a) == reservations(b),
     }
