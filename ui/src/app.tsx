@@ -888,7 +888,7 @@ function SignIn({ onClose }: { onClose: () => void }) {
   };
   return (
     <div class="backdrop">
-      <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="signin-title" onSubmit={submit} onKeyDown={onEscape(onClose)}>
+      <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="signin-title" onSubmit={submit} onKeyDown={(e) => { onEscape(onClose)(e); trapTab(e); }}>
         <h2 id="signin-title">Sign in</h2>
         <p data-test="signin-reason">{known ? `The daemon refused the credentials of '${known.user}'.` : 'This daemon asks for a user and password.'}</p>
         <label>User <input id="signin-user" ref={first} autocomplete="username" required value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} /></label>
@@ -898,6 +898,15 @@ function SignIn({ onClose }: { onClose: () => void }) {
       </form>
     </div>
   );
+}
+
+/** Keeps Tab inside a modal dialog: from its last control to its first, and back. */
+function trapTab(e: KeyboardEvent) {
+  if (e.key !== 'Tab') return;
+  const controls = [...(e.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('input, button, textarea, select, a[href]')];
+  const [first, last] = [controls[0], controls[controls.length - 1]];
+  if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first?.focus(); }
+  if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last?.focus(); }
 }
 
 function Shell({ title, nav, other, query, setQuery, live, auth, children }: any) {

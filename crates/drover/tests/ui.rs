@@ -217,6 +217,25 @@ impl Browser {
         self.call("DELETE", "/actions", None);
     }
 
+    /// Presses keys together (a modifier first), then releases them in reverse order.
+    fn press_chord(&self, keys: &[&str]) {
+        let mut actions: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"type": "keyDown", "value": k}))
+            .collect();
+        actions.extend(
+            keys.iter()
+                .rev()
+                .map(|k| json!({"type": "keyUp", "value": k})),
+        );
+        self.call(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+        self.call("DELETE", "/actions", None);
+    }
+
     /// Emulates a phone's 390×844 viewport (touch, mobile layout) or, with `false`, ends it.
     fn phone(&self, on: bool) {
         let (cmd, params) = if on {
@@ -234,11 +253,28 @@ impl Browser {
         );
     }
 
-    /// At phone size: a screenshot, and no part of the page reaching past the screen's width.
+    /// Every control on the page has an accessible name (its label, `aria-label`, text or
+    /// title): the names of those without one, which should be none.
+    fn unnamed_controls(&self) -> Value {
+        self.js(
+            "return [...document.querySelectorAll('button, input, textarea, select, a[href]')].filter(e => \
+               !((e.getAttribute('aria-label') ?? '').trim() || (e.labels && e.labels.length) \
+                 || e.textContent.trim() || (e.getAttribute('title') ?? '').trim())).map(e => e.outerHTML.slice(0, 120))",
+        )
+    }
+
+    /// At phone size: a screenshot, every control named, and no part of the page reaching
+    /// past the screen's width.
     /// A mobile browser widens its layout viewport to fit content that is too wide (and zooms
     /// out), so `innerWidth` staying at 390 is the check; the sideways scroll is checked too.
     fn phone_check(&self, name: &str) {
         self.screenshot(&format!("phone-{name}"));
+        let unnamed = self.unnamed_controls();
+        assert_eq!(
+            unnamed,
+            json!([]),
+            "{name}: controls without an accessible name"
+        );
         let measured = self.js(
             "const e = document.scrollingElement; \
              const wide = [...document.querySelectorAll('body *')].filter(x => { \
@@ -725,6 +761,28 @@ fn the_web_ui_end_to_end() {
            && (document.querySelector('[data-test=log]')?.textContent ?? '').includes('tick-')",
     );
     browser.phone_check("task-detail");
+    browser.js("location.hash = '#/queue'; return null");
+    browser.wait(
+        "the queue at phone size",
+        &format!(
+            "return {}.some(t => t.includes('InsufficientCpus'))",
+            texts("[data-test=waiting-reason]")
+        ),
+    );
+    browser.phone_check("services-queue");
+    browser.js("location.hash = '#/deployments'; return null");
+    browser.wait(
+        "the deployments at phone size",
+        "return (document.querySelector('[aria-label=Deployments] h2')?.textContent ?? '').startsWith('Deployments')",
+    );
+    browser.phone_check("services-deployments");
+    browser.goto(&format!("{master}/#/agent/{agent_id}"));
+    browser.wait(
+        "an agent's page at phone size",
+        "return (document.querySelector('main h2')?.textContent ?? '').startsWith('Agent ') \
+           && document.querySelectorAll('[aria-label=Tasks] .vrow').length > 0",
+    );
+    browser.phone_check("cluster-agent");
     browser.phone(false);
 
     // Checked before the scheduler is stopped (its refused connections are logged too): the
@@ -831,6 +889,18 @@ fn the_web_ui_signs_in_through_its_own_form() {
            && document.activeElement?.id === 'signin-user' && document.querySelector('.live.on') === null",
     );
     browser.screenshot("signin-form");
+    // Tab stays in the form: Shift+Tab from its first field goes to its last button, Tab
+    // from there back to the first field.
+    browser.press_chord(&["\u{E008}", "\u{E004}"]);
+    assert_eq!(
+        browser.js("return document.activeElement.textContent"),
+        "Cancel"
+    );
+    browser.press("\u{E004}");
+    assert_eq!(
+        browser.js("return document.activeElement.id"),
+        "signin-user"
+    );
 
     // A wrong password: said in words, and the form asks again.
     browser.type_into("#signin-user", "ops");
