@@ -100,13 +100,27 @@ impl LoadThresholds {
 }
 
 /// Checks the flags together: each setting must take effect.
-pub fn check_flags(flags: &crate::flags::Flags) -> anyhow::Result<Option<Vec<v1::Resource>>> {
+pub fn check_flags(
+    flags: &crate::flags::Flags,
+    total: &[v1::Resource],
+) -> anyhow::Result<Option<Vec<v1::Resource>>> {
     let fixed = match (&flags.resource_estimator, &flags.oversubscribed_resources) {
         (Some(Estimator::Fixed), Some(text)) => {
             let list = drover_core::resources::parse(text)
                 .map_err(|e| anyhow::anyhow!("--oversubscribed_resources: {e}"))?;
             if list.iter().any(drover_core::resources::is_reserved) {
                 anyhow::bail!("--oversubscribed_resources: revocable resources cannot be reserved");
+            }
+            // Idle allocations can be lent out, but never more than the machine has.
+            for r in list.iter().filter(|r| drover_core::resources::is_scalar(r)) {
+                let asked = drover_core::resources::scalar(std::slice::from_ref(r), &r.name);
+                let has = drover_core::resources::scalar(total, &r.name);
+                if asked > has {
+                    anyhow::bail!(
+                        "--oversubscribed_resources: {asked} {} is more than this agent has ({has})",
+                        r.name
+                    );
+                }
             }
             Some(list)
         }
@@ -261,6 +275,55 @@ mod tests {
         );
         assert!(t.overloaded("0.00 0.00 0.01 1/1 1").is_some());
         assert!(t.overloaded("garbage").is_none());
+    }
+
+    #[test]
+    fn every_oversubscription_flag_takes_effect_or_the_agent_refuses_to_start() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: crate::flags::Flags,
+        }
+        use clap::Parser as _;
+        let total = drover_core::resources::parse("cpus:2;mem:1024").unwrap();
+        let check = |extra: &[&str]| {
+            let base = ["agent", "--master=m:5050", "--work_dir=/w"];
+            let cli = Cli::try_parse_from(base.iter().chain(extra)).map_err(|e| e.to_string())?;
+            check_flags(&cli.flags, &total).map_err(|e| e.to_string())
+        };
+        let fixed = check(&[
+            "--resource_estimator=fixed",
+            "--oversubscribed_resources=cpus:1",
+        ])
+        .unwrap();
+        assert_eq!(fixed.map(|l| l.len()), Some(1));
+        for (extra, says) in [
+            (
+                &["--resource_estimator=fixed"][..],
+                "needs --oversubscribed_resources",
+            ),
+            (
+                &["--oversubscribed_resources=cpus:1"][..],
+                "--resource_estimator=fixed",
+            ),
+            (
+                &[
+                    "--resource_estimator=fixed",
+                    "--oversubscribed_resources=cpus:64",
+                ][..],
+                "more than this agent has",
+            ),
+            (&["--qos_controller=load"][..], "needs --load_threshold"),
+            (&["--load_threshold_5min=1"][..], "--qos_controller=load"),
+            (
+                &["--qos_controller=load", "--load_threshold_5min=-1"][..],
+                "non-negative",
+            ),
+            (&["--qos_controller=noop"][..], "not known"),
+        ] {
+            let err = check(extra).expect_err(says);
+            assert!(err.contains(says), "{extra:?}: {err}");
+        }
     }
 
     #[test]

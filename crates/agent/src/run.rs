@@ -86,7 +86,7 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
     };
 
     // Every oversubscription flag must take effect; checked before anything starts.
-    let fixed_estimate = crate::oversubscription::check_flags(&flags)?;
+    let fixed_estimate = crate::oversubscription::check_flags(&flags, &resources)?;
 
     let AgentAcls {
         run_tasks: acls,
