@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import reasons from 'virtual:reasons';
-import { ApiError, authHeaders, authWanted, credentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
+import { ApiError, AuthError, authWanted, credentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
 import { applyMasterEvent, applyServiceEvents, SseParser, type Refetch, type Services } from './events';
 import {
   agentAddress, appDefinition, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
@@ -51,15 +51,21 @@ function Alert({ text }: { text?: string }) {
 
 // ---------------------------------------------------------------- Cluster (master) pages
 
+/** Every task of every framework. Concatenated, not pushed as spread arguments: a call with
+ * 100,000 arguments overflows the stack. */
 function allTasks(state: any): any[] {
-  const out: any[] = [];
-  for (const f of state?.frameworks ?? []) out.push(...(f.tasks ?? []), ...(f.completed_tasks ?? []));
+  let out: any[] = [];
+  for (const f of state?.frameworks ?? []) out = out.concat(f.tasks ?? [], f.completed_tasks ?? []);
   return out;
 }
 
 function Overview({ state, query }: { state: any; query: string }) {
   const agents = search(state.slaves ?? [], query, (a: any) => [a.hostname, a.id]);
-  const tasks = allTasks(state);
+  // Recomputed only when the frameworks (or the query) change: with 100,000 tasks these
+  // passes cost more than the rows drawn.
+  const tasks = useMemo(() => allTasks(state), [state.frameworks]);
+  const counts = useMemo(() => countByState(tasks), [tasks]);
+  const shown = useMemo(() => search(tasks, query, (t: any) => [t.id, t.name]), [tasks, query]);
   return (
     <div>
       <section aria-label="Masters">
@@ -103,9 +109,9 @@ function Overview({ state, query }: { state: any; query: string }) {
       </section>
       <section aria-label="Task counts">
         <h2>Tasks by state</h2>
-        <ul class="counts">{countByState(tasks).map(([s, n]) => <li key={s}><b>{n}</b> {s}</li>)}</ul>
+        <ul class="counts">{counts.map(([s, n]) => <li key={s}><b>{n}</b> {s}</li>)}</ul>
       </section>
-      <TaskList tasks={search(tasks, query, (t: any) => [t.id, t.name])} />
+      <TaskList tasks={shown} />
     </div>
   );
 }
@@ -310,8 +316,9 @@ function useServices(key: string): [Services | undefined, string | undefined, bo
       try {
         const [apps, pods, deployments, queue, info] = await Promise.all([
           getJson('/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.lastTaskFailure'),
-          // A scheduler without pods answers 404 here; the tree then holds apps only.
-          getJson('/v2/pods/::status').catch((e) => { if (e instanceof ApiError && /404|not found/i.test(e.message)) return []; throw e; }),
+          // A scheduler without pods (an older Marathon, or pods off) answers an error here;
+          // the tree then holds apps only. Missing credentials are still asked for.
+          getJson('/v2/pods/::status').catch((e) => { if (e instanceof AuthError) throw e; return []; }),
           getJson('/v2/deployments'), getJson('/v2/queue'), getJson('/v2/info'),
         ]);
         const loaded: Services = { apps: apps.apps ?? [], pods: Array.isArray(pods) ? pods : [], deployments, queue: queue.queue ?? [], info };
@@ -403,7 +410,7 @@ function useServices(key: string): [Services | undefined, string | undefined, bo
         }
       } catch (e) {
         if (!live) return;
-        authFailed = e instanceof ApiError && /sign in|credentials/.test(e.message);
+        authFailed = e instanceof AuthError;
         if (!opened) { loadAll(); opened = true; }
       }
       if (!live) return;
@@ -512,7 +519,7 @@ function useClusterState(key: string): [any, string | undefined, boolean] {
         }
       } catch (e) {
         if (!live) return;
-        authFailed = e instanceof ApiError && /sign in|credentials/.test(e.message);
+        authFailed = e instanceof AuthError;
         if (!opened) { load(); opened = true; }
         setError(authFailed ? (e as Error).message : `The master's event stream dropped (${(e as Error).message}); reconnecting`);
       }

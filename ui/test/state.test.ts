@@ -29,6 +29,8 @@ test('the tree groups by id, counts every level, and collapses', () => {
   assert.deepEqual(rows.map((r) => r.id), ['/prod', '/solo']);
   assert.equal(rows[0].kind === 'group' && rows[0].expanded, false);
   assert.equal(subtree(root, '/nope'), undefined);
+  assert.deepEqual(flattenTree(buildTree([leaf('/a10', 'running'), leaf('/a9', 'running')]), new Set()).map((r) => r.id), ['/a9', '/a10'],
+    'numbers in ids sort by value');
 });
 
 const base = (): Services => ({
