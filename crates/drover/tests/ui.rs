@@ -818,10 +818,13 @@ fn the_web_ui_end_to_end() {
     );
 }
 
-/// `drover dev` as a child process, killed on drop even if the test panicked.
+/// `drover dev` as a child process, stopped on drop even if the test panicked: SIGTERM (it
+/// then kills its tasks), SIGKILL if it does not exit, and whatever is left with a working
+/// directory in the test's (task processes) killed too.
 struct Dev {
     child: Child,
     log: PathBuf,
+    dir: PathBuf,
 }
 
 impl Dev {
@@ -845,7 +848,11 @@ impl Dev {
             .stderr(out)
             .spawn()
             .expect("start drover dev");
-        let mut dev = Dev { child, log };
+        let mut dev = Dev {
+            child,
+            log,
+            dir: dir.to_owned(),
+        };
         wait_until("drover dev's banner", DEADLINE, || {
             if let Ok(Some(status)) = dev.child.try_wait() {
                 panic!("drover dev exited with {status}:\n{}", dev.output());
@@ -862,8 +869,17 @@ impl Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        support::kill_processes_under(&self.dir);
     }
 }
 
