@@ -6,7 +6,7 @@ import reasons from 'virtual:reasons';
 import { ApiError, AuthError, authWanted, credentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
 import { applyMasterEvent, applyServiceEvents, SseParser, type Refetch, type Services } from './events';
 import {
-  agentAddress, appDefinition, appStatus, appendChunk, countByState, formatMem, formatTime, href, masterBase,
+  agentAddress, appDefinition, appStatus, appendChunk, countByState, createPath, formatMem, scaledPod, formatTime, href, masterBase,
   parseEditor, parseRoute, RecordIo, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
 } from './logic';
 import { buildTree, countsText, flattenTree, instancesOf, subtree, type Leaf, type Row } from './tree';
@@ -546,7 +546,7 @@ function Editor() {
     const parsed = parseEditor(text);
     if (!parsed.ok) { setError(parsed.error); return; }
     try {
-      const app = await send('POST', '/v2/apps', parsed.value);
+      const app = await send('POST', createPath(parsed.value), parsed.value);
       setError(undefined);
       setDone(`Created ${app?.id}`);
     } catch (e) {
@@ -555,7 +555,8 @@ function Editor() {
   };
   return (
     <section aria-label="Create an app">
-      <h2>Create an app</h2>
+      <h2>Create an app or a pod</h2>
+      <p class="small">A definition with <code>containers</code> is created as a pod.</p>
       <textarea aria-label="App JSON" id="app-json" rows={10} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
       <div><button type="button" id="deploy" onClick={deploy}>Deploy</button> <span role="status">{done}</span></div>
       <Alert text={error} />
@@ -760,7 +761,14 @@ function PodPage({ data, id }: { data: Services; id: string }) {
   const pod = data.pods.find((p) => p.id === id);
   const [error, setError] = useState<string | undefined>();
   const [confirm, setConfirm] = useState(false);
+  const [count, setCount] = useState<string>('');
   if (!pod) return <Alert text={`No pod ${id}`} />;
+  const scale = async () => {
+    try {
+      await send('PUT', `/v2/pods${pod.id}`, scaledPod(pod.spec ?? {}, Number(count || (pod.spec?.scaling?.instances ?? 0))));
+      setError(undefined);
+    } catch (e) { setError((e as Error).message); }
+  };
   const leaf = leavesOf({ ...data, apps: [], pods: [pod] })[0];
   const { wanted, running } = instancesOf(leaf);
   const destroy = async () => {
@@ -773,6 +781,9 @@ function PodPage({ data, id }: { data: Services; id: string }) {
       <h2>Pod <span class="mono">{pod.id}</span> <span class="badge" data-test="app-status">{leaf.status}</span></h2>
       <p>{running} of {wanted} instances stable · containers {(pod.spec?.containers ?? []).map((c: any) => c.name).join(', ')}</p>
       <div class="actions" onKeyDown={onEscape(() => setConfirm(false))}>
+        <label>Instances <input type="number" min="0" value={count || wanted} id="pod-scale-count"
+          onInput={(e) => setCount((e.target as HTMLInputElement).value)} /></label>
+        <button type="button" id="pod-scale" onClick={scale}>Scale</button>
         {confirm
           ? <><button type="button" class="danger" autoFocus onClick={destroy}>Confirm destroy</button><button type="button" onClick={() => setConfirm(false)}>Keep it</button></>
           : <button type="button" onClick={() => setConfirm(true)}>Destroy</button>}

@@ -220,3 +220,15 @@ export function forbiddenText(user: string | undefined, url: string, body: strin
   const detail = body.trim() ? `: ${errorText(403, body)}` : '';
   return `Forbidden: the daemon's ACLs do not let ${who} do this (${path})${detail}`;
 }
+
+/** Where the editor sends a new definition: a pod (it has `containers`) to `/v2/pods`, an
+ * app to `/v2/apps`. */
+export function createPath(definition: unknown): string {
+  return definition && typeof definition === 'object' && Array.isArray((definition as any).containers) ? '/v2/pods' : '/v2/apps';
+}
+
+/** A pod's definition scaled to `instances`, for `PUT /v2/pods/{id}` (which takes the whole
+ * definition). */
+export function scaledPod(spec: Record<string, any>, instances: number): Record<string, any> {
+  return { ...spec, scaling: { ...(spec.scaling ?? { kind: 'fixed' }), instances } };
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import reasons from 'virtual:reasons';
 import {
-  agentAddress, appDefinition, appStatus, appendChunk, countByState, errorText, formatMem, href, masterBase, parseEditor,
+  agentAddress, appDefinition, appStatus, appendChunk, countByState, createPath, errorText, scaledPod, formatMem, href, masterBase, parseEditor,
   parseRoute, reasonTooltip, RecordIo, sandboxOf, search, visibleRange, withStaging,
 } from '../src/logic';
 
@@ -112,4 +112,13 @@ test('RecordIO records split across chunks, lengths in bytes', () => {
 test('the editor shows an app\'s definition without its status', () => {
   const app = { id: '/a', cmd: 'x', instances: 2, tasks: [], tasksRunning: 2, version: 'v', deployments: [] };
   assert.deepEqual(appDefinition(app), { id: '/a', cmd: 'x', instances: 2 });
+});
+
+test('pods and apps go to their own endpoints; a pod scales by its whole definition', () => {
+  assert.equal(createPath({ id: '/p', containers: [] }), '/v2/pods');
+  assert.equal(createPath({ id: '/a', cmd: 'x' }), '/v2/apps');
+  assert.equal(createPath(null), '/v2/apps');
+  const spec = { id: '/p', containers: [{ name: 'c' }], scaling: { kind: 'fixed', instances: 1, maxInstances: 5 } };
+  assert.deepEqual(scaledPod(spec, 3), { ...spec, scaling: { kind: 'fixed', instances: 3, maxInstances: 5 } });
+  assert.equal(spec.scaling.instances, 1, 'the definition itself is untouched');
 });

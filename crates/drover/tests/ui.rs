@@ -435,8 +435,9 @@ fn the_web_ui_end_to_end() {
     let pod = json!({"id": "/ui-grp/pod", "scaling": {"kind": "fixed", "instances": 1},
         "containers": [{"name": "c1", "exec": {"command": {"shell": "sleep 1000"}},
                         "resources": {"cpus": 0.1, "mem": 16}}]});
-    let (status, body) = cluster.marathon_request("POST", "/v2/pods", Some(&pod));
-    assert_eq!(status, 201, "{body}");
+    // Created from the editor, which sends a definition with `containers` to /v2/pods.
+    browser.type_into("#app-json", &pod.to_string());
+    browser.click("#deploy");
     browser.wait(
         "the pod running in the group",
         "const r = document.querySelector('[data-app=\"/ui-grp/pod\"][data-kind=pod]'); \
@@ -496,6 +497,26 @@ fn the_web_ui_end_to_end() {
             "return {}.some(t => t.includes('STABLE') && t.includes('c1: TASK_RUNNING'))",
             texts("[data-test=instance-row]")
         ),
+    );
+    // Scaled from its page (a pod takes its whole definition back, with the new count);
+    // the second instance arrives through the events too.
+    browser.type_into("#pod-scale-count", "2");
+    browser.click("#pod-scale");
+    browser.wait(
+        "two stable pod instances",
+        &format!(
+            "return {}.filter(t => t.includes('STABLE') && t.includes('c1: TASK_RUNNING')).length === 2",
+            texts("[data-test=instance-row]")
+        ),
+    );
+    assert_eq!(
+        cluster.marathon_json("/v2/pods/ui-grp/pod")["scaling"]["instances"],
+        2
+    );
+    assert_eq!(
+        browser.js(list_loads),
+        loads_before,
+        "the pod's scale-up was shown from its events, without reloading the lists"
     );
     browser.screenshot("services-pod");
 
