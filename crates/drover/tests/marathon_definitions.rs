@@ -4,7 +4,7 @@
 //! each comes from (mesosphere/marathon's docs, examples and system tests, Apache-2.0) and
 //! every change made to it, with the reason.
 //!
-//! * plain commands with fetch: `basic-1`, `basic-2`, `basic-3` of `application-basics.md`,
+//! * plain commands, with fetch: `basic-0` to `basic-4` of `application-basics.md`,
 //!   their artifacts served by a loopback HTTP server this file runs (no internet here);
 //! * a COMMAND health check using `ps`, on Marathon's system-test sleep app;
 //! * a group with dependencies deployed in order: the old `examples/Group-1.json`;
@@ -228,8 +228,9 @@ fn every_definition_names_its_source_and_its_changes() {
     }
 }
 
-/// `basic-1`, `basic-2` and `basic-3` of `application-basics.md` (fetch: an executable script,
-/// a zip archive extracted into the sandbox, the same archive through the fetcher cache) and
+/// `basic-0` to `basic-4` of `application-basics.md` (an inline shell loop; fetch: an executable
+/// script, a zip archive extracted into the sandbox, the same archive through the fetcher
+/// cache, a script stored under its `destPath`) and
 /// the system tests' sleep app with a `ps`-based COMMAND health check, on one cluster.
 #[test]
 fn plain_commands_with_fetch_and_a_ps_command_health_check() {
@@ -240,6 +241,12 @@ fn plain_commands_with_fetch_and_a_ps_command_health_check() {
     std::fs::write(
         root.join("app/cool-script.sh"),
         "#!/bin/sh\necho \"basic-1: cool-script.sh ran\" >&2\necho 'sleep 600'\n",
+    )
+    .unwrap();
+    // basic-4 fetches some-script.sh as cool-script.sh.
+    std::fs::write(
+        root.join("some-script.sh"),
+        "#!/bin/sh\necho \"basic-4: some-script.sh as cool-script.sh\"\nexec sleep 600\n",
     )
     .unwrap();
     // basic-2 and basic-3 run app/cool-script.sh out of app.zip.
@@ -267,20 +274,42 @@ fn plain_commands_with_fetch_and_a_ps_command_health_check() {
 
     let cluster = Cluster::start(true);
     for name in [
+        "basic-0.json",
         "basic-1.json",
         "basic-2.json",
         "basic-3.json",
+        "basic-4.json",
         "sleep-with-ps-health-check.json",
     ] {
         post(&cluster, "/v2/apps", name);
     }
 
-    cluster.wait_for("the four apps running and their deployments done", || {
-        ["/basic-1", "/basic-2", "/basic-3", "/sleep"]
-            .iter()
-            .all(|id| app(&cluster, id)["tasksRunning"] == 1)
+    cluster.wait_for("the six apps running and their deployments done", || {
+        [
+            "/basic-0", "/basic-1", "/basic-2", "/basic-3", "/basic-4", "/sleep",
+        ]
+        .iter()
+        .all(|id| app(&cluster, id)["tasksRunning"] == 1)
             && no_deployments(&cluster)
     });
+
+    // basic-0: the inline shell loop prints.
+    let [basic0] = running_task_ids(&cluster, "/basic-0").try_into().unwrap();
+    cluster.wait_for("basic-0 said hello", || {
+        sandbox_file(&cluster, &basic0, "stdout").contains("Hello Marathon")
+    });
+
+    // basic-4: some-script.sh stored under its destPath and run from there.
+    let [basic4] = running_task_ids(&cluster, "/basic-4").try_into().unwrap();
+    cluster.wait_for("basic-4 ran its script under the destPath name", || {
+        sandbox_file(&cluster, &basic4, "stdout")
+            .contains("basic-4: some-script.sh as cool-script.sh")
+    });
+    assert!(
+        files_under(&cluster.dir.path().join("agent"), "some-script.sh", &basic4).is_empty(),
+        "basic-4's artifact is only under its destPath"
+    );
+    assert_eq!(server.requests("some-script.sh"), 1);
 
     // basic-1: the script was fetched executable and the cmd ran it.
     let [basic1] = running_task_ids(&cluster, "/basic-1").try_into().unwrap();
@@ -429,9 +458,10 @@ fn a_readiness_gated_rolling_upgrade_keeps_the_old_task_until_the_new_one_is_rea
         .cloned()
         .unwrap_or_default();
     assert!(
-        results.iter().all(|r| r["ready"] == true),
-        "no result left not ready once the deployment is done: {shown}"
+        !results.is_empty() && results.iter().all(|r| r["ready"] == true),
+        "the readiness check answered ready before the deployment ended: {shown}"
     );
+    assert_eq!(results[0]["name"], "readiness", "{shown}");
     let [old] = running_task_ids(&cluster, id).try_into().unwrap();
 
     let (status, body) = cluster.marathon_request(
