@@ -340,6 +340,11 @@ fn with_authentication_on_every_daemon_refuses_anonymous_calls_and_clients_conne
         assert_eq!(answer.status, 401, "{method} {path}");
         assert_guarded(marathon, method, path, body, &admin, "Mesosphere");
     }
+    // The web UI's own page and assets carry no data: they load without credentials, and
+    // the page asks for them in its own form.
+    for path in ["/ui/", "/ui/ui-assets/app.js"] {
+        assert_eq!(call(marathon, "GET", path, "", None).status, 200, "{path}");
+    }
     // The scheduler subscribed to the authenticating master under its principal.
     wait_until(
         "marathon's framework is subscribed",
@@ -458,6 +463,11 @@ fn readonly_authentication_guards_the_state_endpoints_but_not_health() {
     ] {
         let answer = assert_guarded(port, "GET", path, "", &ops, "mesos");
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    // The cluster UI's page and assets load without credentials (they carry no data; the
+    // page asks for credentials in its own form), as Mesos served its web UI's files.
+    for path in ["/", "/ui-assets/app.js"] {
+        assert_eq!(call(port, "GET", path, "", None).status, 200, "{path}");
     }
     // Readwrite is off: the operator API needs nothing.
     assert_eq!(

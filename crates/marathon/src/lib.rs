@@ -302,7 +302,13 @@ impl ListenerFlags {
             Arc::new(drover_http::auth::Policy {
                 credentials: drover_http::auth::Credentials::single(credential.clone()),
                 realm: "Mesosphere",
-                required: Box::new(|_, _| true),
+                // The UI's own page and assets carry no data: the page loads, then asks for
+                // credentials in its own form for everything it reads.
+                required: Box::new(|method, path| {
+                    let read =
+                        *method == axum::http::Method::GET || *method == axum::http::Method::HEAD;
+                    !(read && drover_ui::is_ui_file(path))
+                }),
             })
         })
     }

@@ -120,6 +120,11 @@ impl AuthFlags {
 
     /// Whether `method path` needs credentials under these flags.
     fn required(&self, method: &Method, path: &str) -> bool {
+        // The UI's own page and assets carry no data (Mesos served its web UI's static files
+        // to anyone); the page asks for credentials in its own form for what it reads.
+        if (*method == Method::GET || *method == Method::HEAD) && drover_ui::is_ui_file(path) {
+            return false;
+        }
         let path = path
             .strip_prefix("/master")
             .filter(|p| !p.is_empty())
