@@ -967,14 +967,7 @@ impl Driver {
                 let (sandbox, user) = (PathBuf::from(&spec.directory), spec.user.clone());
                 let volumes = spec.persistent_volumes.clone();
                 let linked = tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    let owner = match user {
-                        Some(user) => {
-                            let info = containerizer::lookup_user(&user)
-                                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
-                            Some((info.uid, info.gid))
-                        }
-                        None => None,
-                    };
+                    let owner = owner_of(user.as_deref())?;
                     for (path, dir) in &volumes {
                         crate::volumes::link(&sandbox, path, dir, owner)?;
                     }
@@ -1005,14 +998,7 @@ impl Driver {
             if !secret_files.is_empty() {
                 let (sandbox, user) = (PathBuf::from(&spec.directory), spec.user.clone());
                 let written = tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    let owner = match user {
-                        Some(user) => {
-                            let info = containerizer::lookup_user(&user)
-                                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
-                            Some((info.uid, info.gid))
-                        }
-                        None => None,
-                    };
+                    let owner = owner_of(user.as_deref())?;
                     for (path, bytes) in &secret_files {
                         crate::secrets::write_file(&sandbox, path, bytes, owner)?;
                     }
@@ -1162,6 +1148,16 @@ impl Driver {
             }
         });
     }
+}
+
+/// The uid and gid files made for a container belong to: its user's, or `None` (root's).
+fn owner_of(user: Option<&str>) -> Result<Option<(u32, u32)>, String> {
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let info =
+        containerizer::lookup_user(user).map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+    Ok(Some((info.uid, info.gid)))
 }
 
 /// Reports a launch that failed before its container started (TASK_FAILED /

@@ -52,14 +52,35 @@ pub fn routes() -> Router<AppState> {
         .route("/state-summary", get(state_summary))
         .route("/master/teardown", any(teardown))
         .route("/teardown", any(teardown))
-        .route("/master/reserve", any(reserve))
-        .route("/reserve", any(reserve))
-        .route("/master/unreserve", any(unreserve))
-        .route("/unreserve", any(unreserve))
-        .route("/master/create-volumes", any(create_volumes))
-        .route("/create-volumes", any(create_volumes))
-        .route("/master/destroy-volumes", any(destroy_volumes))
-        .route("/destroy-volumes", any(destroy_volumes))
+        .route(
+            "/master/reserve",
+            operation_route("resources", Operation::Reserve),
+        )
+        .route("/reserve", operation_route("resources", Operation::Reserve))
+        .route(
+            "/master/unreserve",
+            operation_route("resources", Operation::Unreserve),
+        )
+        .route(
+            "/unreserve",
+            operation_route("resources", Operation::Unreserve),
+        )
+        .route(
+            "/master/create-volumes",
+            operation_route("volumes", Operation::Create),
+        )
+        .route(
+            "/create-volumes",
+            operation_route("volumes", Operation::Create),
+        )
+        .route(
+            "/master/destroy-volumes",
+            operation_route("volumes", Operation::Destroy),
+        )
+        .route(
+            "/destroy-volumes",
+            operation_route("volumes", Operation::Destroy),
+        )
         .route("/files/debug", get(files_debug))
         .route("/files/debug.json", get(files_debug))
         .route("/files/browse", get(files_none))
@@ -305,68 +326,18 @@ async fn teardown(
 /// Largest form body of the reservation and volume endpoints (a JSON array of resources).
 const OPERATION_BODY_LIMIT: usize = 1024 * 1024;
 
-/// `POST /master/reserve` (form `slaveId=<id>&resources=<JSON array>`).
-async fn reserve(
-    state: State<AppState>,
-    method: axum::http::Method,
-    principal: Option<axum::Extension<drover_http::auth::Principal>>,
-    body: Body,
-) -> Response {
-    legacy_operation(
-        state,
-        method,
-        principal,
-        body,
-        "resources",
-        Operation::Reserve,
+/// One of the four legacy operation endpoints: the form field holding the resources and the
+/// operation they make (`/master/reserve`: `resources` → RESERVE, …).
+fn operation_route(
+    field: &'static str,
+    make: fn(Vec<drover_wire::v1::Resource>) -> Operation,
+) -> axum::routing::MethodRouter<AppState> {
+    any(
+        move |state: State<AppState>,
+              method: axum::http::Method,
+              principal: Option<axum::Extension<drover_http::auth::Principal>>,
+              body: Body| legacy_operation(state, method, principal, body, field, make),
     )
-    .await
-}
-
-/// `POST /master/unreserve` (form `slaveId=<id>&resources=<JSON array>`).
-async fn unreserve(
-    state: State<AppState>,
-    method: axum::http::Method,
-    principal: Option<axum::Extension<drover_http::auth::Principal>>,
-    body: Body,
-) -> Response {
-    legacy_operation(
-        state,
-        method,
-        principal,
-        body,
-        "resources",
-        Operation::Unreserve,
-    )
-    .await
-}
-
-/// `POST /master/create-volumes` (form `slaveId=<id>&volumes=<JSON array>`).
-async fn create_volumes(
-    state: State<AppState>,
-    method: axum::http::Method,
-    principal: Option<axum::Extension<drover_http::auth::Principal>>,
-    body: Body,
-) -> Response {
-    legacy_operation(state, method, principal, body, "volumes", Operation::Create).await
-}
-
-/// `POST /master/destroy-volumes` (form `slaveId=<id>&volumes=<JSON array>`).
-async fn destroy_volumes(
-    state: State<AppState>,
-    method: axum::http::Method,
-    principal: Option<axum::Extension<drover_http::auth::Principal>>,
-    body: Body,
-) -> Response {
-    legacy_operation(
-        state,
-        method,
-        principal,
-        body,
-        "volumes",
-        Operation::Destroy,
-    )
-    .await
 }
 
 /// The four legacy operation endpoints: the form read, the resources parsed from Mesos' JSON,
