@@ -2,8 +2,8 @@
 MarathonContainer / MarathonDockerContainer / MarathonContainerPortMapping / MarathonContainerVolume,
 in Marathon 1.4's spelling (docker.network BRIDGE, docker.portMappings) and 1.5's (networks,
 container.portMappings); both read back normalized as Marathon 1.10 shows them, the task carries
-the offered host port (checked against the master's view of the TaskInfo), and a persistent
-volume is refused with a 422 naming it.
+the offered host port (checked against the master's view of the TaskInfo), and a resident app
+(a persistent volume) whose role is `*` is refused with a 422 naming the role.
 
 Usage: marathon_docker.py MARATHON_URL MASTER_URL. The agent is paused by the caller, so tasks
 stay staged. Exits 0 and prints OK when every expectation held."""
@@ -152,7 +152,8 @@ app = wait_for(
 check("new version", app.version != before)
 check("still bridged", app.networks == [{"mode": "container/bridge"}])
 
-# A persistent volume is refused by name, and nothing is created.
+# A persistent volume makes the app resident, which reserves for the app's role: `*` is
+# refused by name (the scheduler runs without --mesos_role here), and nothing is created.
 try:
     client.create_app(
         "/compat/docker-resident",
@@ -168,11 +169,11 @@ try:
             ),
         ),
     )
-    raise SystemExit("FAIL: a persistent volume was accepted")
+    raise SystemExit("FAIL: a resident app for role * was accepted")
 except MarathonHttpError as error:
     check("422", error.status_code == 422)
     details = json.dumps(error.error_details)
-    check("names the field: " + details, "/container/volumes/0/persistent" in details)
+    check("names the field: " + details, '"/role"' in details and "mesos_role" in details)
 ids = [a.id for a in client.list_apps()]
 check("nothing created", "/compat/docker-resident" not in ids)
 
