@@ -5,7 +5,7 @@
 //! task itself does not see its executor's token. And `access_sandboxes`: who may read a
 //! sandbox through `/files` and READ_FILE.
 
-mod support;
+use crate::support;
 
 use drover_agent::executor_auth::{Claims, Keys};
 use drover_wire::v1::TaskState;

@@ -2,7 +2,7 @@
 //! carry Unix time, container settings the agent cannot honour are refused by name, and a
 //! task's namespace init does not pass for the agent in `ps`.
 
-mod support;
+use crate::support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

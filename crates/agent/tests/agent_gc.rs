@@ -6,7 +6,7 @@
 //! (seed 1, L113 and L129); nonsense GC flags are
 //! refused at start.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

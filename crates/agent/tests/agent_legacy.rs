@@ -3,7 +3,7 @@
 //! `/version`, `/containers`), trailing slashes ignored, and `/files/read` of a directory
 //! answered 400 with a message rather than 500. Runs the built `drover agent`.
 
-mod support;
+use crate::support;
 
 use drover_http::Client;
 use drover_wire::v1::TaskState;

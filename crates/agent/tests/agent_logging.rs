@@ -3,7 +3,7 @@
 //! is refused with 400 and changes nothing. Runs the built `drover agent` with `--log_dir`, so
 //! the filter's effect is read from the log file.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! `/proc/self` works, no task can read another's environment, and a COMMAND health check that
 //! uses `pgrep` passes. Needs root (CI runs as root).
 
-mod support;
+use crate::support;
 
 use drover_wire::v1;
 use drover_wire::v1::TaskState;

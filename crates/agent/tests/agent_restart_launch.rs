@@ -5,7 +5,7 @@
 //! previous process was holding for the executor: TASK_LOST (TASK_DROPPED for a
 //! partition-aware framework) with REASON_SLAVE_RESTARTED (v1: REASON_AGENT_RESTARTED).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //! own updates carry no reason at all. Each row's partition-aware variant is checked where it
 //! differs. `SEEDS.md` names these tests.
 
-mod support;
+use crate::support;
 
 use drover_wire::internal::{self, agent_event::Type as EventType};
 use drover_wire::v1;

@@ -3,7 +3,7 @@
 //! executor, shares the group's sandbox volumes, kills the rest of a group when one task
 //! fails, and reports each task with its executor id. An invalid group is refused per task.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! End-to-end runs of the built `drover agent` and `drover executor` against a scripted
 //! master: real processes, and real cgroups when run as root.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -5,10 +5,9 @@
 //! agent SIGKILL + restart re-attaching, and an orphan container removed. Needs root (as CI
 //! runs); says so loudly otherwise. Refusals that need no daemon are a second test.
 
-mod support;
+use crate::support;
 
-#[path = "support/dockerd.rs"]
-mod dockerd;
+use crate::dockerd;
 
 use std::io::{Read as _, Write as _};
 use std::process::Command;

@@ -14,8 +14,7 @@ use drover_agent::containerizer::docker::supervise::{
 };
 use drover_wire::v1;
 
-#[path = "support/dockerd.rs"]
-mod dockerd;
+use crate::dockerd;
 use dockerd::{Daemon, IMAGE, wait_for_text};
 
 fn spec(name: &str, script: &str) -> RunSpec {

@@ -5,7 +5,7 @@
 //! `check_status`; REASON_MAX_COMPLETION_TIME_REACHED when a task outlives its
 //! `max_completion_time`. All of them RUNNING except the terminal ones, from SOURCE_EXECUTOR.
 
-mod support;
+use crate::support;
 
 use drover_wire::v1::{self, TaskState, task_status::Reason, task_status::Source};
 use support::*;

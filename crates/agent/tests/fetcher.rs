@@ -2,7 +2,7 @@
 //! the executable bit, each archive type, the cache, and every refusal (404, connection
 //! refused, corrupt archives, `..` and escaping symlinks, unknown schemes, quota).
 
-mod fetch_server;
+use crate::fetch_server;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -2,8 +2,8 @@
 //! sandbox before the executor starts, serves later launches from its cache, and fails a
 //! launch whose fetch fails with TASK_FAILED / REASON_CONTAINER_LAUNCH_FAILED naming the URI.
 
-mod fetch_server;
-mod support;
+use crate::fetch_server;
+use crate::support;
 
 use drover_wire::v1;
 use drover_wire::v1::TaskState;

@@ -4,11 +4,7 @@
 //! credentials fit. The registry here is a few routes of the Registry API v2 (Debian's
 //! `docker-registry` would need an htpasswd tool to run with authentication).
 
-mod support;
-
-#[path = "support/registry.rs"]
-#[allow(dead_code)]
-mod registry;
+use crate::registry;
 
 use std::sync::{Arc, Mutex};
 

@@ -6,10 +6,9 @@
 //!
 //! Needs root (mounts, namespaces, cgroups) and Debian's `docker-registry` (scripts/setup).
 
-mod support;
+use crate::support;
 
-#[path = "support/registry.rs"]
-mod registry;
+use crate::registry;
 
 use std::time::{Duration, Instant};
 

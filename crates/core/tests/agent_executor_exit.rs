@@ -3,7 +3,7 @@
 //! framework or the master asked to shut down (Mesos' agent sends `ExitedExecutorMessage` for
 //! every executor that is not a generated command executor).
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::{Effect, ExecutorId, FrameworkId, Input};

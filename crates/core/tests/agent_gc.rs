@@ -3,7 +3,7 @@
 //! directories back off the schedule, and a launch into a directory being deleted ends
 //! TASK_DROPPED / TASK_LOST with REASON_GC_ERROR (seed 1's L113 and L129).
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::gc::GcConfig;

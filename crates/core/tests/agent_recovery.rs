@@ -1,7 +1,7 @@
 //! Recovery decisions (spec §9): re-attach, reregistration timeout, tasks launched during
 //! the restart, dead executors, and a host reboot.
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::sum::Pending;

@@ -1,7 +1,7 @@
 //! One test per agent-side row of the seed (`mesos-task-state-reasons.txt`) that the agent
 //! core decides: each drives the agent into the situation and checks (state, reason, source).
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::{ContainerId, Effect, FrameworkId, Input, TaskId};

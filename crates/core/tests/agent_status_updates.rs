@@ -1,7 +1,7 @@
 //! The status update manager's rules (spec §5): order, one update in flight, retry schedule,
 //! deduplication, resend on (re)registration and UPDATE_FRAMEWORK, checkpoint before send.
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::sum::{RETRY_MAX_MS, RETRY_MIN_MS};

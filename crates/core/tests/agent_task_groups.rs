@@ -3,7 +3,7 @@
 //! undelivered group kills the group; a group the agent cannot run is refused for every task,
 //! naming why.
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::{Effect, Input};

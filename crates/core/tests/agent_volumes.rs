@@ -4,7 +4,7 @@
 //! TASK_LOST / TASK_DROPPED with REASON_RESOURCES_UNKNOWN from the agent (Mesos' agent did the
 //! same when the master's checkpoint message was lost or overtaken).
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::{Harness, command_task, expect_one, framework, run};
 use drover_core::agent::{CheckpointOp, Effect, Input, Recovered};

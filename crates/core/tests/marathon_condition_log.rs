@@ -2,7 +2,7 @@
 //! the scheduler handles yields one log record naming the instance, what Mesos said (state,
 //! reason, source, message) and the reaction taken, whatever the instance's fate.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::condition::Condition;
 use drover_core::marathon::scheduler::{ConditionLog, Effect};

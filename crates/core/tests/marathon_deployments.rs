@@ -1,7 +1,7 @@
 //! Deployments through `Scheduler::handle`: create, scale, rolling restart under
 //! `upgradeStrategy`, delete, conflicts and cancellation; plus placement constraints and ports.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::condition::Condition;
 use drover_core::marathon::constraint::Constraint;

@@ -3,7 +3,7 @@
 //! `ContainerInfo` with those ports, the `DiscoveryInfo` and Marathon's `PORT*` variables,
 //! service ports are assigned to mappings, and an image change restarts the tasks.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use std::collections::BTreeMap;
 

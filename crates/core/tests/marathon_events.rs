@@ -1,7 +1,7 @@
 //! Events Marathon publishes around app changes (issue 12 item 8): `group_change_success` for
 //! the app's group after each change's plan has started.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::event::Event;
 use drover_core::marathon::scheduler::{Command, Effect, Input};

@@ -2,7 +2,7 @@
 //! so its instances are expunged (seed 2, "Unknown": expunge and start a new one), the old
 //! framework id is forgotten, and the replacements launch once a new framework subscribes.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::scheduler::{Change, Effect, Input};
 use marathon_support::*;

@@ -1,7 +1,7 @@
 //! The Mesos `HealthCheck` Drover's Marathon puts into a TaskInfo, field by field against what
 //! Marathon 1.10's `MesosHealthCheck.toMesos` (and its own HTTP/TCP checker's timing) does.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::app::{AppSpec, HealthCheck, HealthProtocol};
 use drover_core::marathon::event::Event;

@@ -2,7 +2,7 @@
 //! failed check is a `failed_health_check_event` with its cause kept for `healthCheckResults`,
 //! and the kill is an `unhealthy_instance_kill_event` and the app's `lastTaskFailure`.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::app::{HealthCheck, HealthProtocol};
 use drover_core::marathon::event::Event;

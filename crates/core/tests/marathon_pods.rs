@@ -2,7 +2,7 @@
 //! tasks, and seed 2's reactions for pod instances (expunge and replace, unreachable →
 //! replacement, 15 min → Unknown → expunge), deployments (start, scale, restart) and kills.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! its endpoint answered with a ready status, so a rolling upgrade kills no old instance
 //! before its replacement is ready.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::readiness::{Probe, ProbeOutcome, ReadinessCheck};
 use drover_core::marathon::scheduler::{Command, Effect, Input};

@@ -5,7 +5,7 @@
 //! across a restart. A small ledger plays the master: it applies the operations of each
 //! ACCEPT to what the agent offers next.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::app::AppSpec;
 use drover_core::marathon::condition::{Condition, Goal};

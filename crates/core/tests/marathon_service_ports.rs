@@ -2,7 +2,7 @@
 //! service-port range, unique across apps, kept on update, left alone when the user chose it;
 //! with `requirePorts` the host port is the service port; an exhausted range is refused.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::app::PortDefinition;
 use drover_core::marathon::path::PathId;

@@ -3,7 +3,7 @@
 //! running app, the launch backoff, TASK_LOST inference, unreachable timers and the surplus
 //! kill when an unreachable task returns.
 
-mod marathon_support;
+use crate::marathon_support;
 
 use drover_core::marathon::app::KillSelection;
 use drover_core::marathon::condition::Condition;

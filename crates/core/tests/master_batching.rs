@@ -2,7 +2,7 @@
 //! (`handle_deferred` + `allocate_pending`) offers what one pass per input offers, and the
 //! timer index gives the same deadlines (and ticks) as a scan of every agent and framework.
 
-mod master_common;
+use crate::master_common;
 
 use std::collections::BTreeSet;
 

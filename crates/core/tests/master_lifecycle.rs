@@ -3,7 +3,7 @@
 //! offers, DRF, filters, rescinds, health checking, the removal rate limit, failover timeouts,
 //! acknowledgements and restarts from the registry.
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::{Config, Input, RateLimit, Registry, Reply};
 use drover_wire::v1;

@@ -4,7 +4,7 @@
 //! (capped grace, DRAINING → DRAINED, mark_gone, REACTIVATE ends it), and a restart keeping it
 //! all. Every step checks the invariants.
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::maintenance::MaintenanceCall;
 use drover_core::master::{Effect, Input, Reply};

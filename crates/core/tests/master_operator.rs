@@ -1,7 +1,7 @@
 //! The master's operator decisions through `Master::handle` with a virtual clock: GET_ROLES,
 //! agent deactivation and quota.
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::resources;
 use drover_wire::v1;

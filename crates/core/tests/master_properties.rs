@@ -3,7 +3,7 @@
 //! harness); and resource arithmetic is conservative (add then subtract is identity, nothing is
 //! ever negative).
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::Input;
 use drover_core::resources;

@@ -3,7 +3,7 @@
 //! their role, rescinds after a change, and the table surviving a master restart. Every step
 //! checks the invariants, including "no role is offered beyond its limit".
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::quota::QuotaCall;
 use drover_core::master::{Effect, Input, Reply};

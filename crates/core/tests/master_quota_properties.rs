@@ -4,7 +4,7 @@
 //! offered unreserved resources beyond its limit"), and the quota table always survives a
 //! restart unchanged.
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::Input;
 use drover_core::master::quota::QuotaCall;

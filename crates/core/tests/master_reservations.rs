@@ -2,7 +2,7 @@
 //! DESTROY and UNRESERVE in a framework's ACCEPT and from the operator, the agent's total and
 //! its checkpoint, what offers carry back, and the master's set winning at reregistration.
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::{Effect, Input, Reply};
 use drover_core::operations::Operation;

@@ -3,7 +3,7 @@
 //! (`_non_pa`) frameworks. Tests are named after the seed's identifiers.
 #![allow(non_snake_case)]
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::{Config, Registry, Reply};
 use drover_core::resources;

@@ -3,7 +3,7 @@
 //! that state and history; only live tasks become TASK_KILLED/REASON_FRAMEWORK_REMOVED), and a
 //! kill answered while the agent was away reaches the agent only if it still runs the task.
 
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::Reply;
 use drover_wire::v1;

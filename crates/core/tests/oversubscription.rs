@@ -4,9 +4,8 @@
 //! correction evicts exactly the containers on revocable resources, their tasks TASK_LOST or,
 //! partition-aware, TASK_GONE with REASON_CONTAINER_PREEMPTED.
 
-mod agent_support;
-#[path = "master_common/mod.rs"]
-mod master_common;
+use crate::agent_support;
+use crate::master_common;
 
 use drover_core::agent::{Effect as AgentEffect, Input as AgentInput};
 use drover_core::resources;

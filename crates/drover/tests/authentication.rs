@@ -5,7 +5,7 @@
 //! framework or agent id cannot be taken over by another principal; a credentials file that
 //! does not parse stops the master with an error naming it.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

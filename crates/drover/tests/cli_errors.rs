@@ -2,7 +2,7 @@
 //! backtrace: bad flags (2), a port in use, an unwritable work dir (1), a daemon that cannot be
 //! reached (3), a bad config file (2); and config files and environment variables reach flags.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! Real third-party clients from PyPI against a real Drover cluster: pymesos 0.3.15 as a Mesos
 //! framework, and marathon-python 0.13.0 against the Marathon-compatible scheduler.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, run_python};
 

@@ -6,7 +6,7 @@
 //! installed by name and pinned version by `scripts/setup`; each script asserts what it sees
 //! and prints `OK` only when every expectation held.
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

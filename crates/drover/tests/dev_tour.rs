@@ -3,7 +3,7 @@
 //! through `DROVER_MASTER`/`DROVER_MARATHON`. Then SIGTERM (clean exit, no task process left),
 //! a restart that finds the app and the framework id, and `--keep_tasks_running`.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Issue 7 / issue 4: an agent SIGKILLed with running tasks and restarted on the same work dir
 //! recovers them: they keep running, and an update produced while it was down is delivered.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, Framework};
 

@@ -2,7 +2,7 @@
 //! non-PA frameworks are told when an operator marks their agent gone, and how the master
 //! answers explicit reconciliation of tasks it does not know.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, Framework};

@@ -2,7 +2,7 @@
 //! dir: the agent reregisters, the framework resubscribes with its id, the update is
 //! delivered, and reconciliation answers correctly.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, Framework};
 

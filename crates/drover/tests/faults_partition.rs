@@ -3,7 +3,7 @@
 //! paused within the window, nothing happens. Observed by pymesos frameworks, partition-aware
 //! (PA) and not.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

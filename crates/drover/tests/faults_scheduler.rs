@@ -2,7 +2,7 @@
 //! restarted on its work dir: nothing it acknowledged is lost, nothing running is killed, and
 //! the deployment completes.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, EventStream, READY_TIMEOUT, wait_until};

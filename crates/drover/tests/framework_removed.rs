@@ -3,7 +3,7 @@
 //! instances whose tasks died with the framework, and come back as a new framework running the
 //! apps at their instance counts — never showing tasks that no longer exist.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Cluster, READY_TIMEOUT, wait_until};

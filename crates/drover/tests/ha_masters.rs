@@ -3,7 +3,7 @@
 //! leader-only endpoints with 307 to it (503 with none); a SIGKILLed leader is replaced within
 //! the session timeout; a leader paused past its session never acts again after it resumes.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

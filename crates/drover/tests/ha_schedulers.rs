@@ -5,7 +5,7 @@
 //! finishes a deployment its SIGKILLed predecessor started, without killing what runs;
 //! `DELETE /v2/leader` hands over; a leader paused past its session never acts again.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! not stop a scheduler from subscribing and launching a task; the master closes them after
 //! its header read timeout; its RSS stays bounded meanwhile.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

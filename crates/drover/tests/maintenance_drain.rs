@@ -3,7 +3,7 @@
 //! maintenance status); draining the agent kills the framework's real task with the capped
 //! grace period and leaves the agent DRAINED and deactivated.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, Framework};

@@ -2,7 +2,7 @@
 //! by the executor, reported with REASON_TASK_CHECK_STATUS_UPDATED and `check_status`, and
 //! shown as the task's `checkResult`; a failing check does not kill the task.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, READY_TIMEOUT, wait_until};

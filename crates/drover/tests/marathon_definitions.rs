@@ -14,7 +14,7 @@
 //!   `test_app_with_persistent_volume_recovers` does, through the app's own HTTP server;
 //! * a secret delivered as a file: `secrets.md`'s file-based example.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -8,7 +8,7 @@
 //! agent is paused here so the task stays staged and the test reads what Marathon sent from the
 //! master's view, whatever the agent does with it afterwards.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Cluster, run_python};

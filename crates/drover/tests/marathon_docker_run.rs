@@ -3,10 +3,9 @@
 //! offered host port answers HTTP from inside the container (curl it), with a MESOS_HTTP
 //! health check through the same mapping; scaling to zero removes the container.
 
-mod support;
+use crate::support;
 
-#[path = "../../agent/tests/support/dockerd.rs"]
-mod dockerd;
+use crate::dockerd;
 
 use std::process::Command;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! real agent; the agent's fetcher downloads the artifact from a loopback HTTP server the test
 //! runs, and the app's `cmd`, which needs the artifact, runs.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
 //! Issue 12 item 8, against real processes: the fields Marathon 1.10 clients read from tasks and
 //! app embeds (`ipAddresses` from the agent's status updates, `taskStats`, `readiness`).
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, READY_TIMEOUT, wait_until};

@@ -8,7 +8,7 @@
 //! (mesosphere/marathon, Apache-2.0): a database, a service depending on it, a frontend
 //! depending on the service.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

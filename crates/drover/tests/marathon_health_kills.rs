@@ -3,7 +3,7 @@
 //! (`failed_health_check_event`, `unhealthy_instance_kill_event` with the check's output) and in
 //! the master's status history (REASON_TASK_HEALTH_CHECK_STATUS_UPDATED with the message).
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, EventStream, READY_TIMEOUT, wait_until};

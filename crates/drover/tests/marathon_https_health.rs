@@ -2,7 +2,7 @@
 //! speak TLS to a task serving a self-signed certificate (made here with rcgen) and accept it,
 //! as Mesos and Marathon did, so the task becomes healthy.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, READY_TIMEOUT, wait_until};

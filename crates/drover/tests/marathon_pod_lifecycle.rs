@@ -3,7 +3,7 @@
 //! default executor — deploys, scales to 3, is restarted by a new version, has the instance of
 //! a failed container replaced, and shows Marathon's `::status` shape; `drover pod` drives it.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -5,7 +5,7 @@
 //! `drover pod` lists, shows, scales and removes it. `marathon_pod_lifecycle.rs` runs the pod
 //! through its whole life.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::drover_cli as drover;

@@ -2,7 +2,7 @@
 //! each new task's HTTP endpoint (a busybox httpd serving a directory; `/ready` answers 404
 //! until the test creates the file) and keeps the old task running until the new one is ready.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! file in its volume and prints the file; a killed task is relaunched on the same agent and
 //! sees the earlier line; deleting the app destroys the volume and unreserves its resources.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! (mode 0400), the API shows only the reference, a secret the store does not hold fails the launch
 //! (REASON_CONTAINER_LAUNCH_FAILED) naming it, and a reference to an undefined secret is a 422.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

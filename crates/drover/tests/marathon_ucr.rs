@@ -3,10 +3,9 @@
 //! `cmd` runs in the image and serves on its offered host port, a pod's container runs the
 //! image, and a `forcePullImage` app pulls its manifest again.
 
-mod support;
+use crate::support;
 
-#[path = "../../agent/tests/support/registry.rs"]
-mod registry;
+use crate::registry;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the duration and then restores it, and with `--log_dir` the master writes its log to a
 //! file that READ_FILE serves as `/master/log`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

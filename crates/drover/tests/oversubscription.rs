@@ -4,7 +4,7 @@
 //! revocable resources: TASK_LOST / REASON_CONTAINER_PREEMPTED for a framework without
 //! PARTITION_AWARE, TASK_GONE for one with it (seed 1, L107 and L143), from the agent.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, Framework, Options};
 

@@ -1,7 +1,7 @@
 //! A custom executor written with pymesos' `MesosExecutorDriver` runs a task through the
 //! custom-executor path of a real `drover agent` (issue 4), launched by a pymesos scheduler.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, Framework, python};
 

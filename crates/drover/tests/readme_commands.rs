@@ -8,7 +8,7 @@
 //! checks that it is fresh and starts it; run alone on a machine without that build, the first
 //! run compiles it (a few minutes).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! the volume and unreserves the resources; and a launch on the volume the master no longer
 //! has is TASK_LOST / REASON_RESOURCES_UNKNOWN from the master (seed 1, L100), its real cause.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

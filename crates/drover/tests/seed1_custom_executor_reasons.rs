@@ -4,7 +4,7 @@
 //! REASON_TASK_UNAUTHORIZED, and the scheduler receives the update as the executor wrote it
 //! (state, reason, message, SOURCE_EXECUTOR, reliably). `SEEDS.md` names this test.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, Framework, python};
 

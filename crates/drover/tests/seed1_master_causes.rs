@@ -2,7 +2,7 @@
 //! TASK_KILLED / REASON_TASK_KILLED_DURING_LAUNCH from the master, for a task that is still
 //! STAGING when its agent's process dies and the framework kills it. `SEEDS.md` names it.
 
-mod support;
+use crate::support;
 
 use support::{Cluster, Framework, READY_TIMEOUT, wait_until};
 

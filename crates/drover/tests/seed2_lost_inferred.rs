@@ -6,7 +6,7 @@
 //! partition-aware Marathon), and Marathon reads that as Unreachable and starts a replacement.
 //! `SEEDS.md` names this test.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Cluster, EventStream};

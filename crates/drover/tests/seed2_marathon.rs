@@ -2,7 +2,7 @@
 //! `drover master` and real agents produce every status update; the tests observe the
 //! scheduler's reactions through its REST API and its `/v2/events` stream.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Cluster, EventStream, Options, READY_TIMEOUT, wait_until};

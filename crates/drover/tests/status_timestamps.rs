@@ -2,7 +2,7 @@
 //! both where `/master/state` shows it and in the scheduler's UPDATE event; the agent used
 //! to stamp seconds since its own start.
 
-mod support;
+use crate::support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

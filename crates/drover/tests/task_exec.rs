@@ -10,7 +10,7 @@
 //!   TASK_FAILED / REASON_IO_SWITCHBOARD_EXITED (seed 1, L53, for a nested container).
 //! - Bad calls get Mesos' status codes and change nothing.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};

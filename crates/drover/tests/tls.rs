@@ -6,7 +6,7 @@
 //! the test CA as Python does (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`), and the `drover` CLI.
 //! Plain HTTP gets no answer; a TLS setting that cannot be honoured stops a daemon by name.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

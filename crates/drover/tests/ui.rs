@@ -9,7 +9,7 @@
 //! going away and coming back. A second test starts `drover dev --credentials` and signs in
 //! through the UI's own form, on the cluster page and on the services page. Screenshots of each page go to `target/ui-screenshots/`.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

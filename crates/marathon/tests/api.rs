@@ -3,7 +3,7 @@
 //! conflicts, deployments, queue, info, leader, ping, the SSE stream with Last-Event-ID replay,
 //! and state surviving a restart.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! (413, 405), and `DELETE /v2/apps/{id}` during a deployment (409 with `force=false`; Marathon's
 //! default for this one endpoint is `force=true`).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! deployment, and what cannot run is a 422 naming each field with nothing stored; the same
 //! round trip for a MESOS container with a Docker image.
 
-mod common;
+use crate::common;
 
 use common::{call, start};
 use serde_json::{Value, json};

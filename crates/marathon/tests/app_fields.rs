@@ -4,7 +4,7 @@
 //! `docs/app-fields.md` names), or refused at the field's path. The table in the doc and the
 //! rows here must name the same fields.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -4,7 +4,7 @@
 //! later steps held out of the launch queue, 422s that change nothing, persistence across a
 //! restart, versions and recursive delete.
 
-mod common;
+use crate::common;
 
 use common::{call, start};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 //! with nothing stored. The tables in `docs/pod-fields.md` and the rows here must name the
 //! same fields.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! `/v2/groups` and not in `/v2/apps`, 422s naming every bad or unsupported field, and a pod
 //! that survives a restart.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

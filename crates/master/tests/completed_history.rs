@@ -3,7 +3,7 @@
 //! `/master/state` of a master restarted from the same work dir, within
 //! `--max_completed_tasks_per_framework`.
 
-mod support;
+use crate::support;
 
 use anyhow::Result;
 use drover_http::Client;

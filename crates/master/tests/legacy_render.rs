@@ -2,8 +2,7 @@
 //! keeps the `serde_json::Value` tree builders they replaced as the reference and checks that
 //! the new writers produce byte-identical documents for a populated master.
 
-#[path = "../../core/tests/master_common/mod.rs"]
-mod master_common;
+use crate::master_common;
 
 use drover_core::master::{AgentStatus, Framework, Master, TaskEntry, seconds};
 use drover_core::resources::{self, SummaryValue};

@@ -5,7 +5,7 @@
 //! DRAIN_AGENT killing a running task with a capped grace period (DRAINING → DRAINED, then
 //! gone with `mark_gone`).
 
-mod support;
+use crate::support;
 
 use anyhow::{Context, Result, bail};
 use drover_http::Client;

@@ -3,7 +3,7 @@
 //! protocol; launches, updates and acknowledgements end to end; master-side updates for both
 //! framework kinds; and a master stopped and restarted from the same work dir.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! the quota in `/roles`, the table surviving a restart, and the allocator keeping a role
 //! under its limit and holding resources back for a guarantee.
 
-mod support;
+use crate::support;
 
 use anyhow::{Context, Result, bail};
 use drover_http::Client;

@@ -4,7 +4,7 @@
 //! agents. Mesos removes the old agent; its tasks are TASK_LOST for every framework, PA or not
 //! (this is the TASK_LOST Marathon infers from, seed 2). `SEEDS.md` names this test.
 
-mod support;
+use crate::support;
 
 use anyhow::Result;
 use support::*;

@@ -4,7 +4,7 @@
 //! showed it: on the operator API's SUBSCRIBE stream (TASK_UPDATED), and in the task's
 //! history in `/master/state`. `SEEDS.md` names this test.
 
-mod support;
+use crate::support;
 
 use anyhow::{Context, Result};
 use drover_http::Client;

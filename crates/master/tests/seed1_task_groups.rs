@@ -4,7 +4,7 @@
 //! master, for partition-aware and other frameworks alike, and nothing reaches the agent.
 //! `SEEDS.md` names this test.
 
-mod support;
+use crate::support;
 
 use anyhow::Result;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! the framework of the task: its state as the agent reports it, REASON_AGENT_REREGISTERED,
 //! from the master. `SEEDS.md` names this test.
 
-mod support;
+use crate::support;
 
 use anyhow::Result;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! the frameworks and tasks its ACLs let it see, on every state endpoint and the operator's
 //! GET calls and the operator event stream (its snapshot and each later event).
 
-mod support;
+use crate::support;
 
 use anyhow::Result;
 use drover_http::{Client, RecordStream};

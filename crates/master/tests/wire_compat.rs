@@ -2,7 +2,7 @@
 //! HTTP chunk, trailing slashes, `/master/tasks`' query parsed as Mesos parses it, the legacy
 //! endpoints monitoring tools read, and scalars beyond Mesos' fixed point refused.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 
