@@ -1,5 +1,5 @@
 // Fetch helpers: every failure becomes words (the daemon's own message where it sent one),
-// and the session's credentials go with every request to the page's own daemon.
+// and the session's credentials go with every request to the daemon they were typed for.
 import { errorText, forbiddenText } from './logic';
 
 export class ApiError extends Error {}
@@ -10,49 +10,64 @@ const KEY = 'drover-credentials';
 
 export type Credentials = { user: string; password: string };
 
-/** The session's credentials. sessionStorage is per origin and per tab, so the master's
- * and the scheduler's pages keep their own, and closing the tab forgets them. */
-export function credentials(): Credentials | undefined {
+/** The origin a URL points at (the page's own for a relative one). */
+export function originOf(url: string): string {
+  return new URL(url, location.href).origin;
+}
+
+/** Where an origin's credentials are kept: the page's own daemon's under one key, another
+ * daemon's (the master or an agent, read across origins) under a key naming its origin. */
+function keyOf(origin: string): string {
+  return origin === location.origin ? KEY : `${KEY}@${origin}`;
+}
+
+/** The credentials typed for an origin (the page's own by default). sessionStorage is per
+ * origin and per tab, so the master's and the scheduler's pages keep their own, and closing
+ * the tab forgets them. */
+export function credentials(origin: string = location.origin): Credentials | undefined {
   try {
-    const v = JSON.parse(sessionStorage.getItem(KEY) ?? 'null');
+    const v = JSON.parse(sessionStorage.getItem(keyOf(origin)) ?? 'null');
     return v && typeof v.user === 'string' && typeof v.password === 'string' ? v : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function setCredentials(c: Credentials | undefined) {
-  if (c) sessionStorage.setItem(KEY, JSON.stringify(c));
-  else sessionStorage.removeItem(KEY);
+export function setCredentials(c: Credentials | undefined, origin: string = location.origin) {
+  if (c) sessionStorage.setItem(keyOf(origin), JSON.stringify(c));
+  else sessionStorage.removeItem(keyOf(origin));
   for (const l of listeners) l();
 }
 
-/** Told when a daemon answers 401, so the shell shows the sign-in form. */
+/** Signing out forgets every daemon's credentials in this tab. */
+export function forgetCredentials() {
+  for (const k of Object.keys(sessionStorage)) if (k === KEY || k.startsWith(`${KEY}@`)) sessionStorage.removeItem(k);
+  for (const l of listeners) l();
+}
+
+/** Told when a daemon answers 401, so the shell shows the sign-in form for its origin. */
 const listeners = new Set<() => void>();
-let wanted = false;
+let wanted: string | undefined;
 export function onAuthChange(l: () => void): () => void {
   listeners.add(l);
   return () => listeners.delete(l);
 }
-export function authWanted(): boolean {
+/** The origin that last asked for credentials and has not been given them, if any. */
+export function authWanted(): string | undefined {
   return wanted;
 }
-export function setAuthWanted(v: boolean) {
-  if (wanted === v) return;
-  wanted = v;
+export function setAuthWanted(origin: string | undefined) {
+  if (wanted === origin) return;
+  wanted = origin;
   for (const l of listeners) l();
 }
 
-function sameOrigin(url: string): boolean {
-  return new URL(url, location.href).origin === location.origin;
-}
-
-/** `Authorization: Basic` for the page's own daemon. Never across origins: the master and
- * the agents grant other origins anonymous reads only (a header would need a preflight they
- * refuse), and credentials belong to the daemon they were typed for. */
+/** `Authorization: Basic` with the credentials typed for the URL's own origin, if any:
+ * credentials go only to the daemon they were typed for. (The master and the agents grant
+ * the preflight such a read needs across origins, and no other.) */
 export function authHeaders(url: string): Record<string, string> {
-  const c = credentials();
-  if (!c || !sameOrigin(url)) return {};
+  const c = credentials(originOf(url));
+  if (!c) return {};
   const bytes = new TextEncoder().encode(`${c.user}:${c.password}`);
   return { Authorization: `Basic ${btoa(String.fromCharCode(...bytes))}` };
 }
@@ -77,16 +92,16 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
     throw new ApiError(`Cannot reach ${url}: the daemon is not answering`);
   }
   if (response.status === 401) {
-    const text = await response.text().catch(() => '');
-    if (sameOrigin(url)) {
-      setAuthWanted(true);
-      const c = credentials();
+    const origin = originOf(url);
+    setAuthWanted(origin);
+    const c = credentials(origin);
+    if (origin === location.origin) {
       throw new AuthError(c ? `The daemon refused the credentials of '${c.user}': sign in again` : 'This daemon needs a user and password: sign in');
     }
-    throw new AuthError(`${new URL(url, location.href).origin} needs credentials, which this page cannot send to another daemon: open that daemon's own UI and sign in there${text ? ` (${text.trim()})` : ''}`);
+    throw new AuthError(c ? `${origin} refused the credentials of '${c.user}': sign in for it again` : `${origin} needs a user and password to show this: sign in for it`);
   }
   if (response.status === 403) {
-    throw new ApiError(forbiddenText(credentials()?.user, url, await response.text().catch(() => '')));
+    throw new ApiError(forbiddenText(credentials(originOf(url))?.user, url, await response.text().catch(() => '')));
   }
   return response;
 }

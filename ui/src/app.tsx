@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import reasons from 'virtual:reasons';
-import { ApiError, AuthError, authWanted, credentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
+import { ApiError, AuthError, authWanted, credentials, forgetCredentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
 import { applyMasterEvent, applyServiceEvents, SseParser, type Refetch, type Services } from './events';
 import {
   agentAddress, appDefinition, appStatus, appendChunk, countByState, createPath, formatMem, scaledPod, formatTime, href, masterBase,
@@ -66,11 +66,24 @@ function Overview({ state, query }: { state: any; query: string }) {
   const tasks = useMemo(() => allTasks(state), [state.frameworks]);
   const counts = useMemo(() => countByState(tasks), [tasks]);
   const shown = useMemo(() => search(tasks, query, (t: any) => [t.id, t.name]), [tasks, query]);
+  // Every master of the group (with --zk, the others standing by). Membership has no event
+  // stream, and the list is a few entries: it is re-read every 10 s.
+  const [masters] = usePoll(() => getJson('/master/masters').then((r) => r.masters as any[]), 10000, []);
   return (
     <div>
       <section aria-label="Masters">
-        <h2>Master</h2>
+        <h2>Masters</h2>
         <p>Leader: <span data-test="leader">{state.leader ?? '–'}</span> · version {state.version} · cluster {state.cluster ?? '–'}</p>
+        {masters && (
+          <ul class="masters">
+            {masters.map((m: any) => (
+              <li key={m.znode ?? m.id} data-test="master-row">
+                <a href={`${location.protocol}//${m.hostname}:${m.port}/`}>{m.hostname}:{m.port}</a>
+                {' '}{m.leading ? <b>leading</b> : 'standing by'}{m.znode && <span class="small mono"> {m.znode}</span>}
+              </li>
+            ))}
+          </ul>
+        )}
       </section>
       <section aria-label="Agents">
         <h2>Agents ({state.activated_slaves ?? 0} active, {state.unreachable_slaves ?? 0} unreachable)</h2>
@@ -891,24 +904,29 @@ function QueuePage({ data }: { data: Services }) {
 
 // ---------------------------------------------------------------- Shell
 
-/** The sign-in form, shown when the page's daemon answers 401. The credentials are kept in
- * sessionStorage for this tab and sent as `Authorization: Basic` from then on. */
-function SignIn({ onClose }: { onClose: () => void }) {
-  const known = credentials();
-  const [user, setUser] = useState(known?.user ?? '');
+/** The sign-in form, shown when a daemon answers 401: the page's own, or one it reads across
+ * origins (the master's task histories and the agents' sandboxes, from the services page),
+ * which the form names. The credentials are kept in sessionStorage for this tab, for that
+ * origin only, and sent as `Authorization: Basic` to it from then on. */
+function SignIn({ origin, onClose }: { origin: string; onClose: () => void }) {
+  const own = origin === location.origin;
+  const known = credentials(origin);
+  const [user, setUser] = useState(known?.user ?? credentials()?.user ?? '');
   const [password, setPassword] = useState('');
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => { first.current?.focus(); }, []);
   const submit = (e: Event) => {
     e.preventDefault();
-    setCredentials({ user, password });
-    setAuthWanted(false);
+    setCredentials({ user, password }, origin);
+    setAuthWanted(undefined);
   };
   return (
     <div class="backdrop">
       <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="signin-title" onSubmit={submit} onKeyDown={(e) => { onEscape(onClose)(e); trapTab(e); }}>
         <h2 id="signin-title">Sign in</h2>
-        <p data-test="signin-reason">{known ? `The daemon refused the credentials of '${known.user}'.` : 'This daemon asks for a user and password.'}</p>
+        <p data-test="signin-reason">{own
+          ? (known ? `The daemon refused the credentials of '${known.user}'.` : 'This daemon asks for a user and password.')
+          : (known ? `${origin} refused the credentials of '${known.user}'.` : `${origin}, another daemon of this cluster, asks for a user and password to show this.`)}</p>
         <label>User <input id="signin-user" ref={first} autocomplete="username" required value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} /></label>
         <label>Password <input id="signin-password" type="password" autocomplete="current-password" required value={password}
           onInput={(e) => setPassword((e.target as HTMLInputElement).value)} /></label>
@@ -952,12 +970,14 @@ function Shell({ title, nav, other, query, setQuery, live, auth, children }: any
         <input type="search" id="search" ref={search} aria-label="Search (press / to focus)" placeholder="Search app, task or host  /" value={query}
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
         <span class={live ? 'live on' : 'live'} role="status">{live ? 'live' : 'reconnecting…'}</span>
-        {auth.user && !auth.wanted
-          ? <span class="small">Signed in as <b data-test="user">{auth.user}</b> <button type="button" onClick={() => setCredentials(undefined)}>Sign out</button></span>
-          : asked && <button type="button" id="open-signin" onClick={() => { setDismissed(false); setAuthWanted(true); }}>Sign in</button>}
+        {auth.user && auth.wanted !== location.origin
+          ? <span class="small">Signed in as <b data-test="user">{auth.user}</b> <button type="button" onClick={forgetCredentials}>Sign out</button></span>
+          : asked && <button type="button" id="open-signin" onClick={() => { setDismissed(false); setAuthWanted(location.origin); }}>Sign in</button>}
+        {auth.wanted && auth.wanted !== location.origin && dismissed
+          && <button type="button" id="open-signin-other" onClick={() => setDismissed(false)}>Sign in to {auth.wanted}</button>}
       </header>
       <main>{children}</main>
-      {auth.wanted && !dismissed && <SignIn onClose={close} />}
+      {auth.wanted && !dismissed && <SignIn key={auth.wanted} origin={auth.wanted} onClose={close} />}
     </div>
   );
 }
@@ -976,7 +996,7 @@ function ClusterApp() {
   return (
     <Shell title="Cluster" nav={[['overview', 'Overview']]} other={null} query={query} setQuery={setQuery} live={streaming} auth={auth}>
       {state && error && <Alert text={error} />}
-      {auth.user && !auth.wanted && <p class="small">Lists show what the master's ACLs let '{auth.user}' see.</p>}
+      {auth.user && auth.wanted !== location.origin && <p class="small">Lists show what the master's ACLs let '{auth.user}' see.</p>}
       {page}
     </Shell>
   );

@@ -151,7 +151,6 @@ pub fn router(state: AppState) -> Router {
         .route("/files/download", get(files_download))
         .route("/files/download.json", get(files_download))
         .merge(crate::http_legacy::routes())
-        .layer(axum::middleware::from_fn(drover_ui::cors_read))
         .with_state(state)
 }
 

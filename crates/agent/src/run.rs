@@ -234,6 +234,9 @@ pub async fn run(flags: Flags, shutdown: impl Future<Output = ()> + Send) -> any
         )),
         None => app,
     };
+    // Around everything: reads across origins (the services UI's sandbox view) get their CORS
+    // headers on every answer, a 401 included, and their preflight before authentication.
+    let app = app.layer(axum::middleware::from_fn(drover_ui::cors_read));
     let master_credential = crate::auth::master_credential(&flags)?;
     let http_limits = flags.http_limits();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -81,9 +81,10 @@ pub struct DevFlags {
     )]
     pub mesos_role: String,
     /// `principal:secret`: run the cluster with authentication on (the master's and the
-    /// agent's `--authenticate_http_readwrite`, `--authenticate_http_frameworks`,
-    /// `--authenticate_agents`, the scheduler's `--http_credentials` and
-    /// `--mesos_authentication`), every daemon using this one credential.
+    /// agent's `--authenticate_http_readwrite` and `--authenticate_http_readonly`, the
+    /// master's `--authenticate_http_frameworks` and `--authenticate_agents`, the scheduler's
+    /// `--http_credentials` and `--mesos_authentication`), every daemon using this one
+    /// credential: nothing of the cluster, not even its state, is served without it.
     #[arg(
         long = "credentials",
         env = "DROVER_DEV_CREDENTIALS",
@@ -271,6 +272,7 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
     if let Some((all, _, _)) = &files {
         master_args.extend([
             "--authenticate_http_readwrite".to_owned(),
+            "--authenticate_http_readonly".to_owned(),
             "--authenticate_http_frameworks".to_owned(),
             "--authenticate_agents".to_owned(),
             format!("--credentials={all}"),
@@ -288,6 +290,7 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
         agent_args.extend([
             format!("--credential={own}"),
             "--authenticate_http_readwrite".to_owned(),
+            "--authenticate_http_readonly".to_owned(),
             format!("--credentials={all}"),
         ]);
         marathon_args.extend([

@@ -82,6 +82,34 @@ fn call(port: u16, method: &str, path: &str, body: &str, authorization: Option<&
     }
 }
 
+/// A browser's CORS preflight for `method` on `path` asking to send `headers`.
+fn preflight(port: u16, path: &str, method: &str, headers: &str) -> Answer {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let request = format!(
+        "OPTIONS {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Origin: http://elsewhere.example:8080\r\nAccess-Control-Request-Method: {method}\r\n\
+         Access-Control-Request-Headers: {headers}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for OPTIONS {path}: {text:?}"));
+    Answer {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    }
+}
+
 /// Anonymous, a wrong secret, an unknown principal and a malformed header are each refused
 /// with 401 and `realm`; the right credential is not.
 fn assert_guarded(
@@ -303,6 +331,38 @@ fn with_authentication_on_every_daemon_refuses_anonymous_calls_and_clients_conne
         assert_guarded(agent, "GET", path, "", &ops, "mesos");
     }
     assert_eq!(call(agent, "GET", "/health", "", None).status, 200);
+
+    // Reads across origins (the services UI's task and sandbox views): the preflight of a GET
+    // that sends `Authorization` is granted before authentication, on the agent and the
+    // master; a refused read carries the CORS header, so the page sees the 401 and asks; a
+    // write's preflight is granted nothing.
+    for (port, path) in [(agent, "/files/browse?path=/"), (master, "/master/tasks")] {
+        let granted = preflight(port, path, "GET", "authorization");
+        assert_eq!(granted.status, 204, "{path}: {}", granted.head);
+        assert!(
+            granted.head.contains("access-control-allow-origin: *")
+                && granted
+                    .head
+                    .contains("access-control-allow-headers: authorization"),
+            "{path}: {}",
+            granted.head
+        );
+    }
+    let refused = call(agent, "GET", "/state", "", None);
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused.head.contains("access-control-allow-origin: *"),
+        "{}",
+        refused.head
+    );
+    for port in [agent, master] {
+        let write = preflight(port, "/api/v1", "POST", "authorization,content-type");
+        assert!(
+            !write.head.contains("access-control-allow-"),
+            "{}",
+            write.head
+        );
+    }
 
     // The scheduler: --http_credentials for its API, a principal and secret for the master.
     let args = vec![

@@ -245,6 +245,24 @@ fn three_masters_elect_one_leader_whose_znode_is_mesos_master_info_and_the_other
         flags.contains("\"zk_session_timeout\":\"4secs\""),
         "{flags}"
     );
+    // Any master lists the group (`/master/masters`, Drover's): the three, in sequence order,
+    // each with its MasterInfo and znode, the leader alone marked leading.
+    for port in [port, leader_port] {
+        let (status, _, body) = get(port, "/master/masters").expect("answers");
+        assert_eq!(status, 200, "{body}");
+        let listed: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let listed = listed["masters"].as_array().expect("a list").clone();
+        let znodes: Vec<&str> = listed.iter().filter_map(|m| m["znode"].as_str()).collect();
+        let mut names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort();
+        assert_eq!(znodes, names, "{listed:?}");
+        let leading: Vec<u64> = listed
+            .iter()
+            .filter(|m| m["leading"] == true)
+            .filter_map(|m| m["port"].as_u64())
+            .collect();
+        assert_eq!(leading, [u64::from(leader_port)], "{listed:?}");
+    }
     // The leader redirects /master/redirect to itself, like Mesos.
     let (status, headers, _) = get(leader_port, "/master/redirect").expect("answers");
     assert_eq!(status, 307);

@@ -353,6 +353,15 @@ fn the_web_ui_end_to_end() {
             texts("[data-test=agent-row]")
         ),
     );
+    // The masters: this one, standalone, leading (`/master/masters`).
+    browser.wait(
+        "the master on the overview",
+        &format!(
+            "const rows = {}; return rows.length === 1 && rows[0].includes(':{}') && rows[0].includes('leading')",
+            texts("[data-test=master-row]"),
+            cluster.master_port
+        ),
+    );
     browser.screenshot("cluster-overview");
 
     // The services UI: the event stream is open.
@@ -910,7 +919,9 @@ impl Drop for Dev {
 /// HTTP authentication), says in words when the password is wrong, closes on Escape, goes
 /// live once signed in, and keeps the credentials for the browser session (a reload does not
 /// ask again). The services page, under the scheduler's `--http_credentials`, does the same
-/// and then deploys an app and follows it to running with its credentials.
+/// and then deploys an app and follows it to running with its credentials; its task page then
+/// asks for the master's and the agent's credentials by origin and reads the task's history
+/// and log across origins with them.
 #[test]
 fn the_web_ui_signs_in_through_its_own_form() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1009,7 +1020,7 @@ fn the_web_ui_signs_in_through_its_own_form() {
         "return document.querySelector('.live.on') !== null && document.querySelector('#app-json') !== null \
            && document.querySelector('[role=dialog]') === null",
     );
-    let app = json!({"id": "/ui-auth/hello", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
+    let app = json!({"id": "/ui-auth/hello", "cmd": "echo hello-from-ui-auth; sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
     browser.type_into("#app-json", &app.to_string());
     browser.click("#deploy");
     browser.wait(
@@ -1019,6 +1030,62 @@ fn the_web_ui_signs_in_through_its_own_form() {
            && r.querySelector('[data-test=app-count]').textContent === '1 / 1'",
     );
     browser.screenshot("services-signed-in");
+
+    // The task's story comes from the master and its sandbox from the agent, two other
+    // origins, both of which want credentials too (`drover dev --credentials` protects reads).
+    // The page asks for each by its origin, sends each its own credentials only (a preflight
+    // the master and the agent grant for reads), and shows the history and the log.
+    browser.js("location.hash = '#/app/' + encodeURIComponent('/ui-auth/hello'); return null");
+    browser.wait(
+        "the instance",
+        "return document.querySelector('[data-test=instance-row] a') !== null",
+    );
+    let task_id =
+        browser.js("return document.querySelector('[data-test=instance-row] a').textContent");
+    let task_id = task_id.as_str().expect("a task id").to_owned();
+    browser.js(&format!(
+        "location.hash = '#/task/' + encodeURIComponent('{task_id}'); return null"
+    ));
+    let master_origin = format!("http://127.0.0.1:{}", ports[0]);
+    browser.wait(
+        "the sign-in form for the master's origin, the user filled in",
+        &format!(
+            "return (document.querySelector('[data-test=signin-reason]')?.textContent ?? '').includes('{master_origin}') \
+               && document.querySelector('#signin-user')?.value === 'ops'"
+        ),
+    );
+    assert_eq!(
+        browser.js("return document.querySelectorAll('[data-test=history-entry]').length"),
+        0,
+        "no history before signing in to the master"
+    );
+    browser.type_into("#signin-password", "ops-secret");
+    browser.press("\u{E007}");
+    browser.wait(
+        "the history, read from the master with its credentials",
+        "return [...document.querySelectorAll('[data-test=history-entry] .state')].some(s => s.textContent.trim() === 'TASK_RUNNING')",
+    );
+    browser.wait(
+        "the sign-in form for the agent's origin",
+        &format!(
+            "const r = document.querySelector('[data-test=signin-reason]')?.textContent ?? ''; \
+             return r.includes('asks for a user and password') && r.includes('http://') && !r.includes('{master_origin}')"
+        ),
+    );
+    browser.type_into("#signin-password", "ops-secret");
+    browser.press("\u{E007}");
+    browser.wait(
+        "the task's log, read from the agent with its credentials",
+        "return document.querySelector('[data-test=log]')?.textContent.includes('hello-from-ui-auth') === true",
+    );
+    assert_eq!(
+        browser.js(&format!(
+            "return JSON.parse(sessionStorage.getItem('drover-credentials@{master_origin}')).user"
+        )),
+        "ops",
+        "the master's credentials are kept under its origin"
+    );
+    browser.screenshot("services-task-signed-in");
 
     // The browser logs each refused request; the 401s of the anonymous and the wrong tries
     // are the only errors.

@@ -79,17 +79,23 @@ pub enum Role {
 pub struct Leadership {
     role: watch::Receiver<Role>,
     coordinator: Option<Arc<dyn Coordinator>>,
+    /// The group's path in the engine (with a coordinator).
+    group: String,
     /// This master's own address (for `/master/redirect` on the leader).
     own: LeaderAddress,
+    /// This master's MasterInfo JSON (what `/master/masters` shows of a standalone master).
+    own_info: Arc<[u8]>,
 }
 
 impl Leadership {
     /// A master without `--zk`.
-    pub fn standalone(own: LeaderAddress) -> Leadership {
+    pub fn standalone(own: LeaderAddress, own_info: Vec<u8>) -> Leadership {
         Leadership {
             role: watch::channel(Role::Standalone).1,
             coordinator: None,
+            group: String::new(),
             own,
+            own_info: own_info.into(),
         }
     }
 
@@ -110,6 +116,57 @@ impl Leadership {
             Role::Deposed => None,
         }
     }
+
+    /// Every master in the group, in the order of their sequence numbers: the MasterInfo JSON
+    /// each wrote to its znode, plus `znode` (its name) and `leading`. A standalone master
+    /// shows itself.
+    pub async fn masters(&self) -> Result<Vec<serde_json::Value>, String> {
+        let leader = self.leader();
+        let entry = |znode: Option<&str>, data: &[u8]| -> Option<serde_json::Value> {
+            let mut info: serde_json::Value = serde_json::from_slice(data).ok()?;
+            let address = LeaderAddress::from_master_info(data);
+            let map = info.as_object_mut()?;
+            let leading = address.is_some() && address == leader;
+            map.insert("leading".to_owned(), leading.into());
+            if let Some(znode) = znode {
+                map.insert("znode".to_owned(), znode.into());
+            }
+            Some(info)
+        };
+        let Some(coordinator) = &self.coordinator else {
+            return Ok(entry(None, &self.own_info).into_iter().collect());
+        };
+        let names = coordinator
+            .children(&self.group)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut masters = Vec::new();
+        for name in names.iter().filter(|n| n.starts_with(MESOS_MASTER_LABEL)) {
+            let path = format!("{}/{name}", self.group.trim_end_matches('/'));
+            // A member may leave between the listing and the read: it is then not shown.
+            if let Ok(Some(data)) = coordinator.read(&path).await
+                && let Some(master) = entry(Some(name), &data)
+            {
+                masters.push(master);
+            }
+        }
+        Ok(masters)
+    }
+}
+
+/// `GET /master/masters` (Drover's; Mesos had no such endpoint, its UI showed the leader
+/// only): the masters of the group as [`Leadership::masters`] lists them, from any master.
+pub async fn masters_endpoint(
+    axum::Extension(leadership): axum::Extension<Leadership>,
+) -> Response {
+    match leadership.masters().await {
+        Ok(masters) => axum::Json(serde_json::json!({ "masters": masters })).into_response(),
+        Err(error) => HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Cannot read the masters' group: {error}"),
+        )
+        .into_response(),
+    }
 }
 
 /// Paths any master answers itself, leader or not (Mesos: health, version, metrics, flags,
@@ -120,6 +177,7 @@ fn answered_by_any_master(path: &str) -> bool {
         path,
         "/health"
             | "/master/health"
+            | "/master/masters"
             | "/version"
             | "/redirect"
             | "/master/redirect"
@@ -187,6 +245,8 @@ pub async fn redirect_layer(
 #[derive(Debug)]
 pub struct Contender {
     coordinator: Arc<ZkCoordinator>,
+    /// The group's path.
+    group: String,
     membership: Membership,
     role: watch::Receiver<Role>,
 }
@@ -278,17 +338,20 @@ impl Contender {
         });
         Ok(Contender {
             coordinator,
+            group: url.path.clone(),
             membership,
             role,
         })
     }
 
     /// The role as the HTTP layer reads it.
-    pub fn leadership(&self, own: LeaderAddress) -> Leadership {
+    pub fn leadership(&self, own: LeaderAddress, own_info: Vec<u8>) -> Leadership {
         Leadership {
             role: self.role.clone(),
             coordinator: Some(self.coordinator.clone() as Arc<dyn Coordinator>),
+            group: self.group.clone(),
             own,
+            own_info: own_info.into(),
         }
     }
 
@@ -357,12 +420,31 @@ mod tests {
         let leadership = Leadership {
             role: rx,
             coordinator: None,
+            group: String::new(),
             own: LeaderAddress {
                 host: "m0".into(),
                 port: 5050,
             },
+            own_info: Arc::from(&b"{}"[..]),
         };
         (tx, leadership)
+    }
+
+    #[tokio::test]
+    async fn a_standalone_master_lists_itself_leading() {
+        let info = br#"{"id":"m","hostname":"m0","port":5050,"address":{"hostname":"m0","ip":"127.0.0.1","port":5050}}"#;
+        let own = LeaderAddress {
+            host: "m0".into(),
+            port: 5050,
+        };
+        let masters = Leadership::standalone(own, info.to_vec())
+            .masters()
+            .await
+            .expect("listed");
+        assert_eq!(masters.len(), 1, "{masters:?}");
+        assert_eq!(masters[0]["id"], "m");
+        assert_eq!(masters[0]["leading"], true);
+        assert!(masters[0].get("znode").is_none());
     }
 
     async fn answer(leadership: &Leadership, uri: &str) -> (StatusCode, Option<String>) {

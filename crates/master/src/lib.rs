@@ -136,18 +136,20 @@ pub async fn run_on(
     };
     // With --zk, join the masters' group first: a master serves (redirecting) while it follows
     // and starts its driver only once elected.
+    let own_info = {
+        let mut info = config.master_info.clone();
+        info.id = registry.master_id.clone();
+        master_info_json(&info)
+    };
     let contender = match &flags.zk {
         Some(url) => {
-            let mut info = config.master_info.clone();
-            info.id = registry.master_id.clone();
-            let info = master_info_json(&info);
-            Some(ha::Contender::join(url, flags.zk_session_timeout, info).await?)
+            Some(ha::Contender::join(url, flags.zk_session_timeout, own_info.clone()).await?)
         }
         None => None,
     };
     let leadership = match &contender {
-        Some(contender) => contender.leadership(own),
-        None => ha::Leadership::standalone(own),
+        Some(contender) => contender.leadership(own, own_info),
+        None => ha::Leadership::standalone(own, own_info),
     };
     let flags_registry_root = flags.zk.as_ref().map(ha::registry_root);
     let (handle, commands) = driver::channel();
@@ -174,10 +176,15 @@ pub async fn run_on(
     };
     // Outermost: a master that does not lead redirects before anything else looks at the
     // request (the leader authenticates it).
-    let app = app.layer(axum::middleware::from_fn_with_state(
-        leadership,
-        ha::redirect_layer,
-    ));
+    let app =
+        app.layer(axum::Extension(leadership.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                leadership,
+                ha::redirect_layer,
+            ));
+    // Around everything: reads across origins (the services UI) get their CORS headers on
+    // every answer, a 401 or a redirect included, and their preflight before authentication.
+    let app = app.layer(axum::middleware::from_fn(drover_ui::cors_read));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle

@@ -87,9 +87,9 @@ pub fn router(state: AppState) -> Router {
         .route("/master/quota/{*role}", any(operator::quota::legacy))
         .merge(legacy::routes())
         .merge(legacy_extra::routes())
+        .route("/master/masters", get(crate::ha::masters_endpoint))
         .merge(drover_ui::cluster_routes())
         .fallback(|| async { HttpError::new(StatusCode::NOT_FOUND, "Not found") })
-        .layer(axum::middleware::from_fn(drover_ui::cors_read))
         .with_state(state)
 }
 

@@ -1,7 +1,8 @@
 //! The web UI, embedded: serves the single-page app built from `ui/` (its committed
 //! `ui/dist/`), at `/` on the master (the cluster UI) and at `/ui/` on the scheduler (the
-//! services UI, Marathon's path), plus the read-only CORS header that lets the services UI
-//! read the master's and the agents' GET endpoints from the scheduler's origin.
+//! services UI, Marathon's path), plus the read-only CORS that lets the services UI read the
+//! master's and the agents' GET endpoints from the scheduler's origin, with credentials when
+//! they want them.
 //!
 //! The bundle is compiled in with `include_str!`, so a fresh clone serves the UI with no npm
 //! step; `scripts/test` checks that the committed bundle is what `ui/`'s build produces.
@@ -83,12 +84,19 @@ async fn asset(Path(file): Path<String>) -> Response {
         .into_response()
 }
 
-/// Adds `Access-Control-Allow-Origin: *` to the answers of GET and HEAD requests, so the
-/// services UI (served by the scheduler, another origin) can read the master's task history
-/// and an agent's sandbox. Mesos had no CORS; this is the minimal read-only form: no
-/// credentials are allowed across origins, and writes (which need a preflight for JSON) are
-/// never opened to another origin.
+/// Lets the services UI (served by the scheduler, another origin) read the master's task
+/// history and an agent's sandbox: `Access-Control-Allow-Origin: *` on the answers of GET and
+/// HEAD requests, and an answer to the preflight of such a read when it carries an
+/// `Authorization` header (a master or agent with `--authenticate_http_readonly`). Mesos had
+/// no CORS; this is the minimal read-only form. It opens nothing to another origin that the
+/// origin could not already read by knowing the credentials: the wildcard origin never allows
+/// the browser's own credentials (cookies, cached HTTP authentication), so a page elsewhere
+/// reads only with a header it was given, and writes (which need a preflight for JSON) are
+/// never granted: their preflight goes on to the route, which does not answer it with CORS.
 pub async fn cors_read(request: Request, next: Next) -> Response {
+    if let Some(preflight) = read_preflight(&request) {
+        return preflight;
+    }
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
     let mut response = next.run(request).await;
     if read {
@@ -98,6 +106,49 @@ pub async fn cors_read(request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// How long a browser may reuse a granted preflight.
+const PREFLIGHT_MAX_AGE_SECS: &str = "600";
+
+/// The answer to a CORS preflight for a GET or HEAD that sends only `Authorization` (and
+/// safelisted headers), or `None` when the request is not such a preflight.
+fn read_preflight(request: &Request) -> Option<Response> {
+    if request.method() != Method::OPTIONS {
+        return None;
+    }
+    let headers = request.headers();
+    let method = headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)?;
+    if !matches!(method.as_bytes(), b"GET" | b"HEAD") {
+        return None;
+    }
+    let asked = match headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        Some(v) => v.to_str().ok()?,
+        None => "",
+    };
+    let allowed = asked
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .all(|h| h.eq_ignore_ascii_case("authorization") || h.eq_ignore_ascii_case("accept"));
+    if !allowed {
+        return None;
+    }
+    Some(
+        (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD"),
+                (
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "Authorization, Accept",
+                ),
+                (header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE_SECS),
+            ],
+        )
+            .into_response(),
+    )
 }
 
 #[cfg(test)]
@@ -187,6 +238,55 @@ mod tests {
             write
                 .headers()
                 .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
+    }
+
+    async fn preflight(method: &str, headers: Option<&str>) -> Response {
+        let router = Router::new()
+            .route("/x", get(|| async { "ok" }).post(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(cors_read));
+        let mut request = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/x")
+            .header(header::ORIGIN, "http://elsewhere:8080")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, method);
+        if let Some(h) = headers {
+            request = request.header(header::ACCESS_CONTROL_REQUEST_HEADERS, h);
+        }
+        let request = request.body(Body::empty()).expect("request");
+        router.oneshot(request).await.expect("infallible")
+    }
+
+    #[tokio::test]
+    async fn a_read_with_credentials_is_granted_its_preflight_and_a_write_is_not() {
+        let read = preflight("GET", Some("authorization")).await;
+        assert_eq!(read.status(), StatusCode::NO_CONTENT);
+        assert_eq!(read.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert_eq!(
+            read.headers()[header::ACCESS_CONTROL_ALLOW_METHODS],
+            "GET, HEAD"
+        );
+        assert!(
+            read.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .unwrap()
+                .contains("Authorization")
+        );
+        // A write's preflight reaches the route, which grants nothing.
+        let write = preflight("POST", Some("authorization,content-type")).await;
+        assert!(
+            write
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
+        // A read asking to send another header is not granted either.
+        let other = preflight("GET", Some("authorization, x-custom")).await;
+        assert!(
+            other
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_METHODS)
                 .is_none()
         );
     }

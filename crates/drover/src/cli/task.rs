@@ -527,7 +527,10 @@ async fn agent_of(
     let mut last_error = None;
     let mut reached = None;
     for host in [text(agent, "hostname").to_owned(), master_host] {
-        let service = Service::new("agent", &format!("{host}:{port}"), "", "");
+        // An agent of the cluster takes the credentials its master takes (one credentials
+        // file for both, as Mesos clusters and `drover dev --credentials` have it).
+        let service = Service::new("agent", &format!("{host}:{port}"), "", "")
+            .with_credential(super::credential(&endpoints.master_credentials).as_ref());
         match service.get("/state").await {
             Ok(agent_state) => {
                 reached = Some((service, agent_state));
