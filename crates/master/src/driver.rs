@@ -248,12 +248,14 @@ pub fn channel() -> (Handle, mpsc::Receiver<Command>) {
     )
 }
 
-/// Runs the driver until `shutdown` resolves or a commit fails.
+/// Runs the driver until `shutdown` resolves, a commit fails, or `may_act` says this master
+/// may no longer act as leader.
 pub async fn run(
     master: Master,
     store: Arc<dyn Store>,
     mut commands: mpsc::Receiver<Command>,
     shutdown: impl std::future::Future<Output = ()>,
+    may_act: impl Fn() -> bool,
 ) -> anyhow::Result<()> {
     let mut driver = Driver {
         master,
@@ -283,6 +285,12 @@ pub async fn run(
                 None => return Ok(()),
             },
             _ = tokio::time::sleep_until(deadline) => {}
+        }
+        // Asked at every step, whatever woke it: a leader resumed from a pause past its
+        // session's lease may find its timer due before the watcher of its session has run,
+        // and must not send one offer or answer as leader.
+        if !may_act() {
+            anyhow::bail!("Lost leadership... committing suicide! (its session lease ran out)");
         }
         driver.step(batch).await?;
     }

@@ -392,6 +392,14 @@ impl Contender {
         }
     }
 
+    /// Whether this master may act as leader this instant: it leads and its session's lease
+    /// is vouched for. Cheap (no I/O), so the driver asks it before every step.
+    pub fn may_act(&self) -> impl Fn() -> bool + Send + 'static {
+        let role = self.role.clone();
+        let coordinator = self.coordinator.clone();
+        move || coordinator.is_live() && *role.borrow() == Role::Leading
+    }
+
     /// The registry of this master while it leads: in ZooKeeper under `root`, loaded now,
     /// every commit fenced by this master's member znode.
     pub async fn registry_store(&self, root: &str) -> anyhow::Result<Arc<dyn Store>> {

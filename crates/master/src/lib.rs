@@ -201,7 +201,7 @@ pub async fn run_on(
     let result = match contender {
         None => {
             let master = Master::new(config, registry, driver::now_ms());
-            driver::run(master, store, commands, shutdown).await
+            driver::run(master, store, commands, shutdown, || true).await
         }
         Some(contender) => {
             let root = flags_registry_root.unwrap_or_default();
@@ -275,7 +275,8 @@ async fn lead(
             _ = deposed => { let _ = lost_tx.send(()); }
         }
     };
-    let result = driver::run(master, store, commands, stop).await;
+    let may_act = contender.may_act();
+    let result = driver::run(master, store, commands, stop, may_act).await;
     if lost_rx.try_recv().is_ok() {
         anyhow::bail!("Lost leadership... committing suicide!");
     }
