@@ -2,13 +2,15 @@
 //! every agent step, every master step, every Marathon commit); the end-of-run ones
 //! (convergence, nothing lost) run after the last fault healed and the bound passed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use drover_core::agent::Agent;
 use drover_core::agent::model::scalar;
 use drover_core::marathon::condition::{Condition, Goal};
 use drover_core::marathon::path::PathId;
 use drover_core::marathon::scheduler::{CommandError, Reply, Scheduler};
+use drover_core::master::registry::agent_id_of;
+use drover_core::master::{Registry, RegistryOp};
 use drover_core::task::emission::is_allowed;
 use drover_core::task::state::is_terminal;
 use drover_core::task::transition;
@@ -49,6 +51,74 @@ pub struct Checker {
     /// When Marathon received each update about a task (bounded by the run's updates): a
     /// copy it does not track can only be killed once it hears of it.
     pub marathon_heard: BTreeMap<String, Vec<u64>>,
+    /// HA runs: the registry as the commits of each term's own leader left it (what every
+    /// recovery must find for the acknowledged records).
+    pub legit: Option<Registry>,
+    /// HA runs: the records some leader acknowledged a change of (it answered after the
+    /// commit).
+    pub acked: BTreeSet<Record>,
+    /// HA runs: leadership terms begun (by their leader's member sequence).
+    pub terms: u64,
+    /// HA runs: recoveries checked.
+    pub recoveries: u64,
+}
+
+/// One record of the registry, as the acknowledged-loss check compares them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Record {
+    /// An agent's admission, unreachability, gone mark, deactivation and drain.
+    Agent(String),
+    /// A framework's info and its removal.
+    Framework(String),
+    /// A framework's completed tasks.
+    Completed(String),
+}
+
+/// The records a registry change touches.
+pub fn records(op: &RegistryOp) -> Vec<Record> {
+    match op {
+        RegistryOp::AdmitAgent(info) | RegistryOp::MarkUnreachable { info, .. } => {
+            vec![Record::Agent(agent_id_of(info))]
+        }
+        RegistryOp::MarkGone { agent_id, .. }
+        | RegistryOp::RemoveAgent { agent_id }
+        | RegistryOp::DeactivateAgent { agent_id }
+        | RegistryOp::ReactivateAgent { agent_id }
+        | RegistryOp::PutDrain { agent_id, .. }
+        | RegistryOp::EndDrain { agent_id } => vec![Record::Agent(agent_id.clone())],
+        RegistryOp::PutFramework(info) => info
+            .id
+            .as_ref()
+            .map(|id| vec![Record::Framework(id.value.clone())])
+            .unwrap_or_default(),
+        RegistryOp::RemoveFramework { framework_id, .. } => {
+            vec![Record::Framework(framework_id.clone())]
+        }
+        RegistryOp::CompleteTask { framework_id, .. } => {
+            vec![Record::Completed(framework_id.clone())]
+        }
+        RegistryOp::Counters { .. } | RegistryOp::UpdateQuota(_) | RegistryOp::Maintenance(_) => {
+            Vec::new()
+        }
+    }
+}
+
+/// Whether `a` and `b` hold the same `record`.
+pub fn same_record(a: &Registry, b: &Registry, record: &Record) -> bool {
+    match record {
+        Record::Agent(id) => {
+            a.agents.get(id) == b.agents.get(id)
+                && a.unreachable.get(id) == b.unreachable.get(id)
+                && a.gone.get(id) == b.gone.get(id)
+                && a.deactivated.contains(id) == b.deactivated.contains(id)
+                && a.drains.get(id) == b.drains.get(id)
+        }
+        Record::Framework(id) => {
+            a.frameworks.get(id) == b.frameworks.get(id)
+                && a.removed_frameworks.contains(id) == b.removed_frameworks.contains(id)
+        }
+        Record::Completed(id) => a.completed.get(id) == b.completed.get(id),
+    }
 }
 
 impl Checker {
@@ -70,6 +140,66 @@ impl Checker {
         if first != slot {
             self.fail(format!(
                 "two acting masters in epoch {epoch}: slots {first} and {slot}"
+            ));
+        }
+    }
+
+    /// HA: a new leadership term begins (a new lowest member).
+    pub fn new_term(&mut self, _term: u64) {
+        self.terms += 1;
+    }
+
+    /// HA: a master answered in `epoch` after its step's commit: it must lead the current
+    /// term (a deposed leader acts in no epoch but its own, and not after a newer one began).
+    pub fn acted_in_term(&mut self, epoch: u64, slot: usize, term: Option<u64>) {
+        if term != Some(epoch) {
+            self.fail(format!(
+                "master {slot} acted as the leader of epoch {epoch} during term {term:?}"
+            ));
+        }
+    }
+
+    /// HA: a registry commit in `epoch`: only the current term's leader's commits may land.
+    pub fn committed(&mut self, epoch: u64, term: Option<u64>, ops: &[RegistryOp]) {
+        if term != Some(epoch) {
+            if !ops.is_empty() {
+                self.fail(format!(
+                    "a write of the deposed leader of epoch {epoch} committed during term \
+                     {term:?}: {ops:?}"
+                ));
+            }
+            return;
+        }
+        if let Some(legit) = self.legit.as_mut() {
+            for op in ops {
+                legit.apply(op);
+            }
+        }
+    }
+
+    /// HA: the master answered after committing `ops`: their records are acknowledged.
+    pub fn acknowledged(&mut self, ops: &[RegistryOp]) {
+        for op in ops {
+            self.acked.extend(records(op));
+        }
+    }
+
+    /// HA: the leader of `term` recovers `registry`: every acknowledged record is there as
+    /// the legitimate leaders' commits left it.
+    pub fn recovered(&mut self, registry: &Registry, term: u64) {
+        self.recoveries += 1;
+        let Some(legit) = self.legit.as_ref() else {
+            return;
+        };
+        let lost = self
+            .acked
+            .iter()
+            .find(|r| !same_record(registry, legit, r))
+            .cloned();
+        if let Some(record) = lost {
+            self.fail(format!(
+                "acknowledged {record:?} is not in the registry the leader of term {term} \
+                 recovered as it was acknowledged"
             ));
         }
     }
@@ -450,4 +580,68 @@ pub fn copies_within_policy(w: &World) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(host: &str, id: &str) -> v1::AgentInfo {
+        v1::AgentInfo {
+            hostname: host.into(),
+            id: Some(v1::AgentId { value: id.into() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_acknowledged_record_missing_from_a_recovered_registry_is_a_loss() {
+        let mut c = Checker {
+            legit: Some(Registry::new("m")),
+            ..Checker::default()
+        };
+        let admit = RegistryOp::AdmitAgent(agent("h0", "m-S0"));
+        c.new_term(1);
+        c.committed(1, Some(1), std::slice::from_ref(&admit));
+        c.acknowledged(std::slice::from_ref(&admit));
+        let mut durable = Registry::new("m");
+        durable.apply(&admit);
+        c.recovered(&durable, 2);
+        assert_eq!(c.violation, None);
+        // The next leader recovers a registry without the admission.
+        c.recovered(&Registry::new("m"), 3);
+        let v = c.violation.take().expect("a loss");
+        assert!(v.contains("Agent(\"m-S0\")"), "{v}");
+        // Or one where a deposed leader overwrote it.
+        durable.apply(&RegistryOp::MarkUnreachable {
+            info: agent("h0", "m-S0"),
+            time_ms: 5,
+        });
+        c.recovered(&durable, 3);
+        assert!(c.violation.take().is_some());
+    }
+
+    #[test]
+    fn a_deposed_leaders_commit_or_answer_is_a_violation() {
+        let mut c = Checker {
+            legit: Some(Registry::new("m")),
+            ..Checker::default()
+        };
+        let admit = RegistryOp::AdmitAgent(agent("h0", "m-S0"));
+        c.committed(2, Some(2), std::slice::from_ref(&admit));
+        c.acted_in_term(2, 1, Some(2));
+        assert_eq!(c.violation, None);
+        // An empty step of an old epoch commits nothing; an answer from it is acting.
+        c.committed(1, Some(2), &[]);
+        assert_eq!(c.violation, None);
+        c.acted_in_term(1, 0, Some(2));
+        assert!(c.violation.take().expect("acting").contains("epoch 1"));
+        c.committed(1, Some(2), std::slice::from_ref(&admit));
+        assert!(
+            c.violation
+                .take()
+                .expect("a write")
+                .contains("deposed leader")
+        );
+    }
 }

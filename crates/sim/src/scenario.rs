@@ -70,6 +70,18 @@ pub enum Fault {
     StoreSlow(u64),
     /// An operator call.
     Operator(OperatorOp),
+    /// kill -9 of the current leader (HA: its session lives on until the ensemble expires it).
+    CrashLeader,
+    /// SIGSTOP of the current leader (remembered for [`Fault::ResumeMasters`]).
+    PauseLeader,
+    /// SIGCONT of every master a [`Fault::PauseLeader`] stopped.
+    ResumeMasters,
+    /// Cut the current leader off from the coordination ensemble (HA runs).
+    CutLeaderFromEnsemble,
+    /// Heal every cut from the ensemble.
+    HealEnsemble,
+    /// Cut the current leader off from every agent (both ways).
+    IsolateLeaderFromAgents,
 }
 
 /// A scenario: cluster shape, faults, and when everything heals.
@@ -87,8 +99,9 @@ pub struct Plan {
     pub heal_at: u64,
 }
 
-/// The 22 scenario names, in G11's order.
-pub const SCENARIOS: [&str; 22] = [
+/// The scenario names: G11's 22 in its order, then issue 17's high-availability ones (three
+/// masters contending on the coordination model, [`crate::coord`]).
+pub const SCENARIOS: [&str; 27] = [
     "agent_partition_healed_before_timeout",
     "agent_partition_past_timeout",
     "one_way_partition_master_to_agent",
@@ -111,6 +124,11 @@ pub const SCENARIOS: [&str; 22] = [
     "health_checks_fail_while_unreachable_write_pending",
     "netsplit_of_a_client_for_30s",
     "leader_churn",
+    "ha_leader_crash",
+    "ha_leader_paused_past_session_timeout",
+    "ha_leader_cut_from_ensemble",
+    "ha_leader_partitioned_from_agents",
+    "ha_leader_churn",
 ];
 
 /// When faults start: the apps have been created and launched by then.
@@ -341,6 +359,79 @@ pub fn plan(name: &str, seed: u64) -> Option<Plan> {
             }
             (faults, at + 5_000)
         }
+        "ha_leader_crash" => {
+            masters = 3;
+            let crash = t + j(&mut rng, 3_000);
+            let back = crash + 5_000 + j(&mut rng, 40_000);
+            (
+                (0..3)
+                    .map(|s| (back, Fault::Restart(NodeId::Master(s))))
+                    .chain(vec![
+                        scale(t, "/a", 4),
+                        (crash, Fault::CrashLeader),
+                        scale(crash + 2_000 + j(&mut rng, 15_000), "/b", 3),
+                    ])
+                    .collect(),
+                crash + 45_000,
+            )
+        }
+        "ha_leader_paused_past_session_timeout" => {
+            masters = 3;
+            // Paused for less than the lease, between the lease and the session timeout, or
+            // well past it: the leader must not act on what it missed.
+            let pause = [3_000, 8_000, 12_000 + j(&mut rng, 30_000)][j(&mut rng, 3) as usize];
+            (
+                vec![
+                    (t, Fault::PauseLeader),
+                    scale(t + 500 + j(&mut rng, 3_000), "/a", 3),
+                    (t + pause, Fault::ResumeMasters),
+                ],
+                t + pause + 20_000,
+            )
+        }
+        "ha_leader_cut_from_ensemble" => {
+            masters = 3;
+            let heal = t + 3_000 + j(&mut rng, 40_000);
+            (
+                vec![
+                    (t, Fault::CutLeaderFromEnsemble),
+                    scale(t + j(&mut rng, 8_000), "/b", 4),
+                    (heal, Fault::HealEnsemble),
+                ],
+                heal + 20_000,
+            )
+        }
+        "ha_leader_partitioned_from_agents" => {
+            masters = 3;
+            let mut faults = vec![(t, Fault::IsolateLeaderFromAgents)];
+            if rng.random_bool(0.5) {
+                faults.push((t + j(&mut rng, 20_000), Fault::CutLeaderFromEnsemble));
+            }
+            faults.push(scale(t + 1_000, "/a", 3));
+            (faults, t + 30_000 + j(&mut rng, 60_000))
+        }
+        "ha_leader_churn" => {
+            masters = 3;
+            let mut faults = Vec::new();
+            let mut at = t;
+            for k in 0..(2 + j(&mut rng, 4)) {
+                let fault = match j(&mut rng, 4) {
+                    0 => Fault::CrashLeader,
+                    1 => Fault::PauseLeader,
+                    2 => Fault::CutLeaderFromEnsemble,
+                    _ => Fault::Failover,
+                };
+                faults.push((at, fault));
+                faults.push(scale(at + 500, "/b", 2 + (k as u32 % 3)));
+                at += 5_000 + j(&mut rng, 20_000);
+                faults.push((at, Fault::ResumeMasters));
+                faults.push((at, Fault::HealEnsemble));
+                for s in 0..3 {
+                    faults.push((at, Fault::Restart(NodeId::Master(s))));
+                }
+            }
+            (faults, at + 5_000)
+        }
         _ => return None,
     };
     Some(Plan {
@@ -393,9 +484,16 @@ pub struct Outcome {
 
 /// Plays `plan` from `seed`: faults, heal, convergence within the bound, then nothing lost.
 pub fn run(seed: u64, plan: &Plan, trace: bool) -> Result<Outcome, String> {
+    run_with(seed, plan, trace, true)
+}
+
+/// [`run`], with the registry's fencing on or off (off only to show that the HA checks
+/// catch a deposed leader's writes).
+pub fn run_with(seed: u64, plan: &Plan, trace: bool, fencing: bool) -> Result<Outcome, String> {
     let settings = Settings {
         agents: plan.agents,
         masters: plan.masters,
+        fencing,
         trace,
         ..Settings::default()
     };

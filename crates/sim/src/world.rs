@@ -28,6 +28,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::check::Checker;
+use crate::coord::{Ensemble, LEASE_MS, PING_MS};
 use crate::disk::{AgentDisk, MarathonDisk};
 use crate::net::{Envelope, Fw, Net, NodeId, Payload};
 use crate::scenario::{Fault, OperatorOp, Plan};
@@ -53,6 +54,8 @@ enum Ev {
     Proc(NodeId, u64, Local),
     /// An executor's own doing on its host (dropped if the executor is gone).
     Exec(usize, String, u64, ExecEv),
+    /// The coordination model's periodic step (HA runs only): pings, expiries, elections.
+    CoordTick,
 }
 
 #[derive(Debug)]
@@ -93,6 +96,17 @@ struct MasterProc {
     paused: bool,
     streams: BTreeMap<Conn, NodeId>,
     pending_subscribe: BTreeSet<Conn>,
+}
+
+/// A master process's side of the coordination model (HA runs): its session, its member in
+/// the election group, and how long it vouches for the session.
+#[derive(Debug)]
+struct Contender {
+    session: u64,
+    member: u64,
+    /// The last answer from the ensemble: the lease runs [`LEASE_MS`] from here.
+    lease_from: u64,
+    paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -214,8 +228,13 @@ impl IdSource for SimIds {
 pub struct Settings {
     /// Number of agents.
     pub agents: usize,
-    /// Master slots (2 models leader election with fencing).
+    /// Master slots: 1 is a single master; 2 models an oracle election with the store's epoch
+    /// as the fence; 3 or more runs the coordination model ([`crate::coord`]): the masters
+    /// contend in one election group with sessions, and every commit is fenced by the
+    /// writer's own membership.
     pub masters: usize,
+    /// Whether registry commits are fenced (off only to show that the HA checks fire).
+    pub fencing: bool,
     /// Tasks the plain framework keeps running.
     pub plain_tasks: usize,
     /// Most steps before the run is cut off (a livelock guard).
@@ -229,6 +248,7 @@ impl Default for Settings {
         Settings {
             agents: 3,
             masters: 1,
+            fencing: true,
             plain_tasks: 2,
             max_steps: 60_000,
             trace: false,
@@ -260,6 +280,14 @@ pub struct World {
     store_fail: bool,
     store_slow_ms: u64,
     crash_mid_step: BTreeSet<NodeId>,
+    /// The coordination model (HA runs): the ensemble, each slot's process, the slots cut
+    /// off from the ensemble, and the current leadership term (its leader's member sequence).
+    ensemble: Ensemble,
+    contenders: Vec<Option<Contender>>,
+    zk_cut: BTreeSet<usize>,
+    term: Option<u64>,
+    /// The slots a `PauseLeader` stopped.
+    paused_leaders: Vec<usize>,
     /// Messages that reached a stopped process, in arrival order: they wait in its sockets
     /// and are read in that order when it resumes (see `deliver`).
     inbox: BTreeMap<NodeId, std::collections::VecDeque<Envelope>>,
@@ -369,6 +397,11 @@ impl World {
             store_fail: false,
             store_slow_ms: 0,
             crash_mid_step: BTreeSet::new(),
+            ensemble: Ensemble::default(),
+            contenders: (0..settings.masters).map(|_| None).collect(),
+            zk_cut: BTreeSet::new(),
+            term: None,
+            paused_leaders: Vec::new(),
             inbox: BTreeMap::new(),
             hosts: (0..settings.agents)
                 .map(|i| AgentHost {
@@ -387,7 +420,16 @@ impl World {
             checker: Checker::default(),
             settings,
         };
-        w.start_master(0);
+        if w.ha() {
+            w.checker.legit = Some(w.registry.clone());
+            for slot in 0..w.masters.len() {
+                w.start_contender(slot);
+            }
+            w.coord_settle();
+            w.push(w.now + PING_MS, Ev::CoordTick);
+        } else {
+            w.start_master(0);
+        }
         for i in 0..w.hosts.len() {
             w.start_agent(i);
         }
@@ -575,6 +617,10 @@ impl World {
                 if self.hosts[i].execs.get(&cid).is_some_and(|x| x.run == run) {
                     self.exec_event(i, &cid, e);
                 }
+            }
+            Ev::CoordTick => {
+                self.coord_tick();
+                self.push(self.now + PING_MS, Ev::CoordTick);
             }
         }
     }
@@ -793,23 +839,149 @@ impl World {
 
     // ---- masters --------------------------------------------------------------------------
 
+    /// Whether this run has the coordination model (three or more master slots).
+    fn ha(&self) -> bool {
+        self.settings.masters >= 3
+    }
+
     fn start_master(&mut self, slot: usize) {
         self.epoch += 1;
         self.leader = slot;
         // Winning the election raises the store's epoch (a fenced empty batch), which fences
         // every earlier leader's later writes.
         let _ = self.store.commit(WriteBatch::fenced(Epoch(self.epoch)));
+        self.start_core(slot, self.epoch);
+    }
+
+    /// The elected master loads the registry and starts its driver in `epoch`.
+    fn start_core(&mut self, slot: usize, epoch: u64) {
         let inc = self.inc();
         let core = Master::new(master_config(), self.registry.clone(), self.now);
         self.masters[slot] = Some(MasterProc {
             core,
             inc,
-            epoch: self.epoch,
+            epoch,
             paused: false,
             streams: BTreeMap::new(),
             pending_subscribe: BTreeSet::new(),
         });
-        self.trace(|| format!("master {slot} starts, epoch {}", self.epoch));
+        self.trace(|| format!("master {slot} starts, epoch {epoch}"));
+    }
+
+    // ---- the coordination model (HA runs) --------------------------------------------------
+
+    /// A master process starts (HA): it opens a session and joins the election group.
+    fn start_contender(&mut self, slot: usize) {
+        if self.contenders[slot].is_some() {
+            return;
+        }
+        if self.zk_cut.contains(&slot) {
+            // It cannot open a session: it exits, and its supervisor tries again.
+            self.trace(|| format!("master {slot} cannot reach the ensemble; exits"));
+            let at = self.now + 2_000 + self.rng.random_range(0..3_000);
+            self.push(at, Ev::Fault(Fault::Restart(NodeId::Master(slot))));
+            return;
+        }
+        let session = self.ensemble.open(self.now);
+        let member = self
+            .ensemble
+            .join(session, slot)
+            .expect("a new session is alive");
+        self.contenders[slot] = Some(Contender {
+            session,
+            member,
+            lease_from: self.now,
+            paused: false,
+        });
+        self.trace(|| format!("master {slot} joins the group as member {member}"));
+    }
+
+    /// After any change to the group: a new lowest member starts a new term (the clients'
+    /// detectors see it and reconnect), and the lowest member, once it runs, leads.
+    fn coord_settle(&mut self) {
+        let Some((seq, slot)) = self.ensemble.leader() else {
+            // No member: no term (the clients' detectors keep their last leader and fail).
+            self.term = None;
+            return;
+        };
+        if self.term != Some(seq) {
+            self.trace(|| format!("term {seq}: master {slot} is the lowest member"));
+            self.checker.new_term(seq);
+            self.term = Some(seq);
+            self.leader = slot;
+            self.epoch = seq;
+            self.leader_changed();
+        }
+        let runnable = self.contenders[slot]
+            .as_ref()
+            .is_some_and(|c| c.member == seq && !c.paused);
+        if runnable && self.masters[slot].is_none() {
+            self.checker.recovered(&self.registry, seq);
+            self.start_core(slot, seq);
+        }
+    }
+
+    /// Every [`PING_MS`]: the ensemble expires silent sessions; each running process pings
+    /// (renewing its lease, or learning that its session is gone) and stops once it cannot
+    /// vouch for its session; then the election settles.
+    fn coord_tick(&mut self) {
+        for session in self.ensemble.expire_stale(self.now) {
+            self.trace(|| format!("the ensemble expires session {session}"));
+        }
+        for slot in 0..self.contenders.len() {
+            let Some(c) = self.contenders[slot].as_mut() else {
+                continue;
+            };
+            if c.paused {
+                continue;
+            }
+            // The client checks its lease before it pings: once lapsed, the session is lost
+            // for good, even if the ensemble still holds it.
+            if self.now.saturating_sub(c.lease_from) > LEASE_MS {
+                self.master_exit(slot, "no answer from the ensemble within the lease");
+                continue;
+            }
+            if !self.zk_cut.contains(&slot) {
+                if !self.ensemble.touch(c.session, self.now) {
+                    self.master_exit(slot, "the coordination session expired");
+                    continue;
+                }
+                c.lease_from = self.now;
+            }
+        }
+        self.coord_settle();
+    }
+
+    /// Whether the master in `slot` vouches for its session now (HA; always true otherwise):
+    /// the driver refuses every request once it does not, and stops.
+    fn master_live(&mut self, slot: usize) -> bool {
+        if !self.ha() {
+            return true;
+        }
+        let lapsed = self.contenders[slot]
+            .as_ref()
+            .is_none_or(|c| self.now.saturating_sub(c.lease_from) > LEASE_MS);
+        if lapsed {
+            self.master_exit(slot, "the lease lapsed");
+        }
+        !lapsed
+    }
+
+    /// A master process stops on its own (HA: deposed, lost its session, a failed commit): it
+    /// closes its session if it can reach the ensemble, so its member goes at once (else the
+    /// ensemble expires it), and its supervisor starts it again.
+    fn master_exit(&mut self, slot: usize, why: &str) {
+        self.trace(|| format!("master {slot} stops: {why}"));
+        self.crash_master(slot);
+        if let Some(c) = self.contenders[slot].take()
+            && !self.zk_cut.contains(&slot)
+        {
+            self.ensemble.close(c.session);
+        }
+        self.paused_leaders.retain(|&s| s != slot);
+        let at = self.now + 2_000 + self.rng.random_range(0..3_000);
+        self.push(at, Ev::Fault(Fault::Restart(NodeId::Master(slot))));
+        self.coord_settle();
     }
 
     fn crash_master(&mut self, slot: usize) {
@@ -822,6 +994,9 @@ impl World {
     }
 
     fn master_receive(&mut self, slot: usize, from: NodeId, payload: Payload) {
+        if self.masters[slot].is_some() && !self.master_live(slot) {
+            return;
+        }
         let input = {
             let Some(m) = self.masters[slot].as_mut() else {
                 return;
@@ -908,11 +1083,17 @@ impl World {
             }
             self.trace(|| format!("master {slot} crashes mid-step"));
             self.crash_master(slot);
+            // kill -9: the session stays until the ensemble expires it.
+            self.contenders[slot] = None;
             return;
         }
         if self.store_fail && !ops.is_empty() {
             // The driver stops on a failed commit (fail-stop); it restarts from the registry.
             self.store_fail = false;
+            if self.ha() {
+                self.master_exit(slot, "a registry write failed");
+                return;
+            }
             self.trace(|| format!("master {slot}: registry write fails; stopping"));
             self.crash_master(slot);
             let at = self.now + 5_000;
@@ -922,6 +1103,10 @@ impl World {
         // Every step is fenced, including those with nothing to write: a deposed leader must
         // not act on reads either (see the report: the master driver skips empty batches).
         if !self.commit_registry(epoch, &ops) {
+            if self.ha() {
+                self.master_exit(slot, "fenced: its member is gone");
+                return;
+            }
             self.trace(|| format!("master {slot} fenced at epoch {epoch}; stopping"));
             self.crash_master(slot);
             return;
@@ -976,11 +1161,27 @@ impl World {
         }
         if acted {
             self.checker.acted(epoch, slot);
+            if self.ha() {
+                // What the master answered after the commit is acknowledged.
+                self.checker.acted_in_term(epoch, slot, self.term);
+                self.checker.acknowledged(&ops);
+            }
         }
     }
 
     /// Commits a step's registry writes under the step's epoch; false when fenced.
     fn commit_registry(&mut self, epoch: u64, ops: &[RegistryOp]) -> bool {
+        if self.ha() {
+            // The fence: the writer's own member must still exist.
+            if self.settings.fencing && !self.ensemble.is_member(epoch) {
+                return false;
+            }
+            self.checker.committed(epoch, self.term, ops);
+            for op in ops {
+                self.registry.apply(op);
+            }
+            return true;
+        }
         let mut batch = WriteBatch::fenced(Epoch(epoch));
         if !ops.is_empty() {
             batch.put("master", "revision", self.steps.to_be_bytes().to_vec());
@@ -2178,6 +2379,8 @@ impl World {
             }
             Fault::HealAll => {
                 self.net.heal_all();
+                self.zk_cut.clear();
+                self.paused_leaders.clear();
                 self.store_slow_ms = 0;
                 self.store_fail = false;
                 for n in self.all_nodes() {
@@ -2186,7 +2389,11 @@ impl World {
                 }
             }
             Fault::Crash(n) => match n {
-                NodeId::Master(s) => self.crash_master(s),
+                NodeId::Master(s) => {
+                    self.crash_master(s);
+                    // kill -9: the session stays until the ensemble expires it.
+                    self.contenders[s] = None;
+                }
                 NodeId::Agent(i) => self.crash_agent(i),
                 NodeId::Marathon => self.crash_framework(Fw::Marathon),
                 NodeId::Plain => self.crash_framework(Fw::Plain),
@@ -2199,6 +2406,14 @@ impl World {
                 // the plan restarts it is disarmed: the fault window is over (a crash after
                 // the heal would leave the node down with nothing to restart it).
                 self.crash_mid_step.remove(&n);
+                if let (NodeId::Master(s), true) = (n, self.ha()) {
+                    // Any master process restarts (its supervisor's doing) and contends again.
+                    if self.contenders[s].is_none() {
+                        self.start_contender(s);
+                        self.coord_settle();
+                    }
+                    return;
+                }
                 if self.proc_inc(n).is_some() {
                     return;
                 }
@@ -2217,6 +2432,15 @@ impl World {
             Fault::Pause(n) => self.set_paused(n, true),
             Fault::Resume(n) => {
                 self.set_paused(n, false);
+                if let (NodeId::Master(s), true) = (n, self.ha())
+                    && self.masters[s].is_some()
+                    && self.rng.random_bool(0.5)
+                {
+                    // The driver's timers may fire before its HTTP layer reads the requests
+                    // that waited (and refuses them on a lapsed lease), and before it notices
+                    // it was deposed: only the fence stops what this step writes or sends.
+                    self.master_step(s, master::Input::Tick);
+                }
                 self.drain_inbox(n);
             }
             Fault::Reboot(i) => {
@@ -2225,6 +2449,38 @@ impl World {
                 let run = self.next_run;
                 self.next_run += 1;
                 self.hosts[i].boot_id = format!("boot-{i}-{run}");
+            }
+            Fault::Failover if self.ha() => {
+                // The leader's session ends (expired, and the process is told at its next
+                // ping); the next member leads.
+                if let Some(c) = self.contenders[self.leader].as_ref() {
+                    let session = c.session;
+                    self.ensemble.close(session);
+                    self.coord_settle();
+                }
+            }
+            Fault::CrashLeader => self.fault(Fault::Crash(NodeId::Master(self.leader))),
+            Fault::PauseLeader => {
+                let slot = self.leader;
+                if !self.paused_leaders.contains(&slot) {
+                    self.paused_leaders.push(slot);
+                }
+                self.set_paused(NodeId::Master(slot), true);
+            }
+            Fault::ResumeMasters => {
+                for slot in std::mem::take(&mut self.paused_leaders) {
+                    self.fault(Fault::Resume(NodeId::Master(slot)));
+                }
+            }
+            Fault::CutLeaderFromEnsemble => {
+                self.zk_cut.insert(self.leader);
+            }
+            Fault::HealEnsemble => self.zk_cut.clear(),
+            Fault::IsolateLeaderFromAgents => {
+                let leader = NodeId::Master(self.leader);
+                for i in 0..self.hosts.len() {
+                    self.net.partition(leader, NodeId::Agent(i), false);
+                }
             }
             Fault::Failover => {
                 // The other slot wins an election; the old leader is not told (it may be
@@ -2296,6 +2552,9 @@ impl World {
             NodeId::Master(s) => {
                 if let Some(m) = self.masters[s].as_mut() {
                     m.paused = paused;
+                }
+                if let Some(c) = self.contenders[s].as_mut() {
+                    c.paused = paused;
                 }
             }
             NodeId::Agent(i) => {

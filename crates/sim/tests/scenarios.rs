@@ -56,6 +56,11 @@ scenarios!(
     health_checks_fail_while_unreachable_write_pending,
     netsplit_of_a_client_for_30s,
     leader_churn,
+    ha_leader_crash,
+    ha_leader_paused_past_session_timeout,
+    ha_leader_cut_from_ensemble,
+    ha_leader_partitioned_from_agents,
+    ha_leader_churn,
 );
 
 /// Replays one seed with a trace of every step:
@@ -113,4 +118,26 @@ fn random_search() {
         |_, _| {},
     );
     report("random_search (fixed seeds)", &summary);
+}
+
+/// The HA checks can fail: with the registry's fencing off, a leader paused past its session
+/// timeout resumes and writes or answers as the leader of a term that has ended, and the
+/// run stops on it. With fencing on, the same seeds pass.
+#[test]
+fn ha_checks_catch_a_deposed_leader_without_fencing() {
+    let mut caught = Vec::new();
+    for seed in 1..=12 {
+        let plan = plan("ha_leader_paused_past_session_timeout", seed).expect("known");
+        if let Err(e) = drover_sim::run_with(seed, &plan, false, false) {
+            assert!(
+                e.contains("deposed leader") || e.contains("acted as the leader of epoch"),
+                "seed {seed} failed for another reason: {e}"
+            );
+            caught.push(seed);
+        }
+    }
+    assert!(
+        !caught.is_empty(),
+        "no seed caught the unfenced deposed leader"
+    );
 }
