@@ -1,8 +1,9 @@
 //! The agent's side of dynamic reservations and persistent volumes: CHECKPOINT_RESOURCES is
 //! persisted and makes the agent's total, volume directories follow it, a launch gets its
-//! volumes linked, and a launch using checkpointed resources the agent does not have is
-//! TASK_LOST / TASK_DROPPED with REASON_RESOURCES_UNKNOWN from the agent (Mesos' agent did the
-//! same when the master's checkpoint message was lost or overtaken).
+//! volumes (path, directory, mode) to make visible in the sandbox, and a launch using
+//! checkpointed resources the agent does not have is TASK_LOST / TASK_DROPPED with
+//! REASON_RESOURCES_UNKNOWN from the agent (Mesos' agent did the same when the master's
+//! checkpoint message was lost or overtaken).
 
 use crate::agent_support;
 
@@ -94,10 +95,11 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
         .expect("a launch");
     assert_eq!(
         spec.persistent_volumes,
-        vec![(
-            "data".to_owned(),
-            "/work/volumes/roles/db main/v1".to_owned()
-        )]
+        vec![drover_core::agent::VolumeUse {
+            container_path: "data".to_owned(),
+            dir: "/work/volumes/roles/db main/v1".to_owned(),
+            read_only: false,
+        }]
     );
 
     // A set without it while a task still uses it: the directory is kept (the master's
