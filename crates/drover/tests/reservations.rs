@@ -252,6 +252,40 @@ fn a_command_task_gets_its_volume_as_a_bind_mount_in_its_own_mount_namespace() {
     framework.send("exit");
 }
 
+/// Without a mount namespace (`--isolation=posix`) a volume is a link in the sandbox (Mesos'
+/// `filesystem/posix`), and the data still reaches the volume.
+#[test]
+fn with_posix_isolation_a_volume_is_a_link_in_the_sandbox() {
+    let cluster = Cluster::start_with(support::Options {
+        agents: 1,
+        agent_flags: vec!["--isolation=posix".to_owned()],
+        ..support::Options::default()
+    });
+    let agent_id = cluster.agent_id(0);
+    let mut framework = Framework::start_script(
+        &cluster,
+        "stateful_framework.py",
+        "stateful",
+        &[
+            &format!("--role={ROLE}"),
+            &format!("--principal={PRINCIPAL}"),
+        ],
+    );
+    framework.wait_registered();
+    framework.send(&format!(
+        "reserve_launch first {agent_id} {VOLUME} \
+         awk -v p=\"$(cd \"$MESOS_SANDBOX\" && pwd -P)/data\" '$5 == p {{print $6}}' \
+         /proc/self/mountinfo > data/mount && \
+         if [ -L data ]; then echo link; else echo no link; fi > data/kind"
+    ));
+    framework.wait_update("first", "TASK_FINISHED", None);
+    let volume = volume_dir(&cluster);
+    let read = |name: &str| std::fs::read_to_string(volume.join(name)).unwrap_or_default();
+    assert_eq!(read("kind"), "link\n");
+    assert_eq!(read("mount"), "", "no mount point for data");
+    framework.send("exit");
+}
+
 #[test]
 fn operators_reserve_and_create_through_the_legacy_endpoints_and_bad_ones_are_refused() {
     let cluster = Cluster::start(false);
