@@ -120,6 +120,38 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
     );
 }
 
+/// The volume's mode goes with it to the driver, which mounts a `RO` volume read-only.
+#[test]
+fn a_read_only_volume_is_launched_read_only() {
+    let mut h = Harness::registered();
+    let mut ro = volume("v1");
+    if let Some(v) = ro.disk.as_mut().and_then(|d| d.volume.as_mut()) {
+        v.mode = v1::volume::Mode::Ro as i32;
+    }
+    h.step(Input::CheckpointResources(vec![
+        dynamic("cpus", 1.0),
+        ro.clone(),
+    ]));
+    let mut task = command_task("t1");
+    task.resources = vec![dynamic("cpus", 1.0), ro];
+    let effects = h.step(run(&framework("fw", true, false), task));
+    let spec = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Launch(spec) => Some(spec.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a launch: {effects:#?}"));
+    assert_eq!(
+        spec.persistent_volumes,
+        vec![drover_core::agent::VolumeUse {
+            container_path: "data".to_owned(),
+            dir: "/work/volumes/roles/db main/v1".to_owned(),
+            read_only: true,
+        }]
+    );
+}
+
 #[test]
 fn a_launch_on_checkpointed_resources_the_agent_lacks_is_resources_unknown() {
     for partition_aware in [false, true] {
