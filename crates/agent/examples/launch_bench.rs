@@ -157,6 +157,7 @@ impl Bench {
                         },
                         isolation: flags,
                         terminal: None,
+                        volumes: Vec::new(),
                     };
                     let t0 = Instant::now();
                     let container = containerizer.launch(spec).await.context("launch")?;

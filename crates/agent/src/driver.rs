@@ -931,6 +931,13 @@ impl Driver {
                 return;
             }
         }
+        // A command container (no image, not Docker) with its own mount namespace gets its
+        // persistent volumes as bind mounts made inside that namespace (Mesos'
+        // `filesystem/linux`); without one, as links (`filesystem/posix`).
+        let bind_volumes = kind.is_none()
+            && image.is_none()
+            && isolation.pid_namespace
+            && self.containerizer.isolation().pid_namespace().is_ok();
         let fetcher = self.settings.fetcher.clone();
         let nested = self.settings.nested.clone();
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
@@ -960,16 +967,27 @@ impl Driver {
                     return;
                 }
             };
-            // Persistent volumes first, so what the fetcher writes at a volume's path lands
-            // in the volume, and nothing fetched can stand where a volume goes. With an image
-            // they are bind mounts made inside the container instead (below).
+            // Persistent volumes first, so nothing fetched can stand where a volume goes (a
+            // link, or the mount point the container's init binds the volume onto). With an
+            // image they are bind mounts made by `rootfs-launch` instead (below).
             if image.is_none() && !spec.persistent_volumes.is_empty() {
                 let (sandbox, user) = (PathBuf::from(&spec.directory), spec.user.clone());
                 let volumes = spec.persistent_volumes.clone();
+                let appearance = if bind_volumes {
+                    crate::volumes::Appearance::MountPoint
+                } else {
+                    crate::volumes::Appearance::Link
+                };
                 let linked = tokio::task::spawn_blocking(move || -> Result<(), String> {
                     let owner = owner_of(user.as_deref())?;
-                    for (path, dir) in &volumes {
-                        crate::volumes::link(&sandbox, path, dir, owner)?;
+                    for volume in &volumes {
+                        crate::volumes::prepare(
+                            &sandbox,
+                            &volume.container_path,
+                            &volume.dir,
+                            owner,
+                            appearance,
+                        )?;
                     }
                     Ok(())
                 })
@@ -1015,11 +1033,16 @@ impl Driver {
             if let (Some(image), Some(provisioner)) = (&image, &provisioner) {
                 let mut container = spec.executor_info.container.clone().unwrap_or_default();
                 // Persistent volumes are bind mounts at their sandbox-relative paths.
-                for (path, dir) in &spec.persistent_volumes {
+                for volume in &spec.persistent_volumes {
+                    let mode = if volume.read_only {
+                        v1::volume::Mode::Ro
+                    } else {
+                        v1::volume::Mode::Rw
+                    };
                     container.volumes.push(v1::Volume {
-                        container_path: path.clone(),
-                        host_path: Some(dir.clone()),
-                        mode: v1::volume::Mode::Rw as i32,
+                        container_path: volume.container_path.clone(),
+                        host_path: Some(volume.dir.clone()),
+                        mode: mode as i32,
                         ..Default::default()
                     });
                 }
@@ -1127,6 +1150,18 @@ impl Driver {
                     max_pids: None,
                 },
                 isolation,
+                volumes: if bind_volumes {
+                    spec.persistent_volumes
+                        .iter()
+                        .map(|v| containerizer::VolumeMount {
+                            source: PathBuf::from(&v.dir),
+                            container_path: v.container_path.clone(),
+                            read_only: v.read_only,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             };
             match containerizer.launch(container_spec).await {
                 Ok(container) => {

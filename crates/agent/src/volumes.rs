@@ -1,8 +1,16 @@
 //! Persistent volumes on disk: their directories under `<work_dir>/volumes/roles/` kept equal
-//! to the agent's checkpointed volumes (made when created, deleted when destroyed), and
-//! their appearance in a container's sandbox at the volume's `container_path` — a link
-//! (Mesos' `filesystem/posix` isolator) for a container in the host's filesystem; a container
-//! with an image gets a bind mount from `rootfs-launch` instead.
+//! to the agent's checkpointed volumes (made when created, deleted when destroyed, never
+//! through a link or into a mount), and their appearance in a container's sandbox at the
+//! volume's `container_path`:
+//!
+//! * a container with its own mount namespace (the agent's `namespaces/pid` isolation, the
+//!   default) gets a bind mount, made by its namespace init inside that namespace (Mesos'
+//!   `filesystem/linux`; read-only for a `RO` volume): here only the empty mount point is
+//!   prepared. The host's mount table never shows it, and once the container's processes are
+//!   gone the namespace and the mount go with them, leaving an empty directory in the sandbox;
+//! * a container without one (`--isolation=posix`/`none`, a Docker task) gets a link (Mesos'
+//!   `filesystem/posix`; the mode cannot be enforced on a link);
+//! * a container with an image gets a bind mount from `rootfs-launch` instead.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -47,13 +55,9 @@ pub fn sync(root: &Path, wanted: &[String]) -> Vec<PathBuf> {
 pub fn remove(paths: &[PathBuf]) {
     for path in paths {
         // A link is removed, never followed: a volume directory is never a link unless
-        // someone planted one, and what it points at is not ours.
-        let result = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
-            Ok(_) => std::fs::remove_file(path),
-            Err(e) => Err(e),
-        };
-        match result {
+        // someone planted one, and what it points at is not ours. Nor is a mount below it
+        // deleted through.
+        match crate::gc::remove_tree(path) {
             Ok(()) => {
                 tracing::info!(volume = %path.display(), "deleted a destroyed persistent volume")
             }
@@ -67,14 +71,27 @@ pub fn remove(paths: &[PathBuf]) {
     }
 }
 
-/// Makes the volume `dir` appear at `container_path` of `sandbox` as a link, owned (the
-/// volume's top directory) by `owner` when the container runs as a user and the volume is
-/// still root's (as Mesos gave a volume to its first user).
-pub fn link(
+/// How a volume appears in a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appearance {
+    /// A link to the volume (Mesos' `filesystem/posix`): the container has no mount namespace.
+    Link,
+    /// An empty directory the container's namespace init binds the volume onto (Mesos'
+    /// `filesystem/linux`; see the containerizer's `ContainerSpec::volumes`).
+    MountPoint,
+}
+
+/// Makes the volume `dir` appear at `container_path` of `sandbox` — as a link, or as the
+/// mount point the container binds it onto — and gives the volume (its top directory) to
+/// `owner` when the container runs as a user and the volume is still root's (as Mesos gave a
+/// volume to its first user). Done before the fetcher runs, so nothing fetched can stand where
+/// a volume goes. No component below the sandbox may be a link (it would lead out of it).
+pub fn prepare(
     sandbox: &Path,
     container_path: &str,
     dir: &str,
     owner: Option<(u32, u32)>,
+    appearance: Appearance,
 ) -> Result<(), String> {
     drover_core::operations::validate_container_path(container_path)
         .map_err(|e| format!("persistent volume container_path '{container_path}' {e}"))?;
@@ -107,17 +124,24 @@ pub fn link(
             Err(_) => std::fs::create_dir(&at).map_err(|e| format!("{}: {e}", at.display()))?,
         }
     }
-    match std::fs::symlink_metadata(&target) {
-        Ok(m)
+    let existing = std::fs::symlink_metadata(&target);
+    match (appearance, existing) {
+        (Appearance::Link, Ok(m))
             if m.file_type().is_symlink()
                 && std::fs::read_link(&target).ok().as_deref() == Some(volume) => {}
-        Ok(_) => {
+        // A relaunch into the same sandbox finds its mount point (empty on the host: the
+        // bind mount lived in the previous container's namespace only).
+        (Appearance::MountPoint, Ok(m)) if m.is_dir() => {}
+        (_, Ok(_)) => {
             return Err(format!(
                 "persistent volume container_path '{container_path}' already exists in the sandbox"
             ));
         }
-        Err(_) => std::os::unix::fs::symlink(volume, &target)
+        (Appearance::Link, Err(_)) => std::os::unix::fs::symlink(volume, &target)
             .map_err(|e| format!("{}: {e}", target.display()))?,
+        (Appearance::MountPoint, Err(_)) => {
+            std::fs::create_dir(&target).map_err(|e| format!("{}: {e}", target.display()))?
+        }
     }
     if let Some((uid, gid)) = owner {
         use std::os::unix::fs::MetadataExt;
@@ -157,15 +181,43 @@ mod tests {
         let sandbox = tmp.path().join("sandbox");
         std::fs::create_dir(&sandbox).unwrap();
         let dir = volume.display().to_string();
-        link(&sandbox, "data/pg", &dir, None).unwrap();
+        let link = |path: &str| prepare(&sandbox, path, &dir, None, Appearance::Link);
+        link("data/pg").unwrap();
         std::fs::write(sandbox.join("data/pg/file"), b"kept").unwrap();
         assert_eq!(std::fs::read(volume.join("file")).unwrap(), b"kept");
         // Again (a relaunch into the same sandbox) is fine.
-        link(&sandbox, "data/pg", &dir, None).unwrap();
-        assert!(link(&sandbox, "../out", &dir, None).is_err());
-        assert!(link(&sandbox, "/abs", &dir, None).is_err());
+        link("data/pg").unwrap();
+        assert!(link("../out").is_err());
+        assert!(link("/abs").is_err());
         // A parent that is a link is not followed.
         std::os::unix::fs::symlink(tmp.path(), sandbox.join("escape")).unwrap();
-        assert!(link(&sandbox, "escape/x", &dir, None).is_err());
+        assert!(link("escape/x").is_err());
+    }
+
+    #[test]
+    fn a_mount_point_is_an_empty_directory_never_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let volume = tmp.path().join("vol");
+        std::fs::create_dir(&volume).unwrap();
+        let sandbox = tmp.path().join("sandbox");
+        let dir = volume.display().to_string();
+        let mount_point = |path: &str| prepare(&sandbox, path, &dir, None, Appearance::MountPoint);
+        mount_point("data/pg").unwrap();
+        let meta = std::fs::symlink_metadata(sandbox.join("data/pg")).unwrap();
+        assert!(meta.is_dir() && !meta.file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_dir(sandbox.join("data/pg")).unwrap().count(),
+            0
+        );
+        // Again (a relaunch into the same sandbox) is fine.
+        mount_point("data/pg").unwrap();
+        // A link or a file where the mount point goes is refused, as is a linked parent.
+        std::os::unix::fs::symlink(&volume, sandbox.join("linked")).unwrap();
+        assert!(mount_point("linked").is_err());
+        std::fs::write(sandbox.join("file"), b"x").unwrap();
+        assert!(mount_point("file").is_err());
+        std::os::unix::fs::symlink(tmp.path(), sandbox.join("escape")).unwrap();
+        assert!(mount_point("escape/x").is_err());
+        assert!(mount_point("../out").is_err());
     }
 }

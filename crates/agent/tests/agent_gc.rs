@@ -4,7 +4,7 @@
 //! process left are deleted by their age; a task that arrives for a framework whose directory
 //! is being deleted ends TASK_LOST (TASK_DROPPED when partition-aware) with REASON_GC_ERROR
 //! (seed 1, L113 and L129); nonsense GC flags are
-//! refused at start.
+//! refused at start; and deleting a sandbox never deletes through a mount in it.
 
 use crate::support;
 
@@ -272,4 +272,53 @@ fn nonsense_gc_flags_are_refused_at_start() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{flag}: {stderr}");
     }
+}
+
+/// Unmounts on drop (also when the test fails), so the host keeps no mount of the test's.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A sandbox holding a mount (a volume bound in the agent's own namespace, which Drover never
+/// does, but someone may): the GC deletes everything around it and nothing through it; a
+/// link to a volume is removed, not followed.
+#[test]
+fn deleting_a_sandbox_never_deletes_through_a_mount_or_a_link() {
+    assert!(is_root(), "needs root to bind-mount (CI runs as root)");
+    let work = tempfile::tempdir().unwrap();
+    let work_dir = std::fs::canonicalize(work.path()).unwrap();
+    let volume = work_dir.join("volumes/roles/db/v1");
+    std::fs::create_dir_all(&volume).unwrap();
+    std::fs::write(volume.join("data"), b"kept").unwrap();
+    let sandbox = work_dir.join("slaves/S/frameworks/F/executors/E/runs/C");
+    std::fs::create_dir_all(sandbox.join("deep/mounted")).unwrap();
+    std::fs::write(sandbox.join("stdout"), b"out").unwrap();
+    std::fs::write(sandbox.join("deep/file"), b"x").unwrap();
+    std::os::unix::fs::symlink(&volume, sandbox.join("linked")).unwrap();
+    nix::mount::mount(
+        Some(&volume),
+        &sandbox.join("deep/mounted"),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .expect("bind mount");
+    let mounted = Unmount(sandbox.join("deep/mounted"));
+    let framework = work_dir.join("slaves/S/frameworks/F");
+    drover_agent::gc::remove_directories(&work_dir, &[framework.display().to_string()]);
+    // The mount point and its parents stay, everything else went; the volume is whole.
+    assert!(sandbox.join("deep/mounted/data").exists());
+    assert!(!sandbox.join("stdout").exists());
+    assert!(!sandbox.join("deep/file").exists());
+    assert!(!sandbox.join("linked").exists());
+    assert_eq!(std::fs::read(volume.join("data")).unwrap(), b"kept");
+    drop(mounted);
+    // Once unmounted (the container's namespace gone) it is an empty directory, deleted.
+    drover_agent::gc::remove_directories(&work_dir, &[framework.display().to_string()]);
+    assert!(!framework.exists());
+    assert_eq!(std::fs::read(volume.join("data")).unwrap(), b"kept");
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use drover_agent::containerizer::{
     CommandSpec, Container, ContainerId, ContainerSpec, Containerizer, ContainerizerConfig,
-    Controller, ExitStatus, Isolation, IsolationFlags, LaunchError, Limits,
+    Controller, ExitStatus, Isolation, IsolationFlags, LaunchError, Limits, VolumeMount,
 };
 
 /// Generous deadline for conditions; never a synchronisation by itself.
@@ -97,6 +97,7 @@ impl Fixture {
             },
             isolation,
             terminal: None,
+            volumes: Vec::new(),
         }
     }
 
@@ -877,6 +878,7 @@ async fn no_isolation_still_launches() {
         },
         isolation: IsolationFlags::default(),
         terminal: None,
+        volumes: Vec::new(),
     };
     let container = containerizer.launch(spec).await.unwrap();
     assert!(container.cgroups().is_empty() && !container.pid_namespace());
@@ -886,6 +888,204 @@ async fn no_isolation_still_launches() {
     );
     assert_eq!(read(dir.path().join("plain/stdout")), "hi\n");
     container.destroy().await.unwrap();
+}
+
+/// Mount points of the test's own (the host's) mount namespace at or below `dir`.
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    let real = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(&real))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// With a mount namespace (pid-namespace isolation) persistent volumes are bind mounts at
+/// their sandbox paths inside the container only: the task sees mount points (a read-only
+/// one refuses writes), the host sees empty directories and no mount, and what the task
+/// wrote is in the volume afterwards.
+#[tokio::test]
+async fn volumes_are_bind_mounts_inside_the_container_only() {
+    require_root!();
+    let fixture = Fixture::new();
+    let rw = fixture.dir.path().join("volume-rw");
+    let ro = fixture.dir.path().join("volume-ro");
+    for (dir, seed) in [(&rw, "rw seed\n"), (&ro, "ro seed\n")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("seed"), seed).unwrap();
+    }
+    let script = r#"
+        real=$(pwd -P)
+        awk -v p="$real/data" '$5 == p {print "data", $6}' /proc/self/mountinfo
+        awk -v p="$real/conf/ro" '$5 == p {print "conf/ro", $6}' /proc/self/mountinfo
+        cat data/seed conf/ro/seed
+        echo written > data/new
+        if touch conf/ro/probe 2>/dev/null; then echo ro writable; else echo ro refused; fi
+        if [ -L data ]; then echo data link; else echo data not a link; fi
+        echo ready
+        i=0
+        while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+    "#;
+    for (mode, flags) in MODES.into_iter().filter(|(_, f)| f.pid_namespace) {
+        let name = format!("volumes-{}", mode.replace('+', "-"));
+        let mut spec = fixture.spec(&name, shell(script), flags);
+        spec.volumes = vec![
+            VolumeMount {
+                source: rw.clone(),
+                container_path: "data".into(),
+                read_only: false,
+            },
+            VolumeMount {
+                source: ro.clone(),
+                container_path: "conf/ro".into(),
+                read_only: true,
+            },
+        ];
+        let sandbox = spec.sandbox_dir.clone();
+        let container = fixture.launch(spec).await.unwrap();
+        assert!(container.pid_namespace(), "{mode}");
+        wait_for("the task to look at its volumes", || {
+            read(sandbox.join("stdout")).contains("ready\n")
+        })
+        .await;
+        // While the container runs: no mount on the host, empty real directories there.
+        assert_eq!(host_mounts_under(fixture.dir.path()), Vec::<String>::new());
+        for path in ["data", "conf/ro"] {
+            let meta = std::fs::symlink_metadata(sandbox.join(path)).unwrap();
+            assert!(
+                meta.is_dir() && !meta.file_type().is_symlink(),
+                "{mode} {path}"
+            );
+            assert_eq!(
+                std::fs::read_dir(sandbox.join(path)).unwrap().count(),
+                0,
+                "{mode}: {path} is empty on the host"
+            );
+        }
+        std::fs::write(sandbox.join("go"), b"").unwrap();
+        assert_eq!(
+            wait_with_deadline(&container).await.status,
+            ExitStatus::Exited(0),
+            "{mode}: {}",
+            read(sandbox.join("stderr"))
+        );
+        let out = read(sandbox.join("stdout"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("data rw"), "{mode}: {out}");
+        assert!(lines[1].starts_with("conf/ro ro"), "{mode}: {out}");
+        assert_eq!(
+            &lines[2..],
+            [
+                "rw seed",
+                "ro seed",
+                "ro refused",
+                "data not a link",
+                "ready"
+            ],
+            "{mode}"
+        );
+        assert_eq!(read(rw.join("new")), "written\n", "{mode}");
+        assert!(!ro.join("probe").exists(), "{mode}");
+        container.destroy().await.unwrap();
+        // The namespace is gone: the mount points are empty directories, and deleting the
+        // sandbox leaves the volumes alone.
+        assert_eq!(std::fs::read_dir(sandbox.join("data")).unwrap().count(), 0);
+        std::fs::remove_dir_all(&sandbox).unwrap();
+        assert_eq!(read(rw.join("seed")), "rw seed\n");
+        std::fs::remove_file(rw.join("new")).unwrap();
+    }
+}
+
+/// A volume the container's init cannot mount fails the launch, naming the volume and why;
+/// without a mount namespace bind mounts are refused (the agent links volumes instead).
+#[tokio::test]
+async fn a_volume_that_cannot_be_mounted_fails_the_launch() {
+    require_root!();
+    let fixture = Fixture::new();
+    let good = fixture.dir.path().join("volume");
+    std::fs::create_dir(&good).unwrap();
+    let flags = IsolationFlags {
+        cgroups: true,
+        cfs: false,
+        pid_namespace: true,
+    };
+    // This process's /proc entry is a directory on the host but not in the container's own
+    // /proc (another pid namespace): the parent's checks pass, the init's mount fails.
+    let unseen = PathBuf::from(format!("/proc/{}", std::process::id()));
+    let mut spec = fixture.spec("unmountable", shell("echo ran"), flags);
+    spec.volumes = vec![
+        VolumeMount {
+            source: good.clone(),
+            container_path: "ok".into(),
+            read_only: false,
+        },
+        VolumeMount {
+            source: unseen.clone(),
+            container_path: "gone".into(),
+            read_only: true,
+        },
+    ];
+    let sandbox = spec.sandbox_dir.clone();
+    let error = fixture.launch(spec).await.unwrap_err();
+    let message = format!("{:#}", anyhow::Error::new(error));
+    assert!(
+        message.contains(&format!(
+            "bind-mounting persistent volume {} at 'gone' of the sandbox",
+            unseen.display()
+        )) && message.contains("No such file or directory"),
+        "{message}"
+    );
+    assert_eq!(read(sandbox.join("stdout")), "");
+    assert!(
+        fixture.cgroup_dirs().is_empty(),
+        "{:?}",
+        fixture.cgroup_dirs()
+    );
+    assert_eq!(host_mounts_under(fixture.dir.path()), Vec::<String>::new());
+
+    // A missing volume, or a mount point that is a link, is refused before anything starts.
+    let mut spec = fixture.spec("missing", shell("echo ran"), flags);
+    spec.volumes = vec![VolumeMount {
+        source: fixture.dir.path().join("no-such-volume"),
+        container_path: "data".into(),
+        read_only: false,
+    }];
+    let message = format!(
+        "{:#}",
+        anyhow::Error::new(fixture.launch(spec).await.unwrap_err())
+    );
+    assert!(message.contains("at 'data' of the sandbox"), "{message}");
+    let mut spec = fixture.spec("linked", shell("echo ran"), flags);
+    std::fs::create_dir_all(&spec.sandbox_dir).unwrap();
+    std::os::unix::fs::symlink("/etc", spec.sandbox_dir.join("data")).unwrap();
+    spec.volumes = vec![VolumeMount {
+        source: good.clone(),
+        container_path: "data".into(),
+        read_only: false,
+    }];
+    let message = format!(
+        "{:#}",
+        anyhow::Error::new(fixture.launch(spec).await.unwrap_err())
+    );
+    assert!(message.contains("is not a directory"), "{message}");
+
+    // Without a mount namespace there is nowhere to mount them.
+    let mut spec = fixture.spec("posix", shell("echo ran"), IsolationFlags::NONE);
+    spec.volumes = vec![VolumeMount {
+        source: good,
+        container_path: "data".into(),
+        read_only: false,
+    }];
+    let message = format!(
+        "{:#}",
+        anyhow::Error::new(fixture.launch(spec).await.unwrap_err())
+    );
+    assert!(
+        message.contains("need the container's own mount namespace"),
+        "{message}"
+    );
 }
 
 /// The driver shares handles between tasks (one waits while another kills).

@@ -642,6 +642,7 @@ pub async fn g3_launches(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
                         },
                         isolation: flags,
                         terminal: None,
+                        volumes: Vec::new(),
                     };
                     let container = containerizer.launch(spec).await?;
                     let termination = container.wait().await;

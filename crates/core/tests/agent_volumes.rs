@@ -1,8 +1,9 @@
 //! The agent's side of dynamic reservations and persistent volumes: CHECKPOINT_RESOURCES is
 //! persisted and makes the agent's total, volume directories follow it, a launch gets its
-//! volumes linked, and a launch using checkpointed resources the agent does not have is
-//! TASK_LOST / TASK_DROPPED with REASON_RESOURCES_UNKNOWN from the agent (Mesos' agent did the
-//! same when the master's checkpoint message was lost or overtaken).
+//! volumes (path, directory, mode) to make visible in the sandbox, and a launch using
+//! checkpointed resources the agent does not have is TASK_LOST / TASK_DROPPED with
+//! REASON_RESOURCES_UNKNOWN from the agent (Mesos' agent did the same when the master's
+//! checkpoint message was lost or overtaken).
 
 use crate::agent_support;
 
@@ -94,10 +95,11 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
         .expect("a launch");
     assert_eq!(
         spec.persistent_volumes,
-        vec![(
-            "data".to_owned(),
-            "/work/volumes/roles/db main/v1".to_owned()
-        )]
+        vec![drover_core::agent::VolumeUse {
+            container_path: "data".to_owned(),
+            dir: "/work/volumes/roles/db main/v1".to_owned(),
+            read_only: false,
+        }]
     );
 
     // A set without it while a task still uses it: the directory is kept (the master's
@@ -115,6 +117,38 @@ fn checkpointed_resources_are_persisted_make_the_total_and_their_volumes() {
         effects.iter().any(|e| matches!(e, Effect::SyncVolumes(dirs)
             if !dirs.iter().any(|d| d.ends_with("/v2")))),
         "{effects:#?}"
+    );
+}
+
+/// The volume's mode goes with it to the driver, which mounts a `RO` volume read-only.
+#[test]
+fn a_read_only_volume_is_launched_read_only() {
+    let mut h = Harness::registered();
+    let mut ro = volume("v1");
+    if let Some(v) = ro.disk.as_mut().and_then(|d| d.volume.as_mut()) {
+        v.mode = v1::volume::Mode::Ro as i32;
+    }
+    h.step(Input::CheckpointResources(vec![
+        dynamic("cpus", 1.0),
+        ro.clone(),
+    ]));
+    let mut task = command_task("t1");
+    task.resources = vec![dynamic("cpus", 1.0), ro];
+    let effects = h.step(run(&framework("fw", true, false), task));
+    let spec = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Launch(spec) => Some(spec.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a launch: {effects:#?}"));
+    assert_eq!(
+        spec.persistent_volumes,
+        vec![drover_core::agent::VolumeUse {
+            container_path: "data".to_owned(),
+            dir: "/work/volumes/roles/db main/v1".to_owned(),
+            read_only: true,
+        }]
     );
 }
 

@@ -162,6 +162,130 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
     framework.send("exit");
 }
 
+/// With the agent's default isolation (`namespaces/pid`, hence a mount namespace per
+/// container) a command task's volume is a bind mount at its sandbox path inside the
+/// container (Mesos' `filesystem/linux`): the task sees a mount point, not a link; the host's
+/// mount table has no such mount and its sandbox entry is an empty directory; what the task
+/// wrote is in the volume for the next task; and deleting the sandbox leaves the volume alone.
+#[test]
+fn a_command_task_gets_its_volume_as_a_bind_mount_in_its_own_mount_namespace() {
+    // A short GC delay: the agent itself deletes an ended task's sandbox.
+    let cluster = Cluster::start_with(support::Options {
+        agents: 1,
+        agent_flags: vec!["--gc_delay=2secs".to_owned()],
+        ..support::Options::default()
+    });
+    let agent_id = cluster.agent_id(0);
+    let mut framework = Framework::start_script(
+        &cluster,
+        "stateful_framework.py",
+        "stateful",
+        &[
+            &format!("--role={ROLE}"),
+            &format!("--principal={PRINCIPAL}"),
+        ],
+    );
+    framework.wait_registered();
+    // The task records how its `data` looks from inside: its mount options in the container's
+    // mount table (none if it is no mount point), and whether it is a link.
+    framework.send(&format!(
+        "reserve_launch first {agent_id} {VOLUME} \
+         awk -v p=\"$(cd \"$MESOS_SANDBOX\" && pwd -P)/data\" '$5 == p {{print $6}}' \
+         /proc/self/mountinfo > data/mount && echo \"$MESOS_SANDBOX\" > data/sandbox && \
+         if [ -L data ]; then echo link; else echo no link; fi > data/kind && \
+         echo one >> data/log && sleep 600"
+    ));
+    framework.wait_update("first", "TASK_RUNNING", None);
+    let volume = volume_dir(&cluster);
+    wait_until(
+        "the first task to write into its volume",
+        READY_TIMEOUT,
+        || std::fs::read_to_string(volume.join("log")).is_ok_and(|l| l == "one\n"),
+    );
+    let read = |name: &str| std::fs::read_to_string(volume.join(name)).unwrap_or_default();
+    assert!(
+        read("mount").starts_with("rw"),
+        "data is a read-write mount point inside the container: {:?}",
+        read("mount")
+    );
+    assert_eq!(read("kind"), "no link\n");
+    let sandbox = PathBuf::from(read("sandbox").trim_end());
+    assert!(sandbox.is_absolute(), "{sandbox:?}");
+    // On the host: an empty real directory, and no mount anywhere under the agent's work dir.
+    let on_host = std::fs::symlink_metadata(sandbox.join("data")).expect("data in the sandbox");
+    assert!(on_host.is_dir() && !on_host.file_type().is_symlink());
+    assert_eq!(std::fs::read_dir(sandbox.join("data")).unwrap().count(), 0);
+    let work_dir = std::fs::canonicalize(cluster.dir.path().join("agent")).unwrap();
+    let host_table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let leaked: Vec<&str> = host_table
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|m| std::path::Path::new(m).starts_with(&work_dir))
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the host sees the container's mounts: {leaked:?}"
+    );
+
+    // The next task on the volume finds the data.
+    framework.send("kill first");
+    framework.wait_update("first", "TASK_KILLED", None);
+    framework.send(&format!(
+        "relaunch second {agent_id} {VOLUME} cat data/log > data/seen && echo two >> data/log"
+    ));
+    framework.wait_update("second", "TASK_FINISHED", None);
+    assert_eq!(read("seen"), "one\n");
+    assert_eq!(read("log"), "one\ntwo\n");
+
+    // The first container is gone with its namespace; the agent's GC deletes its sandbox
+    // and leaves the volume's data alone.
+    wait_until(
+        "the agent to delete the first task's sandbox",
+        READY_TIMEOUT,
+        || !sandbox.exists(),
+    );
+    assert_eq!(read("log"), "one\ntwo\n");
+    assert_eq!(read("seen"), "one\n");
+    framework.send("exit");
+}
+
+/// Without a mount namespace (`--isolation=posix`) a volume is a link in the sandbox (Mesos'
+/// `filesystem/posix`), and the data still reaches the volume.
+#[test]
+fn with_posix_isolation_a_volume_is_a_link_in_the_sandbox() {
+    let cluster = Cluster::start_with(support::Options {
+        agents: 1,
+        agent_flags: vec!["--isolation=posix".to_owned()],
+        ..support::Options::default()
+    });
+    let agent_id = cluster.agent_id(0);
+    let mut framework = Framework::start_script(
+        &cluster,
+        "stateful_framework.py",
+        "stateful",
+        &[
+            &format!("--role={ROLE}"),
+            &format!("--principal={PRINCIPAL}"),
+        ],
+    );
+    framework.wait_registered();
+    framework.send(&format!(
+        "reserve_launch first {agent_id} {VOLUME} \
+         awk -v p=\"$(cd \"$MESOS_SANDBOX\" && pwd -P)/data\" '$5 == p {{print $6}}' \
+         /proc/self/mountinfo > data/mount && \
+         if [ -L data ]; then echo link; else echo no link; fi > data/kind"
+    ));
+    framework.wait_update("first", "TASK_FINISHED", None);
+    let volume = volume_dir(&cluster);
+    let read = |name: &str| std::fs::read_to_string(volume.join(name)).unwrap_or_default();
+    assert_eq!(read("kind"), "link\n");
+    assert_eq!(read("mount"), "", "no mount point for data");
+    framework.send("exit");
+}
+
 #[test]
 fn operators_reserve_and_create_through_the_legacy_endpoints_and_bad_ones_are_refused() {
     let cluster = Cluster::start(false);

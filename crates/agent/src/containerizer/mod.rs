@@ -7,7 +7,9 @@
 //! 1. [`Containerizer::launch`] creates the sandbox (with Mesos' `stdout` and `stderr` files), a
 //!    cgroup per controller with the limits, and the first process. The child joins its cgroups
 //!    *before* it execs (the private `spawn` module explains how), runs in its own session and
-//!    process group and, if available, in its own pid namespace behind a tiny forwarding init.
+//!    process group and, if available, in its own pid namespace behind a tiny forwarding init,
+//!    with a mount namespace of its own in which the init binds the container's persistent
+//!    volumes into the sandbox ([`ContainerSpec::volumes`]).
 //! 2. [`Container::wait`] reports a [`Termination`]: exit code or signal, and whether the kernel's
 //!    OOM killer acted in the container's memory cgroup.
 //! 3. [`Container::kill`] sends SIGTERM to the whole tree and SIGKILL after the grace period.
@@ -176,6 +178,22 @@ pub struct ContainerSpec {
     /// A terminal (the slave side of a pty whose master an I/O switchboard owns) for the
     /// container's stdin, stdout and stderr, instead of `/dev/null` and the sandbox's files.
     pub terminal: Option<std::sync::Arc<OwnedFd>>,
+    /// Persistent volumes bind-mounted into the sandbox inside the container's own mount
+    /// namespace (Mesos' `filesystem/linux`). They need the pid-namespace isolation in effect
+    /// (it brings the mount namespace): a launch with volumes and without it is refused, the
+    /// caller links them instead (`filesystem/posix`).
+    pub volumes: Vec<VolumeMount>,
+}
+
+/// A persistent volume bound into a container's sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The volume's directory on the host.
+    pub source: PathBuf,
+    /// Where it goes, relative to the sandbox (no `..`, not absolute).
+    pub container_path: String,
+    /// Remount it read-only (the volume's mode `RO`).
+    pub read_only: bool,
 }
 
 /// The data the agent checkpoints at launch to re-attach to a container after its own restart.
@@ -240,6 +258,18 @@ pub enum LaunchError {
         /// The cgroup file or directory that failed.
         path: PathBuf,
         /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A persistent volume could not be bound into the sandbox (in the container's mount
+    /// namespace, or its paths failed the checks before).
+    #[error("bind-mounting persistent volume {source_dir} at '{container_path}' of the sandbox")]
+    VolumeMount {
+        /// The volume's directory.
+        source_dir: PathBuf,
+        /// Its path in the sandbox.
+        container_path: String,
+        /// What failed.
         #[source]
         source: std::io::Error,
     },
@@ -424,6 +454,7 @@ fn prepare_and_spawn(
         None => CgroupPaths::none(),
     };
     let spawned = (|| {
+        let mounts = child_mounts(spec, pid_namespace)?;
         let cgroup_procs = cgroups::open_procs(&cgroup_paths)?;
         let plan = spawn::SpawnPlan {
             program: cstring(program.as_os_str().as_bytes().to_vec())?,
@@ -443,9 +474,22 @@ fn prepare_and_spawn(
             // The init is a copy of the agent: without its own title `ps` and `pgrep -f
             // 'drover agent'` would list one more "agent" per running task.
             title: cstring(format!("drover-init {}", spec.container_id.as_str()))?,
+            mounts,
         };
         spawn::spawn(&plan).map_err(|e| match e {
-            spawn::SpawnError::Child { stage, errno } => LaunchError::Spawn {
+            spawn::SpawnError::Child {
+                stage: SpawnStage::VolumeMount,
+                errno,
+                index,
+            } => {
+                let volume = spec.volumes.get(index as usize);
+                LaunchError::VolumeMount {
+                    source_dir: volume.map(|v| v.source.clone()).unwrap_or_default(),
+                    container_path: volume.map(|v| v.container_path.clone()).unwrap_or_default(),
+                    source: std::io::Error::from(errno),
+                }
+            }
+            spawn::SpawnError::Child { stage, errno, .. } => LaunchError::Spawn {
                 program: program.display().to_string(),
                 stage,
                 source: errno,
@@ -478,6 +522,69 @@ fn prepare_and_spawn(
         checkpoint,
         spawned,
     })
+}
+
+/// The spec's volumes as the namespace init mounts them: absolute paths, each volume an
+/// existing directory, and every component of its mount point below the sandbox a real
+/// directory (made if missing, except the last, which the init makes) — never a link, which
+/// `mount` would follow out of the sandbox.
+fn child_mounts(
+    spec: &ContainerSpec,
+    pid_namespace: bool,
+) -> Result<Vec<spawn::ChildMount>, LaunchError> {
+    if spec.volumes.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !pid_namespace {
+        return Err(LaunchError::InvalidSpec(
+            "persistent volumes as bind mounts need the container's own mount namespace \
+             (the namespaces/pid isolation)"
+                .to_owned(),
+        ));
+    }
+    spec.volumes
+        .iter()
+        .map(|volume| {
+            let failed = |source: std::io::Error| LaunchError::VolumeMount {
+                source_dir: volume.source.clone(),
+                container_path: volume.container_path.clone(),
+                source,
+            };
+            let invalid =
+                |why: String| failed(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+            drover_core::operations::validate_container_path(&volume.container_path)
+                .map_err(|e| invalid(format!("container_path {e}")))?;
+            let meta = std::fs::symlink_metadata(&volume.source).map_err(failed)?;
+            if !meta.is_dir() {
+                return Err(invalid("the volume is not a directory".to_owned()));
+            }
+            let parts: Vec<&str> = volume
+                .container_path
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .collect();
+            let mut at = spec.sandbox_dir.clone();
+            for (i, part) in parts.iter().enumerate() {
+                at.push(part);
+                match std::fs::symlink_metadata(&at) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => {
+                        return Err(invalid(format!("{} is not a directory", at.display())));
+                    }
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e)),
+                    Err(_) if i + 1 < parts.len() => {
+                        std::fs::create_dir(&at).map_err(failed)?;
+                    }
+                    Err(_) => {}
+                }
+            }
+            Ok(spawn::ChildMount {
+                source: cstring(volume.source.as_os_str().as_bytes().to_vec())?,
+                target: cstring(at.as_os_str().as_bytes().to_vec())?,
+                read_only: volume.read_only,
+            })
+        })
+        .collect()
 }
 
 fn cstring(bytes: impl Into<Vec<u8>>) -> Result<CString, LaunchError> {

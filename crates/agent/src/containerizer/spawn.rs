@@ -23,6 +23,12 @@
 //! Without it the task itself would be pid 1, which the kernel shields from every signal it has
 //! no handler for, so a plain `sleep` would ignore SIGTERM.
 //!
+//! The init also sets up the container's mount namespace before it forks the task: mounts
+//! made private (nothing propagates to the host), its own `/proc`, a read-only `/sys`, and the
+//! container's persistent volumes bound at their paths of the sandbox (read-only ones
+//! remounted so), as Mesos' `filesystem/linux` isolator did for a container without an image.
+//! A failed mount fails the launch, naming the volume.
+//!
 //! Rules for the child code, which runs in a copy of a multi-threaded process: no allocation, no
 //! locks, no panics; only thin syscall wrappers of `libc` (or `syscall` itself where glibc's
 //! wrapper takes locks, as for the credential calls), on data prepared by the parent.
@@ -58,13 +64,26 @@ pub enum SpawnStage {
     Fork = 9,
     /// Mounting the container's own `/proc` (and a read-only `/sys`) in its mount namespace.
     Mount = 10,
+    /// Bind-mounting a persistent volume into the sandbox in the container's mount namespace
+    /// (the report names which, by its index in [`SpawnPlan::mounts`]).
+    VolumeMount = 11,
 }
 
 impl SpawnStage {
     fn from_u32(n: u32) -> Option<Self> {
         use SpawnStage::*;
         [
-            Setsid, JoinCgroup, Stdio, Chdir, Setgroups, Setgid, Setuid, Exec, Fork, Mount,
+            Setsid,
+            JoinCgroup,
+            Stdio,
+            Chdir,
+            Setgroups,
+            Setgid,
+            Setuid,
+            Exec,
+            Fork,
+            Mount,
+            VolumeMount,
         ]
         .into_iter()
         .find(|s| *s as u32 == n)
@@ -75,6 +94,7 @@ impl fmt::Display for SpawnStage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SpawnStage::Mount => "mounting the container's /proc and /sys",
+            SpawnStage::VolumeMount => "bind-mounting a persistent volume into the sandbox",
             SpawnStage::Setsid => "setsid",
             SpawnStage::JoinCgroup => "joining cgroup",
             SpawnStage::Stdio => "redirecting stdio",
@@ -96,6 +116,18 @@ pub(crate) struct ChildUser {
     pub groups: Vec<u32>,
 }
 
+/// A bind mount the namespace init makes in the container's mount namespace (a persistent
+/// volume at its path of the sandbox), both paths absolute and checked by the parent.
+#[derive(Debug)]
+pub(crate) struct ChildMount {
+    /// The volume's directory on the host.
+    pub source: CString,
+    /// The mount point in the sandbox; the child makes the directory if it is missing.
+    pub target: CString,
+    /// Remounted read-only after the bind.
+    pub read_only: bool,
+}
+
 /// Everything the child needs, prepared by the parent so the child need not allocate.
 #[derive(Debug)]
 pub(crate) struct SpawnPlan {
@@ -111,6 +143,9 @@ pub(crate) struct SpawnPlan {
     pub pid_namespace: bool,
     /// Pid-namespace mode: the init's command line as `ps` shows it (`drover-init <id>`).
     pub title: CString,
+    /// Pid-namespace mode: bind mounts made in the container's mount namespace after `/proc`
+    /// (ignored otherwise; the caller refuses them without a namespace).
+    pub mounts: Vec<ChildMount>,
 }
 
 /// A started container process.
@@ -126,8 +161,13 @@ pub(crate) struct Spawned {
 
 #[derive(Debug)]
 pub(crate) enum SpawnError {
-    /// The child reported a failed step.
-    Child { stage: SpawnStage, errno: Errno },
+    /// The child reported a failed step (`index`: which of the plan's mounts, for
+    /// [`SpawnStage::VolumeMount`]).
+    Child {
+        stage: SpawnStage,
+        errno: Errno,
+        index: u32,
+    },
     /// The parent could not create pipes or clone.
     Parent(std::io::Error),
 }
@@ -146,6 +186,7 @@ struct ChildCtx<'a> {
     pid_namespace: bool,
     title: &'a [u8],
     args_area: Option<(usize, usize)>,
+    mounts: &'a [ChildMount],
 }
 
 /// Where this process's command line lives (`arg_start`, `arg_end` of `/proc/self/stat`):
@@ -283,7 +324,7 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         Ok((above_stdio(r)?, above_stdio(w)?))
     };
-    // Exec-status pipe: the child writes (stage, errno) on failure; a successful execve closes
+    // Exec-status pipe: the child writes (stage, errno, index) on failure; a successful execve closes
     // the close-on-exec write end, so the parent reads EOF.
     let (err_r, err_w) = pipe().map_err(parent_err)?;
     let (status_r, status_w) = if plan.pid_namespace {
@@ -334,6 +375,11 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
         } else {
             None
         },
+        mounts: if plan.pid_namespace {
+            &plan.mounts
+        } else {
+            &[]
+        },
     };
 
     let mut flags = libc::SIGCHLD | libc::CLONE_PIDFD;
@@ -365,7 +411,7 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
     drop(status_w);
     drop(moved);
 
-    let mut report = [0u8; 8];
+    let mut report = [0u8; REPORT_BYTES];
     let mut filled = 0;
     while filled < report.len() {
         match nix::unistd::read(&err_r, &mut report[filled..]) {
@@ -386,10 +432,12 @@ pub(crate) fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     let stage_raw = u32::from_ne_bytes([report[0], report[1], report[2], report[3]]);
     let errno = i32::from_ne_bytes([report[4], report[5], report[6], report[7]]);
+    let index = u32::from_ne_bytes([report[8], report[9], report[10], report[11]]);
     let stage = SpawnStage::from_u32(stage_raw).unwrap_or(SpawnStage::Exec);
     Err(SpawnError::Child {
         stage,
         errno: Errno::from_raw(errno),
+        index,
     })
 }
 
@@ -420,15 +468,24 @@ fn exit_now(code: c_int) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// The child's failure report: stage, errno and an index (which mount), each 4 bytes.
+const REPORT_BYTES: usize = 12;
+
 /// Reports `stage` and the current errno to the parent and exits.
-#[allow(unsafe_code)]
 fn fail(ctx: &ChildCtx<'_>, stage: SpawnStage) -> ! {
+    fail_at(ctx, stage, 0)
+}
+
+/// Reports `stage`, the current errno and `index` to the parent and exits.
+#[allow(unsafe_code)]
+fn fail_at(ctx: &ChildCtx<'_>, stage: SpawnStage, index: u32) -> ! {
     let errno = Errno::last_raw();
-    let mut report = [0u8; 8];
+    let mut report = [0u8; REPORT_BYTES];
     report[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
-    report[4..].copy_from_slice(&errno.to_ne_bytes());
-    // SAFETY: write(2) on a descriptor we own with an 8-byte stack buffer. Pipe writes of at
-    // most PIPE_BUF bytes are atomic, so the parent sees all 8 bytes or none.
+    report[4..8].copy_from_slice(&errno.to_ne_bytes());
+    report[8..].copy_from_slice(&index.to_ne_bytes());
+    // SAFETY: write(2) on a descriptor we own with a 12-byte stack buffer. Pipe writes of at
+    // most PIPE_BUF bytes are atomic, so the parent sees all 12 bytes or none.
     unsafe {
         libc::write(ctx.err_w, report.as_ptr().cast(), report.len());
     }
@@ -468,6 +525,7 @@ fn child_main(ctx: &ChildCtx<'_>) -> ! {
     }
     if ctx.pid_namespace {
         mount_proc_and_sys(ctx);
+        mount_volumes(ctx);
         run_init(ctx)
     } else {
         exec_task(ctx)
@@ -513,6 +571,47 @@ fn mount_proc_and_sys(ctx: &ChildCtx<'_>) {
             ) < 0
         {
             fail(ctx, SpawnStage::Mount);
+        }
+    }
+}
+
+/// In the container's mount namespace, made private by [`mount_proc_and_sys`]: each of the
+/// plan's volumes bound (recursively) at its mount point in the sandbox, the directory made if
+/// missing, and remounted read-only when asked (Mesos' `filesystem/linux` for a container
+/// without an image). Nothing propagates to the host, and the mounts vanish with the
+/// namespace when the container's last process exits.
+#[allow(unsafe_code)]
+fn mount_volumes(ctx: &ChildCtx<'_>) {
+    for (index, m) in ctx.mounts.iter().enumerate() {
+        let index = index as u32;
+        // SAFETY: mkdir(2) and mount(2) on C strings the parent prepared and constant flags;
+        // async-signal-safe.
+        unsafe {
+            if libc::mkdir(m.target.as_ptr(), 0o755) < 0 && Errno::last() != Errno::EEXIST {
+                fail_at(ctx, SpawnStage::VolumeMount, index);
+            }
+            let none: *const c_char = ptr::null();
+            if libc::mount(
+                m.source.as_ptr(),
+                m.target.as_ptr(),
+                none,
+                libc::MS_BIND | libc::MS_REC,
+                ptr::null(),
+            ) < 0
+            {
+                fail_at(ctx, SpawnStage::VolumeMount, index);
+            }
+            if m.read_only
+                && libc::mount(
+                    none,
+                    m.target.as_ptr(),
+                    none,
+                    libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                    ptr::null(),
+                ) < 0
+            {
+                fail_at(ctx, SpawnStage::VolumeMount, index);
+            }
         }
     }
 }

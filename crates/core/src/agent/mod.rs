@@ -302,6 +302,17 @@ pub enum CheckpointOp {
     },
 }
 
+/// A persistent volume a container uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeUse {
+    /// Where it appears, relative to the container's sandbox (the volume's `container_path`).
+    pub container_path: String,
+    /// Its directory on the agent.
+    pub dir: String,
+    /// Whether the volume's mode is `RO`.
+    pub read_only: bool,
+}
+
 /// What a container needs to be launched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchSpec {
@@ -332,10 +343,11 @@ pub struct LaunchSpec {
     /// the agent resolves each from its secret store into the container's environment before
     /// anything starts (Mesos' `environment_secret` isolator), or fails the launch naming it.
     pub secret_env: Vec<(String, v1::Secret)>,
-    /// Persistent volumes the container uses: (sandbox-relative container path, volume
-    /// directory on the agent). Without an image each appears as a link in the sandbox (Mesos'
-    /// `filesystem/posix`); with an image, as a bind mount at that path of the sandbox.
-    pub persistent_volumes: Vec<(String, String)>,
+    /// Persistent volumes the container uses. With a mount namespace of its own (the agent's
+    /// `namespaces/pid` isolation, or an image) each is a bind mount at its path of the
+    /// sandbox, read-only for a `RO` volume (Mesos' `filesystem/linux`); without one, a link
+    /// (Mesos' `filesystem/posix`).
+    pub persistent_volumes: Vec<VolumeUse>,
     /// Secret files (the executor's MESOS container's `SECRET` volumes; a command task's
     /// container is its executor's): sandbox-relative path and secret, written by the agent
     /// before anything starts, readable by the task's user only (Mesos' `volume/secret`

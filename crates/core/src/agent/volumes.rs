@@ -49,7 +49,7 @@ impl Agent {
         let mut dirs: Vec<String> = self
             .volume_links(&self.checkpointed)
             .into_iter()
-            .map(|(_, dir)| dir)
+            .map(|v| v.dir)
             .collect();
         for executor in self.frameworks.values().flat_map(|f| f.executors.values()) {
             if executor.state == super::model::ExecutorState::Terminated {
@@ -59,9 +59,9 @@ impl Agent {
             for task in executor.tasks.values() {
                 used.extend(task.info.resources.iter().cloned());
             }
-            for (_, dir) in self.volume_links(&used) {
-                if !dirs.contains(&dir) {
-                    dirs.push(dir);
+            for volume in self.volume_links(&used) {
+                if !dirs.contains(&volume.dir) {
+                    dirs.push(volume.dir);
                 }
             }
         }
@@ -94,17 +94,18 @@ impl Agent {
         ))
     }
 
-    /// The persistent volumes among `used`, as (sandbox-relative container path, volume
-    /// directory) pairs for the driver to make visible in the sandbox.
-    pub(super) fn volume_links(&self, used: &[v1::Resource]) -> Vec<(String, String)> {
+    /// The persistent volumes among `used` (where each goes in the sandbox, its directory,
+    /// its mode) for the driver to make visible in the sandbox.
+    pub(super) fn volume_links(&self, used: &[v1::Resource]) -> Vec<super::VolumeUse> {
         used.iter()
             .filter_map(|r| {
                 let id = operations::persistence_id(r)?;
-                let path = r.disk.as_ref()?.volume.as_ref()?.container_path.clone();
-                Some((
-                    path,
-                    volume_dir(&self.config.work_dir, resources::reservation_role(r), id),
-                ))
+                let volume = r.disk.as_ref()?.volume.as_ref()?;
+                Some(super::VolumeUse {
+                    container_path: volume.container_path.clone(),
+                    dir: volume_dir(&self.config.work_dir, resources::reservation_role(r), id),
+                    read_only: volume.mode == v1::volume::Mode::Ro as i32,
+                })
             })
             .collect()
     }
