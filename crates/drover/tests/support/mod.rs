@@ -559,10 +559,59 @@ impl Drop for Cluster {
             agent.kill();
         }
         kill_processes_under(self.dir.path());
+        unmount_under(self.dir.path());
         for index in 0..self.agent_count() {
             remove_cgroups(&cgroups_root(self.agent_port_at(index)));
         }
     }
+}
+
+/// Detaches every mount at or below `dir` (deepest first): the root filesystems the agent's
+/// provisioner mounted for containers with an image, which a killed agent leaves mounted on
+/// the host (an agent keeps its containers across its own restarts, as Mesos' did), and which
+/// would otherwise keep the test's directory from being removed.
+pub fn unmount_under(dir: &Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<PathBuf> = table
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| PathBuf::from(unescape_mount_point(point)))
+        .filter(|point| point.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    points.dedup();
+    for point in points {
+        if let Err(e) = nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH) {
+            eprintln!("cannot unmount {}: {e}", point.display());
+        }
+    }
+}
+
+/// A mount point as `/proc/self/mountinfo` writes it, with its octal escapes (`\040` for a
+/// space) decoded.
+fn unescape_mount_point(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let digit = |b: u8| u32::from(b - b'0');
+            let code = digit(bytes[i + 1]) * 64 + digit(bytes[i + 2]) * 8 + digit(bytes[i + 3]);
+            out.push(u8::try_from(code).unwrap_or(b'?'));
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Pids of the processes whose working directory lies under `dir` (this one excluded).
