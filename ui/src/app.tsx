@@ -88,16 +88,16 @@ function Overview({ state, query }: { state: any; query: string }) {
       <section aria-label="Agents">
         <h2>Agents ({state.activated_slaves ?? 0} active, {state.unreachable_slaves ?? 0} unreachable)</h2>
         <table>
-          <thead><tr><th>Host</th><th>ID</th><th>State</th><th>CPUs used/total</th><th>Mem used/total</th><th>Disk used/total</th></tr></thead>
+          <thead><tr><th>Host</th><th>ID</th><th>State</th><th>CPUs used/offered/total</th><th>Mem used/offered/total</th><th>Disk used/offered/total</th></tr></thead>
           <tbody>
             {agents.map((a: any) => (
               <tr key={a.id} data-test="agent-row">
                 <td><a href={href('agent', a.id)}>{a.hostname}</a></td>
                 <td class="mono">{a.id}</td>
                 <td>{a.active ? 'active' : 'inactive'}</td>
-                <td>{a.used_resources?.cpus ?? 0} / {a.resources?.cpus ?? 0}</td>
-                <td>{formatMem(a.used_resources?.mem)} / {formatMem(a.resources?.mem)}</td>
-                <td>{formatMem(a.used_resources?.disk)} / {formatMem(a.resources?.disk)}</td>
+                <td>{a.used_resources?.cpus ?? 0} / {a.offered_resources?.cpus ?? 0} / {a.resources?.cpus ?? 0}</td>
+                <td>{formatMem(a.used_resources?.mem)} / {formatMem(a.offered_resources?.mem)} / {formatMem(a.resources?.mem)}</td>
+                <td>{formatMem(a.used_resources?.disk)} / {formatMem(a.offered_resources?.disk)} / {formatMem(a.resources?.disk)}</td>
               </tr>
             ))}
           </tbody>

@@ -92,6 +92,15 @@ pub struct DevFlags {
         value_parser = drover_http::auth::Credential::parse_pair
     )]
     pub credentials: Option<drover_http::auth::Credential>,
+    /// With --credentials: the master's authorization rules (its `--acls`, Mesos' ACL JSON
+    /// or a file path), e.g. what the principal may see of the cluster (`view_tasks`...).
+    #[arg(
+        long = "acls",
+        env = "DROVER_DEV_ACLS",
+        value_name = "JSON|PATH",
+        requires = "credentials"
+    )]
+    pub acls: Option<String>,
     /// Run the cluster highly available on a ZooKeeper that is already running (--zk): three
     /// masters (on --master_port and the two ports after the agent's), two schedulers (on
     /// --marathon_port and the next) and the agent, each its own process, restarted when it
@@ -277,6 +286,9 @@ pub async fn run(flags: DevFlags) -> anyhow::Result<()> {
             "--authenticate_agents".to_owned(),
             format!("--credentials={all}"),
         ]);
+        if let Some(acls) = &flags.acls {
+            master_args.push(format!("--acls={acls}"));
+        }
     }
     let master_flags: drover_master::Flags = daemon_flags("master", master_args)?;
     let mut agent_args = agent_args(&flags, &master_address, &work_dir);

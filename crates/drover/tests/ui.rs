@@ -1101,6 +1101,107 @@ fn the_web_ui_signs_in_through_its_own_form() {
     );
 }
 
+/// ACL-filtered reads: under `drover dev --credentials --acls` whose `view_tasks` lets the
+/// principal see no task, the cluster page signed in as that principal lists the framework
+/// but none of its tasks, live as well as on load (the master filters `/master/state` and the
+/// operator API's event stream alike), and says whose view it shows; the services page still
+/// shows the app running (Marathon's own API is not under the master's ACLs).
+#[test]
+fn the_cluster_page_shows_only_what_the_masters_acls_let_the_user_see() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = [free_port(), free_port(), free_port()];
+    let acls = json!({"view_tasks": [
+        {"principals": {"values": ["ops"]}, "users": {"type": "NONE"}}
+    ]});
+    let dev = Dev::start(
+        dir.path(),
+        ports,
+        &["--credentials=ops:ops-secret", &format!("--acls={acls}")],
+    );
+    let browser = Browser::start();
+    browser.goto(&format!("http://127.0.0.1:{}/", ports[0]));
+    browser.wait(
+        "the sign-in form",
+        "return document.querySelector('[role=dialog] #signin-user') !== null",
+    );
+    browser.type_into("#signin-user", "ops");
+    browser.type_into("#signin-password", "ops-secret");
+    browser.press("\u{E007}");
+    browser.wait(
+        "live, with the scheduler's framework listed",
+        "return document.querySelector('.live.on') !== null \
+           && [...document.querySelectorAll('[aria-label=Frameworks] tbody tr')].length === 1",
+    );
+
+    // An app deployed while the page is open: it runs, but the page never shows its task.
+    let app =
+        json!({"id": "/acl/hidden", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
+    let (status, body) = support::http_request_as(
+        ports[2],
+        "POST",
+        "/v2/apps",
+        Some(&app.to_string()),
+        "application/json",
+        Some("ops:ops-secret"),
+    )
+    .expect("the scheduler answers");
+    assert_eq!(status, 201, "{body}");
+    wait_until("the app running", DEADLINE, || {
+        support::http_request_as(
+            ports[2],
+            "GET",
+            "/v2/apps/acl/hidden",
+            None,
+            "application/json",
+            Some("ops:ops-secret"),
+        )
+        .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+        .is_some_and(|v| v["app"]["tasksRunning"] == 1)
+    });
+    // The master itself filters: its state for this principal holds no task.
+    let (status, state) = support::http_request_as(
+        ports[0],
+        "GET",
+        "/master/state",
+        None,
+        "application/json",
+        Some("ops:ops-secret"),
+    )
+    .expect("the master answers");
+    assert_eq!(status, 200);
+    let state: Value = serde_json::from_str(&state).expect("json");
+    assert_eq!(state["frameworks"][0]["tasks"], json!([]), "{state}");
+    // The open page, live all along, and the page reloaded: no task, the note says whose
+    // view it is.
+    for reload in [false, true] {
+        if reload {
+            browser.goto(&format!("http://127.0.0.1:{}/", ports[0]));
+        }
+        browser.wait(
+            "the live page with the framework and the view note",
+            "return document.querySelector('.live.on') !== null \
+               && [...document.querySelectorAll('[aria-label=Frameworks] tbody tr')].length === 1 \
+               && document.body.textContent.includes(\"Lists show what the master's ACLs let 'ops' see\")",
+        );
+        assert_eq!(
+            browser.js("return document.querySelectorAll('[aria-label=Tasks] .vrow').length"),
+            0,
+            "no task shown (reloaded: {reload})"
+        );
+    }
+    browser.screenshot("cluster-acl-filtered");
+    let errors: Vec<String> = browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !e.ends_with("the server responded with a status of 401 (Unauthorized)"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "console errors: {errors:?}\n{}",
+        dev.output()
+    );
+}
+
 /// Issue 19's first-paint benchmark, UI side: the services page with 10,000 apps (in 100
 /// groups) and the cluster page with 100,000 tasks, in headless Chromium. The page and the
 /// daemons are real; the one large answer (`/v2/apps`, `/master/state`) is generated in the

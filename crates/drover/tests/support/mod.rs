@@ -165,6 +165,27 @@ pub fn http_request(
     body: Option<&str>,
     content_type: &str,
 ) -> Option<(u16, String)> {
+    http_request_as(port, method, path, body, content_type, None)
+}
+
+/// [`http_request`] with HTTP Basic credentials (`principal:secret`), when given.
+pub fn http_request_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    content_type: &str,
+    credentials: Option<&str>,
+) -> Option<(u16, String)> {
+    use base64::Engine as _;
+    let authorization = credentials
+        .map(|c| {
+            format!(
+                "Authorization: Basic {}\r\n",
+                base64::engine::general_purpose::STANDARD.encode(c)
+            )
+        })
+        .unwrap_or_default();
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -172,7 +193,7 @@ pub fn http_request(
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Type: {content_type}\r\nAccept: application/json\r\n\
+         {authorization}Content-Type: {content_type}\r\nAccept: application/json\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
