@@ -38,15 +38,30 @@ struct Answer {
 
 /// One request on its own connection, with an optional `Authorization` header value.
 fn call(port: u16, method: &str, path: &str, body: &str, authorization: Option<&str>) -> Answer {
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    exchange(port, method, path, &auth, body)
+}
+
+/// A browser's CORS preflight for `method` on `path` asking to send `headers`.
+fn preflight(port: u16, path: &str, method: &str, headers: &str) -> Answer {
+    let asking = format!(
+        "Origin: http://elsewhere.example:8080\r\nAccess-Control-Request-Method: {method}\r\n\
+         Access-Control-Request-Headers: {headers}\r\n"
+    );
+    exchange(port, "OPTIONS", path, &asking, "")
+}
+
+/// One request on its own connection with `headers` (each line ending in CRLF) besides the
+/// usual ones.
+fn exchange(port: u16, method: &str, path: &str, headers: &str, body: &str) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let auth = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\
          Content-Type: application/json\r\nAccept: application/json\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
@@ -75,34 +90,6 @@ fn call(port: u16, method: &str, path: &str, body: &str, authorization: Option<&
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line from {method} {path}: {text:?}"));
-    Answer {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: body.to_owned(),
-    }
-}
-
-/// A browser's CORS preflight for `method` on `path` asking to send `headers`.
-fn preflight(port: u16, path: &str, method: &str, headers: &str) -> Answer {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let request = format!(
-        "OPTIONS {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Origin: http://elsewhere.example:8080\r\nAccess-Control-Request-Method: {method}\r\n\
-         Access-Control-Request-Headers: {headers}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line for OPTIONS {path}: {text:?}"));
     Answer {
         status,
         head: head.to_ascii_lowercase(),

@@ -49,12 +49,11 @@ fn the_volume() -> serde_json::Value {
     disk
 }
 
-#[test]
-fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed() {
-    let mut cluster = Cluster::start(false);
-    let agent_id = cluster.agent_id(0);
+/// The pymesos framework of these tests (`stateful_framework.py`), registered in ROLE as
+/// PRINCIPAL.
+fn stateful_framework(cluster: &Cluster) -> Framework {
     let mut framework = Framework::start_script(
-        &cluster,
+        cluster,
         "stateful_framework.py",
         "stateful",
         &[
@@ -63,6 +62,14 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
         ],
     );
     framework.wait_registered();
+    framework
+}
+
+#[test]
+fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed() {
+    let mut cluster = Cluster::start(false);
+    let agent_id = cluster.agent_id(0);
+    let mut framework = stateful_framework(&cluster);
 
     // RESERVE + CREATE + LAUNCH in one ACCEPT: the task writes into its volume.
     framework.send(&format!(
@@ -176,16 +183,7 @@ fn a_command_task_gets_its_volume_as_a_bind_mount_in_its_own_mount_namespace() {
         ..support::Options::default()
     });
     let agent_id = cluster.agent_id(0);
-    let mut framework = Framework::start_script(
-        &cluster,
-        "stateful_framework.py",
-        "stateful",
-        &[
-            &format!("--role={ROLE}"),
-            &format!("--principal={PRINCIPAL}"),
-        ],
-    );
-    framework.wait_registered();
+    let mut framework = stateful_framework(&cluster);
     // The task records how its `data` looks from inside: its mount options in the container's
     // mount table (none if it is no mount point), and whether it is a link.
     framework.send(&format!(
@@ -262,16 +260,7 @@ fn with_posix_isolation_a_volume_is_a_link_in_the_sandbox() {
         ..support::Options::default()
     });
     let agent_id = cluster.agent_id(0);
-    let mut framework = Framework::start_script(
-        &cluster,
-        "stateful_framework.py",
-        "stateful",
-        &[
-            &format!("--role={ROLE}"),
-            &format!("--principal={PRINCIPAL}"),
-        ],
-    );
-    framework.wait_registered();
+    let mut framework = stateful_framework(&cluster);
     framework.send(&format!(
         "reserve_launch first {agent_id} {VOLUME} \
          awk -v p=\"$(cd \"$MESOS_SANDBOX\" && pwd -P)/data\" '$5 == p {{print $6}}' \

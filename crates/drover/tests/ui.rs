@@ -300,6 +300,15 @@ impl Browser {
     }
 
     /// The browser console's errors since the last call.
+    /// The console's errors less the browser's own line for each refused request (a 401,
+    /// which the pages under authentication meet before signing in).
+    fn console_errors_but_401s(&self) -> Vec<String> {
+        self.console_errors()
+            .into_iter()
+            .filter(|e| !e.ends_with("the server responded with a status of 401 (Unauthorized)"))
+            .collect()
+    }
+
     fn console_errors(&self) -> Vec<String> {
         let logs = self.call("POST", "/se/log", Some(json!({ "type": "browser" })));
         logs.as_array()
@@ -1089,11 +1098,7 @@ fn the_web_ui_signs_in_through_its_own_form() {
 
     // The browser logs each refused request; the 401s of the anonymous and the wrong tries
     // are the only errors.
-    let errors: Vec<String> = browser
-        .console_errors()
-        .into_iter()
-        .filter(|e| !e.ends_with("the server responded with a status of 401 (Unauthorized)"))
-        .collect();
+    let errors = browser.console_errors_but_401s();
     assert!(
         errors.is_empty(),
         "console errors: {errors:?}\n{}",
@@ -1190,11 +1195,7 @@ fn the_cluster_page_shows_only_what_the_masters_acls_let_the_user_see() {
         );
     }
     browser.screenshot("cluster-acl-filtered");
-    let errors: Vec<String> = browser
-        .console_errors()
-        .into_iter()
-        .filter(|e| !e.ends_with("the server responded with a status of 401 (Unauthorized)"))
-        .collect();
+    let errors = browser.console_errors_but_401s();
     assert!(
         errors.is_empty(),
         "console errors: {errors:?}\n{}",
