@@ -1125,14 +1125,59 @@ impl RealAgent {
         (status == 200).then(|| value[name].as_f64())?
     }
 
-    /// Waits until the agent runs no executor (after a teardown).
+    /// Waits until the agent runs no executor (after a teardown). When they do not end, the
+    /// error says which executors the agent still holds, and their tasks' states.
     async fn wait_idle(&self) -> anyhow::Result<()> {
-        wait_until(
+        let waited = wait_until(
             Duration::from_secs(120),
             "the torn-down tasks to end",
             || async { self.metric("slave/executors_running").await == Some(0.0) },
         )
-        .await
+        .await;
+        match waited {
+            Ok(()) => Ok(()),
+            Err(error) => Err(error.context(format!(
+                "the agent still holds: {}",
+                self.executors_left().await
+            ))),
+        }
+    }
+
+    /// The executors of the agent's `/state` with their tasks' states, in a few words.
+    async fn executors_left(&self) -> String {
+        let url = self.metrics.replace("/metrics/snapshot", "/state");
+        let Ok((200, body)) = self.http.get(&url).await else {
+            return "(its /state did not answer)".to_owned();
+        };
+        let Ok(state) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return "(its /state is not JSON)".to_owned();
+        };
+        let mut left = Vec::new();
+        for framework in state["frameworks"].as_array().into_iter().flatten() {
+            for executor in framework["executors"].as_array().into_iter().flatten() {
+                let tasks: Vec<String> = ["tasks", "queued_tasks", "completed_tasks"]
+                    .iter()
+                    .flat_map(|k| executor[*k].as_array().cloned().unwrap_or_default())
+                    .map(|t| {
+                        format!(
+                            "{} {}",
+                            t["id"].as_str().unwrap_or("?"),
+                            t["state"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                left.push(format!(
+                    "executor {} [{}]",
+                    executor["id"].as_str().unwrap_or("?"),
+                    tasks.join(", ")
+                ));
+            }
+        }
+        if left.is_empty() {
+            "no executor in its /state".to_owned()
+        } else {
+            left.join("; ")
+        }
     }
 
     /// Kills the agent, then whatever it left running (after a failure), then its cgroups (a
