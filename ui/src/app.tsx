@@ -4,7 +4,7 @@ import { render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import reasons from 'virtual:reasons';
 import { ApiError, AuthError, authWanted, credentials, forgetCredentials, getJson, onAuthChange, request, send, setAuthWanted, setCredentials } from './api';
-import { applyMasterEvent, applyServiceEvents, SseParser, type Refetch, type Services } from './events';
+import { applyMasterEvent, applyServiceEvents, withRemovedAgents, SseParser, type Refetch, type Services } from './events';
 import {
   agentAddress, appDefinition, appStatus, appendChunk, countByState, createPath, formatMem, scaledPod, formatTime, href, masterBase,
   parseEditor, parseRoute, RecordIo, withStaging, reasonTooltip, sandboxOf, search, visibleRange, type Tail,
@@ -61,6 +61,8 @@ function allTasks(state: any): any[] {
 
 function Overview({ state, query }: { state: any; query: string }) {
   const agents = search(state.slaves ?? [], query, (a: any) => [a.hostname, a.id]);
+  const unreachable = search(state.unreachable_agents ?? [], query, (a: any) => [a.hostname, a.id]);
+  const gone = search(state.gone_agents ?? [], query, (a: any) => [a.id]);
   // Recomputed only when the frameworks (or the query) change: with 100,000 tasks these
   // passes cost more than the rows drawn.
   const tasks = useMemo(() => allTasks(state), [state.frameworks]);
@@ -86,7 +88,7 @@ function Overview({ state, query }: { state: any; query: string }) {
         )}
       </section>
       <section aria-label="Agents">
-        <h2>Agents ({state.activated_slaves ?? 0} active, {state.unreachable_slaves ?? 0} unreachable)</h2>
+        <h2>Agents ({state.activated_slaves ?? 0} active, {state.unreachable_slaves ?? 0} unreachable, {(state.gone_agents ?? []).length} gone)</h2>
         <table>
           <thead><tr><th>Host</th><th>ID</th><th>State</th><th>CPUs used/offered/total</th><th>Mem used/offered/total</th><th>Disk used/offered/total</th></tr></thead>
           <tbody>
@@ -98,6 +100,22 @@ function Overview({ state, query }: { state: any; query: string }) {
                 <td>{a.used_resources?.cpus ?? 0} / {a.offered_resources?.cpus ?? 0} / {a.resources?.cpus ?? 0}</td>
                 <td>{formatMem(a.used_resources?.mem)} / {formatMem(a.offered_resources?.mem)} / {formatMem(a.resources?.mem)}</td>
                 <td>{formatMem(a.used_resources?.disk)} / {formatMem(a.offered_resources?.disk)} / {formatMem(a.resources?.disk)}</td>
+              </tr>
+            ))}
+            {unreachable.map((a: any) => (
+              <tr key={a.id} data-test="unreachable-agent-row" class="muted">
+                <td>{a.hostname}:{a.port}</td>
+                <td class="mono">{a.id}</td>
+                <td>unreachable since {formatTime(a.unreachable_time)}</td>
+                <td colSpan={3}>its tasks are unreachable until it comes back or is marked gone</td>
+              </tr>
+            ))}
+            {gone.map((a: any) => (
+              <tr key={a.id} data-test="gone-agent-row" class="muted">
+                <td>–</td>
+                <td class="mono">{a.id}</td>
+                <td>gone since {formatTime(a.gone_time)}</td>
+                <td colSpan={3}>marked gone: it may never come back</td>
               </tr>
             ))}
           </tbody>
@@ -462,12 +480,30 @@ function useClusterState(key: string): [any, string | undefined, boolean] {
     const publish = (s: any) => { current = s; if (live) setState(s); };
     const applyAll = (s: any, events: any[]) => {
       let reload = false;
+      let agents = false;
       for (const e of events) {
         const r = applyMasterEvent(s, e);
         s = r.state;
         reload ||= r.reload;
+        agents ||= r.agents === true;
       }
-      return { state: s, reload };
+      return { state: s, reload, agents };
+    };
+    // The unreachable and gone lists, re-read alone (`/master/slaves`: agents only, no tasks)
+    // when an agent is removed; one read at a time, another after it if asked meanwhile.
+    let agentsReading = false;
+    let agentsAgain = false;
+    const refetchAgents = async () => {
+      if (agentsReading) { agentsAgain = true; return; }
+      agentsReading = true;
+      try {
+        const slaves = await getJson('/master/slaves');
+        if (live && current) publish(withRemovedAgents(current, slaves));
+      } catch {
+        // The next reload brings them.
+      }
+      agentsReading = false;
+      if (agentsAgain && live) { agentsAgain = false; refetchAgents(); }
     };
     const load = async () => {
       if (during) { again = true; return; }
@@ -497,6 +533,7 @@ function useClusterState(key: string): [any, string | undefined, boolean] {
       const r = applyAll(current, batch);
       if (r.state !== current) publish(r.state);
       if (r.reload) reloadSoon();
+      else if (r.agents) refetchAgents();
     };
     const onEvent = (event: any) => {
       if (event.type === 'HEARTBEAT' || event.type === 'SUBSCRIBED') return;

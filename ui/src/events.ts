@@ -286,8 +286,9 @@ function updateById(list: any[], id: string, f: (x: any) => any): any[] {
 export const COMPLETED_MAX = 1000;
 
 /** Applies one operator event (`{type, task_added: …}`) to `/master/state`; `reload` when it
- * cannot. */
-export function applyMasterEvent(state: any, event: any): { state: any; reload: boolean } {
+ * cannot; `agents` when the unreachable and gone agents' lists must be re-read (an
+ * AGENT_REMOVED does not say whether the agent became unreachable, was marked gone or left). */
+export function applyMasterEvent(state: any, event: any): { state: any; reload: boolean; agents?: boolean } {
   const keep = { state, reload: false };
   const reload = { state, reload: true };
   switch (event.type) {
@@ -355,13 +356,18 @@ export function applyMasterEvent(state: any, event: any): { state: any; reload: 
         resources: resourcesV0(a.total_resources ?? a.agent_info.resources),
       };
       const slaves = old ? updateById(state.slaves, id, () => agent) : [...(state.slaves ?? []), agent];
-      return { state: { ...state, slaves, activated_slaves: slaves.filter((x: any) => x.active).length }, reload: false };
+      // An unreachable agent that comes back is admitted again.
+      const unreachable = (state.unreachable_agents ?? []).filter((x: any) => x.id !== id);
+      return { state: {
+        ...state, slaves, activated_slaves: slaves.filter((x: any) => x.active).length,
+        unreachable_agents: unreachable, unreachable_slaves: unreachable.length,
+      }, reload: false };
     }
     case 'AGENT_REMOVED': {
       const id = event.agent_removed?.agent_id?.value;
       if (!id) return reload;
       const slaves = (state.slaves ?? []).filter((x: any) => x.id !== id);
-      return { state: { ...state, slaves, activated_slaves: slaves.filter((x: any) => x.active).length }, reload: false };
+      return { state: { ...state, slaves, activated_slaves: slaves.filter((x: any) => x.active).length }, reload: false, agents: true };
     }
     case 'FRAMEWORK_ADDED':
     case 'FRAMEWORK_UPDATED': {
@@ -392,6 +398,12 @@ export function applyMasterEvent(state: any, event: any): { state: any; reload: 
     default:
       return reload;
   }
+}
+
+/** Puts the unreachable and gone agents of a fresh `/master/slaves` into `state`. */
+export function withRemovedAgents(state: any, slaves: any): any {
+  const unreachable = slaves?.unreachable_agents ?? [];
+  return { ...state, unreachable_agents: unreachable, unreachable_slaves: unreachable.length, gone_agents: slaves?.gone_agents ?? [] };
 }
 
 // ---------------------------------------------------------------- Server-sent events

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTree, countsText, flattenTree, parentOf, subtree, type Leaf } from '../src/tree';
-import { applyMasterEvent, applyServiceEvent, applyServiceEvents, COMPLETED_MAX, resourcesV0, SseParser, type Services } from '../src/events';
+import { applyMasterEvent, applyServiceEvent, applyServiceEvents, COMPLETED_MAX, resourcesV0, SseParser, withRemovedAgents, type Services } from '../src/events';
 import { forbiddenText } from '../src/logic';
 
 const leaf = (id: string, status: Leaf['status'], instances = 1, running = 1): Leaf =>
@@ -163,6 +163,9 @@ test('operator agent and framework events', () => {
   r = applyMasterEvent(r.state, { type: 'AGENT_REMOVED', agent_removed: { agent_id: { value: 'S0' } } });
   assert.deepEqual(r.state.slaves.map((a: any) => a.id), ['S1']);
   assert.equal(r.state.activated_slaves, 1);
+  assert.equal(r.agents, true, 'a removal re-reads the unreachable and gone lists');
+  assert.equal(r.reload, false);
+  assert.notEqual(applyMasterEvent(master(), { type: 'AGENT_ADDED', agent_added: { agent } }).agents, true);
   const info = { id: { value: 'F1' }, name: 'marathon', role: 'ops', user: 'root' };
   r = applyMasterEvent(r.state, { type: 'FRAMEWORK_ADDED', framework_added: { framework: { framework_info: info, active: true } } });
   assert.deepEqual(r.state.frameworks.map((f: any) => [f.id, f.name, f.tasks.length]), [['F0', undefined, 0], ['F1', 'marathon', 0]]);
@@ -190,4 +193,23 @@ test('a 403 says who was refused and that ACLs decided it', () => {
     "Forbidden: the daemon's ACLs do not let 'ops' do this (/master/teardown)");
   assert.match(forbiddenText(undefined, '/v2/apps', '{"message":"Not Authorized to perform this action!"}'),
     /^Forbidden: .*an anonymous user .*\(\/v2\/apps\): Not Authorized/);
+});
+
+test('unreachable and gone agents: read from /master/slaves, and a returning agent leaves the unreachable list', () => {
+  let s = withRemovedAgents(master(), {
+    slaves: [],
+    unreachable_agents: [{ id: 'S5', hostname: 'h5', port: 5051, unreachable_time: 1.5 }],
+    gone_agents: [{ id: 'S6', gone_time: 2 }],
+  });
+  assert.equal(s.unreachable_slaves, 1);
+  assert.deepEqual(s.unreachable_agents.map((a: any) => a.id), ['S5']);
+  assert.deepEqual(s.gone_agents.map((a: any) => a.id), ['S6']);
+  const agent = { agent_info: { id: { value: 'S5' }, hostname: 'h5', port: 5051, resources: [scalar('cpus', 1)] }, active: true };
+  s = applyMasterEvent(s, { type: 'AGENT_ADDED', agent_added: { agent } }).state;
+  assert.deepEqual(s.unreachable_agents, []);
+  assert.equal(s.unreachable_slaves, 0);
+  assert.ok(s.slaves.some((a: any) => a.id === 'S5'));
+  assert.deepEqual(s.gone_agents.map((a: any) => a.id), ['S6'], 'gone agents stay gone');
+  // A /master/slaves without the lists (an older master) empties them rather than failing.
+  assert.deepEqual(withRemovedAgents(s, {}).gone_agents, []);
 });

@@ -625,3 +625,58 @@ fn a_new_agent_at_the_same_address_replaces_the_old_one() {
         Reason::AgentRemoved,
     );
 }
+
+/// The AGENT_REMOVED events to the operator API's subscribers in `effects`, by agent id.
+fn agents_removed(effects: &[drover_core::master::Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            drover_core::master::Effect::ToOperators(event) => event
+                .agent_removed
+                .as_ref()
+                .map(|r| r.agent_id.value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn operator_subscribers_hear_of_every_agent_leaving_the_registered_list() {
+    let mut sim = Sim::new();
+    let (first, _) = sim.register_agent("cpus:1;mem:64");
+    let (second, _) = sim.register_agent_at("h2", 5052, "cpus:1;mem:64");
+    // Unreachable (the ping window passes with no pong from the first agent).
+    let mut effects = Vec::new();
+    for _ in 0..80 {
+        sim.pong(&second);
+        effects.extend(sim.advance(1_000));
+    }
+    assert!(sim.m.registry().unreachable.contains_key(&first));
+    assert_eq!(agents_removed(&effects), vec![first.clone()]);
+    // Gone while registered.
+    let req = sim.conn();
+    let effects = sim.step(Input::MarkAgentGone {
+        req,
+        agent_id: second.clone(),
+    });
+    assert_eq!(reply_of(&effects, req), Reply::Ok);
+    assert_eq!(agents_removed(&effects), vec![second.clone()]);
+    // Gone from unreachable: said again, so a subscriber's list of removed agents can change.
+    let req = sim.conn();
+    let effects = sim.step(Input::MarkAgentGone {
+        req,
+        agent_id: first.clone(),
+    });
+    assert_eq!(agents_removed(&effects), vec![first.clone()]);
+    assert!(sim.m.registry().gone.contains_key(&first));
+    assert!(sim.m.registry().unreachable.is_empty());
+    // Marking it again changes nothing and says nothing.
+    let req = sim.conn();
+    assert!(
+        agents_removed(&sim.step(Input::MarkAgentGone {
+            req,
+            agent_id: first
+        }))
+        .is_empty()
+    );
+}

@@ -1304,3 +1304,99 @@ fn the_web_ui_first_paint_with_10000_apps_and_100000_tasks() {
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
+
+/// The cluster page lists the agents that are no longer registered: one that stops answering
+/// becomes an unreachable row (its address and since when) and one marked gone a gone row,
+/// both live from the operator stream without a reload; the master's `/master/state` and
+/// `/master/slaves` carry the same lists.
+#[test]
+fn the_cluster_page_lists_unreachable_and_gone_agents_live() {
+    let mut cluster = Cluster::start_with(support::Options {
+        agents: 3,
+        // An agent that stops answering is unreachable within about two seconds.
+        master_flags: vec![
+            "--agent_ping_timeout=1secs".into(),
+            "--max_agent_ping_timeouts=2".into(),
+        ],
+        ..support::Options::default()
+    });
+    let browser = Browser::start();
+    let master = format!("http://127.0.0.1:{}", cluster.master_port);
+    browser.goto(&format!("{master}/"));
+    browser.wait(
+        "three agents, live",
+        "return document.querySelector('.live.on') !== null \
+           && document.querySelectorAll('[data-test=agent-row]').length === 3",
+    );
+    browser.js("window.__sameDocument = true; return null");
+    let paused = cluster.agent_id(1);
+    let gone = cluster.agent_id(2);
+    let paused_port = cluster.agent_port_at(1);
+
+    // The second agent stops answering: an unreachable row with its address.
+    cluster.agent_at(1).pause();
+    browser.wait(
+        "the unreachable row",
+        &format!(
+            "const rows = {}; return rows.length === 1 && rows[0].includes('{paused}') \
+               && rows[0].includes(':{paused_port}') && rows[0].includes('unreachable since') \
+               && document.querySelectorAll('[data-test=agent-row]').length === 2 \
+               && document.querySelector('[aria-label=Agents] h2').textContent.includes('1 unreachable')",
+            texts("[data-test=unreachable-agent-row]")
+        ),
+    );
+    let state = cluster.master_json("/master/state");
+    assert_eq!(
+        state["unreachable_slaves"], 1,
+        "{}",
+        state["unreachable_agents"]
+    );
+    assert_eq!(state["unreachable_agents"][0]["id"], paused.as_str());
+    assert_eq!(state["unreachable_agents"][0]["port"], paused_port);
+    assert!(
+        state["unreachable_agents"][0]["unreachable_time"]
+            .as_f64()
+            .is_some()
+    );
+
+    // The third is marked gone while registered; then the unreachable one too.
+    for id in [&gone, &paused] {
+        let call =
+            json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": id}}});
+        let (status, body) = cluster.operator(&call);
+        assert_eq!(status, 200, "MARK_AGENT_GONE {id}: {body}");
+    }
+    browser.wait(
+        "two gone rows, no unreachable one",
+        &format!(
+            "const rows = {}; return rows.length === 2 && rows.some(r => r.includes('{gone}')) \
+               && rows.some(r => r.includes('{paused}')) && rows.every(r => r.includes('gone since')) \
+               && document.querySelectorAll('[data-test=unreachable-agent-row]').length === 0 \
+               && document.querySelectorAll('[data-test=agent-row]').length === 1 \
+               && document.querySelector('[aria-label=Agents] h2').textContent.includes('0 unreachable, 2 gone')",
+            texts("[data-test=gone-agent-row]")
+        ),
+    );
+    assert_eq!(
+        browser.js("return window.__sameDocument === true"),
+        true,
+        "the rows came from the event stream, not a reload of the page"
+    );
+    browser.screenshot("cluster-removed-agents");
+    let slaves = cluster.master_json("/master/slaves");
+    let mut ids: Vec<&str> = slaves["gone_agents"]
+        .as_array()
+        .expect("gone_agents")
+        .iter()
+        .map(|a| a["id"].as_str().expect("an id"))
+        .collect();
+    ids.sort();
+    let mut want = vec![gone.as_str(), paused.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(slaves["unreachable_agents"], json!([]));
+    // `slave_id` picks one, as for the registered ones.
+    let one = cluster.master_json(&format!("/master/slaves?slave_id={gone}"));
+    assert_eq!(one["gone_agents"].as_array().map(Vec::len), Some(1));
+    cluster.agent_at(1).resume();
+}

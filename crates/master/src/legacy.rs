@@ -382,6 +382,8 @@ impl Serialize for SlavesDoc<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("slaves", &Agents(self.0, false, self.1))?;
         map.serialize_entry("recovered_slaves", &Agents(self.0, true, self.1))?;
+        map.serialize_entry("unreachable_agents", &UnreachableAgents(self.0, self.1))?;
+        map.serialize_entry("gone_agents", &GoneAgents(self.0, self.1))?;
         map.end()
     }
 }
@@ -428,6 +430,8 @@ impl Serialize for StateDoc<'_> {
         }
         map.serialize_entry("slaves", &Agents(master, false, None))?;
         map.serialize_entry("recovered_slaves", &Agents(master, true, None))?;
+        map.serialize_entry("unreachable_agents", &UnreachableAgents(master, None))?;
+        map.serialize_entry("gone_agents", &GoneAgents(master, None))?;
         map.serialize_entry("frameworks", &Frameworks(master, false, None))?;
         map.serialize_entry("completed_frameworks", &Frameworks(master, true, None))?;
         map.serialize_entry("orphan_tasks", &Empty)?;
@@ -508,6 +512,50 @@ impl Serialize for Agents<'_> {
                 .filter(|(_, a)| (a.status == AgentStatus::Recovered) == recovered)
                 .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
                 .map(|(id, agent)| AgentDoc { master, id, agent }),
+        )
+    }
+}
+
+/// Drover's: the agents the registry holds as unreachable, with their last known address and
+/// when they were marked. Mesos' state only counts them (`unreachable_slaves`); its registry
+/// keeps the same list, so an operator could only learn which machines they were from the logs.
+struct UnreachableAgents<'a>(&'a Master, Option<&'a str>);
+
+impl Serialize for UnreachableAgents<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let UnreachableAgents(master, only) = *self;
+        serializer.collect_seq(
+            master
+                .registry()
+                .unreachable
+                .iter()
+                .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+                .map(|(id, u)| {
+                    json!({
+                        "id": id,
+                        "hostname": u.info.hostname,
+                        "port": u.info.port.unwrap_or(5051),
+                        "unreachable_time": seconds(u.time_ms),
+                    })
+                }),
+        )
+    }
+}
+
+/// Drover's: the agents marked gone (MARK_AGENT_GONE), with when. As in Mesos' registry, only
+/// the id and the time are kept: a gone agent's address may be reused by a new agent.
+struct GoneAgents<'a>(&'a Master, Option<&'a str>);
+
+impl Serialize for GoneAgents<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let GoneAgents(master, only) = *self;
+        serializer.collect_seq(
+            master
+                .registry()
+                .gone
+                .iter()
+                .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+                .map(|(id, time_ms)| json!({"id": id, "gone_time": seconds(*time_ms)})),
         )
     }
 }

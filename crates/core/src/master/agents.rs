@@ -961,6 +961,8 @@ impl Master {
         self.counters.agent_unreachable_completed += 1;
         self.counters.agent_removals += 1;
         self.broadcast_agent_failure(agent_id, out);
+        // As Mesos' `__removeSlave` does for an unreachable agent: operator subscribers drop it.
+        agent_removed_event(agent_id, out);
         self.allocation_dirty = true;
     }
 
@@ -1003,13 +1005,7 @@ impl Master {
         self.removal_queue.retain(|id| id != agent_id);
         self.counters.agent_removals += 1;
         self.broadcast_agent_failure(agent_id, out);
-        let mut event = operator_event(OperatorEventType::AgentRemoved);
-        event.agent_removed = Some(v1::master::event::AgentRemoved {
-            agent_id: v1::AgentId {
-                value: agent_id.into(),
-            },
-        });
-        out.push(Effect::ToOperators(Box::new(event)));
+        agent_removed_event(agent_id, out);
         self.allocation_dirty = true;
     }
 
@@ -1062,6 +1058,7 @@ impl Master {
         if let Some((status, conn)) = registered {
             if status == AgentStatus::Recovered {
                 self.agents.remove(agent_id);
+                agent_removed_event(agent_id, out);
                 return Reply::Ok;
             }
             if let Some(conn) = conn {
@@ -1109,9 +1106,24 @@ impl Master {
         }
         self.counters.agent_removals += 1;
         self.broadcast_agent_failure(agent_id, out);
+        // Also for an agent that was unreachable (Mesos sent nothing then): the event is how
+        // an operator subscriber, such as the web UI, learns that its list of unreachable and
+        // gone agents changed; a subscriber that already dropped the agent ignores it.
+        agent_removed_event(agent_id, out);
         self.allocation_dirty = true;
         Reply::Ok
     }
+}
+
+/// AGENT_REMOVED to the operator API's subscribers.
+fn agent_removed_event(agent_id: &str, out: &mut Vec<Effect>) {
+    let mut event = operator_event(OperatorEventType::AgentRemoved);
+    event.agent_removed = Some(v1::master::event::AgentRemoved {
+        agent_id: v1::AgentId {
+            value: agent_id.into(),
+        },
+    });
+    out.push(Effect::ToOperators(Box::new(event)));
 }
 
 fn validate_agent_info(info: &v1::AgentInfo) -> Result<(), String> {
