@@ -111,6 +111,78 @@ fn task_failed_is_expunged_and_replaced_by_a_new_instance_with_backoff() {
     }
 }
 
+/// TASK_ERROR => Error: "the task description contains an error; Marathon expunges the task
+/// and starts a new one". The real cause: the master's `--acls` do not let Marathon's principal
+/// run tasks as the app's user, so every launch is answered TASK_ERROR /
+/// REASON_TASK_UNAUTHORIZED. An app whose `user` the ACL allows runs beside it.
+#[test]
+fn task_error_is_expunged_and_a_new_one_started() {
+    let acls = json!({"run_tasks": [
+        {"principals": {"values": ["marathon"]}, "users": {"values": ["nobody"]}},
+        {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}
+    ]});
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        master_flags: vec![format!("--acls={acls}")],
+        marathon_flags: vec!["--mesos_authentication_principal=marathon".into()],
+        ..Options::default()
+    });
+    let events = EventStream::open(cluster.marathon_port);
+    create_app(
+        &cluster,
+        &json!({"id": "/refused", "cmd": "sleep 300", "cpus": 0.1, "mem": 32,
+                "user": "root", "instances": 1, "backoffSeconds": 1}),
+    );
+    let first = events.wait_status("/refused", "TASK_ERROR", &[]);
+    let first_id = first["taskId"].as_str().expect("id").to_owned();
+    assert_eq!(
+        first["message"].as_str().map(|m| m.is_empty()),
+        Some(false),
+        "{first}"
+    );
+    let old_instance = instance_of(&first["taskId"]);
+    events.wait(&format!("instance {old_instance} Error"), |e| {
+        e["eventType"] == "instance_changed_event"
+            && e["instanceId"] == old_instance.as_str()
+            && e["condition"] == "Error"
+    });
+    // Expunged, and a new instance is started (and refused again, for the same reason).
+    let second = events.wait_status("/refused", "TASK_ERROR", &[&first_id]);
+    assert_ne!(
+        instance_of(&second["taskId"]),
+        old_instance,
+        "a new instance"
+    );
+    assert!(!task_ids(&cluster, "/refused").contains(&first_id));
+    let app = cluster.marathon_json("/v2/apps/refused?embed=app.lastTaskFailure")["app"].clone();
+    assert_eq!(app["lastTaskFailure"]["state"], "TASK_ERROR", "{app}");
+    // The master's own record says why (the operator API keeps each status whole).
+    let (status, body) = cluster.operator(&json!({"type": "GET_TASKS"}));
+    assert_eq!(status, 200, "{body}");
+    let tasks: Value = serde_json::from_str(&body).expect("GET_TASKS JSON");
+    let refused = tasks["get_tasks"]["completed_tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["task_id"]["value"] == first_id.as_str())
+        .unwrap_or_else(|| panic!("{first_id} not among the completed tasks: {tasks}"));
+    let last = refused["statuses"]
+        .as_array()
+        .and_then(|s| s.last())
+        .expect("a status");
+    assert_eq!(last["state"], "TASK_ERROR", "{refused}");
+    assert_eq!(last["reason"], "REASON_TASK_UNAUTHORIZED", "{refused}");
+    assert_eq!(last["source"], "SOURCE_MASTER", "{refused}");
+    // The ACL is the cause: the same app as `nobody` runs.
+    create_app(
+        &cluster,
+        &json!({"id": "/allowed", "cmd": "sleep 300", "cpus": 0.1, "mem": 32,
+                "user": "nobody", "instances": 1}),
+    );
+    events.wait_status("/allowed", "TASK_RUNNING", &[]);
+}
+
 /// TASK_FINISHED => Finished: a service that exits 0 is restarted (a new task; the finish
 /// counts toward the launch backoff, as in Marathon).
 #[test]
