@@ -33,6 +33,7 @@ mod master_operator;
 mod master_properties;
 mod master_quota;
 mod master_quota_properties;
+mod master_registry_gc;
 mod master_reservations;
 mod master_seed_rows;
 mod master_terminal;

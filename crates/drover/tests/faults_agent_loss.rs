@@ -83,3 +83,52 @@ fn reconciling_a_task_unknown_on_a_registered_agent_answers_gone_or_lost() {
     pa.wait_update("phantom", "TASK_UNKNOWN", Some("REASON_RECONCILIATION"));
     plain.wait_update("phantom", "TASK_LOST", Some("REASON_RECONCILIATION"));
 }
+
+/// `--registry_gc_interval` / `--registry_max_agent_age`: a gone agent is remembered (its id
+/// refused) until its entry is older than the age limit, then the registry forgets it, and a
+/// restarted master reads the pruned registry. The flags show in `/master/flags`.
+#[test]
+fn the_registry_forgets_gone_agents_after_the_age_limit() {
+    let mut cluster = Cluster::start_with(support::Options {
+        agents: 2,
+        master_flags: vec![
+            "--registry_gc_interval=1secs".into(),
+            "--registry_max_agent_age=3secs".into(),
+        ],
+        ..support::Options::default()
+    });
+    let flags = cluster.master_json("/master/flags");
+    assert_eq!(flags["flags"]["registry_gc_interval"], "1secs", "{flags}");
+    assert_eq!(flags["flags"]["registry_max_agent_age"], "3secs", "{flags}");
+    assert_eq!(
+        flags["flags"]["registry_max_agent_count"], "102400",
+        "{flags}"
+    );
+
+    let gone = cluster.agent_id(1);
+    let call = json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": gone}}});
+    let (status, body) = cluster.operator(&call);
+    assert_eq!(status, 200, "MARK_AGENT_GONE: {body}");
+    let listed = |cluster: &Cluster| {
+        cluster.master_json("/master/slaves")["gone_agents"]
+            .as_array()
+            .map(|a| a.iter().any(|g| g["id"] == gone.as_str()))
+    };
+    assert_eq!(listed(&cluster), Some(true), "listed once marked");
+    cluster.wait_for("the gone agent pruned from the registry", || {
+        listed(&cluster) == Some(false)
+    });
+    assert!(
+        cluster
+            .master
+            .log()
+            .contains("Pruning 0 unreachable and 1 gone agents"),
+        "the master says what it pruned:\n{}",
+        cluster.master.log()
+    );
+    // Persisted: a restarted master does not list it either.
+    cluster.master.kill();
+    cluster.start_master_again();
+    cluster.wait_for_agents(1);
+    assert_eq!(listed(&cluster), Some(false));
+}

@@ -68,6 +68,21 @@ pub struct Flags {
         default_value_t = 50
     )]
     pub max_completed_frameworks: usize,
+    /// How often the registry's lists of unreachable and gone agents are pruned.
+    #[arg(long = "registry_gc_interval", env = "MESOS_REGISTRY_GC_INTERVAL", default_value = "15mins", value_parser = parse_positive_duration)]
+    pub registry_gc_interval: Duration,
+    /// Unreachable and gone agents are forgotten this long after they were marked (their
+    /// unreachable tasks with them: reconciling one then answers TASK_UNKNOWN).
+    #[arg(long = "registry_max_agent_age", env = "MESOS_REGISTRY_MAX_AGENT_AGE", default_value = "2weeks", value_parser = parse_duration)]
+    pub registry_max_agent_age: Duration,
+    /// At most this many unreachable agents, and this many gone agents, are remembered (the
+    /// oldest are forgotten first).
+    #[arg(
+        long = "registry_max_agent_count",
+        env = "MESOS_REGISTRY_MAX_AGENT_COUNT",
+        default_value_t = 102_400
+    )]
+    pub registry_max_agent_count: usize,
     /// Open HTTP connections accepted at once (subscriptions and agent sessions count);
     /// beyond it a new connection is closed at once (Drover's; Mesos had no bound).
     #[arg(long = "max_connections", env = "MESOS_MAX_CONNECTIONS", default_value_t = drover_http::guard::DEFAULT_MAX_CONNECTIONS)]
@@ -100,6 +115,15 @@ pub struct Flags {
     pub quorum: Option<u32>,
 }
 
+/// A duration that must be above zero (an interval).
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("'{text}' must be greater than zero"));
+    }
+    Ok(d)
+}
+
 fn parse_zk(text: &str) -> Result<drover_coord::ZkUrl, String> {
     drover_coord::ZkUrl::parse(text).map_err(|e| e.to_string())
 }
@@ -120,6 +144,9 @@ impl Flags {
             allocation_interval: Duration::from_secs(1),
             max_completed_tasks_per_framework: 1000,
             max_completed_frameworks: 50,
+            registry_gc_interval: Duration::from_secs(15 * 60),
+            registry_max_agent_age: Duration::from_secs(14 * 86_400),
+            registry_max_agent_count: 102_400,
             max_connections: drover_http::guard::DEFAULT_MAX_CONNECTIONS,
             http_header_read_timeout: drover_http::guard::DEFAULT_HEADER_READ_TIMEOUT,
             http_idle_timeout: drover_http::guard::DEFAULT_IDLE_TIMEOUT,
@@ -170,6 +197,9 @@ impl Flags {
         config.allocation_interval_ms = millis(self.allocation_interval).max(1);
         config.max_completed_tasks_per_framework = self.max_completed_tasks_per_framework;
         config.max_completed_frameworks = self.max_completed_frameworks;
+        config.registry_gc_interval_ms = millis(self.registry_gc_interval).max(1);
+        config.registry_max_agent_age_ms = millis(self.registry_max_agent_age);
+        config.registry_max_agent_count = self.registry_max_agent_count;
         config
     }
 
@@ -203,6 +233,18 @@ impl Flags {
             (
                 "max_completed_frameworks".to_owned(),
                 self.max_completed_frameworks.to_string(),
+            ),
+            (
+                "registry_gc_interval".to_owned(),
+                format_duration(self.registry_gc_interval),
+            ),
+            (
+                "registry_max_agent_age".to_owned(),
+                format_duration(self.registry_max_agent_age),
+            ),
+            (
+                "registry_max_agent_count".to_owned(),
+                self.registry_max_agent_count.to_string(),
             ),
             (
                 "max_connections".to_owned(),

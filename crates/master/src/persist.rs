@@ -73,6 +73,14 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
             batch.delete(NAMESPACE, format!("deactivated/{agent_id}"));
             batch.delete(NAMESPACE, format!("drain/{agent_id}"));
         }
+        RegistryOp::PruneAgents { unreachable, gone } => {
+            for id in unreachable {
+                batch.delete(NAMESPACE, format!("unreachable/{id}"));
+            }
+            for id in gone {
+                batch.delete(NAMESPACE, format!("gone/{id}"));
+            }
+        }
         RegistryOp::DeactivateAgent { agent_id } => {
             batch.put(NAMESPACE, format!("deactivated/{agent_id}"), Vec::new());
         }
@@ -274,4 +282,62 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
         registry.drains.insert(id, info);
     }
     Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_store::MemoryStore;
+
+    fn agent(id: &str) -> v1::AgentInfo {
+        v1::AgentInfo {
+            id: Some(v1::AgentId { value: id.into() }),
+            hostname: format!("host-{id}"),
+            port: Some(5051),
+            ..Default::default()
+        }
+    }
+
+    /// What a write stores is what a restart reads, for the agent lists and their pruning.
+    #[test]
+    fn unreachable_gone_and_pruned_agents_survive_a_reload() {
+        let store = MemoryStore::new();
+        let mut registry = load(&store).expect("a new registry");
+        let ops = [
+            RegistryOp::AdmitAgent(agent("a")),
+            RegistryOp::AdmitAgent(agent("b")),
+            RegistryOp::AdmitAgent(agent("c")),
+            RegistryOp::MarkUnreachable {
+                info: agent("a"),
+                time_ms: 10,
+            },
+            RegistryOp::MarkUnreachable {
+                info: agent("b"),
+                time_ms: 20,
+            },
+            RegistryOp::MarkGone {
+                agent_id: "c".into(),
+                time_ms: 30,
+            },
+            RegistryOp::MarkGone {
+                agent_id: "d".into(),
+                time_ms: 40,
+            },
+            RegistryOp::PruneAgents {
+                unreachable: vec!["a".into()],
+                gone: vec!["c".into()],
+            },
+        ];
+        for op in &ops {
+            let mut batch = WriteBatch::new();
+            write(op, &mut batch);
+            store.commit(batch).expect("commit");
+            registry.apply(op);
+        }
+        let loaded = load(&store).expect("reload");
+        assert_eq!(loaded, registry);
+        assert_eq!(loaded.unreachable.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(loaded.gone.keys().collect::<Vec<_>>(), ["d"]);
+        assert!(loaded.agents.is_empty());
+    }
 }

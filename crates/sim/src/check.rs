@@ -86,6 +86,11 @@ pub fn records(op: &RegistryOp) -> Vec<Record> {
         | RegistryOp::ReactivateAgent { agent_id }
         | RegistryOp::PutDrain { agent_id, .. }
         | RegistryOp::EndDrain { agent_id } => vec![Record::Agent(agent_id.clone())],
+        RegistryOp::PruneAgents { unreachable, gone } => unreachable
+            .iter()
+            .chain(gone)
+            .map(|id| Record::Agent(id.clone()))
+            .collect(),
         RegistryOp::PutFramework(info) => info
             .id
             .as_ref()

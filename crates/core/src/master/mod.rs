@@ -38,6 +38,7 @@ pub mod quota;
 pub mod quota_alloc;
 pub mod reconcile;
 pub mod registry;
+pub mod registry_gc;
 pub mod reservations;
 pub mod roles;
 pub mod task_index;
@@ -109,6 +110,13 @@ pub struct Config {
     /// The ACLs of RESERVE, UNRESERVE, CREATE and DESTROY, from frameworks and operators
     /// alike (`--acls`); `None`: every one is authorized.
     pub operation_acls: Option<crate::acl::OperationAcls>,
+    /// `--registry_gc_interval`: how often the unreachable and gone lists are pruned
+    /// ([`registry_gc`]).
+    pub registry_gc_interval_ms: u64,
+    /// `--registry_max_agent_age`: unreachable and gone entries older than this are pruned.
+    pub registry_max_agent_age_ms: u64,
+    /// `--registry_max_agent_count`: each list keeps at most this many (the newest).
+    pub registry_max_agent_count: usize,
 }
 
 impl Default for Config {
@@ -140,6 +148,10 @@ impl Default for Config {
             heartbeat_interval_ms: 15_000,
             run_tasks: None,
             operation_acls: None,
+            // Mesos' defaults: 15mins, 2weeks, 102400.
+            registry_gc_interval_ms: 15 * 60_000,
+            registry_max_agent_age_ms: 14 * 86_400_000,
+            registry_max_agent_count: 100 * 1024,
         }
     }
 }
@@ -547,6 +559,8 @@ pub struct Master {
     filters: Vec<Filter>,
     removal_queue: VecDeque<String>,
     next_removal_ms: u64,
+    /// When the registry's unreachable and gone lists are next pruned ([`registry_gc`]).
+    next_registry_gc_ms: u64,
     next_allocation_ms: u64,
     allocation_dirty: bool,
     next_offer: u64,
@@ -600,6 +614,7 @@ impl Master {
             frameworks.insert(id.clone(), Framework::recovered(info.clone()));
         }
         let next_offer = registry.offers_reserved;
+        let config_registry_gc_interval_ms = config.registry_gc_interval_ms;
         let mut master = Master {
             next_allocation_ms: now_ms,
             start_ms: now_ms,
@@ -612,6 +627,7 @@ impl Master {
             filters: Vec::new(),
             removal_queue: VecDeque::new(),
             next_removal_ms: 0,
+            next_registry_gc_ms: now_ms.saturating_add(config_registry_gc_interval_ms),
             allocation_dirty: false,
             next_offer,
             counters: Counters::default(),
@@ -750,7 +766,7 @@ impl Master {
     /// When the driver must call [`Master::handle`] with [`Input::Tick`] next: the earliest of
     /// the allocation interval, the removal limiter and the [`timers`] index (O(log n)).
     pub fn next_deadline(&self) -> Option<u64> {
-        let mut next = self.next_allocation_ms;
+        let mut next = self.next_allocation_ms.min(self.next_registry_gc_ms);
         if !self.removal_queue.is_empty() {
             next = next.min(self.next_removal_ms);
         }
@@ -763,7 +779,7 @@ impl Master {
     /// [`Master::next_deadline`] by a scan of every agent, framework and offer (the
     /// definition the index must agree with; for the invariant check and tests).
     pub fn next_deadline_by_scan(&self) -> Option<u64> {
-        let mut next = self.next_allocation_ms;
+        let mut next = self.next_allocation_ms.min(self.next_registry_gc_ms);
         if !self.removal_queue.is_empty() {
             next = next.min(self.next_removal_ms);
         }
@@ -782,6 +798,9 @@ impl Master {
         self.tick_agents(now_ms, due, out);
         let due = self.due_timers(now_ms).offers;
         self.tick_offers(now_ms, due, out);
+        if now_ms >= self.next_registry_gc_ms {
+            self.registry_gc(now_ms, out);
+        }
         if now_ms >= self.next_allocation_ms {
             self.allocation_dirty = true;
         }

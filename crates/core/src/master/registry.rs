@@ -104,6 +104,11 @@ pub enum RegistryOp {
     MarkGone { agent_id: String, time_ms: u64 },
     /// Forget an admitted agent (it unregistered, or another agent took its address).
     RemoveAgent { agent_id: String },
+    /// Drop entries from the unreachable and gone lists ([`super::registry_gc`]).
+    PruneAgents {
+        unreachable: Vec<String>,
+        gone: Vec<String>,
+    },
     /// Add or update a framework.
     PutFramework(v1::FrameworkInfo),
     /// Remove a framework for good (its info is kept while its completed tasks are).
@@ -184,6 +189,14 @@ impl Registry {
                 self.unreachable.remove(agent_id);
                 self.deactivated.remove(agent_id);
                 self.drains.remove(agent_id);
+            }
+            RegistryOp::PruneAgents { unreachable, gone } => {
+                for id in unreachable {
+                    self.unreachable.remove(id);
+                }
+                for id in gone {
+                    self.gone.remove(id);
+                }
             }
             RegistryOp::DeactivateAgent { agent_id } => {
                 self.deactivated.insert(agent_id.clone());
