@@ -226,12 +226,15 @@ fn enter_image(config: &LaunchConfig) -> Result<(), String> {
         bind(&link, &target, false)?;
     }
     for volume in &config.volumes {
+        // A relative target is in the sandbox as the task sees it: under the sandbox's mount
+        // point in the new root. (Mounting on the host's sandbox path instead would not show:
+        // the sandbox was bound above, and a bind is a copy of the tree as it was then.)
         let target = if volume.target.starts_with('/') {
             root.join(volume.target.trim_start_matches('/'))
         } else {
-            config.sandbox.join(&volume.target)
+            sandbox.join(&volume.target)
         };
-        let target = contained(root, &config.sandbox, &target)?;
+        let target = contained(root, &sandbox, &target)?;
         if std::fs::metadata(&volume.host)
             .map(|m| m.is_dir())
             .unwrap_or(true)

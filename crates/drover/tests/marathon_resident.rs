@@ -13,7 +13,7 @@ use support::{Cluster, Options};
 const ROLE: &str = "resident-role";
 
 /// The content of every sandbox `stdout` under `dir`.
-fn stdouts(dir: &Path) -> String {
+pub(crate) fn stdouts(dir: &Path) -> String {
     let mut out = String::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -140,3 +140,94 @@ fn marathon_apps_and_pods_run_docker_images_on_the_mesos_containerizer() {
             .is_some_and(|m| m.contains("nothere:1") && m.contains("not found"))
     });
 }
+
+/// A resident app whose MESOS container names a Docker image: its persistent volume is
+/// bind-mounted in the image's root filesystem, under the sandbox's mount point, and a killed
+/// task's relaunch on the same reservation finds what the first one wrote.
+#[test]
+fn a_resident_app_in_an_image_keeps_its_volume_across_relaunches() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("\n\n*** SKIPPED: UCR needs root (mounts, namespaces, cgroups) ***\n\n");
+        return;
+    }
+    const ROLE: &str = "ucr-resident";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let registry = runtime.block_on(Registry::start());
+    let base = busybox_layer(&[]);
+    runtime.block_on(registry.push(
+        "store",
+        "1",
+        &[base],
+        json!({"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]}),
+    ));
+    let cluster = Cluster::start_with(support::Options {
+        agents: 1,
+        marathon: true,
+        agent_flags: vec![
+            "--image_providers=docker".into(),
+            format!("--docker_registry={}", registry.url()),
+        ],
+        marathon_flags: vec![format!("--mesos_role={ROLE}")],
+        ..Default::default()
+    });
+    let app = json!({
+        "id": "/ucr/store", "cpus": 0.1, "mem": 32, "disk": 1, "instances": 1, "role": ROLE,
+        "cmd": "cd \"$MESOS_SANDBOX\" && echo \"run $MESOS_TASK_ID\" >> data/log \
+                && if grep -q \" $MESOS_SANDBOX/data \" /proc/self/mounts; then echo MOUNTED; fi \
+                && echo BEGIN && cat data/log && echo END && exec sleep 600",
+        "container": {
+            "type": "MESOS",
+            "docker": {"image": "store:1"},
+            "volumes": [{"containerPath": "data", "mode": "RW",
+                         "persistent": {"type": "root", "size": 8}}]
+        }
+    });
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
+    assert_eq!(status, 201, "{body}");
+    let running = |cluster: &Cluster| -> Vec<String> {
+        cluster.marathon_json("/v2/apps/ucr/store/tasks")["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut first = String::new();
+    support::wait_until("the resident task running in its image", LONG, || {
+        first = running(&cluster).pop().unwrap_or_default();
+        !first.is_empty()
+    });
+    // Every sandbox's stdout (the runs' outputs, each between BEGIN and END).
+    let agent_dir = cluster.dir.path().join("agent");
+    let stdout = |_task: &str| crate::marathon_resident::stdouts(&agent_dir);
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + LONG;
+    while !(seen.contains("MOUNTED") && seen.contains(&format!("run {first}"))) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run did not write its line on a mounted volume; stdout:\n{seen}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        seen = stdout(&first);
+    }
+    let (status, body) =
+        cluster.marathon_request("DELETE", &format!("/v2/apps/ucr/store/tasks/{first}"), None);
+    assert_eq!(status, 200, "{body}");
+    let mut second = String::new();
+    support::wait_until("the instance relaunched on its reservation", LONG, || {
+        second = running(&cluster)
+            .into_iter()
+            .find(|id| *id != first)
+            .unwrap_or_default();
+        !second.is_empty()
+    });
+    support::wait_until("the relaunch saw the first run's line", LONG, || {
+        stdout(&second).split("BEGIN").any(|run| {
+            run.contains(&format!("run {first}")) && run.contains(&format!("run {second}"))
+        })
+    });
+    let (status, body) = cluster.marathon_request("DELETE", "/v2/apps/ucr/store", None);
+    assert_eq!(status, 200, "{body}");
+}

@@ -350,11 +350,19 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
             "unreachableStrategy must be disabled for resident tasks",
         );
     }
-    if !matches!(app.container, Some(super::container::AppContainer::Mesos)) {
+    // The Mesos containerizer mounts a volume into the sandbox, with or without an image (in
+    // an image's root filesystem, under the sandbox's mount point). Drover's Docker
+    // containerizer does not mount volumes, so a DOCKER container is refused by name.
+    if !matches!(
+        app.container,
+        Some(
+            super::container::AppContainer::Mesos | super::container::AppContainer::MesosDocker(_)
+        )
+    ) {
         push(
             "/container/volumes",
-            "persistent volumes need a container of type MESOS without an image (the agent \
-             mounts them into the sandbox)",
+            "persistent volumes need a container of type MESOS (with or without an image); \
+             a DOCKER container cannot mount them",
         );
     }
     let mut seen = std::collections::BTreeSet::new();

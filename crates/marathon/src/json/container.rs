@@ -220,9 +220,9 @@ fn read(
         .string(obj, "type", path)
         .unwrap_or_else(|| "DOCKER".into());
     let docker = r.object(obj, "docker", path);
-    // Persistent volumes are linked into the sandbox by the agent: a MESOS container without
-    // an image only.
-    let persistent_ok = kind == "MESOS" && docker.is_none();
+    // Persistent volumes are mounted into the sandbox by the Mesos containerizer (with an
+    // image, in the image's root filesystem); Drover's Docker containerizer cannot mount them.
+    let persistent_ok = kind == "MESOS";
     let volumes = read_volumes(r, obj, secret_volumes, persistent, persistent_ok);
     match kind.as_str() {
         "MESOS" => {
@@ -515,8 +515,8 @@ fn read_volumes(
             if !persistent_ok {
                 r.error(
                     &format!("{path}/persistent"),
-                    "persistent volumes need a container of type MESOS without an image (the \
-                     agent links them into the sandbox)",
+                    "persistent volumes need a container of type MESOS (with or without an \
+                     image); a DOCKER container cannot mount them",
                 );
                 continue;
             }

@@ -225,7 +225,7 @@ fn what_drover_cannot_run_is_refused_by_name() {
         docker(json!({"volumes": [{"containerPath": "data", "mode": "RW",
                                     "persistent": {"size": 10}}]})),
         "/container/volumes/0/persistent",
-        "persistent volumes need a container of type MESOS without an image",
+        "persistent volumes need a container of type MESOS (with or without an image)",
     );
     assert_refused(
         docker(json!({"volumes": [{"containerPath": "/d", "hostpath": "/srv", "mode": "RW"}]})),

@@ -201,12 +201,12 @@ fn a_resident_app_breaking_marathons_rules_is_refused_by_field() {
         with(
             resident(),
             "/container",
-            json!({"type": "MESOS", "docker": {"image": "busybox"},
+            json!({"type": "DOCKER", "docker": {"image": "busybox"},
                    "volumes": [{"containerPath": "data", "mode": "RW",
                                 "persistent": {"size": 10}}]}),
         ),
         "/container/volumes/0/persistent",
-        "MESOS without an image",
+        "a DOCKER container cannot mount them",
     );
 }
 
