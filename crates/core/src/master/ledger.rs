@@ -55,7 +55,7 @@ fn credit(
     match sums.get_mut(key) {
         Some(sum) => resources::add_into(sum, delta, true),
         None => {
-            let mut sum = Vec::new();
+            let mut sum = Vec::with_capacity(delta.size_hint().1.unwrap_or(0));
             resources::add_into(&mut sum, delta, true);
             if !sum.is_empty() {
                 sums.insert(key.to_owned(), sum);

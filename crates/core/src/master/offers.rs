@@ -241,6 +241,8 @@ impl Master {
             ),
             None => (BTreeSet::new(), BTreeSet::new()),
         };
+        // About one offer event per agent: grow the effects once, not by doubling.
+        out.reserve(available_by_agent.len());
         for (agent_id, mut available) in available_by_agent {
             // Without quota an agent goes whole to one framework role; quota can trim an
             // offer, and what is left goes to the next candidate, each framework at most once

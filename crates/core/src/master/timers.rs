@@ -126,7 +126,9 @@ impl Master {
     /// kinds three times cost a tenth of a pass that expires 10,000 offers and pings 10,000
     /// agents).
     pub(super) fn due_timers(&self, now_ms: u64, kind: DueKind) -> BTreeSet<String> {
-        let mut due = BTreeSet::new();
+        // Collected, then sorted in one go: building the set from a sorted list is cheaper
+        // than 10,000 single inserts.
+        let mut due = Vec::new();
         for (at, timer) in &self.timers.set {
             if *at > now_ms {
                 break;
@@ -139,9 +141,9 @@ impl Master {
             | Timer::AgentReregister(id)
             | Timer::AgentPing(id)
             | Timer::OfferExpiry(id)) = timer;
-            due.insert(id.clone());
+            due.push(id.clone());
         }
-        due
+        due.into_iter().collect()
     }
 
     /// The timer index itself (for tests).
