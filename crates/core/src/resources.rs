@@ -335,45 +335,87 @@ fn merge_into(into: &mut v1::Resource, other: &v1::Resource) {
 pub fn normalize(resources: &[v1::Resource]) -> Vec<v1::Resource> {
     let mut out: Vec<v1::Resource> = Vec::new();
     for r in resources {
-        if validate(r).is_err() {
-            continue;
-        }
-        // A persistent volume is one indivisible thing: never merged with another (Mesos'
-        // `addable` is false for them), so two copies of one stay two.
-        let existing = if is_persistent_volume(r) {
-            None
-        } else {
-            out.iter_mut().find(|o| same_kind(o, r))
-        };
-        match existing {
-            Some(existing) => merge_into(existing, r),
-            None => {
-                let mut fresh = upgrade(r);
-                // Re-merging into an empty copy normalizes ranges, sets and rounding.
-                match value_type(&fresh) {
-                    Some(ValueType::Scalar) => {
-                        fresh.scalar = Some(Scalar {
-                            value: scalar_of(r),
-                        })
-                    }
-                    Some(ValueType::Ranges) => {
-                        fresh.ranges = Some(Ranges {
-                            range: normalize_ranges(ranges_of(r)),
-                        })
-                    }
-                    Some(ValueType::Set) => {
-                        fresh.set = Some(Set {
-                            item: items_of(r).into_iter().collect(),
-                        })
-                    }
-                    _ => {}
-                }
-                out.push(fresh);
+        normalize_step(&mut out, r, false);
+    }
+    out.retain(|r| !is_empty(r));
+    out
+}
+
+/// One step of [`normalize`]: merges `r` into `out` or appends a normalized copy of it (with
+/// `unallocated`, without its `allocation_info`). The caller drops empty resources after the
+/// last step, as `normalize` does, so a stream of steps gives exactly what `normalize` gives
+/// for the concatenated list without building that list.
+fn normalize_step(out: &mut Vec<v1::Resource>, r: &v1::Resource, unallocated: bool) {
+    if validate(r).is_err() {
+        return;
+    }
+    // A persistent volume is one indivisible thing: never merged with another (Mesos'
+    // `addable` is false for them), so two copies of one stay two.
+    let existing = if is_persistent_volume(r) {
+        None
+    } else {
+        out.iter_mut().find(|o| same_kind(o, r))
+    };
+    match existing {
+        Some(existing) => merge_into(existing, r),
+        None => {
+            let mut fresh = upgrade(r);
+            if unallocated {
+                fresh.allocation_info = None;
             }
+            // Re-merging into an empty copy normalizes ranges, sets and rounding.
+            match value_type(&fresh) {
+                Some(ValueType::Scalar) => {
+                    fresh.scalar = Some(Scalar {
+                        value: scalar_of(r),
+                    })
+                }
+                Some(ValueType::Ranges) => {
+                    fresh.ranges = Some(Ranges {
+                        range: normalize_ranges(ranges_of(r)),
+                    })
+                }
+                Some(ValueType::Set) => {
+                    fresh.set = Some(Set {
+                        item: items_of(r).into_iter().collect(),
+                    })
+                }
+                _ => {}
+            }
+            out.push(fresh);
+        }
+    }
+}
+
+/// The sum of every list `lists` yields, normalized: exactly `normalize` of their
+/// concatenation, without cloning every resource into one list first (the allocator sums
+/// every agent's total once per pass).
+pub fn sum_of<'a>(lists: impl IntoIterator<Item = &'a [v1::Resource]>) -> Vec<v1::Resource> {
+    let mut out: Vec<v1::Resource> = Vec::new();
+    for list in lists {
+        for r in list {
+            normalize_step(&mut out, r, false);
         }
     }
     out.retain(|r| !is_empty(r));
     out
+}
+
+/// `*sum = add(sum, delta)` for a normalized `sum`, in place: only resources of a kind `sum`
+/// lacks are cloned. `normalize` leaves a normalized list as it is, so merging `delta` into
+/// `sum` step by step is what `add` computes (issue 20, G2: the ledger and the allocator add
+/// to running sums thousands of times per pass, and `add` cloned and re-merged the whole sum
+/// each time). With `unallocated`, resources appended lose their `allocation_info`, as
+/// `add(sum, &unallocate(delta))` would give; merging ignores it anyway.
+pub fn add_into<'a>(
+    sum: &mut Vec<v1::Resource>,
+    delta: impl IntoIterator<Item = &'a v1::Resource>,
+    unallocated: bool,
+) {
+    for r in delta {
+        normalize_step(sum, r, unallocated);
+    }
+    sum.retain(|r| !is_empty(r));
 }
 
 /// `left + right`, normalized.
@@ -388,42 +430,73 @@ pub fn add(left: &[v1::Resource], right: &[v1::Resource]) -> Vec<v1::Resource> {
 pub fn subtract(left: &[v1::Resource], right: &[v1::Resource]) -> Vec<v1::Resource> {
     let mut out = normalize(left);
     for cut in normalize(right) {
-        if is_persistent_volume(&cut) {
-            // Only a whole volume can be taken away.
-            if let Some(at) = out
-                .iter()
-                .position(|o| same_kind(o, &cut) && scalar_of(o) == scalar_of(&cut))
-            {
-                out.remove(at);
-            }
-            continue;
-        }
-        let Some(r) = out.iter_mut().find(|o| same_kind(o, &cut)) else {
-            continue;
-        };
-        match value_type(r) {
-            Some(ValueType::Scalar) => {
-                let value = round_scalar(scalar_of(r) - scalar_of(&cut)).max(0.0);
-                r.scalar = Some(Scalar { value });
-            }
-            Some(ValueType::Ranges) => {
-                r.ranges = Some(Ranges {
-                    range: subtract_ranges(ranges_of(r), ranges_of(&cut)),
-                });
-            }
-            Some(ValueType::Set) => {
-                let remove = items_of(&cut);
-                let items: Vec<String> = items_of(r)
-                    .into_iter()
-                    .filter(|i| !remove.contains(i))
-                    .collect();
-                r.set = Some(Set { item: items });
-            }
-            _ => {}
-        }
+        take_away(&mut out, &cut);
     }
     out.retain(|r| !is_empty(r));
     out
+}
+
+/// `*sum = subtract(sum, delta)` for a normalized `sum`, in place (issue 20, G2: every offer
+/// made or taken back is subtracted from running sums, and `subtract` cloned and re-merged
+/// both sides each time). `subtract` normalizes `delta` first; when no two of its resources
+/// are of one kind that only drops invalid and empty ones, so they are cut as they are.
+pub fn subtract_from(sum: &mut Vec<v1::Resource>, delta: &[v1::Resource]) {
+    let mergeable = delta.iter().enumerate().any(|(i, a)| {
+        !is_persistent_volume(a)
+            && delta[i + 1..]
+                .iter()
+                .any(|b| !is_persistent_volume(b) && same_kind(a, b))
+    });
+    if mergeable {
+        for cut in normalize(delta) {
+            take_away(sum, &cut);
+        }
+    } else {
+        for cut in delta {
+            if validate(cut).is_ok() && !is_empty(cut) {
+                take_away(sum, cut);
+            }
+        }
+    }
+    sum.retain(|r| !is_empty(r));
+}
+
+/// Takes one normalized resource away from a normalized list (saturating; empty resources
+/// are left for the caller to drop).
+fn take_away(out: &mut Vec<v1::Resource>, cut: &v1::Resource) {
+    if is_persistent_volume(cut) {
+        // Only a whole volume can be taken away.
+        if let Some(at) = out
+            .iter()
+            .position(|o| same_kind(o, cut) && scalar_of(o) == scalar_of(cut))
+        {
+            out.remove(at);
+        }
+        return;
+    }
+    let Some(r) = out.iter_mut().find(|o| same_kind(o, cut)) else {
+        return;
+    };
+    match value_type(r) {
+        Some(ValueType::Scalar) => {
+            let value = round_scalar(scalar_of(r) - scalar_of(cut)).max(0.0);
+            r.scalar = Some(Scalar { value });
+        }
+        Some(ValueType::Ranges) => {
+            r.ranges = Some(Ranges {
+                range: subtract_ranges(ranges_of(r), ranges_of(cut)),
+            });
+        }
+        Some(ValueType::Set) => {
+            let remove = items_of(cut);
+            let items: Vec<String> = items_of(r)
+                .into_iter()
+                .filter(|i| !remove.contains(i))
+                .collect();
+            r.set = Some(Set { item: items });
+        }
+        _ => {}
+    }
 }
 
 /// Whether `outer` holds at least everything in `inner`.
@@ -735,18 +808,125 @@ pub const DRF_SCALARS: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
 /// The dominant share of `allocated` within `total`: the largest fraction over the scalar
 /// kinds the cluster has at all.
 pub fn dominant_share(allocated: &[v1::Resource], total: &[v1::Resource]) -> f64 {
+    dominant_share_of(allocated, &drf_totals(total))
+}
+
+/// The cluster's total of each of [`DRF_SCALARS`], for [`dominant_share_of`]: an allocation
+/// pass computes a share for every framework it serves against one total, so it looks the
+/// totals up once instead of once per share.
+pub fn drf_totals(total: &[v1::Resource]) -> [f64; 4] {
+    DRF_SCALARS.map(|name| scalar(total, name))
+}
+
+/// [`dominant_share`] against totals from [`drf_totals`] (the same figure).
+pub fn dominant_share_of(allocated: &[v1::Resource], totals: &[f64; 4]) -> f64 {
     DRF_SCALARS
         .iter()
-        .filter_map(|name| {
-            let total = scalar(total, name);
-            (total > 0.0).then(|| scalar(allocated, name) / total)
-        })
+        .zip(totals)
+        .filter(|&(_, &total)| total > 0.0)
+        .map(|(name, &total)| scalar(allocated, name) / total)
         .fold(0.0, f64::max)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Any resource the in-place arithmetic may meet: scalars (unrounded, zero, a legacy
+    /// reservation, an allocation), ranges, sets, persistent volumes, invalid ones.
+    fn any_resource() -> impl proptest::strategy::Strategy<Value = v1::Resource> {
+        use proptest::prelude::*;
+        (
+            0u8..7,
+            0u64..5000,
+            0u8..4,
+            proptest::collection::vec((30u64..40, 0u64..3), 0..3),
+        )
+            .prop_map(|(kind, n, flavour, ranges)| {
+                let value = n as f64 / 700.0;
+                let mut r = match kind {
+                    0 => scalar_resource("cpus", value),
+                    1 => scalar_resource("mem", value),
+                    2 => ranges_resource(
+                        "ports",
+                        &ranges.iter().map(|&(b, l)| (b, b + l)).collect::<Vec<_>>(),
+                    ),
+                    3 => set_resource("zones", &["a", "b", "c"][..(n % 4) as usize]),
+                    4 => {
+                        let mut r = scalar_resource("disk", (n % 3) as f64);
+                        r.disk = Some(Box::new(v1::resource::DiskInfo {
+                            persistence: Some(v1::resource::disk_info::Persistence {
+                                id: format!("v{}", n % 2),
+                                principal: None,
+                            }),
+                            volume: None,
+                            source: None,
+                        }));
+                        r
+                    }
+                    5 => v1::Resource {
+                        name: "cpus".into(),
+                        r#type: ValueType::Scalar as i32,
+                        scalar: Some(Scalar { value }),
+                        ..Default::default()
+                    },
+                    // Invalid: a negative scalar.
+                    _ => v1::Resource {
+                        scalar: Some(Scalar {
+                            value: -1.0 - value,
+                        }),
+                        ..scalar_resource("cpus", 1.0)
+                    },
+                };
+                match flavour {
+                    1 => {
+                        #[allow(deprecated)]
+                        {
+                            r.role = Some("web".into());
+                        }
+                    }
+                    2 => {
+                        r.allocation_info = Some(v1::resource::AllocationInfo {
+                            role: Some("web".into()),
+                        })
+                    }
+                    _ => {}
+                }
+                r
+            })
+    }
+
+    proptest::proptest! {
+        /// The in-place forms give exactly (order and all) what `add`, `subtract` and
+        /// `normalize` of the whole list give, for a normalized running sum.
+        #[test]
+        fn in_place_arithmetic_matches_the_vector_forms(
+            base in proptest::collection::vec(any_resource(), 0..6),
+            delta in proptest::collection::vec(any_resource(), 0..6),
+            more in proptest::collection::vec(any_resource(), 0..6),
+        ) {
+            let sum = normalize(&base);
+            let mut added = sum.clone();
+            add_into(&mut added, &delta, false);
+            proptest::prop_assert_eq!(&added, &add(&sum, &delta));
+            let mut unallocated = sum.clone();
+            add_into(&mut unallocated, &delta, true);
+            proptest::prop_assert_eq!(&unallocated, &add(&sum, &unallocate(&delta)));
+            let mut taken = added.clone();
+            subtract_from(&mut taken, &more);
+            proptest::prop_assert_eq!(&taken, &subtract(&added, &more));
+            let mut taken = added.clone();
+            subtract_from(&mut taken, &delta);
+            proptest::prop_assert_eq!(&taken, &subtract(&added, &delta));
+            let lists = [&base[..], &delta[..], &more[..]];
+            proptest::prop_assert_eq!(sum_of(lists), normalize(&lists.concat()));
+            let totals = drf_totals(&added);
+            proptest::prop_assert_eq!(
+                dominant_share_of(&sum, &totals).to_bits(),
+                dominant_share(&sum, &added).to_bits()
+            );
+        }
+    }
 
     #[test]
     fn parses_the_flag_syntax() {

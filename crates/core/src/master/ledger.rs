@@ -40,23 +40,23 @@ fn allocation_role(list: &[v1::Resource]) -> &str {
         .unwrap_or(resources::DEFAULT_ROLE)
 }
 
-/// The scalar resources of a list.
-fn scalars(list: &[v1::Resource]) -> Vec<v1::Resource> {
-    list.iter()
-        .filter(|r| resources::is_scalar(r))
-        .cloned()
-        .collect()
-}
-
-/// Adds `delta` to the sum under `key`.
-fn credit(sums: &mut BTreeMap<String, Vec<v1::Resource>>, key: &str, delta: &[v1::Resource]) {
-    if delta.is_empty() {
-        return;
-    }
+/// Adds `delta` (only its scalars, with `only_scalars`) to the sum under `key`. In place and
+/// without `allocation_info` on what is appended: the same sum as `add(sum,
+/// &unallocate(delta))` (issue 20, G2: that cloned the delta and the sum on every offer).
+fn credit(
+    sums: &mut BTreeMap<String, Vec<v1::Resource>>,
+    key: &str,
+    delta: &[v1::Resource],
+    only_scalars: bool,
+) {
+    let delta = delta
+        .iter()
+        .filter(|r| !only_scalars || resources::is_scalar(r));
     match sums.get_mut(key) {
-        Some(sum) => *sum = resources::add(sum, delta),
+        Some(sum) => resources::add_into(sum, delta, true),
         None => {
-            let sum = resources::normalize(delta);
+            let mut sum = Vec::with_capacity(delta.size_hint().1.unwrap_or(0));
+            resources::add_into(&mut sum, delta, true);
             if !sum.is_empty() {
                 sums.insert(key.to_owned(), sum);
             }
@@ -65,10 +65,11 @@ fn credit(sums: &mut BTreeMap<String, Vec<v1::Resource>>, key: &str, delta: &[v1
 }
 
 /// Subtracts `delta` from the sum under `key`; a sum that reaches nothing is dropped, so
-/// memory follows what is allocated.
+/// memory follows what is allocated. Subtraction ignores `allocation_info`, and cutting a
+/// non-scalar from a sum of scalars changes nothing, so `delta` is used as it is.
 fn debit(sums: &mut BTreeMap<String, Vec<v1::Resource>>, key: &str, delta: &[v1::Resource]) {
     if let Some(sum) = sums.get_mut(key) {
-        *sum = resources::subtract(sum, delta);
+        resources::subtract_from(sum, delta);
         if sum.is_empty() {
             sums.remove(key);
         }
@@ -83,11 +84,10 @@ impl Ledger {
         framework_id: &str,
         task_resources: &[v1::Resource],
     ) {
-        let r = resources::unallocate(task_resources);
         let role = allocation_role(task_resources);
-        credit(&mut self.agent_used, agent_id, &r);
-        credit(&mut self.framework_held, framework_id, &scalars(&r));
-        credit(&mut self.role_used, role, &scalars(&r));
+        credit(&mut self.agent_used, agent_id, task_resources, false);
+        credit(&mut self.framework_held, framework_id, task_resources, true);
+        credit(&mut self.role_used, role, task_resources, true);
     }
 
     /// A live task no longer holds `task_resources` (it ended, became unreachable or left).
@@ -97,11 +97,10 @@ impl Ledger {
         framework_id: &str,
         task_resources: &[v1::Resource],
     ) {
-        let r = resources::unallocate(task_resources);
         let role = allocation_role(task_resources);
-        debit(&mut self.agent_used, agent_id, &r);
-        debit(&mut self.framework_held, framework_id, &scalars(&r));
-        debit(&mut self.role_used, role, &scalars(&r));
+        debit(&mut self.agent_used, agent_id, task_resources);
+        debit(&mut self.framework_held, framework_id, task_resources);
+        debit(&mut self.role_used, role, task_resources);
     }
 
     /// Accounts a task whose state changed from `before` to `after` (both live).
@@ -133,11 +132,15 @@ impl Ledger {
         framework_id: &str,
         offer_resources: &[v1::Resource],
     ) {
-        let r = resources::unallocate(offer_resources);
         let role = allocation_role(offer_resources);
-        credit(&mut self.agent_offered, agent_id, &r);
-        credit(&mut self.framework_held, framework_id, &scalars(&r));
-        credit(&mut self.role_offered, role, &scalars(&r));
+        credit(&mut self.agent_offered, agent_id, offer_resources, false);
+        credit(
+            &mut self.framework_held,
+            framework_id,
+            offer_resources,
+            true,
+        );
+        credit(&mut self.role_offered, role, offer_resources, true);
     }
 
     /// That offer was used, declined or rescinded.
@@ -147,11 +150,10 @@ impl Ledger {
         framework_id: &str,
         offer_resources: &[v1::Resource],
     ) {
-        let r = resources::unallocate(offer_resources);
         let role = allocation_role(offer_resources);
-        debit(&mut self.agent_offered, agent_id, &r);
-        debit(&mut self.framework_held, framework_id, &scalars(&r));
-        debit(&mut self.role_offered, role, &scalars(&r));
+        debit(&mut self.agent_offered, agent_id, offer_resources);
+        debit(&mut self.framework_held, framework_id, offer_resources);
+        debit(&mut self.role_offered, role, offer_resources);
     }
 
     /// What live tasks use on the agent (executors not included).

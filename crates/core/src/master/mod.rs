@@ -792,11 +792,11 @@ impl Master {
     fn tick(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         // Only the entities with a due deadline can act; they are visited in id order, as a
         // scan would visit them. Each group is read just before it runs, as the scans did.
-        let due = self.due_timers(now_ms).frameworks;
+        let due = self.due_timers(now_ms, timers::DueKind::Frameworks);
         self.tick_frameworks(now_ms, due, out);
-        let due = self.due_timers(now_ms).agents;
+        let due = self.due_timers(now_ms, timers::DueKind::Agents);
         self.tick_agents(now_ms, due, out);
-        let due = self.due_timers(now_ms).offers;
+        let due = self.due_timers(now_ms, timers::DueKind::Offers);
         self.tick_offers(now_ms, due, out);
         if now_ms >= self.next_registry_gc_ms {
             self.registry_gc(now_ms, out);

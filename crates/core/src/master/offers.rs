@@ -127,11 +127,25 @@ impl Master {
 
     /// What is free on an agent: totals minus used minus offered.
     pub fn agent_available(&self, agent_id: &str) -> Vec<v1::Resource> {
-        let Some(agent) = self.agents.get(agent_id) else {
-            return Vec::new();
-        };
-        let free = resources::subtract(&self.agent_total(agent), &self.agent_used(agent_id));
-        resources::subtract(&free, &self.agent_offered(agent_id))
+        match self.agents.get(agent_id) {
+            Some(agent) => self.available_on(agent_id, agent),
+            None => Vec::new(),
+        }
+    }
+
+    /// What is free on `agent`: `subtract(subtract(total, used), offered)`, computed in place
+    /// on one normalized copy of the total. The ledger's sums are normalized already, and an
+    /// agent without executors uses just its tasks' sum, so nothing else is cloned (issue 20,
+    /// G2: every pass computes this for every agent).
+    fn available_on(&self, agent_id: &str, agent: &super::Agent) -> Vec<v1::Resource> {
+        let mut available = resources::normalize(&self.agent_total(agent));
+        if agent.executors.is_empty() {
+            resources::subtract_from(&mut available, self.ledger.used_by_tasks(agent_id));
+        } else {
+            resources::subtract_from(&mut available, &self.agent_used(agent_id));
+        }
+        resources::subtract_from(&mut available, self.ledger.offered(agent_id));
+        available
     }
 
     /// Runs the allocator: every connected agent's free resources go, as one offer, to the
@@ -165,14 +179,14 @@ impl Master {
         if eligible.is_empty() {
             return;
         }
-        let cluster_total: Vec<v1::Resource> = resources::normalize(
-            &self
-                .agents
+        // The DRF denominators: each scalar's total over connected agents (summed without
+        // first cloning every agent's resources into one list).
+        let cluster_totals = resources::drf_totals(&resources::sum_of(
+            self.agents
                 .values()
                 .filter(|a| a.status == AgentStatus::Connected)
-                .flat_map(|a| a.info.resources.iter().cloned())
-                .collect::<Vec<_>>(),
-        );
+                .map(|a| &a.info.resources[..]),
+        ));
         let mut available_by_agent: Vec<(String, Vec<v1::Resource>)> = Vec::new();
         for (id, agent) in &self.agents {
             if agent.status != AgentStatus::Connected
@@ -181,9 +195,7 @@ impl Master {
             {
                 continue;
             }
-            let free = resources::subtract(&self.agent_total(agent), &self.agent_used(id));
-            let available = resources::subtract(&free, self.ledger.offered(id));
-            available_by_agent.push((id.clone(), available));
+            available_by_agent.push((id.clone(), self.available_on(id, agent)));
         }
         // Revocable resources go only to frameworks that asked for them.
         let takes_revocable: Vec<bool> = eligible
@@ -206,7 +218,7 @@ impl Master {
         let mut candidates: BTreeSet<(Share, usize, usize)> = BTreeSet::new();
         let mut shares: Vec<Share> = Vec::with_capacity(eligible.len());
         for (i, (_, roles)) in eligible.iter().enumerate() {
-            let share = Share(resources::dominant_share(&allocated[i], &cluster_total));
+            let share = Share(resources::dominant_share_of(&allocated[i], &cluster_totals));
             shares.push(share);
             for r in 0..roles.len() {
                 candidates.insert((share, i, r));
@@ -229,6 +241,8 @@ impl Master {
             ),
             None => (BTreeSet::new(), BTreeSet::new()),
         };
+        // About one offer event per agent: grow the effects once, not by doubling.
+        out.reserve(available_by_agent.len());
         for (agent_id, mut available) in available_by_agent {
             // Without quota an agent goes whole to one framework role; quota can trim an
             // offer, and what is left goes to the next candidate, each framework at most once
@@ -320,8 +334,7 @@ impl Master {
                         }
                         let fw_id = fw_id.clone();
                         let role = role.clone();
-                        if self.make_offer(now_ms, &fw_id, &role, &agent_id, offerable.clone(), out)
-                        {
+                        if self.make_offer(now_ms, &fw_id, &role, &agent_id, &offerable, out) {
                             winner = Some((guarantees_only, i, role, offerable));
                         }
                         break 'stages;
@@ -332,17 +345,18 @@ impl Master {
                     break;
                 };
                 served.push((stage, i));
-                available = resources::subtract(&available, &offered);
                 if let Some(q) = quota.as_mut() {
+                    // Only quota can leave something on the agent for a next candidate; without
+                    // it the loop ends below and what remains is never read.
+                    resources::subtract_from(&mut available, &offered);
                     q.record(&role, &offered);
                 }
-                let made: Vec<v1::Resource> = offered
-                    .iter()
-                    .filter(|res| resources::is_scalar(res))
-                    .cloned()
-                    .collect();
-                allocated[i] = resources::add(&allocated[i], &made);
-                let share = Share(resources::dominant_share(&allocated[i], &cluster_total));
+                resources::add_into(
+                    &mut allocated[i],
+                    offered.iter().filter(|res| resources::is_scalar(res)),
+                    false,
+                );
+                let share = Share(resources::dominant_share_of(&allocated[i], &cluster_totals));
                 for r in 0..eligible[i].1.len() {
                     candidates.remove(&(shares[i], i, r));
                     candidates.insert((share, i, r));
@@ -369,7 +383,7 @@ impl Master {
         framework_id: &str,
         role: &str,
         agent_id: &str,
-        offerable: Vec<v1::Resource>,
+        offerable: &[v1::Resource],
         out: &mut Vec<Effect>,
     ) -> bool {
         if self.next_offer >= self.registry.offers_reserved {
@@ -410,7 +424,7 @@ impl Master {
                 ..Default::default()
             }),
             domain: agent.info.domain.clone(),
-            resources: resources::allocate(&offerable, role),
+            resources: resources::allocate(offerable, role),
             attributes: agent.info.attributes.clone(),
             executor_ids,
             unavailability,
@@ -422,30 +436,43 @@ impl Master {
         if let Some(at) = expires_ms {
             self.arm(at, Timer::OfferExpiry(offer_id.clone()));
         }
-        self.agent_offers
-            .entry(agent_id.to_owned())
-            .or_default()
-            .insert(offer_id.clone());
+        match self.agent_offers.get_mut(agent_id) {
+            Some(ids) => {
+                ids.insert(offer_id.clone());
+            }
+            None => {
+                self.agent_offers
+                    .insert(agent_id.to_owned(), BTreeSet::from([offer_id.clone()]));
+            }
+        }
         self.ledger
             .hold_offer(agent_id, framework_id, &offer.resources);
-        self.offers.insert(
-            offer_id,
-            Offer {
-                offer: offer.clone(),
-                role: role.into(),
-                expires_ms,
-            },
-        );
         self.counters.offers_made += 1;
         let multi_role = self
             .frameworks
             .get(framework_id)
             .is_some_and(|f| f.has_capability(v1::framework_info::capability::Type::MultiRole));
-        let mut sent = offer;
-        if !multi_role {
+        // The copy sent: without MULTI_ROLE, the offered resources without allocation info
+        // (`unallocate(allocate(offerable))` is `unallocate(offerable)`), so the kept offer's
+        // resources are cloned only for a MULTI_ROLE framework.
+        let mut offer = offer;
+        let kept_resources = std::mem::take(&mut offer.resources);
+        let mut sent = offer.clone();
+        if multi_role {
+            sent.resources = kept_resources.clone();
+        } else {
             sent.allocation_info = None;
-            sent.resources = resources::unallocate(&sent.resources);
+            sent.resources = resources::unallocate(offerable);
         }
+        offer.resources = kept_resources;
+        self.offers.insert(
+            offer_id,
+            Offer {
+                offer,
+                role: role.into(),
+                expires_ms,
+            },
+        );
         let refinement = self.frameworks.get(framework_id).is_some_and(|f| {
             f.has_capability(v1::framework_info::capability::Type::ReservationRefinement)
         });
@@ -470,7 +497,7 @@ impl Master {
         if notify {
             let mut event = scheduler_event(EventType::Rescind);
             event.rescind = Some(scheduler::event::Rescind {
-                offer_id: offer.offer.id.clone(),
+                offer_id: offer.offer.id,
             });
             self.send_to_framework(&offer.offer.framework_id.value, event, out);
         }

@@ -47,13 +47,25 @@ impl Timers {
     }
 }
 
-/// The ids whose deadlines are due, grouped by what they are, each sorted by id (the order a
-/// scan of the maps visits them in).
-#[derive(Debug, Default)]
-pub(super) struct Due {
-    pub frameworks: BTreeSet<String>,
-    pub agents: BTreeSet<String>,
-    pub offers: BTreeSet<String>,
+/// Which kind of deadline [`Master::due_timers`] collects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DueKind {
+    /// Framework failovers and heartbeats.
+    Frameworks,
+    /// Agent re-registration deadlines and pings.
+    Agents,
+    /// Offer expiries.
+    Offers,
+}
+
+impl DueKind {
+    fn of(timer: &Timer) -> DueKind {
+        match timer {
+            Timer::FrameworkFailover(_) | Timer::FrameworkHeartbeat(_) => DueKind::Frameworks,
+            Timer::AgentReregister(_) | Timer::AgentPing(_) => DueKind::Agents,
+            Timer::OfferExpiry(_) => DueKind::Offers,
+        }
+    }
 }
 
 impl Master {
@@ -108,29 +120,30 @@ impl Master {
             .map(|(at, _)| *at)
     }
 
-    /// Everything due at `now_ms`, by kind and id.
-    pub(super) fn due_timers(&self, now_ms: u64) -> Due {
-        let mut due = Due::default();
+    /// The ids of one kind whose deadlines are due at `now_ms`, sorted by id (the order a scan
+    /// of the maps visits them in). A tick reads each kind just before acting on it; reading
+    /// one kind checks and clones only that kind's entries (issue 20, G2: reading all three
+    /// kinds three times cost a tenth of a pass that expires 10,000 offers and pings 10,000
+    /// agents).
+    pub(super) fn due_timers(&self, now_ms: u64, kind: DueKind) -> BTreeSet<String> {
+        // Collected, then sorted in one go: building the set from a sorted list is cheaper
+        // than 10,000 single inserts.
+        let mut due = Vec::new();
         for (at, timer) in &self.timers.set {
             if *at > now_ms {
                 break;
             }
-            if !self.timer_live(*at, timer) {
+            if DueKind::of(timer) != kind || !self.timer_live(*at, timer) {
                 continue;
             }
-            match timer {
-                Timer::FrameworkFailover(id) | Timer::FrameworkHeartbeat(id) => {
-                    due.frameworks.insert(id.clone());
-                }
-                Timer::AgentReregister(id) | Timer::AgentPing(id) => {
-                    due.agents.insert(id.clone());
-                }
-                Timer::OfferExpiry(id) => {
-                    due.offers.insert(id.clone());
-                }
-            }
+            let (Timer::FrameworkFailover(id)
+            | Timer::FrameworkHeartbeat(id)
+            | Timer::AgentReregister(id)
+            | Timer::AgentPing(id)
+            | Timer::OfferExpiry(id)) = timer;
+            due.push(id.clone());
         }
-        due
+        due.into_iter().collect()
     }
 
     /// The timer index itself (for tests).
