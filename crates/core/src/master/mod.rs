@@ -33,6 +33,7 @@ pub mod inverse;
 pub mod ledger;
 pub mod maintenance;
 pub mod offers;
+pub mod operations_feedback;
 pub mod oversubscription;
 pub mod quota;
 pub mod quota_alloc;
@@ -561,6 +562,8 @@ pub struct Master {
     ledger: ledger::Ledger,
     /// Inverse offers and the answers to them ([`inverse`]).
     inverse: inverse::InverseOffers,
+    /// Operations with feedback until acknowledged ([`operations_feedback`]).
+    feedback: operations_feedback::Feedback,
 }
 
 impl Master {
@@ -620,6 +623,7 @@ impl Master {
             timers: timers::Timers::default(),
             ledger: ledger::Ledger::default(),
             inverse: inverse::InverseOffers::default(),
+            feedback: operations_feedback::Feedback::default(),
         };
         let recovered: Vec<(String, Option<u64>)> = master
             .agents
@@ -632,6 +636,7 @@ impl Master {
             }
         }
         master.restore_completed();
+        master.restore_operations();
         master
     }
 
@@ -757,6 +762,9 @@ impl Master {
         if let Some(at) = self.first_timer() {
             next = next.min(at);
         }
+        if let Some(at) = self.feedback.next_retry_ms() {
+            next = next.min(at);
+        }
         Some(next)
     }
 
@@ -768,6 +776,9 @@ impl Master {
             next = next.min(self.next_removal_ms);
         }
         if let Some(at) = self.deadlines_by_scan().into_values().min() {
+            next = next.min(at);
+        }
+        if let Some(at) = self.feedback.next_retry_ms() {
             next = next.min(at);
         }
         Some(next)
@@ -782,6 +793,7 @@ impl Master {
         self.tick_agents(now_ms, due, out);
         let due = self.due_timers(now_ms).offers;
         self.tick_offers(now_ms, due, out);
+        self.retry_operations(now_ms, out);
         if now_ms >= self.next_allocation_ms {
             self.allocation_dirty = true;
         }
