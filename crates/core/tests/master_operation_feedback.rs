@@ -480,3 +480,31 @@ fn a_removed_framework_takes_its_operations_with_it() {
     assert!(sim.m.get_operations().operations.is_empty());
     assert!(sim.m.registry().operations.is_empty());
 }
+
+#[test]
+fn an_agent_marked_unreachable_takes_its_operations_and_the_framework_is_told() {
+    use v1::OperationState as S;
+    let mut sim = Sim::new();
+    let (agent, fw, status, _) = finished(&mut sim);
+    // The agent stops answering pings: after the ping timeouts it is unreachable.
+    let effects = sim.advance(10 * 60_000);
+    assert!(sim.m.registry().unreachable.contains_key(&agent));
+    let statuses = op_statuses(&effects, &fw);
+    let told: Vec<_> = statuses
+        .iter()
+        .filter(|s| state(s) == S::OperationUnreachable)
+        .collect();
+    assert_eq!(told.len(), 1, "{statuses:#?}");
+    assert!(told[0].uuid.is_none());
+    assert_eq!(told[0].operation_id, status.operation_id);
+    // Before that, only resends of the FINISHED status.
+    assert!(
+        statuses
+            .iter()
+            .all(|s| state(s) == S::OperationUnreachable || *s == status)
+    );
+    assert!(sim.m.get_operations().operations.is_empty());
+    assert!(sim.m.registry().operations.is_empty());
+    let answers = reconcile(&mut sim, &fw, &[("op-1", Some(&agent))]);
+    assert_eq!(state(&answers[0]), S::OperationUnreachable);
+}
