@@ -40,6 +40,7 @@ mod marathon_resident;
 mod marathon_secrets;
 mod marathon_ucr;
 mod operator_logging;
+mod operation_feedback;
 mod oversubscription;
 mod pymesos_executor;
 mod readme_commands;
