@@ -29,6 +29,7 @@ mod marathon_status_updates;
 mod master_batching;
 mod master_lifecycle;
 mod master_maintenance;
+mod master_operation_feedback;
 mod master_operator;
 mod master_properties;
 mod master_quota;

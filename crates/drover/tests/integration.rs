@@ -39,6 +39,7 @@ mod marathon_readiness;
 mod marathon_resident;
 mod marathon_secrets;
 mod marathon_ucr;
+mod operation_feedback;
 mod operator_logging;
 mod oversubscription;
 mod pymesos_executor;

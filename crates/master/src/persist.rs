@@ -9,7 +9,8 @@
 //! `quota/<role>` (QuotaConfig protobuf, as Mesos' registry kept quota configs),
 //! `completed/<framework id>/<seq, 20 digits>` (a `drover.internal.CompletedTask`),
 //! `maintenance/schedule` (maintenance Schedule protobuf), `maintenance/down` (MachineIDs
-//! protobuf), `drain/<id>` (DrainInfo protobuf).
+//! protobuf), `drain/<id>` (DrainInfo protobuf), `operation/<uuid hex>` (an `Operation`
+//! protobuf: an operation with feedback whose terminal status awaits acknowledgement).
 
 use anyhow::{Context, bail};
 use drover_core::master::maintenance;
@@ -17,6 +18,7 @@ use drover_core::master::quota::Quota;
 use std::sync::Arc;
 
 use drover_core::master::history;
+use drover_core::master::operations_feedback;
 use drover_core::master::registry::{CompletedRecord, Registry, RegistryOp, UnreachableAgent};
 use drover_store::{Store, WriteBatch};
 use drover_wire::v1;
@@ -110,6 +112,16 @@ pub fn write(op: &RegistryOp, batch: &mut WriteBatch) {
         }
         RegistryOp::EndDrain { agent_id } => {
             batch.delete(NAMESPACE, format!("drain/{agent_id}"));
+        }
+        RegistryOp::PutOperation(operation) => {
+            batch.put(
+                NAMESPACE,
+                format!("operation/{}", operations_feedback::uuid_key(operation)),
+                operation.encode_to_vec(),
+            );
+        }
+        RegistryOp::RemoveOperation { uuid } => {
+            batch.delete(NAMESPACE, format!("operation/{uuid}"));
         }
         RegistryOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
@@ -281,6 +293,12 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Registry> {
             .with_context(|| format!("the drain of agent {id} in the registry is corrupt"))?;
         registry.drains.insert(id, info);
     }
+    for (key, value) in store.scan(NAMESPACE, b"operation/")? {
+        let uuid = key_suffix(&key, "operation/")?.to_owned();
+        let operation = v1::Operation::decode(value.as_slice())
+            .with_context(|| format!("operation {uuid} in the registry is corrupt"))?;
+        registry.operations.insert(uuid, operation);
+    }
     Ok(registry)
 }
 
@@ -339,5 +357,72 @@ mod tests {
         assert_eq!(loaded.unreachable.keys().collect::<Vec<_>>(), ["b"]);
         assert_eq!(loaded.gone.keys().collect::<Vec<_>>(), ["d"]);
         assert!(loaded.agents.is_empty());
+    }
+
+    fn operation(uuid: u8, op_id: &str) -> v1::Operation {
+        let status = v1::OperationStatus {
+            operation_id: Some(v1::OperationId {
+                value: op_id.into(),
+            }),
+            state: v1::OperationState::OperationFinished as i32,
+            uuid: Some(v1::Uuid {
+                value: vec![uuid ^ 0xff; 16],
+            }),
+            agent_id: Some(v1::AgentId { value: "S1".into() }),
+            ..Default::default()
+        };
+        v1::Operation {
+            framework_id: Some(v1::FrameworkId { value: "F1".into() }),
+            agent_id: Some(v1::AgentId { value: "S1".into() }),
+            info: v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Reserve as i32),
+                id: Some(v1::OperationId {
+                    value: op_id.into(),
+                }),
+                ..Default::default()
+            },
+            latest_status: status.clone(),
+            statuses: vec![status],
+            uuid: v1::Uuid {
+                value: vec![uuid; 16],
+            },
+        }
+    }
+
+    /// An unacknowledged operation is written, read back whole on start, and gone once
+    /// removed: what a restarted master recovers is what the core's mirror held.
+    #[test]
+    fn operations_round_trip_through_the_store() {
+        let store = MemoryStore::new();
+        let mut mirror = load(&store).unwrap();
+        let ops = [
+            RegistryOp::PutOperation(Box::new(operation(1, "op-1"))),
+            RegistryOp::PutOperation(Box::new(operation(2, "op/2"))),
+        ];
+        let mut batch = WriteBatch::new();
+        for op in &ops {
+            write(op, &mut batch);
+            mirror.apply(op);
+        }
+        store.commit(batch).unwrap();
+        let loaded = load(&store).unwrap();
+        assert_eq!(loaded.operations.len(), 2);
+        assert_eq!(loaded, mirror);
+
+        let remove = RegistryOp::RemoveOperation {
+            uuid: operations_feedback::uuid_key(&operation(1, "op-1")),
+        };
+        let mut batch = WriteBatch::new();
+        write(&remove, &mut batch);
+        mirror.apply(&remove);
+        store.commit(batch).unwrap();
+        let loaded = load(&store).unwrap();
+        assert_eq!(loaded, mirror);
+        assert_eq!(
+            loaded.operations.values().next().unwrap().info.id,
+            Some(v1::OperationId {
+                value: "op/2".into()
+            })
+        );
     }
 }

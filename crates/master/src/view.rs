@@ -155,6 +155,18 @@ impl Viewer {
         }
     }
 
+    /// Filters GET_OPERATIONS: an operation is seen with its framework.
+    pub fn filter_operations(&self, operations: &mut response::GetOperations, users: &Users) {
+        operations.operations.retain(|o| {
+            let user = o
+                .framework_id
+                .as_ref()
+                .and_then(|f| users.get(&f.value))
+                .map(String::as_str);
+            user.is_none_or(|u| self.framework(u))
+        });
+    }
+
     /// Filters GET_EXECUTORS (the deprecated list too).
     #[allow(deprecated)]
     pub fn filter_executors(&self, executors: &mut response::GetExecutors, users: &Users) {

@@ -72,6 +72,8 @@ pub enum Record {
     Framework(String),
     /// A framework's completed tasks.
     Completed(String),
+    /// An operation with feedback awaiting acknowledgement, by its uuid (hex).
+    Operation(String),
 }
 
 /// The records a registry change touches.
@@ -102,6 +104,10 @@ pub fn records(op: &RegistryOp) -> Vec<Record> {
         RegistryOp::CompleteTask { framework_id, .. } => {
             vec![Record::Completed(framework_id.clone())]
         }
+        RegistryOp::PutOperation(operation) => vec![Record::Operation(
+            drover_core::master::operations_feedback::uuid_key(operation),
+        )],
+        RegistryOp::RemoveOperation { uuid } => vec![Record::Operation(uuid.clone())],
         RegistryOp::Counters { .. } | RegistryOp::UpdateQuota(_) | RegistryOp::Maintenance(_) => {
             Vec::new()
         }
@@ -123,6 +129,7 @@ pub fn same_record(a: &Registry, b: &Registry, record: &Record) -> bool {
                 && a.removed_frameworks.contains(id) == b.removed_frameworks.contains(id)
         }
         Record::Completed(id) => a.completed.get(id) == b.completed.get(id),
+        Record::Operation(uuid) => a.operations.get(uuid) == b.operations.get(uuid),
     }
 }
 

@@ -928,6 +928,14 @@ impl Master {
             },
             out,
         );
+        self.forget_agent_operations(
+            agent_id,
+            Some((
+                v1::OperationState::OperationUnreachable,
+                "Agent was marked unreachable",
+            )),
+            out,
+        );
         self.rescind_agent_offers(agent_id, out);
         if let Some(conn) = conn {
             out.push(Effect::CloseAgent { conn });
@@ -996,6 +1004,7 @@ impl Master {
             },
             out,
         );
+        self.forget_agent_operations(agent_id, None, out);
         self.rescind_agent_offers(agent_id, out);
         self.lose_tasks(now_ms, agent_id, trigger, Some(why), out);
         if let Some(conn) = conn {
@@ -1052,6 +1061,14 @@ impl Master {
                 agent_id: agent_id.into(),
                 time_ms: now_ms,
             },
+            out,
+        );
+        self.forget_agent_operations(
+            agent_id,
+            Some((
+                v1::OperationState::OperationGoneByOperator,
+                "Agent has been marked gone",
+            )),
             out,
         );
         self.removal_queue.retain(|id| id != agent_id);

@@ -220,6 +220,9 @@ impl Master {
                 framework.map(|framework| v1::master::event::FrameworkAdded { framework });
         }
         out.push(Effect::ToOperators(Box::new(event)));
+        // Unacknowledged operation statuses follow SUBSCRIBED, as an agent's pending task
+        // updates do.
+        self.resend_operations(now_ms, &id, out);
         self.allocation_dirty = true;
     }
 
@@ -370,8 +373,18 @@ impl Master {
                 self.answer_inverse_offers(now_ms, framework_id, &ids.unwrap_or_default(), accept);
                 Reply::Accepted
             }
-            // REQUEST and operation feedback: accepted and ignored, as the built-in allocator
-            // does; Drover has no operations.
+            CallType::AcknowledgeOperationStatus => {
+                if let Some(ack) = call.acknowledge_operation_status {
+                    self.acknowledge_operation(framework_id, ack, out);
+                }
+                Reply::Accepted
+            }
+            CallType::ReconcileOperations => {
+                let reconcile = call.reconcile_operations.unwrap_or_default();
+                self.reconcile_operations(framework_id, reconcile, out);
+                Reply::Accepted
+            }
+            // REQUEST: accepted and ignored, as the built-in allocator does.
             _ => Reply::Accepted,
         }
     }
@@ -531,6 +544,7 @@ impl Master {
             self.rescind_offer(&offer_id, false, out);
         }
         self.filters.retain(|f| f.framework_id != id);
+        self.forget_framework_operations(id, out);
         // The framework is going away: its updates are recorded, not delivered.
         if let Some(fw) = self.frameworks.get_mut(id) {
             fw.conn = None;

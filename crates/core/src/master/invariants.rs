@@ -64,6 +64,7 @@ impl Master {
             }
         }
         self.check_timers()?;
+        self.check_operation_retries()?;
         self.check_agent_offers()?;
         self.check_ledger()?;
         self.check_quota_limits()?;

@@ -33,6 +33,7 @@ pub mod inverse;
 pub mod ledger;
 pub mod maintenance;
 pub mod offers;
+pub mod operations_feedback;
 pub mod oversubscription;
 pub mod quota;
 pub mod quota_alloc;
@@ -575,6 +576,8 @@ pub struct Master {
     ledger: ledger::Ledger,
     /// Inverse offers and the answers to them ([`inverse`]).
     inverse: inverse::InverseOffers,
+    /// Operations with feedback until acknowledged ([`operations_feedback`]).
+    feedback: operations_feedback::Feedback,
 }
 
 impl Master {
@@ -636,6 +639,7 @@ impl Master {
             timers: timers::Timers::default(),
             ledger: ledger::Ledger::default(),
             inverse: inverse::InverseOffers::default(),
+            feedback: operations_feedback::Feedback::default(),
         };
         let recovered: Vec<(String, Option<u64>)> = master
             .agents
@@ -648,6 +652,7 @@ impl Master {
             }
         }
         master.restore_completed();
+        master.restore_operations();
         master
     }
 
@@ -773,6 +778,9 @@ impl Master {
         if let Some(at) = self.first_timer() {
             next = next.min(at);
         }
+        if let Some(at) = self.feedback.next_retry_ms() {
+            next = next.min(at);
+        }
         Some(next)
     }
 
@@ -784,6 +792,9 @@ impl Master {
             next = next.min(self.next_removal_ms);
         }
         if let Some(at) = self.deadlines_by_scan().into_values().min() {
+            next = next.min(at);
+        }
+        if let Some(at) = self.feedback.next_retry_ms() {
             next = next.min(at);
         }
         Some(next)
@@ -801,6 +812,7 @@ impl Master {
         if now_ms >= self.next_registry_gc_ms {
             self.registry_gc(now_ms, out);
         }
+        self.retry_operations(now_ms, out);
         if now_ms >= self.next_allocation_ms {
             self.allocation_dirty = true;
         }

@@ -85,6 +85,9 @@ pub struct Registry {
     pub maintenance: Maintenance,
     /// Agents being drained or drained (DRAIN_AGENT, [`super::drain`]).
     pub drains: BTreeMap<String, v1::DrainInfo>,
+    /// Operations with an unacknowledged terminal status, by the operation's uuid in hex
+    /// ([`super::operations_feedback`]).
+    pub operations: BTreeMap<String, v1::Operation>,
 }
 
 /// One change to the registry.
@@ -138,6 +141,11 @@ pub enum RegistryOp {
     },
     /// An agent's drain ended (REACTIVATE_AGENT).
     EndDrain { agent_id: String },
+    /// An operation with feedback and its unacknowledged status (added or replaced).
+    PutOperation(Box<v1::Operation>),
+    /// The operation whose uuid (hex) this is was acknowledged or left with its framework or
+    /// agent.
+    RemoveOperation { uuid: String },
 }
 
 impl Registry {
@@ -219,6 +227,15 @@ impl Registry {
             }
             RegistryOp::EndDrain { agent_id } => {
                 self.drains.remove(agent_id);
+            }
+            RegistryOp::PutOperation(operation) => {
+                self.operations.insert(
+                    super::operations_feedback::uuid_key(operation),
+                    operation.as_ref().clone(),
+                );
+            }
+            RegistryOp::RemoveOperation { uuid } => {
+                self.operations.remove(uuid);
             }
             RegistryOp::PutFramework(info) => {
                 let id = info

@@ -9,10 +9,9 @@
 use drover_wire::internal::agent_event;
 use drover_wire::internal::agent_event::Type as AgentEventType;
 use drover_wire::v1;
-use drover_wire::v1::scheduler;
 
 use super::registry::RegistryOp;
-use super::{Effect, Master, Reply, agent_event, scheduler_event};
+use super::{Effect, Master, Reply, agent_event};
 use crate::operations::{self, Actor, Operation};
 use crate::resources;
 
@@ -20,10 +19,12 @@ impl Master {
     /// One non-launch operation of an ACCEPT on `agent_id`'s offer to `role`: validated,
     /// authorized, applied to `remaining` (what the offers still hold) and to the agent.
     /// A refused operation is dropped, as Mesos did: the operator sees why in the log, and a
-    /// framework that gave it an `id` gets OPERATION_ERROR.
+    /// framework that gave it an `id` gets OPERATION_ERROR. An applied one with an `id` is
+    /// answered OPERATION_FINISHED ([`super::operations_feedback`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn offer_operation(
         &mut self,
+        now_ms: u64,
         framework_id: &str,
         agent_id: &str,
         role: &str,
@@ -35,17 +36,11 @@ impl Master {
             .frameworks
             .get(framework_id)
             .and_then(|f| f.info.principal.clone());
-        let result = (|| {
+        let result = (|| -> Result<bool, String> {
             let Some(operation) = Operation::from_offer_operation(op)? else {
-                return Ok(());
+                return Ok(false);
             };
-            if op.id.is_some() {
-                return Err(format!(
-                    "{}: operation feedback ('id') is not supported for operations on an \
-                     agent's own resources; send the operation without an id",
-                    operation.name()
-                ));
-            }
+            self.check_feedback(framework_id, op)?;
             let actor = Actor {
                 principal: principal.as_deref(),
                 role: Some(role),
@@ -56,27 +51,17 @@ impl Master {
             let applied = operation.apply(remaining)?;
             self.apply_to_agent(agent_id, &operation, out)?;
             *remaining = applied;
-            Ok(())
+            Ok(true)
         })();
-        if let Err(message) = result {
-            out.push(Effect::Warn(format!(
-                "Dropping an operation of framework {framework_id} on agent {agent_id}: \
-                 {message}"
-            )));
-            if let Some(id) = &op.id {
-                let mut event = scheduler_event(scheduler::event::Type::UpdateOperationStatus);
-                event.update_operation_status = Some(scheduler::event::UpdateOperationStatus {
-                    status: v1::OperationStatus {
-                        operation_id: Some(id.clone()),
-                        state: v1::OperationState::OperationError as i32,
-                        message: Some(message),
-                        agent_id: Some(v1::AgentId {
-                            value: agent_id.into(),
-                        }),
-                        ..Default::default()
-                    },
-                });
-                self.send_to_framework(framework_id, event, out);
+        match result {
+            Ok(true) => self.operation_finished(now_ms, framework_id, agent_id, op, out),
+            Ok(false) => {}
+            Err(message) => {
+                out.push(Effect::Warn(format!(
+                    "Dropping an operation of framework {framework_id} on agent {agent_id}: \
+                     {message}"
+                )));
+                self.operation_error(framework_id, Some(agent_id), op, &message, out);
             }
         }
     }

@@ -316,6 +316,16 @@ impl Master {
                     out,
                 );
             }
+            // As Mesos: an operation with an `id` on invalid offers is OPERATION_ERROR.
+            for op in &accept.operations {
+                self.operation_error(
+                    framework_id,
+                    None,
+                    op,
+                    &format!("Operation attempted with invalid offers: {error}"),
+                    out,
+                );
+            }
             return;
         }
         let (Some(agent_id), Some(role)) = (agent_id, role) else {
@@ -371,7 +381,15 @@ impl Master {
                 }
                 // RESERVE, UNRESERVE, CREATE, DESTROY change what the offers hold for the
                 // launches after them; what Drover does not perform is dropped by name.
-                _ => self.offer_operation(framework_id, &agent_id, &role, &op, &mut remaining, out),
+                _ => self.offer_operation(
+                    now_ms,
+                    framework_id,
+                    &agent_id,
+                    &role,
+                    &op,
+                    &mut remaining,
+                    out,
+                ),
             }
         }
         let refuse_ms = validation::refuse_ms(accept.filters.as_ref());

@@ -72,10 +72,23 @@ pub fn validate_call(call: &Call) -> Result<CallType, String> {
                 ));
             }
         }
-        CallType::AcknowledgeOperationStatus => present(
-            call.acknowledge_operation_status.is_some(),
-            "acknowledge_operation_status",
-        )?,
+        CallType::AcknowledgeOperationStatus => {
+            let Some(ack) = &call.acknowledge_operation_status else {
+                return Err("Expecting 'acknowledge_operation_status' to be present".into());
+            };
+            if ack.uuid.len() != 16 {
+                return Err(format!(
+                    "Failed to parse 'acknowledge_operation_status.uuid': expected 16 bytes, \
+                     got {}",
+                    ack.uuid.len()
+                ));
+            }
+            // As Mesos: only operations on agents are acknowledged (no external resource
+            // providers).
+            if ack.agent_id.is_none() {
+                return Err("Expecting 'agent_id' to be present".into());
+            }
+        }
         CallType::Reconcile => present(call.reconcile.is_some(), "reconcile")?,
         CallType::ReconcileOperations => {
             present(call.reconcile_operations.is_some(), "reconcile_operations")?

@@ -147,6 +147,16 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                 }))
                 .await;
             }
+            CallType::GetOperations => {
+                return filtered(Box::new(move |m| {
+                    let mut r = respond(ResponseType::GetOperations);
+                    let mut o = m.get_operations();
+                    viewer.filter_operations(&mut o, &crate::view::users(m));
+                    r.get_operations = Some(o);
+                    r
+                }))
+                .await;
+            }
             _ => {}
         }
     }
@@ -298,14 +308,15 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
             message_response(&r, accept)
         }
         CallType::GetOperations => {
-            // Operations are the offer operations a framework asked for with feedback
-            // (RESERVE, CREATE, ... with an id) and those of resource providers. Drover
-            // applies RESERVE, UNRESERVE, CREATE and DESTROY without feedback (one with an id
-            // is answered OPERATION_ERROR) and has no resource providers, so there never is
-            // one to list: the empty list is the truth.
-            let mut r = respond(ResponseType::GetOperations);
-            r.get_operations = Some(response::GetOperations::default());
-            message_response(&r, accept)
+            // The operations frameworks asked feedback for, until their terminal status is
+            // acknowledged (`drover_core::master::operations_feedback`); Drover has no
+            // resource providers, so there are no others.
+            read(|m, _| {
+                let mut r = respond(ResponseType::GetOperations);
+                r.get_operations = Some(m.get_operations());
+                r
+            })
+            .await
         }
         CallType::ReadFile => {
             let Some(read) = call.read_file else {
