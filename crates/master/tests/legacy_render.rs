@@ -117,6 +117,8 @@ fn state_document_is_byte_identical_to_the_tree_it_replaced() {
     let expected = json!({
         "slaves": slaves_json(master, false),
         "recovered_slaves": slaves_json(master, true),
+        "unreachable_agents": unreachable_json(master),
+        "gone_agents": gone_json(master),
     })
     .to_string();
     assert_eq!(String::from_utf8(render_slaves(master)).unwrap(), expected);
@@ -136,13 +138,44 @@ fn state_document_is_byte_identical_to_the_tree_it_replaced() {
 #[test]
 fn restarted_master_state_is_byte_identical() {
     // Recovered agents and recovered frameworks take the other branches.
-    let sim = populated().restart(10_000);
+    let mut sim = populated().restart(10_000);
     let master = &sim.m;
     let expected = state_json(master, flags()).to_string();
     assert_eq!(
         String::from_utf8(render_state(master, &flags())).unwrap(),
         expected
     );
+    // Agents that never come back become unreachable, one is then marked gone: Drover's
+    // lists of them beside Mesos' counts.
+    sim.advance(700_000);
+    let gone = sim
+        .m
+        .registry()
+        .unreachable
+        .keys()
+        .next()
+        .cloned()
+        .expect("unreachable");
+    let req = sim.conn();
+    sim.step(drover_core::master::Input::MarkAgentGone {
+        req,
+        agent_id: gone,
+    });
+    let master = &sim.m;
+    assert!(!master.registry().unreachable.is_empty() && !master.registry().gone.is_empty());
+    let expected = state_json(master, flags()).to_string();
+    assert_eq!(
+        String::from_utf8(render_state(master, &flags())).unwrap(),
+        expected
+    );
+    let expected = json!({
+        "slaves": slaves_json(master, false),
+        "recovered_slaves": slaves_json(master, true),
+        "unreachable_agents": unreachable_json(master),
+        "gone_agents": gone_json(master),
+    })
+    .to_string();
+    assert_eq!(String::from_utf8(render_slaves(master)).unwrap(), expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,6 +193,29 @@ fn summary_json(list: &[v1::Resource]) -> Value {
         map.insert(name, value);
     }
     Value::Object(map)
+}
+
+/// Drover's lists beside Mesos' counts: the registry's unreachable agents with their last
+/// address, and the gone ones.
+fn unreachable_json(master: &Master) -> Vec<Value> {
+    master
+        .registry()
+        .unreachable
+        .iter()
+        .map(|(id, u)| {
+            json!({"id": id, "hostname": u.info.hostname, "port": u.info.port.unwrap_or(5051),
+                   "unreachable_time": u.time_ms as f64 / 1000.0})
+        })
+        .collect()
+}
+
+fn gone_json(master: &Master) -> Vec<Value> {
+    master
+        .registry()
+        .gone
+        .iter()
+        .map(|(id, t)| json!({"id": id, "gone_time": *t as f64 / 1000.0}))
+        .collect()
 }
 
 fn state_json(master: &Master, flags: Value) -> Value {
@@ -193,6 +249,8 @@ fn state_json(master: &Master, flags: Value) -> Value {
         "flags": flags,
         "slaves": slaves_json(master, false),
         "recovered_slaves": slaves_json(master, true),
+        "unreachable_agents": unreachable_json(master),
+        "gone_agents": gone_json(master),
         "frameworks": master.frameworks().values().map(|f| framework_json(master, f)).collect::<Vec<_>>(),
         "completed_frameworks": master.completed_frameworks().iter().map(|f| framework_json(master, f)).collect::<Vec<_>>(),
         "orphan_tasks": [],
