@@ -36,6 +36,25 @@ pub struct OpKey {
     pub operation_id: String,
 }
 
+impl OpKey {
+    /// The key of a stored operation (empty parts if the record lacks them).
+    fn of(operation: &v1::Operation) -> OpKey {
+        OpKey {
+            framework_id: operation
+                .framework_id
+                .as_ref()
+                .map(|f| f.value.clone())
+                .unwrap_or_default(),
+            operation_id: operation
+                .info
+                .id
+                .as_ref()
+                .map(|i| i.value.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// One operation the master tracks until its terminal status is acknowledged.
 #[derive(Debug, Clone)]
 pub struct Tracked {
@@ -164,19 +183,7 @@ impl Master {
     /// connected yet: each status is resent when its framework resubscribes.
     pub(super) fn restore_operations(&mut self) {
         for operation in self.registry.operations.values() {
-            let key = OpKey {
-                framework_id: operation
-                    .framework_id
-                    .as_ref()
-                    .map(|f| f.value.clone())
-                    .unwrap_or_default(),
-                operation_id: operation
-                    .info
-                    .id
-                    .as_ref()
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default(),
-            };
+            let key = OpKey::of(operation);
             self.feedback.ops.insert(
                 key,
                 Tracked {
@@ -585,19 +592,7 @@ impl Master {
             return Err("the operation resend index holds stale entries".into());
         }
         for (uuid, operation) in &self.registry.operations {
-            let key = OpKey {
-                framework_id: operation
-                    .framework_id
-                    .as_ref()
-                    .map(|f| f.value.clone())
-                    .unwrap_or_default(),
-                operation_id: operation
-                    .info
-                    .id
-                    .as_ref()
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default(),
-            };
+            let key = OpKey::of(operation);
             if !self.feedback.ops.contains_key(&key) {
                 return Err(format!("persisted operation {uuid} is not tracked"));
             }
