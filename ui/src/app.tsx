@@ -752,7 +752,9 @@ function onEscape(f: () => void) {
 
 function AppPage({ data, id, master }: { data: Services; id: string; master?: string }) {
   const app = data.apps.find((a) => a.id === id);
-  const [count, setCount] = useState<string>('');
+  // Undefined until the user edits the field; an emptied field stays empty (it used to snap
+  // back to the current count, so typing after clearing it appended: 1 → 12).
+  const [count, setCount] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>();
   const [confirm, setConfirm] = useState(false);
   if (!app) return <Alert text={`No app ${id}`} />;
@@ -767,7 +769,7 @@ function AppPage({ data, id, master }: { data: Services; id: string; master?: st
       <p class="small">In group <a href={href('group', app.id.slice(0, app.id.lastIndexOf('/')) || '/')}>{app.id.slice(0, app.id.lastIndexOf('/')) || '/'}</a></p>
       <p class="mono small">{app.cmd}</p>
       <div class="actions" onKeyDown={onEscape(() => setConfirm(false))}>
-        <label>Instances <input type="number" min="0" value={count || app.instances} id="scale-count"
+        <label>Instances <input type="number" min="0" value={count ?? app.instances} id="scale-count"
           onInput={(e) => setCount((e.target as HTMLInputElement).value)} /></label>
         <button type="button" id="scale" onClick={() => act('PUT', base, { instances: Number(count || app.instances) })}>Scale</button>
         <button type="button" onClick={() => act('POST', `${base}/restart`)}>Restart</button>
@@ -811,7 +813,9 @@ function PodPage({ data, id }: { data: Services; id: string }) {
   const pod = data.pods.find((p) => p.id === id);
   const [error, setError] = useState<string | undefined>();
   const [confirm, setConfirm] = useState(false);
-  const [count, setCount] = useState<string>('');
+  // Undefined until the user edits the field; an emptied field stays empty (it used to snap
+  // back to the current count, so typing after clearing it appended: 1 → 12).
+  const [count, setCount] = useState<string | undefined>(undefined);
   if (!pod) return <Alert text={`No pod ${id}`} />;
   const scale = async () => {
     try {
@@ -831,7 +835,7 @@ function PodPage({ data, id }: { data: Services; id: string }) {
       <h2>Pod <span class="mono">{pod.id}</span> <span class="badge" data-test="app-status">{leaf.status}</span></h2>
       <p>{running} of {wanted} instances stable · containers {(pod.spec?.containers ?? []).map((c: any) => c.name).join(', ')}</p>
       <div class="actions" onKeyDown={onEscape(() => setConfirm(false))}>
-        <label>Instances <input type="number" min="0" value={count || wanted} id="pod-scale-count"
+        <label>Instances <input type="number" min="0" value={count ?? wanted} id="pod-scale-count"
           onInput={(e) => setCount((e.target as HTMLInputElement).value)} /></label>
         <button type="button" id="pod-scale" onClick={scale}>Scale</button>
         {confirm
