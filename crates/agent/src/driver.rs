@@ -938,6 +938,9 @@ impl Driver {
             && image.is_none()
             && isolation.pid_namespace
             && self.containerizer.isolation().pid_namespace().is_ok();
+        // A Docker container gets its persistent volumes as binds the daemon makes onto mount
+        // points in the sandbox (a link would lead to a path that is not in the container).
+        let volume_mount_points = bind_volumes || kind.is_some();
         let fetcher = self.settings.fetcher.clone();
         let nested = self.settings.nested.clone();
         let (cancel_tx, mut cancel_rx) = oneshot::channel();
@@ -968,12 +971,13 @@ impl Driver {
                 }
             };
             // Persistent volumes first, so nothing fetched can stand where a volume goes (a
-            // link, or the mount point the container's init binds the volume onto). With an
-            // image they are bind mounts made by `rootfs-launch` instead (below).
+            // link, or the mount point the container's init or the Docker daemon binds the
+            // volume onto). With an image they are bind mounts made by `rootfs-launch` instead
+            // (below).
             if image.is_none() && !spec.persistent_volumes.is_empty() {
                 let (sandbox, user) = (PathBuf::from(&spec.directory), spec.user.clone());
                 let volumes = spec.persistent_volumes.clone();
-                let appearance = if bind_volumes {
+                let appearance = if volume_mount_points {
                     crate::volumes::Appearance::MountPoint
                 } else {
                     crate::volumes::Appearance::Link

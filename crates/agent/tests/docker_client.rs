@@ -124,9 +124,20 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         }],
         ..Default::default()
     };
+    // A persistent volume: its mount point made in the sandbox beforehand (as the agent's
+    // driver does), the volume bound onto it below the sandbox's mount.
+    let persistent = daemon.dir.path().join("persistent");
+    std::fs::create_dir_all(&persistent).unwrap();
+    std::fs::create_dir_all(task_sandbox.join("state")).unwrap();
+    let volumes = [drover_core::agent::VolumeUse {
+        container_path: "state".into(),
+        dir: persistent.display().to_string(),
+        read_only: false,
+    }];
     let command = v1::CommandInfo {
         value: Some(
             "cat /volume/data; echo $FROM_PARAMETER $PORT0 > $MESOS_SANDBOX/seen; \
+             echo kept > $MESOS_SANDBOX/state/file; \
              echo x > /volume/data || exit 7"
                 .into(),
         ),
@@ -143,6 +154,7 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         cfs_quota: true,
         owner: "owner-a",
         allow_escaping: false,
+        persistent_volumes: &volumes,
     })
     .unwrap();
     launch(&docker, &run, false, None, timeout, &task_sandbox)
@@ -164,6 +176,13 @@ async fn the_client_runs_waits_stops_and_lists_containers_on_a_real_daemon() {
         std::fs::read_to_string(volume.join("data")).unwrap(),
         "from the host\n"
     );
+    // What the task wrote on its persistent volume is in the volume on the host, not in the
+    // sandbox's mount point.
+    assert_eq!(
+        std::fs::read_to_string(persistent.join("file")).unwrap(),
+        "kept\n"
+    );
+    assert!(!task_sandbox.join("state/file").exists());
 
     // The memory limit is enforced and an OOM kill is reported as such.
     let mut hog = spec(

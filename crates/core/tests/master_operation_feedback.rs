@@ -508,3 +508,159 @@ fn an_agent_marked_unreachable_takes_its_operations_and_the_framework_is_told() 
     let answers = reconcile(&mut sim, &fw, &[("op-1", Some(&agent))]);
     assert_eq!(state(&answers[0]), S::OperationUnreachable);
 }
+
+#[test]
+fn a_launch_with_an_id_is_not_performed_and_its_tasks_are_errors() {
+    use drover_core::task::Reason;
+    let mut sim = Sim::new();
+    let (agent, fw, offer) = setup(&mut sim);
+    let mut op = launch(vec![task("t1", &agent, "cpus:1;mem:128")]);
+    op.id = Some(v1::OperationId {
+        value: "launch-1".into(),
+    });
+    let mut group_task = task("g1", &agent, "cpus:1;mem:128");
+    group_task.command = None;
+    let group = v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+        id: Some(v1::OperationId {
+            value: "group-1".into(),
+        }),
+        launch_group: Some(v1::offer::operation::LaunchGroup {
+            executor: v1::ExecutorInfo {
+                executor_id: v1::ExecutorId { value: "e1".into() },
+                r#type: Some(v1::executor_info::Type::Default as i32),
+                resources: resources::parse("cpus:0.1;mem:32").unwrap(),
+                ..Default::default()
+            },
+            task_group: v1::TaskGroupInfo {
+                tasks: vec![group_task],
+            },
+        }),
+        ..Default::default()
+    };
+    let mut effects = accept_ops(&mut sim, &fw, &offer, vec![op, group]);
+    let statuses = updates(&effects, fw.conn);
+    let summary: Vec<_> = statuses
+        .iter()
+        .map(|s| {
+            (
+                s.task_id.value.as_str(),
+                v1::TaskState::try_from(s.state).unwrap(),
+                s.reason,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "t1",
+                v1::TaskState::TaskError,
+                Some(Reason::TaskInvalid as i32)
+            ),
+            (
+                "g1",
+                v1::TaskState::TaskError,
+                Some(Reason::TaskGroupInvalid as i32)
+            ),
+        ],
+        "{effects:#?}"
+    );
+    assert!(
+        statuses[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .ends_with("The `id` field cannot be set on LAUNCH operations"),
+        "{:?}",
+        statuses[0].message
+    );
+    assert!(
+        statuses[1]
+            .message
+            .as_deref()
+            .unwrap()
+            .ends_with("The `id` field cannot be set on LAUNCH_GROUP operations"),
+        "{:?}",
+        statuses[1].message
+    );
+    // Nothing reached the agent, no operation is tracked, and the offer's resources are
+    // free to be offered again.
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::ToAgent { .. })),
+        "{effects:#?}"
+    );
+    assert!(op_statuses(&effects, &fw).is_empty());
+    assert!(sim.m.get_operations().operations.is_empty());
+    effects.extend(sim.advance(2_000));
+    let again = offers(&effects, fw.conn);
+    assert_eq!(again.len(), 1, "{effects:#?}");
+    assert_eq!(
+        resources::scalar(&again[0].resources, "cpus"),
+        4.0,
+        "the whole agent is offered again"
+    );
+}
+
+#[test]
+fn a_framework_cannot_hold_more_than_the_bound_of_unacknowledged_operations() {
+    use drover_core::master::operations_feedback::MAX_PENDING_PER_FRAMEWORK;
+    let mut sim = Sim::new();
+    let (agent, fw, offer) = setup(&mut sim);
+    let unreserve = |id: String| v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Unreserve as i32),
+        id: Some(v1::OperationId { value: id }),
+        unreserve: Some(v1::offer::operation::Unreserve {
+            resources: vec![reserved_cpus(1.0, "db")],
+        }),
+        ..Default::default()
+    };
+    // Reserve and unreserve the same cpu with fresh ids, one past the bound.
+    let mut ops = Vec::new();
+    for i in 0..=MAX_PENDING_PER_FRAMEWORK / 2 {
+        ops.push(reserve(Some(&format!("r-{i}")), "db"));
+        ops.push(unreserve(format!("u-{i}")));
+    }
+    let mut effects = accept_ops(&mut sim, &fw, &offer, ops);
+    let statuses = op_statuses(&effects, &fw);
+    let finished: Vec<_> = statuses
+        .iter()
+        .filter(|s| state(s) == v1::OperationState::OperationFinished)
+        .collect();
+    let errors: Vec<_> = statuses
+        .iter()
+        .filter(|s| state(s) == v1::OperationState::OperationError)
+        .collect();
+    assert_eq!(finished.len(), MAX_PENDING_PER_FRAMEWORK);
+    assert_eq!(errors.len(), 2, "the two past the bound");
+    assert!(
+        errors[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("not acknowledged"),
+        "{:?}",
+        errors[0]
+    );
+    assert_eq!(
+        sim.m.get_operations().operations.len(),
+        MAX_PENDING_PER_FRAMEWORK
+    );
+    // Acknowledging one makes room for one more.
+    let first = finished[0];
+    let (reply, acked) = ack(
+        &mut sim,
+        &fw,
+        &agent,
+        &first.operation_id.as_ref().unwrap().value,
+        first.uuid.as_ref().unwrap().value.clone(),
+    );
+    assert_eq!(reply, Reply::Accepted);
+    effects.extend(acked);
+    effects.extend(sim.advance(2_000));
+    let offer = offers(&effects, fw.conn).pop().expect("an offer").id.value;
+    let effects = accept_ops(&mut sim, &fw, &offer, vec![reserve(Some("one-more"), "db")]);
+    let statuses = op_statuses(&effects, &fw);
+    assert_eq!(statuses.len(), 1, "{effects:#?}");
+    assert_eq!(state(&statuses[0]), v1::OperationState::OperationFinished);
+}

@@ -61,6 +61,20 @@ fn pymesos_groups_grow_and_shrink_a_default_executors_container() {
         output.contains("update hog TASK_LOST REASON_CONTAINER_UPDATE_FAILED SOURCE_AGENT"),
         "{output}"
     );
+    // The same for a partition-aware framework: TASK_GONE (seed 1, L142).
+    let output = run_python(
+        &cluster,
+        "pymesos_group_resize.py",
+        &[
+            format!("127.0.0.1:{}", cluster.master_port),
+            "--partition-aware".into(),
+        ],
+    );
+    eprintln!("{output}");
+    assert!(
+        output.contains("update hog TASK_GONE REASON_CONTAINER_UPDATE_FAILED SOURCE_AGENT"),
+        "{output}"
+    );
 }
 
 /// marathon-python drives every endpoint it has that Drover serves.

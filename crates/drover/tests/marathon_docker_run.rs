@@ -1,7 +1,8 @@
 //! Issue 13's Docker test in one cluster: a bridged Docker app posted to `drover marathon` runs
 //! in a real (private) dockerd through the agent's Docker containerizer, and its port mapping's
 //! offered host port answers HTTP from inside the container (curl it), with a MESOS_HTTP
-//! health check through the same mapping; scaling to zero removes the container.
+//! health check through the same mapping; scaling to zero removes the container. Then a
+//! resident Docker app keeps what it wrote on its persistent volume across a relaunch.
 
 use crate::support;
 
@@ -40,6 +41,9 @@ impl Drop for Bridge {
     }
 }
 
+/// Marathon's role, which the resident app reserves for.
+const ROLE: &str = "docker-resident";
+
 #[test]
 fn a_bridged_marathon_docker_app_serves_on_its_offered_host_port() {
     if !nix::unistd::geteuid().is_root() {
@@ -58,6 +62,7 @@ fn a_bridged_marathon_docker_app_serves_on_its_offered_host_port() {
             "--containerizers=mesos,docker".into(),
             format!("--docker_socket={}", daemon.socket().display()),
         ],
+        marathon_flags: vec![format!("--mesos_role={ROLE}")],
         ..Default::default()
     });
     let app = json!({
@@ -111,4 +116,83 @@ fn a_bridged_marathon_docker_app_serves_on_its_offered_host_port() {
         named(&daemon) == 0
     });
     assert!(support::http_get(port, "/index.html").is_none_or(|(code, _)| code != 200));
+
+    // A resident Docker app: its persistent volume is bound under the container's sandbox
+    // mount, and a killed task's relaunch on the same reservation finds what the first wrote.
+    let app = json!({
+        "id": "/docker/store", "cpus": 0.1, "mem": 32, "disk": 1, "instances": 1,
+        "role": ROLE,
+        "cmd": "cd \"$MESOS_SANDBOX\" && echo \"run $MESOS_TASK_ID\" >> data/log \
+                && if grep -q \" $MESOS_SANDBOX/data \" /proc/self/mounts; then echo MOUNTED; fi \
+                && echo BEGIN && cat data/log && echo END && exec sleep 600",
+        "container": {
+            "type": "DOCKER",
+            "docker": {"image": IMAGE},
+            "volumes": [{"containerPath": "data", "mode": "RW",
+                         "persistent": {"type": "root", "size": 8}}]
+        }
+    });
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
+    assert_eq!(status, 201, "{body}");
+    let running = |cluster: &Cluster| -> Vec<String> {
+        cluster.marathon_json("/v2/apps/docker/store/tasks")["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut first = String::new();
+    support::wait_until(
+        "the resident Docker task running",
+        Duration::from_secs(120),
+        || {
+            first = running(&cluster).pop().unwrap_or_default();
+            !first.is_empty()
+        },
+    );
+    let agent_dir = cluster.dir.path().join("agent");
+    support::wait_until(
+        "the first run wrote its line on a mounted volume",
+        Duration::from_secs(60),
+        || {
+            let seen = crate::marathon_resident::stdouts(&agent_dir);
+            seen.contains("MOUNTED") && seen.contains(&format!("run {first}"))
+        },
+    );
+    let (status, body) = cluster.marathon_request(
+        "DELETE",
+        &format!("/v2/apps/docker/store/tasks/{first}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut second = String::new();
+    support::wait_until(
+        "the instance relaunched on its reservation",
+        Duration::from_secs(120),
+        || {
+            second = running(&cluster)
+                .into_iter()
+                .find(|id| *id != first)
+                .unwrap_or_default();
+            !second.is_empty()
+        },
+    );
+    support::wait_until(
+        "the relaunch saw the first run's line",
+        Duration::from_secs(60),
+        || {
+            crate::marathon_resident::stdouts(&agent_dir)
+                .split("BEGIN")
+                .any(|run| {
+                    run.contains(&format!("run {first}")) && run.contains(&format!("run {second}"))
+                })
+        },
+    );
+    let (status, body) = cluster.marathon_request("DELETE", "/v2/apps/docker/store", None);
+    assert_eq!(status, 200, "{body}");
+    support::wait_until("the resident container stopped", Duration::from_secs(60), || {
+        named(&daemon) == 0
+    });
 }

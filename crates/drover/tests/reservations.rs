@@ -2,7 +2,8 @@
 //! real pymesos framework reserves resources for its role, creates a persistent volume and
 //! runs tasks on it; the data outlives the task and an agent restart; the operator destroys
 //! the volume and unreserves the resources; and a launch on the volume the master no longer
-//! has is TASK_LOST / REASON_RESOURCES_UNKNOWN from the master (seed 1, L100), its real cause.
+//! has is TASK_LOST / REASON_RESOURCES_UNKNOWN from the master (seed 1, L100), its real cause,
+//! and TASK_DROPPED for a partition-aware framework (L124).
 
 use crate::support;
 
@@ -167,6 +168,27 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
     let lost = framework.wait_update("stale", "TASK_LOST", Some("REASON_RESOURCES_UNKNOWN"));
     assert_eq!(lost["source"], "SOURCE_MASTER", "{lost}");
     framework.send("exit");
+
+    // A partition-aware framework in the role makes the same mistake: TASK_DROPPED (L124).
+    let mut aware = Framework::start_script(
+        &cluster,
+        "stateful_framework.py",
+        "stateful-pa",
+        &[
+            &format!("--role={ROLE}"),
+            &format!("--principal={PRINCIPAL}"),
+            "--partition-aware",
+        ],
+    );
+    aware.wait_registered();
+    aware.send(&format!("launch_stale stale-pa {agent_id} {VOLUME} sleep 600"));
+    let dropped = aware.wait_update(
+        "stale-pa",
+        "TASK_DROPPED",
+        Some("REASON_RESOURCES_UNKNOWN"),
+    );
+    assert_eq!(dropped["source"], "SOURCE_MASTER", "{dropped}");
+    aware.send("exit");
 }
 
 /// With the agent's default isolation (`namespaces/pid`, hence a mount namespace per

@@ -32,7 +32,7 @@ async fn docker_apps_round_trip_as_marathon_1_10_and_bad_ones_are_refused() {
                        "parameters": [{"key": "pid", "value": "host"}],
                        "pullConfig": {"secret": "s"}},
             "volumes": [{"containerPath": "/d", "hostPath": "rel/path", "mode": "RW"},
-                        {"containerPath": "/p", "mode": "RW", "persistent": {"size": 1}}]}
+                        {"containerPath": "p", "mode": "RO", "persistent": {"size": 1}}]}
     });
     let r = call(&a, "POST", "/v2/apps", Some(&bad.to_string())).await;
     assert_eq!(r.status, 422, "{:?}", r.body);
@@ -42,7 +42,7 @@ async fn docker_apps_round_trip_as_marathon_1_10_and_bad_ones_are_refused() {
         "/container/docker/parameters/0/key",
         "/container/docker/pullConfig",
         "/container/volumes/0/hostPath",
-        "/container/volumes/1/persistent",
+        "/container/volumes/1/mode",
     ] {
         assert!(paths.iter().any(|p| p == path), "{path} in {:?}", r.body);
     }

@@ -74,6 +74,8 @@ struct Plan {
     mem_mb: f64,
     env: Vec<(String, String)>,
     force_pull: bool,
+    /// The persistent volumes bound into the container under its sandbox.
+    volumes: Vec<drover_core::agent::VolumeUse>,
 }
 
 /// One Docker task's run: the driver's handle on its supervisor.
@@ -227,6 +229,7 @@ pub async fn launch(
         env,
         // Pulled above already.
         force_pull: false,
+        volumes: spec.persistent_volumes.clone(),
     };
     let record = DockerRecord {
         container_id: id,
@@ -307,6 +310,8 @@ pub async fn recover(
         mem_mb: 0.0,
         env: Vec::new(),
         force_pull: false,
+        // A recovered container is followed, never run again: its binds are its own.
+        volumes: Vec::new(),
     };
     Some(start(settings, client, record, plan, Some(task), tx))
 }

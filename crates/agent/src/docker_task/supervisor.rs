@@ -412,6 +412,7 @@ impl Supervisor {
             cfs_quota: self.settings.cfs_quota,
             owner: &self.settings.owner,
             allow_escaping: false,
+            persistent_volumes: &self.plan.volumes,
         })
         .map_err(|why| format!("Failed to launch container: {why}"))?;
         supervise::launch(

@@ -350,19 +350,13 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
             "unreachableStrategy must be disabled for resident tasks",
         );
     }
-    // The Mesos containerizer mounts a volume into the sandbox, with or without an image (in
-    // an image's root filesystem, under the sandbox's mount point). Drover's Docker
-    // containerizer does not mount volumes, so a DOCKER container is refused by name.
-    if !matches!(
-        app.container,
-        Some(
-            super::container::AppContainer::Mesos | super::container::AppContainer::MesosDocker(_)
-        )
-    ) {
+    // A volume appears under the sandbox: bound by the Mesos containerizer (with an image,
+    // in the image's root filesystem, under the sandbox's mount point) or by the Docker daemon
+    // under the container's sandbox mount. Either needs a container to say which.
+    if app.container.is_none() {
         push(
             "/container/volumes",
-            "persistent volumes need a container of type MESOS (with or without an image); \
-             a DOCKER container cannot mount them",
+            "persistent volumes need a container of type MESOS or DOCKER",
         );
     }
     let mut seen = std::collections::BTreeSet::new();

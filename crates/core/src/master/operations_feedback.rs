@@ -26,6 +26,12 @@ pub const RETRY_MIN_MS: u64 = 10_000;
 /// The backoff doubles up to this (`STATUS_UPDATE_RETRY_INTERVAL_MAX`, 10 minutes).
 pub const RETRY_MAX_MS: u64 = 600_000;
 
+/// At most this many operations of one framework are tracked unacknowledged: each is a
+/// registry record and a resend timer, so a framework that never acknowledges (or reuses no
+/// id) must not grow them without end. Mesos had no bound; one more is refused with
+/// OPERATION_ERROR until the framework acknowledges some.
+pub const MAX_PENDING_PER_FRAMEWORK: usize = 1_000;
+
 /// An operation is named by its framework and the framework's operation id (the id is unique
 /// only within a framework).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,15 +112,22 @@ impl Feedback {
     }
 
     fn keys_of(&self, framework_id: &str) -> Vec<OpKey> {
+        self.of_framework(framework_id)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn of_framework<'a>(
+        &'a self,
+        framework_id: &'a str,
+    ) -> impl Iterator<Item = (&'a OpKey, &'a Tracked)> + 'a {
         let from = OpKey {
             framework_id: framework_id.to_owned(),
             operation_id: String::new(),
         };
         self.ops
             .range(from..)
-            .take_while(|(k, _)| k.framework_id == framework_id)
-            .map(|(k, _)| k.clone())
-            .collect()
+            .take_while(move |(k, _)| k.framework_id == framework_id)
     }
 
     /// A uuid for a status or an operation. The core draws no randomness, so it is derived
@@ -219,6 +232,12 @@ impl Master {
             return Err(format!(
                 "An operation with ID '{}' is already pending for this framework",
                 id.value
+            ));
+        }
+        if self.feedback.of_framework(framework_id).count() >= MAX_PENDING_PER_FRAMEWORK {
+            return Err(format!(
+                "The framework has {MAX_PENDING_PER_FRAMEWORK} operations whose statuses are \
+                 not acknowledged; acknowledge some before asking for feedback on more"
             ));
         }
         let resources = crate::operations::Operation::from_offer_operation(op)?

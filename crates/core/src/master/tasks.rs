@@ -350,8 +350,36 @@ impl Master {
             return;
         }
         let mut remaining = offered.clone();
-        for op in accept.operations {
+        for mut op in accept.operations {
             let kind = op.r#type.and_then(|t| OpType::try_from(t).ok());
+            // Launches have no operation feedback: as Mesos, a LAUNCH or LAUNCH_GROUP that
+            // asks for it with an `id` is not performed, and each of its tasks is answered
+            // TASK_ERROR instead.
+            if op.id.is_some() {
+                let (tasks, trigger, name) = match kind {
+                    Some(OpType::Launch) => (
+                        op.launch.take().map(|l| l.task_infos).unwrap_or_default(),
+                        Trigger::LaunchInvalid,
+                        "LAUNCH",
+                    ),
+                    Some(OpType::LaunchGroup) => (
+                        op.launch_group
+                            .take()
+                            .map(|g| g.task_group.tasks)
+                            .unwrap_or_default(),
+                        Trigger::LaunchGroupInvalid,
+                        "LAUNCH_GROUP",
+                    ),
+                    _ => (Vec::new(), Trigger::LaunchInvalid, ""),
+                };
+                if !name.is_empty() {
+                    let detail = format!("The `id` field cannot be set on {name} operations");
+                    for task in &tasks {
+                        self.launch_refused(now_ms, framework_id, task, trigger, &detail, out);
+                    }
+                    continue;
+                }
+            }
             match kind {
                 Some(OpType::Launch) => {
                     for task in op.launch.map(|l| l.task_infos).unwrap_or_default() {

@@ -6,10 +6,10 @@ each task's own nested cgroup would hold it to its 32 MB) and "big" (declares 30
 running executor adds "late" (64 MB), which runs beside them, in the same executor, and writes
 that file; "big" then finishes and the agent shrinks the container to 32 + 32 + 64 MB, below what
 "hog" holds. The kernel refuses; the agent destroys the container and every task of it ends
-TASK_LOST / REASON_CONTAINER_UPDATE_FAILED from the agent (seed 1), this framework not being
-partition-aware.
+TASK_LOST / REASON_CONTAINER_UPDATE_FAILED from the agent (seed 1, L109), or TASK_GONE when the
+framework is partition-aware (L142).
 
-Usage: pymesos_group_resize.py MASTER_HOST:PORT. Prints one line per update and exits 0 when
+Usage: pymesos_group_resize.py MASTER_HOST:PORT [--partition-aware]. Prints one line per update and exits 0 when
 every expectation held, 1 otherwise (with the reason)."""
 
 import socket
@@ -21,6 +21,9 @@ from addict import Dict
 from pymesos import MesosSchedulerDriver, Scheduler
 
 MASTER = sys.argv[1]
+PARTITION_AWARE = "--partition-aware" in sys.argv[2:]
+# What a task of the destroyed container ends as.
+ENDED = "TASK_GONE" if PARTITION_AWARE else "TASK_LOST"
 DEADLINE_SECONDS = 90
 EXECUTOR_ID = "resize-executor"
 HOG = ("python3 -c \"import time; b = b'x' * (150 * 1024 * 1024); "
@@ -104,6 +107,8 @@ def main():
     framework.name = "pymesos-group-resize"
     framework.hostname = socket.gethostname()
     framework.failover_timeout = 60
+    if PARTITION_AWARE:
+        framework.capabilities = [dict(type="PARTITION_AWARE")]
     observer = Observer()
     observer.groups = [
         [("hog", HOG, 32),
@@ -124,8 +129,8 @@ def main():
         observer.wait_for("late RUNNING", lambda: observer.saw("late", "TASK_RUNNING"))
         observer.wait_for("big FINISHED", lambda: observer.saw("big", "TASK_FINISHED"))
         for task in ("hog", "late"):
-            observer.wait_for(task + " LOST", lambda: observer.saw(task, "TASK_LOST"))
-            lost = observer.update_of(task, "TASK_LOST")
+            observer.wait_for(task + " " + ENDED, lambda: observer.saw(task, ENDED))
+            lost = observer.update_of(task, ENDED)
             if lost[2] != "REASON_CONTAINER_UPDATE_FAILED" or lost[3] != "SOURCE_AGENT":
                 raise SystemExit("FAIL: %s should be lost to the failed update: %r"
                                  % (task, lost))

@@ -4,6 +4,7 @@ stateful frameworks did on Mesos. It speaks the pre-refinement reservation forma
 `reservation`), as frameworks without RESERVATION_REFINEMENT do.
 
 Usage: stateful_framework.py MASTER_HOST:PORT --name=NAME --role=ROLE --principal=PRINCIPAL
+       [--partition-aware]
 
 Printed lines:
   registered <framework id>
@@ -152,6 +153,8 @@ def main():
     framework.role = ROLE
     framework.principal = PRINCIPAL
     framework.checkpoint = True
+    if OPTIONS.get("partition-aware"):
+        framework.capabilities = [dict(type="PARTITION_AWARE")]
     scheduler = Stateful()
     driver = MesosSchedulerDriver(scheduler, framework, MASTER, use_addict=True)
     driver.start()

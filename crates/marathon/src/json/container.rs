@@ -220,9 +220,10 @@ fn read(
         .string(obj, "type", path)
         .unwrap_or_else(|| "DOCKER".into());
     let docker = r.object(obj, "docker", path);
-    // Persistent volumes are mounted into the sandbox by the Mesos containerizer (with an
-    // image, in the image's root filesystem); Drover's Docker containerizer cannot mount them.
-    let persistent_ok = kind == "MESOS";
+    // Persistent volumes appear under the sandbox: bound by the Mesos containerizer (with an
+    // image, in the image's root filesystem) or by the Docker daemon under the sandbox's
+    // mount point.
+    let persistent_ok = matches!(kind.as_str(), "MESOS" | "DOCKER");
     let volumes = read_volumes(r, obj, secret_volumes, persistent, persistent_ok);
     match kind.as_str() {
         "MESOS" => {
@@ -515,8 +516,7 @@ fn read_volumes(
             if !persistent_ok {
                 r.error(
                     &format!("{path}/persistent"),
-                    "persistent volumes need a container of type MESOS (with or without an \
-                     image); a DOCKER container cannot mount them",
+                    "persistent volumes need a container of type MESOS or DOCKER",
                 );
                 continue;
             }

@@ -222,12 +222,6 @@ fn what_drover_cannot_run_is_refused_by_name() {
         json!({"id": "a", "cmd": "x", "container": c})
     };
     assert_refused(
-        docker(json!({"volumes": [{"containerPath": "data", "mode": "RW",
-                                    "persistent": {"size": 10}}]})),
-        "/container/volumes/0/persistent",
-        "persistent volumes need a container of type MESOS (with or without an image)",
-    );
-    assert_refused(
         docker(json!({"volumes": [{"containerPath": "/d", "hostpath": "/srv", "mode": "RW"}]})),
         "/container/volumes/0/hostpath",
         "unknown field of a volume",

@@ -197,17 +197,28 @@ fn a_resident_app_breaking_marathons_rules_is_refused_by_field() {
         "/residency/relaunchEscalationTimeoutSeconds",
         "3600",
     );
-    refused(
-        with(
+}
+
+#[test]
+fn a_docker_container_may_hold_persistent_volumes() {
+    let app = parse_app(
+        &with(
             resident(),
             "/container",
             json!({"type": "DOCKER", "docker": {"image": "busybox"},
                    "volumes": [{"containerPath": "data", "mode": "RW",
                                 "persistent": {"size": 10}}]}),
         ),
-        "/container/volumes/0/persistent",
-        "a DOCKER container cannot mount them",
-    );
+        None,
+        Mode::Full,
+    )
+    .expect("a resident Docker app is valid");
+    assert_eq!(app.persistent_volumes.len(), 1);
+    assert_eq!(app.persistent_volumes[0].container_path, "data");
+    assert!(matches!(
+        app.container,
+        Some(drover_core::marathon::container::AppContainer::Docker(_))
+    ));
 }
 
 #[test]

@@ -2,11 +2,12 @@
 //! container the daemon creates ([`RunSpec`]), as Mesos' Docker containerizer built its
 //! `docker run`: named `mesos-<container id>`, the sandbox at `/mnt/mesos/sandbox`, cpu shares
 //! (and CFS quota) and a memory limit from the task's resources, the network, published ports,
-//! host-path volumes, and the `parameters` the API can express — any other is refused by name.
+//! host-path and persistent volumes, and the `parameters` the API can express — any other is refused by name.
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use drover_core::agent::VolumeUse;
 use drover_core::agent::docker::request_problem;
 use drover_wire::v1;
 use v1::container_info::docker_info::Network;
@@ -46,6 +47,9 @@ pub struct DockerTask<'a> {
     pub owner: &'a str,
     /// Whether options that leave the container are allowed.
     pub allow_escaping: bool,
+    /// The persistent volumes the task's resources hold, bound at their paths under the
+    /// sandbox's mount point (where Mesos' Docker containerizer made them appear).
+    pub persistent_volumes: &'a [VolumeUse],
 }
 
 /// The container to create, or why the task cannot be launched (for the launch-failed update).
@@ -119,6 +123,31 @@ pub fn run_spec(task: &DockerTask<'_>) -> Result<RunSpec, String> {
             "{host}:{}{}",
             volume.container_path,
             if read_only { ":ro" } else { "" }
+        ));
+    }
+
+    // A persistent volume appears at its relative `container_path` under the sandbox, as it
+    // does for a command task; the agent made its mount point in the sandbox beforehand. The
+    // bind is below the sandbox's, so the daemon mounts it after (on top of) the sandbox.
+    for volume in task.persistent_volumes {
+        drover_core::operations::validate_container_path(&volume.container_path).map_err(|e| {
+            format!(
+                "persistent volume container_path '{}' {e}",
+                volume.container_path
+            )
+        })?;
+        // The daemon's bind syntax separates its parts with ':'.
+        if volume.dir.contains(':') || volume.container_path.contains(':') {
+            return Err(format!(
+                "persistent volume {} at '{}': a Docker container cannot bind a path with ':'",
+                volume.dir, volume.container_path
+            ));
+        }
+        binds.push(format!(
+            "{}:{SANDBOX_MOUNT}/{}{}",
+            volume.dir,
+            volume.container_path,
+            if volume.read_only { ":ro" } else { "" }
         ));
     }
 

@@ -58,6 +58,7 @@ fn task<'a>(container: &'a v1::ContainerInfo, command: &'a v1::CommandInfo) -> D
         cfs_quota: true,
         owner: "agent-a",
         allow_escaping: false,
+        persistent_volumes: &[],
     }
 }
 
@@ -173,4 +174,50 @@ fn what_cannot_take_effect_is_refused_by_name() {
     let no_value = v1::CommandInfo::default();
     let why = run_spec(&task(&bridged(), &no_value)).unwrap_err();
     assert!(why.contains("command.value"), "{why}");
+}
+
+#[test]
+fn persistent_volumes_are_bound_under_the_sandboxs_mount_point() {
+    let mut container = bridged();
+    container.volumes.clear();
+    let command = shell("true");
+    let volumes = [
+        VolumeUse {
+            container_path: "data".into(),
+            dir: "/var/agent/volumes/roles/db/v1".into(),
+            read_only: false,
+        },
+        VolumeUse {
+            container_path: "conf/ro".into(),
+            dir: "/var/agent/volumes/roles/db/v2".into(),
+            read_only: true,
+        },
+    ];
+    let mut docker_task = task(&container, &command);
+    docker_task.persistent_volumes = &volumes;
+    let spec = run_spec(&docker_task).unwrap();
+    assert_eq!(
+        spec.binds,
+        vec![
+            format!("/var/sandbox/c-1:{SANDBOX_MOUNT}"),
+            format!("/var/agent/volumes/roles/db/v1:{SANDBOX_MOUNT}/data"),
+            format!("/var/agent/volumes/roles/db/v2:{SANDBOX_MOUNT}/conf/ro:ro"),
+        ]
+    );
+    // A path that would leave the sandbox, or break the daemon's bind syntax, is refused.
+    for (path, dir, why) in [
+        ("/abs", "/v", "relative"),
+        ("../up", "/v", "'..'"),
+        ("a:b", "/v", "':'"),
+        ("ok", "/v:x", "':'"),
+    ] {
+        let bad = [VolumeUse {
+            container_path: path.into(),
+            dir: dir.into(),
+            read_only: false,
+        }];
+        docker_task.persistent_volumes = &bad;
+        let err = run_spec(&docker_task).unwrap_err();
+        assert!(err.contains(why), "{path} {dir}: {err}");
+    }
 }
