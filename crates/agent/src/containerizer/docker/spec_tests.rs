@@ -216,8 +216,9 @@ fn persistent_volumes_are_bound_under_the_sandboxs_mount_point() {
             dir: dir.into(),
             read_only: false,
         }];
-        docker_task.persistent_volumes = &bad;
-        let err = run_spec(&docker_task).unwrap_err();
+        let mut bad_task = task(&container, &command);
+        bad_task.persistent_volumes = &bad;
+        let err = run_spec(&bad_task).unwrap_err();
         assert!(err.contains(why), "{path} {dir}: {err}");
     }
 }
