@@ -192,7 +192,9 @@ fn a_bridged_marathon_docker_app_serves_on_its_offered_host_port() {
     );
     let (status, body) = cluster.marathon_request("DELETE", "/v2/apps/docker/store", None);
     assert_eq!(status, 200, "{body}");
-    support::wait_until("the resident container stopped", Duration::from_secs(60), || {
-        named(&daemon) == 0
-    });
+    support::wait_until(
+        "the resident container stopped",
+        Duration::from_secs(60),
+        || named(&daemon) == 0,
+    );
 }

@@ -181,12 +181,10 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
         ],
     );
     aware.wait_registered();
-    aware.send(&format!("launch_stale stale-pa {agent_id} {VOLUME} sleep 600"));
-    let dropped = aware.wait_update(
-        "stale-pa",
-        "TASK_DROPPED",
-        Some("REASON_RESOURCES_UNKNOWN"),
-    );
+    aware.send(&format!(
+        "launch_stale stale-pa {agent_id} {VOLUME} sleep 600"
+    ));
+    let dropped = aware.wait_update("stale-pa", "TASK_DROPPED", Some("REASON_RESOURCES_UNKNOWN"));
     assert_eq!(dropped["source"], "SOURCE_MASTER", "{dropped}");
     aware.send("exit");
 }
