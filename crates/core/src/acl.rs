@@ -88,13 +88,15 @@ pub type AccessSandboxes = Rules;
 
 /// The ACLs of the operations that change an agent's resources, by Mesos' kinds: objects are
 /// roles for `reserve_resources` and `create_volumes`, the reservation's principal for
-/// `unreserve_resources`, the volume's creator for `destroy_volumes`.
+/// `unreserve_resources`, the volume's creator for `destroy_volumes`, the volume's role for
+/// `resize_volumes` (GROW_VOLUME and SHRINK_VOLUME).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationAcls {
     pub reserve: Rules,
     pub unreserve: Rules,
     pub create: Rules,
     pub destroy: Rules,
+    pub resize: Rules,
 }
 
 impl Rules {

@@ -22,6 +22,11 @@ pub enum Operation {
     Create(Vec<v1::Resource>),
     /// DESTROY: persistent volumes turned back into the disk they were made from.
     Destroy(Vec<v1::Resource>),
+    /// GROW_VOLUME: `[volume, addition]`: the volume takes in `addition`, disk of its own
+    /// reservation.
+    Grow(Vec<v1::Resource>),
+    /// SHRINK_VOLUME: `[volume]` gives back this many MB as disk of its reservation.
+    Shrink(Vec<v1::Resource>, f64),
 }
 
 /// Who asks for an operation: the principal it authenticated as, and (for a framework) the
@@ -70,12 +75,19 @@ impl Operation {
                     .volumes
                     .clone(),
             ),
-            Some(other @ (OpType::GrowVolume | OpType::ShrinkVolume)) => {
-                return Err(format!(
-                    "{} is not supported: persistent volumes cannot be resized \
-                     (no agent has the RESIZE_VOLUME capability)",
-                    other.as_str_name()
-                ));
+            Some(OpType::GrowVolume) => {
+                let grow = op
+                    .grow_volume
+                    .as_ref()
+                    .ok_or_else(|| missing("grow_volume"))?;
+                Operation::Grow(vec![grow.volume.clone(), grow.addition.clone()])
+            }
+            Some(OpType::ShrinkVolume) => {
+                let shrink = op
+                    .shrink_volume
+                    .as_ref()
+                    .ok_or_else(|| missing("shrink_volume"))?;
+                Operation::Shrink(vec![shrink.volume.clone()], shrink.subtract.value)
             }
             Some(other @ (OpType::CreateDisk | OpType::DestroyDisk)) => {
                 return Err(format!(
@@ -94,6 +106,8 @@ impl Operation {
             Operation::Unreserve(_) => "UNRESERVE",
             Operation::Create(_) => "CREATE",
             Operation::Destroy(_) => "DESTROY",
+            Operation::Grow(_) => "GROW_VOLUME",
+            Operation::Shrink(..) => "SHRINK_VOLUME",
         }
     }
 
@@ -103,7 +117,9 @@ impl Operation {
             Operation::Reserve(r)
             | Operation::Unreserve(r)
             | Operation::Create(r)
-            | Operation::Destroy(r) => r,
+            | Operation::Destroy(r)
+            | Operation::Grow(r)
+            | Operation::Shrink(r, _) => r,
         }
     }
 
@@ -150,7 +166,14 @@ impl Operation {
                         ));
                     }
                 }
+                // Checked as a whole below.
+                Operation::Grow(_) | Operation::Shrink(..) => {}
             }
+        }
+        match self {
+            Operation::Grow(parts) => validate_grow(parts)?,
+            Operation::Shrink(parts, subtract) => validate_shrink(&parts[0], *subtract)?,
+            _ => {}
         }
         if let Operation::Create(volumes) = self {
             let mut ids: Vec<(String, &str)> = Vec::new();
@@ -176,6 +199,33 @@ impl Operation {
     pub fn apply(&self, pool: &[v1::Resource]) -> Result<Vec<v1::Resource>, String> {
         let name = self.name();
         let mut pool = resources::normalize(pool);
+        // A resize consumes the volume (and, growing, the addition) and produces the volume
+        // at its new size (and, shrinking, the disk it gave back).
+        let resize = match self {
+            Operation::Grow(parts) => {
+                let (volume, addition) = (resources::upgrade(&parts[0]), &parts[1]);
+                let grown = with_size(&volume, disk_mb(&volume) + disk_mb(addition));
+                Some((vec![volume, resources::upgrade(addition)], vec![grown]))
+            }
+            Operation::Shrink(parts, subtract) => {
+                let volume = resources::upgrade(&parts[0]);
+                let shrunk = with_size(&volume, disk_mb(&volume) - subtract);
+                let freed = with_size(&strip_volume(&volume), *subtract);
+                Some((vec![volume], vec![shrunk, freed]))
+            }
+            _ => None,
+        };
+        if let Some((consumed, produced)) = resize {
+            if !resources::contains(&pool, &consumed) {
+                return Err(format!(
+                    "Invalid {name} operation: {} does not contain {}",
+                    resources::display(&pool),
+                    resources::display(&consumed)
+                ));
+            }
+            pool = resources::subtract(&pool, &consumed);
+            return Ok(resources::add(&pool, &produced));
+        }
         for r in self.resources() {
             let r = resources::upgrade(r);
             let (consumed, produced) = match self {
@@ -196,6 +246,7 @@ impl Operation {
                     (strip_volume(&r), r.clone())
                 }
                 Operation::Destroy(_) => (r.clone(), strip_volume(&r)),
+                Operation::Grow(_) | Operation::Shrink(..) => unreachable!("applied above"),
             };
             if !resources::contains(&pool, std::slice::from_ref(&consumed)) {
                 return Err(format!(
@@ -219,8 +270,72 @@ impl Operation {
             Operation::Unreserve(r) => Operation::Unreserve(strip(r)),
             Operation::Create(r) => Operation::Create(strip(r)),
             Operation::Destroy(r) => Operation::Destroy(strip(r)),
+            Operation::Grow(r) => Operation::Grow(strip(r)),
+            Operation::Shrink(r, subtract) => Operation::Shrink(strip(r), *subtract),
         }
     }
+}
+
+fn disk_mb(r: &v1::Resource) -> f64 {
+    resources::scalar(std::slice::from_ref(r), "disk")
+}
+
+/// `r` with its scalar set to `mb`.
+fn with_size(r: &v1::Resource, mb: f64) -> v1::Resource {
+    let mut r = r.clone();
+    r.scalar = Some(v1::value::Scalar { value: mb });
+    r
+}
+
+/// GROW_VOLUME as Mesos validated it: a positive addition of plain disk with the volume's
+/// own reservation, onto a persistent volume that is not shared.
+fn validate_grow(parts: &[v1::Resource]) -> Result<(), String> {
+    let fail = |why: String| Err(format!("Invalid GROW_VOLUME operation: {why}"));
+    let [volume, addition] = parts else {
+        return fail("it needs a volume and an addition".into());
+    };
+    if !resources::is_persistent_volume(volume) {
+        return fail(format!("{} is not a persistent volume", show(volume)));
+    }
+    if addition.name != "disk" || !resources::is_scalar(addition) || disk_mb(addition) <= 0.0 {
+        return fail("the addition must be disk, more than zero".into());
+    }
+    if resources::is_persistent_volume(addition) || addition.disk.is_some() {
+        return fail(format!(
+            "the addition {} must be plain disk",
+            show(addition)
+        ));
+    }
+    let mut stripped = resources::upgrade(&strip_volume(volume));
+    stripped.scalar = None;
+    let mut plain = resources::upgrade(addition);
+    plain.scalar = None;
+    if stripped != plain {
+        return fail(format!(
+            "the addition {} does not have the reservation of the volume {}",
+            show(addition),
+            show(volume)
+        ));
+    }
+    Ok(())
+}
+
+/// SHRINK_VOLUME as Mesos validated it: a positive amount, less than the volume's size.
+fn validate_shrink(volume: &v1::Resource, subtract: f64) -> Result<(), String> {
+    let fail = |why: String| Err(format!("Invalid SHRINK_VOLUME operation: {why}"));
+    if !resources::is_persistent_volume(volume) {
+        return fail(format!("{} is not a persistent volume", show(volume)));
+    }
+    if !(subtract > 0.0) {
+        return fail("'subtract' must be greater than zero".into());
+    }
+    if disk_mb(volume) <= subtract {
+        return fail(format!(
+            "'subtract' ({subtract}) must be smaller than the size of the volume {}",
+            show(volume)
+        ));
+    }
+    Ok(())
 }
 
 fn show(r: &v1::Resource) -> String {

@@ -371,3 +371,170 @@ fn a_launch_on_a_volume_the_master_does_not_know_is_resources_unknown() {
         assert_eq!(update.source, Some(v1::task_status::Source::Master as i32));
     }
 }
+
+fn sized(mut r: v1::Resource, mb: f64) -> v1::Resource {
+    r.scalar = Some(v1::value::Scalar { value: mb });
+    r
+}
+
+fn operator(sim: &mut Sim, agent: &str, operation: Operation) -> Reply {
+    let req = sim.conn();
+    let effects = sim.step(Input::AgentOperation {
+        req,
+        agent_id: agent.into(),
+        operation,
+        principal: None,
+    });
+    reply_of(&effects, req)
+}
+
+fn volume_size(resources: &[v1::Resource], id: &str) -> Option<f64> {
+    resources
+        .iter()
+        .find(|r| drover_core::operations::persistence_id(r) == Some(id))
+        .and_then(|r| r.scalar.as_ref().map(|s| s.value))
+}
+
+fn plain_reserved_disk(resources: &[v1::Resource]) -> f64 {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk" && r.disk.is_none() && !r.reservations.is_empty())
+        .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+        .sum()
+}
+
+#[test]
+fn the_operator_grows_and_shrinks_a_volume_within_its_reservation() {
+    let mut sim = Sim::new();
+    let (fw, agent) = reserve_create_launch(&mut sim);
+    sim.agent_update(&agent, &fw.id, "t1", v1::TaskState::TaskFinished, 1);
+    sim.advance(2_000);
+    let reply = operator(
+        &mut sim,
+        &agent,
+        Operation::Reserve(vec![dynamic("disk", 50.0, "db")]),
+    );
+    assert_eq!(reply, Reply::Accepted);
+
+    // GROW_VOLUME takes in disk of the volume's own reservation.
+    let req = sim.conn();
+    let effects = sim.step(Input::AgentOperation {
+        req,
+        agent_id: agent.clone(),
+        operation: Operation::Grow(vec![volume("v1"), dynamic("disk", 50.0, "db")]),
+        principal: None,
+    });
+    assert_eq!(reply_of(&effects, req), Reply::Accepted, "{effects:#?}");
+    assert_eq!(volume_size(&total(&sim, &agent), "v1"), Some(150.0));
+    assert_eq!(plain_reserved_disk(&total(&sim, &agent)), 0.0);
+    let sent = checkpoints(&sim, &agent, &effects);
+    assert_eq!(
+        volume_size(sent.last().unwrap(), "v1"),
+        Some(150.0),
+        "{sent:?}"
+    );
+    assert!(persisted(&effects) > 0, "the new total is persisted");
+
+    // SHRINK_VOLUME gives disk back to the reservation.
+    let reply = operator(
+        &mut sim,
+        &agent,
+        Operation::Shrink(vec![sized(volume("v1"), 150.0)], 30.0),
+    );
+    assert_eq!(reply, Reply::Accepted);
+    assert_eq!(volume_size(&total(&sim, &agent), "v1"), Some(120.0));
+    assert_eq!(plain_reserved_disk(&total(&sim, &agent)), 30.0);
+
+    // What Mesos refused is refused, naming why, and nothing changes.
+    let before = total(&sim, &agent);
+    for (operation, status, words) in [
+        (
+            Operation::Shrink(vec![sized(volume("v1"), 120.0)], 120.0),
+            400,
+            "smaller than the size",
+        ),
+        (
+            Operation::Shrink(vec![sized(volume("v1"), 120.0)], 0.0),
+            400,
+            "greater than zero",
+        ),
+        (
+            Operation::Grow(vec![
+                sized(volume("v1"), 120.0),
+                dynamic("disk", 10.0, "web"),
+            ]),
+            400,
+            "reservation of the volume",
+        ),
+        (
+            Operation::Grow(vec![
+                dynamic("disk", 10.0, "db"),
+                dynamic("disk", 10.0, "db"),
+            ]),
+            400,
+            "not a persistent volume",
+        ),
+        (
+            Operation::Grow(vec![
+                sized(volume("v1"), 120.0),
+                dynamic("disk", 31.0, "db"),
+            ]),
+            409,
+            "does not contain",
+        ),
+        (
+            Operation::Shrink(vec![sized(volume("v1"), 99.0)], 10.0),
+            409,
+            "does not contain",
+        ),
+    ] {
+        match operator(&mut sim, &agent, operation.clone()) {
+            Reply::Error { status: s, message } => {
+                assert_eq!(s, status, "{operation:?}: {message}");
+                assert!(message.contains(words), "{operation:?}: {message}");
+            }
+            other => panic!("{operation:?}: {other:?}"),
+        }
+        assert_eq!(total(&sim, &agent), before);
+    }
+}
+
+#[test]
+fn a_framework_grows_its_volume_and_launches_on_it_in_one_accept() {
+    use v1::offer::operation as o;
+    let mut sim = Sim::new();
+    let (fw, agent) = reserve_create_launch(&mut sim);
+    let mut effects = sim.agent_update(&agent, &fw.id, "t1", v1::TaskState::TaskFinished, 1);
+    let req = sim.conn();
+    effects.extend(sim.step(Input::AgentOperation {
+        req,
+        agent_id: agent.clone(),
+        operation: Operation::Reserve(vec![dynamic("disk", 50.0, "db")]),
+        principal: None,
+    }));
+    assert_eq!(reply_of(&effects, req), Reply::Accepted);
+    effects.extend(sim.advance(5_000));
+    let offer = offers(&effects, fw.conn)
+        .into_iter()
+        .rev()
+        .find(|o| {
+            volume_size(&o.resources, "v1").is_some() && plain_reserved_disk(&o.resources) > 0.0
+        })
+        .expect("an offer with the volume and the reserved disk");
+    let grow = v1::offer::Operation {
+        r#type: Some(o::Type::GrowVolume as i32),
+        grow_volume: Some(o::GrowVolume {
+            volume: volume("v1"),
+            addition: dynamic("disk", 50.0, "db"),
+        }),
+        ..Default::default()
+    };
+    let mut t = task("t2", &agent, "cpus:1");
+    t.resources = vec![dynamic("cpus", 1.0, "db"), sized(volume("v1"), 150.0)];
+    let effects = accept(&mut sim, &fw, &offer.id.value, vec![grow, launch(vec![t])]);
+    assert!(
+        updates(&effects, fw.conn).is_empty(),
+        "t2 launched: {effects:#?}"
+    );
+    assert_eq!(volume_size(&total(&sim, &agent), "v1"), Some(150.0));
+}

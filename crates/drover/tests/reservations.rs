@@ -139,6 +139,49 @@ fn a_volume_keeps_its_data_across_tasks_and_agent_restarts_until_it_is_destroyed
     framework.send("kill third");
     framework.wait_update("third", "TASK_KILLED", None);
 
+    // The operator grows the idle volume by 8 MB of its reservation and shrinks it back; its
+    // data stays.
+    let volume_mb = |cluster: &Cluster| {
+        reserved_full(cluster)
+            .iter()
+            .find(|r| r["disk"]["persistence"]["id"] == VOLUME)
+            .and_then(|r| r["scalar"]["value"].as_f64())
+    };
+    let (status, body) = cluster.operator(&serde_json::json!({
+        "type": "RESERVE_RESOURCES",
+        "reserve_resources": {"agent_id": {"value": agent_id}, "resources": [reserved("disk", 8.0)]}
+    }));
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = cluster.operator(&serde_json::json!({
+        "type": "GROW_VOLUME",
+        "grow_volume": {"agent_id": {"value": agent_id}, "volume": the_volume(),
+                        "addition": reserved("disk", 8.0)}
+    }));
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(volume_mb(&cluster), Some(24.0));
+    let mut grown = the_volume();
+    grown["scalar"]["value"] = serde_json::json!(24.0);
+    let (status, body) = cluster.operator(&serde_json::json!({
+        "type": "SHRINK_VOLUME",
+        "shrink_volume": {"agent_id": {"value": agent_id}, "volume": grown,
+                          "subtract": {"value": 24.0}}
+    }));
+    assert_eq!(status, 400, "a volume cannot shrink to nothing: {body}");
+    let (status, body) = cluster.operator(&serde_json::json!({
+        "type": "SHRINK_VOLUME",
+        "shrink_volume": {"agent_id": {"value": agent_id}, "volume": grown,
+                          "subtract": {"value": 8.0}}
+    }));
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(volume_mb(&cluster), Some(16.0));
+    let (status, body) = cluster.operator(&serde_json::json!({
+        "type": "UNRESERVE_RESOURCES",
+        "unreserve_resources": {"agent_id": {"value": agent_id},
+                                "resources": [reserved("disk", 8.0)]}
+    }));
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\nthree\n");
+
     // The operator destroys the volume (its directory goes) and unreserves the resources.
     let (status, body) = cluster.operator(&destroy);
     assert_eq!(status, 202, "{body}");

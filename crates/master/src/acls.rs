@@ -54,7 +54,9 @@ pub struct Acls {
     unreserve_resources: Vec<Acl>,
     create_volumes: Vec<Acl>,
     destroy_volumes: Vec<Acl>,
-    /// Whether `--acls` named any of those four.
+    /// principal → roles: GROW_VOLUME and SHRINK_VOLUME.
+    resize_volumes: Vec<Acl>,
+    /// Whether `--acls` named any of those five.
     has_operation_acls: bool,
 }
 
@@ -164,6 +166,10 @@ impl Acls {
                         read::list(value, key, "principals", "creator_principals")?;
                     acls.has_operation_acls = true;
                 }
+                "resize_volumes" => {
+                    acls.resize_volumes = read::list(value, key, "principals", "roles")?;
+                    acls.has_operation_acls = true;
+                }
                 other => {
                     if let Some((name, object)) = SWITCHES.iter().find(|(name, _)| *name == other) {
                         acls.switches
@@ -209,6 +215,7 @@ impl Acls {
             unreserve: rules(&self.unreserve_resources),
             create: rules(&self.create_volumes),
             destroy: rules(&self.destroy_volumes),
+            resize: rules(&self.resize_volumes),
         })
     }
 

@@ -113,8 +113,9 @@ impl Master {
         }
     }
 
-    /// The operation's ACL (`--acls`): reserve_resources and create_volumes by role,
-    /// unreserve_resources by the reservation's principal, destroy_volumes by the volume's.
+    /// The operation's ACL (`--acls`): reserve_resources, create_volumes and resize_volumes by
+    /// role, unreserve_resources by the reservation's principal, destroy_volumes by the
+    /// volume's.
     fn authorize_operation(
         &self,
         operation: &Operation,
@@ -148,6 +149,11 @@ impl Master {
                         .and_then(|d| d.persistence.as_ref())
                         .and_then(|p| p.principal.clone()),
                     "destroy_volumes",
+                ),
+                Operation::Grow(_) | Operation::Shrink(..) => (
+                    &acls.resize,
+                    Some(resources::reservation_role(r).to_owned()),
+                    "resize_volumes",
                 ),
             };
             if !rules.allows_object(principal, object.as_deref()) {

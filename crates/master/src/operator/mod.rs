@@ -488,7 +488,9 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
         CallType::ReserveResources
         | CallType::UnreserveResources
         | CallType::CreateVolumes
-        | CallType::DestroyVolumes => {
+        | CallType::DestroyVolumes
+        | CallType::GrowVolume
+        | CallType::ShrinkVolume => {
             let missing = |field: &str| {
                 HttpError::bad_request(format!(
                     "Failed to validate master::Call: Expecting '{field}' to be present"
@@ -520,6 +522,28 @@ pub async fn operator_api(State(state): State<AppState>, request: Request) -> Re
                         return missing("create_volumes");
                     };
                     (c.agent_id.value, Operation::Create(c.volumes))
+                }
+                // Drover has no resource providers: the agent is always named.
+                CallType::GrowVolume => {
+                    let Some(c) = call.grow_volume else {
+                        return missing("grow_volume");
+                    };
+                    let Some(agent_id) = c.agent_id else {
+                        return missing("grow_volume.agent_id");
+                    };
+                    (agent_id.value, Operation::Grow(vec![c.volume, c.addition]))
+                }
+                CallType::ShrinkVolume => {
+                    let Some(c) = call.shrink_volume else {
+                        return missing("shrink_volume");
+                    };
+                    let Some(agent_id) = c.agent_id else {
+                        return missing("shrink_volume.agent_id");
+                    };
+                    (
+                        agent_id.value,
+                        Operation::Shrink(vec![c.volume], c.subtract.value),
+                    )
                 }
                 _ => {
                     let Some(c) = call.destroy_volumes else {
