@@ -326,7 +326,8 @@ fn validate_shrink(volume: &v1::Resource, subtract: f64) -> Result<(), String> {
     if !resources::is_persistent_volume(volume) {
         return fail(format!("{} is not a persistent volume", show(volume)));
     }
-    if !(subtract > 0.0) {
+    // NaN is not greater than zero either.
+    if subtract.is_nan() || subtract <= 0.0 {
         return fail("'subtract' must be greater than zero".into());
     }
     if disk_mb(volume) <= subtract {
