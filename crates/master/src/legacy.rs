@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::legacy_extra::ExecutorDoc;
 use crate::operator::version_info;
+use crate::pieces::{self, Pieces};
 use crate::routes::{AppState, driver_gone};
 use drover_http::HttpError;
 
@@ -51,13 +53,32 @@ pub fn routes() -> Router<AppState> {
         .route("/flags", get(flags))
 }
 
-/// Renders a document on the blocking pool, off the driver and the async threads. A
-/// `/master/state` of 100,000 tasks is tens of megabytes of JSON.
-async fn render_json<T: Serialize + Send + 'static>(document: T) -> Response {
-    tokio::task::spawn_blocking(move || bytes_response(to_json_bytes(&document)))
-        .await
-        .unwrap_or_else(|_| driver_gone())
+/// Finishes a document on the blocking pool, off the driver and the async threads, its task
+/// lists on every core (a `/master/state` of 100,000 tasks is tens of megabytes of JSON), and
+/// sends it in the chunks it was written in, with its length.
+async fn render_pieces(pieces: Pieces) -> Response {
+    tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (chunks, total) = pieces::ascii_chunks(pieces.finish(threads, TASK_TEXT_HINT));
+        let body = Body::from_stream(futures::stream::iter(
+            chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+        ));
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+        response
+    })
+    .await
+    .unwrap_or_else(|_| driver_gone())
 }
+
+/// About the length of one task's text: buffers for task lists are reserved from it, so they
+/// rarely grow (growing copies them).
+const TASK_TEXT_HINT: usize = 640;
 
 /// Writes a document straight to JSON text, as `serde_json::Value::to_string` would have
 /// written the same tree (issue 8, G10: the tree cost more than the text).
@@ -71,12 +92,18 @@ fn json_response(value: &Value) -> Response {
 }
 
 fn bytes_response(bytes: Vec<u8>) -> Response {
-    // serde_json writes UTF-8; ascii_json only copies when there is non-ASCII text.
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => drover_http::ascii_json(text),
-        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    // serde_json writes UTF-8; ascii_json only copies when there is non-ASCII text. ASCII
+    // (the usual case) is sent as it is, without a second pass to check it is UTF-8.
+    let body = if bytes.is_ascii() {
+        bytes
+    } else {
+        match String::from_utf8(bytes) {
+            Ok(text) => drover_http::ascii_json(text),
+            Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+        }
+        .into_bytes()
     };
-    let mut response = (StatusCode::OK, text).into_response();
+    let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -185,16 +212,20 @@ async fn state(
 
 async fn state_unfiltered(state: &AppState, with_flags: bool) -> Response {
     let flags = with_flags.then(|| flags_object(state));
-    // The driver only clones its state; the document is written off the master loop (issue 8,
-    // G10).
-    let Some(snapshot) = state.handle.read(|master, _| master.clone()).await else {
+    // The loop writes all but the task lists and hands those over as pointers; they are
+    // written off the loop (issue 20, G10: the loop used to clone the whole master).
+    let Some(pieces) = state
+        .handle
+        .read(move |master, _| {
+            let mut pieces = Pieces::default();
+            write_state(&mut pieces, master, flags.as_ref());
+            pieces
+        })
+        .await
+    else {
         return driver_gone();
     };
-    render_json(OwnedState {
-        master: snapshot,
-        flags,
-    })
-    .await
+    render_pieces(pieces).await
 }
 
 async fn slaves(State(state): State<AppState>, Query(query): Query<RawQuery>) -> Response {
@@ -219,10 +250,18 @@ async fn frameworks(
 ) -> Response {
     // Mesos 1.x: `framework_id` picks one framework (none matching: empty lists).
     let only = query.get("framework_id").cloned();
-    let Some(master) = state.handle.read(|master, _| master.clone()).await else {
+    let Some(pieces) = state
+        .handle
+        .read(move |master, _| {
+            let mut pieces = Pieces::default();
+            write_frameworks(&mut pieces, master, only.as_deref());
+            pieces
+        })
+        .await
+    else {
         return driver_gone();
     };
-    let response = render_json(OwnedFrameworks(master, only)).await;
+    let response = render_pieces(pieces).await;
     crate::view::filter_response(viewer(&acls, &principal), &state, response).await
 }
 
@@ -306,37 +345,11 @@ fn first_time(entry: &TaskEntry) -> f64 {
 // holds the old tree builders and checks the bytes are identical.
 // ---------------------------------------------------------------------------------------------
 
-/// `/master/state` for a snapshot the document owns (it moves to the blocking pool).
-struct OwnedState {
-    master: Master,
-    flags: Option<Value>,
-}
-
-impl Serialize for OwnedState {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StateDoc {
-            master: &self.master,
-            flags: self.flags.as_ref(),
-        }
-        .serialize(serializer)
-    }
-}
-
-/// `/master/frameworks` for a snapshot the document owns.
-struct OwnedFrameworks(Master, Option<String>);
-
-impl Serialize for OwnedFrameworks {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        FrameworksDoc(&self.0, self.1.as_deref()).serialize(serializer)
-    }
-}
-
 /// Writes `/master/state` for `master` with these `flags` (the `/master/flags` object).
 pub fn render_state(master: &Master, flags: &Value) -> Vec<u8> {
-    to_json_bytes(&StateDoc {
-        master,
-        flags: Some(flags),
-    })
+    let mut pieces = Pieces::default();
+    write_state(&mut pieces, master, Some(flags));
+    pieces.into_bytes()
 }
 
 /// Writes `/master/slaves` for `master`.
@@ -346,7 +359,9 @@ pub fn render_slaves(master: &Master) -> Vec<u8> {
 
 /// Writes `/master/frameworks` for `master`.
 pub fn render_frameworks(master: &Master) -> Vec<u8> {
-    to_json_bytes(&FrameworksDoc(master, None))
+    let mut pieces = Pieces::default();
+    write_frameworks(&mut pieces, master, None);
+    pieces.into_bytes()
 }
 
 /// `/master/tasks`.
@@ -361,17 +376,14 @@ impl Serialize for TasksDoc<'_> {
 }
 
 /// `/master/frameworks`.
-struct FrameworksDoc<'a>(&'a Master, Option<&'a str>);
-
-impl Serialize for FrameworksDoc<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (master, only) = (self.0, self.1);
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("frameworks", &Frameworks(master, false, only))?;
-        map.serialize_entry("completed_frameworks", &Frameworks(master, true, only))?;
-        map.serialize_entry("unregistered_frameworks", &Empty)?;
-        map.end()
-    }
+fn write_frameworks(p: &mut Pieces, master: &Master, only: Option<&str>) {
+    let mut map = p.object();
+    p.key(&mut map, "frameworks");
+    write_framework_list(p, master, false, only);
+    p.key(&mut map, "completed_frameworks");
+    write_framework_list(p, master, true, only);
+    p.entry(&mut map, "unregistered_frameworks", &Empty);
+    p.end_object(map);
 }
 
 /// `/master/slaves`.
@@ -388,16 +400,9 @@ impl Serialize for SlavesDoc<'_> {
     }
 }
 
-/// `/master/state`.
-struct StateDoc<'a> {
-    master: &'a Master,
-    /// Left out for a principal `view_flags` does not allow.
-    flags: Option<&'a Value>,
-}
-
-impl Serialize for StateDoc<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let master = self.master;
+/// `/master/state`; `flags` are left out for a principal `view_flags` does not allow.
+fn write_state(p: &mut Pieces, master: &Master, flags: Option<&Value>) {
+    {
         let info = master.master_info();
         let agents = master.agents();
         let activated = agents
@@ -409,34 +414,44 @@ impl Serialize for StateDoc<'_> {
             .filter(|a| a.status == AgentStatus::Disconnected)
             .count();
         let v = version_info();
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("version", &v.version)?;
-        map.serialize_entry("build_date", &v.build_date)?;
-        map.serialize_entry("build_time", &v.build_time)?;
-        map.serialize_entry("build_user", &v.build_user)?;
-        map.serialize_entry("start_time", &seconds(master.start_ms()))?;
-        map.serialize_entry("elected_time", &seconds(master.start_ms()))?;
-        map.serialize_entry("id", &info.id)?;
-        map.serialize_entry("pid", &info.pid)?;
-        map.serialize_entry("hostname", &info.hostname)?;
-        map.serialize_entry("capabilities", &Empty)?;
-        map.serialize_entry("activated_slaves", &activated)?;
-        map.serialize_entry("deactivated_slaves", &deactivated)?;
-        map.serialize_entry("unreachable_slaves", &master.registry().unreachable.len())?;
-        map.serialize_entry("leader", &info.pid)?;
-        map.serialize_entry("leader_info", &to_json_value(info))?;
-        if let Some(flags) = self.flags {
-            map.serialize_entry("flags", flags)?;
+        let mut map = p.object();
+        p.entry(&mut map, "version", &v.version);
+        p.entry(&mut map, "build_date", &v.build_date);
+        p.entry(&mut map, "build_time", &v.build_time);
+        p.entry(&mut map, "build_user", &v.build_user);
+        p.entry(&mut map, "start_time", &seconds(master.start_ms()));
+        p.entry(&mut map, "elected_time", &seconds(master.start_ms()));
+        p.entry(&mut map, "id", &info.id);
+        p.entry(&mut map, "pid", &info.pid);
+        p.entry(&mut map, "hostname", &info.hostname);
+        p.entry(&mut map, "capabilities", &Empty);
+        p.entry(&mut map, "activated_slaves", &activated);
+        p.entry(&mut map, "deactivated_slaves", &deactivated);
+        p.entry(
+            &mut map,
+            "unreachable_slaves",
+            &master.registry().unreachable.len(),
+        );
+        p.entry(&mut map, "leader", &info.pid);
+        p.entry(&mut map, "leader_info", &to_json_value(info));
+        if let Some(flags) = flags {
+            p.entry(&mut map, "flags", flags);
         }
-        map.serialize_entry("slaves", &Agents(master, false, None))?;
-        map.serialize_entry("recovered_slaves", &Agents(master, true, None))?;
-        map.serialize_entry("unreachable_agents", &UnreachableAgents(master, None))?;
-        map.serialize_entry("gone_agents", &GoneAgents(master, None))?;
-        map.serialize_entry("frameworks", &Frameworks(master, false, None))?;
-        map.serialize_entry("completed_frameworks", &Frameworks(master, true, None))?;
-        map.serialize_entry("orphan_tasks", &Empty)?;
-        map.serialize_entry("unregistered_frameworks", &Empty)?;
-        map.end()
+        p.entry(&mut map, "slaves", &Agents(master, false, None));
+        p.entry(&mut map, "recovered_slaves", &Agents(master, true, None));
+        p.entry(
+            &mut map,
+            "unreachable_agents",
+            &UnreachableAgents(master, None),
+        );
+        p.entry(&mut map, "gone_agents", &GoneAgents(master, None));
+        p.key(&mut map, "frameworks");
+        write_framework_list(p, master, false, None);
+        p.key(&mut map, "completed_frameworks");
+        write_framework_list(p, master, true, None);
+        p.entry(&mut map, "orphan_tasks", &Empty);
+        p.entry(&mut map, "unregistered_frameworks", &Empty);
+        p.end_object(map);
     }
 }
 
@@ -475,12 +490,56 @@ pub(crate) struct Summary<'a>(pub(crate) &'a [v1::Resource]);
 
 impl Serialize for Summary<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Some(scalars) = scalar_summary(self.0) {
+            let mut map = serializer.serialize_map(Some(scalars.len()))?;
+            for (name, value) in &scalars {
+                map.serialize_entry(name, value)?;
+            }
+            return map.end();
+        }
         let entries: Vec<(String, SummaryNumber)> = resources::summary(self.0)
             .into_iter()
             .map(|(name, value)| (name, SummaryNumber(value)))
             .collect();
         serialize_object(serializer, &entries)
     }
+}
+
+/// What [`resources::summary`] gives for a list of distinct, non-revocable scalars (a task's
+/// `cpus` and `mem`, the common case), computed without the normalized copy `summary` makes
+/// of every resource (issue 20, G10: that copy was a fifth of `/master/state`'s time at
+/// 100,000 tasks). `None` for any other list, which takes the general path.
+///
+/// With distinct names no two resources are of one kind, so `normalize` merges nothing: it
+/// keeps each valid resource with its value rounded and drops those that round to zero;
+/// `summary` then rounds each one's value again (a sum of one). The same calls in the same
+/// order give the same numbers; `tests/legacy_render.rs` compares whole documents.
+fn scalar_summary(list: &[v1::Resource]) -> Option<Vec<(&str, f64)>> {
+    let mut out: Vec<(&str, f64)> = Vec::with_capacity(4 + list.len());
+    out.extend([("cpus", 0.0), ("gpus", 0.0), ("mem", 0.0), ("disk", 0.0)]);
+    for (i, r) in list.iter().enumerate() {
+        if !resources::is_scalar(r)
+            || r.revocable.is_some()
+            || list[..i].iter().any(|other| other.name == r.name)
+        {
+            return None;
+        }
+        if resources::validate(r).is_err() {
+            continue;
+        }
+        // `scalar_of(r)` for the normalized copy, then `is_empty`'s and `summary`'s
+        // `scalar_of` of that copy.
+        let normalized = resources::round_scalar(r.scalar.map_or(0.0, |s| s.value));
+        if resources::round_scalar(normalized) <= 0.0 {
+            continue;
+        }
+        let value = resources::round_scalar(resources::round_scalar(normalized));
+        match out.iter_mut().find(|(name, _)| *name == r.name) {
+            Some(slot) => slot.1 = value,
+            None => out.push((r.name.as_str(), value)),
+        }
+    }
+    Some(out)
 }
 
 struct SummaryNumber(SummaryValue);
@@ -662,56 +721,44 @@ pub(crate) fn reserved_by_role(total: &[v1::Resource]) -> BTreeMap<String, Vec<v
     out
 }
 
-/// The active (or, with `true`, completed) frameworks.
-struct Frameworks<'a>(&'a Master, bool, Option<&'a str>);
-
-impl Serialize for Frameworks<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Frameworks(master, completed, only) = *self;
-        if completed {
-            serializer.collect_seq(
-                master
-                    .completed_frameworks()
-                    .iter()
-                    .filter(|fw| only.is_none_or(|o| o == fw.id()))
-                    .map(|fw| FrameworkDoc { master, fw }),
-            )
-        } else {
-            serializer.collect_seq(
-                master
-                    .frameworks()
-                    .values()
-                    .filter(|fw| only.is_none_or(|o| o == fw.id()))
-                    .map(|fw| FrameworkDoc { master, fw }),
-            )
+/// The active (or, with `true`, completed) frameworks, as an array.
+fn write_framework_list(p: &mut Pieces, master: &Master, completed: bool, only: Option<&str>) {
+    let mut list = p.array();
+    let keep = |fw: &&Framework| only.is_none_or(|o| o == fw.id());
+    if completed {
+        for fw in master.completed_frameworks().iter().filter(keep) {
+            p.element(&mut list);
+            write_framework(p, master, fw);
+        }
+    } else {
+        for fw in master.frameworks().values().filter(keep) {
+            p.element(&mut list);
+            write_framework(p, master, fw);
         }
     }
+    p.end_array(list);
 }
 
-struct FrameworkDoc<'a> {
-    master: &'a Master,
-    fw: &'a Framework,
-}
-
-impl Serialize for FrameworkDoc<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (master, fw) = (self.master, self.fw);
+/// One framework; its task lists are left to [`Pieces::finish`].
+fn write_framework(p: &mut Pieces, master: &Master, fw: &Framework) {
+    {
         let id = fw.id();
-        let used: Vec<v1::Resource> = fw
-            .tasks
-            .values()
-            .filter(|e| !drover_core::task::state::releases_resources(e.state()))
-            .flat_map(|e| e.task.resources.iter().cloned())
-            .collect();
+        // Summed in place, not cloned into one list first (issue 20, G10: the copy of every
+        // task's resources cost more than the sum). `normalize` leaves a normalized list as it
+        // is, so its summary is the summary of the concatenation.
+        let used: Vec<v1::Resource> = resources::sum_of(
+            fw.tasks
+                .values()
+                .filter(|e| !drover_core::task::state::releases_resources(e.state()))
+                .map(|e| e.task.resources.as_slice()),
+        );
         let offers: Vec<&drover_core::master::Offer> = master
             .offers()
             .values()
             .filter(|o| o.offer.framework_id.value == id)
             .collect();
-        let offered: Vec<v1::Resource> = offers
-            .iter()
-            .flat_map(|o| o.offer.resources.iter().cloned())
-            .collect();
+        let offered: Vec<v1::Resource> =
+            resources::sum_of(offers.iter().map(|o| o.offer.resources.as_slice()));
         let capabilities: Vec<&str> = fw
             .info
             .capabilities
@@ -733,59 +780,76 @@ impl Serialize for FrameworkDoc<'_> {
             })
             .collect();
         let used_summary = Summary(&used);
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("id", id)?;
-        map.serialize_entry("name", &fw.info.name)?;
-        map.serialize_entry("used_resources", &used_summary)?;
-        map.serialize_entry("offered_resources", &Summary(&offered))?;
-        map.serialize_entry("capabilities", &capabilities)?;
-        map.serialize_entry("hostname", fw.info.hostname.as_deref().unwrap_or_default())?;
-        map.serialize_entry(
+        let mut map = p.object();
+        p.entry(&mut map, "id", id);
+        p.entry(&mut map, "name", &fw.info.name);
+        p.entry(&mut map, "used_resources", &used_summary);
+        p.entry(&mut map, "offered_resources", &Summary(&offered));
+        p.entry(&mut map, "capabilities", &capabilities);
+        p.entry(
+            &mut map,
+            "hostname",
+            fw.info.hostname.as_deref().unwrap_or_default(),
+        );
+        p.entry(
+            &mut map,
             "webui_url",
             fw.info.webui_url.as_deref().unwrap_or_default(),
-        )?;
-        map.serialize_entry("active", &fw.connected())?;
-        map.serialize_entry("connected", &fw.connected())?;
-        map.serialize_entry("recovered", &fw.recovered)?;
-        map.serialize_entry("user", &fw.info.user)?;
-        map.serialize_entry("failover_timeout", &fw.info.failover_timeout.unwrap_or(0.0))?;
-        map.serialize_entry("checkpoint", &fw.info.checkpoint.unwrap_or(false))?;
-        map.serialize_entry(
+        );
+        p.entry(&mut map, "active", &fw.connected());
+        p.entry(&mut map, "connected", &fw.connected());
+        p.entry(&mut map, "recovered", &fw.recovered);
+        p.entry(&mut map, "user", &fw.info.user);
+        p.entry(
+            &mut map,
+            "failover_timeout",
+            &fw.info.failover_timeout.unwrap_or(0.0),
+        );
+        p.entry(&mut map, "checkpoint", &fw.info.checkpoint.unwrap_or(false));
+        p.entry(
+            &mut map,
             "registered_time",
             &fw.registered_time_ms.map(seconds).unwrap_or(0.0),
-        )?;
-        map.serialize_entry(
+        );
+        p.entry(
+            &mut map,
             "unregistered_time",
             &fw.unregistered_time_ms.map(seconds).unwrap_or(0.0),
-        )?;
-        map.serialize_entry("resources", &used_summary)?;
-        map.serialize_entry("tasks", &Seq(|| fw.tasks.values().map(|e| TaskDoc(e))))?;
-        map.serialize_entry(
+        );
+        p.entry(&mut map, "resources", &used_summary);
+        p.tasks(&mut map, "tasks", fw.tasks.values().cloned().collect());
+        p.tasks(
+            &mut map,
             "unreachable_tasks",
-            &Seq(|| fw.unreachable_tasks.values().map(|e| TaskDoc(e))),
-        )?;
-        map.serialize_entry(
+            fw.unreachable_tasks.values().cloned().collect(),
+        );
+        p.tasks(
+            &mut map,
             "completed_tasks",
-            &Seq(|| fw.completed_tasks.iter().map(|e| TaskDoc(e))),
-        )?;
-        map.serialize_entry("offers", &Seq(|| offers.iter().map(|o| OfferDoc(o))))?;
-        map.serialize_entry("executors", &executors)?;
-        if let Some(p) = &fw.info.principal {
-            map.serialize_entry("principal", p)?;
+            fw.completed_tasks.iter().cloned().collect(),
+        );
+        p.entry(
+            &mut map,
+            "offers",
+            &Seq(|| offers.iter().map(|o| OfferDoc(o))),
+        );
+        p.entry(&mut map, "executors", &executors);
+        if let Some(principal) = &fw.info.principal {
+            p.entry(&mut map, "principal", principal);
         }
         if let Some(t) = fw.reregistered_time_ms {
-            map.serialize_entry("reregistered_time", &seconds(t))?;
+            p.entry(&mut map, "reregistered_time", &seconds(t));
         }
         if fw.has_capability(v1::framework_info::capability::Type::MultiRole) {
-            map.serialize_entry("roles", &fw.info.roles)?;
+            p.entry(&mut map, "roles", &fw.info.roles);
         } else {
             let role = fw.roles().first().cloned().unwrap_or_else(|| "*".into());
-            map.serialize_entry("role", &role)?;
+            p.entry(&mut map, "role", &role);
         }
         if let Some(labels) = &fw.info.labels {
-            map.serialize_entry("labels", &to_json_value(labels)["labels"])?;
+            p.entry(&mut map, "labels", &to_json_value(labels)["labels"]);
         }
-        map.end()
+        p.end_object(map);
     }
 }
 
@@ -818,7 +882,7 @@ impl Serialize for OfferDoc<'_> {
 }
 
 /// A task in the legacy shape, with Drover's `status_history`.
-struct TaskDoc<'a>(&'a TaskEntry);
+pub(crate) struct TaskDoc<'a>(pub(crate) &'a TaskEntry);
 
 impl Serialize for TaskDoc<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -56,6 +56,7 @@ pub mod legacy;
 pub mod legacy_extra;
 pub mod operator;
 pub mod persist;
+pub mod pieces;
 pub mod routes;
 pub mod stream_body;
 pub mod view;
