@@ -22,20 +22,7 @@ pub fn encode(payload: &[u8]) -> Bytes {
 /// Appends one framed record to `dst`, for writers that batch several records into one write.
 pub fn encode_into(payload: &[u8], dst: &mut BytesMut) {
     dst.reserve(payload.len() + MAX_HEADER_DIGITS + 1);
-    // The decimal length written from a stack buffer: every event of a stream is framed here,
-    // and a `to_string` allocated once per record (issue 20, G8).
-    let mut digits = [0u8; MAX_HEADER_DIGITS];
-    let mut at = digits.len();
-    let mut len = payload.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (len % 10) as u8;
-        len /= 10;
-        if len == 0 {
-            break;
-        }
-    }
-    dst.put_slice(&digits[at..]);
+    dst.put_slice(payload.len().to_string().as_bytes());
     dst.put_u8(b'\n');
     dst.put_slice(payload);
 }
@@ -249,17 +236,6 @@ mod tests {
     fn length_counts_bytes_not_characters() {
         // "é" is two bytes in UTF-8, so the header must say 2.
         assert_eq!(&encode("é".as_bytes())[..], "2\né".as_bytes());
-    }
-
-    #[test]
-    fn length_header_is_plain_decimal() {
-        assert_eq!(&encode(b"")[..], b"0\n");
-        for len in [9usize, 10, 99, 100, 1234, 70_000] {
-            let framed = encode(&vec![b'x'; len]);
-            let header = format!("{len}\n");
-            assert_eq!(&framed[..header.len()], header.as_bytes());
-            assert_eq!(framed.len(), header.len() + len);
-        }
     }
 
     #[test]

@@ -22,56 +22,44 @@ impl Master {
         let Some(fw) = self.frameworks.get(framework_id) else {
             return;
         };
-        // Every answer goes to the framework's stream; without one they would all be dropped
-        // (as `send_to_framework` drops them), so none is built.
-        let Some(conn) = fw.conn else {
-            return;
-        };
         let pa = fw.partition_aware;
-        // One UPDATE per answer, straight into `out`: 100,000 tasks are 100,000 effects, so
-        // the room is made once (issue 20, G8).
-        out.reserve(if queries.is_empty() {
-            fw.tasks.len()
-        } else {
-            queries.len()
-        });
-        let mut send = |status: v1::TaskStatus| {
-            // Boxed first and filled in place: the event is large, the status is not.
-            let mut event = Box::new(scheduler_event(EventType::Update));
-            event.update = Some(scheduler::event::Update { status });
-            out.push(Effect::ToScheduler { conn, event });
-        };
+        let mut answers = Vec::new();
         if queries.is_empty() {
             for entry in fw.tasks.values() {
-                send(known_answer(entry, pa, now_ms));
+                answers.push(known_answer(entry, pa, now_ms));
             }
-            return;
+        } else {
+            for query in queries {
+                let task_id = query.task_id.value.as_str();
+                if let Some(entry) = fw.tasks.get(task_id) {
+                    answers.push(known_answer(entry, pa, now_ms));
+                    continue;
+                }
+                if let Some(entry) = fw.unreachable_tasks.get(task_id) {
+                    let mut status = emission(Trigger::ReconcileTaskOnUnreachableAgent).status(
+                        task_id,
+                        pa,
+                        TaskState::TaskUnreachable,
+                        None,
+                    );
+                    status.agent_id = Some(entry.task.agent_id.clone());
+                    status.executor_id = entry.task.executor_id.clone();
+                    status.unreachable_time = entry.unreachable_time_ms.map(time_info);
+                    status.timestamp = Some(seconds(now_ms));
+                    answers.push(status);
+                    continue;
+                }
+                if let Some(status) =
+                    self.unknown_task_answer(task_id, query.agent_id.as_ref(), pa, now_ms)
+                {
+                    answers.push(status);
+                }
+            }
         }
-        for query in queries {
-            let task_id = query.task_id.value.as_str();
-            if let Some(entry) = fw.tasks.get(task_id) {
-                send(known_answer(entry, pa, now_ms));
-                continue;
-            }
-            if let Some(entry) = fw.unreachable_tasks.get(task_id) {
-                let mut status = emission(Trigger::ReconcileTaskOnUnreachableAgent).status(
-                    task_id,
-                    pa,
-                    TaskState::TaskUnreachable,
-                    None,
-                );
-                status.agent_id = Some(entry.task.agent_id.clone());
-                status.executor_id = entry.task.executor_id.clone();
-                status.unreachable_time = entry.unreachable_time_ms.map(time_info);
-                status.timestamp = Some(seconds(now_ms));
-                send(status);
-                continue;
-            }
-            if let Some(status) =
-                self.unknown_task_answer(task_id, query.agent_id.as_ref(), pa, now_ms)
-            {
-                send(status);
-            }
+        for status in answers {
+            let mut event = scheduler_event(EventType::Update);
+            event.update = Some(scheduler::event::Update { status });
+            self.send_to_framework(framework_id, event, out);
         }
     }
 
