@@ -53,6 +53,13 @@ pub fn routes() -> Router<AppState> {
         .route("/flags", get(flags))
 }
 
+/// At most this many large documents (`/master/state`, `/master/frameworks`) are read and
+/// written at once: each is tens of megabytes and up to one thread per core at 100,000 tasks,
+/// so more requests wait their turn instead of multiplying memory and threads.
+const LARGE_RENDERS_AT_ONCE: usize = 4;
+static LARGE_RENDERS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(LARGE_RENDERS_AT_ONCE);
+
 /// Finishes a document on the blocking pool, off the driver and the async threads, its task
 /// lists on every core (a `/master/state` of 100,000 tasks is tens of megabytes of JSON), and
 /// sends it in the chunks it was written in, with its length.
@@ -211,6 +218,10 @@ async fn state(
 }
 
 async fn state_unfiltered(state: &AppState, with_flags: bool) -> Response {
+    // Never closed, so acquiring cannot fail.
+    let Ok(_permit) = LARGE_RENDERS.acquire().await else {
+        return driver_gone();
+    };
     let flags = with_flags.then(|| flags_object(state));
     // The loop writes all but the task lists and hands those over as pointers; they are
     // written off the loop (issue 20, G10: the loop used to clone the whole master).
@@ -250,6 +261,9 @@ async fn frameworks(
 ) -> Response {
     // Mesos 1.x: `framework_id` picks one framework (none matching: empty lists).
     let only = query.get("framework_id").cloned();
+    let Ok(permit) = LARGE_RENDERS.acquire().await else {
+        return driver_gone();
+    };
     let Some(pieces) = state
         .handle
         .read(move |master, _| {
@@ -262,6 +276,7 @@ async fn frameworks(
         return driver_gone();
     };
     let response = render_pieces(pieces).await;
+    drop(permit);
     crate::view::filter_response(viewer(&acls, &principal), &state, response).await
 }
 
