@@ -134,15 +134,8 @@ fn a_bridged_marathon_docker_app_serves_on_its_offered_host_port() {
     });
     let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
     assert_eq!(status, 201, "{body}");
-    let running = |cluster: &Cluster| -> Vec<String> {
-        cluster.marathon_json("/v2/apps/docker/store/tasks")["tasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["state"] == "TASK_RUNNING")
-            .filter_map(|t| t["id"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let running =
+        |cluster: &Cluster| crate::marathon_resident::running_ids(cluster, "docker/store");
     let mut first = String::new();
     support::wait_until(
         "the resident Docker task running",

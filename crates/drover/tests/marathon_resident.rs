@@ -32,6 +32,17 @@ pub(crate) fn stdouts(dir: &Path) -> String {
     out
 }
 
+/// The ids of `app`'s running tasks (`app` without its leading `/`).
+pub(crate) fn running_ids(cluster: &Cluster, app: &str) -> Vec<String> {
+    cluster.marathon_json(&format!("/v2/apps/{app}/tasks"))["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The running task of `/resident`, if there is exactly one: (task id, agent id, task JSON).
 fn running_task(cluster: &Cluster) -> Option<(String, String, Value)> {
     let tasks = cluster.marathon_json("/v2/apps/resident/tasks")["tasks"].clone();

@@ -184,15 +184,7 @@ fn a_resident_app_in_an_image_keeps_its_volume_across_relaunches() {
     });
     let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
     assert_eq!(status, 201, "{body}");
-    let running = |cluster: &Cluster| -> Vec<String> {
-        cluster.marathon_json("/v2/apps/ucr/store/tasks")["tasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["state"] == "TASK_RUNNING")
-            .filter_map(|t| t["id"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let running = |cluster: &Cluster| crate::marathon_resident::running_ids(cluster, "ucr/store");
     let mut first = String::new();
     support::wait_until("the resident task running in its image", LONG, || {
         first = running(&cluster).pop().unwrap_or_default();

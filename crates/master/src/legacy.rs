@@ -99,17 +99,7 @@ fn json_response(value: &Value) -> Response {
 }
 
 fn bytes_response(bytes: Vec<u8>) -> Response {
-    // serde_json writes UTF-8; ascii_json only copies when there is non-ASCII text. ASCII
-    // (the usual case) is sent as it is, without a second pass to check it is UTF-8.
-    let body = if bytes.is_ascii() {
-        bytes
-    } else {
-        match String::from_utf8(bytes) {
-            Ok(text) => drover_http::ascii_json(text),
-            Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
-        }
-        .into_bytes()
-    };
+    let body = pieces::ascii_bytes(bytes);
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

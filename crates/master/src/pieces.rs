@@ -179,6 +179,19 @@ fn write_tasks(out: &mut Vec<Vec<u8>>, tasks: &[Arc<TaskEntry>], threads: usize,
     out.push(b"]".to_vec());
 }
 
+/// JSON text as ASCII (`drover_http::ascii_json`): ASCII, the usual case, is kept as it is,
+/// without a second pass to check it is UTF-8.
+pub fn ascii_bytes(bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.is_ascii() {
+        return bytes;
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => drover_http::ascii_json(text),
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    }
+    .into_bytes()
+}
+
 /// Each chunk as ASCII JSON (what `drover_http::ascii_json` makes of the whole text: chunks
 /// end between values, so no character is split), and the total length.
 pub fn ascii_chunks(chunks: Vec<Vec<u8>>) -> (Vec<Bytes>, usize) {
@@ -187,15 +200,7 @@ pub fn ascii_chunks(chunks: Vec<Vec<u8>>) -> (Vec<Bytes>, usize) {
         .into_iter()
         .filter(|c| !c.is_empty())
         .map(|chunk| {
-            let chunk = if chunk.is_ascii() {
-                chunk
-            } else {
-                match String::from_utf8(chunk) {
-                    Ok(text) => drover_http::ascii_json(text),
-                    Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
-                }
-                .into_bytes()
-            };
+            let chunk = ascii_bytes(chunk);
             total += chunk.len();
             Bytes::from(chunk)
         })
