@@ -29,6 +29,10 @@ impl Master {
                 answers.push(known_answer(entry, pa, now_ms));
             }
         } else {
+            // Whether some agent has not reregistered since a failover, asked once per call
+            // (not once per unknown task: a call naming 100,000 tasks on 10,000 agents would
+            // otherwise hold the master for billions of steps).
+            let mut any_recovered: Option<bool> = None;
             for query in queries {
                 let task_id = query.task_id.value.as_str();
                 if let Some(entry) = fw.tasks.get(task_id) {
@@ -49,9 +53,20 @@ impl Master {
                     answers.push(status);
                     continue;
                 }
-                if let Some(status) =
-                    self.unknown_task_answer(task_id, query.agent_id.as_ref(), pa, now_ms)
-                {
+                let recovered = || {
+                    *any_recovered.get_or_insert_with(|| {
+                        self.agents
+                            .values()
+                            .any(|a| a.status == AgentStatus::Recovered)
+                    })
+                };
+                if let Some(status) = self.unknown_task_answer(
+                    task_id,
+                    query.agent_id.as_ref(),
+                    recovered,
+                    pa,
+                    now_ms,
+                ) {
                     answers.push(status);
                 }
             }
@@ -68,6 +83,7 @@ impl Master {
         &self,
         task_id: &str,
         agent_id: Option<&v1::AgentId>,
+        any_recovered: impl FnOnce() -> bool,
         pa: bool,
         now_ms: u64,
     ) -> Option<v1::TaskStatus> {
@@ -91,11 +107,7 @@ impl Master {
                 }
             }
             None => {
-                if self
-                    .agents
-                    .values()
-                    .any(|a| a.status == AgentStatus::Recovered)
-                {
+                if any_recovered() {
                     return None;
                 }
                 Trigger::ReconcileTaskOnUnknownAgent
