@@ -54,6 +54,12 @@ pub fn apply(batch: &mut WriteBatch, op: &CheckpointOp) {
             };
             batch.put(NAMESPACE, key(&["resources"]), value.encode_to_vec());
         }
+        CheckpointOp::Drain(Some(config)) => {
+            batch.put(NAMESPACE, key(&["drain"]), config.encode_to_vec());
+        }
+        CheckpointOp::Drain(None) => {
+            batch.delete(NAMESPACE, key(&["drain"]));
+        }
         CheckpointOp::PutFramework(info) => {
             let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
             batch.put(NAMESPACE, key(&["fw", id]), info.encode_to_vec());
@@ -271,6 +277,9 @@ pub fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
                     .map(|c| loaded.recovered.checkpointed_resources = c.resources)
                     .is_ok()
             }
+            ["drain"] => v1::DrainConfig::decode(value.as_slice())
+                .map(|config| loaded.recovered.drain = Some(config))
+                .is_ok(),
             ["fw", _] => v1::FrameworkInfo::decode(value.as_slice())
                 .map(|info| loaded.recovered.frameworks.push(info))
                 .is_ok(),

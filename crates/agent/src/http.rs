@@ -695,7 +695,7 @@ async fn state_json(
             unreserved.push(r.clone());
         }
     }
-    let body = json!({
+    let mut body = json!({
         "version": MESOS_VERSION,
         "build_date": "",
         "build_time": 0,
@@ -715,6 +715,11 @@ async fn state_json(
         "frameworks": frameworks,
         "completed_frameworks": completed_frameworks,
     });
+    // Only while the agent drains, as Mesos' agent showed them.
+    if let Some((config, started_ms)) = &s.drain {
+        body["drain_config"] = to_json(config);
+        body["estimated_drain_start_time_seconds"] = json!(*started_ms as f64 / 1000.0);
+    }
     axum::Json(body).into_response()
 }
 

@@ -386,6 +386,7 @@ fn to_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<Input> {
         EventType::CheckpointResources => {
             Input::CheckpointResources(event.checkpoint_resources?.resources)
         }
+        EventType::Drain => Input::Drain(event.drain?.config),
         EventType::Ping => return None,
         // Handled by the session loop, which ends the session for good.
         EventType::Shutdown => return None,

@@ -4,7 +4,8 @@
 //! for a task the agent never got and a task for an executor being shut down
 //! (REASON_EXECUTOR_TERMINATED), an unknown user and a missing
 //! executor program (REASON_CONTAINER_LAUNCH_FAILED) and agent-side reconciliation of a task
-//! the agent does not know (REASON_RECONCILIATION); and, as seed 1 says, that a plain task's
+//! the agent does not know (REASON_RECONCILIATION), a task on a persistent volume the agent
+//! does not have (REASON_RESOURCES_UNKNOWN); and, as seed 1 says, that a plain task's
 //! own updates carry no reason at all. Each row's partition-aware variant is checked where it
 //! differs. `SEEDS.md` names these tests.
 
@@ -395,5 +396,71 @@ async fn a_plain_tasks_own_updates_carry_no_reason() {
     for status in &updates {
         assert_eq!(status.reason, None, "{status:#?}");
         assert_eq!(status.source, Some(Source::Executor as i32), "{status:#?}");
+    }
+}
+
+/// A persistent volume of `disk_mb` on a dynamic reservation for role `db`.
+fn reserved_volume(id: &str, disk_mb: f64) -> v1::Resource {
+    let mut volume = scalar("disk", disk_mb);
+    volume.reservations = vec![v1::resource::ReservationInfo {
+        r#type: Some(v1::resource::reservation_info::Type::Dynamic as i32),
+        role: Some("db".into()),
+        principal: Some("ops".into()),
+        labels: None,
+    }];
+    volume.disk = Some(Box::new(v1::resource::DiskInfo {
+        persistence: Some(v1::resource::disk_info::Persistence {
+            id: id.into(),
+            principal: Some("ops".into()),
+        }),
+        volume: Some(v1::Volume {
+            container_path: "data".into(),
+            mode: v1::volume::Mode::Rw as i32,
+            ..Default::default()
+        }),
+        source: None,
+    }));
+    volume
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_on_a_volume_the_agent_does_not_have_is_resources_unknown() {
+    // Mesos reached REASON_RESOURCES_UNKNOWN when the master's checkpoint of reservations and
+    // volumes never reached the agent, or the agent could not take it. Both here: the
+    // non-PA framework's volume was checkpointed bigger than the agent's disk (refused by the
+    // agent), the PA framework's was never checkpointed at all. Each launch is refused rather
+    // than run without its data.
+    let (master, agent) = started().await;
+    master
+        .send(internal::AgentEvent {
+            r#type: Some(EventType::CheckpointResources as i32),
+            checkpoint_resources: Some(internal::agent_event::CheckpointResources {
+                resources: vec![reserved_volume("too-big", 1e6)],
+            }),
+            ..Default::default()
+        })
+        .await;
+    let cases = [
+        (
+            framework("plain", true, false),
+            "on-volume",
+            "too-big",
+            TaskState::TaskLost,
+        ),
+        (
+            partition_aware("pa"),
+            "on-volume-pa",
+            "never-sent",
+            TaskState::TaskDropped,
+        ),
+    ];
+    for (fw, task_id, volume_id, state) in cases {
+        let mut task = shell_task(task_id, "sleep 600", 32.0);
+        task.resources.push(reserved_volume(volume_id, 1e6));
+        master.run_task(&fw, task).await;
+        let status = master.wait_state(task_id, state, LONG).await;
+        let message = assert_update(&status, state, Reason::ResourcesUnknown, Source::Agent);
+        assert!(message.contains("unknown to the agent"), "{message}");
+        assert!(agent.sandbox(task_id).is_none(), "{task_id} got a sandbox");
     }
 }

@@ -9,6 +9,7 @@ mod fetch_server;
 mod registry;
 mod support;
 
+mod agent_drain;
 mod agent_executor_auth;
 mod agent_fixes;
 mod agent_gc;

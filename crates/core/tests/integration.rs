@@ -7,6 +7,7 @@ mod marathon_support;
 #[path = "master_common/mod.rs"]
 mod master_common;
 
+mod agent_drain;
 mod agent_executor_exit;
 mod agent_gc;
 mod agent_recovery;

@@ -1,7 +1,7 @@
 //! Maintenance and draining through `Master::handle` with a virtual clock: schedule
 //! validation with Mesos' messages, START/STOP (DOWN shuts agents down and refuses them),
 //! unavailability in offers, inverse offers and the answers shown in the status, DRAIN_AGENT
-//! (capped grace, DRAINING → DRAINED, mark_gone, REACTIVATE ends it), and a restart keeping it
+//! (the agent told, DRAINING → DRAINED, mark_gone, REACTIVATE ends it), and a restart keeping it
 //! all. Every step checks the invariants.
 
 use crate::master_common;
@@ -356,15 +356,20 @@ fn drain_kills_with_capped_grace_then_drained_and_gone() {
     expect_error(reply, 400, "Unknown agent");
     let (reply, effects) = drain(&mut sim, &agent, Some(1), true);
     assert_eq!(reply, Reply::Ok);
-    let kill = agent_events(&effects, agent_conn)
-        .into_iter()
-        .find_map(|e| e.kill_task)
-        .expect("the task is killed");
-    assert_eq!(kill.task_id.value, task);
+    // The agent is told, and kills its tasks itself (as Mesos' DrainSlaveMessage).
+    let events = agent_events(&effects, agent_conn);
+    let told = events
+        .iter()
+        .find_map(|e| e.drain.as_ref())
+        .expect("the agent is told it drains");
     assert_eq!(
-        kill.kill_policy.unwrap().grace_period.unwrap().nanoseconds,
-        1_000_000_000,
-        "the default 3 s grace is capped at 1 s"
+        told.config.max_grace_period.unwrap().nanoseconds,
+        1_000_000_000
+    );
+    assert_eq!(told.config.mark_gone, Some(true));
+    assert!(
+        events.iter().all(|e| e.kill_task.is_none()),
+        "the master kills nothing itself: {events:#?}"
     );
     let view = sim.m.agent_view(&agent).unwrap();
     assert_eq!(
@@ -429,7 +434,7 @@ fn drain_without_tasks_is_drained_and_reactivate_ends_it() {
 }
 
 #[test]
-fn a_drain_survives_a_restart_and_kills_reported_tasks_again() {
+fn a_drain_survives_a_restart_and_the_agent_is_told_again() {
     let mut sim = Sim::new();
     let (fw, agent, task) = sim.running_task(true, true);
     let (reply, _) = drain(&mut sim, &agent, Some(2), false);
@@ -460,13 +465,17 @@ fn a_drain_survives_a_restart_and_kills_reported_tasks_again() {
         vec![reported],
         vec![framework_info(true)],
     );
-    let kill = agent_events(&effects, conn)
+    let told = agent_events(&effects, conn)
         .into_iter()
-        .find_map(|e| e.kill_task)
-        .expect("the reported task is killed again");
-    assert_eq!(kill.task_id.value, task);
+        .find_map(|e| e.drain)
+        .expect("the reregistered agent is told again that it drains");
     assert_eq!(
-        kill.kill_policy.unwrap().grace_period.unwrap().nanoseconds,
+        told.config.max_grace_period.unwrap().nanoseconds,
         2_000_000_000
+    );
+    assert_eq!(
+        sim.m.agent_drain(&agent).unwrap().state,
+        v1::DrainState::Draining as i32,
+        "still draining while the agent reports {task}"
     );
 }

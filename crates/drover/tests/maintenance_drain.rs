@@ -1,7 +1,8 @@
 //! Maintenance and DRAIN_AGENT with a real agent and a pymesos framework: scheduling the
 //! agent's machine sends the framework an inverse offer, which it accepts (shown in the
-//! maintenance status); draining the agent kills the framework's real task with the capped
-//! grace period and leaves the agent DRAINED and deactivated.
+//! maintenance status); draining the agent makes the agent kill the framework's real task with
+//! the capped grace period (its TASK_KILLED says REASON_AGENT_DRAINING) and leaves the agent
+//! DRAINED and deactivated.
 
 use crate::support;
 
@@ -41,7 +42,8 @@ fn inverse_offer_reaches_pymesos_and_drain_kills_the_real_task() {
         "agent_id": {"value": agent_id}, "max_grace_period": {"seconds": 1}}});
     let (status, body) = cluster.operator(&drain);
     assert_eq!(status, 200, "DRAIN_AGENT: {body}");
-    fw.wait_update("drained-task", "TASK_KILLED", None);
+    // The agent kills it and says why (Mesos' agent overwrote the reason while draining).
+    fw.wait_update("drained-task", "TASK_KILLED", Some("REASON_AGENT_DRAINING"));
     cluster.wait_for("the agent DRAINED", || {
         let slaves = cluster.master_json("/master/slaves");
         slaves["slaves"][0]["drain_info"]["state"] == "DRAINED"

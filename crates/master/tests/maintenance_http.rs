@@ -2,7 +2,7 @@
 //! trip and Mesos' validation errors on the Operator API and the legacy endpoints, persistence
 //! across a restart, an inverse offer reaching a subscribed framework with its answer in the
 //! status, `/machine/down` shutting the agent down and refusing it until `/machine/up`, and
-//! DRAIN_AGENT killing a running task with a capped grace period (DRAINING → DRAINED, then
+//! DRAIN_AGENT telling the agent its drain config (DRAINING → DRAINED once its task ended, then
 //! gone with `mark_gone`).
 
 use crate::support;
@@ -281,7 +281,7 @@ async fn agent_entry(master: &Master, id: &str) -> Result<Value> {
 }
 
 #[tokio::test]
-async fn drain_agent_kills_with_capped_grace_and_marks_gone() -> Result<()> {
+async fn drain_agent_tells_the_agent_and_marks_gone_once_drained() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let master = Master::start(dir.path(), &[]).await?;
     let (mut fw, mut agent) = running(&master, true, "t1").await?;
@@ -301,12 +301,13 @@ async fn drain_agent_kills_with_capped_grace_and_marks_gone() -> Result<()> {
             "agent_id": {"value": agent.id}, "max_grace_period": {"seconds": 1}, "mark_gone": true}}),
     )
     .await?;
-    let kill = agent.next("KILL_TASK").await?;
-    assert_eq!(kill["kill_task"]["task_id"]["value"], "t1");
+    // The agent is told it drains (Mesos' DrainSlaveMessage) and kills its tasks itself.
+    let drain = agent.next("DRAIN").await?;
     assert_eq!(
-        kill["kill_task"]["kill_policy"]["grace_period"]["nanoseconds"], 1_000_000_000i64,
-        "{kill}"
+        drain["drain"]["config"]["max_grace_period"]["nanoseconds"], 1_000_000_000i64,
+        "{drain}"
     );
+    assert_eq!(drain["drain"]["config"]["mark_gone"], true, "{drain}");
     let entry = agent_entry(&master, &agent.id).await?;
     assert_eq!(entry["drain_info"]["state"], "DRAINING", "{entry}");
     assert_eq!(entry["deactivated"], true);

@@ -29,6 +29,7 @@ pub struct AgentDisk {
     updates: BTreeMap<(String, String, u64), v1::TaskStatus>,
     acks: BTreeSet<(String, String, Vec<u8>)>,
     resources: Vec<v1::Resource>,
+    drain: Option<v1::DrainConfig>,
 }
 
 impl AgentDisk {
@@ -39,6 +40,7 @@ impl AgentDisk {
                 self.agent = Some((agent_id.clone(), boot_id.clone()));
             }
             CheckpointOp::PutResources(list) => self.resources = list.clone(),
+            CheckpointOp::Drain(config) => self.drain = *config,
             CheckpointOp::PutFramework(info) => {
                 let id = info
                     .id
@@ -116,6 +118,7 @@ impl AgentDisk {
             agent_id: self.agent.as_ref().map(|(a, _)| a.clone()),
             rebooted,
             checkpointed_resources: self.resources.clone(),
+            drain: self.drain,
             frameworks: self.frameworks.values().cloned().collect(),
             executors: self
                 .executors

@@ -2725,6 +2725,7 @@ fn agent_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<agent::
         Type::CheckpointResources => {
             agent::Input::CheckpointResources(event.checkpoint_resources?.resources)
         }
+        Type::Drain => agent::Input::Drain(event.drain?.config),
         Type::KillTask => {
             let k = event.kill_task?;
             agent::Input::KillTask {

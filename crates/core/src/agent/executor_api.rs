@@ -219,7 +219,7 @@ impl Agent {
         if idle {
             self.shutdown_executor(now_ms, framework_id, executor_id, out);
         }
-        self.check_recovery_done(out);
+        self.check_recovery_done(now_ms, out);
     }
 
     /// Validates an UPDATE (spec §4.1) and feeds it to the status update manager; the

@@ -13,6 +13,9 @@ use super::{
 };
 use crate::task::emission::Trigger;
 
+/// Why a task sent to a draining agent is dropped (Mesos' words).
+pub(super) const DRAINING_REFUSAL: &str = "Task was received while agent was already draining";
+
 impl Agent {
     pub(super) fn registered(&mut self, now_ms: u64, agent_id: String, out: &mut Vec<Effect>) {
         if self.agent_id.as_deref() != Some(agent_id.as_str()) {
@@ -68,6 +71,18 @@ impl Agent {
             // MESOS-9657: a second task with a live task's id is refused without touching
             // the first one.
             self.generate_unhomed(now_ms, &framework_id, &task, Trigger::DuplicateTaskId, out);
+            return;
+        }
+
+        if self.drain.is_some() {
+            self.generate_refusal(
+                now_ms,
+                &framework_id,
+                &task,
+                Trigger::AgentDraining,
+                DRAINING_REFUSAL,
+                out,
+            );
             return;
         }
 

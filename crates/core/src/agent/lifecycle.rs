@@ -239,8 +239,7 @@ impl Agent {
             });
         }
         if self.recovering.is_some_and(|t| t <= now_ms) {
-            self.recovering = None;
-            out.push(Effect::StartMasterSession);
+            self.finish_recovery(now_ms, out);
         }
     }
 
@@ -373,7 +372,7 @@ impl Agent {
         self.gc_ended_framework(framework_id);
     }
 
-    pub(super) fn check_recovery_done(&mut self, out: &mut Vec<Effect>) {
+    pub(super) fn check_recovery_done(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         if self.recovering.is_none() {
             return;
         }
@@ -389,8 +388,19 @@ impl Agent {
             })
         });
         if !waiting {
-            self.recovering = None;
-            out.push(Effect::StartMasterSession);
+            self.finish_recovery(now_ms, out);
         }
+    }
+
+    /// Recovery is complete: a drain the previous run was carrying out goes on (its tasks
+    /// that came back are killed again, as Mesos' agent replayed it), then the agent
+    /// (re)registers.
+    fn finish_recovery(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
+        self.recovering = None;
+        if self.drain.is_some() {
+            self.drain_started_ms = Some(now_ms);
+            self.kill_for_drain(now_ms, out);
+        }
+        out.push(Effect::StartMasterSession);
     }
 }

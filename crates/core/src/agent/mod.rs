@@ -15,6 +15,7 @@
 
 pub mod container;
 pub mod docker;
+mod drain;
 mod executor_api;
 pub mod gc;
 pub mod ids;
@@ -105,6 +106,8 @@ pub enum Input {
     /// The master's CHECKPOINT_RESOURCES: the agent's whole set of dynamic reservations and
     /// persistent volumes.
     CheckpointResources(Vec<v1::Resource>),
+    /// The master's DRAIN: an operator drains this agent ([`drain`]).
+    Drain(v1::DrainConfig),
     /// The resource estimator's revocable resources (`--resource_estimator`): with `total`,
     /// all the machine may oversubscribe (the fixed estimator), of which what revocable tasks
     /// hold is part; otherwise what is free to oversubscribe now (measured), to which what
@@ -278,6 +281,8 @@ pub enum CheckpointOp {
     },
     /// The agent's checkpointed resources (dynamic reservations, persistent volumes), whole.
     PutResources(Vec<v1::Resource>),
+    /// The drain the agent is carrying out, or none (it finished): replayed after a restart.
+    Drain(Option<v1::DrainConfig>),
     /// An accepted status update, under its stream position.
     PutUpdate {
         /// Its framework.
@@ -436,6 +441,10 @@ pub struct Agent {
     checkpointed: Vec<v1::Resource>,
     /// The resource estimator's latest revocable resources ([`qos`]).
     oversubscribed: Vec<v1::Resource>,
+    /// The drain in progress, until no framework is left ([`drain`]).
+    drain: Option<v1::DrainConfig>,
+    /// When this agent process began (or replayed) the drain: Mesos' estimated drain start.
+    drain_started_ms: Option<u64>,
 }
 
 impl Agent {
@@ -451,6 +460,8 @@ impl Agent {
             completed_frameworks: Default::default(),
             checkpointed: Vec::new(),
             oversubscribed: Vec::new(),
+            drain: None,
+            drain_started_ms: None,
             containers: BTreeMap::new(),
             sum: sum::StatusUpdateManager::new(),
             uuids: UuidSource::new(uuid_seed),
@@ -473,6 +484,7 @@ impl Agent {
         match input {
             Input::Recover(state) => self.recover(now_ms, state, &mut out),
             Input::CheckpointResources(list) => self.checkpoint_resources(list, &mut out),
+            Input::Drain(config) => self.drain(now_ms, config, &mut out),
             Input::Oversubscribed { estimate, total } => {
                 self.oversubscribed(estimate, total, &mut out)
             }
@@ -534,6 +546,7 @@ impl Agent {
             Input::StaleDirectories(found) => self.gc_stale(now_ms, found),
         }
         self.gc_schedule_ended(now_ms);
+        self.update_drain_status(&mut out);
         out
     }
 
@@ -748,9 +761,10 @@ impl Agent {
         &mut self,
         now_ms: u64,
         framework_id: &FrameworkId,
-        status: v1::TaskStatus,
+        mut status: v1::TaskStatus,
         out: &mut Vec<Effect>,
     ) -> bool {
+        self.drain_rewrite(framework_id, &mut status);
         let task_id = TaskId(status.task_id.value.clone());
         let checkpoint = self
             .frameworks

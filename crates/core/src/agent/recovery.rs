@@ -49,6 +49,8 @@ pub struct Recovered {
     pub acks: Vec<(FrameworkId, TaskId, Vec<u8>)>,
     /// The checkpointed resources (dynamic reservations, persistent volumes).
     pub checkpointed_resources: Vec<v1::Resource>,
+    /// The drain the previous run was carrying out: replayed once recovery is complete.
+    pub drain: Option<v1::DrainConfig>,
 }
 
 impl Agent {
@@ -60,6 +62,7 @@ impl Agent {
         self.recovered = true;
         self.agent_id = state.agent_id;
         self.checkpointed = resources::normalize(&state.checkpointed_resources);
+        self.drain = state.drain;
         for info in state.frameworks {
             let id = FrameworkId(
                 info.id
@@ -211,6 +214,6 @@ impl Agent {
             out.push(Effect::SyncVolumes(self.volume_dirs()));
         }
         self.recovering = Some(deadline);
-        self.check_recovery_done(out);
+        self.check_recovery_done(now_ms, out);
     }
 }

@@ -29,6 +29,10 @@ impl Agent {
             return;
         };
         let refusal = match &executor {
+            _ if self.drain.is_some() => Some((
+                Trigger::AgentDraining,
+                super::launch::DRAINING_REFUSAL.to_owned(),
+            )),
             None => Some((
                 Trigger::AgentGroupInvalid,
                 "a task group needs an 'ExecutorInfo'".to_owned(),

@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub completed_frameworks: Vec<FrameworkView>,
     /// Unacknowledged status updates, all streams.
     pub pending_updates: usize,
+    /// The drain in progress and when this agent process began it (ms), if it drains.
+    pub drain: Option<(v1::DrainConfig, u64)>,
 }
 
 impl super::Executor {
@@ -131,6 +133,7 @@ impl Agent {
             frameworks,
             completed_frameworks: self.completed_frameworks.iter().cloned().collect(),
             pending_updates: self.sum.streams().map(|(_, s)| s.pending().count()).sum(),
+            drain: self.drain.zip(self.drain_started_ms),
         }
     }
 

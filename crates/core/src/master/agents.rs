@@ -140,8 +140,8 @@ impl Master {
             Some(status) => self.reregister_known(now_ms, conn, stream_id, report, status, out),
             None => self.reregister_returning(now_ms, conn, stream_id, report, out),
         }
-        // A drain outlives a master restart: tasks the agent still reports are killed again.
-        self.kill_for_drain(now_ms, &id, out);
+        // A drain outlives a master restart and the agent's own: it is told again.
+        self.send_drain(&id, out);
     }
 
     fn register(

@@ -1,16 +1,14 @@
-//! DRAIN_AGENT (Mesos 1.9): the agent is deactivated (no offers), each of its live tasks is
-//! killed through the ordinary kill path with its kill policy's grace period capped by the
-//! drain's `max_grace_period`, and its drain state goes DRAINING → DRAINED once no task is
-//! left; with `mark_gone` the drained agent is then marked gone. The drain is persisted (a
-//! restarted master resumes it); REACTIVATE_AGENT ends it.
+//! DRAIN_AGENT (Mesos 1.9): the agent is deactivated (no offers) and told it drains; the agent
+//! kills each of its tasks with its kill policy's grace period capped by the drain's
+//! `max_grace_period` (see `agent::drain`), and the master moves the drain DRAINING → DRAINED
+//! once no task is left; with `mark_gone` the drained agent is then marked gone. The drain is
+//! persisted (a restarted master resumes it and tells the agent again when it reregisters);
+//! REACTIVATE_AGENT ends it.
 
+use drover_wire::internal::agent_event::{self, Type as AgentEventType};
 use drover_wire::v1;
-use drover_wire::v1::scheduler;
 
-use super::{AgentStatus, Effect, Master, RegistryOp, Reply};
-
-/// The grace period a task gets when its kill policy names none (the command executor's).
-const DEFAULT_GRACE_NS: i64 = 3_000_000_000;
+use super::{AgentStatus, Effect, Master, RegistryOp, Reply, agent_event};
 
 impl Master {
     /// The drain state of an agent, if an operator drained it.
@@ -58,51 +56,25 @@ impl Master {
             out,
         );
         self.rescind_agent_offers(agent_id, out);
-        self.kill_for_drain(now_ms, agent_id, out);
+        self.send_drain(agent_id, out);
         self.advance_drains(now_ms, out);
         Reply::Ok
     }
 
-    /// Kills every live task on a draining agent (again after it reregisters, for tasks it
-    /// still reports).
-    pub(super) fn kill_for_drain(&mut self, now_ms: u64, agent_id: &str, out: &mut Vec<Effect>) {
+    /// Tells a draining agent it drains (Mesos' DrainSlaveMessage), if it is connected: the
+    /// agent kills its tasks itself, with each kill policy's grace capped by the drain's
+    /// `max_grace_period`, and drops tasks it is sent while it drains. Sent again at every
+    /// reregistration while the master has a drain for it, DRAINING or DRAINED, as Mesos did
+    /// (an agent with nothing left ignores it).
+    pub(super) fn send_drain(&self, agent_id: &str, out: &mut Vec<Effect>) {
         let Some(drain) = self.registry.drains.get(agent_id) else {
             return;
         };
-        let cap = drain.config.max_grace_period;
-        let tasks: Vec<(String, String)> = self.agent_tasks.on_agent(agent_id).cloned().collect();
-        for (fw_id, task_id) in tasks {
-            let Some(entry) = self
-                .frameworks
-                .get(&fw_id)
-                .and_then(|f| f.tasks.get(&task_id))
-            else {
-                continue;
-            };
-            let own = entry.task.kill_policy;
-            let kill_policy = match &cap {
-                None => own,
-                Some(cap) => {
-                    let grace = own
-                        .as_ref()
-                        .and_then(|p| p.grace_period.as_ref())
-                        .map_or(DEFAULT_GRACE_NS, |g| g.nanoseconds);
-                    Some(v1::KillPolicy {
-                        grace_period: Some(v1::DurationInfo {
-                            nanoseconds: grace.min(cap.nanoseconds),
-                        }),
-                    })
-                }
-            };
-            let kill = scheduler::call::Kill {
-                task_id: v1::TaskId { value: task_id },
-                agent_id: Some(v1::AgentId {
-                    value: agent_id.to_owned(),
-                }),
-                kill_policy,
-            };
-            self.kill(now_ms, &fw_id, kill, out);
-        }
+        let mut event = agent_event(AgentEventType::Drain);
+        event.drain = Some(agent_event::Drain {
+            config: drain.config,
+        });
+        self.send_to_agent(agent_id, event, out);
     }
 
     /// Moves DRAINING agents with no live task left to DRAINED (and gone, if asked).
