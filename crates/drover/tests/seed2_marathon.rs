@@ -571,3 +571,51 @@ fn task_unknown_is_expunged_and_replaced() {
     assert_ne!(instance_of(&replacement["taskId"]), old_instance);
     assert!(!task_ids(&cluster, "/forgotten").contains(&first_id));
 }
+
+/// TASK_DROPPED => Dropped: "launched again (a transient error)". The real cause, as in
+/// Mesos: an operator drains the agent and reactivates it before the drain is over. The
+/// master offers the agent again, but the agent still drains (it stops only once nothing is
+/// left on it), so what Marathon launches there is dropped (REASON_AGENT_DRAINING) until the
+/// drained task is gone; Marathon launches the app again each time, and it runs once the
+/// drain ends.
+#[test]
+fn task_dropped_by_a_draining_agent_is_launched_again_until_it_runs() {
+    let cluster = Cluster::start(true);
+    let events = EventStream::open(cluster.marathon_port);
+    // Ignores SIGTERM: its kill lasts the drain's whole grace period, and so does the drain.
+    create_app(
+        &cluster,
+        &json!({"id": "/stubborn", "cmd": "trap '' TERM; while true; do sleep 1; done",
+                "cpus": 0.1, "mem": 32, "instances": 1}),
+    );
+    let stubborn = events.wait_status("/stubborn", "TASK_RUNNING", &[]);
+    let agent_id = stubborn["slaveId"].clone();
+    let (status, body) = cluster.operator(&json!({"type": "DRAIN_AGENT", "drain_agent": {
+        "agent_id": {"value": agent_id}, "max_grace_period": {"seconds": 20}}}));
+    assert_eq!(status, 200, "DRAIN_AGENT: {body}");
+    let (status, body) = cluster.operator(&json!({"type": "REACTIVATE_AGENT",
+        "reactivate_agent": {"agent_id": {"value": agent_id}}}));
+    assert_eq!(status, 200, "REACTIVATE_AGENT: {body}");
+
+    create_app(
+        &cluster,
+        &json!({"id": "/late", "cmd": "sleep 300", "cpus": 0.1, "mem": 32, "instances": 1,
+                "backoffSeconds": 1}),
+    );
+    let dropped = events.wait_status("/late", "TASK_DROPPED", &[]);
+    let message = dropped["message"].as_str().unwrap_or_default();
+    assert!(message.contains("draining"), "{dropped}");
+    let dropped_id = dropped["taskId"].as_str().expect("id").to_owned();
+    // Launched again after the drain: it runs.
+    let running = events.wait_status("/late", "TASK_RUNNING", &[&dropped_id]);
+    assert_eq!(running["slaveId"], agent_id);
+    assert!(!task_ids(&cluster, "/late").contains(&dropped_id));
+    // The drained task's KILLED said why, and Marathon replaced it.
+    let killed = events.wait_status("/stubborn", "TASK_KILLED", &[]);
+    assert_eq!(killed["taskId"], stubborn["taskId"]);
+    events.wait_status(
+        "/stubborn",
+        "TASK_RUNNING",
+        &[stubborn["taskId"].as_str().expect("id")],
+    );
+}
