@@ -619,3 +619,47 @@ fn task_dropped_by_a_draining_agent_is_launched_again_until_it_runs() {
         &[stubborn["taskId"].as_str().expect("id")],
     );
 }
+
+/// TASK_STAGING => Staging: "recorded". Mesos sends TASK_STAGING only to a framework that
+/// reconciles a task its agent has not started yet; here the task waits for its `fetch` (a
+/// server that accepts and never answers) while Marathon reconciles every second. The update
+/// is recorded (the instance is Staging) and nothing else happens to the task.
+#[test]
+fn task_staging_from_reconciliation_is_recorded() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        // Held open, unanswered, for as long as the test runs.
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let cluster = Cluster::start_with(Options {
+        agents: 1,
+        marathon: true,
+        marathon_flags: vec!["--reconciliation_interval=1000".into()],
+        ..Options::default()
+    });
+    let events = EventStream::open(cluster.marathon_port);
+    create_app(
+        &cluster,
+        &json!({"id": "/fetching", "cmd": "sleep 300", "cpus": 0.1, "mem": 32, "instances": 1,
+                "fetch": [{"uri": format!("http://127.0.0.1:{port}/never.tar.gz")}]}),
+    );
+    let staging = events.wait_status("/fetching", "TASK_STAGING", &[]);
+    let task_id = staging["taskId"].as_str().expect("id").to_owned();
+    let instance = instance_of(&staging["taskId"]);
+    events.wait(&format!("instance {instance} Staging"), |e| {
+        e["eventType"] == "instance_changed_event"
+            && e["instanceId"] == instance.as_str()
+            && e["condition"] == "Staging"
+    });
+    // Recorded, nothing more: the same single task, staging, and no other state for it.
+    let listed = tasks(&cluster, "/fetching");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], task_id.as_str());
+    assert_eq!(listed[0]["state"], "TASK_STAGING", "{listed:?}");
+    let states = events.states_of(&task_id);
+    assert!(states.iter().all(|s| s == "TASK_STAGING"), "{states:?}");
+}
