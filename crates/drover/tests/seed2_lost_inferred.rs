@@ -4,7 +4,8 @@
 //! wiped: the agent process is SIGKILLed, its work dir removed, and a new agent starts at the
 //! same address; the master removes the old one (TASK_LOST / REASON_AGENT_REMOVED even for
 //! partition-aware Marathon), and Marathon reads that as Unreachable and starts a replacement.
-//! `SEEDS.md` names this test.
+//! And from the other real cause, an executor's own TASK_LOST with a reason (L24–L26).
+//! `SEEDS.md` names these tests.
 
 use crate::support;
 
@@ -56,4 +57,89 @@ fn task_lost_because_a_new_agent_took_the_address_is_inferred_unreachable_and_re
             && l.contains("REASON_AGENT_REMOVED")),
         "Marathon logs the TASK_LOST with its reason:\n{log}"
     );
+}
+
+/// Seed 2's other TASK_LOST inferences (L24–L26) from a real TASK_LOST: Mesos no longer sends
+/// TASK_LOST to a partition-aware framework, but an executor may, and Marathon 1.10 reads its
+/// reason. Each app runs under a custom executor (Marathon's `executor` path: a real pymesos
+/// executor, `tests/python/reason_executor.py`) that answers its first task with TASK_LOST and
+/// the app's reason: REASON_CONTAINER_PREEMPTED is inferred Gone, REASON_AGENT_DISCONNECTED
+/// Unreachable, REASON_TASK_UNKNOWN Unknown; Gone and Unknown instances are expunged.
+#[test]
+fn task_lost_from_an_executor_is_inferred_from_its_reason() {
+    let cluster = Cluster::start(true);
+    let events = EventStream::open(cluster.marathon_port);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/reason_executor.py");
+    let markers = cluster.dir.path().join("first-launches");
+    std::fs::create_dir_all(&markers).expect("markers dir");
+    // The first launch of each app reports; later ones (the replacements) stay quiet, so the
+    // apps do not churn while the test reads the events.
+    let executor = cluster.dir.path().join("lost-executor.sh");
+    std::fs::write(
+        &executor,
+        format!(
+            "#!/bin/sh\nif mkdir '{markers}/'\"$3\" 2>/dev/null; then exec '{python}' '{script}' \"$1\" \"$2\"; fi\nexec sleep 600\n",
+            markers = markers.display(),
+            python = support::python().display(),
+            script = script.display(),
+        ),
+    )
+    .expect("write the executor");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&executor, std::fs::Permissions::from_mode(0o755))
+        .expect("make the executor executable");
+    let cases = [
+        ("preempted", "REASON_CONTAINER_PREEMPTED", "Gone", true),
+        (
+            "disconnected",
+            "REASON_AGENT_DISCONNECTED",
+            "Unreachable",
+            false,
+        ),
+        ("unknown", "REASON_TASK_UNKNOWN", "Unknown", true),
+    ];
+    for (name, reason, _, _) in cases {
+        let app = json!({"id": format!("/{name}"), "cmd": format!("TASK_LOST {reason} {name}"),
+            "executor": executor.display().to_string(), "cpus": 0.1, "mem": 32,
+            "instances": 1, "backoffSeconds": 600,
+            "unreachableStrategy": {"inactiveAfterSeconds": 600, "expungeAfterSeconds": 1200}});
+        let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
+        assert_eq!(status, 201, "POST /v2/apps: {body}");
+    }
+    for (name, reason, condition, expunged) in cases {
+        let app_id = format!("/{name}");
+        let lost = events.wait_status(&app_id, "TASK_LOST", &[]);
+        let task_id = lost["taskId"].as_str().expect("task id").to_owned();
+        assert!(
+            lost["message"].as_str().is_some_and(|m| m.contains(reason)),
+            "{lost}"
+        );
+        let instance = task_id
+            .split("._app.")
+            .next()
+            .expect("instance part")
+            .to_owned();
+        events.wait(&format!("{app_id} inferred {condition}"), |e| {
+            e["eventType"] == "instance_changed_event"
+                && e["instanceId"] == instance.as_str()
+                && e["condition"] == condition
+        });
+        if expunged {
+            let port = cluster.marathon_port;
+            cluster.wait_for(&format!("{task_id} expunged"), || {
+                support::get_json(port, &format!("/v2/apps{app_id}/tasks")).is_some_and(|t| {
+                    t["tasks"]
+                        .as_array()
+                        .is_some_and(|l| l.iter().all(|t| t["id"] != task_id.as_str()))
+                })
+            });
+        }
+        let log = cluster.marathon.as_ref().expect("marathon").log();
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&task_id) && l.contains("TASK_LOST") && l.contains(reason)),
+            "Marathon logs the TASK_LOST with its reason:\n{log}"
+        );
+    }
 }

@@ -482,7 +482,7 @@ pub fn task_info(
             })
             .collect(),
     });
-    v1::TaskInfo {
+    let task = v1::TaskInfo {
         name: app.id.safe(),
         task_id: v1::TaskId {
             value: task_id.to_owned(),
@@ -515,7 +515,44 @@ pub fn task_info(
         }),
         labels,
         ..Default::default()
+    };
+    match custom_executor(app) {
+        Some(path) => under_custom_executor(app, path, task),
+        None => task,
     }
+}
+
+/// The path of the app's custom executor, if it has one. Marathon's `executor`: empty (the
+/// scheduler's default) and `//cmd` are the command executor; anything else is a path.
+pub fn custom_executor(app: &AppSpec) -> Option<&str> {
+    match app.executor.as_str() {
+        "" | "//cmd" => None,
+        path => Some(path),
+    }
+}
+
+/// Moves the task under a custom executor, as Marathon 1.10 did: the executor
+/// (`marathon-<task id>`) is the path made executable and run through the shell with the app's
+/// command (or its arguments) after it, with the task's environment, fetched URIs and user;
+/// the task's container becomes the executor's. The task then has no command of its own, so
+/// the custom executor decides what runs and which updates the task gets.
+fn under_custom_executor(app: &AppSpec, path: &str, mut task: v1::TaskInfo) -> v1::TaskInfo {
+    let cmd = app.cmd.clone().unwrap_or_else(|| app.args.join(" "));
+    // Marathon quoted the path without escaping it; a quote inside is escaped here.
+    let quoted = format!("'{}'", path.replace('\'', "'\\''"));
+    let mut command = task.command.take().unwrap_or_default();
+    command.value = Some(format!("chmod ug+rx {quoted} && exec {quoted} {cmd}"));
+    command.shell = Some(true);
+    command.arguments = Vec::new();
+    task.executor = Some(v1::ExecutorInfo {
+        executor_id: v1::ExecutorId {
+            value: format!("marathon-{}", task.task_id.value),
+        },
+        command: Some(command),
+        container: task.container.take(),
+        ..Default::default()
+    });
+    task
 }
 
 /// For each of a task's ports (in order), the port the app declared for it (a port definition's
@@ -732,6 +769,50 @@ mod tests {
             assert_eq!(config.r#type, Some(v1::secret::Type::Reference as i32));
             assert_eq!(config.reference.unwrap().name, "prod/docker-config");
         }
+    }
+
+    /// Marathon's `executor`: empty and `//cmd` are the command executor; a path is a custom
+    /// executor started with the app's command after it, holding the task's container, and the
+    /// task has no command of its own.
+    #[test]
+    fn a_custom_executor_path_runs_the_app_under_that_executor() {
+        for default in ["", "//cmd"] {
+            let mut app = image_app(Some("echo hi"), &[]);
+            app.executor = default.into();
+            let task = task_info(&app, "t", "a", "h", Vec::new(), &[]);
+            assert!(
+                task.executor.is_none() && task.command.is_some(),
+                "{default:?}"
+            );
+        }
+        let mut app = image_app(Some("serve --port $PORT0"), &[]);
+        app.executor = "/opt/it's/executor".into();
+        let task = task_info(&app, "web.1", "a", "h", Vec::new(), &[31000]);
+        assert!(task.command.is_none() && task.container.is_none());
+        let executor = task.executor.expect("a custom executor");
+        assert_eq!(executor.executor_id.value, "marathon-web.1");
+        let command = executor.command.expect("the executor's command");
+        assert_eq!(
+            command.value.as_deref(),
+            Some(
+                "chmod ug+rx '/opt/it'\\''s/executor' && exec '/opt/it'\\''s/executor' \
+                 serve --port $PORT0"
+            )
+        );
+        assert_eq!(command.shell, Some(true));
+        let env = command.environment.expect("the task's environment");
+        assert!(
+            env.variables
+                .iter()
+                .any(|v| v.name == "PORT0" && v.value.as_deref() == Some("31000"))
+        );
+        assert!(executor.container.is_some(), "the task's container moves");
+        // Arguments instead of a command follow the path, space-separated.
+        let mut app = image_app(None, &["a", "b"]);
+        app.executor = "/bin/ex".into();
+        let task = task_info(&app, "t", "a", "h", Vec::new(), &[]);
+        let value = task.executor.unwrap().command.unwrap().value.unwrap();
+        assert_eq!(value, "chmod ug+rx '/bin/ex' && exec '/bin/ex' a b");
     }
 
     /// The rest of a MESOS container (secret volumes, a terminal) applies with an image too.
