@@ -59,3 +59,63 @@ fn inverse_offer_reaches_pymesos_and_drain_kills_the_real_task() {
         "{agents}"
     );
 }
+
+/// The CLI's `drover agent drain | deactivate | reactivate`, shown by `drover agent list`.
+#[test]
+fn the_cli_drains_deactivates_and_reactivates_an_agent() {
+    let cluster = Cluster::start(false);
+    let agent_id = cluster.agent_id(0);
+    let master = format!("--master=127.0.0.1:{}", cluster.master_port);
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push(&master);
+        support::drover_cli(&cluster, &all)
+    };
+    let status = |json: &str| -> String {
+        let agents: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        agents[0]["drain_info"]["state"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned()
+    };
+
+    let (code, out) = cli(&[
+        "agent",
+        "drain",
+        &agent_id[..8],
+        "--max-grace-period=banana",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("banana"), "{out}");
+
+    let (code, out) = cli(&["agent", "drain", &agent_id[..8], "--max-grace-period=2secs"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("agent {agent_id} is draining")),
+        "{out}"
+    );
+    // Nothing runs there, so it is drained at once; the table says so.
+    let (code, out) = cli(&["agent", "list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("drained"), "{out}");
+    let (_, json) = cli(&["agent", "list", "--json"]);
+    assert_eq!(status(&json), "DRAINED", "{json}");
+    let (code, out) = cluster.operator(&json!({"type": "GET_AGENTS"}));
+    assert_eq!(code, 200);
+    let agents: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        agents["get_agents"]["agents"][0]["drain_info"]["config"]["max_grace_period"]["nanoseconds"],
+        2_000_000_000i64,
+        "{agents}"
+    );
+
+    let (code, out) = cli(&["agent", "reactivate", &agent_id]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out) = cli(&["agent", "list"]);
+    assert!(out.contains("active") && !out.contains("drained"), "{out}");
+
+    let (code, out) = cli(&["agent", "deactivate", &agent_id]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out) = cli(&["agent", "list"]);
+    assert!(out.contains("deactivated"), "{out}");
+}

@@ -1,5 +1,7 @@
-//! `drover agent`: with daemon flags it runs an agent; with `list`, `show` or `mark-gone` it is
-//! the CLI for the agents the master knows (`/master/state`, Operator API `MARK_AGENT_GONE`).
+//! `drover agent`: with daemon flags it runs an agent; with `list`, `show`, `drain`,
+//! `deactivate`, `reactivate` or `mark-gone` it is the CLI for the agents the master knows
+//! (`/master/state`, the Operator API's DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT and
+//! MARK_AGENT_GONE).
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -30,6 +32,35 @@ pub enum AgentCommand {
     },
     /// Show an agent: its resources, what is used and its tasks.
     Show {
+        /// The agent id (a unique prefix is enough).
+        id: String,
+        #[command(flatten)]
+        endpoints: Endpoints,
+    },
+    /// Drain an agent (Operator API DRAIN_AGENT): no more offers from it, and it kills its
+    /// tasks; it is DRAINED once none is left. `reactivate` offers it again.
+    Drain {
+        /// The agent id (a unique prefix is enough).
+        id: String,
+        /// Cap on each task's kill grace period, e.g. `30secs` (default: each task's own).
+        #[arg(long = "max-grace-period", value_parser = parse_duration)]
+        max_grace_period: Option<std::time::Duration>,
+        /// Mark the agent gone once it is drained (its tasks become TASK_GONE_BY_OPERATOR for
+        /// partition-aware frameworks, and it may never rejoin).
+        #[arg(long = "mark-gone")]
+        mark_gone: bool,
+        #[command(flatten)]
+        endpoints: Endpoints,
+    },
+    /// Stop offering an agent's resources; its tasks keep running (DEACTIVATE_AGENT).
+    Deactivate {
+        /// The agent id (a unique prefix is enough).
+        id: String,
+        #[command(flatten)]
+        endpoints: Endpoints,
+    },
+    /// Offer a deactivated or drained agent's resources again (REACTIVATE_AGENT; ends a drain).
+    Reactivate {
         /// The agent id (a unique prefix is enough).
         id: String,
         #[command(flatten)]
@@ -76,6 +107,37 @@ impl AgentCommand {
             AgentCommand::List { endpoints } => list(&endpoints).await,
             AgentCommand::Show { id, endpoints } => show(&endpoints, &id).await,
             AgentCommand::MarkGone { id, yes, endpoints } => mark_gone(&endpoints, &id, yes).await,
+            AgentCommand::Drain {
+                id,
+                max_grace_period,
+                mark_gone,
+                endpoints,
+            } => {
+                let mut drain = json!({"mark_gone": mark_gone});
+                // The call's field is a google.protobuf.Duration (seconds and nanos), unlike
+                // the DrainConfig it becomes (a DurationInfo).
+                if let Some(grace) = max_grace_period {
+                    drain["max_grace_period"] =
+                        json!({"seconds": grace.as_secs(), "nanos": grace.subsec_nanos()});
+                }
+                operate(
+                    &endpoints,
+                    &id,
+                    "DRAIN_AGENT",
+                    "drain_agent",
+                    drain,
+                    "draining",
+                )
+                .await
+            }
+            AgentCommand::Deactivate { id, endpoints } => {
+                let call = ("DEACTIVATE_AGENT", "deactivate_agent");
+                operate(&endpoints, &id, call.0, call.1, json!({}), "deactivated").await
+            }
+            AgentCommand::Reactivate { id, endpoints } => {
+                let call = ("REACTIVATE_AGENT", "reactivate_agent");
+                operate(&endpoints, &id, call.0, call.1, json!({}), "active").await
+            }
         }
     }
 }
@@ -88,12 +150,52 @@ fn agents(state: &Value) -> Vec<Value> {
         .collect()
 }
 
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    drover_wire::duration::parse(text)
+}
+
+/// What an operator did to it (a drain's state, or deactivated), else connected or not. Mesos'
+/// `active` is false for a deactivated agent too, so `deactivated` comes first.
 fn status(agent: &Value) -> &'static str {
-    if agent.get("active").and_then(Value::as_bool) == Some(true) {
-        "active"
-    } else {
-        "disconnected"
+    match agent.pointer("/drain_info/state").and_then(Value::as_str) {
+        Some("DRAINING") => "draining",
+        Some("DRAINED") => "drained",
+        _ if agent.get("deactivated").and_then(Value::as_bool) == Some(true) => "deactivated",
+        _ if agent.get("active").and_then(Value::as_bool) == Some(true) => "active",
+        _ => "disconnected",
     }
+}
+
+/// One Operator API call on an agent (`<kind>: {agent_id, ...fields}`).
+async fn operate(
+    endpoints: &Endpoints,
+    wanted: &str,
+    kind: &str,
+    key: &str,
+    mut fields: Value,
+    now: &str,
+) -> CliResult {
+    let master = endpoints.master();
+    let state = master.get("/master/state").await?;
+    let id = resolve_id(
+        "agent",
+        wanted,
+        agents(&state).iter().map(|a| text(a, "id")),
+    )?;
+    fields["agent_id"] = json!({"value": id});
+    master
+        .json(
+            Method::POST,
+            "/api/v1",
+            Some(&json!({"type": kind, key: fields})),
+        )
+        .await?;
+    if endpoints.json {
+        print_json(&json!({"agent_id": id, "status": now}));
+    } else {
+        println!("agent {id} is {now}");
+    }
+    Ok(())
 }
 
 fn usage(agent: &Value, name: &str) -> String {
