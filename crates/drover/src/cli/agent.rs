@@ -23,6 +23,22 @@ pub struct AgentArgs {
     daemon: Option<drover_agent::Flags>,
 }
 
+/// `drover agent drain`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DrainArgs {
+    /// The agent id (a unique prefix is enough).
+    id: String,
+    /// Cap on each task's kill grace period, e.g. `30secs` (default: each task's own).
+    #[arg(long = "max-grace-period", value_parser = parse_duration)]
+    max_grace_period: Option<std::time::Duration>,
+    /// Mark the agent gone once it is drained (its tasks become TASK_GONE_BY_OPERATOR for
+    /// partition-aware frameworks, and it may never rejoin).
+    #[arg(long = "mark-gone")]
+    mark_gone: bool,
+    #[command(flatten)]
+    endpoints: Endpoints,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentCommand {
     /// List the agents the master knows.
@@ -39,19 +55,7 @@ pub enum AgentCommand {
     },
     /// Drain an agent (Operator API DRAIN_AGENT): no more offers from it, and it kills its
     /// tasks; it is DRAINED once none is left. `reactivate` offers it again.
-    Drain {
-        /// The agent id (a unique prefix is enough).
-        id: String,
-        /// Cap on each task's kill grace period, e.g. `30secs` (default: each task's own).
-        #[arg(long = "max-grace-period", value_parser = parse_duration)]
-        max_grace_period: Option<std::time::Duration>,
-        /// Mark the agent gone once it is drained (its tasks become TASK_GONE_BY_OPERATOR for
-        /// partition-aware frameworks, and it may never rejoin).
-        #[arg(long = "mark-gone")]
-        mark_gone: bool,
-        #[command(flatten)]
-        endpoints: Endpoints,
-    },
+    Drain(Box<DrainArgs>),
     /// Stop offering an agent's resources; its tasks keep running (DEACTIVATE_AGENT).
     Deactivate {
         /// The agent id (a unique prefix is enough).
@@ -107,12 +111,13 @@ impl AgentCommand {
             AgentCommand::List { endpoints } => list(&endpoints).await,
             AgentCommand::Show { id, endpoints } => show(&endpoints, &id).await,
             AgentCommand::MarkGone { id, yes, endpoints } => mark_gone(&endpoints, &id, yes).await,
-            AgentCommand::Drain {
-                id,
-                max_grace_period,
-                mark_gone,
-                endpoints,
-            } => {
+            AgentCommand::Drain(args) => {
+                let DrainArgs {
+                    id,
+                    max_grace_period,
+                    mark_gone,
+                    endpoints,
+                } = *args;
                 let mut drain = json!({"mark_gone": mark_gone});
                 // The call's field is a google.protobuf.Duration (seconds and nanos), unlike
                 // the DrainConfig it becomes (a DurationInfo).
