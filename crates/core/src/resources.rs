@@ -829,12 +829,12 @@ pub fn dominant_share_of(allocated: &[v1::Resource], totals: &[f64; 4]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Any resource the in-place arithmetic may meet: scalars (unrounded, zero, a legacy
     /// reservation, an allocation), ranges, sets, persistent volumes, invalid ones.
-    fn any_resource() -> impl proptest::strategy::Strategy<Value = v1::Resource> {
+    pub(crate) fn any_resource() -> impl proptest::strategy::Strategy<Value = v1::Resource> {
         use proptest::prelude::*;
         (
             0u8..7,

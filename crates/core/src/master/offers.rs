@@ -9,6 +9,7 @@
 //! for other roles' guarantees, a guarantee stage first) and the rest of the agent goes on to
 //! the next candidates in the same pass.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use drover_wire::v1;
@@ -52,6 +53,38 @@ const MIN_MEM_MB: f64 = 32.0;
 /// Whether resources are worth an offer (Mesos' minimum allocatable resources).
 fn allocatable(list: &[v1::Resource]) -> bool {
     resources::scalar(list, "cpus") >= MIN_CPUS || resources::scalar(list, "mem") >= MIN_MEM_MB
+}
+
+/// Whether `role` may be offered `res`: it is unreserved or reserved for `role`, and not
+/// revocable unless the framework takes revocable resources.
+fn offers_to(res: &v1::Resource, role: &str, takes_revocable: bool) -> bool {
+    let reserved = resources::reservation_role(res);
+    (reserved == resources::DEFAULT_ROLE || reserved == role)
+        && (res.revocable.is_none() || takes_revocable)
+}
+
+/// What of `available` may be offered to `role` ([`offers_to`]), in order. Usually that is all
+/// of it (nothing reserved for another role, nothing revocable the framework does not take):
+/// then it is `available` itself, borrowed, not a copy per agent per pass (issue 20, G2).
+fn offerable_to<'a>(
+    available: &'a [v1::Resource],
+    role: &str,
+    takes_revocable: bool,
+) -> Cow<'a, [v1::Resource]> {
+    if available
+        .iter()
+        .all(|res| offers_to(res, role, takes_revocable))
+    {
+        Cow::Borrowed(available)
+    } else {
+        Cow::Owned(
+            available
+                .iter()
+                .filter(|res| offers_to(res, role, takes_revocable))
+                .cloned()
+                .collect(),
+        )
+    }
 }
 
 impl Master {
@@ -259,7 +292,7 @@ impl Master {
                 } else {
                     &[false]
                 };
-                let mut winner: Option<(bool, usize, String, Vec<v1::Resource>)> = None;
+                let mut winner: Option<(bool, usize, String, Cow<'_, [v1::Resource]>)> = None;
                 'stages: for &guarantees_only in stages {
                     // Roles quota left nothing to offer on this agent in this stage: the same
                     // for each of their frameworks, so each role is trimmed once, not once per
@@ -298,19 +331,12 @@ impl Master {
                         if nothing_for.contains(trim_key) {
                             continue;
                         }
-                        let mut offerable: Vec<v1::Resource> = available
-                            .iter()
-                            .filter(|res| {
-                                let reserved = resources::reservation_role(res);
-                                (reserved == resources::DEFAULT_ROLE || reserved == *role)
-                                    && (res.revocable.is_none() || takes_revocable[i])
-                            })
-                            .cloned()
-                            .collect();
+                        let mut offerable = offerable_to(&available, role, takes_revocable[i]);
                         if let Some(q) = &quota {
-                            let before = offerable.clone();
-                            offerable = q.trim(role, offerable, guarantees_only);
-                            if offerable != before && !allocatable(&offerable) {
+                            let before = offerable.to_vec();
+                            offerable =
+                                Cow::Owned(q.trim(role, offerable.into_owned(), guarantees_only));
+                            if *offerable != before[..] && !allocatable(&offerable) {
                                 nothing_for.insert(trim_key);
                                 continue;
                             }
@@ -345,17 +371,19 @@ impl Master {
                     break;
                 };
                 served.push((stage, i));
-                if let Some(q) = quota.as_mut() {
-                    // Only quota can leave something on the agent for a next candidate; without
-                    // it the loop ends below and what remains is never read.
-                    resources::subtract_from(&mut available, &offered);
-                    q.record(&role, &offered);
-                }
                 resources::add_into(
                     &mut allocated[i],
                     offered.iter().filter(|res| resources::is_scalar(res)),
                     false,
                 );
+                if let Some(q) = quota.as_mut() {
+                    // Only quota can leave something on the agent for a next candidate; without
+                    // it the loop ends below and what remains is never read. With quota the
+                    // offer is already owned (trimmed), so this does not copy it.
+                    let offered = offered.into_owned();
+                    resources::subtract_from(&mut available, &offered);
+                    q.record(&role, &offered);
+                }
                 let share = Share(resources::dominant_share_of(&allocated[i], &cluster_totals));
                 for r in 0..eligible[i].1.len() {
                     candidates.remove(&(shares[i], i, r));
@@ -553,6 +581,44 @@ impl Master {
         let roles = self.roles_or_all(framework_id, roles);
         if let Some(fw) = self.frameworks.get_mut(framework_id) {
             fw.suppressed_roles.extend(roles);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The borrowed fast path gives exactly (order and all) what filtering a copy gives.
+        #[test]
+        fn offerable_to_matches_the_filtered_copy(
+            available in proptest::collection::vec(
+                (resources::tests::any_resource(), proptest::bool::ANY),
+                0..6,
+            ),
+            role in proptest::sample::select(vec!["*", "web", "db"]),
+            takes_revocable in proptest::bool::ANY,
+        ) {
+            let available: Vec<v1::Resource> = available
+                .into_iter()
+                .map(|(mut res, revocable)| {
+                    if revocable {
+                        res.revocable = Some(Default::default());
+                    }
+                    res
+                })
+                .collect();
+            let filtered: Vec<v1::Resource> = available
+                .iter()
+                .filter(|res| {
+                    let reserved = resources::reservation_role(res);
+                    (reserved == resources::DEFAULT_ROLE || reserved == role)
+                        && (res.revocable.is_none() || takes_revocable)
+                })
+                .cloned()
+                .collect();
+            proptest::prop_assert_eq!(&offerable_to(&available, role, takes_revocable)[..], &filtered[..]);
         }
     }
 }
