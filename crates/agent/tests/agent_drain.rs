@@ -17,16 +17,6 @@ use drover_wire::v1::TaskState;
 use drover_wire::v1::task_status::{Reason, Source};
 use support::*;
 
-fn checkpointing(id: &str, partition_aware: bool) -> v1::FrameworkInfo {
-    let mut info = framework(id, true, false);
-    if partition_aware {
-        info.capabilities.push(v1::framework_info::Capability {
-            r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
-        });
-    }
-    info
-}
-
 fn drain(grace_secs: i64) -> internal::AgentEvent {
     internal::AgentEvent {
         r#type: Some(EventType::Drain as i32),

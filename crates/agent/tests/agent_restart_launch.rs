@@ -53,16 +53,6 @@ async fn executors_with_containers(agent: &AgentProcess) -> Vec<String> {
         .collect()
 }
 
-fn checkpointing(id: &str, partition_aware: bool) -> v1::FrameworkInfo {
-    let mut info = framework(id, true, false);
-    if partition_aware {
-        info.capabilities.push(v1::framework_info::Capability {
-            r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
-        });
-    }
-    info
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_held_for_an_executor_across_an_agent_restart_is_slave_restarted() {
     let master = FakeMaster::start(true).await;

@@ -7,8 +7,7 @@
 use crate::agent_support;
 
 use agent_support::*;
-use drover_core::agent::RecoveredExecutor;
-use drover_core::agent::{CheckpointOp, ContainerId, Effect, FrameworkId, Input, Recovered};
+use drover_core::agent::{CheckpointOp, Effect, Input, Recovered};
 use drover_core::task::{Reason, Source, TaskState};
 use drover_wire::v1;
 
@@ -193,34 +192,9 @@ fn a_drain_of_an_agent_with_nothing_on_it_is_already_complete() {
 
 #[test]
 fn a_restarted_agent_replays_its_drain_once_its_executors_are_back() {
-    let task = command_task("t1");
     let state = Recovered {
-        agent_id: Some("agent-1".into()),
-        frameworks: vec![framework("fw", true, true)],
-        executors: vec![RecoveredExecutor {
-            framework_id: FrameworkId("fw".into()),
-            info: v1::ExecutorInfo {
-                executor_id: v1::ExecutorId { value: "t1".into() },
-                ..Default::default()
-            },
-            container_id: ContainerId("c1".into()),
-            directory: "/work/sandbox".into(),
-            command_executor: true,
-            alive: true,
-        }],
-        tasks: vec![v1::Task {
-            name: "t1".into(),
-            task_id: task.task_id.clone(),
-            framework_id: v1::FrameworkId { value: "fw".into() },
-            executor_id: Some(v1::ExecutorId { value: "t1".into() }),
-            agent_id: v1::AgentId {
-                value: "agent-1".into(),
-            },
-            state: TaskState::TaskRunning as i32,
-            ..Default::default()
-        }],
         drain: Some(config(Some(2), false)),
-        ..Default::default()
+        ..recovered_command_task(true, false, TaskState::TaskRunning, true)
     };
     let mut h = Harness::recovered_with(state);
     let effects = h.subscribe("fw", "t1", 1);

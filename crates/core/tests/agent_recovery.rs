@@ -5,45 +5,9 @@ use crate::agent_support;
 
 use agent_support::*;
 use drover_core::agent::sum::Pending;
-use drover_core::agent::{
-    CheckpointOp, ContainerId, Effect, FrameworkId, Input, Recovered, RecoveredExecutor, TaskId,
-};
+use drover_core::agent::{CheckpointOp, ContainerId, Effect, FrameworkId, Input, TaskId};
 use drover_core::task::{Reason, Source, TaskState};
 use drover_wire::v1;
-
-/// A checkpointed command task `t1` (executor `t1`) in `state`, with its container `c1`.
-fn state(alive: bool, rebooted: bool, task_state: TaskState, pa: bool) -> Recovered {
-    let fw = framework("fw", true, pa);
-    let task = command_task("t1");
-    Recovered {
-        agent_id: Some("agent-1".into()),
-        rebooted,
-        frameworks: vec![fw],
-        executors: vec![RecoveredExecutor {
-            framework_id: FrameworkId("fw".into()),
-            info: v1::ExecutorInfo {
-                executor_id: v1::ExecutorId { value: "t1".into() },
-                ..Default::default()
-            },
-            container_id: ContainerId("c1".into()),
-            directory: "/work/sandbox".into(),
-            command_executor: true,
-            alive,
-        }],
-        tasks: vec![v1::Task {
-            name: "t1".into(),
-            task_id: task.task_id.clone(),
-            framework_id: v1::FrameworkId { value: "fw".into() },
-            executor_id: Some(v1::ExecutorId { value: "t1".into() }),
-            agent_id: v1::AgentId {
-                value: "agent-1".into(),
-            },
-            state: task_state as i32,
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
 
 fn start_session(effects: &[Effect]) -> bool {
     effects
@@ -53,7 +17,12 @@ fn start_session(effects: &[Effect]) -> bool {
 
 #[test]
 fn live_executor_resubscribes_and_agent_then_registers() {
-    let mut h = Harness::recovered_with(state(true, false, TaskState::TaskRunning, false));
+    let mut h = Harness::recovered_with(recovered_command_task(
+        true,
+        false,
+        TaskState::TaskRunning,
+        false,
+    ));
     assert!(!h.agent.is_recovered());
     let effects = h.subscribe("fw", "t1", 1);
     assert!(
@@ -68,7 +37,12 @@ fn live_executor_resubscribes_and_agent_then_registers() {
 #[test]
 fn executor_not_back_in_time_is_reregistration_timeout() {
     for (pa, expected) in [(true, TaskState::TaskGone), (false, TaskState::TaskLost)] {
-        let mut h = Harness::recovered_with(state(true, false, TaskState::TaskRunning, pa));
+        let mut h = Harness::recovered_with(recovered_command_task(
+            true,
+            false,
+            TaskState::TaskRunning,
+            pa,
+        ));
         let effects = h.advance(REREG_TIMEOUT);
         assert!(start_session(&effects));
         assert_eq!(kills(&effects), vec![ContainerId("c1".into())]);
@@ -87,7 +61,12 @@ fn executor_not_back_in_time_is_reregistration_timeout() {
 
 #[test]
 fn staging_task_the_executor_never_got_is_agent_restarted() {
-    let mut h = Harness::recovered_with(state(true, false, TaskState::TaskStaging, true));
+    let mut h = Harness::recovered_with(recovered_command_task(
+        true,
+        false,
+        TaskState::TaskStaging,
+        true,
+    ));
     h.subscribe("fw", "t1", 1);
     let effects = h.step(Input::Registered {
         agent_id: "agent-1".into(),
@@ -102,7 +81,12 @@ fn staging_task_the_executor_never_got_is_agent_restarted() {
 
 #[test]
 fn staging_task_listed_by_executor_is_kept() {
-    let mut h = Harness::recovered_with(state(true, false, TaskState::TaskStaging, true));
+    let mut h = Harness::recovered_with(recovered_command_task(
+        true,
+        false,
+        TaskState::TaskStaging,
+        true,
+    ));
     let (_, effects) = h.call(
         Some(drover_core::agent::ConnId(1)),
         v1::executor::Call {
@@ -127,7 +111,12 @@ fn staging_task_listed_by_executor_is_kept() {
 
 #[test]
 fn dead_executor_is_executor_terminated() {
-    let mut h = Harness::recovered_with(state(false, false, TaskState::TaskRunning, false));
+    let mut h = Harness::recovered_with(recovered_command_task(
+        false,
+        false,
+        TaskState::TaskRunning,
+        false,
+    ));
     let effects = h.step(Input::Registered {
         agent_id: "agent-1".into(),
     });
@@ -141,7 +130,12 @@ fn dead_executor_is_executor_terminated() {
 
 #[test]
 fn reboot_adopts_nothing_and_reports_tasks_gone() {
-    let mut h = Harness::recovered_with(state(true, true, TaskState::TaskRunning, true));
+    let mut h = Harness::recovered_with(recovered_command_task(
+        true,
+        true,
+        TaskState::TaskRunning,
+        true,
+    ));
     assert!(h.agent.is_recovered(), "nothing to wait for after a reboot");
     let effects = h.step(Input::Registered {
         agent_id: "agent-1".into(),
@@ -157,7 +151,7 @@ fn reboot_adopts_nothing_and_reports_tasks_gone() {
 
 #[test]
 fn unacknowledged_updates_survive_and_are_resent_in_order() {
-    let mut s = state(true, false, TaskState::TaskFinished, false);
+    let mut s = recovered_command_task(true, false, TaskState::TaskFinished, false);
     let status = |st: TaskState, u: u8| v1::TaskStatus {
         task_id: v1::TaskId { value: "t1".into() },
         state: st as i32,

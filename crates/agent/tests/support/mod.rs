@@ -454,6 +454,17 @@ pub fn framework(id: &str, checkpoint: bool, killing_state: bool) -> v1::Framewo
     }
 }
 
+/// A checkpointing framework, partition-aware or not.
+pub fn checkpointing(id: &str, partition_aware: bool) -> v1::FrameworkInfo {
+    let mut info = framework(id, true, false);
+    if partition_aware {
+        info.capabilities.push(v1::framework_info::Capability {
+            r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
+        });
+    }
+    info
+}
+
 pub fn scalar(name: &str, value: f64) -> v1::Resource {
     v1::Resource {
         name: name.into(),

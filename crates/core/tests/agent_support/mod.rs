@@ -5,7 +5,7 @@
 
 use drover_core::agent::{
     Agent, CheckpointOp, Config, ConnId, ContainerId, Effect, FrameworkId, Input, Recovered,
-    RequestId, TaskId,
+    RecoveredExecutor, RequestId, TaskId,
 };
 use drover_core::task::{Reason, Source, TaskState};
 use drover_wire::internal;
@@ -310,4 +310,43 @@ pub fn kills(effects: &[Effect]) -> Vec<ContainerId> {
             _ => None,
         })
         .collect()
+}
+
+/// A checkpointed command task `t1` (executor `t1`) in `state`, with its container `c1`.
+pub fn recovered_command_task(
+    alive: bool,
+    rebooted: bool,
+    task_state: TaskState,
+    pa: bool,
+) -> Recovered {
+    let fw = framework("fw", true, pa);
+    let task = command_task("t1");
+    Recovered {
+        agent_id: Some("agent-1".into()),
+        rebooted,
+        frameworks: vec![fw],
+        executors: vec![RecoveredExecutor {
+            framework_id: FrameworkId("fw".into()),
+            info: v1::ExecutorInfo {
+                executor_id: v1::ExecutorId { value: "t1".into() },
+                ..Default::default()
+            },
+            container_id: ContainerId("c1".into()),
+            directory: "/work/sandbox".into(),
+            command_executor: true,
+            alive,
+        }],
+        tasks: vec![v1::Task {
+            name: "t1".into(),
+            task_id: task.task_id.clone(),
+            framework_id: v1::FrameworkId { value: "fw".into() },
+            executor_id: Some(v1::ExecutorId { value: "t1".into() }),
+            agent_id: v1::AgentId {
+                value: "agent-1".into(),
+            },
+            state: task_state as i32,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }

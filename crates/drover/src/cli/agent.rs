@@ -125,23 +125,19 @@ impl AgentCommand {
                     drain["max_grace_period"] =
                         json!({"seconds": grace.as_secs(), "nanos": grace.subsec_nanos()});
                 }
-                operate(
-                    &endpoints,
-                    &id,
-                    "DRAIN_AGENT",
-                    "drain_agent",
-                    drain,
-                    "draining",
-                )
-                .await
+                let id = resolve_agent(&endpoints, &id).await?;
+                let call = ("DRAIN_AGENT", "drain_agent");
+                operate(&endpoints, &id, call, drain, "draining").await
             }
             AgentCommand::Deactivate { id, endpoints } => {
+                let id = resolve_agent(&endpoints, &id).await?;
                 let call = ("DEACTIVATE_AGENT", "deactivate_agent");
-                operate(&endpoints, &id, call.0, call.1, json!({}), "deactivated").await
+                operate(&endpoints, &id, call, json!({}), "deactivated").await
             }
             AgentCommand::Reactivate { id, endpoints } => {
+                let id = resolve_agent(&endpoints, &id).await?;
                 let call = ("REACTIVATE_AGENT", "reactivate_agent");
-                operate(&endpoints, &id, call.0, call.1, json!({}), "active").await
+                operate(&endpoints, &id, call, json!({}), "active").await
             }
         }
     }
@@ -171,24 +167,27 @@ fn status(agent: &Value) -> &'static str {
     }
 }
 
-/// One Operator API call on an agent (`<kind>: {agent_id, ...fields}`).
-async fn operate(
-    endpoints: &Endpoints,
-    wanted: &str,
-    kind: &str,
-    key: &str,
-    mut fields: Value,
-    now: &str,
-) -> CliResult {
-    let master = endpoints.master();
-    let state = master.get("/master/state").await?;
-    let id = resolve_id(
+/// The agent id a unique prefix names, among the agents the master knows.
+async fn resolve_agent(endpoints: &Endpoints, wanted: &str) -> Result<String, CliError> {
+    let state = endpoints.master().get("/master/state").await?;
+    resolve_id(
         "agent",
         wanted,
         agents(&state).iter().map(|a| text(a, "id")),
-    )?;
+    )
+}
+
+/// One Operator API call on an agent (`<kind>: {agent_id, ...fields}`); says what it now is.
+async fn operate(
+    endpoints: &Endpoints,
+    id: &str,
+    (kind, key): (&str, &str),
+    mut fields: Value,
+    now: &str,
+) -> CliResult {
     fields["agent_id"] = json!({"value": id});
-    master
+    endpoints
+        .master()
         .json(
             Method::POST,
             "/api/v1",
@@ -296,13 +295,7 @@ async fn show(endpoints: &Endpoints, wanted: &str) -> CliResult {
 }
 
 async fn mark_gone(endpoints: &Endpoints, wanted: &str, yes: bool) -> CliResult {
-    let master = endpoints.master();
-    let state = master.get("/master/state").await?;
-    let id = resolve_id(
-        "agent",
-        wanted,
-        agents(&state).iter().map(|a| text(a, "id")),
-    )?;
+    let id = resolve_agent(endpoints, wanted).await?;
     // Irreversible: ask when a person is at the terminal.
     if !yes && std::io::stdin().is_terminal() {
         print!(
@@ -316,20 +309,6 @@ async fn mark_gone(endpoints: &Endpoints, wanted: &str, yes: bool) -> CliResult 
             return Err(CliError::Failed("not marked gone".into()));
         }
     }
-    master
-        .json(
-            Method::POST,
-            "/api/v1",
-            Some(&json!({
-                "type": "MARK_AGENT_GONE",
-                "mark_agent_gone": {"agent_id": {"value": id}},
-            })),
-        )
-        .await?;
-    if endpoints.json {
-        print_json(&json!({"agent_id": id, "gone": true}));
-    } else {
-        println!("agent {id} is marked gone");
-    }
-    Ok(())
+    let call = ("MARK_AGENT_GONE", "mark_agent_gone");
+    operate(endpoints, &id, call, json!({}), "marked gone").await
 }
