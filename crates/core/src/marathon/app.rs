@@ -466,6 +466,18 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
             push(&violation.path, violation.message);
         }
     }
+    // Marathon put a DOCKER container on the custom executor (Mesos' Docker containerizer
+    // then ran the executor in it); Drover's agents run Docker containers for command tasks
+    // only, so every launch would fail: refused here instead.
+    if super::offer::custom_executor(app).is_some() && app.docker().is_some() {
+        push(
+            "/executor",
+            "a custom executor cannot run in a DOCKER container: Drover's Docker \
+             containerizer runs command tasks only (use a MESOS container, or the command \
+             executor)"
+                .into(),
+        );
+    }
     if app.uses_port_mappings() && !app.port_definitions.is_empty() {
         push(
             "/portDefinitions",

@@ -815,6 +815,27 @@ mod tests {
         assert_eq!(value, "chmod ug+rx '/bin/ex' && exec '/bin/ex' a b");
     }
 
+    /// A custom executor in a DOCKER container would fail every launch (the agent's Docker
+    /// containerizer runs command tasks only): refused when the app is posted, by field.
+    #[test]
+    fn a_custom_executor_in_a_docker_container_is_refused() {
+        use crate::marathon::container::DockerContainer;
+        let mut app = AppSpec::new(PathId::parse("/d", &PathId::root()).expect("valid id"));
+        app.cmd = Some("serve".into());
+        app.port_definitions.clear();
+        app.container = Some(AppContainer::Docker(Box::new(DockerContainer::new(
+            "busybox:1",
+        ))));
+        assert_eq!(crate::marathon::app::validate(&app), Vec::new());
+        app.executor = "/opt/executor".into();
+        let problems = crate::marathon::app::validate(&app);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "/executor");
+        assert!(problems[0].message.contains("DOCKER"), "{problems:?}");
+        app.executor = "//cmd".into();
+        assert_eq!(crate::marathon::app::validate(&app), Vec::new());
+    }
+
     /// The rest of a MESOS container (secret volumes, a terminal) applies with an image too.
     #[test]
     fn a_mesos_image_keeps_secret_volumes_and_tty() {
