@@ -132,7 +132,11 @@ fn launched(h: &mut Harness, ledger: &Ledger, offer_id: &str) -> v1::offer::oper
     let mut accept = accepts(&h.step(Input::Offers(vec![ledger.offer(offer_id, "agent-1")])))
         .pop()
         .expect("an ACCEPT");
-    assert!(accept.operations.is_empty(), "{:?}", kinds(&accept.operations));
+    assert!(
+        accept.operations.is_empty(),
+        "{:?}",
+        kinds(&accept.operations)
+    );
     assert_eq!(accept.groups.len(), 1);
     accept.groups.remove(0)
 }
@@ -143,7 +147,10 @@ fn a_fresh_offer_reserves_and_creates_the_pods_volume_in_its_executor_sandbox() 
     h.create(resident_pod("/rpod", 1));
     let effects = h.step(Input::Offers(vec![offer("o-1", "agent-1", 8.0, 4096.0)]));
     let accept = accepts(&effects).pop().expect("the offer is accepted");
-    assert!(accept.groups.is_empty(), "the launch waits for the reservation");
+    assert!(
+        accept.groups.is_empty(),
+        "the launch waits for the reservation"
+    );
     use v1::offer::operation::Type;
     assert_eq!(kinds(&accept.operations), [Type::Reserve, Type::Create]);
     let instance = h.instances("/rpod").pop().unwrap();
@@ -231,7 +238,11 @@ fn the_group_launches_on_its_reservation_with_the_volume_on_the_executor() {
                 "pgdata".into(),
                 v1::volume::Mode::Rw as i32
             ),
-            ("volumes/data".into(), "in".into(), v1::volume::Mode::Ro as i32),
+            (
+                "volumes/data".into(),
+                "in".into(),
+                v1::volume::Mode::Ro as i32
+            ),
         ]
     );
     let instance = &h.instances("/rpod")[0];
@@ -266,7 +277,11 @@ fn a_failed_container_relaunches_the_same_instance_on_the_same_volume() {
     );
     h.update(&ids[1], TaskState::TaskKilled);
     let instances = h.instances("/rpod");
-    assert_eq!(instances.len(), 1, "the same instance waits: no replacement");
+    assert_eq!(
+        instances.len(),
+        1,
+        "the same instance waits: no replacement"
+    );
     assert_eq!(instances[0].id, id);
     assert_eq!(instances[0].condition, Condition::Scheduled);
     assert_eq!(

@@ -421,7 +421,10 @@ pub fn update_problems(from: &AppSpec, to: &AppSpec) -> Vec<Violation> {
         problems.push(if pod {
             Violation::new("/volumes", "persistent volumes cannot be updated")
         } else {
-            Violation::new("/container/volumes", "Persistent volumes can not be changed!")
+            Violation::new(
+                "/container/volumes",
+                "Persistent volumes can not be changed!",
+            )
         });
     }
     for (path, a, b) in [
@@ -439,7 +442,11 @@ pub fn update_problems(from: &AppSpec, to: &AppSpec) -> Vec<Violation> {
     }
     if from.host_port_requests() != to.host_port_requests() {
         problems.push(Violation::new(
-            if pod { "/containers" } else { "/portDefinitions" },
+            if pod {
+                "/containers"
+            } else {
+                "/portDefinitions"
+            },
             "Services with persistent volumes configured may not change host ports. If you \
              need to make this change, please create a new service.",
         ));

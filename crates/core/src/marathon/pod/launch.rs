@@ -16,7 +16,6 @@ use crate::marathon::app::AppSpec;
 use crate::marathon::container::docker_image;
 use crate::marathon::instance::Instance;
 
-
 /// The executor id of a pod instance: `instance-<safe id>.<uuid>` for `<safe id>.instance-<uuid>`.
 pub fn executor_id(instance_id: &str) -> String {
     match instance_id.split_once(".instance-") {
