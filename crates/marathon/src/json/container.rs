@@ -668,7 +668,7 @@ fn read_persistent(
 pub(crate) fn read_persistent_info(r: &mut Reader, persistent: &Value, at: &str) -> Option<u64> {
     let mut ok = true;
     let Some(p) = persistent.as_object() else {
-        r.error(&at, "error.expected.jsobject");
+        r.error(at, "error.expected.jsobject");
         return None;
     };
     for key in p.keys() {
@@ -704,7 +704,7 @@ pub(crate) fn read_persistent_info(r: &mut Reader, persistent: &Value, at: &str)
             }
         }
     }
-    match r.string(p, "type", &at).as_deref() {
+    match r.string(p, "type", at).as_deref() {
         None | Some("root") => {}
         Some(other @ ("path" | "mount")) => {
             r.error(
@@ -721,7 +721,7 @@ pub(crate) fn read_persistent_info(r: &mut Reader, persistent: &Value, at: &str)
             ok = false;
         }
     }
-    let size = r.count(p, "size", &at, 1 << 40);
+    let size = r.count(p, "size", at, 1 << 40);
     if size.is_none() && !p.contains_key("size") {
         r.error(&format!("{at}/size"), "error.path.missing");
     }
