@@ -25,6 +25,7 @@ mod marathon_health_kills;
 mod marathon_pods;
 mod marathon_readiness;
 mod marathon_resident;
+mod marathon_resident_pods;
 mod marathon_service_ports;
 mod marathon_status_updates;
 mod master_batching;

@@ -35,14 +35,14 @@ fn resident(id: &str, instances: u32) -> AppSpec {
 }
 
 /// The scheduler registers with the role the resident apps reserve for.
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config {
         mesos_role: "pg".into(),
         ..Config::default()
     }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     let mut h = Harness::new();
     h.s = Scheduler::new(config(), Box::new(SequentialIds::default()));
     h.step(Input::Subscribed {
@@ -53,8 +53,8 @@ fn harness() -> Harness {
 
 /// What one agent holds reserved, as the master would offer it back.
 #[derive(Default)]
-struct Ledger {
-    reserved: Vec<v1::Resource>,
+pub(crate) struct Ledger {
+    pub(crate) reserved: Vec<v1::Resource>,
 }
 
 fn same_reservation(a: &v1::Resource, b: &v1::Resource) -> bool {
@@ -63,7 +63,7 @@ fn same_reservation(a: &v1::Resource, b: &v1::Resource) -> bool {
 
 impl Ledger {
     /// Applies RESERVE, CREATE, DESTROY and UNRESERVE as Mesos does, in order.
-    fn apply(&mut self, operations: &[v1::offer::Operation]) {
+    pub(crate) fn apply(&mut self, operations: &[v1::offer::Operation]) {
         for op in operations {
             if let Some(reserve) = &op.reserve {
                 self.reserved.extend(reserve.resources.iter().cloned());
@@ -109,7 +109,7 @@ impl Ledger {
     }
 
     /// An offer of `agent`: plenty of unreserved resources and everything reserved.
-    fn offer(&self, id: &str, agent: &str) -> v1::Offer {
+    pub(crate) fn offer(&self, id: &str, agent: &str) -> v1::Offer {
         let mut offer = offer(id, agent, 8.0, 4096.0);
         offer.resources.extend(self.reserved.iter().cloned());
         offer
@@ -136,14 +136,14 @@ fn accepts(effects: &[Effect]) -> Vec<Accept> {
         .collect()
 }
 
-fn kinds(operations: &[v1::offer::Operation]) -> Vec<v1::offer::operation::Type> {
+pub(crate) fn kinds(operations: &[v1::offer::Operation]) -> Vec<v1::offer::operation::Type> {
     operations
         .iter()
         .map(|o| v1::offer::operation::Type::try_from(o.r#type.unwrap()).unwrap())
         .collect()
 }
 
-fn label(r: &v1::Resource, key: &str) -> Option<String> {
+pub(crate) fn label(r: &v1::Resource, key: &str) -> Option<String> {
     r.reservations
         .last()?
         .labels
@@ -155,7 +155,7 @@ fn label(r: &v1::Resource, key: &str) -> Option<String> {
         .clone()
 }
 
-fn declined(effects: &[Effect]) -> bool {
+pub(crate) fn declined(effects: &[Effect]) -> bool {
     effects.iter().any(|e| matches!(e, Effect::Decline { .. }))
 }
 

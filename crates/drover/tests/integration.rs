@@ -37,6 +37,7 @@ mod marathon_pod_lifecycle;
 mod marathon_pods;
 mod marathon_readiness;
 mod marathon_resident;
+mod marathon_resident_pods;
 mod marathon_secrets;
 mod marathon_ucr;
 mod operation_feedback;

@@ -56,7 +56,7 @@ fn stable(status: &Value) -> BTreeSet<String> {
 }
 
 /// The pid of the process whose environment names this Mesos task.
-fn pid_of_task(task_id: &str) -> Option<u32> {
+pub(crate) fn pid_of_task(task_id: &str) -> Option<u32> {
     let wanted = format!("MESOS_TASK_ID={task_id}");
     std::fs::read_dir("/proc")
         .ok()?

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use support::{Cluster, Options};
 
-const ROLE: &str = "resident-role";
+pub(crate) const ROLE: &str = "resident-role";
 
 /// The content of every sandbox `stdout` under `dir`.
 pub(crate) fn stdouts(dir: &Path) -> String {
@@ -63,7 +63,7 @@ fn running_task(cluster: &Cluster) -> Option<(String, String, Value)> {
 }
 
 /// What the master holds reserved for the role, in `/master/state`'s two forms.
-fn reserved_for_role(cluster: &Cluster) -> Vec<Value> {
+pub(crate) fn reserved_for_role(cluster: &Cluster) -> Vec<Value> {
     let state = cluster.master_json("/master/state");
     let mut out = Vec::new();
     for slave in state["slaves"].as_array().cloned().unwrap_or_default() {

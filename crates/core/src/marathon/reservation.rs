@@ -19,13 +19,26 @@ pub const LABEL_TASK_ID: &str = "marathon_task_id";
 /// gives up on it and reserves again (Marathon's `--task_reservation_timeout`, 20 s).
 pub const RESERVATION_TIMEOUT_MS: u64 = 20_000;
 
-/// One `container.volumes[]` entry with `persistent` (type `root`, the only one Drover builds).
+/// One `container.volumes[]` entry of an app, or one pod volume, with `persistent` (type
+/// `root`, the only one Drover builds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistentVolume {
-    /// `containerPath`: one path segment, relative to the sandbox.
+    /// Where it appears, relative to the sandbox: an app's `containerPath` (one segment), or
+    /// `volumes/<name>` in a pod's executor sandbox.
     pub container_path: String,
     /// `persistent.size` in MiB.
     pub size_mb: u64,
+}
+
+impl PersistentVolume {
+    /// What names the volume in its persistence id: the app's `containerPath`, a pod volume's
+    /// name. It is one segment either way, since the agent makes the id a directory name.
+    pub fn id_part(&self) -> &str {
+        self.container_path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.container_path)
+    }
 }
 
 /// Where an instance's reservation stands (Marathon's `Reservation.State`, without the timeout
@@ -401,11 +414,18 @@ pub fn update_problems(from: &AppSpec, to: &AppSpec) -> Vec<Violation> {
     const CHANGED: &str = "Services with persistent volumes configured may not change resource \
                            requirements. If you need to make this change, please create a new \
                            service.";
+    // A pod's resources are its executor's and containers' together (the carrier's sums),
+    // compared as Marathon's `residentUpdateIsValid` for pods compared them, at the pod.
+    let pod = from.pod.is_some() || to.pod.is_some();
     if from.persistent_volumes != to.persistent_volumes {
-        problems.push(Violation::new(
-            "/container/volumes",
-            "Persistent volumes can not be changed!",
-        ));
+        problems.push(if pod {
+            Violation::new("/volumes", "persistent volumes cannot be updated")
+        } else {
+            Violation::new(
+                "/container/volumes",
+                "Persistent volumes can not be changed!",
+            )
+        });
     }
     for (path, a, b) in [
         ("/cpus", from.cpus, to.cpus),
@@ -414,7 +434,7 @@ pub fn update_problems(from: &AppSpec, to: &AppSpec) -> Vec<Violation> {
         ("/gpus", f64::from(from.gpus), f64::from(to.gpus)),
     ] {
         if a != b {
-            problems.push(Violation::new(path, CHANGED));
+            problems.push(Violation::new(if pod { "/" } else { path }, CHANGED));
         }
     }
     if from.require_ports != to.require_ports {
@@ -422,11 +442,16 @@ pub fn update_problems(from: &AppSpec, to: &AppSpec) -> Vec<Violation> {
     }
     if from.host_port_requests() != to.host_port_requests() {
         problems.push(Violation::new(
-            "/portDefinitions",
+            if pod {
+                "/containers"
+            } else {
+                "/portDefinitions"
+            },
             "Services with persistent volumes configured may not change host ports. If you \
              need to make this change, please create a new service.",
         ));
     }
+    problems.dedup();
     problems
 }
 

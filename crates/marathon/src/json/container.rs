@@ -650,9 +650,25 @@ fn read_persistent(
             ok = false;
         }
     }
-    let at = format!("{path}/persistent");
+    let size = read_persistent_info(r, persistent, &format!("{path}/persistent"));
+    ok &= size.is_some();
+    if container_path.is_none() && !v.contains_key("containerPath") {
+        r.error(&format!("{path}/containerPath"), "error.path.missing");
+    }
+    Some(PersistentVolume {
+        container_path: container_path?,
+        size_mb: size?,
+    })
+    .filter(|_| ok)
+}
+
+/// The `persistent` object of an app's or a pod's volume: its size in MiB when it is one
+/// Drover builds (type `root`), every other field or type refused by name at `at`. `None`
+/// when anything was refused.
+pub(crate) fn read_persistent_info(r: &mut Reader, persistent: &Value, at: &str) -> Option<u64> {
+    let mut ok = true;
     let Some(p) = persistent.as_object() else {
-        r.error(&at, "error.expected.jsobject");
+        r.error(at, "error.expected.jsobject");
         return None;
     };
     for key in p.keys() {
@@ -688,7 +704,7 @@ fn read_persistent(
             }
         }
     }
-    match r.string(p, "type", &at).as_deref() {
+    match r.string(p, "type", at).as_deref() {
         None | Some("root") => {}
         Some(other @ ("path" | "mount")) => {
             r.error(
@@ -705,18 +721,11 @@ fn read_persistent(
             ok = false;
         }
     }
-    let size = r.count(p, "size", &at, 1 << 40);
+    let size = r.count(p, "size", at, 1 << 40);
     if size.is_none() && !p.contains_key("size") {
         r.error(&format!("{at}/size"), "error.path.missing");
     }
-    if container_path.is_none() && !v.contains_key("containerPath") {
-        r.error(&format!("{path}/containerPath"), "error.path.missing");
-    }
-    Some(PersistentVolume {
-        container_path: container_path?,
-        size_mb: size?,
-    })
-    .filter(|_| ok)
+    size.filter(|_| ok)
 }
 
 fn persistent_json(v: &PersistentVolume) -> Value {

@@ -17,6 +17,8 @@ pub mod readiness;
 mod reference;
 pub mod render;
 #[cfg(test)]
+mod resident_pod_tests;
+#[cfg(test)]
 mod resident_tests;
 pub mod stamp;
 pub mod stats;

@@ -262,6 +262,14 @@ pub fn parse_pod(
         app.role = role;
     }
     read_scaling(&mut r, obj, &mut app, request);
+    // Marathon's defaults for a resident pod, as for a resident app: kill before starting (no
+    // over-capacity, so no second set of volumes) and wait for an unreachable instance (its
+    // data is on that agent). What the definition gives is read over them.
+    if app.is_resident() {
+        app.upgrade_strategy.minimum_health_capacity = 0.5;
+        app.upgrade_strategy.maximum_over_capacity = 0.0;
+        app.unreachable_strategy = UnreachableStrategy::Disabled;
+    }
     read_scheduling(&mut r, obj, &mut app, request);
     if mode == PodMode::Stored {
         let stamp = |v: Option<&Value>| {
@@ -658,20 +666,26 @@ fn read_volumes(r: &mut Reader, obj: &Map<String, Value>) -> Vec<PodVolume> {
     for (i, v) in items.iter().enumerate() {
         let at = format!("/volumes({i})");
         let Some(v) = object(r, v, &at) else { continue };
-        for (key, why) in [
-            (
-                "persistent",
-                "persistent volumes (resident pods) are not supported",
-            ),
-            (
-                "secret",
+        if v.contains_key("secret") {
+            r.error(
+                &format!("{at}/secret"),
                 "pod secret volumes are not supported yet (apps' are: the agent's --secrets_dir)",
-            ),
-        ] {
-            if v.contains_key(key) {
-                r.error(&format!("{at}/{key}"), why);
-            }
+            );
         }
+        // A persistent volume (type root) makes the pod resident; its size is checked with
+        // the pod's other rules.
+        let persistent_size_mb = match v.get("persistent") {
+            None | Some(Value::Null) => None,
+            Some(p) => {
+                if v.get("host").is_some_and(|h| !h.is_null()) {
+                    r.error(
+                        &at,
+                        "a volume is either a host volume or a persistent one, not both",
+                    );
+                }
+                super::container::read_persistent_info(r, p, &format!("{at}/persistent"))
+            }
+        };
         unknown(
             r,
             v,
@@ -682,6 +696,7 @@ fn read_volumes(r: &mut Reader, obj: &Map<String, Value>) -> Vec<PodVolume> {
         out.push(PodVolume {
             name: r.string(v, "name", &at).unwrap_or_default(),
             host: r.string(v, "host", &at),
+            persistent_size_mb,
         });
     }
     out

@@ -240,9 +240,13 @@ pub fn pod_json(app: &AppSpec, stored: bool) -> Map<String, Value> {
         let volumes: Vec<Value> = pod
             .volumes
             .iter()
-            .map(|v| match &v.host {
-                Some(host) => json!({"name": v.name, "host": host}),
-                None => json!({"name": v.name}),
+            .map(|v| match (&v.host, v.persistent_size_mb) {
+                (_, Some(size)) => json!({
+                    "name": v.name,
+                    "persistent": {"type": "root", "size": size, "constraints": []},
+                }),
+                (Some(host), None) => json!({"name": v.name, "host": host}),
+                (None, None) => json!({"name": v.name}),
             })
             .collect();
         m.insert("volumes".into(), json!(volumes));

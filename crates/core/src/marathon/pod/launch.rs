@@ -16,9 +16,6 @@ use crate::marathon::app::AppSpec;
 use crate::marathon::container::docker_image;
 use crate::marathon::instance::Instance;
 
-/// Where ephemeral volumes live in the executor's sandbox (Marathon's prefix).
-const EPHEMERAL_PREFIX: &str = "volumes/";
-
 /// The executor id of a pod instance: `instance-<safe id>.<uuid>` for `<safe id>.instance-<uuid>`.
 pub fn executor_id(instance_id: &str) -> String {
     match instance_id.split_once(".instance-") {
@@ -194,6 +191,12 @@ pub fn launch_group(
     host_ports: &[u32],
 ) -> v1::offer::operation::LaunchGroup {
     let app = ctx.app;
+    // A resident instance's persistent volumes are its executor's (the agent takes a volume
+    // only there in a task group): each appears at `volumes/<name>` of the executor's sandbox,
+    // where the containers' mounts of that pod volume point.
+    let (volumes, resources): (Vec<v1::Resource>, Vec<v1::Resource>) = resources
+        .into_iter()
+        .partition(crate::resources::is_persistent_volume);
     let (mut scalars, ports): (Vec<v1::Resource>, Vec<v1::Resource>) =
         resources.into_iter().partition(|r| r.scalar.is_some());
     // Each endpoint's host port, `None` for endpoints without one.
@@ -207,6 +210,7 @@ pub fn launch_group(
     let mut executor_resources = carve_all(&mut scalars, pod.executor_resources);
     // The ports are the executor's: every container shares its network namespace.
     executor_resources.extend(ports);
+    executor_resources.extend(volumes);
     let executor = v1::ExecutorInfo {
         r#type: Some(v1::executor_info::Type::Default as i32),
         executor_id: v1::ExecutorId {
@@ -338,7 +342,8 @@ fn task_info(
             } else {
                 v1::volume::Mode::Rw
             };
-            // Only ephemeral volumes pass validation: the executor's sandbox, shared.
+            // Ephemeral and persistent pod volumes alike are a directory of the executor's
+            // sandbox (a persistent one is the agent's volume there), shared.
             v1::Volume {
                 mode: mode as i32,
                 container_path: m.mount_path.clone(),
@@ -346,7 +351,7 @@ fn task_info(
                     r#type: Some(v1::volume::source::Type::SandboxPath as i32),
                     sandbox_path: Some(v1::volume::source::SandboxPath {
                         r#type: Some(v1::volume::source::sandbox_path::Type::Parent as i32),
-                        path: format!("{EPHEMERAL_PREFIX}{}", m.name),
+                        path: super::volume_sandbox_path(&m.name),
                     }),
                     ..Default::default()
                 }),

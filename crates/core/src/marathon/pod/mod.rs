@@ -177,6 +177,16 @@ pub struct PodVolume {
     /// A host path (`host`); `None`: an ephemeral volume in the executor's sandbox, shared by
     /// the containers that mount it.
     pub host: Option<String>,
+    /// `persistent.size` in MiB (type `root`): a local persistent volume, reserved and created
+    /// for each instance on its agent and held by the instance's executor, which makes the pod
+    /// resident.
+    pub persistent_size_mb: Option<u64>,
+}
+
+/// Where a pod volume appears in the executor's sandbox (Marathon's `volumes/<name>`): every
+/// container that mounts it links that directory, ephemeral or persistent alike.
+pub fn volume_sandbox_path(name: &str) -> String {
+    format!("volumes/{name}")
 }
 
 /// A pod network's mode.
@@ -286,6 +296,19 @@ pub fn carrier(id: PathId, pod: PodSpec) -> AppSpec {
                 delay_seconds: h.delay_seconds,
                 ..HealthCheck::new(protocol)
             }
+        })
+        .collect();
+    // The persistent volumes make the carrier resident, so reservations, relaunches and their
+    // release are the resident apps' code path.
+    app.persistent_volumes = pod
+        .volumes
+        .iter()
+        .filter_map(|v| {
+            v.persistent_size_mb
+                .map(|size_mb| crate::marathon::reservation::PersistentVolume {
+                    container_path: volume_sandbox_path(&v.name),
+                    size_mb,
+                })
         })
         .collect();
     app.pod = Some(Box::new(pod));
@@ -489,6 +512,22 @@ pub fn validate(app: &AppSpec, pod: &PodSpec) -> Vec<Violation> {
         if !volume_names.insert(v.name.as_str()) {
             push("/volumes".into(), "volume names must be unique");
         }
+        if v.persistent_size_mb == Some(0) {
+            push(
+                format!("/volumes({i})/persistent/size"),
+                "got 0, expected 1 or more",
+            );
+        }
+        if v.persistent_size_mb.is_some() && !valid_name(&v.name) {
+            // The name is a directory of the sandbox and a part of the persistence id.
+            push(
+                format!("/volumes({i})/name"),
+                &format!(
+                    "'{}' must fully match regular expression '{NAME_PATTERN}'",
+                    v.name
+                ),
+            );
+        }
         if v.host.is_some() {
             push(
                 format!("/volumes({i})/host"),
@@ -558,9 +597,46 @@ pub fn validate(app: &AppSpec, pod: &PodSpec) -> Vec<Violation> {
     for (path, message) in app.unreachable_strategy.validate() {
         push(format!("/scheduling{path}"), &message);
     }
+    if app.is_resident() {
+        resident_problems(app, &mut push);
+    }
     problems.sort();
     problems.dedup();
     problems
+}
+
+/// Marathon 1.10's rules for a pod with persistent volumes: reservations are made for the
+/// pod's own role out of unreserved resources, a restart never needs a second set of volumes,
+/// and an unreachable instance is waited for (its data is on that agent).
+fn resident_problems(app: &AppSpec, push: &mut impl FnMut(String, &str)) {
+    if app.role == "*" {
+        push(
+            "/role".into(),
+            "Resident pods cannot have the role *: reservations are made for the pod's role, \
+             which must be the scheduler's --mesos_role",
+        );
+    }
+    if let Some(roles) = &app.accepted_resource_roles
+        && roles.as_slice() != ["*"]
+    {
+        push(
+            "/scheduling/placement/acceptedResourceRoles".into(),
+            "A resident pod must have `acceptedResourceRoles = [\"*\"]`.",
+        );
+    }
+    let over = app.upgrade_strategy.maximum_over_capacity;
+    if over != 0.0 {
+        push(
+            "/scheduling/upgrade/maximumOverCapacity".into(),
+            &format!("got {over}, expected 0.0"),
+        );
+    }
+    if app.unreachable_strategy != crate::marathon::unreachable::UnreachableStrategy::Disabled {
+        push(
+            "/scheduling/unreachableStrategy".into(),
+            "unreachableStrategy must be disabled for pods with persistent volumes",
+        );
+    }
 }
 
 fn resource_problems(
@@ -689,6 +765,7 @@ mod tests {
             labels: BTreeMap::new(),
         });
         p.volumes.push(PodVolume {
+            persistent_size_mb: None,
             name: "h".into(),
             host: Some("/etc".into()),
         });

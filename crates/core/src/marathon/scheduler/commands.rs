@@ -291,7 +291,7 @@ impl Scheduler {
             return Err(CommandError::Invalid(vec![Violation::new(
                 "/role",
                 format!(
-                    "a resident app reserves for its role, which must be the scheduler's \
+                    "a resident app or pod reserves for its role, which must be the scheduler's \
                      --mesos_role '{}'",
                     self.config.mesos_role
                 ),

@@ -91,6 +91,7 @@ impl Scheduler {
                     &mut pool,
                     &mut operations,
                     &mut tasks,
+                    &mut groups,
                 );
                 self.count_offer(now_ms, app_id, used, reject);
                 continue;
@@ -255,7 +256,9 @@ impl Scheduler {
     /// reservation on this agent is launched on exactly its reserved resources and volumes; an
     /// instance without one reserves unreserved resources here and creates its volumes (RESERVE
     /// then CREATE; the launch follows when the reservation is offered back). The reservation
-    /// is recorded (persisted before the ACCEPT goes out) before it is made.
+    /// is recorded (persisted before the ACCEPT goes out) before it is made. A resident pod's
+    /// instance is launched as any pod's, its volumes on its executor.
+    #[allow(clippy::too_many_arguments)]
     fn match_resident(
         &mut self,
         now_ms: u64,
@@ -264,6 +267,7 @@ impl Scheduler {
         pool: &mut OfferPool,
         operations: &mut Vec<v1::offer::Operation>,
         tasks: &mut Vec<v1::TaskInfo>,
+        groups: &mut Vec<v1::offer::operation::LaunchGroup>,
     ) -> (bool, Option<RejectReason>) {
         let Some(framework_id) = self.framework_id.clone() else {
             return (false, None);
@@ -277,7 +281,7 @@ impl Scheduler {
         let mut used = false;
         let mut reject = None;
         for instance_id in queued {
-            if tasks.len() >= self.config.max_instances_per_offer {
+            if tasks.len() + groups.len() >= self.config.max_instances_per_offer {
                 break;
             }
             let Some(instance) = self.instances.get(&instance_id) else {
@@ -338,19 +342,34 @@ impl Scheduler {
                         if let Some(r) = i.reservation.as_mut() {
                             r.state = ReservationState::Launched;
                         }
+                        if let Some(pod) = &app.pod {
+                            i.tasks = crate::marathon::pod::state::provisioned(pod, now_ms);
+                        }
                         i.task_id()
                     });
                     let Some(task_id) = task_id else {
                         continue;
                     };
-                    tasks.push(task_info(
-                        app,
-                        &task_id,
-                        &agent_id,
-                        &offer.hostname,
-                        resources,
-                        &host_ports,
-                    ));
+                    match (&app.pod, self.instances.get(&instance_id)) {
+                        (Some(pod), Some(instance)) => {
+                            let ctx = LaunchContext {
+                                app,
+                                instance,
+                                agent_id: &agent_id,
+                                hostname: &offer.hostname,
+                                framework_id: Some(&framework_id),
+                            };
+                            groups.push(launch_group(&ctx, pod, resources, &host_ports));
+                        }
+                        _ => tasks.push(task_info(
+                            app,
+                            &task_id,
+                            &agent_id,
+                            &offer.hostname,
+                            resources,
+                            &host_ports,
+                        )),
+                    }
                     self.instance_changed(&instance_id);
                     used = true;
                 }
@@ -403,7 +422,7 @@ impl Scheduler {
                                 container_path: v.container_path.clone(),
                                 persistence_id: reservation::persistence_id(
                                     &app.id,
-                                    &v.container_path,
+                                    v.id_part(),
                                     &uuid,
                                 ),
                             };

@@ -341,6 +341,21 @@ impl Scheduler {
     /// A resident instance whose task ended goes back to the queue with its reservation (a new
     /// incarnation, launched only on the resources and volumes reserved for it).
     pub(super) fn relaunch_on_reservation(&mut self, now_ms: u64, instance_id: &str) {
+        // A resident pod instance ends when its first container does: the others are killed,
+        // so the executor ends and gives the reservation (and its volumes) back to be offered
+        // for the next incarnation. Their late statuses are of a replaced incarnation.
+        if let Some(i) = self.instances.get(instance_id).filter(|i| i.is_pod()) {
+            let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
+            let live: Vec<Effect> = i
+                .live_task_ids()
+                .into_iter()
+                .map(|task_id| Effect::Kill {
+                    task_id,
+                    agent_id: agent_id.clone(),
+                })
+                .collect();
+            self.effects.extend(live);
+        }
         let readiness = self
             .instances
             .get(instance_id)
