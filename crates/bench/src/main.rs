@@ -175,6 +175,10 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
         let t = Instant::now();
         report("G10", scenarios::g10_apps(&ctx).await, t);
     }
+    if wanted("MGRP") {
+        let t = Instant::now();
+        report("MGRP", scenarios::marathon_groups(&ctx).await, t);
+    }
     if wanted("G2") {
         let t = Instant::now();
         let ctx2 = &ctx;

@@ -21,8 +21,10 @@ use crate::report::{Better, Line};
 use crate::simagent::{Control, Counters, Fleet, FleetConfig};
 
 mod containers;
+mod marathon_groups;
 
 pub use containers::{docker_launches, fetch_throughput, ucr_launches};
+pub use marathon_groups::marathon_groups;
 
 /// Problem sizes of one run.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ fn every_scenario_completes_at_tiny_sizes() {
     );
     for goal in [
         "G1 ", "G2 ", "G3 ", "G4 ", "G4-p99", "G5 ", "G6 ", "G7 ", "G8 ", "G9 ", "G10 ", "UCR ",
-        "DOCKER ",
+        "DOCKER ", "MGRP ",
     ] {
         assert!(
             stdout.lines().any(|l| l.starts_with(goal)),
