@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::pod::{PodMode, parse_pod};
 use super::pod_render::pod_json;
+use super::resident_tests::{assert_names, with};
 
 fn resident() -> Value {
     json!({
@@ -21,20 +22,9 @@ fn resident() -> Value {
     })
 }
 
-fn with(mut body: Value, pointer: &str, value: Value) -> Value {
-    let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
-    body.pointer_mut(parent).expect("parent exists")[key] = value;
-    body
-}
-
 fn refused(body: Value, path: &str, words: &str) {
     let problems = parse_pod(&body, None, PodMode::Request).expect_err("refused");
-    assert!(
-        problems
-            .iter()
-            .any(|v| v.path == path && v.message.contains(words)),
-        "{path} / {words:?} not in {problems:?}"
-    );
+    assert_names(&problems, path, words);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Resident apps in app JSON: persistent volumes and `residency` read, defaulted and rendered
 //! as Marathon 1.10 does, the store round trip, and every refusal at its path.
 
+use drover_core::marathon::app::Violation;
 use drover_core::marathon::reservation::PersistentVolume;
 use drover_core::marathon::unreachable::UnreachableStrategy;
 use serde_json::{Value, json};
@@ -21,20 +22,26 @@ fn resident() -> Value {
     })
 }
 
-fn with(mut body: Value, pointer: &str, value: Value) -> Value {
+/// `body` with the value at `pointer` replaced.
+pub(super) fn with(mut body: Value, pointer: &str, value: Value) -> Value {
     let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
     body.pointer_mut(parent).expect("parent exists")[key] = value;
     body
 }
 
-fn refused(body: Value, path: &str, words: &str) {
-    let problems = parse_app(&body, None, Mode::Full).expect_err("refused");
+/// Asserts that `problems` has one at `path` whose message says `words`.
+pub(super) fn assert_names(problems: &[Violation], path: &str, words: &str) {
     assert!(
         problems
             .iter()
             .any(|v| v.path == path && v.message.contains(words)),
         "{path} / {words:?} not in {problems:?}"
     );
+}
+
+fn refused(body: Value, path: &str, words: &str) {
+    let problems = parse_app(&body, None, Mode::Full).expect_err("refused");
+    assert_names(&problems, path, words);
 }
 
 #[test]

@@ -344,18 +344,7 @@ impl Scheduler {
         // A resident pod instance ends when its first container does: the others are killed,
         // so the executor ends and gives the reservation (and its volumes) back to be offered
         // for the next incarnation. Their late statuses are of a replaced incarnation.
-        if let Some(i) = self.instances.get(instance_id).filter(|i| i.is_pod()) {
-            let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
-            let live: Vec<Effect> = i
-                .live_task_ids()
-                .into_iter()
-                .map(|task_id| Effect::Kill {
-                    task_id,
-                    agent_id: agent_id.clone(),
-                })
-                .collect();
-            self.effects.extend(live);
-        }
+        self.kill_pod_containers(instance_id);
         let readiness = self
             .instances
             .get(instance_id)
@@ -537,22 +526,28 @@ impl Scheduler {
         self.persist(Change::Instance(instance_id.to_owned()));
     }
 
+    /// Kills the live containers (tasks) of a pod instance; nothing for an app's.
+    fn kill_pod_containers(&mut self, instance_id: &str) {
+        let Some(i) = self.instances.get(instance_id).filter(|i| i.is_pod()) else {
+            return;
+        };
+        let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
+        let live: Vec<Effect> = i
+            .live_task_ids()
+            .into_iter()
+            .map(|task_id| Effect::Kill {
+                task_id,
+                agent_id: agent_id.clone(),
+            })
+            .collect();
+        self.effects.extend(live);
+    }
+
     /// Forgets an instance.
     pub(super) fn expunge(&mut self, instance_id: &str) {
         // A pod instance ends when its first container fails: its other containers are killed
         // rather than left to run unowned (the default executor would kill them too).
-        if let Some(i) = self.instances.get(instance_id).filter(|i| i.is_pod()) {
-            let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
-            let live: Vec<Effect> = i
-                .live_task_ids()
-                .into_iter()
-                .map(|task_id| Effect::Kill {
-                    task_id,
-                    agent_id: agent_id.clone(),
-                })
-                .collect();
-            self.effects.extend(live);
-        }
+        self.kill_pod_containers(instance_id);
         self.executor_health.remove(instance_id);
         self.check_results.remove(instance_id);
         if let Some(removed) = self.instances.remove(instance_id) {
