@@ -28,6 +28,7 @@ mod marathon_resident;
 mod marathon_resident_pods;
 mod marathon_service_ports;
 mod marathon_status_updates;
+mod master_authorizing;
 mod master_batching;
 mod master_lifecycle;
 mod master_maintenance;

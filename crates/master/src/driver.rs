@@ -233,6 +233,10 @@ struct Driver {
     replies: BTreeMap<Conn, oneshot::Sender<Reply>>,
     /// Streams the driver dropped itself (slow readers): the core hears of them next batch.
     dropped: Vec<(Conn, StreamKind)>,
+    /// Accepts waiting for their authorization ([`Effect::Authorize`]): answered in the next
+    /// batch, after the commands that arrived meanwhile, as Mesos' master went on with its
+    /// queued messages until its authorizer answered.
+    authorizing: Vec<u64>,
     next_operator_heartbeat: tokio::time::Instant,
 }
 
@@ -264,6 +268,7 @@ pub async fn run(
         operators: Vec::new(),
         replies: BTreeMap::new(),
         dropped: Vec::new(),
+        authorizing: Vec::new(),
         next_operator_heartbeat: tokio::time::Instant::now() + OPERATOR_HEARTBEAT,
     };
     tokio::pin!(shutdown);
@@ -306,7 +311,7 @@ impl Driver {
             .unwrap_or(1000)
             .min(1000);
         let mut at = tokio::time::Instant::now() + Duration::from_millis(core.max(1));
-        if !self.dropped.is_empty() {
+        if !self.dropped.is_empty() || !self.authorizing.is_empty() {
             at = tokio::time::Instant::now();
         }
         at.min(self.next_operator_heartbeat)
@@ -328,6 +333,7 @@ impl Driver {
                 run(&mut self.master, input, &mut outgoing);
             }
         }
+        let authorized = std::mem::take(&mut self.authorizing);
         for command in batch {
             match command {
                 Command::Input {
@@ -381,6 +387,9 @@ impl Driver {
                     }
                 }
             }
+        }
+        for ticket in authorized {
+            run(&mut self.master, Input::Authorized { ticket }, &mut outgoing);
         }
         if self
             .master
@@ -445,6 +454,7 @@ impl Driver {
             }
             Effect::ToOperators(event) => self.publish(&event),
             Effect::Warn(message) => tracing::warn!("{message}"),
+            Effect::Authorize { ticket } => self.authorizing.push(ticket),
         }
     }
 
@@ -539,6 +549,6 @@ fn input_conn(input: &Input) -> Conn {
         | Input::DrainAgent { req, .. }
         | Input::Teardown { req, .. }
         | Input::AgentOperation { req, .. } => *req,
-        Input::Tick => Conn(0),
+        Input::Tick | Input::Authorized { .. } => Conn(0),
     }
 }

@@ -71,6 +71,8 @@ enum Local {
         accept: Option<Box<scheduler::Call>>,
     },
     AgentInput(Box<agent::Input>),
+    /// The master's authorization answer for an accept ([`master::Effect::Authorize`]).
+    Authorized(u64),
     FrameworkUpdate(Box<v1::TaskStatus>),
     ExecCall {
         cid: String,
@@ -263,6 +265,8 @@ pub struct World {
     /// Steps taken.
     pub steps: u64,
     rng: ChaCha8Rng,
+    /// The run's seed.
+    seed: u64,
     queue: BTreeMap<(u64, u64), Ev>,
     seq: u64,
     /// The network.
@@ -313,8 +317,15 @@ impl std::fmt::Debug for World {
     }
 }
 
-fn master_config() -> master::Config {
+/// The master's configuration; with `acls`, a permissive `run_tasks` rule set, so every
+/// ACCEPT waits for its authorization step ([`drover_core::master::authorizing`]) and agents
+/// can leave between the two.
+fn master_config(acls: bool) -> master::Config {
     master::Config {
+        run_tasks: acls.then(|| drover_core::acl::RunTasks {
+            acls: Vec::new(),
+            permissive: true,
+        }),
         // Drover's shipped defaults (`crates/master/src/flags.rs`).
         agent_ping_timeout_ms: 3_000,
         max_agent_ping_timeouts: 4,
@@ -383,6 +394,7 @@ impl World {
             now: T0,
             steps: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
             queue: BTreeMap::new(),
             seq: 0,
             net: Net::default(),
@@ -786,6 +798,9 @@ impl World {
                 }
             }
             (NodeId::Agent(i), Local::AgentInput(input)) => self.agent_step(i, *input),
+            (NodeId::Master(slot), Local::Authorized(ticket)) => {
+                self.master_step(slot, master::Input::Authorized { ticket })
+            }
             (NodeId::Agent(i), Local::ExecCall { cid, run, call }) => {
                 self.exec_call_arrives(i, cid, run, *call)
             }
@@ -856,7 +871,9 @@ impl World {
     /// The elected master loads the registry and starts its driver in `epoch`.
     fn start_core(&mut self, slot: usize, epoch: u64) {
         let inc = self.inc();
-        let core = Master::new(master_config(), self.registry.clone(), self.now);
+        // Odd seeds run the master with ACLs (taken from the seed, not the random stream, so
+        // the even seeds replay as before).
+        let core = Master::new(master_config(self.seed % 2 == 1), self.registry.clone(), self.now);
         self.masters[slot] = Some(MasterProc {
             core,
             inc,
@@ -1153,6 +1170,13 @@ impl World {
                     .streams
                     .remove(&conn)
                     .map(|o| (o, Payload::StreamEnd { conn })),
+                // The answer comes back after whatever the network delivers meanwhile.
+                master::Effect::Authorize { ticket } => {
+                    let inc = m.inc;
+                    let at = self.now + self.delay();
+                    self.push(at, Ev::Proc(node, inc, Local::Authorized(ticket)));
+                    None
+                }
             };
             if let Some((to, payload)) = out {
                 acted = true;
@@ -2785,6 +2809,7 @@ fn agent_input(event: internal::AgentEvent, attempt: &mut u32) -> Option<agent::
 fn local_name(l: &Local) -> String {
     match l {
         Local::Reconnect => "reconnect".into(),
+        Local::Authorized(t) => format!("authorized {t}"),
         Local::SubscribeTimeout(c) => format!("subscribe-timeout c{}", c.0),
         Local::MasterPingTimeout(c) => format!("master-ping-timeout c{}", c.0),
         Local::Reconcile(c) => format!("reconcile c{}", c.0),

@@ -229,6 +229,9 @@ impl Master {
                 }
             }
         }
+        for pending in self.authorizing.pending() {
+            by_scan.hold_offer(&pending.agent_id, &pending.framework_id, &pending.offered);
+        }
         for offer in self.offers.values() {
             by_scan.hold_offer(
                 &offer.offer.agent_id.value,

@@ -25,6 +25,7 @@
 
 pub mod activation;
 pub mod agents;
+pub mod authorizing;
 pub mod drain;
 pub mod frameworks;
 pub mod history;
@@ -221,6 +222,9 @@ pub enum Input {
         operation: crate::operations::Operation,
         principal: Option<String>,
     },
+    /// The authorization asked for by [`Effect::Authorize`] is in: the accept it holds goes
+    /// on ([`authorizing`]).
+    Authorized { ticket: u64 },
     /// Time passed: run whatever timers are due.
     Tick,
 }
@@ -271,6 +275,10 @@ pub enum Effect {
     CloseAgent { conn: Conn },
     /// Publish to every operator SUBSCRIBE stream.
     ToOperators(Box<operator::Event>),
+    /// An accept waits for its authorization ([`authorizing`]): feed back
+    /// [`Input::Authorized`] with this ticket after the inputs already queued, as Mesos'
+    /// master went on with its queued messages until its authorizer answered.
+    Authorize { ticket: u64 },
     /// Something the operator should see in the log: an operation the master dropped and
     /// why (Mesos logged these too; a framework that gave the operation an id is also told).
     Warn(String),
@@ -578,6 +586,8 @@ pub struct Master {
     inverse: inverse::InverseOffers,
     /// Operations with feedback until acknowledged ([`operations_feedback`]).
     feedback: operations_feedback::Feedback,
+    /// Accepts waiting for their authorization ([`authorizing`]).
+    authorizing: authorizing::Authorizing,
 }
 
 impl Master {
@@ -640,6 +650,7 @@ impl Master {
             ledger: ledger::Ledger::default(),
             inverse: inverse::InverseOffers::default(),
             feedback: operations_feedback::Feedback::default(),
+            authorizing: authorizing::Authorizing::default(),
         };
         let recovered: Vec<(String, Option<u64>)> = master
             .agents
@@ -743,6 +754,7 @@ impl Master {
                     self.operator_operation(&agent_id, operation, principal.as_deref(), &mut out);
                 out.push(Effect::Reply { req, reply });
             }
+            Input::Authorized { ticket } => self.authorized(now_ms, ticket, &mut out),
             Input::Tick => self.tick(now_ms, &mut out),
         }
         self.prune_timers();

@@ -28,6 +28,7 @@ impl Master {
             for entry in fw.tasks.values() {
                 answers.push(known_answer(entry, pa, now_ms));
             }
+            answers.extend(self.pending_task_answer(framework_id, None, pa, now_ms));
         } else {
             // Whether some agent has not reregistered since a failover, asked once per call
             // (not once per unknown task: a call naming 100,000 tasks on 10,000 agents would
@@ -37,6 +38,11 @@ impl Master {
                 let task_id = query.task_id.value.as_str();
                 if let Some(entry) = fw.tasks.get(task_id) {
                     answers.push(known_answer(entry, pa, now_ms));
+                    continue;
+                }
+                let pending = self.pending_task_answer(framework_id, Some(task_id), pa, now_ms);
+                if !pending.is_empty() {
+                    answers.extend(pending);
                     continue;
                 }
                 if let Some(entry) = fw.unreachable_tasks.get(task_id) {

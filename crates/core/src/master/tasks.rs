@@ -13,6 +13,7 @@ use drover_wire::v1::offer::operation::Type as OpType;
 use drover_wire::v1::scheduler;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
+use super::authorizing::PendingAccept;
 use super::validation;
 use super::{
     ACKED_UUIDS_KEPT, AgentStatus, Effect, Filter, HistoryEntry, Master, TaskEntry, agent_event,
@@ -150,13 +151,26 @@ impl Master {
     /// Answers a launch that never became a task (invalid, unauthorized, bad offers): the
     /// update goes to the framework, and the task is recorded as completed with its history
     /// so an operator can see why it never ran (beyond Mesos, which forgets it).
-    fn launch_refused(
+    pub(super) fn launch_refused(
         &mut self,
         now_ms: u64,
         framework_id: &str,
         task: &v1::TaskInfo,
         trigger: Trigger,
         detail: &str,
+        out: &mut Vec<Effect>,
+    ) {
+        self.never_launched(now_ms, framework_id, task, trigger, Some(detail), out);
+    }
+
+    /// [`Master::launch_refused`] with the table's message alone when `detail` is `None`.
+    pub(super) fn never_launched(
+        &mut self,
+        now_ms: u64,
+        framework_id: &str,
+        task: &v1::TaskInfo,
+        trigger: Trigger,
+        detail: Option<&str>,
         out: &mut Vec<Effect>,
     ) {
         let Some(fw) = self.frameworks.get(framework_id) else {
@@ -167,7 +181,7 @@ impl Master {
             &task.task_id.value,
             pa,
             TaskState::TaskStaging,
-            Some(detail),
+            detail,
         );
         status.agent_id = Some(task.agent_id.clone());
         status.executor_id = task.executor.as_ref().map(|e| e.executor_id.clone());
@@ -331,6 +345,55 @@ impl Master {
         let (Some(agent_id), Some(role)) = (agent_id, role) else {
             return;
         };
+        let pending = PendingAccept {
+            framework_id: framework_id.to_owned(),
+            agent_id,
+            role,
+            offered,
+            accept,
+            killed: BTreeSet::new(),
+        };
+        // With ACLs, the launches and operations wait for the authorization step
+        // ([`authorizing`](super::authorizing)); a DECLINE has nothing to authorize.
+        if self.authorizes() && !pending.accept.operations.is_empty() {
+            self.await_authorization(pending, out);
+        } else {
+            self.carry_out_accept(now_ms, pending, out);
+        }
+    }
+
+    /// The second half of an ACCEPT whose offers were valid: against the agent as it is now,
+    /// each operation in order (tasks killed while their authorization was awaited are not
+    /// launched; a group with one of them is killed whole).
+    pub(super) fn carry_out_accept(
+        &mut self,
+        now_ms: u64,
+        pending: PendingAccept,
+        out: &mut Vec<Effect>,
+    ) {
+        let PendingAccept {
+            framework_id,
+            agent_id,
+            role,
+            offered,
+            accept,
+            killed,
+        } = pending;
+        let framework_id = framework_id.as_str();
+        let all_tasks: Vec<v1::TaskInfo> = accept
+            .operations
+            .iter()
+            .flat_map(|op| {
+                let launched = op.launch.iter().flat_map(|l| l.task_infos.iter());
+                let grouped = op
+                    .launch_group
+                    .iter()
+                    .flat_map(|g| g.task_group.tasks.iter());
+                launched.chain(grouped)
+            })
+            .filter(|t| !killed.contains(&t.task_id.value))
+            .cloned()
+            .collect();
         let agent_state = self.agents.get(&agent_id).map(|a| a.status);
         let refusal = match agent_state {
             None => Some((
@@ -374,7 +437,7 @@ impl Master {
                 };
                 if !name.is_empty() {
                     let detail = format!("The `id` field cannot be set on {name} operations");
-                    for task in &tasks {
+                    for task in tasks.iter().filter(|t| !killed.contains(&t.task_id.value)) {
                         self.launch_refused(now_ms, framework_id, task, trigger, &detail, out);
                     }
                     continue;
@@ -383,6 +446,9 @@ impl Master {
             match kind {
                 Some(OpType::Launch) => {
                     for task in op.launch.map(|l| l.task_infos).unwrap_or_default() {
+                        if killed.contains(&task.task_id.value) {
+                            continue;
+                        }
                         self.launch_one(
                             now_ms,
                             framework_id,
@@ -395,7 +461,29 @@ impl Master {
                     }
                 }
                 Some(OpType::LaunchGroup) => {
-                    if let Some(group) = op.launch_group {
+                    let Some(group) = op.launch_group else {
+                        continue;
+                    };
+                    // As Mesos: a group is launched whole or not at all.
+                    if group
+                        .task_group
+                        .tasks
+                        .iter()
+                        .any(|t| killed.contains(&t.task_id.value))
+                    {
+                        for task in &group.task_group.tasks {
+                            if !killed.contains(&task.task_id.value) {
+                                self.never_launched(
+                                    now_ms,
+                                    framework_id,
+                                    task,
+                                    Trigger::KilledBeforeAgent,
+                                    None,
+                                    out,
+                                );
+                            }
+                        }
+                    } else {
                         self.launch_group(
                             now_ms,
                             framework_id,
@@ -828,6 +916,9 @@ impl Master {
         out: &mut Vec<Effect>,
     ) {
         let task_id = kill.task_id.value.clone();
+        if self.kill_pending(now_ms, framework_id, &task_id, out) {
+            return;
+        }
         let Some(entry) = self
             .frameworks
             .get(framework_id)

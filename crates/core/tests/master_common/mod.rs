@@ -16,6 +16,11 @@ pub struct Sim {
     next_conn: u64,
     /// Agent id → (session conn, stream id).
     pub agent_sessions: std::collections::BTreeMap<String, (Conn, String)>,
+    /// Keep accepts waiting for their authorization (in `held`) instead of answering at once
+    /// as the driver does when nothing else is queued.
+    pub hold_authorizations: bool,
+    /// The tickets of the accepts kept waiting, oldest first.
+    pub held: Vec<u64>,
 }
 
 pub struct Fw {
@@ -35,6 +40,8 @@ impl Sim {
             now: START_MS,
             next_conn: 1,
             agent_sessions: Default::default(),
+            hold_authorizations: false,
+            held: Vec::new(),
         }
     }
 
@@ -53,6 +60,31 @@ impl Sim {
     }
 
     pub fn step(&mut self, input: Input) -> Vec<Effect> {
+        let mut effects = self.step_once(input);
+        let tickets: Vec<u64> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Authorize { ticket } => Some(*ticket),
+                _ => None,
+            })
+            .collect();
+        if self.hold_authorizations {
+            self.held.extend(tickets);
+        } else {
+            for ticket in tickets {
+                effects.extend(self.step_once(Input::Authorized { ticket }));
+            }
+        }
+        effects
+    }
+
+    /// Answers the oldest accept kept waiting for its authorization.
+    pub fn release_authorization(&mut self) -> Vec<Effect> {
+        let ticket = self.held.remove(0);
+        self.step_once(Input::Authorized { ticket })
+    }
+
+    fn step_once(&mut self, input: Input) -> Vec<Effect> {
         let before = self.m.task_states();
         let effects = self.m.handle(self.now, input);
         self.m.check_invariants().expect("invariants hold");
