@@ -389,7 +389,11 @@ impl Driver {
             }
         }
         for ticket in authorized {
-            run(&mut self.master, Input::Authorized { ticket }, &mut outgoing);
+            run(
+                &mut self.master,
+                Input::Authorized { ticket },
+                &mut outgoing,
+            );
         }
         if self
             .master

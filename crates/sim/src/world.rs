@@ -873,7 +873,11 @@ impl World {
         let inc = self.inc();
         // Odd seeds run the master with ACLs (taken from the seed, not the random stream, so
         // the even seeds replay as before).
-        let core = Master::new(master_config(self.seed % 2 == 1), self.registry.clone(), self.now);
+        let core = Master::new(
+            master_config(self.seed % 2 == 1),
+            self.registry.clone(),
+            self.now,
+        );
         self.masters[slot] = Some(MasterProc {
             core,
             inc,

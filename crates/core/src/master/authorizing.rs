@@ -38,9 +38,7 @@ pub struct PendingAccept {
 
 impl PendingAccept {
     /// Every task the accept would launch, with the group's executor for a group member.
-    pub(super) fn tasks(
-        &self,
-    ) -> impl Iterator<Item = (&v1::TaskInfo, Option<&v1::ExecutorInfo>)> {
+    pub(super) fn tasks(&self) -> impl Iterator<Item = (&v1::TaskInfo, Option<&v1::ExecutorInfo>)> {
         self.accept.operations.iter().flat_map(|op| {
             let launched = op
                 .launch

@@ -177,12 +177,8 @@ impl Master {
             return;
         };
         let pa = fw.partition_aware;
-        let mut status = emission(trigger).status(
-            &task.task_id.value,
-            pa,
-            TaskState::TaskStaging,
-            detail,
-        );
+        let mut status =
+            emission(trigger).status(&task.task_id.value, pa, TaskState::TaskStaging, detail);
         status.agent_id = Some(task.agent_id.clone());
         status.executor_id = task.executor.as_ref().map(|e| e.executor_id.clone());
         status.timestamp = Some(seconds(now_ms));
