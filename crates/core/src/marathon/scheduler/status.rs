@@ -511,28 +511,26 @@ impl Scheduler {
             return;
         }
         // Every task of a pod instance that may still run.
-        let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
-        let effects: Vec<Effect> = i
-            .live_task_ids()
-            .into_iter()
-            .map(|task_id| Effect::Kill {
-                task_id,
-                agent_id: agent_id.clone(),
-            })
-            .collect();
+        self.kill_live_tasks(instance_id);
         self.instances
             .modify(instance_id, |i| i.kill_sent_ms = Some(now_ms));
-        self.effects.extend(effects);
         self.persist(Change::Instance(instance_id.to_owned()));
     }
 
     /// Kills the live containers (tasks) of a pod instance; nothing for an app's.
     fn kill_pod_containers(&mut self, instance_id: &str) {
-        let Some(i) = self.instances.get(instance_id).filter(|i| i.is_pod()) else {
+        if self.instances.get(instance_id).is_some_and(|i| i.is_pod()) {
+            self.kill_live_tasks(instance_id);
+        }
+    }
+
+    /// One KILL per task of the instance that may still run, at the agent it was placed on.
+    fn kill_live_tasks(&mut self, instance_id: &str) {
+        let Some(i) = self.instances.get(instance_id) else {
             return;
         };
         let agent_id = i.placement.as_ref().map(|p| p.agent_id.clone());
-        let live: Vec<Effect> = i
+        let kills: Vec<Effect> = i
             .live_task_ids()
             .into_iter()
             .map(|task_id| Effect::Kill {
@@ -540,7 +538,7 @@ impl Scheduler {
                 agent_id: agent_id.clone(),
             })
             .collect();
-        self.effects.extend(live);
+        self.effects.extend(kills);
     }
 
     /// Forgets an instance.
