@@ -107,6 +107,35 @@ fn task_lost_from_an_executor_is_inferred_from_its_reason() {
         let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
         assert_eq!(status, 201, "POST /v2/apps: {body}");
     }
+    // `executorResources` reach the custom executor's ExecutorInfo: the master lists the
+    // executor with them. This one's marker exists, so it only sleeps (never subscribes) and
+    // stays listed until its registration times out.
+    std::fs::create_dir_all(markers.join("resourced")).expect("marker");
+    let app = json!({"id": "/resourced", "cmd": "TASK_LOST REASON_TASK_UNKNOWN resourced",
+        "executor": executor.display().to_string(), "cpus": 0.1, "mem": 32, "instances": 1,
+        "executorResources": {"cpus": 0.2, "mem": 48, "disk": 12}});
+    let (status, body) = cluster.marathon_request("POST", "/v2/apps", Some(&app));
+    assert_eq!(status, 201, "POST /v2/apps: {body}");
+    let port = cluster.master_port;
+    cluster.wait_for(
+        "the custom executor listed with its executorResources",
+        || {
+            support::get_json(port, "/master/state").is_some_and(|state| {
+                state["frameworks"].as_array().is_some_and(|fws| {
+                    fws.iter()
+                        .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
+                        .any(|e| {
+                            e["executor_id"]
+                                .as_str()
+                                .is_some_and(|id| id.starts_with("marathon-resourced"))
+                                && e["resources"]["cpus"] == json!(0.2)
+                                && e["resources"]["mem"] == json!(48.0)
+                                && e["resources"]["disk"] == json!(12.0)
+                        })
+                })
+            })
+        },
+    );
     for (name, reason, condition, expunged) in cases {
         let app_id = format!("/{name}");
         let lost = events.wait_status(&app_id, "TASK_LOST", &[]);

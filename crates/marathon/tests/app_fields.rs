@@ -62,10 +62,12 @@ fn rows() -> Vec<(&'static str, Value, Expect)> {
         ("disk", json!(10.0), At("/disk", json!(10.0))),
         ("env", json!({"A": "b"}), At("/env/A", json!("b"))),
         ("executor", json!(""), At("/executor", json!(""))),
+        // Alone (the command executor), refused; with a custom executor it takes effect
+        // (`executor_resources_go_to_a_custom_executor`).
         (
             "executorResources",
             json!({"cpus": 0.1}),
-            Refused("executorResources"),
+            Refused("only to a custom executor"),
         ),
         (
             "fetch",
@@ -247,6 +249,34 @@ async fn every_app_field_takes_effect_or_is_refused_by_name() {
             }
         }
     }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn executor_resources_go_to_a_custom_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let a = server.addr.clone();
+    let body = json!({"id": "/ex", "cmd": "sleep 1", "instances": 0,
+        "executor": "/opt/executor", "executorResources": {"mem": 64}});
+    let r = call(&a, "POST", "/v2/apps", Some(&body.to_string())).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let got = call(&a, "GET", "/v2/apps/ex", None).await;
+    // Fields not given take Marathon's defaults.
+    assert_eq!(
+        got.body["app"]["executorResources"],
+        json!({"cpus": 0.1, "mem": 64.0, "disk": 10.0})
+    );
+    // Below Marathon's minimum: refused at the field.
+    let body = json!({"id": "/ex2", "cmd": "sleep 1", "executor": "/opt/executor",
+        "executorResources": {"cpus": 0.01}});
+    let r = call(&a, "POST", "/v2/apps", Some(&body.to_string())).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert!(
+        r.body.to_string().contains("/executorResources/cpus"),
+        "{}",
+        r.body
+    );
     server.shutdown().await;
 }
 

@@ -264,6 +264,10 @@ pub struct AppSpec {
     pub role: String,
     /// Executor (`""` = command executor).
     pub executor: String,
+    /// Marathon's `executorResources`: what a custom executor (`executor` a path) holds
+    /// beside the task, matched against the offer with it and set on its `ExecutorInfo`.
+    /// Refused for the command executor, whose resources are Mesos' own.
+    pub executor_resources: Option<super::pod::PodResources>,
     /// Apps to deploy first.
     pub dependencies: Vec<PathId>,
     /// The `container` (with the app's `networks`); `None`: a command on the host network.
@@ -319,6 +323,7 @@ impl AppSpec {
             accepted_resource_roles: None,
             role: "*".into(),
             executor: String::new(),
+            executor_resources: None,
             dependencies: Vec::new(),
             container: None,
             opaque: BTreeMap::new(),
@@ -477,6 +482,29 @@ pub fn validate(app: &AppSpec) -> Vec<Violation> {
              executor)"
                 .into(),
         );
+    }
+    // Marathon read `executorResources` only for a custom executor and ignored it otherwise.
+    if let Some(r) = &app.executor_resources {
+        if super::offer::custom_executor(app).is_none() {
+            push(
+                "/executorResources",
+                "executorResources applies only to a custom executor (`executor` a path); the \
+                 command executor's resources are Mesos' own"
+                    .into(),
+            );
+        }
+        for (field, value, min) in [
+            ("cpus", r.cpus, 0.1),
+            ("mem", r.mem, 32.0),
+            ("disk", r.disk, 10.0),
+        ] {
+            if !value.is_finite() || value < min {
+                push(
+                    &format!("/executorResources/{field}"),
+                    format!("got {value}, expected {min} or more"),
+                );
+            }
+        }
     }
     if app.uses_port_mappings() && !app.port_definitions.is_empty() {
         push(

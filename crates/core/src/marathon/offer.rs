@@ -147,10 +147,23 @@ impl OfferPool {
         if !any_role {
             return Err(RejectReason::UnfulfilledRole);
         }
+        // A custom executor's `executorResources` are taken with the task's (and split off
+        // for its `ExecutorInfo` by [`task_info`]).
+        let extra = executor_resources(app).unwrap_or(crate::marathon::pod::PodResources {
+            cpus: 0.0,
+            mem: 0.0,
+            disk: 0.0,
+            gpus: 0,
+        });
+        let (cpus, mem, disk) = (
+            app.cpus + extra.cpus,
+            app.mem + extra.mem,
+            app.disk + extra.disk,
+        );
         for (name, wanted, reason) in [
-            ("cpus", app.cpus, RejectReason::InsufficientCpus),
-            ("mem", app.mem, RejectReason::InsufficientMemory),
-            ("disk", app.disk, RejectReason::InsufficientDisk),
+            ("cpus", cpus, RejectReason::InsufficientCpus),
+            ("mem", mem, RejectReason::InsufficientMemory),
+            ("disk", disk, RejectReason::InsufficientDisk),
             ("gpus", f64::from(app.gpus), RejectReason::InsufficientGpus),
         ] {
             if wanted > 0.0 && self.scalar_available(app, name) + EPSILON < wanted {
@@ -186,9 +199,9 @@ impl OfferPool {
         }
         let mut consumed = Vec::new();
         for (name, wanted) in [
-            ("cpus", app.cpus),
-            ("mem", app.mem),
-            ("disk", app.disk),
+            ("cpus", cpus),
+            ("mem", mem),
+            ("disk", disk),
             ("gpus", f64::from(app.gpus)),
         ] {
             let mut left = wanted;
@@ -522,6 +535,15 @@ pub fn task_info(
     }
 }
 
+/// The `executorResources` of an app run by a custom executor (a pod's executor resources are
+/// its carrier's own).
+fn executor_resources(app: &AppSpec) -> Option<crate::marathon::pod::PodResources> {
+    if app.pod.is_some() || custom_executor(app).is_none() {
+        return None;
+    }
+    app.executor_resources
+}
+
 /// The path of the app's custom executor, if it has one. Marathon's `executor`: empty (the
 /// scheduler's default) and `//cmd` are the command executor; anything else is a path.
 pub fn custom_executor(app: &AppSpec) -> Option<&str> {
@@ -544,12 +566,23 @@ fn under_custom_executor(app: &AppSpec, path: &str, mut task: v1::TaskInfo) -> v
     command.value = Some(format!("chmod ug+rx {quoted} && exec {quoted} {cmd}"));
     command.shell = Some(true);
     command.arguments = Vec::new();
+    // The executor's own resources were matched with the task's: split them off.
+    let resources = match executor_resources(app) {
+        Some(r) => {
+            let carved = crate::marathon::pod::launch::carve_all(&mut task.resources, r);
+            task.resources
+                .retain(|p| p.scalar.as_ref().is_none_or(|s| s.value > 1e-9));
+            carved
+        }
+        None => Vec::new(),
+    };
     task.executor = Some(v1::ExecutorInfo {
         executor_id: v1::ExecutorId {
             value: format!("marathon-{}", task.task_id.value),
         },
         command: Some(command),
         container: task.container.take(),
+        resources,
         ..Default::default()
     });
     task
@@ -813,6 +846,84 @@ mod tests {
         let task = task_info(&app, "t", "a", "h", Vec::new(), &[]);
         let value = task.executor.unwrap().command.unwrap().value.unwrap();
         assert_eq!(value, "chmod ug+rx '/bin/ex' && exec '/bin/ex' a b");
+    }
+
+    /// Marathon's `executorResources`: matched with the task's, then held by the custom
+    /// executor's `ExecutorInfo`, not the task; refused for the command executor.
+    #[test]
+    fn a_custom_executors_resources_are_matched_and_given_to_the_executor() {
+        use crate::marathon::pod::PodResources;
+        let offer = v1::Offer {
+            resources: crate::resources::parse("cpus:1.2;mem:200;disk:100").unwrap(),
+            ..Default::default()
+        };
+        let mut app = AppSpec::new(PathId::parse("/e", &PathId::root()).expect("valid id"));
+        app.cmd = Some("serve".into());
+        app.port_definitions.clear();
+        (app.cpus, app.mem, app.disk) = (1.0, 128.0, 0.0);
+        app.executor = "/opt/executor".into();
+        app.executor_resources = Some(PodResources {
+            cpus: 0.2,
+            mem: 64.0,
+            disk: 10.0,
+            gpus: 0,
+        });
+        assert_eq!(crate::marathon::app::validate(&app), Vec::new());
+        let (resources, ports) = OfferPool::new(&offer).take(&app).expect("fits");
+        let task = task_info(&app, "t", "a", "h", resources, &ports);
+        let sum = |list: &[v1::Resource], name: &str| -> f64 {
+            list.iter()
+                .filter(|r| r.name == name)
+                .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+                .sum()
+        };
+        let executor = task.executor.as_ref().expect("custom executor");
+        for (name, task_wants, executor_wants) in [
+            ("cpus", 1.0, 0.2),
+            ("mem", 128.0, 64.0),
+            ("disk", 0.0, 10.0),
+        ] {
+            assert!(
+                (sum(&task.resources, name) - task_wants).abs() < 1e-9,
+                "{name}"
+            );
+            assert!(
+                (sum(&executor.resources, name) - executor_wants).abs() < 1e-9,
+                "{name}"
+            );
+        }
+        assert!(
+            task.resources.iter().all(|r| r.name != "disk"),
+            "no zero-sized piece is left on the task"
+        );
+        // The executor's share counts when matching: 0.2 more cpus do not fit 1.1.
+        let small = v1::Offer {
+            resources: crate::resources::parse("cpus:1.1;mem:200;disk:100").unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            OfferPool::new(&small).take(&app).err(),
+            Some(RejectReason::InsufficientCpus)
+        );
+        // Below Marathon's minimums, or with the command executor: refused by field.
+        app.executor_resources = Some(PodResources {
+            mem: 8.0,
+            ..PodResources::EXECUTOR_DEFAULT
+        });
+        let problems = crate::marathon::app::validate(&app);
+        assert!(
+            problems.iter().any(|v| v.path == "/executorResources/mem"),
+            "{problems:?}"
+        );
+        app.executor = String::new();
+        app.executor_resources = Some(PodResources::EXECUTOR_DEFAULT);
+        let problems = crate::marathon::app::validate(&app);
+        assert!(
+            problems
+                .iter()
+                .any(|v| v.path == "/executorResources" && v.message.contains("custom executor")),
+            "{problems:?}"
+        );
     }
 
     /// A custom executor in a DOCKER container would fail every launch (the agent's Docker

@@ -127,14 +127,10 @@ const READ_ONLY: [&str; 9] = [
 
 /// Top-level fields Drover does not run: given a value (not null, not empty, not `false`),
 /// they are refused by name rather than stored and ignored.
-const REFUSED: [(&str, &str); 3] = [
+const REFUSED: [(&str, &str); 2] = [
     (
         "storeUrls",
         "storeUrls (Marathon's artifact store) is not supported; use fetch",
-    ),
-    (
-        "executorResources",
-        "executorResources is not supported (the command executor's resources are fixed)",
     ),
     (
         "ipAddress",
@@ -412,6 +408,34 @@ pub fn parse_app(
     }
     if let Some(executor) = r.string(obj, "executor", p) {
         app.executor = executor;
+    }
+    // Marathon's ExecutorResources: each field defaults to the default executor's share.
+    if let Some(e) = r.object(obj, "executorResources", p) {
+        let path = "/executorResources";
+        if !matches!(mode, Mode::Stored) {
+            for key in e
+                .keys()
+                .filter(|k| !["cpus", "mem", "disk"].contains(&k.as_str()))
+            {
+                r.error(
+                    &format!("{path}/{key}"),
+                    format!("unknown field '{key}': not part of Marathon's executor resources"),
+                );
+            }
+        }
+        let mut res = drover_core::marathon::pod::PodResources::EXECUTOR_DEFAULT;
+        if let Some(v) = r.number(e, "cpus", path) {
+            res.cpus = v;
+        }
+        if let Some(v) = r.number(e, "mem", path) {
+            res.mem = v;
+        }
+        if let Some(v) = r.number(e, "disk", path) {
+            res.disk = v;
+        }
+        app.executor_resources = Some(res);
+    } else if obj.contains_key("executorResources") {
+        app.executor_resources = None;
     }
     if let Some(deps) = r.strings(obj, "dependencies", p) {
         app.dependencies = Vec::new();

@@ -181,6 +181,14 @@ fn generated_app(rng: &mut Rng, n: usize) -> AppSpec {
     }
     if rng.chance(20) {
         app.executor = "/custom/executor".into();
+        if rng.chance(50) {
+            app.executor_resources = Some(drover_core::marathon::pod::PodResources {
+                cpus: rng.float(),
+                mem: 32.0 + rng.float(),
+                disk: 10.0,
+                gpus: 0,
+            });
+        }
     }
     if rng.chance(30) {
         app.dependencies = vec![PathId::parse_app_id("/dep/one").expect("valid id")];

@@ -94,6 +94,12 @@ pub fn app_json(app: &AppSpec) -> Map<String, Value> {
         o.insert("env".into(), super::view::env_json(app));
     }
     o.insert("executor".into(), json!(app.executor));
+    if let Some(r) = &app.executor_resources {
+        o.insert(
+            "executorResources".into(),
+            json!({"cpus": r.cpus, "mem": r.mem, "disk": r.disk}),
+        );
+    }
     if !app.fetch.is_empty() {
         let fetch: Vec<Value> = app
             .fetch

@@ -97,6 +97,12 @@ fn definition_entries<M: SerializeMap>(m: &mut M, app: &AppSpec) -> Result<(), M
         m.serialize_entry("env", &env_json(app))?;
     }
     m.serialize_entry("executor", &app.executor)?;
+    if let Some(r) = &app.executor_resources {
+        m.serialize_entry(
+            "executorResources",
+            &serde_json::json!({"cpus": r.cpus, "mem": r.mem, "disk": r.disk}),
+        )?;
+    }
     if !app.fetch.is_empty() {
         m.serialize_entry("fetch", &SeqOf(|| app.fetch.iter().map(Fetch)))?;
     }

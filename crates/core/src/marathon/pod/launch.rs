@@ -53,7 +53,8 @@ fn carve(pieces: &mut [v1::Resource], name: &str, amount: f64) -> Vec<v1::Resour
     taken
 }
 
-fn carve_all(pieces: &mut [v1::Resource], r: super::PodResources) -> Vec<v1::Resource> {
+/// Takes every scalar of `r` out of `pieces` ([`carve`] for each).
+pub(crate) fn carve_all(pieces: &mut [v1::Resource], r: super::PodResources) -> Vec<v1::Resource> {
     let mut out = Vec::new();
     for (name, amount) in [
         ("cpus", r.cpus),
