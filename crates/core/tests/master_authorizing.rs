@@ -8,7 +8,6 @@ use crate::master_common;
 
 use drover_core::acl::RunTasks;
 use drover_core::master::{Config, Effect, Input, Registry, Reply};
-use drover_core::resources;
 use drover_wire::internal::agent_event::Type as AgentEventType;
 use drover_wire::internal::{AgentCall, agent_call};
 use drover_wire::v1;
@@ -88,29 +87,6 @@ fn reconcile(sim: &mut Sim, fw: &Fw, task_ids: &[&str]) -> Vec<v1::TaskStatus> {
     updates(&effects, fw.conn)
 }
 
-fn group(agent: &str) -> v1::offer::Operation {
-    v1::offer::Operation {
-        r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
-        launch_group: Some(v1::offer::operation::LaunchGroup {
-            executor: v1::ExecutorInfo {
-                r#type: Some(v1::executor_info::Type::Default as i32),
-                executor_id: v1::ExecutorId {
-                    value: "default".into(),
-                },
-                resources: resources::parse("cpus:0.1;mem:32").unwrap(),
-                ..Default::default()
-            },
-            task_group: v1::TaskGroupInfo {
-                tasks: vec![
-                    task("g1", agent, "cpus:1;mem:64"),
-                    task("g2", agent, "cpus:1;mem:64"),
-                ],
-            },
-        }),
-        ..Default::default()
-    }
-}
-
 #[test]
 fn an_accept_waits_for_its_authorization_holding_its_resources() {
     let (mut sim, fw, agent, offer) = offered(true);
@@ -184,7 +160,7 @@ fn check_agent_removed_meanwhile(pa: bool) {
             }],
             operations: vec![
                 launch(vec![task("t1", &agent, "cpus:1;mem:64")]),
-                group(&agent),
+                group(&agent, v1::executor_info::Type::Default),
             ],
             filters: None,
         }),
@@ -267,7 +243,7 @@ fn a_kill_of_one_task_of_a_waiting_group_kills_the_whole_group() {
         r#type: Some(scheduler::call::Type::Accept as i32),
         accept: Some(scheduler::call::Accept {
             offer_ids: vec![v1::OfferId { value: offer }],
-            operations: vec![group(&agent)],
+            operations: vec![group(&agent, v1::executor_info::Type::Default)],
             filters: None,
         }),
         ..Default::default()

@@ -118,29 +118,6 @@ fn REASON_TASK_INVALID_for_a_port_outside_the_offer() {
     );
 }
 
-fn group(agent: &str, executor_type: v1::executor_info::Type) -> v1::offer::Operation {
-    v1::offer::Operation {
-        r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
-        launch_group: Some(v1::offer::operation::LaunchGroup {
-            executor: v1::ExecutorInfo {
-                r#type: Some(executor_type as i32),
-                executor_id: v1::ExecutorId {
-                    value: "default".into(),
-                },
-                resources: resources::parse("cpus:0.1;mem:32").unwrap(),
-                ..Default::default()
-            },
-            task_group: v1::TaskGroupInfo {
-                tasks: vec![
-                    task("g1", agent, "cpus:1;mem:64"),
-                    task("g2", agent, "cpus:1;mem:64"),
-                ],
-            },
-        }),
-        ..Default::default()
-    }
-}
-
 fn accept_ops(
     sim: &mut Sim,
     fw: &Fw,

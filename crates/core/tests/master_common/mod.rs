@@ -457,3 +457,28 @@ pub fn assert_master_update(
     assert!(status.uuid.is_none(), "master updates carry no uuid");
     assert!(status.agent_id.is_some(), "every update names its agent");
 }
+
+/// A LAUNCH_GROUP of tasks `g1` and `g2` (1 cpu, 64 MiB each) under executor `default` of
+/// `executor_type` (0.1 cpus, 32 MiB).
+pub fn group(agent: &str, executor_type: v1::executor_info::Type) -> v1::offer::Operation {
+    v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+        launch_group: Some(v1::offer::operation::LaunchGroup {
+            executor: v1::ExecutorInfo {
+                r#type: Some(executor_type as i32),
+                executor_id: v1::ExecutorId {
+                    value: "default".into(),
+                },
+                resources: resources::parse("cpus:0.1;mem:32").unwrap(),
+                ..Default::default()
+            },
+            task_group: v1::TaskGroupInfo {
+                tasks: vec![
+                    task("g1", agent, "cpus:1;mem:64"),
+                    task("g2", agent, "cpus:1;mem:64"),
+                ],
+            },
+        }),
+        ..Default::default()
+    }
+}

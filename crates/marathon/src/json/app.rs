@@ -409,31 +409,9 @@ pub fn parse_app(
     if let Some(executor) = r.string(obj, "executor", p) {
         app.executor = executor;
     }
-    // Marathon's ExecutorResources: each field defaults to the default executor's share.
     if let Some(e) = r.object(obj, "executorResources", p) {
-        let path = "/executorResources";
-        if !matches!(mode, Mode::Stored) {
-            for key in e
-                .keys()
-                .filter(|k| !["cpus", "mem", "disk"].contains(&k.as_str()))
-            {
-                r.error(
-                    &format!("{path}/{key}"),
-                    format!("unknown field '{key}': not part of Marathon's executor resources"),
-                );
-            }
-        }
-        let mut res = drover_core::marathon::pod::PodResources::EXECUTOR_DEFAULT;
-        if let Some(v) = r.number(e, "cpus", path) {
-            res.cpus = v;
-        }
-        if let Some(v) = r.number(e, "mem", path) {
-            res.mem = v;
-        }
-        if let Some(v) = r.number(e, "disk", path) {
-            res.disk = v;
-        }
-        app.executor_resources = Some(res);
+        let request = !matches!(mode, Mode::Stored);
+        app.executor_resources = Some(super::pod::read_executor_resources(&mut r, e, request));
     } else if obj.contains_key("executorResources") {
         app.executor_resources = None;
     }

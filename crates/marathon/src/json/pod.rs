@@ -99,6 +99,30 @@ pub(super) fn given(v: Option<&Value>) -> bool {
     }
 }
 
+/// Marathon's `ExecutorResources` (a pod's, or an app's for its custom executor): each field
+/// not given is the default executor's share; in a request, an unknown key is refused.
+pub(super) fn read_executor_resources(
+    r: &mut Reader,
+    e: &Map<String, Value>,
+    request: bool,
+) -> PodResources {
+    let path = "/executorResources";
+    if request {
+        unknown(r, e, &["cpus", "mem", "disk"], path, "executor resources");
+    }
+    let mut res = PodResources::EXECUTOR_DEFAULT;
+    if let Some(v) = r.number(e, "cpus", path) {
+        res.cpus = v;
+    }
+    if let Some(v) = r.number(e, "mem", path) {
+        res.mem = v;
+    }
+    if let Some(v) = r.number(e, "disk", path) {
+        res.disk = v;
+    }
+    res
+}
+
 /// Refuses every key of `obj` not in `known`, naming it.
 fn unknown(r: &mut Reader, obj: &Map<String, Value>, known: &[&str], path: &str, what: &str) {
     for key in obj.keys() {
@@ -203,28 +227,10 @@ pub fn parse_pod(
     };
     let volumes = read_volumes(&mut r, obj);
     let networks = read_networks(&mut r, obj);
-    let mut executor_resources = PodResources::EXECUTOR_DEFAULT;
-    if let Some(e) = r.object(obj, "executorResources", "") {
-        let path = "/executorResources";
-        if request {
-            unknown(
-                &mut r,
-                e,
-                &["cpus", "mem", "disk"],
-                path,
-                "executor resources",
-            );
-        }
-        if let Some(v) = r.number(e, "cpus", path) {
-            executor_resources.cpus = v;
-        }
-        if let Some(v) = r.number(e, "mem", path) {
-            executor_resources.mem = v;
-        }
-        if let Some(v) = r.number(e, "disk", path) {
-            executor_resources.disk = v;
-        }
-    }
+    let executor_resources = match r.object(obj, "executorResources", "") {
+        Some(e) => read_executor_resources(&mut r, e, request),
+        None => PodResources::EXECUTOR_DEFAULT,
+    };
     // Every secret reference names one of the pod's secrets.
     let references = env_secrets
         .iter()
