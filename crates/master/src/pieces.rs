@@ -93,10 +93,12 @@ impl Deferred {
 ///
 /// Why the address identifies the text: the cache holds a [`Weak`] to every entry it keeps,
 /// so the allocation stays reserved and no other entry can be placed at that address while
-/// it is cached. The core changes an entry only through `Arc::make_mut` (`master::tasks`,
-/// `Arc<TaskEntry>` in the framework's maps), which, while a `Weak` exists, moves the entry
-/// to a new allocation before changing it (and `Arc::get_mut` refuses), so a changed entry
-/// never keeps a cached address; `TaskEntry` holds no interior mutability. The text is a pure
+/// it is cached. The core changes an entry in place only through `Arc::make_mut`
+/// (`master::tasks`, `Arc<TaskEntry>` in the framework's maps), which, while a `Weak` exists,
+/// moves the entry to a new allocation before changing it (and `Arc::get_mut` refuses);
+/// entries moved between its maps are taken out with `Arc::unwrap_or_clone` and put back
+/// with `Arc::new`, a new allocation too. So a changed entry never keeps a cached address;
+/// `TaskEntry` holds no interior mutability. The text is a pure
 /// function of the entry ([`write_task`]). Each document keeps exactly its own tasks, so
 /// texts of gone or changed tasks (and their reserved allocations) last until the next one.
 #[derive(Clone)]
