@@ -6,6 +6,7 @@
 //! Mesos parses them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -24,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use crate::legacy_extra::ExecutorDoc;
 use crate::operator::version_info;
-use crate::pieces::{self, Pieces};
+use crate::pieces::{self, Deferred, Pieces};
 use crate::routes::{AppState, driver_gone};
 use drover_http::HttpError;
 
@@ -748,15 +749,24 @@ fn write_framework_list(p: &mut Pieces, master: &Master, completed: bool, only: 
 fn write_framework(p: &mut Pieces, master: &Master, fw: &Framework) {
     {
         let id = fw.id();
-        // Summed in place, not cloned into one list first (issue 20, G10: the copy of every
-        // task's resources cost more than the sum). `normalize` leaves a normalized list as it
-        // is, so its summary is the summary of the concatenation.
-        let used: Vec<v1::Resource> = resources::sum_of(
-            fw.tasks
-                .values()
-                .filter(|e| !drover_core::task::state::releases_resources(e.state()))
-                .map(|e| e.task.resources.as_slice()),
-        );
+        // The live tasks, handed to the writers as pointers; their `used` sum is written off
+        // the loop, alongside the task lists (issue 20, G10: summed on the loop, it preceded
+        // everything else). Summed in place, not cloned into one list first: `normalize`
+        // leaves a normalized list as it is, so its summary is the summary of the
+        // concatenation.
+        let tasks: Arc<[Arc<TaskEntry>]> = fw.tasks.values().cloned().collect();
+        let used_summary = {
+            let tasks = Arc::clone(&tasks);
+            Deferred::new(move || {
+                let used: Vec<v1::Resource> = resources::sum_of(
+                    tasks
+                        .iter()
+                        .filter(|e| !drover_core::task::state::releases_resources(e.state()))
+                        .map(|e| e.task.resources.as_slice()),
+                );
+                to_json_bytes(&Summary(&used))
+            })
+        };
         let offers: Vec<&drover_core::master::Offer> = master
             .offers()
             .values()
@@ -784,11 +794,10 @@ fn write_framework(p: &mut Pieces, master: &Master, fw: &Framework) {
                     .map(move |(_, info)| ExecutorDoc { agent_id, info })
             })
             .collect();
-        let used_summary = Summary(&used);
         let mut map = p.object();
         p.entry(&mut map, "id", id);
         p.entry(&mut map, "name", &fw.info.name);
-        p.entry(&mut map, "used_resources", &used_summary);
+        p.deferred(&mut map, "used_resources", &used_summary);
         p.entry(&mut map, "offered_resources", &Summary(&offered));
         p.entry(&mut map, "capabilities", &capabilities);
         p.entry(
@@ -821,8 +830,8 @@ fn write_framework(p: &mut Pieces, master: &Master, fw: &Framework) {
             "unregistered_time",
             &fw.unregistered_time_ms.map(seconds).unwrap_or(0.0),
         );
-        p.entry(&mut map, "resources", &used_summary);
-        p.tasks(&mut map, "tasks", fw.tasks.values().cloned().collect());
+        p.deferred(&mut map, "resources", &used_summary);
+        p.tasks(&mut map, "tasks", tasks);
         p.tasks(
             &mut map,
             "unreachable_tasks",
@@ -938,6 +947,150 @@ impl Serialize for TaskDoc<'_> {
     }
 }
 
+/// Writes `entry` exactly as [`TaskDoc`] serializes it (issue 20, G10: the task lists are most
+/// of `/master/state`, and through `Serialize` every key went through `serde_json`'s escaping
+/// and every value through its map machinery). Keys are literal bytes; strings take
+/// [`pieces::write_str`]; numbers `serde_json`'s own formatting; the rare parts (labels,
+/// health checks, containers…) still go through `serde_json`. A unit test compares the two
+/// byte for byte.
+pub(crate) fn write_task(out: &mut Vec<u8>, entry: &TaskEntry) {
+    let task = &entry.task;
+    out.extend_from_slice(b"{\"id\":");
+    pieces::write_str(out, &task.task_id.value);
+    out.extend_from_slice(b",\"name\":");
+    pieces::write_str(out, &task.name);
+    out.extend_from_slice(b",\"framework_id\":");
+    pieces::write_str(out, &task.framework_id.value);
+    out.extend_from_slice(b",\"executor_id\":");
+    pieces::write_str(
+        out,
+        task.executor_id
+            .as_ref()
+            .map(|e| e.value.as_str())
+            .unwrap_or_default(),
+    );
+    out.extend_from_slice(b",\"slave_id\":");
+    pieces::write_str(out, &task.agent_id.value);
+    out.extend_from_slice(b",\"state\":");
+    pieces::write_str(out, task_state_name(task.state));
+    out.extend_from_slice(b",\"resources\":");
+    write_summary(out, &task.resources);
+    out.extend_from_slice(b",\"role\":");
+    pieces::write_str(out, &entry.role);
+    out.extend_from_slice(b",\"statuses\":[");
+    for (i, status) in task.statuses.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_status(out, status);
+    }
+    out.extend_from_slice(b"],\"status_history\":[");
+    for (i, h) in entry.history.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_history(out, h);
+    }
+    out.push(b']');
+    if let Some(u) = &task.user {
+        out.extend_from_slice(b",\"user\":");
+        pieces::write_str(out, u);
+    }
+    if let Some(l) = &task.labels {
+        out.extend_from_slice(b",\"labels\":");
+        pieces::write_value(out, &to_json_value(l)["labels"]);
+    }
+    if let Some(h) = &task.health_check {
+        out.extend_from_slice(b",\"health_check\":");
+        pieces::write_value(out, &to_json_value(h));
+    }
+    if let Some(d) = &task.discovery {
+        out.extend_from_slice(b",\"discovery\":");
+        pieces::write_value(out, &to_json_value(d));
+    }
+    if let Some(c) = &task.container {
+        out.extend_from_slice(b",\"container\":");
+        pieces::write_value(out, &to_json_value(c));
+    }
+    if let Some(t) = entry.unreachable_time_ms {
+        out.extend_from_slice(b",\"unreachable_time\":{\"nanoseconds\":");
+        pieces::write_value(out, &t.saturating_mul(1_000_000));
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+/// [`Summary`] written like [`write_task`]: the common list of distinct scalars directly,
+/// any other through `Summary` itself.
+fn write_summary(out: &mut Vec<u8>, list: &[v1::Resource]) {
+    let Some(scalars) = scalar_summary(list) else {
+        pieces::write_value(out, &Summary(list));
+        return;
+    };
+    out.push(b'{');
+    for (i, (name, value)) in scalars.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        pieces::write_str(out, name);
+        out.push(b':');
+        pieces::write_f64(out, *value);
+    }
+    out.push(b'}');
+}
+
+/// [`StatusDoc`] written like [`write_task`].
+fn write_status(out: &mut Vec<u8>, s: &v1::TaskStatus) {
+    out.extend_from_slice(b"{\"state\":");
+    pieces::write_str(out, task_state_name(s.state));
+    out.extend_from_slice(b",\"timestamp\":");
+    pieces::write_f64(out, s.timestamp.unwrap_or(0.0));
+    if let Some(h) = s.healthy {
+        out.extend_from_slice(if h {
+            b",\"healthy\":true"
+        } else {
+            b",\"healthy\":false"
+        });
+    }
+    if let Some(c) = &s.container_status {
+        out.extend_from_slice(b",\"container_status\":");
+        pieces::write_value(out, &to_json_value(c));
+    }
+    if let Some(l) = &s.labels {
+        out.extend_from_slice(b",\"labels\":");
+        pieces::write_value(out, &to_json_value(l)["labels"]);
+    }
+    out.push(b'}');
+}
+
+/// [`HistoryDoc`] written like [`write_task`].
+fn write_history(out: &mut Vec<u8>, h: &drover_core::master::HistoryEntry) {
+    out.extend_from_slice(b"{\"state\":");
+    pieces::write_str(out, state_name(h.state));
+    out.extend_from_slice(b",\"timestamp\":");
+    pieces::write_f64(out, seconds(h.timestamp_ms));
+    if let Some(r) = h.reason {
+        out.extend_from_slice(b",\"reason\":");
+        pieces::write_str(out, reason_name(r));
+    }
+    if let Some(s) = h.source {
+        out.extend_from_slice(b",\"source\":");
+        pieces::write_str(out, source_name(s));
+    }
+    if let Some(m) = &h.message {
+        out.extend_from_slice(b",\"message\":");
+        pieces::write_str(out, m);
+    }
+    if let Some(healthy) = h.healthy {
+        out.extend_from_slice(if healthy {
+            b",\"healthy\":true"
+        } else {
+            b",\"healthy\":false"
+        });
+    }
+    out.push(b'}');
+}
+
 fn task_state_name(state: i32) -> &'static str {
     v1::TaskState::try_from(state)
         .map(state_name)
@@ -986,5 +1139,119 @@ impl Serialize for HistoryDoc<'_> {
             map.serialize_entry("healthy", &healthy)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_core::master::HistoryEntry;
+    use std::collections::VecDeque;
+
+    fn status(state: v1::TaskState, timestamp: f64) -> v1::TaskStatus {
+        let mut s = v1::TaskStatus {
+            state: state as i32,
+            timestamp: Some(timestamp),
+            ..Default::default()
+        };
+        s.task_id.value = "t".into();
+        s
+    }
+
+    /// Tasks that take every branch of [`write_task`]: escaping, non-ASCII, optional fields,
+    /// resources of the fast and the general summary, non-finite numbers.
+    fn entries() -> Vec<TaskEntry> {
+        let mut plain = v1::Task {
+            name: "web".into(),
+            state: v1::TaskState::TaskRunning as i32,
+            resources: resources::parse("cpus:0.1;mem:16.5").expect("resources"),
+            statuses: vec![status(v1::TaskState::TaskRunning, 1_700_000_000.25)],
+            ..Default::default()
+        };
+        plain.task_id.value = "t-1".into();
+        plain.framework_id.value = "fw-1".into();
+        plain.agent_id.value = "a-1".into();
+        let history = VecDeque::from([
+            HistoryEntry {
+                state: v1::TaskState::TaskStarting,
+                reason: None,
+                source: None,
+                message: None,
+                timestamp_ms: 1_700_000_000_123,
+                healthy: None,
+            },
+            HistoryEntry {
+                state: v1::TaskState::TaskRunning,
+                reason: Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated),
+                source: Some(v1::task_status::Source::Executor),
+                message: Some("line\n \"quoted\" \\ \u{1} caf\u{e9} \u{1F600}".into()),
+                timestamp_ms: 1_700_000_001_000,
+                healthy: Some(false),
+            },
+        ]);
+        let entry = |task: v1::Task| TaskEntry {
+            task,
+            role: "*".into(),
+            history: history.clone(),
+            unreachable_time_ms: None,
+            executor: None,
+            acked_uuids: Vec::new(),
+        };
+        let mut rich = plain.clone();
+        rich.task_id.value = "t-\"2\"\t\u{e9}-a-long-id-of-more-than-sixteen-bytes".into();
+        rich.name = "caf\u{e9} \\ \u{7f} \u{1f}".into();
+        rich.executor_id = Some(v1::ExecutorId {
+            value: "exec".into(),
+        });
+        rich.user = Some("nobody".into());
+        rich.resources =
+            resources::parse("cpus:0.1;mem:16.5;ports:[31000-31002];cpus(web):1;disk:0.0001")
+                .expect("resources");
+        rich.labels = Some(v1::Labels {
+            labels: vec![v1::Label {
+                key: "k".into(),
+                value: Some("v\u{1F600}".into()),
+            }],
+        });
+        rich.health_check = Some(Box::new(v1::HealthCheck {
+            delay_seconds: Some(1.5),
+            ..Default::default()
+        }));
+        rich.discovery = Some(Box::new(v1::DiscoveryInfo {
+            visibility: v1::discovery_info::Visibility::Framework as i32,
+            name: Some("svc".into()),
+            ..Default::default()
+        }));
+        rich.container = Some(Box::new(v1::ContainerInfo {
+            r#type: v1::container_info::Type::Mesos as i32,
+            ..Default::default()
+        }));
+        let mut healthy = status(v1::TaskState::TaskRunning, f64::NAN);
+        healthy.healthy = Some(true);
+        healthy.labels = rich.labels.clone();
+        healthy.container_status = Some(v1::ContainerStatus::default());
+        rich.statuses = vec![status(v1::TaskState::TaskStarting, 0.5), healthy];
+        let mut unknown_state = plain.clone();
+        unknown_state.state = 9_999;
+        unknown_state.resources = resources::parse("cpus:0.0001;gpus:1;mem:1;mem:2").expect("r");
+        unknown_state.statuses.clear();
+        let mut unreachable = entry(unknown_state);
+        unreachable.unreachable_time_ms = Some(1_700_000_002_000);
+        unreachable.history.clear();
+        unreachable.role = "r\u{e9}le".into();
+        vec![entry(plain), entry(rich), unreachable]
+    }
+
+    #[test]
+    fn tasks_written_directly_read_as_serialized() {
+        for entry in entries() {
+            let mut direct = Vec::new();
+            write_task(&mut direct, &entry);
+            let serialized = serde_json::to_vec(&TaskDoc(&entry)).expect("a task");
+            assert_eq!(
+                String::from_utf8(direct).expect("utf-8"),
+                String::from_utf8(serialized).expect("utf-8")
+            );
+        }
     }
 }
