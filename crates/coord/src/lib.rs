@@ -36,7 +36,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use memory::{MemoryCoordinator, MemoryEnsemble};
-pub use store::CoordStore;
+pub use store::{CoordStore, Standby, StandbyPacing, WarmCopy};
 pub use url::ZkUrl;
 pub use zk::ZkCoordinator;
 

@@ -28,9 +28,16 @@
 //! store, and every change to the tree goes through it. A commit whose outcome is unknown (the
 //! engine did not answer) poisons the store: every later commit fails, so the caller stops
 //! acting on a mirror that may differ from the tree.
+//!
+//! A process standing by to lead next keeps a copy of the tree current ([`Standby`], reading
+//! only); once elected, its store starts from that copy instead of reading every key again,
+//! but only if `_meta` and `_txn` prove that nothing was committed since the copy's load
+//! began ([`CoordStore::open_warm`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use drover_store::{CommitInfo, Entry, Epoch, Meta, SCHEMA_VERSION, Store, StoreError, WriteBatch};
 use futures::StreamExt;
@@ -65,6 +72,8 @@ pub struct CoordStore {
     /// How long one transaction may go unanswered before the commit fails (its outcome is then
     /// unknown, which poisons the store).
     op_timeout: std::time::Duration,
+    /// Whether the mirror came from a standby's [`WarmCopy`].
+    used_warm_copy: bool,
 }
 
 impl std::fmt::Debug for CoordStore {
@@ -211,7 +220,23 @@ impl CoordStore {
         membership: Membership,
         root: &str,
     ) -> Result<CoordStore, StoreError> {
-        let store = CoordStore {
+        Self::open_warm(coordinator, membership, root, None).await
+    }
+
+    /// Like [`CoordStore::open`], starting from `warm` (what a standby loaded while it
+    /// followed) instead of reading every key, when that copy is provably the tree as it is
+    /// now: `_meta` holds exactly what it held when the copy's load began (every commit sets
+    /// it in the same transaction, so no commit happened since) and `_txn` is empty (no large
+    /// batch is half-applied: its data writes are the only ones that precede their `_meta`
+    /// write). Otherwise, or when anything of that check fails, every key is read as `open`
+    /// does. Called once elected: from then on nothing but this process writes the tree.
+    pub async fn open_warm(
+        coordinator: Arc<dyn Coordinator>,
+        membership: Membership,
+        root: &str,
+        warm: Option<WarmCopy>,
+    ) -> Result<CoordStore, StoreError> {
+        let mut store = CoordStore {
             coordinator,
             membership,
             root: root.trim_end_matches('/').to_owned(),
@@ -219,6 +244,7 @@ impl CoordStore {
             mirror: Mutex::new(Mirror::default()),
             commits: Mutex::new(()),
             op_timeout: std::time::Duration::from_secs(10),
+            used_warm_copy: false,
         };
         if store.root.is_empty() || !store.root.starts_with('/') {
             return Err(StoreError::Engine {
@@ -227,10 +253,64 @@ impl CoordStore {
             });
         }
         store.create_layout().await?;
-        let mirror = store.load().await?;
+        let mirror = match warm {
+            Some(copy) => match store.check_warm(&copy).await {
+                Ok(()) => {
+                    tracing::info!(
+                        revision = copy.mirror.revision,
+                        keys = copy.mirror.entries.len(),
+                        "the standby's copy of the store is current: using it"
+                    );
+                    store.used_warm_copy = true;
+                    copy.mirror
+                }
+                Err(why) => {
+                    tracing::info!(%why, "not using the standby's copy of the store: loading it");
+                    store.load().await?
+                }
+            },
+            None => store.load().await?,
+        };
         *store.lock() = mirror;
         store.recover_large_batches().await?;
         Ok(store)
+    }
+
+    /// Why `copy` may not stand for the tree now, if it may not.
+    async fn check_warm(&self, copy: &WarmCopy) -> Result<(), String> {
+        if copy.root != self.root {
+            return Err(format!("it is of {}, not {}", copy.root, self.root));
+        }
+        let pending = self
+            .coordinator
+            .children(&child_path(&self.root, TXN))
+            .await
+            .map_err(|e| format!("cannot list {TXN}: {e}"))?;
+        if !pending.is_empty() {
+            return Err(format!(
+                "{TXN} holds a large batch ({} nodes)",
+                pending.len()
+            ));
+        }
+        let meta = self
+            .coordinator
+            .read(&child_path(&self.root, META))
+            .await
+            .map_err(|e| format!("cannot read {META}: {e}"))?;
+        if meta != copy.meta {
+            return Err(format!(
+                "a commit happened since its load began ({META}: {} then, {} now)",
+                describe_meta(copy.meta.as_deref()),
+                describe_meta(meta.as_deref())
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether [`CoordStore::open_warm`] used the standby's copy rather than reading every
+    /// key.
+    pub fn used_warm_copy(&self) -> bool {
+        self.used_warm_copy
     }
 
     /// Sets how long one transaction may go unanswered (Marathon's `--zk_timeout`; 10 s
@@ -283,76 +363,7 @@ impl CoordStore {
     }
 
     async fn load(&self) -> Result<Mirror, StoreError> {
-        let load = |e: CoordError| engine("load", &e);
-        let mut mirror = Mirror::default();
-        if let Some(meta) = self
-            .coordinator
-            .read(&child_path(&self.root, META))
-            .await
-            .map_err(load)?
-        {
-            let meta: serde_json::Value =
-                serde_json::from_slice(&meta).map_err(|e| StoreError::Engine {
-                    action: "load",
-                    detail: format!("{}/{META} is not the store's metadata: {e}", self.root),
-                })?;
-            let schema = meta["schema_version"].as_u64().unwrap_or(0);
-            if schema > u64::from(SCHEMA_VERSION) {
-                return Err(StoreError::Engine {
-                    action: "load",
-                    detail: format!(
-                        "{} was written with schema version {schema}, newer than this Drover's {SCHEMA_VERSION}; run the newer release",
-                        self.root
-                    ),
-                });
-            }
-            mirror.revision = meta["revision"].as_u64().unwrap_or(0);
-        }
-        let mut leaves = Vec::new();
-        for namespace in self.coordinator.children(&self.root).await.map_err(load)? {
-            if namespace.starts_with('_') {
-                continue;
-            }
-            let ns_path = child_path(&self.root, &namespace);
-            // The buckets are listed concurrently: one round trip each, hundreds of them.
-            let coordinator = &self.coordinator;
-            let buckets = coordinator.children(&ns_path).await.map_err(load)?;
-            let mut listings = futures::stream::iter(buckets.into_iter().map(|bucket| {
-                let bucket_path = child_path(&ns_path, &bucket);
-                async move {
-                    let names = coordinator.children(&bucket_path).await;
-                    (bucket_path, names)
-                }
-            }))
-            .buffer_unordered(LOAD_CONCURRENCY);
-            while let Some((bucket_path, names)) = listings.next().await {
-                for name in names.map_err(load)? {
-                    let key = decode_key(&name).ok_or_else(|| StoreError::Engine {
-                        action: "load",
-                        detail: format!("{bucket_path}/{name} is not a key this store wrote"),
-                    })?;
-                    leaves.push((namespace.clone(), key, child_path(&bucket_path, &name)));
-                }
-                mirror.dirs.insert(bucket_path);
-            }
-            drop(listings);
-            mirror.dirs.insert(ns_path);
-        }
-        let coordinator = &self.coordinator;
-        let mut reads =
-            futures::stream::iter(leaves.into_iter().map(|(ns, key, path)| async move {
-                let value = coordinator.read(&path).await;
-                (ns, key, value)
-            }))
-            .buffer_unordered(LOAD_CONCURRENCY);
-        while let Some((namespace, key, value)) = reads.next().await {
-            // A node gone between the listing and the read cannot happen while we lead (only
-            // the leader writes); treat it as absent all the same.
-            if let Some(value) = value.map_err(load)? {
-                mirror.entries.insert((namespace, key), value);
-            }
-        }
-        Ok(mirror)
+        Ok(load_tree(self.coordinator.as_ref(), &self.root).await?.1)
     }
 
     /// Finishes committed large batches and drops uncommitted chunks.
@@ -684,6 +695,246 @@ impl CoordStore {
     }
 }
 
+/// `_meta`'s revision for a log line.
+fn describe_meta(meta: Option<&[u8]>) -> String {
+    match meta {
+        None => "absent".to_owned(),
+        Some(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|m| m["revision"].as_u64())
+            .map_or_else(|| "unreadable".to_owned(), |r| format!("revision {r}")),
+    }
+}
+
+/// Reads the whole tree under `root` into a mirror, without writing anything: `_meta` first
+/// (returned as read, with the mirror), then every key. What `_meta` held before the first key
+/// was read is what [`CoordStore::check_warm`] compares with.
+async fn load_tree(
+    coordinator: &dyn Coordinator,
+    root: &str,
+) -> Result<(Option<Vec<u8>>, Mirror), StoreError> {
+    let load = |e: CoordError| engine("load", &e);
+    let mut mirror = Mirror::default();
+    let meta_raw = coordinator
+        .read(&child_path(root, META))
+        .await
+        .map_err(load)?;
+    if let Some(meta) = &meta_raw {
+        let meta: serde_json::Value =
+            serde_json::from_slice(meta).map_err(|e| StoreError::Engine {
+                action: "load",
+                detail: format!("{root}/{META} is not the store's metadata: {e}"),
+            })?;
+        let schema = meta["schema_version"].as_u64().unwrap_or(0);
+        if schema > u64::from(SCHEMA_VERSION) {
+            return Err(StoreError::Engine {
+                action: "load",
+                detail: format!(
+                    "{root} was written with schema version {schema}, newer than this Drover's {SCHEMA_VERSION}; run the newer release"
+                ),
+            });
+        }
+        mirror.revision = meta["revision"].as_u64().unwrap_or(0);
+    }
+    let mut leaves = Vec::new();
+    for namespace in coordinator.children(root).await.map_err(load)? {
+        if namespace.starts_with('_') {
+            continue;
+        }
+        let ns_path = child_path(root, &namespace);
+        // The buckets are listed concurrently: one round trip each, hundreds of them.
+        let buckets = coordinator.children(&ns_path).await.map_err(load)?;
+        let mut listings = futures::stream::iter(buckets.into_iter().map(|bucket| {
+            let bucket_path = child_path(&ns_path, &bucket);
+            async move {
+                let names = coordinator.children(&bucket_path).await;
+                (bucket_path, names)
+            }
+        }))
+        .buffer_unordered(LOAD_CONCURRENCY);
+        while let Some((bucket_path, names)) = listings.next().await {
+            for name in names.map_err(load)? {
+                let key = decode_key(&name).ok_or_else(|| StoreError::Engine {
+                    action: "load",
+                    detail: format!("{bucket_path}/{name} is not a key this store wrote"),
+                })?;
+                leaves.push((namespace.clone(), key, child_path(&bucket_path, &name)));
+            }
+            mirror.dirs.insert(bucket_path);
+        }
+        drop(listings);
+        mirror.dirs.insert(ns_path);
+    }
+    let mut reads = futures::stream::iter(leaves.into_iter().map(|(ns, key, path)| async move {
+        let value = coordinator.read(&path).await;
+        (ns, key, value)
+    }))
+    .buffer_unordered(LOAD_CONCURRENCY);
+    while let Some((namespace, key, value)) = reads.next().await {
+        // A node gone between the listing and the read: absent. (While a leader writes, a
+        // standby's load may see that; its copy is then used only if `_meta` proves that no
+        // commit happened since the load began, which rules it out.)
+        if let Some(value) = value.map_err(load)? {
+            mirror.entries.insert((namespace, key), value);
+        }
+    }
+    Ok((meta_raw, mirror))
+}
+
+/// A copy of a store's tree that a process which does not lead loaded (reading only), with
+/// what `_meta` held when the load began. [`CoordStore::open_warm`] uses it only while `_meta`
+/// still holds exactly that.
+#[derive(Debug)]
+pub struct WarmCopy {
+    root: String,
+    meta: Option<Vec<u8>>,
+    mirror: Mirror,
+}
+
+impl WarmCopy {
+    /// Reads the store at `root` (no write: a follower may call it while another process
+    /// leads).
+    pub async fn load(coordinator: &dyn Coordinator, root: &str) -> Result<WarmCopy, StoreError> {
+        let root = root.trim_end_matches('/').to_owned();
+        let (meta, mirror) = load_tree(coordinator, &root).await?;
+        Ok(WarmCopy { root, meta, mirror })
+    }
+
+    /// The revision `_meta` held when the load began (0 for a store never committed to).
+    pub fn revision(&self) -> u64 {
+        self.mirror.revision
+    }
+}
+
+/// How a [`Standby`] paces its reads of the tree.
+#[derive(Debug, Clone, Copy)]
+pub struct StandbyPacing {
+    /// How often `_meta` (one small node) is read to see whether the copy is still current.
+    pub poll: Duration,
+    /// The least time between the end of one load and the start of the next; the next also
+    /// waits twice as long as the last load took, so loading takes at most a third of the
+    /// time however often the leader commits.
+    pub gap: Duration,
+    /// A change is loaded once `_meta` has stayed the same for one poll (the leader paused),
+    /// or, under constant commits, once the copy is this old.
+    pub stale_max: Duration,
+}
+
+impl Default for StandbyPacing {
+    fn default() -> Self {
+        StandbyPacing {
+            poll: Duration::from_millis(500),
+            gap: Duration::from_secs(1),
+            stale_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Keeps a [`WarmCopy`] of the store at a root current while this process stands by (follows
+/// another leader), so that once elected it need not read every key again. A background task
+/// polls `_meta` and re-loads the tree when it changed, one load at a time and paced by
+/// [`StandbyPacing`]; it only reads. [`Standby::take`] stops it and hands over the copy.
+#[derive(Debug)]
+pub struct Standby {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Option<WarmCopy>>,
+    revision: tokio::sync::watch::Receiver<Option<u64>>,
+    loads: Arc<AtomicU64>,
+}
+
+impl Standby {
+    /// Starts keeping a copy of the store at `root` (on the current runtime).
+    pub fn start(coordinator: Arc<dyn Coordinator>, root: &str, pacing: StandbyPacing) -> Standby {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (revision_tx, revision) = tokio::sync::watch::channel(None);
+        let loads = Arc::new(AtomicU64::new(0));
+        let counted = loads.clone();
+        let root = root.trim_end_matches('/').to_owned();
+        let task = tokio::spawn(async move {
+            let meta_path = child_path(&root, META);
+            let mut copy: Option<WarmCopy> = None;
+            // `_meta` at the previous poll, and when the copy's load and the last load ended.
+            let mut previous: Option<Option<Vec<u8>>> = None;
+            let mut loaded_at: Option<Instant> = None;
+            let mut next_load = Instant::now();
+            loop {
+                if *stopped.borrow() || !coordinator.is_live() {
+                    break;
+                }
+                let meta = match coordinator.read(&meta_path).await {
+                    Ok(meta) => Some(meta),
+                    Err(error) => {
+                        tracing::debug!(%error, "standby: cannot read the store's revision");
+                        None
+                    }
+                };
+                if let Some(meta) = meta {
+                    let current = copy.as_ref().is_some_and(|c| c.meta == meta);
+                    let quiet = previous.as_ref() == Some(&meta);
+                    let stale = loaded_at.is_none_or(|at| at.elapsed() >= pacing.stale_max);
+                    if !current
+                        && (quiet || stale)
+                        && Instant::now() >= next_load
+                        && !*stopped.borrow()
+                    {
+                        let started = Instant::now();
+                        match WarmCopy::load(coordinator.as_ref(), &root).await {
+                            Ok(loaded) => {
+                                tracing::debug!(
+                                    revision = loaded.revision(),
+                                    keys = loaded.mirror.entries.len(),
+                                    took_ms = started.elapsed().as_millis() as u64,
+                                    "standby: loaded a copy of the store"
+                                );
+                                revision_tx.send_replace(Some(loaded.revision()));
+                                copy = Some(loaded);
+                                loaded_at = Some(started);
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "standby: cannot load a copy of the store");
+                            }
+                        }
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        next_load = Instant::now() + pacing.gap.max(started.elapsed() * 2);
+                    }
+                    previous = Some(meta);
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(pacing.poll) => {}
+                    // Told to stop (the loop's check), or the handle is gone: stop either way.
+                    changed = stopped.changed() => if changed.is_err() {
+                        break;
+                    },
+                }
+            }
+            copy
+        });
+        Standby {
+            stop,
+            task,
+            revision,
+            loads,
+        }
+    }
+
+    /// The revision of the copy held now (`None` before the first load), as it changes.
+    pub fn revision(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+        self.revision.clone()
+    }
+
+    /// How many loads of the tree were started so far.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
+    /// Stops keeping the copy and returns it, once a load in flight (if any) has finished.
+    /// Whether it is current is for [`CoordStore::open_warm`] to check.
+    pub async fn take(self) -> Option<WarmCopy> {
+        self.stop.send_replace(true);
+        self.task.await.ok().flatten()
+    }
+}
+
 impl Store for CoordStore {
     fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -944,5 +1195,137 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(reopened.meta().expect("meta").revision, 1);
+    }
+
+    /// A standby's copy stands for the tree only while `_meta` is what it was when the load
+    /// began and no large batch is pending; the store opened from it reads what was committed
+    /// either way.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_warm_copy_is_used_only_while_nothing_was_committed_since_its_load() {
+        let ensemble = MemoryEnsemble::new();
+        let (coordinator, membership) = leader(&ensemble).await;
+        let store = CoordStore::open(coordinator.clone(), membership.clone(), "/test/state")
+            .await
+            .expect("open");
+        let mut batch = WriteBatch::new();
+        put(&mut batch, "registry", "agent/a1", b"v1");
+        store.commit(batch).expect("commit");
+        let (standby, _) = leader(&ensemble).await;
+        let copy = WarmCopy::load(standby.as_ref(), "/test/state")
+            .await
+            .expect("load");
+        assert_eq!(copy.revision(), 1);
+        // Nothing committed since: the copy is used.
+        let (next, next_membership) = leader(&ensemble).await;
+        let opened = CoordStore::open_warm(
+            next.clone(),
+            next_membership.clone(),
+            "/test/state",
+            Some(copy),
+        )
+        .await
+        .expect("open warm");
+        assert!(opened.used_warm_copy());
+        assert_eq!(
+            opened.get("registry", b"agent/a1").expect("get"),
+            Some(b"v1".to_vec())
+        );
+        drop(opened);
+        // A commit after the load: the copy is stale and not used; the write is there.
+        let copy = WarmCopy::load(standby.as_ref(), "/test/state")
+            .await
+            .expect("load");
+        let mut batch = WriteBatch::new();
+        put(&mut batch, "registry", "agent/a1", b"v2");
+        put(&mut batch, "registry", "agent/a2", b"new");
+        store.commit(batch).expect("commit");
+        let opened = CoordStore::open_warm(
+            next.clone(),
+            next_membership.clone(),
+            "/test/state",
+            Some(copy),
+        )
+        .await
+        .expect("open");
+        assert!(!opened.used_warm_copy());
+        assert_eq!(
+            opened.get("registry", b"agent/a1").expect("get"),
+            Some(b"v2".to_vec())
+        );
+        assert_eq!(opened.meta().expect("meta").revision, 2);
+        drop(opened);
+        // A large batch cut short after its commit marker (its data written, `_meta` not yet):
+        // the copy is not used, and the batch is finished.
+        let copy = WarmCopy::load(standby.as_ref(), "/test/state")
+            .await
+            .expect("load");
+        let mut chunk = Vec::new();
+        encode_op(
+            &drover_store::WriteOp::Put {
+                namespace: "registry".into(),
+                key: b"agent/a3".to_vec(),
+                value: b"large".to_vec(),
+            },
+            &mut chunk,
+        );
+        let txn = "/test/state/_txn";
+        coordinator
+            .fenced_write(
+                &membership,
+                vec![
+                    WriteOp::Create {
+                        path: format!("{txn}/{:020}-000000", 3),
+                        data: chunk,
+                    },
+                    WriteOp::Create {
+                        path: format!("{txn}/{:020}-commit", 3),
+                        data: Vec::new(),
+                    },
+                ],
+            )
+            .await
+            .expect("write the log");
+        let opened = CoordStore::open_warm(next, next_membership, "/test/state", Some(copy))
+            .await
+            .expect("open");
+        assert!(!opened.used_warm_copy());
+        assert_eq!(
+            opened.get("registry", b"agent/a3").expect("get"),
+            Some(b"large".to_vec())
+        );
+        assert_eq!(opened.meta().expect("meta").revision, 3);
+    }
+
+    /// A standby re-loads when `_meta` changes, and hands over its copy.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_standby_follows_the_leaders_commits() {
+        let ensemble = MemoryEnsemble::new();
+        let (coordinator, membership) = leader(&ensemble).await;
+        let store = CoordStore::open(coordinator, membership, "/test/state")
+            .await
+            .expect("open");
+        let (follower, _) = leader(&ensemble).await;
+        let pacing = StandbyPacing {
+            poll: Duration::from_millis(10),
+            gap: Duration::from_millis(10),
+            stale_max: Duration::from_millis(50),
+        };
+        let standby = Standby::start(follower, "/test/state", pacing);
+        let mut revision = standby.revision();
+        for n in 1..=3u64 {
+            let mut batch = WriteBatch::new();
+            put(&mut batch, "registry", &format!("agent/{n}"), b"x");
+            store.commit(batch).expect("commit");
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                revision.wait_for(|r| *r == Some(n)),
+            )
+            .await
+            .expect("the copy follows within 20 s")
+            .expect("standby alive");
+        }
+        let copy = standby.take().await.expect("a copy");
+        assert_eq!(copy.revision(), 3);
+        assert_eq!(copy.mirror.entries.len(), 3);
     }
 }

@@ -1,6 +1,7 @@
 //! The ZooKeeper coordinator against a real ZooKeeper (one per test binary): election order,
 //! leader observation, fenced writes that fail once the writer's membership is gone, local
-//! session expiry, and the MasterInfo layout pymesos and Mesos read.
+//! session expiry, the MasterInfo layout pymesos and Mesos read, and the leader's store (a
+//! standby's warm copy used only while nothing was committed since its load).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -245,4 +246,129 @@ async fn the_leaders_store_survives_into_the_next_leader_and_fences_the_old_one(
         Some(b"{\"id\":\"/web\"}".to_vec()),
         "the deposed leader's write changed nothing"
     );
+}
+
+/// A leader `a` with a store at `root` holding `keys` agents (revision 1), and a second
+/// session `b` joined after it.
+async fn leader_and_standby(
+    group: &str,
+    root: &str,
+    keys: usize,
+) -> (
+    std::sync::Arc<dyn Coordinator>,
+    drover_coord::Membership,
+    drover_coord::CoordStore,
+    std::sync::Arc<dyn Coordinator>,
+    drover_coord::Membership,
+) {
+    use drover_store::{Store, WriteBatch};
+    use std::sync::Arc;
+    let a: Arc<dyn Coordinator> = Arc::new(session(group).await);
+    let ma = a
+        .join(group, "member_", b"a".to_vec())
+        .await
+        .expect("a joins");
+    let store = drover_coord::CoordStore::open(a.clone(), ma.clone(), root)
+        .await
+        .expect("opens");
+    let mut batch = WriteBatch::new();
+    for n in 0..keys {
+        batch.put("registry", format!("agent/{n:05}"), b"v1".to_vec());
+    }
+    store.commit(batch).expect("commits");
+    let b: Arc<dyn Coordinator> = Arc::new(session(group).await);
+    let mb = b
+        .join(group, "member_", b"b".to_vec())
+        .await
+        .expect("b joins");
+    (a, ma, store, b, mb)
+}
+
+async fn wait_revision(standby: &drover_coord::Standby, revision: u64) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        standby.revision().wait_for(|r| *r == Some(revision)),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the standby's copy reaches revision {revision} within 30 s"))
+    .expect("standby alive");
+}
+
+/// A standby keeps its copy of the leader's store current while it follows (it re-loads
+/// after each commit), and once elected with nothing committed since its last load, the store
+/// it opens starts from that copy, which holds the leader's last write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elected_standby_starts_from_its_copy_when_nothing_was_committed_since() {
+    use drover_store::{Store, WriteBatch};
+    let root = "/t-warm/state";
+    let (_a, ma, store, b, mb) = leader_and_standby("/t-warm/leader", root, 500).await;
+    let pacing = drover_coord::StandbyPacing {
+        poll: Duration::from_millis(20),
+        gap: Duration::from_millis(20),
+        stale_max: Duration::from_millis(200),
+    };
+    let standby = drover_coord::Standby::start(b.clone(), root, pacing);
+    wait_revision(&standby, 1).await;
+    let mut batch = WriteBatch::new();
+    batch.put("registry", "agent/00007", b"v2".to_vec());
+    batch.delete("registry", "agent/00008");
+    store.commit(batch).expect("commits");
+    wait_revision(&standby, 2).await;
+    // a is deposed (its node removed, as when its session expires): b leads.
+    b.fenced_write(&mb, vec![WriteOp::Delete { path: ma.path }])
+        .await
+        .expect("removes a's node");
+    let loads = standby.loads();
+    let copy = standby.take().await;
+    let next = drover_coord::CoordStore::open_warm(b.clone(), mb, root, copy)
+        .await
+        .expect("b opens");
+    assert!(next.used_warm_copy(), "the copy was current");
+    assert!(loads >= 2, "{loads} loads");
+    assert_eq!(next.meta().expect("meta").revision, 2);
+    assert_eq!(
+        next.get("registry", b"agent/00007").expect("get"),
+        Some(b"v2".to_vec())
+    );
+    assert_eq!(next.get("registry", b"agent/00008").expect("get"), None);
+    assert_eq!(next.scan("registry", b"agent/").expect("scan").len(), 499);
+    // The next leader's commits build on the copy.
+    let mut batch = WriteBatch::new();
+    batch.put("registry", "agent/00009", b"v3".to_vec());
+    assert_eq!(next.commit(batch).expect("b commits").revision, 3);
+}
+
+/// A leader's commit after the standby's last load is not lost: the elected standby finds
+/// `_meta` changed, does not use its copy, and reads every key, the last write included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_after_the_standbys_load_reaches_the_elected_standby() {
+    use drover_store::{Store, WriteBatch};
+    let root = "/t-stale/state";
+    let (_a, ma, store, b, mb) = leader_and_standby("/t-stale/leader", root, 500).await;
+    // One load, then no poll for an hour: the copy stays at revision 1.
+    let pacing = drover_coord::StandbyPacing {
+        poll: Duration::from_secs(3600),
+        gap: Duration::from_secs(3600),
+        stale_max: Duration::from_secs(3600),
+    };
+    let standby = drover_coord::Standby::start(b.clone(), root, pacing);
+    wait_revision(&standby, 1).await;
+    let mut batch = WriteBatch::new();
+    batch.put("registry", "agent/00007", b"acknowledged".to_vec());
+    store.commit(batch).expect("commits");
+    b.fenced_write(&mb, vec![WriteOp::Delete { path: ma.path }])
+        .await
+        .expect("removes a's node");
+    let copy = standby.take().await.expect("a copy");
+    assert_eq!(copy.revision(), 1, "the copy predates the commit");
+    let next = drover_coord::CoordStore::open_warm(b.clone(), mb, root, Some(copy))
+        .await
+        .expect("b opens");
+    assert!(!next.used_warm_copy(), "a stale copy is never used");
+    assert_eq!(next.meta().expect("meta").revision, 2);
+    assert_eq!(
+        next.get("registry", b"agent/00007").expect("get"),
+        Some(b"acknowledged".to_vec())
+    );
+    assert_eq!(next.scan("registry", b"agent/").expect("scan").len(), 500);
 }

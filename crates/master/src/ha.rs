@@ -14,7 +14,10 @@
 //! - [`Contender::registry_store`], the registry of a leader, kept in ZooKeeper
 //!   ([`registry_root`], one znode per record) so whichever master is elected next recovers
 //!   it; every commit is a fenced transaction (a ZooKeeper `multi` that first checks the
-//!   leader's own member znode), so a deposed leader's write fails even before it has noticed.
+//!   leader's own member znode), so a deposed leader's write fails even before it has noticed;
+//! - [`Contender::stand_by`], a follower's copy of that registry, kept current while it
+//!   follows, so that once elected it starts from it instead of reading 10,000 znodes (used
+//!   only when ZooKeeper proves that nothing was committed since the copy's load began).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +28,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use drover_coord::{
-    CoordStore, Coordinator, MESOS_MASTER_LABEL, Membership, Observed, Session, ZkCoordinator,
-    ZkUrl,
+    CoordStore, Coordinator, MESOS_MASTER_LABEL, Membership, Observed, Session, Standby,
+    StandbyPacing, ZkCoordinator, ZkUrl,
 };
 use drover_http::HttpError;
 use drover_store::Store;
@@ -400,14 +403,33 @@ impl Contender {
         move || coordinator.is_live() && *role.borrow() == Role::Leading
     }
 
-    /// The registry of this master while it leads: in ZooKeeper under `root`, loaded now,
-    /// every commit fenced by this master's member znode.
-    pub async fn registry_store(&self, root: &str) -> anyhow::Result<Arc<dyn Store>> {
+    /// Starts keeping a copy of the registry under `root` current while this master follows
+    /// (reading only), for [`Contender::registry_store`] once it is elected: a standby then
+    /// does not spend seconds reading every agent's znode after the election.
+    pub fn stand_by(&self, root: &str) -> Standby {
         let coordinator: Arc<dyn Coordinator> = self.coordinator.clone();
-        let store = CoordStore::open(coordinator, self.membership.clone(), root)
+        Standby::start(coordinator, root, StandbyPacing::default())
+    }
+
+    /// The registry of this master while it leads: in ZooKeeper under `root`, every commit
+    /// fenced by this master's member znode. Called once elected: it starts from the
+    /// standby's copy when ZooKeeper proves it current ([`CoordStore::open_warm`]), and
+    /// reads every key otherwise. Also says whether the copy was used.
+    pub async fn registry_store(
+        &self,
+        root: &str,
+        standby: Option<Standby>,
+    ) -> anyhow::Result<(Arc<dyn Store>, bool)> {
+        let warm = match standby {
+            Some(standby) => standby.take().await,
+            None => None,
+        };
+        let coordinator: Arc<dyn Coordinator> = self.coordinator.clone();
+        let store = CoordStore::open_warm(coordinator, self.membership.clone(), root, warm)
             .await
             .with_context(|| format!("cannot load the registry from ZooKeeper at {root}"))?;
-        Ok(Arc::new(store))
+        let warm = store.used_warm_copy();
+        Ok((Arc::new(store), warm))
     }
 }
 

@@ -246,15 +246,21 @@ async fn lead(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
+    // While following, keep a copy of the registry current, so that being elected does not
+    // mean reading every agent's znode first.
+    let standby = contender.stand_by(&registry_root);
     tokio::select! {
         _ = &mut shutdown => return Ok(()),
         elected = contender.elected() => elected?,
     }
+    let elected_at = std::time::Instant::now();
     // The registry the previous leader left in ZooKeeper, not this master's local one (which
     // keeps only this master's identity; it stays open so its lock keeps another master off
     // this work dir).
     let _local = store;
-    let store = contender.registry_store(&registry_root).await?;
+    let (store, warm) = contender
+        .registry_store(&registry_root, Some(standby))
+        .await?;
     let loaded = store.clone();
     let mut registry = tokio::task::spawn_blocking(move || persist::load(loaded.as_ref()))
         .await
@@ -265,6 +271,8 @@ async fn lead(
         agents = registry.agents.len(),
         frameworks = registry.frameworks.len(),
         root = %registry_root,
+        standby_copy = warm,
+        took_ms = elected_at.elapsed().as_millis() as u64,
         "elected: recovered the registry from ZooKeeper"
     );
     let master = Master::new(config, registry, driver::now_ms());
