@@ -1130,6 +1130,38 @@ mod tests {
         );
     }
 
+    /// The log of a large batch of one put at `revision`, as a leader writes it under `txn`
+    /// (one data chunk), with its commit marker when `committed`.
+    fn large_batch(
+        txn: &str,
+        revision: u64,
+        namespace: &str,
+        key: &[u8],
+        value: &[u8],
+        committed: bool,
+    ) -> Vec<WriteOp> {
+        let mut chunk = Vec::new();
+        encode_op(
+            &drover_store::WriteOp::Put {
+                namespace: namespace.into(),
+                key: key.to_vec(),
+                value: value.to_vec(),
+            },
+            &mut chunk,
+        );
+        let mut ops = vec![WriteOp::Create {
+            path: format!("{txn}/{revision:020}-000000"),
+            data: chunk,
+        }];
+        if committed {
+            ops.push(WriteOp::Create {
+                path: format!("{txn}/{revision:020}-commit"),
+                data: Vec::new(),
+            });
+        }
+        ops
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_committed_large_batch_cut_short_is_finished_and_an_uncommitted_one_dropped() {
         let ensemble = MemoryEnsemble::new();
@@ -1139,43 +1171,11 @@ mod tests {
             .expect("open");
         // A leader that died after the commit marker (revision 1) and one that died before
         // its marker (revision 2), written by hand as the log would be.
-        let mut committed = Vec::new();
-        encode_op(
-            &drover_store::WriteOp::Put {
-                namespace: "marathon".into(),
-                key: b"app/kept".to_vec(),
-                value: b"1".to_vec(),
-            },
-            &mut committed,
-        );
-        let mut uncommitted = Vec::new();
-        encode_op(
-            &drover_store::WriteOp::Put {
-                namespace: "marathon".into(),
-                key: b"app/lost".to_vec(),
-                value: b"2".to_vec(),
-            },
-            &mut uncommitted,
-        );
         let txn = "/test/state/_txn";
+        let mut log = large_batch(txn, 1, "marathon", b"app/kept", b"1", true);
+        log.extend(large_batch(txn, 2, "marathon", b"app/lost", b"2", false));
         coordinator
-            .fenced_write(
-                &membership,
-                vec![
-                    WriteOp::Create {
-                        path: format!("{txn}/{:020}-000000", 1),
-                        data: committed,
-                    },
-                    WriteOp::Create {
-                        path: format!("{txn}/{:020}-commit", 1),
-                        data: Vec::new(),
-                    },
-                    WriteOp::Create {
-                        path: format!("{txn}/{:020}-000000", 2),
-                        data: uncommitted,
-                    },
-                ],
-            )
+            .fenced_write(&membership, log)
             .await
             .expect("write the log");
         drop(store);
@@ -1259,29 +1259,11 @@ mod tests {
         let copy = WarmCopy::load(standby.as_ref(), "/test/state")
             .await
             .expect("load");
-        let mut chunk = Vec::new();
-        encode_op(
-            &drover_store::WriteOp::Put {
-                namespace: "registry".into(),
-                key: b"agent/a3".to_vec(),
-                value: b"large".to_vec(),
-            },
-            &mut chunk,
-        );
         let txn = "/test/state/_txn";
         coordinator
             .fenced_write(
                 &membership,
-                vec![
-                    WriteOp::Create {
-                        path: format!("{txn}/{:020}-000000", 3),
-                        data: chunk,
-                    },
-                    WriteOp::Create {
-                        path: format!("{txn}/{:020}-commit", 3),
-                        data: Vec::new(),
-                    },
-                ],
+                large_batch(txn, 3, "registry", b"agent/a3", b"large", true),
             )
             .await
             .expect("write the log");
