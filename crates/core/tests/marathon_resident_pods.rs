@@ -128,6 +128,20 @@ fn reserved(h: &mut Harness, ledger: &mut Ledger) -> String {
     h.instances("/rpod")[0].id.clone()
 }
 
+/// Every container of a launched group reports TASK_RUNNING; returns their task ids in order.
+fn run_all(h: &mut Harness, group: &v1::offer::operation::LaunchGroup) -> Vec<String> {
+    let ids: Vec<String> = group
+        .task_group
+        .tasks
+        .iter()
+        .map(|t| t.task_id.value.clone())
+        .collect();
+    for t in &ids {
+        h.update(t, TaskState::TaskRunning);
+    }
+    ids
+}
+
 fn launched(h: &mut Harness, ledger: &Ledger, offer_id: &str) -> v1::offer::operation::LaunchGroup {
     let mut accept = accepts(&h.step(Input::Offers(vec![ledger.offer(offer_id, "agent-1")])))
         .pop()
@@ -259,15 +273,7 @@ fn a_failed_container_relaunches_the_same_instance_on_the_same_volume() {
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let first = launched(&mut h, &ledger, "o-1");
-    let ids: Vec<String> = first
-        .task_group
-        .tasks
-        .iter()
-        .map(|t| t.task_id.value.clone())
-        .collect();
-    for t in &ids {
-        h.update(t, TaskState::TaskRunning);
-    }
+    let ids = run_all(&mut h, &first);
     assert_eq!(h.conditions("/rpod"), [Condition::Running]);
     let effects = h.update(&ids[0], TaskState::TaskFailed);
     assert_eq!(
@@ -310,15 +316,7 @@ fn deleting_the_pod_destroys_its_volume_then_unreserves() {
     let mut ledger = Ledger::default();
     let id = reserved(&mut h, &mut ledger);
     let group = launched(&mut h, &ledger, "o-1");
-    let ids: Vec<String> = group
-        .task_group
-        .tasks
-        .iter()
-        .map(|t| t.task_id.value.clone())
-        .collect();
-    for t in &ids {
-        h.update(t, TaskState::TaskRunning);
-    }
+    let ids = run_all(&mut h, &group);
     let effects = h.step(Input::Command(Command::DeleteApp {
         app_id: PathId::parse_app_id("/rpod").unwrap(),
         force: false,
