@@ -5,6 +5,14 @@
 
 use std::time::Instant;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Parser, Subcommand};
 use drover_bench::procs::{DaemonKind, run_daemon, run_executor};
 use drover_bench::report::Line;
@@ -164,10 +172,9 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
         let t = Instant::now();
         report("G1", scenarios::g1_marathon(&ctx).await, t);
     }
-    // With ZooKeeper: when asked for, or in a full run (it needs scripts/setup's ZooKeeper).
-    if only.iter().any(|o| o.eq_ignore_ascii_case("G1ZK"))
-        || (only.is_empty() && sizes.mode == "full")
-    {
+    // With ZooKeeper (scripts/setup installs it): when asked for, or in a run of everything
+    // (the smoke test's `--tiny` run too, so the scenario cannot rot).
+    if only.iter().any(|o| o.eq_ignore_ascii_case("G1ZK")) || only.is_empty() {
         let t = Instant::now();
         report("G1ZK", scenarios::g1_marathon_zk(&ctx).await, t);
     }
@@ -197,10 +204,8 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
         let t = Instant::now();
         report("G6", scenarios::g6_failover(&ctx).await, t);
     }
-    // With ZooKeeper: when asked for, or in a full run (it needs scripts/setup's ZooKeeper).
-    if only.iter().any(|o| o.eq_ignore_ascii_case("G6ZK"))
-        || (only.is_empty() && sizes.mode == "full")
-    {
+    // With ZooKeeper, as G1ZK.
+    if only.iter().any(|o| o.eq_ignore_ascii_case("G6ZK")) || only.is_empty() {
         let t = Instant::now();
         report("G6ZK", scenarios::g6_failover_zk(&ctx).await, t);
     }
@@ -212,11 +217,8 @@ async fn run(sizes: Sizes, only: Vec<String>) -> usize {
         let t = Instant::now();
         report("TG", scenarios::tg_groups(&ctx).await, t);
     }
-    // Not in the smoke test's --tiny run unless named: it needs curl, which scripts/setup does
-    // not install.
-    if wanted("FETCH")
-        && (sizes.mode != "tiny" || only.iter().any(|o| o.eq_ignore_ascii_case("FETCH")))
-    {
+    // Compares with `curl`, which scripts/setup installs.
+    if wanted("FETCH") {
         let t = Instant::now();
         report("FETCH", scenarios::fetch_throughput(&ctx).await, t);
     }
