@@ -129,7 +129,7 @@ mod tests {
     use crate::master::{AgentStatus, PingState};
     use drover_wire::v1;
 
-    fn agent(hostname: &str, port: Option<u32>, conn: Option<u64>) -> Agent {
+    fn agent(hostname: &str, port: Option<i32>, conn: Option<u64>) -> Agent {
         Agent {
             info: v1::AgentInfo {
                 hostname: hostname.into(),
