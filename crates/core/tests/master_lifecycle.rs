@@ -680,3 +680,48 @@ fn operator_subscribers_hear_of_every_agent_leaving_the_registered_list() {
         .is_empty()
     );
 }
+
+/// Without operator subscribers (the driver says so), a master restarted from the registry
+/// readmits a reregistering agent exactly as with them, only without building AGENT_ADDED and
+/// TASK_ADDED (issue 20, G6: a copy of each of 100,000 reported tasks for nobody).
+#[test]
+fn reregistration_without_operator_subscribers_decides_the_same() {
+    let mut sim = Sim::new();
+    let (fw, agent, task_id) = sim.running_task(false, true);
+    let reported = v1::Task {
+        name: task_id.clone(),
+        task_id: v1::TaskId {
+            value: task_id.clone(),
+        },
+        framework_id: v1::FrameworkId {
+            value: fw.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: agent.clone(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        resources: drover_core::resources::parse("cpus:1;mem:128").unwrap(),
+        ..Default::default()
+    };
+    let run = |listening: bool| {
+        let mut restarted = sim.restart(1_000);
+        restarted.m.set_operator_subscribers(listening);
+        let (_, effects) = restarted.reregister_agent(
+            &agent,
+            "cpus:4;mem:4096;ports:[31000-31010]",
+            vec![reported.clone()],
+            vec![framework_info(false)],
+        );
+        let (to_operators, rest): (Vec<drover_core::master::Effect>, Vec<drover_core::master::Effect>) = effects
+            .into_iter()
+            .partition(|e| matches!(e, drover_core::master::Effect::ToOperators(_)));
+        (to_operators, format!("{rest:?}"), restarted)
+    };
+    let (heard, decided, with) = run(true);
+    let (unheard, decided_alone, without) = run(false);
+    assert!(heard.iter().any(|e| matches!(e, drover_core::master::Effect::ToOperators(ev) if ev.task_added.is_some())));
+    assert!(heard.iter().any(|e| matches!(e, drover_core::master::Effect::ToOperators(ev) if ev.agent_added.is_some())));
+    assert!(unheard.is_empty(), "{unheard:?}");
+    assert_eq!(decided, decided_alone);
+    assert_eq!(format!("{:?}", with.m.get_state()), format!("{:?}", without.m.get_state()));
+}

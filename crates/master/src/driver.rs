@@ -320,6 +320,10 @@ impl Driver {
     async fn step(&mut self, batch: Vec<Command>) -> anyhow::Result<()> {
         let now = now_ms();
         let mut outgoing: Vec<Outgoing> = Vec::new();
+        // Operator events are built only while someone is subscribed (a subscription in this
+        // batch turns them on for the inputs after it).
+        self.master
+            .set_operator_subscribers(!self.operators.is_empty());
         let run = |master: &mut Master, input: Input, outgoing: &mut Vec<Outgoing>| {
             outgoing.extend(
                 master
@@ -357,6 +361,7 @@ impl Driver {
                     stream,
                     viewer,
                 } => {
+                    self.master.set_operator_subscribers(true);
                     let mut event = operator::Event {
                         r#type: Some(operator::event::Type::Subscribed as i32),
                         ..Default::default()

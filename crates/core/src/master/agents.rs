@@ -154,14 +154,7 @@ impl Master {
     ) {
         // A new agent at the address of an admitted one replaces it (Mesos removes the old).
         let port = report.info.port.unwrap_or(5051);
-        let stale: Vec<String> = self
-            .agents
-            .iter()
-            .filter(|(_, a)| {
-                a.info.hostname == report.info.hostname && a.info.port.unwrap_or(5051) == port
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
+        let stale = self.agent_index.at_address(&report.info.hostname, port);
         for id in stale {
             self.remove_agent(
                 now_ms,
@@ -176,7 +169,7 @@ impl Master {
         report.info.id = Some(v1::AgentId { value: id.clone() });
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         let agent = self.new_agent(now_ms, conn, stream_id, report);
-        self.agents.insert(id.clone(), agent);
+        self.put_agent(id.clone(), agent);
         self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.send_registered(&id, AgentEventType::Registered, out);
         self.announce_agent(&id, out);
@@ -228,6 +221,9 @@ impl Master {
     }
 
     fn announce_agent(&self, agent_id: &str, out: &mut Vec<Effect>) {
+        if !self.operator_subscribers {
+            return;
+        }
         if let Some(agent) = self.agent_view(agent_id) {
             let mut event = operator_event(OperatorEventType::AgentAdded);
             event.agent_added = Some(v1::master::event::AgentAdded { agent });
@@ -326,7 +322,7 @@ impl Master {
             }
         };
         entry.unreachable_time_ms = None;
-        if is_new {
+        if is_new && self.operator_subscribers {
             let mut event = operator_event(OperatorEventType::TaskAdded);
             event.task_added = Some(v1::master::event::TaskAdded {
                 task: entry.task.clone(),
@@ -378,12 +374,10 @@ impl Master {
         {
             out.push(Effect::CloseAgent { conn: old });
         }
-        agent.info = report.info.clone();
         agent.version = report.version.clone();
         agent.ip = report.ip.clone();
         agent.capabilities = report.capabilities.clone();
         agent.status = AgentStatus::Connected;
-        agent.conn = Some(conn);
         agent.stream_id = Some(stream_id);
         agent.reregistered_time_ms = Some(now_ms);
         agent.reregister_deadline_ms = None;
@@ -393,6 +387,7 @@ impl Master {
         };
         let pending_kills = std::mem::take(&mut agent.pending_kills);
         let answered_before = std::mem::take(&mut agent.answered_kills);
+        self.set_agent_session(&id, Some(conn), Some(report.info.clone()));
         self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.persist(RegistryOp::AdmitAgent(report.info.clone()), out);
         self.send_registered(&id, AgentEventType::Reregistered, out);
@@ -549,7 +544,7 @@ impl Master {
         let frameworks = report.frameworks.clone();
         let mut agent = self.new_agent(now_ms, conn, stream_id, report);
         agent.reregistered_time_ms = Some(now_ms);
-        self.agents.insert(id.clone(), agent);
+        self.put_agent(id.clone(), agent);
         self.arm(now_ms, Timer::AgentPing(id.clone()));
         self.send_registered(&id, AgentEventType::Reregistered, out);
         if resend_checkpoint {
@@ -757,18 +752,13 @@ impl Master {
     /// tasks of frameworks that do not checkpoint are lost, and it has
     /// `--agent_reregister_timeout` to come back.
     pub(super) fn agent_closed(&mut self, now_ms: u64, conn: Conn, out: &mut Vec<Effect>) {
-        let Some(id) = self
-            .agents
-            .iter()
-            .find(|(_, a)| a.conn == Some(conn))
-            .map(|(id, _)| id.clone())
-        else {
+        let Some(id) = self.agent_index.by_conn(conn).cloned() else {
             return;
         };
+        self.set_agent_conn(&id, None);
         if let Some(agent) = self.agents.get_mut(&id) {
             let deadline = now_ms + self.config.agent_reregister_timeout_ms;
             agent.status = AgentStatus::Disconnected;
-            agent.conn = None;
             agent.stream_id = None;
             agent.ping = PingState::default();
             agent.reregister_deadline_ms = Some(deadline);
@@ -964,7 +954,7 @@ impl Master {
                 }
             }
         }
-        self.agents.remove(agent_id);
+        self.take_agent(agent_id);
         self.removal_queue.retain(|id| id != agent_id);
         self.counters.agent_unreachable_completed += 1;
         self.counters.agent_removals += 1;
@@ -1010,7 +1000,7 @@ impl Master {
         if let Some(conn) = conn {
             out.push(Effect::CloseAgent { conn });
         }
-        self.agents.remove(agent_id);
+        self.take_agent(agent_id);
         self.removal_queue.retain(|id| id != agent_id);
         self.counters.agent_removals += 1;
         self.broadcast_agent_failure(agent_id, out);
@@ -1074,7 +1064,7 @@ impl Master {
         self.removal_queue.retain(|id| id != agent_id);
         if let Some((status, conn)) = registered {
             if status == AgentStatus::Recovered {
-                self.agents.remove(agent_id);
+                self.take_agent(agent_id);
                 agent_removed_event(agent_id, out);
                 return Reply::Ok;
             }
@@ -1091,7 +1081,7 @@ impl Master {
             }
             self.rescind_agent_offers(agent_id, out);
             self.lose_tasks(now_ms, agent_id, Trigger::AgentMarkedGone, None, out);
-            self.agents.remove(agent_id);
+            self.take_agent(agent_id);
         } else {
             let fw_ids: Vec<String> = self.frameworks.keys().cloned().collect();
             for fw_id in fw_ids {

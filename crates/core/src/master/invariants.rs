@@ -81,6 +81,9 @@ impl Master {
         if scanned != self.agent_tasks {
             return Err("the live-task index by agent disagrees with the frameworks' tasks".into());
         }
+        if super::agent_index::AgentIndex::scan(self.agents.iter()) != self.agent_index {
+            return Err("the agent index (address, session) disagrees with the agents".into());
+        }
         for (fw_id, records) in &self.registry.completed {
             // The registry is trimmed when a task completes, so it holds at most the bound
             // (the simulator never changes the bound across a restart).

@@ -24,6 +24,7 @@
 //! O(log n): [`task_index`] (live tasks by agent), [`timers`] (deadlines in time order).
 
 pub mod activation;
+pub mod agent_index;
 pub mod agents;
 pub mod authorizing;
 pub mod drain;
@@ -572,10 +573,16 @@ pub struct Master {
     next_registry_gc_ms: u64,
     next_allocation_ms: u64,
     allocation_dirty: bool,
+    /// Whether anyone may receive operator events: false only when the driver says no
+    /// operator stream is subscribed, so a reregistration burst does not build (and drop) an
+    /// event with a copy of each of 100,000 tasks for nobody ([`Master::set_operator_subscribers`]).
+    operator_subscribers: bool,
     next_offer: u64,
     counters: Counters,
     /// Live tasks by agent ([`task_index`]).
     agent_tasks: task_index::AgentTasks,
+    /// Admitted agents by address and by session ([`agent_index`]).
+    agent_index: agent_index::AgentIndex,
     /// Outstanding offer ids by agent id, in step with `offers` ([`Master::take_offer`]).
     agent_offers: BTreeMap<String, BTreeSet<String>>,
     /// Deadlines in time order ([`timers`]).
@@ -628,6 +635,7 @@ impl Master {
         }
         let next_offer = registry.offers_reserved;
         let config_registry_gc_interval_ms = config.registry_gc_interval_ms;
+        let agent_index = agent_index::AgentIndex::scan(agents.iter());
         let mut master = Master {
             next_allocation_ms: now_ms,
             start_ms: now_ms,
@@ -642,9 +650,11 @@ impl Master {
             next_removal_ms: 0,
             next_registry_gc_ms: now_ms.saturating_add(config_registry_gc_interval_ms),
             allocation_dirty: false,
+            operator_subscribers: true,
             next_offer,
             counters: Counters::default(),
             agent_tasks: task_index::AgentTasks::default(),
+            agent_index,
             agent_offers: BTreeMap::new(),
             timers: timers::Timers::default(),
             ledger: ledger::Ledger::default(),
@@ -665,6 +675,14 @@ impl Master {
         master.restore_completed();
         master.restore_operations();
         master
+    }
+
+    /// Tells the core whether any operator stream is subscribed (the driver, before each
+    /// input that may follow a change). Without one, the agents' bulky operator events
+    /// (AGENT_ADDED, TASK_ADDED of reregistered agents) are not built; every decision is the
+    /// same. A new master assumes subscribers, as the simulator and the tests do.
+    pub fn set_operator_subscribers(&mut self, any: bool) {
+        self.operator_subscribers = any;
     }
 
     /// Decides on one input at `now_ms` (ms since the epoch), then runs the allocator if the

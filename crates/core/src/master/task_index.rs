@@ -23,10 +23,17 @@ pub struct AgentTasks {
 impl AgentTasks {
     /// Records a live task on an agent.
     pub fn insert(&mut self, agent_id: &str, framework_id: &str, task_id: &str) {
-        self.by_agent
-            .entry(agent_id.to_owned())
-            .or_default()
-            .insert((framework_id.to_owned(), task_id.to_owned()));
+        let key = (framework_id.to_owned(), task_id.to_owned());
+        // The agent's id is copied only for its first task (G6: 100,000 tasks reregistered).
+        match self.by_agent.get_mut(agent_id) {
+            Some(set) => {
+                set.insert(key);
+            }
+            None => {
+                self.by_agent
+                    .insert(agent_id.to_owned(), BTreeSet::from([key]));
+            }
+        }
     }
 
     /// Forgets a live task; agents left without tasks are dropped, so memory follows tasks.
