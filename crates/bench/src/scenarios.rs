@@ -919,6 +919,14 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss1 = master.rss_bytes()?;
     seed_tasks(&fleet, per, "g6");
+    // Every agent must hold its tasks before the kill, or it reregisters without them.
+    wait_counter(
+        &fleet.counters().seeded,
+        agents as u64,
+        Duration::from_secs(60),
+        "agents to take their seeded tasks",
+    )
+    .await?;
     let before = Counters::get(&fleet.counters().reregistered);
     let t0 = Instant::now();
     master.kill();
@@ -1000,6 +1008,13 @@ pub async fn g6_failover_zk(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     config.zk = Some(drover_coord::ZkUrl::parse(&url)?);
     let fleet = Fleet::start(config).await?;
     seed_tasks(&fleet, per, "g6zk");
+    wait_counter(
+        &fleet.counters().seeded,
+        agents as u64,
+        Duration::from_secs(60),
+        "agents to take their seeded tasks",
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = Counters::get(&fleet.counters().reregistered);
     let t0 = Instant::now();

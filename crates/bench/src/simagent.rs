@@ -102,6 +102,8 @@ pub struct Counters {
     pub killed: AtomicU64,
     /// `PING`s answered.
     pub pongs: AtomicU64,
+    /// Seed controls applied (the agent now reports the seeded tasks).
+    pub seeded: AtomicU64,
 }
 
 impl Counters {
@@ -477,6 +479,7 @@ impl SimAgent {
                         },
                     );
                 }
+                self.shared.counters.seeded.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
