@@ -20,7 +20,7 @@
 //! are answered. Calls about different tasks (and `DECLINE`s of different offers) may overtake
 //! each other.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -513,7 +513,8 @@ impl Flight {
         if self.barrier_running {
             return;
         }
-        let mut blocked: Vec<String> = Vec::new();
+        // Keys of earlier calls still waiting: a later call sharing one must wait behind them.
+        let mut blocked: HashSet<String> = HashSet::new();
         let mut i = 0;
         while i < self.waiting.len() && self.running.len() < self.max {
             match &self.waiting[i].order {
