@@ -712,16 +712,26 @@ fn reregistration_without_operator_subscribers_decides_the_same() {
             vec![reported.clone()],
             vec![framework_info(false)],
         );
-        let (to_operators, rest): (Vec<drover_core::master::Effect>, Vec<drover_core::master::Effect>) = effects
+        let (to_operators, rest): (
+            Vec<drover_core::master::Effect>,
+            Vec<drover_core::master::Effect>,
+        ) = effects
             .into_iter()
             .partition(|e| matches!(e, drover_core::master::Effect::ToOperators(_)));
         (to_operators, format!("{rest:?}"), restarted)
     };
     let (heard, decided, with) = run(true);
     let (unheard, decided_alone, without) = run(false);
-    assert!(heard.iter().any(|e| matches!(e, drover_core::master::Effect::ToOperators(ev) if ev.task_added.is_some())));
-    assert!(heard.iter().any(|e| matches!(e, drover_core::master::Effect::ToOperators(ev) if ev.agent_added.is_some())));
+    assert!(heard.iter().any(
+        |e| matches!(e, drover_core::master::Effect::ToOperators(ev) if ev.task_added.is_some())
+    ));
+    assert!(heard.iter().any(
+        |e| matches!(e, drover_core::master::Effect::ToOperators(ev) if ev.agent_added.is_some())
+    ));
     assert!(unheard.is_empty(), "{unheard:?}");
     assert_eq!(decided, decided_alone);
-    assert_eq!(format!("{:?}", with.m.get_state()), format!("{:?}", without.m.get_state()));
+    assert_eq!(
+        format!("{:?}", with.m.get_state()),
+        format!("{:?}", without.m.get_state())
+    );
 }
