@@ -918,15 +918,7 @@ pub async fn g6_failover(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     let fleet = Fleet::start(FleetConfig::new(master.addr(), agents)).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss1 = master.rss_bytes()?;
-    seed_tasks(&fleet, per, "g6");
-    // Every agent must hold its tasks before the kill, or it reregisters without them.
-    wait_counter(
-        &fleet.counters().seeded,
-        agents as u64,
-        Duration::from_secs(60),
-        "agents to take their seeded tasks",
-    )
-    .await?;
+    seed_tasks(&fleet, per, "g6").await?;
     let before = Counters::get(&fleet.counters().reregistered);
     let t0 = Instant::now();
     master.kill();
@@ -1007,14 +999,7 @@ pub async fn g6_failover_zk(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     let mut config = FleetConfig::new(first.addr(), agents);
     config.zk = Some(drover_coord::ZkUrl::parse(&url)?);
     let fleet = Fleet::start(config).await?;
-    seed_tasks(&fleet, per, "g6zk");
-    wait_counter(
-        &fleet.counters().seeded,
-        agents as u64,
-        Duration::from_secs(60),
-        "agents to take their seeded tasks",
-    )
-    .await?;
+    seed_tasks(&fleet, per, "g6zk").await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = Counters::get(&fleet.counters().reregistered);
     let t0 = Instant::now();
@@ -1053,8 +1038,9 @@ pub async fn g6_failover_zk(ctx: &Ctx) -> anyhow::Result<Vec<Line>> {
     )])
 }
 
-/// Gives each agent of `fleet` `per` running tasks of one framework (as if launched before).
-fn seed_tasks(fleet: &Fleet, per: usize, prefix: &str) {
+/// Gives each agent of `fleet` `per` running tasks of one framework (as if launched before),
+/// and waits until every agent holds them.
+async fn seed_tasks(fleet: &Fleet, per: usize, prefix: &str) -> anyhow::Result<()> {
     let framework = v1::FrameworkInfo {
         user: "root".into(),
         name: format!("{prefix}-framework"),
@@ -1086,6 +1072,14 @@ fn seed_tasks(fleet: &Fleet, per: usize, prefix: &str) {
             tasks,
         });
     }
+    // Every agent must hold its tasks before the kill, or it reregisters without them.
+    wait_counter(
+        &fleet.counters().seeded,
+        fleet.agents.len() as u64,
+        Duration::from_secs(60),
+        "agents to take their seeded tasks",
+    )
+    .await
 }
 
 /// A real `drover agent` (cgroups under a root of its own) for the scenarios that run real

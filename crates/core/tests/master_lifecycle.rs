@@ -230,19 +230,7 @@ fn reconciliation_is_silent_for_recovered_agents_after_a_restart() {
     // Unknown agent ids still get an answer.
     assert_eq!(reconcile(&mut sim, &fw, &[("t1", Some("M-S9"))]).len(), 1);
     // The agent reregisters with its task: the master knows it again, no AGENT_REREGISTERED.
-    let reported = v1::Task {
-        name: "t1".into(),
-        task_id: v1::TaskId { value: "t1".into() },
-        framework_id: v1::FrameworkId {
-            value: fw.id.clone(),
-        },
-        agent_id: v1::AgentId {
-            value: agent.clone(),
-        },
-        state: TaskRunning as i32,
-        resources: drover_core::resources::parse("cpus:1;mem:128").unwrap(),
-        ..Default::default()
-    };
+    let reported = reported_running(&fw.id, &agent, "t1");
     let (_, effects) = sim.reregister_agent(
         &agent,
         "cpus:4;mem:4096;ports:[31000-31010]",
@@ -688,21 +676,7 @@ fn operator_subscribers_hear_of_every_agent_leaving_the_registered_list() {
 fn reregistration_without_operator_subscribers_decides_the_same() {
     let mut sim = Sim::new();
     let (fw, agent, task_id) = sim.running_task(false, true);
-    let reported = v1::Task {
-        name: task_id.clone(),
-        task_id: v1::TaskId {
-            value: task_id.clone(),
-        },
-        framework_id: v1::FrameworkId {
-            value: fw.id.clone(),
-        },
-        agent_id: v1::AgentId {
-            value: agent.clone(),
-        },
-        state: v1::TaskState::TaskRunning as i32,
-        resources: drover_core::resources::parse("cpus:1;mem:128").unwrap(),
-        ..Default::default()
-    };
+    let reported = reported_running(&fw.id, &agent, &task_id);
     let run = |listening: bool| {
         let mut restarted = sim.restart(1_000);
         restarted.m.set_operator_subscribers(listening);

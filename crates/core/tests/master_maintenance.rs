@@ -444,21 +444,7 @@ fn a_drain_survives_a_restart_and_the_agent_is_told_again() {
         sim.m.agent_drain(&agent).unwrap().state,
         v1::DrainState::Draining as i32
     );
-    let reported = v1::Task {
-        name: task.clone(),
-        task_id: v1::TaskId {
-            value: task.clone(),
-        },
-        framework_id: v1::FrameworkId {
-            value: fw.id.clone(),
-        },
-        agent_id: v1::AgentId {
-            value: agent.clone(),
-        },
-        state: v1::TaskState::TaskRunning as i32,
-        resources: drover_core::resources::parse("cpus:1;mem:128").unwrap(),
-        ..Default::default()
-    };
+    let reported = reported_running(&fw.id, &agent, &task);
     let (conn, effects) = sim.reregister_agent(
         &agent,
         "cpus:4;mem:4096;ports:[31000-31010]",

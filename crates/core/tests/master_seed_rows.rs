@@ -507,21 +507,7 @@ fn check_slave_reregistered(pa: bool) {
     let (fw, agent, task_id) = sim.running_task(pa, true);
     sim.advance(80_000);
     assert!(sim.m.registry().unreachable.contains_key(&agent));
-    let reported = v1::Task {
-        name: task_id.clone(),
-        task_id: v1::TaskId {
-            value: task_id.clone(),
-        },
-        framework_id: v1::FrameworkId {
-            value: fw.id.clone(),
-        },
-        agent_id: v1::AgentId {
-            value: agent.clone(),
-        },
-        state: TaskRunning as i32,
-        resources: resources::parse("cpus:1;mem:128").unwrap(),
-        ..Default::default()
-    };
+    let reported = reported_running(&fw.id, &agent, &task_id);
     let (_, effects) = sim.reregister_agent(
         &agent,
         "cpus:4;mem:4096;ports:[31000-31010]",

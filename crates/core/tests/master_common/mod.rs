@@ -482,3 +482,23 @@ pub fn group(agent: &str, executor_type: v1::executor_info::Type) -> v1::offer::
         ..Default::default()
     }
 }
+
+/// A task as its agent reports it on reregistering: TASK_RUNNING with `cpus:1;mem:128`, what
+/// [`Sim::running_task`] launched.
+pub fn reported_running(framework_id: &str, agent_id: &str, task_id: &str) -> v1::Task {
+    v1::Task {
+        name: task_id.to_owned(),
+        task_id: v1::TaskId {
+            value: task_id.to_owned(),
+        },
+        framework_id: v1::FrameworkId {
+            value: framework_id.to_owned(),
+        },
+        agent_id: v1::AgentId {
+            value: agent_id.to_owned(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        resources: drover_core::resources::parse("cpus:1;mem:128").unwrap(),
+        ..Default::default()
+    }
+}
