@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use bytes::Bytes;
-use drover_core::master::{Conn, Effect, Input, Master, Reply};
+use drover_core::master::{Conn, Effect, Input, Master, Reply, update_event};
 use drover_http::StreamSender;
 use drover_store::{Store, WriteBatch};
 use drover_wire::codec::Encoding;
@@ -456,8 +456,20 @@ impl Driver {
                 }
                 // A refused subscription never becomes a stream.
             }
-            Effect::ToScheduler { conn, event } => self.send(conn, &*event),
-            Effect::ToAgent { conn, event } => self.send(conn, &*event),
+            Effect::ToScheduler { conn, event } => {
+                self.send(conn, &*event);
+            }
+            Effect::ToSchedulerUpdates { conn, statuses } => {
+                for status in statuses {
+                    // Built on the stack and dropped once encoded: never 100,000 at once.
+                    if !self.send(conn, &update_event(status)) {
+                        break;
+                    }
+                }
+            }
+            Effect::ToAgent { conn, event } => {
+                self.send(conn, &*event);
+            }
             Effect::CloseScheduler { conn } | Effect::CloseAgent { conn } => {
                 self.streams.remove(&conn);
             }
@@ -467,9 +479,10 @@ impl Driver {
         }
     }
 
-    fn send<M: prost_reflect::ReflectMessage>(&mut self, conn: Conn, event: &M) {
+    /// Sends `event` on `conn`'s stream; false when there is no stream (any longer).
+    fn send<M: prost_reflect::ReflectMessage>(&mut self, conn: Conn, event: &M) -> bool {
         let Some((kind, handle)) = self.streams.get(&conn) else {
-            return;
+            return false;
         };
         let payload = drover_http::encode_message(event, handle.encoding);
         if handle.tx.try_send(payload).is_err() {
@@ -483,7 +496,9 @@ impl Driver {
                 ?kind,
                 "stream reader too slow or gone; disconnected"
             );
+            return false;
         }
+        true
     }
 
     fn publish(&mut self, event: &operator::Event) {

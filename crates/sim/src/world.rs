@@ -1141,7 +1141,7 @@ impl World {
             self.push(until, Ev::Fault(Fault::Resume(node)));
         }
         let mut acted = false;
-        for effect in effects {
+        for effect in effects.into_iter().flat_map(master::Effect::into_single) {
             let Some(m) = self.masters[slot].as_mut() else {
                 return;
             };
@@ -1166,6 +1166,9 @@ impl World {
                     .streams
                     .get(&conn)
                     .map(|o| (*o, Payload::SchedEvent { conn, event })),
+                master::Effect::ToSchedulerUpdates { .. } => {
+                    unreachable!("Effect::into_single expanded it into single events")
+                }
                 master::Effect::ToAgent { conn, event } => m
                     .streams
                     .get(&conn)

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use drover_wire::v1;
 use drover_wire::v1::scheduler::event::Type as EventType;
 
-use super::{AgentStatus, Effect, Master};
+use super::{AgentStatus, Conn, Effect, Master};
 use crate::resources;
 use crate::task::emission::is_allowed;
 use crate::task::state::is_terminal;
@@ -149,15 +150,33 @@ impl Master {
 
     /// Checks one step: `before` are the task states before it, `effects` what it emitted.
     pub fn check_step(&self, before: &TaskStates, effects: &[Effect]) -> Result<(), String> {
-        let resurrected: Vec<String> = effects
+        // Every UPDATE sent to a scheduler, with its stream, in order.
+        let mut updates: Vec<(Conn, &v1::TaskStatus)> = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::ToScheduler { conn, event }
+                    if event.r#type == Some(EventType::Update as i32) =>
+                {
+                    let Some(update) = &event.update else {
+                        return Err("UPDATE event without an update".into());
+                    };
+                    updates.push((*conn, &update.status));
+                }
+                Effect::ToSchedulerUpdates { conn, statuses } => {
+                    updates.extend(statuses.iter().map(|status| (*conn, status)));
+                }
+                _ => {}
+            }
+        }
+        let resurrected: Vec<String> = updates
             .iter()
-            .filter_map(|e| match e {
-                Effect::ToScheduler { event, .. } => event.update.as_ref().map(|u| &u.status),
-                // The operators' TASK_UPDATED carries the same status, and is emitted even
-                // when the framework is disconnected (it reconciles later).
+            .map(|(_, status)| *status)
+            // The operators' TASK_UPDATED carries the same status, and is emitted even
+            // when the framework is disconnected (it reconciles later).
+            .chain(effects.iter().filter_map(|e| match e {
                 Effect::ToOperators(event) => event.task_updated.as_ref().map(|u| &u.status),
                 _ => None,
-            })
+            }))
             .filter(|status| status.reason == Some(Reason::AgentReregistered as i32))
             .map(|status| status.task_id.value.clone())
             .collect();
@@ -176,17 +195,7 @@ impl Master {
                 ));
             }
         }
-        for effect in effects {
-            let Effect::ToScheduler { conn, event } = effect else {
-                continue;
-            };
-            if event.r#type != Some(EventType::Update as i32) {
-                continue;
-            }
-            let Some(update) = &event.update else {
-                return Err("UPDATE event without an update".into());
-            };
-            let status = &update.status;
+        for (conn, status) in updates {
             // Reliable updates must name their agent (schedulers ACK with it); only
             // reconciliation answers about tasks nobody knows may lack one.
             let reconciliation = status.reason == Some(Reason::Reconciliation as i32);
@@ -207,7 +216,7 @@ impl Master {
             let pa = self
                 .frameworks
                 .values()
-                .find(|f| f.conn == Some(*conn))
+                .find(|f| f.conn == Some(conn))
                 .map(|f| f.partition_aware);
             let allowed = match pa {
                 Some(pa) => is_allowed(state, reason, Source::Master, pa),

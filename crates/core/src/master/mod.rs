@@ -268,6 +268,14 @@ pub enum Effect {
         conn: Conn,
         event: Box<scheduler::Event>,
     },
+    /// Send one UPDATE event per status, in order, on a scheduler stream: what
+    /// [`Effect::ToScheduler`] with [`update_event`] would send for each, held as statuses
+    /// (reconciliation answers thousands of tasks at once, and one boxed ~1 KiB `Event` per
+    /// answer was most of its cost, issue 20 G8).
+    ToSchedulerUpdates {
+        conn: Conn,
+        statuses: Vec<v1::TaskStatus>,
+    },
     /// End a scheduler stream.
     CloseScheduler { conn: Conn },
     /// Send an event on an agent session.
@@ -930,6 +938,32 @@ pub fn time_info(ms: u64) -> v1::TimeInfo {
 /// Seconds since the epoch, as `TaskStatus.timestamp` carries them.
 pub fn seconds(ms: u64) -> f64 {
     ms as f64 / 1000.0
+}
+
+/// The UPDATE event carrying `status`, as the master sends it.
+pub fn update_event(status: v1::TaskStatus) -> scheduler::Event {
+    let mut event = scheduler_event(scheduler::event::Type::Update);
+    event.update = Some(scheduler::event::Update { status });
+    event
+}
+
+impl Effect {
+    /// This effect as the one-event effects it stands for, in order: each status of a
+    /// [`Effect::ToSchedulerUpdates`] as its own [`Effect::ToScheduler`]; any other effect is
+    /// itself. For consumers that deliver events one by one (the simulator, tests).
+    pub fn into_single(self) -> impl Iterator<Item = Effect> {
+        let (one, many) = match self {
+            Effect::ToSchedulerUpdates { conn, statuses } => (None, Some((conn, statuses))),
+            other => (Some(other), None),
+        };
+        one.into_iter()
+            .chain(many.into_iter().flat_map(|(conn, statuses)| {
+                statuses.into_iter().map(move |status| Effect::ToScheduler {
+                    conn,
+                    event: Box::new(update_event(status)),
+                })
+            }))
+    }
 }
 
 fn scheduler_event(kind: scheduler::event::Type) -> scheduler::Event {

@@ -5,9 +5,8 @@
 
 use drover_wire::v1;
 use drover_wire::v1::scheduler;
-use drover_wire::v1::scheduler::event::Type as EventType;
 
-use super::{AgentStatus, Effect, Master, TaskEntry, scheduler_event, seconds, time_info};
+use super::{AgentStatus, Effect, Master, TaskEntry, seconds, time_info};
 use crate::task::TaskState;
 use crate::task::emission::{Trigger, emission};
 
@@ -22,8 +21,16 @@ impl Master {
         let Some(fw) = self.frameworks.get(framework_id) else {
             return;
         };
+        // Answers go to the framework's stream; without one there is nobody to answer.
+        let Some(conn) = fw.conn else {
+            return;
+        };
         let pa = fw.partition_aware;
-        let mut answers = Vec::new();
+        let mut answers = Vec::with_capacity(if queries.is_empty() {
+            fw.tasks.len()
+        } else {
+            queries.len()
+        });
         if queries.is_empty() {
             for entry in fw.tasks.values() {
                 answers.push(known_answer(entry, pa, now_ms));
@@ -77,10 +84,12 @@ impl Master {
                 }
             }
         }
-        for status in answers {
-            let mut event = scheduler_event(EventType::Update);
-            event.update = Some(scheduler::event::Update { status });
-            self.send_to_framework(framework_id, event, out);
+        // One effect for all the answers; the driver sends each as its own UPDATE event.
+        if !answers.is_empty() {
+            out.push(Effect::ToSchedulerUpdates {
+                conn,
+                statuses: answers,
+            });
         }
     }
 

@@ -2,7 +2,7 @@
 //! step checks the invariants and the emission table.
 #![allow(dead_code)]
 
-use drover_core::master::{Config, Conn, Effect, Input, Master, Registry, Reply};
+use drover_core::master::{Config, Conn, Effect, Input, Master, Registry, Reply, update_event};
 use drover_core::resources;
 use drover_wire::internal::{AgentCall, AgentEvent, agent_call, agent_event};
 use drover_wire::v1;
@@ -385,9 +385,16 @@ pub fn events(effects: &[Effect], conn: Conn) -> Vec<scheduler::Event> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::ToScheduler { conn: c, event } if *c == conn => Some((**event).clone()),
+            Effect::ToScheduler { conn: c, event } if *c == conn => Some(vec![(**event).clone()]),
+            Effect::ToSchedulerUpdates { conn: c, statuses } if *c == conn => Some(
+                statuses
+                    .iter()
+                    .map(|status| update_event(status.clone()))
+                    .collect(),
+            ),
             _ => None,
         })
+        .flatten()
         .collect()
 }
 
