@@ -25,6 +25,6 @@ pub mod tls_listener;
 pub use client::{Client, ClientError, Connector, RecordStream, StreamResponse};
 pub use server::{
     HttpError, MAX_BODY_BYTES, STREAM_ID_HEADER, StreamSender, ascii_json, decode_body,
-    encode_message, header_text, message_response, read_body, recordio_response, request_encoding,
-    response_encoding, stream_channel, streaming_response,
+    encode_message, encode_record, header_text, message_response, read_body, recordio_response,
+    request_encoding, response_encoding, stream_channel, streaming_response,
 };

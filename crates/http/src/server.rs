@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use drover_wire::codec::{self, Encoding, NegotiationError};
 use drover_wire::recordio;
 use futures::StreamExt;
@@ -194,6 +194,27 @@ pub fn ascii_json(text: String) -> String {
     out
 }
 
+/// One RecordIO record of `message` ([`encode_message`]'s payload behind its length header)
+/// in one buffer: protobuf is encoded straight after the header, JSON copied once. What the
+/// event streams send, one record per chunk.
+pub fn encode_record<M: ReflectMessage>(message: &M, encoding: Encoding) -> Bytes {
+    match encoding {
+        Encoding::Json => {
+            recordio::encode(ascii_json(drover_wire::json::to_json_string(message)).as_bytes())
+        }
+        Encoding::Protobuf => {
+            let len = message.encoded_len();
+            let mut record = BytesMut::with_capacity(len + 21);
+            recordio::put_header(len, &mut record);
+            // A `BytesMut` grows as needed, so encoding into it cannot run out of room.
+            match message.encode(&mut record) {
+                Ok(()) => record.freeze(),
+                Err(_) => recordio::encode(&message.encode_to_vec()),
+            }
+        }
+    }
+}
+
 /// Encodes a message for a stream or a body: compact, ASCII-safe JSON, or protobuf.
 pub fn encode_message<M: ReflectMessage>(message: &M, encoding: Encoding) -> Bytes {
     match encoding {
@@ -205,6 +226,31 @@ pub fn encode_message<M: ReflectMessage>(message: &M, encoding: Encoding) -> Byt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_the_framed_message_in_either_encoding() {
+        let event = drover_wire::v1::scheduler::Event {
+            r#type: Some(drover_wire::v1::scheduler::event::Type::Update as i32),
+            update: Some(drover_wire::v1::scheduler::event::Update {
+                status: drover_wire::v1::TaskStatus {
+                    task_id: drover_wire::v1::TaskId {
+                        value: "t-\u{e9}".into(),
+                    },
+                    message: Some("x".repeat(300)),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        for encoding in [Encoding::Json, Encoding::Protobuf] {
+            let record = encode_record(&event, encoding);
+            let framed = recordio::encode(&encode_message(&event, encoding));
+            assert_eq!(record, framed, "{encoding:?}");
+            let mut decoder = recordio::Decoder::new(1 << 20);
+            let records = decoder.feed(&record).expect("one well-framed record");
+            assert_eq!(records, vec![encode_message(&event, encoding)]);
+        }
+    }
 
     #[test]
     fn negotiation_errors_map_to_mesos_statuses() {

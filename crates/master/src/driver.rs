@@ -425,7 +425,7 @@ impl Driver {
                 Outgoing::OperatorSubscribed(conn, stream, viewer, event) => {
                     if stream
                         .tx
-                        .try_send(drover_http::encode_message(&*event, stream.encoding))
+                        .try_send(drover_http::encode_record(&*event, stream.encoding))
                         .is_ok()
                     {
                         self.operators.push((conn, stream, viewer));
@@ -484,7 +484,7 @@ impl Driver {
         let Some((kind, handle)) = self.streams.get(&conn) else {
             return false;
         };
-        let payload = drover_http::encode_message(event, handle.encoding);
+        let payload = drover_http::encode_record(event, handle.encoding);
         if handle.tx.try_send(payload).is_err() {
             // Full (a reader that cannot keep up) or closed: drop the stream; the core hears
             // of it at the start of the next batch.
@@ -514,10 +514,10 @@ impl Driver {
             }
             let payload = match handle.encoding {
                 Encoding::Json => json
-                    .get_or_insert_with(|| drover_http::encode_message(event, Encoding::Json))
+                    .get_or_insert_with(|| drover_http::encode_record(event, Encoding::Json))
                     .clone(),
                 Encoding::Protobuf => protobuf
-                    .get_or_insert_with(|| drover_http::encode_message(event, Encoding::Protobuf))
+                    .get_or_insert_with(|| drover_http::encode_record(event, Encoding::Protobuf))
                     .clone(),
             };
             handle.tx.try_send(payload).is_ok()

@@ -18,12 +18,12 @@ use axum::http::header::{HeaderName, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use drover_wire::codec::Encoding;
-use drover_wire::recordio;
 use tokio::sync::mpsc;
 
 use crate::driver::CloseGuard;
 
-/// A `200 OK` streaming each payload from `events` as one RecordIO record, with
+/// A `200 OK` streaming each RecordIO record from `events` (already framed, see
+/// `drover_http::encode_record`) as its own chunk, with
 /// `Content-Type` = `encoding` and the extra `headers`; `guard` is dropped with the body.
 pub fn response(
     encoding: Encoding,
@@ -48,7 +48,8 @@ impl futures::Stream for Records {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.events.poll_recv(cx) {
-            Poll::Ready(Some(payload)) => Poll::Ready(Some(Ok(recordio::encode(&payload)))),
+            // Framed by the sender (`drover_http::encode_record`): one buffer per record.
+            Poll::Ready(Some(record)) => Poll::Ready(Some(Ok(record))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
@@ -58,6 +59,7 @@ impl futures::Stream for Records {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drover_wire::recordio;
     use futures::StreamExt;
 
     #[tokio::test]
@@ -69,7 +71,9 @@ mod tests {
         );
         let (tx, rx) = mpsc::channel(16);
         for payload in ["a", "bc", "def"] {
-            tx.send(Bytes::from(payload)).await.expect("open");
+            tx.send(recordio::encode(payload.as_bytes()))
+                .await
+                .expect("open");
         }
         let mut records = Records {
             events: rx,
@@ -79,7 +83,7 @@ mod tests {
             let chunk = records.next().await.expect("a chunk").expect("infallible");
             assert_eq!(&chunk[..], framed);
         }
-        tx.send(Bytes::from("g")).await.expect("open");
+        tx.send(recordio::encode(b"g")).await.expect("open");
         drop(tx);
         let chunk = records.next().await.expect("a chunk").expect("infallible");
         assert_eq!(&chunk[..], b"1\ng");

@@ -22,9 +22,26 @@ pub fn encode(payload: &[u8]) -> Bytes {
 /// Appends one framed record to `dst`, for writers that batch several records into one write.
 pub fn encode_into(payload: &[u8], dst: &mut BytesMut) {
     dst.reserve(payload.len() + MAX_HEADER_DIGITS + 1);
-    dst.put_slice(payload.len().to_string().as_bytes());
-    dst.put_u8(b'\n');
+    put_header(payload.len(), dst);
     dst.put_slice(payload);
+}
+
+/// Appends the header of a record of `len` bytes (its decimal length and the newline), for
+/// writers that encode the payload straight after it.
+pub fn put_header(len: usize, dst: &mut BytesMut) {
+    let mut digits = [0u8; MAX_HEADER_DIGITS];
+    let mut start = digits.len();
+    let mut rest = len;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&digits[start..]);
+    dst.put_u8(b'\n');
 }
 
 /// Why a RecordIO stream could not be decoded. Each one ends the stream: once the framing is
@@ -222,6 +239,15 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_is_the_decimal_length_and_a_newline() {
+        for len in [0, 1, 9, 10, 99, 100, 1_032, 65_535, 1 << 20, usize::MAX] {
+            let mut dst = BytesMut::new();
+            put_header(len, &mut dst);
+            assert_eq!(&dst[..], format!("{len}\n").as_bytes());
+        }
+    }
 
     #[test]
     fn encode_matches_mesos_docs_example() {
