@@ -230,13 +230,21 @@ impl Driver {
 
     /// Re-attaches to checkpointed containers and feeds the core its recovered state.
     pub async fn recover(&mut self, boot_id: &str) -> anyhow::Result<()> {
+        // What earlier agent processes left is listed while the checkpoints are read and the
+        // containers re-attached (nothing launches before recovery ends, so the listing is the
+        // same); its result is fed to the core after the recovered state, as before.
+        let work_dir = self.settings.work_dir.clone();
+        let stale = tokio::task::spawn_blocking(move || {
+            gc::stale_directories(&work_dir, MAX_STALE_DIRECTORIES)
+        });
         let store = self.store.clone();
         let loaded =
             tokio::task::spawn_blocking(move || checkpoint::load(store.as_ref())).await??;
         let rebooted = loaded.boot_id.as_deref().is_some_and(|b| b != boot_id);
         let mut recovered = loaded.recovered;
         recovered.rebooted = rebooted;
-        let mut alive_ids = Vec::new();
+        // A set: a thousand recovered containers made the lookups below quadratic.
+        let mut alive_ids = std::collections::BTreeSet::new();
         let mut docker_adopted = std::collections::BTreeSet::new();
         for record in loaded.containers {
             let id = ContainerId(record.container_id().as_str().to_owned());
@@ -253,7 +261,7 @@ impl Driver {
                         crate::docker_task::wiring::recover_record(docker, record, &recovered, tx);
                     if let Some(run) = run.await {
                         docker_adopted.insert(name);
-                        alive_ids.push(id.clone());
+                        alive_ids.insert(id.clone());
                         self.adopt(id, run, 0);
                     }
                     continue;
@@ -261,7 +269,7 @@ impl Driver {
             };
             match self.containerizer.recover(cp) {
                 Ok(container) if !container.has_exited() => {
-                    alive_ids.push(id.clone());
+                    alive_ids.insert(id.clone());
                     self.adopt(id, Arc::new(MesosRun(Arc::new(container))), 0);
                 }
                 Ok(container) => {
@@ -281,7 +289,7 @@ impl Driver {
         // Cgroups no checkpoint accounts for belong to executors of non-checkpointing
         // frameworks (or to a crash mid-launch): nothing will claim them.
         for orphan in self.containerizer.cgroup_container_ids() {
-            if !alive_ids.iter().any(|id| id.as_str() == orphan.as_str()) {
+            if !alive_ids.contains(&ContainerId(orphan.as_str().to_owned())) {
                 if !self
                     .containerizer
                     .owned_by(&orphan, &self.settings.work_dir)
@@ -321,12 +329,7 @@ impl Driver {
         self.step(vec![Input::Recover(recovered)]).await;
         // What earlier agent processes left goes to GC by its age (the core keeps what a
         // recovered executor still uses).
-        let work_dir = self.settings.work_dir.clone();
-        let stale = tokio::task::spawn_blocking(move || {
-            gc::stale_directories(&work_dir, MAX_STALE_DIRECTORIES)
-        })
-        .await
-        .unwrap_or_default();
+        let stale = stale.await.unwrap_or_default();
         if !stale.is_empty() {
             tracing::info!(
                 directories = stale.len(),
