@@ -6,9 +6,10 @@
 //! One record per chunk is what Mesos writes, and clients that parse chunk by chunk depend on it
 //! (issue 12: a JavaScript framework library lost SUBSCRIBED and OFFERS when several records
 //! shared a chunk). Throughput is kept by hyper, not by joining records: while the body answers
-//! `Ready`, hyper keeps polling it and queues the encoded chunks (up to 16 per `writev`), so a
-//! burst of records still leaves in one socket write (issue 8, G4: that was the cost of a
-//! forwarding task that let hyper see one record at a time).
+//! `Ready`, hyper keeps polling it and copies each chunk into its write buffer (our connection
+//! wrapper reports no vectored writes, so hyper flattens, up to ~400 KB per write), so a burst
+//! of records still leaves in one socket write (issue 8, G4: that was the cost of a forwarding
+//! task that let hyper see one record at a time).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

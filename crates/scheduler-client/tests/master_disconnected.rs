@@ -18,7 +18,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The built `drover` binary (`cargo build -p drover` first, as for every real-process test).
 fn drover_bin() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/drover");
+    // Where cargo builds: `CARGO_TARGET_DIR` when set (absolute: tests run in the package's
+    // directory, not where cargo was started), else the workspace's `target`.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("debug/drover");
     assert!(
         path.exists(),
         "build the binary first: cargo build -p drover ({})",
