@@ -348,6 +348,62 @@ fn deleting_the_pod_destroys_its_volume_then_unreserves() {
     assert!(ledger.reserved.is_empty(), "{:?}", ledger.reserved);
 }
 
+#[test]
+fn a_pods_reservation_offered_in_two_parts_is_released_in_full() {
+    // The master offers a killed task's resources at once but its executor's (which hold the
+    // pod's volume) only once the executor has ended: the first offer after the delete may
+    // hold only part of the reservation. Offers must stay wanted until the volume comes too.
+    let mut h = harness();
+    let mut ledger = Ledger::default();
+    let id = reserved(&mut h, &mut ledger);
+    let group = launched(&mut h, &ledger, "o-1");
+    let ids = run_all(&mut h, &group);
+    h.step(Input::Command(Command::DeleteApp {
+        app_id: PathId::parse_app_id("/rpod").unwrap(),
+        force: false,
+    }));
+    for t in &ids {
+        h.update(t, TaskState::TaskKilled);
+    }
+    assert!(h.instances("/rpod").is_empty());
+    let (with_volume, without): (Vec<v1::Resource>, Vec<v1::Resource>) = ledger
+        .reserved
+        .iter()
+        .cloned()
+        .partition(|r| r.disk.as_ref().is_some_and(|d| d.persistence.is_some()));
+    assert!(!with_volume.is_empty() && !without.is_empty());
+    let mut part = offer("o-2", "agent-1", 8.0, 4096.0);
+    part.resources.extend(without.iter().cloned());
+    let effects = h.step(Input::Offers(vec![part]));
+    let accept = accepts(&effects)
+        .pop()
+        .expect("the offered part is released");
+    use v1::offer::operation::Type;
+    assert_eq!(kinds(&accept.operations), [Type::Unreserve]);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Suppress)),
+        "offers stay wanted while the volume is still held"
+    );
+    // The executor has ended: its resources, with the volume, are offered.
+    let mut rest = offer("o-3", "agent-1", 8.0, 4096.0);
+    rest.resources.extend(with_volume.iter().cloned());
+    let effects = h.step(Input::Offers(vec![rest]));
+    let accept = accepts(&effects).pop().expect("the volume is released");
+    assert_eq!(kinds(&accept.operations), [Type::Destroy, Type::Unreserve]);
+    let destroyed = &accept.operations[0].destroy.as_ref().unwrap().volumes;
+    assert_eq!(
+        destroyed
+            .iter()
+            .map(|v| label(v, reservation::LABEL_TASK_ID))
+            .collect::<Vec<_>>(),
+        [Some(id)]
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Suppress)),
+        "nothing left to release: offers are no longer wanted"
+    );
+}
+
 fn refused_at(h: &mut Harness, command: Command) -> Vec<(String, String)> {
     h.step(Input::Command(command))
         .into_iter()

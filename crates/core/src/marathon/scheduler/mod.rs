@@ -262,6 +262,20 @@ pub struct ConditionLog {
 /// still released when offered, as unknown ones).
 const RELEASING_MAX: usize = 10_000;
 
+/// A forgotten instance's reservation still to be given back.
+#[derive(Debug, Clone)]
+struct Releasing {
+    /// The agent that holds it.
+    agent_id: String,
+    /// When the instance was forgotten, or part of its reservation last given back.
+    since_ms: u64,
+    /// The persistence ids of its volumes not destroyed yet. A pod's volumes sit on its
+    /// executor, whose resources the master offers only once the executor has ended, which can
+    /// be after its tasks' resources were offered and given back: offers stay wanted until the
+    /// volumes come too, or the reservation would be left half released.
+    volumes: std::collections::BTreeSet<String>,
+}
+
 /// The last failure of an app's tasks, as `lastTaskFailure` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskFailure {
@@ -361,8 +375,7 @@ pub struct Scheduler {
     /// Instances forgotten while holding a reservation, whose resources and volumes are to be
     /// given back when an offer holds them; offers are wanted meanwhile. Not persisted: after a
     /// restart such reservations are unknown ones, released when next offered.
-    /// Instance id → the agent of its reservation and when it was forgotten.
-    releasing: BTreeMap<String, (String, u64)>,
+    releasing: BTreeMap<String, Releasing>,
     next_reconcile_ms: Option<u64>,
     /// Whether we last told the master we want offers (`None`: not told since subscribing).
     offers_wanted: Option<bool>,

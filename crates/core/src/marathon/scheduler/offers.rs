@@ -229,10 +229,10 @@ impl Scheduler {
         // An agent's offer without a reservation we meant to release, well after it was
         // forgotten (an offer made before the task ended may still hold it back): there is
         // none to release (never made, or already gone), so stop asking for offers for it.
-        self.releasing.retain(|id, (agent, since)| {
-            *agent != offer.agent_id.value
+        self.releasing.retain(|id, releasing| {
+            releasing.agent_id != offer.agent_id.value
                 || owners.contains(id)
-                || now_ms < since.saturating_add(RESERVATION_TIMEOUT_MS)
+                || now_ms < releasing.since_ms.saturating_add(RESERVATION_TIMEOUT_MS)
         });
         for owner in owners {
             let keep = self.instances.get(&owner).is_some_and(|i| {
@@ -248,7 +248,22 @@ impl Scheduler {
             let resources =
                 pool.take_where(|r| reservation::owner(r, &framework_id) == Some(owner.as_str()));
             operations.extend(reservation::release_operations(&resources));
-            self.releasing.remove(&owner);
+            if let Some(releasing) = self.releasing.get_mut(&owner) {
+                for resource in &resources {
+                    if let Some(persistence) =
+                        resource.disk.as_ref().and_then(|d| d.persistence.as_ref())
+                    {
+                        releasing.volumes.remove(&persistence.id);
+                    }
+                }
+                if releasing.volumes.is_empty() {
+                    self.releasing.remove(&owner);
+                } else {
+                    // Part given back; the rest (an executor's, with the volumes) comes when
+                    // that executor has ended.
+                    releasing.since_ms = now_ms;
+                }
+            }
         }
     }
 

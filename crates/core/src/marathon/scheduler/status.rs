@@ -553,8 +553,14 @@ impl Scheduler {
             if let Some(r) = removed.reservation
                 && self.releasing.len() < super::RELEASING_MAX
             {
-                self.releasing
-                    .insert(removed.id, (r.agent_id, self.last_input_ms));
+                self.releasing.insert(
+                    removed.id,
+                    super::Releasing {
+                        agent_id: r.agent_id,
+                        since_ms: self.last_input_ms,
+                        volumes: r.volumes.into_iter().map(|v| v.persistence_id).collect(),
+                    },
+                );
             }
         }
     }
