@@ -155,6 +155,40 @@ fn launched(h: &mut Harness, ledger: &Ledger, offer_id: &str) -> v1::offer::oper
     accept.groups.remove(0)
 }
 
+/// `/rpod`'s one instance reserved, launched and running, then the pod deleted and every
+/// container killed (each kill checked): the instance is forgotten. Returns its id.
+fn deleted_after_running(h: &mut Harness, ledger: &mut Ledger) -> String {
+    let id = reserved(h, ledger);
+    let group = launched(h, ledger, "o-1");
+    let ids = run_all(h, &group);
+    let effects = h.step(Input::Command(Command::DeleteApp {
+        app_id: PathId::parse_app_id("/rpod").unwrap(),
+        force: false,
+    }));
+    let mut killed = kills(&effects);
+    killed.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(killed, expected);
+    for t in &ids {
+        h.update(t, TaskState::TaskKilled);
+    }
+    assert!(h.instances("/rpod").is_empty());
+    id
+}
+
+/// The instance each volume of the ACCEPT's first operation (a DESTROY) was reserved for.
+fn destroyed_owners(accept: &Accept) -> Vec<Option<String>> {
+    accept.operations[0]
+        .destroy
+        .as_ref()
+        .expect("a DESTROY first")
+        .volumes
+        .iter()
+        .map(|v| label(v, reservation::LABEL_TASK_ID))
+        .collect()
+}
+
 #[test]
 fn a_fresh_offer_reserves_and_creates_the_pods_volume_in_its_executor_sandbox() {
     let mut h = harness();
@@ -314,36 +348,14 @@ fn a_failed_container_relaunches_the_same_instance_on_the_same_volume() {
 fn deleting_the_pod_destroys_its_volume_then_unreserves() {
     let mut h = harness();
     let mut ledger = Ledger::default();
-    let id = reserved(&mut h, &mut ledger);
-    let group = launched(&mut h, &ledger, "o-1");
-    let ids = run_all(&mut h, &group);
-    let effects = h.step(Input::Command(Command::DeleteApp {
-        app_id: PathId::parse_app_id("/rpod").unwrap(),
-        force: false,
-    }));
-    let mut killed = kills(&effects);
-    killed.sort();
-    let mut expected = ids.clone();
-    expected.sort();
-    assert_eq!(killed, expected);
-    for t in &ids {
-        h.update(t, TaskState::TaskKilled);
-    }
-    assert!(h.instances("/rpod").is_empty());
+    let id = deleted_after_running(&mut h, &mut ledger);
     let accept = accepts(&h.step(Input::Offers(vec![ledger.offer("o-2", "agent-1")])))
         .pop()
         .expect("the reservation is released");
     use v1::offer::operation::Type;
     assert_eq!(kinds(&accept.operations), [Type::Destroy, Type::Unreserve]);
     assert!(accept.groups.is_empty());
-    let destroyed = &accept.operations[0].destroy.as_ref().unwrap().volumes;
-    assert_eq!(
-        destroyed
-            .iter()
-            .map(|v| label(v, reservation::LABEL_TASK_ID))
-            .collect::<Vec<_>>(),
-        [Some(id)]
-    );
+    assert_eq!(destroyed_owners(&accept), [Some(id)]);
     ledger.apply(&accept.operations);
     assert!(ledger.reserved.is_empty(), "{:?}", ledger.reserved);
 }
@@ -355,17 +367,7 @@ fn a_pods_reservation_offered_in_two_parts_is_released_in_full() {
     // hold only part of the reservation. Offers must stay wanted until the volume comes too.
     let mut h = harness();
     let mut ledger = Ledger::default();
-    let id = reserved(&mut h, &mut ledger);
-    let group = launched(&mut h, &ledger, "o-1");
-    let ids = run_all(&mut h, &group);
-    h.step(Input::Command(Command::DeleteApp {
-        app_id: PathId::parse_app_id("/rpod").unwrap(),
-        force: false,
-    }));
-    for t in &ids {
-        h.update(t, TaskState::TaskKilled);
-    }
-    assert!(h.instances("/rpod").is_empty());
+    let id = deleted_after_running(&mut h, &mut ledger);
     let (with_volume, without): (Vec<v1::Resource>, Vec<v1::Resource>) = ledger
         .reserved
         .iter()
@@ -390,14 +392,7 @@ fn a_pods_reservation_offered_in_two_parts_is_released_in_full() {
     let effects = h.step(Input::Offers(vec![rest]));
     let accept = accepts(&effects).pop().expect("the volume is released");
     assert_eq!(kinds(&accept.operations), [Type::Destroy, Type::Unreserve]);
-    let destroyed = &accept.operations[0].destroy.as_ref().unwrap().volumes;
-    assert_eq!(
-        destroyed
-            .iter()
-            .map(|v| label(v, reservation::LABEL_TASK_ID))
-            .collect::<Vec<_>>(),
-        [Some(id)]
-    );
+    assert_eq!(destroyed_owners(&accept), [Some(id)]);
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Suppress)),
         "nothing left to release: offers are no longer wanted"
