@@ -3,8 +3,8 @@
 //! `json.info_NNNNNNNNNN` whose data is the MasterInfo JSON; the lowest leads), and this module
 //! owns what follows from the outcome:
 //!
-//! - [`Leadership`], the master's current role, which the HTTP layer ([`redirect_layer`])
-//!   reads on every request: a non-leader answers leader-only endpoints with `307` and
+//! - [`Leadership`], the master's current role, which the HTTP layer ([`Leadership::gate`], from
+//!   [`crate::front`]) reads on every request: a non-leader answers leader-only endpoints with `307` and
 //!   `Location: //<leader host>:<port><path>` (or `503` when no leader is known), and a leader
 //!   whose session is no longer vouched for refuses everything at once;
 //! - [`Contender::deposed`], which resolves when a leader loses its session or sees another
@@ -23,9 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use drover_coord::{
     CoordStore, Coordinator, MESOS_MASTER_LABEL, Membership, Observed, Session, Standby,
@@ -77,9 +76,14 @@ pub enum Role {
     Deposed,
 }
 
-/// The role as the HTTP layer sees it.
+/// The role as the HTTP layer sees it. Cloned into every request, so one `Arc`.
 #[derive(Debug, Clone)]
 pub struct Leadership {
+    inner: Arc<LeadershipInner>,
+}
+
+#[derive(Debug)]
+struct LeadershipInner {
     role: watch::Receiver<Role>,
     coordinator: Option<Arc<dyn Coordinator>>,
     /// The group's path in the engine (with a coordinator).
@@ -94,18 +98,20 @@ impl Leadership {
     /// A master without `--zk`.
     pub fn standalone(own: LeaderAddress, own_info: Vec<u8>) -> Leadership {
         Leadership {
-            role: watch::channel(Role::Standalone).1,
-            coordinator: None,
-            group: String::new(),
-            own,
-            own_info: own_info.into(),
+            inner: Arc::new(LeadershipInner {
+                role: watch::channel(Role::Standalone).1,
+                coordinator: None,
+                group: String::new(),
+                own,
+                own_info: own_info.into(),
+            }),
         }
     }
 
     /// The role now. A leader whose session is not vouched for this instant is deposed.
     pub fn role(&self) -> Role {
-        let role = self.role.borrow().clone();
-        match (&role, &self.coordinator) {
+        let role = self.inner.role.borrow().clone();
+        match (&role, &self.inner.coordinator) {
             (Role::Leading, Some(coordinator)) if !coordinator.is_live() => Role::Deposed,
             _ => role,
         }
@@ -114,7 +120,7 @@ impl Leadership {
     /// The leader's address, when one is known.
     pub fn leader(&self) -> Option<LeaderAddress> {
         match self.role() {
-            Role::Standalone | Role::Leading => Some(self.own.clone()),
+            Role::Standalone | Role::Leading => Some(self.inner.own.clone()),
             Role::Following(leader) => leader,
             Role::Deposed => None,
         }
@@ -136,16 +142,16 @@ impl Leadership {
             }
             Some(info)
         };
-        let Some(coordinator) = &self.coordinator else {
-            return Ok(entry(None, &self.own_info).into_iter().collect());
+        let Some(coordinator) = &self.inner.coordinator else {
+            return Ok(entry(None, &self.inner.own_info).into_iter().collect());
         };
         let names = coordinator
-            .children(&self.group)
+            .children(&self.inner.group)
             .await
             .map_err(|e| e.to_string())?;
         let mut masters = Vec::new();
         for name in names.iter().filter(|n| n.starts_with(MESOS_MASTER_LABEL)) {
-            let path = format!("{}/{name}", self.group.trim_end_matches('/'));
+            let path = format!("{}/{name}", self.inner.group.trim_end_matches('/'));
             // A member may leave between the listing and the read: it is then not shown.
             if let Ok(Some(data)) = coordinator.read(&path).await
                 && let Some(master) = entry(Some(name), &data)
@@ -202,45 +208,46 @@ fn temporary_redirect(location: String) -> Response {
     response
 }
 
-/// The layer in front of every route: redirects leader-only requests of a non-leader, answers
-/// `/master/redirect`, and refuses everything on a deposed master.
-pub async fn redirect_layer(
-    State(leadership): State<Leadership>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path().to_owned();
-    let role = leadership.role();
-    if role == Role::Deposed {
-        return HttpError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "This master lost its leadership and is stopping",
-        )
-        .into_response();
-    }
-    if is_redirect_path(&path) {
-        return match leadership.leader() {
-            Some(leader) => temporary_redirect(format!("//{}:{}", leader.host, leader.port)),
+impl Leadership {
+    /// What the master answers before any route looks at `request`: `Some` redirects a
+    /// leader-only request of a non-leader, answers `/master/redirect`, or refuses everything
+    /// on a deposed master; `None` lets the request through (the front layer,
+    /// [`crate::front`], asks for every request, so the common case allocates nothing).
+    pub fn gate(&self, request: &Request) -> Option<Response> {
+        let path = request.uri().path();
+        let role = self.role();
+        if role == Role::Deposed {
+            return Some(
+                HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "This master lost its leadership and is stopping",
+                )
+                .into_response(),
+            );
+        }
+        if is_redirect_path(path) {
+            return Some(match self.leader() {
+                Some(leader) => temporary_redirect(format!("//{}:{}", leader.host, leader.port)),
+                None => HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "No leader elected")
+                    .into_response(),
+            });
+        }
+        if matches!(role, Role::Standalone | Role::Leading) || answered_by_any_master(path) {
+            return None;
+        }
+        Some(match self.leader() {
+            Some(leader) => {
+                let query = request
+                    .uri()
+                    .query()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                temporary_redirect(format!("//{}:{}{path}{query}", leader.host, leader.port))
+            }
             None => {
                 HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "No leader elected").into_response()
             }
-        };
-    }
-    if matches!(role, Role::Standalone | Role::Leading) || answered_by_any_master(&path) {
-        return next.run(request).await;
-    }
-    match leadership.leader() {
-        Some(leader) => {
-            let query = request
-                .uri()
-                .query()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default();
-            temporary_redirect(format!("//{}:{}{path}{query}", leader.host, leader.port))
-        }
-        None => {
-            HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "No leader elected").into_response()
-        }
+        })
     }
 }
 
@@ -350,11 +357,13 @@ impl Contender {
     /// The role as the HTTP layer reads it.
     pub fn leadership(&self, own: LeaderAddress, own_info: Vec<u8>) -> Leadership {
         Leadership {
-            role: self.role.clone(),
-            coordinator: Some(self.coordinator.clone() as Arc<dyn Coordinator>),
-            group: self.group.clone(),
-            own,
-            own_info: own_info.into(),
+            inner: Arc::new(LeadershipInner {
+                role: self.role.clone(),
+                coordinator: Some(self.coordinator.clone() as Arc<dyn Coordinator>),
+                group: self.group.clone(),
+                own,
+                own_info: own_info.into(),
+            }),
         }
     }
 
@@ -448,14 +457,16 @@ mod tests {
     fn leadership(role: Role) -> (watch::Sender<Role>, Leadership) {
         let (tx, rx) = watch::channel(role);
         let leadership = Leadership {
-            role: rx,
-            coordinator: None,
-            group: String::new(),
-            own: LeaderAddress {
-                host: "m0".into(),
-                port: 5050,
-            },
-            own_info: Arc::from(&b"{}"[..]),
+            inner: Arc::new(LeadershipInner {
+                role: rx,
+                coordinator: None,
+                group: String::new(),
+                own: LeaderAddress {
+                    host: "m0".into(),
+                    port: 5050,
+                },
+                own_info: Arc::from(&b"{}"[..]),
+            }),
         };
         (tx, leadership)
     }
@@ -479,7 +490,7 @@ mod tests {
 
     async fn answer(leadership: &Leadership, uri: &str) -> (StatusCode, Option<String>) {
         let app = axum::Router::new().fallback(|| async { "served" }).layer(
-            axum::middleware::from_fn_with_state(leadership.clone(), redirect_layer),
+            crate::front::FrontLayer::new(leadership.clone(), Arc::default(), None),
         );
         let response = app
             .oneshot(

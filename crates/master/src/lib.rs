@@ -51,6 +51,7 @@ pub mod acls;
 pub mod auth;
 pub mod driver;
 pub mod flags;
+pub mod front;
 pub mod ha;
 pub mod legacy;
 pub mod legacy_extra;
@@ -154,20 +155,9 @@ pub async fn run_on(
     };
     let flags_registry_root = flags.zk.as_ref().map(ha::registry_root);
     let (handle, commands) = driver::channel();
-    let state = routes::AppState {
-        handle,
-        flags: Arc::new(flags),
-        port,
-    };
+    let state = routes::AppState::new(handle, Arc::new(flags), port);
     let app = routes::router(state);
     // Authentication (issue 14): one policy from the flags, consulted before any handler.
-    let app = app.layer(axum::Extension(std::sync::Arc::new(
-        auth::AgentPrincipals::default(),
-    )));
-    let app = match acls {
-        Some(acls) => app.layer(axum::Extension(acls)),
-        None => app,
-    };
     let app = match auth_policy {
         Some(policy) => app.layer(axum::middleware::from_fn_with_state(
             policy,
@@ -175,17 +165,15 @@ pub async fn run_on(
         )),
         None => app,
     };
-    // Outermost: a master that does not lead redirects before anything else looks at the
-    // request (the leader authenticates it).
-    let app =
-        app.layer(axum::Extension(leadership.clone()))
-            .layer(axum::middleware::from_fn_with_state(
-                leadership,
-                ha::redirect_layer,
-            ));
-    // Around everything: reads across origins (the services UI) get their CORS headers on
-    // every answer, a 401 or a redirect included, and their preflight before authentication.
-    let app = app.layer(axum::middleware::from_fn(drover_ui::cors_read));
+    // Outermost, in one layer: the CORS answers for reads across origins (on every answer, a
+    // 401 or a redirect included, and the preflight before authentication), then the HA gate
+    // (a master that does not lead redirects before anything else looks at the request; the
+    // leader authenticates it), then the extensions the handlers read.
+    let app = app.layer(front::FrontLayer::new(
+        leadership,
+        std::sync::Arc::new(auth::AgentPrincipals::default()),
+        acls,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     // Idle and half-open clients are bounded: a connection cap, a header deadline and an idle

@@ -31,15 +31,39 @@ use crate::{legacy, legacy_extra, operator, stream_body};
 /// The path of Drover's internal agent protocol.
 pub const AGENT_PATH: &str = "/drover/internal/agent";
 
-/// What every handler can reach.
+/// What every handler can reach. axum clones the state into every request, so it is one
+/// `Arc` (a clone and a drop of the parts was ~1.5 % of the master's CPU in G4's profile).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateParts>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct AppStateParts {
     /// The driver.
     pub handle: Handle,
     /// The flags the master runs with.
     pub flags: Arc<Flags>,
     /// The port it listens on.
     pub port: u16,
+}
+
+impl AppState {
+    /// The state of a master's handlers.
+    pub fn new(handle: Handle, flags: Arc<Flags>, port: u16) -> AppState {
+        AppState(Arc::new(AppStateParts {
+            handle,
+            flags,
+            port,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
 }
 
 /// The master's router.

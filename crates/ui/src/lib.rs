@@ -97,15 +97,25 @@ pub async fn cors_read(request: Request, next: Next) -> Response {
     if let Some(preflight) = read_preflight(&request) {
         return preflight;
     }
-    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let read = is_read(&request);
     let mut response = next.run(request).await;
     if read {
-        response.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        allow_read(&mut response);
     }
     response
+}
+
+/// Whether [`cors_read`] marks the answer to `request` readable across origins (a GET or HEAD).
+pub fn is_read(request: &Request) -> bool {
+    matches!(*request.method(), Method::GET | Method::HEAD)
+}
+
+/// Marks the answer to a read readable across origins (what [`cors_read`] adds).
+pub fn allow_read(response: &mut Response) {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
 }
 
 /// How long a browser may reuse a granted preflight.
@@ -113,7 +123,7 @@ const PREFLIGHT_MAX_AGE_SECS: &str = "600";
 
 /// The answer to a CORS preflight for a GET or HEAD that sends only `Authorization` (and
 /// safelisted headers), or `None` when the request is not such a preflight.
-fn read_preflight(request: &Request) -> Option<Response> {
+pub fn read_preflight(request: &Request) -> Option<Response> {
     if request.method() != Method::OPTIONS {
         return None;
     }
