@@ -344,6 +344,38 @@ fn decline_filters_then_expire_and_revive_clears_them() {
 }
 
 #[test]
+fn a_filter_holds_back_only_its_own_agent() {
+    let mut sim = Sim::new();
+    let (a1, _) = sim.register_agent_at("a1", 1, "cpus:4;mem:4096");
+    let (fw, effects) = sim.subscribe(true, false, 60.0);
+    let offer = offers(&effects, fw.conn).pop().unwrap();
+    assert_eq!(offer.agent_id.value, a1);
+    let decline = |offer: &v1::Offer, seconds: f64| scheduler::Call {
+        r#type: Some(scheduler::call::Type::Decline as i32),
+        decline: Some(scheduler::call::Decline {
+            offer_ids: vec![offer.id.clone()],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(seconds),
+            }),
+        }),
+        ..Default::default()
+    };
+    sim.call(&fw, decline(&offer, 3600.0));
+    // A second agent is offered at once; the first stays filtered.
+    let (a2, effects) = sim.register_agent_at("a2", 2, "cpus:4;mem:4096");
+    let offered = offers(&effects, fw.conn);
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    assert_eq!(offered[0].agent_id.value, a2);
+    sim.call(&fw, decline(&offered[0], 10.0));
+    assert_eq!(sim.m.filters().count(), 2);
+    // The second agent's filter ends first: only its resources come back.
+    let offered = offers(&sim.advance(11_000), fw.conn);
+    assert_eq!(offered.len(), 1, "{offered:?}");
+    assert_eq!(offered[0].agent_id.value, a2);
+    assert_eq!(sim.m.filters().count(), 1, "the expired filter is dropped");
+}
+
+#[test]
 fn suppress_stops_offers_until_revive() {
     let mut sim = Sim::new();
     let (fw, effects) = sim.subscribe(true, false, 60.0);

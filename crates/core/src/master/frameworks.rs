@@ -543,7 +543,10 @@ impl Master {
         for offer_id in offers {
             self.rescind_offer(&offer_id, false, out);
         }
-        self.filters.retain(|f| f.framework_id != id);
+        self.filters.retain(|_, filters| {
+            filters.retain(|f| f.framework_id != id);
+            !filters.is_empty()
+        });
         self.forget_framework_operations(id, out);
         // The framework is going away: its updates are recorded, not delivered.
         if let Some(fw) = self.frameworks.get_mut(id) {

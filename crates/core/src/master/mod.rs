@@ -574,7 +574,9 @@ pub struct Master {
     completed_frameworks: VecDeque<Framework>,
     agents: BTreeMap<String, Agent>,
     offers: BTreeMap<String, Offer>,
-    filters: Vec<Filter>,
+    /// Live `refuse_seconds` filters by agent: the allocator asks per agent and candidate,
+    /// and one list of every filter was scanned for each (O(agents × filters) per pass).
+    filters: BTreeMap<String, Vec<Filter>>,
     removal_queue: VecDeque<String>,
     next_removal_ms: u64,
     /// When the registry's unreachable and gone lists are next pruned ([`registry_gc`]).
@@ -653,7 +655,7 @@ impl Master {
             completed_frameworks: VecDeque::new(),
             agents,
             offers: BTreeMap::new(),
-            filters: Vec::new(),
+            filters: BTreeMap::new(),
             removal_queue: VecDeque::new(),
             next_removal_ms: 0,
             next_registry_gc_ms: now_ms.saturating_add(config_registry_gc_interval_ms),
@@ -902,8 +904,8 @@ impl Master {
     }
 
     /// Active filters.
-    pub fn filters(&self) -> &[Filter] {
-        &self.filters
+    pub fn filters(&self) -> impl Iterator<Item = &Filter> {
+        self.filters.values().flatten()
     }
 
     /// Counters for metrics.

@@ -191,7 +191,10 @@ impl Master {
     pub(super) fn allocate(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         self.allocation_dirty = false;
         self.next_allocation_ms = now_ms + self.config.allocation_interval_ms.max(1);
-        self.filters.retain(|f| f.until_ms > now_ms);
+        self.filters.retain(|_, filters| {
+            filters.retain(|f| f.until_ms > now_ms);
+            !filters.is_empty()
+        });
         // Candidates: connected frameworks' unsuppressed roles. None: nothing to do.
         let eligible: Vec<(String, Vec<String>)> = self
             .frameworks
@@ -349,11 +352,12 @@ impl Master {
                         {
                             continue;
                         }
-                        let filtered = self.filters.iter().any(|f| {
-                            f.framework_id == *fw_id
-                                && f.role == *role
-                                && f.agent_id == agent_id
-                                && resources::contains(&f.resources, &offerable)
+                        let filtered = self.filters.get(&agent_id).is_some_and(|filters| {
+                            filters.iter().any(|f| {
+                                f.framework_id == *fw_id
+                                    && f.role == *role
+                                    && resources::contains(&f.resources, &offerable)
+                            })
                         });
                         if filtered {
                             continue;
@@ -537,7 +541,7 @@ impl Master {
         for id in ids {
             self.rescind_offer(&id, true, out);
         }
-        self.filters.retain(|f| f.agent_id != agent_id);
+        self.filters.remove(agent_id);
     }
 
     /// Rescinds the expired offers; `expired` (from the timer index) is in id order.
@@ -571,8 +575,10 @@ impl Master {
                 fw.suppressed_roles.remove(role);
             }
         }
-        self.filters
-            .retain(|f| !(f.framework_id == framework_id && roles.contains(&f.role)));
+        self.filters.retain(|_, filters| {
+            filters.retain(|f| !(f.framework_id == framework_id && roles.contains(&f.role)));
+            !filters.is_empty()
+        });
         self.allocation_dirty = true;
     }
 

@@ -507,13 +507,16 @@ impl Master {
         let refuse_ms = validation::refuse_ms(accept.filters.as_ref());
         let unused = resources::unallocate(&remaining);
         if refuse_ms > 0 && !unused.is_empty() {
-            self.filters.push(Filter {
-                framework_id: framework_id.into(),
-                role,
-                agent_id,
-                resources: unused,
-                until_ms: now_ms.saturating_add(refuse_ms),
-            });
+            self.filters
+                .entry(agent_id.clone())
+                .or_default()
+                .push(Filter {
+                    framework_id: framework_id.into(),
+                    role,
+                    agent_id,
+                    resources: unused,
+                    until_ms: now_ms.saturating_add(refuse_ms),
+                });
         }
     }
 
