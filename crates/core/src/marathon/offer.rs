@@ -73,8 +73,8 @@ fn resource_role(resource: &v1::Resource) -> String {
 #[derive(Debug, Clone)]
 pub struct OfferPool {
     resources: Vec<v1::Resource>,
-    /// The agent as constraints see it.
-    pub agent: AgentView,
+    /// The agent as constraints see it (shared with the placements made from this offer).
+    pub agent: std::sync::Arc<AgentView>,
 }
 
 impl OfferPool {
@@ -82,7 +82,7 @@ impl OfferPool {
     pub fn new(offer: &v1::Offer) -> Self {
         OfferPool {
             resources: offer.resources.clone(),
-            agent: agent_view(offer),
+            agent: std::sync::Arc::new(agent_view(offer)),
         }
     }
 
