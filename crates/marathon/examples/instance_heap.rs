@@ -224,12 +224,14 @@ fn main() {
         placement / n
     );
     println!(
-        "size_of: Placement {} Reservation {} TaskInfo {} Effect {} TaskStatus {}",
+        "size_of: Placement {} Reservation {} TaskInfo {} Effect {} TaskStatus {} Resource {} Variable {}",
         std::mem::size_of::<drover_core::marathon::instance::Placement>(),
         std::mem::size_of::<drover_core::marathon::reservation::Reservation>(),
         std::mem::size_of::<v1::TaskInfo>(),
         std::mem::size_of::<Effect>(),
         std::mem::size_of::<v1::TaskStatus>(),
+        std::mem::size_of::<v1::Resource>(),
+        std::mem::size_of::<v1::environment::Variable>(),
     );
     if let Some(i) = instances.first() {
         println!("an instance: {i:?}");

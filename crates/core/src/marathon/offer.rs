@@ -234,6 +234,10 @@ impl OfferPool {
             consumed.push(piece);
             remove_port(&mut self.resources[*i], *port);
         }
+        // The pieces go into the task's `TaskInfo`, which waits in the launch queue until the
+        // master has taken the ACCEPT: without the slack a vector grown by pushing keeps (two
+        // empty 280-byte slots for the usual cpus and mem).
+        consumed.shrink_to_fit();
         Ok((consumed, chosen.iter().map(|(_, p)| *p as u32).collect()))
     }
 }
