@@ -2,15 +2,21 @@
 //! driven as G1 drives the daemon (one app of N instances, `cpus: 0.01, mem: 1`, offers from
 //! 1,000 agents, one TASK_RUNNING per task from the agent's executor), with every change
 //! written by the driver's `storage::write` into a `RedbStore` in a temporary directory, the
-//! commits grouped as the driver groups them. A counting global allocator reports the live
-//! heap per instance after each phase, and a breakdown of what the instances hold.
+//! commits grouped as the driver groups them (256 inputs). It prints the process's RSS per
+//! instance after each phase, and the sizes of what an instance and a launch hold.
 //!
-//! `cargo run --release -p drover-marathon --example instance_heap [-- N [--no-store]]`
+//! `--stop=created|launched|running` exits at the end of that phase with everything still
+//! allocated, so under heaptrack what is reported as leaked is the live heap by call site
+//! (the workspace forbids `unsafe`, so there is no counting allocator here):
+//!
+//! ```text
+//! cargo run --release -p drover-marathon --example instance_heap [-- N] [--no-store]
+//! heaptrack target/release/examples/instance_heap --stop=running
+//! heaptrack_print -f heaptrack.instance_heap.*.zst --print-leaks 1
+//! ```
 
 use drover_core::marathon::instance::Instance;
-use drover_core::marathon::scheduler::{
-    Command, Config, Effect, IdSource, Input, Scheduler, SequentialIds,
-};
+use drover_core::marathon::scheduler::{Command, Config, Effect, Input, Scheduler, SequentialIds};
 use drover_marathon::json::app::{Mode, parse_app};
 use drover_store::{RedbStore, Store, WriteBatch};
 use drover_wire::v1;
@@ -22,17 +28,6 @@ fn rss() -> u64 {
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .unwrap_or(0)
         * 4096
-}
-
-/// Random v4 UUIDs, as the daemon's driver uses (the length of the ids matters here).
-#[derive(Debug)]
-struct Uuids(SequentialIds);
-
-impl IdSource for Uuids {
-    fn next_id(&mut self) -> String {
-        // The same length as a v4 uuid's text, deterministic.
-        self.0.next_id()
-    }
 }
 
 const AGENTS: usize = 1_000;
@@ -165,7 +160,11 @@ fn main() {
         (dir, store)
     });
     let mut d = Driver {
-        s: Scheduler::new(Config::default(), Box::new(Uuids(SequentialIds::default()))),
+        s: Scheduler::new(
+            Config::default(),
+            // Ids as long as a v4 uuid's text (the daemon's), but deterministic.
+            Box::new(SequentialIds::default()),
+        ),
         store,
         now: 1_700_000_000_000,
         pending: Vec::new(),
