@@ -220,10 +220,19 @@ pub fn load(store: &Arc<dyn Store>) -> anyhow::Result<Restored> {
     for (_, bytes) in store.scan(NAMESPACE, b"version/")? {
         restored.versions.push(app(&parse(&bytes)?)?);
     }
+    // The instances placed on one agent share one view of it, as when they were placed.
+    let mut agents: std::collections::BTreeMap<String, Arc<AgentView>> = Default::default();
     for (_, bytes) in store.scan(NAMESPACE, b"instance/")? {
-        restored
-            .instances
-            .push(parse_instance(&parse(&bytes)?).context("decode instance")?);
+        let mut instance = parse_instance(&parse(&bytes)?).context("decode instance")?;
+        if let Some(p) = instance.placement.as_mut() {
+            match agents.get(&p.agent_id) {
+                Some(shared) if **shared == *p.agent => p.agent = shared.clone(),
+                _ => {
+                    agents.insert(p.agent_id.clone(), p.agent.clone());
+                }
+            }
+        }
+        restored.instances.push(instance);
     }
     for (_, bytes) in store.scan(NAMESPACE, b"group/")? {
         restored
@@ -380,7 +389,7 @@ impl<'a> InstanceRecord<'a> {
                     started_at: t.started_at_ms,
                 })
                 .collect(),
-            reservation: i.reservation.as_ref().map(reservation_json),
+            reservation: i.reservation.as_deref().map(reservation_json),
         }
     }
 }
@@ -495,12 +504,12 @@ fn parse_instance(v: &Value) -> Option<Instance> {
         .filter(|p| !p.is_null())
         .map(|p| Placement {
             agent_id: p["agentId"].as_str().unwrap_or_default().to_owned(),
-            agent: AgentView {
+            agent: Arc::new(AgentView {
                 hostname: p["hostname"].as_str().unwrap_or_default().to_owned(),
                 region: p["region"].as_str().map(str::to_owned),
                 zone: p["zone"].as_str().map(str::to_owned),
                 attributes: serde_json::from_value(p["attributes"].clone()).unwrap_or_default(),
-            },
+            }),
             host_ports: serde_json::from_value(p["hostPorts"].clone()).unwrap_or_default(),
         });
     Some(Instance {
@@ -538,7 +547,7 @@ fn parse_instance(v: &Value) -> Option<Instance> {
             None => Vec::new(),
         },
         reservation: match v.get("reservation").filter(|r| !r.is_null()) {
-            Some(r) => Some(parse_reservation(r)?),
+            Some(r) => Some(Box::new(parse_reservation(r)?)),
             None => None,
         },
     })
@@ -654,7 +663,8 @@ mod tests {
                 ]
                 .into_iter()
                 .collect(),
-            },
+            }
+            .into(),
             host_ports: vec![31000, 31001],
         });
         i.goal = Goal::Decommissioned;
@@ -687,7 +697,7 @@ mod tests {
         let app = PathId::parse_app_id("/db").unwrap();
         let mut i = Instance::scheduled(&app, "u-1", 7, 5, 1_000);
         i.goal = Goal::Stopped;
-        i.reservation = Some(Reservation {
+        i.reservation = Some(Box::new(Reservation {
             agent_id: "agent-1".into(),
             agent: AgentView {
                 hostname: "h1".into(),
@@ -701,7 +711,7 @@ mod tests {
             }],
             state: ReservationState::Suspended,
             reserved_at_ms: 999,
-        });
+        }));
         assert_eq!(record(&i), instance_json(&i).to_string());
         let parsed = parse_instance(&serde_json::from_str(&record(&i)).unwrap()).unwrap();
         assert_eq!(parsed, i);

@@ -2,6 +2,7 @@
 //! ids, goal, condition, placement and health, and the order in which a scale-down kills them.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use super::app::KillSelection;
 use super::condition::{Condition, Goal};
@@ -14,8 +15,9 @@ use crate::task::TaskState;
 pub struct Placement {
     /// The agent's id.
     pub agent_id: String,
-    /// What constraints see of the agent (hostname, domain, attributes).
-    pub agent: AgentView,
+    /// What constraints see of the agent (hostname, domain, attributes): one copy shared by
+    /// the instances placed from the same offer.
+    pub agent: Arc<AgentView>,
     /// Host ports given to the task.
     pub host_ports: Vec<u32>,
 }
@@ -94,7 +96,9 @@ pub struct Instance {
     pub tasks: Vec<super::pod::state::PodTask>,
     /// A resident instance's reservation (resources and persistent volumes on one agent),
     /// once made; it outlives the instance's tasks (`marathon::reservation`).
-    pub reservation: Option<super::reservation::Reservation>,
+    /// Boxed: few instances are resident, and an inline reservation would make every one
+    /// larger.
+    pub reservation: Option<Box<super::reservation::Reservation>>,
 }
 
 impl Instance {

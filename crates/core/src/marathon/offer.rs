@@ -73,8 +73,8 @@ fn resource_role(resource: &v1::Resource) -> String {
 #[derive(Debug, Clone)]
 pub struct OfferPool {
     resources: Vec<v1::Resource>,
-    /// The agent as constraints see it.
-    pub agent: AgentView,
+    /// The agent as constraints see it (shared with the placements made from this offer).
+    pub agent: std::sync::Arc<AgentView>,
 }
 
 impl OfferPool {
@@ -82,7 +82,7 @@ impl OfferPool {
     pub fn new(offer: &v1::Offer) -> Self {
         OfferPool {
             resources: offer.resources.clone(),
-            agent: agent_view(offer),
+            agent: std::sync::Arc::new(agent_view(offer)),
         }
     }
 
@@ -234,6 +234,10 @@ impl OfferPool {
             consumed.push(piece);
             remove_port(&mut self.resources[*i], *port);
         }
+        // The pieces go into the task's `TaskInfo`, which waits in the launch queue until the
+        // master has taken the ACCEPT: without the slack a vector grown by pushing keeps (two
+        // empty 280-byte slots for the usual cpus and mem).
+        consumed.shrink_to_fit();
         Ok((consumed, chosen.iter().map(|(_, p)| *p as u32).collect()))
     }
 }

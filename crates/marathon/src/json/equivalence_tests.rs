@@ -264,7 +264,8 @@ fn generated_instance(rng: &mut Rng, app: &AppSpec, n: usize) -> Instance {
                 region: None,
                 zone: None,
                 attributes: BTreeMap::new(),
-            },
+            }
+            .into(),
             host_ports: (0..rng.below(3)).map(|p| 31000 + p as u32).collect(),
         });
         i.staged_at_ms = rng.chance(80).then(|| T0 + rng.below(1000));

@@ -610,7 +610,8 @@ mod tests {
                 region: None,
                 zone: None,
                 attributes: Default::default(),
-            },
+            }
+            .into(),
             host_ports: vec![31005],
         });
         i.tasks = ["web", "side"]

@@ -76,7 +76,7 @@ impl Scheduler {
             self.reconcile(now_ms);
         }
         let ids: Vec<String> = if self.full_scan {
-            self.instances.all().keys().cloned().collect()
+            self.instances.all().keys().map(str::to_owned).collect()
         } else {
             self.instances.due(now_ms)
         };

@@ -4,6 +4,7 @@
 //! [`Instances::modify`], so each input costs what it touches instead of a scan of everything.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::marathon::app::AppSpec;
 use crate::marathon::condition::{Condition, Goal};
@@ -67,9 +68,9 @@ struct AppEntry {
     /// Whether the app is defined (an entry of an undefined app goes with its last instance).
     defined: bool,
     params: AppParams,
-    ids: BTreeSet<String>,
+    ids: BTreeSet<Arc<str>>,
     /// Goal Running and Scheduled: waiting for an offer.
-    queued: BTreeSet<String>,
+    queued: BTreeSet<Arc<str>>,
     tally: Tally,
 }
 
@@ -80,9 +81,9 @@ struct Sets {
     /// Apps with at least one queued instance.
     queued_apps: BTreeSet<PathId>,
     /// Decommissioned instances that still need a kill sent, or an expunge.
-    pending_kill: BTreeSet<String>,
+    pending_kill: BTreeSet<Arc<str>>,
     /// (deadline, instance id) of every instance with a timer.
-    timers: BTreeSet<(u64, String)>,
+    timers: BTreeSet<(u64, Arc<str>)>,
 }
 
 /// Everything one instance adds to the index.
@@ -183,8 +184,16 @@ fn share(i: &Instance, p: &AppParams, t: TimerConfig) -> Share {
     }
 }
 
-/// Adds (`add`) or removes one instance's share.
-fn apply(entry: &mut AppEntry, sets: &mut Sets, id: &str, app_id: &PathId, s: &Share, add: bool) {
+/// Adds (`add`) or removes one instance's share. `id` is the instance's key in the map, whose
+/// text every index entry shares.
+fn apply(
+    entry: &mut AppEntry,
+    sets: &mut Sets,
+    id: &Arc<str>,
+    app_id: &PathId,
+    s: &Share,
+    add: bool,
+) {
     let step = |n: &mut usize, on: bool| {
         if on {
             *n = if add { *n + 1 } else { *n - 1 };
@@ -200,7 +209,7 @@ fn apply(entry: &mut AppEntry, sets: &mut Sets, id: &str, app_id: &PathId, s: &S
     step(&mut entry.tally.ready_current, s.ready_current);
     if s.queued {
         if add {
-            entry.queued.insert(id.to_owned());
+            entry.queued.insert(id.clone());
         } else {
             entry.queued.remove(id);
         }
@@ -212,24 +221,77 @@ fn apply(entry: &mut AppEntry, sets: &mut Sets, id: &str, app_id: &PathId, s: &S
     }
     if s.pending_kill {
         if add {
-            sets.pending_kill.insert(id.to_owned());
+            sets.pending_kill.insert(id.clone());
         } else {
             sets.pending_kill.remove(id);
         }
     }
     if let Some(at) = s.deadline {
         if add {
-            sets.timers.insert((at, id.to_owned()));
+            sets.timers.insert((at, id.clone()));
         } else {
-            sets.timers.remove(&(at, id.to_owned()));
+            sets.timers.remove(&(at, id.clone()));
         }
+    }
+}
+
+/// Every instance, by id: what [`super::Scheduler::instances`] shows.
+///
+/// Each instance is boxed, so the map's nodes hold a key and a pointer rather than a whole
+/// `Instance` (whose slots a B-tree leaves partly empty), and its key is an `Arc<str>` whose
+/// text the indexes share instead of each holding a copy (G5: memory per instance).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceMap(BTreeMap<Arc<str>, Box<Instance>>);
+
+impl InstanceMap {
+    /// The instance with this id.
+    pub fn get(&self, id: &str) -> Option<&Instance> {
+        self.0.get(id).map(|i| &**i)
+    }
+
+    /// Whether an instance has this id.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.0.contains_key(id)
+    }
+
+    /// How many instances there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The ids, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.0.keys().map(|k| &**k)
+    }
+
+    /// The instances, in id order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Instance> + ExactSizeIterator {
+        self.0.values().map(|i| &**i)
+    }
+
+    /// (id, instance), in id order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &Instance)> + ExactSizeIterator {
+        self.0.iter().map(|(k, i)| (&**k, &**i))
+    }
+}
+
+impl std::ops::Index<&str> for InstanceMap {
+    type Output = Instance;
+
+    fn index(&self, id: &str) -> &Instance {
+        self.get(id).expect("no instance with this id")
     }
 }
 
 /// The instances, by id, and their indexes.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Instances {
-    all: BTreeMap<String, Instance>,
+    all: InstanceMap,
     apps: BTreeMap<PathId, AppEntry>,
     sets: Sets,
     /// Apps whose instances, definition or deployments changed since the last convergence.
@@ -240,7 +302,7 @@ pub(super) struct Instances {
 impl Instances {
     pub fn new(timer_config: TimerConfig) -> Instances {
         Instances {
-            all: BTreeMap::new(),
+            all: InstanceMap::default(),
             apps: BTreeMap::new(),
             sets: Sets::default(),
             dirty: BTreeSet::new(),
@@ -249,7 +311,7 @@ impl Instances {
     }
 
     /// Every instance, by id.
-    pub fn all(&self) -> &BTreeMap<String, Instance> {
+    pub fn all(&self) -> &InstanceMap {
         &self.all
     }
 
@@ -284,7 +346,7 @@ impl Instances {
         self.apps
             .get(app_id)
             .and_then(|e| e.queued.first())
-            .map(String::as_str)
+            .map(|id| &**id)
     }
 
     /// How many instances of the app are queued.
@@ -304,19 +366,23 @@ impl Instances {
 
     /// Decommissioned instances that still need a kill or an expunge, by id.
     pub fn pending_kill(&self) -> Vec<String> {
-        self.sets.pending_kill.iter().cloned().collect()
+        self.sets
+            .pending_kill
+            .iter()
+            .map(|id| id.to_string())
+            .collect()
     }
 
     /// Instances whose timers are due at `now_ms`, by id.
     pub fn due(&self, now_ms: u64) -> Vec<String> {
-        let due: BTreeSet<&String> = self
+        let due: BTreeSet<&str> = self
             .sets
             .timers
             .iter()
             .take_while(|(at, _)| *at <= now_ms)
-            .map(|(_, id)| id)
+            .map(|(_, id)| &**id)
             .collect();
-        due.into_iter().cloned().collect()
+        due.into_iter().map(str::to_owned).collect()
     }
 
     /// The earliest instance timer.
@@ -349,7 +415,7 @@ impl Instances {
         let entry = self.apps.entry(app_id.clone()).or_default();
         entry.defined = app.is_some();
         if entry.params != params {
-            let ids: Vec<String> = entry.ids.iter().cloned().collect();
+            let ids: Vec<Arc<str>> = entry.ids.iter().cloned().collect();
             for id in &ids {
                 self.update(id, false);
             }
@@ -375,12 +441,12 @@ impl Instances {
 
     /// Adds (or replaces) an instance.
     pub fn insert(&mut self, instance: Instance) {
-        let id = instance.id.clone();
+        let id: Arc<str> = Arc::from(instance.id.as_str());
         self.remove(&id);
         let app_id = instance.app_id.clone();
         self.touch(&app_id);
         self.apps.entry(app_id).or_default().ids.insert(id.clone());
-        self.all.insert(id.clone(), instance);
+        self.all.0.insert(id.clone(), Box::new(instance));
         self.update(&id, true);
     }
 
@@ -390,7 +456,7 @@ impl Instances {
             return None;
         }
         self.update(id, false);
-        let instance = self.all.remove(id)?;
+        let instance = *self.all.0.remove(id)?;
         self.touch(&instance.app_id);
         if let Some(entry) = self.apps.get_mut(&instance.app_id) {
             entry.ids.remove(id);
@@ -409,14 +475,15 @@ impl Instances {
             dirty,
             timer_config,
         } = self;
-        let instance = all.get_mut(id)?;
+        let key = all.0.get_key_value(id)?.0.clone();
+        let instance = all.0.get_mut(id)?;
         let entry = apps.get_mut(&instance.app_id)?;
         let before = share(instance, &entry.params, *timer_config);
         let result = f(instance);
         let after = share(instance, &entry.params, *timer_config);
         if before != after {
-            apply(entry, sets, id, &instance.app_id, &before, false);
-            apply(entry, sets, id, &instance.app_id, &after, true);
+            apply(entry, sets, &key, &instance.app_id, &before, false);
+            apply(entry, sets, &key, &instance.app_id, &after, true);
         }
         if !dirty.contains(&instance.app_id) {
             dirty.insert(instance.app_id.clone());
@@ -433,14 +500,14 @@ impl Instances {
             timer_config,
             ..
         } = self;
-        let Some(instance) = all.get(id) else {
+        let Some((key, instance)) = all.0.get_key_value(id) else {
             return;
         };
         let Some(entry) = apps.get_mut(&instance.app_id) else {
             return;
         };
         let s = share(instance, &entry.params, *timer_config);
-        apply(entry, sets, id, &instance.app_id, &s, add);
+        apply(entry, sets, key, &instance.app_id, &s, add);
     }
 
     /// The same instances indexed from scratch, for checking the incremental upkeep.

@@ -32,6 +32,7 @@ use super::instance::Instance;
 use super::offer::RejectReason;
 use super::path::PathId;
 use crate::task::TaskState;
+pub use index::InstanceMap;
 use index::{Instances, TimerConfig};
 
 /// The kill target of one task id (the app is taken from the id), for tests and callers that
@@ -638,7 +639,7 @@ impl Scheduler {
     }
 
     /// All instances by id.
-    pub fn instances(&self) -> &BTreeMap<String, Instance> {
+    pub fn instances(&self) -> &InstanceMap {
         self.instances.all()
     }
 
@@ -728,8 +729,8 @@ impl Scheduler {
     /// Checks the state's invariants; panics with the violated rule. Tests call it after every
     /// step.
     pub fn check_invariants(&self) {
-        for (id, instance) in self.instances.all() {
-            assert_eq!(id, &instance.id, "instance keyed by its id");
+        for (id, instance) in self.instances.all().iter() {
+            assert_eq!(id, instance.id, "instance keyed by its id");
             assert!(
                 instance.goal == Goal::Decommissioned || self.apps.contains_key(&instance.app_id),
                 "instance {id} with goal Running belongs to an existing app"

@@ -60,7 +60,15 @@ impl Scheduler {
         Vec<v1::offer::operation::LaunchGroup>,
     ) {
         let mut pool = OfferPool::new(offer);
-        let mut tasks = Vec::new();
+        // Sized for what may launch, so a full offer's tasks (1.5 KB each before their
+        // contents) do not sit in a vector grown by doubling while the batch is committed.
+        let waiting: usize = self
+            .instances
+            .queued_apps()
+            .iter()
+            .map(|id| self.instances.queued_count(id))
+            .sum();
+        let mut tasks = Vec::with_capacity(waiting.min(self.config.max_instances_per_offer));
         let mut groups = Vec::new();
         let mut operations = Vec::new();
         self.release_reservations(now_ms, offer, &mut pool, &mut operations);
@@ -456,13 +464,13 @@ impl Scheduler {
                     ));
                     let made = Reservation {
                         agent_id: agent_id.clone(),
-                        agent: pool.agent.clone(),
+                        agent: (*pool.agent).clone(),
                         volumes: volumes.into_iter().map(|(_, local)| local).collect(),
                         state: ReservationState::New,
                         reserved_at_ms: now_ms,
                     };
                     self.instances
-                        .modify(&instance_id, |i| i.reservation = Some(made));
+                        .modify(&instance_id, |i| i.reservation = Some(Box::new(made)));
                     self.instance_changed(&instance_id);
                     used = true;
                 }
