@@ -308,23 +308,27 @@ fn drf_offers_the_next_agent_to_the_lowest_dominant_share() {
     assert!(offers(&effects, fw2.conn).is_empty());
 }
 
+/// DECLINE of one offer with a `refuse_seconds` filter.
+fn decline(offer_id: &v1::OfferId, refuse_seconds: f64) -> scheduler::Call {
+    scheduler::Call {
+        r#type: Some(scheduler::call::Type::Decline as i32),
+        decline: Some(scheduler::call::Decline {
+            offer_ids: vec![offer_id.clone()],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(refuse_seconds),
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn decline_filters_then_expire_and_revive_clears_them() {
     let mut sim = Sim::new();
     sim.register_agent("cpus:4;mem:4096");
     let (fw, effects) = sim.subscribe(true, false, 60.0);
     let offer = offers(&effects, fw.conn).pop().unwrap();
-    let decline = scheduler::Call {
-        r#type: Some(scheduler::call::Type::Decline as i32),
-        decline: Some(scheduler::call::Decline {
-            offer_ids: vec![offer.id.clone()],
-            filters: Some(v1::Filters {
-                refuse_seconds: Some(10.0),
-            }),
-        }),
-        ..Default::default()
-    };
-    let (_, effects) = sim.call(&fw, decline.clone());
+    let (_, effects) = sim.call(&fw, decline(&offer.id, 10.0));
     assert!(offers(&effects, fw.conn).is_empty(), "filtered");
     assert!(offers(&sim.advance(9_000), fw.conn).is_empty());
     assert_eq!(
@@ -333,12 +337,7 @@ fn decline_filters_then_expire_and_revive_clears_them() {
         "filter expired"
     );
     let offer = sim.m.offers().values().next().unwrap().offer.id.clone();
-    let mut decline = decline;
-    decline.decline.as_mut().unwrap().offer_ids = vec![offer];
-    decline.decline.as_mut().unwrap().filters = Some(v1::Filters {
-        refuse_seconds: Some(3600.0),
-    });
-    sim.call(&fw, decline);
+    sim.call(&fw, decline(&offer, 3600.0));
     let (_, effects) = sim.call(&fw, simple(scheduler::call::Type::Revive));
     assert_eq!(offers(&effects, fw.conn).len(), 1, "revive clears filters");
 }
@@ -350,23 +349,13 @@ fn a_filter_holds_back_only_its_own_agent() {
     let (fw, effects) = sim.subscribe(true, false, 60.0);
     let offer = offers(&effects, fw.conn).pop().unwrap();
     assert_eq!(offer.agent_id.value, a1);
-    let decline = |offer: &v1::Offer, seconds: f64| scheduler::Call {
-        r#type: Some(scheduler::call::Type::Decline as i32),
-        decline: Some(scheduler::call::Decline {
-            offer_ids: vec![offer.id.clone()],
-            filters: Some(v1::Filters {
-                refuse_seconds: Some(seconds),
-            }),
-        }),
-        ..Default::default()
-    };
-    sim.call(&fw, decline(&offer, 3600.0));
+    sim.call(&fw, decline(&offer.id, 3600.0));
     // A second agent is offered at once; the first stays filtered.
     let (a2, effects) = sim.register_agent_at("a2", 2, "cpus:4;mem:4096");
     let offered = offers(&effects, fw.conn);
     assert_eq!(offered.len(), 1, "{offered:?}");
     assert_eq!(offered[0].agent_id.value, a2);
-    sim.call(&fw, decline(&offered[0], 10.0));
+    sim.call(&fw, decline(&offered[0].id, 10.0));
     assert_eq!(sim.m.filters().count(), 2);
     // The second agent's filter ends first: only its resources come back.
     let offered = offers(&sim.advance(11_000), fw.conn);

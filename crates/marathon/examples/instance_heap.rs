@@ -38,12 +38,7 @@ fn agent_id(i: usize) -> String {
 }
 
 fn offer(seq: u64, agent: usize) -> v1::Offer {
-    let scalar = |name: &str, value: f64| v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
+    let scalar = drover_core::resources::scalar_resource;
     v1::Offer {
         id: v1::OfferId {
             value: format!("3f0c7a52-8e4b-4d61-9b7e-2a5c1d9e8f40-O{seq}"),

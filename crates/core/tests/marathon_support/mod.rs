@@ -128,12 +128,7 @@ pub fn app(id: &str, instances: u32) -> AppSpec {
 }
 
 pub fn offer(id: &str, agent: &str, cpus: f64, mem: f64) -> v1::Offer {
-    let scalar = |name: &str, value: f64| v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
+    let scalar = drover_core::resources::scalar_resource;
     v1::Offer {
         id: v1::OfferId { value: id.into() },
         framework_id: v1::FrameworkId {
