@@ -134,11 +134,7 @@ fn delete_kills_everything_and_terminates_the_app() {
         app_id: id("/web"),
         force: false,
     }));
-    let mut killed = kills(&effects);
-    killed.sort();
-    let mut expected = tasks.clone();
-    expected.sort();
-    assert_eq!(killed, expected);
+    assert_kills(&effects, &tasks);
     assert!(h.s.app(&id("/web")).is_none());
     h.update(&tasks[0], TaskState::TaskKilled);
     let effects = h.update(&tasks[1], TaskState::TaskKilled);

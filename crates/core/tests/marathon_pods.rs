@@ -300,11 +300,7 @@ fn scaling_down_kills_every_task_of_the_instance() {
         app: web_pod("/pod", 0, false),
         force: false,
     }));
-    let mut killed = kills(&effects);
-    killed.sort();
-    let mut expected = ids.clone();
-    expected.sort();
-    assert_eq!(killed, expected);
+    assert_kills(&effects, &ids);
     h.update(&ids[0], TaskState::TaskKilled);
     assert_eq!(h.conditions("/pod"), [Condition::Running], "one still runs");
     h.update(&ids[1], TaskState::TaskKilled);

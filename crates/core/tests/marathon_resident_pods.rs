@@ -165,11 +165,7 @@ fn deleted_after_running(h: &mut Harness, ledger: &mut Ledger) -> String {
         app_id: PathId::parse_app_id("/rpod").unwrap(),
         force: false,
     }));
-    let mut killed = kills(&effects);
-    killed.sort();
-    let mut expected = ids.clone();
-    expected.sort();
-    assert_eq!(killed, expected);
+    assert_kills(&effects, &ids);
     for t in &ids {
         h.update(t, TaskState::TaskKilled);
     }

@@ -179,6 +179,15 @@ pub fn status(
     }
 }
 
+/// Asserts that `effects` kill exactly the tasks `ids`, in any order.
+pub fn assert_kills(effects: &[Effect], ids: &[String]) {
+    let mut killed = kills(effects);
+    killed.sort();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(killed, expected);
+}
+
 pub fn kills(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
